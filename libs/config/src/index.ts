@@ -1,0 +1,73 @@
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * All configuration comes from the environment, read once per process. Defaults are what a
+ * fresh clone on one host needs: loopback NATS and PostgreSQL, port 8080, state under /var/lib/wrenn.
+ */
+export interface WrennConfig {
+  natsUrl: string;
+  databaseUrl: string;
+  port: number;
+  /** Prefix for every NATS name (see @wrenn/contracts naming); empty in production. */
+  namespace: string;
+  logLevel: string;
+  host: {
+    id: string;
+    runtime: 'namespace' | 'firecracker';
+    stateDir: string;
+    imageDir: string;
+    vcpus: number;
+    memoryMb: number;
+    maxSandboxes: number;
+    heartbeatMs: number;
+    leaseMs: number;
+  };
+  /** How long the gateway waits for a projection to catch up with a command's events. */
+  readYourWritesTimeoutMs: number;
+  /** How long the scheduler waits for a host agent to create a sandbox. */
+  hostCreateTimeoutMs: number;
+  hostCommandTimeoutMs: number;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+function defaultHostId(): string {
+  return hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+/, '').slice(0, 63) || 'host';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
+  const stateDir = env.WRENN_STATE_DIR ?? '/var/lib/wrenn';
+  const runtime = env.WRENN_RUNTIME ?? 'namespace';
+  if (runtime !== 'namespace' && runtime !== 'firecracker') {
+    throw new Error(`WRENN_RUNTIME must be namespace or firecracker, got "${runtime}"`);
+  }
+  const memTotalMb = Math.floor(require('node:os').totalmem() / 1024 / 1024);
+  return {
+    natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
+    databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/wrenn',
+    port: int(env, 'PORT', 8080),
+    namespace: env.WRENN_NS ?? '',
+    logLevel: env.LOG_LEVEL ?? 'info',
+    host: {
+      id: env.WRENN_HOST_ID ?? defaultHostId(),
+      runtime,
+      stateDir,
+      imageDir: env.WRENN_IMAGE_DIR ?? join(stateDir, 'images'),
+      vcpus: int(env, 'WRENN_HOST_VCPUS', require('node:os').cpus().length * 4),
+      memoryMb: int(env, 'WRENN_HOST_MEMORY_MB', memTotalMb),
+      maxSandboxes: int(env, 'WRENN_HOST_MAX_SANDBOXES', 64),
+      heartbeatMs: int(env, 'WRENN_HEARTBEAT_MS', 2000),
+      leaseMs: int(env, 'WRENN_HOST_LEASE_MS', 6000),
+    },
+    readYourWritesTimeoutMs: int(env, 'WRENN_RYW_TIMEOUT_MS', 5000),
+    hostCreateTimeoutMs: int(env, 'WRENN_HOST_CREATE_TIMEOUT_MS', 60000),
+    hostCommandTimeoutMs: int(env, 'WRENN_HOST_COMMAND_TIMEOUT_MS', 30000),
+  };
+}

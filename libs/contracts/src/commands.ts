@@ -1,0 +1,51 @@
+/**
+ * Control-plane request/reply messages (gateway → services). Subjects come from Naming.commandSubject.
+ */
+export const ServiceName = {
+  Gateway: 'gateway',
+  Auth: 'auth',
+  SandboxScheduler: 'sandbox-scheduler',
+  SnapshotCatalog: 'snapshot-catalog',
+  Reaper: 'reaper',
+  HostAgent: 'host-agent',
+} as const;
+export type ServiceName = (typeof ServiceName)[keyof typeof ServiceName];
+
+export const SchedulerCommand = {
+  Create: 'create',
+  Destroy: 'destroy',
+} as const;
+export type SchedulerCommand = (typeof SchedulerCommand)[keyof typeof SchedulerCommand];
+
+export interface Actor {
+  kind: 'user' | 'api_key' | 'system' | 'anonymous';
+  id: string;
+}
+
+export interface CommandMeta {
+  /** Idempotency key: retrying a command with the same id does no second work. */
+  commandId: string;
+  correlationId: string;
+  actor: Actor;
+  teamId: string;
+}
+
+export interface CreateSandboxRequest {
+  meta: CommandMeta;
+  sandboxId: string;
+  template: string;
+  vcpus: number;
+  memoryMb: number;
+  timeoutSec: number;
+}
+
+export interface DestroySandboxRequest {
+  meta: CommandMeta;
+  sandboxId: string;
+}
+
+/** Every command reply carries the stream sequence of its last event, for read-your-writes. */
+export interface CommandAccepted {
+  sandboxId: string;
+  seq: number;
+}

@@ -1,0 +1,68 @@
+/**
+ * Stable, machine-readable error codes. Clients switch on `code`; messages are for humans.
+ * The gateway maps codes to HTTP statuses in exactly one place (its error filter).
+ */
+export const ErrorCode = {
+  ValidationFailed: 'validation_failed',
+  NotFound: 'not_found',
+  SandboxNotFound: 'sandbox_not_found',
+  TemplateNotFound: 'template_not_found',
+  InvalidState: 'invalid_state',
+  SandboxExists: 'sandbox_exists',
+  ConcurrencyConflict: 'concurrency_conflict',
+  NoHostAvailable: 'no_host_available',
+  HostUnavailable: 'host_unavailable',
+  HostTimeout: 'host_timeout',
+  HostOperationFailed: 'host_operation_failed',
+  ExecTimeout: 'exec_timeout',
+  ProjectionLag: 'projection_lag',
+  ServiceUnavailable: 'service_unavailable',
+  Internal: 'internal',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** An error that crosses process boundaries: it serialises to {code, message, details}. */
+export class WrennError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'WrennError';
+  }
+
+  toBody(): ErrorBody {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+
+  static fromBody(body: ErrorBody): WrennError {
+    return new WrennError(body.code, body.message, body.details);
+  }
+}
+
+/** Reply shape of every request/reply exchange: never a thrown transport error for domain failures. */
+export type Reply<T> = { ok: true; value: T } | { ok: false; error: ErrorBody };
+
+export function ok<T>(value: T): Reply<T> {
+  return { ok: true, value };
+}
+
+export function failed(error: unknown): Reply<never> {
+  if (error instanceof WrennError) return { ok: false, error: error.toBody() };
+  const message = error instanceof Error ? error.message : String(error);
+  return { ok: false, error: { code: ErrorCode.Internal, message } };
+}
+
+export function unwrap<T>(reply: Reply<T>): T {
+  if (reply.ok) return reply.value;
+  throw WrennError.fromBody(reply.error);
+}

@@ -1,0 +1,86 @@
+/**
+ * The host-agent protocol: commands on host.<hostId>.<op>, heartbeats in the hosts KV bucket.
+ */
+export const HostOp = {
+  Create: 'create',
+  Destroy: 'destroy',
+  Exec: 'exec',
+  List: 'list',
+} as const;
+export type HostOp = (typeof HostOp)[keyof typeof HostOp];
+
+export const RuntimeKind = {
+  Namespace: 'namespace',
+  Firecracker: 'firecracker',
+} as const;
+export type RuntimeKind = (typeof RuntimeKind)[keyof typeof RuntimeKind];
+
+export interface SandboxSpec {
+  sandboxId: string;
+  teamId: string;
+  template: string;
+  vcpus: number;
+  memoryMb: number;
+}
+
+export interface CreateOnHost {
+  commandId: string;
+  spec: SandboxSpec;
+}
+export interface CreatedOnHost {
+  sandboxId: string;
+  /** Milliseconds the host spent creating it (for metrics and the event). */
+  elapsedMs: number;
+}
+
+export interface DestroyOnHost {
+  commandId: string;
+  sandboxId: string;
+}
+
+export interface ExecOnHost {
+  sandboxId: string;
+  cmd: string;
+  args: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  timeoutSec: number;
+}
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  /** True when the command ran past its timeout and was killed. */
+  timedOut: boolean;
+  /** True when output exceeded the unary limit and was cut. */
+  truncated: boolean;
+  durationMs: number;
+}
+
+export interface HostSandboxList {
+  sandboxIds: string[];
+}
+
+export interface HostCapacity {
+  vcpus: number;
+  memoryMb: number;
+  maxSandboxes: number;
+}
+
+/** What a host agent writes to the hosts bucket under its id, every heartbeat interval. */
+export interface HostHeartbeat {
+  hostId: string;
+  /** Changes every time the agent process starts: an in-flight command on an older boot is dead. */
+  bootId: string;
+  runtime: RuntimeKind;
+  capacity: HostCapacity;
+  used: { sandboxes: number; vcpus: number; memoryMb: number };
+  /** Unix ms of this beat; a host is live while now - at < leaseMs. */
+  at: number;
+  leaseMs: number;
+  version: string;
+}
+
+export function isLive(beat: HostHeartbeat, now = Date.now()): boolean {
+  return now - beat.at < beat.leaseMs;
+}

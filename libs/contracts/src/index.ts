@@ -1,0 +1,5 @@
+export * from './naming';
+export * from './errors';
+export * from './host';
+export * from './commands';
+export * from './ids';

@@ -1,0 +1,6 @@
+export * from './entities/sandbox.entity';
+export * from './entities/projection-checkpoint.entity';
+export * from './entities/dead-letter.entity';
+export * from './migrations';
+export * from './data-source';
+export * from './transient';

@@ -1,0 +1,44 @@
+import { PauseReason } from './sandbox.events';
+
+/** Commands are imperative. Facts the decider needs from the world (host choice) ride inside. */
+export const SandboxCommandType = {
+  RequestSandbox: 'RequestSandbox',
+  ScheduleSandbox: 'ScheduleSandbox',
+  MarkStarted: 'MarkStarted',
+  MarkFailed: 'MarkFailed',
+  RequestPause: 'RequestPause',
+  MarkPaused: 'MarkPaused',
+  MarkPauseFailed: 'MarkPauseFailed',
+  RequestResume: 'RequestResume',
+  MarkResumed: 'MarkResumed',
+  MarkResumeFailed: 'MarkResumeFailed',
+  RequestStop: 'RequestStop',
+  MarkStopped: 'MarkStopped',
+  MarkLost: 'MarkLost',
+} as const;
+export type SandboxCommandType = (typeof SandboxCommandType)[keyof typeof SandboxCommandType];
+
+export type SandboxCommand =
+  | {
+      type: typeof SandboxCommandType.RequestSandbox;
+      sandboxId: string;
+      teamId: string;
+      template: string;
+      vcpus: number;
+      memoryMb: number;
+      timeoutSec: number;
+    }
+  | { type: typeof SandboxCommandType.ScheduleSandbox; hostId: string; bootId: string }
+  | { type: typeof SandboxCommandType.MarkStarted; hostId: string; elapsedMs: number }
+  | { type: typeof SandboxCommandType.MarkFailed; reason: string }
+  | { type: typeof SandboxCommandType.RequestPause; reason: PauseReason }
+  | { type: typeof SandboxCommandType.MarkPaused; snapshotRef: string }
+  | { type: typeof SandboxCommandType.MarkPauseFailed; reason: string }
+  | { type: typeof SandboxCommandType.RequestResume; hostId: string; bootId: string }
+  | { type: typeof SandboxCommandType.MarkResumed; hostId: string }
+  | { type: typeof SandboxCommandType.MarkResumeFailed; reason: string }
+  | { type: typeof SandboxCommandType.RequestStop }
+  | { type: typeof SandboxCommandType.MarkStopped }
+  | { type: typeof SandboxCommandType.MarkLost; hostId: string; reason: string };
+
+export const SANDBOX_COMMAND_TYPES: readonly SandboxCommandType[] = Object.values(SandboxCommandType);

@@ -1,0 +1,177 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ErrorCode } from '@wrenn/contracts';
+import { specFor } from '../testing/given-when-then';
+import { fold } from '../decider';
+import { SandboxCommand, SandboxCommandType, SANDBOX_COMMAND_TYPES } from './sandbox.commands';
+import { ALLOWED_FROM, sandboxDecider } from './sandbox.decider';
+import { SandboxEvent, SandboxEventType as T } from './sandbox.events';
+import { SandboxStatus } from './sandbox.state';
+
+const spec = specFor(sandboxDecider);
+
+const requested: SandboxEvent = {
+  type: T.Requested,
+  data: { sandboxId: 'sb_1', teamId: 'team_1', template: 'base', vcpus: 1, memoryMb: 512, timeoutSec: 0 },
+};
+const scheduled: SandboxEvent = { type: T.Scheduled, data: { hostId: 'h1', bootId: 'b1' } };
+const started: SandboxEvent = { type: T.Started, data: { hostId: 'h1', elapsedMs: 12 } };
+const pauseRequested: SandboxEvent = { type: T.PauseRequested, data: { reason: 'user' } };
+const ttlPauseRequested: SandboxEvent = { type: T.PauseRequested, data: { reason: 'ttl' } };
+const paused: SandboxEvent = { type: T.Paused, data: { snapshotRef: 'snap_1' } };
+const resumeRequested: SandboxEvent = { type: T.ResumeRequested, data: { hostId: 'h2', bootId: 'b2' } };
+const stopRequested: SandboxEvent = { type: T.StopRequested, data: {} };
+
+/** One history that reaches each state, so every (state, command) pair can be tried. */
+const HISTORIES: Record<string, SandboxEvent[]> = {
+  initial: [],
+  [SandboxStatus.Pending]: [requested],
+  [SandboxStatus.Starting]: [requested, scheduled],
+  [SandboxStatus.Running]: [requested, scheduled, started],
+  [SandboxStatus.Pausing]: [requested, scheduled, started, pauseRequested],
+  [SandboxStatus.Paused]: [requested, scheduled, started, pauseRequested, paused],
+  [SandboxStatus.Resuming]: [requested, scheduled, started, pauseRequested, paused, resumeRequested],
+  [SandboxStatus.Stopping]: [requested, scheduled, started, stopRequested],
+  [SandboxStatus.Stopped]: [requested, scheduled, started, stopRequested, { type: T.Stopped, data: {} }],
+  [SandboxStatus.Failed]: [requested, scheduled, { type: T.Failed, data: { reason: 'boom', during: 'starting' } }],
+  [SandboxStatus.Lost]: [requested, scheduled, started, { type: T.Lost, data: { hostId: 'h1', reason: 'heartbeat expired' } }],
+};
+
+const SAMPLE_COMMANDS: Record<SandboxCommandType, SandboxCommand> = {
+  RequestSandbox: { type: 'RequestSandbox', sandboxId: 'sb_1', teamId: 'team_1', template: 'base', vcpus: 1, memoryMb: 512, timeoutSec: 0 },
+  ScheduleSandbox: { type: 'ScheduleSandbox', hostId: 'h1', bootId: 'b1' },
+  MarkStarted: { type: 'MarkStarted', hostId: 'h1', elapsedMs: 5 },
+  MarkFailed: { type: 'MarkFailed', reason: 'boom' },
+  RequestPause: { type: 'RequestPause', reason: 'user' },
+  MarkPaused: { type: 'MarkPaused', snapshotRef: 'snap_1' },
+  MarkPauseFailed: { type: 'MarkPauseFailed', reason: 'disk full' },
+  RequestResume: { type: 'RequestResume', hostId: 'h1', bootId: 'b1' },
+  MarkResumed: { type: 'MarkResumed', hostId: 'h1' },
+  MarkResumeFailed: { type: 'MarkResumeFailed', reason: 'no files' },
+  RequestStop: { type: 'RequestStop' },
+  MarkStopped: { type: 'MarkStopped' },
+  MarkLost: { type: 'MarkLost', hostId: 'h1', reason: 'heartbeat expired' },
+};
+
+describe('sandboxDecider', () => {
+  describe('happy paths', () => {
+    it('creates a pending sandbox from nothing', () => {
+      spec([]).when(SAMPLE_COMMANDS.RequestSandbox).then([requested]);
+    });
+    it('schedules a pending sandbox on a host', () => {
+      spec([requested]).when(SAMPLE_COMMANDS.ScheduleSandbox).then([scheduled]);
+    });
+    it('marks a starting sandbox running', () => {
+      spec([requested, scheduled]).when(SAMPLE_COMMANDS.MarkStarted).then([{ type: T.Started, data: { hostId: 'h1', elapsedMs: 5 } }]);
+    });
+    it('records where a start failed', () => {
+      spec([requested, scheduled])
+        .when(SAMPLE_COMMANDS.MarkFailed)
+        .then([{ type: T.Failed, data: { reason: 'boom', during: 'starting' } }]);
+    });
+    it('pauses a running sandbox by user request', () => {
+      spec(HISTORIES.running).when(SAMPLE_COMMANDS.RequestPause).then([pauseRequested]);
+      spec(HISTORIES.pausing).when(SAMPLE_COMMANDS.MarkPaused).then([paused]);
+    });
+    it('tells a TTL pause apart as auto_paused', () => {
+      spec([...HISTORIES.running, ttlPauseRequested])
+        .when(SAMPLE_COMMANDS.MarkPaused)
+        .then([{ type: T.AutoPaused, data: { snapshotRef: 'snap_1' } }]);
+    });
+    it('returns to running when a pause fails (the sandbox was thawed)', () => {
+      const events = [...HISTORIES.pausing, { type: T.PauseFailed, data: { reason: 'x' } } as SandboxEvent];
+      assert.equal(fold(sandboxDecider, events).status, 'running');
+    });
+    it('resumes a paused sandbox, possibly on another host', () => {
+      spec(HISTORIES.paused).when(SAMPLE_COMMANDS.RequestResume).then([{ type: T.ResumeRequested, data: { hostId: 'h1', bootId: 'b1' } }]);
+      const state = fold(sandboxDecider, [...HISTORIES.resuming, { type: T.Resumed, data: { hostId: 'h2' } }]);
+      assert.equal(state.status === 'running' && state.hostId, 'h2');
+    });
+    it('keeps the paused state when a resume fails, so the user can retry', () => {
+      const state = fold(sandboxDecider, [...HISTORIES.resuming, { type: T.ResumeFailed, data: { reason: 'x' } }]);
+      assert.equal(state.status, 'paused');
+      spec([...HISTORIES.resuming, { type: T.ResumeFailed, data: { reason: 'x' } }])
+        .when(SAMPLE_COMMANDS.RequestResume)
+        .then([{ type: T.ResumeRequested, data: { hostId: 'h1', bootId: 'b1' } }]);
+    });
+    it('destroys through stopping to stopped', () => {
+      spec(HISTORIES.running).when(SAMPLE_COMMANDS.RequestStop).then([stopRequested]);
+      spec(HISTORIES.stopping).when(SAMPLE_COMMANDS.MarkStopped).then([{ type: T.Stopped, data: {} }]);
+    });
+    it('lets failed and lost sandboxes be destroyed to clean up', () => {
+      spec(HISTORIES.failed).when(SAMPLE_COMMANDS.RequestStop).then([stopRequested]);
+      spec(HISTORIES.lost).when(SAMPLE_COMMANDS.RequestStop).then([stopRequested]);
+    });
+    it('marks a sandbox lost with its host and reason', () => {
+      spec(HISTORIES.running)
+        .when(SAMPLE_COMMANDS.MarkLost)
+        .then([{ type: T.Lost, data: { hostId: 'h1', reason: 'heartbeat expired' } }]);
+    });
+  });
+
+  describe('illegal transitions', () => {
+    it('rejects a second create of the same id', () => {
+      spec(HISTORIES.running).when(SAMPLE_COMMANDS.RequestSandbox).thenThrows(ErrorCode.SandboxExists);
+    });
+    it('treats any command on a sandbox that does not exist as not found', () => {
+      spec([]).when(SAMPLE_COMMANDS.RequestPause).thenThrows(ErrorCode.SandboxNotFound);
+    });
+    it('rejects pausing a stopped sandbox with invalid_state naming the state', () => {
+      assert.throws(
+        () => sandboxDecider.decide(SAMPLE_COMMANDS.RequestPause, fold(sandboxDecider, HISTORIES.stopped)),
+        (error: { code: string; details: { state: string } }) => error.code === ErrorCode.InvalidState && error.details.state === 'stopped',
+      );
+    });
+
+    // Walk the whole matrix: every state against every command. The expected outcome is
+    // written out here independently of ALLOWED_FROM, so a change to the table shows up.
+    const LEGAL = new Set([
+      'initial/RequestSandbox',
+      'pending/ScheduleSandbox', 'pending/MarkFailed', 'pending/RequestStop',
+      'starting/MarkStarted', 'starting/MarkFailed', 'starting/RequestStop', 'starting/MarkLost',
+      'running/MarkFailed', 'running/RequestPause', 'running/RequestStop', 'running/MarkLost',
+      'pausing/MarkFailed', 'pausing/MarkPaused', 'pausing/MarkPauseFailed', 'pausing/MarkLost',
+      'paused/RequestResume', 'paused/RequestStop',
+      'resuming/MarkFailed', 'resuming/MarkResumed', 'resuming/MarkResumeFailed', 'resuming/MarkLost',
+      'stopping/MarkFailed', 'stopping/MarkStopped', 'stopping/MarkLost',
+      'failed/RequestStop',
+      'lost/RequestStop',
+    ]);
+    for (const [state, history] of Object.entries(HISTORIES)) {
+      for (const commandType of SANDBOX_COMMAND_TYPES) {
+        const key = `${state}/${commandType}`;
+        const legal = LEGAL.has(key);
+        it(`${legal ? 'allows' : 'rejects'} ${commandType} when ${state}`, () => {
+          const run = () => sandboxDecider.decide(SAMPLE_COMMANDS[commandType], fold(sandboxDecider, history));
+          if (legal) {
+            const events = run();
+            assert.equal(events.length, 1);
+            // The event must move the state machine somewhere consistent.
+            sandboxDecider.evolve(fold(sandboxDecider, history), events[0]);
+          } else {
+            assert.throws(run, (error: { code?: string }) =>
+              [ErrorCode.InvalidState, ErrorCode.SandboxExists, ErrorCode.SandboxNotFound].includes(error.code as never),
+            );
+          }
+        });
+      }
+    }
+    it('has a table entry for exactly the legal pairs', () => {
+      const fromTable = new Set(
+        Object.entries(ALLOWED_FROM).flatMap(([command, states]) => states.map((s) => `${s}/${command}`)),
+      );
+      assert.deepEqual([...fromTable].sort(), [...LEGAL].sort());
+    });
+  });
+
+  describe('evolve', () => {
+    it('refuses a history that does not start with sandbox.requested', () => {
+      assert.throws(() => fold(sandboxDecider, [started]));
+    });
+    it('remembers the host a sandbox was scheduled on', () => {
+      const state = fold(sandboxDecider, HISTORIES.starting);
+      assert.equal(state.status !== 'initial' && state.hostId, 'h1');
+      assert.equal(state.status !== 'initial' && state.bootId, 'b1');
+    });
+  });
+});

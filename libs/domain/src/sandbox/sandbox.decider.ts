@@ -1,0 +1,143 @@
+import { ErrorCode, WrennError } from '@wrenn/contracts';
+import { assertNever, Decider } from '../decider';
+import { SandboxCommand, SandboxCommandType } from './sandbox.commands';
+import { SandboxEvent, SandboxEventType } from './sandbox.events';
+import { evolveSandbox, ExistingSandbox, initialSandboxState, SandboxState, SandboxStatus } from './sandbox.state';
+
+type From = SandboxState['status'];
+
+/**
+ * The lifecycle of DESIGN §3 as one table: for each command, the states it may be applied in.
+ * Anything not listed is an illegal transition (409 invalid_state). The decide switch below
+ * consults this table, and the unit tests walk every (state, command) pair against it.
+ */
+export const ALLOWED_FROM: Readonly<Record<SandboxCommandType, readonly From[]>> = {
+  RequestSandbox: ['initial'],
+  ScheduleSandbox: [SandboxStatus.Pending],
+  MarkStarted: [SandboxStatus.Starting],
+  // A start, pause, resume or stop that goes wrong beyond repair ends in failed.
+  MarkFailed: [
+    SandboxStatus.Pending,
+    SandboxStatus.Starting,
+    SandboxStatus.Running,
+    SandboxStatus.Pausing,
+    SandboxStatus.Resuming,
+    SandboxStatus.Stopping,
+  ],
+  RequestPause: [SandboxStatus.Running],
+  MarkPaused: [SandboxStatus.Pausing],
+  MarkPauseFailed: [SandboxStatus.Pausing],
+  RequestResume: [SandboxStatus.Paused],
+  MarkResumed: [SandboxStatus.Resuming],
+  MarkResumeFailed: [SandboxStatus.Resuming],
+  // Destroy is allowed from every settled state, and while a create is in flight (the host
+  // agent serialises operations per sandbox, so the destroy lands after the create).
+  RequestStop: [
+    SandboxStatus.Pending,
+    SandboxStatus.Starting,
+    SandboxStatus.Running,
+    SandboxStatus.Paused,
+    SandboxStatus.Failed,
+    SandboxStatus.Lost,
+  ],
+  MarkStopped: [SandboxStatus.Stopping],
+  // Only states whose host work is live can lose their host; a paused sandbox's snapshot is
+  // handled by the lifecycle (issue: lost hosts), not by this command.
+  MarkLost: [
+    SandboxStatus.Starting,
+    SandboxStatus.Running,
+    SandboxStatus.Pausing,
+    SandboxStatus.Resuming,
+    SandboxStatus.Stopping,
+  ],
+};
+
+function guard(command: SandboxCommand, state: SandboxState): void {
+  if (ALLOWED_FROM[command.type].includes(state.status)) return;
+  if (state.status === 'initial') {
+    throw new WrennError(ErrorCode.SandboxNotFound, `sandbox does not exist`, { command: command.type });
+  }
+  if (command.type === SandboxCommandType.RequestSandbox) {
+    throw new WrennError(ErrorCode.SandboxExists, `sandbox ${state.sandboxId} already exists`);
+  }
+  throw new WrennError(
+    ErrorCode.InvalidState,
+    `cannot ${describe(command.type)} a sandbox that is ${state.status}`,
+    { state: state.status, command: command.type },
+  );
+}
+
+function describe(type: SandboxCommandType): string {
+  switch (type) {
+    case 'RequestSandbox': return 'create';
+    case 'ScheduleSandbox': return 'schedule';
+    case 'MarkStarted': return 'mark started';
+    case 'MarkFailed': return 'fail';
+    case 'RequestPause': return 'pause';
+    case 'MarkPaused': return 'mark paused';
+    case 'MarkPauseFailed': return 'fail the pause of';
+    case 'RequestResume': return 'resume';
+    case 'MarkResumed': return 'mark resumed';
+    case 'MarkResumeFailed': return 'fail the resume of';
+    case 'RequestStop': return 'destroy';
+    case 'MarkStopped': return 'mark stopped';
+    case 'MarkLost': return 'mark lost';
+    default: return assertNever(type);
+  }
+}
+
+function decide(command: SandboxCommand, state: SandboxState): SandboxEvent[] {
+  guard(command, state);
+  const current = state as ExistingSandbox; // every command but RequestSandbox needs an existing one
+  switch (command.type) {
+    case SandboxCommandType.RequestSandbox:
+      return [
+        {
+          type: SandboxEventType.Requested,
+          data: {
+            sandboxId: command.sandboxId,
+            teamId: command.teamId,
+            template: command.template,
+            vcpus: command.vcpus,
+            memoryMb: command.memoryMb,
+            timeoutSec: command.timeoutSec,
+          },
+        },
+      ];
+    case SandboxCommandType.ScheduleSandbox:
+      return [{ type: SandboxEventType.Scheduled, data: { hostId: command.hostId, bootId: command.bootId } }];
+    case SandboxCommandType.MarkStarted:
+      return [{ type: SandboxEventType.Started, data: { hostId: command.hostId, elapsedMs: command.elapsedMs } }];
+    case SandboxCommandType.MarkFailed:
+      return [{ type: SandboxEventType.Failed, data: { reason: command.reason, during: current.status } }];
+    case SandboxCommandType.RequestPause:
+      return [{ type: SandboxEventType.PauseRequested, data: { reason: command.reason } }];
+    case SandboxCommandType.MarkPaused:
+      // The TTL reaper's pauses are told apart so the reconciler and users can see them.
+      return current.pauseReason === 'ttl'
+        ? [{ type: SandboxEventType.AutoPaused, data: { snapshotRef: command.snapshotRef } }]
+        : [{ type: SandboxEventType.Paused, data: { snapshotRef: command.snapshotRef } }];
+    case SandboxCommandType.MarkPauseFailed:
+      return [{ type: SandboxEventType.PauseFailed, data: { reason: command.reason } }];
+    case SandboxCommandType.RequestResume:
+      return [{ type: SandboxEventType.ResumeRequested, data: { hostId: command.hostId, bootId: command.bootId } }];
+    case SandboxCommandType.MarkResumed:
+      return [{ type: SandboxEventType.Resumed, data: { hostId: command.hostId } }];
+    case SandboxCommandType.MarkResumeFailed:
+      return [{ type: SandboxEventType.ResumeFailed, data: { reason: command.reason } }];
+    case SandboxCommandType.RequestStop:
+      return [{ type: SandboxEventType.StopRequested, data: {} }];
+    case SandboxCommandType.MarkStopped:
+      return [{ type: SandboxEventType.Stopped, data: {} }];
+    case SandboxCommandType.MarkLost:
+      return [{ type: SandboxEventType.Lost, data: { hostId: command.hostId, reason: command.reason } }];
+    default:
+      return assertNever(command);
+  }
+}
+
+export const sandboxDecider: Decider<SandboxCommand, SandboxEvent, SandboxState> = {
+  initialState: initialSandboxState,
+  decide,
+  evolve: evolveSandbox,
+};

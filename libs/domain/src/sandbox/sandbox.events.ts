@@ -1,0 +1,48 @@
+/**
+ * Sandbox events. Past tense, one schema per (type, version); a published schema never changes:
+ * a breaking change becomes version 2 plus an upcaster in sandbox.upcasters.ts.
+ */
+export const SandboxEventType = {
+  Requested: 'sandbox.requested',
+  Scheduled: 'sandbox.scheduled',
+  Started: 'sandbox.started',
+  Failed: 'sandbox.failed',
+  PauseRequested: 'sandbox.pause_requested',
+  Paused: 'sandbox.paused',
+  AutoPaused: 'sandbox.auto_paused',
+  PauseFailed: 'sandbox.pause_failed',
+  ResumeRequested: 'sandbox.resume_requested',
+  Resumed: 'sandbox.resumed',
+  ResumeFailed: 'sandbox.resume_failed',
+  StopRequested: 'sandbox.stop_requested',
+  Stopped: 'sandbox.stopped',
+  Lost: 'sandbox.lost',
+} as const;
+export type SandboxEventType = (typeof SandboxEventType)[keyof typeof SandboxEventType];
+
+export type PauseReason = 'user' | 'ttl';
+
+export type SandboxEvent =
+  | {
+      type: typeof SandboxEventType.Requested;
+      data: { sandboxId: string; teamId: string; template: string; vcpus: number; memoryMb: number; timeoutSec: number };
+    }
+  | { type: typeof SandboxEventType.Scheduled; data: { hostId: string; bootId: string } }
+  | { type: typeof SandboxEventType.Started; data: { hostId: string; elapsedMs: number } }
+  | { type: typeof SandboxEventType.Failed; data: { reason: string; during: string } }
+  | { type: typeof SandboxEventType.PauseRequested; data: { reason: PauseReason } }
+  | { type: typeof SandboxEventType.Paused; data: { snapshotRef: string } }
+  | { type: typeof SandboxEventType.AutoPaused; data: { snapshotRef: string } }
+  | { type: typeof SandboxEventType.PauseFailed; data: { reason: string } }
+  | { type: typeof SandboxEventType.ResumeRequested; data: { hostId: string; bootId: string } }
+  | { type: typeof SandboxEventType.Resumed; data: { hostId: string } }
+  | { type: typeof SandboxEventType.ResumeFailed; data: { reason: string } }
+  | { type: typeof SandboxEventType.StopRequested; data: Record<string, never> }
+  | { type: typeof SandboxEventType.Stopped; data: Record<string, never> }
+  | { type: typeof SandboxEventType.Lost; data: { hostId: string; reason: string } };
+
+export const SANDBOX_EVENT_TYPES: readonly SandboxEventType[] = Object.values(SandboxEventType);
+
+export function isSandboxEventType(type: string): type is SandboxEventType {
+  return (SANDBOX_EVENT_TYPES as readonly string[]).includes(type);
+}

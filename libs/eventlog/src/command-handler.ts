@@ -1,0 +1,82 @@
+import { Aggregate, ErrorCode, WrennError } from '@wrenn/contracts';
+import { ConcurrencyError, EventStore } from './event-store';
+import { EventMetadata, StoredEvent } from './envelope';
+
+/** The decider shape (same as @wrenn/domain's), restated here so the log does not depend on any domain. */
+export interface DeciderLike<C, E, S> {
+  initialState(): S;
+  decide(command: C, state: S): E[];
+  evolve(state: S, event: E): S;
+}
+
+export interface HandleResult<S> {
+  state: S;
+  /** Aggregate version after the command (stream sequence of its last event). */
+  seq: number;
+  events: StoredEvent[];
+  /** True when this command id had already been handled: nothing new was appended. */
+  duplicate: boolean;
+}
+
+export interface CommandHandlerOptions<E> {
+  maxAttempts?: number;
+  backoffMs?: number;
+  /** Turns a stored event (any schema version) into the decider's event type. */
+  upcast?: (event: StoredEvent) => E;
+}
+
+/**
+ * Runs a pure decider against the log: load → fold → decide → append with the version read.
+ * On a version conflict it reloads and decides again, a bounded number of times, so two
+ * writers racing on one aggregate both end up deciding on the truth.
+ */
+export class CommandHandler<C, E extends { type: string; data: unknown; version?: number }, S> {
+  private readonly maxAttempts: number;
+  private readonly backoffMs: number;
+  private readonly upcast: (event: StoredEvent) => E;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly aggregate: Aggregate,
+    private readonly decider: DeciderLike<C, E, S>,
+    options: CommandHandlerOptions<E> = {},
+  ) {
+    this.maxAttempts = options.maxAttempts ?? 5;
+    this.backoffMs = options.backoffMs ?? 10;
+    this.upcast = options.upcast ?? ((event) => ({ type: event.type, data: event.data }) as E);
+  }
+
+  async state(id: string): Promise<{ state: S; version: number; history: StoredEvent[] }> {
+    const { events, version } = await this.store.load(this.aggregate, id);
+    const state = events.reduce((s, e) => this.decider.evolve(s, this.upcast(e)), this.decider.initialState());
+    return { state, version, history: events };
+  }
+
+  /**
+   * @param meta.causationId doubles as the idempotency key: when the aggregate already holds an
+   * event caused by it, the command is not decided again and the earlier outcome is returned.
+   */
+  async handle(id: string, command: C, meta: EventMetadata): Promise<HandleResult<S>> {
+    for (let attempt = 1; ; attempt++) {
+      const { state, version, history } = await this.state(id);
+      const earlier = history.filter((e) => e.causationId === meta.causationId);
+      if (earlier.length > 0) {
+        return { state, seq: earlier[earlier.length - 1].seq, events: earlier, duplicate: true };
+      }
+      const decided = this.decider.decide(command, state);
+      if (decided.length === 0) return { state, seq: version, events: [], duplicate: false };
+      try {
+        const appended = await this.store.append(this.aggregate, id, decided, meta, version);
+        const next = decided.reduce((s, e) => this.decider.evolve(s, e), state);
+        return { state: next, seq: appended.seq, events: appended.events, duplicate: false };
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError)) throw error;
+        if (attempt >= this.maxAttempts) {
+          throw new WrennError(ErrorCode.ConcurrencyConflict, `${this.aggregate} ${id} kept changing; gave up after ${attempt} attempts`);
+        }
+        // Jittered backoff spreads racing writers apart.
+        await new Promise((r) => setTimeout(r, this.backoffMs * attempt * (0.5 + Math.random())));
+      }
+    }
+  }
+}

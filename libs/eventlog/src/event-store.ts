@@ -1,0 +1,239 @@
+import { Aggregate, Naming } from '@wrenn/contracts';
+import {
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamClient,
+  JetStreamManager,
+  NatsConnection,
+  NatsError,
+  RetentionPolicy,
+  StorageType,
+} from 'nats';
+import { ulid } from 'ulid';
+import { decodeEvent, encodeHeaders, EventMetadata, NewEvent, RawEventMessage, StoredEvent } from './envelope';
+
+/** JetStream's "wrong last sequence" API error: someone appended to the aggregate first. */
+const WRONG_LAST_SEQUENCE = 10071;
+
+export class ConcurrencyError extends Error {
+  constructor(readonly subject: string, readonly expectedVersion: number) {
+    super(`${subject} moved past version ${expectedVersion}`);
+    this.name = 'ConcurrencyError';
+  }
+}
+
+export interface AppendResult {
+  /** Stream sequence of the last appended event (= the aggregate's new version). */
+  seq: number;
+  events: StoredEvent[];
+}
+
+export interface LoadedStream {
+  events: StoredEvent[];
+  /** Stream sequence of the aggregate's last event; 0 when it has none. */
+  version: number;
+}
+
+/**
+ * The event log on JetStream: one stream, one subject per aggregate instance, optimistic
+ * concurrency through expect.lastSubjectSequence.
+ */
+export class EventStore {
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly naming: Naming,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly clock: () => Date,
+  ) {}
+
+  static async create(nc: NatsConnection, naming: Naming, clock: () => Date = () => new Date()): Promise<EventStore> {
+    const jsm = await nc.jetstreamManager();
+    return new EventStore(nc, naming, nc.jetstream(), jsm, clock);
+  }
+
+  /**
+   * Creates the stream, or brings an existing one to the expected subjects. Safe to run at every
+   * boot from every service: creating an existing identical stream is a no-op.
+   */
+  async ensureStream(): Promise<void> {
+    const config = {
+      name: this.naming.stream,
+      subjects: [this.naming.eventsWildcard],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      // The log is the source of truth: nothing is ever discarded by age or count.
+      max_age: 0,
+      max_msgs: -1,
+      max_bytes: -1,
+      discard: DiscardPolicy.New,
+      duplicate_window: 2 * 60 * 1_000_000_000,
+      num_replicas: Number(process.env.WRENN_STREAM_REPLICAS ?? 1),
+    };
+    try {
+      const info = await this.jsm.streams.info(config.name);
+      const subjects = info.config.subjects ?? [];
+      if (subjects.length !== 1 || subjects[0] !== config.subjects[0]) {
+        await this.jsm.streams.update(config.name, { ...info.config, subjects: config.subjects });
+      }
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      try {
+        await this.jsm.streams.add(config);
+      } catch (addError) {
+        // Another service created it between our info and add.
+        if (!/already in use|already exists/i.test((addError as Error).message)) throw addError;
+      }
+    }
+  }
+
+  subject(aggregate: Aggregate, id: string): string {
+    return this.naming.eventSubject(aggregate, id);
+  }
+
+  /**
+   * Appends events to one aggregate, in order, each expecting the previous one's sequence.
+   * Throws ConcurrencyError when the aggregate moved since `expectedVersion` was read.
+   */
+  async append(
+    aggregate: Aggregate,
+    id: string,
+    events: NewEvent[],
+    meta: EventMetadata,
+    expectedVersion: number,
+  ): Promise<AppendResult> {
+    const subject = this.subject(aggregate, id);
+    const stored: StoredEvent[] = [];
+    let version = expectedVersion;
+    for (const event of events) {
+      const eventId = `evt_${ulid().toLowerCase()}`;
+      const occurredAt = this.clock().toISOString();
+      const body = JSON.stringify(event.data ?? {});
+      let seq: number;
+      try {
+        const ack = await this.js.publish(subject, body, {
+          msgID: eventId,
+          expect: { lastSubjectSequence: version },
+          headers: encodeHeaders(eventId, event, meta, occurredAt),
+        });
+        seq = ack.seq;
+      } catch (error) {
+        if (isWrongLastSequence(error)) throw new ConcurrencyError(subject, version);
+        throw error;
+      }
+      stored.push({
+        id: eventId,
+        type: event.type,
+        version: event.version ?? 1,
+        subject,
+        aggregate,
+        aggregateId: id,
+        data: event.data,
+        ...meta,
+        occurredAt,
+        seq,
+      });
+      version = seq;
+    }
+    return { seq: version, events: stored };
+  }
+
+  /** Reads an aggregate's whole history, in order. */
+  async load(aggregate: Aggregate, id: string): Promise<LoadedStream> {
+    const subject = this.subject(aggregate, id);
+    let last: number;
+    try {
+      last = (await this.jsm.streams.getMessage(this.naming.stream, { last_by_subj: subject })).seq;
+    } catch (error) {
+      if (isNotFound(error)) return { events: [], version: 0 };
+      throw error;
+    }
+    const events: StoredEvent[] = [];
+    await this.read({ fromSeq: 1, subject, untilSeq: last }, (event) => {
+      events.push(event);
+    });
+    return { events, version: last };
+  }
+
+  /** Stream sequence of the newest event in the log (0 when empty). */
+  async lastSeq(): Promise<number> {
+    const info = await this.jsm.streams.info(this.naming.stream);
+    return info.state.last_seq;
+  }
+
+  /**
+   * Reads events in stream order with an ordered consumer (no acks, gap-free), from `fromSeq`
+   * up to `untilSeq` (default: the newest event when the read starts). Messages that cannot be
+   * decoded go to `onMalformed` (default: throw).
+   */
+  async read(
+    options: ReadOptions,
+    onEvent: (event: StoredEvent) => void | Promise<void>,
+    onMalformed?: (raw: RawEventMessage, error: Error) => void | Promise<void>,
+  ): Promise<number> {
+    return this.readRaw(options, async (raw) => {
+      let event: StoredEvent;
+      try {
+        event = decodeEvent(raw, this.naming.parseEventSubject);
+      } catch (error) {
+        if (!onMalformed) throw error;
+        await onMalformed(raw, error as Error);
+        return;
+      }
+      await onEvent(event);
+    });
+  }
+
+  /** Like read(), without decoding: what projections and dead-lettering need. */
+  async readRaw(options: ReadOptions, onMessage: (raw: RawEventMessage) => void | Promise<void>): Promise<number> {
+    const until = options.untilSeq ?? (await this.lastSeq());
+    const from = Math.max(1, options.fromSeq ?? 1);
+    if (until < from) return 0;
+    const consumer = await this.js.consumers.get(this.naming.stream, {
+      filterSubjects: options.subject ?? this.naming.eventsWildcard,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: from,
+    });
+    let count = 0;
+    for (;;) {
+      // A fetch that comes back empty means nothing matching is left below `until`.
+      const batch = await consumer.fetch({ max_messages: options.batch ?? 1000, expires: 500 });
+      let received = 0;
+      let done = false;
+      for await (const msg of batch) {
+        received++;
+        if (msg.seq > until) {
+          done = true;
+          break;
+        }
+        await onMessage({ subject: msg.subject, seq: msg.seq, headers: msg.headers, data: msg.data });
+        count++;
+        if (msg.seq === until || msg.info.pending === 0) {
+          done = true;
+          break;
+        }
+      }
+      if (done || received === 0) break;
+    }
+    await consumer.delete().catch(() => undefined);
+    return count;
+  }
+}
+
+export interface ReadOptions {
+  fromSeq?: number;
+  untilSeq?: number;
+  /** Subject filter (may hold wildcards); default all events. */
+  subject?: string;
+  batch?: number;
+}
+
+export function isNotFound(error: unknown): boolean {
+  const e = error as NatsError & { api_error?: { err_code?: number; code?: number } };
+  return e?.api_error?.code === 404 || /not found/i.test(e?.message ?? '');
+}
+
+function isWrongLastSequence(error: unknown): boolean {
+  const e = error as NatsError & { api_error?: { err_code?: number } };
+  return e?.api_error?.err_code === WRONG_LAST_SEQUENCE || /wrong last sequence/i.test(e?.message ?? '');
+}

@@ -1,0 +1,320 @@
+import { Naming } from '@wrenn/contracts';
+import { isTransientDbError } from '@wrenn/db';
+import type { Logger } from '@wrenn/logger';
+import { AckPolicy, Consumer, DeliverPolicy, JsMsg, NatsConnection } from 'nats';
+import { Client } from 'pg';
+import { DataSource, EntityManager } from 'typeorm';
+import { decodeEvent, headersToRecord, RawEventMessage, StoredEvent } from './envelope';
+import { EventStore, isNotFound } from './event-store';
+import { Projection } from './projection';
+
+export const CHECKPOINT_CHANNEL = 'wrenn_checkpoints';
+
+export interface ProjectionRunnerOptions {
+  batchSize?: number;
+  /** Delay before a batch that hit a transient error is redelivered. */
+  nakDelayMs?: number;
+  /** How long one fetch waits for new events before polling again. */
+  fetchExpiresMs?: number;
+  /** How often a standby replica retries to become the active runner. */
+  leaderRetryMs?: number;
+}
+
+export interface BatchOutcome {
+  applied: number;
+  skipped: number;
+  parked: number;
+  position: number;
+}
+
+/**
+ * Feeds one projection from its durable pull consumer.
+ *
+ * Exactly-once effect on top of at-least-once delivery: the projection's rows and its checkpoint
+ * (stream sequence) commit in one PostgreSQL transaction, messages are acked only after the
+ * commit, and a redelivered message at or below the checkpoint is skipped.
+ *
+ * Only one runner per projection is active at a time (a PostgreSQL advisory lock held on a
+ * dedicated connection); replicas wait on standby. Batches from two active runners could
+ * otherwise interleave and skip each other's events.
+ */
+export class ProjectionRunner {
+  private readonly batchSize: number;
+  private readonly nakDelayMs: number;
+  private readonly fetchExpiresMs: number;
+  private readonly leaderRetryMs: number;
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private lockClient: Client | undefined;
+  private lockLost = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly naming: Naming,
+    private readonly dataSource: DataSource,
+    private readonly databaseUrl: string,
+    readonly projection: Projection,
+    private readonly log: Logger,
+    options: ProjectionRunnerOptions = {},
+  ) {
+    this.batchSize = options.batchSize ?? 256;
+    this.nakDelayMs = options.nakDelayMs ?? 1000;
+    this.fetchExpiresMs = options.fetchExpiresMs ?? 1000;
+    this.leaderRetryMs = options.leaderRetryMs ?? 2000;
+  }
+
+  get durableName(): string {
+    return this.naming.consumerName(this.projection.name);
+  }
+
+  /** Idempotent: creates the durable consumer, or updates its filter if the projection changed it. */
+  async ensureConsumer(): Promise<void> {
+    const jsm = await this.nc.jetstreamManager();
+    const config = {
+      durable_name: this.durableName,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: this.projection.filterSubject,
+      // One batch in flight: redeliveries come back before anything newer, keeping order.
+      max_ack_pending: this.batchSize,
+      ack_wait: 30 * 1_000_000_000,
+      max_deliver: -1,
+    };
+    try {
+      const info = await jsm.consumers.info(this.naming.stream, this.durableName);
+      if (info.config.filter_subject !== config.filter_subject || info.config.max_ack_pending !== config.max_ack_pending) {
+        await jsm.consumers.update(this.naming.stream, this.durableName, {
+          filter_subject: config.filter_subject,
+          max_ack_pending: config.max_ack_pending,
+        });
+      }
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await jsm.consumers.add(this.naming.stream, config);
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.ensureConsumer();
+    this.running = true;
+    this.loopDone = this.loop().catch((error) => this.log.error({ err: error, projection: this.projection.name }, 'projection runner stopped'));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loopDone;
+    await this.releaseLeadership();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private async acquireLeadership(): Promise<boolean> {
+    if (this.lockClient && !this.lockLost) return true;
+    await this.releaseLeadership();
+    const client = new Client({ connectionString: this.databaseUrl, application_name: `wrenn-projection-${this.projection.name}` });
+    client.on('error', () => {
+      this.lockLost = true;
+    });
+    try {
+      await client.connect();
+      const { rows } = await client.query('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [`wrenn-projection:${this.projection.name}`]);
+      if (rows[0]?.locked) {
+        this.lockClient = client;
+        this.lockLost = false;
+        this.log.info({ projection: this.projection.name }, 'projection runner active');
+        return true;
+      }
+    } catch (error) {
+      this.log.warn({ err: error, projection: this.projection.name }, 'projection leadership check failed');
+    }
+    await client.end().catch(() => undefined);
+    return false;
+  }
+
+  private async releaseLeadership(): Promise<void> {
+    const client = this.lockClient;
+    this.lockClient = undefined;
+    if (client) await client.end().catch(() => undefined);
+  }
+
+  private async loop(): Promise<void> {
+    let consumer: Consumer | undefined;
+    while (this.running) {
+      if (!(await this.acquireLeadership())) {
+        await this.sleep(this.leaderRetryMs);
+        continue;
+      }
+      try {
+        consumer ??= await this.nc.jetstream().consumers.get(this.naming.stream, this.durableName);
+        const fetched = await consumer.fetch({ max_messages: this.batchSize, expires: this.fetchExpiresMs });
+        const batch: JsMsg[] = [];
+        for await (const msg of fetched) batch.push(msg);
+        if (batch.length > 0) await this.process(batch);
+      } catch (error) {
+        if (!this.running) break;
+        consumer = undefined;
+        this.log.warn({ err: error, projection: this.projection.name }, 'projection fetch failed; retrying');
+        await this.sleep(this.nakDelayMs);
+      }
+    }
+  }
+
+  /** Applies one fetched batch; exposed for tests that drive delivery by hand. */
+  async process(batch: JsMsg[]): Promise<BatchOutcome | undefined> {
+    batch.sort((a, b) => a.seq - b.seq);
+    const raws = batch.map((m): RawEventMessage => ({ subject: m.subject, seq: m.seq, headers: m.headers, data: m.data }));
+    let outcome: (BatchOutcome & { poisoned: Set<number> }) | undefined;
+    try {
+      outcome = await this.dataSource.transaction((tx) => applyBatch(tx, this.projection, this.naming, raws));
+    } catch (error) {
+      // Nothing of the batch committed; have it redelivered after a pause. A non-transient
+      // failure here is outside any single event (the checkpoint itself), so retrying is right too.
+      const level = isTransientDbError(error) ? 'warn' : 'error';
+      this.log[level]({ err: error, projection: this.projection.name, count: batch.length }, 'projection batch rolled back; will be redelivered');
+      for (const msg of batch) msg.nak(this.nakDelayMs);
+      return undefined;
+    }
+    for (const msg of batch) {
+      // term() tells JetStream never to redeliver a parked message; ack for the rest.
+      if (outcome.poisoned.has(msg.seq)) msg.term();
+      else msg.ack();
+    }
+    if (outcome.parked > 0) this.log.error({ projection: this.projection.name, parked: outcome.parked }, 'events parked in dead_letters');
+    return { applied: outcome.applied, skipped: outcome.skipped, parked: outcome.parked, position: outcome.position };
+  }
+}
+
+async function lockCheckpoint(tx: EntityManager, projection: string): Promise<number> {
+  await tx.query(
+    `INSERT INTO projection_checkpoints (projection, position, updated_at) VALUES ($1, 0, now()) ON CONFLICT (projection) DO NOTHING`,
+    [projection],
+  );
+  const rows: Array<{ position: string }> = await tx.query(
+    'SELECT position FROM projection_checkpoints WHERE projection = $1 FOR UPDATE',
+    [projection],
+  );
+  return Number(rows[0].position);
+}
+
+async function saveCheckpoint(tx: EntityManager, projection: string, position: number): Promise<void> {
+  await tx.query('UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE projection = $1', [projection, position]);
+  // Delivered on commit: read-your-writes waiters wake without polling.
+  await tx.query('SELECT pg_notify($1, $2)', [CHECKPOINT_CHANNEL, `${projection}:${position}`]);
+}
+
+async function park(tx: EntityManager, projection: string, raw: RawEventMessage, reason: string): Promise<void> {
+  const headers = headersToRecord(raw.headers);
+  await tx.query(
+    `INSERT INTO dead_letters (projection, stream_seq, subject, event_type, event_id, reason, payload, headers)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (projection, stream_seq) DO NOTHING`,
+    [
+      projection,
+      raw.seq,
+      raw.subject,
+      headers['Wrenn-Event-Type']?.[0] ?? null,
+      headers['Nats-Msg-Id']?.[0] ?? null,
+      reason.slice(0, 2000),
+      Buffer.from(raw.data).toString('utf8').replace(/\u0000/g, ''),
+      JSON.stringify(headers),
+    ],
+  );
+}
+
+/**
+ * Applies events to a projection inside `tx`, each in a savepoint: an event that fails for a
+ * reason of its own is parked in dead_letters and the rest go on; a transient database error
+ * aborts the whole transaction so the batch is retried intact.
+ */
+async function applyInOrder(
+  tx: EntityManager,
+  projection: Projection,
+  naming: Naming,
+  raws: RawEventMessage[],
+  position: number,
+): Promise<BatchOutcome & { poisoned: Set<number> }> {
+  const poisoned = new Set<number>();
+  let applied = 0;
+  let skipped = 0;
+  for (const raw of raws) {
+    if (raw.seq <= position) {
+      skipped++; // redelivery of something already committed
+      continue;
+    }
+    await tx.query('SAVEPOINT wrenn_event');
+    try {
+      const event: StoredEvent = decodeEvent(raw, naming.parseEventSubject);
+      await projection.apply(event, tx);
+      await tx.query('RELEASE SAVEPOINT wrenn_event');
+      applied++;
+    } catch (error) {
+      if (isTransientDbError(error)) throw error;
+      await tx.query('ROLLBACK TO SAVEPOINT wrenn_event');
+      await park(tx, projection.name, raw, (error as Error).message ?? String(error));
+      poisoned.add(raw.seq);
+    }
+    position = raw.seq;
+  }
+  return { applied, skipped, parked: poisoned.size, position, poisoned };
+}
+
+export async function applyBatch(
+  tx: EntityManager,
+  projection: Projection,
+  naming: Naming,
+  raws: RawEventMessage[],
+): Promise<BatchOutcome & { poisoned: Set<number> }> {
+  const start = await lockCheckpoint(tx, projection.name);
+  const outcome = await applyInOrder(tx, projection, naming, raws, start);
+  if (outcome.position !== start) await saveCheckpoint(tx, projection.name, outcome.position);
+  return outcome;
+}
+
+/**
+ * Rebuilds a projection from the log in one transaction: truncate its tables, apply every event
+ * from the start, set the checkpoint to where the log was. The live runner waits on the
+ * checkpoint row lock meanwhile, then carries on from the new checkpoint.
+ */
+export async function replayProjection(
+  store: EventStore,
+  dataSource: DataSource,
+  projection: Projection,
+): Promise<{ events: number; parked: number; position: number; ms: number }> {
+  const started = performance.now();
+  const until = await store.lastSeq();
+  let events = 0;
+  let parked = 0;
+  await dataSource.transaction(async (tx) => {
+    await lockCheckpoint(tx, projection.name);
+    for (const table of projection.tables) await tx.query(`TRUNCATE TABLE ${quoteIdent(table)}`);
+    await tx.query('DELETE FROM dead_letters WHERE projection = $1', [projection.name]);
+    await tx.query('UPDATE projection_checkpoints SET position = 0 WHERE projection = $1', [projection.name]);
+    const chunk: RawEventMessage[] = [];
+    const flush = async () => {
+      const outcome = await applyInOrder(tx, projection, store.naming, chunk.splice(0), 0);
+      events += outcome.applied + outcome.parked;
+      parked += outcome.parked;
+    };
+    await store.readRaw({ fromSeq: 1, untilSeq: until, subject: projection.filterSubject }, async (raw) => {
+      chunk.push(raw);
+      if (chunk.length >= 500) await flush();
+    });
+    await flush();
+    await saveCheckpoint(tx, projection.name, until);
+  });
+  return { events, parked, position: until, ms: performance.now() - started };
+}
+
+function quoteIdent(name: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`bad table name ${name}`);
+  return `"${name}"`;
+}

@@ -1,0 +1,15 @@
+import { EntityManager } from 'typeorm';
+import { StoredEvent } from './envelope';
+
+/**
+ * A read model fed by the log. `apply` runs inside the runner's transaction and must derive
+ * everything from the event (never now(), never random), so a replay rebuilds identical rows.
+ */
+export interface Projection {
+  readonly name: string;
+  /** A single subject filter (JetStream 2.9 consumers take one), e.g. evt.sandbox.* */
+  readonly filterSubject: string;
+  /** Tables this projection owns; replay truncates them before rebuilding. */
+  readonly tables: readonly string[];
+  apply(event: StoredEvent, tx: EntityManager): Promise<void>;
+}

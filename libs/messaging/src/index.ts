@@ -1,0 +1,3 @@
+export * from './nats-connection';
+export * from './rpc';
+export * from './nest-transport';

@@ -1,0 +1,3 @@
+export * from './tokens';
+export * from './service-kit.module';
+export * from './running-service';

@@ -1,0 +1,38 @@
+import { ExecOnHost, ExecResult, RuntimeKind, SandboxSpec } from '@wrenn/contracts';
+
+/** What a runtime reports about one sandbox it holds. */
+export interface RuntimeSandbox {
+  sandboxId: string;
+  /** Host pid of the sandbox's init (namespace runtime) or VMM process (firecracker). */
+  pid: number;
+  /** Directory under the agent's state dir that holds everything of this sandbox. */
+  dir: string;
+}
+
+export interface RecoveryReport {
+  /** Sandboxes found alive and taken back under management. */
+  adopted: string[];
+  /** Sandboxes found half-made or dead and removed. */
+  removed: string[];
+}
+
+/**
+ * One interface, two runtimes (namespace, firecracker). The orchestrator (sandbox/) decides
+ * ordering and serialises operations per sandbox; a runtime only does the work.
+ *
+ * Contract:
+ * - create() is all-or-nothing: on failure every resource it acquired is released
+ *   (cleanup stack) and the error says what failed.
+ * - destroy() of something already gone is success; it aggregates every error it meets.
+ * - recover() runs once at agent start, before any command is accepted.
+ */
+export interface SandboxRuntime {
+  readonly kind: RuntimeKind;
+  /** Makes the runtime ready (base image built or verified). Idempotent; may take long the first time. */
+  prepare(): Promise<void>;
+  create(spec: SandboxSpec): Promise<RuntimeSandbox>;
+  exec(sandboxId: string, request: ExecOnHost): Promise<ExecResult>;
+  destroy(sandboxId: string): Promise<void>;
+  list(): Promise<string[]>;
+  recover(): Promise<RecoveryReport>;
+}
