@@ -8,6 +8,7 @@ CREATE TABLE sandboxes (
   memory_mb      integer NOT NULL,
   timeout_sec    integer NOT NULL,
   host_id        text,
+  boot_id        text,
   failure_reason text,
   snapshot_ref   text,
   version        bigint NOT NULL,

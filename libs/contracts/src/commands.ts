@@ -14,6 +14,7 @@ export type ServiceName = (typeof ServiceName)[keyof typeof ServiceName];
 export const SchedulerCommand = {
   Create: 'create',
   Destroy: 'destroy',
+  Fail: 'fail',
 } as const;
 export type SchedulerCommand = (typeof SchedulerCommand)[keyof typeof SchedulerCommand];
 
@@ -48,4 +49,10 @@ export interface DestroySandboxRequest {
 export interface CommandAccepted {
   sandboxId: string;
   seq: number;
+}
+
+export interface FailSandboxRequest {
+  meta: CommandMeta;
+  sandboxId: string;
+  reason: string;
 }

@@ -155,6 +155,16 @@ export class EventStore {
     return { events, version: last };
   }
 
+  /** The aggregate's version (stream sequence of its last event; 0 when it has none). */
+  async version(aggregate: Aggregate, id: string): Promise<number> {
+    try {
+      return (await this.jsm.streams.getMessage(this.naming.stream, { last_by_subj: this.subject(aggregate, id) })).seq;
+    } catch (error) {
+      if (isNotFound(error)) return 0;
+      throw error;
+    }
+  }
+
   /** Stream sequence of the newest event in the log (0 when empty). */
   async lastSeq(): Promise<number> {
     const info = await this.jsm.streams.info(this.naming.stream);
@@ -197,7 +207,7 @@ export class EventStore {
     let count = 0;
     for (;;) {
       // A fetch that comes back empty means nothing matching is left below `until`.
-      const batch = await consumer.fetch({ max_messages: options.batch ?? 1000, expires: 500 });
+      const batch = await consumer.fetch({ max_messages: options.batch ?? 1000, expires: 1000 });
       let received = 0;
       let done = false;
       for await (const msg of batch) {

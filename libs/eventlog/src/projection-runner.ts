@@ -1,7 +1,7 @@
 import { Naming } from '@wrenn/contracts';
 import { isTransientDbError } from '@wrenn/db';
 import type { Logger } from '@wrenn/logger';
-import { AckPolicy, Consumer, DeliverPolicy, JsMsg, NatsConnection } from 'nats';
+import { AckPolicy, DeliverPolicy, JsMsg, NatsConnection } from 'nats';
 import { Client } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import { decodeEvent, headersToRecord, RawEventMessage, StoredEvent } from './envelope';
@@ -18,6 +18,8 @@ export interface ProjectionRunnerOptions {
   fetchExpiresMs?: number;
   /** How often a standby replica retries to become the active runner. */
   leaderRetryMs?: number;
+  /** How long JetStream waits for an ack before redelivering (a crashed runner's batch). */
+  ackWaitMs?: number;
 }
 
 export interface BatchOutcome {
@@ -43,11 +45,14 @@ export class ProjectionRunner {
   private readonly nakDelayMs: number;
   private readonly fetchExpiresMs: number;
   private readonly leaderRetryMs: number;
+  private readonly ackWaitMs: number;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private lockClient: Client | undefined;
   private lockLost = false;
   private wake: (() => void) | undefined;
+  /** Wakes the consume loop when a message arrives or the runner stops. */
+  private arrivedHook: (() => void) | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -62,6 +67,7 @@ export class ProjectionRunner {
     this.nakDelayMs = options.nakDelayMs ?? 1000;
     this.fetchExpiresMs = options.fetchExpiresMs ?? 1000;
     this.leaderRetryMs = options.leaderRetryMs ?? 2000;
+    this.ackWaitMs = options.ackWaitMs ?? 30_000;
   }
 
   get durableName(): string {
@@ -78,7 +84,7 @@ export class ProjectionRunner {
       filter_subject: this.projection.filterSubject,
       // One batch in flight: redeliveries come back before anything newer, keeping order.
       max_ack_pending: this.batchSize,
-      ack_wait: 30 * 1_000_000_000,
+      ack_wait: this.ackWaitMs * 1_000_000,
       max_deliver: -1,
     };
     try {
@@ -104,6 +110,7 @@ export class ProjectionRunner {
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
+    this.arrivedHook?.();
     await this.loopDone;
     await this.releaseLeadership();
   }
@@ -148,24 +155,59 @@ export class ProjectionRunner {
   }
 
   private async loop(): Promise<void> {
-    let consumer: Consumer | undefined;
     while (this.running) {
       if (!(await this.acquireLeadership())) {
         await this.sleep(this.leaderRetryMs);
         continue;
       }
       try {
-        consumer ??= await this.nc.jetstream().consumers.get(this.naming.stream, this.durableName);
-        const fetched = await consumer.fetch({ max_messages: this.batchSize, expires: this.fetchExpiresMs });
-        const batch: JsMsg[] = [];
-        for await (const msg of fetched) batch.push(msg);
-        if (batch.length > 0) await this.process(batch);
+        await this.consumeWhileLeader();
       } catch (error) {
         if (!this.running) break;
-        consumer = undefined;
-        this.log.warn({ err: error, projection: this.projection.name }, 'projection fetch failed; retrying');
+        this.log.warn({ err: error, projection: this.projection.name }, 'projection consumer failed; retrying');
         await this.sleep(this.nakDelayMs);
       }
+    }
+  }
+
+  /**
+   * Messages stream in continuously (consume, not fetch: no waiting for a full batch) and are
+   * applied in micro-batches of whatever has arrived, so one event costs one transaction under
+   * light load and a burst shares transactions.
+   */
+  private async consumeWhileLeader(): Promise<void> {
+    const consumer = await this.nc.jetstream().consumers.get(this.naming.stream, this.durableName);
+    const messages = await consumer.consume({ max_messages: this.batchSize, expires: Math.max(1000, this.fetchExpiresMs) });
+    const buffer: JsMsg[] = [];
+    let ended = false;
+    const pump = (async () => {
+      try {
+        for await (const msg of messages) {
+          buffer.push(msg);
+          this.arrivedHook?.();
+        }
+      } finally {
+        ended = true;
+        this.arrivedHook?.();
+      }
+    })();
+    try {
+      while (this.running && !this.lockLost && !ended) {
+        if (buffer.length === 0) {
+          await new Promise<void>((resolve) => {
+            this.arrivedHook = resolve;
+            setTimeout(resolve, this.leaderRetryMs);
+          });
+          this.arrivedHook = undefined;
+          continue;
+        }
+        await this.process(buffer.splice(0, this.batchSize));
+      }
+    } finally {
+      messages.stop();
+      await pump.catch(() => undefined);
+      // Whatever arrived but was not applied goes back at once rather than after ack_wait.
+      for (const msg of buffer.splice(0)) msg.nak();
     }
   }
 

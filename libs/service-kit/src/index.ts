@@ -1,3 +1,4 @@
 export * from './tokens';
 export * from './service-kit.module';
 export * from './running-service';
+export * from './standalone';

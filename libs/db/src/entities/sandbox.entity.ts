@@ -11,6 +11,8 @@ export class SandboxRow {
   @Column({ name: 'memory_mb', type: 'int' }) memoryMb!: number;
   @Column({ name: 'timeout_sec', type: 'int' }) timeoutSec!: number;
   @Column({ name: 'host_id', type: 'text', nullable: true }) hostId!: string | null;
+  /** Boot of the host agent the sandbox's current host operation went to. */
+  @Column({ name: 'boot_id', type: 'text', nullable: true }) bootId!: string | null;
   @Column({ name: 'failure_reason', type: 'text', nullable: true }) failureReason!: string | null;
   @Column({ name: 'snapshot_ref', type: 'text', nullable: true }) snapshotRef!: string | null;
   /** Stream sequence of the last event applied to this row. */

@@ -34,5 +34,7 @@ export interface SandboxRuntime {
   exec(sandboxId: string, request: ExecOnHost): Promise<ExecResult>;
   destroy(sandboxId: string): Promise<void>;
   list(): Promise<string[]>;
+  /** The vcpus/memory a sandbox was created with (from its recorded spec), for capacity reporting. */
+  resources(sandboxId: string): Promise<{ vcpus: number; memoryMb: number }>;
   recover(): Promise<RecoveryReport>;
 }

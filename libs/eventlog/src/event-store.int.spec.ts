@@ -1,0 +1,111 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createTestEnv, TestEnv } from '@wrenn/testing';
+import { ErrorCode } from '@wrenn/contracts';
+import { CommandHandler, DeciderLike } from './command-handler';
+import { ConcurrencyError, EventStore } from './event-store';
+import { EventHeader } from './envelope';
+
+const META = { correlationId: 'corr-1', causationId: 'cmd-1', actor: { kind: 'user' as const, id: 'usr_1' }, teamId: 'team_1' };
+
+// A counter aggregate: enough to exercise the handler without any real domain.
+type CounterEvent = { type: 'counter.incremented'; data: { by: number } };
+const counter: DeciderLike<{ by: number }, CounterEvent, number> = {
+  initialState: () => 0,
+  decide: (c, s) => {
+    if (s + c.by > 100) throw Object.assign(new Error('too big'), { code: 'invalid_state' });
+    return [{ type: 'counter.incremented', data: { by: c.by } }];
+  },
+  evolve: (s, e) => s + e.data.by,
+};
+
+describe(EventStore.name, () => {
+  let env: TestEnv;
+  let store: EventStore;
+  before(async () => {
+    env = await createTestEnv('evstore');
+    store = await EventStore.create(env.nc, env.naming);
+    await store.ensureStream();
+  });
+  after(async () => env.cleanup());
+
+  it('sets the stream up idempotently', async () => {
+    await store.ensureStream();
+    await store.ensureStream();
+    const jsm = await env.nc.jetstreamManager();
+    const info = await jsm.streams.info(env.naming.stream);
+    assert.deepEqual(info.config.subjects, [env.naming.eventsWildcard]);
+    assert.equal(info.config.storage, 'file');
+  });
+
+  it('appends with the envelope in headers and reads the history back in order', async () => {
+    const first = await store.append('sandbox', 'sb_a', [{ type: 'sandbox.requested', data: { n: 1 } }], META, 0);
+    const second = await store.append('sandbox', 'sb_a', [{ type: 'sandbox.started', data: { n: 2 } }], { ...META, causationId: 'cmd-2' }, first.seq);
+    const { events, version } = await store.load('sandbox', 'sb_a');
+    assert.equal(version, second.seq);
+    assert.deepEqual(events.map((e) => e.type), ['sandbox.requested', 'sandbox.started']);
+    assert.deepEqual(events[0].data, { n: 1 });
+    assert.equal(events[0].actor.id, 'usr_1');
+    assert.equal(events[1].causationId, 'cmd-2');
+    const jsm = await env.nc.jetstreamManager();
+    const raw = await jsm.streams.getMessage(env.naming.stream, { seq: first.seq });
+    assert.equal(raw.subject, env.naming.eventSubject('sandbox', 'sb_a'));
+    assert.equal(raw.header.get(EventHeader.Type), 'sandbox.requested');
+    assert.equal(raw.header.get(EventHeader.Version), '1');
+    assert.equal(raw.header.get(EventHeader.MsgId), events[0].id);
+    assert.equal(raw.header.get(EventHeader.TeamId), 'team_1');
+    assert.equal(raw.header.get(EventHeader.Actor), 'user:usr_1');
+    assert.ok(raw.header.get(EventHeader.OccurredAt));
+    assert.deepEqual(JSON.parse(raw.string()), { n: 1 });
+  });
+
+  it('rejects an append on a stale version, including a second "new" aggregate', async () => {
+    const a = await store.append('sandbox', 'sb_b', [{ type: 'x', data: {} }], META, 0);
+    await assert.rejects(store.append('sandbox', 'sb_b', [{ type: 'x', data: {} }], META, 0), ConcurrencyError);
+    await store.append('sandbox', 'sb_b', [{ type: 'y', data: {} }], META, a.seq);
+    await assert.rejects(store.append('sandbox', 'sb_b', [{ type: 'z', data: {} }], META, a.seq), ConcurrencyError);
+    assert.equal((await store.load('sandbox', 'sb_b')).events.length, 2);
+  });
+
+  it('loads an aggregate that has no events as empty, version 0', async () => {
+    assert.deepEqual(await store.load('sandbox', 'sb_nothing'), { events: [], version: 0 });
+  });
+
+  describe(CommandHandler.name, () => {
+    it('resolves racing writers by reloading and deciding again', async () => {
+      const handler = new CommandHandler(store, 'team', counter, { maxAttempts: 20, backoffMs: 2 });
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => handler.handle('counter1', { by: 1 }, { ...META, causationId: `inc-${i}` })),
+      );
+      const { state, history } = await handler.state('counter1');
+      assert.equal(state, 8);
+      assert.equal(history.length, 8);
+      assert.deepEqual(new Set(results.map((r) => r.seq)).size, 8);
+    });
+
+    it('does not apply a command twice when its id is retried', async () => {
+      const handler = new CommandHandler(store, 'team', counter);
+      const once = await handler.handle('counter2', { by: 5 }, { ...META, causationId: 'same' });
+      const again = await handler.handle('counter2', { by: 5 }, { ...META, causationId: 'same' });
+      assert.equal(again.duplicate, true);
+      assert.equal(again.seq, once.seq);
+      assert.equal((await handler.state('counter2')).state, 5);
+    });
+
+    it('passes decider errors through and appends nothing', async () => {
+      const handler = new CommandHandler(store, 'team', counter);
+      await assert.rejects(handler.handle('counter3', { by: 1000 }, META), /too big/);
+      assert.equal((await store.load('team', 'counter3')).version, 0);
+    });
+
+    it('gives up with concurrency_conflict after bounded attempts', async () => {
+      // A store whose append always conflicts: the handler must stop, not spin.
+      const conflicting = Object.create(store) as EventStore;
+      conflicting.append = async () => {
+        throw new ConcurrencyError('s', 0);
+      };
+      const handler = new CommandHandler(conflicting, 'team', counter, { maxAttempts: 3, backoffMs: 1 });
+      await assert.rejects(handler.handle('counter4', { by: 1 }, META), (e: { code?: string }) => e.code === ErrorCode.ConcurrencyConflict);
+    });
+  });
+});

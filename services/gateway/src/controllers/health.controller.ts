@@ -1,0 +1,69 @@
+import { Controller, Get, Inject, Res } from '@nestjs/common';
+import { HostHeartbeat, isLive, Naming } from '@wrenn/contracts';
+import { DATA_SOURCE, NAMING, NATS } from '@wrenn/service-kit';
+import type { Response } from 'express';
+import { NatsConnection } from 'nats';
+import { DataSource } from 'typeorm';
+
+interface Check {
+  ok: boolean;
+  error?: string;
+  latency_ms?: number;
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<Check> {
+  const started = performance.now();
+  try {
+    await fn();
+    return { ok: true, latency_ms: Math.round((performance.now() - started) * 10) / 10 };
+  } catch (error) {
+    return { ok: false, error: (error as Error).message };
+  }
+}
+
+/** 200 when NATS and PostgreSQL answer and at least one host is live; 503 otherwise, with why. */
+@Controller()
+export class HealthController {
+  constructor(
+    @Inject(NATS) private readonly nc: NatsConnection,
+    @Inject(NAMING) private readonly naming: Naming,
+    @Inject(DATA_SOURCE) private readonly ds: DataSource,
+  ) {}
+
+  @Get('healthz')
+  async health(@Res() res: Response): Promise<void> {
+    const [nats, postgres] = await Promise.all([
+      timed(() => (this.nc.isClosed() ? Promise.reject(new Error('connection closed')) : this.nc.rtt())),
+      timed(() => this.ds.query('SELECT 1')),
+    ]);
+    const hosts = nats.ok ? await this.hosts().catch(() => []) : [];
+    const now = Date.now();
+    const live = hosts.filter((h) => isLive(h, now));
+    const ok = nats.ok && postgres.ok && live.length > 0;
+    res.status(ok ? 200 : 503).json({
+      status: ok ? 'ok' : 'degraded',
+      nats,
+      postgres,
+      hosts: {
+        live: live.length,
+        items: hosts.map((h) => ({
+          id: h.hostId,
+          live: isLive(h, now),
+          runtime: h.runtime,
+          sandboxes: h.used.sandboxes,
+          last_seen_ms_ago: now - h.at,
+        })),
+      },
+    });
+  }
+
+  private async hosts(): Promise<HostHeartbeat[]> {
+    const kv = await this.nc.jetstream().views.kv(this.naming.hostsBucket, { history: 1 });
+    const out: HostHeartbeat[] = [];
+    for await (const key of await kv.keys()) {
+      const entry = await kv.get(key);
+      if (entry && entry.operation === 'PUT') out.push(entry.json<HostHeartbeat>());
+    }
+    return out;
+  }
+}

@@ -1,0 +1,58 @@
+import { Type } from 'class-transformer';
+import { IsArray, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, ArrayMaxSize, MinLength } from 'class-validator';
+
+export class CreateSandboxDto {
+  @IsOptional()
+  @IsString()
+  @Matches(/^[a-z0-9][a-z0-9._-]{0,62}$/, { message: 'template must be 1-63 lower-case letters, digits, ".", "_" or "-"' })
+  template: string = 'base';
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(16)
+  vcpus: number = 1;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(64) @Max(65536)
+  memory_mb: number = 512;
+
+  /** Inactivity after which the sandbox is paused; 0 = never. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(7 * 24 * 3600)
+  timeout_sec: number = 0;
+}
+
+export class ExecDto {
+  @IsString() @MinLength(1) @MaxLength(4096)
+  cmd!: string;
+
+  @IsOptional() @IsArray() @ArrayMaxSize(1024) @IsString({ each: true }) @MaxLength(65536, { each: true })
+  args: string[] = [];
+
+  @IsOptional() @IsObject()
+  env?: Record<string, string>;
+
+  @IsOptional() @IsString() @MinLength(1) @MaxLength(4096)
+  cwd?: string;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(3600)
+  timeout_sec: number = 60;
+}
+
+export interface SandboxView {
+  id: string;
+  state: string;
+  template: string;
+  vcpus: number;
+  memory_mb: number;
+  timeout_sec: number;
+  host_id: string | null;
+  failure_reason: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ExecView {
+  stdout: string;
+  stderr: string;
+  exit_code: number;
+  timed_out: boolean;
+  truncated: boolean;
+  duration_ms: number;
+}

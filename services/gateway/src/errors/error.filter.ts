@@ -1,0 +1,43 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject } from '@nestjs/common';
+import { ErrorBody, ErrorCode, WrennError } from '@wrenn/contracts';
+import type { Logger } from '@wrenn/logger';
+import { LOGGER } from '@wrenn/service-kit';
+import type { Response } from 'express';
+import { HTTP_STATUS } from './http-status';
+
+/**
+ * Every error leaves the gateway as {"error": {"code", "message", "details"?}} with the status
+ * from HTTP_STATUS. Framework errors (unknown route, malformed JSON) are folded into the same
+ * shape; anything unexpected is a 500 `internal` whose details stay in the log.
+ */
+@Catch()
+export class ErrorFilter implements ExceptionFilter {
+  constructor(@Inject(LOGGER) private readonly log: Logger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    const { status, body } = this.toBody(exception);
+    if (status >= 500) this.log.error({ err: exception, code: body.code }, 'request failed');
+    if (!res.headersSent) res.status(status).json({ error: body });
+  }
+
+  private toBody(exception: unknown): { status: number; body: ErrorBody } {
+    if (exception instanceof WrennError) {
+      return { status: HTTP_STATUS[exception.code] ?? 500, body: exception.toBody() };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      if (status === 404) return { status, body: { code: ErrorCode.NotFound, message: 'no such route' } };
+      if (status === 413) return { status, body: { code: ErrorCode.ValidationFailed, message: 'request body too large' } };
+      if (status >= 400 && status < 500) {
+        return { status: 400, body: { code: ErrorCode.ValidationFailed, message: exception.message } };
+      }
+    }
+    // body-parser's errors carry a status and a type (e.g. entity.parse.failed).
+    const e = exception as { status?: number; type?: string; message?: string };
+    if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+      return { status: 400, body: { code: ErrorCode.ValidationFailed, message: e.type === 'entity.parse.failed' ? 'request body is not valid JSON' : e.message ?? 'bad request' } };
+    }
+    return { status: 500, body: { code: ErrorCode.Internal, message: 'internal error' } };
+  }
+}

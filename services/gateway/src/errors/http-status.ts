@@ -1,0 +1,20 @@
+import { ErrorCode } from '@wrenn/contracts';
+
+/** The one place where error codes become HTTP statuses. */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  validation_failed: 400,
+  not_found: 404,
+  sandbox_not_found: 404,
+  template_not_found: 404,
+  invalid_state: 409,
+  sandbox_exists: 409,
+  concurrency_conflict: 409,
+  no_host_available: 503,
+  host_unavailable: 503,
+  host_timeout: 504,
+  host_operation_failed: 502,
+  exec_timeout: 504,
+  projection_lag: 504,
+  service_unavailable: 503,
+  internal: 500,
+};

@@ -1,0 +1,24 @@
+import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ErrorCode, WrennError } from '@wrenn/contracts';
+
+function flatten(errors: ValidationError[], prefix = ''): Array<{ field: string; problems: string[] }> {
+  return errors.flatMap((e) => {
+    const field = prefix ? `${prefix}.${e.property}` : e.property;
+    const own = e.constraints ? [{ field, problems: Object.values(e.constraints) }] : [];
+    return [...own, ...flatten(e.children ?? [], field)];
+  });
+}
+
+/** class-validator on every body and query; unknown fields are rejected, not ignored. */
+export function validationPipe(): ValidationPipe {
+  return new ValidationPipe({
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    transform: true,
+    exceptionFactory: (errors) => {
+      const fields = flatten(errors);
+      const message = fields.map((f) => f.problems.join('; ')).join('; ') || 'invalid request';
+      return new WrennError(ErrorCode.ValidationFailed, message, { fields });
+    },
+  });
+}

@@ -1,0 +1,2 @@
+export { bootstrapGateway } from './bootstrap';
+export type { RunningGateway } from './bootstrap';

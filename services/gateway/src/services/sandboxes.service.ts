@@ -1,0 +1,167 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { ClientProxy } from '@nestjs/microservices';
+import {
+  CommandAccepted,
+  CommandMeta,
+  CreateSandboxRequest,
+  DestroySandboxRequest,
+  ErrorCode,
+  ExecOnHost,
+  ExecResult,
+  HostOp,
+  isSandboxId,
+  Naming,
+  SchedulerCommand,
+  ServiceName,
+  WrennError,
+} from '@wrenn/contracts';
+import { WrennConfig } from '@wrenn/config';
+import { SandboxRow } from '@wrenn/db';
+import { CheckpointWaiter } from '@wrenn/eventlog';
+import { request, sendCommand } from '@wrenn/messaging';
+import { SANDBOX_PROJECTION } from '@wrenn/projections';
+import { CONFIG, NAMING, NATS } from '@wrenn/service-kit';
+import { NatsConnection } from 'nats';
+import { randomUUID } from 'node:crypto';
+import { ulid } from 'ulid';
+import { CreateSandboxDto, ExecDto, ExecView, SandboxView } from '../dtos/sandbox.dto';
+import { SandboxRepository } from '../repositories/sandbox.repository';
+
+export const SCHEDULER_CLIENT = 'wrenn.scheduler-client';
+
+/** Who is calling. Until identity lands every caller acts for the default team. */
+export interface Caller {
+  teamId: string;
+  actor: CommandMeta['actor'];
+}
+
+export function toView(row: SandboxRow): SandboxView {
+  return {
+    id: row.id,
+    state: row.state,
+    template: row.template,
+    vcpus: row.vcpus,
+    memory_mb: row.memoryMb,
+    timeout_sec: row.timeoutSec,
+    host_id: row.hostId,
+    failure_reason: row.failureReason,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+/**
+ * Sandbox use cases as the REST API sees them: commands go to the scheduler over NATS, reads come
+ * from the projection, and every write answers only after the projection has caught up with the
+ * command's events (read-your-writes), so a GET right after sees the new state.
+ */
+@Injectable()
+export class SandboxesService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly waiter: CheckpointWaiter;
+
+  constructor(
+    @Inject(SCHEDULER_CLIENT) private readonly scheduler: ClientProxy,
+    @Inject(NATS) private readonly nc: NatsConnection,
+    @Inject(NAMING) private readonly naming: Naming,
+    @Inject(CONFIG) private readonly config: WrennConfig,
+    private readonly sandboxes: SandboxRepository,
+  ) {
+    this.waiter = new CheckpointWaiter(config.databaseUrl);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.scheduler.connect();
+    await this.waiter.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.waiter.stop();
+    await this.scheduler.close();
+  }
+
+  private meta(caller: Caller, correlationId: string): CommandMeta {
+    return { commandId: `cmd_${ulid().toLowerCase()}`, correlationId, actor: caller.actor, teamId: caller.teamId };
+  }
+
+  private subject(command: SchedulerCommand): string {
+    return this.naming.commandSubject(ServiceName.SandboxScheduler, command);
+  }
+
+  /** Runs a scheduler command, waits for the projection to show its outcome (success or failure). */
+  private async command(command: SchedulerCommand, payload: unknown, timeoutMs: number): Promise<CommandAccepted> {
+    try {
+      const accepted = await sendCommand<CommandAccepted>(this.scheduler, this.subject(command), payload, timeoutMs, 'the sandbox scheduler');
+      await this.catchUp(accepted.seq);
+      return accepted;
+    } catch (error) {
+      const seq = error instanceof WrennError ? Number(error.details?.seq) : NaN;
+      if (Number.isFinite(seq)) await this.catchUp(seq).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async catchUp(seq: number): Promise<void> {
+    if (!(await this.waiter.waitFor(SANDBOX_PROJECTION, seq, this.config.readYourWritesTimeoutMs))) {
+      throw new WrennError(ErrorCode.ProjectionLag, `the read model did not reach event ${seq} in time; the change was accepted`, { seq });
+    }
+  }
+
+  async create(caller: Caller, dto: CreateSandboxDto, correlationId: string = randomUUID()): Promise<SandboxView> {
+    const sandboxId = `sb_${ulid().toLowerCase()}`;
+    const payload: CreateSandboxRequest = {
+      meta: this.meta(caller, correlationId),
+      sandboxId,
+      template: dto.template,
+      vcpus: dto.vcpus,
+      memoryMb: dto.memory_mb,
+      timeoutSec: dto.timeout_sec,
+    };
+    await this.command(SchedulerCommand.Create, payload, this.config.hostCreateTimeoutMs + 10_000);
+    return this.get(caller, sandboxId);
+  }
+
+  async get(caller: Caller, id: string): Promise<SandboxView> {
+    return toView(await this.row(caller, id));
+  }
+
+  private async row(caller: Caller, id: string): Promise<SandboxRow> {
+    // An id that cannot exist is answered like one that does not: 404, no database round trip.
+    const row = isSandboxId(id) ? await this.sandboxes.findForTeam(caller.teamId, id) : null;
+    if (!row) throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${id} not found`);
+    return row;
+  }
+
+  async list(caller: Caller, options: { limit: number; state?: string }): Promise<SandboxView[]> {
+    return (await this.sandboxes.listForTeam(caller.teamId, options)).map(toView);
+  }
+
+  async destroy(caller: Caller, id: string, correlationId: string = randomUUID()): Promise<SandboxView> {
+    await this.row(caller, id);
+    const payload: DestroySandboxRequest = { meta: this.meta(caller, correlationId), sandboxId: id };
+    await this.command(SchedulerCommand.Destroy, payload, this.config.hostCommandTimeoutMs + 10_000);
+    return this.get(caller, id);
+  }
+
+  async exec(caller: Caller, id: string, dto: ExecDto): Promise<ExecView> {
+    const row = await this.row(caller, id);
+    if (row.state !== 'running' || !row.hostId) {
+      throw new WrennError(ErrorCode.InvalidState, `cannot exec in a sandbox that is ${row.state}`, { state: row.state });
+    }
+    if (dto.env && Object.values(dto.env).some((v) => typeof v !== 'string')) {
+      throw new WrennError(ErrorCode.ValidationFailed, 'env values must be strings');
+    }
+    const payload: ExecOnHost = { sandboxId: id, cmd: dto.cmd, args: dto.args, env: dto.env, cwd: dto.cwd, timeoutSec: dto.timeout_sec };
+    const result = await request<ExecResult>(this.nc, this.naming.hostSubject(row.hostId, HostOp.Exec), payload, dto.timeout_sec * 1000 + 5000, {
+      code: ErrorCode.HostUnavailable,
+      what: `host ${row.hostId}`,
+    });
+    return {
+      stdout: result.stdout,
+      stderr: result.stderr,
+      exit_code: result.exitCode,
+      timed_out: result.timedOut,
+      truncated: result.truncated,
+      duration_ms: result.durationMs,
+    };
+  }
+}

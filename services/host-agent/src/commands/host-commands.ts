@@ -1,0 +1,21 @@
+import { HostOp, Naming } from '@wrenn/contracts';
+import type { Logger } from '@wrenn/logger';
+import { serve } from '@wrenn/messaging';
+import { NatsConnection, Subscription } from 'nats';
+import { SandboxOrchestrator } from '../sandbox/sandbox-orchestrator';
+
+/**
+ * Serves host.<hostId>.<op> for this agent. Only this host's agent listens on its subjects, so
+ * no queue group: a second agent with the same id would be a configuration error.
+ */
+export function serveHostCommands(nc: NatsConnection, naming: Naming, hostId: string, orchestrator: SandboxOrchestrator, log: Logger): Subscription[] {
+  const onError = (error: unknown) => log.error({ err: error }, 'host command failed');
+  const on = <Req, Res>(op: HostOp, handler: (req: Req) => Promise<Res>) =>
+    serve<Req, Res>(nc, naming.hostSubject(hostId, op), handler, { onError });
+  return [
+    on(HostOp.Create, (req: Parameters<SandboxOrchestrator['create']>[0]) => orchestrator.create(req)),
+    on(HostOp.Destroy, (req: Parameters<SandboxOrchestrator['destroy']>[0]) => orchestrator.destroy(req)),
+    on(HostOp.Exec, (req: Parameters<SandboxOrchestrator['exec']>[0]) => orchestrator.exec(req)),
+    on(HostOp.List, () => orchestrator.list()),
+  ];
+}

@@ -1,0 +1,58 @@
+import { HostHeartbeat, Naming, RuntimeKind } from '@wrenn/contracts';
+import type { Logger } from '@wrenn/logger';
+import { KV, NatsConnection } from 'nats';
+import { Usage } from '../sandbox/sandbox-orchestrator';
+
+export interface HeartbeatOptions {
+  hostId: string;
+  bootId: string;
+  runtime: RuntimeKind;
+  capacity: HostHeartbeat['capacity'];
+  intervalMs: number;
+  leaseMs: number;
+  version: string;
+  usage: () => Usage;
+}
+
+/**
+ * Announces the host in the hosts KV bucket: who it is, which boot, capacity and use. The
+ * scheduler places only on hosts whose last beat is younger than the lease; the reaper treats a
+ * longer silence as a lost host.
+ */
+export class Heartbeat {
+  private timer: NodeJS.Timeout | undefined;
+  private kv: KV | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly naming: Naming,
+    private readonly options: HeartbeatOptions,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.kv = await this.nc.jetstream().views.kv(this.naming.hostsBucket, { history: 1 });
+    await this.beat();
+    this.timer = setInterval(() => void this.beat(), this.options.intervalMs);
+  }
+
+  private snapshot(at: number): HostHeartbeat {
+    const o = this.options;
+    return { hostId: o.hostId, bootId: o.bootId, runtime: o.runtime, capacity: o.capacity, used: o.usage(), at, leaseMs: o.leaseMs, version: o.version };
+  }
+
+  private async beat(at = Date.now()): Promise<void> {
+    try {
+      await this.kv!.put(this.options.hostId, JSON.stringify(this.snapshot(at)));
+    } catch (error) {
+      this.log.warn({ err: error }, 'heartbeat failed');
+    }
+  }
+
+  /** Stops beating; `withdraw` publishes an already-expired beat so nothing is placed here meanwhile. */
+  async stop(withdraw: boolean): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    if (withdraw && this.kv) await this.beat(0);
+  }
+}

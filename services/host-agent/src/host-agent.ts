@@ -1,0 +1,89 @@
+import { Aggregate, naming, RuntimeKind } from '@wrenn/contracts';
+import { loadConfig, WrennConfig } from '@wrenn/config';
+import { EventStore } from '@wrenn/eventlog';
+import { createLogger, Logger } from '@wrenn/logger';
+import { connectNats } from '@wrenn/messaging';
+import { RunningService } from '@wrenn/service-kit';
+import { randomUUID } from 'node:crypto';
+import { NatsConnection, Subscription } from 'nats';
+import { serveHostCommands } from './commands/host-commands';
+import { Heartbeat } from './heartbeat/heartbeat';
+import { createRuntime } from './runtime/create-runtime';
+import { SandboxOrchestrator } from './sandbox/sandbox-orchestrator';
+
+const VERSION = '0.1.0';
+
+/**
+ * One host agent: prepares its runtime (base image), recovers what a previous run left, records
+ * that on the log, then serves host commands and heartbeats. Announcing comes last, so the
+ * scheduler never places on a host that cannot yet create.
+ */
+export class HostAgent implements RunningService {
+  readonly name = 'host-agent';
+  readonly bootId = randomUUID();
+  private subscriptions: Subscription[] = [];
+  private heartbeat: Heartbeat | undefined;
+
+  private constructor(
+    private readonly config: WrennConfig,
+    private readonly nc: NatsConnection,
+    private readonly orchestrator: SandboxOrchestrator,
+    private readonly log: Logger,
+  ) {}
+
+  static async boot(config: WrennConfig = loadConfig()): Promise<HostAgent> {
+    const log = createLogger('host-agent', { hostId: config.host.id });
+    const nc = await connectNats(config.natsUrl, `wrenn-host-agent-${config.host.id}`);
+    try {
+      const names = naming(config.namespace);
+      const runtime = createRuntime(config, log);
+      const orchestrator = new SandboxOrchestrator(runtime, log);
+      const agent = new HostAgent(config, nc, orchestrator, log);
+      const started = performance.now();
+      const report = await orchestrator.start();
+      log.info({ adopted: report.adopted, removed: report.removed, ms: Math.round(performance.now() - started) }, 'runtime ready');
+
+      const store = await EventStore.create(nc, names);
+      await store.ensureStream();
+      const version = await store.version(Aggregate.Host, config.host.id);
+      await store.append(
+        Aggregate.Host,
+        config.host.id,
+        [{ type: 'host.agent_started', data: { hostId: config.host.id, bootId: agent.bootId, runtime: runtime.kind, adopted: report.adopted, removed: report.removed } }],
+        { correlationId: agent.bootId, causationId: agent.bootId, actor: { kind: 'system', id: `host-agent:${config.host.id}` }, teamId: 'system' },
+        version,
+      );
+
+      agent.subscriptions = serveHostCommands(nc, names, config.host.id, orchestrator, log);
+      agent.heartbeat = new Heartbeat(nc, names, {
+        hostId: config.host.id,
+        bootId: agent.bootId,
+        runtime: runtime.kind as RuntimeKind,
+        capacity: { vcpus: config.host.vcpus, memoryMb: config.host.memoryMb, maxSandboxes: config.host.maxSandboxes },
+        intervalMs: config.host.heartbeatMs,
+        leaseMs: config.host.leaseMs,
+        version: VERSION,
+        usage: () => orchestrator.usage(),
+      }, log);
+      await agent.heartbeat.start();
+      return agent;
+    } catch (error) {
+      await nc.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * Stops taking commands. Sandboxes keep running: the next agent start re-adopts them.
+   */
+  async close(): Promise<void> {
+    await this.heartbeat?.stop(true);
+    for (const sub of this.subscriptions) sub.unsubscribe();
+    await this.nc.drain().catch(() => undefined);
+    this.log.info({ hostId: this.config.host.id }, 'host agent stopped');
+  }
+}
+
+export async function bootstrapHostAgent(): Promise<RunningService> {
+  return HostAgent.boot();
+}

@@ -1,0 +1,2 @@
+export { HostAgent, bootstrapHostAgent } from './host-agent';
+export type { SandboxRuntime, RuntimeSandbox, RecoveryReport } from './runtime/sandbox-runtime';

@@ -1,0 +1,2 @@
+export { bootstrapReaper } from './bootstrap';
+export * from './reconcile';

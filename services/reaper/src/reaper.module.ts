@@ -1,0 +1,19 @@
+import { Module } from '@nestjs/common';
+import { ClientProxyFactory } from '@nestjs/microservices';
+import { WrennConfig } from '@wrenn/config';
+import { natsClientOptions } from '@wrenn/messaging';
+import { CONFIG, DataSourceCloser, ServiceKitModule } from '@wrenn/service-kit';
+import { ReaperService, SCHEDULER_CLIENT } from './reaper.service';
+
+@Module({
+  imports: [ServiceKitModule.forRoot({ service: 'reaper', database: true, eventStore: true }), DataSourceCloser],
+  providers: [
+    {
+      provide: SCHEDULER_CLIENT,
+      useFactory: (config: WrennConfig) => ClientProxyFactory.create(natsClientOptions(config.natsUrl, 'wrenn-reaper')),
+      inject: [CONFIG],
+    },
+    ReaperService,
+  ],
+})
+export class ReaperModule {}

@@ -1,0 +1,22 @@
+import { NestFactory } from '@nestjs/core';
+import { ServiceName } from '@wrenn/contracts';
+import { loadConfig } from '@wrenn/config';
+import { createLogger, NestLoggerAdapter } from '@wrenn/logger';
+import { natsServerOptions } from '@wrenn/messaging';
+import { RunningService } from '@wrenn/service-kit';
+import { naming } from '@wrenn/contracts';
+import { SandboxSchedulerModule } from './sandbox-scheduler.module';
+
+export async function bootstrapSandboxScheduler(): Promise<RunningService> {
+  const config = loadConfig();
+  const app = await NestFactory.createMicroservice(
+    SandboxSchedulerModule,
+    {
+      ...natsServerOptions(config.natsUrl, naming(config.namespace).queueGroup(ServiceName.SandboxScheduler), 'wrenn-sandbox-scheduler-rpc'),
+      logger: new NestLoggerAdapter(createLogger('sandbox-scheduler')),
+    },
+  );
+  app.enableShutdownHooks();
+  await app.listen();
+  return { name: ServiceName.SandboxScheduler, close: () => app.close() };
+}

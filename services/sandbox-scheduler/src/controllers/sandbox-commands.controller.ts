@@ -1,0 +1,40 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import {
+  CommandAccepted,
+  CreateSandboxRequest,
+  DestroySandboxRequest,
+  failed,
+  FailSandboxRequest,
+  naming,
+  ok,
+  Reply,
+  SchedulerCommand,
+  ServiceName,
+} from '@wrenn/contracts';
+import { SandboxLifecycleService } from '../services/sandbox-lifecycle.service';
+
+// Patterns are resolved when the module loads: WRENN_NS must be set before the service boots.
+const subjects = naming();
+const subject = (command: SchedulerCommand) => subjects.commandSubject(ServiceName.SandboxScheduler, command);
+
+/** Control-plane commands for sandboxes; replies are Reply envelopes, never transport errors. */
+@Controller()
+export class SandboxCommandsController {
+  constructor(private readonly lifecycle: SandboxLifecycleService) {}
+
+  @MessagePattern(subject(SchedulerCommand.Create))
+  async create(@Payload() request: CreateSandboxRequest): Promise<Reply<CommandAccepted>> {
+    return this.lifecycle.create(request).then(ok, failed);
+  }
+
+  @MessagePattern(subject(SchedulerCommand.Destroy))
+  async destroy(@Payload() request: DestroySandboxRequest): Promise<Reply<CommandAccepted>> {
+    return this.lifecycle.destroy(request).then(ok, failed);
+  }
+
+  @MessagePattern(subject(SchedulerCommand.Fail))
+  async fail(@Payload() request: FailSandboxRequest): Promise<Reply<CommandAccepted>> {
+    return this.lifecycle.fail(request.sandboxId, request.reason, request.meta).then(ok, failed);
+  }
+}

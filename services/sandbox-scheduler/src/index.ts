@@ -1,0 +1,1 @@
+export { bootstrapSandboxScheduler } from './bootstrap';

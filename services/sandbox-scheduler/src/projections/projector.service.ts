@@ -1,0 +1,39 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Naming } from '@wrenn/contracts';
+import { WrennConfig } from '@wrenn/config';
+import { ProjectionRunner } from '@wrenn/eventlog';
+import type { Logger } from '@wrenn/logger';
+import { allProjections } from '@wrenn/projections';
+import { CONFIG, DATA_SOURCE, LOGGER, NAMING, NATS } from '@wrenn/service-kit';
+import { NatsConnection } from 'nats';
+import { DataSource } from 'typeorm';
+
+/**
+ * Hosts the projection runners. Any number of scheduler replicas may run them: one runner per
+ * projection is active at a time, the others stand by (see ProjectionRunner).
+ */
+@Injectable()
+export class ProjectorService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private runners: ProjectionRunner[] = [];
+
+  constructor(
+    @Inject(NATS) private readonly nc: NatsConnection,
+    @Inject(NAMING) private readonly naming: Naming,
+    @Inject(DATA_SOURCE) private readonly ds: DataSource,
+    @Inject(CONFIG) private readonly config: WrennConfig,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.runners = allProjections(this.naming).map(
+      (projection) => new ProjectionRunner(this.nc, this.naming, this.ds, this.config.databaseUrl, projection, this.log, {
+        fetchExpiresMs: 500,
+      }),
+    );
+    for (const runner of this.runners) await runner.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.runners.map((r) => r.stop()));
+  }
+}

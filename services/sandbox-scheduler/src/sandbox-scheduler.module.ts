@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { DataSourceCloser, ServiceKitModule } from '@wrenn/service-kit';
+import { SandboxCommandsController } from './controllers/sandbox-commands.controller';
+import { HostClient } from './hosts/host-client';
+import { HostDirectory } from './hosts/host-directory';
+import { ProjectorService } from './projections/projector.service';
+import { SandboxLifecycleService } from './services/sandbox-lifecycle.service';
+
+@Module({
+  imports: [ServiceKitModule.forRoot({ service: 'sandbox-scheduler', database: true, eventStore: true }), DataSourceCloser],
+  controllers: [SandboxCommandsController],
+  providers: [HostDirectory, HostClient, SandboxLifecycleService, ProjectorService],
+})
+export class SandboxSchedulerModule {}

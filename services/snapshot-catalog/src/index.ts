@@ -1,0 +1,1 @@
+export { bootstrapSnapshotCatalog } from './bootstrap';

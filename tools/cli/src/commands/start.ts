@@ -1,0 +1,61 @@
+import { bootstrapAuth } from '@wrenn/auth';
+import { bootstrapGateway } from '@wrenn/gateway';
+import { bootstrapHostAgent } from '@wrenn/host-agent';
+import { createLogger } from '@wrenn/logger';
+import { bootstrapReaper } from '@wrenn/reaper';
+import { bootstrapSandboxScheduler } from '@wrenn/sandbox-scheduler';
+import { RunningService } from '@wrenn/service-kit';
+import { bootstrapSnapshotCatalog } from '@wrenn/snapshot-catalog';
+
+export const SERVICES = {
+  'sandbox-scheduler': bootstrapSandboxScheduler,
+  auth: bootstrapAuth,
+  'snapshot-catalog': bootstrapSnapshotCatalog,
+  reaper: bootstrapReaper,
+  'host-agent': bootstrapHostAgent,
+  gateway: bootstrapGateway,
+} as const satisfies Record<string, () => Promise<RunningService>>;
+export type ServiceKey = keyof typeof SERVICES;
+
+/**
+ * Boots the chosen services in this process (all of them by default) and shuts them down in
+ * reverse order on SIGINT/SIGTERM. Services only talk over NATS and PostgreSQL, so running them
+ * together changes nothing but the process count.
+ */
+export async function start(only?: string): Promise<void> {
+  const log = createLogger('wrenn');
+  if (only !== undefined && !(only in SERVICES)) {
+    throw new Error(`unknown service "${only}"; one of: ${Object.keys(SERVICES).join(', ')}`);
+  }
+  const names = (only ? [only] : Object.keys(SERVICES)) as ServiceKey[];
+  const running: RunningService[] = [];
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    for (const service of running.reverse()) {
+      await service.close().catch((error) => log.error({ err: error, service: service.name }, 'stop failed'));
+    }
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+
+  // The host agent may spend a while building its base image on first start: let it run
+  // alongside the control plane instead of in front of it.
+  const hostAgent = names.includes('host-agent') ? bootstrapHostAgent() : undefined;
+  for (const name of names) {
+    if (name === 'host-agent') continue;
+    const service = await SERVICES[name]();
+    running.push(service);
+    if ('url' in service) {
+      console.log(`Wrenn API listening on ${(service as { url: string }).url}  (health: ${(service as { url: string }).url}/healthz)`);
+    }
+  }
+  if (hostAgent) {
+    running.push(await hostAgent);
+    log.info('host agent ready');
+  }
+  console.log(`Wrenn started: ${names.join(', ')}`);
+}
