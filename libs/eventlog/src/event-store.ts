@@ -196,36 +196,53 @@ export class EventStore {
 
   /** Like read(), without decoding: what projections and dead-lettering need. */
   async readRaw(options: ReadOptions, onMessage: (raw: RawEventMessage) => void | Promise<void>): Promise<number> {
-    const until = options.untilSeq ?? (await this.lastSeq());
+    const subject = options.subject ?? this.naming.eventsWildcard;
     const from = Math.max(1, options.fromSeq ?? 1);
+    // Stop at the last event that matches the filter, so the read never waits for more.
+    let until: number;
+    try {
+      until = (await this.jsm.streams.getMessage(this.naming.stream, { last_by_subj: subject })).seq;
+    } catch (error) {
+      if (isNotFound(error)) return 0;
+      throw error;
+    }
+    if (options.untilSeq !== undefined) until = Math.min(until, options.untilSeq);
     if (until < from) return 0;
     const consumer = await this.js.consumers.get(this.naming.stream, {
-      filterSubjects: options.subject ?? this.naming.eventsWildcard,
+      filterSubjects: subject,
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: from,
     });
     let count = 0;
-    for (;;) {
-      // A fetch that comes back empty means nothing matching is left below `until`.
-      const batch = await consumer.fetch({ max_messages: options.batch ?? 1000, expires: 1000 });
-      let received = 0;
-      let done = false;
-      for await (const msg of batch) {
-        received++;
-        if (msg.seq > until) {
-          done = true;
-          break;
+    try {
+      for (let done = false; !done; ) {
+        // An empty fetch means nothing matching is left below `until` (messages may have been
+        // deleted). The batch is drained before any slow work: a fetch that expires while its
+        // consumer is busy would drop what it had buffered.
+        const fetched = await consumer.fetch({ max_messages: options.batch ?? 1000, expires: 1000 });
+        const batch: RawEventMessage[] = [];
+        for await (const msg of fetched) {
+          batch.push({ subject: msg.subject, seq: msg.seq, headers: msg.headers, data: msg.data });
+          if (msg.seq >= until) break;
         }
-        await onMessage({ subject: msg.subject, seq: msg.seq, headers: msg.headers, data: msg.data });
-        count++;
-        if (msg.seq === until || msg.info.pending === 0) {
-          done = true;
-          break;
+        const received = batch.length;
+        for (const raw of batch) {
+          if (raw.seq > until) {
+            done = true;
+            break;
+          }
+          await onMessage(raw);
+          count++;
+          if (raw.seq === until) {
+            done = true;
+            break;
+          }
         }
+        if (received === 0) done = true;
       }
-      if (done || received === 0) break;
+    } finally {
+      await consumer.delete().catch(() => undefined);
     }
-    await consumer.delete().catch(() => undefined);
     return count;
   }
 }

@@ -273,9 +273,11 @@ async function park(tx: EntityManager, projection: string, raw: RawEventMessage,
 }
 
 /**
- * Applies events to a projection inside `tx`, each in a savepoint: an event that fails for a
- * reason of its own is parked in dead_letters and the rest go on; a transient database error
- * aborts the whole transaction so the batch is retried intact.
+ * Applies events to a projection inside `tx`. The fast path applies the whole run under one
+ * savepoint; if any event fails for a reason of its own, the run is rolled back to it and
+ * replayed one savepoint per event, so the bad event is parked in dead_letters and the rest
+ * still apply. A transient database error aborts the whole transaction so the batch is retried
+ * intact.
  */
 async function applyInOrder(
   tx: EntityManager,
@@ -284,18 +286,25 @@ async function applyInOrder(
   raws: RawEventMessage[],
   position: number,
 ): Promise<BatchOutcome & { poisoned: Set<number> }> {
+  const fresh = raws.filter((raw) => raw.seq > position); // the rest are redeliveries of committed work
+  const skipped = raws.length - fresh.length;
+  const last = fresh.length ? fresh[fresh.length - 1].seq : position;
+  if (fresh.length === 0) return { applied: 0, skipped, parked: 0, position, poisoned: new Set() };
+  await tx.query('SAVEPOINT wrenn_batch');
+  try {
+    for (const raw of fresh) await projection.apply(decodeEvent(raw, naming.parseEventSubject), tx);
+    await tx.query('RELEASE SAVEPOINT wrenn_batch');
+    return { applied: fresh.length, skipped, parked: 0, position: last, poisoned: new Set() };
+  } catch (error) {
+    if (isTransientDbError(error)) throw error;
+    await tx.query('ROLLBACK TO SAVEPOINT wrenn_batch');
+  }
   const poisoned = new Set<number>();
   let applied = 0;
-  let skipped = 0;
-  for (const raw of raws) {
-    if (raw.seq <= position) {
-      skipped++; // redelivery of something already committed
-      continue;
-    }
+  for (const raw of fresh) {
     await tx.query('SAVEPOINT wrenn_event');
     try {
-      const event: StoredEvent = decodeEvent(raw, naming.parseEventSubject);
-      await projection.apply(event, tx);
+      await projection.apply(decodeEvent(raw, naming.parseEventSubject), tx);
       await tx.query('RELEASE SAVEPOINT wrenn_event');
       applied++;
     } catch (error) {
@@ -304,9 +313,8 @@ async function applyInOrder(
       await park(tx, projection.name, raw, (error as Error).message ?? String(error));
       poisoned.add(raw.seq);
     }
-    position = raw.seq;
   }
-  return { applied, skipped, parked: poisoned.size, position, poisoned };
+  return { applied, skipped, parked: poisoned.size, position: last, poisoned };
 }
 
 export async function applyBatch(

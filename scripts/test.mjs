@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// `npm test`: builds, then runs every suite with Node's test runner, in layers:
+// unit → integration (real PostgreSQL + NATS) → host (root, kernel) → end-to-end (REST).
+// `npm test -- unit` (or int, host, e2e) runs one layer; files run one at a time because the
+// host-level and end-to-end suites share the kernel.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const build = spawnSync('npx', ['tsc', '-b', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+function find(dir, out = []) {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules') continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) find(path, out);
+    else if (name.endsWith('.spec.js')) out.push(path);
+  }
+  return out;
+}
+const files = ['libs', 'services', 'tools', 'test']
+  .flatMap((top) => {
+    try {
+      return readdirSync(join(root, top)).map((pkg) => join(root, top, pkg, 'dist'));
+    } catch {
+      return [];
+    }
+  })
+  .filter((dist) => { try { return statSync(dist).isDirectory(); } catch { return false; } })
+  .flatMap((dist) => find(dist))
+  .sort();
+
+const layerOf = (f) => (f.endsWith('.e2e.spec.js') ? 'e2e' : f.endsWith('.host.spec.js') ? 'host' : f.endsWith('.int.spec.js') ? 'int' : 'unit');
+const order = ['unit', 'int', 'host', 'e2e'];
+const wanted = process.argv.slice(2).filter((a) => order.includes(a));
+const selected = files
+  .filter((f) => wanted.length === 0 || wanted.includes(layerOf(f)))
+  .sort((a, b) => order.indexOf(layerOf(a)) - order.indexOf(layerOf(b)) || a.localeCompare(b));
+// The leftover check must run after everything else that touches the host.
+selected.sort((a, b) => Number(a.includes('zz-')) - Number(b.includes('zz-')));
+
+console.log(`running ${selected.length} test files:\n${selected.map((f) => `  ${relative(root, f)}`).join('\n')}`);
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...selected], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+});
+process.exit(result.status ?? 1);

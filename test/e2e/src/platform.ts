@@ -1,0 +1,128 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Client } from 'pg';
+import { createTestEnv, eventually, TestEnv } from '@wrenn/testing';
+
+export const REPO = resolve(__dirname, '../../..');
+const CLI = join(REPO, 'tools/cli/dist/main.js');
+
+export interface Platform {
+  env: TestEnv;
+  url: string;
+  stateDir: string;
+  hostId: string;
+  childEnv: Record<string, string>;
+  process: ChildProcess;
+  output: () => string;
+  /** Starts the platform again on the same state (after kill()). */
+  restart(): Promise<void>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  stop(): Promise<void>;
+  api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  sql<T = any>(query: string, params?: unknown[]): Promise<T[]>;
+  cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+/**
+ * Runs the whole platform (`wrenn start`: every service in one process) as a child process on
+ * its own namespace, database and state directory, the way a user runs it — only the ports and
+ * names differ so suites never meet.
+ */
+export async function startPlatform(label: string, extraEnv: Record<string, string> = {}): Promise<Platform> {
+  const env = await createTestEnv(label);
+  const stateDir = `/tmp/wrenn-${env.namespace}`;
+  const hostId = `host-${env.namespace}`;
+  const childEnv: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    ...env.env,
+    PORT: '0',
+    WRENN_BIND: '127.0.0.1',
+    WRENN_STATE_DIR: stateDir,
+    WRENN_IMAGE_DIR: process.env.WRENN_IMAGE_DIR ?? '/var/lib/wrenn/images',
+    WRENN_HOST_ID: hostId,
+    WRENN_HEARTBEAT_MS: '500',
+    WRENN_HOST_LEASE_MS: '2000',
+    WRENN_REAPER_INTERVAL_MS: '500',
+    WRENN_REAPER_PENDING_GRACE_MS: '3000',
+    WRENN_REAPER_SETTLE_MS: '1500',
+    LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'warn',
+    ...extraEnv,
+  };
+  let child!: ChildProcess;
+  let out = '';
+  let url = '';
+
+  const launch = async () => {
+    out = '';
+    url = '';
+    child = spawn(process.execPath, [CLI, 'start'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /listening on (http:\/\/[0-9.:]+)/.exec(out);
+      if (match) url = match[1];
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    await eventually(() => {
+      if (child.exitCode !== null) throw new Error(`platform exited ${child.exitCode}:\n${out.slice(-4000)}`);
+      return url;
+    }, 120_000, 'the gateway to listen');
+    // Ready means a live host: the first start may build the base image.
+    await eventually(async () => (await fetch(`${url}/healthz`)).status === 200, 300_000, 'a healthy platform');
+  };
+  await launch();
+
+  let pg: Client | undefined;
+  const platform: Platform = {
+    env,
+    get url() { return url; },
+    stateDir,
+    hostId,
+    childEnv,
+    get process() { return child; },
+    output: () => out,
+    restart: launch,
+    async kill(signal = 'SIGKILL') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill(signal);
+      await exited;
+    },
+    async stop() {
+      await platform.kill('SIGTERM');
+      await pg?.end().catch(() => undefined);
+      await env.cleanup();
+      await rm(stateDir, { recursive: true, force: true });
+    },
+    async api(method, path, body) {
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: any = text;
+      try { parsed = text ? JSON.parse(text) : undefined; } catch { /* leave as text */ }
+      return { status: res.status, body: parsed };
+    },
+    async sql(query, params = []) {
+      if (!pg) {
+        pg = new Client({ connectionString: env.databaseUrl });
+        await pg.connect();
+      }
+      return (await pg.query(query, params)).rows;
+    },
+    cli(...args) {
+      return new Promise((resolveRun) => {
+        const p = spawn(process.execPath, [CLI, ...args], { env: childEnv });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (d) => (stdout += d));
+        p.stderr.on('data', (d) => (stderr += d));
+        p.on('exit', (code) => resolveRun({ code: code ?? 1, stdout, stderr }));
+      });
+    },
+  };
+  return platform;
+}

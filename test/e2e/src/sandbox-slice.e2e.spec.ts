@@ -1,0 +1,153 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EventStore } from '@wrenn/eventlog';
+import { Platform, startPlatform } from './platform';
+
+describe('REST slice: create → exec → delete', () => {
+  let p: Platform;
+  before(async () => {
+    p = await startPlatform('slice');
+  });
+  after(async () => {
+    // Leave nothing running even when a test failed halfway.
+    const { body } = await p.api('GET', '/v1/sandboxes?state=running').catch(() => ({ body: { sandboxes: [] } }));
+    for (const sb of body?.sandboxes ?? []) await p.api('DELETE', `/v1/sandboxes/${sb.id}`).catch(() => undefined);
+    await p.stop();
+  });
+
+  it('reports NATS, PostgreSQL and the live host in /healthz', async () => {
+    const { status, body } = await p.api('GET', '/healthz');
+    assert.equal(status, 200);
+    assert.equal(body.status, 'ok');
+    assert.equal(body.nats.ok, true);
+    assert.equal(body.postgres.ok, true);
+    assert.equal(body.hosts.live, 1);
+    assert.equal(body.hosts.items[0].id, p.hostId);
+  });
+
+  let id = '';
+  it('creates a running sandbox and answers with the full object', async () => {
+    const { status, body } = await p.api('POST', '/v1/sandboxes', { template: 'base', vcpus: 1, memory_mb: 256, timeout_sec: 0 });
+    assert.equal(status, 201, JSON.stringify(body));
+    assert.match(body.id, /^sb_[0-9a-z]{26}$/);
+    assert.equal(body.state, 'running');
+    assert.equal(body.template, 'base');
+    assert.equal(body.vcpus, 1);
+    assert.equal(body.memory_mb, 256);
+    assert.equal(body.timeout_sec, 0);
+    assert.equal(body.host_id, p.hostId);
+    assert.ok(!Number.isNaN(Date.parse(body.created_at)));
+    id = body.id;
+  });
+
+  it('reads its own write: GET and list see the new sandbox at once', async () => {
+    const one = await p.api('GET', `/v1/sandboxes/${id}`);
+    assert.equal(one.status, 200);
+    assert.equal(one.body.state, 'running');
+    const list = await p.api('GET', '/v1/sandboxes');
+    assert.ok(list.body.sandboxes.some((s: { id: string }) => s.id === id));
+  });
+
+  it('runs a command inside and returns stdout, stderr and the exit code', async () => {
+    const hello = await p.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'echo', args: ['hello'] });
+    assert.equal(hello.status, 200, JSON.stringify(hello.body));
+    assert.equal(hello.body.stdout, 'hello\n');
+    assert.equal(hello.body.exit_code, 0);
+    const failing = await p.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'sh', args: ['-c', 'echo oops >&2; exit 7'] });
+    assert.equal(failing.body.exit_code, 7);
+    assert.equal(failing.body.stderr, 'oops\n');
+    const host = await p.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'hostname' });
+    assert.equal(host.body.stdout.trim(), id);
+  });
+
+  it('kills a command that runs past its timeout', async () => {
+    const started = Date.now();
+    const slow = await p.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'sleep', args: ['30'], timeout_sec: 1 });
+    assert.equal(slow.status, 200);
+    assert.equal(slow.body.timed_out, true);
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it('rejects bad input with 400 validation_failed and changes nothing', async () => {
+    const before = await p.sql('SELECT count(*)::int AS n FROM sandboxes');
+    for (const body of [{ vcpus: 'x' }, { vcpus: 0 }, { memory_mb: 1 << 30 }, { template: '../etc' }, { surprise: true }, '{"broken json']) {
+      const res = await p.api('POST', '/v1/sandboxes', body);
+      assert.equal(res.status, 400, `${JSON.stringify(body)} → ${res.status}`);
+      assert.equal(res.body.error.code, 'validation_failed');
+      assert.equal(typeof res.body.error.message, 'string');
+    }
+    const exec = await p.api('POST', `/v1/sandboxes/${id}/exec`, { args: ['no cmd'] });
+    assert.equal(exec.status, 400);
+    assert.deepEqual(await p.sql('SELECT count(*)::int AS n FROM sandboxes'), before);
+  });
+
+  it('answers 404 for unknown sandboxes and templates', async () => {
+    for (const path of ['/v1/sandboxes/sb_00000000000000000000000000', '/v1/sandboxes/not-an-id']) {
+      const res = await p.api('GET', path);
+      assert.equal(res.status, 404);
+      assert.equal(res.body.error.code, 'sandbox_not_found');
+    }
+    const tpl = await p.api('POST', '/v1/sandboxes', { template: 'nope' });
+    assert.equal(tpl.status, 404);
+    assert.equal(tpl.body.error.code, 'template_not_found');
+  });
+
+  it('deletes the sandbox: stopped, and gone from the host', async () => {
+    const dir = join(p.stateDir, 'sandboxes', id);
+    assert.ok(existsSync(dir));
+    const res = await p.api('DELETE', `/v1/sandboxes/${id}`);
+    assert.equal(res.status, 200);
+    assert.equal(res.body.state, 'stopped');
+    assert.equal((await p.api('GET', `/v1/sandboxes/${id}`)).body.state, 'stopped');
+    assert.ok(!existsSync(dir), 'sandbox directory removed');
+    assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(id), 'no mount left');
+  });
+
+  it('refuses illegal transitions with 409 invalid_state', async () => {
+    const exec = await p.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'true' });
+    assert.equal(exec.status, 409);
+    assert.equal(exec.body.error.code, 'invalid_state');
+    const again = await p.api('DELETE', `/v1/sandboxes/${id}`);
+    assert.equal(again.status, 409);
+    assert.equal(again.body.error.code, 'invalid_state');
+  });
+
+  it('recorded the lifecycle on the log, in order', async () => {
+    const store = await EventStore.create(p.env.nc, p.env.naming);
+    const { events } = await store.load('sandbox', id);
+    assert.deepEqual(events.map((e) => e.type), [
+      'sandbox.requested',
+      'sandbox.scheduled',
+      'sandbox.started',
+      'sandbox.stop_requested',
+      'sandbox.stopped',
+    ]);
+    const seqs = events.map((e) => e.seq);
+    assert.deepEqual([...seqs].sort((a, b) => a - b), seqs);
+    assert.ok(events.every((e) => e.correlationId && e.teamId === 'team_default'));
+  });
+
+  it('rebuilds the read model from the log identical to the live one', async () => {
+    // A second sandbox left running, so the tables hold more than one shape of row.
+    const other = await p.api('POST', '/v1/sandboxes', { memory_mb: 128 });
+    assert.equal(other.status, 201);
+    const live = await p.sql('SELECT * FROM sandboxes ORDER BY id');
+    const replay = await p.cli('events', 'replay', '--json');
+    assert.equal(replay.code, 0, replay.stderr);
+    const report = JSON.parse(replay.stdout.trim().split('\n').pop()!);
+    assert.equal(report.projection, 'sandboxes');
+    assert.ok(report.events >= 7);
+    assert.deepEqual(await p.sql('SELECT * FROM sandboxes ORDER BY id'), live);
+    await p.api('DELETE', `/v1/sandboxes/${other.body.id}`);
+  });
+
+  it('tails the log readably', async () => {
+    const tail = await p.cli('events', 'tail', '-n', '5');
+    assert.equal(tail.code, 0, tail.stderr);
+    assert.match(tail.stdout, /sandbox\.stopped\s+sandbox\/sb_/);
+    const history = await p.cli('sandbox', 'history', id);
+    assert.equal(history.stdout.trim().split('\n').length, 5);
+  });
+});
