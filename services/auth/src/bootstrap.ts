@@ -12,7 +12,6 @@ export async function bootstrapAuth(): Promise<RunningService> {
     ...natsServerOptions(config.natsUrl, naming(config.namespace).queueGroup(ServiceName.Auth), 'wrenn-auth-rpc'),
     logger: new NestLoggerAdapter(createLogger('auth')),
   });
-  app.enableShutdownHooks();
   await app.listen();
   return { name: ServiceName.Auth, close: () => app.close() };
 }

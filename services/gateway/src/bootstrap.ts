@@ -19,7 +19,6 @@ export async function bootstrapGateway(options: { port?: number; host?: string }
   });
   app.useBodyParser('json', { limit: '1mb' });
   app.useGlobalPipes(validationPipe());
-  app.enableShutdownHooks();
   const host = options.host ?? process.env.WRENN_BIND ?? '0.0.0.0';
   await app.listen(options.port ?? config.port, host);
   const address = app.getHttpServer().address() as { port: number };

@@ -5,7 +5,6 @@ import { ReaperModule } from './reaper.module';
 
 export async function bootstrapReaper(): Promise<RunningService> {
   const app = await NestFactory.createApplicationContext(ReaperModule, { logger: new NestLoggerAdapter(createLogger('reaper')) });
-  app.enableShutdownHooks();
   await app.init();
   return { name: 'reaper', close: () => app.close() };
 }

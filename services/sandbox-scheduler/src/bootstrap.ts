@@ -16,7 +16,6 @@ export async function bootstrapSandboxScheduler(): Promise<RunningService> {
       logger: new NestLoggerAdapter(createLogger('sandbox-scheduler')),
     },
   );
-  app.enableShutdownHooks();
   await app.listen();
   return { name: ServiceName.SandboxScheduler, close: () => app.close() };
 }

@@ -12,7 +12,6 @@ export async function bootstrapSnapshotCatalog(): Promise<RunningService> {
     ...natsServerOptions(config.natsUrl, naming(config.namespace).queueGroup(ServiceName.SnapshotCatalog), 'wrenn-snapshot-catalog-rpc'),
     logger: new NestLoggerAdapter(createLogger('snapshot-catalog')),
   });
-  app.enableShutdownHooks();
   await app.listen();
   return { name: ServiceName.SnapshotCatalog, close: () => app.close() };
 }
