@@ -53,7 +53,7 @@ export class SandboxOrchestrator {
     return { sandboxes: this.resources.size, vcpus, memoryMb };
   }
 
-  create(command: CreateOnHost): Promise<CreatedOnHost> {
+  async create(command: CreateOnHost): Promise<CreatedOnHost> {
     const spec = command.spec;
     requireSandboxId(spec.sandboxId);
     if (!TEMPLATE_RE.test(spec.template)) throw invalid(`template name "${spec.template}" is not allowed`);
@@ -70,7 +70,7 @@ export class SandboxOrchestrator {
     });
   }
 
-  destroy(command: DestroyOnHost): Promise<{ sandboxId: string }> {
+  async destroy(command: DestroyOnHost): Promise<{ sandboxId: string }> {
     requireSandboxId(command.sandboxId);
     return this.queue.run(command.sandboxId, async () => {
       const started = performance.now();

@@ -1,0 +1,129 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile, readFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SandboxSpec } from '@wrenn/contracts';
+import { NamespaceRuntime } from './namespace.runtime';
+import { isSameProcess } from './proc';
+
+const IMAGE_DIR = process.env.WRENN_IMAGE_DIR ?? '/var/lib/wrenn/images';
+let counter = 0;
+const newId = () => `sb_${'hosttest'}${String(Date.now()).slice(-9)}${String(counter++).padStart(9, '0')}`.slice(0, 29);
+const spec = (sandboxId: string): SandboxSpec => ({ sandboxId, teamId: 't', template: 'base', vcpus: 1, memoryMb: 128 });
+
+describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => {
+  let stateDir: string;
+  let runtime: NamespaceRuntime;
+  const made: string[] = [];
+  const create = async () => {
+    const id = newId();
+    made.push(id);
+    await runtime.create(spec(id));
+    return id;
+  };
+  const run = (id: string, cmd: string, args: string[] = [], timeoutSec = 10) => runtime.exec(id, { sandboxId: id, cmd, args, timeoutSec });
+
+  before(async () => {
+    stateDir = await mkdtemp('/tmp/wrenn-thost-');
+    runtime = new NamespaceRuntime({ stateDir, imageDir: IMAGE_DIR });
+    await runtime.prepare(); // builds the base image on a fresh host (~30-60 s)
+  });
+  after(async () => {
+    for (const id of made) await runtime.destroy(id).catch(() => undefined);
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('runs a command and returns stdout, stderr and the exit code', async () => {
+    const id = await create();
+    assert.deepEqual(
+      { ...(await run(id, 'echo', ['hello'])), durationMs: 0 },
+      { stdout: 'hello\n', stderr: '', exitCode: 0, timedOut: false, truncated: false, durationMs: 0 },
+    );
+    const failing = await run(id, 'sh', ['-c', 'echo err >&2; exit 3']);
+    assert.equal(failing.exitCode, 3);
+    assert.equal(failing.stderr, 'err\n');
+    const missing = await run(id, 'no-such-command');
+    assert.equal(missing.exitCode, 127);
+  });
+
+  it('gives the sandbox its own hostname, pids and root', async () => {
+    const id = await create();
+    assert.equal((await run(id, 'hostname')).stdout.trim(), id);
+    const pids = (await run(id, 'ls', ['/proc'])).stdout.split('\n').filter((n) => /^\d+$/.test(n));
+    assert.ok(pids.length <= 4, `only the sandbox's processes are visible, saw ${pids.join(',')}`);
+    assert.ok(pids.includes('1'));
+    const marker = join(stateDir, 'host-secret');
+    await writeFile(marker, 'x');
+    assert.notEqual((await run(id, 'cat', [marker])).exitCode, 0, 'host files are not visible');
+    assert.notEqual((await run(id, 'ls', ['/.wrenn-oldroot'])).exitCode, 0, 'the old root is gone');
+    const netdevs = (await run(id, 'cat', ['/proc/net/dev'])).stdout;
+    assert.match(netdevs, /lo:/);
+    assert.doesNotMatch(netdevs, /eth0|ens|enp/, 'no host network interfaces');
+  });
+
+  it('keeps writes in the sandbox upper dir, invisible to other sandboxes and the image', async () => {
+    const a = await create();
+    const b = await create();
+    assert.equal((await run(a, 'sh', ['-c', 'echo mine > /root/file.txt'])).exitCode, 0);
+    assert.equal(await readFile(join(stateDir, 'sandboxes', a, 'upper/root/file.txt'), 'utf8'), 'mine\n');
+    assert.ok(!existsSync(join(IMAGE_DIR, 'base/root/file.txt')));
+    assert.notEqual((await run(b, 'cat', ['/root/file.txt'])).exitCode, 0);
+  });
+
+  it('applies env and cwd', async () => {
+    const id = await create();
+    const r = await runtime.exec(id, { sandboxId: id, cmd: 'sh', args: ['-c', 'echo "$GREETING from $(pwd)"'], env: { GREETING: 'hi' }, cwd: '/tmp', timeoutSec: 5 });
+    assert.equal(r.stdout, 'hi from /tmp\n');
+  });
+
+  it('kills a command that outlives its timeout', async () => {
+    const id = await create();
+    const started = Date.now();
+    const r = await run(id, 'sleep', ['100'], 1);
+    assert.equal(r.timedOut, true);
+    assert.ok(Date.now() - started < 5000);
+    assert.equal((await run(id, 'sh', ['-c', 'ps -e | grep -c "sleep 100" || true'])).stdout.trim(), '0');
+  });
+
+  it('caps output and says so', async () => {
+    const small = new NamespaceRuntime({ stateDir, imageDir: IMAGE_DIR, outputLimit: 1000 });
+    await small.recover();
+    const id = await create();
+    await small.recover();
+    const r = await small.exec(id, { sandboxId: id, cmd: 'head', args: ['-c', '5000', '/dev/zero'], timeoutSec: 5 });
+    assert.equal(r.stdout.length, 1000);
+    assert.equal(r.truncated, true);
+  });
+
+  it('destroy kills everything and leaves no directory or mount behind', async () => {
+    const id = await create();
+    const meta = JSON.parse(readFileSync(join(stateDir, 'sandboxes', id, 'meta.json'), 'utf8'));
+    await runtime.destroy(id);
+    assert.ok(!existsSync(join(stateDir, 'sandboxes', id)));
+    assert.equal(await isSameProcess(meta.initPid, meta.initStart), false);
+    assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(id));
+    await runtime.destroy(id); // already gone is success
+    await assert.rejects(run(id, 'true'), (e: { code?: string }) => e.code === 'sandbox_not_found');
+  });
+
+  it('after an agent restart re-adopts live sandboxes and removes half-made ones', async () => {
+    const live = await create();
+    const halfMade = newId();
+    made.push(halfMade);
+    await mkdir(join(stateDir, 'sandboxes', halfMade, 'upper'), { recursive: true });
+    const restarted = new NamespaceRuntime({ stateDir, imageDir: IMAGE_DIR });
+    const report = await restarted.recover();
+    assert.ok(report.adopted.includes(live));
+    assert.deepEqual(report.removed, [halfMade]);
+    assert.ok(!existsSync(join(stateDir, 'sandboxes', halfMade)));
+    assert.equal((await restarted.exec(live, { sandboxId: live, cmd: 'echo', args: ['still here'], timeoutSec: 5 })).stdout, 'still here\n');
+    assert.deepEqual(await restarted.resources(live), { vcpus: 1, memoryMb: 128 });
+  });
+
+  it('rolls back a create that fails midway', async () => {
+    const id = newId();
+    await assert.rejects(runtime.create({ ...spec(id), template: 'no-such-template' }), (e: { code?: string }) => e.code === 'template_not_found');
+    assert.ok(!existsSync(join(stateDir, 'sandboxes', id)));
+  });
+});

@@ -1,0 +1,345 @@
+import { ErrorCode, ExecOnHost, ExecResult, isSandboxId, SandboxSpec, WrennError } from '@wrenn/contracts';
+import type { Logger } from '@wrenn/logger';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, openSync, closeSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CleanupStack } from '../../cleanup/cleanup-stack';
+import { OverlayStore } from '../../rootfs/overlay.store';
+import { RecoveryReport, RuntimeSandbox, SandboxRuntime } from '../sandbox-runtime';
+import { childrenOf, exePath, isSameProcess, signal, startTime, waitGone } from './proc';
+import { SANDBOX_INIT_SCRIPT } from './sandbox-init';
+
+export interface NamespaceRuntimeOptions {
+  /** Everything of this runtime lives under it: sandboxes/<id>/… */
+  stateDir: string;
+  /** Where base images are cached (built once): <imageDir>/base */
+  imageDir: string;
+  /** Directory of image recipes (images/ of the repo). */
+  recipeDir?: string;
+  logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Max bytes kept of each of stdout and stderr for a unary exec. */
+  outputLimit?: number;
+}
+
+/** What a sandbox leaves on disk; its presence marks the sandbox complete. */
+interface SandboxMeta {
+  sandboxId: string;
+  spec: SandboxSpec;
+  /** Host pid of the sandbox's PID 1, and its start time (defeats pid reuse). */
+  initPid: number;
+  initStart: string;
+  /** The `unshare` process that parents the init. */
+  supervisorPid: number;
+  createdAt: string;
+}
+
+const META = 'meta.json';
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const REPO_IMAGES = resolve(__dirname, '../../../../../images');
+
+/**
+ * Sandboxes as Linux namespaces: a new mount, pid, uts, ipc and net namespace per sandbox, an
+ * overlayfs root (shared read-only base image + own upper dir) that it pivot_roots into, and
+ * tini as PID 1. The sandbox's processes do not belong to the agent: they survive an agent
+ * restart and are re-adopted by recover().
+ */
+export class NamespaceRuntime implements SandboxRuntime {
+  readonly kind = 'namespace' as const;
+  private readonly sandboxes = new Map<string, SandboxMeta>();
+  private readonly overlay = new OverlayStore();
+  private readonly outputLimit: number;
+  private prepared: Promise<void> | undefined;
+
+  constructor(private readonly options: NamespaceRuntimeOptions) {
+    this.outputLimit = options.outputLimit ?? 1024 * 1024;
+  }
+
+  private get sandboxesDir(): string {
+    return join(this.options.stateDir, 'sandboxes');
+  }
+
+  private sandboxDir(id: string): string {
+    return join(this.sandboxesDir, id);
+  }
+
+  private imagePath(template: string): string {
+    return join(this.options.imageDir, template);
+  }
+
+  prepare(): Promise<void> {
+    this.prepared ??= this.buildBaseImage().catch((error) => {
+      this.prepared = undefined;
+      throw error;
+    });
+    return this.prepared;
+  }
+
+  private async buildBaseImage(): Promise<void> {
+    await mkdir(this.sandboxesDir, { recursive: true });
+    const image = this.imagePath('base');
+    if (existsSync(join(image, 'etc/wrenn-image.json'))) return;
+    const recipe = join(this.options.recipeDir ?? REPO_IMAGES, 'base/build.sh');
+    this.options.logger?.info({ image }, 'building base image (first start only)');
+    await mkdir(this.options.imageDir, { recursive: true });
+    await new Promise<void>((done, fail) => {
+      const child = spawn('bash', [recipe, image], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+      child.on('error', fail);
+      child.on('exit', (code) => (code === 0 ? done() : fail(new Error(`base image build failed (${code}): ${err}`))));
+    });
+  }
+
+  async create(spec: SandboxSpec): Promise<RuntimeSandbox> {
+    assertId(spec.sandboxId);
+    const image = this.imagePath(spec.template);
+    if (!existsSync(join(image, 'etc/wrenn-image.json'))) {
+      throw new WrennError(ErrorCode.TemplateNotFound, `template "${spec.template}" has no image on this host`);
+    }
+    const dir = this.sandboxDir(spec.sandboxId);
+    if (existsSync(dir)) throw new WrennError(ErrorCode.SandboxExists, `sandbox ${spec.sandboxId} already exists on this host`);
+    const cleanup = new CleanupStack();
+    try {
+      await mkdir(dir, { mode: 0o700 });
+      cleanup.push('sandbox dir', () => rm(dir, { recursive: true, force: true }));
+      const layout = this.overlay.layout(dir, image);
+      await this.overlay.prepare(layout);
+
+      const supervisor = this.launch(spec.sandboxId, dir, layout);
+      cleanup.push('init', async () => {
+        const pids = await childrenOf(supervisor);
+        for (const pid of pids) signal(pid, 'SIGKILL');
+        signal(supervisor, 'SIGKILL');
+        await Promise.all([...pids, supervisor].map((p) => waitGone(p, 5000)));
+      });
+      const initPid = await this.waitForInit(supervisor, dir);
+      const initStart = await startTime(initPid);
+      if (!initStart) throw new Error('sandbox init exited during start');
+
+      const meta: SandboxMeta = { sandboxId: spec.sandboxId, spec, initPid, initStart, supervisorPid: supervisor, createdAt: new Date().toISOString() };
+      // Written last and atomically: only a complete sandbox has a meta.json.
+      await writeFile(join(dir, `${META}.tmp`), JSON.stringify(meta));
+      await rename(join(dir, `${META}.tmp`), join(dir, META));
+      this.sandboxes.set(spec.sandboxId, meta);
+      return { sandboxId: spec.sandboxId, pid: initPid, dir };
+    } catch (error) {
+      return cleanup.rollback(error);
+    }
+  }
+
+  /** Starts `unshare` detached (own session, output to console.log) and returns its pid. */
+  private launch(id: string, dir: string, layout: { lower: string; upper: string; work: string; merged: string }): number {
+    const log = openSync(join(dir, 'console.log'), 'a');
+    try {
+      const child = spawn(
+        'unshare',
+        ['--mount', '--uts', '--ipc', '--net', '--pid', '--fork', '--propagation', 'private', '--', '/bin/sh', '-c', SANDBOX_INIT_SCRIPT, 'wrenn-init', layout.merged, layout.lower, layout.upper, layout.work, id],
+        { detached: true, stdio: ['ignore', log, log], env: { PATH: DEFAULT_PATH } },
+      );
+      child.unref();
+      if (!child.pid) throw new Error('could not start unshare');
+      return child.pid;
+    } finally {
+      closeSync(log);
+    }
+  }
+
+  /** The init is ready when unshare's child has exec'd tini inside the new root. */
+  private async waitForInit(supervisor: number, dir: string): Promise<number> {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const [child] = await childrenOf(supervisor);
+      if (child && (await exePath(child))?.endsWith('/tini')) return child;
+      if (await waitGone(supervisor, 0)) {
+        const console = await readFile(join(dir, 'console.log'), 'utf8').catch(() => '');
+        throw new Error(`sandbox init failed: ${console.trim().split('\n').slice(-5).join(' | ') || 'no output'}`);
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    throw new Error('sandbox init did not start within 10 s');
+  }
+
+  async exec(sandboxId: string, request: ExecOnHost): Promise<ExecResult> {
+    const meta = await this.live(sandboxId);
+    const env: string[] = [`PATH=${DEFAULT_PATH}`, 'HOME=/root', 'TERM=xterm', 'LANG=C.UTF-8'];
+    for (const [key, value] of Object.entries(request.env ?? {})) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new WrennError(ErrorCode.ValidationFailed, `invalid environment variable name "${key}"`);
+      env.push(`${key}=${value}`);
+    }
+    const args = [
+      '--target', String(meta.initPid), '--mount', '--uts', '--ipc', '--net', '--pid', '--root', '--wd',
+      '--', '/usr/bin/env', '-i', '-C', request.cwd ?? '/root', ...env, request.cmd, ...request.args,
+    ];
+    const started = performance.now();
+    return new Promise<ExecResult>((done, fail) => {
+      // Own process group, so a timeout kills nsenter and everything it started in one signal.
+      const child = spawn('nsenter', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const out = new OutputCollector(this.outputLimit);
+      const err = new OutputCollector(this.outputLimit);
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      child.stderr.on('data', (d: Buffer) => err.push(d));
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }, request.timeoutSec * 1000);
+      child.on('error', (error) => {
+        clearTimeout(timer);
+        fail(error);
+      });
+      child.on('close', (code, sig) => {
+        clearTimeout(timer);
+        done({
+          stdout: out.text(),
+          stderr: err.text(),
+          exitCode: code ?? 128 + signalNumber(sig),
+          timedOut,
+          truncated: out.truncated || err.truncated,
+          durationMs: Math.round(performance.now() - started),
+        });
+      });
+    });
+  }
+
+  async destroy(sandboxId: string): Promise<void> {
+    assertId(sandboxId);
+    const dir = this.sandboxDir(sandboxId);
+    const meta = this.sandboxes.get(sandboxId) ?? (await this.readMeta(sandboxId));
+    const errors: Error[] = [];
+    const attempt = async (what: string, fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+      } catch (error) {
+        errors.push(new Error(`${what}: ${(error as Error).message}`));
+      }
+    };
+    if (meta) {
+      // Killing PID 1 of a pid namespace kills every process in it.
+      await attempt('kill init', async () => {
+        if (await isSameProcess(meta.initPid, meta.initStart)) {
+          signal(meta.initPid, 'SIGKILL');
+          if (!(await waitGone(meta.initPid, 5000))) throw new Error(`pid ${meta.initPid} survived SIGKILL`);
+        }
+      });
+    }
+    // A half-made sandbox has no meta: its unshare is found by the dir in its command line.
+    await attempt('kill leftovers', () => this.killByDir(dir));
+    await attempt('unmount', () => unmountUnder(dir));
+    await attempt('remove dir', () => rm(dir, { recursive: true, force: true }));
+    this.sandboxes.delete(sandboxId);
+    if (errors.length) throw new AggregateError(errors, `destroy of ${sandboxId} incomplete: ${errors.map((e) => e.message).join('; ')}`);
+  }
+
+  async list(): Promise<string[]> {
+    const ids: string[] = [];
+    for (const [id, meta] of this.sandboxes) if (await isSameProcess(meta.initPid, meta.initStart)) ids.push(id);
+    return ids.sort();
+  }
+
+  async resources(sandboxId: string): Promise<{ vcpus: number; memoryMb: number }> {
+    const meta = this.sandboxes.get(sandboxId) ?? (await this.readMeta(sandboxId));
+    if (!meta) throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${sandboxId} is not on this host`);
+    return { vcpus: meta.spec.vcpus, memoryMb: meta.spec.memoryMb };
+  }
+
+  async recover(): Promise<RecoveryReport> {
+    await mkdir(this.sandboxesDir, { recursive: true });
+    const report: RecoveryReport = { adopted: [], removed: [] };
+    for (const name of (await readdir(this.sandboxesDir)).sort()) {
+      if (!isSandboxId(name)) continue; // not ours: never delete what we did not name
+      const meta = await this.readMeta(name);
+      if (meta && (await isSameProcess(meta.initPid, meta.initStart))) {
+        this.sandboxes.set(name, meta);
+        report.adopted.push(name);
+        continue;
+      }
+      try {
+        await this.destroy(name);
+      } catch (error) {
+        this.options.logger?.warn({ sandboxId: name, err: error }, 'could not remove leftover sandbox');
+      }
+      report.removed.push(name);
+    }
+    return report;
+  }
+
+  private async readMeta(sandboxId: string): Promise<SandboxMeta | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.sandboxDir(sandboxId), META), 'utf8')) as SandboxMeta;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async live(sandboxId: string): Promise<SandboxMeta> {
+    assertId(sandboxId);
+    const meta = this.sandboxes.get(sandboxId);
+    if (!meta || !(await isSameProcess(meta.initPid, meta.initStart))) {
+      throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${sandboxId} is not running on this host`);
+    }
+    return meta;
+  }
+
+  private async killByDir(dir: string): Promise<void> {
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+      if (cmdline.startsWith('unshare\0') && cmdline.includes(`\0${dir}/merged\0`)) {
+        const pid = Number(entry);
+        for (const child of await childrenOf(pid)) signal(child, 'SIGKILL');
+        signal(pid, 'SIGKILL');
+        await waitGone(pid, 5000);
+      }
+    }
+  }
+}
+
+function assertId(id: string): void {
+  if (!isSandboxId(id)) throw new WrennError(ErrorCode.ValidationFailed, `"${id}" is not a sandbox id`);
+}
+
+/** Lazily unmounts anything the host still has mounted below a sandbox dir (deepest first). */
+async function unmountUnder(dir: string): Promise<void> {
+  const mounts = (await readFile('/proc/self/mounts', 'utf8'))
+    .split('\n')
+    .map((line) => line.split(' ')[1]?.replace(/\\040/g, ' '))
+    .filter((target): target is string => !!target && (target === dir || target.startsWith(`${dir}/`)))
+    .sort((a, b) => b.length - a.length);
+  for (const target of mounts) {
+    const r = spawnSync('umount', ['-l', target]);
+    if (r.status !== 0) throw new Error(`umount ${target}: ${r.stderr.toString().trim()}`);
+  }
+}
+
+/** Keeps at most `limit` bytes, remembering whether anything was cut. */
+class OutputCollector {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+  constructor(private readonly limit: number) {}
+  push(chunk: Buffer): void {
+    const room = this.limit - this.size;
+    if (room <= 0) {
+      this.truncated = true;
+      return;
+    }
+    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    if (kept !== chunk) this.truncated = true;
+    this.chunks.push(kept);
+    this.size += kept.length;
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+
+function signalNumber(sig: NodeJS.Signals | null): number {
+  return sig ? (constants.signals[sig] ?? 0) : 0;
+}

@@ -1,0 +1,65 @@
+import { readFile, readlink } from 'node:fs/promises';
+
+/**
+ * Small /proc helpers. A pid alone is not an identity (pids are reused), so the runtime records
+ * each init's start time (field 22 of /proc/<pid>/stat, in clock ticks since boot) and treats a
+ * pid as "ours" only when both match.
+ */
+export async function startTime(pid: number): Promise<string | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[19] ?? null; // field 22 overall = index 19 after pid, comm and state's offset
+  } catch {
+    return null;
+  }
+}
+
+export async function isSameProcess(pid: number, expectedStart: string): Promise<boolean> {
+  return (await startTime(pid)) === expectedStart;
+}
+
+export async function childrenOf(pid: number): Promise<number[]> {
+  try {
+    const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8');
+    return text.trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export async function exePath(pid: number): Promise<string | null> {
+  try {
+    return await readlink(`/proc/${pid}/exe`);
+  } catch {
+    return null;
+  }
+}
+
+export async function isZombieOrGone(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
+}
+
+/** Waits until a pid is gone (or a zombie), polling; false on timeout. */
+export async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await isZombieOrGone(pid)) return true;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return isZombieOrGone(pid);
+}
+
+export function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
