@@ -23,10 +23,16 @@ describe('crash while creating', () => {
     await p.stop();
   });
 
-  it('recovers with projections intact and no half-made sandboxes', async () => {
+  it('recovers with projections intact and no half-made sandboxes', async (t) => {
+    // Two sandboxes finished before the crash: they must come back, re-adopted by the new agent.
+    const survivors: string[] = [];
+    for (let i = 0; i < 2; i++) survivors.push((await p.api('POST', '/v1/sandboxes', { memory_mb: 128 })).body.id);
     const creates = Array.from({ length: 6 }, () => p.api('POST', '/v1/sandboxes', { memory_mb: 128 }).catch(() => undefined));
-    // Kill once some creates are visibly under way, so several are caught mid-flight.
-    await eventually(async () => (await p.sql(`SELECT count(*)::int AS n FROM sandboxes`))[0].n >= 2, 20_000, 'creates to start');
+    // Kill the moment a create is on its host (state starting), so it is caught mid-flight.
+    const deadline = Date.now() + 20_000;
+    while ((await p.sql(`SELECT count(*)::int AS n FROM sandboxes WHERE state = 'starting'`))[0].n === 0) {
+      assert.ok(Date.now() < deadline, 'a create reached its host');
+    }
     await p.kill('SIGKILL');
     await Promise.all(creates);
 
@@ -38,6 +44,7 @@ describe('crash while creating', () => {
       'every sandbox to settle as running or failed',
     );
 
+    t.diagnostic(`after restart: ${JSON.stringify(await p.sql('SELECT state, failure_reason, count(*)::int FROM sandboxes GROUP BY 1, 2'))}`);
     // The log and the read model agree, row by row.
     const names = p.env.naming;
     const jsm = await p.env.nc.jetstreamManager();
@@ -53,6 +60,7 @@ describe('crash while creating', () => {
 
     // The host holds exactly the running sandboxes.
     const running = rows.filter((r) => r.state === 'running').map((r) => r.id).sort();
+    for (const id of survivors) assert.ok(running.includes(id), `${id} survived the crash`);
     await eventually(() => {
       const onHost = readdirSync(join(p.stateDir, 'sandboxes')).sort();
       return JSON.stringify(onHost) === JSON.stringify(running);
@@ -61,7 +69,9 @@ describe('crash while creating', () => {
       const res = await p.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'echo', args: ['alive'] });
       assert.equal(res.body.stdout, 'alive\n');
     }
-    for (const row of rows.filter((r) => r.state === 'failed')) {
+    const failed = rows.filter((r) => r.state === 'failed');
+    assert.ok(failed.length >= 1, 'at least one create was interrupted');
+    for (const row of failed) {
       const { body } = await p.api('GET', `/v1/sandboxes/${row.id}`);
       assert.ok(body.failure_reason, 'a failed sandbox says why');
     }
