@@ -4,7 +4,8 @@
 // `npm test -- unit` (or int, host, e2e) runs one layer; files run one at a time because the
 // host-level and end-to-end suites share the kernel.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -43,9 +44,16 @@ const selected = files
 selected.sort((a, b) => Number(a.includes('zz-')) - Number(b.includes('zz-')));
 
 console.log(`running ${selected.length} test files:\n${selected.map((f) => `  ${relative(root, f)}`).join('\n')}`);
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...selected], {
-  cwd: root,
-  stdio: 'inherit',
-  env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
-});
+// Human-readable progress on stdout, TAP on the side for the closing tally.
+const tap = join(mkdtempSync(join(tmpdir(), 'wrenn-tap-')), 'results.tap');
+const result = spawnSync(
+  process.execPath,
+  ['--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...selected],
+  { cwd: root, stdio: 'inherit', env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' } },
+);
+const summary = readFileSync(tap, 'utf8');
+const count = (name) => Number(summary.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? 0);
+const [passed, failed, skipped] = ['pass', 'fail', 'skipped'].map(count);
+rmSync(dirname(tap), { recursive: true, force: true });
+console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(result.status ?? 1);
