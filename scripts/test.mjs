@@ -45,7 +45,7 @@ selected.sort((a, b) => Number(a.includes('zz-')) - Number(b.includes('zz-')));
 
 console.log(`running ${selected.length} test files:\n${selected.map((f) => `  ${relative(root, f)}`).join('\n')}`);
 // Human-readable progress on stdout, TAP on the side for the closing tally.
-const tap = join(mkdtempSync(join(tmpdir(), 'wrenn-tap-')), 'results.tap');
+const tap = join(mkdtempSync(join(tmpdir(), 'test-results-')), 'results.tap');
 const result = spawnSync(
   process.execPath,
   ['--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...selected],
