@@ -5,7 +5,7 @@
 # leaves a half-built image that looks finished.
 set -euo pipefail
 
-RECIPE_VERSION=1
+RECIPE_VERSION=2
 target=${1:?usage: build.sh <target-dir>}
 suite=${WRENN_IMAGE_SUITE:-bookworm}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,6 +32,8 @@ debootstrap --variant=minbase --include="$packages" "$suite" "$tmp" "$mirror" >&
 echo "wrenn" > "$tmp/etc/hostname"
 : > "$tmp/etc/resolv.conf"
 rm -rf "$tmp"/var/cache/apt/archives/*.deb "$tmp"/var/lib/apt/lists/*
+# The unprivileged account commands run as by default (E2B's SDKs expect "user").
+chroot "$tmp" useradd --create-home --shell /bin/bash --uid 1000 --user-group user
 # Mount points the runtime binds into every sandbox (read-only Node binary, envd bundle).
 mkdir -p "$tmp/opt/wrenn/bin" "$tmp/opt/wrenn/envd"
 printf '{"recipe":"base","recipeVersion":%s,"suite":"%s","packages":"%s","builtAt":"%s"}\n' \

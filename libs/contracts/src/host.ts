@@ -6,6 +6,7 @@ export const HostOp = {
   Destroy: 'destroy',
   Exec: 'exec',
   List: 'list',
+  Metrics: 'metrics',
 } as const;
 export type HostOp = (typeof HostOp)[keyof typeof HostOp];
 
@@ -55,6 +56,17 @@ export interface ExecResult {
   /** True when output exceeded the unary limit and was cut. */
   truncated: boolean;
   durationMs: number;
+}
+
+export interface SandboxMetricsOnHost {
+  cpuUsageUsec: number;
+  memoryBytes: number;
+  memoryLimitBytes: number;
+  pids: number;
+  oomKills: number;
+  diskBytes: number;
+  vcpus: number;
+  memoryMb: number;
 }
 
 export interface HostSandboxList {

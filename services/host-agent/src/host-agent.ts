@@ -79,6 +79,7 @@ export class HostAgent implements RunningService {
   async close(): Promise<void> {
     await this.heartbeat?.stop(true);
     for (const sub of this.subscriptions) sub.unsubscribe();
+    await this.orchestrator.shutdown().catch((error) => this.log.warn({ err: error }, 'runtime shutdown incomplete'));
     await this.nc.drain().catch(() => undefined);
     this.log.info({ hostId: this.config.host.id }, 'host agent stopped');
   }

@@ -1,23 +1,40 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 
 /**
- * Runs after every other suite: whatever the tests created on this host is gone again.
- * Sandboxes of the test runs live under /tmp/wrenn-t*; their ids start with sb_.
+ * Runs after every other suite: whatever the tests created on this host is gone again — mounts,
+ * processes, state dirs, network namespaces, veths, firewall chains and cgroups. (A Wrenn that
+ * an operator runs on the same host uses the same names; this check expects a host without one.)
  */
+const sh = (cmd: string, args: string[]) => execFileSync(cmd, args).toString();
+
 describe('host after the suite', () => {
   it('has no mounts left by test sandboxes', () => {
     const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => /\/tmp\/wrenn-|sb_[0-9a-z]{26}/.test(l));
     assert.deepEqual(mounts, []);
   });
   it('has no sandbox processes left', () => {
-    const out = execFileSync('ps', ['-eo', 'pid,args']).toString();
-    const leftovers = out.split('\n').filter((l) => /\/tmp\/wrenn-t|sb_[0-9a-z]{26}/.test(l));
+    const leftovers = sh('ps', ['-eo', 'pid,args']).split('\n').filter((l) => /\/tmp\/wrenn-t|sb_[0-9a-z]{26}/.test(l));
     assert.deepEqual(leftovers, []);
   });
   it('has no state directories left by test platforms', () => {
     assert.deepEqual(readdirSync('/tmp').filter((n) => n.startsWith('wrenn-t')), []);
+  });
+  it('has no network namespaces or veths left', () => {
+    assert.deepEqual(sh('ip', ['netns', 'list']).split('\n').filter((l) => l.startsWith('wrenn-')), []);
+    assert.deepEqual(sh('ip', ['-o', 'link']).split('\n').filter((l) => /: wh[0-9a-z]+-\d+/.test(l)), []);
+  });
+  it('has no firewall rules left', () => {
+    for (const table of ['filter', 'nat']) {
+      assert.deepEqual(sh('iptables', ['-w', '-t', table, '-S']).split('\n').filter((l) => l.includes('WRENN-')), []);
+    }
+  });
+  it('has no cgroups left', () => {
+    for (const controller of ['cpu', 'memory', 'pids', 'freezer', 'devices']) {
+      const dir = `/sys/fs/cgroup/${controller}`;
+      if (existsSync(dir)) assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('wrenn-')), [], controller);
+    }
   });
 });

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Headers } 
 import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { Type } from 'class-transformer';
 import { SANDBOX_STATUSES } from '@wrenn/domain';
-import { CreateSandboxDto, ExecDto, ExecView, SandboxView } from '../dtos/sandbox.dto';
+import { CreateSandboxDto, ExecDto, ExecView, MetricsView, SandboxView } from '../dtos/sandbox.dto';
 import { Caller, SandboxesService } from '../services/sandboxes.service';
 
 class ListQuery {
@@ -39,6 +39,11 @@ export class SandboxesController {
   @Delete(':id')
   destroy(@Param('id') id: string, @Headers('x-correlation-id') correlationId?: string): Promise<SandboxView> {
     return this.sandboxes.destroy(DEFAULT_CALLER, id, correlationId?.slice(0, 128) || undefined);
+  }
+
+  @Get(':id/metrics')
+  metrics(@Param('id') id: string): Promise<MetricsView> {
+    return this.sandboxes.metrics(DEFAULT_CALLER, id);
   }
 
   @Post(':id/exec')

@@ -56,3 +56,15 @@ export interface ExecView {
   truncated: boolean;
   duration_ms: number;
 }
+
+export interface MetricsView {
+  cpu_usage_usec: number;
+  memory_bytes: number;
+  memory_limit_bytes: number;
+  pids: number;
+  oom_kills: number;
+  /** Real disk use of the sandbox's own files (allocated blocks × 512). */
+  disk_bytes: number;
+  vcpus: number;
+  memory_mb: number;
+}

@@ -11,6 +11,7 @@ import {
   HostOp,
   isSandboxId,
   Naming,
+  SandboxMetricsOnHost,
   SchedulerCommand,
   ServiceName,
   WrennError,
@@ -24,7 +25,7 @@ import { CONFIG, NAMING, NATS } from '@wrenn/service-kit';
 import { NatsConnection } from 'nats';
 import { randomUUID } from 'node:crypto';
 import { ulid } from 'ulid';
-import { CreateSandboxDto, ExecDto, ExecView, SandboxView } from '../dtos/sandbox.dto';
+import { CreateSandboxDto, ExecDto, ExecView, MetricsView, SandboxView } from '../dtos/sandbox.dto';
 import { SandboxRepository } from '../repositories/sandbox.repository';
 
 export const SCHEDULER_CLIENT = 'wrenn.scheduler-client';
@@ -140,6 +141,27 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
     const payload: DestroySandboxRequest = { meta: this.meta(caller, correlationId), sandboxId: id };
     await this.command(SchedulerCommand.Destroy, payload, this.config.hostCommandTimeoutMs + 10_000);
     return this.get(caller, id);
+  }
+
+  async metrics(caller: Caller, id: string): Promise<MetricsView> {
+    const row = await this.row(caller, id);
+    if (row.state !== 'running' || !row.hostId) {
+      throw new WrennError(ErrorCode.InvalidState, `no metrics for a sandbox that is ${row.state}`, { state: row.state });
+    }
+    const m = await request<SandboxMetricsOnHost>(this.nc, this.naming.hostSubject(row.hostId, HostOp.Metrics), { sandboxId: id }, 10_000, {
+      code: ErrorCode.HostUnavailable,
+      what: `host ${row.hostId}`,
+    });
+    return {
+      cpu_usage_usec: m.cpuUsageUsec,
+      memory_bytes: m.memoryBytes,
+      memory_limit_bytes: m.memoryLimitBytes,
+      pids: m.pids,
+      oom_kills: m.oomKills,
+      disk_bytes: m.diskBytes,
+      vcpus: m.vcpus,
+      memory_mb: m.memoryMb,
+    };
   }
 
   async exec(caller: Caller, id: string, dto: ExecDto): Promise<ExecView> {

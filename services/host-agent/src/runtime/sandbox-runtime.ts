@@ -9,6 +9,18 @@ export interface RuntimeSandbox {
   dir: string;
 }
 
+export interface SandboxMetrics {
+  cpuUsageUsec: number;
+  memoryBytes: number;
+  memoryLimitBytes: number;
+  pids: number;
+  oomKills: number;
+  /** Real disk use of the sandbox's own layer (allocated blocks × 512). */
+  diskBytes: number;
+  vcpus: number;
+  memoryMb: number;
+}
+
 export interface RecoveryReport {
   /** Sandboxes found alive and taken back under management. */
   adopted: string[];
@@ -37,4 +49,7 @@ export interface SandboxRuntime {
   /** The vcpus/memory a sandbox was created with (from its recorded spec), for capacity reporting. */
   resources(sandboxId: string): Promise<{ vcpus: number; memoryMb: number }>;
   recover(): Promise<RecoveryReport>;
+  metrics(sandboxId: string): Promise<SandboxMetrics>;
+  /** Stops the runtime's background work; sandboxes keep running. */
+  shutdown(): Promise<void>;
 }

@@ -33,6 +33,10 @@ class FakeRuntime implements SandboxRuntime {
     const s = this.live.get(id)!;
     return { vcpus: s.vcpus, memoryMb: s.memoryMb };
   }
+  async metrics() {
+    return { cpuUsageUsec: 0, memoryBytes: 0, memoryLimitBytes: 0, pids: 0, oomKills: 0, diskBytes: 0, vcpus: 1, memoryMb: 1 };
+  }
+  async shutdown() {}
   async recover(): Promise<RecoveryReport> {
     return { adopted: [...this.live.keys()], removed: [] };
   }

@@ -10,7 +10,7 @@ import {
   WrennError,
 } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
-import { RecoveryReport, SandboxRuntime } from '../runtime/sandbox-runtime';
+import { RecoveryReport, SandboxMetrics, SandboxRuntime } from '../runtime/sandbox-runtime';
 import { KeyedQueue } from './keyed-queue';
 
 const TEMPLATE_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -91,6 +91,15 @@ export class SandboxOrchestrator {
     }
     // Exec is not serialised with lifecycle operations: many may run at once in one sandbox.
     return this.runtime.exec(request.sandboxId, request);
+  }
+
+  async metrics(request: { sandboxId: string }): Promise<SandboxMetrics> {
+    requireSandboxId(request.sandboxId);
+    return this.runtime.metrics(request.sandboxId);
+  }
+
+  shutdown(): Promise<void> {
+    return this.runtime.shutdown();
   }
 
   async list(): Promise<HostSandboxList> {

@@ -2,12 +2,23 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, readFile, mkdir } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { SandboxSpec } from '@wrenn/contracts';
-import { NamespaceRuntime } from './namespace.runtime';
+import { CgroupManager } from '../../cgroups';
+import { NetworkManager } from '../../networking';
+import { NamespaceRuntime, NamespaceRuntimeOptions } from './namespace.runtime';
 import { isSameProcess } from './proc';
 
 const IMAGE_DIR = process.env.WRENN_IMAGE_DIR ?? '/var/lib/wrenn/images';
+const KEY = `t${Math.random().toString(36).slice(2, 6)}`;
+const managers: NetworkManager[] = [];
+/** A runtime as a (re)started agent would build it: fresh managers, same agent key. */
+function newRuntime(stateDir: string, extra: Partial<NamespaceRuntimeOptions> = {}): NamespaceRuntime {
+  const network = new NetworkManager({ agentKey: KEY, cidr: '10.219.0.0/16', poolSize: 1 });
+  managers.push(network);
+  return new NamespaceRuntime({ stateDir, imageDir: IMAGE_DIR, network, cgroups: new CgroupManager({ group: `wrenn-${KEY}` }), ...extra });
+}
 let counter = 0;
 const newId = () => `sb_${'hosttest'}${String(Date.now()).slice(-9)}${String(counter++).padStart(9, '0')}`.slice(0, 29);
 const spec = (sandboxId: string): SandboxSpec => ({ sandboxId, teamId: 't', template: 'base', vcpus: 1, memoryMb: 128 });
@@ -26,11 +37,15 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
 
   before(async () => {
     stateDir = await mkdtemp('/tmp/wrenn-thost-');
-    runtime = new NamespaceRuntime({ stateDir, imageDir: IMAGE_DIR });
+    runtime = newRuntime(stateDir);
     await runtime.prepare(); // builds the base image on a fresh host (~30-60 s)
+    await runtime.recover();
   });
   after(async () => {
     for (const id of made) await runtime.destroy(id).catch(() => undefined);
+    for (const m of managers) await m.stop().catch(() => undefined);
+    await managers[0].stop({ removeHostRules: true });
+    await new CgroupManager({ group: `wrenn-${KEY}` }).removeGroup();
     await rm(stateDir, { recursive: true, force: true });
   });
 
@@ -57,9 +72,11 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
     await writeFile(marker, 'x');
     assert.notEqual((await run(id, 'cat', [marker])).exitCode, 0, 'host files are not visible');
     assert.notEqual((await run(id, 'ls', ['/.wrenn-oldroot'])).exitCode, 0, 'the old root is gone');
-    const netdevs = (await run(id, 'cat', ['/proc/net/dev'])).stdout;
-    assert.match(netdevs, /lo:/);
-    assert.doesNotMatch(netdevs, /eth0|ens|enp/, 'no host network interfaces');
+    const addrs = (await run(id, 'ip', ['-4', '-o', 'addr'])).stdout;
+    assert.match(addrs, /eth0\s+inet 10\.219\./, 'its own slot address');
+    for (const list of Object.values(networkInterfaces())) {
+      for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) assert.ok(!addrs.includes(a.address), `host address ${a.address} not inside`);
+    }
   });
 
   it('keeps writes in the sandbox upper dir, invisible to other sandboxes and the image', async () => {
@@ -87,9 +104,8 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
   });
 
   it('caps output and says so', async () => {
-    const small = new NamespaceRuntime({ stateDir, imageDir: IMAGE_DIR, outputLimit: 1000 });
-    await small.recover();
     const id = await create();
+    const small = newRuntime(stateDir, { outputLimit: 1000 });
     await small.recover();
     const r = await small.exec(id, { sandboxId: id, cmd: 'head', args: ['-c', '5000', '/dev/zero'], timeoutSec: 5 });
     assert.equal(r.stdout.length, 1000);
@@ -112,7 +128,7 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
     const halfMade = newId();
     made.push(halfMade);
     await mkdir(join(stateDir, 'sandboxes', halfMade, 'upper'), { recursive: true });
-    const restarted = new NamespaceRuntime({ stateDir, imageDir: IMAGE_DIR });
+    const restarted = newRuntime(stateDir);
     const report = await restarted.recover();
     assert.ok(report.adopted.includes(live));
     assert.deepEqual(report.removed, [halfMade]);

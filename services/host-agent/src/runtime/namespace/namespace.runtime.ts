@@ -1,15 +1,17 @@
 import { ErrorCode, ExecOnHost, ExecResult, isSandboxId, SandboxSpec, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
+import { CgroupManager, diskUsageBytes } from '../../cgroups';
 import { CleanupStack } from '../../cleanup/cleanup-stack';
+import { NetworkManager } from '../../networking';
 import { OverlayStore } from '../../rootfs/overlay.store';
-import { RecoveryReport, RuntimeSandbox, SandboxRuntime } from '../sandbox-runtime';
+import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../sandbox-runtime';
 import { childrenOf, exePath, isSameProcess, signal, startTime, waitGone } from './proc';
-import { SANDBOX_INIT_SCRIPT } from './sandbox-init';
+import { CGROUP_JOIN_SCRIPT, SANDBOX_CAPABILITIES, SANDBOX_INIT_SCRIPT } from './sandbox-init';
 
 export interface NamespaceRuntimeOptions {
   /** Everything of this runtime lives under it: sandboxes/<id>/… */
@@ -21,6 +23,14 @@ export interface NamespaceRuntimeOptions {
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Max bytes kept of each of stdout and stderr for a unary exec. */
   outputLimit?: number;
+  /** Per-sandbox networks (netns, veth, NAT) with a pool of pre-built slots. */
+  network: NetworkManager;
+  /** Per-sandbox cgroups (cpu, memory, pids, devices, freezer). */
+  cgroups: CgroupManager;
+  /** Most processes one sandbox may have (fork bombs stop here). */
+  pidsMax?: number;
+  /** Node binary and envd bundle dir bound read-only into every sandbox; envd then runs as its init's child. */
+  envd?: { nodeBinary: string; bundleDir: string };
 }
 
 /** What a sandbox leaves on disk; its presence marks the sandbox complete. */
@@ -33,6 +43,8 @@ interface SandboxMeta {
   /** The `unshare` process that parents the init. */
   supervisorPid: number;
   createdAt: string;
+  network: { index: number; hostIp: string; sandboxIp: string };
+  imageDir: string;
 }
 
 const META = 'meta.json';
@@ -64,8 +76,18 @@ export class NamespaceRuntime implements SandboxRuntime {
     return join(this.sandboxesDir, id);
   }
 
+  /** Images are stored per recipe version, so a new recipe never changes a running sandbox's lower dir. */
   private imagePath(template: string): string {
-    return join(this.options.imageDir, template);
+    return join(this.options.imageDir, `${template}-r${this.recipeVersion(template)}`);
+  }
+
+  private recipeVersion(template: string): number {
+    try {
+      const script = readFileSync(join(this.options.recipeDir ?? REPO_IMAGES, template, 'build.sh'), 'utf8');
+      return Number(/^RECIPE_VERSION=(\d+)/m.exec(script)?.[1] ?? 0);
+    } catch {
+      return 0;
+    }
   }
 
   prepare(): Promise<void> {
@@ -107,7 +129,17 @@ export class NamespaceRuntime implements SandboxRuntime {
       const layout = this.overlay.layout(dir, image);
       await this.overlay.prepare(layout);
 
-      const supervisor = this.launch(spec.sandboxId, dir, layout);
+      const net = await this.options.network.acquire();
+      cleanup.push('network', () => this.options.network.release(net.index));
+      const cgroup = await this.options.cgroups.create(spec.sandboxId, {
+        vcpus: spec.vcpus,
+        memoryMb: spec.memoryMb,
+        pidsMax: this.options.pidsMax ?? 1024,
+      });
+      cleanup.push('cgroup', () => this.options.cgroups.remove(spec.sandboxId));
+      await this.writeIdentityFiles(layout.upper, spec.sandboxId);
+
+      const supervisor = this.launch(spec.sandboxId, dir, layout, net.netnsPath, cgroup.procsFiles);
       cleanup.push('init', async () => {
         const pids = await childrenOf(supervisor);
         for (const pid of pids) signal(pid, 'SIGKILL');
@@ -118,7 +150,16 @@ export class NamespaceRuntime implements SandboxRuntime {
       const initStart = await startTime(initPid);
       if (!initStart) throw new Error('sandbox init exited during start');
 
-      const meta: SandboxMeta = { sandboxId: spec.sandboxId, spec, initPid, initStart, supervisorPid: supervisor, createdAt: new Date().toISOString() };
+      const meta: SandboxMeta = {
+        sandboxId: spec.sandboxId,
+        spec,
+        initPid,
+        initStart,
+        supervisorPid: supervisor,
+        createdAt: new Date().toISOString(),
+        network: { index: net.index, hostIp: net.hostIp, sandboxIp: net.sandboxIp },
+        imageDir: image,
+      };
       // Written last and atomically: only a complete sandbox has a meta.json.
       await writeFile(join(dir, `${META}.tmp`), JSON.stringify(meta));
       await rename(join(dir, `${META}.tmp`), join(dir, META));
@@ -129,17 +170,39 @@ export class NamespaceRuntime implements SandboxRuntime {
     }
   }
 
-  /** Starts `unshare` detached (own session, output to console.log) and returns its pid. */
-  private launch(id: string, dir: string, layout: { lower: string; upper: string; work: string; merged: string }): number {
+  /** resolv.conf and hosts live in the sandbox's own layer: its to read and change. */
+  private async writeIdentityFiles(upper: string, sandboxId: string): Promise<void> {
+    await mkdir(join(upper, 'etc'), { recursive: true });
+    await writeFile(join(upper, 'etc/resolv.conf'), this.options.network.resolvConf());
+    await writeFile(join(upper, 'etc/hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${sandboxId}\n`);
+    await writeFile(join(upper, 'etc/hostname'), `${sandboxId}\n`);
+  }
+
+  /**
+   * Starts the sandbox detached (own session, output to console.log) and returns the pid of its
+   * `unshare`. The process joins the cgroups first, then enters the slot's network namespace,
+   * then unshares the rest — so the sandbox is limited and networked from its first instruction.
+   */
+  private launch(id: string, dir: string, layout: { lower: string; upper: string; work: string; merged: string }, netnsPath: string, procsFiles: string[]): number {
     const log = openSync(join(dir, 'console.log'), 'a');
+    const envd = this.options.envd;
+    const init = envd ? ['/opt/wrenn/bin/node', '/opt/wrenn/envd/envd.js'] : ['/bin/sleep', 'infinity'];
+    const caps = ['-all', ...SANDBOX_CAPABILITIES.map((c) => `+${c}`)].join(',');
     try {
       const child = spawn(
-        'unshare',
-        ['--mount', '--uts', '--ipc', '--net', '--pid', '--fork', '--propagation', 'private', '--', '/bin/sh', '-c', SANDBOX_INIT_SCRIPT, 'wrenn-init', layout.merged, layout.lower, layout.upper, layout.work, id],
-        { detached: true, stdio: ['ignore', log, log], env: { PATH: DEFAULT_PATH } },
+        '/bin/bash',
+        [
+          '-c', CGROUP_JOIN_SCRIPT, 'wrenn-cgroup-join', ...procsFiles, '--',
+          'nsenter', `--net=${netnsPath}`, '--',
+          'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--propagation', 'private', '--',
+          '/bin/sh', '-c', SANDBOX_INIT_SCRIPT, 'wrenn-init',
+          layout.merged, layout.lower, layout.upper, layout.work, id, caps, envd?.nodeBinary ?? '', envd?.bundleDir ?? '',
+          ...init,
+        ],
+        { detached: true, stdio: ['ignore', log, log], env: { PATH: DEFAULT_PATH, ENVD_PORT: '49983' } },
       );
       child.unref();
-      if (!child.pid) throw new Error('could not start unshare');
+      if (!child.pid) throw new Error('could not start the sandbox');
       return child.pid;
     } finally {
       closeSync(log);
@@ -230,6 +293,8 @@ export class NamespaceRuntime implements SandboxRuntime {
     }
     // A half-made sandbox has no meta: its unshare is found by the dir in its command line.
     await attempt('kill leftovers', () => this.killByDir(dir));
+    await attempt('cgroup', () => this.options.cgroups.remove(sandboxId));
+    if (meta) await attempt('network', () => this.options.network.release(meta.network.index));
     await attempt('unmount', () => unmountUnder(dir));
     await attempt('remove dir', () => rm(dir, { recursive: true, force: true }));
     this.sandboxes.delete(sandboxId);
@@ -248,17 +313,40 @@ export class NamespaceRuntime implements SandboxRuntime {
     return { vcpus: meta.spec.vcpus, memoryMb: meta.spec.memoryMb };
   }
 
+  async metrics(sandboxId: string): Promise<SandboxMetrics> {
+    const meta = await this.live(sandboxId);
+    const stats = await this.options.cgroups.stats(sandboxId);
+    const diskBytes = await diskUsageBytes(join(this.sandboxDir(sandboxId), 'upper'));
+    return { ...stats, diskBytes, vcpus: meta.spec.vcpus, memoryMb: meta.spec.memoryMb };
+  }
+
+  /**
+   * Stops background work (the slot pool); sandboxes keep running. With none left, the agent's
+   * firewall chains and cgroup group go too, so a stopped agent leaves the host as it found it.
+   */
+  async shutdown(): Promise<void> {
+    const empty = (await this.list()).length === 0;
+    await this.options.network.stop({ removeHostRules: empty });
+    if (empty) await this.options.cgroups.removeGroup();
+  }
+
   async recover(): Promise<RecoveryReport> {
     await mkdir(this.sandboxesDir, { recursive: true });
     const report: RecoveryReport = { adopted: [], removed: [] };
+    const dead: string[] = [];
     for (const name of (await readdir(this.sandboxesDir)).sort()) {
       if (!isSandboxId(name)) continue; // not ours: never delete what we did not name
       const meta = await this.readMeta(name);
-      if (meta && (await isSameProcess(meta.initPid, meta.initStart))) {
+      if (meta?.network && (await isSameProcess(meta.initPid, meta.initStart))) {
         this.sandboxes.set(name, meta);
         report.adopted.push(name);
-        continue;
+      } else {
+        dead.push(name);
       }
+    }
+    // Networks and cgroups of the living are kept; everything else of this agent goes.
+    await this.options.network.recover(report.adopted.map((id) => this.sandboxes.get(id)!.network.index));
+    for (const name of dead) {
       try {
         await this.destroy(name);
       } catch (error) {
@@ -266,6 +354,11 @@ export class NamespaceRuntime implements SandboxRuntime {
       }
       report.removed.push(name);
     }
+    for (const id of await this.options.cgroups.list()) {
+      if (!this.sandboxes.has(id)) await this.options.cgroups.remove(id).catch(() => undefined);
+    }
+    // Only now, with leftovers gone, start pre-building slots.
+    await this.options.network.start();
     return report;
   }
 

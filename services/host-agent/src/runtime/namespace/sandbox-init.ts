@@ -1,14 +1,44 @@
 /**
+ * Capabilities a sandbox's processes keep (the rest are dropped from the bounding set before the
+ * init runs, so nothing inside can regain them): enough for package managers, users and
+ * networking tools; no CAP_SYS_ADMIN (mounts, namespaces), no CAP_MKNOD, no module or raw I/O.
+ */
+export const SANDBOX_CAPABILITIES = [
+  'chown', 'dac_override', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'setpcap',
+  'net_bind_service', 'net_raw', 'sys_chroot', 'audit_write', 'setfcap',
+];
+
+/**
+ * The sandbox's first process (bash): closes every inherited file descriptor above stderr — the
+ * agent may have been started holding pipes and sockets the sandbox must never see — joins the
+ * sandbox's cgroups, then becomes the rest of the command line (nsenter → unshare), so every
+ * process of the sandbox is born inside its cgroups with nothing of the host open.
+ * Arguments: procs files…, "--", command…
+ */
+export const CGROUP_JOIN_SCRIPT = String.raw`
+for fd in /proc/$$/fd/*; do
+  fd=$(basename "$fd")
+  if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
+while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do echo $$ > "$1"; shift; done
+shift
+exec "$@"
+`;
+
+/**
  * The first moments of a sandbox, run by `sh` as PID 1 of the new pid namespace (after
- * `unshare --mount --uts --ipc --net --pid --fork`). It builds the root inside the sandbox's own
- * mount namespace — so none of these mounts exist in the host's mount table — then pivots into
- * it, drops the old root entirely, and execs the init.
+ * `unshare --mount --uts --ipc --pid --fork` inside the sandbox's network namespace). It builds
+ * the root inside the sandbox's own mount namespace — so none of these mounts exist in the
+ * host's mount table — then pivots into it, drops the old root entirely, and execs the init
+ * with a reduced capability bounding set.
  *
- * Positional arguments: $1 root (merged dir), $2 lower, $3 upper, $4 work, $5 hostname.
+ * Positional arguments: $1 root (merged dir), $2 lower, $3 upper, $4 work, $5 hostname,
+ * $6 capabilities (setpriv syntax), $7 node binary or "", $8 envd dir or "", then the init command.
  */
 export const SANDBOX_INIT_SCRIPT = String.raw`
 set -eu
-root=$1; lower=$2; upper=$3; work=$4; name=$5
+root=$1; lower=$2; upper=$3; work=$4; name=$5; caps=$6; node=$7; envd=$8
+shift 8
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$root"
 # sethostname without the hostname tool's RFC check: sandbox ids contain "_".
 printf %s "$name" > /proc/sys/kernel/hostname
@@ -26,13 +56,23 @@ mkdir -p "$root/dev/pts" "$root/dev/shm"
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$root/dev/pts"
 ln -s pts/ptmx "$root/dev/ptmx"
 mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs "$root/dev/shm"
-mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs "$root/tmp"
-ip link set lo up
+# The platform's Node binary and envd, read-only: the sandbox can run them, never change them.
+if [ -n "$node" ]; then
+  mkdir -p "$root/opt/wrenn/bin" "$root/opt/wrenn/envd"
+  touch "$root/opt/wrenn/bin/node"
+  mount --bind "$node" "$root/opt/wrenn/bin/node"
+  mount -o remount,bind,ro "$root/opt/wrenn/bin/node"
+  mount --bind "$envd" "$root/opt/wrenn/envd"
+  mount -o remount,bind,ro "$root/opt/wrenn/envd"
+fi
 cd "$root"
 mkdir -p .wrenn-oldroot
 pivot_root . .wrenn-oldroot
 cd /
 umount -l /.wrenn-oldroot
 rmdir /.wrenn-oldroot
-exec /usr/bin/tini -s -- /bin/sleep infinity
+# From here on the init writes to a log inside the sandbox, never to a host file.
+mkdir -p /var/log
+exec </dev/null >>/var/log/wrenn-init.log 2>&1
+exec setpriv --bounding-set "$caps" -- /usr/bin/tini -s -- "$@"
 `;

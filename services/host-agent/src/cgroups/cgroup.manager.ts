@@ -1,0 +1,264 @@
+import { existsSync, realpathSync } from 'node:fs';
+import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CleanupStack } from '../cleanup/cleanup-stack';
+import { CgroupVersion, detectCgroupVersion } from './cgroup-version';
+
+export interface CgroupLimits {
+  vcpus: number;
+  memoryMb: number;
+  pidsMax: number;
+}
+
+export interface CgroupStats {
+  cpuUsageUsec: number;
+  memoryBytes: number;
+  memoryLimitBytes: number;
+  pids: number;
+  oomKills: number;
+}
+
+export interface SandboxCgroup {
+  /** Every cgroup.procs a process must be written to before it forks, to be inside all controllers. */
+  procsFiles: string[];
+}
+
+export interface CgroupManagerOptions {
+  /** Parent group of this agent's sandboxes, e.g. "wrenn-ab12c". */
+  group: string;
+  version?: CgroupVersion;
+  root?: string;
+}
+
+const CPU_PERIOD_US = 100_000;
+/** Devices a sandbox may open (type major:minor): the null/zero/random family, tty and ptys. */
+const ALLOWED_DEVICES = ['c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:2 rwm', 'c 136:* rwm'];
+const V1_CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids', 'freezer', 'devices'] as const;
+type V1Controller = (typeof V1_CONTROLLERS)[number];
+
+/**
+ * Per-sandbox cgroups: CPU quota from vcpus, a memory limit (the OOM killer then picks inside the
+ * sandbox, never the agent), a pids limit, a device allowlist (v1) and a freezer for
+ * stop-the-world. cgroup v1 is what this kernel mounts; v2 is supported where the host is
+ * unified (its device control needs eBPF and is not applied there).
+ */
+export class CgroupManager {
+  readonly version: CgroupVersion;
+  private readonly root: string;
+  private readonly group: string;
+
+  constructor(options: CgroupManagerOptions) {
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(options.group)) throw new Error(`bad cgroup group name "${options.group}"`);
+    this.group = options.group;
+    this.root = options.root ?? '/sys/fs/cgroup';
+    this.version = options.version ?? detectCgroupVersion(undefined, this.root);
+  }
+
+  /** v1: one directory per controller (co-mounted controllers share one); v2: a single one. */
+  private dirs(sandboxId: string): Map<string, string> {
+    const out = new Map<string, string>();
+    if (this.version === 'v2') {
+      out.set('unified', join(this.root, this.group, sandboxId));
+      return out;
+    }
+    const seen = new Set<string>();
+    for (const controller of V1_CONTROLLERS) {
+      const mount = join(this.root, controller);
+      if (!existsSync(mount)) continue;
+      const real = realpathSync(mount);
+      if (seen.has(real)) continue;
+      seen.add(real);
+      out.set(controller, join(real, this.group, sandboxId));
+    }
+    return out;
+  }
+
+  private v1(sandboxId: string, controller: V1Controller): string | undefined {
+    const mount = join(this.root, controller);
+    return existsSync(mount) ? join(realpathSync(mount), this.group, sandboxId) : undefined;
+  }
+
+  async create(sandboxId: string, limits: CgroupLimits): Promise<SandboxCgroup> {
+    const cleanup = new CleanupStack();
+    try {
+      if (this.version === 'v2') await this.enableV2Controllers();
+      for (const dir of this.dirs(sandboxId).values()) {
+        await mkdir(dir, { recursive: true });
+        cleanup.push(`cgroup ${dir}`, () => rmdir(dir).catch(ignoreGone));
+      }
+      if (this.version === 'v2') await this.limitV2(sandboxId, limits);
+      else await this.limitV1(sandboxId, limits);
+      return { procsFiles: [...this.dirs(sandboxId).values()].map((d) => join(d, 'cgroup.procs')) };
+    } catch (error) {
+      return cleanup.rollback(error);
+    }
+  }
+
+  private async limitV1(id: string, limits: CgroupLimits): Promise<void> {
+    const cpu = this.v1(id, 'cpu');
+    if (cpu) {
+      await writeFile(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
+      await writeFile(join(cpu, 'cpu.cfs_quota_us'), String(limits.vcpus * CPU_PERIOD_US));
+    }
+    const memory = this.v1(id, 'memory');
+    if (memory) {
+      const bytes = String(limits.memoryMb * 1024 * 1024);
+      await writeFile(join(memory, 'memory.limit_in_bytes'), bytes);
+      // Swap would let a sandbox outgrow its limit on hosts that have it.
+      if (existsSync(join(memory, 'memory.memsw.limit_in_bytes'))) await writeFile(join(memory, 'memory.memsw.limit_in_bytes'), bytes);
+    }
+    const pids = this.v1(id, 'pids');
+    if (pids) await writeFile(join(pids, 'pids.max'), String(limits.pidsMax));
+    const devices = this.v1(id, 'devices');
+    if (devices) {
+      await writeFile(join(devices, 'devices.deny'), 'a');
+      for (const rule of ALLOWED_DEVICES) await writeFile(join(devices, 'devices.allow'), rule);
+    }
+  }
+
+  private async enableV2Controllers(): Promise<void> {
+    const parent = join(this.root, this.group);
+    await mkdir(parent, { recursive: true });
+    for (const dir of [this.root, parent]) {
+      await writeFile(join(dir, 'cgroup.subtree_control'), '+cpu +memory +pids').catch(() => undefined);
+    }
+  }
+
+  private async limitV2(id: string, limits: CgroupLimits): Promise<void> {
+    const dir = join(this.root, this.group, id);
+    await writeFile(join(dir, 'cpu.max'), `${limits.vcpus * CPU_PERIOD_US} ${CPU_PERIOD_US}`);
+    await writeFile(join(dir, 'memory.max'), String(limits.memoryMb * 1024 * 1024));
+    if (existsSync(join(dir, 'memory.swap.max'))) await writeFile(join(dir, 'memory.swap.max'), '0');
+    await writeFile(join(dir, 'pids.max'), String(limits.pidsMax));
+  }
+
+  async addProcess(sandboxId: string, pid: number): Promise<void> {
+    for (const dir of this.dirs(sandboxId).values()) await writeFile(join(dir, 'cgroup.procs'), String(pid));
+  }
+
+  async stats(sandboxId: string): Promise<CgroupStats> {
+    const num = async (file: string | undefined) => (file ? Number((await readFile(file, 'utf8').catch(() => '0')).trim().split(/\s+/)[0]) || 0 : 0);
+    if (this.version === 'v2') {
+      const dir = join(this.root, this.group, sandboxId);
+      const cpuStat = await readFile(join(dir, 'cpu.stat'), 'utf8').catch(() => '');
+      const events = await readFile(join(dir, 'memory.events'), 'utf8').catch(() => '');
+      const max = (await readFile(join(dir, 'memory.max'), 'utf8').catch(() => 'max')).trim();
+      return {
+        cpuUsageUsec: Number(/usage_usec (\d+)/.exec(cpuStat)?.[1] ?? 0),
+        memoryBytes: await num(join(dir, 'memory.current')),
+        memoryLimitBytes: max === 'max' ? 0 : Number(max),
+        pids: await num(join(dir, 'pids.current')),
+        oomKills: Number(/oom_kill (\d+)/.exec(events)?.[1] ?? 0),
+      };
+    }
+    const cpuacct = this.v1(sandboxId, 'cpuacct');
+    const memory = this.v1(sandboxId, 'memory');
+    const pids = this.v1(sandboxId, 'pids');
+    const oomControl = memory ? await readFile(join(memory, 'memory.oom_control'), 'utf8').catch(() => '') : '';
+    return {
+      cpuUsageUsec: Math.round((await num(cpuacct && join(cpuacct, 'cpuacct.usage'))) / 1000),
+      memoryBytes: await num(memory && join(memory, 'memory.usage_in_bytes')),
+      memoryLimitBytes: await num(memory && join(memory, 'memory.limit_in_bytes')),
+      pids: await num(pids && join(pids, 'pids.current')),
+      oomKills: Number(/oom_kill (\d+)/.exec(oomControl)?.[1] ?? 0),
+    };
+  }
+
+  /** Stops every process of the sandbox where it stands (and waits until the kernel says so). */
+  async freeze(sandboxId: string): Promise<void> {
+    await this.setFrozen(sandboxId, true);
+  }
+
+  async thaw(sandboxId: string): Promise<void> {
+    await this.setFrozen(sandboxId, false);
+  }
+
+  private async setFrozen(sandboxId: string, frozen: boolean): Promise<void> {
+    const deadline = Date.now() + 5000;
+    if (this.version === 'v2') {
+      const dir = join(this.root, this.group, sandboxId);
+      await writeFile(join(dir, 'cgroup.freeze'), frozen ? '1' : '0');
+      while (Date.now() < deadline) {
+        if ((await readFile(join(dir, 'cgroup.events'), 'utf8')).includes(`frozen ${frozen ? 1 : 0}`)) return;
+        await sleep(2);
+      }
+    } else {
+      const dir = this.v1(sandboxId, 'freezer');
+      if (!dir) throw new Error('the freezer controller is not mounted');
+      const want = frozen ? 'FROZEN' : 'THAWED';
+      await writeFile(join(dir, 'freezer.state'), want);
+      while (Date.now() < deadline) {
+        if ((await readFile(join(dir, 'freezer.state'), 'utf8')).trim() === want) return;
+        await sleep(2);
+      }
+    }
+    throw new Error(`cgroup of ${sandboxId} did not become ${frozen ? 'frozen' : 'thawed'} in time`);
+  }
+
+  private async pidsIn(sandboxId: string): Promise<number[]> {
+    const pids = new Set<number>();
+    for (const dir of this.dirs(sandboxId).values()) {
+      const text = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+      for (const pid of text.split('\n').filter(Boolean)) pids.add(Number(pid));
+    }
+    return [...pids];
+  }
+
+  /** Kills what is left inside, then removes every directory. Already gone is success. */
+  async remove(sandboxId: string): Promise<void> {
+    const errors: Error[] = [];
+    const deadline = Date.now() + 5000;
+    // A frozen cgroup's processes cannot die: thaw first.
+    await this.thaw(sandboxId).catch(() => undefined);
+    for (let pids = await this.pidsIn(sandboxId); pids.length > 0 && Date.now() < deadline; pids = await this.pidsIn(sandboxId)) {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone already */
+        }
+      }
+      await sleep(5);
+    }
+    for (const dir of this.dirs(sandboxId).values()) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await rmdir(dir);
+          break;
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') break;
+          if (code === 'EBUSY' && attempt < 50) {
+            await sleep(10);
+            continue;
+          }
+          errors.push(new Error(`rmdir ${dir}: ${(error as Error).message}`));
+          break;
+        }
+      }
+    }
+    if (errors.length) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
+  }
+
+  /** Sandbox ids that have a cgroup under this agent's group (for recovery). */
+  async list(): Promise<string[]> {
+    const first = [...this.dirs('x').values()][0];
+    if (!first) return [];
+    const parent = join(first, '..');
+    const entries = await readdir(parent, { withFileTypes: true }).catch(() => []);
+    return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  }
+
+  /** Removes the agent's parent group where it is empty. */
+  async removeGroup(): Promise<void> {
+    for (const dir of this.dirs('x').values()) await rmdir(join(dir, '..')).catch(() => undefined);
+  }
+}
+
+function ignoreGone(error: NodeJS.ErrnoException): void {
+  if (error.code !== 'ENOENT') throw error;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,3 @@
+export * from './cgroup-version';
+export * from './cgroup.manager';
+export * from './disk-usage';

@@ -1,0 +1,4 @@
+export * from './network.manager';
+export * from './network-slot';
+export * from './slot-allocator';
+export * from './dns';

@@ -1,0 +1,167 @@
+import { createHash } from 'node:crypto';
+import { Firewall } from './firewall';
+import { sandboxResolvConf } from './dns';
+import { buildSlot, SandboxNetwork, slotNames, SlotNaming, teardownSlot } from './network-slot';
+import { isGone, run } from './run-command';
+import { SlotAllocator } from './slot-allocator';
+
+export interface NetworkManagerOptions {
+  /** Short key unique per host agent on this machine: [a-z0-9]{1,6}. Names every netns, veth and chain. */
+  agentKey: string;
+  /** Address space of the slots; default derived from the key so agents on one machine differ. */
+  cidr?: string;
+  /** Slots kept built ahead of demand. */
+  poolSize?: number;
+  dnsFallback?: string[];
+  logger?: { info: (o: object, m?: string) => void; warn: (o: object, m?: string) => void };
+}
+
+/** Key for an agent on this machine, from something stable (its host id). */
+export function agentKeyFor(hostId: string): string {
+  return createHash('sha256').update(hostId).digest('hex').slice(0, 5);
+}
+
+/** 10.<128..247>.0.0/16 picked by the key: distinct agents on one machine rarely collide. */
+export function defaultCidrFor(agentKey: string): string {
+  return `10.${128 + (parseInt(agentKey.slice(0, 4), 16) % 120)}.0.0/16`;
+}
+
+/**
+ * Per-sandbox networks for one host agent: allocates slots, keeps a pool of pre-built ones so a
+ * create does not pay the ~45 ms of netns + veth setup, and finds its own leftovers after a
+ * restart by naming convention.
+ */
+export class NetworkManager {
+  private readonly allocator: SlotAllocator;
+  private readonly firewall: Firewall;
+  private readonly naming: SlotNaming;
+  private readonly poolSize: number;
+  private readonly pool: SandboxNetwork[] = [];
+  private readonly assigned = new Map<number, SandboxNetwork>();
+  private refilling: Promise<void> | undefined;
+  private stopped = false;
+  private readonly resolv: string;
+
+  constructor(private readonly options: NetworkManagerOptions) {
+    if (!/^[a-z0-9]{1,6}$/.test(options.agentKey)) throw new Error(`agent key "${options.agentKey}" must be 1-6 of [a-z0-9]`);
+    this.allocator = new SlotAllocator(options.cidr ?? defaultCidrFor(options.agentKey), 4096);
+    // Host-side veths of every agent share the "wh" prefix so the firewall can tell sandbox
+    // interfaces from the rest; names stay within IFNAMSIZ (15).
+    this.naming = { netnsPrefix: `wrenn-${options.agentKey}-`, vethPrefix: `wh${options.agentKey}-` };
+    this.firewall = new Firewall(options.agentKey, 'wh');
+    this.poolSize = options.poolSize ?? 4;
+    this.resolv = sandboxResolvConf(undefined, options.dnsFallback);
+  }
+
+  resolvConf(): string {
+    return this.resolv;
+  }
+
+  async start(): Promise<void> {
+    await this.firewall.setup();
+    this.refill();
+  }
+
+  private async build(): Promise<SandboxNetwork> {
+    const net = slotNames(this.naming, this.allocator.allocate());
+    try {
+      await buildSlot(net, this.firewall);
+      return net;
+    } catch (error) {
+      this.allocator.release(net.index);
+      throw error;
+    }
+  }
+
+  /** Keeps the pool at its size in the background, one slot at a time. */
+  private refill(): void {
+    if (this.refilling || this.stopped || this.poolSize === 0) return;
+    this.refilling = (async () => {
+      while (!this.stopped && this.pool.length < this.poolSize) {
+        try {
+          this.pool.push(await this.build());
+        } catch (error) {
+          this.options.logger?.warn({ err: error }, 'could not pre-build a network slot');
+          break;
+        }
+      }
+    })().finally(() => {
+      this.refilling = undefined;
+    });
+  }
+
+  /** A ready network for a new sandbox: from the pool when it has one, else built now. */
+  async acquire(): Promise<SandboxNetwork> {
+    const net = this.pool.shift() ?? (await this.build());
+    this.assigned.set(net.index, net);
+    this.refill();
+    return net;
+  }
+
+  /** Gives a sandbox's network back: torn down (never reused), errors collected. Idempotent. */
+  async release(index: number): Promise<void> {
+    const net = this.assigned.get(index) ?? slotNames(this.naming, this.allocator.addresses(index));
+    const errors = await teardownSlot(net, this.firewall);
+    this.assigned.delete(index);
+    this.allocator.release(index);
+    this.refill();
+    if (errors.length) throw new AggregateError(errors, `network slot ${index}: ${errors.map((e) => e.message).join('; ')}`);
+  }
+
+  network(index: number): SandboxNetwork {
+    return this.assigned.get(index) ?? slotNames(this.naming, this.allocator.addresses(index));
+  }
+
+  /**
+   * After an agent restart: keeps the slots of sandboxes that are still alive (their rules
+   * re-created), removes every other namespace, veth and rule this agent left.
+   */
+  async recover(inUse: number[]): Promise<{ kept: number[]; removed: string[] }> {
+    await this.firewall.setup();
+    await this.firewall.flush();
+    const removed: string[] = [];
+    const keep = new Set(inUse);
+    const netnsList = (await run('ip', ['netns', 'list'])).split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith(this.naming.netnsPrefix));
+    for (const name of netnsList) {
+      const index = Number(name.slice(this.naming.netnsPrefix.length));
+      if (keep.has(index)) continue;
+      await run('ip', ['netns', 'del', name]).catch((e) => { if (!isGone(e)) throw e; });
+      removed.push(name);
+    }
+    const links = (await run('ip', ['-o', 'link', 'show'])).split('\n').map((l) => l.split(': ')[1]?.split('@')[0]).filter((n): n is string => !!n && n.startsWith(this.naming.vethPrefix));
+    for (const link of links) {
+      const index = Number(link.slice(this.naming.vethPrefix.length).replace(/p$/, ''));
+      if (keep.has(index)) continue;
+      await run('ip', ['link', 'del', link]).catch((e) => { if (!isGone(e)) throw e; });
+      removed.push(link);
+    }
+    for (const index of inUse) {
+      const net = slotNames(this.naming, this.allocator.addresses(index));
+      this.allocator.markInUse(index);
+      this.assigned.set(index, net);
+      await this.firewall.addSlot(net.hostVeth, net.hostIp, net.sandboxIp);
+    }
+    return { kept: [...inUse], removed };
+  }
+
+  describe(): { pooled: number; inUse: number[] } {
+    return { pooled: this.pool.length, inUse: [...this.assigned.keys()].sort((a, b) => a - b) };
+  }
+
+  /**
+   * Stops refilling and tears down the pooled (unassigned) slots. Slots of live sandboxes stay:
+   * the sandboxes outlive the agent. With removeHostRules the agent's chains go too (only when
+   * nothing of it is left).
+   */
+  async stop(options: { removeHostRules?: boolean } = {}): Promise<void> {
+    this.stopped = true;
+    await this.refilling;
+    const errors: Error[] = [];
+    for (const net of this.pool.splice(0)) {
+      errors.push(...(await teardownSlot(net, this.firewall)));
+      this.allocator.release(net.index);
+    }
+    if (options.removeHostRules) errors.push(...(await this.firewall.teardown()));
+    if (errors.length) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
+  }
+}
