@@ -52,7 +52,7 @@ function installDependencies() {
     run('npm', ['ci', '--no-audit', '--no-fund']);
   }
   say('building');
-  run('npx', ['tsc', '-b', 'tsconfig.json']);
+  run('npm', ['run', 'build', '--silent']);
 }
 
 function ensureHostTools() {

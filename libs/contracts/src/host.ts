@@ -45,6 +45,8 @@ export interface ExecOnHost {
   args: string[];
   env?: Record<string, string>;
   cwd?: string;
+  /** Sandbox user to run as (default root). */
+  user?: string;
   timeoutSec: number;
 }
 export interface ExecResult {

@@ -1,16 +1,12 @@
-import { createServer } from 'node:http';
+import { createEnvd } from './server';
 
 /**
- * envd: the daemon inside every sandbox. This first version answers its health probe; the
- * process and filesystem services (E2B's envd protocol over Connect RPC) build on it.
+ * envd: the daemon inside every sandbox, the child of its PID 1 (tini). Listens on all of the
+ * sandbox's addresses; the host agent (and, through Wrenn's proxy, E2B's SDKs) reach it there.
  */
 const port = Number(process.env.ENVD_PORT ?? 49983);
-const server = createServer((req, res) => {
-  if (req.method === 'GET' && req.url === '/health') {
-    res.writeHead(204).end();
-    return;
-  }
-  res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'not_found', message: 'no such route' } }));
-});
-server.listen(port, process.env.ENVD_HOST ?? '0.0.0.0');
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+const envd = createEnvd();
+envd.server.listen(port, process.env.ENVD_HOST ?? '0.0.0.0');
+const stop = () => void envd.close().then(() => process.exit(0));
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

@@ -21,6 +21,13 @@ export interface CgroupStats {
 export interface SandboxCgroup {
   /** Every cgroup.procs a process must be written to before it forks, to be inside all controllers. */
   procsFiles: string[];
+  /**
+   * v1: cgroup.procs files of the sandbox's "user" groups (memory and pids), where envd puts the
+   * commands it starts. The sandbox's memory and pids limits apply there; envd sits in the
+   * parents with a small reserve, so neither a fork bomb nor a memory hog inside can take envd
+   * down (the OOM killer and the pids limit only ever meet the user's processes).
+   */
+  userProcsFiles: string[];
 }
 
 export interface CgroupManagerOptions {
@@ -33,6 +40,10 @@ export interface CgroupManagerOptions {
 const CPU_PERIOD_US = 100_000;
 /** Devices a sandbox may open (type major:minor): the null/zero/random family, tty and ptys. */
 const ALLOWED_DEVICES = ['c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:2 rwm', 'c 136:* rwm'];
+/** Tasks and memory envd keeps for itself above the sandbox's limits (its threads, its heap). */
+const ENVD_PIDS_RESERVE = 64;
+const ENVD_MEMORY_RESERVE_MB = 128;
+const USER_GROUP = 'user';
 const V1_CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids', 'freezer', 'devices'] as const;
 type V1Controller = (typeof V1_CONTROLLERS)[number];
 
@@ -86,34 +97,54 @@ export class CgroupManager {
         await mkdir(dir, { recursive: true });
         cleanup.push(`cgroup ${dir}`, () => rmdir(dir).catch(ignoreGone));
       }
+      let userProcsFiles: string[] = [];
       if (this.version === 'v2') await this.limitV2(sandboxId, limits);
-      else await this.limitV1(sandboxId, limits);
-      return { procsFiles: [...this.dirs(sandboxId).values()].map((d) => join(d, 'cgroup.procs')) };
+      else userProcsFiles = await this.limitV1(sandboxId, limits, cleanup);
+      return { procsFiles: [...this.dirs(sandboxId).values()].map((d) => join(d, 'cgroup.procs')), userProcsFiles };
     } catch (error) {
       return cleanup.rollback(error);
     }
   }
 
-  private async limitV1(id: string, limits: CgroupLimits): Promise<void> {
+  private async limitV1(id: string, limits: CgroupLimits, cleanup: CleanupStack): Promise<string[]> {
     const cpu = this.v1(id, 'cpu');
     if (cpu) {
       await writeFile(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
       await writeFile(join(cpu, 'cpu.cfs_quota_us'), String(limits.vcpus * CPU_PERIOD_US));
     }
-    const memory = this.v1(id, 'memory');
-    if (memory) {
-      const bytes = String(limits.memoryMb * 1024 * 1024);
-      await writeFile(join(memory, 'memory.limit_in_bytes'), bytes);
-      // Swap would let a sandbox outgrow its limit on hosts that have it.
-      if (existsSync(join(memory, 'memory.memsw.limit_in_bytes'))) await writeFile(join(memory, 'memory.memsw.limit_in_bytes'), bytes);
-    }
-    const pids = this.v1(id, 'pids');
-    if (pids) await writeFile(join(pids, 'pids.max'), String(limits.pidsMax));
     const devices = this.v1(id, 'devices');
     if (devices) {
       await writeFile(join(devices, 'devices.deny'), 'a');
       for (const rule of ALLOWED_DEVICES) await writeFile(join(devices, 'devices.allow'), rule);
     }
+    const userFiles: string[] = [];
+    const userGroup = async (parent: string) => {
+      const dir = join(parent, USER_GROUP);
+      await mkdir(dir);
+      cleanup.push(`user group ${dir}`, () => rmdir(dir).catch(ignoreGone));
+      userFiles.push(join(dir, 'cgroup.procs'));
+      return dir;
+    };
+    const memory = this.v1(id, 'memory');
+    if (memory) {
+      const user = await userGroup(memory);
+      const limit = limits.memoryMb * 1024 * 1024;
+      await this.writeMemoryLimit(memory, limit + ENVD_MEMORY_RESERVE_MB * 1024 * 1024);
+      await this.writeMemoryLimit(user, limit);
+    }
+    const pids = this.v1(id, 'pids');
+    if (pids) {
+      const user = await userGroup(pids);
+      await writeFile(join(pids, 'pids.max'), String(limits.pidsMax + ENVD_PIDS_RESERVE));
+      await writeFile(join(user, 'pids.max'), String(limits.pidsMax));
+    }
+    return userFiles;
+  }
+
+  private async writeMemoryLimit(dir: string, bytes: number): Promise<void> {
+    await writeFile(join(dir, 'memory.limit_in_bytes'), String(bytes));
+    // Swap would let a sandbox outgrow its limit on hosts that have it.
+    if (existsSync(join(dir, 'memory.memsw.limit_in_bytes'))) await writeFile(join(dir, 'memory.memsw.limit_in_bytes'), String(bytes));
   }
 
   private async enableV2Controllers(): Promise<void> {
@@ -154,11 +185,12 @@ export class CgroupManager {
     const cpuacct = this.v1(sandboxId, 'cpuacct');
     const memory = this.v1(sandboxId, 'memory');
     const pids = this.v1(sandboxId, 'pids');
-    const oomControl = memory ? await readFile(join(memory, 'memory.oom_control'), 'utf8').catch(() => '') : '';
+    const userMemory = memory && join(memory, USER_GROUP);
+    const oomControl = userMemory ? await readFile(join(userMemory, 'memory.oom_control'), 'utf8').catch(() => '') : '';
     return {
       cpuUsageUsec: Math.round((await num(cpuacct && join(cpuacct, 'cpuacct.usage'))) / 1000),
       memoryBytes: await num(memory && join(memory, 'memory.usage_in_bytes')),
-      memoryLimitBytes: await num(memory && join(memory, 'memory.limit_in_bytes')),
+      memoryLimitBytes: await num(userMemory && join(userMemory, 'memory.limit_in_bytes')),
       pids: await num(pids && join(pids, 'pids.current')),
       oomKills: Number(/oom_kill (\d+)/.exec(oomControl)?.[1] ?? 0),
     };
@@ -195,9 +227,17 @@ export class CgroupManager {
     throw new Error(`cgroup of ${sandboxId} did not become ${frozen ? 'frozen' : 'thawed'} in time`);
   }
 
+  /** The sandbox's directories, nested ones (the v1 user pids group) first. */
+  private allDirs(sandboxId: string): string[] {
+    const dirs = [...this.dirs(sandboxId).values()];
+    if (this.version === 'v2') return dirs;
+    const nested = (['memory', 'pids'] as const).map((c) => this.v1(sandboxId, c)).filter((d): d is string => !!d).map((d) => join(d, USER_GROUP));
+    return [...nested, ...dirs];
+  }
+
   private async pidsIn(sandboxId: string): Promise<number[]> {
     const pids = new Set<number>();
-    for (const dir of this.dirs(sandboxId).values()) {
+    for (const dir of this.allDirs(sandboxId)) {
       const text = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
       for (const pid of text.split('\n').filter(Boolean)) pids.add(Number(pid));
     }
@@ -220,7 +260,7 @@ export class CgroupManager {
       }
       await sleep(5);
     }
-    for (const dir of this.dirs(sandboxId).values()) {
+    for (const dir of this.allDirs(sandboxId)) {
       for (let attempt = 0; ; attempt++) {
         try {
           await rmdir(dir);

@@ -1,4 +1,4 @@
-import { ExecOnHost, ExecResult, RuntimeKind, SandboxSpec } from '@wrenn/contracts';
+import { RuntimeKind, SandboxSpec } from '@wrenn/contracts';
 
 /** What a runtime reports about one sandbox it holds. */
 export interface RuntimeSandbox {
@@ -43,7 +43,8 @@ export interface SandboxRuntime {
   /** Makes the runtime ready (base image built or verified). Idempotent; may take long the first time. */
   prepare(): Promise<void>;
   create(spec: SandboxSpec): Promise<RuntimeSandbox>;
-  exec(sandboxId: string, request: ExecOnHost): Promise<ExecResult>;
+  /** Where the sandbox's envd answers; processes and files go through it. */
+  endpoint(sandboxId: string): Promise<{ envdUrl: string }>;
   destroy(sandboxId: string): Promise<void>;
   list(): Promise<string[]>;
   /** The vcpus/memory a sandbox was created with (from its recorded spec), for capacity reporting. */

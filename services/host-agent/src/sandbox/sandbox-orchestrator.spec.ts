@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ExecOnHost, ExecResult, SandboxSpec } from '@wrenn/contracts';
+import { SandboxSpec } from '@wrenn/contracts';
 import { createLogger } from '@wrenn/logger';
 import { RecoveryReport, RuntimeSandbox, SandboxRuntime } from '../runtime/sandbox-runtime';
 import { SandboxOrchestrator } from './sandbox-orchestrator';
@@ -18,9 +18,9 @@ class FakeRuntime implements SandboxRuntime {
     this.live.set(spec.sandboxId, spec);
     return { sandboxId: spec.sandboxId, pid: 1, dir: '/x' };
   }
-  async exec(id: string, req: ExecOnHost): Promise<ExecResult> {
-    this.calls.push(`exec:${id}:${req.cmd}`);
-    return { stdout: '', stderr: '', exitCode: 0, timedOut: false, truncated: false, durationMs: 1 };
+  async endpoint(id: string) {
+    this.calls.push(`endpoint:${id}`);
+    return { envdUrl: 'http://127.0.0.1:1' };
   }
   async destroy(id: string) {
     this.calls.push(`destroy:${id}`);

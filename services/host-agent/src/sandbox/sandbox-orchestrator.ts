@@ -10,6 +10,7 @@ import {
   WrennError,
 } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
+import { EnvdClient } from '../envd-client/envd.client';
 import { RecoveryReport, SandboxMetrics, SandboxRuntime } from '../runtime/sandbox-runtime';
 import { KeyedQueue } from './keyed-queue';
 
@@ -30,6 +31,7 @@ export interface Usage {
 export class SandboxOrchestrator {
   private readonly queue = new KeyedQueue();
   private readonly resources = new Map<string, { vcpus: number; memoryMb: number }>();
+  private readonly envdClients = new Map<string, EnvdClient>();
 
   constructor(
     private readonly runtime: SandboxRuntime,
@@ -76,6 +78,8 @@ export class SandboxOrchestrator {
       const started = performance.now();
       await this.runtime.destroy(command.sandboxId);
       this.resources.delete(command.sandboxId);
+      this.envdClients.get(command.sandboxId)?.close();
+      this.envdClients.delete(command.sandboxId);
       this.log.info({ sandboxId: command.sandboxId, elapsedMs: Math.round(performance.now() - started) }, 'sandbox destroyed');
       return { sandboxId: command.sandboxId };
     });
@@ -90,7 +94,18 @@ export class SandboxOrchestrator {
       throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${request.sandboxId} is not on this host`);
     }
     // Exec is not serialised with lifecycle operations: many may run at once in one sandbox.
-    return this.runtime.exec(request.sandboxId, request);
+    const envd = await this.envd(request.sandboxId);
+    return envd.exec({ cmd: request.cmd, args: request.args, env: request.env, cwd: request.cwd, user: request.user ?? 'root' }, request.timeoutSec);
+  }
+
+  /** One envd client per sandbox (it keeps connections alive), dropped with the sandbox. */
+  async envd(sandboxId: string): Promise<EnvdClient> {
+    let client = this.envdClients.get(sandboxId);
+    if (!client) {
+      client = new EnvdClient((await this.runtime.endpoint(sandboxId)).envdUrl);
+      this.envdClients.set(sandboxId, client);
+    }
+    return client;
   }
 
   async metrics(request: { sandboxId: string }): Promise<SandboxMetrics> {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { SandboxSpec } from '@wrenn/contracts';
 import { CgroupManager } from '../../cgroups';
 import { NetworkManager } from '../../networking';
+import { EnvdClient } from '../../envd-client/envd.client';
 import { NamespaceRuntime, NamespaceRuntimeOptions } from './namespace.runtime';
 import { isSameProcess } from './proc';
 
@@ -17,7 +18,14 @@ const managers: NetworkManager[] = [];
 function newRuntime(stateDir: string, extra: Partial<NamespaceRuntimeOptions> = {}): NamespaceRuntime {
   const network = new NetworkManager({ agentKey: KEY, cidr: '10.219.0.0/16', poolSize: 1 });
   managers.push(network);
-  return new NamespaceRuntime({ stateDir, imageDir: IMAGE_DIR, network, cgroups: new CgroupManager({ group: `wrenn-${KEY}` }), ...extra });
+  return new NamespaceRuntime({
+    stateDir,
+    imageDir: IMAGE_DIR,
+    network,
+    cgroups: new CgroupManager({ group: `wrenn-${KEY}` }),
+    envd: { nodeBinary: process.execPath, bundleDir: join(__dirname, '../../../../envd/bundle') },
+    ...extra,
+  });
 }
 let counter = 0;
 const newId = () => `sb_${'hosttest'}${String(Date.now()).slice(-9)}${String(counter++).padStart(9, '0')}`.slice(0, 29);
@@ -33,7 +41,13 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
     await runtime.create(spec(id));
     return id;
   };
-  const run = (id: string, cmd: string, args: string[] = [], timeoutSec = 10) => runtime.exec(id, { sandboxId: id, cmd, args, timeoutSec });
+  const clients: EnvdClient[] = [];
+  const envdOf = async (rt: NamespaceRuntime, id: string) => {
+    const client = new EnvdClient((await rt.endpoint(id)).envdUrl);
+    clients.push(client);
+    return client;
+  };
+  const run = async (id: string, cmd: string, args: string[] = [], timeoutSec = 10) => (await envdOf(runtime, id)).exec({ cmd, args, user: 'root' }, timeoutSec);
 
   before(async () => {
     stateDir = await mkdtemp('/tmp/wrenn-thost-');
@@ -42,6 +56,7 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
     await runtime.recover();
   });
   after(async () => {
+    for (const c of clients) c.close();
     for (const id of made) await runtime.destroy(id).catch(() => undefined);
     for (const m of managers) await m.stop().catch(() => undefined);
     await managers[0].stop({ removeHostRules: true });
@@ -65,8 +80,8 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
   it('gives the sandbox its own hostname, pids and root', async () => {
     const id = await create();
     assert.equal((await run(id, 'hostname')).stdout.trim(), id);
-    const pids = (await run(id, 'ls', ['/proc'])).stdout.split('\n').filter((n) => /^\d+$/.test(n));
-    assert.ok(pids.length <= 4, `only the sandbox's processes are visible, saw ${pids.join(',')}`);
+    const pids = (await run(id, 'ls', ['/proc'])).stdout.split('\n').filter((n: string) => /^\d+$/.test(n));
+    assert.ok(pids.length <= 6, `only the sandbox's processes are visible, saw ${pids.join(',')}`);
     assert.ok(pids.includes('1'));
     const marker = join(stateDir, 'host-secret');
     await writeFile(marker, 'x');
@@ -90,7 +105,7 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
 
   it('applies env and cwd', async () => {
     const id = await create();
-    const r = await runtime.exec(id, { sandboxId: id, cmd: 'sh', args: ['-c', 'echo "$GREETING from $(pwd)"'], env: { GREETING: 'hi' }, cwd: '/tmp', timeoutSec: 5 });
+    const r = await (await envdOf(runtime, id)).exec({ cmd: 'sh', args: ['-c', 'echo "$GREETING from $(pwd)"'], env: { GREETING: 'hi' }, cwd: '/tmp', user: 'root' }, 5);
     assert.equal(r.stdout, 'hi from /tmp\n');
   });
 
@@ -105,9 +120,7 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
 
   it('caps output and says so', async () => {
     const id = await create();
-    const small = newRuntime(stateDir, { outputLimit: 1000 });
-    await small.recover();
-    const r = await small.exec(id, { sandboxId: id, cmd: 'head', args: ['-c', '5000', '/dev/zero'], timeoutSec: 5 });
+    const r = await (await envdOf(runtime, id)).exec({ cmd: 'head', args: ['-c', '5000', '/dev/zero'] }, 5, 1000);
     assert.equal(r.stdout.length, 1000);
     assert.equal(r.truncated, true);
   });
@@ -133,7 +146,7 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
     assert.ok(report.adopted.includes(live));
     assert.deepEqual(report.removed, [halfMade]);
     assert.ok(!existsSync(join(stateDir, 'sandboxes', halfMade)));
-    assert.equal((await restarted.exec(live, { sandboxId: live, cmd: 'echo', args: ['still here'], timeoutSec: 5 })).stdout, 'still here\n');
+    assert.equal((await (await envdOf(restarted, live)).exec({ cmd: 'echo', args: ['still here'] }, 5)).stdout, 'still here\n');
     assert.deepEqual(await restarted.resources(live), { vcpus: 1, memoryMb: 128 });
   });
 

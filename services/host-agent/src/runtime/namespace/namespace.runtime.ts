@@ -1,13 +1,13 @@
-import { ErrorCode, ExecOnHost, ExecResult, isSandboxId, SandboxSpec, WrennError } from '@wrenn/contracts';
+import { ErrorCode, isSandboxId, SandboxSpec, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CgroupManager, diskUsageBytes } from '../../cgroups';
 import { CleanupStack } from '../../cleanup/cleanup-stack';
 import { NetworkManager } from '../../networking';
+import { EnvdClient } from '../../envd-client/envd.client';
 import { OverlayStore } from '../../rootfs/overlay.store';
 import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../sandbox-runtime';
 import { childrenOf, exePath, isSameProcess, signal, startTime, waitGone } from './proc';
@@ -21,8 +21,6 @@ export interface NamespaceRuntimeOptions {
   /** Directory of image recipes (images/ of the repo). */
   recipeDir?: string;
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
-  /** Max bytes kept of each of stdout and stderr for a unary exec. */
-  outputLimit?: number;
   /** Per-sandbox networks (netns, veth, NAT) with a pool of pre-built slots. */
   network: NetworkManager;
   /** Per-sandbox cgroups (cpu, memory, pids, devices, freezer). */
@@ -30,7 +28,7 @@ export interface NamespaceRuntimeOptions {
   /** Most processes one sandbox may have (fork bombs stop here). */
   pidsMax?: number;
   /** Node binary and envd bundle dir bound read-only into every sandbox; envd then runs as its init's child. */
-  envd?: { nodeBinary: string; bundleDir: string };
+  envd?: { nodeBinary: string; bundleDir: string; healthTimeoutMs?: number };
 }
 
 /** What a sandbox leaves on disk; its presence marks the sandbox complete. */
@@ -48,6 +46,7 @@ interface SandboxMeta {
 }
 
 const META = 'meta.json';
+const ENVD_PORT = 49983;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const REPO_IMAGES = resolve(__dirname, '../../../../../images');
 
@@ -61,11 +60,9 @@ export class NamespaceRuntime implements SandboxRuntime {
   readonly kind = 'namespace' as const;
   private readonly sandboxes = new Map<string, SandboxMeta>();
   private readonly overlay = new OverlayStore();
-  private readonly outputLimit: number;
   private prepared: Promise<void> | undefined;
 
   constructor(private readonly options: NamespaceRuntimeOptions) {
-    this.outputLimit = options.outputLimit ?? 1024 * 1024;
   }
 
   private get sandboxesDir(): string {
@@ -139,7 +136,7 @@ export class NamespaceRuntime implements SandboxRuntime {
       cleanup.push('cgroup', () => this.options.cgroups.remove(spec.sandboxId));
       await this.writeIdentityFiles(layout.upper, spec.sandboxId);
 
-      const supervisor = this.launch(spec.sandboxId, dir, layout, net.netnsPath, cgroup.procsFiles);
+      const supervisor = this.launch(spec.sandboxId, dir, layout, net.netnsPath, cgroup.procsFiles, cgroup.userProcsFiles);
       cleanup.push('init', async () => {
         const pids = await childrenOf(supervisor);
         for (const pid of pids) signal(pid, 'SIGKILL');
@@ -149,6 +146,14 @@ export class NamespaceRuntime implements SandboxRuntime {
       const initPid = await this.waitForInit(supervisor, dir);
       const initStart = await startTime(initPid);
       if (!initStart) throw new Error('sandbox init exited during start');
+      if (this.options.envd) {
+        const envd = new EnvdClient(`http://${net.sandboxIp}:${ENVD_PORT}`);
+        try {
+          await envd.waitHealthy(this.options.envd.healthTimeoutMs ?? 10_000);
+        } finally {
+          envd.close();
+        }
+      }
 
       const meta: SandboxMeta = {
         sandboxId: spec.sandboxId,
@@ -183,7 +188,14 @@ export class NamespaceRuntime implements SandboxRuntime {
    * `unshare`. The process joins the cgroups first, then enters the slot's network namespace,
    * then unshares the rest — so the sandbox is limited and networked from its first instruction.
    */
-  private launch(id: string, dir: string, layout: { lower: string; upper: string; work: string; merged: string }, netnsPath: string, procsFiles: string[]): number {
+  private launch(
+    id: string,
+    dir: string,
+    layout: { lower: string; upper: string; work: string; merged: string },
+    netnsPath: string,
+    procsFiles: string[],
+    userProcsFiles: string[],
+  ): number {
     const log = openSync(join(dir, 'console.log'), 'a');
     const envd = this.options.envd;
     const init = envd ? ['/opt/wrenn/bin/node', '/opt/wrenn/envd/envd.js'] : ['/bin/sleep', 'infinity'];
@@ -196,7 +208,7 @@ export class NamespaceRuntime implements SandboxRuntime {
           'nsenter', `--net=${netnsPath}`, '--',
           'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--propagation', 'private', '--',
           '/bin/sh', '-c', SANDBOX_INIT_SCRIPT, 'wrenn-init',
-          layout.merged, layout.lower, layout.upper, layout.work, id, caps, envd?.nodeBinary ?? '', envd?.bundleDir ?? '',
+          layout.merged, layout.lower, layout.upper, layout.work, id, caps, envd?.nodeBinary ?? '', envd?.bundleDir ?? '', userProcsFiles.join(' '),
           ...init,
         ],
         { detached: true, stdio: ['ignore', log, log], env: { PATH: DEFAULT_PATH, ENVD_PORT: '49983' } },
@@ -216,58 +228,21 @@ export class NamespaceRuntime implements SandboxRuntime {
       const [child] = await childrenOf(supervisor);
       if (child && (await exePath(child))?.endsWith('/tini')) return child;
       if (await waitGone(supervisor, 0)) {
-        const console = await readFile(join(dir, 'console.log'), 'utf8').catch(() => '');
-        throw new Error(`sandbox init failed: ${console.trim().split('\n').slice(-5).join(' | ') || 'no output'}`);
+        // Before pivot_root the init logs to the host's console.log, after it inside the sandbox.
+        const before = await readFile(join(dir, 'console.log'), 'utf8').catch(() => '');
+        const after = await readFile(join(dir, 'upper/var/log/wrenn-init.log'), 'utf8').catch(() => '');
+        const output = `${before}\n${after}`.trim().split('\n').slice(-5).join(' | ');
+        throw new Error(`sandbox init failed: ${output || 'no output'}`);
       }
       await new Promise((r) => setTimeout(r, 2));
     }
     throw new Error('sandbox init did not start within 10 s');
   }
 
-  async exec(sandboxId: string, request: ExecOnHost): Promise<ExecResult> {
+  /** Where the sandbox's envd listens (its own address on the slot). */
+  async endpoint(sandboxId: string): Promise<{ envdUrl: string }> {
     const meta = await this.live(sandboxId);
-    const env: string[] = [`PATH=${DEFAULT_PATH}`, 'HOME=/root', 'TERM=xterm', 'LANG=C.UTF-8'];
-    for (const [key, value] of Object.entries(request.env ?? {})) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new WrennError(ErrorCode.ValidationFailed, `invalid environment variable name "${key}"`);
-      env.push(`${key}=${value}`);
-    }
-    const args = [
-      '--target', String(meta.initPid), '--mount', '--uts', '--ipc', '--net', '--pid', '--root', '--wd',
-      '--', '/usr/bin/env', '-i', '-C', request.cwd ?? '/root', ...env, request.cmd, ...request.args,
-    ];
-    const started = performance.now();
-    return new Promise<ExecResult>((done, fail) => {
-      // Own process group, so a timeout kills nsenter and everything it started in one signal.
-      const child = spawn('nsenter', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-      const out = new OutputCollector(this.outputLimit);
-      const err = new OutputCollector(this.outputLimit);
-      child.stdout.on('data', (d: Buffer) => out.push(d));
-      child.stderr.on('data', (d: Buffer) => err.push(d));
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }, request.timeoutSec * 1000);
-      child.on('error', (error) => {
-        clearTimeout(timer);
-        fail(error);
-      });
-      child.on('close', (code, sig) => {
-        clearTimeout(timer);
-        done({
-          stdout: out.text(),
-          stderr: err.text(),
-          exitCode: code ?? 128 + signalNumber(sig),
-          timedOut,
-          truncated: out.truncated || err.truncated,
-          durationMs: Math.round(performance.now() - started),
-        });
-      });
-    });
+    return { envdUrl: `http://${meta.network.sandboxIp}:${ENVD_PORT}` };
   }
 
   async destroy(sandboxId: string): Promise<void> {
@@ -410,29 +385,3 @@ async function unmountUnder(dir: string): Promise<void> {
   }
 }
 
-/** Keeps at most `limit` bytes, remembering whether anything was cut. */
-class OutputCollector {
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
-  truncated = false;
-  constructor(private readonly limit: number) {}
-  push(chunk: Buffer): void {
-    const room = this.limit - this.size;
-    if (room <= 0) {
-      this.truncated = true;
-      return;
-    }
-    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
-    if (kept !== chunk) this.truncated = true;
-    this.chunks.push(kept);
-    this.size += kept.length;
-  }
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
-}
-
-
-function signalNumber(sig: NodeJS.Signals | null): number {
-  return sig ? (constants.signals[sig] ?? 0) : 0;
-}

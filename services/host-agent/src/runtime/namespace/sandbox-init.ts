@@ -33,12 +33,13 @@ exec "$@"
  * with a reduced capability bounding set.
  *
  * Positional arguments: $1 root (merged dir), $2 lower, $3 upper, $4 work, $5 hostname,
- * $6 capabilities (setpriv syntax), $7 node binary or "", $8 envd dir or "", then the init command.
+ * $6 capabilities (setpriv syntax), $7 node binary or "", $8 envd dir or "", $9 the user groups'
+ * cgroup.procs files (space-separated) or "", then the init command.
  */
 export const SANDBOX_INIT_SCRIPT = String.raw`
 set -eu
-root=$1; lower=$2; upper=$3; work=$4; name=$5; caps=$6; node=$7; envd=$8
-shift 8
+root=$1; lower=$2; upper=$3; work=$4; name=$5; caps=$6; node=$7; envd=$8; userprocs=$9
+shift 9
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$root"
 # sethostname without the hostname tool's RFC check: sandbox ids contain "_".
 printf %s "$name" > /proc/sys/kernel/hostname
@@ -65,6 +66,16 @@ if [ -n "$node" ]; then
   mount --bind "$envd" "$root/opt/wrenn/envd"
   mount -o remount,bind,ro "$root/opt/wrenn/envd"
 fi
+# envd moves the commands it starts into the limited groups through these files.
+if [ -n "$userprocs" ]; then
+  mkdir -p "$root/run/wrenn/cgroup"
+  n=0
+  for f in $userprocs; do
+    n=$((n+1))
+    touch "$root/run/wrenn/cgroup/$n.procs"
+    mount --bind "$f" "$root/run/wrenn/cgroup/$n.procs"
+  done
+fi
 cd "$root"
 mkdir -p .wrenn-oldroot
 pivot_root . .wrenn-oldroot
@@ -74,5 +85,8 @@ rmdir /.wrenn-oldroot
 # From here on the init writes to a log inside the sandbox, never to a host file.
 mkdir -p /var/log
 exec </dev/null >>/var/log/wrenn-init.log 2>&1
+# The OOM killer should pick a runaway command, not envd (it resets this for what it starts);
+# best effort: some kernels and hypervisors refuse to lower it.
+echo -1000 2>/dev/null > /proc/self/oom_score_adj || true
 exec setpriv --bounding-set "$caps" -- /usr/bin/tini -s -- "$@"
 `;
