@@ -22,6 +22,10 @@ export interface WrennConfig {
     maxSandboxes: number;
     heartbeatMs: number;
     leaseMs: number;
+    /** Data plane listener (Connect RPC for the gateway) and the address other hosts use for it. */
+    dataPlaneHost: string;
+    dataPlanePort: number;
+    advertiseHost: string;
   };
   /** How long the gateway waits for a projection to catch up with a command's events. */
   readYourWritesTimeoutMs: number;
@@ -65,6 +69,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
       maxSandboxes: int(env, 'WRENN_HOST_MAX_SANDBOXES', 64),
       heartbeatMs: int(env, 'WRENN_HEARTBEAT_MS', 2000),
       leaseMs: int(env, 'WRENN_HOST_LEASE_MS', 6000),
+      dataPlaneHost: env.WRENN_DATA_PLANE_HOST ?? '127.0.0.1',
+      dataPlanePort: int(env, 'WRENN_DATA_PLANE_PORT', 0),
+      advertiseHost: env.WRENN_ADVERTISE_HOST ?? '127.0.0.1',
     },
     readYourWritesTimeoutMs: int(env, 'WRENN_RYW_TIMEOUT_MS', 5000),
     hostCreateTimeoutMs: int(env, 'WRENN_HOST_CREATE_TIMEOUT_MS', 60000),

@@ -93,6 +93,8 @@ export interface HostHeartbeat {
   at: number;
   leaseMs: number;
   version: string;
+  /** Where the gateway reaches this agent's data plane (Connect RPC over HTTP/2). */
+  dataPlaneUrl: string;
 }
 
 export function isLive(beat: HostHeartbeat, now = Date.now()): boolean {

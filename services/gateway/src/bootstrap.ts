@@ -5,6 +5,9 @@ import { createLogger, NestLoggerAdapter } from '@wrenn/logger';
 import { RunningService } from '@wrenn/service-kit';
 import { validationPipe } from './errors/validation';
 import { GatewayModule } from './gateway.module';
+import { DEFAULT_CALLER } from './controllers/sandboxes.controller';
+import { attachExecStream } from './exec-stream/exec-stream.socket';
+import { SandboxDataService } from './services/sandbox-data.service';
 
 export interface RunningGateway extends RunningService {
   url: string;
@@ -15,11 +18,14 @@ export async function bootstrapGateway(options: { port?: number; host?: string }
   const config = loadConfig();
   const app = await NestFactory.create<NestExpressApplication>(GatewayModule, {
     logger: new NestLoggerAdapter(createLogger('gateway')),
-    bodyParser: true,
+    bodyParser: false,
   });
-  app.useBodyParser('json', { limit: '1mb' });
+  // JSON bodies everywhere but file uploads, whose bodies stream through untouched whatever
+  // their content type.
+  app.useBodyParser('json', { limit: '1mb', type: (req: { url?: string; headers: Record<string, unknown> }) => !/\/files(\?|$)/.test(req.url ?? '') && String(req.headers['content-type'] ?? '').includes('json') });
   app.useGlobalPipes(validationPipe());
   const host = options.host ?? process.env.WRENN_BIND ?? '0.0.0.0';
+  attachExecStream(app.getHttpServer(), app.get(SandboxDataService), () => DEFAULT_CALLER, createLogger('gateway'));
   await app.listen(options.port ?? config.port, host);
   const address = app.getHttpServer().address() as { port: number };
   const shown = host === '0.0.0.0' ? '127.0.0.1' : host;

@@ -4,7 +4,10 @@ import { ClientProxyFactory } from '@nestjs/microservices';
 import { WrennConfig } from '@wrenn/config';
 import { natsClientOptions } from '@wrenn/messaging';
 import { CONFIG, DataSourceCloser, ServiceKitModule } from '@wrenn/service-kit';
+import { FilesController } from './controllers/files.controller';
 import { HealthController } from './controllers/health.controller';
+import { DataPlaneClients } from './data-plane/data-plane.clients';
+import { SandboxDataService } from './services/sandbox-data.service';
 import { SandboxesController } from './controllers/sandboxes.controller';
 import { ErrorFilter } from './errors/error.filter';
 import { SandboxRepository } from './repositories/sandbox.repository';
@@ -12,7 +15,7 @@ import { SandboxesService, SCHEDULER_CLIENT } from './services/sandboxes.service
 
 @Module({
   imports: [ServiceKitModule.forRoot({ service: 'gateway', database: true }), DataSourceCloser],
-  controllers: [HealthController, SandboxesController],
+  controllers: [HealthController, SandboxesController, FilesController],
   providers: [
     { provide: APP_FILTER, useClass: ErrorFilter },
     {
@@ -22,6 +25,8 @@ import { SandboxesService, SCHEDULER_CLIENT } from './services/sandboxes.service
     },
     SandboxRepository,
     SandboxesService,
+    SandboxDataService,
+    DataPlaneClients,
   ],
 })
 export class GatewayModule {}

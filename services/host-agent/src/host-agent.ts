@@ -7,6 +7,7 @@ import { RunningService } from '@wrenn/service-kit';
 import { randomUUID } from 'node:crypto';
 import { NatsConnection, Subscription } from 'nats';
 import { serveHostCommands } from './commands/host-commands';
+import { DataPlaneServer, startDataPlane } from './data-plane/data-plane.server';
 import { Heartbeat } from './heartbeat/heartbeat';
 import { createRuntime } from './runtime/create-runtime';
 import { SandboxOrchestrator } from './sandbox/sandbox-orchestrator';
@@ -23,6 +24,7 @@ export class HostAgent implements RunningService {
   readonly bootId = randomUUID();
   private subscriptions: Subscription[] = [];
   private heartbeat: Heartbeat | undefined;
+  private dataPlane!: DataPlaneServer;
 
   private constructor(
     private readonly config: WrennConfig,
@@ -55,6 +57,7 @@ export class HostAgent implements RunningService {
       );
 
       agent.subscriptions = serveHostCommands(nc, names, config.host.id, orchestrator, log);
+      agent.dataPlane = await startDataPlane(orchestrator, { host: config.host.dataPlaneHost, port: config.host.dataPlanePort, advertise: config.host.advertiseHost }, log);
       agent.heartbeat = new Heartbeat(nc, names, {
         hostId: config.host.id,
         bootId: agent.bootId,
@@ -63,6 +66,7 @@ export class HostAgent implements RunningService {
         intervalMs: config.host.heartbeatMs,
         leaseMs: config.host.leaseMs,
         version: VERSION,
+        dataPlaneUrl: agent.dataPlane.url,
         usage: () => orchestrator.usage(),
       }, log);
       await agent.heartbeat.start();
@@ -79,6 +83,7 @@ export class HostAgent implements RunningService {
   async close(): Promise<void> {
     await this.heartbeat?.stop(true);
     for (const sub of this.subscriptions) sub.unsubscribe();
+    await this.dataPlane?.close();
     await this.orchestrator.shutdown().catch((error) => this.log.warn({ err: error }, 'runtime shutdown incomplete'));
     await this.nc.drain().catch(() => undefined);
     this.log.info({ hostId: this.config.host.id }, 'host agent stopped');

@@ -7,7 +7,7 @@ const NOW = 10_000_000;
 const LIMITS = { pendingGraceMs: 30_000, createTimeoutMs: 90_000, stopGraceMs: 60_000 };
 const beat = (bootId: string, at = NOW - 500): HostHeartbeat => ({
   hostId: 'h1', bootId, runtime: 'namespace', capacity: { vcpus: 4, memoryMb: 4096, maxSandboxes: 8 },
-  used: { sandboxes: 0, vcpus: 0, memoryMb: 0 }, at, leaseMs: 6000, version: '0.1.0',
+  used: { sandboxes: 0, vcpus: 0, memoryMb: 0 }, at, leaseMs: 6000, version: '0.1.0', dataPlaneUrl: 'http://127.0.0.1:1',
 });
 const sb = (over: Partial<ProjectedSandbox>): ProjectedSandbox => ({ id: 'sb_1', state: 'starting', hostId: 'h1', bootId: 'b1', idleMs: 1000, ...over });
 

@@ -3,6 +3,7 @@ import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { Type } from 'class-transformer';
 import { SANDBOX_STATUSES } from '@wrenn/domain';
 import { CreateSandboxDto, ExecDto, ExecView, MetricsView, SandboxView } from '../dtos/sandbox.dto';
+import { SandboxDataService } from '../services/sandbox-data.service';
 import { Caller, SandboxesService } from '../services/sandboxes.service';
 
 class ListQuery {
@@ -14,11 +15,14 @@ class ListQuery {
 }
 
 /** Until identity exists, every request acts for the default team. */
-const DEFAULT_CALLER: Caller = { teamId: 'team_default', actor: { kind: 'anonymous', id: 'anonymous' } };
+export const DEFAULT_CALLER: Caller = { teamId: 'team_default', actor: { kind: 'anonymous', id: 'anonymous' } };
 
 @Controller('v1/sandboxes')
 export class SandboxesController {
-  constructor(private readonly sandboxes: SandboxesService) {}
+  constructor(
+    private readonly sandboxes: SandboxesService,
+    private readonly data: SandboxDataService,
+  ) {}
 
   @Post()
   @HttpCode(201)
@@ -49,6 +53,6 @@ export class SandboxesController {
   @Post(':id/exec')
   @HttpCode(200)
   exec(@Param('id') id: string, @Body() body: ExecDto): Promise<ExecView> {
-    return this.sandboxes.exec(DEFAULT_CALLER, id, body);
+    return this.data.exec(DEFAULT_CALLER, id, body);
   }
 }

@@ -1,6 +1,9 @@
 import { Type } from 'class-transformer';
 import { IsArray, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, ArrayMaxSize, MinLength } from 'class-validator';
 
+/** Account names as useradd accepts them. */
+export const USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
+
 export class CreateSandboxDto {
   @IsOptional()
   @IsString()
@@ -31,8 +34,35 @@ export class ExecDto {
   @IsOptional() @IsString() @MinLength(1) @MaxLength(4096)
   cwd?: string;
 
+  @IsOptional() @IsString() @Matches(USER_RE, { message: 'user must be a valid account name' })
+  user?: string;
+
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(3600)
   timeout_sec: number = 60;
+}
+
+
+export class FileQuery {
+  @IsString() @MinLength(1) @MaxLength(4096)
+  path!: string;
+
+  @IsOptional() @IsString() @Matches(USER_RE, { message: 'user must be a valid account name' })
+  user?: string;
+}
+
+export class ListQuery extends FileQuery {
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(16)
+  depth: number = 1;
+}
+
+export interface DirEntryView {
+  name: string;
+  path: string;
+  type: string;
+  size: number;
+  mode: number;
+  modified_at: string;
+  symlink_target?: string;
 }
 
 export interface SandboxView {

@@ -6,8 +6,6 @@ import {
   CreateSandboxRequest,
   DestroySandboxRequest,
   ErrorCode,
-  ExecOnHost,
-  ExecResult,
   HostOp,
   isSandboxId,
   Naming,
@@ -25,7 +23,7 @@ import { CONFIG, NAMING, NATS } from '@wrenn/service-kit';
 import { NatsConnection } from 'nats';
 import { randomUUID } from 'node:crypto';
 import { ulid } from 'ulid';
-import { CreateSandboxDto, ExecDto, ExecView, MetricsView, SandboxView } from '../dtos/sandbox.dto';
+import { CreateSandboxDto, MetricsView, SandboxView } from '../dtos/sandbox.dto';
 import { SandboxRepository } from '../repositories/sandbox.repository';
 
 export const SCHEDULER_CLIENT = 'wrenn.scheduler-client';
@@ -164,26 +162,12 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
     };
   }
 
-  async exec(caller: Caller, id: string, dto: ExecDto): Promise<ExecView> {
+  /** The sandbox's row when it is running (data-plane calls need a live sandbox and its host). */
+  async requireRunning(caller: Caller, id: string): Promise<SandboxRow & { hostId: string }> {
     const row = await this.row(caller, id);
     if (row.state !== 'running' || !row.hostId) {
-      throw new WrennError(ErrorCode.InvalidState, `cannot exec in a sandbox that is ${row.state}`, { state: row.state });
+      throw new WrennError(ErrorCode.InvalidState, `sandbox ${id} is ${row.state}, not running`, { state: row.state });
     }
-    if (dto.env && Object.values(dto.env).some((v) => typeof v !== 'string')) {
-      throw new WrennError(ErrorCode.ValidationFailed, 'env values must be strings');
-    }
-    const payload: ExecOnHost = { sandboxId: id, cmd: dto.cmd, args: dto.args, env: dto.env, cwd: dto.cwd, timeoutSec: dto.timeout_sec };
-    const result = await request<ExecResult>(this.nc, this.naming.hostSubject(row.hostId, HostOp.Exec), payload, dto.timeout_sec * 1000 + 5000, {
-      code: ErrorCode.HostUnavailable,
-      what: `host ${row.hostId}`,
-    });
-    return {
-      stdout: result.stdout,
-      stderr: result.stderr,
-      exit_code: result.exitCode,
-      timed_out: result.timedOut,
-      truncated: result.truncated,
-      duration_ms: result.durationMs,
-    };
+    return row as SandboxRow & { hostId: string };
   }
 }

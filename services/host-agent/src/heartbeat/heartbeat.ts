@@ -11,6 +11,7 @@ export interface HeartbeatOptions {
   intervalMs: number;
   leaseMs: number;
   version: string;
+  dataPlaneUrl: string;
   usage: () => Usage;
 }
 
@@ -38,7 +39,7 @@ export class Heartbeat {
 
   private snapshot(at: number): HostHeartbeat {
     const o = this.options;
-    return { hostId: o.hostId, bootId: o.bootId, runtime: o.runtime, capacity: o.capacity, used: o.usage(), at, leaseMs: o.leaseMs, version: o.version };
+    return { hostId: o.hostId, bootId: o.bootId, runtime: o.runtime, capacity: o.capacity, used: o.usage(), at, leaseMs: o.leaseMs, version: o.version, dataPlaneUrl: o.dataPlaneUrl };
   }
 
   private async beat(at = Date.now()): Promise<void> {

@@ -100,6 +100,8 @@ export class SandboxOrchestrator {
 
   /** One envd client per sandbox (it keeps connections alive), dropped with the sandbox. */
   async envd(sandboxId: string): Promise<EnvdClient> {
+    requireSandboxId(sandboxId);
+    if (!this.resources.has(sandboxId)) throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${sandboxId} is not on this host`);
     let client = this.envdClients.get(sandboxId);
     if (!client) {
       client = new EnvdClient((await this.runtime.endpoint(sandboxId)).envdUrl);

@@ -13,7 +13,7 @@ function host(id: string, over: Partial<HostHeartbeat> = {}): HostHeartbeat {
     used: { sandboxes: 0, vcpus: 0, memoryMb: 0 },
     at: NOW - 1000,
     leaseMs: 6000,
-    version: '0.1.0',
+    version: '0.1.0', dataPlaneUrl: 'http://127.0.0.1:1',
     ...over,
   };
 }

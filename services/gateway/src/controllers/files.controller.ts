@@ -1,0 +1,69 @@
+import { Controller, Get, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import busboy from 'busboy';
+import { ErrorCode, WrennError } from '@wrenn/contracts';
+import type { Request, Response } from 'express';
+import { Readable } from 'node:stream';
+import { DirEntryView, FileQuery, ListQuery } from '../dtos/sandbox.dto';
+import { SandboxDataService } from '../services/sandbox-data.service';
+import { DEFAULT_CALLER } from './sandboxes.controller';
+
+/** Writes chunks to the response honouring backpressure (a slow client slows the source). */
+async function pipeOut(chunks: AsyncIterable<Uint8Array>, res: Response): Promise<void> {
+  for await (const chunk of chunks) {
+    if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
+  }
+  res.end();
+}
+
+/** The first file part of a multipart body, as a stream (nothing is buffered). */
+function firstFilePart(req: Request): Promise<{ stream: Readable; filename: string }> {
+  return new Promise((resolve, reject) => {
+    const parser = busboy({ headers: req.headers, limits: { files: 1 } });
+    let found = false;
+    parser.on('file', (_name, stream, info) => {
+      found = true;
+      resolve({ stream, filename: info.filename ?? 'upload' });
+    });
+    parser.on('error', reject);
+    parser.on('close', () => {
+      if (!found) reject(new WrennError(ErrorCode.ValidationFailed, 'the multipart body has no file part'));
+    });
+    req.pipe(parser);
+  });
+}
+
+/**
+ * Files of a sandbox. Uploads stream from the request straight into the data plane (raw body
+ * with PUT, multipart with POST); downloads stream back out. No size limit here: the sandbox's
+ * disk is the limit.
+ */
+@Controller('v1/sandboxes/:id/files')
+export class FilesController {
+  constructor(private readonly data: SandboxDataService) {}
+
+  @Put()
+  async putRaw(@Param('id') id: string, @Query() query: FileQuery, @Req() req: Request): Promise<{ path: string; size: number }> {
+    return this.data.upload(DEFAULT_CALLER, id, query.path, query.user, req);
+  }
+
+  @Post()
+  async postMultipart(@Param('id') id: string, @Query() query: FileQuery, @Req() req: Request): Promise<{ path: string; size: number }> {
+    if (!req.headers['content-type']?.startsWith('multipart/form-data')) {
+      throw new WrennError(ErrorCode.ValidationFailed, 'POST takes multipart/form-data; use PUT for a raw body');
+    }
+    const part = await firstFilePart(req);
+    return this.data.upload(DEFAULT_CALLER, id, query.path, query.user, part.stream);
+  }
+
+  @Get()
+  async download(@Param('id') id: string, @Query() query: FileQuery, @Res() res: Response): Promise<void> {
+    const chunks = await this.data.download(DEFAULT_CALLER, id, query.path, query.user);
+    res.status(200).setHeader('content-type', 'application/octet-stream');
+    await pipeOut(chunks, res);
+  }
+
+  @Get('list')
+  async list(@Param('id') id: string, @Query() query: ListQuery): Promise<{ entries: DirEntryView[] }> {
+    return { entries: await this.data.list(DEFAULT_CALLER, id, query.path, query.depth, query.user) };
+  }
+}

@@ -1,0 +1,152 @@
+import { ErrorCode, WrennError } from '@wrenn/contracts';
+import type { Logger } from '@wrenn/logger';
+import { IncomingMessage, Server } from 'node:http';
+import { Duplex } from 'node:stream';
+import { RawData, WebSocket, WebSocketServer } from 'ws';
+import { fromConnect } from '../data-plane/data-plane.clients';
+import { HTTP_STATUS } from '../errors/http-status';
+import { Caller } from '../services/sandboxes.service';
+import { SandboxDataService, StreamExecInput, StreamExecStart } from '../services/sandbox-data.service';
+import { USER_RE } from '../dtos/sandbox.dto';
+
+const PATH_RE = /^\/v1\/sandboxes\/([^/?]+)\/exec\/stream$/;
+
+/**
+ * The protocol of GET /v1/sandboxes/{id}/exec/stream (WebSocket), JSON text frames:
+ *   client → {"type":"start","cmd","args","env","cwd","user","pty","cols","rows","timeout_sec"} first,
+ *            then {"type":"stdin","data":<base64>} (or a binary frame of raw stdin),
+ *            {"type":"resize","cols","rows"}, {"type":"signal","signal":"SIGTERM"|"SIGKILL"}, {"type":"eof"}
+ *   server → {"type":"started","pid"}, {"type":"stdout"|"stderr","data":<base64>},
+ *            {"type":"exit","exit_code","timed_out"} then close; {"type":"error","code","message"} on failure.
+ */
+class InputQueue implements AsyncIterable<StreamExecInput> {
+  private readonly items: StreamExecInput[] = [];
+  private wake: (() => void) | undefined;
+  private done = false;
+  push(item: StreamExecInput) {
+    this.items.push(item);
+    this.wake?.();
+  }
+  end() {
+    this.done = true;
+    this.wake?.();
+  }
+  async *[Symbol.asyncIterator]() {
+    for (;;) {
+      while (this.items.length) yield this.items.shift()!;
+      if (this.done) return;
+      await new Promise<void>((r) => (this.wake = r));
+      this.wake = undefined;
+    }
+  }
+}
+
+function parseStart(raw: Record<string, unknown>): StreamExecStart {
+  const bad = (message: string) => new WrennError(ErrorCode.ValidationFailed, message);
+  if (typeof raw.cmd !== 'string' || raw.cmd.length === 0 || raw.cmd.length > 4096) throw bad('cmd must be a non-empty string');
+  const args = raw.args ?? [];
+  if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw bad('args must be an array of strings');
+  if (raw.env !== undefined && (typeof raw.env !== 'object' || raw.env === null || Object.values(raw.env).some((v) => typeof v !== 'string'))) throw bad('env must map names to strings');
+  if (raw.cwd !== undefined && typeof raw.cwd !== 'string') throw bad('cwd must be a string');
+  if (raw.user !== undefined && (typeof raw.user !== 'string' || !USER_RE.test(raw.user))) throw bad('user must be a valid account name');
+  const timeout = raw.timeout_sec ?? 0;
+  if (!Number.isInteger(timeout) || (timeout as number) < 0 || (timeout as number) > 86_400) throw bad('timeout_sec must be 0..86400');
+  const size = (v: unknown) => (Number.isInteger(v) && (v as number) > 0 && (v as number) < 1000 ? (v as number) : undefined);
+  return {
+    cmd: raw.cmd,
+    args: args as string[],
+    env: raw.env as Record<string, string> | undefined,
+    cwd: raw.cwd as string | undefined,
+    user: raw.user as string | undefined,
+    pty: raw.pty === true,
+    cols: size(raw.cols),
+    rows: size(raw.rows),
+    timeoutSec: timeout as number,
+  };
+}
+
+function send(ws: WebSocket, message: object): void {
+  if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+}
+
+export function attachExecStream(server: Server, data: SandboxDataService, caller: (req: IncomingMessage) => Caller, log: Logger): void {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const match = PATH_RE.exec(new URL(req.url ?? '/', 'http://x').pathname);
+    if (!match) {
+      socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\n\r\n{"error":{"code":"not_found","message":"no such route"}}');
+      return;
+    }
+    const id = decodeURIComponent(match[1]);
+    const who = caller(req);
+    wss.handleUpgrade(req, socket, head, (ws) => void session(ws, id, who));
+  });
+
+  async function session(ws: WebSocket, id: string, who: Caller): Promise<void> {
+    const input = new InputQueue();
+    const abort = new AbortController();
+    let started = false;
+    const fail = (error: unknown) => {
+      const e = error instanceof WrennError ? error : fromConnect(error);
+      send(ws, { type: 'error', code: e.code, status: HTTP_STATUS[e.code] ?? 500, message: e.message });
+      ws.close(1011, e.code);
+    };
+    ws.on('close', () => {
+      input.end();
+      abort.abort();
+    });
+    ws.on('message', (raw: RawData, isBinary: boolean) => {
+      try {
+        if (isBinary) {
+          input.push({ kind: 'stdin', data: new Uint8Array(raw as Buffer) });
+          return;
+        }
+        const msg = JSON.parse(raw.toString()) as Record<string, unknown>;
+        if (!started) {
+          if (msg.type !== 'start') throw new WrennError(ErrorCode.ValidationFailed, 'the first message must be {"type":"start",…}');
+          started = true;
+          void run(parseStart(msg));
+          return;
+        }
+        switch (msg.type) {
+          case 'stdin':
+            input.push({ kind: 'stdin', data: Buffer.from(String(msg.data ?? ''), 'base64') });
+            break;
+          case 'resize':
+            input.push({ kind: 'resize', cols: Number(msg.cols), rows: Number(msg.rows) });
+            break;
+          case 'signal':
+            input.push({ kind: 'signal', signal: msg.signal === 'SIGTERM' ? 'SIGTERM' : 'SIGKILL' });
+            break;
+          case 'eof':
+            input.push({ kind: 'eof' });
+            break;
+          default:
+            throw new WrennError(ErrorCode.ValidationFailed, `unknown message type ${String(msg.type)}`);
+        }
+      } catch (error) {
+        fail(error instanceof SyntaxError ? new WrennError(ErrorCode.ValidationFailed, 'messages must be JSON') : error);
+      }
+    });
+
+    async function run(start: StreamExecStart) {
+      try {
+        const output = await data.execStream(who, id, start, input, abort.signal);
+        for await (const res of output) {
+          const msg = res.msg;
+          if (msg.case === 'startedPid') send(ws, { type: 'started', pid: msg.value });
+          else if (msg.case === 'stdout' || msg.case === 'stderr') send(ws, { type: msg.case, data: Buffer.from(msg.value).toString('base64') });
+          else if (msg.case === 'exit') {
+            send(ws, { type: 'exit', exit_code: msg.value.exitCode, timed_out: msg.value.timedOut });
+            ws.close(1000, 'exit');
+          }
+        }
+      } catch (error) {
+        if (!abort.signal.aborted) {
+          log.debug({ err: error, sandboxId: id }, 'exec stream failed');
+          fail(error);
+        }
+      }
+    }
+  }
+}

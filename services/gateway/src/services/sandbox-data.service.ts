@@ -1,0 +1,144 @@
+import { create } from '@bufbuild/protobuf';
+import { Injectable } from '@nestjs/common';
+import { dataPlanePb } from '@wrenn/proto';
+import { DataPlaneClients, fromConnect } from '../data-plane/data-plane.clients';
+import { DirEntryView, ExecDto, ExecView } from '../dtos/sandbox.dto';
+import { Caller, SandboxesService } from './sandboxes.service';
+
+const { StreamWriteFileRequestSchema, ExecStreamRequestSchema } = dataPlanePb;
+
+export interface StreamExecStart {
+  cmd: string;
+  args: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  user?: string;
+  pty?: boolean;
+  cols?: number;
+  rows?: number;
+  timeoutSec: number;
+}
+
+export type StreamExecInput =
+  | { kind: 'stdin'; data: Uint8Array }
+  | { kind: 'resize'; cols: number; rows: number }
+  | { kind: 'signal'; signal: 'SIGTERM' | 'SIGKILL' }
+  | { kind: 'eof' };
+
+/**
+ * Commands and files of running sandboxes, through the data plane of the host that holds each
+ * one. No events: these calls change what is inside a sandbox, not its lifecycle. Bodies stream
+ * chunk by chunk in both directions; nothing is held whole in the gateway.
+ */
+@Injectable()
+export class SandboxDataService {
+  constructor(
+    private readonly sandboxes: SandboxesService,
+    private readonly dataPlanes: DataPlaneClients,
+  ) {}
+
+  private async client(caller: Caller, id: string) {
+    const row = await this.sandboxes.requireRunning(caller, id);
+    return this.dataPlanes.forHost(row.hostId);
+  }
+
+  async exec(caller: Caller, id: string, dto: ExecDto): Promise<ExecView> {
+    const client = await this.client(caller, id);
+    try {
+      const res = await client.exec(
+        { sandboxId: id, timeoutSec: dto.timeout_sec, process: { cmd: dto.cmd, args: dto.args, env: dto.env ?? {}, cwd: dto.cwd ?? '', user: dto.user ?? '' } },
+        { timeoutMs: dto.timeout_sec * 1000 + 10_000 },
+      );
+      return {
+        stdout: Buffer.from(res.stdout).toString('utf8'),
+        stderr: Buffer.from(res.stderr).toString('utf8'),
+        exit_code: res.exitCode,
+        timed_out: res.timedOut,
+        truncated: res.truncated,
+        duration_ms: res.durationMs,
+      };
+    } catch (error) {
+      throw fromConnect(error);
+    }
+  }
+
+  /** Streams `body` into a file in the sandbox. */
+  async upload(caller: Caller, id: string, path: string, user: string | undefined, body: AsyncIterable<Uint8Array>): Promise<{ path: string; size: number }> {
+    const client = await this.client(caller, id);
+    async function* messages() {
+      yield create(StreamWriteFileRequestSchema, { msg: { case: 'header', value: { sandboxId: id, path, user: user ?? '' } } });
+      for await (const chunk of body) yield create(StreamWriteFileRequestSchema, { msg: { case: 'chunk', value: chunk } });
+    }
+    try {
+      const res = await client.streamWriteFile(messages(), { timeoutMs: 0 });
+      return { path: res.path, size: Number(res.size) };
+    } catch (error) {
+      throw fromConnect(error);
+    }
+  }
+
+  /**
+   * Opens a file in the sandbox for streaming out. The first chunk is awaited here, so a missing
+   * file is an error before any response byte is sent.
+   */
+  async download(caller: Caller, id: string, path: string, user: string | undefined): Promise<AsyncIterable<Uint8Array>> {
+    const client = await this.client(caller, id);
+    const iterator = client.streamReadFile({ sandboxId: id, path, user: user ?? '' }, { timeoutMs: 0 })[Symbol.asyncIterator]();
+    let first: IteratorResult<dataPlanePb.FileChunk>;
+    try {
+      first = await iterator.next();
+    } catch (error) {
+      throw fromConnect(error);
+    }
+    return (async function* () {
+      if (first.done) return;
+      yield first.value.data;
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value.data;
+    })();
+  }
+
+  async list(caller: Caller, id: string, path: string, depth: number, user: string | undefined): Promise<DirEntryView[]> {
+    const client = await this.client(caller, id);
+    try {
+      const res = await client.listDir({ sandboxId: id, path, depth, user: user ?? '' });
+      return res.entries.map((e) => ({
+        name: e.name,
+        path: e.path,
+        type: e.type,
+        size: Number(e.size),
+        mode: e.mode,
+        modified_at: e.modifiedAt,
+        ...(e.symlinkTarget ? { symlink_target: e.symlinkTarget } : {}),
+      }));
+    } catch (error) {
+      throw fromConnect(error);
+    }
+  }
+
+  /**
+   * An interactive command: `input` feeds stdin, resizes and signals; the returned iterable
+   * yields what the command prints and finally its exit.
+   */
+  async execStream(caller: Caller, id: string, start: StreamExecStart, input: AsyncIterable<StreamExecInput>, signal: AbortSignal): Promise<AsyncIterable<dataPlanePb.ExecStreamResponse>> {
+    const client = await this.client(caller, id);
+    async function* requests() {
+      yield create(ExecStreamRequestSchema, {
+        msg: {
+          case: 'start',
+          value: {
+            sandboxId: id,
+            timeoutSec: start.timeoutSec,
+            process: { cmd: start.cmd, args: start.args, env: start.env ?? {}, cwd: start.cwd ?? '', user: start.user ?? '', pty: !!start.pty, cols: start.cols ?? 80, rows: start.rows ?? 24 },
+          },
+        },
+      });
+      for await (const item of input) {
+        if (item.kind === 'stdin') yield create(ExecStreamRequestSchema, { msg: { case: 'stdin', value: item.data } });
+        else if (item.kind === 'resize') yield create(ExecStreamRequestSchema, { msg: { case: 'resize', value: { cols: item.cols, rows: item.rows } } });
+        else if (item.kind === 'signal') yield create(ExecStreamRequestSchema, { msg: { case: 'signal', value: item.signal } });
+        else yield create(ExecStreamRequestSchema, { msg: { case: 'closeStdin', value: true } });
+      }
+    }
+    return client.execStream(requests(), { signal, timeoutMs: 0 });
+  }
+}

@@ -1,0 +1,194 @@
+import { create } from '@bufbuild/protobuf';
+import { Code, ConnectError, ServiceImpl } from '@connectrpc/connect';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { WrennError } from '@wrenn/contracts';
+import type { Logger } from '@wrenn/logger';
+import { dataPlanePb, filesystemPb } from '@wrenn/proto';
+import { createServer, Http2Server } from 'node:http2';
+import { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { exitCodeOf } from '../envd-client/envd.client';
+import { SandboxOrchestrator } from '../sandbox/sandbox-orchestrator';
+
+const { DataPlane, ExecStreamResponseSchema, FileChunkSchema } = dataPlanePb;
+
+/** The header that carries Wrenn's own error code across the data plane. */
+export const ERROR_CODE_HEADER = 'wrenn-error-code';
+
+/** Wrenn's typed errors keep their code on the wire; the gateway maps them back. */
+function toConnect(error: unknown): never {
+  if (error instanceof WrennError) {
+    const code = error.code === 'sandbox_not_found' ? Code.NotFound : error.code === 'validation_failed' ? Code.InvalidArgument : Code.FailedPrecondition;
+    throw new ConnectError(error.message, code, { [ERROR_CODE_HEADER]: error.code });
+  }
+  throw error;
+}
+
+const TYPE_NAMES: Record<number, string> = {
+  [filesystemPb.FileType.FILE]: 'file',
+  [filesystemPb.FileType.DIRECTORY]: 'dir',
+  [filesystemPb.FileType.SYMLINK]: 'symlink',
+};
+
+/**
+ * The host agent's data plane for the gateway (Connect RPC over HTTP/2, so ExecStream can be
+ * bidirectional): commands and files of the sandboxes on this host, proxied to each one's envd.
+ * Nothing here is buffered whole: file bodies flow chunk by chunk with HTTP/2 flow control.
+ */
+export function dataPlaneService(orchestrator: SandboxOrchestrator): ServiceImpl<typeof DataPlane> {
+  const envdOf = (sandboxId: string) => orchestrator.envd(sandboxId).catch(toConnect);
+  return {
+    async exec(req) {
+      const p = req.process;
+      if (!p) throw new ConnectError('process is required', Code.InvalidArgument);
+      const result = await orchestrator
+        .exec({ sandboxId: req.sandboxId, cmd: p.cmd, args: p.args, env: p.env, cwd: p.cwd || undefined, user: p.user || undefined, timeoutSec: req.timeoutSec || 60 })
+        .catch(toConnect);
+      return {
+        stdout: Buffer.from(result.stdout),
+        stderr: Buffer.from(result.stderr),
+        exitCode: result.exitCode,
+        timedOut: result.timedOut,
+        truncated: result.truncated,
+        durationMs: result.durationMs,
+      };
+    },
+
+    async *execStream(requests) {
+      const iterator = requests[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      if (first.done || first.value.msg.case !== 'start') throw new ConnectError('the first message must be start', Code.InvalidArgument);
+      const start = first.value.msg.value;
+      const p = start.process;
+      if (!p?.cmd) throw new ConnectError('process.cmd is required', Code.InvalidArgument);
+      const envd = await envdOf(start.sandboxId);
+      const abort = new AbortController();
+      let pid: number | undefined;
+      let timedOut = false;
+      const timer = start.timeoutSec > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            if (pid !== undefined) void envd.signal(pid, 'SIGKILL').catch(() => abort.abort());
+            else abort.abort();
+          }, start.timeoutSec * 1000)
+        : undefined;
+      const pty = p.pty ? { cols: p.cols || 80, rows: p.rows || 24 } : undefined;
+      // Client messages after start drive the running process; they arrive while we stream out.
+      let pidReady!: (pid: number) => void;
+      const pidKnown = new Promise<number>((resolve) => (pidReady = resolve));
+      const inbound = (async () => {
+        for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+          const target = await pidKnown;
+          const msg = next.value.msg;
+          if (msg.case === 'stdin') await envd.sendInput(target, msg.value, !!pty);
+          else if (msg.case === 'resize' && pty) await envd.resize(target, msg.value.cols, msg.value.rows);
+          else if (msg.case === 'signal') await envd.signal(target, msg.value === 'SIGTERM' ? 'SIGTERM' : 'SIGKILL');
+          else if (msg.case === 'closeStdin' && !pty) await envd.closeStdin(target);
+        }
+      })().catch(() => undefined);
+      try {
+        for await (const res of envd.start({ cmd: p.cmd, args: p.args, env: p.env, cwd: p.cwd || undefined, user: p.user || 'root' }, { stdin: true, pty, signal: abort.signal })) {
+          const event = res.event?.event;
+          if (event?.case === 'start') {
+            pid = event.value.pid;
+            pidReady(pid);
+            yield create(ExecStreamResponseSchema, { msg: { case: 'startedPid', value: pid } });
+          } else if (event?.case === 'data') {
+            const out = event.value.output;
+            if (out.case === 'stderr') yield create(ExecStreamResponseSchema, { msg: { case: 'stderr', value: out.value } });
+            else if (out.value) yield create(ExecStreamResponseSchema, { msg: { case: 'stdout', value: out.value } });
+          } else if (event?.case === 'end') {
+            yield create(ExecStreamResponseSchema, { msg: { case: 'exit', value: { exitCode: exitCodeOf(event.value), timedOut, error: event.value.error ?? '' } } });
+          }
+        }
+      } catch (error) {
+        if (!timedOut) throw error;
+        yield create(ExecStreamResponseSchema, { msg: { case: 'exit', value: { exitCode: 137, timedOut: true, error: '' } } });
+      } finally {
+        if (timer) clearTimeout(timer);
+        void inbound;
+      }
+    },
+
+    async writeFile(req) {
+      const envd = await envdOf(req.sandboxId);
+      const result = await envd.upload(req.path, Readable.from([req.data]), req.user || undefined);
+      return { path: result.path, size: BigInt(result.size) };
+    },
+
+    async streamWriteFile(requests) {
+      const iterator = requests[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      if (first.done || first.value.msg.case !== 'header') throw new ConnectError('the first message must be the header', Code.InvalidArgument);
+      const header = first.value.msg.value;
+      const envd = await envdOf(header.sandboxId);
+      const chunks = (async function* () {
+        if (header.data.length) yield header.data;
+        for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+          if (next.value.msg.case === 'chunk') yield next.value.msg.value;
+        }
+      })();
+      const result = await envd.upload(header.path, chunks, header.user || undefined);
+      return { path: result.path, size: BigInt(result.size) };
+    },
+
+    async readFile(req) {
+      const envd = await envdOf(req.sandboxId);
+      const { size, stream } = await envd.download(req.path, req.user || undefined);
+      if (size > 64 * 1024 * 1024) {
+        stream.destroy();
+        throw new ConnectError('file too large for ReadFile: use StreamReadFile', Code.ResourceExhausted);
+      }
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      return { data: Buffer.concat(chunks) };
+    },
+
+    async *streamReadFile(req) {
+      const envd = await envdOf(req.sandboxId);
+      const { stream } = await envd.download(req.path, req.user || undefined);
+      try {
+        for await (const chunk of stream) yield create(FileChunkSchema, { data: chunk as Buffer });
+      } finally {
+        stream.destroy();
+      }
+    },
+
+    async listDir(req) {
+      const envd = await envdOf(req.sandboxId);
+      const entries = await envd.listDir(req.path, req.depth || 1, req.user || undefined);
+      return {
+        entries: entries.map((e) => ({
+          name: e.name,
+          path: e.path,
+          type: TYPE_NAMES[e.type] ?? 'unknown',
+          size: BigInt(e.size),
+          mode: e.mode,
+          modifiedAt: e.modifiedTime ? new Date(Number(e.modifiedTime.seconds) * 1000 + Math.floor(e.modifiedTime.nanos / 1e6)).toISOString() : '',
+          symlinkTarget: e.symlinkTarget ?? '',
+        })),
+      };
+    },
+  };
+}
+
+export interface DataPlaneServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serves the data plane on HTTP/2 cleartext (h2c); the URL goes into the heartbeat. */
+export async function startDataPlane(orchestrator: SandboxOrchestrator, options: { host: string; port: number; advertise: string }, log: Logger): Promise<DataPlaneServer> {
+  const handler = connectNodeAdapter({ routes: (router) => router.service(DataPlane, dataPlaneService(orchestrator)) });
+  const server: Http2Server = createServer(handler);
+  server.on('sessionError', (error) => log.debug({ err: error }, 'data plane session error'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${options.advertise}:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,127 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Platform, startPlatform } from './platform';
+
+/**
+ * Security properties a user relies on. Each test fails if the isolation it names breaks.
+ */
+describe('sandbox isolation', () => {
+  let p: Platform;
+  let a = '';
+  let b = '';
+  const sh = async (id: string, script: string, timeoutSec = 20) => {
+    const res = await p.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'sh', args: ['-c', script], timeout_sec: timeoutSec });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return res.body as { stdout: string; stderr: string; exit_code: number; timed_out: boolean };
+  };
+
+  before(async () => {
+    p = await startPlatform('isolation');
+    a = (await p.api('POST', '/v1/sandboxes', { memory_mb: 128 })).body.id;
+    // Room for a thousand processes' kernel memory, so the fork bomb meets the pids limit first.
+    b = (await p.api('POST', '/v1/sandboxes', { memory_mb: 1024 })).body.id;
+  });
+  after(async () => {
+    for (const id of [a, b]) if (id) await p.api('DELETE', `/v1/sandboxes/${id}`).catch(() => undefined);
+    await p.stop();
+  });
+
+  it('sees only its own processes', async () => {
+    const r = await sh(a, 'ls /proc | grep -E "^[0-9]+$" | wc -l');
+    assert.ok(Number(r.stdout) <= 6, `saw ${r.stdout.trim()} processes`);
+    const hostPid = await sh(a, `test -e /proc/${process.pid} && echo visible || echo hidden`);
+    assert.equal(hostPid.stdout.trim(), 'hidden');
+  });
+
+  it('has its own hostname and no host file descriptors', async () => {
+    assert.equal((await sh(a, 'hostname')).stdout.trim(), a);
+    assert.equal((await sh(a, 'ls /proc/1/fd | sort -n | tr "\\n" " "')).stdout.trim(), '0 1 2');
+  });
+
+  it("cannot reach the host's PostgreSQL on 127.0.0.1:5432", async () => {
+    const r = await sh(a, 'timeout 3 bash -c "echo > /dev/tcp/127.0.0.1/5432" && echo open || echo closed');
+    assert.equal(r.stdout.trim(), 'closed');
+    const gw = (await sh(a, "ip -4 route show default | awk '{print $3}'")).stdout.trim();
+    const viaGateway = await sh(a, `timeout 3 bash -c "echo > /dev/tcp/${gw}/5432" && echo open || echo closed`);
+    assert.equal(viaGateway.stdout.trim(), 'closed');
+  });
+
+  it('cannot reach another sandbox', async () => {
+    await sh(b, 'nohup /opt/wrenn/bin/node -e "require(\'net\').createServer(s => s.end(\'hi\')).listen(7000)" >/dev/null 2>&1 &');
+    const ipB = (await sh(b, "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1")).stdout.trim();
+    assert.match(ipB, /^\d+\.\d+\.\d+\.\d+$/);
+    // B's server is up (B can reach itself) …
+    assert.equal((await sh(b, `sleep 0.5; curl -s -m 3 telnet://${ipB}:7000 </dev/null`)).stdout, 'hi');
+    // … but A cannot reach it.
+    const r = await sh(a, `curl -s -m 3 telnet://${ipB}:7000 </dev/null; echo "exit=$?"`);
+    assert.notEqual(r.stdout.trim(), 'hiexit=0');
+    assert.doesNotMatch(r.stdout, /^hi/);
+  });
+
+  describe('a server on the host', () => {
+    let server: Server;
+    before(async () => {
+      server = createServer((_req, res) => res.end('from the host'));
+      await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
+    });
+    after(() => new Promise<void>((r) => server.close(() => r())));
+
+    it("is reachable on the sandbox's gateway (the host's veth address)", async () => {
+      const port = (server.address() as AddressInfo).port;
+      const r = await sh(a, `curl -s -m 5 http://$(ip -4 route show default | awk '{print $3}'):${port}/`);
+      assert.equal(r.stdout, 'from the host');
+    });
+
+    it("is not reachable on the host's other addresses", async () => {
+      const port = (server.address() as AddressInfo).port;
+      const gwB = (await sh(b, "ip -4 route show default | awk '{print $3}'")).stdout.trim();
+      const r = await sh(a, `curl -s -m 3 http://${gwB}:${port}/; echo "exit=$?"`);
+      assert.doesNotMatch(r.stdout, /from the host/);
+    });
+  });
+
+  it('has DNS configured', async () => {
+    assert.match((await sh(a, 'cat /etc/resolv.conf')).stdout, /^nameserver \d+\.\d+\.\d+\.\d+/m);
+  });
+
+  it('hits the pids limit with a fork bomb and survives it', async () => {
+    // 3000 background sleeps against a pids limit of 1024: a fork fails and the shell gives up.
+    // Progress goes to a file with builtins only (no fork needed to record it).
+    const r = await sh(b, 'i=0; while [ $i -lt 3000 ]; do sleep 3 >/dev/null 2>&1 & i=$((i+1)); echo $i > /tmp/started; done; echo "started $i"', 60);
+    assert.notEqual(r.exit_code, 0, JSON.stringify(r));
+    // envd kept a reserve of its own: the sandbox still answers while the sleeps hold every pid.
+    // Read through the files API: every pid of the sandbox is taken, so no command could start.
+    const started = Number(await (await fetch(`${p.url}/v1/sandboxes/${b}/files?path=/tmp/started`)).text());
+    assert.ok(started >= 900 && started <= 1024, `stopped by the pids limit after ${started} processes`);
+    const metrics = await p.api('GET', `/v1/sandboxes/${b}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.ok(metrics.body.pids >= 1000 && metrics.body.pids <= 1024 + 64, `pids at the limit: ${metrics.body.pids}`);
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    assert.equal((await sh(b, 'echo still alive')).stdout, 'still alive\n');
+  });
+
+  it('OOM-kills a memory hog inside the sandbox while the platform keeps running', async () => {
+    const r = await sh(a, '/opt/wrenn/bin/node -e "const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1))"; echo "exit=$?"', 60);
+    assert.match(r.stdout, /exit=137/);
+    assert.equal((await p.api('GET', '/healthz')).status, 200);
+    assert.equal((await sh(a, 'echo after oom')).stdout, 'after oom\n');
+  });
+
+  it('never lets a ".." path or an absolute symlink reach outside the sandbox root', async () => {
+    await sh(a, 'ln -sfn / /root/escape && mkdir -p /root/d');
+    // The symlink resolves inside the sandbox: its own /etc/hostname, not the host's.
+    const viaLink = await fetch(`${p.url}/v1/sandboxes/${a}/files?path=${encodeURIComponent('/root/escape/etc/hostname')}`);
+    assert.equal(viaLink.status, 200);
+    assert.equal(await viaLink.text(), `${a}\n`);
+    const up = await fetch(`${p.url}/v1/sandboxes/${a}/files?path=${encodeURIComponent('/root/d/../../../../../../tmp/wrenn-escape-probe')}`, {
+      method: 'PUT',
+      body: 'probe',
+    });
+    assert.equal(up.status, 200);
+    assert.equal(require('node:fs').existsSync('/tmp/wrenn-escape-probe'), false, 'nothing written on the host');
+    // ".." stops at the sandbox's own root.
+    assert.equal((await sh(a, 'cat /tmp/wrenn-escape-probe')).stdout, 'probe');
+  });
+});
