@@ -1,4 +1,4 @@
-import { Controller, Get, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import busboy from 'busboy';
 import { ErrorCode, WrennError } from '@wrenn/contracts';
 import type { Request, Response } from 'express';
@@ -42,11 +42,13 @@ export class FilesController {
   constructor(private readonly data: SandboxDataService) {}
 
   @Put()
+  @HttpCode(200)
   async putRaw(@Param('id') id: string, @Query() query: FileQuery, @Req() req: Request): Promise<{ path: string; size: number }> {
     return this.data.upload(DEFAULT_CALLER, id, query.path, query.user, req);
   }
 
   @Post()
+  @HttpCode(200)
   async postMultipart(@Param('id') id: string, @Query() query: FileQuery, @Req() req: Request): Promise<{ path: string; size: number }> {
     if (!req.headers['content-type']?.startsWith('multipart/form-data')) {
       throw new WrennError(ErrorCode.ValidationFailed, 'POST takes multipart/form-data; use PUT for a raw body');

@@ -15,13 +15,43 @@ const { DataPlane, ExecStreamResponseSchema, FileChunkSchema } = dataPlanePb;
 /** The header that carries Wrenn's own error code across the data plane. */
 export const ERROR_CODE_HEADER = 'wrenn-error-code';
 
-/** Wrenn's typed errors keep their code on the wire; the gateway maps them back. */
+/**
+ * Errors as they leave the data plane. Wrenn's typed errors keep their code in a header the
+ * gateway maps back; envd's Connect errors keep code and message but not their metadata (HTTP/1
+ * response headers such as keep-alive, which HTTP/2 forbids and which would break the reply).
+ */
 function toConnect(error: unknown): never {
   if (error instanceof WrennError) {
     const code = error.code === 'sandbox_not_found' ? Code.NotFound : error.code === 'validation_failed' ? Code.InvalidArgument : Code.FailedPrecondition;
     throw new ConnectError(error.message, code, { [ERROR_CODE_HEADER]: error.code });
   }
+  if (error instanceof ConnectError) throw new ConnectError(error.rawMessage, error.code);
   throw error;
+}
+
+/** Applies toConnect to every method of a service, unary and streaming alike. */
+function withCleanErrors<T extends object>(impl: T): T {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(impl)) {
+    const method = fn as (...args: unknown[]) => unknown;
+    wrapped[name] =
+      method.constructor.name === 'AsyncGeneratorFunction'
+        ? async function* (...args: unknown[]) {
+            try {
+              yield* method(...args) as AsyncGenerator;
+            } catch (error) {
+              toConnect(error);
+            }
+          }
+        : async (...args: unknown[]) => {
+            try {
+              return await method(...args);
+            } catch (error) {
+              return toConnect(error);
+            }
+          };
+  }
+  return wrapped as T;
 }
 
 const TYPE_NAMES: Record<number, string> = {
@@ -36,14 +66,13 @@ const TYPE_NAMES: Record<number, string> = {
  * Nothing here is buffered whole: file bodies flow chunk by chunk with HTTP/2 flow control.
  */
 export function dataPlaneService(orchestrator: SandboxOrchestrator): ServiceImpl<typeof DataPlane> {
-  const envdOf = (sandboxId: string) => orchestrator.envd(sandboxId).catch(toConnect);
-  return {
+  const envdOf = (sandboxId: string) => orchestrator.envd(sandboxId);
+  return withCleanErrors<ServiceImpl<typeof DataPlane>>({
     async exec(req) {
       const p = req.process;
       if (!p) throw new ConnectError('process is required', Code.InvalidArgument);
       const result = await orchestrator
-        .exec({ sandboxId: req.sandboxId, cmd: p.cmd, args: p.args, env: p.env, cwd: p.cwd || undefined, user: p.user || undefined, timeoutSec: req.timeoutSec || 60 })
-        .catch(toConnect);
+        .exec({ sandboxId: req.sandboxId, cmd: p.cmd, args: p.args, env: p.env, cwd: p.cwd || undefined, user: p.user || undefined, timeoutSec: req.timeoutSec || 60 });
       return {
         stdout: Buffer.from(result.stdout),
         stderr: Buffer.from(result.stderr),
@@ -169,7 +198,7 @@ export function dataPlaneService(orchestrator: SandboxOrchestrator): ServiceImpl
         })),
       };
     },
-  };
+  });
 }
 
 export interface DataPlaneServer {

@@ -1,0 +1,181 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import WebSocket from 'ws';
+import { Platform, startPlatform } from './platform';
+
+/** Peak resident memory of a process (VmHWM), in MiB. */
+function peakRssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'))!;
+  return Number(line.replace(/\D+/g, '')) / 1024;
+}
+
+/** A deterministic byte stream of `total` bytes, hashed as it is produced. */
+function generated(total: number, hash: ReturnType<typeof createHash>): ReadableStream<Uint8Array> {
+  const block = Buffer.alloc(1 << 20);
+  let sent = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (sent >= total) return controller.close();
+      const n = Math.min(block.length, total - sent);
+      // Every block differs (its offset is written into it), so a reordered or lost chunk shows.
+      block.fill(sent % 251);
+      block.writeBigUInt64LE(BigInt(sent), 0);
+      const chunk = Buffer.from(block.subarray(0, n));
+      hash.update(chunk);
+      sent += n;
+      controller.enqueue(chunk);
+    },
+  });
+}
+
+interface WsMessage {
+  type: string;
+  data?: string;
+  exit_code?: number;
+  pid?: number;
+  code?: string;
+}
+
+/** Runs one WebSocket exec session: sends `start`, then `inputs`, collects everything until close. */
+function wsExec(url: string, start: object, inputs: object[], timeoutMs = 20_000): Promise<WsMessage[]> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    const got: WsMessage[] = [];
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error(`no exit within ${timeoutMs} ms: ${JSON.stringify(got)}`));
+    }, timeoutMs);
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'start', ...start })));
+    ws.on('message', (raw) => {
+      const msg = JSON.parse(raw.toString()) as WsMessage;
+      got.push(msg);
+      if (msg.type === 'started') for (const input of inputs) ws.send(JSON.stringify(input));
+    });
+    ws.on('close', () => {
+      clearTimeout(timer);
+      resolve(got);
+    });
+    ws.on('error', reject);
+  });
+}
+
+const text = (messages: WsMessage[], type: string) =>
+  messages.filter((m) => m.type === type).map((m) => Buffer.from(m.data ?? '', 'base64').toString()).join('');
+
+describe('data plane: exec and files', () => {
+  let p: Platform;
+  let id = '';
+  before(async () => {
+    // A heap limit far below the 1 GiB file below: streaming, not buffering, is what passes.
+    p = await startPlatform('dataplane', { NODE_OPTIONS: '--max-old-space-size=256' });
+    const created = await p.api('POST', '/v1/sandboxes', { memory_mb: 512 });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    id = created.body.id;
+  });
+  after(async () => {
+    if (id) await p.api('DELETE', `/v1/sandboxes/${id}`).catch(() => undefined);
+    await p.stop();
+  });
+
+  it('runs a command with env, cwd and user', async () => {
+    const r = await p.api('POST', `/v1/sandboxes/${id}/exec`, {
+      cmd: 'sh',
+      args: ['-c', 'echo "$GREETING"; pwd; id -un'],
+      env: { GREETING: 'hello env' },
+      cwd: '/tmp',
+      user: 'user',
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.stdout, 'hello env\n/tmp\nuser\n');
+    const missing = await p.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'no-such-command' });
+    assert.equal(missing.body.exit_code, 127);
+    const badUser = await p.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'true', user: 'nobody-here' });
+    assert.equal(badUser.status, 400);
+    assert.equal(badUser.body.error.code, 'validation_failed');
+  });
+
+  it('streams an exec over WebSocket with stdin', async () => {
+    const wsUrl = `${p.url.replace('http', 'ws')}/v1/sandboxes/${id}/exec/stream`;
+    const got = await wsExec(wsUrl, { cmd: 'sh', args: ['-c', 'read line; echo "got: $line"; echo err >&2'] }, [
+      { type: 'stdin', data: Buffer.from('hello over ws\n').toString('base64') },
+      { type: 'eof' },
+    ]);
+    assert.equal(got[0].type, 'started');
+    assert.equal(text(got, 'stdout'), 'got: hello over ws\n');
+    assert.equal(text(got, 'stderr'), 'err\n');
+    assert.deepEqual(got.at(-1), { type: 'exit', exit_code: 0, timed_out: false });
+  });
+
+  it('runs an interactive shell on a PTY over WebSocket', async () => {
+    const wsUrl = `${p.url.replace('http', 'ws')}/v1/sandboxes/${id}/exec/stream`;
+    const got = await wsExec(wsUrl, { cmd: 'bash', args: ['--norc', '-i'], pty: true, cols: 100, rows: 30 }, [
+      { type: 'stdin', data: Buffer.from('echo $((6 * 7)); stty size\nexit\n').toString('base64') },
+    ]);
+    const out = text(got, 'stdout');
+    assert.match(out, /42/);
+    assert.match(out, /30 100/);
+    assert.equal(got.at(-1)?.type, 'exit');
+  });
+
+  it('reports stream errors in the protocol', async () => {
+    const wsUrl = `${p.url.replace('http', 'ws')}/v1/sandboxes/sb_00000000000000000000000000/exec/stream`;
+    const got = await wsExec(wsUrl, { cmd: 'true' }, []);
+    assert.equal(got[0].type, 'error');
+    assert.equal(got[0].code, 'sandbox_not_found');
+  });
+
+  it('uploads (raw and multipart), lists and downloads files', async () => {
+    const put = await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/home/user/notes/a.txt&user=user`, { method: 'PUT', body: 'alpha\n', headers: { 'content-type': 'application/json' } });
+    assert.equal(put.status, 200);
+    assert.deepEqual(await put.json(), { path: '/home/user/notes/a.txt', size: 6 });
+    const form = new FormData();
+    form.append('file', new Blob(['beta\n']), 'b.txt');
+    const post = await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/home/user/notes/b.txt&user=user`, { method: 'POST', body: form });
+    assert.equal(post.status, 200);
+    const list = await p.api('GET', `/v1/sandboxes/${id}/files/list?path=/home/user/notes`);
+    assert.equal(list.status, 200);
+    assert.deepEqual(list.body.entries.map((e: { name: string; type: string; size: number }) => [e.name, e.type, e.size]), [['a.txt', 'file', 6], ['b.txt', 'file', 5]]);
+    assert.equal(await (await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/home/user/notes/b.txt`)).text(), 'beta\n');
+    const owner = await p.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'stat', args: ['-c', '%U', '/home/user/notes/a.txt'] });
+    assert.equal(owner.body.stdout, 'user\n');
+    const missing = await p.api('GET', `/v1/sandboxes/${id}/files?path=/nope`);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.error.code, 'file_not_found');
+    const noPath = await p.api('GET', `/v1/sandboxes/${id}/files`);
+    assert.equal(noPath.status, 400);
+  });
+
+  it('streams a 1 GiB file in and out byte-identical, far beyond the heap limit', { timeout: 300_000 }, async (t) => {
+    const size = 1 << 30;
+    const sent = createHash('sha256');
+    const started = Date.now();
+    const up = await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/root/big.bin`, {
+      method: 'PUT',
+      body: generated(size, sent),
+      duplex: 'half',
+    } as RequestInit);
+    assert.equal(up.status, 200, await up.clone().text());
+    assert.equal(((await up.json()) as { size: number }).size, size);
+    const upSecs = (Date.now() - started) / 1000;
+
+    const received = createHash('sha256');
+    let bytes = 0;
+    const downStarted = Date.now();
+    const down = await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/root/big.bin`);
+    assert.equal(down.status, 200);
+    for await (const chunk of down.body as unknown as AsyncIterable<Uint8Array>) {
+      received.update(chunk);
+      bytes += chunk.length;
+    }
+    const downSecs = (Date.now() - downStarted) / 1000;
+    assert.equal(bytes, size);
+    assert.equal(received.digest('hex'), sent.digest('hex'));
+    const peak = peakRssMiB(p.process.pid!);
+    t.diagnostic(`1 GiB up ${upSecs.toFixed(1)} s, down ${downSecs.toFixed(1)} s; platform peak RSS ${peak.toFixed(0)} MiB`);
+    assert.ok(peak < 800, `the platform never held the file: peak RSS ${peak.toFixed(0)} MiB`);
+    const disk = await p.api('GET', `/v1/sandboxes/${id}/metrics`);
+    assert.ok(disk.body.disk_bytes >= size, 'disk usage counts the file');
+  });
+});
