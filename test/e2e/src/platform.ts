@@ -87,7 +87,11 @@ export async function startPlatform(label: string, extraEnv: Record<string, stri
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill(signal);
+      // A graceful stop that hangs is a bug the test should see, not wait on forever.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await exited;
+      clearTimeout(timer);
+      if (signal === 'SIGTERM' && child.signalCode === 'SIGKILL') throw new Error(`the platform did not stop on SIGTERM:\n${out.slice(-3000)}`);
     },
     async stop() {
       await platform.kill('SIGTERM');

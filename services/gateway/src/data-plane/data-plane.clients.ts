@@ -21,6 +21,8 @@ export function fromConnect(error: unknown): WrennError {
     case Code.NotFound: return new WrennError(ErrorCode.FileNotFound, error.rawMessage);
     case Code.InvalidArgument: case Code.AlreadyExists: case Code.FailedPrecondition: return new WrennError(ErrorCode.ValidationFailed, error.rawMessage);
     case Code.PermissionDenied: return new WrennError(ErrorCode.PermissionDenied, error.rawMessage);
+    // envd answers an unknown sandbox user as unauthenticated: a bad request from our side.
+    case Code.Unauthenticated: return new WrennError(ErrorCode.ValidationFailed, error.rawMessage);
     case Code.ResourceExhausted: return new WrennError(ErrorCode.InsufficientStorage, error.rawMessage);
     case Code.DeadlineExceeded: return new WrennError(ErrorCode.ExecTimeout, error.rawMessage);
     case Code.Unavailable: return new WrennError(ErrorCode.SandboxUnavailable, `the sandbox did not answer: ${error.rawMessage}`);

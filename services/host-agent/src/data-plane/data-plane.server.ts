@@ -4,7 +4,7 @@ import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { dataPlanePb, filesystemPb } from '@wrenn/proto';
-import { createServer, Http2Server } from 'node:http2';
+import { createServer, Http2Server, ServerHttp2Session } from 'node:http2';
 import { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { exitCodeOf } from '../envd-client/envd.client';
@@ -141,7 +141,7 @@ export function dataPlaneService(orchestrator: SandboxOrchestrator): ServiceImpl
 
     async writeFile(req) {
       const envd = await envdOf(req.sandboxId);
-      const result = await envd.upload(req.path, Readable.from([req.data]), req.user || undefined);
+      const result = await envd.upload(req.path, Readable.from([req.data]), req.user || 'root');
       return { path: result.path, size: BigInt(result.size) };
     },
 
@@ -157,13 +157,13 @@ export function dataPlaneService(orchestrator: SandboxOrchestrator): ServiceImpl
           if (next.value.msg.case === 'chunk') yield next.value.msg.value;
         }
       })();
-      const result = await envd.upload(header.path, chunks, header.user || undefined);
+      const result = await envd.upload(header.path, chunks, header.user || 'root');
       return { path: result.path, size: BigInt(result.size) };
     },
 
     async readFile(req) {
       const envd = await envdOf(req.sandboxId);
-      const { size, stream } = await envd.download(req.path, req.user || undefined);
+      const { size, stream } = await envd.download(req.path, req.user || 'root');
       if (size > 64 * 1024 * 1024) {
         stream.destroy();
         throw new ConnectError('file too large for ReadFile: use StreamReadFile', Code.ResourceExhausted);
@@ -175,7 +175,7 @@ export function dataPlaneService(orchestrator: SandboxOrchestrator): ServiceImpl
 
     async *streamReadFile(req) {
       const envd = await envdOf(req.sandboxId);
-      const { stream } = await envd.download(req.path, req.user || undefined);
+      const { stream } = await envd.download(req.path, req.user || 'root');
       try {
         for await (const chunk of stream) yield create(FileChunkSchema, { data: chunk as Buffer });
       } finally {
@@ -185,7 +185,7 @@ export function dataPlaneService(orchestrator: SandboxOrchestrator): ServiceImpl
 
     async listDir(req) {
       const envd = await envdOf(req.sandboxId);
-      const entries = await envd.listDir(req.path, req.depth || 1, req.user || undefined);
+      const entries = await envd.listDir(req.path, req.depth || 1, req.user || 'root');
       return {
         entries: entries.map((e) => ({
           name: e.name,
@@ -211,6 +211,12 @@ export async function startDataPlane(orchestrator: SandboxOrchestrator, options:
   const handler = connectNodeAdapter({ routes: (router) => router.service(DataPlane, dataPlaneService(orchestrator)) });
   const server: Http2Server = createServer(handler);
   server.on('sessionError', (error) => log.debug({ err: error }, 'data plane session error'));
+  // Clients keep HTTP/2 sessions open (and ping them); close() must end them or it never returns.
+  const sessions = new Set<ServerHttp2Session>();
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, resolve);
@@ -218,6 +224,13 @@ export async function startDataPlane(orchestrator: SandboxOrchestrator, options:
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://${options.advertise}:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const session of sessions) {
+          session.close();
+          setTimeout(() => session.destroy(), 2000).unref();
+        }
+      }),
   };
 }
