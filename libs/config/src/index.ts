@@ -64,7 +64,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
       runtime,
       stateDir,
       imageDir: env.WRENN_IMAGE_DIR ?? join(stateDir, 'images'),
-      vcpus: int(env, 'WRENN_HOST_VCPUS', require('node:os').cpus().length * 4),
+      // vCPUs are quotas, not pinned cores: a host offers 16 per core by default (overcommit).
+      vcpus: int(env, 'WRENN_HOST_VCPUS', require('node:os').cpus().length * 16),
       memoryMb: int(env, 'WRENN_HOST_MEMORY_MB', memTotalMb),
       maxSandboxes: int(env, 'WRENN_HOST_MAX_SANDBOXES', 64),
       heartbeatMs: int(env, 'WRENN_HEARTBEAT_MS', 2000),

@@ -77,16 +77,7 @@ export class ProjectionRunner {
   /** Idempotent: creates the durable consumer, or updates its filter if the projection changed it. */
   async ensureConsumer(): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
-    const config = {
-      durable_name: this.durableName,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      filter_subject: this.projection.filterSubject,
-      // One batch in flight: redeliveries come back before anything newer, keeping order.
-      max_ack_pending: this.batchSize,
-      ack_wait: this.ackWaitMs * 1_000_000,
-      max_deliver: -1,
-    };
+    const config = this.consumerConfig();
     try {
       const info = await jsm.consumers.info(this.naming.stream, this.durableName);
       if (info.config.filter_subject !== config.filter_subject || info.config.max_ack_pending !== config.max_ack_pending) {
@@ -99,6 +90,41 @@ export class ProjectionRunner {
       if (!isNotFound(error)) throw error;
       await jsm.consumers.add(this.naming.stream, config);
     }
+  }
+
+  /**
+   * The checkpoint in PostgreSQL is the truth of what was applied. A runner taking over recreates
+   * the durable consumer right after it, so whatever a crashed predecessor had fetched but not
+   * committed is delivered again at once, instead of after its ack wait expires.
+   */
+  private async repositionConsumer(): Promise<void> {
+    const rows: Array<{ position: string }> = await this.dataSource.query(
+      'SELECT position FROM projection_checkpoints WHERE projection = $1',
+      [this.projection.name],
+    );
+    const position = rows.length ? Number(rows[0].position) : 0;
+    const jsm = await this.nc.jetstreamManager();
+    await jsm.consumers.delete(this.naming.stream, this.durableName).catch((error) => {
+      if (!isNotFound(error)) throw error;
+    });
+    await jsm.consumers.add(this.naming.stream, {
+      ...this.consumerConfig(),
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: position + 1,
+    });
+  }
+
+  private consumerConfig() {
+    return {
+      durable_name: this.durableName,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: this.projection.filterSubject,
+      // One batch in flight: redeliveries come back before anything newer, keeping order.
+      max_ack_pending: this.batchSize,
+      ack_wait: this.ackWaitMs * 1_000_000,
+      max_deliver: -1,
+    };
   }
 
   async start(): Promise<void> {
@@ -176,6 +202,7 @@ export class ProjectionRunner {
    * light load and a burst shares transactions.
    */
   private async consumeWhileLeader(): Promise<void> {
+    await this.repositionConsumer();
     const consumer = await this.nc.jetstream().consumers.get(this.naming.stream, this.durableName);
     const messages = await consumer.consume({ max_messages: this.batchSize, expires: Math.max(1000, this.fetchExpiresMs) });
     const buffer: JsMsg[] = [];

@@ -1,12 +1,17 @@
+import { AddressInfo } from 'node:net';
 import { createEnvd } from './server';
 
 /**
  * envd: the daemon inside every sandbox, the child of its PID 1 (tini). Listens on all of the
- * sandbox's addresses; the host agent (and, through Wrenn's proxy, E2B's SDKs) reach it there.
+ * sandbox's addresses (ENVD_HOST narrows that) on E2B's port 49983 (ENVD_PORT; 0 picks a free
+ * one). The line it prints once listening names the real port, for whoever started it.
  */
 const port = Number(process.env.ENVD_PORT ?? 49983);
 const envd = createEnvd();
-envd.server.listen(port, process.env.ENVD_HOST ?? '0.0.0.0');
+envd.server.listen(port, process.env.ENVD_HOST ?? '0.0.0.0', () => {
+  const address = envd.server.address() as AddressInfo;
+  process.stdout.write(`envd listening on ${address.address}:${address.port}\n`);
+});
 const stop = () => void envd.close().then(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

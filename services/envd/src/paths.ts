@@ -1,13 +1,24 @@
-import { isAbsolute, resolve } from 'node:path';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { isAbsolute, join, resolve } from 'node:path';
 import { SandboxUser } from './users';
 
 /**
- * Paths from clients are taken relative to the acting user's home (as E2B's envd does) and
- * normalised. envd runs inside the sandbox's own root, so even "../../.." or a symlink to "/"
- * resolves within the sandbox: the host's filesystem is not reachable from here at all.
+ * Resolves a client's path the way E2B's envd does, so the same SDK call touches the same file:
+ *  - "" means the acting user's home; "~" and "~/x" expand to it ("~other" is refused: E2B's
+ *    envd never looks up another user's home);
+ *  - an absolute path is used exactly as given, ".." included: the kernel resolves it (so
+ *    "/a/../b" needs "/a" to exist, and a symlinked "/a" is followed before "..");
+ *  - a relative path is joined to the home and normalised lexically, so "../x" from
+ *    /home/user is /home/x: paths are not confined to the home.
+ * Nothing here is a security boundary: envd acts inside the sandbox's own root, and the user's
+ * file permissions decide what it may touch.
  */
 export function resolvePath(path: string, user: SandboxUser): string {
-  if (!path) return user.home;
-  const expanded = path === '~' ? user.home : path.startsWith('~/') ? `${user.home}/${path.slice(2)}` : path;
-  return isAbsolute(expanded) ? resolve(expanded) : resolve(user.home, expanded);
+  let p = path;
+  if (p.startsWith('~')) {
+    if (p.length > 1 && p[1] !== '/') throw new ConnectError(`cannot expand user-specific home dir in '${path}'`, Code.InvalidArgument);
+    p = join(user.home, p.slice(1));
+  }
+  if (isAbsolute(p)) return p;
+  return resolve(user.home, p);
 }

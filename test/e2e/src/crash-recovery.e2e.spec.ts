@@ -38,24 +38,27 @@ describe('crash while creating', () => {
 
     await p.restart();
 
+    const names = p.env.naming;
+    const jsm = await p.env.nc.jetstreamManager();
+    const onLog = async () =>
+      Object.keys((await jsm.streams.info(names.stream, { subjects_filter: names.aggregateWildcard('sandbox') })).state.subjects ?? {}).length;
     await eventually(
-      async () => (await p.sql(`SELECT count(*)::int AS n FROM sandboxes WHERE state NOT IN ('running', 'failed')`))[0].n === 0,
+      async () =>
+        (await p.sql(`SELECT count(*)::int AS n FROM sandboxes WHERE state NOT IN ('running', 'failed')`))[0].n === 0 &&
+        (await p.sql(`SELECT count(*)::int AS n FROM sandboxes`))[0].n === (await onLog()),
       30_000,
-      'every sandbox to settle as running or failed',
+      'every sandbox on the log to settle as running or failed',
     );
 
     t.diagnostic(`after restart: ${JSON.stringify(await p.sql('SELECT state, failure_reason, count(*)::int FROM sandboxes GROUP BY 1, 2'))}`);
     // The log and the read model agree, row by row.
-    const names = p.env.naming;
-    const jsm = await p.env.nc.jetstreamManager();
     const rows = await p.sql<{ id: string; state: string; version: string }>('SELECT id, state, version FROM sandboxes');
     assert.ok(rows.length >= 2);
     for (const row of rows) {
       const last = await jsm.streams.getMessage(names.stream, { last_by_subj: names.eventSubject('sandbox', row.id) });
       assert.equal(Number(row.version), last.seq, `${row.id} projected up to its last event`);
     }
-    const info = await jsm.streams.info(names.stream, { subjects_filter: names.aggregateWildcard('sandbox') });
-    assert.equal(Object.keys(info.state.subjects ?? {}).length, rows.length, 'one row per sandbox on the log');
+    assert.equal(await onLog(), rows.length, 'one row per sandbox on the log');
     assert.equal((await p.sql('SELECT count(*)::int AS n FROM dead_letters'))[0].n, 0);
 
     // The host holds exactly the running sandboxes.

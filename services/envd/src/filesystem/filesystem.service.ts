@@ -2,7 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { filesystemPb } from '@wrenn/proto';
 import { randomUUID } from 'node:crypto';
-import { chown, lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { chown, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AsyncQueue } from '../async-queue';
 import { resolvePath } from '../paths';
@@ -64,7 +64,9 @@ export function filesystemService(): ServiceImpl<typeof Filesystem> {
 
     makeDir: (req, ctx) =>
       withUser(ctx, req.path, async (p, user) => {
-        if (await lstat(p).then(() => true, () => false)) throw new ConnectError(`${p}: already exists`, Code.AlreadyExists);
+        const existing = await stat(p).catch(() => undefined);
+        if (existing?.isDirectory()) throw new ConnectError(`directory already exists: ${p}`, Code.AlreadyExists);
+        if (existing) throw new ConnectError(`path already exists but it is not a directory: ${p}`, Code.InvalidArgument);
         await makeDirs(p, user);
         return { entry: await entryInfo(p) };
       }),
@@ -80,14 +82,15 @@ export function filesystemService(): ServiceImpl<typeof Filesystem> {
     listDir: (req, ctx) =>
       withUser(ctx, req.path, async (p) => {
         const entries: filesystemPb.EntryInfo[] = [];
-        if (!(await lstat(p)).isDirectory()) throw new ConnectError(`${p}: not a directory`, Code.InvalidArgument);
+        // The listed directory itself may be a symlink (followed); entries below are not.
+        if (!(await stat(p)).isDirectory()) throw new ConnectError(`path is not a directory: ${p}`, Code.InvalidArgument);
         await list(p, Math.max(1, req.depth || 1), entries);
         return { entries };
       }),
 
+    // Like `rm -rf` (and E2B's envd): removing what is not there succeeds.
     remove: (req, ctx) =>
       withUser(ctx, req.path, async (p) => {
-        await lstat(p);
         await rm(p, { recursive: true, force: true });
         return {};
       }),
@@ -95,7 +98,7 @@ export function filesystemService(): ServiceImpl<typeof Filesystem> {
     async *watchDir(req, ctx) {
       const user = userFromHeaders(ctx.requestHeader);
       const root = resolvePath(req.path, user);
-      if (!(await lstat(root).catch((e) => { throw fsError(e, root); })).isDirectory()) {
+      if (!(await stat(root).catch((e) => { throw fsError(e, root); })).isDirectory()) {
         throw new ConnectError(`${root}: not a directory`, Code.InvalidArgument);
       }
       const queue = new AsyncQueue<filesystemPb.WatchDirResponse>();
@@ -116,7 +119,7 @@ export function filesystemService(): ServiceImpl<typeof Filesystem> {
 
     createWatcher: (req, ctx) =>
       withUser(ctx, req.path, async (root) => {
-        if (!(await lstat(root)).isDirectory()) throw new ConnectError(`${root}: not a directory`, Code.InvalidArgument);
+        if (!(await stat(root)).isDirectory()) throw new ConnectError(`${root}: not a directory`, Code.InvalidArgument);
         const id = randomUUID();
         const state = { events: [] as filesystemPb.FilesystemEvent[], watcher: undefined as unknown as DirWatcher };
         state.watcher = new DirWatcher(root, req.recursive, req.includeEntry, (event) => state.events.push(event));

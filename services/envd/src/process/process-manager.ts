@@ -1,6 +1,6 @@
 import { ConnectError, Code } from '@connectrpc/connect';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { SandboxUser } from '../users';
 
 export type ProcessOutput = { kind: 'stdout' | 'stderr' | 'pty'; data: Uint8Array };
@@ -18,6 +18,8 @@ export interface StartOptions {
   user: SandboxUser;
 }
 
+/** How long output may still drain after the process itself exited. */
+const EXIT_GRACE_MS = 250;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Bound in by the host agent: writing a pid to the files here moves it into the sandbox's limited groups. */
 const USER_CGROUPS = '/run/wrenn/cgroup';
@@ -45,13 +47,29 @@ export class ManagedProcess {
     child.stdout?.on('data', forward(options.pty ? 'pty' : 'stdout'));
     child.stderr?.on('data', forward(options.pty ? 'pty' : 'stderr'));
     child.stdin?.on('error', () => undefined); // writing to a process that exited is not envd's failure
-    child.on('close', (code, signal) => {
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (this.ended) return;
+      // Go's ProcessState wording, as E2B's envd reports it; a non-zero end also carries it
+      // as the error (the SDK shows it in its CommandExitError).
+      const status = signal ? `signal: ${signalText(signal)}` : `exit status ${code}`;
       this.ended = signal
-        ? { exitCode: -1, exited: false, status: `signal: ${signalText(signal)}` }
-        : { exitCode: code ?? -1, exited: true, status: `exit status ${code}` };
+        ? { exitCode: -1, exited: false, status, error: status }
+        : { exitCode: code ?? -1, exited: true, status, error: code === 0 ? undefined : status };
       this.emit({ kind: 'end', end: this.ended });
       this.subscribers.clear();
       this.onEnd();
+    };
+    // 'close' (all output read) is the normal end. A child left in the background may keep the
+    // pipes open for hours, though: like E2B's envd, the end follows the process's own exit, after
+    // a short grace for output still in the pipes.
+    child.on('close', finish);
+    child.on('exit', (code, signal) => {
+      setTimeout(() => {
+        if (this.ended) return;
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        finish(code, signal);
+      }, EXIT_GRACE_MS).unref();
     });
   }
 
@@ -103,7 +121,7 @@ export class ManagedProcess {
   private ptyDevice(): string | undefined {
     // `script` holds the master; its child (the command) has the slave as stdin.
     for (const task of readdirSync(`/proc/${this.pid}/task`)) {
-      const children = require('node:fs').readFileSync(`/proc/${this.pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+      const children = readFileSync(`/proc/${this.pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
       for (const child of children) {
         try {
           const target = readlinkSync(`/proc/${child}/fd/0`);
@@ -114,6 +132,14 @@ export class ManagedProcess {
       }
     }
     return undefined;
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }
 
@@ -131,7 +157,8 @@ export class ProcessManager {
     }
     const user = options.user;
     const env: Record<string, string> = {
-      PATH: DEFAULT_PATH,
+      // envd's own PATH (set by whoever started it), as E2B's envd passes it on.
+      PATH: process.env.PATH || DEFAULT_PATH,
       HOME: user.home,
       USER: user.name,
       LOGNAME: user.name,
@@ -162,8 +189,10 @@ export class ProcessManager {
       args = ['--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', '--', file, ...args];
       file = 'setpriv';
     }
+    const cwd = options.cwd ?? user.home;
+    if (!isDirectory(cwd)) throw new ConnectError(`cwd '${cwd}' does not exist`, Code.InvalidArgument);
     const child = spawn(file, args, {
-      cwd: options.cwd ?? user.home,
+      cwd,
       env,
       detached: true, // own process group, so a signal reaches the command's children
       stdio: [options.stdin || options.pty ? 'pipe' : 'ignore', 'pipe', 'pipe'],
