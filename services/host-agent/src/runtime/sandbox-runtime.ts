@@ -1,4 +1,4 @@
-import { RuntimeKind, SandboxSpec } from '@wrenn/contracts';
+import { RuntimeKind, SandboxMetricsOnHost, SandboxSpec } from '@wrenn/contracts';
 
 /** What a runtime reports about one sandbox it holds. */
 export interface RuntimeSandbox {
@@ -9,17 +9,8 @@ export interface RuntimeSandbox {
   dir: string;
 }
 
-export interface SandboxMetrics {
-  cpuUsageUsec: number;
-  memoryBytes: number;
-  memoryLimitBytes: number;
-  pids: number;
-  oomKills: number;
-  /** Real disk use of the sandbox's own layer (allocated blocks × 512). */
-  diskBytes: number;
-  vcpus: number;
-  memoryMb: number;
-}
+/** What a runtime measures of a sandbox (the host protocol's shape: it is sent as is). */
+export type SandboxMetrics = SandboxMetricsOnHost;
 
 export interface RecoveryReport {
   /** Sandboxes found alive and taken back under management. */
