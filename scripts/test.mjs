@@ -4,7 +4,7 @@
 // `npm test -- unit` (or int, host, e2e) runs one layer; files run one at a time because the
 // host-level and end-to-end suites share the kernel.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,10 +46,26 @@ selected.sort((a, b) => Number(a.includes('zz-')) - Number(b.includes('zz-')));
 console.log(`running ${selected.length} test files:\n${selected.map((f) => `  ${relative(root, f)}`).join('\n')}`);
 // Human-readable progress on stdout, TAP on the side for the closing tally.
 const tap = join(mkdtempSync(join(tmpdir(), 'test-results-')), 'results.tap');
+// What the host held before the run, so the final leftover check blames the suite only for
+// what the suite made (an operator's Wrenn on the same host keeps its own netns and rules).
+const baseline = join(dirname(tap), 'host-baseline.json');
+const listOf = (cmd, args) => {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.split('\n').filter(Boolean) : [];
+};
+writeFileSync(
+  baseline,
+  JSON.stringify({
+    netns: listOf('ip', ['netns', 'list']),
+    links: listOf('ip', ['-o', 'link']).map((l) => l.split(': ')[1]?.split('@')[0]).filter(Boolean),
+    iptables: [...listOf('iptables', ['-w', '-S']), ...listOf('iptables', ['-w', '-t', 'nat', '-S'])],
+    cgroups: ['cpu', 'memory', 'pids', 'freezer', 'devices'].flatMap((c) => listOf('ls', [`/sys/fs/cgroup/${c}`]).map((d) => `${c}/${d}`)),
+  }),
+);
 const result = spawnSync(
   process.execPath,
   ['--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...selected],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' } },
+  { cwd: root, stdio: 'inherit', env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', WRENN_HOST_BASELINE: baseline } },
 );
 const summary = readFileSync(tap, 'utf8');
 const count = (name) => Number(summary.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? 0);

@@ -5,10 +5,16 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 
 /**
  * Runs after every other suite: whatever the tests created on this host is gone again — mounts,
- * processes, state dirs, network namespaces, veths, firewall chains and cgroups. (A Wrenn that
- * an operator runs on the same host uses the same names; this check expects a host without one.)
+ * processes, state dirs, network namespaces, veths, firewall chains and cgroups. Whatever the
+ * host already had before the run (an operator's Wrenn uses the same names) is not counted.
  */
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args).toString();
+
+/** What the host held before the run (written by scripts/test.mjs); empty when run alone. */
+const baseline: { netns: string[]; links: string[]; iptables: string[]; cgroups: string[] } = process.env.WRENN_HOST_BASELINE
+  ? JSON.parse(readFileSync(process.env.WRENN_HOST_BASELINE, 'utf8'))
+  : { netns: [], links: [], iptables: [], cgroups: [] };
+const isNew = (list: string[]) => (item: string) => !list.includes(item);
 
 describe('host after the suite', () => {
   it('has no mounts left by test sandboxes', () => {
@@ -23,18 +29,22 @@ describe('host after the suite', () => {
     assert.deepEqual(readdirSync('/tmp').filter((n) => n.startsWith('wrenn-t')), []);
   });
   it('has no network namespaces or veths left', () => {
-    assert.deepEqual(sh('ip', ['netns', 'list']).split('\n').filter((l) => l.startsWith('wrenn-')), []);
-    assert.deepEqual(sh('ip', ['-o', 'link']).split('\n').filter((l) => /: wh[0-9a-z]+-\d+/.test(l)), []);
+    assert.deepEqual(sh('ip', ['netns', 'list']).split('\n').filter((l) => l.startsWith('wrenn-')).filter(isNew(baseline.netns)), []);
+    const links = sh('ip', ['-o', 'link']).split('\n').map((l) => l.split(': ')[1]?.split('@')[0] ?? '');
+    assert.deepEqual(links.filter((l) => /^wh[0-9a-z]+-\d+/.test(l)).filter(isNew(baseline.links)), []);
   });
   it('has no firewall rules left', () => {
     for (const table of ['filter', 'nat']) {
-      assert.deepEqual(sh('iptables', ['-w', '-t', table, '-S']).split('\n').filter((l) => l.includes('WRENN-')), []);
+      assert.deepEqual(sh('iptables', ['-w', '-t', table, '-S']).split('\n').filter((l) => l.includes('WRENN-')).filter(isNew(baseline.iptables)), []);
     }
   });
   it('has no cgroups left', () => {
     for (const controller of ['cpu', 'memory', 'pids', 'freezer', 'devices']) {
       const dir = `/sys/fs/cgroup/${controller}`;
-      if (existsSync(dir)) assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('wrenn-')), [], controller);
+      if (existsSync(dir)) {
+        const fresh = readdirSync(dir).filter((n) => n.startsWith('wrenn-') && !baseline.cgroups.includes(`${controller}/${n}`));
+        assert.deepEqual(fresh, [], controller);
+      }
     }
   });
 });
