@@ -1,0 +1,72 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { NetworkManager } from './network.manager';
+
+const KEY = `n${randomBytes(2).toString('hex')}`;
+const sh = (cmd: string, args: string[]) => execFileSync(cmd, args).toString();
+const netns = () => sh('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith(`wrenn-${KEY}-`));
+const links = () => sh('ip', ['-o', 'link']).split('\n').map((l) => l.split(': ')[1]?.split('@')[0] ?? '').filter((n) => n.startsWith(`wh${KEY}-`));
+const rules = () => ['filter', 'nat'].flatMap((t) => sh('iptables', ['-w', '-t', t, '-S']).split('\n').filter((l) => l.includes(`WRENN-${KEY.toUpperCase()}-`)));
+
+describe(`${NetworkManager.name} (root, kernel)`, () => {
+  const manager = new NetworkManager({ agentKey: KEY, cidr: '10.231.0.0/16', poolSize: 0 });
+
+  after(async () => {
+    await manager.stop({ removeHostRules: true });
+    assert.deepEqual({ netns: netns(), links: links(), rules: rules() }, { netns: [], links: [], rules: [] }, 'the host is left as found');
+  });
+
+  it('builds a slot: eth0 with the sandbox address and a default route via the host side', async () => {
+    await manager.start();
+    const net = await manager.acquire();
+    const addr = sh('ip', ['-n', net.netnsName, '-4', '-o', 'addr', 'show', 'eth0']);
+    assert.match(addr, new RegExp(`inet ${net.sandboxIp.replace(/\./g, '\\.')}/30`));
+    assert.match(sh('ip', ['-n', net.netnsName, 'route']), new RegExp(`default via ${net.hostIp.replace(/\./g, '\\.')}`));
+    assert.ok(links().includes(net.hostVeth));
+    assert.ok(rules().some((r) => r.includes(net.hostVeth)));
+    await manager.release(net.index);
+    assert.deepEqual(netns(), []);
+    assert.deepEqual(links(), []);
+    assert.ok(!rules().some((r) => r.includes(net.hostVeth)), 'slot rules removed');
+  });
+
+  it('rolls back every piece when a step fails midway', async () => {
+    // The next slot's host-side veth name is taken, so `ip link add` fails after the netns exists.
+    const probe = await manager.acquire();
+    await manager.release(probe.index);
+    const next = `wh${KEY}-${probe.index + 1}`;
+    sh('ip', ['link', 'add', next, 'type', 'veth', 'peer', 'name', `blk${KEY}`]);
+    try {
+      await assert.rejects(manager.acquire());
+      assert.deepEqual(netns(), [], 'the half-made netns is gone');
+      assert.deepEqual(links(), [next], 'only the blocker is left');
+    } finally {
+      sh('ip', ['link', 'del', next]);
+    }
+    const net = await manager.acquire();
+    await manager.release(net.index);
+  });
+
+  it('counts pieces already gone as released', async () => {
+    const net = await manager.acquire();
+    sh('ip', ['netns', 'del', net.netnsName]); // takes the veth pair with it
+    await manager.release(net.index);
+    assert.deepEqual({ netns: netns(), links: links() }, { netns: [], links: [] });
+  });
+
+  it('hands out pre-built slots from the pool at once', async (t) => {
+    const pooled = new NetworkManager({ agentKey: KEY, cidr: '10.231.0.0/16', poolSize: 2 });
+    await pooled.start();
+    const deadline = Date.now() + 5000;
+    while (pooled.describe().pooled < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const started = performance.now();
+    const net = await pooled.acquire();
+    const ms = performance.now() - started;
+    t.diagnostic(`pooled acquire ${ms.toFixed(2)} ms`);
+    assert.ok(ms < 20, `pooled acquire took ${ms.toFixed(1)} ms`);
+    await pooled.release(net.index);
+    await pooled.stop();
+  });
+});
