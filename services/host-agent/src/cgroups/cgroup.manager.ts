@@ -1,5 +1,5 @@
 import { existsSync, realpathSync } from 'node:fs';
-import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CleanupStack } from '../cleanup/cleanup-stack';
 import { CgroupVersion, detectCgroupVersion } from './cgroup-version';
@@ -142,9 +142,40 @@ export class CgroupManager {
   }
 
   private async writeMemoryLimit(dir: string, bytes: number): Promise<void> {
+    const memsw = join(dir, 'memory.memsw.limit_in_bytes');
+    // Swap would let a sandbox outgrow its limit on hosts that have it. The kernel wants
+    // limit ≤ memsw at every moment: raise memsw first, lower it last.
+    const current = Number((await readFile(join(dir, 'memory.limit_in_bytes'), 'utf8').catch(() => '0')).trim());
+    const hasMemsw = existsSync(memsw);
+    if (hasMemsw && bytes > current) await writeFile(memsw, String(bytes));
     await writeFile(join(dir, 'memory.limit_in_bytes'), String(bytes));
-    // Swap would let a sandbox outgrow its limit on hosts that have it.
-    if (existsSync(join(dir, 'memory.memsw.limit_in_bytes'))) await writeFile(join(dir, 'memory.memsw.limit_in_bytes'), String(bytes));
+    if (hasMemsw && bytes <= current) await writeFile(memsw, String(bytes));
+  }
+
+  /** Gives a sandbox's cgroups another name (a pre-started sandbox taking on its real id). */
+  async rename(from: string, to: string): Promise<void> {
+    for (const dir of this.dirs(from).values()) await rename(dir, join(dir, '..', to));
+  }
+
+  /** Changes a live sandbox's limits (v1; v2 rewrites its single group's files). */
+  async update(sandboxId: string, limits: CgroupLimits): Promise<void> {
+    if (this.version === 'v2') {
+      await this.limitV2(sandboxId, limits);
+      return;
+    }
+    const cpu = this.v1(sandboxId, 'cpu');
+    if (cpu) await writeFile(join(cpu, 'cpu.cfs_quota_us'), String(limits.vcpus * CPU_PERIOD_US));
+    const memory = this.v1(sandboxId, 'memory');
+    if (memory) {
+      const limit = limits.memoryMb * 1024 * 1024;
+      await this.writeMemoryLimit(memory, limit + ENVD_MEMORY_RESERVE_MB * 1024 * 1024);
+      await this.writeMemoryLimit(join(memory, USER_GROUP), limit);
+    }
+    const pids = this.v1(sandboxId, 'pids');
+    if (pids) {
+      await writeFile(join(pids, 'pids.max'), String(limits.pidsMax + ENVD_PIDS_RESERVE));
+      await writeFile(join(pids, USER_GROUP, 'pids.max'), String(limits.pidsMax));
+    }
   }
 
   private async enableV2Controllers(): Promise<void> {

@@ -20,5 +20,5 @@ export function run(file: string, args: string[], options: { input?: string } = 
 
 /** "Cannot find device", "No such file", "does not exist": teardown of something already gone. */
 export function isGone(error: unknown): boolean {
-  return error instanceof CommandError && /cannot find|no such|does not exist|not found|Bad rule|doesn't exist/i.test(error.stderr);
+  return error instanceof CommandError && /cannot find|no such|does not exist|not found|Bad rule|doesn't exist|No chain\/target\/match/i.test(error.stderr);
 }

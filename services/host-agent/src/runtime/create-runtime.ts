@@ -20,6 +20,7 @@ export function createRuntime(config: WrennConfig, log: Logger): SandboxRuntime 
         network: new NetworkManager({ agentKey, cidr: process.env.WRENN_NET_CIDR, poolSize: Number(process.env.WRENN_NET_POOL_SIZE ?? 4), logger: log }),
         cgroups: new CgroupManager({ group: `wrenn-${agentKey}` }),
         pidsMax: Number(process.env.WRENN_SANDBOX_PIDS_MAX ?? 1024),
+        warmPoolSize: Number(process.env.WRENN_WARM_POOL_SIZE ?? 2),
         // The agent's own Node binary runs envd inside sandboxes (bound read-only).
         envd: { nodeBinary: process.execPath, bundleDir: ENVD_BUNDLE_DIR },
       });

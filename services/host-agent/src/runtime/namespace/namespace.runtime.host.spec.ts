@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile, readFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, readFile, mkdir, readdir } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { SandboxSpec } from '@wrenn/contracts';
@@ -148,6 +148,35 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
     assert.ok(!existsSync(join(stateDir, 'sandboxes', halfMade)));
     assert.equal((await (await envdOf(restarted, live)).exec({ cmd: 'echo', args: ['still here'] }, 5)).stdout, 'still here\n');
     assert.deepEqual(await restarted.resources(live), { vcpus: 1, memoryMb: 128 });
+  });
+
+  it('gives a warm sandbox its identity and limits when a create claims it', async (t) => {
+    const warmDir = await mkdtemp('/tmp/wrenn-thost-warm-');
+    const warmRuntime = newRuntime(warmDir, { warmPoolSize: 1 });
+    await warmRuntime.prepare();
+    await warmRuntime.recover();
+    try {
+      const deadline = Date.now() + 20_000;
+      while ((await readdir(join(warmDir, 'warm')).catch(() => [])).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 500)); // let the warm sandbox finish starting
+      const id = newId();
+      const started = performance.now();
+      await warmRuntime.create({ ...spec(id), vcpus: 2, memoryMb: 300 });
+      t.diagnostic(`create from the warm pool: ${(performance.now() - started).toFixed(1)} ms`);
+      const envd = await envdOf(warmRuntime, id);
+      assert.equal((await envd.exec({ cmd: 'hostname', args: [] }, 5)).stdout.trim(), id);
+      assert.equal((await envd.exec({ cmd: 'cat', args: ['/etc/hostname'] }, 5)).stdout.trim(), id);
+      const metrics = await warmRuntime.metrics(id);
+      assert.equal(metrics.memoryLimitBytes, 300 * 1024 * 1024);
+      assert.deepEqual(await warmRuntime.resources(id), { vcpus: 2, memoryMb: 300 });
+      await warmRuntime.destroy(id);
+      assert.ok(!existsSync(join(warmDir, 'sandboxes', id)));
+      assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(warmDir));
+    } finally {
+      await warmRuntime.shutdown();
+      assert.deepEqual(await readdir(join(warmDir, 'warm')).catch(() => []), [], 'unclaimed warm sandboxes removed on shutdown');
+      await rm(warmDir, { recursive: true, force: true });
+    }
   });
 
   it('rolls back a create that fails midway', async () => {

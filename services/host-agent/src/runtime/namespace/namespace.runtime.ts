@@ -2,8 +2,9 @@ import { ErrorCode, isSandboxId, SandboxSpec, WrennError } from '@wrenn/contract
 import type { Logger } from '@wrenn/logger';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, readdir, readFile, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { ulid } from 'ulid';
 import { CgroupManager, diskUsageBytes } from '../../cgroups';
 import { CleanupStack } from '../../cleanup/cleanup-stack';
 import { NetworkManager } from '../../networking';
@@ -27,6 +28,11 @@ export interface NamespaceRuntimeOptions {
   cgroups: CgroupManager;
   /** Most processes one sandbox may have (fork bombs stop here). */
   pidsMax?: number;
+  /**
+   * Sandboxes of the base template kept started ahead (envd up), so a create only has to give
+   * one its identity and limits. 0 turns the warm pool off.
+   */
+  warmPoolSize?: number;
   /** Node binary and envd bundle dir bound read-only into every sandbox; envd then runs as its init's child. */
   envd?: { nodeBinary: string; bundleDir: string; healthTimeoutMs?: number };
 }
@@ -43,7 +49,12 @@ interface SandboxMeta {
   createdAt: string;
   network: { index: number; hostIp: string; sandboxIp: string };
   imageDir: string;
+  /** Where the sandbox's files are: sandboxes/<id>, or warm/<key> for one taken from the warm pool. */
+  dir: string;
 }
+
+/** Shape every warm sandbox is started with; a claim rewrites the limits to the request's. */
+const WARM_SPEC = { template: 'base', vcpus: 1, memoryMb: 512 } as const;
 
 const META = 'meta.json';
 const ENVD_PORT = 49983;
@@ -61,6 +72,9 @@ export class NamespaceRuntime implements SandboxRuntime {
   private readonly sandboxes = new Map<string, SandboxMeta>();
   private readonly overlay = new OverlayStore();
   private prepared: Promise<void> | undefined;
+  private readonly warm: SandboxMeta[] = [];
+  private warming: Promise<void> | undefined;
+  private stopped = false;
 
   constructor(private readonly options: NamespaceRuntimeOptions) {
   }
@@ -71,6 +85,10 @@ export class NamespaceRuntime implements SandboxRuntime {
 
   private sandboxDir(id: string): string {
     return join(this.sandboxesDir, id);
+  }
+
+  private get warmDir(): string {
+    return join(this.options.stateDir, 'warm');
   }
 
   /** Images are stored per recipe version, so a new recipe never changes a running sandbox's lower dir. */
@@ -113,14 +131,81 @@ export class NamespaceRuntime implements SandboxRuntime {
 
   async create(spec: SandboxSpec): Promise<RuntimeSandbox> {
     assertId(spec.sandboxId);
+    if (existsSync(this.sandboxDir(spec.sandboxId))) throw new WrennError(ErrorCode.SandboxExists, `sandbox ${spec.sandboxId} already exists on this host`);
+    const warm = spec.template === WARM_SPEC.template ? this.warm.shift() : undefined;
+    if (warm) {
+      this.refillWarm();
+      try {
+        return await this.claim(warm, spec);
+      } catch (error) {
+        this.options.logger?.warn({ err: error, sandboxId: spec.sandboxId }, 'warm sandbox could not be claimed; starting one cold');
+        await this.destroyWarm(warm).catch(() => undefined);
+      }
+    }
+    const meta = await this.build(spec, this.sandboxDir(spec.sandboxId));
+    this.sandboxes.set(spec.sandboxId, meta);
+    return { sandboxId: spec.sandboxId, pid: meta.initPid, dir: meta.dir };
+  }
+
+  /**
+   * Gives a warm sandbox its identity: cgroups renamed and limited as asked, hostname and
+   * identity files, meta rewritten, and sandboxes/<id> pointing at its directory (renaming the
+   * directory itself would break its overlay, which holds its path).
+   */
+  private async claim(warm: SandboxMeta, spec: SandboxSpec): Promise<RuntimeSandbox> {
+    if (!(await isSameProcess(warm.initPid, warm.initStart))) throw new Error('the warm sandbox died');
+    const id = spec.sandboxId;
+    await this.options.cgroups.rename(warm.sandboxId, id);
+    try {
+      await this.options.cgroups.update(id, { vcpus: spec.vcpus, memoryMb: spec.memoryMb, pidsMax: this.options.pidsMax ?? 1024 });
+      await setHostname(warm.initPid, id);
+      await this.writeIdentityFiles(join(warm.dir, 'upper'), id);
+      const meta: SandboxMeta = { ...warm, sandboxId: id, spec, createdAt: new Date().toISOString() };
+      await writeFile(join(warm.dir, `${META}.tmp`), JSON.stringify(meta));
+      await rename(join(warm.dir, `${META}.tmp`), join(warm.dir, META));
+      await symlink(warm.dir, this.sandboxDir(id));
+      this.sandboxes.set(id, meta);
+      return { sandboxId: id, pid: meta.initPid, dir: meta.dir };
+    } catch (error) {
+      await this.options.cgroups.rename(id, warm.sandboxId).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Keeps `warmPoolSize` base sandboxes started, one at a time, in the background. */
+  private refillWarm(): void {
+    const target = this.options.warmPoolSize ?? 0;
+    if (this.warming || this.stopped || target === 0) return;
+    this.warming = (async () => {
+      while (!this.stopped && this.warm.length < target) {
+        const key = `sb_${ulid().toLowerCase()}`;
+        try {
+          const meta = await this.build({ sandboxId: key, teamId: 'warm', ...WARM_SPEC }, join(this.warmDir, key));
+          if (this.stopped) await this.destroyWarm(meta);
+          else this.warm.push(meta);
+        } catch (error) {
+          this.options.logger?.warn({ err: error }, 'could not start a warm sandbox');
+          break;
+        }
+      }
+    })().finally(() => {
+      this.warming = undefined;
+    });
+  }
+
+  private async destroyWarm(meta: SandboxMeta): Promise<void> {
+    await this.teardown(meta.sandboxId, meta.dir, meta);
+  }
+
+  /** Builds a sandbox under `dir`, all or nothing, and returns its (written) meta. */
+  private async build(spec: SandboxSpec, dir: string): Promise<SandboxMeta> {
     const image = this.imagePath(spec.template);
     if (!existsSync(join(image, 'etc/wrenn-image.json'))) {
       throw new WrennError(ErrorCode.TemplateNotFound, `template "${spec.template}" has no image on this host`);
     }
-    const dir = this.sandboxDir(spec.sandboxId);
-    if (existsSync(dir)) throw new WrennError(ErrorCode.SandboxExists, `sandbox ${spec.sandboxId} already exists on this host`);
     const cleanup = new CleanupStack();
     try {
+      await mkdir(dirname(dir), { recursive: true });
       await mkdir(dir, { mode: 0o700 });
       cleanup.push('sandbox dir', () => rm(dir, { recursive: true, force: true }));
       const layout = this.overlay.layout(dir, image);
@@ -164,12 +249,12 @@ export class NamespaceRuntime implements SandboxRuntime {
         createdAt: new Date().toISOString(),
         network: { index: net.index, hostIp: net.hostIp, sandboxIp: net.sandboxIp },
         imageDir: image,
+        dir,
       };
       // Written last and atomically: only a complete sandbox has a meta.json.
       await writeFile(join(dir, `${META}.tmp`), JSON.stringify(meta));
       await rename(join(dir, `${META}.tmp`), join(dir, META));
-      this.sandboxes.set(spec.sandboxId, meta);
-      return { sandboxId: spec.sandboxId, pid: initPid, dir };
+      return meta;
     } catch (error) {
       return cleanup.rollback(error);
     }
@@ -247,8 +332,19 @@ export class NamespaceRuntime implements SandboxRuntime {
 
   async destroy(sandboxId: string): Promise<void> {
     assertId(sandboxId);
-    const dir = this.sandboxDir(sandboxId);
+    const link = this.sandboxDir(sandboxId);
     const meta = this.sandboxes.get(sandboxId) ?? (await this.readMeta(sandboxId));
+    const dir = meta?.dir ?? (await realpath(link).catch(() => link));
+    try {
+      await this.teardown(sandboxId, dir, meta);
+    } finally {
+      this.sandboxes.delete(sandboxId);
+      await rm(link, { force: true, recursive: true }).catch(() => undefined);
+    }
+  }
+
+  /** Kills, then releases cgroups, network and files; every step tried, errors collected. */
+  private async teardown(cgroupName: string, dir: string, meta: SandboxMeta | undefined): Promise<void> {
     const errors: Error[] = [];
     const attempt = async (what: string, fn: () => Promise<unknown>) => {
       try {
@@ -268,12 +364,11 @@ export class NamespaceRuntime implements SandboxRuntime {
     }
     // A half-made sandbox has no meta: its unshare is found by the dir in its command line.
     await attempt('kill leftovers', () => this.killByDir(dir));
-    await attempt('cgroup', () => this.options.cgroups.remove(sandboxId));
+    await attempt('cgroup', () => this.options.cgroups.remove(cgroupName));
     if (meta) await attempt('network', () => this.options.network.release(meta.network.index));
     await attempt('unmount', () => unmountUnder(dir));
     await attempt('remove dir', () => rm(dir, { recursive: true, force: true }));
-    this.sandboxes.delete(sandboxId);
-    if (errors.length) throw new AggregateError(errors, `destroy of ${sandboxId} incomplete: ${errors.map((e) => e.message).join('; ')}`);
+    if (errors.length) throw new AggregateError(errors, `destroy of ${cgroupName} incomplete: ${errors.map((e) => e.message).join('; ')}`);
   }
 
   async list(): Promise<string[]> {
@@ -291,7 +386,7 @@ export class NamespaceRuntime implements SandboxRuntime {
   async metrics(sandboxId: string): Promise<SandboxMetrics> {
     const meta = await this.live(sandboxId);
     const stats = await this.options.cgroups.stats(sandboxId);
-    const diskBytes = await diskUsageBytes(join(this.sandboxDir(sandboxId), 'upper'));
+    const diskBytes = await diskUsageBytes(join(meta.dir, 'upper'));
     return { ...stats, diskBytes, vcpus: meta.spec.vcpus, memoryMb: meta.spec.memoryMb };
   }
 
@@ -300,6 +395,9 @@ export class NamespaceRuntime implements SandboxRuntime {
    * firewall chains and cgroup group go too, so a stopped agent leaves the host as it found it.
    */
   async shutdown(): Promise<void> {
+    this.stopped = true;
+    await this.warming;
+    for (const warm of this.warm.splice(0)) await this.destroyWarm(warm).catch(() => undefined);
     const empty = (await this.list()).length === 0;
     await this.options.network.stop({ removeHostRules: empty });
     if (empty) await this.options.cgroups.removeGroup();
@@ -312,12 +410,24 @@ export class NamespaceRuntime implements SandboxRuntime {
     for (const name of (await readdir(this.sandboxesDir)).sort()) {
       if (!isSandboxId(name)) continue; // not ours: never delete what we did not name
       const meta = await this.readMeta(name);
+      if (meta) meta.dir ??= this.sandboxDir(name);
       if (meta?.network && (await isSameProcess(meta.initPid, meta.initStart))) {
         this.sandboxes.set(name, meta);
         report.adopted.push(name);
       } else {
         dead.push(name);
       }
+    }
+    // Warm sandboxes nobody claimed are not worth keeping across a restart: new ones start.
+    const claimed = new Set([...this.sandboxes.values()].map((m) => m.dir));
+    for (const key of await readdir(this.warmDir).catch(() => [] as string[])) {
+      const dir = join(this.warmDir, key);
+      if (claimed.has(dir) || !isSandboxId(key)) continue;
+      const meta = await readFile(join(dir, META), 'utf8').then((t) => JSON.parse(t) as SandboxMeta, () => undefined);
+      // Its slot must still be known to the network manager to be released: do it first.
+      if (meta && (await isSameProcess(meta.initPid, meta.initStart))) signal(meta.initPid, 'SIGKILL');
+      await this.teardown(key, dir, undefined).catch(() => undefined);
+      report.removed.push(key);
     }
     // Networks and cgroups of the living are kept; everything else of this agent goes.
     await this.options.network.recover(report.adopted.map((id) => this.sandboxes.get(id)!.network.index));
@@ -332,8 +442,10 @@ export class NamespaceRuntime implements SandboxRuntime {
     for (const id of await this.options.cgroups.list()) {
       if (!this.sandboxes.has(id)) await this.options.cgroups.remove(id).catch(() => undefined);
     }
-    // Only now, with leftovers gone, start pre-building slots.
+    // Only now, with leftovers gone, start pre-building slots and warm sandboxes.
+    this.stopped = false;
     await this.options.network.start();
+    this.refillWarm();
     return report;
   }
 
@@ -366,6 +478,15 @@ export class NamespaceRuntime implements SandboxRuntime {
       }
     }
   }
+}
+
+/** Sets the hostname inside a sandbox's UTS namespace (no tool that would refuse the "_" in ids). */
+function setHostname(initPid: number, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('nsenter', ['--target', String(initPid), '--uts', '--', '/bin/sh', '-c', 'printf %s "$1" > /proc/sys/kernel/hostname', 'sh', name], { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`setting the hostname failed (${code})`))));
+  });
 }
 
 function assertId(id: string): void {
