@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Sandbox latency on this machine, through the REST API of a whole platform started for the run:
-//   create (API call → running) p50/p99 with a warm slot pool and with the pool disabled,
-//   exec round trip (POST /exec of `true`) p50/p99.
+//   create (API call → running) p50/p99 with the warm sandbox pool (default), with only the
+//   network slot pool, and with neither; exec round trip (POST /exec of `true`) p50/p99.
 // Bounded: BENCH_CREATES sandboxes per configuration (default 20), BENCH_EXECS execs (default 200).
 import { startPlatform } from '@wrenn/e2e';
 
@@ -23,8 +23,8 @@ async function measure(label, env) {
       ids.push(res.body.id);
       // Keep a few for the exec measurements; the rest go at once (host capacity is finite).
       if (ids.length > 3) await p.api('DELETE', `/v1/sandboxes/${ids.pop()}`);
-      // Let the pool refill between creates, as between real users' requests.
-      await new Promise((r) => setTimeout(r, 150));
+      // Let the pools refill between creates, as between real users' requests.
+      await new Promise((r) => setTimeout(r, 400));
     }
     const execs = [];
     for (let i = 0; i < EXECS; i++) {
@@ -40,9 +40,11 @@ async function measure(label, env) {
   }
 }
 
-const warm = await measure('pool', {});
-const cold = await measure('nopool', { WRENN_NET_POOL_SIZE: '0' });
-console.log(`create, warm slot pool:   ${fmt(warm.creates)}`);
-console.log(`create, no slot pool:     ${fmt(cold.creates)}`);
-console.log(`create p50 ratio no-pool/pool: ${(pct(cold.creates, 50) / pct(warm.creates, 50)).toFixed(2)}x`);
-console.log(`exec round trip (true):   ${fmt(warm.execs)}`);
+const warm = await measure('warm', {});
+const slots = await measure('slots', { WRENN_WARM_POOL_SIZE: '0' });
+const cold = await measure('cold', { WRENN_WARM_POOL_SIZE: '0', WRENN_NET_POOL_SIZE: '0' });
+console.log(`create, warm sandbox pool:        ${fmt(warm.creates)}`);
+console.log(`create, network slot pool only:   ${fmt(slots.creates)}`);
+console.log(`create, no pools:                 ${fmt(cold.creates)}`);
+console.log(`create p50 ratios: no pools / warm ${(pct(cold.creates, 50) / pct(warm.creates, 50)).toFixed(2)}x, slot pool only / warm ${(pct(slots.creates, 50) / pct(warm.creates, 50)).toFixed(2)}x, no pools / slot pool ${(pct(cold.creates, 50) / pct(slots.creates, 50)).toFixed(2)}x`);
+console.log(`exec round trip (true):           ${fmt(warm.execs)}`);
