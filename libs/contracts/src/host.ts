@@ -1,10 +1,10 @@
 /**
- * The host-agent protocol: commands on host.<hostId>.<op>, heartbeats in the hosts KV bucket.
+ * The host-agent protocol: lifecycle commands on host.<hostId>.<op>, heartbeats in the hosts KV
+ * bucket. Commands and files inside sandboxes go through the agent's data plane (Connect RPC).
  */
 export const HostOp = {
   Create: 'create',
   Destroy: 'destroy',
-  Exec: 'exec',
   List: 'list',
   Metrics: 'metrics',
 } as const;

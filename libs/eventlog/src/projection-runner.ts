@@ -4,7 +4,7 @@ import type { Logger } from '@wrenn/logger';
 import { AckPolicy, DeliverPolicy, JsMsg, NatsConnection } from 'nats';
 import { Client } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
-import { decodeEvent, headersToRecord, RawEventMessage, StoredEvent } from './envelope';
+import { decodeEvent, headersToRecord, RawEventMessage } from './envelope';
 import { EventStore, isNotFound } from './event-store';
 import { Projection } from './projection';
 

@@ -49,7 +49,7 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(NAMING) private readonly naming: Naming,
     @Inject(DATA_SOURCE) private readonly ds: DataSource,
     @Inject(EVENT_STORE) private readonly store: EventStore,
-    @Inject(CONFIG) private readonly config: WrennConfig,
+    @Inject(CONFIG) config: WrennConfig,
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(SCHEDULER_CLIENT) private readonly scheduler: ClientProxy,
   ) {

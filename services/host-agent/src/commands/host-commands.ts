@@ -15,7 +15,6 @@ export function serveHostCommands(nc: NatsConnection, naming: Naming, hostId: st
   return [
     on(HostOp.Create, (req: Parameters<SandboxOrchestrator['create']>[0]) => orchestrator.create(req)),
     on(HostOp.Destroy, (req: Parameters<SandboxOrchestrator['destroy']>[0]) => orchestrator.destroy(req)),
-    on(HostOp.Exec, (req: Parameters<SandboxOrchestrator['exec']>[0]) => orchestrator.exec(req)),
     on(HostOp.List, () => orchestrator.list()),
     on(HostOp.Metrics, (req: { sandboxId: string }) => orchestrator.metrics(req)),
   ];
