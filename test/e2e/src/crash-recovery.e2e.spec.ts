@@ -14,7 +14,9 @@ import { Platform, startPlatform } from './platform';
 describe('crash while creating', () => {
   let p: Platform;
   before(async () => {
-    p = await startPlatform('crash');
+    // One warm sandbox: the survivors exercise a claim and the restart finds a warm leftover,
+    // while most of the creates below are cold and slow enough to be caught mid-flight.
+    p = await startPlatform('crash', { WRENN_WARM_POOL_SIZE: '1' });
   });
   after(async () => {
     for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state = 'running'`).catch(() => [])) {
