@@ -7,6 +7,10 @@ export const HostOp = {
   Destroy: 'destroy',
   List: 'list',
   Metrics: 'metrics',
+  Pause: 'pause',
+  Resume: 'resume',
+  CreateTemplate: 'template-create',
+  DeleteTemplate: 'template-delete',
 } as const;
 export type HostOp = (typeof HostOp)[keyof typeof HostOp];
 
@@ -22,6 +26,11 @@ export interface SandboxSpec {
   template: string;
   vcpus: number;
   memoryMb: number;
+  /**
+   * Set when the sandbox starts from a snapshot template (its files on this host are keyed by
+   * this id); absent for built-in images, named by `template`.
+   */
+  templateId?: string;
 }
 
 export interface CreateOnHost {
@@ -72,7 +81,55 @@ export interface SandboxMetricsOnHost {
 }
 
 export interface HostSandboxList {
+  /** Sandboxes running (or being created) on this host. */
   sandboxIds: string[];
+  /** Paused sandboxes whose snapshot this host holds (no processes, no network). */
+  pausedIds?: string[];
+}
+
+/** Pause: snapshot the sandbox and free every host resource it held. */
+export interface PauseOnHost {
+  commandId: string;
+  sandboxId: string;
+}
+export interface PausedOnHost {
+  sandboxId: string;
+  /** Opaque to the control plane; names the snapshot on this host (e.g. `snap_<sandboxId>`). */
+  snapshotRef: string;
+  /** Bytes the snapshot occupies on disk (allocated blocks), for storage billing. */
+  sizeBytes: number;
+  elapsedMs: number;
+}
+
+/** Resume: bring a paused sandbox back (same id, same files) from its snapshot on this host. */
+export interface ResumeOnHost {
+  commandId: string;
+  spec: SandboxSpec;
+  snapshotRef: string;
+}
+export interface ResumedOnHost {
+  sandboxId: string;
+  elapsedMs: number;
+}
+
+/** Freeze a running sandbox's state into a template; the sandbox keeps running. */
+export interface CreateTemplateOnHost {
+  commandId: string;
+  sandboxId: string;
+  templateId: string;
+  /** Checked against TEMPLATE_NAME_RE again on the host (defense in depth). */
+  templateName: string;
+}
+export interface TemplateCreatedOnHost {
+  templateId: string;
+  sizeBytes: number;
+  elapsedMs: number;
+}
+
+export interface DeleteTemplateOnHost {
+  commandId: string;
+  templateId: string;
+  templateName: string;
 }
 
 export interface HostCapacity {

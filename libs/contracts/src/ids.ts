@@ -5,3 +5,24 @@ export const HOST_ID_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export function isSandboxId(value: string): boolean {
   return SANDBOX_ID_RE.test(value);
 }
+
+/** Template ids: prefix + lower-case ULID; the host agent keys a template's files by it. */
+export const TEMPLATE_ID_RE = /^tpl_[0-9a-z]{26}$/;
+
+export function isTemplateId(value: string): boolean {
+  return TEMPLATE_ID_RE.test(value);
+}
+
+/**
+ * Template (snapshot) names as users choose them. ASCII only, no dots or slashes, so a name can
+ * never traverse directories or hide behind look-alike unicode. The gateway checks it (400) and
+ * the host agent checks it again before a name comes near a path.
+ */
+export const TEMPLATE_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/** Names the platform owns: built-in images. */
+export const BUILT_IN_TEMPLATES: readonly string[] = ['base'];
+
+export function isTemplateName(value: unknown): value is string {
+  return typeof value === 'string' && TEMPLATE_NAME_RE.test(value);
+}

@@ -26,7 +26,9 @@ export interface RecoveryReport {
  * Contract:
  * - create() is all-or-nothing: on failure every resource it acquired is released
  *   (cleanup stack) and the error says what failed.
- * - destroy() of something already gone is success; it aggregates every error it meets.
+ * - destroy() of something already gone is success; it aggregates every error it meets. It
+ *   also removes a paused sandbox's snapshot.
+ * - create(spec) with spec.templateId starts from that template's files on this host.
  * - recover() runs once at agent start, before any command is accepted.
  */
 export interface SandboxRuntime {
@@ -41,6 +43,23 @@ export interface SandboxRuntime {
   /** The vcpus/memory a sandbox was created with (from its recorded spec), for capacity reporting. */
   resources(sandboxId: string): Promise<{ vcpus: number; memoryMb: number }>;
   recover(): Promise<RecoveryReport>;
+  /**
+   * Snapshots a running sandbox and frees every host resource it held (processes, network slot,
+   * cgroups, mounts). All-or-nothing: if it fails after the sandbox was stopped-the-world, the
+   * sandbox is thawed and stays usable. The snapshot stays on this host until resume or destroy.
+   */
+  pause(sandboxId: string): Promise<{ snapshotRef: string; sizeBytes: number }>;
+  /**
+   * Brings a paused sandbox back from its snapshot with the same id and files. On failure the
+   * snapshot is left intact, so a retry can succeed.
+   */
+  resume(spec: SandboxSpec, snapshotRef: string): Promise<RuntimeSandbox>;
+  /** Paused sandboxes whose snapshots this runtime holds. */
+  listPaused(): Promise<string[]>;
+  /** Freezes a running sandbox's state into template `templateId`; the sandbox keeps running. */
+  createTemplate(sandboxId: string, templateId: string): Promise<{ sizeBytes: number }>;
+  /** Removes a template's files; absent is success. */
+  deleteTemplate(templateId: string): Promise<void>;
   metrics(sandboxId: string): Promise<SandboxMetrics>;
   /** Stops the runtime's background work; sandboxes keep running. */
   shutdown(): Promise<void>;

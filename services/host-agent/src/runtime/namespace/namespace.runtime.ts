@@ -403,6 +403,26 @@ export class NamespaceRuntime implements SandboxRuntime {
     if (empty) await this.options.cgroups.removeGroup();
   }
 
+  // Lifecycle operations beyond create/destroy land with the lifecycle work; until then they
+  // answer with a clear error instead of doing half the job.
+  async pause(sandboxId: string): Promise<{ snapshotRef: string; sizeBytes: number }> {
+    throw new WrennError(ErrorCode.InvalidState, `pause is not available on this host yet (${sandboxId})`);
+  }
+
+  async resume(spec: SandboxSpec): Promise<RuntimeSandbox> {
+    throw new WrennError(ErrorCode.InvalidState, `resume is not available on this host yet (${spec.sandboxId})`);
+  }
+
+  async listPaused(): Promise<string[]> {
+    return [];
+  }
+
+  async createTemplate(sandboxId: string): Promise<{ sizeBytes: number }> {
+    throw new WrennError(ErrorCode.InvalidState, `templates are not available on this host yet (${sandboxId})`);
+  }
+
+  async deleteTemplate(): Promise<void> {}
+
   async recover(): Promise<RecoveryReport> {
     await mkdir(this.sandboxesDir, { recursive: true });
     const report: RecoveryReport = { adopted: [], removed: [] };
