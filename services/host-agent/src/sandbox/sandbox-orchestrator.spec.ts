@@ -40,6 +40,29 @@ class FakeRuntime implements SandboxRuntime {
   async recover(): Promise<RecoveryReport> {
     return { adopted: [...this.live.keys()], removed: [] };
   }
+  paused = new Set<string>();
+  async pause(id: string) {
+    this.calls.push(`pause:${id}`);
+    this.live.delete(id);
+    this.paused.add(id);
+    return { snapshotRef: `snap_${id}`, sizeBytes: 0 };
+  }
+  async resume(spec: SandboxSpec): Promise<RuntimeSandbox> {
+    this.calls.push(`resume:${spec.sandboxId}`);
+    this.paused.delete(spec.sandboxId);
+    this.live.set(spec.sandboxId, spec);
+    return { sandboxId: spec.sandboxId, pid: 1, dir: '/x' };
+  }
+  async listPaused() {
+    return [...this.paused];
+  }
+  async createTemplate(id: string, templateId: string) {
+    this.calls.push(`template:${id}:${templateId}`);
+    return { sizeBytes: 0 };
+  }
+  async deleteTemplate(templateId: string) {
+    this.calls.push(`template-delete:${templateId}`);
+  }
 }
 
 const ID = 'sb_0123456789abcdefghijklmnop';
