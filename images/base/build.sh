@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds Wrenn's base sandbox image: a Debian bookworm root filesystem from Debian packages.
 #   images/base/build.sh <target-dir>
-# Builds into <target-dir>.tmp and renames it into place only when complete, so a crash never
+# Builds into a temporary dir and renames it into place only when complete, so a crash never
 # leaves a half-built image that looks finished.
 set -euo pipefail
 
@@ -21,9 +21,17 @@ fi
 mirror=${mirror:-http://deb.debian.org/debian}
 
 packages=$(grep -vE '^\s*(#|$)' "$here/packages.txt" | paste -sd, -)
-tmp="$target.tmp"
-rm -rf "$tmp"
 mkdir -p "$(dirname "$target")"
+# Several agents (or test runs) on one host may start at once: one builds, the others wait for
+# it and find the image made.
+exec 9>"$target.lock"
+flock 9
+if [ -f "$target/etc/wrenn-image.json" ]; then
+  echo "base image already built at $target" >&2
+  exit 0
+fi
+tmp="$target.tmp.$$"
+trap 'rm -rf "$tmp"' EXIT
 
 echo "building base image from $mirror ($suite, minbase + $packages)" >&2
 debootstrap --variant=minbase --include="$packages" "$suite" "$tmp" "$mirror" >&2
@@ -41,4 +49,5 @@ printf '{"recipe":"base","recipeVersion":%s,"suite":"%s","packages":"%s","builtA
 
 rm -rf "$target"
 mv "$tmp" "$target"
+trap - EXIT
 echo "base image ready at $target" >&2
