@@ -26,7 +26,11 @@ export interface WrennConfig {
     dataPlaneHost: string;
     dataPlanePort: number;
     advertiseHost: string;
+    /** Raw HTTP listener that forwards E2B SDK traffic to sandboxes' envd (0 = any free port). */
+    envdProxyPort: number;
   };
+  /** Platform secret for derived tokens (envd access tokens); empty = generated once, kept in NATS KV. */
+  secret: string;
   /** How long the gateway waits for a projection to catch up with a command's events. */
   readYourWritesTimeoutMs: number;
   /** How long the scheduler waits for a host agent to create a sandbox. */
@@ -73,7 +77,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
       dataPlaneHost: env.WRENN_DATA_PLANE_HOST ?? '127.0.0.1',
       dataPlanePort: int(env, 'WRENN_DATA_PLANE_PORT', 0),
       advertiseHost: env.WRENN_ADVERTISE_HOST ?? '127.0.0.1',
+      envdProxyPort: int(env, 'WRENN_ENVD_PROXY_PORT', 0),
     },
+    secret: env.WRENN_SECRET ?? '',
     readYourWritesTimeoutMs: int(env, 'WRENN_RYW_TIMEOUT_MS', 5000),
     hostCreateTimeoutMs: int(env, 'WRENN_HOST_CREATE_TIMEOUT_MS', 60000),
     hostCommandTimeoutMs: int(env, 'WRENN_HOST_COMMAND_TIMEOUT_MS', 30000),

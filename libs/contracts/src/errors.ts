@@ -26,6 +26,7 @@ export const ErrorCode = {
   InsufficientStorage: 'insufficient_storage',
   ProjectionLag: 'projection_lag',
   ServiceUnavailable: 'service_unavailable',
+  NotImplemented: 'not_implemented',
   Internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

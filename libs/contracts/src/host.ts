@@ -152,6 +152,8 @@ export interface HostHeartbeat {
   version: string;
   /** Where the gateway reaches this agent's data plane (Connect RPC over HTTP/2). */
   dataPlaneUrl: string;
+  /** Where the gateway forwards raw HTTP for a sandbox's envd (E2B SDK traffic); absent on older agents. */
+  envdProxyUrl?: string;
 }
 
 export function isLive(beat: HostHeartbeat, now = Date.now()): boolean {

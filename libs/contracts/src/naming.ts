@@ -18,6 +18,8 @@ export interface Naming {
   readonly namespace: string;
   readonly stream: string;
   readonly hostsBucket: string;
+  /** Platform secrets generated once and shared by every replica (e.g. the envd token key). */
+  readonly secretsBucket: string;
   /** All event subjects, for the stream definition and tailing. */
   readonly eventsWildcard: string;
   eventSubject(aggregate: Aggregate, id: string): string;
@@ -45,6 +47,7 @@ export function naming(namespace = process.env.WRENN_NS ?? ''): Naming {
     namespace,
     stream: `WRENN_EVENTS${suffix}`,
     hostsBucket: `hosts${suffix}`,
+    secretsBucket: `secrets${suffix}`,
     eventsWildcard: `${evtPrefix}>`,
     eventSubject: (aggregate, id) => `${evtPrefix}${aggregate}.${id}`,
     aggregateWildcard: (aggregate) => `${evtPrefix}${aggregate}.*`,

@@ -2,3 +2,4 @@ export * from './tokens';
 export * from './service-kit.module';
 export * from './running-service';
 export * from './standalone';
+export * from './http-forward';

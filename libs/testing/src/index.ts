@@ -38,6 +38,7 @@ export async function createTestEnv(label: string): Promise<TestEnv> {
       const jsm = await nc.jetstreamManager();
       await jsm.streams.delete(names.stream).catch(() => undefined);
       await jsm.streams.delete(`KV_${names.hostsBucket}`).catch(() => undefined);
+      await jsm.streams.delete(`KV_${names.secretsBucket}`).catch(() => undefined);
       await nc.close();
       await dropDatabase(databaseUrl);
     },

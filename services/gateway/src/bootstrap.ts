@@ -8,6 +8,7 @@ import { GatewayModule } from './gateway.module';
 import { DEFAULT_CALLER } from './controllers/sandboxes.controller';
 import { attachExecStream } from './exec-stream/exec-stream.socket';
 import { SandboxDataService } from './services/sandbox-data.service';
+import { attachEnvdProxy, EnvdProxy } from './e2b/envd-proxy';
 
 export interface RunningGateway extends RunningService {
   url: string;
@@ -26,6 +27,7 @@ export async function bootstrapGateway(options: { port?: number; host?: string }
   app.useGlobalPipes(validationPipe());
   const host = options.host ?? process.env.WRENN_BIND ?? '0.0.0.0';
   attachExecStream(app.getHttpServer(), app.get(SandboxDataService), () => DEFAULT_CALLER, createLogger('gateway'));
+  attachEnvdProxy(app.getHttpServer(), app.get(EnvdProxy));
   await app.listen(options.port ?? config.port, host);
   const address = app.getHttpServer().address() as { port: number };
   const shown = host === '0.0.0.0' ? '127.0.0.1' : host;

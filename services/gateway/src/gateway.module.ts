@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { forwardRef, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { ClientProxyFactory } from '@nestjs/microservices';
 import { WrennConfig } from '@wrenn/config';
@@ -7,6 +7,7 @@ import { CONFIG, DataSourceCloser, ServiceKitModule } from '@wrenn/service-kit';
 import { FilesController } from './controllers/files.controller';
 import { HealthController } from './controllers/health.controller';
 import { DataPlaneClients } from './data-plane/data-plane.clients';
+import { E2bModule } from './e2b/e2b.module';
 import { SandboxDataService } from './services/sandbox-data.service';
 import { SandboxesController } from './controllers/sandboxes.controller';
 import { ErrorFilter } from './errors/error.filter';
@@ -14,7 +15,7 @@ import { SandboxRepository } from './repositories/sandbox.repository';
 import { SandboxesService, SCHEDULER_CLIENT } from './services/sandboxes.service';
 
 @Module({
-  imports: [ServiceKitModule.forRoot({ service: 'gateway', database: true }), DataSourceCloser],
+  imports: [ServiceKitModule.forRoot({ service: 'gateway', database: true }), DataSourceCloser, forwardRef(() => E2bModule)],
   controllers: [HealthController, SandboxesController, FilesController],
   providers: [
     { provide: APP_FILTER, useClass: ErrorFilter },
@@ -28,5 +29,6 @@ import { SandboxesService, SCHEDULER_CLIENT } from './services/sandboxes.service
     SandboxDataService,
     DataPlaneClients,
   ],
+  exports: [SandboxesService, SandboxDataService, SandboxRepository],
 })
 export class GatewayModule {}

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { NatsConnection, Subscription } from 'nats';
 import { serveHostCommands } from './commands/host-commands';
 import { DataPlaneServer, startDataPlane } from './data-plane/data-plane.server';
+import { EnvdProxyServer, startEnvdProxy } from './envd-proxy/envd-proxy.server';
 import { Heartbeat } from './heartbeat/heartbeat';
 import { createRuntime } from './runtime/create-runtime';
 import { SandboxOrchestrator } from './sandbox/sandbox-orchestrator';
@@ -25,6 +26,7 @@ export class HostAgent implements RunningService {
   private subscriptions: Subscription[] = [];
   private heartbeat: Heartbeat | undefined;
   private dataPlane!: DataPlaneServer;
+  private envdProxy: EnvdProxyServer | undefined;
 
   private constructor(
     private readonly config: WrennConfig,
@@ -58,6 +60,7 @@ export class HostAgent implements RunningService {
 
       agent.subscriptions = serveHostCommands(nc, names, config.host.id, orchestrator, log);
       agent.dataPlane = await startDataPlane(orchestrator, { host: config.host.dataPlaneHost, port: config.host.dataPlanePort, advertise: config.host.advertiseHost }, log);
+      agent.envdProxy = await startEnvdProxy(async (id) => (await orchestrator.envd(id)).baseUrl, { host: config.host.dataPlaneHost, port: config.host.envdProxyPort, advertise: config.host.advertiseHost }, log);
       agent.heartbeat = new Heartbeat(nc, names, {
         hostId: config.host.id,
         bootId: agent.bootId,
@@ -67,6 +70,7 @@ export class HostAgent implements RunningService {
         leaseMs: config.host.leaseMs,
         version: VERSION,
         dataPlaneUrl: agent.dataPlane.url,
+        envdProxyUrl: agent.envdProxy.url,
         usage: () => orchestrator.usage(),
       }, log);
       await agent.heartbeat.start();
@@ -84,6 +88,7 @@ export class HostAgent implements RunningService {
     await this.heartbeat?.stop(true);
     for (const sub of this.subscriptions) sub.unsubscribe();
     await this.dataPlane?.close();
+    await this.envdProxy?.close();
     await this.orchestrator.shutdown().catch((error) => this.log.warn({ err: error }, 'runtime shutdown incomplete'));
     await this.nc.drain().catch(() => undefined);
     this.log.info({ hostId: this.config.host.id }, 'host agent stopped');

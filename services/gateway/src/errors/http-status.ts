@@ -25,5 +25,6 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   insufficient_storage: 507,
   projection_lag: 504,
   service_unavailable: 503,
+  not_implemented: 501,
   internal: 500,
 };

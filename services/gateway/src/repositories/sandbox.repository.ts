@@ -16,6 +16,11 @@ export class SandboxRepository {
     return this.repo.findOne({ where: { id, teamId } });
   }
 
+  /** Unscoped: only for callers that proved access to this one sandbox otherwise (its envd token). */
+  findById(id: string): Promise<SandboxRow | null> {
+    return this.repo.findOne({ where: { id } });
+  }
+
   listForTeam(teamId: string, options: { limit: number; state?: string }): Promise<SandboxRow[]> {
     return this.repo.find({
       where: options.state ? { teamId, state: options.state } : { teamId },

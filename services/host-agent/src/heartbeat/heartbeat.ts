@@ -12,6 +12,7 @@ export interface HeartbeatOptions {
   leaseMs: number;
   version: string;
   dataPlaneUrl: string;
+  envdProxyUrl?: string;
   usage: () => Usage;
 }
 
@@ -39,7 +40,7 @@ export class Heartbeat {
 
   private snapshot(at: number): HostHeartbeat {
     const o = this.options;
-    return { hostId: o.hostId, bootId: o.bootId, runtime: o.runtime, capacity: o.capacity, used: o.usage(), at, leaseMs: o.leaseMs, version: o.version, dataPlaneUrl: o.dataPlaneUrl };
+    return { hostId: o.hostId, bootId: o.bootId, runtime: o.runtime, capacity: o.capacity, used: o.usage(), at, leaseMs: o.leaseMs, version: o.version, dataPlaneUrl: o.dataPlaneUrl, ...(o.envdProxyUrl ? { envdProxyUrl: o.envdProxyUrl } : {}) };
   }
 
   private async beat(at = Date.now()): Promise<void> {

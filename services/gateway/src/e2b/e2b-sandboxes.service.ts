@@ -1,0 +1,110 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ErrorCode, WrennError } from '@wrenn/contracts';
+import type { Logger } from '@wrenn/logger';
+import { LOGGER } from '@wrenn/service-kit';
+import { CreateSandboxDto, SandboxView } from '../dtos/sandbox.dto';
+import { Caller, SandboxesService } from '../services/sandboxes.service';
+import { E2bConnectDto, E2bListedSandbox, E2bNewSandboxDto, E2bPauseDto, E2bSandbox, E2bSandboxDetail, E2bSandboxMetric, E2bState } from './e2b.dto';
+import { createFromE2b, e2bState, toE2bDetail, toE2bListed, toE2bMetric, toE2bSandbox } from './e2b.mapper';
+import { EnvdAccessTokens } from './envd-access-tokens';
+import { EnvdProxy } from './envd-proxy';
+
+/**
+ * E2B's sandbox operations on Wrenn's own use cases: every create, kill and read goes through
+ * SandboxesService (the scheduler, the event log, the read model), so an E2B sandbox is an
+ * ordinary Wrenn sandbox. This class only translates.
+ */
+@Injectable()
+export class E2bSandboxesService {
+  constructor(
+    private readonly sandboxes: SandboxesService,
+    private readonly tokens: EnvdAccessTokens,
+    private readonly envd: EnvdProxy,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  async create(caller: Caller, body: E2bNewSandboxDto, correlationId?: string): Promise<E2bSandbox> {
+    const wanted = createFromE2b(body);
+    const dto = Object.assign(new CreateSandboxDto(), { template: wanted.template, timeout_sec: wanted.timeoutSec });
+    const view = await this.sandboxes.create(caller, dto, correlationId);
+    if (view.state !== 'running') {
+      throw new WrennError(ErrorCode.HostOperationFailed, `sandbox ${view.id} did not start: ${view.failure_reason ?? view.state}`, { sandboxId: view.id });
+    }
+    if (Object.keys(wanted.envVars).length > 0) {
+      try {
+        await this.envd.initEnv(view.id, wanted.envVars);
+      } catch (error) {
+        // The create as a whole failed: do not leave a sandbox the caller never got an id for.
+        await this.sandboxes.destroy(caller, view.id, correlationId).catch((undo) => this.log.warn({ sandboxId: view.id, err: undo }, 'could not destroy a half-made E2B sandbox'));
+        throw error;
+      }
+    }
+    return toE2bSandbox(view, this.tokens.tokenFor(view.id));
+  }
+
+  /** A sandbox as E2B sees it: gone (404) once it stopped or failed, as E2B forgets killed ones. */
+  private async visible(caller: Caller, id: string): Promise<{ view: SandboxView; state: E2bState }> {
+    const view = await this.sandboxes.get(caller, id);
+    const state = e2bState(view.state);
+    if (!state) throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${id} not found (it is ${view.state})`);
+    return { view, state };
+  }
+
+  async list(caller: Caller, query: { state?: string; limit?: number }): Promise<E2bListedSandbox[]> {
+    const wanted = new Set((query.state ?? 'running,paused').split(',').map((s) => s.trim()).filter(Boolean));
+    for (const s of wanted) if (s !== 'running' && s !== 'paused') throw new WrennError(ErrorCode.ValidationFailed, `state "${s}" is not one of running, paused`, { field: 'state' });
+    const views = await this.sandboxes.list(caller, { limit: 1000 });
+    const listed: E2bListedSandbox[] = [];
+    for (const view of views) {
+      const state = e2bState(view.state);
+      if (state && wanted.has(state)) listed.push(toE2bListed(view, state));
+      if (listed.length >= (query.limit ?? 1000)) break;
+    }
+    return listed;
+  }
+
+  async get(caller: Caller, id: string): Promise<E2bSandboxDetail> {
+    const { view, state } = await this.visible(caller, id);
+    return toE2bDetail(view, state, this.tokens.tokenFor(id));
+  }
+
+  async kill(caller: Caller, id: string, correlationId?: string): Promise<void> {
+    await this.visible(caller, id);
+    await this.sandboxes.destroy(caller, id, correlationId);
+  }
+
+  async metrics(caller: Caller, id: string): Promise<E2bSandboxMetric[]> {
+    const { view, state } = await this.visible(caller, id);
+    // A paused sandbox uses nothing; E2B answers an empty series.
+    if (state !== 'running' || view.state !== 'running') return [];
+    return [toE2bMetric(view, await this.sandboxes.metrics(caller, id))];
+  }
+
+  /**
+   * E2B's connect: a running sandbox answers at once (200) with its access token; a paused one is
+   * resumed first (201). Resume is the lifecycle's scheduler command, not in this build yet.
+   */
+  async connect(caller: Caller, id: string, body: E2bConnectDto): Promise<{ resumed: boolean; sandbox: E2bSandbox }> {
+    const { view, state } = await this.visible(caller, id);
+    if (body.timeout !== undefined) await this.setTimeout(caller, id, body.timeout);
+    if (state === 'running') return { resumed: false, sandbox: toE2bSandbox(view, this.tokens.tokenFor(id)) };
+    throw notYet('resuming a paused sandbox', 'POST /v1/sandboxes/{id}/resume');
+  }
+
+  /** E2B's pause. Wrenn's pause is the lifecycle's scheduler command, not in this build yet. */
+  async pause(caller: Caller, id: string, _body: E2bPauseDto): Promise<void> {
+    const { state } = await this.visible(caller, id);
+    if (state === 'paused') throw new WrennError(ErrorCode.InvalidState, `sandbox ${id} is already paused`, { state });
+    throw notYet('pausing', 'POST /v1/sandboxes/{id}/pause');
+  }
+
+  /** E2B's set timeout: Wrenn's set-timeout scheduler command comes with the lifecycle. */
+  async setTimeout(caller: Caller, id: string, _timeoutSec: number): Promise<void> {
+    await this.visible(caller, id);
+    throw notYet('changing the timeout', 'the scheduler command set-timeout');
+  }
+}
+
+function notYet(what: string, missing: string): WrennError {
+  return new WrennError(ErrorCode.NotImplemented, `${what} is not available yet on this platform (needs ${missing})`, { missing });
+}

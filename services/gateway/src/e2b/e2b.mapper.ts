@@ -1,0 +1,135 @@
+import { ErrorCode, WrennError } from '@wrenn/contracts';
+import { MetricsView, SandboxView } from '../dtos/sandbox.dto';
+import { E2bListedSandbox, E2bNewSandboxDto, E2bSandbox, E2bSandboxDetail, E2bSandboxMetric, E2bState } from './e2b.dto';
+
+/**
+ * The level of E2B's envd protocol that Wrenn's envd speaks. The SDK picks features by it:
+ * ≥ 0.4.0 lets envd choose the default user, ≥ 0.5.2 allows closeStdin, ≥ 0.5.7 streams
+ * uploads as application/octet-stream. File metadata (0.6.2) is not implemented, so no higher.
+ */
+export const E2B_ENVD_VERSION = '0.5.7';
+
+/** E2B's SDKs default to 5 minutes when no timeout is given. */
+export const E2B_DEFAULT_TIMEOUT_SEC = 300;
+
+const TEMPLATE_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+/**
+ * E2B template ids onto Wrenn template names. E2B's default template id is `base`, which is
+ * Wrenn's base image too; a `:default` tag (E2B's implicit tag) names the same template.
+ */
+export function templateFromE2b(templateID: string): string {
+  const name = templateID.endsWith(':default') ? templateID.slice(0, -':default'.length) : templateID;
+  if (!TEMPLATE_RE.test(name)) {
+    throw new WrennError(ErrorCode.ValidationFailed, `templateID "${templateID}" is not a Wrenn template name (1-63 lower-case letters, digits, ".", "_" or "-")`, { field: 'templateID' });
+  }
+  return name;
+}
+
+function refuse(field: string, message: string): never {
+  throw new WrennError(ErrorCode.ValidationFailed, `${field}: ${message}`, { field });
+}
+
+/**
+ * What an E2B create asks for, as Wrenn's create. Options that would change behaviour Wrenn does
+ * not offer (closing the network, volumes) are refused rather than silently ignored.
+ */
+export function createFromE2b(body: E2bNewSandboxDto): { template: string; timeoutSec: number; envVars: Record<string, string> } {
+  if (body.allow_internet_access === false) refuse('allow_internet_access', 'sandboxes without internet access are not supported');
+  const network = body.network as { allowOut?: unknown[]; denyOut?: unknown[]; rules?: object } | undefined | null;
+  if (network && ((network.allowOut?.length ?? 0) > 0 || (network.denyOut?.length ?? 0) > 0 || (network.rules && Object.keys(network.rules).length > 0))) {
+    refuse('network', 'egress rules are not supported');
+  }
+  if (Array.isArray(body.volumeMounts) && body.volumeMounts.length > 0) refuse('volumeMounts', 'volumes are not supported');
+  if (body.mcp) refuse('mcp', 'the MCP gateway is not supported');
+  const envVars = body.envVars ?? {};
+  for (const [key, value] of Object.entries(envVars)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) || typeof value !== 'string') refuse('envVars', `"${key}" must be a variable name with a string value`);
+  }
+  return { template: templateFromE2b(body.templateID), timeoutSec: body.timeout ?? E2B_DEFAULT_TIMEOUT_SEC, envVars };
+}
+
+/** Wrenn's states as E2B names them; states E2B has no word for are not shown to E2B clients. */
+export function e2bState(state: string): E2bState | null {
+  switch (state) {
+    case 'running':
+    case 'resuming':
+      return 'running';
+    case 'pausing':
+    case 'paused':
+      return 'paused';
+    default:
+      return null;
+  }
+}
+
+/**
+ * E2B's endAt: when the timeout would fire. Wrenn's timeout counts inactivity from the last
+ * change, so this is the earliest it can fire; no timeout reads as far in the future.
+ */
+function endAt(view: SandboxView): string {
+  const from = Date.parse(view.updated_at);
+  return new Date(view.timeout_sec > 0 ? from + view.timeout_sec * 1000 : Date.UTC(9999, 0, 1)).toISOString();
+}
+
+export function toE2bSandbox(view: SandboxView, envdAccessToken: string): E2bSandbox {
+  return {
+    templateID: view.template,
+    sandboxID: view.id,
+    alias: view.template,
+    clientID: view.host_id ?? '',
+    envdVersion: E2B_ENVD_VERSION,
+    envdAccessToken,
+    trafficAccessToken: null,
+    domain: null,
+  };
+}
+
+export function toE2bListed(view: SandboxView, state: E2bState): E2bListedSandbox {
+  return {
+    templateID: view.template,
+    alias: view.template,
+    sandboxID: view.id,
+    clientID: view.host_id ?? '',
+    startedAt: view.created_at,
+    endAt: endAt(view),
+    cpuCount: view.vcpus,
+    memoryMB: view.memory_mb,
+    diskSizeMB: 0,
+    metadata: {},
+    state,
+    envdVersion: E2B_ENVD_VERSION,
+    volumeMounts: [],
+  };
+}
+
+export function toE2bDetail(view: SandboxView, state: E2bState, envdAccessToken: string): E2bSandboxDetail {
+  return {
+    ...toE2bListed(view, state),
+    envdAccessToken,
+    domain: null,
+    allowInternetAccess: null,
+    // Wrenn's timeout pauses (the reaper destroys only when a pause fails).
+    lifecycle: { autoResume: false, onTimeout: 'pause' },
+  };
+}
+
+/**
+ * One E2B metric sample from Wrenn's point-in-time metrics. CPU use is the average since the
+ * sandbox started (Wrenn reports cumulative CPU time, not a rate).
+ */
+export function toE2bMetric(view: SandboxView, m: MetricsView, now = Date.now()): E2bSandboxMetric {
+  const aliveUsec = Math.max(1, (now - Date.parse(view.created_at)) * 1000);
+  const pct = (m.cpu_usage_usec / (aliveUsec * Math.max(1, m.vcpus))) * 100;
+  return {
+    timestamp: new Date(now).toISOString(),
+    timestampUnix: Math.floor(now / 1000),
+    cpuCount: m.vcpus,
+    cpuUsedPct: Math.round(Math.min(100, pct) * 100) / 100,
+    memUsed: m.memory_bytes,
+    memTotal: m.memory_limit_bytes,
+    memCache: 0,
+    diskUsed: m.disk_bytes,
+    diskTotal: 0,
+  };
+}

@@ -1,0 +1,18 @@
+import { forwardRef, Module } from '@nestjs/common';
+import { GatewayModule } from '../gateway.module';
+import { E2bSandboxesController } from './e2b-sandboxes.controller';
+import { E2bSandboxesService } from './e2b-sandboxes.service';
+import { EnvdAccessTokens } from './envd-access-tokens';
+import { EnvdProxy } from './envd-proxy';
+
+/**
+ * The E2B drop-in: E2B's REST surface under /e2b and the envd proxy behind E2B_SANDBOX_URL, both
+ * on Wrenn's own sandbox use cases (imported from the gateway).
+ */
+@Module({
+  imports: [forwardRef(() => GatewayModule)],
+  controllers: [E2bSandboxesController],
+  providers: [EnvdAccessTokens, EnvdProxy, E2bSandboxesService],
+  exports: [EnvdProxy],
+})
+export class E2bModule {}

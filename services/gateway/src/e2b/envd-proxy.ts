@@ -1,0 +1,127 @@
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { ErrorCode, HostHeartbeat, isSandboxId, Naming, WrennError } from '@wrenn/contracts';
+import type { Logger } from '@wrenn/logger';
+import { answerError, forward, forwardableHeaders, LOGGER, NAMING, NATS } from '@wrenn/service-kit';
+import { KV, NatsConnection } from 'nats';
+import { Agent, IncomingMessage, request, ServerResponse } from 'node:http';
+import { SandboxRepository } from '../repositories/sandbox.repository';
+import { EnvdAccessTokens } from './envd-access-tokens';
+
+export const SANDBOX_ID_HEADER = 'e2b-sandbox-id';
+export const SANDBOX_PORT_HEADER = 'e2b-sandbox-port';
+export const ACCESS_TOKEN_HEADER = 'x-access-token';
+/** The only port inside a sandbox reachable this way: envd's, as E2B's SDKs address it. */
+export const ENVD_PORT = 49983;
+
+/** How long a sandbox → host route is reused; a sandbox stays on its host while it runs. */
+const ROUTE_TTL_MS = 2000;
+
+/**
+ * The gateway's side of E2B_SANDBOX_URL: requests carrying E2b-Sandbox-Id are E2B SDK traffic for
+ * a sandbox's envd. They are checked here (the sandbox's access token, the sandbox running) and
+ * forwarded as raw bytes to the envd proxy of the sandbox's host agent, which reaches envd on the
+ * sandbox's own address. No body is parsed or buffered on the way.
+ */
+@Injectable()
+export class EnvdProxy implements OnApplicationShutdown {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
+  private readonly routes = new Map<string, { url: string; until: number }>();
+  private kv: Promise<KV> | undefined;
+
+  constructor(
+    private readonly sandboxes: SandboxRepository,
+    private readonly tokens: EnvdAccessTokens,
+    @Inject(NATS) private readonly nc: NatsConnection,
+    @Inject(NAMING) private readonly naming: Naming,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  /** Whether a request is for a sandbox's envd rather than the REST API. */
+  static claims(req: IncomingMessage): boolean {
+    return req.headers[SANDBOX_ID_HEADER] !== undefined;
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    this.route(req, res).catch((error) => {
+      const status = error instanceof WrennError && error.code === ErrorCode.HostUnavailable ? 502 : 500;
+      if (status === 500) this.log.error({ err: error }, 'envd proxy failed');
+      answerError(res, status, (error as Error).message);
+    });
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const sandboxId = String(req.headers[SANDBOX_ID_HEADER]);
+    const port = Number(req.headers[SANDBOX_PORT_HEADER] ?? ENVD_PORT);
+    if (port !== ENVD_PORT) return answerError(res, 400, `only envd's port ${ENVD_PORT} is reachable through E2B_SANDBOX_URL, not ${req.headers[SANDBOX_PORT_HEADER]}`);
+    // A malformed id gets the same answer as a wrong token: nothing to learn by probing.
+    if (!isSandboxId(sandboxId) || !this.tokens.matches(sandboxId, req.headers[ACCESS_TOKEN_HEADER] as string | undefined)) {
+      return answerError(res, 401, 'invalid or missing X-Access-Token for this sandbox');
+    }
+    const url = await this.hostProxyUrl(sandboxId);
+    // E2B's proxy answers 502 for a sandbox that is not running; the SDKs read it as "gone".
+    if (!url) return answerError(res, 502, `sandbox ${sandboxId} is not running`, { sandboxId });
+    // The token stays here: envd inside the sandbox has no use for the platform's token.
+    forward(req, res, { baseUrl: url, headers: forwardableHeaders(req.headers, [ACCESS_TOKEN_HEADER]), agent: this.agent }, (error) => {
+      this.routes.delete(sandboxId);
+      answerError(res, 502, `the sandbox's host did not answer: ${error.message}`, { sandboxId });
+    });
+  }
+
+  /** The envd proxy URL of the host running the sandbox, or null when it is not running. */
+  private async hostProxyUrl(sandboxId: string): Promise<string | null> {
+    const cached = this.routes.get(sandboxId);
+    if (cached && cached.until > Date.now()) return cached.url;
+    const row = await this.sandboxes.findById(sandboxId);
+    if (!row || row.state !== 'running' || !row.hostId) {
+      this.routes.delete(sandboxId);
+      return null;
+    }
+    this.kv ??= this.nc.jetstream().views.kv(this.naming.hostsBucket, { history: 1 });
+    const entry = await (await this.kv).get(row.hostId);
+    const beat = entry && entry.operation === 'PUT' ? entry.json<HostHeartbeat>() : undefined;
+    if (!beat?.envdProxyUrl) throw new WrennError(ErrorCode.HostUnavailable, `host ${row.hostId} offers no envd proxy`);
+    this.routes.set(sandboxId, { url: beat.envdProxyUrl, until: Date.now() + ROUTE_TTL_MS });
+    return beat.envdProxyUrl;
+  }
+
+  /**
+   * Applies E2B's create-time envVars to a new sandbox: envd's POST /init, which makes them the
+   * default environment of every process started later.
+   */
+  async initEnv(sandboxId: string, envVars: Record<string, string>): Promise<void> {
+    const url = await this.hostProxyUrl(sandboxId);
+    if (!url) throw new WrennError(ErrorCode.InvalidState, `sandbox ${sandboxId} is not running`);
+    const body = JSON.stringify({ envVars });
+    const target = new URL('/init', url);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(target, { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), [SANDBOX_ID_HEADER]: sandboxId }, timeout: 10_000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', reject);
+      req.end(body);
+    }).catch((error: Error) => {
+      throw new WrennError(ErrorCode.SandboxUnavailable, `setting the sandbox's environment failed: ${error.message}`);
+    });
+    if (status < 200 || status >= 300) throw new WrennError(ErrorCode.SandboxUnavailable, `setting the sandbox's environment failed: envd answered ${status}`);
+  }
+
+  onApplicationShutdown(): void {
+    this.agent.destroy();
+  }
+}
+
+/**
+ * Puts the envd proxy in front of the REST API on the same HTTP server: requests with
+ * E2b-Sandbox-Id never reach Express (no body parser touches their streams), everything else
+ * goes on as before. One port serves both E2B_API_URL (…/e2b) and E2B_SANDBOX_URL.
+ */
+export function attachEnvdProxy(server: import('node:http').Server, proxy: EnvdProxy): void {
+  const api = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (EnvdProxy.claims(req)) return proxy.handle(req, res);
+    for (const listener of api) listener.call(server, req, res);
+  });
+}

@@ -1,0 +1,66 @@
+import { isSandboxId } from '@wrenn/contracts';
+import type { Logger } from '@wrenn/logger';
+import { answerError, forward, forwardableHeaders } from '@wrenn/service-kit';
+import { Agent, createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+
+/** The header that names the sandbox a request is for (E2B's, kept end to end). */
+export const SANDBOX_ID_HEADER = 'e2b-sandbox-id';
+
+/** Finds the envd base URL of a sandbox on this host; rejects when the sandbox is not here. */
+export type EnvdLocator = (sandboxId: string) => Promise<string>;
+
+export interface EnvdProxyServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The host agent's raw HTTP reverse proxy to its sandboxes' envd. The gateway forwards E2B SDK
+ * traffic here (Connect RPC and plain HTTP alike) after checking the access token; this side only
+ * routes by sandbox id, the way the data plane trusts its caller. Sandboxes' addresses are only
+ * reachable from the host, which is why the hop exists.
+ */
+export async function startEnvdProxy(locate: EnvdLocator, options: { host: string; port: number; advertise: string }, log: Logger): Promise<EnvdProxyServer> {
+  // One keep-alive pool for all sandboxes: a command is one request, so reusing sockets saves a
+  // TCP handshake per call.
+  const agent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const sandboxId = String(req.headers[SANDBOX_ID_HEADER] ?? '');
+    if (!isSandboxId(sandboxId)) return answerError(res, 400, `header E2b-Sandbox-Id must name a sandbox, got "${sandboxId}"`);
+    let baseUrl: string;
+    try {
+      baseUrl = await locate(sandboxId);
+    } catch {
+      // E2B's proxy answers 502 for a sandbox that is gone; the SDKs read it as "not running".
+      return answerError(res, 502, `sandbox ${sandboxId} is not running on this host`, { sandboxId });
+    }
+    forward(req, res, { baseUrl, headers: forwardableHeaders(req.headers), agent }, (error) => {
+      log.warn({ sandboxId, err: error }, 'envd did not answer');
+      answerError(res, 502, `the sandbox did not answer: ${error.message}`, { sandboxId });
+    });
+  };
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error) => answerError(res, 500, String((error as Error)?.message ?? error)));
+  });
+  // Process output streams may stay open as long as the command runs.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${options.advertise}:${port}`;
+  log.info({ url }, 'envd proxy listening');
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        agent.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

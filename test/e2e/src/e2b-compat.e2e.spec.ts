@@ -1,0 +1,200 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { CommandExitError, FileType, InvalidArgumentError, NotFoundError, Sandbox } from 'e2b';
+import { EventStore } from '@wrenn/eventlog';
+import { Platform, startPlatform } from './platform';
+
+/** What the SDK reads to find a platform: nothing else is changed in the user's code. */
+function pointSdkAt(url: string): void {
+  process.env.E2B_API_URL = `${url}/e2b`;
+  process.env.E2B_SANDBOX_URL = url;
+  // The SDK refuses to start without a key; the platform does not check it yet.
+  process.env.E2B_API_KEY = 'e2b_wrenn_compat_suite';
+  delete process.env.E2B_DEBUG;
+  delete process.env.E2B_DOMAIN;
+}
+
+/**
+ * The official `e2b` npm package (pinned in test/e2e/package.json), unchanged, against a live
+ * Wrenn: E2B_API_URL at the gateway's /e2b surface, E2B_SANDBOX_URL at the gateway's envd proxy.
+ */
+describe('E2B SDK drop-in', () => {
+  let p: Platform;
+  let sbx: Sandbox;
+
+  before(async () => {
+    p = await startPlatform('e2b');
+    pointSdkAt(p.url);
+  });
+  after(async () => {
+    // Leave nothing running even when a test failed halfway.
+    const { body } = await p.api('GET', '/v1/sandboxes?state=running').catch(() => ({ body: { sandboxes: [] } }));
+    for (const sb of body?.sandboxes ?? []) await p.api('DELETE', `/v1/sandboxes/${sb.id}`).catch(() => undefined);
+    await p.stop();
+  });
+
+  it('creates a sandbox from the default template, with create-time env vars', async () => {
+    sbx = await Sandbox.create({ envs: { GREETING: 'hello from create' } });
+    assert.match(sbx.sandboxId, /^sb_[0-9a-z]{26}$/);
+    const info = await sbx.getInfo();
+    assert.equal(info.templateId, 'base');
+    assert.equal(info.state, 'running');
+    assert.ok(info.cpuCount >= 1 && info.memoryMB >= 64);
+    const r = await sbx.commands.run('echo "$GREETING"');
+    assert.equal(r.stdout, 'hello from create\n');
+  });
+
+  it('is an ordinary Wrenn sandbox: in GET /v1/sandboxes and on the event log', async () => {
+    const list = await p.api('GET', '/v1/sandboxes');
+    const row = list.body.sandboxes.find((s: { id: string }) => s.id === sbx.sandboxId);
+    assert.ok(row, 'the E2B sandbox is listed by the REST API');
+    assert.equal(row.state, 'running');
+    assert.equal(row.template, 'base');
+    assert.equal(row.host_id, p.hostId);
+    const store = await EventStore.create(p.env.nc, p.env.naming);
+    const { events } = await store.load('sandbox', sbx.sandboxId);
+    assert.deepEqual(events.map((e) => e.type), ['sandbox.requested', 'sandbox.scheduled', 'sandbox.started']);
+  });
+
+  it('runs commands: stdout, stderr and a zero exit code', async () => {
+    const r = await sbx.commands.run('echo out; echo err >&2');
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.stdout, 'out\n');
+    assert.equal(r.stderr, 'err\n');
+  });
+
+  it('reports a non-zero exit as CommandExitError with the output', async () => {
+    await assert.rejects(sbx.commands.run('echo partial; echo bad >&2; exit 7'), (error: unknown) => {
+      assert.ok(error instanceof CommandExitError, String(error));
+      assert.equal(error.exitCode, 7);
+      assert.equal(error.stdout, 'partial\n');
+      assert.equal(error.stderr, 'bad\n');
+      return true;
+    });
+  });
+
+  it('passes env vars and a working directory, and runs as E2B\'s default user', async () => {
+    const r = await sbx.commands.run('echo "$FOO:$(pwd):$(whoami)"', { envs: { FOO: 'bar baz' }, cwd: '/tmp' });
+    assert.equal(r.stdout, 'bar baz:/tmp:user\n');
+    const root = await sbx.commands.run('whoami', { user: 'root' });
+    assert.equal(root.stdout, 'root\n');
+  });
+
+  it('streams output of a background command and waits for it', async () => {
+    const seen: string[] = [];
+    const handle = await sbx.commands.run('for i in 1 2 3; do echo line$i; sleep 0.1; done', { background: true, onStdout: (d) => void seen.push(d) });
+    assert.ok(handle.pid > 0);
+    const result = await handle.wait();
+    assert.equal(result.exitCode, 0);
+    assert.equal(result.stdout, 'line1\nline2\nline3\n');
+    assert.equal(seen.join(''), 'line1\nline2\nline3\n');
+  });
+
+  it('lists and kills a running background command', async () => {
+    const handle = await sbx.commands.run('sleep 300', { background: true });
+    const running = await sbx.commands.list();
+    assert.ok(running.some((proc) => proc.pid === handle.pid), 'the command is listed while it runs');
+    assert.equal(await handle.kill(), true);
+    await assert.rejects(handle.wait(), (error: unknown) => error instanceof CommandExitError && error.exitCode !== 0);
+    const after = await sbx.commands.list();
+    assert.ok(!after.some((proc) => proc.pid === handle.pid), 'the killed command is gone');
+  });
+
+  it('writes, reads, lists, makes and removes files', async () => {
+    const info = await sbx.files.write('/tmp/compat/hello.txt', 'hello, file');
+    assert.equal(info.path, '/tmp/compat/hello.txt');
+    assert.equal(await sbx.files.read('/tmp/compat/hello.txt'), 'hello, file');
+    assert.equal(await sbx.files.makeDir('/tmp/compat/sub'), true);
+    assert.equal(await sbx.files.makeDir('/tmp/compat/sub'), false, 'an existing directory is reported as not made');
+    const entries = await sbx.files.list('/tmp/compat');
+    const names = entries.map((e) => `${e.name}:${e.type}`).sort();
+    assert.deepEqual(names, [`hello.txt:${FileType.FILE}`, `sub:${FileType.DIR}`]);
+    assert.equal(await sbx.files.exists('/tmp/compat/hello.txt'), true);
+    await sbx.files.remove('/tmp/compat/hello.txt');
+    assert.equal(await sbx.files.exists('/tmp/compat/hello.txt'), false);
+    await assert.rejects(sbx.files.read('/tmp/compat/hello.txt'), NotFoundError);
+    // The file written through envd is the one commands see.
+    await sbx.files.write('/tmp/compat/sub/seen.txt', 'by commands');
+    assert.equal((await sbx.commands.run('cat /tmp/compat/sub/seen.txt')).stdout, 'by commands');
+  });
+
+  it('moves binary content byte for byte, relative paths landing in the user\'s home', async () => {
+    const data = randomBytes(512 * 1024);
+    await sbx.files.write('blob.bin', new Blob([data]));
+    const back = await sbx.files.read('blob.bin', { format: 'bytes' });
+    assert.equal(Buffer.compare(Buffer.from(back), data), 0);
+    assert.equal((await sbx.commands.run('stat -c %s /home/user/blob.bin')).stdout, `${data.length}\n`);
+  });
+
+  it('lists the sandbox through Sandbox.list()', async () => {
+    const paginator = Sandbox.list();
+    const items = await paginator.nextItems();
+    const mine = items.find((s) => s.sandboxId === sbx.sandboxId);
+    assert.ok(mine, 'the sandbox is listed');
+    assert.equal(mine.state, 'running');
+    assert.equal(mine.templateId, 'base');
+    assert.equal(paginator.hasNext, false);
+  });
+
+  it('reports metrics from the sandbox\'s cgroups', async () => {
+    const metrics = await sbx.getMetrics();
+    assert.equal(metrics.length, 1);
+    assert.ok(metrics[0].memUsed > 0 && metrics[0].memTotal >= metrics[0].memUsed);
+    assert.ok(metrics[0].cpuCount >= 1);
+  });
+
+  it('connects to a running sandbox by id from a second client', async () => {
+    const same = await Sandbox.connect(sbx.sandboxId);
+    assert.equal(same.sandboxId, sbx.sandboxId);
+    assert.equal((await same.commands.run('cat /tmp/compat/sub/seen.txt')).stdout, 'by commands');
+  });
+
+  it('refuses envd traffic without the sandbox\'s access token', async () => {
+    const headers = { 'E2b-Sandbox-Id': sbx.sandboxId, 'E2b-Sandbox-Port': '49983' };
+    const none = await fetch(`${p.url}/health`, { headers });
+    assert.equal(none.status, 401);
+    const wrong = await fetch(`${p.url}/files?path=/etc/hostname`, { headers: { ...headers, 'X-Access-Token': 'not-the-token' } });
+    assert.equal(wrong.status, 401);
+    assert.equal(((await wrong.json()) as { code: number }).code, 401);
+  });
+
+  it('answers bad input with E2B\'s errors and creates nothing', async () => {
+    const before = (await p.api('GET', '/v1/sandboxes')).body.sandboxes.length;
+    await assert.rejects(Sandbox.create('Not A Template!'), (error: unknown) => error instanceof InvalidArgumentError);
+    await assert.rejects(Sandbox.create({ allowInternetAccess: false }), (error: unknown) => error instanceof InvalidArgumentError);
+    const raw = await fetch(`${p.url}/e2b/sandboxes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"timeout":5}' });
+    assert.equal(raw.status, 400);
+    assert.equal(((await raw.json()) as { code: number }).code, 400);
+    assert.equal((await p.api('GET', '/v1/sandboxes')).body.sandboxes.length, before);
+    await assert.rejects(Sandbox.getInfo('sb_00000000000000000000000000'), NotFoundError);
+  });
+
+  it('sets the timeout', { skip: 'needs the scheduler command set-timeout (lifecycle); /e2b answers 501 until then' }, async () => {
+    await sbx.setTimeout(120_000);
+    const info = await sbx.getInfo();
+    assert.ok(info.endAt.getTime() > Date.now() + 100_000);
+  });
+
+  it('pauses and resumes through connect, keeping files', { skip: 'needs POST /v1/sandboxes/{id}/pause and /resume (lifecycle); /e2b answers 501 until then' }, async () => {
+    await sbx.files.write('/tmp/compat/kept.txt', 'kept');
+    assert.equal(await sbx.pause(), true);
+    assert.equal((await sbx.getInfo()).state, 'paused');
+    assert.equal(await Sandbox.pause(sbx.sandboxId), false, 'pausing a paused sandbox reports false');
+    const resumed = await Sandbox.connect(sbx.sandboxId);
+    assert.equal((await resumed.getInfo()).state, 'running');
+    assert.equal(await resumed.files.read('/tmp/compat/kept.txt'), 'kept');
+  });
+
+  it('kills the sandbox: gone for E2B, stopped for Wrenn, on the log', async () => {
+    assert.equal(await sbx.kill(), true);
+    assert.equal(await sbx.isRunning(), false);
+    await assert.rejects(sbx.getInfo(), NotFoundError);
+    assert.equal(await Sandbox.kill(sbx.sandboxId), false, 'a second kill finds nothing');
+    const row = await p.api('GET', `/v1/sandboxes/${sbx.sandboxId}`);
+    assert.equal(row.body.state, 'stopped');
+    const store = await EventStore.create(p.env.nc, p.env.naming);
+    const { events } = await store.load('sandbox', sbx.sandboxId);
+    assert.deepEqual(events.slice(-2).map((e) => e.type), ['sandbox.stop_requested', 'sandbox.stopped']);
+  });
+});
