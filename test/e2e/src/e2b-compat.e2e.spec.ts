@@ -91,6 +91,17 @@ describe('E2B SDK drop-in', () => {
     assert.equal(seen.join(''), 'line1\nline2\nline3\n');
   });
 
+  it('delivers output while the command still runs (the proxies do not buffer)', async () => {
+    let first!: () => void;
+    const firstSeen = new Promise<void>((resolve) => (first = resolve));
+    const started = Date.now();
+    const handle = await sbx.commands.run('echo first; sleep 3; echo second', { background: true, onStdout: () => first() });
+    await firstSeen;
+    assert.ok(Date.now() - started < 2500, `the first line arrived after ${Date.now() - started} ms, not before the command ended`);
+    const result = await handle.wait();
+    assert.equal(result.stdout, 'first\nsecond\n');
+  });
+
   it('lists and kills a running background command', async () => {
     const handle = await sbx.commands.run('sleep 300', { background: true });
     const running = await sbx.commands.list();
