@@ -146,6 +146,11 @@ describe('E2B SDK drop-in', () => {
     assert.equal(mine.state, 'running');
     assert.equal(mine.templateId, 'base');
     assert.equal(paginator.hasNext, false);
+    const paused = await Sandbox.list({ query: { state: ['paused'] } }).nextItems();
+    assert.ok(!paused.some((s) => s.sandboxId === sbx.sandboxId), 'a running sandbox is not listed as paused');
+    const byTemplate = await Sandbox.list({ query: { template: 'base', startedAfter: new Date(Date.now() - 3600_000) } }).nextItems();
+    assert.ok(byTemplate.some((s) => s.sandboxId === sbx.sandboxId));
+    await assert.rejects(Sandbox.list({ query: { metadata: { owner: 'alice' } } }).nextItems(), /^SandboxError: 400: /);
   });
 
   it('reports metrics from the sandbox\'s cgroups', async () => {

@@ -4,8 +4,8 @@ import type { Logger } from '@wrenn/logger';
 import { LOGGER } from '@wrenn/service-kit';
 import { CreateSandboxDto, SandboxView } from '../dtos/sandbox.dto';
 import { Caller, SandboxesService } from '../services/sandboxes.service';
-import { E2bConnectDto, E2bListedSandbox, E2bNewSandboxDto, E2bPauseDto, E2bSandbox, E2bSandboxDetail, E2bSandboxMetric, E2bState } from './e2b.dto';
-import { createFromE2b, e2bState, toE2bDetail, toE2bListed, toE2bMetric, toE2bSandbox } from './e2b.mapper';
+import { E2bConnectDto, E2bListedSandbox, E2bListQuery, E2bNewSandboxDto, E2bPauseDto, E2bSandbox, E2bSandboxDetail, E2bSandboxMetric, E2bState } from './e2b.dto';
+import { createFromE2b, e2bState, listFilterFromE2b, toE2bDetail, toE2bListed, toE2bMetric, toE2bSandbox } from './e2b.mapper';
 import { EnvdAccessTokens } from './envd-access-tokens';
 import { EnvdProxy } from './envd-proxy';
 
@@ -50,17 +50,20 @@ export class E2bSandboxesService {
     return { view, state };
   }
 
-  async list(caller: Caller, query: { state?: string; limit?: number }): Promise<E2bListedSandbox[]> {
-    const wanted = new Set((query.state ?? 'running,paused').split(',').map((s) => s.trim()).filter(Boolean));
-    for (const s of wanted) if (s !== 'running' && s !== 'paused') throw new WrennError(ErrorCode.ValidationFailed, `state "${s}" is not one of running, paused`, { field: 'state' });
+  async list(caller: Caller, query: E2bListQuery): Promise<E2bListedSandbox[]> {
+    const filter = listFilterFromE2b(query);
     const views = await this.sandboxes.list(caller, { limit: 1000 });
     const listed: E2bListedSandbox[] = [];
     for (const view of views) {
       const state = e2bState(view.state);
-      if (state && wanted.has(state)) listed.push(toE2bListed(view, state));
-      if (listed.length >= (query.limit ?? 1000)) break;
+      if (!state || !filter.states.has(state)) continue;
+      if (filter.template && view.template !== filter.template) continue;
+      if (filter.startedAfter !== undefined && Date.parse(view.created_at) <= filter.startedAfter) continue;
+      listed.push(toE2bListed(view, state));
     }
-    return listed;
+    // The read model lists newest first.
+    if (filter.order === 'asc') listed.reverse();
+    return listed.slice(0, filter.limit);
   }
 
   async get(caller: Caller, id: string): Promise<E2bSandboxDetail> {

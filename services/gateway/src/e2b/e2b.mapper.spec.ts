@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WrennError } from '@wrenn/contracts';
 import { SandboxView } from '../dtos/sandbox.dto';
-import { E2bNewSandboxDto } from './e2b.dto';
-import { createFromE2b, E2B_DEFAULT_TIMEOUT_SEC, e2bState, templateFromE2b, toE2bDetail, toE2bListed, toE2bMetric } from './e2b.mapper';
+import { E2bListQuery, E2bNewSandboxDto } from './e2b.dto';
+import { createFromE2b, E2B_DEFAULT_TIMEOUT_SEC, e2bState, listFilterFromE2b, templateFromE2b, toE2bDetail, toE2bListed, toE2bMetric } from './e2b.mapper';
 
 const view: SandboxView = {
   id: 'sb_01jz0000000000000000000000',
@@ -95,5 +95,25 @@ describe('E2B mapper', () => {
     assert.equal(m.memTotal, 1000);
     assert.equal(m.diskUsed, 4096);
     assert.equal(m.timestampUnix, Math.floor(now / 1000));
+  });
+
+  it('reads E2B\'s list query: states, template, start time, order, limit', () => {
+    const q = (fields: Partial<E2bListQuery>) => Object.assign(new E2bListQuery(), fields);
+    const all = listFilterFromE2b(q({}));
+    assert.deepEqual([...all.states].sort(), ['paused', 'running']);
+    assert.equal(all.order, 'desc');
+    const narrow = listFilterFromE2b(q({ state: 'paused', template: 'base:default', startedAfter: '2026-01-01T00:00:00Z', order: 'asc', limit: 5 }));
+    assert.deepEqual([...narrow.states], ['paused']);
+    assert.equal(narrow.template, 'base');
+    assert.equal(narrow.startedAfter, Date.parse('2026-01-01T00:00:00Z'));
+    assert.equal(narrow.order, 'asc');
+    assert.equal(narrow.limit, 5);
+  });
+
+  it('refuses list filters it cannot apply faithfully', () => {
+    assert.throws(() => listFilterFromE2b(Object.assign(new E2bListQuery(), { state: 'running,killed' })), refusedFor('state'));
+    assert.throws(() => listFilterFromE2b(Object.assign(new E2bListQuery(), { metadata: 'user%3Dalice' })), refusedFor('metadata'));
+    assert.throws(() => listFilterFromE2b(Object.assign(new E2bListQuery(), { startedAfter: 'yesterday' })), refusedFor('startedAfter'));
+    assert.throws(() => listFilterFromE2b(Object.assign(new E2bListQuery(), { order: 'random' })), refusedFor('order'));
   });
 });

@@ -1,6 +1,6 @@
 import { ErrorCode, WrennError } from '@wrenn/contracts';
 import { MetricsView, SandboxView } from '../dtos/sandbox.dto';
-import { E2bListedSandbox, E2bNewSandboxDto, E2bSandbox, E2bSandboxDetail, E2bSandboxMetric, E2bState } from './e2b.dto';
+import { E2bListedSandbox, E2bListQuery, E2bNewSandboxDto, E2bSandbox, E2bSandboxDetail, E2bSandboxMetric, E2bState } from './e2b.dto';
 
 /**
  * The level of E2B's envd protocol that Wrenn's envd speaks. The SDK picks features by it:
@@ -47,6 +47,42 @@ export function createFromE2b(body: E2bNewSandboxDto): { template: string; timeo
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) || typeof value !== 'string') refuse('envVars', `"${key}" must be a variable name with a string value`);
   }
   return { template: templateFromE2b(body.templateID), timeoutSec: body.timeout ?? E2B_DEFAULT_TIMEOUT_SEC, envVars };
+}
+
+export interface E2bListFilter {
+  states: Set<E2bState>;
+  template?: string;
+  startedAfter?: number;
+  order: 'asc' | 'desc';
+  limit: number;
+}
+
+/**
+ * E2B's list query. Metadata is not kept by Wrenn, so a metadata filter is refused rather than
+ * answered with a list that silently ignores it.
+ */
+export function listFilterFromE2b(query: E2bListQuery): E2bListFilter {
+  const states = new Set<E2bState>();
+  for (const s of (query.state ?? 'running,paused').split(',').map((x) => x.trim()).filter(Boolean)) {
+    if (s !== 'running' && s !== 'paused') refuse('state', `"${s}" is not one of running, paused`);
+    states.add(s);
+  }
+  if (query.metadata !== undefined && query.metadata !== '') refuse('metadata', 'sandbox metadata is not stored, so it cannot be filtered on');
+  let startedAfter: number | undefined;
+  if (query.startedAfter !== undefined) {
+    startedAfter = Date.parse(String(query.startedAfter));
+    if (Number.isNaN(startedAfter)) refuse('startedAfter', 'must be an RFC 3339 time');
+  }
+  // Unspecified order: newest first, as Wrenn's own list.
+  const order = query.order === undefined ? 'desc' : String(query.order);
+  if (order !== 'asc' && order !== 'desc') refuse('order', 'must be asc or desc');
+  return {
+    states,
+    template: query.template === undefined || query.template === '' ? undefined : templateFromE2b(String(query.template)),
+    startedAfter,
+    order,
+    limit: query.limit ?? 1000,
+  };
 }
 
 /** Wrenn's states as E2B names them; states E2B has no word for are not shown to E2B clients. */
