@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { CommandExitError, FileType, NotFoundError, Sandbox, SandboxError } from 'e2b';
+import { CommandExitError, FileType, NotFoundError, Sandbox, SandboxError, TimeoutError } from 'e2b';
 import { EventStore } from '@wrenn/eventlog';
 import { Platform, startPlatform } from './platform';
 
@@ -136,6 +136,51 @@ describe('E2B SDK drop-in', () => {
     const back = await sbx.files.read('blob.bin', { format: 'bytes' });
     assert.equal(Buffer.compare(Buffer.from(back), data), 0);
     assert.equal((await sbx.commands.run('stat -c %s /home/user/blob.bin')).stdout, `${data.length}\n`);
+  });
+
+  it('renames, stats and writes several files at once, gzip included', async () => {
+    await sbx.files.write('/tmp/compat/old.txt', 'moved');
+    const moved = await sbx.files.rename('/tmp/compat/old.txt', '/tmp/compat/new.txt');
+    assert.equal(moved.path, '/tmp/compat/new.txt');
+    const info = await sbx.files.getInfo('/tmp/compat/new.txt');
+    assert.equal(info.size, 5);
+    assert.equal(info.owner, 'user');
+    const written = await sbx.files.write([{ path: '/tmp/compat/m1', data: 'one' }, { path: '/tmp/compat/m2', data: 'two' }]);
+    assert.equal(written.length, 2);
+    await sbx.files.write('/tmp/compat/zipped.txt', 'through gzip', { gzip: true });
+    assert.equal(await sbx.files.read('/tmp/compat/zipped.txt'), 'through gzip');
+  });
+
+  it('watches a directory through the proxies', async () => {
+    const names: string[] = [];
+    const watcher = await sbx.files.watchDir('/tmp/compat', (event) => void names.push(event.name));
+    try {
+      await sbx.commands.run('touch /tmp/compat/watched.txt');
+      const until = Date.now() + 3000;
+      while (!names.includes('watched.txt') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      await watcher.stop();
+    }
+    assert.ok(names.includes('watched.txt'), `events seen: ${names.join(', ')}`);
+  });
+
+  it('feeds stdin, reattaches to a running command, and times a command out', async () => {
+    const cat = await sbx.commands.run('cat', { background: true, stdin: true });
+    await sbx.commands.sendStdin(cat.pid, 'via stdin\n');
+    await sbx.commands.closeStdin(cat.pid);
+    assert.equal((await cat.wait()).stdout, 'via stdin\n');
+    const late = await sbx.commands.run('sleep 0.5; echo late', { background: true });
+    const again = await sbx.commands.connect(late.pid);
+    assert.equal((await again.wait()).stdout, 'late\n');
+    await assert.rejects(sbx.commands.run('sleep 5', { timeoutMs: 500 }), (error: unknown) => error instanceof TimeoutError);
+  });
+
+  it('runs an interactive terminal', async () => {
+    let out = '';
+    const term = await sbx.pty.create({ cols: 80, rows: 24, onData: (d) => void (out += Buffer.from(d).toString()) });
+    await sbx.pty.sendInput(term.pid, new TextEncoder().encode('echo "pty-$((40 + 2))"; exit\n'));
+    await term.wait().catch(() => undefined);
+    assert.match(out, /pty-42/);
   });
 
   it('lists the sandbox through Sandbox.list()', async () => {
