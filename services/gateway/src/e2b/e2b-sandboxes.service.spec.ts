@@ -1,0 +1,124 @@
+import 'reflect-metadata';
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ErrorCode, WrennError } from '@wrenn/contracts';
+import { createLogger } from '@wrenn/logger';
+import { CreateSandboxDto, SandboxView } from '../dtos/sandbox.dto';
+import { Caller, SandboxesService } from '../services/sandboxes.service';
+import { E2bListQuery, E2bNewSandboxDto } from './e2b.dto';
+import { E2bSandboxesService } from './e2b-sandboxes.service';
+import { EnvdAccessTokens } from './envd-access-tokens';
+import { EnvdProxy } from './envd-proxy';
+
+const caller: Caller = { teamId: 'team_t', actor: { kind: 'anonymous', id: 'anonymous' } };
+
+function view(id: string, state: string, template = 'base'): SandboxView {
+  return { id, state, template, vcpus: 1, memory_mb: 512, timeout_sec: 300, host_id: 'h', failure_reason: null, created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:00.000Z' };
+}
+
+/** Wrenn's sandbox use cases, in memory: records what the E2B layer asked of them. */
+class FakeSandboxes {
+  readonly rows = new Map<string, SandboxView>();
+  readonly created: CreateSandboxDto[] = [];
+  readonly destroyed: string[] = [];
+  async create(_c: Caller, dto: CreateSandboxDto): Promise<SandboxView> {
+    this.created.push(dto);
+    const v = { ...view(`sb_01jz00000000000000000000${String(this.created.length).padStart(2, '0')}`, 'running', dto.template), timeout_sec: dto.timeout_sec };
+    this.rows.set(v.id, v);
+    return v;
+  }
+  async get(_c: Caller, id: string): Promise<SandboxView> {
+    const v = this.rows.get(id);
+    if (!v) throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${id} not found`);
+    return v;
+  }
+  async list(): Promise<SandboxView[]> {
+    return [...this.rows.values()].reverse();
+  }
+  async destroy(_c: Caller, id: string): Promise<SandboxView> {
+    this.destroyed.push(id);
+    const v = { ...(await this.get(caller, id)), state: 'stopped' };
+    this.rows.set(id, v);
+    return v;
+  }
+}
+
+function setup(initEnv: (id: string, env: Record<string, string>) => Promise<void> = async () => undefined) {
+  const sandboxes = new FakeSandboxes();
+  const tokens = { tokenFor: (id: string) => `token-of-${id}` } as unknown as EnvdAccessTokens;
+  const envd = { initEnv } as unknown as EnvdProxy;
+  const sut = new E2bSandboxesService(sandboxes as unknown as SandboxesService, tokens, envd, createLogger('test'));
+  return { sut, sandboxes };
+}
+
+const newSandbox = (fields: Partial<E2bNewSandboxDto> = {}) => Object.assign(new E2bNewSandboxDto(), { templateID: 'base', ...fields });
+const code = (c: string) => (error: unknown) => error instanceof WrennError && error.code === c;
+
+describe(E2bSandboxesService.name, () => {
+  it('creates through Wrenn\'s service with the E2B timeout and hands out the sandbox\'s token', async () => {
+    const { sut, sandboxes } = setup();
+    const created = await sut.create(caller, newSandbox({ timeout: 120 }));
+    assert.equal(sandboxes.created[0].template, 'base');
+    assert.equal(sandboxes.created[0].timeout_sec, 120);
+    assert.equal(created.envdAccessToken, `token-of-${created.sandboxID}`);
+    assert.equal(created.envdVersion, '0.5.7');
+  });
+
+  it('applies create-time env vars, and destroys the sandbox when that fails', async () => {
+    const applied: Array<Record<string, string>> = [];
+    const ok = setup(async (_id, env) => void applied.push(env));
+    await ok.sut.create(caller, newSandbox({ envVars: { A: '1' } }));
+    assert.deepEqual(applied, [{ A: '1' }]);
+
+    const failing = setup(async () => {
+      throw new WrennError(ErrorCode.SandboxUnavailable, 'envd is not answering');
+    });
+    await assert.rejects(failing.sut.create(caller, newSandbox({ envVars: { A: '1' } })), code(ErrorCode.SandboxUnavailable));
+    assert.equal(failing.sandboxes.destroyed.length, 1, 'the half-made sandbox is destroyed');
+  });
+
+  it('refuses bad input before asking Wrenn for anything', async () => {
+    const { sut, sandboxes } = setup();
+    await assert.rejects(sut.create(caller, newSandbox({ templateID: 'No Such/Name' })), code(ErrorCode.ValidationFailed));
+    await assert.rejects(sut.create(caller, newSandbox({ allow_internet_access: false })), code(ErrorCode.ValidationFailed));
+    assert.equal(sandboxes.created.length, 0);
+  });
+
+  it('treats stopped sandboxes as gone: 404 on get and kill, no second destroy', async () => {
+    const { sut, sandboxes } = setup();
+    sandboxes.rows.set('sb_01jz0000000000000000000099', view('sb_01jz0000000000000000000099', 'stopped'));
+    await assert.rejects(sut.get(caller, 'sb_01jz0000000000000000000099'), code(ErrorCode.SandboxNotFound));
+    await assert.rejects(sut.kill(caller, 'sb_01jz0000000000000000000099'), code(ErrorCode.SandboxNotFound));
+    assert.deepEqual(sandboxes.destroyed, []);
+  });
+
+  it('lists only what E2B can name, filtered by state and template', async () => {
+    const { sut, sandboxes } = setup();
+    for (const [n, state, template] of [['1', 'running', 'base'], ['2', 'paused', 'base'], ['3', 'failed', 'base'], ['4', 'running', 'other']] as const) {
+      sandboxes.rows.set(`sb_01jz000000000000000000000${n}`, view(`sb_01jz000000000000000000000${n}`, state, template));
+    }
+    const ids = async (q: Partial<E2bListQuery>) => (await sut.list(caller, Object.assign(new E2bListQuery(), q))).map((s) => s.sandboxID.slice(-1)).sort();
+    assert.deepEqual(await ids({}), ['1', '2', '4']);
+    assert.deepEqual(await ids({ state: 'paused' }), ['2']);
+    assert.deepEqual(await ids({ template: 'other' }), ['4']);
+    assert.equal((await sut.list(caller, Object.assign(new E2bListQuery(), { limit: 1 }))).length, 1);
+  });
+
+  it('connects to a running sandbox without resuming it', async () => {
+    const { sut } = setup();
+    const created = await sut.create(caller, newSandbox());
+    const connected = await sut.connect(caller, created.sandboxID, {});
+    assert.equal(connected.resumed, false);
+    assert.equal(connected.sandbox.envdAccessToken, created.envdAccessToken);
+  });
+
+  it('answers not_implemented for what needs the lifecycle, and 409 for pausing a paused sandbox', async () => {
+    const { sut, sandboxes } = setup();
+    const created = await sut.create(caller, newSandbox());
+    await assert.rejects(sut.pause(caller, created.sandboxID, {}), code(ErrorCode.NotImplemented));
+    await assert.rejects(sut.setTimeout(caller, created.sandboxID, 60), code(ErrorCode.NotImplemented));
+    sandboxes.rows.set(created.sandboxID, { ...view(created.sandboxID, 'paused') });
+    await assert.rejects(sut.pause(caller, created.sandboxID, {}), code(ErrorCode.InvalidState));
+    await assert.rejects(sut.connect(caller, created.sandboxID, {}), code(ErrorCode.NotImplemented));
+  });
+});
