@@ -232,6 +232,36 @@ describe('E2B SDK drop-in', () => {
     await assert.rejects(Sandbox.getInfo('sb_00000000000000000000000000'), NotFoundError);
   });
 
+  it('answers with E2B\'s status codes and error shape on the wire', async () => {
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${p.url}/e2b${path}`, { method, headers: { 'content-type': 'application/json', 'x-api-key': 'e2b_any' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    };
+    const created = await call('POST', '/sandboxes', { templateID: 'base', timeout: 60 });
+    assert.equal(created.status, 201);
+    const id = created.body.sandboxID;
+    try {
+      assert.equal(created.body.envdVersion, '0.5.7');
+      assert.equal(typeof created.body.envdAccessToken, 'string');
+      const connected = await call('POST', `/v2/sandboxes/${id}/connect`, {});
+      assert.equal(connected.status, 200);
+      assert.equal(connected.body.envdAccessToken, created.body.envdAccessToken);
+      const timeout = await call('POST', `/sandboxes/${id}/timeout`, { timeout: 30 });
+      assert.equal(timeout.status, 501);
+      assert.equal(timeout.body.code, 501);
+      const badTimeout = await call('POST', `/sandboxes/${id}/timeout`, { timeout: -1 });
+      assert.equal(badTimeout.status, 400);
+      assert.equal(badTimeout.body.code, 400);
+    } finally {
+      assert.equal((await call('DELETE', `/sandboxes/${id}`)).status, 204);
+    }
+    const again = await call('DELETE', `/sandboxes/${id}`);
+    assert.equal(again.status, 404);
+    assert.equal(again.body.code, 404);
+    assert.equal((await call('GET', `/sandboxes/${id}`)).status, 404);
+  });
+
   it('sets the timeout', { skip: 'needs the scheduler command set-timeout (lifecycle); /e2b answers 501 until then' }, async () => {
     await sbx.setTimeout(120_000);
     const info = await sbx.getInfo();
