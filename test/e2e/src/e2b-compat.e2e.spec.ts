@@ -81,6 +81,17 @@ describe('E2B SDK drop-in', () => {
     assert.equal(root.stdout, 'root\n');
   });
 
+  it('runs commands inside the sandbox\'s limits, like Wrenn\'s own exec', async () => {
+    const groups = (text: string) => text.split('\n').filter((l) => /:(memory|pids):/.test(l)).sort().join('\n');
+    const viaSdk = groups((await sbx.commands.run('cat /proc/self/cgroup')).stdout);
+    const viaRest = await p.api('POST', `/v1/sandboxes/${sbx.sandboxId}/exec`, { cmd: 'cat', args: ['/proc/self/cgroup'] });
+    assert.equal(viaRest.status, 200);
+    assert.ok(viaSdk.length > 0, 'memory and pids groups are listed');
+    assert.equal(viaSdk, groups(viaRest.body.stdout));
+    const envdGroups = groups((await sbx.commands.run('cat /proc/1/cgroup 2>/dev/null || true', { user: 'root' })).stdout);
+    assert.notEqual(viaSdk, envdGroups, 'commands are not in the groups of the sandbox\'s init');
+  });
+
   it('streams output of a background command and waits for it', async () => {
     const seen: string[] = [];
     const handle = await sbx.commands.run('for i in 1 2 3; do echo line$i; sleep 0.1; done', { background: true, onStdout: (d) => void seen.push(d) });
