@@ -1,0 +1,4 @@
+export { DEFAULT_READAHEAD_PAGES, PageServer } from './page-server';
+export type { PageServerOptions, PageServerStats } from './page-server';
+export { loadNative } from './native-binding';
+export type { NativeUffdGuest, NativeGuestOptions } from './native-binding';
