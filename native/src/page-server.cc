@@ -303,61 +303,84 @@ class Server {
 
   enum Outcome { kDone, kRetry, kGone, kError };
 
-  // Answers one fault at `addr`: the faulting page, plus up to readahead-1 following pages that
-  // are missing and come from the same place.
-  Outcome ServeFault(uint64_t addr) {
-    addr &= ~(page_size_ - 1);
-    const GuestRegion* r = RegionOf(addr);
-    if (r == nullptr) {
-      Fail("fault at 0x" + std::to_string(addr) + " outside every region");
-      return kError;
-    }
-    uint64_t page = (r->offset + (addr - r->base)) / page_size_;
-    uint64_t region_end_page = (r->offset + r->size) / page_size_;
-    uint8_t gen = state_pages_[page] == kRemoved ? 0 : page_map_[page];
-    uint64_t n = 1;
-    if (state_pages_[page] != kRemoved) {
-      while (n < readahead_ && page + n < region_end_page && state_pages_[page + n] == kMissing && page_map_[page + n] == gen) n++;
-    }
+  // Places pages [page, page + n) of one source at peer address `addr`: copied from generation
+  // `gen`, or zero-filled when gen is 0. Returns the bytes placed, or -errno when none were.
+  int64_t Place(uint64_t addr, uint64_t page, uint64_t n, uint8_t gen) {
     uint64_t len = n * page_size_;
-    int64_t done;  // bytes placed, or -errno
+    int64_t done;
     if (gen == 0) {
       uffdio_zeropage z{};
       z.range.start = addr;
       z.range.len = len;
-      z.mode = 0;
       done = ioctl(uffd_, UFFDIO_ZEROPAGE, &z) == 0 ? static_cast<int64_t>(len) : z.zeropage;
-      if (done == 0 && errno != 0) done = -errno;
     } else {
       uffdio_copy c{};
       c.dst = addr;
       c.src = reinterpret_cast<uint64_t>(static_cast<char*>(files_[gen - 1].base) + page * page_size_);
       c.len = len;
-      c.mode = 0;
       done = ioctl(uffd_, UFFDIO_COPY, &c) == 0 ? static_cast<int64_t>(len) : c.copy;
-      if (done == 0 && errno != 0) done = -errno;
     }
+    // A partial placement (stopped by a page already present, or by a pending event) reports
+    // the bytes it did place; the ioctl's own errno is then EAGAIN.
+    if (done == 0) done = -errno;
     if (done > 0) {
       uint64_t placed = static_cast<uint64_t>(done) / page_size_;
       for (uint64_t k = 0; k < placed; k++) state_pages_[page + k] = kPlaced;
       if (gen == 0) zero_pages_ += placed;
       else copies_++, bytes_copied_ += static_cast<uint64_t>(done);
-      // A short copy stopped at a page already present; the faulting page itself is placed.
-      return kDone;
     }
-    int err = static_cast<int>(-done);
-    if (err == EEXIST) {
-      // Another fault (or read-ahead) placed it first; the waiter may have missed that wake-up.
-      already_present_++;
-      state_pages_[page] = kPlaced;
-      uffdio_range wake{addr, page_size_};
-      ioctl(uffd_, UFFDIO_WAKE, &wake);
-      return kDone;
+    return done;
+  }
+
+  // How many pages from `page` (at most `limit`) are missing and come from generation `gen`.
+  uint64_t RunLength(uint64_t page, uint64_t limit, uint8_t gen) const {
+    uint64_t n = 0;
+    while (page + n < limit && state_pages_[page + n] == kMissing && page_map_[page + n] == gen) n++;
+    return n;
+  }
+
+  // Answers one fault at `addr`: the faulting page, then read-ahead over the following pages of
+  // the region that are still missing (one placement per run of pages from the same file). The
+  // guest mostly touches memory in order, and each fault avoided saves a round trip through the
+  // kernel and this thread. Removed pages are never read ahead: only their own refault places them.
+  Outcome ServeFault(uint64_t addr) {
+    addr &= ~(page_size_ - 1);
+    const GuestRegion* r = RegionOf(addr);
+    if (r == nullptr) {
+      Fail("fault at " + std::to_string(addr) + " outside every region");
+      return kError;
     }
-    if (err == EAGAIN) return kRetry;  // the mapping is changing: read the pending event first
-    if (err == ESRCH || err == ENOENT) return kGone;  // the peer's memory is gone
-    Fail(ErrnoText(gen == 0 ? "UFFDIO_ZEROPAGE" : "UFFDIO_COPY", err));
-    return kError;
+    uint64_t page = (r->offset + (addr - r->base)) / page_size_;
+    uint64_t limit = std::min((r->offset + r->size) / page_size_, page + readahead_);
+    bool removed = state_pages_[page] == kRemoved;
+    uint8_t gen = removed ? 0 : page_map_[page];
+    uint64_t n = removed ? 1 : std::max<uint64_t>(1, RunLength(page, limit, gen));
+    int64_t done = Place(addr, page, n, gen);
+    if (done < 0) {
+      int err = static_cast<int>(-done);
+      if (err == EEXIST) {
+        // Another fault (or read-ahead) placed it first; the waiter may have missed that wake-up.
+        already_present_++;
+        state_pages_[page] = kPlaced;
+        uffdio_range wake{addr, page_size_};
+        ioctl(uffd_, UFFDIO_WAKE, &wake);
+        return kDone;
+      }
+      if (err == EAGAIN) return kRetry;  // the mapping is changing: read the pending event first
+      if (err == ESRCH || err == ENOENT) return kGone;  // the peer's memory is gone
+      Fail(ErrnoText(gen == 0 ? "UFFDIO_ZEROPAGE" : "UFFDIO_COPY", err));
+      return kError;
+    }
+    // Read-ahead is best effort: it stops at the first page that is present, removed or refused.
+    uint64_t next = page + static_cast<uint64_t>(done) / page_size_;
+    while (!removed && static_cast<uint64_t>(done) == n * page_size_ && next < limit && state_pages_[next] == kMissing) {
+      gen = page_map_[next];
+      n = RunLength(next, limit, gen);
+      done = Place(r->base + (next * page_size_ - r->offset), next, n, gen);
+      if (done <= 0) break;
+      next += static_cast<uint64_t>(done) / page_size_;
+    }
+    return kDone;
   }
 
   void Serve() {
