@@ -111,6 +111,22 @@ export class DmSnapshotStore {
   }
 
   /**
+   * For a sandbox whose record was never written (crash mid-create): removes its device by name
+   * and detaches every loop device over its CoW file. The origin's loop is settled by
+   * LoopRegistry.recover.
+   */
+  async removeByName(name: string, cowPath: string): Promise<void> {
+    await this.removeDevice(name).catch((error) => {
+      if (!isAbsent(error)) throw error;
+    });
+    const listed = await this.runner.run('losetup', ['--associated', cowPath]).catch(() => '');
+    for (const line of listed.split('\n')) {
+      const device = /^(\/dev\/loop\d+):/.exec(line)?.[1];
+      if (device) await this.runner.run('losetup', ['--detach', device]);
+    }
+  }
+
+  /**
    * Writes the sandbox's whole filesystem (origin + its writes) as one standalone sparse image
    * at `target`: the base of a template. The device must be active and quiescent (VM paused).
    */
