@@ -41,10 +41,8 @@ const char* StateName(int s) {
   }
 }
 
-struct MappedFile {
-  void* base = MAP_FAILED;
-  size_t length = 0;
-};
+// Largest bounce buffer: read-ahead windows are cut to fit it (a few huge pages at most).
+constexpr uint64_t kBounceMaxBytes = 4 << 20;
 
 // How long a peer may take between connecting and completing the handshake.
 constexpr int kHandshakeTimeoutMs = 10000;
@@ -62,7 +60,8 @@ class Server {
         state_pages_(page_map_.size(), kMissing),
         readahead_(readahead) {
     try {
-      for (const std::string& f : files) MapFile(f);
+      for (const std::string& f : files) OpenFile(f);
+      AllocateBounce();
       Listen();
     } catch (...) {
       Release();
@@ -105,27 +104,33 @@ class Server {
   }
 
  private:
-  void MapFile(const std::string& path) {
+  void OpenFile(const std::string& path) {
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw std::runtime_error(ErrnoText(("open " + path).c_str(), errno));
+    files_.push_back(fd);
+    maps_.push_back(nullptr);
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-      int err = errno;
-      close(fd);
-      throw std::runtime_error(ErrnoText(("stat " + path).c_str(), err));
-    }
+    if (fstat(fd, &st) != 0) throw std::runtime_error(ErrnoText(("stat " + path).c_str(), errno));
     if (static_cast<uint64_t>(st.st_size) < size_bytes_) {
-      close(fd);
       throw std::runtime_error(path + " is " + std::to_string(st.st_size) + " bytes, shorter than the memory (" +
                                std::to_string(size_bytes_) + ")");
     }
-    // Read-only shared mapping: UFFDIO_COPY reads straight from the page cache, holes read as
-    // zeros, and nothing is copied up front.
+    // Read-only shared mapping: a window of one generation is copied straight from the page cache.
     void* base = mmap(nullptr, size_bytes_, PROT_READ, MAP_SHARED, fd, 0);
-    int err = errno;
-    close(fd);
-    if (base == MAP_FAILED) throw std::runtime_error(ErrnoText(("mmap " + path).c_str(), err));
-    files_.push_back({base, size_bytes_});
+    if (base == MAP_FAILED) throw std::runtime_error(ErrnoText(("mmap " + path).c_str(), errno));
+    maps_.back() = static_cast<char*>(base);
+  }
+
+  // Pages are read with pread() into this page-aligned buffer, then placed with one UFFDIO_COPY
+  // per window. Reading into one hot buffer beats copying out of a file mapping, where every
+  // source page costs this process a page-table fault of its own; and a window can gather pages
+  // of several generations into one placement.
+  void AllocateBounce() {
+    window_max_ = std::max<uint64_t>(1, std::min<uint64_t>(readahead_, kBounceMaxBytes / page_size_));
+    bounce_len_ = window_max_ * page_size_;
+    void* b = mmap(nullptr, bounce_len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (b == MAP_FAILED) throw std::runtime_error(ErrnoText("mmap bounce buffer", errno));
+    bounce_ = static_cast<char*>(b);
   }
 
   void Listen() {
@@ -150,10 +155,14 @@ class Server {
       if (*fd >= 0) close(*fd);
       *fd = -1;
     }
-    for (MappedFile& f : files_) {
-      if (f.base != MAP_FAILED) munmap(f.base, f.length);
-    }
+    for (int fd : files_) close(fd);
     files_.clear();
+    for (char* m : maps_) {
+      if (m != nullptr) munmap(m, size_bytes_);
+    }
+    maps_.clear();
+    if (bounce_ != nullptr) munmap(bounce_, bounce_len_);
+    bounce_ = nullptr;
     if (bound_) unlink(socket_path_.c_str());
     bound_ = false;
   }
@@ -303,20 +312,49 @@ class Server {
 
   enum Outcome { kDone, kRetry, kGone, kError };
 
-  // Places pages [page, page + n) of one source at peer address `addr`: copied from generation
-  // `gen`, or zero-filled when gen is 0. Returns the bytes placed, or -errno when none were.
-  int64_t Place(uint64_t addr, uint64_t page, uint64_t n, uint8_t gen) {
+  // Places pages [page, page + n) at peer address `addr`: zero-filled when `zero`, else read
+  // from each page's generation file into the bounce buffer and copied in one go. Returns the
+  // bytes placed, or -errno when none were.
+  int64_t Place(uint64_t addr, uint64_t page, uint64_t n, bool zero) {
     uint64_t len = n * page_size_;
     int64_t done;
-    if (gen == 0) {
+    if (zero) {
       uffdio_zeropage z{};
       z.range.start = addr;
       z.range.len = len;
       done = ioctl(uffd_, UFFDIO_ZEROPAGE, &z) == 0 ? static_cast<int64_t>(len) : z.zeropage;
-    } else {
+    } else if (SameGeneration(page, n)) {
+      char* src = maps_[page_map_[page] - 1] + page * page_size_;
+      // One call maps the whole source window instead of one page-table fault per page.
+      madvise(src, len, MADV_POPULATE_READ);
       uffdio_copy c{};
       c.dst = addr;
-      c.src = reinterpret_cast<uint64_t>(static_cast<char*>(files_[gen - 1].base) + page * page_size_);
+      c.src = reinterpret_cast<uint64_t>(src);
+      c.len = len;
+      done = ioctl(uffd_, UFFDIO_COPY, &c) == 0 ? static_cast<int64_t>(len) : c.copy;
+    } else {
+      for (uint64_t k = 0; k < n;) {
+        uint8_t gen = page_map_[page + k];
+        uint64_t run = 1;
+        while (k + run < n && page_map_[page + k + run] == gen) run++;
+        char* dst = bounce_ + k * page_size_;
+        uint64_t want = run * page_size_;
+        if (gen == 0) {
+          memset(dst, 0, want);  // a removed page inside a window of data pages
+        } else {
+          uint64_t got = 0;
+          while (got < want) {
+            ssize_t r = pread(files_[gen - 1], dst + got, want - got, static_cast<off_t>((page + k) * page_size_ + got));
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) return r < 0 ? -errno : -EIO;  // the file shrank under us
+            got += static_cast<uint64_t>(r);
+          }
+        }
+        k += run;
+      }
+      uffdio_copy c{};
+      c.dst = addr;
+      c.src = reinterpret_cast<uint64_t>(bounce_);
       c.len = len;
       done = ioctl(uffd_, UFFDIO_COPY, &c) == 0 ? static_cast<int64_t>(len) : c.copy;
     }
@@ -326,23 +364,24 @@ class Server {
     if (done > 0) {
       uint64_t placed = static_cast<uint64_t>(done) / page_size_;
       for (uint64_t k = 0; k < placed; k++) state_pages_[page + k] = kPlaced;
-      if (gen == 0) zero_pages_ += placed;
+      if (zero) zero_pages_ += placed;
       else copies_++, bytes_copied_ += static_cast<uint64_t>(done);
     }
     return done;
   }
 
-  // How many pages from `page` (at most `limit`) are missing and come from generation `gen`.
-  uint64_t RunLength(uint64_t page, uint64_t limit, uint8_t gen) const {
-    uint64_t n = 0;
-    while (page + n < limit && state_pages_[page + n] == kMissing && page_map_[page + n] == gen) n++;
-    return n;
+  bool SameGeneration(uint64_t page, uint64_t n) const {
+    for (uint64_t k = 1; k < n; k++) {
+      if (page_map_[page + k] != page_map_[page]) return false;
+    }
+    return page_map_[page] != 0;
   }
 
-  // Answers one fault at `addr`: the faulting page, then read-ahead over the following pages of
-  // the region that are still missing (one placement per run of pages from the same file). The
-  // guest mostly touches memory in order, and each fault avoided saves a round trip through the
-  // kernel and this thread. Removed pages are never read ahead: only their own refault places them.
+  // Answers one fault at `addr`: the faulting page and, as read-ahead, the following pages of
+  // the region that are still missing and of the same kind (data, from any generation, or
+  // holes), in one placement. The guest mostly touches memory in order, and each fault avoided
+  // saves a round trip through the kernel and this thread. Removed pages are never read ahead:
+  // only their own refault places them, as zeros.
   Outcome ServeFault(uint64_t addr) {
     addr &= ~(page_size_ - 1);
     const GuestRegion* r = RegionOf(addr);
@@ -351,36 +390,27 @@ class Server {
       return kError;
     }
     uint64_t page = (r->offset + (addr - r->base)) / page_size_;
-    uint64_t limit = std::min((r->offset + r->size) / page_size_, page + readahead_);
-    bool removed = state_pages_[page] == kRemoved;
-    uint8_t gen = removed ? 0 : page_map_[page];
-    uint64_t n = removed ? 1 : std::max<uint64_t>(1, RunLength(page, limit, gen));
-    int64_t done = Place(addr, page, n, gen);
-    if (done < 0) {
-      int err = static_cast<int>(-done);
-      if (err == EEXIST) {
-        // Another fault (or read-ahead) placed it first; the waiter may have missed that wake-up.
-        already_present_++;
-        state_pages_[page] = kPlaced;
-        uffdio_range wake{addr, page_size_};
-        ioctl(uffd_, UFFDIO_WAKE, &wake);
-        return kDone;
-      }
-      if (err == EAGAIN) return kRetry;  // the mapping is changing: read the pending event first
-      if (err == ESRCH || err == ENOENT) return kGone;  // the peer's memory is gone
-      Fail(ErrnoText(gen == 0 ? "UFFDIO_ZEROPAGE" : "UFFDIO_COPY", err));
-      return kError;
+    uint64_t limit = std::min((r->offset + r->size) / page_size_, page + window_max_);
+    bool zero = state_pages_[page] == kRemoved || page_map_[page] == 0;
+    uint64_t n = 1;
+    if (state_pages_[page] != kRemoved) {
+      while (page + n < limit && state_pages_[page + n] == kMissing && (page_map_[page + n] == 0) == zero) n++;
     }
-    // Read-ahead is best effort: it stops at the first page that is present, removed or refused.
-    uint64_t next = page + static_cast<uint64_t>(done) / page_size_;
-    while (!removed && static_cast<uint64_t>(done) == n * page_size_ && next < limit && state_pages_[next] == kMissing) {
-      gen = page_map_[next];
-      n = RunLength(next, limit, gen);
-      done = Place(r->base + (next * page_size_ - r->offset), next, n, gen);
-      if (done <= 0) break;
-      next += static_cast<uint64_t>(done) / page_size_;
+    int64_t done = Place(addr, page, n, zero);
+    if (done > 0) return kDone;
+    int err = static_cast<int>(-done);
+    if (err == EEXIST) {
+      // Another fault (or read-ahead) placed it first; the waiter may have missed that wake-up.
+      already_present_++;
+      state_pages_[page] = kPlaced;
+      uffdio_range wake{addr, page_size_};
+      ioctl(uffd_, UFFDIO_WAKE, &wake);
+      return kDone;
     }
-    return kDone;
+    if (err == EAGAIN) return kRetry;  // the mapping is changing: read the pending event first
+    if (err == ESRCH || err == ENOENT) return kGone;  // the peer's memory is gone
+    Fail(ErrnoText(zero ? "UFFDIO_ZEROPAGE" : "UFFDIO_COPY", err));
+    return kError;
   }
 
   void Serve() {
@@ -466,7 +496,10 @@ class Server {
   const std::vector<uint8_t> page_map_;
   std::vector<uint8_t> state_pages_;
   const uint64_t readahead_;
-  std::vector<MappedFile> files_;
+  std::vector<int> files_;  // generation files, oldest first
+  std::vector<char*> maps_;  // and their read-only mappings
+  char* bounce_ = nullptr;
+  uint64_t bounce_len_ = 0, window_max_ = 1;
   std::vector<GuestRegion> regions_;
   int listen_fd_ = -1, conn_fd_ = -1, uffd_ = -1, stop_fd_ = -1;
   bool bound_ = false;

@@ -14,12 +14,12 @@ export interface PageServerOptions {
   memfileDir: string;
   /**
    * Pages placed per fault when the pages after the faulting one are still missing and live in
-   * the same file (default 32). 1 places only the faulting page.
+   * the same kind (default 64: 256 KiB of 4 KiB pages). 1 places only the faulting page.
    */
   readaheadPages?: number;
 }
 
-export const DEFAULT_READAHEAD_PAGES = 32;
+export const DEFAULT_READAHEAD_PAGES = 64;
 
 /**
  * Serves a restored guest's memory on demand: listens on a Unix socket for Firecracker's
