@@ -4,6 +4,11 @@
 // does not run dependencies' install scripts, but it does run the root's own `prepare`) and by
 // `npm run build` (so a checkout whose addon was deleted or whose sources changed gets rebuilt).
 // `--force` rebuilds regardless.
+//
+// Only the host agent's Firecracker runtime loads the addon. On a machine without a compiler
+// toolchain (a slim container running the API services) a missing toolchain is a warning, not
+// a failed install; WRENN_REQUIRE_NATIVE=1 makes it an error. A compile that starts and fails is
+// always an error.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -23,6 +28,18 @@ if (process.platform !== 'linux') {
 const sources = [join(dir, 'binding.gyp'), ...readdirSync(join(dir, 'src')).map((f) => join(dir, 'src', f))];
 const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));
 if (!force && existsSync(output) && statSync(output).mtimeMs >= newest) process.exit(0);
+
+const has = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
+const missing = ['python3', 'make', 'c++'].filter((t) => !has(t));
+if (missing.length > 0) {
+  const message = `native addon: not built, missing ${missing.join(', ')} (the Firecracker runtime needs it)`;
+  if (process.env.WRENN_REQUIRE_NATIVE === '1') {
+    console.error(message);
+    process.exit(1);
+  }
+  console.warn(message);
+  process.exit(0);
+}
 
 // node-gyp is a root dev dependency; npm's own copy is the fallback when dev dependencies are
 // omitted (npm passes its path to scripts as npm_config_node_gyp).

@@ -19,3 +19,5 @@ export { collapseChain } from './collapse';
 export { describeHeader } from './describe-header';
 export type { HeaderDescription } from './describe-header';
 export { readHeaderFile, writeHeaderFile, headerFileName } from './header-file';
+export { SnapshotType, headerForSnapshot, nextSnapshotType } from './snapshot-plan';
+export type { SnapshotTaken } from './snapshot-plan';

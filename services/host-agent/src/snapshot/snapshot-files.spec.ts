@@ -4,7 +4,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync, ftru
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { SnapshotHeader, collapseChain, dataPages, diffHeader, fullHeader, memfileName, resolvePage } from './index';
+import { SnapshotHeader, collapseChain, dataPages, diffHeader, fullHeader, headerForSnapshot, memfileName, nextSnapshotType, resolvePage } from './index';
 
 const PAGE = 4096;
 
@@ -82,6 +82,24 @@ describe('sparse memory files and collapsing a chain', () => {
       ),
       { numRuns: 40 },
     );
+  });
+
+  it('plans Full, then Diffs from the sparse files, then a Full again after ten generations', () => {
+    const dir = mkdtempSync(join(root, 'plan-'));
+    let parent: SnapshotHeader | null = null;
+    const types: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const type = nextSnapshotType(parent);
+      types.push(type);
+      // A Full writes every page the guest has (here: all but page 7), a Diff only page i % 8.
+      const written = type === 'Full' ? [0, 1, 2, 3, 4, 5, 6] : [i % 8];
+      writeMemfile(dir, `b${i}`, 8, i, written);
+      const h: SnapshotHeader = headerForSnapshot({ parent, type, buildId: `b${i}`, memfilePath: join(dir, memfileName(`b${i}`)), sizeBytes: 8 * PAGE, pageSize: PAGE });
+      for (const p of written) assert.deepEqual(resolvePage(h, p), { buildId: `b${i}`, offset: p * PAGE });
+      parent = h;
+    }
+    assert.deepEqual(types, ['Full', ...Array(9).fill('Diff'), 'Full', 'Diff']);
+    assert.equal(resolvePage(parent!, 7), null, 'never written: a hole');
   });
 
   it('leaves no file behind when a generation file is missing', async () => {
