@@ -187,3 +187,34 @@ size_t CompleteJsonLength(const std::string& s) {
 }
 
 }  // namespace wrenn
+
+namespace wrenn {
+
+// parseHandshake(json): the regions the server would read from this body, or a thrown error
+// with the reason it would fail the handshake with. Lets tests pin the parser to the protocol.
+static Napi::Value ParseHandshakeJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "parseHandshake(json: string)");
+  std::string body = info[0].As<Napi::String>();
+  size_t len = CompleteJsonLength(body);
+  if (len == 0) throw Napi::Error::New(env, "bad handshake: incomplete JSON");
+  std::vector<GuestRegion> regions;
+  std::string error;
+  if (!ParseHandshake(body.substr(0, len), &regions, &error)) throw Napi::Error::New(env, error);
+  Napi::Array out = Napi::Array::New(env, regions.size());
+  for (size_t i = 0; i < regions.size(); i++) {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("base", static_cast<double>(regions[i].base));
+    r.Set("size", static_cast<double>(regions[i].size));
+    r.Set("offset", static_cast<double>(regions[i].offset));
+    r.Set("pageSize", static_cast<double>(regions[i].page_size));
+    out.Set(i, r);
+  }
+  return out;
+}
+
+void InitHandshake(Napi::Env env, Napi::Object exports) {
+  exports.Set("parseHandshake", Napi::Function::New(env, ParseHandshakeJs, "parseHandshake"));
+}
+
+}  // namespace wrenn

@@ -32,5 +32,6 @@ std::string ErrnoText(const char* what, int err);
 void InitPageServer(Napi::Env env, Napi::Object exports);
 void InitTestGuest(Napi::Env env, Napi::Object exports);
 void InitSparseExtents(Napi::Env env, Napi::Object exports);
+void InitHandshake(Napi::Env env, Napi::Object exports);
 
 }  // namespace wrenn

@@ -65,6 +65,8 @@ export interface NativeUffdGuest {
 export interface NativeAddon {
   UffdServer: new (o: NativeServerOptions) => NativeUffdServer;
   UffdGuest: new (o: NativeGuestOptions) => NativeUffdGuest;
+  /** The regions the page server reads from a handshake body; throws the reason it would fail. */
+  parseHandshake(json: string): Array<{ base: number; size: number; offset: number; pageSize: number }>;
   /** Data extents of a sparse file as flat [start, end, start, end, …] byte offsets. */
   dataExtents(path: string): number[];
 }
