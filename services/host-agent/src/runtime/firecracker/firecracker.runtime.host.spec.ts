@@ -26,14 +26,14 @@ import { SlotTapNetworks } from './vm-network';
  * (this kernel has no device-mapper). No guest boots: envd's health is taken as given.
  */
 
-/** Answers losetup/dmsetup like the tools would, records every call and whether the VMM was alive then. */
+/** Answers losetup/dmsetup like the tools would, records every call and how many VMMs ran then. */
 class RecordingRunner implements CommandRunner {
-  readonly calls: Array<{ line: string; vmmAlive: boolean }> = [];
+  readonly calls: Array<{ line: string; vmms: number }> = [];
   private loop = 40;
-  constructor(private readonly vmmAlive: () => boolean) {}
+  constructor(private readonly vmms: () => number) {}
   async run(file: string, args: string[]): Promise<string> {
     const line = [file, ...args].join(' ');
-    this.calls.push({ line, vmmAlive: this.vmmAlive() });
+    this.calls.push({ line, vmms: this.vmms() });
     if (file === 'losetup' && args[0] === '--find') return `/dev/loop${this.loop++}\n`;
     if (file === 'losetup' && args[0] === '--list') return '{"loopdevices":[]}';
     if (file === 'cp') {
@@ -53,7 +53,23 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
   let runtime: FirecrackerRuntime;
   let runner: RecordingRunner;
   let slots: NetworkManager;
+  let binary: string;
   const envdUrls: string[] = [];
+  /** A runtime as an agent builds it (a new one per agent start). */
+  const makeRuntime = () => {
+    slots = new NetworkManager({ agentKey: KEY, cidr: '10.233.0.0/16', poolSize: 0 });
+    return new FirecrackerRuntime({
+      stateDir: join(dir, 'state'),
+      imageDir: join(dir, 'images'),
+      binary,
+      kernelPath: join(dir, 'vmlinux'),
+      network: new SlotTapNetworks(slots),
+      rootfs: new DmSnapshotStore({ namePrefix: `wrenn-${KEY}-`, runner }),
+      memory: new MemorySnapshots(),
+      stableDir: join(dir, 'stable'),
+      waitForEnvd: async (url) => void envdUrls.push(url),
+    });
+  };
   const id = `sb_${ulid().toLowerCase()}`;
   const sandboxDir = () => join(dir, 'state/firecracker/sandboxes', id);
   const calls = (sandbox = id): RecordedCall[] =>
@@ -91,19 +107,9 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
     await writeFile(join(imageDir, 'firecracker/base.ext4'), '');
     await truncate(join(imageDir, 'firecracker/base.ext4'), 64 * 1024 * 1024);
     await writeFile(join(dir, 'vmlinux'), 'kernel');
-    runner = new RecordingRunner(() => vmmPids().length > 0);
-    slots = new NetworkManager({ agentKey: KEY, cidr: '10.233.0.0/16', poolSize: 0 });
-    runtime = new FirecrackerRuntime({
-      stateDir: join(dir, 'state'),
-      imageDir,
-      binary: await writeFakeFirecrackerBinary(dir),
-      kernelPath: join(dir, 'vmlinux'),
-      network: new SlotTapNetworks(slots),
-      rootfs: new DmSnapshotStore({ namePrefix: `wrenn-${KEY}-`, runner }),
-      memory: new MemorySnapshots(),
-      stableDir: join(dir, 'stable'),
-      waitForEnvd: async (url) => void envdUrls.push(url),
-    });
+    runner = new RecordingRunner(() => vmmPids().length);
+    binary = await writeFakeFirecrackerBinary(dir);
+    runtime = makeRuntime();
     await runtime.prepare();
     await runtime.recover();
   });
@@ -144,6 +150,28 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
     assert.equal(ourNetns().length, 1);
   });
 
+  it('a create that fails at InstanceStart releases everything it took, VMM before device', async () => {
+    const other = `sb_${ulid().toLowerCase()}`;
+    await writeFile(join(dir, 'fake-firecracker.faults.json'), JSON.stringify({ 'PUT /actions': 'Start microvm error: simulated' }));
+    runner.calls.length = 0;
+    try {
+      await assert.rejects(runtime.create({ sandboxId: other, teamId: 't', template: 'base', vcpus: 1, memoryMb: 128 }), /simulated/);
+    } finally {
+      await rm(join(dir, 'fake-firecracker.faults.json'));
+    }
+    assert.deepEqual(await runtime.list(), [id]);
+    assert.equal(vmmPids().length, 1, 'only the first sandbox VMM runs');
+    assert.equal(ourNetns().length, 1, 'its slot was released');
+    assert.ok(!existsSync(join(dir, 'state/firecracker/sandboxes', other)), 'its directory is gone');
+    const dm = runner.calls.filter((c) => c.line.startsWith('dmsetup'));
+    assert.deepEqual(dm.map((c) => c.line.split(' ').slice(0, 2).join(' ')), ['dmsetup create', 'dmsetup remove']);
+    assert.equal(dm[1].vmms, 1, "its VMM was gone when its device was removed (the first sandbox's runs on)");
+    // The origin loop stays: the first sandbox shares it.
+    assert.deepEqual(runner.calls.slice(-2).map((c) => c.line.split(' ').slice(0, 2).join(' ')), ['dmsetup remove', 'losetup --detach']);
+    await assert.rejects(runtime.create({ sandboxId: other, teamId: 't', template: 'base', vcpus: 3, memoryMb: 128 }), /1 or an even number of vcpus/);
+    await assert.rejects(runtime.create({ sandboxId: other, teamId: 't', template: 'nope', vcpus: 1, memoryMb: 128 }), /has no image/);
+  });
+
   it('pause: Paused, Full snapshot, then the VMM, device and slot are freed (VMM first)', async () => {
     runner.calls.length = 0;
     const paused = await runtime.pause(id);
@@ -153,7 +181,7 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
     ]);
     assert.deepEqual(vmmPids(), [], 'VMM gone');
     const remove = runner.calls.find((c) => c.line.startsWith('dmsetup remove'));
-    assert.ok(remove && !remove.vmmAlive, 'the device is removed only after the VMM is gone');
+    assert.equal(remove?.vmms, 0, 'the device is removed only after the VMM is gone');
     assert.deepEqual(ourNetns(), [], 'slot released');
     assert.deepEqual(await runtime.list(), []);
     assert.deepEqual(await runtime.listPaused(), [id]);
@@ -284,12 +312,37 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
     assert.ok(!existsSync(templateDir));
   });
 
+  it('after an agent restart a booted VM is re-adopted, a VM its page server served returns to its last snapshot, half-made ones go', async () => {
+    const booted = `sb_${ulid().toLowerCase()}`;
+    await runtime.create({ sandboxId: booted, teamId: 't', template: 'base', vcpus: 1, memoryMb: 128 });
+    const half = `sb_${ulid().toLowerCase()}`;
+    await mkdir(join(dir, 'state/firecracker/sandboxes', half));
+    assert.deepEqual(await runtime.list(), [id, booted].sort());
+    const bootedPid = Number((JSON.parse(readFileSync(join(dir, 'state/firecracker/sandboxes', booted, 'meta.json'), 'utf8')) as { vmm: { pid: number } }).vmm.pid);
+    // The agent goes away (its page servers with it); a new one starts on the same state.
+    await runtime.shutdown();
+    runtime = makeRuntime();
+    const report = await runtime.recover();
+    assert.deepEqual(report, { adopted: [booted], removed: [half] });
+    assert.deepEqual(await runtime.list(), [booted]);
+    assert.deepEqual(await runtime.listPaused(), [id]);
+    assert.ok(vmmPids().includes(String(bootedPid)), 'the adopted VMM kept running');
+    assert.equal(vmmPids().length, 1, 'the page-served one was stopped');
+    assert.equal(ourNetns().length, 1, 'only the adopted slot is kept');
+    assert.ok(!existsSync(join(dir, 'state/firecracker/sandboxes', half)));
+    await runtime.destroy(booted);
+    // The paused one resumes from its last snapshot on the new agent.
+    const meta = JSON.parse(readFileSync(join(sandboxDir(), 'meta.json'), 'utf8')) as { snapshot: { buildId: string } };
+    await runtime.resume({ sandboxId: id, teamId: 't', template: 'base', vcpus: 2, memoryMb: 256 }, `${id}/${meta.snapshot.buildId}`);
+    assert.deepEqual(await runtime.list(), [id]);
+  });
+
   it('destroy: VMM first, then the device, the CoW file and the slot; nothing is left', async () => {
     runner.calls.length = 0;
     await runtime.destroy(id);
     assert.deepEqual(vmmPids(), []);
     const remove = runner.calls.find((c) => c.line.startsWith('dmsetup remove'));
-    assert.ok(remove && !remove.vmmAlive);
+    assert.equal(remove?.vmms, 0, 'the device is removed only after the VMM is gone');
     assert.ok(!existsSync(sandboxDir()));
     assert.deepEqual(ourNetns(), []);
     assert.deepEqual(await runtime.listPaused(), []);

@@ -22,6 +22,8 @@ export interface FakeFirecrackerApiOptions {
    * with 400 and the reason as fault_message — how tests make Firecracker refuse a step.
    */
   faultsFile?: string;
+  /** A second faults file, shared by every fake of a test (e.g. to fail a create). */
+  sharedFaultsFile?: string;
 }
 
 type VmPhase = 'Not started' | 'Running' | 'Paused';
@@ -171,13 +173,16 @@ export class FakeFirecrackerApi {
   }
 
   private injectedFault(key: string): string | undefined {
-    if (!this.options.faultsFile || !existsSync(this.options.faultsFile)) return undefined;
-    try {
-      const faults = JSON.parse(readFileSync(this.options.faultsFile, 'utf8')) as Record<string, string>;
-      return faults[key];
-    } catch {
-      return undefined;
+    for (const file of [this.options.faultsFile, this.options.sharedFaultsFile]) {
+      if (!file || !existsSync(file)) continue;
+      try {
+        const fault = (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>)[key];
+        if (fault) return fault;
+      } catch {
+        // a file being rewritten: no fault this time
+      }
     }
+    return undefined;
   }
 }
 

@@ -2,7 +2,7 @@
  * A test stand-in for the `firecracker` binary: serves FakeFirecrackerApi on the `--api-sock`
  * path it is given, as Firecracker does, and records calls next to it
  * (`fake-firecracker.calls.jsonl`); faults to inject are read from `fake-firecracker.faults.json`
- * in the same directory. It runs no VM.
+ * in the same directory and from $WRENN_FAKE_FC_FAULTS (set by the wrapper script). It runs no VM.
  */
 import { dirname, join } from 'node:path';
 import { FakeFirecrackerApi } from './fake-firecracker-api';
@@ -23,6 +23,7 @@ async function main(): Promise<void> {
     socketPath,
     callLog: join(dir, 'fake-firecracker.calls.jsonl'),
     faultsFile: join(dir, 'fake-firecracker.faults.json'),
+    sharedFaultsFile: process.env.WRENN_FAKE_FC_FAULTS,
   });
   await api.listen();
   process.stdout.write(`fake firecracker serving ${socketPath} (id ${arg('--id') ?? '-'})\n`);
