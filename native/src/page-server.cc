@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -43,6 +44,8 @@ const char* StateName(int s) {
 
 // Largest bounce buffer: read-ahead windows are cut to fit it (a few huge pages at most).
 constexpr uint64_t kBounceMaxBytes = 4 << 20;
+// Read-ahead window after a fault that does not continue the previous window.
+constexpr uint64_t kInitialWindow = 8;
 
 // How long a peer may take between connecting and completing the handshake.
 constexpr int kHandshakeTimeoutMs = 10000;
@@ -318,11 +321,24 @@ class Server {
   int64_t Place(uint64_t addr, uint64_t page, uint64_t n, bool zero) {
     uint64_t len = n * page_size_;
     int64_t done;
-    if (zero) {
+    if (zero && !zeropage_unsupported_) {
       uffdio_zeropage z{};
       z.range.start = addr;
       z.range.len = len;
       done = ioctl(uffd_, UFFDIO_ZEROPAGE, &z) == 0 ? static_cast<int64_t>(len) : z.zeropage;
+      if (done == 0) done = -errno;
+      if (done == -EINVAL && page_size_ > 4096) {
+        // hugetlbfs-backed guests have no zero-page ioctl: copy zeros instead, from now on.
+        zeropage_unsupported_ = true;
+        return Place(addr, page, n, zero);
+      }
+    } else if (zero) {
+      memset(bounce_, 0, len);
+      uffdio_copy c{};
+      c.dst = addr;
+      c.src = reinterpret_cast<uint64_t>(bounce_);
+      c.len = len;
+      done = ioctl(uffd_, UFFDIO_COPY, &c) == 0 ? static_cast<int64_t>(len) : c.copy;
     } else if (SameGeneration(page, n)) {
       char* src = maps_[page_map_[page] - 1] + page * page_size_;
       // One call maps the whole source window instead of one page-table fault per page.
@@ -390,14 +406,31 @@ class Server {
       return kError;
     }
     uint64_t page = (r->offset + (addr - r->base)) / page_size_;
-    uint64_t limit = std::min((r->offset + r->size) / page_size_, page + window_max_);
+    // Adaptive window, as the kernel's file read-ahead: a fault right where a recent window ended
+    // continues that stream and doubles its window (up to the configured maximum); any other
+    // fault starts a new stream with a small one. A guest streaming through memory (on several
+    // vCPUs at once) gets large copies, one touching it at random little waste.
+    Stream* stream = nullptr;
+    for (Stream& st : streams_) {
+      if (st.next == page) stream = &st;
+    }
+    if (stream != nullptr) {
+      stream->window = std::min(stream->window * 2, window_max_);
+    } else {
+      stream = &streams_[stream_victim_++ % streams_.size()];
+      stream->window = std::min(kInitialWindow, window_max_);
+    }
+    uint64_t limit = std::min((r->offset + r->size) / page_size_, page + stream->window);
     bool zero = state_pages_[page] == kRemoved || page_map_[page] == 0;
     uint64_t n = 1;
     if (state_pages_[page] != kRemoved) {
       while (page + n < limit && state_pages_[page + n] == kMissing && (page_map_[page + n] == 0) == zero) n++;
     }
     int64_t done = Place(addr, page, n, zero);
-    if (done > 0) return kDone;
+    if (done > 0) {
+      stream->next = page + static_cast<uint64_t>(done) / page_size_;
+      return kDone;
+    }
     int err = static_cast<int>(-done);
     if (err == EEXIST) {
       // Another fault (or read-ahead) placed it first; the waiter may have missed that wake-up.
@@ -500,9 +533,16 @@ class Server {
   std::vector<char*> maps_;  // and their read-only mappings
   char* bounce_ = nullptr;
   uint64_t bounce_len_ = 0, window_max_ = 1;
+  struct Stream {
+    uint64_t next = UINT64_MAX;  // the page right after this stream's last window
+    uint64_t window = 1;
+  };
+  std::array<Stream, 8> streams_{};  // recent sequential streams, replaced round-robin
+  uint64_t stream_victim_ = 0;
   std::vector<GuestRegion> regions_;
   int listen_fd_ = -1, conn_fd_ = -1, uffd_ = -1, stop_fd_ = -1;
   bool bound_ = false;
+  bool zeropage_unsupported_ = false;
   std::thread thread_;
   std::mutex stop_mu_;
   bool stopped_ = false;

@@ -126,6 +126,28 @@ describe(PageServer.name, () => {
     });
   }
 
+  it('reads ahead little on a random fault and more while the guest streams on', async () => {
+    const s = await serve(64, fullHeader('gen3', SIZE, PAGE));
+    const g = guest(s, [{ offset: 0, size: SIZE }]);
+    const copied = async (pages: number) => {
+      await until(`${pages} pages copied`, () => s.stats().bytesCopied >= pages * PAGE);
+      return s.stats().bytesCopied / PAGE;
+    };
+    g.read(100 * PAGE, 1);
+    assert.equal(await copied(8), 8, 'a first fault places a small window');
+    g.read(108 * PAGE, 1);
+    assert.equal(await copied(24), 24, 'the fault that continues it doubles the window');
+    g.read(124 * PAGE, 1);
+    g.read(156 * PAGE, 1);
+    g.read(220 * PAGE, 1);
+    assert.equal(await copied(184), 184, 'up to the configured maximum of 64 pages');
+    g.read(900 * PAGE, 1);
+    assert.equal(await copied(192), 192, 'a fault elsewhere starts small again');
+    assert.equal(s.stats().faults, 6);
+    g.close();
+    await s.stop();
+  });
+
   it('answers a removed page with zeros on refault and never brings it back by read-ahead', async () => {
     const s = await serve(64);
     const g = guest(s);
