@@ -13,8 +13,8 @@ export interface PageServerOptions {
   /** Directory holding `memfile.<buildId>` of every generation the header names. */
   memfileDir: string;
   /**
-   * Pages placed per fault when the pages after the faulting one are still missing and live in
-   * the same kind (default 64: 256 KiB of 4 KiB pages). 1 places only the faulting page.
+   * Most pages placed per fault (default 64: 256 KiB of 4 KiB pages). The window starts at 8
+   * and doubles while faults continue a recent window; 1 places only the faulting page.
    */
   readaheadPages?: number;
 }
