@@ -146,13 +146,16 @@ export class FirecrackerRuntime implements SandboxRuntime {
     if (!existsSync(imagePath)) throw new WrennError(ErrorCode.TemplateNotFound, `template "${spec.templateId ?? spec.template}" has no image on this host`);
 
     const cleanup = new CleanupStack();
+    const timer = new StepTimer();
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       cleanup.push('sandbox dir', () => rm(dir, { recursive: true, force: true }));
       const cowPath = join(dir, COW_FILE);
       const net = await this.options.network.acquire();
       cleanup.push('network', () => this.options.network.release(net.index));
+      timer.mark('network');
       const rootfs = await this.options.rootfs.create(spec.sandboxId, imagePath, cowPath, this.options.cowSizeBytes ?? 8 * 1024 ** 3);
+      timer.mark('rootfs');
       // The VM must be gone before its device is removed (pushed first, runs last).
       cleanup.push('rootfs', () => this.options.rootfs.remove(rootfs, { removeCow: true }));
       const meta: VmMeta = {
@@ -169,19 +172,23 @@ export class FirecrackerRuntime implements SandboxRuntime {
       };
       if (template) {
         const templateDir = this.templateDir(template.templateId);
-        await this.startFromSnapshot(meta, net.netnsName, cleanup, templateDir, template.buildId, join(templateDir, `vmstate.${template.buildId}`));
+        await this.startFromSnapshot(meta, net.netnsName, cleanup, templateDir, template.buildId, join(templateDir, `vmstate.${template.buildId}`), timer);
       } else {
         const { vmm, client } = await this.startVmm(meta, net.netnsName, cleanup);
+        timer.mark('vmm');
         await client.putMachineConfig(machineConfig(spec));
         await client.putBootSource({ kernel_image_path: this.options.kernelPath, boot_args: bootArgs(spec, this.options.network.nameservers()) });
         await client.putDrive(rootDrive(this.stableDir));
         await client.putNetworkInterface(guestInterface());
         await client.startInstance();
         meta.vmm = vmm;
+        timer.mark('boot');
       }
       await this.waitForEnvd(net.sandboxIp);
+      timer.mark('envd');
       await this.writeMeta(meta);
       this.sandboxes.set(spec.sandboxId, meta);
+      this.options.logger?.info({ sandboxId: spec.sandboxId, templateId: spec.templateId, steps: timer.steps }, 'sandbox created');
       return { sandboxId: spec.sandboxId, pid: meta.vmm!.pid, dir };
     } catch (error) {
       await this.stopServer(spec.sandboxId);
@@ -206,15 +213,18 @@ export class FirecrackerRuntime implements SandboxRuntime {
   }
 
   /** Page server for the chain ending at `buildId` in `memfileDir`, a fresh VMM, and a Uffd load that resumes the VM. */
-  private async startFromSnapshot(meta: VmMeta, netnsName: string, cleanup: CleanupStack, memfileDir: string, buildId: string, vmstate: string): Promise<void> {
+  private async startFromSnapshot(meta: VmMeta, netnsName: string, cleanup: CleanupStack, memfileDir: string, buildId: string, vmstate: string, timer: StepTimer): Promise<void> {
     const header = await this.memory.read(memfileDir, buildId);
     const socketPath = join(this.sandboxDir(meta.sandboxId), UFFD_SOCKET);
     await rm(socketPath, { force: true });
     const server = await this.memory.serve({ socketPath, memfileDir, header });
     this.servers.set(meta.sandboxId, server);
     cleanup.push('page server', () => this.stopServer(meta.sandboxId));
+    timer.mark('page server');
     const { vmm, client } = await this.startVmm(meta, netnsName, cleanup);
+    timer.mark('vmm');
     await client.loadSnapshot({ snapshot_path: vmstate, mem_backend: { backend_type: 'Uffd', backend_path: socketPath }, track_dirty_pages: true, resume_vm: true });
+    timer.mark('load');
     meta.vmm = vmm;
     meta.pageServed = true;
     meta.memfileDir = memfileDir;
@@ -224,12 +234,13 @@ export class FirecrackerRuntime implements SandboxRuntime {
 
   async pause(sandboxId: string): Promise<{ snapshotRef: string; sizeBytes: number }> {
     const meta = await this.running(sandboxId);
+    const timer = new StepTimer();
     const dir = this.sandboxDir(sandboxId);
     const snapshotDir = join(dir, SNAPSHOT_DIR);
     await mkdir(snapshotDir, { recursive: true });
     const parent = meta.snapshot && meta.diffable ? await this.memory.read(snapshotDir, meta.snapshot.buildId) : undefined;
     const type: SnapshotType = parent && !needsFull(parent) ? 'Diff' : 'Full';
-    const { buildId, header } = await this.snapshot(meta, snapshotDir, type, parent);
+    const { buildId, header } = await this.snapshot(meta, snapshotDir, type, parent, timer);
 
     // The snapshot is complete: from here the sandbox is paused, whatever else fails.
     const previous = meta.snapshot;
@@ -239,8 +250,9 @@ export class FirecrackerRuntime implements SandboxRuntime {
     await this.release(paused, { removeCow: false }).catch((error) =>
       this.options.logger?.warn({ sandboxId, err: error }, 'paused; some resources of the VM are still held and are retried on resume or destroy'),
     );
+    timer.mark('release');
     await this.pruneSnapshots(snapshotDir, header, previous?.buildId);
-    this.options.logger?.info({ sandboxId, type, buildId, generations: header.generations.length }, 'sandbox paused');
+    this.options.logger?.info({ sandboxId, type, buildId, generations: header.generations.length, steps: timer.steps }, 'sandbox paused');
     return { snapshotRef: `${sandboxId}/${buildId}`, sizeBytes: await this.diskBytes(paused) };
   }
 
@@ -249,14 +261,17 @@ export class FirecrackerRuntime implements SandboxRuntime {
    * If anything fails after the pause, the files are removed and the vCPUs resumed, so the VM
    * stays usable; its dirty-page log is then unreliable and the next pause writes a Full.
    */
-  private async snapshot(meta: VmMeta, snapshotDir: string, type: SnapshotType, parent: SnapshotHeader | undefined): Promise<{ buildId: string; header: SnapshotHeader }> {
+  private async snapshot(meta: VmMeta, snapshotDir: string, type: SnapshotType, parent: SnapshotHeader | undefined, timer = new StepTimer()): Promise<{ buildId: string; header: SnapshotHeader }> {
     const client = this.client(meta.vmm!.apiSocket);
     const buildId = ulid().toLowerCase();
     const files = [`vmstate.${buildId}`, memfileName(buildId), headerFileName(buildId)].map((f) => join(snapshotDir, f));
     await client.pause();
+    timer.mark('vcpus paused');
     try {
       await client.createSnapshot({ snapshot_path: files[0], mem_file_path: files[1], snapshot_type: type });
+      timer.mark('snapshot');
       const header = await this.memory.record(snapshotDir, buildId, type, meta.spec.memoryMb * 1024 * 1024, parent);
+      timer.mark('header');
       return { buildId, header };
     } catch (error) {
       await Promise.all(files.map((f) => rm(f, { force: true })));
@@ -286,19 +301,24 @@ export class FirecrackerRuntime implements SandboxRuntime {
     const snapshotDir = join(dir, SNAPSHOT_DIR);
     const attempt: VmMeta = { ...meta, state: 'running', vmm: undefined, network: undefined, rootfs: undefined };
     const cleanup = new CleanupStack();
+    const timer = new StepTimer();
     try {
       const net = await this.options.network.acquire();
       cleanup.push('network', () => this.options.network.release(net.index));
       attempt.network = { index: net.index, sandboxIp: net.sandboxIp };
+      timer.mark('network');
       const rootfs = await this.options.rootfs.restore(spec.sandboxId, meta.imagePath, meta.cowPath);
       cleanup.push('rootfs', () => this.options.rootfs.remove(rootfs, { removeCow: false }));
       attempt.rootfs = rootfs;
-      await this.startFromSnapshot(attempt, net.netnsName, cleanup, snapshotDir, meta.snapshot.buildId, join(snapshotDir, `vmstate.${meta.snapshot.buildId}`));
+      timer.mark('rootfs');
+      await this.startFromSnapshot(attempt, net.netnsName, cleanup, snapshotDir, meta.snapshot.buildId, join(snapshotDir, `vmstate.${meta.snapshot.buildId}`), timer);
       await this.waitForEnvd(net.sandboxIp);
+      timer.mark('envd');
       // Loaded with dirty tracking from this snapshot on: the next pause can diff on it.
       attempt.diffable = true;
       await this.writeMeta(attempt);
       this.sandboxes.set(spec.sandboxId, attempt);
+      this.options.logger?.info({ sandboxId: spec.sandboxId, buildId: meta.snapshot.buildId, steps: timer.steps }, 'sandbox resumed');
       return { sandboxId: spec.sandboxId, pid: attempt.vmm!.pid, dir };
     } catch (error) {
       // The paused record and every snapshot file are untouched: a retry starts from the same state.
@@ -595,6 +615,17 @@ export class FirecrackerRuntime implements SandboxRuntime {
     const dir = this.sandboxDir(meta.sandboxId);
     await writeFile(join(dir, `${META}.tmp`), JSON.stringify(meta));
     await rename(join(dir, `${META}.tmp`), join(dir, META));
+  }
+}
+
+/** Durations of an operation's steps, for the log (and the benchmark that reads it). */
+class StepTimer {
+  readonly steps: Record<string, number> = {};
+  private last = performance.now();
+  mark(step: string): void {
+    const now = performance.now();
+    this.steps[step] = Math.round((now - this.last) * 10) / 10;
+    this.last = now;
   }
 }
 
