@@ -14,6 +14,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <algorithm>
+#include <random>
 #include <thread>
 
 #include "native.h"
@@ -29,13 +31,18 @@ struct Mapping {
 
 class TouchWorker : public Napi::AsyncWorker {
  public:
-  TouchWorker(Napi::Env env, std::vector<Mapping> maps, uint64_t page_size, unsigned threads)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), maps_(std::move(maps)), page_size_(page_size), threads_(threads) {}
+  TouchWorker(Napi::Env env, std::vector<Mapping> maps, uint64_t page_size, unsigned threads, bool random)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        maps_(std::move(maps)),
+        page_size_(page_size),
+        threads_(threads),
+        random_(random) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    // Every thread walks every page, each starting at a different point, so threads fault on the
-    // same pages at the same time as well as on different ones.
+    // Every thread walks every page, each starting at a different point (or each in its own
+    // random order), so threads fault on the same pages at the same time as well as on others.
     std::vector<char*> pages;
     for (const Mapping& m : maps_) {
       for (uint64_t o = 0; o < m.size; o += page_size_) pages.push_back(m.addr + o);
@@ -46,8 +53,14 @@ class TouchWorker : public Napi::AsyncWorker {
     for (unsigned t = 0; t < threads_; t++) {
       workers.emplace_back([&, t] {
         size_t n = pages.size(), first = n * t / threads_;
+        std::vector<size_t> order(n);
+        for (size_t k = 0; k < n; k++) order[k] = (first + k) % n;
+        if (random_) {
+          std::mt19937_64 rng(t + 1);  // fixed seeds: a failure replays the same order
+          std::shuffle(order.begin(), order.end(), rng);
+        }
         uint64_t sum = 0;
-        for (size_t k = 0; k < n; k++) sum += *reinterpret_cast<volatile unsigned char*>(pages[(first + k) % n]);
+        for (size_t k : order) sum += *reinterpret_cast<volatile unsigned char*>(pages[k]);
         sums[t] = sum;
       });
     }
@@ -62,6 +75,7 @@ class TouchWorker : public Napi::AsyncWorker {
   std::vector<Mapping> maps_;
   uint64_t page_size_;
   unsigned threads_;
+  bool random_;
   double seconds_ = 0;
 };
 
@@ -147,7 +161,8 @@ class UffdGuest : public Napi::ObjectWrap<UffdGuest> {
     if (maps_.empty()) throw Napi::Error::New(info.Env(), "guest is closed");
     unsigned threads = info.Length() > 0 ? info[0].As<Napi::Number>().Uint32Value() : 1;
     if (threads < 1 || threads > 64) throw Napi::RangeError::New(info.Env(), "threads must be 1–64");
-    auto* w = new TouchWorker(info.Env(), maps_, page_size_, threads);
+    bool random = info.Length() > 1 && info[1].IsString() && info[1].As<Napi::String>().Utf8Value() == "random";
+    auto* w = new TouchWorker(info.Env(), maps_, page_size_, threads, random);
     Napi::Promise p = w->Promise();
     w->Queue();
     return p;

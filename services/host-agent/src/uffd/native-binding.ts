@@ -52,8 +52,11 @@ export interface NativeGuestOptions {
  * missing mode, announced to a page server exactly as Firecracker does it.
  */
 export interface NativeUffdGuest {
-  /** Touches every page from `threads` native threads at once; resolves with the elapsed seconds. */
-  touchAll(threads: number): Promise<number>;
+  /**
+   * Touches every page from `threads` native threads at once, each from its own starting point
+   * (or in its own random order); resolves with the elapsed seconds.
+   */
+  touchAll(threads: number, order?: 'sequential' | 'random'): Promise<number>;
   /** Copies guest memory at memory-file offset `offset` (faults pages in if missing). */
   read(offset: number, length: number): Buffer;
   /** madvise(MADV_DONTNEED): the kernel drops the pages and tells the server (UFFD_EVENT_REMOVE). */
