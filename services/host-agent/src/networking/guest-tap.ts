@@ -36,20 +36,29 @@ function natRules(net: SandboxNetwork): string[][] {
 }
 
 /**
+ * Inside the slot's netns, in one process (each `ip netns exec` costs a fork + exec, and this
+ * runs on every create and resume): the TAP, its address, forwarding, and the translation rules
+ * loaded in one iptables-restore transaction. Arguments: $1 tap, $2 tap address/prefix, then the
+ * rules file text on stdin.
+ */
+const GUEST_TAP_SCRIPT = String.raw`
+set -eu
+ip tuntap add dev "$1" mode tap
+ip addr add "$2" dev "$1"
+ip link set "$1" up
+echo 1 > /proc/sys/net/ipv4/ip_forward
+iptables-restore -w --noflush
+`;
+
+/**
  * Adds the guest's TAP to a slot (its netns must exist) with forwarding and the address
  * translation; on failure removes what it added. Deleting the slot's netns removes all of it.
  */
 export async function addGuestTap(net: SandboxNetwork): Promise<void> {
   const g = GUEST_NETWORK;
-  const inNs = (...args: string[]) => run('ip', ['-n', net.netnsName, ...args]);
-  const exec = (...args: string[]) => run('ip', ['netns', 'exec', net.netnsName, ...args]);
+  const rules = ['*nat', ...natRules(net).map(([, , chain, ...rule]) => ['-A', chain, ...rule].join(' ')), 'COMMIT', ''].join('\n');
   try {
-    await inNs('tuntap', 'add', 'dev', g.tap, 'mode', 'tap');
-    await inNs('addr', 'add', `${g.tapIp}/${g.prefixLen}`, 'dev', g.tap);
-    await inNs('link', 'set', g.tap, 'up');
-    // Forwarding is per network namespace: on here, between eth0 and tap0 only.
-    await exec('sysctl', '-qw', 'net.ipv4.ip_forward=1');
-    for (const [flag, table, chain, ...rule] of natRules(net)) await exec('iptables', '-w', flag, table, '-A', chain, ...rule);
+    await run('ip', ['netns', 'exec', net.netnsName, 'sh', '-c', GUEST_TAP_SCRIPT, 'wrenn-guest-tap', g.tap, `${g.tapIp}/${g.prefixLen}`], { input: rules });
   } catch (error) {
     await removeGuestTap(net).catch(() => undefined);
     throw error;
