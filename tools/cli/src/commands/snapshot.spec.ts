@@ -18,6 +18,9 @@ describe('wrenn snapshot inspect', () => {
     // 16 pages: base holds 0–9 (10–15 holes); d1 rewrites 2–3; d2 rewrites 3 and 12.
     const h = diffHeader(diffHeader(fullHeader('base', 16 * 4096, 4096, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), 'd1', [2, 3]), 'd2', [3, 12]);
     writeFileSync(file, encodeHeader(h));
+    // Beside it: base complete, d1 cut short, d2 missing.
+    writeFileSync(join(dir, 'memfile.base'), Buffer.alloc(16 * 4096));
+    writeFileSync(join(dir, 'memfile.d1'), Buffer.alloc(4096));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -27,9 +30,9 @@ describe('wrenn snapshot inspect', () => {
     assert.match(r.stdout, /snapshot header v1/);
     assert.match(r.stdout, /\(16 pages of 4 KiB\)/);
     assert.match(r.stdout, /holes\s+5 pages/);
-    assert.match(r.stdout, /memfile\.base\s+8 pages/);
-    assert.match(r.stdout, /memfile\.d1\s+1 pages/);
-    assert.match(r.stdout, /memfile\.d2\s+2 pages/);
+    assert.match(r.stdout, /memfile\.base\s+8 pages .* ok$/m);
+    assert.match(r.stdout, /memfile\.d1\s+1 pages .* short$/m);
+    assert.match(r.stdout, /memfile\.d2\s+2 pages .* missing$/m);
   });
 
   it('prints JSON with every run of pages', () => {
@@ -38,11 +41,11 @@ describe('wrenn snapshot inspect', () => {
     const out = JSON.parse(r.stdout);
     assert.equal(out.pages, 16);
     assert.deepEqual(
-      out.generations.map((g: { buildId: string; pages: number }) => [g.buildId, g.pages]),
+      out.generations.map((g: { buildId: string; pages: number; fileStatus: string }) => [g.buildId, g.pages, g.fileStatus]),
       [
-        ['base', 8],
-        ['d1', 1],
-        ['d2', 2],
+        ['base', 8, 'ok'],
+        ['d1', 1, 'short'],
+        ['d2', 2, 'missing'],
       ],
     );
     assert.deepEqual(out.pageRuns, [
