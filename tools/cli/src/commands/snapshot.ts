@@ -43,7 +43,7 @@ export function formatHeader(file: string, h: SnapshotHeader, options: { json?: 
     `snapshot header v${d.version}  ${file}`,
     `memory       ${mib(d.sizeBytes)} (${d.pages} pages of ${d.pageSize / 1024} KiB)`,
     `holes        ${d.holes} pages (${mib(d.holes * d.pageSize)}), served as zero pages`,
-    `runs         ${d.runs} runs of consecutive pages from one file`,
+    `runs         ${d.runs} runs of consecutive pages with one owner (a file or a hole)`,
     `generations  ${d.generations.length} (oldest first; the newest holds the pages last written)`,
     ...d.generations.map(
       (g, i) => `  ${String(g.index).padStart(2)}  ${g.file.padEnd(40)} ${String(g.pages).padStart(10)} pages  ${mib(g.bytes).padStart(12)}${files ? `  ${files[i]}` : ''}`,
