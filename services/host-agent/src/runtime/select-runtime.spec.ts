@@ -2,6 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '@wrenn/config';
 import { existsSync } from 'node:fs';
+import type { Logger } from '@wrenn/logger';
+import { createRuntime } from './create-runtime';
 import { HostProbe, realHostProbe, selectRuntime } from './select-runtime';
 
 /** A host described by what it has. */
@@ -62,6 +64,16 @@ describe(selectRuntime.name, () => {
 
   it('on this kind of host (kvm_pvm) the real probe finds /dev/kvm unusable for Firecracker', { skip: !existsSync('/sys/module/kvm_pvm') }, () => {
     assert.match(realHostProbe.kvmProblem() ?? '', /not backed by hardware virtualization/);
+  });
+
+  it('the agent builds the chosen runtime (its kind is what the heartbeat reports) and logs why', () => {
+    const logs: Array<{ o: Record<string, unknown>; msg: string }> = [];
+    const log = { info: (o: Record<string, unknown>, msg: string) => logs.push({ o, msg }), warn: () => {}, error: () => {}, debug: () => {} } as unknown as Logger;
+    const env = { WRENN_RUNTIME: 'auto', WRENN_FC_KERNEL: '/boot/vmlinux', WRENN_HOST_ID: 'h1' };
+    assert.equal(createRuntime(loadConfig(env), log, full).kind, 'firecracker');
+    assert.equal(createRuntime(loadConfig(env), log, host({ kvm: true, files: ['/boot/vmlinux'] })).kind, 'namespace');
+    assert.deepEqual(logs.map((l) => [l.msg, l.o.configured]), [['runtime: firecracker', 'auto'], ['runtime: namespace', 'auto']]);
+    assert.match(String(logs[1].o.reason), /no firecracker binary/);
   });
 
   it('configuration refuses unknown runtimes', () => {
