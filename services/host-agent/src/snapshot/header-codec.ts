@@ -8,6 +8,18 @@ const FIXED = 32; // magic 8, version 2, generations 2, page size 4, size 8, run
 const RUN = 17; // first page u64, page count u64, generation u8
 const CRC = 4;
 
+// u64 fields through two u32 halves: BigInt per field makes a large header several times slower.
+function writeU64(b: Buffer, v: number, at: number): void {
+  b.writeUInt32LE(v % 2 ** 32, at);
+  b.writeUInt32LE(Math.floor(v / 2 ** 32), at + 4);
+}
+
+/** A u64 as a number; Infinity when it does not fit a safe integer (then refused as out of range). */
+function readU64(b: Buffer, at: number): number {
+  const hi = b.readUInt32LE(at + 4);
+  return hi >= 2 ** 21 ? Infinity : hi * 2 ** 32 + b.readUInt32LE(at);
+}
+
 /** Serialises a header: a page map compressed into runs of pages held by the same generation. */
 export function encodeHeader(h: SnapshotHeader): Buffer {
   assertGeometry(h.sizeBytes, h.pageSize);
@@ -19,39 +31,46 @@ export function encodeHeader(h: SnapshotHeader): Buffer {
   }
   h.generations.forEach(assertBuildId);
 
-  const runs: Array<[number, number, number]> = [];
+  // Pass 1 validates and counts the runs, pass 2 writes them: no per-run allocation.
   const map = h.pageMap;
+  let runCount = 0;
   for (let p = 0; p < map.length; ) {
     const g = map[p];
     let end = p + 1;
     while (end < map.length && map[end] === g) end++;
     if (g !== HOLE) {
       if (g > h.generations.length) throw new SnapshotError(SnapshotErrorCode.InvalidArgument, `page ${p} names generation ${g} of ${h.generations.length}`);
-      runs.push([p, end - p, g]);
+      runCount++;
     }
     p = end;
   }
 
   const ids = h.generations.map((id) => Buffer.from(id, 'latin1'));
-  const size = FIXED + ids.reduce((n, b) => n + 1 + b.length, 0) + runs.length * RUN + CRC;
+  const size = FIXED + ids.reduce((n, b) => n + 1 + b.length, 0) + runCount * RUN + CRC;
   const out = Buffer.alloc(size);
   HEADER_MAGIC.copy(out, 0);
   out.writeUInt16LE(HEADER_VERSION, 8);
   out.writeUInt16LE(ids.length, 10);
   out.writeUInt32LE(h.pageSize, 12);
   out.writeBigUInt64LE(BigInt(h.sizeBytes), 16);
-  out.writeUInt32LE(runs.length, 24);
+  out.writeUInt32LE(runCount, 24);
   let o = FIXED;
   for (const id of ids) {
     out.writeUInt8(id.length, o);
     id.copy(out, o + 1);
     o += 1 + id.length;
   }
-  for (const [first, count, g] of runs) {
-    out.writeBigUInt64LE(BigInt(first), o);
-    out.writeBigUInt64LE(BigInt(count), o + 8);
-    out.writeUInt8(g, o + 16);
-    o += RUN;
+  for (let p = 0; p < map.length; ) {
+    const g = map[p];
+    let end = p + 1;
+    while (end < map.length && map[end] === g) end++;
+    if (g !== HOLE) {
+      writeU64(out, p, o);
+      writeU64(out, end - p, o + 8);
+      out[o + 16] = g;
+      o += RUN;
+    }
+    p = end;
   }
   out.writeUInt32LE(crc32(out.subarray(0, o)), o);
   return out;
@@ -109,14 +128,14 @@ export function decodeHeader(b: Buffer): SnapshotHeader {
   const pageMap = new Uint8Array(pages);
   let next = 0;
   for (let i = 0, r = runsAt; i < runCount; i++, r += RUN) {
-    const first = b.readBigUInt64LE(r);
-    const count = b.readBigUInt64LE(r + 8);
-    const g = b.readUInt8(r + 16);
-    if (first < BigInt(next)) throw corrupt(`run ${i} starts at page ${first}, before the end of the previous run`);
-    if (count === 0n || first + count > BigInt(pages)) throw corrupt(`run ${i} (pages ${first}+${count}) is empty or outside ${pages} pages`);
+    const first = readU64(b, r);
+    const count = readU64(b, r + 8);
+    const g = b[r + 16];
+    if (first < next) throw corrupt(`run ${i} starts at page ${first}, before the end of the previous run`);
+    if (count === 0 || first + count > pages) throw corrupt(`run ${i} (pages ${first}+${count}) is empty or outside ${pages} pages`);
     if (g === HOLE || g > generationCount) throw corrupt(`run ${i} names generation ${g} of ${generationCount}`);
-    pageMap.fill(g, Number(first), Number(first + count));
-    next = Number(first + count);
+    pageMap.fill(g, first, first + count);
+    next = first + count;
   }
   return { version, pageSize, sizeBytes, generations, pageMap };
 }
