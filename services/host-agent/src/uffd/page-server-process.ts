@@ -48,7 +48,7 @@ export class PageServerProcess {
     const statsPath = `${o.socketPath}.stats.json`;
     const config: PageServerProcessConfig = { socketPath: o.socketPath, headerPath: o.headerPath, memfileDir: o.memfileDir, statsPath, readaheadPages: o.readaheadPages };
     const log = o.logPath ? openSync(o.logPath, 'a') : 'ignore';
-    // Its own session: signals to the agent's process group (a Ctrl-C, a service stop) pass it by.
+    // Detached (setsid): signals to the host agent's process group (a Ctrl-C, a service stop) pass it by.
     const child = spawn(process.execPath, [MAIN, JSON.stringify(config)], { detached: true, stdio: ['ignore', 'pipe', log] });
     if (typeof log === 'number') closeSync(log);
     try {
