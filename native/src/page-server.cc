@@ -356,7 +356,7 @@ class Server {
         char* dst = bounce_ + k * page_size_;
         uint64_t want = run * page_size_;
         if (gen == 0) {
-          memset(dst, 0, want);  // a removed page inside a window of data pages
+          memset(dst, 0, want);  // data windows hold no holes; never let one read stale bytes
         } else {
           uint64_t got = 0;
           while (got < want) {
