@@ -242,10 +242,15 @@ export class FirecrackerRuntime implements SandboxRuntime {
     const type: SnapshotType = parent && !needsFull(parent) ? 'Diff' : 'Full';
     const { buildId, header } = await this.snapshot(meta, snapshotDir, type, parent, timer);
 
-    // The snapshot is complete: from here the sandbox is paused, whatever else fails.
     const previous = meta.snapshot;
     const paused: VmMeta = { ...meta, state: 'paused', snapshot: { buildId, generations: header.generations.length }, diffable: false };
-    await this.writeMeta(paused);
+    try {
+      await this.writeMeta(paused);
+    } catch (error) {
+      // Not recorded, so not paused: drop the new files and let the VM run on.
+      await this.abandonSnapshot(meta, snapshotDir, buildId, error);
+    }
+    // Recorded: from here the sandbox is paused, whatever else fails.
     this.sandboxes.set(sandboxId, paused);
     await this.release(paused, { removeCow: false }).catch((error) =>
       this.options.logger?.warn({ sandboxId, err: error }, 'paused; some resources of the VM are still held and are retried on resume or destroy'),
@@ -274,18 +279,28 @@ export class FirecrackerRuntime implements SandboxRuntime {
       timer.mark('header');
       return { buildId, header };
     } catch (error) {
-      await Promise.all(files.map((f) => rm(f, { force: true })));
-      try {
-        await client.resume();
-      } catch (resumeError) {
-        throw new AggregateError([error, resumeError], `snapshot failed (${(error as Error).message}) and the VM could not be resumed (${(resumeError as Error).message})`);
-      }
-      if (meta.diffable) {
-        meta.diffable = false;
-        await this.writeMeta(meta);
-      }
-      throw error;
+      return this.abandonSnapshot(meta, snapshotDir, buildId, error);
     }
+  }
+
+  /**
+   * Undoes a snapshot that will not be used: removes its files and resumes the vCPUs, so the VM
+   * stays usable; its dirty-page log no longer matches its chain, so the next pause is a Full.
+   * Rethrows `cause`.
+   */
+  private async abandonSnapshot(meta: VmMeta, snapshotDir: string, buildId: string, cause: unknown): Promise<never> {
+    const files = [`vmstate.${buildId}`, memfileName(buildId), headerFileName(buildId)].map((f) => join(snapshotDir, f));
+    await Promise.all(files.map((f) => rm(f, { force: true })));
+    try {
+      await this.client(meta.vmm!.apiSocket).resume();
+    } catch (resumeError) {
+      throw new AggregateError([cause, resumeError], `snapshot failed (${(cause as Error).message}) and the VM could not be resumed (${(resumeError as Error).message})`);
+    }
+    if (meta.diffable) {
+      meta.diffable = false;
+      await this.writeMeta(meta).catch(() => undefined);
+    }
+    throw cause;
   }
 
   async resume(spec: SandboxSpec, snapshotRef: string): Promise<RuntimeSandbox> {
@@ -520,6 +535,8 @@ export class FirecrackerRuntime implements SandboxRuntime {
       if (!users.has(meta.imagePath)) users.set(meta.imagePath, 0);
       const alive = meta.state === 'running' && meta.vmm && (await isVmmAlive(meta.vmm));
       if (alive && !meta.pageServed) {
+        // The previous agent may have died between a snapshot and its record: a Full is safe.
+        meta.diffable = false;
         this.sandboxes.set(name, meta);
         report.adopted.push(name);
         if (meta.rootfs) users.set(meta.imagePath, (users.get(meta.imagePath) ?? 0) + 1);
