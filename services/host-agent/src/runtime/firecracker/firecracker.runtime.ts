@@ -434,23 +434,23 @@ export class FirecrackerRuntime implements SandboxRuntime {
       }
     }
     await this.stopServer(meta.sandboxId).catch((error) => errors.push(error as Error));
-    if (meta.rootfs && vmmGone) {
-      try {
+    // With the VMM gone, the device and the slot are independent of each other.
+    const rootfs = async () => {
+      if (meta.rootfs && vmmGone) {
         await this.options.rootfs.remove(meta.rootfs, options);
         meta.rootfs = undefined;
-      } catch (error) {
-        errors.push(error as Error);
+      } else if (!meta.rootfs && options.removeCow) {
+        await rm(meta.cowPath, { force: true });
       }
-    } else if (!meta.rootfs && options.removeCow) {
-      await rm(meta.cowPath, { force: true });
-    }
-    if (meta.network && vmmGone) {
-      try {
+    };
+    const network = async () => {
+      if (meta.network && vmmGone) {
         await this.options.network.release(meta.network.index);
         meta.network = undefined;
-      } catch (error) {
-        errors.push(error as Error);
       }
+    };
+    for (const result of await Promise.allSettled([rootfs(), network()])) {
+      if (result.status === 'rejected') errors.push(result.reason as Error);
     }
     if (!options.removeCow) await this.writeMeta(meta).catch((error) => errors.push(error as Error));
     if (errors.length) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
