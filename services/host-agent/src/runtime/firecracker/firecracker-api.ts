@@ -68,6 +68,8 @@ export interface SnapshotLoadParams {
   track_dirty_pages?: boolean;
   resume_vm?: boolean;
   network_overrides?: Array<{ iface_id: string; host_dev_name: string }>;
+  /** x86_64 only: advance the guest's kvmclock by the wall time that passed since the snapshot. */
+  clock_realtime?: boolean;
 }
 
 /** Firecracker's error body. */

@@ -205,6 +205,7 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
       mem_backend: { backend_type: 'Uffd', backend_path: join(sandboxDir(), 'uffd.sock') },
       track_dirty_pages: true,
       resume_vm: true,
+      ...(process.arch === 'x64' ? { clock_realtime: true } : {}),
     });
     assert.equal(made[0].status, 204);
     assert.deepEqual(runner.calls.map((c) => c.line.split(' ')[0] + ' ' + c.line.split(' ')[1]), ['losetup --find', 'losetup --find', 'dmsetup create']);

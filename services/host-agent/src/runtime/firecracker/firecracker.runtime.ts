@@ -223,7 +223,14 @@ export class FirecrackerRuntime implements SandboxRuntime {
     timer.mark('page server');
     const { vmm, client } = await this.startVmm(meta, netnsName, cleanup);
     timer.mark('vmm');
-    await client.loadSnapshot({ snapshot_path: vmstate, mem_backend: { backend_type: 'Uffd', backend_path: socketPath }, track_dirty_pages: true, resume_vm: true });
+    await client.loadSnapshot({
+      snapshot_path: vmstate,
+      mem_backend: { backend_type: 'Uffd', backend_path: socketPath },
+      track_dirty_pages: true,
+      resume_vm: true,
+      // A paused sandbox wakes with the current time, not the time it was paused at (x86 only).
+      ...(process.arch === 'x64' ? { clock_realtime: true } : {}),
+    });
     timer.mark('load');
     meta.vmm = vmm;
     meta.pageServed = true;
