@@ -55,6 +55,7 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
   let slots: NetworkManager;
   let binary: string;
   const envdUrls: string[] = [];
+  const identities: Array<[string, string, string[]]> = [];
   /** A runtime as an agent builds it (a new one per agent start). */
   const makeRuntime = () => {
     slots = new NetworkManager({ agentKey: KEY, cidr: '10.233.0.0/16', poolSize: 0 });
@@ -68,6 +69,7 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
       memory: new MemorySnapshots(),
       stableDir: join(dir, 'stable'),
       waitForEnvd: async (url) => void envdUrls.push(url),
+      setIdentity: async (url, sandboxId, nameservers) => void identities.push([url, sandboxId, nameservers]),
     });
   };
   const id = `sb_${ulid().toLowerCase()}`;
@@ -307,6 +309,9 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
     assert.deepEqual(childCalls.map((c) => `${c.method} ${c.path}`), ['PUT /snapshot/load']);
     assert.equal((childCalls[0].body as { mem_backend: { backend_type: string } }).mem_backend.backend_type, 'Uffd');
     assert.match((childCalls[0].body as { snapshot_path: string }).snapshot_path, new RegExp(`templates/${templateId}/vmstate\\.`));
+    assert.equal(identities.length, 1, 'the new sandbox is given its own identity');
+    assert.equal(identities[0][1], child);
+    assert.equal(identities[0][0], (await runtime.endpoint(child)).envdUrl);
     await assert.rejects(runtime.create({ sandboxId: `sb_${ulid().toLowerCase()}`, teamId: 't', template: 'base', templateId, vcpus: 1, memoryMb: 256 }), /runs with 2 vcpus/);
     await runtime.destroy(child);
     await runtime.deleteTemplate(templateId);

@@ -36,6 +36,11 @@ export interface FirecrackerRuntimeOptions {
   /** Waits until envd answers at `url` (default: envd's /health, polled). */
   waitForEnvd?: (url: string, timeoutMs: number) => Promise<void>;
   envdTimeoutMs?: number;
+  /**
+   * Gives a sandbox started from a template its own identity (the template's memory still names
+   * the template's source): hostname, /etc/hosts, resolv.conf. Default: a command through envd.
+   */
+  setIdentity?: (envdUrl: string, sandboxId: string, nameservers: string[]) => Promise<void>;
   apiTimeoutMs?: number;
   /** Builds a missing base image (default: none, prepare() then fails with what to do). */
   buildImage?: (template: string, target: string) => Promise<void>;
@@ -186,6 +191,10 @@ export class FirecrackerRuntime implements SandboxRuntime {
       }
       await this.waitForEnvd(net.sandboxIp);
       timer.mark('envd');
+      if (template) {
+        await (this.options.setIdentity ?? setIdentityThroughEnvd)(`http://${net.sandboxIp}:${ENVD_PORT}`, spec.sandboxId, this.options.network.nameservers());
+        timer.mark('identity');
+      }
       await this.writeMeta(meta);
       this.sandboxes.set(spec.sandboxId, meta);
       this.options.logger?.info({ sandboxId: spec.sandboxId, templateId: spec.templateId, steps: timer.steps }, 'sandbox created');
@@ -639,6 +648,28 @@ export class FirecrackerRuntime implements SandboxRuntime {
     const dir = this.sandboxDir(meta.sandboxId);
     await writeFile(join(dir, `${META}.tmp`), JSON.stringify(meta));
     await rename(join(dir, `${META}.tmp`), join(dir, META));
+  }
+}
+
+/** What wrenn-init does at boot for hostname, hosts and resolv.conf, done again in a running guest. */
+export const IDENTITY_SCRIPT = String.raw`
+set -eu
+printf %s "$1" > /proc/sys/kernel/hostname
+printf '%s\n' "$1" > /etc/hostname
+printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n' "$1" > /etc/hosts
+shift
+: > /etc/resolv.conf
+for server in "$@"; do echo "nameserver $server" >> /etc/resolv.conf; done
+echo "options timeout:2 attempts:2" >> /etc/resolv.conf
+`;
+
+async function setIdentityThroughEnvd(envdUrl: string, sandboxId: string, nameservers: string[]): Promise<void> {
+  const envd = new EnvdClient(envdUrl);
+  try {
+    const r = await envd.exec({ cmd: '/bin/sh', args: ['-c', IDENTITY_SCRIPT, 'wrenn-identity', sandboxId, ...nameservers], user: 'root' }, 10);
+    if (r.exitCode !== 0) throw new Error(`setting the sandbox identity failed (${r.exitCode}): ${r.stderr.trim()}`);
+  } finally {
+    envd.close();
   }
 }
 

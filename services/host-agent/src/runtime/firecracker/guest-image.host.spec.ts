@@ -6,6 +6,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bootArgs } from './boot-config';
+import { IDENTITY_SCRIPT } from './firecracker.runtime';
 import { REPO_ROOT } from './testing/firecracker-spec';
 
 const IMAGES = join(REPO_ROOT, 'images');
@@ -68,6 +69,19 @@ r=${root}
     assert.match(await readFile(join(root, 'etc/hosts'), 'utf8'), /127\.0\.1\.1\tsb_01test/);
     const hostMounts = await readFile('/proc/self/mounts', 'utf8');
     assert.ok(!hostMounts.includes(root), 'nothing stays mounted on the host');
+  });
+});
+
+describe('identity of a sandbox started from a template (root, kernel)', () => {
+  it('sets hostname, hosts and resolv.conf as wrenn-init does at boot', async () => {
+    const etc = await mkdtemp(join(tmpdir(), 'wrenn-etc-'));
+    try {
+      // In a private mount and UTS namespace, over a scratch /etc: the host's stay untouched.
+      const out = execFileSync('unshare', ['--mount', '--uts', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$0" /etc && sh -c "$1" wrenn-identity sb_01child 10.0.0.53 9.9.9.9 && cat /proc/sys/kernel/hostname /etc/hostname /etc/hosts /etc/resolv.conf', etc, IDENTITY_SCRIPT]).toString();
+      assert.equal(out, 'sb_01child\n' + 'sb_01child\n' + '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tsb_01child\n' + 'nameserver 10.0.0.53\nnameserver 9.9.9.9\noptions timeout:2 attempts:2\n');
+    } finally {
+      await rm(etc, { recursive: true, force: true });
+    }
   });
 });
 
