@@ -94,7 +94,19 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
       .filter((e) => /^\d+$/.test(e))
       .filter((e) => {
         try {
-          return readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(`${dir}/state/firecracker/sandboxes/`) && !readFileSync(`/proc/${e}/stat`, 'utf8').includes(') Z');
+          const cmdline = readFileSync(`/proc/${e}/cmdline`, 'utf8');
+          return cmdline.includes('fake-firecracker.main.js') && cmdline.includes(`${dir}/state/firecracker/sandboxes/`) && !readFileSync(`/proc/${e}/stat`, 'utf8').includes(') Z');
+        } catch {
+          return false;
+        }
+      });
+  const pageServerPids = () =>
+    readdirSync('/proc')
+      .filter((e) => /^\d+$/.test(e))
+      .filter((e) => {
+        try {
+          const cmdline = readFileSync(`/proc/${e}/cmdline`, 'utf8');
+          return cmdline.includes('page-server.main.js') && cmdline.includes(`${dir}/state/firecracker/sandboxes/`) && !readFileSync(`/proc/${e}/stat`, 'utf8').includes(') Z');
         } catch {
           return false;
         }
@@ -121,6 +133,7 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
     await runtime.shutdown();
     await slots.stop({ removeHostRules: true });
     assert.deepEqual(vmmPids(), [], 'no VMM left');
+    assert.deepEqual(pageServerPids(), [], 'no page server left');
     assert.deepEqual(ourNetns(), [], 'no slot left');
     await rm(dir, { recursive: true, force: true });
   });
@@ -318,25 +331,37 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
     assert.ok(!existsSync(templateDir));
   });
 
-  it('after an agent restart a booted VM is re-adopted, a VM its page server served returns to its last snapshot, half-made ones go', async () => {
+  it('after an agent restart VMs are re-adopted (a restored one with its page server); one whose page server died returns to its last snapshot; half-made ones go', async () => {
+    const spec2 = { sandboxId: `sb_${ulid().toLowerCase()}`, teamId: 't', template: 'base', vcpus: 1, memoryMb: 128 };
+    await runtime.create(spec2);
     const booted = `sb_${ulid().toLowerCase()}`;
     await runtime.create({ sandboxId: booted, teamId: 't', template: 'base', vcpus: 1, memoryMb: 128 });
+    // spec2 is restored from its snapshot, so its memory comes from a page server process.
+    await runtime.resume(spec2, (await runtime.pause(spec2.sandboxId)).snapshotRef);
     const half = `sb_${ulid().toLowerCase()}`;
     await mkdir(join(dir, 'state/firecracker/sandboxes', half));
-    assert.deepEqual(await runtime.list(), [id, booted].sort());
-    const bootedPid = Number((JSON.parse(readFileSync(join(dir, 'state/firecracker/sandboxes', booted, 'meta.json'), 'utf8')) as { vmm: { pid: number } }).vmm.pid);
-    // The agent goes away (its page servers with it); a new one starts on the same state.
+    const metaOf = (sb: string) => JSON.parse(readFileSync(join(dir, 'state/firecracker/sandboxes', sb, 'meta.json'), 'utf8')) as { vmm: { pid: number }; pageServer: { pid: number } };
+    const restoredServer = metaOf(spec2.sandboxId).pageServer.pid;
+    // The page server of `id` dies with the agent (as an in-agent one would); spec2's survives.
+    process.kill(metaOf(id).pageServer.pid, 'SIGKILL');
+    assert.deepEqual(await runtime.list(), [id, booted, spec2.sandboxId].sort());
     await runtime.shutdown();
     runtime = makeRuntime();
     const report = await runtime.recover();
-    assert.deepEqual(report, { adopted: [booted], removed: [half] });
-    assert.deepEqual(await runtime.list(), [booted]);
-    assert.deepEqual(await runtime.listPaused(), [id]);
-    assert.ok(vmmPids().includes(String(bootedPid)), 'the adopted VMM kept running');
-    assert.equal(vmmPids().length, 1, 'the page-served one was stopped');
-    assert.equal(ourNetns().length, 1, 'only the adopted slot is kept');
+    assert.deepEqual(report, { adopted: [booted, spec2.sandboxId].sort(), removed: [half] });
+    assert.deepEqual(await runtime.list(), [booted, spec2.sandboxId].sort());
+    assert.deepEqual(await runtime.listPaused(), [id], 'without its page server it is back to its snapshot');
+    assert.ok(existsSync(`/proc/${restoredServer}`), 'the adopted page server keeps serving');
+    assert.equal(vmmPids().length, 2, 'the VMM without a page server was stopped');
+    assert.equal(ourNetns().length, 2, 'only the adopted slots are kept');
     assert.ok(!existsSync(join(dir, 'state/firecracker/sandboxes', half)));
+    // An adopted restored VM pauses again (a Full: the new agent cannot trust the old dirty log).
+    const paused = await runtime.pause(spec2.sandboxId);
+    assert.deepEqual(calls(spec2.sandboxId).filter((c) => c.path === '/snapshot/create').map((c) => (c.body as { snapshot_type: string }).snapshot_type), ['Full', 'Full']);
+    assert.ok(!existsSync(`/proc/${restoredServer}/cmdline`) || !readFileSync(`/proc/${restoredServer}/cmdline`, 'utf8').includes('page-server'), 'its page server is gone with its VM');
+    await runtime.destroy(spec2.sandboxId);
     await runtime.destroy(booted);
+    void paused;
     // The paused one resumes from its last snapshot on the new agent.
     const meta = JSON.parse(readFileSync(join(sandboxDir(), 'meta.json'), 'utf8')) as { snapshot: { buildId: string } };
     await runtime.resume({ sandboxId: id, teamId: 't', template: 'base', vcpus: 2, memoryMb: 256 }, `${id}/${meta.snapshot.buildId}`);

@@ -7,7 +7,8 @@ import { ulid } from 'ulid';
 import { CleanupStack } from '../../cleanup/cleanup-stack';
 import { EnvdClient } from '../../envd-client/envd.client';
 import { DmRootfs, DmSnapshotStore } from '../../rootfs/dm-snapshot.store';
-import { headerFileName, memfileName, needsFull, SnapshotHeader } from '../../snapshot';
+import { headerFileName, memfileName, SnapshotHeader } from '../../snapshot';
+import type { PageServerProcessRef } from '../../uffd';
 import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../sandbox-runtime';
 import { assertShape, bootArgs, guestInterface, machineConfig, rootDrive } from './boot-config';
 import { SnapshotType } from './firecracker-api';
@@ -68,8 +69,10 @@ interface VmMeta {
    * Firecracker, and the next pause must be a Full.
    */
   diffable: boolean;
-  /** Memory served by this agent's page server (a VM restored from a snapshot). */
+  /** Memory served by a page server (a VM restored from a snapshot or a template). */
   pageServed: boolean;
+  /** That page server's process, so a restarted agent can adopt or stop it. */
+  pageServer?: PageServerProcessRef;
   /** Where the page server reads memory files from while the VM runs. */
   memfileDir?: string;
 }
@@ -223,11 +226,11 @@ export class FirecrackerRuntime implements SandboxRuntime {
 
   /** Page server for the chain ending at `buildId` in `memfileDir`, a fresh VMM, and a Uffd load that resumes the VM. */
   private async startFromSnapshot(meta: VmMeta, netnsName: string, cleanup: CleanupStack, memfileDir: string, buildId: string, vmstate: string, timer: StepTimer): Promise<void> {
-    const header = await this.memory.read(memfileDir, buildId);
     const socketPath = join(this.sandboxDir(meta.sandboxId), UFFD_SOCKET);
     await rm(socketPath, { force: true });
-    const server = await this.memory.serve({ socketPath, memfileDir, header });
+    const server = await this.memory.serve({ socketPath, memfileDir, buildId, logPath: join(this.sandboxDir(meta.sandboxId), 'page-server.log') });
     this.servers.set(meta.sandboxId, server);
+    meta.pageServer = server.ref;
     cleanup.push('page server', () => this.stopServer(meta.sandboxId));
     timer.mark('page server');
     const { vmm, client } = await this.startVmm(meta, netnsName, cleanup);
@@ -254,8 +257,8 @@ export class FirecrackerRuntime implements SandboxRuntime {
     const dir = this.sandboxDir(sandboxId);
     const snapshotDir = join(dir, SNAPSHOT_DIR);
     await mkdir(snapshotDir, { recursive: true });
-    const parent = meta.snapshot && meta.diffable ? await this.memory.read(snapshotDir, meta.snapshot.buildId) : undefined;
-    const type: SnapshotType = parent && !needsFull(parent) ? 'Diff' : 'Full';
+    const parent = meta.snapshot && meta.diffable ? await this.memory.read(snapshotDir, meta.snapshot.buildId) : null;
+    const type = this.memory.nextType(parent);
     const { buildId, header } = await this.snapshot(meta, snapshotDir, type, parent, timer);
 
     const previous = meta.snapshot;
@@ -282,7 +285,7 @@ export class FirecrackerRuntime implements SandboxRuntime {
    * If anything fails after the pause, the files are removed and the vCPUs resumed, so the VM
    * stays usable; its dirty-page log is then unreliable and the next pause writes a Full.
    */
-  private async snapshot(meta: VmMeta, snapshotDir: string, type: SnapshotType, parent: SnapshotHeader | undefined, timer = new StepTimer()): Promise<{ buildId: string; header: SnapshotHeader }> {
+  private async snapshot(meta: VmMeta, snapshotDir: string, type: SnapshotType, parent: SnapshotHeader | null, timer = new StepTimer()): Promise<{ buildId: string; header: SnapshotHeader }> {
     const client = this.client(meta.vmm!.apiSocket);
     const buildId = ulid().toLowerCase();
     const files = [`vmstate.${buildId}`, memfileName(buildId), headerFileName(buildId)].map((f) => join(snapshotDir, f));
@@ -376,7 +379,7 @@ export class FirecrackerRuntime implements SandboxRuntime {
     const tmp = `${target}.tmp-${ulid().toLowerCase()}`;
     await mkdir(tmp, { recursive: true });
     try {
-      const { buildId } = await this.snapshot(meta, tmp, 'Full', undefined);
+      const { buildId } = await this.snapshot(meta, tmp, 'Full', null);
       const client = this.client(meta.vmm!.apiSocket);
       try {
         await this.options.rootfs.flatten(meta.rootfs!, join(tmp, TEMPLATE_ROOTFS));
@@ -449,7 +452,13 @@ export class FirecrackerRuntime implements SandboxRuntime {
         errors.push(error as Error);
       }
     }
-    await this.stopServer(meta.sandboxId).catch((error) => errors.push(error as Error));
+    // The page server exits by itself once its VM hangs up; stopping it is for the rare one that did not.
+    try {
+      await this.stopServer(meta.sandboxId, meta.pageServer);
+      meta.pageServer = undefined;
+    } catch (error) {
+      errors.push(error as Error);
+    }
     // With the VMM gone, the device and the slot are independent of each other.
     const rootfs = async () => {
       if (meta.rootfs && vmmGone) {
@@ -475,11 +484,13 @@ export class FirecrackerRuntime implements SandboxRuntime {
   /** A sandbox that never got its meta.json: whatever it may hold is found by name. */
   private async removeHalfMade(sandboxId: string): Promise<void> {
     const dir = this.sandboxDir(sandboxId);
-    const socket = join(dir, 'firecracker.sock');
+    // Its VMM names its API socket on the command line, its page server its socket in its config.
+    const vmmSocket = `\0${join(dir, 'firecracker.sock')}\0`;
+    const uffdSocket = JSON.stringify(join(dir, UFFD_SOCKET));
     for (const entry of await readdir('/proc').catch(() => [] as string[])) {
       if (!/^\d+$/.test(entry)) continue;
       const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-      if (!cmdline.includes(`\0${socket}\0`)) continue;
+      if (!cmdline.includes(vmmSocket) && !cmdline.includes(uffdSocket)) continue;
       const started = await startTime(Number(entry));
       if (started) await stopVmm({ pid: Number(entry), startTime: started });
     }
@@ -530,9 +541,10 @@ export class FirecrackerRuntime implements SandboxRuntime {
   // ---------------------------------------------------------------- agent lifecycle
 
   /**
-   * At agent start: running VMs whose memory is in guest RAM are re-adopted by pid + start
-   * time. A VM whose memory this agent's page server served cannot continue without it: it is
-   * stopped and the sandbox goes back to its last snapshot (paused). Half-made sandboxes go.
+   * At agent start: running VMs are re-adopted by pid + start time, a restored one together
+   * with its page server process. A restored VM whose page server is gone cannot continue: it
+   * is stopped and the sandbox goes back to its last snapshot (paused), or is removed when it
+   * has none of its own (started from a template). Half-made sandboxes go.
    */
   async recover(): Promise<RecoveryReport> {
     await mkdir(join(this.root, 'sandboxes'), { recursive: true });
@@ -550,7 +562,10 @@ export class FirecrackerRuntime implements SandboxRuntime {
       }
       if (!users.has(meta.imagePath)) users.set(meta.imagePath, 0);
       const alive = meta.state === 'running' && meta.vmm && (await isVmmAlive(meta.vmm));
-      if (alive && !meta.pageServed) {
+      // A restored VM needs its page server: adopted together, or not at all.
+      const server = alive && meta.pageServed && meta.pageServer ? await this.memory.adopt(meta.pageServer) : null;
+      if (alive && (!meta.pageServed || server)) {
+        if (server) this.servers.set(name, server);
         // The previous agent may have died between a snapshot and its record: a Full is safe.
         meta.diffable = false;
         this.sandboxes.set(name, meta);
@@ -560,6 +575,8 @@ export class FirecrackerRuntime implements SandboxRuntime {
       }
       if (meta.vmm) await stopVmm(meta.vmm).catch(() => undefined);
       meta.vmm = undefined;
+      await this.stopServer(name, meta.pageServer).catch(() => undefined);
+      meta.pageServer = undefined;
       if (meta.snapshot && existsSync(join(this.sandboxDir(name), SNAPSHOT_DIR, `vmstate.${meta.snapshot.buildId}`))) {
         // Devices and slots are released below (by name / by the network recovery).
         meta.state = 'paused';
@@ -583,8 +600,9 @@ export class FirecrackerRuntime implements SandboxRuntime {
     return report;
   }
 
+  /** Stops background work; VMs and their page servers (own processes) keep running. */
   async shutdown(): Promise<void> {
-    for (const id of [...this.servers.keys()]) await this.stopServer(id);
+    this.servers.clear();
     const empty = (await this.list()).length === 0;
     await this.options.network.stop({ removeHostRules: empty });
   }
@@ -607,8 +625,9 @@ export class FirecrackerRuntime implements SandboxRuntime {
     }
   }
 
-  private async stopServer(sandboxId: string): Promise<void> {
-    const server = this.servers.get(sandboxId);
+  /** Stops a sandbox's page server: the one this agent holds, else the recorded process if it still runs. */
+  private async stopServer(sandboxId: string, ref?: PageServerProcessRef): Promise<void> {
+    const server = this.servers.get(sandboxId) ?? (ref ? await this.memory.adopt(ref) : null);
     this.servers.delete(sandboxId);
     await server?.stop();
     await rm(join(this.sandboxDir(sandboxId), UFFD_SOCKET), { force: true });

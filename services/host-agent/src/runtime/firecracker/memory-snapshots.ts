@@ -1,55 +1,49 @@
 import { join } from 'node:path';
 import {
-  dataPages,
-  diffHeader,
-  fullHeader,
   headerFileName,
+  headerForSnapshot,
   memfileName,
+  nextSnapshotType,
   readHeaderFile,
   SnapshotHeader,
   writeHeaderFile,
 } from '../../snapshot';
-import { PageServer } from '../../uffd';
+import { PageServerProcess, PageServerProcessRef } from '../../uffd';
 import { SnapshotType } from './firecracker-api';
 
 /** Guest page size Firecracker snapshots with (no huge pages configured). */
 export const GUEST_PAGE_SIZE = 4096;
 
-/** What serves a restored guest's memory; stopped when the VM goes. */
+/** The page server of one restored VM: a detached process, recorded by `ref` beside the VM. */
 export interface MemoryServer {
+  readonly ref: PageServerProcessRef;
+  alive(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
 export interface MemoryServerOptions {
+  /** Where Firecracker connects (`mem_backend.backend_path`). */
   socketPath: string;
+  /** Directory of the chain's `memfile.*` files and of `header.<buildId>`. */
   memfileDir: string;
-  header: SnapshotHeader;
-}
-
-export interface MemorySnapshotsOptions {
-  /** Pages of a memory file that hold data (default: the native addon's SEEK_DATA scan). */
-  scanPages?: (path: string, pageSize: number, sizeBytes: number) => number[];
-  /** Starts the userfaultfd page server (default: PageServer.start). */
-  startServer?: (o: MemoryServerOptions) => Promise<MemoryServer>;
+  buildId: string;
+  logPath?: string;
 }
 
 /**
- * The memory side of VM snapshots: after Firecracker wrote `memfile.<buildId>`, records which
- * pages it holds in `header.<buildId>` (a new chain for a Full, one more generation for a Diff),
- * and serves a chain back to a restoring VM through the page server.
+ * The memory side of VM snapshots, on the snapshot header and page server modules: which kind
+ * of snapshot a pause takes, the header of one Firecracker just wrote (a new chain for a Full,
+ * one more generation for a Diff), and the page server that serves a chain to a restoring VM —
+ * in its own process, so a restored VM outlives an agent restart.
  */
 export class MemorySnapshots {
-  private readonly scanPages: NonNullable<MemorySnapshotsOptions['scanPages']>;
-  private readonly startServer: NonNullable<MemorySnapshotsOptions['startServer']>;
-
-  constructor(options: MemorySnapshotsOptions = {}) {
-    this.scanPages = options.scanPages ?? dataPages;
-    this.startServer = options.startServer ?? ((o) => PageServer.start(o));
+  /** Full without a chain to extend or when the chain is at its generation limit, else Diff. */
+  nextType(parent: SnapshotHeader | null): SnapshotType {
+    return nextSnapshotType(parent);
   }
 
-  async record(dir: string, buildId: string, type: SnapshotType, sizeBytes: number, parent?: SnapshotHeader): Promise<SnapshotHeader> {
-    const pages = this.scanPages(join(dir, memfileName(buildId)), GUEST_PAGE_SIZE, sizeBytes);
-    const header = type === 'Diff' ? diffHeader(requireParent(parent), buildId, pages) : fullHeader(buildId, sizeBytes, GUEST_PAGE_SIZE, pages);
+  async record(dir: string, buildId: string, type: SnapshotType, sizeBytes: number, parent: SnapshotHeader | null): Promise<SnapshotHeader> {
+    const header = headerForSnapshot({ parent, type, buildId, memfilePath: join(dir, memfileName(buildId)), sizeBytes, pageSize: GUEST_PAGE_SIZE });
     await writeHeaderFile(join(dir, headerFileName(buildId)), header);
     return header;
   }
@@ -59,11 +53,11 @@ export class MemorySnapshots {
   }
 
   serve(o: MemoryServerOptions): Promise<MemoryServer> {
-    return this.startServer(o);
+    return PageServerProcess.start({ socketPath: o.socketPath, headerPath: join(o.memfileDir, headerFileName(o.buildId)), memfileDir: o.memfileDir, logPath: o.logPath });
   }
-}
 
-function requireParent(parent: SnapshotHeader | undefined): SnapshotHeader {
-  if (!parent) throw new Error('a Diff snapshot needs the header of the snapshot it extends');
-  return parent;
+  /** The page server recorded in `ref` if it still runs, else null. */
+  adopt(ref: PageServerProcessRef): Promise<MemoryServer | null> {
+    return PageServerProcess.adopt(ref);
+  }
 }
