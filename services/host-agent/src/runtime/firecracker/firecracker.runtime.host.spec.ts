@@ -343,7 +343,10 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
     const metaOf = (sb: string) => JSON.parse(readFileSync(join(dir, 'state/firecracker/sandboxes', sb, 'meta.json'), 'utf8')) as { vmm: { pid: number }; pageServer: { pid: number } };
     const restoredServer = metaOf(spec2.sandboxId).pageServer.pid;
     // The page server of `id` dies with the agent (as an in-agent one would); spec2's survives.
-    process.kill(metaOf(id).pageServer.pid, 'SIGKILL');
+    const dying = metaOf(id).pageServer.pid;
+    process.kill(dying, 'SIGKILL');
+    const deadline = Date.now() + 5000;
+    while (existsSync(`/proc/${dying}/stat`) && !readFileSync(`/proc/${dying}/stat`, 'utf8').includes(') Z') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     assert.deepEqual(await runtime.list(), [id, booted, spec2.sandboxId].sort());
     await runtime.shutdown();
     runtime = makeRuntime();

@@ -9,6 +9,7 @@ import {
   writeHeaderFile,
 } from '../../snapshot';
 import { PageServerProcess, PageServerProcessRef } from '../../uffd';
+import { isZombieOrGone } from '../namespace/proc';
 import { SnapshotType } from './firecracker-api';
 
 /** Guest page size Firecracker snapshots with (no huge pages configured). */
@@ -56,8 +57,9 @@ export class MemorySnapshots {
     return PageServerProcess.start({ socketPath: o.socketPath, headerPath: join(o.memfileDir, headerFileName(o.buildId)), memfileDir: o.memfileDir, logPath: o.logPath });
   }
 
-  /** The page server recorded in `ref` if it still runs, else null. */
-  adopt(ref: PageServerProcessRef): Promise<MemoryServer | null> {
-    return PageServerProcess.adopt(ref);
+  /** The page server recorded in `ref` if it still runs (a zombie does not), else null. */
+  async adopt(ref: PageServerProcessRef): Promise<MemoryServer | null> {
+    const server = await PageServerProcess.adopt(ref);
+    return server && !(await isZombieOrGone(ref.pid)) ? server : null;
   }
 }
