@@ -7,13 +7,14 @@ import { createRuntime } from './create-runtime';
 import { HostProbe, realHostProbe, selectRuntime } from './select-runtime';
 
 /** A host described by what it has. */
-function host(has: { path?: string[]; files?: string[]; kvm?: boolean }): HostProbe {
+function host(has: { path?: string[]; files?: string[]; kvm?: boolean; versions?: Record<string, string> }): HostProbe {
   const files = new Set([...(has.path ?? []), ...(has.files ?? [])]);
   return {
     which: (name) => has.path?.find((p) => p.endsWith(`/${name}`)),
     isExecutable: (p) => (has.path ?? []).includes(p),
     isFile: (p) => files.has(p),
     kvmProblem: () => (has.kvm ? undefined : '/dev/kvm is not backed by hardware virtualization (neither kvm_intel nor kvm_amd is loaded)'),
+    version: (binary) => (has.versions ? has.versions[binary] : 'Firecracker v1.16.1'),
   };
 }
 
@@ -30,7 +31,7 @@ describe(selectRuntime.name, () => {
     assert.equal(choice.kind, 'firecracker');
     assert.equal(choice.binary, '/usr/local/bin/firecracker');
     assert.equal(choice.kernel, '/boot/vmlinux');
-    assert.match(choice.reason, /firecracker at \/usr\/local\/bin\/firecracker/);
+    assert.match(choice.reason, /Firecracker v1\.16\.1 at \/usr\/local\/bin\/firecracker, kernel/);
   });
 
   it('auto prefers WRENN_FC_BINARY over PATH', () => {
@@ -55,6 +56,15 @@ describe(selectRuntime.name, () => {
   it('auto falls back when the configured kernel or binary does not exist', () => {
     assert.match(selectRuntime(cfg({ WRENN_RUNTIME: 'auto', WRENN_FC_KERNEL: '/nope' }), full).reason, /guest kernel \/nope does not exist/);
     assert.match(selectRuntime(cfg({ WRENN_RUNTIME: 'auto', WRENN_FC_KERNEL: '/boot/vmlinux', WRENN_FC_BINARY: '/nope/fc' }), full).reason, /WRENN_FC_BINARY \/nope\/fc is not an executable/);
+  });
+
+  it('a binary that does not run is missing; another version is chosen but named', () => {
+    const broken = host({ path: ['/usr/local/bin/firecracker'], files: ['/boot/vmlinux'], kvm: true, versions: {} });
+    assert.match(selectRuntime(cfg({ WRENN_RUNTIME: 'auto', WRENN_FC_KERNEL: '/boot/vmlinux' }), broken).reason, /--version does not run/);
+    const newer = host({ path: ['/usr/local/bin/firecracker'], files: ['/boot/vmlinux'], kvm: true, versions: { '/usr/local/bin/firecracker': 'Firecracker v1.17.0' } });
+    const choice = selectRuntime(cfg({ WRENN_RUNTIME: 'auto', WRENN_FC_KERNEL: '/boot/vmlinux' }), newer);
+    assert.equal(choice.kind, 'firecracker');
+    assert.match(choice.reason, /Firecracker v1\.17\.0 .*pinned to v1\.16\.1/);
   });
 
   it('an explicit firecracker that cannot run is an error, not a silent fallback', () => {

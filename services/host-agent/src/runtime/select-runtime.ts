@@ -1,5 +1,6 @@
 import { FirecrackerConfig, WrennConfig } from '@wrenn/config';
 import { RuntimeKind } from '@wrenn/contracts';
+import { spawnSync } from 'node:child_process';
 import { closeSync, constants, existsSync, openSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
@@ -11,6 +12,8 @@ export interface HostProbe {
   isFile(path: string): boolean;
   /** Why /dev/kvm cannot run Firecracker here, or undefined when it can. */
   kvmProblem(): string | undefined;
+  /** What `<binary> --version` prints first (e.g. "Firecracker v1.16.1"), or undefined if it does not run. */
+  version(binary: string): string | undefined;
 }
 
 export interface RuntimeChoice {
@@ -30,7 +33,10 @@ export function selectRuntime(host: Pick<WrennConfig['host'], 'runtime' | 'firec
   if (host.runtime === 'namespace') return { kind: 'namespace', reason: 'WRENN_RUNTIME=namespace' };
   const { binary, kernel, missing } = firecrackerPrerequisites(host.firecracker, probe);
   if (missing.length === 0) {
-    return { kind: 'firecracker', reason: `WRENN_RUNTIME=${host.runtime}: firecracker at ${binary}, kernel ${kernel}, /dev/kvm usable`, binary, kernel };
+    const version = probe.version(binary!)!;
+    // The client and its contract tests follow the pinned v1.16.1 API; say so when the binary differs.
+    const pinned = /\bv?1\.16\.\d+\b/.test(version) ? '' : ' (the API client is pinned to v1.16.1)';
+    return { kind: 'firecracker', reason: `WRENN_RUNTIME=${host.runtime}: ${version} at ${binary}${pinned}, kernel ${kernel}, /dev/kvm usable`, binary, kernel };
   }
   if (host.runtime === 'firecracker') throw new Error(`WRENN_RUNTIME=firecracker, but ${missing.join('; ')}`);
   return { kind: 'namespace', reason: `WRENN_RUNTIME=auto: namespace, because ${missing.join('; ')}` };
@@ -46,6 +52,10 @@ function firecrackerPrerequisites(fc: FirecrackerConfig, probe: HostProbe): { bi
     binary = probe.which('firecracker');
     if (!binary) missing.push('no firecracker binary on PATH (set WRENN_FC_BINARY)');
   }
+  if (binary && !probe.version(binary)) {
+    missing.push(`${binary} --version does not run`);
+    binary = undefined;
+  }
   if (!fc.kernel) missing.push('no guest kernel configured (WRENN_FC_KERNEL)');
   else if (!probe.isFile(fc.kernel)) missing.push(`guest kernel ${fc.kernel} does not exist`);
   const kvm = probe.kvmProblem();
@@ -54,6 +64,11 @@ function firecrackerPrerequisites(fc: FirecrackerConfig, probe: HostProbe): { bi
 }
 
 export const realHostProbe: HostProbe = {
+  version(binary) {
+    const r = spawnSync(binary, ['--version'], { timeout: 5000, encoding: 'utf8' });
+    const first = r.status === 0 ? r.stdout.split('\n')[0].trim() : '';
+    return first || undefined;
+  },
   which(name) {
     for (const dir of (process.env.PATH ?? '').split(delimiter)) {
       if (dir && realHostProbe.isExecutable(join(dir, name))) return join(dir, name);
