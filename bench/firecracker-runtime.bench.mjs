@@ -20,7 +20,7 @@ const { SlotTapNetworks } = require(`${dist}/runtime/firecracker/vm-network.js`)
 const { MemorySnapshots } = require(`${dist}/runtime/firecracker/memory-snapshots.js`);
 const { writeFakeFirecrackerBinary } = require(`${dist}/runtime/firecracker/testing/fake-firecracker-binary.js`);
 const { DmSnapshotStore } = require(`${dist}/rootfs/dm-snapshot.store.js`);
-const { NetworkManager } = require(`${dist}/networking/index.js`);
+const { NetworkManager, addGuestTap } = require(`${dist}/networking/index.js`);
 const { ulid } = require('ulid');
 
 const ROUNDS = Number(process.env.BENCH_FC_ROUNDS ?? 20);
@@ -33,13 +33,13 @@ mkdirSync(join(dir, 'images/firecracker'), { recursive: true });
 writeFileSync(join(dir, 'images/firecracker/base.ext4'), '');
 truncateSync(join(dir, 'images/firecracker/base.ext4'), 64 << 20);
 writeFileSync(join(dir, 'vmlinux'), 'kernel');
-const slots = new NetworkManager({ agentKey: KEY, cidr: '10.234.0.0/16', poolSize: Number(process.env.BENCH_FC_POOL ?? 0) });
+const slots = new NetworkManager({ agentKey: KEY, cidr: '10.234.0.0/16', poolSize: Number(process.env.BENCH_FC_POOL ?? 0), prepareSlot: addGuestTap });
 const runtime = new FirecrackerRuntime({
   stateDir: join(dir, 'state'),
   imageDir: join(dir, 'images'),
   binary: await writeFakeFirecrackerBinary(dir),
   kernelPath: join(dir, 'vmlinux'),
-  network: new SlotTapNetworks(slots),
+  network: new SlotTapNetworks(slots, true),
   rootfs: new DmSnapshotStore({ namePrefix: `wrenn-${KEY}-`, runner }),
   memory: new MemorySnapshots(),
   stableDir: join(dir, 'stable'),

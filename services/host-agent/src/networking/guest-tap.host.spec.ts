@@ -42,6 +42,23 @@ describe('guest TAP in a network slot (root, kernel)', () => {
     }
   });
 
+  it('comes with every slot, pooled ones included, when the manager builds slots with it', async () => {
+    const pooled = new NetworkManager({ agentKey: KEY, cidr: '10.232.0.0/16', poolSize: 1, prepareSlot: addGuestTap });
+    await pooled.start();
+    const deadline = Date.now() + 10_000;
+    while (pooled.describe().pooled < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const net = await pooled.acquire();
+    try {
+      assert.match(sh('ip', ['-n', net.netnsName, '-d', '-o', 'link', 'show', GUEST_NETWORK.tap]), /tun type tap/);
+    } finally {
+      await pooled.release(net.index);
+      await pooled.stop();
+    }
+    const failing = new NetworkManager({ agentKey: KEY, cidr: '10.232.0.0/16', poolSize: 0, prepareSlot: async () => { throw new Error('no TAP today'); } });
+    await assert.rejects(failing.acquire(), /no TAP today/);
+    assert.deepEqual(ours(), [], 'the slot is torn down when its TAP cannot be added');
+  });
+
   it('leaves nothing when a step fails (tap0 already there)', async () => {
     const net = await manager.acquire();
     try {

@@ -3,7 +3,7 @@ import type { Logger } from '@wrenn/logger';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { CgroupManager } from '../cgroups';
-import { agentKeyFor, NetworkManager } from '../networking';
+import { addGuestTap, agentKeyFor, NetworkManager } from '../networking';
 import { DmSnapshotStore } from '../rootfs/dm-snapshot.store';
 import { FirecrackerRuntime } from './firecracker/firecracker.runtime';
 import { SlotTapNetworks } from './firecracker/vm-network';
@@ -19,7 +19,14 @@ export function createRuntime(config: WrennConfig, log: Logger, probe: HostProbe
   const agentKey = agentKeyFor(config.host.id);
   const choice = selectRuntime(config.host, probe);
   log.info({ runtime: choice.kind, configured: config.host.runtime, reason: choice.reason }, `runtime: ${choice.kind}`);
-  const network = new NetworkManager({ agentKey, cidr: process.env.WRENN_NET_CIDR, poolSize: Number(process.env.WRENN_NET_POOL_SIZE ?? 4), logger: log });
+  // A microVM's slot also holds its TAP: built with the slot, so pooled slots are ready at once.
+  const network = new NetworkManager({
+    agentKey,
+    cidr: process.env.WRENN_NET_CIDR,
+    poolSize: Number(process.env.WRENN_NET_POOL_SIZE ?? 4),
+    logger: log,
+    prepareSlot: choice.kind === 'firecracker' ? addGuestTap : undefined,
+  });
   switch (choice.kind) {
     case 'namespace':
       return new NamespaceRuntime({
@@ -39,7 +46,7 @@ export function createRuntime(config: WrennConfig, log: Logger, probe: HostProbe
         imageDir: config.host.imageDir,
         binary: choice.binary!,
         kernelPath: choice.kernel!,
-        network: new SlotTapNetworks(network),
+        network: new SlotTapNetworks(network, true),
         rootfs: new DmSnapshotStore({ namePrefix: `wrenn-${agentKey}-` }),
         stableDir: config.host.firecracker.stableDir,
         cowSizeBytes: config.host.firecracker.cowSizeMb * 1024 * 1024,

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ulid } from 'ulid';
-import { NetworkManager } from '../../networking';
+import { addGuestTap, NetworkManager } from '../../networking';
 import { CommandRunner } from '../../rootfs/command-runner';
 import { DmSnapshotStore } from '../../rootfs/dm-snapshot.store';
 import { MAX_GENERATIONS, readHeaderFile, headerFileName } from '../../snapshot';
@@ -58,13 +58,13 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
   const identities: Array<[string, string, string[]]> = [];
   /** A runtime as an agent builds it (a new one per agent start). */
   const makeRuntime = () => {
-    slots = new NetworkManager({ agentKey: KEY, cidr: '10.233.0.0/16', poolSize: 0 });
+    slots = new NetworkManager({ agentKey: KEY, cidr: '10.233.0.0/16', poolSize: 0, prepareSlot: addGuestTap });
     return new FirecrackerRuntime({
       stateDir: join(dir, 'state'),
       imageDir: join(dir, 'images'),
       binary,
       kernelPath: join(dir, 'vmlinux'),
-      network: new SlotTapNetworks(slots),
+      network: new SlotTapNetworks(slots, true),
       rootfs: new DmSnapshotStore({ namePrefix: `wrenn-${KEY}-`, runner }),
       memory: new MemorySnapshots(),
       stableDir: join(dir, 'stable'),

@@ -12,12 +12,17 @@ export interface VmNetworks {
   stop(options?: { removeHostRules?: boolean }): Promise<void>;
 }
 
-/** Slots from the namespace runtime's manager (same allocator, pool, firewall), plus `tap0`. */
+/**
+ * Slots from the namespace runtime's manager (same allocator, pool, firewall), plus `tap0`:
+ * added as each slot is built when the manager was made with `prepareSlot: addGuestTap` (so
+ * pooled slots come with it), else on acquire.
+ */
 export class SlotTapNetworks implements VmNetworks {
-  constructor(private readonly slots: NetworkManager) {}
+  constructor(private readonly slots: NetworkManager, private readonly tapOnBuild = false) {}
 
   async acquire(): Promise<SandboxNetwork> {
     const net = await this.slots.acquire();
+    if (this.tapOnBuild) return net;
     try {
       await addGuestTap(net);
       return net;
