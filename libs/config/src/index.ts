@@ -14,7 +14,9 @@ export interface WrennConfig {
   logLevel: string;
   host: {
     id: string;
-    runtime: 'namespace' | 'firecracker';
+    /** `auto` picks firecracker when its binary, kernel and a usable /dev/kvm are present, else namespace. */
+    runtime: 'namespace' | 'firecracker' | 'auto';
+    firecracker: FirecrackerConfig;
     stateDir: string;
     imageDir: string;
     vcpus: number;
@@ -38,6 +40,18 @@ export interface WrennConfig {
   hostCommandTimeoutMs: number;
 }
 
+/** The Firecracker runtime's host configuration (WRENN_FC_*). */
+export interface FirecrackerConfig {
+  /** The `firecracker` binary; unset = looked up on PATH. */
+  binary?: string;
+  /** Guest kernel image (uncompressed vmlinux); required for the runtime. */
+  kernel?: string;
+  /** Path every VMM sees its root drive under (a tmpfs in its own mount namespace). */
+  stableDir: string;
+  /** Length of each sandbox's sparse copy-on-write file: the most it can write beyond its image. */
+  cowSizeMb: number;
+}
+
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -53,8 +67,8 @@ function defaultHostId(): string {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
   const stateDir = env.WRENN_STATE_DIR ?? '/var/lib/wrenn';
   const runtime = env.WRENN_RUNTIME ?? 'namespace';
-  if (runtime !== 'namespace' && runtime !== 'firecracker') {
-    throw new Error(`WRENN_RUNTIME must be namespace or firecracker, got "${runtime}"`);
+  if (runtime !== 'namespace' && runtime !== 'firecracker' && runtime !== 'auto') {
+    throw new Error(`WRENN_RUNTIME must be namespace, firecracker or auto, got "${runtime}"`);
   }
   const memTotalMb = Math.floor(require('node:os').totalmem() / 1024 / 1024);
   return {
@@ -66,6 +80,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
     host: {
       id: env.WRENN_HOST_ID ?? defaultHostId(),
       runtime,
+      firecracker: {
+        binary: env.WRENN_FC_BINARY || undefined,
+        kernel: env.WRENN_FC_KERNEL || undefined,
+        stableDir: env.WRENN_FC_STABLE_DIR ?? '/run/wrenn/fc-vm',
+        cowSizeMb: int(env, 'WRENN_FC_COW_SIZE_MB', 8192),
+      },
       stateDir,
       imageDir: env.WRENN_IMAGE_DIR ?? join(stateDir, 'images'),
       // vCPUs are quotas, not pinned cores: a host offers 16 per core by default (overcommit).

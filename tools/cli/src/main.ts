@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { history, replay, tail } from './commands/events';
+import { inspectSnapshot } from './commands/snapshot';
 import { start } from './commands/start';
 
 const program = new Command('wrenn').description('Wrenn: self-hosted sandboxes').showHelpAfterError();
@@ -40,5 +41,14 @@ program
   .description("a sandbox's events, in order")
   .option('--json', 'JSON lines')
   .action((id, opts) => history('sandbox', id, Boolean(opts.json)).catch(fail));
+
+program
+  .command('snapshot')
+  .description('snapshot files on this host')
+  .command('inspect <file>')
+  .description('print a snapshot header: memory size, holes, generations and the pages each holds')
+  .option('--json', 'JSON output')
+  .option('--runs', 'also list every run of pages and the file holding it')
+  .action((file, opts) => inspectSnapshot(file, opts).catch(fail));
 
 program.parseAsync(process.argv).catch(fail);

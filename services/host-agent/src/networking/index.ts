@@ -2,3 +2,4 @@ export * from './network.manager';
 export * from './network-slot';
 export * from './slot-allocator';
 export * from './dns';
+export * from './guest-tap';

@@ -14,6 +14,11 @@ export interface NetworkManagerOptions {
   poolSize?: number;
   dnsFallback?: string[];
   logger?: { info: (o: object, m?: string) => void; warn: (o: object, m?: string) => void };
+  /**
+   * Extra set-up of every slot as it is built (pooled ones included), e.g. a microVM's TAP; a
+   * failure tears the slot down. Deleting the netns must remove what it adds.
+   */
+  prepareSlot?: (net: SandboxNetwork) => Promise<void>;
 }
 
 /** Key for an agent on this machine, from something stable (its host id). */
@@ -66,8 +71,16 @@ export class NetworkManager {
     const net = slotNames(this.naming, this.allocator.allocate());
     try {
       await buildSlot(net, this.firewall);
+    } catch (error) {
+      this.allocator.release(net.index);
+      throw error;
+    }
+    if (!this.options.prepareSlot) return net;
+    try {
+      await this.options.prepareSlot(net);
       return net;
     } catch (error) {
+      await teardownSlot(net, this.firewall);
       this.allocator.release(net.index);
       throw error;
     }

@@ -1,23 +1,39 @@
 import { WrennConfig } from '@wrenn/config';
 import type { Logger } from '@wrenn/logger';
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
 import { CgroupManager } from '../cgroups';
-import { agentKeyFor, NetworkManager } from '../networking';
+import { addGuestTap, agentKeyFor, NetworkManager } from '../networking';
+import { DmSnapshotStore } from '../rootfs/dm-snapshot.store';
+import { FirecrackerRuntime } from './firecracker/firecracker.runtime';
+import { SlotTapNetworks } from './firecracker/vm-network';
 import { NamespaceRuntime } from './namespace/namespace.runtime';
 import { SandboxRuntime } from './sandbox-runtime';
-import { resolve } from 'node:path';
+import { HostProbe, realHostProbe, selectRuntime } from './select-runtime';
 
 /** services/envd/bundle: envd.js built by `npm run build`. */
 const ENVD_BUNDLE_DIR = resolve(__dirname, '../../../envd/bundle');
+const FC_IMAGE_RECIPE = resolve(__dirname, '../../../../images/firecracker/build.sh');
 
-export function createRuntime(config: WrennConfig, log: Logger): SandboxRuntime {
+export function createRuntime(config: WrennConfig, log: Logger, probe: HostProbe = realHostProbe): SandboxRuntime {
   const agentKey = agentKeyFor(config.host.id);
-  switch (config.host.runtime) {
+  const choice = selectRuntime(config.host, probe);
+  log.info({ runtime: choice.kind, configured: config.host.runtime, reason: choice.reason }, `runtime: ${choice.kind}`);
+  // A microVM's slot also holds its TAP: built with the slot, so pooled slots are ready at once.
+  const network = new NetworkManager({
+    agentKey,
+    cidr: process.env.WRENN_NET_CIDR,
+    poolSize: Number(process.env.WRENN_NET_POOL_SIZE ?? 4),
+    logger: log,
+    prepareSlot: choice.kind === 'firecracker' ? addGuestTap : undefined,
+  });
+  switch (choice.kind) {
     case 'namespace':
       return new NamespaceRuntime({
         stateDir: config.host.stateDir,
         imageDir: config.host.imageDir,
         logger: log,
-        network: new NetworkManager({ agentKey, cidr: process.env.WRENN_NET_CIDR, poolSize: Number(process.env.WRENN_NET_POOL_SIZE ?? 4), logger: log }),
+        network,
         cgroups: new CgroupManager({ group: `wrenn-${agentKey}` }),
         pidsMax: Number(process.env.WRENN_SANDBOX_PIDS_MAX ?? 1024),
         warmPoolSize: Number(process.env.WRENN_WARM_POOL_SIZE ?? 2),
@@ -25,6 +41,28 @@ export function createRuntime(config: WrennConfig, log: Logger): SandboxRuntime 
         envd: { nodeBinary: process.execPath, bundleDir: ENVD_BUNDLE_DIR },
       });
     case 'firecracker':
-      throw new Error('the firecracker runtime is not available in this build');
+      return new FirecrackerRuntime({
+        stateDir: config.host.stateDir,
+        imageDir: config.host.imageDir,
+        binary: choice.binary!,
+        kernelPath: choice.kernel!,
+        network: new SlotTapNetworks(network, true),
+        rootfs: new DmSnapshotStore({ namePrefix: `wrenn-${agentKey}-` }),
+        stableDir: config.host.firecracker.stableDir,
+        cowSizeBytes: config.host.firecracker.cowSizeMb * 1024 * 1024,
+        logger: log,
+        // The guest carries its own copy of the agent's Node binary and envd bundle.
+        buildImage: (_template, target) => runRecipe(FC_IMAGE_RECIPE, target, { WRENN_ENVD_BUNDLE: ENVD_BUNDLE_DIR, WRENN_NODE_BINARY: process.execPath }),
+      });
   }
+}
+
+function runRecipe(recipe: string, target: string, env: Record<string, string>): Promise<void> {
+  return new Promise((done, fail) => {
+    const child = spawn('bash', [recipe, target], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+    child.on('error', fail);
+    child.on('exit', (code) => (code === 0 ? done() : fail(new Error(`${recipe} failed (${code}): ${err}`))));
+  });
 }

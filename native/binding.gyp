@@ -1,0 +1,20 @@
+{
+  "targets": [
+    {
+      "target_name": "wrenn_native",
+      "sources": [
+        "src/addon.cc",
+        "src/handshake.cc",
+        "src/page-server.cc",
+        "src/sparse-extents.cc",
+        "src/test-guest.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-fexceptions"],
+      "libraries": ["-lpthread"]
+    }
+  ]
+}

@@ -1,0 +1,11 @@
+#include "native.h"
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
+  wrenn::InitPageServer(env, exports);
+  wrenn::InitTestGuest(env, exports);
+  wrenn::InitSparseExtents(env, exports);
+  wrenn::InitHandshake(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(wrenn_native, InitAddon)
