@@ -15,6 +15,9 @@ export const SchedulerCommand = {
   Create: 'create',
   Destroy: 'destroy',
   Fail: 'fail',
+  Pause: 'pause',
+  Resume: 'resume',
+  MarkLost: 'mark-lost',
 } as const;
 export type SchedulerCommand = (typeof SchedulerCommand)[keyof typeof SchedulerCommand];
 
@@ -55,4 +58,47 @@ export interface FailSandboxRequest {
   meta: CommandMeta;
   sandboxId: string;
   reason: string;
+}
+
+/** Pause a running sandbox: `user` from the API, `ttl` from the reaper's inactivity timer. */
+export interface PauseSandboxRequest {
+  meta: CommandMeta;
+  sandboxId: string;
+  reason: 'user' | 'ttl';
+}
+
+export interface ResumeSandboxRequest {
+  meta: CommandMeta;
+  sandboxId: string;
+}
+
+/** The reaper's verdict on a sandbox whose host stopped beating. */
+export interface MarkLostRequest {
+  meta: CommandMeta;
+  sandboxId: string;
+  hostId: string;
+  reason: string;
+}
+
+export const CatalogCommand = {
+  CreateTemplate: 'template-create',
+  DeleteTemplate: 'template-delete',
+} as const;
+export type CatalogCommand = (typeof CatalogCommand)[keyof typeof CatalogCommand];
+
+/** Freeze a running sandbox into a named template of the caller's team. */
+export interface CreateTemplateRequest {
+  meta: CommandMeta;
+  sandboxId: string;
+  name: string;
+}
+
+export interface DeleteTemplateRequest {
+  meta: CommandMeta;
+  name: string;
+}
+
+export interface TemplateAccepted {
+  templateId: string;
+  seq: number;
 }
