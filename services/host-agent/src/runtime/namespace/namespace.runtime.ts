@@ -13,7 +13,7 @@ import { OverlayStore } from '../../rootfs/overlay.store';
 import { SnapshotMeta, SnapshotStore } from '../../rootfs/snapshot.store';
 import { TemplateMeta, TemplateStore } from '../../rootfs/template.store';
 import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../sandbox-runtime';
-import { childrenOf, exePath, isSameProcess, signal, startTime, waitGone } from './proc';
+import { childrenOf, exePath, isSameProcess, signal, startTime, waitGone, waitReaped } from './proc';
 import { CGROUP_JOIN_SCRIPT, SANDBOX_CAPABILITIES, SANDBOX_INIT_SCRIPT } from './sandbox-init';
 
 export interface NamespaceRuntimeOptions {
@@ -549,9 +549,10 @@ export class NamespaceRuntime implements SandboxRuntime {
   private async finishPause(sandboxId: string, meta: SandboxMeta): Promise<{ snapshotRef: string; sizeBytes: number }> {
     const cgroups = this.options.cgroups;
     // Frozen processes take the SIGKILL with them when thawed, before running another instruction.
-    await cgroups.killAll(sandboxId);
+    // The supervisor (unshare, outside the pid namespace) is spared: it reaps the init and exits.
+    await cgroups.killAll(sandboxId, [meta.supervisorPid]);
     await cgroups.thaw(sandboxId);
-    if (!(await waitGone(meta.initPid, 5000))) throw new Error(`pid ${meta.initPid} of ${sandboxId} survived SIGKILL`);
+    if (!(await waitReaped(meta.initPid, meta.initStart, 5000))) throw new Error(`pid ${meta.initPid} of ${sandboxId} survived SIGKILL`);
     await this.checkpoint('pause:killed');
     const snapshot = await this.snapshots.commit(sandboxId, join(meta.dir, 'upper'), diskUsageBytes);
     this.paused.set(sandboxId, snapshot);
