@@ -13,8 +13,8 @@ const fail = (error: unknown) => {
 
 program
   .command('start')
-  .description('run every service in this process, or one with --service')
-  .option('--service <name>', 'run only this service')
+  .description('run every service in this process, or the ones named by --service')
+  .option('--service <names>', 'run only this service (or several, comma-separated)')
   .action((opts) => start(opts.service).catch(fail));
 
 const events = program.command('events').description('the event log');

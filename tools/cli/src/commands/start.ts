@@ -24,10 +24,13 @@ export type ServiceKey = keyof typeof SERVICES;
  */
 export async function start(only?: string): Promise<void> {
   const log = createLogger('wrenn');
-  if (only !== undefined && !(only in SERVICES)) {
-    throw new Error(`unknown service "${only}"; one of: ${Object.keys(SERVICES).join(', ')}`);
+  // One name, or several separated by commas (e.g. the control plane in one process and the
+  // host agent in another).
+  const chosen = only === undefined ? Object.keys(SERVICES) : only.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const name of chosen) {
+    if (!(name in SERVICES)) throw new Error(`unknown service "${name}"; one of: ${Object.keys(SERVICES).join(', ')}`);
   }
-  const names = (only ? [only] : Object.keys(SERVICES)) as ServiceKey[];
+  const names = Object.keys(SERVICES).filter((name) => chosen.includes(name)) as ServiceKey[];
   const running: RunningService[] = [];
   let stopping = false;
   const stop = async (signal: string) => {
