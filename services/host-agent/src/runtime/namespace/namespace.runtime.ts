@@ -437,8 +437,12 @@ export class NamespaceRuntime implements SandboxRuntime {
     }
   }
 
-  /** Kills, then releases cgroups, network and files; every step tried, errors collected. */
-  private async teardown(cgroupName: string, dir: string, meta: SandboxMeta | undefined): Promise<void> {
+  /**
+   * Kills, then releases cgroups, network and files; every step tried, errors collected.
+   * `scanLeftovers: false` skips the /proc scan for a half-made sandbox's processes, for callers
+   * that have already emptied its cgroup (which every process of a sandbox is born in).
+   */
+  private async teardown(cgroupName: string, dir: string, meta: SandboxMeta | undefined, options: { scanLeftovers?: boolean } = {}): Promise<void> {
     const errors: Error[] = [];
     const attempt = async (what: string, fn: () => Promise<unknown>) => {
       try {
@@ -457,9 +461,12 @@ export class NamespaceRuntime implements SandboxRuntime {
       });
     }
     // A half-made sandbox has no meta: its unshare is found by the dir in its command line.
-    await attempt('kill leftovers', () => this.killByDir(dir));
-    await attempt('cgroup', () => this.options.cgroups.remove(cgroupName));
-    if (meta) await attempt('network', () => this.options.network.release(meta.network.index));
+    if (options.scanLeftovers !== false || !meta) await attempt('kill leftovers', () => this.killByDir(dir));
+    // Independent of each other: released side by side.
+    await Promise.all([
+      attempt('cgroup', () => this.options.cgroups.remove(cgroupName)),
+      meta ? attempt('network', () => this.options.network.release(meta.network.index)) : undefined,
+    ]);
     await attempt('unmount', () => unmountUnder(dir));
     await attempt('remove dir', () => rm(dir, { recursive: true, force: true }));
     if (errors.length) throw new AggregateError(errors, `destroy of ${cgroupName} incomplete: ${errors.map((e) => e.message).join('; ')}`);
@@ -565,7 +572,7 @@ export class NamespaceRuntime implements SandboxRuntime {
   private async releaseAfterPause(sandboxId: string, meta: SandboxMeta | undefined): Promise<void> {
     const link = this.sandboxDir(sandboxId);
     this.sandboxes.delete(sandboxId);
-    await this.teardown(sandboxId, meta?.dir ?? (await realpath(link).catch(() => link)), meta);
+    await this.teardown(sandboxId, meta?.dir ?? (await realpath(link).catch(() => link)), meta, { scanLeftovers: false });
     // Only once everything is released: a retry finds the link and the meta to finish with.
     await rm(link, { force: true, recursive: true });
   }

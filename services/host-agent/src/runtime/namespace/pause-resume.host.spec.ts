@@ -303,9 +303,11 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     await warm.prepare();
     await warm.recover();
     try {
-      const deadline = Date.now() + 20_000;
-      while ((await readdir(join(warmDir, 'warm')).catch(() => [])).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, 500));
+      // A warm sandbox is ready once its meta.json is written (the last step of its start).
+      const ready = async () => (await readdir(join(warmDir, 'warm')).catch(() => [] as string[])).some((k) => existsSync(join(warmDir, 'warm', k, 'meta.json')));
+      const deadline = Date.now() + 30_000;
+      while (!(await ready()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 100));
       const id = newId();
       await warm.create(spec(id));
       const meta = JSON.parse(readFileSync(join(warmDir, 'sandboxes', id, 'meta.json'), 'utf8'));

@@ -38,6 +38,8 @@ exec "$@"
  */
 export const SANDBOX_INIT_SCRIPT = String.raw`
 set -eu
+# Every exec here is on the path of a create and a resume: mount points are made with the
+# shell's own redirection (no touch), and read-only binds in one mount call (util-linux ≥ 2.27).
 root=$1; lower=$2; upper=$3; work=$4; name=$5; caps=$6; node=$7; envd=$8; userprocs=$9
 shift 9
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$root"
@@ -46,7 +48,7 @@ printf %s "$name" > /proc/sys/kernel/hostname
 mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
 mount -t tmpfs -o nosuid,mode=755,size=1m tmpfs "$root/dev"
 for d in null zero full random urandom tty; do
-  touch "$root/dev/$d"
+  : > "$root/dev/$d"
   mount --bind "/dev/$d" "$root/dev/$d"
 done
 ln -s /proc/self/fd "$root/dev/fd"
@@ -60,11 +62,9 @@ mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs "$root/dev/shm"
 # The platform's Node binary and envd, read-only: the sandbox can run them, never change them.
 if [ -n "$node" ]; then
   mkdir -p "$root/opt/wrenn/bin" "$root/opt/wrenn/envd"
-  touch "$root/opt/wrenn/bin/node"
-  mount --bind "$node" "$root/opt/wrenn/bin/node"
-  mount -o remount,bind,ro "$root/opt/wrenn/bin/node"
-  mount --bind "$envd" "$root/opt/wrenn/envd"
-  mount -o remount,bind,ro "$root/opt/wrenn/envd"
+  : > "$root/opt/wrenn/bin/node"
+  mount -o bind,ro "$node" "$root/opt/wrenn/bin/node"
+  mount -o bind,ro "$envd" "$root/opt/wrenn/envd"
 fi
 # envd moves the commands it starts into the limited groups through these files.
 if [ -n "$userprocs" ]; then
@@ -72,7 +72,7 @@ if [ -n "$userprocs" ]; then
   n=0
   for f in $userprocs; do
     n=$((n+1))
-    touch "$root/run/wrenn/cgroup/$n.procs"
+    : > "$root/run/wrenn/cgroup/$n.procs"
     mount --bind "$f" "$root/run/wrenn/cgroup/$n.procs"
   done
 fi
