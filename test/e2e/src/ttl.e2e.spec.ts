@@ -1,0 +1,73 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { eventually } from '@wrenn/testing';
+import { Platform, startPlatform } from './platform';
+
+/**
+ * The inactivity timer through REST: a sandbox with timeout_sec unused that long is paused by
+ * the reaper (sandbox.auto_paused); ping (or any API use) keeps one alive; the timer starts over
+ * after a resume; timeout 0 never pauses.
+ */
+describe('TTL auto-pause', () => {
+  let p: Platform;
+  before(async () => {
+    p = await startPlatform('ttl', { WRENN_ACTIVITY_THROTTLE_MS: '200' });
+  });
+  after(async () => {
+    for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('stopped')`).catch(() => [])) {
+      await p.api('DELETE', `/v1/sandboxes/${row.id}`).catch(() => undefined);
+    }
+    await p.stop();
+  });
+
+  const state = async (id: string) => (await p.sql<{ state: string }>('SELECT state FROM sandboxes WHERE id = $1', [id]))[0].state;
+  const types = async (id: string) =>
+    (await p.cli('sandbox', 'history', id, '--json')).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; data: any });
+
+  it('pauses an idle sandbox, keeps a pinged one alive, and applies the timeout again after a resume', async () => {
+    const idle = (await p.api('POST', '/v1/sandboxes', { memory_mb: 128, timeout_sec: 2 })).body.id;
+    const pinged = (await p.api('POST', '/v1/sandboxes', { memory_mb: 128, timeout_sec: 2 })).body.id;
+    const forever = (await p.api('POST', '/v1/sandboxes', { memory_mb: 128 })).body.id;
+    assert.equal((await p.api('POST', `/v1/sandboxes/${idle}/exec`, { cmd: 'sh', args: ['-c', 'echo still-here > /root/ttl.txt'] })).body.exit_code, 0);
+
+    // Ping one every 500 ms for 5 s — more than twice its timeout.
+    const started = Date.now();
+    let idlePausedAfter = 0;
+    while (Date.now() - started < 5000) {
+      const ping = await p.api('POST', `/v1/sandboxes/${pinged}/ping`);
+      assert.equal(ping.status, 200);
+      assert.equal(ping.body.id, pinged);
+      assert.equal(ping.body.state, 'running', 'ping kept the sandbox running');
+      if (!idlePausedAfter && (await state(idle)) === 'paused') idlePausedAfter = Date.now() - started;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.ok(idlePausedAfter > 0, 'the idle sandbox was paused');
+    assert.equal(await state(pinged), 'running');
+    assert.equal(await state(forever), 'running');
+    const idleEvents = await types(idle);
+    assert.equal(idleEvents.find((e) => e.type === 'sandbox.pause_requested')?.data.reason, 'ttl');
+    const auto = idleEvents.find((e) => e.type === 'sandbox.auto_paused');
+    assert.ok(auto, 'sandbox.auto_paused is on the log');
+    assert.ok(auto.data.sizeBytes > 0);
+    assert.ok(!idleEvents.some((e) => e.type === 'sandbox.paused'));
+
+    // Left alone, the pinged one goes too; the one without a timeout never does.
+    await eventually(async () => (await state(pinged)) === 'paused', 8000, 'the no-longer-pinged sandbox to pause');
+    assert.equal(await state(forever), 'running');
+
+    // A ping of a paused sandbox answers it and leaves it paused.
+    const pingPaused = await p.api('POST', `/v1/sandboxes/${idle}/ping`);
+    assert.equal(pingPaused.status, 200);
+    assert.equal(pingPaused.body.state, 'paused');
+
+    // Resume restarts the timer: running for a while, then paused again by the same timeout.
+    const resumed = await p.api('POST', `/v1/sandboxes/${idle}/resume`);
+    assert.equal(resumed.body.state, 'running');
+    assert.equal(resumed.body.timeout_sec, 2);
+    const resumedAt = Date.now();
+    assert.equal((await p.api('GET', `/v1/sandboxes/${idle}/files?path=/root/ttl.txt`)).body, 'still-here\n');
+    await eventually(async () => (await state(idle)) === 'paused', 8000, 'the resumed sandbox to pause again');
+    assert.ok(Date.now() - resumedAt >= 1500, 'not before its timeout');
+    assert.equal((await types(idle)).filter((e) => e.type === 'sandbox.auto_paused').length, 2);
+  });
+});
