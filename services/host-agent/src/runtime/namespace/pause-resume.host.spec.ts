@@ -302,13 +302,13 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     const { runtime: warm, network: warmNet } = newRuntime(warmDir, { warmPoolSize: 1 });
     await warm.prepare();
     await warm.recover();
+    const id = newId();
     try {
       // A warm sandbox is ready once its meta.json is written (the last step of its start).
       const ready = async () => (await readdir(join(warmDir, 'warm')).catch(() => [] as string[])).some((k) => existsSync(join(warmDir, 'warm', k, 'meta.json')));
       const deadline = Date.now() + 30_000;
       while (!(await ready()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       await new Promise((r) => setTimeout(r, 100));
-      const id = newId();
       await warm.create(spec(id));
       const meta = JSON.parse(readFileSync(join(warmDir, 'sandboxes', id, 'meta.json'), 'utf8'));
       assert.ok(meta.dir.startsWith(join(warmDir, 'warm')), 'the create claimed a warm sandbox');
@@ -322,6 +322,7 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
       assert.equal((await sh(id, 'cat /root/w; hostname', warm)).stdout, `warm\n${id}\n`);
       await warm.destroy(id);
     } finally {
+      await warm.destroy(id).catch(() => undefined);
       await warm.shutdown();
       await rm(warmDir, { recursive: true, force: true });
     }
