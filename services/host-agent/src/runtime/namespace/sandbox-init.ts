@@ -17,7 +17,8 @@ export const SANDBOX_CAPABILITIES = [
  */
 export const CGROUP_JOIN_SCRIPT = String.raw`
 for fd in /proc/$$/fd/*; do
-  fd=$(basename "$fd")
+  # Parameter expansion, not basename: one fork+exec per inherited fd adds up on every start.
+  fd=${'$'}{fd##*/}
   if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
 done
 while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do echo $$ > "$1"; shift; done
