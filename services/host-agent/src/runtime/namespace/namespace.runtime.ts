@@ -277,14 +277,15 @@ export class NamespaceRuntime implements SandboxRuntime {
     try {
       await mkdir(dirname(dir), { recursive: true });
       await mkdir(dir, { mode: 0o700 });
-      cleanup.push('sandbox dir', () => rm(dir, { recursive: true, force: true }));
       const layout = { ...this.overlay.layout(dir, image), lower: options.lower.join(':') };
       const restoreUpper = options.restoreUpper;
-      if (restoreUpper) {
-        await rename(restoreUpper, layout.upper);
-        // Pushed after the dir's removal, so it runs before it: the files go back first.
-        cleanup.push('snapshot files back', () => rename(layout.upper, restoreUpper));
-      }
+      cleanup.push('sandbox dir', async () => {
+        // A resume's files go back to their snapshot first; if they cannot, the dir stays (with
+        // them in it) for recovery to put back: removing it would lose them.
+        if (restoreUpper && existsSync(layout.upper) && !existsSync(restoreUpper)) await rename(layout.upper, restoreUpper);
+        await rm(dir, { recursive: true, force: true });
+      });
+      if (restoreUpper) await rename(restoreUpper, layout.upper);
       await this.overlay.prepare(layout);
       await this.checkpoint('start:files');
 
@@ -571,8 +572,11 @@ export class NamespaceRuntime implements SandboxRuntime {
   /** Network slot, cgroups, mounts and the sandbox dir of a sandbox whose snapshot is complete. */
   private async releaseAfterPause(sandboxId: string, meta: SandboxMeta | undefined): Promise<void> {
     const link = this.sandboxDir(sandboxId);
+    const dir = meta?.dir ?? (await realpath(link).catch(() => link));
+    // The files belong in the snapshot; if they are still here, they go there before the dir goes.
+    if (existsSync(join(dir, 'upper'))) await this.snapshots.restoreUpper(sandboxId, join(dir, 'upper'));
     this.sandboxes.delete(sandboxId);
-    await this.teardown(sandboxId, meta?.dir ?? (await realpath(link).catch(() => link)), meta, { scanLeftovers: false });
+    await this.teardown(sandboxId, dir, meta, { scanLeftovers: false });
     // Only once everything is released: a retry finds the link and the meta to finish with.
     await rm(link, { force: true, recursive: true });
   }
@@ -627,8 +631,8 @@ export class NamespaceRuntime implements SandboxRuntime {
     const meta = await this.live(sandboxId);
     const cgroups = this.options.cgroups;
     let partial: string;
-    await cgroups.freeze(sandboxId);
     try {
+      await cgroups.freeze(sandboxId);
       await this.checkpoint('template:frozen');
       partial = await this.templates.copyLayer(templateId, join(meta.dir, 'upper'));
     } finally {
