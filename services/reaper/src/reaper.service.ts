@@ -55,6 +55,9 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
   private readonly intervalMs = envMs('WRENN_REAPER_INTERVAL_MS', 5000);
   private readonly limits: SweepLimits;
   private readonly settleMs = envMs('WRENN_REAPER_SETTLE_MS', 10_000);
+  /** After the reaper starts, how long hosts get to beat before their sandboxes can be lost. */
+  private readonly startupGraceMs = envMs('WRENN_REAPER_STARTUP_GRACE_MS', 15_000);
+  private readonly startedAt = Date.now();
 
   constructor(
     @Inject(NATS) private readonly nc: NatsConnection,
@@ -134,7 +137,7 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private async markLost(rows: Map<string, Row>, hosts: Map<string, HostHeartbeat>): Promise<void> {
-    for (const lost of findLost(rows.values(), hosts, Date.now())) {
+    for (const lost of findLost(rows.values(), hosts, Date.now(), { sinceMs: this.startedAt, startupGraceMs: this.startupGraceMs })) {
       const row = rows.get(lost.sandboxId)!;
       const payload: MarkLostRequest = { meta: { ...this.meta('lost'), teamId: row.teamId }, ...lost };
       try {

@@ -113,6 +113,10 @@ describe('findLost', () => {
   it('keeps paused sandboxes paused and leaves live hosts alone', () => {
     assert.ok(!lost.some((l) => ['sb_paused', 'sb_live', 'sb_failed'].includes(l.sandboxId)));
   });
+  it('gives hosts a grace after the reaper itself started (a platform restarting as a whole)', () => {
+    assert.deepEqual(findLost(rows, hosts, NOW, { sinceMs: NOW - 5000, startupGraceMs: 15_000 }), []);
+    assert.equal(findLost(rows, hosts, NOW, { sinceMs: NOW - 16_000, startupGraceMs: 15_000 }).length, 3);
+  });
   it('waits while the last beat is within the lease', () => {
     assert.deepEqual(findLost([sb({ state: 'running' })], new Map([['h1', beat('b1', NOW - 5999)]]), NOW), []);
   });

@@ -143,8 +143,12 @@ export function findLost(
   projected: Iterable<ProjectedSandbox>,
   hosts: ReadonlyMap<string, HostHeartbeat>,
   now: number,
+  watch: { sinceMs: number; startupGraceMs: number } = { sinceMs: 0, startupGraceMs: 0 },
 ): Array<{ sandboxId: string; hostId: string; reason: string }> {
   const out: Array<{ sandboxId: string; hostId: string; reason: string }> = [];
+  // A reaper that just started may be starting with the whole platform, host agents included:
+  // their beats are stale only because nothing ran. They get the grace to beat again first.
+  if (now - watch.sinceMs < watch.startupGraceMs) return out;
   for (const row of projected) {
     if (!row.hostId || !LOSABLE_STATES.has(row.state)) continue;
     const beat = hosts.get(row.hostId);

@@ -17,7 +17,7 @@ describe('lost host', () => {
   let p: Platform;
   let agent: HostAgentProcess;
   before(async () => {
-    p = await startPlatform('lost', { WRENN_WARM_POOL_SIZE: '0' }, { services: CONTROL_PLANE, waitForHost: false });
+    p = await startPlatform('lost', { WRENN_WARM_POOL_SIZE: '0', WRENN_REAPER_STARTUP_GRACE_MS: '1000' }, { services: CONTROL_PLANE, waitForHost: false });
     agent = new HostAgentProcess(p);
     await agent.start();
   });
