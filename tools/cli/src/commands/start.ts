@@ -37,7 +37,12 @@ export async function start(only?: string): Promise<void> {
     if (stopping) process.exit(1);
     stopping = true;
     log.info({ signal }, 'stopping');
-    for (const service of running.reverse()) {
+    // The gateway stops taking requests first, then the reaper finishes its pass (a TTL pause
+    // already on a host completes, which needs the scheduler and the host agent still up); the
+    // rest go in reverse order of start.
+    const first = ['gateway', 'reaper'];
+    const order = [...first.flatMap((name) => running.filter((s) => s.name === name)), ...running.filter((s) => !first.includes(s.name)).reverse()];
+    for (const service of order) {
       await service.close().catch((error) => log.error({ err: error, service: service.name }, 'stop failed'));
     }
     process.exit(0);
