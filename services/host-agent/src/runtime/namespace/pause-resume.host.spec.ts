@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SandboxSpec } from '@wrenn/contracts';
 import { ulid } from 'ulid';
@@ -78,6 +78,19 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
       if (cmdline.includes(id) || (meta.dir && cmdline.includes(meta.dir))) mine.push(pid);
     }
     assert.deepEqual(mine, [], 'no process of the sandbox is left');
+  };
+
+  /**
+   * What an agent restart looks like to the runtime: the old one's background work stops (its
+   * pooled slot goes), a new instance over the same state dir takes over (recover() is the
+   * caller's), and the rest of the suite uses it.
+   */
+  const restartAgent = async () => {
+    await network.stop();
+    const next = newRuntime(stateDir);
+    runtimes.push(next.runtime);
+    ({ runtime, network } = next);
+    return runtime;
   };
 
   before(async () => {
@@ -275,8 +288,7 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     await rm(join(stateDir, 'templates', `${halfTemplate}.partial`), { recursive: true, force: true });
     spawnSync('mkdir', ['-p', join(stateDir, 'templates', `${halfTemplate}.partial`, 'layer')]);
 
-    const { runtime: restarted } = newRuntime(stateDir);
-    runtimes.push(restarted);
+    const restarted = await restartAgent();
     const report = await restarted.recover();
     assert.ok(report.adopted.includes(source));
     assert.deepEqual(report.paused, [paused, cut].sort());
@@ -293,8 +305,34 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     assert.equal((await sh(fresh, 'cat /root/t', restarted)).stdout, 'tpl\n');
     for (const id of [source, paused, cut, fresh]) await restarted.destroy(id);
     await restarted.deleteTemplate(tpl);
-    // Hand the live tally back to the first runtime's view for the suite's cleanup.
-    await restarted.shutdown();
+  });
+
+  it('after a restart, a resume or a pause the crash cut short is settled without losing files', async () => {
+    // A resume that had moved the files into its half-made sandbox dir (no meta.json yet).
+    const resumed = await create();
+    await sh(resumed, 'echo resumed-files > /root/r');
+    await runtime.pause(resumed);
+    await mkdir(join(stateDir, 'sandboxes', resumed), { recursive: true });
+    await rename(join(stateDir, 'snapshots', resumed, 'upper'), join(stateDir, 'sandboxes', resumed, 'upper'));
+    // A pause that had begun its snapshot and frozen the sandbox, but not killed it.
+    const frozen = await create();
+    await sh(frozen, 'echo still-running > /root/f');
+    await cgroups.freeze(frozen);
+    await mkdir(join(stateDir, 'snapshots', `${frozen}.partial`), { recursive: true });
+    await writeFile(join(stateDir, 'snapshots', `${frozen}.partial`, 'meta.json'), JSON.stringify({ sandboxId: frozen, snapshotRef: `snap_${frozen}`, spec: spec(frozen), lower: [], sizeBytes: 0, pausedAt: '' }));
+
+    const restarted = await restartAgent();
+    const report = await restarted.recover();
+    assert.ok(report.paused?.includes(resumed), 'the snapshot is whole again');
+    assert.equal(readFileSync(join(stateDir, 'snapshots', resumed, 'upper/root/r'), 'utf8'), 'resumed-files\n');
+    assert.ok(!existsSync(join(stateDir, 'sandboxes', resumed)), 'the half-made sandbox is gone');
+    assert.ok(report.adopted.includes(frozen), 'the sandbox whose pause never reached the kill keeps running');
+    assert.ok(!existsSync(join(stateDir, 'snapshots', `${frozen}.partial`)));
+    assert.equal(readFileSync(`/sys/fs/cgroup/freezer/${GROUP}/${frozen}/freezer.state`, 'utf8').trim(), 'THAWED');
+    assert.equal((await sh(frozen, 'cat /root/f', restarted)).stdout, 'still-running\n');
+    await restarted.resume(spec(resumed), `snap_${resumed}`);
+    assert.equal((await sh(resumed, 'cat /root/r', restarted)).stdout, 'resumed-files\n');
+    for (const id of [resumed, frozen]) await restarted.destroy(id);
   });
 
   it('pauses and resumes a sandbox that came from the warm pool', async () => {
