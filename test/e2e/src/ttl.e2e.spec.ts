@@ -70,4 +70,21 @@ describe('TTL auto-pause', () => {
     assert.ok(Date.now() - resumedAt >= 1500, 'not before its timeout');
     assert.equal((await types(idle)).filter((e) => e.type === 'sandbox.auto_paused').length, 2);
   });
+
+  it('completes a TTL pause already under way when the platform is stopped', async () => {
+    const id = (await p.api('POST', '/v1/sandboxes', { memory_mb: 128, timeout_sec: 1 })).body.id;
+    // The log is watched directly: the stop is sent the moment the reaper's pause is decided.
+    const sub = p.env.nc.subscribe(p.env.naming.eventSubject('sandbox', id));
+    for await (const msg of sub) {
+      if (msg.headers?.get('Wrenn-Event-Type') === 'sandbox.pause_requested') break;
+    }
+    // Throws if the platform needed SIGKILL to stop.
+    await p.kill('SIGTERM');
+    const jsm = await p.env.nc.jetstreamManager();
+    const last = await jsm.streams.getMessage(p.env.naming.stream, { last_by_subj: p.env.naming.eventSubject('sandbox', id) });
+    assert.equal(last.header.get('Wrenn-Event-Type'), 'sandbox.auto_paused', 'the pause finished before the platform stopped');
+    await p.restart();
+    assert.equal((await p.api('GET', `/v1/sandboxes/${id}`)).body.state, 'paused');
+    assert.equal((await p.api('POST', `/v1/sandboxes/${id}/resume`)).body.state, 'running');
+  });
 });
