@@ -50,6 +50,16 @@ export class ActivityRecorder {
     await this.write(sandboxId, now);
   }
 
+  /** A destroyed sandbox's key goes, so the bucket holds only sandboxes that can still pause. */
+  async forget(sandboxId: string): Promise<void> {
+    this.lastWrite.delete(sandboxId);
+    try {
+      await (await this.bucket()).purge(sandboxId);
+    } catch (error) {
+      this.log.warn({ sandboxId, err: error }, 'could not forget sandbox activity');
+    }
+  }
+
   private async write(sandboxId: string, at: number): Promise<void> {
     try {
       await (await this.bucket()).put(sandboxId, String(at));

@@ -193,7 +193,8 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
     await this.row(caller, id);
     const payload: DestroySandboxRequest = { meta: this.meta(caller, correlationId), sandboxId: id };
     await this.command(SchedulerCommand.Destroy, payload, this.config.hostCommandTimeoutMs + 10_000);
-    return this.get(caller, id);
+    await this.activity.forget(id);
+    return toView(await this.row(caller, id));
   }
 
   async metrics(caller: Caller, id: string): Promise<MetricsView> {
