@@ -289,15 +289,19 @@ export class NamespaceRuntime implements SandboxRuntime {
       await this.overlay.prepare(layout);
       await this.checkpoint('start:files');
 
-      const net = await this.options.network.acquire();
-      cleanup.push('network', () => this.options.network.release(net.index));
+      // Network and cgroups do not depend on each other: acquired side by side, and whichever
+      // succeeded is released if the other failed.
+      const [netResult, cgroupResult] = await Promise.allSettled([
+        this.options.network.acquire(),
+        this.options.cgroups.create(spec.sandboxId, { vcpus: spec.vcpus, memoryMb: spec.memoryMb, pidsMax: this.options.pidsMax ?? 1024 }),
+      ]);
+      if (netResult.status === 'fulfilled') cleanup.push('network', () => this.options.network.release(netResult.value.index));
+      if (cgroupResult.status === 'fulfilled') cleanup.push('cgroup', () => this.options.cgroups.remove(spec.sandboxId));
+      if (netResult.status === 'rejected') throw netResult.reason;
+      if (cgroupResult.status === 'rejected') throw cgroupResult.reason;
+      const net = netResult.value;
+      const cgroup = cgroupResult.value;
       await this.checkpoint('start:network');
-      const cgroup = await this.options.cgroups.create(spec.sandboxId, {
-        vcpus: spec.vcpus,
-        memoryMb: spec.memoryMb,
-        pidsMax: this.options.pidsMax ?? 1024,
-      });
-      cleanup.push('cgroup', () => this.options.cgroups.remove(spec.sandboxId));
       await this.checkpoint('start:cgroup');
       // A resumed sandbox keeps its own hosts, hostname and resolv.conf (it may have changed them).
       if (!restoreUpper) await this.writeIdentityFiles(layout.upper, spec.sandboxId);
