@@ -92,6 +92,8 @@ describe('snapshot templates', () => {
     assert.equal(again.status, 201);
     assert.notEqual(again.body.id, made.body.id);
 
+    const story = (await p.cli('template', 'history', made.body.id)).stdout;
+    assert.match(story, /template\.requested[\s\S]*template\.created[\s\S]*template\.deleted/);
     const tail = (await p.cli('events', 'tail', '-n', '200')).stdout;
     for (const type of ['template.requested', 'template.created', 'template.deleted']) assert.ok(tail.includes(type), `${type} in events tail`);
   });

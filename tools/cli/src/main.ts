@@ -41,4 +41,12 @@ program
   .option('--json', 'JSON lines')
   .action((id, opts) => history('sandbox', id, Boolean(opts.json)).catch(fail));
 
+program
+  .command('template')
+  .description('snapshot templates')
+  .command('history <id>')
+  .description("a template's events, in order")
+  .option('--json', 'JSON lines')
+  .action((id, opts) => history('template', id, Boolean(opts.json)).catch(fail));
+
 program.parseAsync(process.argv).catch(fail);
