@@ -65,11 +65,18 @@ export interface PauseSandboxRequest {
   meta: CommandMeta;
   sandboxId: string;
   reason: 'user' | 'ttl';
+  /**
+   * The reaper finishing a pause whose scheduler or agent died mid-way: the sandbox is already
+   * `pausing`, so the host work is sent again (it is idempotent) without deciding anew.
+   */
+  redrive?: boolean;
 }
 
 export interface ResumeSandboxRequest {
   meta: CommandMeta;
   sandboxId: string;
+  /** As for pause: finish a resume left `resuming` by a crash. */
+  redrive?: boolean;
 }
 
 /** The reaper's verdict on a sandbox whose host stopped beating. */

@@ -11,6 +11,7 @@ import {
   MarkLostRequest,
   Naming,
   PauseSandboxRequest,
+  ResumeSandboxRequest,
   SchedulerCommand,
   ServiceName,
   WrennError,
@@ -191,6 +192,12 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
       try {
         if (action.kind === 'fail') {
           await sendCommand(this.scheduler, subject(SchedulerCommand.Fail), { meta, sandboxId: row.id, reason: action.reason }, 30_000, 'scheduler');
+        } else if (action.kind === 'redrive-pause') {
+          const payload: PauseSandboxRequest = { meta, sandboxId: row.id, reason: 'ttl', redrive: true };
+          await sendCommand(this.scheduler, subject(SchedulerCommand.Pause), payload, 60_000, 'scheduler');
+        } else if (action.kind === 'redrive-resume') {
+          const payload: ResumeSandboxRequest = { meta, sandboxId: row.id, redrive: true };
+          await sendCommand(this.scheduler, subject(SchedulerCommand.Resume), payload, 90_000, 'scheduler');
         } else {
           await sendCommand(this.scheduler, subject(SchedulerCommand.Destroy), { meta, sandboxId: row.id }, 60_000, 'scheduler');
         }

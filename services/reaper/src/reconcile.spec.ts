@@ -32,6 +32,16 @@ describe('decideInFlight', () => {
     assert.equal(decideInFlight(sb({ state: 'stopping' }), beat('b2'), NOW, LIMITS).kind, 'redrive-destroy');
     assert.equal(decideInFlight(sb({ state: 'stopping' }), beat('b1'), NOW, LIMITS).kind, 'wait');
   });
+  it('finishes a pause left mid-way once the grace has passed on a live host', () => {
+    assert.equal(decideInFlight(sb({ state: 'pausing' }), beat('b1'), NOW, LIMITS).kind, 'wait');
+    assert.equal(decideInFlight(sb({ state: 'pausing', idleMs: 61_000 }), beat('b1'), NOW, LIMITS).kind, 'redrive-pause');
+    assert.equal(decideInFlight(sb({ state: 'pausing', idleMs: 61_000 }), beat('b1', NOW - 60_000), NOW, LIMITS).kind, 'wait');
+  });
+  it('finishes a resume whose agent restarted, or that hung past the grace', () => {
+    assert.equal(decideInFlight(sb({ state: 'resuming' }), beat('b2'), NOW, LIMITS).kind, 'redrive-resume');
+    assert.equal(decideInFlight(sb({ state: 'resuming' }), beat('b1'), NOW, LIMITS).kind, 'wait');
+    assert.equal(decideInFlight(sb({ state: 'resuming', idleMs: 61_000 }), beat('b1'), NOW, LIMITS).kind, 'redrive-resume');
+  });
   it('leaves settled sandboxes alone', () => {
     assert.equal(decideInFlight(sb({ state: 'running', idleMs: 1e9 }), beat('b2'), NOW, LIMITS).kind, 'wait');
   });

@@ -15,6 +15,8 @@ export interface ProjectedSandbox {
 export type InFlightAction =
   | { kind: 'fail'; sandboxId: string; reason: string }
   | { kind: 'redrive-destroy'; sandboxId: string }
+  | { kind: 'redrive-pause'; sandboxId: string }
+  | { kind: 'redrive-resume'; sandboxId: string }
   | { kind: 'wait'; sandboxId: string };
 
 export interface SweepLimits {
@@ -27,7 +29,8 @@ export interface SweepLimits {
 }
 
 /**
- * Decides what to do with a sandbox caught mid-operation (pending, starting, stopping). Pure, so
+ * Decides what to do with a sandbox caught mid-operation (pending, starting, pausing, resuming,
+ * stopping). Pure, so
  * the crash-recovery rules are unit-tested rather than discovered.
  *
  * The key fact is the agent's boot id: host work sent to a boot that is no longer the host's
@@ -50,10 +53,15 @@ export function decideInFlight(sandbox: ProjectedSandbox, host: HostHeartbeat | 
       return { kind: 'wait', sandboxId: id };
     }
     case 'stopping':
-      // Only worth re-driving when a live agent can take the destroy; a dead host is the
-      // lost-host handler's business.
+    case 'pausing':
+    case 'resuming':
+      // Only worth re-driving when a live agent can take the work again (each host operation is
+      // idempotent: a finished pause answers its snapshot, a finished resume its sandbox); a dead
+      // host is the lost-host handler's business. Pauses and destroys record no boot id of their
+      // own, so they are re-driven after the grace; a resume also when its agent restarted.
       if (host && isLive(host, now) && (host.bootId !== sandbox.bootId || sandbox.idleMs > limits.stopGraceMs)) {
-        return { kind: 'redrive-destroy', sandboxId: id };
+        if (sandbox.state === 'pausing') return sandbox.idleMs > limits.stopGraceMs ? { kind: 'redrive-pause', sandboxId: id } : { kind: 'wait', sandboxId: id };
+        return { kind: sandbox.state === 'stopping' ? 'redrive-destroy' : 'redrive-resume', sandboxId: id };
       }
       return { kind: 'wait', sandboxId: id };
     default:

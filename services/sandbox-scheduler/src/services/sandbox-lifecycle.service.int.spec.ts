@@ -186,6 +186,20 @@ describe(SandboxLifecycleService.name, () => {
     );
   });
 
+  it('finishes a pause and a resume left mid-way when re-driven, and refuses a second user pause meanwhile', async () => {
+    const id = await running();
+    const seed = { correlationId: 'c', causationId: `crash:${id}`, actor: { kind: 'system' as const, id: 'test' }, teamId: 'team_1' };
+    // A scheduler died right after deciding the pause.
+    await store.append(Aggregate.Sandbox, id, [{ type: 'sandbox.pause_requested', data: { reason: 'ttl' } }], seed, await store.version(Aggregate.Sandbox, id));
+    await assert.rejects(service.pause({ meta: meta(), sandboxId: id, reason: 'user' }), (e: WrennError) => e.code === ErrorCode.InvalidState);
+    await service.pause({ meta: meta(), sandboxId: id, reason: 'ttl', redrive: true });
+    assert.deepEqual((await types(id)).slice(-2), ['sandbox.pause_requested', 'sandbox.auto_paused']);
+
+    await store.append(Aggregate.Sandbox, id, [{ type: 'sandbox.resume_requested', data: { hostId: HOST, bootId: 'boot-0' } }], { ...seed, causationId: `crash2:${id}` }, await store.version(Aggregate.Sandbox, id));
+    await service.resume({ meta: meta(), sandboxId: id, redrive: true });
+    assert.deepEqual((await types(id)).slice(-2), ['sandbox.resume_requested', 'sandbox.resumed']);
+  });
+
   it('marks a sandbox lost with its host and reason', async () => {
     const id = await running();
     await service.markLost({ meta: meta(), sandboxId: id, hostId: HOST, reason: 'heartbeat expired' });

@@ -206,9 +206,12 @@ export class SandboxLifecycleService {
     const log = this.log.child({ sandboxId: req.sandboxId, correlationId: req.meta.correlationId });
     const started = performance.now();
     const state = await this.existing(req.sandboxId, req.meta.teamId);
-    if (state.status === SandboxStatus.Running) this.liveHost(state.hostId, 'runs the sandbox');
-    const requested = await this.decide(req.sandboxId, { type: 'RequestPause', reason: req.reason }, req.meta, 'pause');
-    if (requested.state.status !== SandboxStatus.Pausing) return { sandboxId: req.sandboxId, seq: requested.seq };
+    const redrive = req.redrive === true && state.status === SandboxStatus.Pausing;
+    if (state.status === SandboxStatus.Running || redrive) this.liveHost(state.hostId, 'runs the sandbox');
+    if (!redrive) {
+      const requested = await this.decide(req.sandboxId, { type: 'RequestPause', reason: req.reason }, req.meta, 'pause');
+      if (requested.state.status !== SandboxStatus.Pausing) return { sandboxId: req.sandboxId, seq: requested.seq };
+    }
     const hostId = state.hostId!;
     let paused: PausedOnHost;
     try {
@@ -241,13 +244,14 @@ export class SandboxLifecycleService {
     const log = this.log.child({ sandboxId: req.sandboxId, correlationId: req.meta.correlationId });
     const started = performance.now();
     const state = await this.existing(req.sandboxId, req.meta.teamId);
-    if (state.status !== SandboxStatus.Paused) {
+    const redrive = req.redrive === true && state.status === SandboxStatus.Resuming;
+    if (state.status !== SandboxStatus.Paused && !redrive) {
       // The decider words the refusal (invalid_state with the current state).
       const again = await this.decide(req.sandboxId, { type: 'RequestResume', hostId: state.hostId ?? '', bootId: '' }, req.meta, 'resume');
       return { sandboxId: req.sandboxId, seq: again.seq };
     }
     const host = this.liveHost(state.hostId, 'holds the snapshot');
-    await this.decide(req.sandboxId, { type: 'RequestResume', hostId: host.hostId, bootId: host.bootId }, req.meta, 'resume');
+    if (!redrive) await this.decide(req.sandboxId, { type: 'RequestResume', hostId: host.hostId, bootId: host.bootId }, req.meta, 'resume');
     const spec: SandboxSpec = {
       sandboxId: req.sandboxId,
       teamId: state.teamId,
