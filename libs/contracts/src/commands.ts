@@ -90,6 +90,7 @@ export interface MarkLostRequest {
 export const CatalogCommand = {
   CreateTemplate: 'template-create',
   DeleteTemplate: 'template-delete',
+  FailTemplate: 'template-fail',
 } as const;
 export type CatalogCommand = (typeof CatalogCommand)[keyof typeof CatalogCommand];
 
@@ -103,6 +104,13 @@ export interface CreateTemplateRequest {
 export interface DeleteTemplateRequest {
   meta: CommandMeta;
   name: string;
+}
+
+/** The reaper's verdict on a template whose creation was abandoned by a crash. */
+export interface FailTemplateRequest {
+  meta: CommandMeta;
+  templateId: string;
+  reason: string;
 }
 
 export interface TemplateAccepted {

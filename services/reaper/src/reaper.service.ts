@@ -2,8 +2,10 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { ClientProxy } from '@nestjs/microservices';
 import {
   Aggregate,
+  CatalogCommand,
   CommandMeta,
   ErrorCode,
+  FailTemplateRequest,
   HostHeartbeat,
   HostOp,
   HostSandboxList,
@@ -24,7 +26,7 @@ import { CONFIG, DATA_SOURCE, EVENT_STORE, LOGGER, NAMING, NATS } from '@wrenn/s
 import { KV, NatsConnection } from 'nats';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { decideInFlight, decideTtl, findLost, findOrphans, findVanished, ProjectedSandbox, SweepLimits } from './reconcile';
+import { decideInFlight, decideTtl, findAbandonedTemplates, findLost, findOrphans, findVanished, ProjectedSandbox, SweepLimits } from './reconcile';
 
 type Row = ProjectedSandbox & { teamId: string };
 
@@ -43,7 +45,8 @@ function envMs(name: string, fallback: number): number {
  * - reconciler: each live host's list against the read model — orphans (and unwanted pause
  *   snapshots) are destroyed, running sandboxes the host no longer has become `failed`;
  * - TTL: running sandboxes idle for their `timeout_sec` are paused (`sandbox.auto_paused`), or
- *   destroyed when the pause finds them already gone.
+ *   destroyed when the pause finds them already gone;
+ * - templates abandoned mid-creation by a crashed catalog are failed (their name is freed).
  * Several reaper replicas may run: every action is an idempotent command that the decider
  * refuses when another replica got there first.
  */
@@ -100,6 +103,7 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
       await this.markLost(rows, hosts);
       await this.reconcileHosts(rows, hosts);
       await this.pauseIdle(rows);
+      await this.failAbandonedTemplates();
     } catch (error) {
       this.log.warn({ err: error }, 'reaper pass failed');
     }
@@ -172,6 +176,20 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
           .then(() => this.log.warn({ sandboxId: row.id }, 'destroyed an idle sandbox its host no longer had'))
           .catch((err: unknown) => this.log.warn({ sandboxId: row.id, err }, 'could not destroy an idle sandbox'));
       }
+    }
+  }
+
+  private async failAbandonedTemplates(): Promise<void> {
+    const rows: Array<{ id: string; team_id: string; state: string; idle_ms: string }> = await this.ds.query(
+      `SELECT id, team_id, state, (extract(epoch FROM (now() - updated_at)) * 1000)::bigint AS idle_ms FROM templates WHERE state = 'creating'`,
+    );
+    const abandoned = findAbandonedTemplates(rows.map((r) => ({ id: r.id, state: r.state, idleMs: Number(r.idle_ms) })), this.limits.createTimeoutMs);
+    for (const id of abandoned) {
+      const teamId = rows.find((r) => r.id === id)!.team_id;
+      const payload: FailTemplateRequest = { meta: { ...this.meta('template'), teamId }, templateId: id, reason: 'abandoned while being created' };
+      await sendCommand(this.scheduler, this.naming.commandSubject(ServiceName.SnapshotCatalog, CatalogCommand.FailTemplate), payload, 30_000, 'snapshot catalog')
+        .then(() => this.log.warn({ templateId: id }, 'failed an abandoned template'))
+        .catch((error: unknown) => this.log.warn({ templateId: id, err: error }, 'could not fail an abandoned template'));
     }
   }
 

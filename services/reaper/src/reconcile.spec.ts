@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { HostHeartbeat } from '@wrenn/contracts';
-import { decideInFlight, decideTtl, findLost, findOrphans, findVanished, ProjectedSandbox } from './reconcile';
+import { decideInFlight, decideTtl, findAbandonedTemplates, findLost, findOrphans, findVanished, ProjectedSandbox } from './reconcile';
 
 const NOW = 10_000_000;
 const LIMITS = { pendingGraceMs: 30_000, createTimeoutMs: 90_000, stopGraceMs: 60_000 };
@@ -151,5 +151,19 @@ describe('decideTtl', () => {
     for (const state of ['paused', 'pausing', 'starting', 'stopped', 'failed']) {
       assert.equal(decideTtl(running({ state }), undefined, NOW).kind, 'wait', state);
     }
+  });
+});
+
+describe('findAbandonedTemplates', () => {
+  it('fails only templates stuck in creating past the create timeout', () => {
+    const found = findAbandonedTemplates(
+      [
+        { id: 'tpl_old', state: 'creating', idleMs: 100_000 },
+        { id: 'tpl_new', state: 'creating', idleMs: 1_000 },
+        { id: 'tpl_ready', state: 'ready', idleMs: 1e9 },
+      ],
+      90_000,
+    );
+    assert.deepEqual(found, ['tpl_old']);
   });
 });

@@ -185,3 +185,22 @@ export function decideTtl(sandbox: ProjectedSandbox, lastActivityMs: number | un
   const idleMs = now - last;
   return idleMs >= timeoutSec * 1000 ? { kind: 'pause', sandboxId: sandbox.id, idleMs } : { kind: 'wait', sandboxId: sandbox.id };
 }
+
+/** What the reaper knows of a template from the read model. */
+export interface ProjectedTemplate {
+  id: string;
+  state: string;
+  /** Milliseconds since the row last changed. */
+  idleMs: number;
+}
+
+/**
+ * Templates left `creating` longer than a create can take: the catalog that was making them died
+ * (the host answers a create within its timeout, success or failure). They are failed, which
+ * frees their name.
+ */
+export function findAbandonedTemplates(templates: Iterable<ProjectedTemplate>, createTimeoutMs: number): string[] {
+  const out: string[] = [];
+  for (const t of templates) if (t.state === 'creating' && t.idleMs > createTimeoutMs) out.push(t.id);
+  return out;
+}

@@ -5,6 +5,7 @@ import {
   CreateTemplateRequest,
   DeleteTemplateRequest,
   failed,
+  FailTemplateRequest,
   naming,
   ok,
   Reply,
@@ -25,6 +26,11 @@ export class TemplateCommandsController {
   @MessagePattern(subject(CatalogCommand.CreateTemplate))
   create(@Payload() request: CreateTemplateRequest): Promise<Reply<TemplateAccepted>> {
     return this.catalog.create(request).then(ok, failed);
+  }
+
+  @MessagePattern(subject(CatalogCommand.FailTemplate))
+  fail(@Payload() request: FailTemplateRequest): Promise<Reply<TemplateAccepted>> {
+    return this.catalog.fail(request).then(ok, failed);
   }
 
   @MessagePattern(subject(CatalogCommand.DeleteTemplate))

@@ -122,6 +122,20 @@ describe(TemplateCatalogService.name, () => {
     assert.equal(received.length, 0);
   });
 
+  it('fails a template abandoned while creating, freeing its name, and leaves settled ones alone', async () => {
+    const names = new TemplateNamesRepository(env.nc, env.naming);
+    const id = `tpl_${ulid().toLowerCase()}`;
+    assert.ok(await names.take('team_1', 'orphaned', id));
+    await store.append(Aggregate.Template, id, [
+      { type: 'template.requested', data: { templateId: id, teamId: 'team_1', name: 'orphaned', sandboxId: 'sb_x', hostId: HOST, vcpus: 1, memoryMb: 128 } },
+    ], { correlationId: 'c', causationId: `seed:${id}`, actor: { kind: 'system', id: 'test' }, teamId: 'team_1' }, 0);
+    await catalog.fail({ meta: meta(), templateId: id, reason: 'abandoned' });
+    assert.deepEqual((await store.load(Aggregate.Template, id)).events.map((e) => e.type), ['template.requested', 'template.failed']);
+    assert.equal(await names.holder('team_1', 'orphaned'), null);
+    const again = await catalog.fail({ meta: meta(), templateId: id, reason: 'abandoned' });
+    assert.equal(again.seq, await store.version(Aggregate.Template, id), 'nothing decided twice');
+  });
+
   it('deletes a template only when no sandbox from it is left, on its host first', async () => {
     const sb = await runningSandbox();
     const { templateId } = await catalog.create({ meta: meta(), sandboxId: sb, name: 'shared' });

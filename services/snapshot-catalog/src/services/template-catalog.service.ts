@@ -8,6 +8,7 @@ import {
   DeleteTemplateOnHost,
   DeleteTemplateRequest,
   ErrorCode,
+  FailTemplateRequest,
   HostOp,
   isSandboxId,
   isTemplateName,
@@ -137,6 +138,22 @@ export class TemplateCatalogService {
       if (await this.names.takeOver(teamId, name, templateId, holder.revision)) return;
     }
     throw new WrennError(ErrorCode.TemplateExists, `template "${name}" already exists`);
+  }
+
+  /**
+   * Fails a template left `creating` by a catalog that died mid-way (the reaper decides when):
+   * its name is freed and whatever the host made is removed. A template that settled meanwhile
+   * is left as it is.
+   */
+  async fail(req: FailTemplateRequest): Promise<TemplateAccepted> {
+    const { state, version } = await this.templates.state(req.templateId);
+    if (state.status !== TemplateStatus.Creating) return { templateId: req.templateId, seq: version };
+    const failed = await this.decide(req.templateId, { type: 'MarkTemplateFailed', reason: req.reason }, req.meta, 'fail');
+    await this.names.release(state.teamId, state.name, req.templateId);
+    void this.hosts
+      .send(state.hostId, HostOp.DeleteTemplate, { commandId: req.meta.commandId, templateId: req.templateId, templateName: state.name } satisfies DeleteTemplateOnHost, this.config.hostCommandTimeoutMs)
+      .catch(() => undefined);
+    return { templateId: req.templateId, seq: failed.seq };
   }
 
   /**
