@@ -9,6 +9,7 @@ import { CgroupManager, diskUsageBytes } from '../../cgroups';
 import { CleanupStack } from '../../cleanup/cleanup-stack';
 import { NetworkManager } from '../../networking';
 import { EnvdClient } from '../../envd-client/envd.client';
+import { DEV_ENTRIES, ensureDevTemplate } from '../../rootfs/dev-template';
 import { OverlayStore } from '../../rootfs/overlay.store';
 import { SnapshotMeta, SnapshotStore } from '../../rootfs/snapshot.store';
 import { TemplateMeta, TemplateStore } from '../../rootfs/template.store';
@@ -149,8 +150,13 @@ export class NamespaceRuntime implements SandboxRuntime {
     return this.prepared;
   }
 
+  private get devTemplateDir(): string {
+    return join(this.options.stateDir, 'dev-template');
+  }
+
   private async buildBaseImage(): Promise<void> {
     await mkdir(this.sandboxesDir, { recursive: true });
+    await ensureDevTemplate(this.devTemplateDir);
     const image = this.imagePath('base');
     if (existsSync(join(image, 'etc/wrenn-image.json'))) return;
     const recipe = join(this.options.recipeDir ?? REPO_IMAGES, 'base/build.sh');
@@ -381,6 +387,7 @@ export class NamespaceRuntime implements SandboxRuntime {
           'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--propagation', 'private', '--',
           '/bin/sh', '-c', SANDBOX_INIT_SCRIPT, 'wrenn-init',
           layout.merged, layout.lower, layout.upper, layout.work, id, caps, envd?.nodeBinary ?? '', envd?.bundleDir ?? '', userProcsFiles.join(' '),
+          this.devTemplateDir, DEV_ENTRIES.join(' '),
           ...init,
         ],
         { detached: true, stdio: ['ignore', log, log], env: { PATH: DEFAULT_PATH, ENVD_PORT: '49983' } },

@@ -35,41 +35,39 @@ exec "$@"
  *
  * Positional arguments: $1 root (merged dir), $2 lower, $3 upper, $4 work, $5 hostname,
  * $6 capabilities (setpriv syntax), $7 node binary or "", $8 envd dir or "", $9 the user groups'
- * cgroup.procs files (space-separated) or "", then the init command.
+ * cgroup.procs files (space-separated) or "", $10 the /dev template dir (its entries, space-
+ * separated, follow as $11), then the init command.
  */
 export const SANDBOX_INIT_SCRIPT = String.raw`
 set -eu
 # Every exec here is on the path of a create and a resume: mount points are made with the
 # shell's own redirection (no touch), and read-only binds in one mount call (util-linux ≥ 2.27).
 root=$1; lower=$2; upper=$3; work=$4; name=$5; caps=$6; node=$7; envd=$8; userprocs=$9
-shift 9
+devtpl=${'$'}{10}; deventries=${'$'}{11}
+shift 11
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$root"
 # sethostname without the hostname tool's RFC check: sandbox ids contain "_".
 printf %s "$name" > /proc/sys/kernel/hostname
 mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
 mount -t tmpfs -o nosuid,mode=755,size=1m tmpfs "$root/dev"
-for d in null zero full random urandom tty; do
-  : > "$root/dev/$d"
-  mount --bind "/dev/$d" "$root/dev/$d"
-done
-ln -s /proc/self/fd "$root/dev/fd"
-ln -s /proc/self/fd/0 "$root/dev/stdin"
-ln -s /proc/self/fd/1 "$root/dev/stdout"
-ln -s /proc/self/fd/2 "$root/dev/stderr"
-mkdir -p "$root/dev/pts" "$root/dev/shm"
+# Device nodes (made by mknod within the device cgroup's allowlist), the fd links and the pts
+# and shm mount points, all in one copy.
+cd "$devtpl"
+# shellcheck disable=SC2086
+cp -a $deventries "$root/dev/"
+cd /
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$root/dev/pts"
-ln -s pts/ptmx "$root/dev/ptmx"
 mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs "$root/dev/shm"
 # The platform's Node binary and envd, read-only: the sandbox can run them, never change them.
 if [ -n "$node" ]; then
-  mkdir -p "$root/opt/wrenn/bin" "$root/opt/wrenn/envd"
+  mkdir -p "$root/opt/wrenn/bin" "$root/opt/wrenn/envd" "$root/run/wrenn/cgroup"
   : > "$root/opt/wrenn/bin/node"
   mount -o bind,ro "$node" "$root/opt/wrenn/bin/node"
   mount -o bind,ro "$envd" "$root/opt/wrenn/envd"
 fi
 # envd moves the commands it starts into the limited groups through these files.
 if [ -n "$userprocs" ]; then
-  mkdir -p "$root/run/wrenn/cgroup"
+  [ -d "$root/run/wrenn/cgroup" ] || mkdir -p "$root/run/wrenn/cgroup"
   n=0
   for f in $userprocs; do
     n=$((n+1))
