@@ -62,6 +62,7 @@ export class SnapshotStore {
   /** Starts a snapshot: its meta in <id>.partial, no files yet (nothing to lose if abandoned). */
   async begin(meta: SnapshotMeta): Promise<void> {
     const dir = this.partialDir(meta.sandboxId);
+    if (this.hasPartialFiles(meta.sandboxId)) throw new Error(`snapshot of ${meta.sandboxId} already holds its files; it is completed, not begun again`);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await writeJson(join(dir, META), meta);
