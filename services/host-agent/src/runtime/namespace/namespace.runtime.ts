@@ -570,7 +570,10 @@ export class NamespaceRuntime implements SandboxRuntime {
     // Frozen processes take the SIGKILL with them when thawed, before running another instruction.
     // The supervisor (unshare, outside the pid namespace) is spared: it reaps the init and exits.
     await cgroups.killAll(sandboxId, [meta.supervisorPid]);
-    await cgroups.thaw(sandboxId);
+    // A retry may find the cgroup already gone with the processes: nothing left to thaw.
+    await cgroups.thaw(sandboxId).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
     if (!(await waitReaped(meta.initPid, meta.initStart, 5000))) throw new Error(`pid ${meta.initPid} of ${sandboxId} survived SIGKILL`);
     await this.checkpoint('pause:killed');
     const snapshot = await this.snapshots.commit(sandboxId, join(meta.dir, 'upper'), diskUsageBytes);

@@ -47,7 +47,6 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
   const cgroups = new CgroupManager({ group: GROUP });
   const made: string[] = [];
   const templatesMade: string[] = [];
-  const runtimes: NamespaceRuntime[] = [];
   const clients: EnvdClient[] = [];
 
   const create = async (over: Partial<SandboxSpec> = {}, rt = runtime) => {
@@ -88,7 +87,6 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
   const restartAgent = async () => {
     await network.stop();
     const next = newRuntime(stateDir);
-    runtimes.push(next.runtime);
     ({ runtime, network } = next);
     return runtime;
   };
@@ -96,7 +94,6 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
   before(async () => {
     stateDir = await mkdtemp('/tmp/wrenn-phost-');
     ({ runtime, network } = newRuntime(stateDir));
-    runtimes.push(runtime);
     await runtime.prepare(); // builds the base image on a fresh host (~30-60 s)
     await runtime.recover();
   });
