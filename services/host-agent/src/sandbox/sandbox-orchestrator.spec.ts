@@ -43,8 +43,10 @@ class FakeRuntime implements SandboxRuntime {
   paused = new Set<string>();
   /** Makes the next pause fail; with `afterKill` the sandbox is gone anyway (as on a real host). */
   failPause: { afterKill: boolean } | undefined;
+  pauseDelayMs = 0;
   async pause(id: string) {
     this.calls.push(`pause:${id}`);
+    await new Promise((r) => setTimeout(r, this.pauseDelayMs));
     if (this.failPause) {
       if (this.failPause.afterKill) this.live.delete(id);
       this.failPause = undefined;
@@ -214,5 +216,20 @@ describe(SandboxOrchestrator.name, () => {
     await assert.rejects(() => o.createTemplate({ commandId: 't', sandboxId: ID, templateId: TPL, templateName: 'x' }), (e: { code?: string }) => e.code === 'invalid_state');
     await o.deleteTemplate({ commandId: 'd', templateId: TPL, templateName: 'x' });
     assert.equal(runtime.calls.at(-1), `template-delete:${TPL}`);
+  });
+
+  it('never hands out an envd client made for the address a sandbox had before its pause', async () => {
+    const runtime = new FakeRuntime();
+    runtime.pauseDelayMs = 30;
+    const o = new SandboxOrchestrator(runtime, log);
+    await o.create({ commandId: 'c', spec: spec() });
+    const pausing = o.pause({ commandId: 'p', sandboxId: ID });
+    await new Promise((r) => setTimeout(r, 5));
+    const during = await o.envd(ID); // a data-plane call that lands mid-pause
+    await pausing;
+    await o.resume({ commandId: 'r', spec: spec(), snapshotRef: `snap_${ID}` });
+    const afterResume = await o.envd(ID);
+    assert.notEqual(afterResume, during);
+    assert.equal(runtime.calls.filter((c) => c.startsWith('endpoint:')).length, 2, 'the endpoint is asked again after the resume');
   });
 });

@@ -119,6 +119,9 @@ export class SandboxOrchestrator {
       } catch (error) {
         if (!(await this.runtime.list()).includes(id)) this.resources.delete(id);
         throw error;
+      } finally {
+        // A data-plane call during the pause may have made a client for the old address.
+        this.dropEnvd(id);
       }
     });
   }
@@ -133,6 +136,8 @@ export class SandboxOrchestrator {
       if (this.resources.has(spec.sandboxId)) return { sandboxId: spec.sandboxId, elapsedMs: 0 };
       const started = performance.now();
       await this.runtime.resume(spec, command.snapshotRef);
+      // The resumed sandbox has a new address: no client of before may be reused.
+      this.dropEnvd(spec.sandboxId);
       this.resources.set(spec.sandboxId, { vcpus: spec.vcpus, memoryMb: spec.memoryMb });
       const elapsedMs = Math.round(performance.now() - started);
       this.log.info({ sandboxId: spec.sandboxId, elapsedMs }, 'sandbox resumed');
