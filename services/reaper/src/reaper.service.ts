@@ -245,11 +245,14 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
         const row = rows.get(action.sandboxId)!;
         const meta = { ...this.meta('vanished'), teamId: row.teamId };
         await sendCommand(this.scheduler, this.subject(SchedulerCommand.Fail), { meta, sandboxId: row.id, reason: action.reason }, 30_000, 'scheduler')
-          .then(() => {
+          .then(async () => {
             row.state = 'failed';
             this.log.warn({ hostId: host.hostId, sandboxId: row.id }, 'sandbox vanished from its host');
+            // Its processes are gone but its slot, cgroups and files may not be: the host's
+            // destroy releases whatever is left (and is a no-op when nothing is).
+            await request(this.nc, this.naming.hostSubject(host.hostId, HostOp.Destroy), { commandId: `reaper_vanished_${row.id}`, sandboxId: row.id }, 60_000);
           })
-          .catch((error: unknown) => this.log.warn({ sandboxId: row.id, err: error }, 'could not fail a vanished sandbox'));
+          .catch((error: unknown) => this.log.warn({ sandboxId: row.id, err: error }, 'could not settle a vanished sandbox'));
       }
       for (const id of findOrphans(list.sandboxIds, rows, this.settleMs, host.hostId, list.pausedIds ?? [])) {
         // Not in the read model may mean "not projected yet": only the log can say it never existed.

@@ -1,6 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { eventually } from '@wrenn/testing';
+import { readMeta } from './host-inspect';
 import { Platform, startPlatform } from './platform';
 
 /**
@@ -69,6 +72,33 @@ describe('TTL auto-pause', () => {
     await eventually(async () => (await state(idle)) === 'paused', 8000, 'the resumed sandbox to pause again');
     assert.ok(Date.now() - resumedAt >= 1500, 'not before its timeout');
     assert.equal((await types(idle)).filter((e) => e.type === 'sandbox.auto_paused').length, 2);
+  });
+
+  it('ends, instead of pausing, an idle sandbox whose processes died outside the platform', async (t) => {
+    const created = await p.api('POST', '/v1/sandboxes', { memory_mb: 128, timeout_sec: 1 });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    const { initPid } = readMeta(p.stateDir, id);
+    process.kill(initPid, 'SIGKILL');
+    await eventually(async () => ['stopped', 'failed'].includes(await state(id)), 15_000, 'the dead sandbox to be settled');
+    const events = (await types(id)).map((e) => e.type);
+    t.diagnostic(events.join(' → '));
+    assert.ok(!events.includes('sandbox.auto_paused') && !events.includes('sandbox.paused'), events.join(' '));
+    await eventually(() => !existsSync(join(p.stateDir, 'sandboxes', id)), 15_000, 'its leftovers to be removed from the host');
+  });
+
+  it('fails a running sandbox that vanished from its host, with the reason, and clears its remains', async () => {
+    const created = await p.api('POST', '/v1/sandboxes', { memory_mb: 128 });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    process.kill(readMeta(p.stateDir, id).initPid, 'SIGKILL');
+    const failed = await eventually(async () => {
+      const body = (await p.api('GET', `/v1/sandboxes/${id}`)).body;
+      return body.state === 'failed' ? body : undefined;
+    }, 15_000, 'the vanished sandbox to be failed');
+    assert.match(failed.failure_reason, /no longer running on host/);
+    await eventually(() => !existsSync(join(p.stateDir, 'sandboxes', id)), 15_000, 'its remains to be removed from the host');
+    assert.equal((await p.api('DELETE', `/v1/sandboxes/${id}`)).body.state, 'stopped');
   });
 
   it('completes a TTL pause already under way when the platform is stopped', async () => {
