@@ -15,7 +15,7 @@ import { SnapshotMeta, SnapshotStore } from '../../rootfs/snapshot.store';
 import { TemplateMeta, TemplateStore } from '../../rootfs/template.store';
 import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../sandbox-runtime';
 import { childrenOf, exePath, isSameProcess, signal, startTime, waitGone, waitReaped } from './proc';
-import { CGROUP_JOIN_SCRIPT, SANDBOX_CAPABILITIES, SANDBOX_INIT_SCRIPT } from './sandbox-init';
+import { CAPABILITY_NUMBERS, CGROUP_JOIN_SCRIPT, mountPoints, SANDBOX_CAPABILITIES, SANDBOX_INIT_SCRIPT, SANDBOX_PIVOT, SYSCALL_NUMBERS } from './sandbox-init';
 
 export interface NamespaceRuntimeOptions {
   /** Everything of this runtime lives under it: sandboxes/<id>/… */
@@ -311,6 +311,7 @@ export class NamespaceRuntime implements SandboxRuntime {
       await this.checkpoint('start:cgroup');
       // A resumed sandbox keeps its own hosts, hostname and resolv.conf (it may have changed them).
       if (!restoreUpper) await this.writeIdentityFiles(layout.upper, spec.sandboxId);
+      await this.overlay.ensureMountPoints(layout.upper, mountPoints(cgroup.userProcsFiles.length));
 
       const supervisor = this.launch(spec.sandboxId, dir, layout, net.netnsPath, cgroup.procsFiles, cgroup.userProcsFiles);
       cleanup.push('init', async () => {
@@ -377,7 +378,9 @@ export class NamespaceRuntime implements SandboxRuntime {
     const log = openSync(join(dir, 'console.log'), 'a');
     const envd = this.options.envd;
     const init = envd ? ['/opt/wrenn/bin/node', '/opt/wrenn/envd/envd.js'] : ['/bin/sleep', 'infinity'];
-    const caps = ['-all', ...SANDBOX_CAPABILITIES.map((c) => `+${c}`)].join(',');
+    const syscalls = SYSCALL_NUMBERS[process.arch];
+    if (!syscalls) throw new Error(`the namespace runtime does not know the system calls of ${process.arch}`);
+    const keep = SANDBOX_CAPABILITIES.map((c) => CAPABILITY_NUMBERS[c]).join(',');
     try {
       const child = spawn(
         '/bin/bash',
@@ -386,8 +389,9 @@ export class NamespaceRuntime implements SandboxRuntime {
           'nsenter', `--net=${netnsPath}`, '--',
           'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--propagation', 'private', '--',
           '/bin/sh', '-c', SANDBOX_INIT_SCRIPT, 'wrenn-init',
-          layout.merged, layout.lower, layout.upper, layout.work, id, caps, envd?.nodeBinary ?? '', envd?.bundleDir ?? '', userProcsFiles.join(' '),
-          this.devTemplateDir, DEV_ENTRIES.join(' '),
+          layout.merged, layout.lower, layout.upper, layout.work, id, this.devTemplateDir, DEV_ENTRIES.join(' '),
+          SANDBOX_PIVOT, Object.entries(syscalls).map(([name, nr]) => `${name}=${nr}`).join(','), keep,
+          envd?.nodeBinary ?? '', envd?.bundleDir ?? '', userProcsFiles.join(' '),
           ...init,
         ],
         { detached: true, stdio: ['ignore', log, log], env: { PATH: DEFAULT_PATH, ENVD_PORT: '49983' } },

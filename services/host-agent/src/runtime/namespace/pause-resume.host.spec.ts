@@ -332,6 +332,38 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     for (const id of [resumed, frozen]) await restarted.destroy(id);
   });
 
+  it('never runs a program of a resumed or template-made root with privileges, nor follows its symlinks out', async () => {
+    const hostDir = await mkdtemp('/tmp/wrenn-phost-escape-');
+    try {
+      const id = await create();
+      // Tools a start might run, replaced by ones that report where they ran and try the host's
+      // old root; and the old root's mount point planted as a symlink to a host directory.
+      const wrap = ['umount', 'rmdir', 'mkdir', 'setpriv', 'mount', 'cp', 'perl', 'pivot_root'];
+      const planted = await sh(id, [
+        'set -e; mkdir -p /usr/local/lib/orig',
+        ...wrap.map((t) => `p=$(command -v ${t} || echo /usr/sbin/${t}); if [ -e "$p" ]; then cp -a "$p" /usr/local/lib/orig/${t}; fi; printf '#!/bin/sh\\necho "$0" >> /.wrenn-oldroot${hostDir}/escaped 2>/dev/null\\necho "$0" >> /ran-at-start\\nexec /usr/local/lib/orig/${t} "$@"\\n' > "$p"; chmod 755 "$p"`),
+        `ln -s ${hostDir} /.wrenn-oldroot`,
+        'echo kept > /root/kept',
+        'rm -f /ran-at-start', // the wrappers ran while being planted; only later runs count
+      ].join('\n'));
+      assert.equal(planted.exitCode, 0, planted.stderr);
+      const tpl = newTemplateId();
+      templatesMade.push(tpl);
+      await runtime.createTemplate(id, tpl, 'planted');
+      await runtime.pause(id);
+      await runtime.resume(spec(id), `snap_${id}`);
+      const fromTemplate = await create({ templateId: tpl });
+      for (const sandbox of [id, fromTemplate]) {
+        const r = await sh(sandbox, 'cat /root/kept; test -e /ran-at-start && cat /ran-at-start || echo none-ran; test -L /.wrenn-oldroot && echo link || echo no-link; grep CapBnd /proc/1/status');
+        assert.equal(r.stdout, 'kept\nnone-ran\nno-link\nCapBnd:\t00000000a00425fb\n', `${sandbox}: nothing of its own ran at its start, with its kept capabilities only`);
+      }
+      assert.deepEqual(await readdir(hostDir), [], 'nothing reached the host directory');
+      for (const sandbox of [id, fromTemplate]) await runtime.destroy(sandbox);
+    } finally {
+      await rm(hostDir, { recursive: true, force: true });
+    }
+  });
+
   it('pauses and resumes a sandbox that came from the warm pool', async () => {
     const warmDir = await mkdtemp('/tmp/wrenn-phost-warm-');
     const { runtime: warm, network: warmNet } = newRuntime(warmDir, { warmPoolSize: 1 });
