@@ -2,6 +2,7 @@ import { isSandboxId, SandboxSpec } from '@wrenn/contracts';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { snapshotRefFor } from '../runtime/snapshot-ref';
 
 /** What a paused sandbox leaves on disk beside its files: enough to start it again. */
 export interface SnapshotMeta {
@@ -18,7 +19,6 @@ export interface SnapshotMeta {
 
 const META = 'meta.json';
 const PARTIAL = '.partial';
-const REF_PREFIX = 'snap_';
 
 /**
  * Paused sandboxes' files under <root>/<sandboxId>/{meta.json,upper/}. A snapshot is built in
@@ -32,7 +32,7 @@ export class SnapshotStore {
   constructor(readonly root: string) {}
 
   static refFor(sandboxId: string): string {
-    return `${REF_PREFIX}${sandboxId}`;
+    return snapshotRefFor(sandboxId);
   }
 
   dir(sandboxId: string): string {

@@ -23,6 +23,7 @@ import {
 import type { Logger } from '@wrenn/logger';
 import { EnvdClient } from '../envd-client/envd.client';
 import { RecoveryReport, SandboxMetrics, SandboxRuntime } from '../runtime/sandbox-runtime';
+import { snapshotRefFor } from '../runtime/snapshot-ref';
 import { KeyedQueue } from './keyed-queue';
 
 const TEMPLATE_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -130,8 +131,7 @@ export class SandboxOrchestrator {
   async resume(command: ResumeOnHost): Promise<ResumedOnHost> {
     const spec = command.spec;
     requireSpec(spec);
-    const expectedRef = `snap_${spec.sandboxId}`;
-    if (command.snapshotRef !== expectedRef) throw invalid(`"${String(command.snapshotRef)}" is not the snapshot of ${spec.sandboxId}`);
+    if (command.snapshotRef !== snapshotRefFor(spec.sandboxId)) throw invalid(`"${String(command.snapshotRef)}" is not the snapshot of ${spec.sandboxId}`);
     return this.queue.run(spec.sandboxId, async () => {
       if (this.resources.has(spec.sandboxId)) return { sandboxId: spec.sandboxId, elapsedMs: 0 };
       const started = performance.now();
