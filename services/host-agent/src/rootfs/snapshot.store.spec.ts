@@ -11,7 +11,7 @@ const ID = 'sb_0123456789abcdefghijklmnop';
 const TPL = 'tpl_0123456789abcdefghijklmnop';
 const meta = (): SnapshotMeta => ({
   sandboxId: ID,
-  snapshotRef: SnapshotStore.refFor(ID),
+  snapshotRef: `snap_${ID}`,
   spec: { sandboxId: ID, teamId: 't', template: 'base', vcpus: 1, memoryMb: 128 },
   lower: ['/images/base'],
   sizeBytes: 0,

@@ -2,7 +2,6 @@ import { isSandboxId, SandboxSpec } from '@wrenn/contracts';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { snapshotRefFor } from '../runtime/snapshot-ref';
 
 /** What a paused sandbox leaves on disk beside its files: enough to start it again. */
 export interface SnapshotMeta {
@@ -30,10 +29,6 @@ const PARTIAL = '.partial';
  */
 export class SnapshotStore {
   constructor(readonly root: string) {}
-
-  static refFor(sandboxId: string): string {
-    return snapshotRefFor(sandboxId);
-  }
 
   dir(sandboxId: string): string {
     return join(this.root, sandboxId);

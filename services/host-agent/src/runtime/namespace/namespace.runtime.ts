@@ -14,6 +14,7 @@ import { OverlayStore } from '../../rootfs/overlay.store';
 import { SnapshotMeta, SnapshotStore } from '../../rootfs/snapshot.store';
 import { TemplateMeta, TemplateStore } from '../../rootfs/template.store';
 import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../sandbox-runtime';
+import { snapshotRefFor } from '../snapshot-ref';
 import { childrenOf, exePath, isSameProcess, signal, startTime, waitGone, waitReaped } from './proc';
 import { CAPABILITY_NUMBERS, CGROUP_JOIN_SCRIPT, mountPoints, SANDBOX_CAPABILITIES, SANDBOX_INIT_SCRIPT, SANDBOX_PIVOT, SYSCALL_NUMBERS } from './sandbox-init';
 
@@ -550,7 +551,7 @@ export class NamespaceRuntime implements SandboxRuntime {
       await this.checkpoint('pause:frozen');
       await this.snapshots.begin({
         sandboxId,
-        snapshotRef: SnapshotStore.refFor(sandboxId),
+        snapshotRef: snapshotRefFor(sandboxId),
         spec: live.spec,
         lower: live.lower ?? [live.imageDir],
         templateId: live.spec.templateId,
@@ -607,7 +608,7 @@ export class NamespaceRuntime implements SandboxRuntime {
   async resume(spec: SandboxSpec, snapshotRef: string): Promise<RuntimeSandbox> {
     assertId(spec.sandboxId);
     const id = spec.sandboxId;
-    if (snapshotRef !== SnapshotStore.refFor(id)) throw new WrennError(ErrorCode.ValidationFailed, `"${snapshotRef}" is not the snapshot of ${id}`);
+    if (snapshotRef !== snapshotRefFor(id)) throw new WrennError(ErrorCode.ValidationFailed, `"${snapshotRef}" is not the snapshot of ${id}`);
     const running = this.sandboxes.get(id);
     if (running && (await isSameProcess(running.initPid, running.initStart))) return { sandboxId: id, pid: running.initPid, dir: running.dir };
     // A pause that was cut short after its kill is completed first: its files are what resumes.
