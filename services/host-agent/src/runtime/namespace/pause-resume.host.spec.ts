@@ -147,7 +147,9 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
 
   it('a template made from a sandbox gives new sandboxes its files, not each other\'s writes', async (t) => {
     const source = await create();
-    assert.equal((await sh(source, 'echo from-template > /root/seed.txt && rm /etc/issue && chown 1000:1000 /root/seed.txt && chmod 640 /root/seed.txt')).exitCode, 0);
+    // A file deleted (whiteout) and a directory emptied and remade (opaque) must stay so in the layer.
+    const prepared = await sh(source, 'echo from-template > /root/seed.txt && rm /etc/issue && chown 1000:1000 /root/seed.txt && chmod 640 /root/seed.txt && rm -rf /etc/apt/apt.conf.d && mkdir /etc/apt/apt.conf.d && echo new > /etc/apt/apt.conf.d/only');
+    assert.equal(prepared.exitCode, 0, prepared.stderr);
     const tpl = newTemplateId();
     templatesMade.push(tpl);
     const started = performance.now();
@@ -160,8 +162,8 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     const a = await create({ templateId: tpl });
     const b = await create({ templateId: tpl });
     for (const id of [a, b]) {
-      const r = await sh(id, 'cat /root/seed.txt; stat -c %u:%g:%a /root/seed.txt; test -e /etc/issue && echo issue || echo no-issue; hostname');
-      assert.equal(r.stdout, `from-template\n1000:1000:640\nno-issue\n${id}\n`);
+      const r = await sh(id, 'cat /root/seed.txt; stat -c %u:%g:%a /root/seed.txt; test -e /etc/issue && echo issue || echo no-issue; ls /etc/apt/apt.conf.d; hostname');
+      assert.equal(r.stdout, `from-template\n1000:1000:640\nno-issue\nonly\n${id}\n`);
     }
     assert.equal((await sh(a, 'echo only-a > /root/a.txt && echo changed > /root/seed.txt')).exitCode, 0);
     assert.equal((await sh(b, 'cat /root/seed.txt; test -e /root/a.txt && echo sees-a || echo no-a')).stdout, 'from-template\nno-a\n');
