@@ -196,7 +196,8 @@ export class NamespaceRuntime implements SandboxRuntime {
   /** A sandbox whose root is the template's layer over the layers the template was made on, and a fresh upper. */
   private async createFromTemplate(spec: SandboxSpec, templateId: string): Promise<RuntimeSandbox> {
     return this.usingTemplate(templateId, async () => {
-      const template = await this.templates.read(templateId);
+      // The in-memory list, not the disk: a delete takes a template out of it before its files go.
+      const template = this.templateMetas.get(templateId);
       if (!template) throw new WrennError(ErrorCode.TemplateNotFound, `template ${templateId} is not on this host`);
       const meta = await this.build({ ...spec, templateId }, this.sandboxDir(spec.sandboxId), { lower: this.templates.stack(template) });
       this.sandboxes.set(spec.sandboxId, meta);
