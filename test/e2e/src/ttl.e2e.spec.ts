@@ -74,6 +74,14 @@ describe('TTL auto-pause', () => {
     assert.equal((await types(idle)).filter((e) => e.type === 'sandbox.auto_paused').length, 2);
   });
 
+  it('does not pause a sandbox under a command that runs longer than its timeout', async () => {
+    const id = (await p.api('POST', '/v1/sandboxes', { memory_mb: 128, timeout_sec: 1 })).body.id;
+    const res = await p.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'sh', args: ['-c', 'sleep 4; echo done'] });
+    assert.equal(res.body.stdout, 'done\n', JSON.stringify(res.body));
+    assert.ok(!(await types(id)).some((e) => e.type === 'sandbox.pause_requested'), 'no pause while the command ran');
+    await eventually(async () => (await state(id)) === 'paused', 8000, 'the pause once the command is over');
+  });
+
   it('ends, instead of pausing, an idle sandbox whose processes died outside the platform', async (t) => {
     const created = await p.api('POST', '/v1/sandboxes', { memory_mb: 128, timeout_sec: 1 });
     assert.equal(created.status, 201, JSON.stringify(created.body));
