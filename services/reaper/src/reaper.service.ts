@@ -30,6 +30,9 @@ import { decideInFlight, decideTtl, findAbandonedTemplates, findLost, findOrphan
 
 type Row = ProjectedSandbox & { teamId: string };
 
+/** How long shutdown waits for a pass in flight (a pause takes well under a second). */
+const SHUTDOWN_WAIT_MS = 10_000;
+
 export const SCHEDULER_CLIENT = 'wrenn.reaper.scheduler-client';
 
 function envMs(name: string, fallback: number): number {
@@ -56,6 +59,8 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
   private running: Promise<void> | undefined;
   private kv: KV | undefined;
   private activity: Promise<KV> | undefined;
+  /** Set on shutdown: the pass in flight finishes what it started and starts nothing new. */
+  private stopping = false;
   private readonly intervalMs = envMs('WRENN_REAPER_INTERVAL_MS', 5000);
   private readonly limits: SweepLimits;
   private readonly settleMs = envMs('WRENN_REAPER_SETTLE_MS', 10_000);
@@ -89,8 +94,17 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
 
   async onApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    // A pass in flight finishes — a pause the host already started is recorded, not abandoned.
-    await this.running;
+    this.stopping = true;
+    // A pass in flight finishes — a pause the host already started is recorded, not abandoned —
+    // within a bound, so a pass stuck on an unresponsive peer cannot hold the process forever.
+    if (this.running) {
+      let timer: NodeJS.Timeout | undefined;
+      const bounded = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), SHUTDOWN_WAIT_MS)));
+      if ((await Promise.race([this.running.then(() => 'done' as const), bounded])) === 'late') {
+        this.log.warn({ waitedMs: SHUTDOWN_WAIT_MS }, 'reaper pass still running at shutdown; leaving it');
+      }
+      clearTimeout(timer);
+    }
     await this.scheduler.close();
   }
 
@@ -99,11 +113,17 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
     try {
       const hosts = await this.hosts();
       const rows = await this.projected();
-      await this.sweepInFlight(rows, hosts);
-      await this.markLost(rows, hosts);
-      await this.reconcileHosts(rows, hosts);
-      await this.pauseIdle(rows);
-      await this.failAbandonedTemplates();
+      const phases = [
+        () => this.sweepInFlight(rows, hosts),
+        () => this.markLost(rows, hosts),
+        () => this.reconcileHosts(rows, hosts),
+        () => this.pauseIdle(rows),
+        () => this.failAbandonedTemplates(),
+      ];
+      for (const phase of phases) {
+        if (this.stopping) return;
+        await phase();
+      }
     } catch (error) {
       this.log.warn({ err: error }, 'reaper pass failed');
     }
@@ -159,6 +179,7 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
   private async pauseIdle(rows: Map<string, Row>): Promise<void> {
     const now = Date.now();
     for (const row of rows.values()) {
+      if (this.stopping) return;
       if (row.state !== 'running' || !row.timeoutSec) continue;
       const decision = decideTtl(row, await this.lastActivity(row.id), now);
       if (decision.kind !== 'pause') continue;
