@@ -9,14 +9,13 @@ import { CgroupManager, diskUsageBytes } from '../../cgroups';
 import { CleanupStack } from '../../cleanup/cleanup-stack';
 import { NetworkManager } from '../../networking';
 import { EnvdClient } from '../../envd-client/envd.client';
-import { DEV_ENTRIES, ensureDevTemplate } from '../../rootfs/dev-template';
 import { OverlayStore } from '../../rootfs/overlay.store';
 import { SnapshotMeta, SnapshotStore } from '../../rootfs/snapshot.store';
 import { TemplateMeta, TemplateStore } from '../../rootfs/template.store';
 import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../sandbox-runtime';
 import { snapshotRefFor } from '../snapshot-ref';
 import { childrenOf, exePath, isSameProcess, signal, startTime, waitGone, waitReaped } from './proc';
-import { CAPABILITY_NUMBERS, CGROUP_JOIN_SCRIPT, mountPoints, SANDBOX_CAPABILITIES, SANDBOX_INIT_SCRIPT, SANDBOX_PIVOT, SYSCALL_NUMBERS } from './sandbox-init';
+import { CAPABILITY_NUMBERS, CGROUP_JOIN_SCRIPT, mountPoints, SANDBOX_CAPABILITIES, SANDBOX_INIT, SYSCALL_NUMBERS } from './sandbox-init';
 
 export interface NamespaceRuntimeOptions {
   /** Everything of this runtime lives under it: sandboxes/<id>/… */
@@ -151,13 +150,8 @@ export class NamespaceRuntime implements SandboxRuntime {
     return this.prepared;
   }
 
-  private get devTemplateDir(): string {
-    return join(this.options.stateDir, 'dev-template');
-  }
-
   private async buildBaseImage(): Promise<void> {
     await mkdir(this.sandboxesDir, { recursive: true });
-    await ensureDevTemplate(this.devTemplateDir);
     const image = this.imagePath('base');
     if (existsSync(join(image, 'etc/wrenn-image.json'))) return;
     const recipe = join(this.options.recipeDir ?? REPO_IMAGES, 'base/build.sh');
@@ -390,9 +384,9 @@ export class NamespaceRuntime implements SandboxRuntime {
           '-c', CGROUP_JOIN_SCRIPT, 'wrenn-cgroup-join', ...procsFiles, '--',
           'nsenter', `--net=${netnsPath}`, '--',
           'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--propagation', 'private', '--',
-          '/bin/sh', '-c', SANDBOX_INIT_SCRIPT, 'wrenn-init',
-          layout.merged, layout.lower, layout.upper, layout.work, id, this.devTemplateDir, DEV_ENTRIES.join(' '),
-          SANDBOX_PIVOT, Object.entries(syscalls).map(([name, nr]) => `${name}=${nr}`).join(','), keep,
+          'perl', '-e', SANDBOX_INIT, '--',
+          Object.entries(syscalls).map(([name, nr]) => `${name}=${nr}`).join(','), keep,
+          layout.merged, layout.lower, layout.upper, layout.work, id,
           envd?.nodeBinary ?? '', envd?.bundleDir ?? '', userProcsFiles.join(' '),
           ...init,
         ],

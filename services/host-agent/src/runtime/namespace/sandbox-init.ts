@@ -27,72 +27,71 @@ exec "$@"
 `;
 
 /**
- * The first moments of a sandbox, run by `sh` as PID 1 of the new pid namespace (after
- * `unshare --mount --uts --ipc --pid --fork` inside the sandbox's network namespace). It builds
- * the root inside the sandbox's own mount namespace — so none of these mounts exist in the
- * host's mount table — then hands over to SANDBOX_PIVOT (perl), which pivots into it.
+ * The whole start of a sandbox in one process: the host's perl, run as PID 1 of the new pid
+ * namespace (after `unshare --mount --uts --ipc --pid --fork` inside the sandbox's network
+ * namespace), making system calls itself — no program is started until tini, which is one
+ * exec instead of the two dozen a shell script of mount, cp and friends costs on every create
+ * and resume.
+ *
+ * It builds the root inside the sandbox's own mount namespace (none of these mounts exist in the
+ * host's mount table): the overlay, /proc, a /dev tmpfs with the allowed device nodes (made
+ * within the device cgroup's allowlist), the /proc/self/fd links, devpts and /dev/shm, the
+ * platform's Node binary and envd bound read-only, the user cgroups' procs files bound; then
+ * pivot_root into it and detach the old root, so no path leads to the host any more; opens the
+ * init's log inside the sandbox; drops every capability but the kept ones from the bounding set;
+ * and execs tini, which runs the init with those alone.
  *
  * The root may hold a user's files from an earlier life (a resumed snapshot, a template), so
- * nothing here creates or writes a file through a path inside it: the agent made every mount
- * point a real directory or file in the upper dir beforehand (see mountPoints()), which the
- * overlay shows above anything a lower layer has, so no planted symlink is on these paths; /dev
- * is a tmpfs of ours before anything is copied into it. Every program run here is the host's.
- *
- * Positional arguments: $1 root (merged dir), $2 lower, $3 upper, $4 work, $5 hostname, $6 the
- * /dev template dir, $7 its entries (space-separated), $8 SANDBOX_PIVOT, then its arguments.
- */
-export const SANDBOX_INIT_SCRIPT = String.raw`
-set -eu
-root=$1; lower=$2; upper=$3; work=$4; name=$5; devtpl=$6; deventries=$7; pivot=$8
-shift 8
-mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$root"
-# sethostname without the hostname tool's RFC check: sandbox ids contain "_".
-printf %s "$name" > /proc/sys/kernel/hostname
-mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
-mount -t tmpfs -o nosuid,mode=755,size=1m tmpfs "$root/dev"
-# Device nodes (made by mknod within the device cgroup's allowlist), the fd links and the pts
-# and shm mount points, all in one copy (one program instead of a bind, touch and link each).
-cd "$devtpl"
-# shellcheck disable=SC2086
-cp -a $deventries "$root/dev/"
-mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$root/dev/pts"
-mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs "$root/dev/shm"
-cd "$root"
-exec perl -e "$pivot" -- "$@"
-`;
-
-/**
- * The rest of a sandbox's start, in one trusted process (the host's perl, loaded before the
- * switch) that runs no program of the sandbox's root while it holds its privileges: a resumed
- * or template-made root is the user's, and any of its binaries run with every capability and
- * the host's root still attached would be an escape.
- *
- * In order: bind the platform's files into the root (the Node binary and envd read-only, the
- * user cgroups' procs files), pivot_root into it and detach the old root, so no path leads to
- * the host any more; open the init's log inside the sandbox; drop every capability but the
- * kept ones from the bounding set; exec tini, which runs the init with those alone.
+ * nothing runs from it while privileged, and nothing is created or written through a path in
+ * it: the agent made every mount point a real directory or file in the upper dir beforehand
+ * (see mountPoints()), which the overlay shows above anything a lower layer has, so no planted
+ * symlink is on these paths; /dev is a tmpfs of ours before anything is made in it.
  *
  * Arguments: syscall numbers ("mount=165,…"), capabilities to keep (numbers, comma-separated),
- * node binary or "", envd dir or "", procs files (space-separated) or "", then the command tini
- * runs as PID 1's child. The working directory is the new root.
+ * root (merged dir), lower (colon-separated), upper, work, hostname, node binary or "", envd dir
+ * or "", procs files (space-separated) or "", then the command tini runs as PID 1's child.
  */
-export const SANDBOX_PIVOT = String.raw`
+export const SANDBOX_INIT = String.raw`
 use strict;
-my ($nrs, $keep, $node, $envd, $procs) = splice(@ARGV, 0, 5);
+my ($nrs, $keep, $root, $lower, $upper, $work, $name, $node, $envd, $procs) = splice(@ARGV, 0, 10);
 my %nr = split /[=,]/, $nrs;
 my %keep = map { $_ => 1 } split /,/, $keep;
-use constant { MS_RDONLY => 1, MS_NOSUID => 2, MS_NODEV => 4, MS_REMOUNT => 32, MS_BIND => 4096, MNT_DETACH => 2, PR_CAPBSET_DROP => 24 };
+use constant {
+  MS_RDONLY => 1, MS_NOSUID => 2, MS_NODEV => 4, MS_NOEXEC => 8, MS_REMOUNT => 32, MS_BIND => 4096,
+  MNT_DETACH => 2, PR_CAPBSET_DROP => 24, AT_FDCWD => -100, S_IFCHR => 0020000,
+};
 # syscall() wants writable arguments: copies, never literals.
 sub sys { my $name = shift; my @args = map { my $copy = $_; $copy } @_; my $r = syscall($nr{$name} + 0, @args); die "$name(@_): $!\n" if $r == -1; }
+sub mnt { my ($source, $target, $type, $flags, $data) = @_; sys('mount', $source, $target, $type, $flags + 0, defined $data ? $data : 0); }
 sub bind_path {
   my ($source, $target, $ro) = @_;
-  sys('mount', $source, $target, 0, MS_BIND + 0, 0);
-  sys('mount', 0, $target, 0, (MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV) + 0, 0) if $ro;
+  mnt($source, $target, 0, MS_BIND);
+  mnt(0, $target, 0, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV) if $ro;
 }
+umask 0;
+mnt('overlay', $root, 'overlay', 0, "lowerdir=$lower,upperdir=$upper,workdir=$work");
+# sethostname through /proc (still the host's here; the UTS namespace is the sandbox's).
+open(my $host, '>', '/proc/sys/kernel/hostname') or die "hostname: $!\n"; print $host $name; close $host or die "hostname: $!\n";
+chdir $root or die "chdir $root: $!\n";
+mnt('proc', 'proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC);
+mnt('tmpfs', 'dev', 'tmpfs', MS_NOSUID, 'mode=755,size=1m');
+for (['null', 1, 3], ['zero', 1, 5], ['full', 1, 7], ['random', 1, 8], ['urandom', 1, 9], ['tty', 5, 0]) {
+  my ($dev, $major, $minor) = @$_;
+  sys('mknodat', AT_FDCWD + 0, "dev/$dev", (S_IFCHR | 0666) + 0, (($major << 8) | $minor) + 0);
+}
+symlink($_->[0], "dev/$_->[1]") or die "symlink dev/$_->[1]: $!\n"
+  for ['/proc/self/fd', 'fd'], ['/proc/self/fd/0', 'stdin'], ['/proc/self/fd/1', 'stdout'], ['/proc/self/fd/2', 'stderr'], ['pts/ptmx', 'ptmx'];
+mkdir('dev/pts', 0755) or die "mkdir dev/pts: $!\n";
+mkdir('dev/shm', 01777) or die "mkdir dev/shm: $!\n";
+mnt('devpts', 'dev/pts', 'devpts', 0, 'newinstance,ptmxmode=0666,mode=0620');
+mnt('tmpfs', 'dev/shm', 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=1777');
+umask 022;
+# The platform's Node binary and envd, read-only: the sandbox can run them, never change them.
 if (length $node) {
   bind_path($node, 'opt/wrenn/bin/node', 1);
   bind_path($envd, 'opt/wrenn/envd', 1);
 }
+# envd moves the commands it starts into the limited groups through these files.
 my $n = 0;
 bind_path($_, 'run/wrenn/cgroup/' . ++$n . '.procs', 0) for grep { length } split / /, $procs;
 
@@ -134,8 +133,8 @@ export const CAPABILITY_NUMBERS: Record<string, number> = {
   net_bind_service: 10, net_raw: 13, sys_chroot: 18, audit_write: 29, setfcap: 31,
 };
 
-/** The few system calls SANDBOX_PIVOT makes, by architecture (Node's process.arch). */
-export const SYSCALL_NUMBERS: Record<string, Record<'mount' | 'umount2' | 'pivot_root' | 'prctl', number>> = {
-  x64: { mount: 165, umount2: 166, pivot_root: 155, prctl: 157 },
-  arm64: { mount: 40, umount2: 39, pivot_root: 41, prctl: 167 },
+/** The few system calls SANDBOX_INIT makes, by architecture (Node's process.arch). */
+export const SYSCALL_NUMBERS: Record<string, Record<'mount' | 'umount2' | 'pivot_root' | 'prctl' | 'mknodat', number>> = {
+  x64: { mount: 165, umount2: 166, pivot_root: 155, prctl: 157, mknodat: 259 },
+  arm64: { mount: 40, umount2: 39, pivot_root: 41, prctl: 167, mknodat: 33 },
 };
