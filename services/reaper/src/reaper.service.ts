@@ -42,8 +42,8 @@ function envMs(name: string, fallback: number): number {
 
 /**
  * Keeps the projection and the hosts honest, every few seconds (all decisions in reconcile.ts):
- * - in-flight sweep: sandboxes whose create or destroy died with a scheduler or host agent are
- *   failed or have their destroy re-driven;
+ * - in-flight sweep: sandboxes whose create, pause, resume or destroy died with a scheduler or
+ *   host agent are failed, or the operation is re-driven;
  * - lost hosts: live work on a host whose heartbeat is older than its lease becomes `lost`;
  * - reconciler: each live host's list against the read model — orphans (and unwanted pause
  *   snapshots) are destroyed, running sandboxes the host no longer has become `failed`;
