@@ -15,6 +15,9 @@ export const SchedulerCommand = {
   Create: 'create',
   Destroy: 'destroy',
   Fail: 'fail',
+  Pause: 'pause',
+  Resume: 'resume',
+  MarkLost: 'mark-lost',
 } as const;
 export type SchedulerCommand = (typeof SchedulerCommand)[keyof typeof SchedulerCommand];
 
@@ -55,4 +58,62 @@ export interface FailSandboxRequest {
   meta: CommandMeta;
   sandboxId: string;
   reason: string;
+}
+
+/** Pause a running sandbox: `user` from the API, `ttl` from the reaper's inactivity timer. */
+export interface PauseSandboxRequest {
+  meta: CommandMeta;
+  sandboxId: string;
+  reason: 'user' | 'ttl';
+  /**
+   * The reaper finishing a pause whose scheduler or agent died mid-way: the sandbox is already
+   * `pausing`, so the host work is sent again (it is idempotent) without deciding anew.
+   */
+  redrive?: boolean;
+}
+
+export interface ResumeSandboxRequest {
+  meta: CommandMeta;
+  sandboxId: string;
+  /** As for pause: finish a resume left `resuming` by a crash. */
+  redrive?: boolean;
+}
+
+/** The reaper's verdict on a sandbox whose host stopped beating. */
+export interface MarkLostRequest {
+  meta: CommandMeta;
+  sandboxId: string;
+  hostId: string;
+  reason: string;
+}
+
+export const CatalogCommand = {
+  CreateTemplate: 'template-create',
+  DeleteTemplate: 'template-delete',
+  FailTemplate: 'template-fail',
+} as const;
+export type CatalogCommand = (typeof CatalogCommand)[keyof typeof CatalogCommand];
+
+/** Freeze a running sandbox into a named template of the caller's team. */
+export interface CreateTemplateRequest {
+  meta: CommandMeta;
+  sandboxId: string;
+  name: string;
+}
+
+export interface DeleteTemplateRequest {
+  meta: CommandMeta;
+  name: string;
+}
+
+/** The reaper's verdict on a template whose creation was abandoned by a crash. */
+export interface FailTemplateRequest {
+  meta: CommandMeta;
+  templateId: string;
+  reason: string;
+}
+
+export interface TemplateAccepted {
+  templateId: string;
+  seq: number;
 }

@@ -20,6 +20,10 @@ export interface Naming {
   readonly hostsBucket: string;
   /** Platform secrets generated once and shared by every replica (e.g. the envd token key). */
   readonly secretsBucket: string;
+  /** Last API use of each sandbox (key: sandbox id, value: unix ms), read by the TTL reaper. */
+  readonly activityBucket: string;
+  /** Template names taken per team (key: <teamId>.<name>, value: template id). */
+  readonly templateNamesBucket: string;
   /** All event subjects, for the stream definition and tailing. */
   readonly eventsWildcard: string;
   eventSubject(aggregate: Aggregate, id: string): string;
@@ -48,6 +52,8 @@ export function naming(namespace = process.env.WRENN_NS ?? ''): Naming {
     stream: `WRENN_EVENTS${suffix}`,
     hostsBucket: `hosts${suffix}`,
     secretsBucket: `secrets${suffix}`,
+    activityBucket: `sandbox-activity${suffix}`,
+    templateNamesBucket: `template-names${suffix}`,
     eventsWildcard: `${evtPrefix}>`,
     eventSubject: (aggregate, id) => `${evtPrefix}${aggregate}.${id}`,
     aggregateWildcard: (aggregate) => `${evtPrefix}${aggregate}.*`,

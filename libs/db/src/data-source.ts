@@ -4,9 +4,10 @@ import { DataSource } from 'typeorm';
 import { DeadLetter } from './entities/dead-letter.entity';
 import { ProjectionCheckpoint } from './entities/projection-checkpoint.entity';
 import { SandboxRow } from './entities/sandbox.entity';
+import { TemplateRow } from './entities/template.entity';
 import { sqlMigrations } from './migrations';
 
-export const ENTITIES = [SandboxRow, ProjectionCheckpoint, DeadLetter];
+export const ENTITIES = [SandboxRow, TemplateRow, ProjectionCheckpoint, DeadLetter];
 
 export function createDataSource(databaseUrl: string, poolSize = 10): DataSource {
   return new DataSource({

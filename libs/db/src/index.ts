@@ -1,4 +1,5 @@
 export * from './entities/sandbox.entity';
+export * from './entities/template.entity';
 export * from './entities/projection-checkpoint.entity';
 export * from './entities/dead-letter.entity';
 export * from './migrations';

@@ -41,9 +41,9 @@ export function sandboxProjection(naming: Naming): Projection {
       const id = stored.aggregateId;
       if (event.type === T.Requested) {
         await tx.query(
-          `INSERT INTO sandboxes (id, team_id, state, template, vcpus, memory_mb, timeout_sec, version, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
-          [id, event.data.teamId, stateAfter(event), event.data.template, event.data.vcpus, event.data.memoryMb, event.data.timeoutSec, stored.seq, stored.occurredAt],
+          `INSERT INTO sandboxes (id, team_id, state, template, vcpus, memory_mb, timeout_sec, template_id, version, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`,
+          [id, event.data.teamId, stateAfter(event), event.data.template, event.data.vcpus, event.data.memoryMb, event.data.timeoutSec, event.data.templateId ?? null, stored.seq, stored.occurredAt],
         );
         return;
       }
@@ -58,9 +58,10 @@ export function sandboxProjection(naming: Naming): Projection {
         case T.Started: set('host_id', event.data.hostId); set('failure_reason', null); break;
         case T.Failed: set('failure_reason', event.data.reason); break;
         case T.Lost: set('failure_reason', event.data.reason); break;
-        case T.Paused: case T.AutoPaused: set('snapshot_ref', event.data.snapshotRef); break;
+        case T.Paused: case T.AutoPaused: set('snapshot_ref', event.data.snapshotRef); set('snapshot_size_bytes', event.data.sizeBytes ?? null); break;
         case T.ResumeRequested: set('host_id', event.data.hostId); set('boot_id', event.data.bootId); break;
-        case T.Resumed: set('host_id', event.data.hostId); break;
+        // Running again: the snapshot became the sandbox, it no longer occupies storage of its own.
+        case T.Resumed: set('host_id', event.data.hostId); set('snapshot_ref', null); set('snapshot_size_bytes', null); break;
         default: break;
       }
       const result: [unknown[], number] = await tx.query(`UPDATE sandboxes SET ${sets.join(', ')} WHERE id = $1`, params);

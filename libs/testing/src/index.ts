@@ -37,8 +37,9 @@ export async function createTestEnv(label: string): Promise<TestEnv> {
     async cleanup() {
       const jsm = await nc.jetstreamManager();
       await jsm.streams.delete(names.stream).catch(() => undefined);
-      await jsm.streams.delete(`KV_${names.hostsBucket}`).catch(() => undefined);
-      await jsm.streams.delete(`KV_${names.secretsBucket}`).catch(() => undefined);
+      for (const bucket of [names.hostsBucket, names.secretsBucket, names.activityBucket, names.templateNamesBucket]) {
+        await jsm.streams.delete(`KV_${bucket}`).catch(() => undefined);
+      }
       await nc.close();
       await dropDatabase(databaseUrl);
     },

@@ -13,10 +13,14 @@ import { SandboxesController } from './controllers/sandboxes.controller';
 import { ErrorFilter } from './errors/error.filter';
 import { SandboxRepository } from './repositories/sandbox.repository';
 import { SandboxesService, SCHEDULER_CLIENT } from './services/sandboxes.service';
+import { ActivityRecorder } from './activity/activity.recorder';
+import { SnapshotsController } from './controllers/snapshots.controller';
+import { TemplateRepository } from './repositories/template.repository';
+import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
 
 @Module({
   imports: [ServiceKitModule.forRoot({ service: 'gateway', database: true }), DataSourceCloser, forwardRef(() => E2bModule)],
-  controllers: [HealthController, SandboxesController, FilesController],
+  controllers: [HealthController, SandboxesController, SnapshotsController, FilesController],
   providers: [
     { provide: APP_FILTER, useClass: ErrorFilter },
     {
@@ -24,8 +28,16 @@ import { SandboxesService, SCHEDULER_CLIENT } from './services/sandboxes.service
       useFactory: (config: WrennConfig) => ClientProxyFactory.create(natsClientOptions(config.natsUrl, 'wrenn-gateway')),
       inject: [CONFIG],
     },
+    {
+      provide: CATALOG_CLIENT,
+      useFactory: (config: WrennConfig) => ClientProxyFactory.create(natsClientOptions(config.natsUrl, 'wrenn-gateway-catalog')),
+      inject: [CONFIG],
+    },
     SandboxRepository,
+    TemplateRepository,
+    ActivityRecorder,
     SandboxesService,
+    SnapshotsService,
     SandboxDataService,
     DataPlaneClients,
   ],

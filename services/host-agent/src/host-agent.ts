@@ -45,7 +45,7 @@ export class HostAgent implements RunningService {
       const agent = new HostAgent(config, nc, orchestrator, log);
       const started = performance.now();
       const report = await orchestrator.start();
-      log.info({ adopted: report.adopted, removed: report.removed, ms: Math.round(performance.now() - started) }, 'runtime ready');
+      log.info({ adopted: report.adopted, removed: report.removed, paused: report.paused, templates: report.templates, ms: Math.round(performance.now() - started) }, 'runtime ready');
 
       const store = await EventStore.create(nc, names);
       await store.ensureStream();

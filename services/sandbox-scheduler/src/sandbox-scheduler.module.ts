@@ -5,10 +5,11 @@ import { HostClient } from './hosts/host-client';
 import { HostDirectory } from './hosts/host-directory';
 import { ProjectorService } from './projections/projector.service';
 import { SandboxLifecycleService } from './services/sandbox-lifecycle.service';
+import { TemplateLookup } from './templates/template-lookup';
 
 @Module({
   imports: [ServiceKitModule.forRoot({ service: 'sandbox-scheduler', database: true, eventStore: true }), DataSourceCloser],
   controllers: [SandboxCommandsController],
-  providers: [HostDirectory, HostClient, SandboxLifecycleService, ProjectorService],
+  providers: [HostDirectory, HostClient, TemplateLookup, SandboxLifecycleService, ProjectorService],
 })
 export class SandboxSchedulerModule {}

@@ -136,8 +136,10 @@ describe('REST slice: create → exec → delete', () => {
     const live = await p.sql('SELECT * FROM sandboxes ORDER BY id');
     const replay = await p.cli('events', 'replay', '--json');
     assert.equal(replay.code, 0, replay.stderr);
-    const report = JSON.parse(replay.stdout.trim().split('\n').pop()!);
-    assert.equal(report.projection, 'sandboxes');
+    // One report line per read model.
+    const reports = replay.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const report = reports.find((r) => r.projection === 'sandboxes');
+    assert.ok(report, replay.stdout);
     assert.ok(report.events >= 7);
     assert.deepEqual(await p.sql('SELECT * FROM sandboxes ORDER BY id'), live);
     await p.api('DELETE', `/v1/sandboxes/${other.body.id}`);

@@ -14,8 +14,8 @@ const fail = (error: unknown) => {
 
 program
   .command('start')
-  .description('run every service in this process, or one with --service')
-  .option('--service <name>', 'run only this service')
+  .description('run every service in this process, or the ones named by --service')
+  .option('--service <names>', 'run only this service (or several, comma-separated)')
   .action((opts) => start(opts.service).catch(fail));
 
 const events = program.command('events').description('the event log');
@@ -50,5 +50,13 @@ program
   .option('--json', 'JSON output')
   .option('--runs', 'also list every run of pages and the file holding it')
   .action((file, opts) => inspectSnapshot(file, opts).catch(fail));
+
+program
+  .command('template')
+  .description('snapshot templates')
+  .command('history <id>')
+  .description("a template's events, in order")
+  .option('--json', 'JSON lines')
+  .action((id, opts) => history('template', id, Boolean(opts.json)).catch(fail));
 
 program.parseAsync(process.argv).catch(fail);

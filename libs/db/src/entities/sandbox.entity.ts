@@ -15,6 +15,10 @@ export class SandboxRow {
   @Column({ name: 'boot_id', type: 'text', nullable: true }) bootId!: string | null;
   @Column({ name: 'failure_reason', type: 'text', nullable: true }) failureReason!: string | null;
   @Column({ name: 'snapshot_ref', type: 'text', nullable: true }) snapshotRef!: string | null;
+  /** Disk the pause snapshot occupies (bytes), while paused; for storage billing. */
+  @Column({ name: 'snapshot_size_bytes', type: 'bigint', nullable: true }) snapshotSizeBytes!: string | null;
+  /** Snapshot template the sandbox started from; null for built-in images. */
+  @Column({ name: 'template_id', type: 'text', nullable: true }) templateId!: string | null;
   /** Stream sequence of the last event applied to this row. */
   @Column({ type: 'bigint' }) version!: string;
   @Column({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;

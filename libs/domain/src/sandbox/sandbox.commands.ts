@@ -27,12 +27,14 @@ export type SandboxCommand =
       vcpus: number;
       memoryMb: number;
       timeoutSec: number;
+      /** Set when the sandbox starts from a snapshot template. */
+      templateId?: string;
     }
   | { type: typeof SandboxCommandType.ScheduleSandbox; hostId: string; bootId: string }
   | { type: typeof SandboxCommandType.MarkStarted; hostId: string; elapsedMs: number }
   | { type: typeof SandboxCommandType.MarkFailed; reason: string }
   | { type: typeof SandboxCommandType.RequestPause; reason: PauseReason }
-  | { type: typeof SandboxCommandType.MarkPaused; snapshotRef: string }
+  | { type: typeof SandboxCommandType.MarkPaused; snapshotRef: string; sizeBytes: number }
   | { type: typeof SandboxCommandType.MarkPauseFailed; reason: string }
   | { type: typeof SandboxCommandType.RequestResume; hostId: string; bootId: string }
   | { type: typeof SandboxCommandType.MarkResumed; hostId: string }

@@ -18,7 +18,7 @@ const scheduled: SandboxEvent = { type: T.Scheduled, data: { hostId: 'h1', bootI
 const started: SandboxEvent = { type: T.Started, data: { hostId: 'h1', elapsedMs: 12 } };
 const pauseRequested: SandboxEvent = { type: T.PauseRequested, data: { reason: 'user' } };
 const ttlPauseRequested: SandboxEvent = { type: T.PauseRequested, data: { reason: 'ttl' } };
-const paused: SandboxEvent = { type: T.Paused, data: { snapshotRef: 'snap_1' } };
+const paused: SandboxEvent = { type: T.Paused, data: { snapshotRef: 'snap_1', sizeBytes: 4096 } };
 const resumeRequested: SandboxEvent = { type: T.ResumeRequested, data: { hostId: 'h2', bootId: 'b2' } };
 const stopRequested: SandboxEvent = { type: T.StopRequested, data: {} };
 
@@ -43,7 +43,7 @@ const SAMPLE_COMMANDS: Record<SandboxCommandType, SandboxCommand> = {
   MarkStarted: { type: 'MarkStarted', hostId: 'h1', elapsedMs: 5 },
   MarkFailed: { type: 'MarkFailed', reason: 'boom' },
   RequestPause: { type: 'RequestPause', reason: 'user' },
-  MarkPaused: { type: 'MarkPaused', snapshotRef: 'snap_1' },
+  MarkPaused: { type: 'MarkPaused', snapshotRef: 'snap_1', sizeBytes: 4096 },
   MarkPauseFailed: { type: 'MarkPauseFailed', reason: 'disk full' },
   RequestResume: { type: 'RequestResume', hostId: 'h1', bootId: 'b1' },
   MarkResumed: { type: 'MarkResumed', hostId: 'h1' },
@@ -76,7 +76,29 @@ describe('sandboxDecider', () => {
     it('tells a TTL pause apart as auto_paused', () => {
       spec([...HISTORIES.running, ttlPauseRequested])
         .when(SAMPLE_COMMANDS.MarkPaused)
-        .then([{ type: T.AutoPaused, data: { snapshotRef: 'snap_1' } }]);
+        .then([{ type: T.AutoPaused, data: { snapshotRef: 'snap_1', sizeBytes: 4096 } }]);
+    });
+    it('records a template a sandbox starts from, and leaves it out for built-in images', () => {
+      spec([])
+        .when({ ...SAMPLE_COMMANDS.RequestSandbox, templateId: 'tpl_1' } as SandboxCommand)
+        .then([{ type: T.Requested, data: { ...requested.data, templateId: 'tpl_1' } } as SandboxEvent]);
+      const state = fold(sandboxDecider, [{ type: T.Requested, data: { ...requested.data, templateId: 'tpl_1' } } as SandboxEvent]);
+      assert.equal(state.status !== 'initial' && state.templateId, 'tpl_1');
+      const plain = fold(sandboxDecider, [requested]);
+      assert.equal(plain.status !== 'initial' && plain.templateId, null);
+    });
+    it('carries the snapshot size on a pause, for storage billing', () => {
+      spec(HISTORIES.pausing).when({ type: 'MarkPaused', snapshotRef: 'snap_9', sizeBytes: 123 }).then([{ type: T.Paused, data: { snapshotRef: 'snap_9', sizeBytes: 123 } }]);
+      const state = fold(sandboxDecider, [...HISTORIES.pausing, { type: T.Paused, data: { snapshotRef: 'snap_9', sizeBytes: 123 } }]);
+      assert.equal(state.status === 'paused' && state.snapshotRef, 'snap_9');
+    });
+    it('keeps the timeout and the template across pause and resume', () => {
+      const withTimeout: SandboxEvent = { type: T.Requested, data: { ...requested.data, timeoutSec: 30, templateId: 'tpl_1' } } as SandboxEvent;
+      const state = fold(sandboxDecider, [withTimeout, scheduled, started, ttlPauseRequested, paused, resumeRequested, { type: T.Resumed, data: { hostId: 'h2' } }]);
+      assert.ok(state.status === 'running');
+      assert.equal(state.timeoutSec, 30);
+      assert.equal(state.templateId, 'tpl_1');
+      assert.equal(state.pauseReason, null);
     });
     it('returns to running when a pause fails (the sandbox was thawed)', () => {
       const events = [...HISTORIES.pausing, { type: T.PauseFailed, data: { reason: 'x' } } as SandboxEvent];

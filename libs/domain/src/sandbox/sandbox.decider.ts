@@ -101,6 +101,7 @@ function decide(command: SandboxCommand, state: SandboxState): SandboxEvent[] {
             vcpus: command.vcpus,
             memoryMb: command.memoryMb,
             timeoutSec: command.timeoutSec,
+            ...(command.templateId ? { templateId: command.templateId } : {}),
           },
         },
       ];
@@ -115,8 +116,8 @@ function decide(command: SandboxCommand, state: SandboxState): SandboxEvent[] {
     case SandboxCommandType.MarkPaused:
       // The TTL reaper's pauses are told apart so the reconciler and users can see them.
       return current.pauseReason === 'ttl'
-        ? [{ type: SandboxEventType.AutoPaused, data: { snapshotRef: command.snapshotRef } }]
-        : [{ type: SandboxEventType.Paused, data: { snapshotRef: command.snapshotRef } }];
+        ? [{ type: SandboxEventType.AutoPaused, data: { snapshotRef: command.snapshotRef, sizeBytes: command.sizeBytes } }]
+        : [{ type: SandboxEventType.Paused, data: { snapshotRef: command.snapshotRef, sizeBytes: command.sizeBytes } }];
     case SandboxCommandType.MarkPauseFailed:
       return [{ type: SandboxEventType.PauseFailed, data: { reason: command.reason } }];
     case SandboxCommandType.RequestResume:

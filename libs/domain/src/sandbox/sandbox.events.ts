@@ -25,14 +25,19 @@ export type PauseReason = 'user' | 'ttl';
 export type SandboxEvent =
   | {
       type: typeof SandboxEventType.Requested;
-      data: { sandboxId: string; teamId: string; template: string; vcpus: number; memoryMb: number; timeoutSec: number };
+      /**
+       * `templateId` is present only for sandboxes started from a snapshot template. Optional, so
+       * every v1 event written before templates existed still reads as a built-in image.
+       */
+      data: { sandboxId: string; teamId: string; template: string; vcpus: number; memoryMb: number; timeoutSec: number; templateId?: string };
     }
   | { type: typeof SandboxEventType.Scheduled; data: { hostId: string; bootId: string } }
   | { type: typeof SandboxEventType.Started; data: { hostId: string; elapsedMs: number } }
   | { type: typeof SandboxEventType.Failed; data: { reason: string; during: string } }
   | { type: typeof SandboxEventType.PauseRequested; data: { reason: PauseReason } }
-  | { type: typeof SandboxEventType.Paused; data: { snapshotRef: string } }
-  | { type: typeof SandboxEventType.AutoPaused; data: { snapshotRef: string } }
+  // sizeBytes: disk the snapshot occupies on its host; billing derives snapshot storage from it.
+  | { type: typeof SandboxEventType.Paused; data: { snapshotRef: string; sizeBytes: number } }
+  | { type: typeof SandboxEventType.AutoPaused; data: { snapshotRef: string; sizeBytes: number } }
   | { type: typeof SandboxEventType.PauseFailed; data: { reason: string } }
   | { type: typeof SandboxEventType.ResumeRequested; data: { hostId: string; bootId: string } }
   | { type: typeof SandboxEventType.Resumed; data: { hostId: string } }

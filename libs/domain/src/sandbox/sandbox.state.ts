@@ -26,6 +26,8 @@ export type SandboxState =
       vcpus: number;
       memoryMb: number;
       timeoutSec: number;
+      /** Snapshot template the sandbox started from; null for built-in images. */
+      templateId: string | null;
       /** Host that holds (or last held) the sandbox; null before placement. */
       hostId: string | null;
       /** Boot id of the host agent the current host operation was sent to. */
@@ -51,6 +53,7 @@ export function evolveSandbox(state: SandboxState, event: SandboxEvent): Sandbox
       vcpus: event.data.vcpus,
       memoryMb: event.data.memoryMb,
       timeoutSec: event.data.timeoutSec,
+      templateId: event.data.templateId ?? null,
       hostId: null,
       bootId: null,
       snapshotRef: null,

@@ -45,6 +45,24 @@ export class SandboxesController {
     return this.sandboxes.destroy(DEFAULT_CALLER, id, correlationId?.slice(0, 128) || undefined);
   }
 
+  @Post(':id/pause')
+  @HttpCode(200)
+  pause(@Param('id') id: string, @Headers('x-correlation-id') correlationId?: string): Promise<SandboxView> {
+    return this.sandboxes.pause(DEFAULT_CALLER, id, correlationId?.slice(0, 128) || undefined);
+  }
+
+  @Post(':id/resume')
+  @HttpCode(200)
+  resume(@Param('id') id: string, @Headers('x-correlation-id') correlationId?: string): Promise<SandboxView> {
+    return this.sandboxes.resume(DEFAULT_CALLER, id, correlationId?.slice(0, 128) || undefined);
+  }
+
+  @Post(':id/ping')
+  @HttpCode(200)
+  ping(@Param('id') id: string): Promise<SandboxView> {
+    return this.sandboxes.ping(DEFAULT_CALLER, id);
+  }
+
   @Get(':id/metrics')
   metrics(@Param('id') id: string): Promise<MetricsView> {
     return this.sandboxes.metrics(DEFAULT_CALLER, id);

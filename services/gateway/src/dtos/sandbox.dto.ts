@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
 import { IsArray, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, ArrayMaxSize, MinLength } from 'class-validator';
+import { TEMPLATE_NAME_RE } from '@wrenn/contracts';
 
 /** Account names as useradd accepts them. */
 export const USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -7,14 +8,16 @@ export const USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
 export class CreateSandboxDto {
   @IsOptional()
   @IsString()
-  @Matches(/^[a-z0-9][a-z0-9._-]{0,62}$/, { message: 'template must be 1-63 lower-case letters, digits, ".", "_" or "-"' })
+  @Matches(TEMPLATE_NAME_RE, { message: 'template must be 1-63 lower-case ASCII letters, digits, "_" or "-"' })
   template: string = 'base';
 
+  /** Omitted: 1 for built-in images, the template's for a snapshot template (which locks it). */
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(16)
-  vcpus: number = 1;
+  vcpus?: number;
 
+  /** Omitted: 512 for built-in images, the template's for a snapshot template (which locks it). */
   @IsOptional() @Type(() => Number) @IsInt() @Min(64) @Max(65536)
-  memory_mb: number = 512;
+  memory_mb?: number;
 
   /** Inactivity after which the sandbox is paused; 0 = never. */
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(7 * 24 * 3600)
@@ -69,11 +72,16 @@ export interface SandboxView {
   id: string;
   state: string;
   template: string;
+  /** Set for sandboxes started from a snapshot template. */
+  template_id: string | null;
   vcpus: number;
   memory_mb: number;
   timeout_sec: number;
   host_id: string | null;
   failure_reason: string | null;
+  /** While paused: the snapshot on its host and the disk it occupies. */
+  snapshot_ref: string | null;
+  snapshot_size_bytes: number | null;
   created_at: string;
   updated_at: string;
 }

@@ -1,11 +1,15 @@
 import { create } from '@bufbuild/protobuf';
 import { Injectable } from '@nestjs/common';
 import { dataPlanePb } from '@wrenn/proto';
+import { ActivityRecorder } from '../activity/activity.recorder';
 import { DataPlaneClients, fromConnect } from '../data-plane/data-plane.clients';
 import { DirEntryView, ExecDto, ExecView } from '../dtos/sandbox.dto';
 import { Caller, SandboxesService } from './sandboxes.service';
 
 const { StreamWriteFileRequestSchema, ExecStreamRequestSchema } = dataPlanePb;
+
+/** How often an open call re-records activity (the TTL's resolution is about a second anyway). */
+const KEEPALIVE_MS = 1000;
 
 export interface StreamExecStart {
   cmd: string;
@@ -35,7 +39,36 @@ export class SandboxDataService {
   constructor(
     private readonly sandboxes: SandboxesService,
     private readonly dataPlanes: DataPlaneClients,
+    private readonly activity: ActivityRecorder,
   ) {}
+
+  /**
+   * A call counts as use for as long as it is open: a long command, upload, download or
+   * interactive session keeps its sandbox from being paused under it, even when nothing flows
+   * for a while (the recorder throttles the writes).
+   */
+  private async whileBusy<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const timer = setInterval(() => this.activity.touch(id), KEEPALIVE_MS);
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+      this.activity.touch(id, true);
+    }
+  }
+
+  private keepAlive<T>(id: string, source: AsyncIterable<T>): AsyncIterable<T> {
+    const activity = this.activity;
+    return (async function* () {
+      const timer = setInterval(() => activity.touch(id), KEEPALIVE_MS);
+      try {
+        yield* source;
+      } finally {
+        clearInterval(timer);
+        activity.touch(id, true);
+      }
+    })();
+  }
 
   private async client(caller: Caller, id: string) {
     const row = await this.sandboxes.requireRunning(caller, id);
@@ -45,9 +78,11 @@ export class SandboxDataService {
   async exec(caller: Caller, id: string, dto: ExecDto): Promise<ExecView> {
     const client = await this.client(caller, id);
     try {
-      const res = await client.exec(
-        { sandboxId: id, timeoutSec: dto.timeout_sec, process: { cmd: dto.cmd, args: dto.args, env: dto.env ?? {}, cwd: dto.cwd ?? '', user: dto.user ?? '' } },
-        { timeoutMs: dto.timeout_sec * 1000 + 10_000 },
+      const res = await this.whileBusy(id, () =>
+        client.exec(
+          { sandboxId: id, timeoutSec: dto.timeout_sec, process: { cmd: dto.cmd, args: dto.args, env: dto.env ?? {}, cwd: dto.cwd ?? '', user: dto.user ?? '' } },
+          { timeoutMs: dto.timeout_sec * 1000 + 10_000 },
+        ),
       );
       return {
         stdout: Buffer.from(res.stdout).toString('utf8'),
@@ -70,7 +105,7 @@ export class SandboxDataService {
       for await (const chunk of body) yield create(StreamWriteFileRequestSchema, { msg: { case: 'chunk', value: chunk } });
     }
     try {
-      const res = await client.streamWriteFile(messages(), { timeoutMs: 0 });
+      const res = await this.whileBusy(id, () => client.streamWriteFile(messages(), { timeoutMs: 0 }));
       return { path: res.path, size: Number(res.size) };
     } catch (error) {
       throw fromConnect(error);
@@ -90,11 +125,11 @@ export class SandboxDataService {
     } catch (error) {
       throw fromConnect(error);
     }
-    return (async function* () {
+    return this.keepAlive(id, (async function* () {
       if (first.done) return;
       yield first.value.data;
       for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value.data;
-    })();
+    })());
   }
 
   async list(caller: Caller, id: string, path: string, depth: number, user: string | undefined): Promise<DirEntryView[]> {
@@ -139,6 +174,6 @@ export class SandboxDataService {
         else yield create(ExecStreamRequestSchema, { msg: { case: 'closeStdin', value: true } });
       }
     }
-    return client.execStream(requests(), { signal, timeoutMs: 0 });
+    return this.keepAlive(id, client.execStream(requests(), { signal, timeoutMs: 0 }));
   }
 }

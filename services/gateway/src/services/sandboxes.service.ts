@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ClientProxy } from '@nestjs/microservices';
 import {
+  BUILT_IN_TEMPLATES,
   CommandAccepted,
   CommandMeta,
   CreateSandboxRequest,
@@ -9,6 +10,8 @@ import {
   HostOp,
   isSandboxId,
   Naming,
+  PauseSandboxRequest,
+  ResumeSandboxRequest,
   SandboxMetricsOnHost,
   SchedulerCommand,
   ServiceName,
@@ -24,7 +27,9 @@ import { NatsConnection } from 'nats';
 import { randomUUID } from 'node:crypto';
 import { ulid } from 'ulid';
 import { CreateSandboxDto, MetricsView, SandboxView } from '../dtos/sandbox.dto';
+import { ActivityRecorder } from '../activity/activity.recorder';
 import { SandboxRepository } from '../repositories/sandbox.repository';
+import { TemplateRepository } from '../repositories/template.repository';
 
 export const SCHEDULER_CLIENT = 'wrenn.scheduler-client';
 
@@ -39,11 +44,14 @@ export function toView(row: SandboxRow): SandboxView {
     id: row.id,
     state: row.state,
     template: row.template,
+    template_id: row.templateId,
     vcpus: row.vcpus,
     memory_mb: row.memoryMb,
     timeout_sec: row.timeoutSec,
     host_id: row.hostId,
     failure_reason: row.failureReason,
+    snapshot_ref: row.snapshotRef,
+    snapshot_size_bytes: row.snapshotSizeBytes === null ? null : Number(row.snapshotSizeBytes),
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -64,6 +72,8 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(NAMING) private readonly naming: Naming,
     @Inject(CONFIG) private readonly config: WrennConfig,
     private readonly sandboxes: SandboxRepository,
+    private readonly templates: TemplateRepository,
+    private readonly activity: ActivityRecorder,
   ) {
     this.waiter = new CheckpointWaiter(config.databaseUrl);
   }
@@ -107,20 +117,65 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
 
   async create(caller: Caller, dto: CreateSandboxDto, correlationId: string = randomUUID()): Promise<SandboxView> {
     const sandboxId = `sb_${ulid().toLowerCase()}`;
+    const { vcpus, memoryMb } = await this.size(caller, dto);
     const payload: CreateSandboxRequest = {
       meta: this.meta(caller, correlationId),
       sandboxId,
       template: dto.template,
-      vcpus: dto.vcpus,
-      memoryMb: dto.memory_mb,
+      vcpus,
+      memoryMb,
       timeoutSec: dto.timeout_sec,
     };
     await this.command(SchedulerCommand.Create, payload, this.config.hostCreateTimeoutMs + 10_000);
     return this.get(caller, sandboxId);
   }
 
+  /**
+   * A snapshot template locks vcpus and memory to its own: omitted means the template's, a
+   * different value is 400 (a sandbox from a frozen state cannot be resized). Built-in images
+   * default to 1 vCPU and 512 MB.
+   */
+  private async size(caller: Caller, dto: CreateSandboxDto): Promise<{ vcpus: number; memoryMb: number }> {
+    if (BUILT_IN_TEMPLATES.includes(dto.template)) return { vcpus: dto.vcpus ?? 1, memoryMb: dto.memory_mb ?? 512 };
+    const template = await this.templates.findReady(caller.teamId, dto.template);
+    if (!template) throw new WrennError(ErrorCode.TemplateNotFound, `template "${dto.template}" not found`);
+    const mismatch = [
+      ...(dto.vcpus !== undefined && dto.vcpus !== template.vcpus ? [{ field: 'vcpus', problems: [`template "${template.name}" is locked to ${template.vcpus} vcpus`] }] : []),
+      ...(dto.memory_mb !== undefined && dto.memory_mb !== template.memoryMb ? [{ field: 'memory_mb', problems: [`template "${template.name}" is locked to ${template.memoryMb} MB`] }] : []),
+    ];
+    if (mismatch.length > 0) {
+      throw new WrennError(ErrorCode.ValidationFailed, mismatch.map((m) => m.problems[0]).join('; '), { fields: mismatch });
+    }
+    return { vcpus: template.vcpus, memoryMb: template.memoryMb };
+  }
+
   async get(caller: Caller, id: string): Promise<SandboxView> {
-    return toView(await this.row(caller, id));
+    const row = await this.row(caller, id);
+    this.activity.touch(id);
+    return toView(row);
+  }
+
+  async pause(caller: Caller, id: string, correlationId: string = randomUUID()): Promise<SandboxView> {
+    await this.row(caller, id);
+    const payload: PauseSandboxRequest = { meta: this.meta(caller, correlationId), sandboxId: id, reason: 'user' };
+    await this.command(SchedulerCommand.Pause, payload, this.config.hostCommandTimeoutMs + 10_000);
+    return this.get(caller, id);
+  }
+
+  /** Resume counts as activity: the inactivity timer starts afresh from here. */
+  async resume(caller: Caller, id: string, correlationId: string = randomUUID()): Promise<SandboxView> {
+    await this.row(caller, id);
+    const payload: ResumeSandboxRequest = { meta: this.meta(caller, correlationId), sandboxId: id };
+    await this.command(SchedulerCommand.Resume, payload, this.config.hostCreateTimeoutMs + 10_000);
+    await this.activity.touchNow(id);
+    return this.get(caller, id);
+  }
+
+  /** Resets the sandbox's inactivity timer (durably, before answering) and answers the sandbox. */
+  async ping(caller: Caller, id: string): Promise<SandboxView> {
+    const row = await this.row(caller, id);
+    await this.activity.touchNow(id);
+    return toView(row);
   }
 
   private async row(caller: Caller, id: string): Promise<SandboxRow> {
@@ -138,11 +193,13 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
     await this.row(caller, id);
     const payload: DestroySandboxRequest = { meta: this.meta(caller, correlationId), sandboxId: id };
     await this.command(SchedulerCommand.Destroy, payload, this.config.hostCommandTimeoutMs + 10_000);
-    return this.get(caller, id);
+    await this.activity.forget(id);
+    return toView(await this.row(caller, id));
   }
 
   async metrics(caller: Caller, id: string): Promise<MetricsView> {
     const row = await this.row(caller, id);
+    this.activity.touch(id);
     if (row.state !== 'running' || !row.hostId) {
       throw new WrennError(ErrorCode.InvalidState, `no metrics for a sandbox that is ${row.state}`, { state: row.state });
     }
@@ -165,6 +222,7 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
   /** The sandbox's row when it is running (data-plane calls need a live sandbox and its host). */
   async requireRunning(caller: Caller, id: string): Promise<SandboxRow & { hostId: string }> {
     const row = await this.row(caller, id);
+    this.activity.touch(id);
     if (row.state !== 'running' || !row.hostId) {
       throw new WrennError(ErrorCode.InvalidState, `sandbox ${id} is ${row.state}, not running`, { state: row.state });
     }

@@ -275,6 +275,24 @@ export class CgroupManager {
     return [...pids];
   }
 
+  /**
+   * Sends SIGKILL to every process of the sandbox, frozen or not. Frozen (v1) processes die only
+   * once thawed, and do so before running another instruction of their own: the pause uses this
+   * to end a sandbox exactly at its stop-the-world point. `spare` are left alive (a supervisor
+   * that must reap its child: this host's PID 1 may never reap orphans).
+   */
+  async killAll(sandboxId: string, spare: number[] = []): Promise<number> {
+    const pids = (await this.pidsIn(sandboxId)).filter((pid) => !spare.includes(pid));
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone already */
+      }
+    }
+    return pids.length;
+  }
+
   /** Kills what is left inside, then removes every directory. Already gone is success. */
   async remove(sandboxId: string): Promise<void> {
     const errors: Error[] = [];

@@ -17,5 +17,9 @@ export function serveHostCommands(nc: NatsConnection, naming: Naming, hostId: st
     on(HostOp.Destroy, (req: Parameters<SandboxOrchestrator['destroy']>[0]) => orchestrator.destroy(req)),
     on(HostOp.List, () => orchestrator.list()),
     on(HostOp.Metrics, (req: { sandboxId: string }) => orchestrator.metrics(req)),
+    on(HostOp.Pause, (req: Parameters<SandboxOrchestrator['pause']>[0]) => orchestrator.pause(req)),
+    on(HostOp.Resume, (req: Parameters<SandboxOrchestrator['resume']>[0]) => orchestrator.resume(req)),
+    on(HostOp.CreateTemplate, (req: Parameters<SandboxOrchestrator['createTemplate']>[0]) => orchestrator.createTemplate(req)),
+    on(HostOp.DeleteTemplate, (req: Parameters<SandboxOrchestrator['deleteTemplate']>[0]) => orchestrator.deleteTemplate(req)),
   ];
 }

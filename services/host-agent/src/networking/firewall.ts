@@ -59,21 +59,36 @@ export class Firewall {
     ];
   }
 
+  /** Adds a slot's rules in one iptables-restore transaction per table (one process, not nine). */
   async addSlot(hostVeth: string, hostIp: string, sandboxIp: string): Promise<void> {
-    for (const [table, chain, rule] of this.slotRules(hostVeth, hostIp, sandboxIp)) {
-      await run('iptables', ['-w', '-t', table, '-A', chain, ...rule]);
-    }
+    await this.restore('-A', this.slotRules(hostVeth, hostIp, sandboxIp));
   }
 
-  /** Removes a slot's rules; tries each, returns every error (a missing rule is not one). */
+  /**
+   * Removes a slot's rules; tries each, returns every error (a missing rule is not one). One
+   * batch first; only when it is refused (some rule already gone) rule by rule.
+   */
   async removeSlot(hostVeth: string, hostIp: string, sandboxIp: string): Promise<Error[]> {
+    const rules = this.slotRules(hostVeth, hostIp, sandboxIp);
+    if (await this.restore('-D', rules).then(() => true, () => false)) return [];
     const errors: Error[] = [];
-    for (const [table, chain, rule] of this.slotRules(hostVeth, hostIp, sandboxIp)) {
+    for (const [table, chain, rule] of rules) {
       await run('iptables', ['-w', '-t', table, '-D', chain, ...rule]).catch((e) => {
         if (!isGone(e)) errors.push(e);
       });
     }
     return errors;
+  }
+
+  /** Applies rules with iptables-restore --noflush: each table's changes commit together or not at all. */
+  private async restore(action: '-A' | '-D', rules: Array<[string, string, string[]]>): Promise<void> {
+    const tables = new Map<string, string[]>();
+    for (const [table, chain, rule] of rules) {
+      if (!tables.has(table)) tables.set(table, []);
+      tables.get(table)!.push([action, chain, ...rule].join(' '));
+    }
+    const input = [...tables].map(([table, lines]) => `*${table}\n${lines.join('\n')}\nCOMMIT\n`).join('');
+    await run('iptables-restore', ['-w', '--noflush'], { input });
   }
 
   /** Empties the chains (recovery re-adds the rules of slots still in use). */

@@ -57,11 +57,15 @@ export async function buildSlot(net: SandboxNetwork, firewall: Firewall): Promis
  * Deleting the netns also destroys the veth peer inside it, and with it the host side.
  */
 export async function teardownSlot(net: SandboxNetwork, firewall: Firewall): Promise<Error[]> {
-  const errors: Error[] = [...(await firewall.removeSlot(net.hostVeth, net.hostIp, net.sandboxIp))];
-  for (const args of [['link', 'del', net.hostVeth], ['netns', 'del', net.netnsName]]) {
-    await run('ip', args).catch((e) => {
-      if (!isGone(e)) errors.push(e);
-    });
-  }
-  return errors;
+  const errors: Error[] = [];
+  // Rules and interfaces are independent: removed side by side (a pause waits on this).
+  const interfaces = async () => {
+    for (const args of [['link', 'del', net.hostVeth], ['netns', 'del', net.netnsName]]) {
+      await run('ip', args).catch((e) => {
+        if (!isGone(e)) errors.push(e);
+      });
+    }
+  };
+  const [ruleErrors] = await Promise.all([firewall.removeSlot(net.hostVeth, net.hostIp, net.sandboxIp), interfaces()]);
+  return [...ruleErrors, ...errors];
 }

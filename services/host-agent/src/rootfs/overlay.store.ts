@@ -1,5 +1,5 @@
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 export interface OverlayLayout {
   /** Read-only base image, shared by every sandbox of the template. */
@@ -37,5 +37,34 @@ export class OverlayStore {
     await rm(layout.upper, { recursive: true, force: true });
     await rm(layout.work, { recursive: true, force: true });
     await rm(layout.merged, { recursive: true, force: true });
+  }
+
+  /**
+   * Makes each path (relative to the root) a real directory, and each file path an empty regular
+   * file, in the upper dir — replacing whatever else the sandbox left there (a symlink, a file, a
+   * whiteout, a directory where a file goes). The overlay shows the upper's entry above anything
+   * in a lower layer, so these paths of the merged root then hold no symlink: a sandbox's start
+   * can mount on them without being led outside. Only for a sandbox that is not running.
+   */
+  async ensureMountPoints(upper: string, points: { dirs: string[]; files: string[] }): Promise<void> {
+    const dir = async (rel: string) => {
+      let path = upper;
+      for (const part of rel.split('/').filter(Boolean)) {
+        path = join(path, part);
+        const st = await lstat(path).catch(() => undefined);
+        if (st?.isDirectory()) continue;
+        if (st) await rm(path, { force: true });
+        await mkdir(path, { mode: 0o755 });
+      }
+    };
+    for (const rel of points.dirs) await dir(rel);
+    for (const rel of points.files) {
+      await dir(dirname(rel));
+      const path = join(upper, rel);
+      const st = await lstat(path).catch(() => undefined);
+      if (st?.isFile()) continue;
+      if (st) await rm(path, { force: true, recursive: true });
+      await writeFile(path, '', { flag: 'wx', mode: 0o644 });
+    }
   }
 }

@@ -17,6 +17,10 @@ export interface RecoveryReport {
   adopted: string[];
   /** Sandboxes found half-made or dead and removed. */
   removed: string[];
+  /** Paused sandboxes whose snapshots were found (and interrupted pauses completed). */
+  paused?: string[];
+  /** Templates found complete. */
+  templates?: string[];
 }
 
 /**
@@ -47,6 +51,7 @@ export interface SandboxRuntime {
    * Snapshots a running sandbox and frees every host resource it held (processes, network slot,
    * cgroups, mounts). All-or-nothing: if it fails after the sandbox was stopped-the-world, the
    * sandbox is thawed and stays usable. The snapshot stays on this host until resume or destroy.
+   * Pausing an already-paused sandbox answers its snapshot again (a retried command).
    */
   pause(sandboxId: string): Promise<{ snapshotRef: string; sizeBytes: number }>;
   /**
@@ -56,8 +61,11 @@ export interface SandboxRuntime {
   resume(spec: SandboxSpec, snapshotRef: string): Promise<RuntimeSandbox>;
   /** Paused sandboxes whose snapshots this runtime holds. */
   listPaused(): Promise<string[]>;
-  /** Freezes a running sandbox's state into template `templateId`; the sandbox keeps running. */
-  createTemplate(sandboxId: string, templateId: string): Promise<{ sizeBytes: number }>;
+  /**
+   * Freezes a running sandbox's state into template `templateId`; the sandbox keeps running.
+   * `name` is recorded with it (already checked against the allowlist; never part of a path).
+   */
+  createTemplate(sandboxId: string, templateId: string, name?: string): Promise<{ sizeBytes: number }>;
   /** Removes a template's files; absent is success. */
   deleteTemplate(templateId: string): Promise<void>;
   metrics(sandboxId: string): Promise<SandboxMetrics>;

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SandboxSpec } from '@wrenn/contracts';
+import { ErrorCode, SandboxSpec, WrennError } from '@wrenn/contracts';
 import { createLogger } from '@wrenn/logger';
 import { RecoveryReport, RuntimeSandbox, SandboxRuntime } from '../runtime/sandbox-runtime';
 import { SandboxOrchestrator } from './sandbox-orchestrator';
@@ -41,11 +41,21 @@ class FakeRuntime implements SandboxRuntime {
     return { adopted: [...this.live.keys()], removed: [] };
   }
   paused = new Set<string>();
+  /** Makes the next pause fail; with `afterKill` the sandbox is gone anyway (as on a real host). */
+  failPause: { afterKill: boolean } | undefined;
+  pauseDelayMs = 0;
   async pause(id: string) {
     this.calls.push(`pause:${id}`);
+    await new Promise((r) => setTimeout(r, this.pauseDelayMs));
+    if (this.failPause) {
+      if (this.failPause.afterKill) this.live.delete(id);
+      this.failPause = undefined;
+      throw new Error('pause failed');
+    }
+    if (!this.live.has(id) && !this.paused.has(id)) throw new WrennError(ErrorCode.SandboxNotFound, `no ${id}`);
     this.live.delete(id);
     this.paused.add(id);
-    return { snapshotRef: `snap_${id}`, sizeBytes: 0 };
+    return { snapshotRef: `snap_${id}`, sizeBytes: 4096 };
   }
   async resume(spec: SandboxSpec): Promise<RuntimeSandbox> {
     this.calls.push(`resume:${spec.sandboxId}`);
@@ -66,6 +76,8 @@ class FakeRuntime implements SandboxRuntime {
 }
 
 const ID = 'sb_0123456789abcdefghijklmnop';
+const TPL = 'tpl_0123456789abcdefghijklmnop';
+const invalid = (e: { code?: string }) => e.code === 'validation_failed';
 const spec = (over: Partial<SandboxSpec> = {}): SandboxSpec => ({ sandboxId: ID, teamId: 't', template: 'base', vcpus: 2, memoryMb: 256, ...over });
 const log = createLogger('test');
 
@@ -113,5 +125,111 @@ describe(SandboxOrchestrator.name, () => {
     const report = await o.start();
     assert.deepEqual(report.adopted, [ID]);
     assert.deepEqual(o.usage(), { sandboxes: 1, vcpus: 2, memoryMb: 256 });
+  });
+
+  it('refuses template names outside the allowlist before anything reaches the runtime', async () => {
+    const runtime = new FakeRuntime();
+    const o = new SandboxOrchestrator(runtime, log);
+    await o.create({ commandId: 'c', spec: spec() });
+    runtime.calls = [];
+    const bad: unknown[] = [
+      '../x', 'a/b', '', 'x'.repeat(300), '.', '..', 'My-Template', 'tеmplate' /* Cyrillic e */, 'ｔemplate', 'a.b',
+      '-lead', 'a b', 'a\u0000b', 'café', undefined, null, 42, ['x'],
+    ];
+    for (const name of bad) {
+      await assert.rejects(() => o.createTemplate({ commandId: 'c', sandboxId: ID, templateId: TPL, templateName: name as string }), invalid, `create refuses ${JSON.stringify(name)}`);
+      await assert.rejects(() => o.deleteTemplate({ commandId: 'c', templateId: TPL, templateName: name as string }), invalid, `delete refuses ${JSON.stringify(name)}`);
+    }
+    for (const id of ['../tpl', 'tpl_../../x', '', 'TPL_0123456789ABCDEFGHIJKLMNOP', 'sb_0123456789abcdefghijklmnop']) {
+      await assert.rejects(() => o.createTemplate({ commandId: 'c', sandboxId: ID, templateId: id, templateName: 'ok' }), invalid);
+      await assert.rejects(() => o.deleteTemplate({ commandId: 'c', templateId: id, templateName: 'ok' }), invalid);
+      await assert.rejects(() => o.create({ commandId: 'c', spec: spec({ sandboxId: 'sb_1123456789abcdefghijklmnop', templateId: id }) }), invalid);
+    }
+    await assert.rejects(() => o.createTemplate({ commandId: 'c', sandboxId: ID, templateId: TPL, templateName: 'base' }), (e: { code?: string }) => e.code === 'template_exists');
+    assert.deepEqual(runtime.calls, [], 'nothing reached the runtime');
+    await o.createTemplate({ commandId: 'c', sandboxId: ID, templateId: TPL, templateName: 'my_template-2' });
+    assert.deepEqual(runtime.calls, [`template:${ID}:${TPL}`]);
+  });
+
+  it('refuses pause and resume of ids that are not sandbox ids, and snapshot refs of another sandbox', async () => {
+    const runtime = new FakeRuntime();
+    const o = new SandboxOrchestrator(runtime, log);
+    for (const bad of ['../../etc', '', 'sb_../../x']) {
+      await assert.rejects(() => o.pause({ commandId: 'c', sandboxId: bad }), invalid);
+      await assert.rejects(() => o.resume({ commandId: 'c', spec: spec({ sandboxId: bad }), snapshotRef: `snap_${bad}` }), invalid);
+    }
+    for (const ref of ['snap_sb_1123456789abcdefghijklmnop', '../snap', '', `snap_${ID}/..`]) {
+      await assert.rejects(() => o.resume({ commandId: 'c', spec: spec(), snapshotRef: ref }), invalid);
+    }
+    assert.deepEqual(runtime.calls, []);
+  });
+
+  it('a paused sandbox counts for nothing, is listed as paused, and a retried pause answers the same snapshot', async () => {
+    const runtime = new FakeRuntime();
+    const o = new SandboxOrchestrator(runtime, log);
+    await o.create({ commandId: 'c', spec: spec() });
+    await o.envd(ID); // a client exists
+    const first = await o.pause({ commandId: 'p', sandboxId: ID });
+    assert.equal(first.snapshotRef, `snap_${ID}`);
+    assert.deepEqual(o.usage(), { sandboxes: 0, vcpus: 0, memoryMb: 0 });
+    assert.deepEqual(await o.list(), { sandboxIds: [], pausedIds: [ID] });
+    await assert.rejects(() => o.exec({ sandboxId: ID, cmd: 'true', args: [], timeoutSec: 1 }), (e: { code?: string }) => e.code === 'sandbox_not_found');
+    const again = await o.pause({ commandId: 'p', sandboxId: ID });
+    assert.equal(again.snapshotRef, first.snapshotRef);
+    assert.equal(again.sizeBytes, first.sizeBytes);
+
+    await o.resume({ commandId: 'r', spec: spec(), snapshotRef: first.snapshotRef });
+    assert.deepEqual(o.usage(), { sandboxes: 1, vcpus: 2, memoryMb: 256 });
+    assert.deepEqual(await o.list(), { sandboxIds: [ID], pausedIds: [] });
+    const callsBefore = runtime.calls.length;
+    const retried = await o.resume({ commandId: 'r', spec: spec(), snapshotRef: first.snapshotRef });
+    assert.equal(retried.elapsedMs, 0);
+    assert.equal(runtime.calls.length, callsBefore, 'a retried resume of a running sandbox does nothing');
+    // The envd client of before the pause was dropped: a new one is asked for the new endpoint.
+    await o.envd(ID);
+    assert.equal(runtime.calls.filter((c) => c.startsWith('endpoint:')).length, 2);
+  });
+
+  it('keeps the tally right when a pause fails before or after the kill', async () => {
+    const runtime = new FakeRuntime();
+    const o = new SandboxOrchestrator(runtime, log);
+    await o.create({ commandId: 'c', spec: spec() });
+    runtime.failPause = { afterKill: false };
+    await assert.rejects(() => o.pause({ commandId: 'p', sandboxId: ID }));
+    assert.deepEqual(o.usage(), { sandboxes: 1, vcpus: 2, memoryMb: 256 }, 'still running, still counted');
+    runtime.failPause = { afterKill: true };
+    await assert.rejects(() => o.pause({ commandId: 'p', sandboxId: ID }));
+    assert.deepEqual(o.usage(), { sandboxes: 0, vcpus: 0, memoryMb: 0 }, 'its processes are gone: it holds nothing');
+  });
+
+  it('makes templates only from running sandboxes, and serialises them with the sandbox', async () => {
+    const runtime = new FakeRuntime();
+    runtime.createDelayMs = 30;
+    const o = new SandboxOrchestrator(runtime, log);
+    await assert.rejects(() => o.createTemplate({ commandId: 't', sandboxId: ID, templateId: TPL, templateName: 'x' }), (e: { code?: string }) => e.code === 'sandbox_not_found');
+    await Promise.all([
+      o.create({ commandId: 'c', spec: spec() }),
+      o.createTemplate({ commandId: 't', sandboxId: ID, templateId: TPL, templateName: 'x' }),
+      o.pause({ commandId: 'p', sandboxId: ID }),
+    ]);
+    assert.deepEqual(runtime.calls, [`create:${ID}`, `template:${ID}:${TPL}`, `pause:${ID}`]);
+    await assert.rejects(() => o.createTemplate({ commandId: 't', sandboxId: ID, templateId: TPL, templateName: 'x' }), (e: { code?: string }) => e.code === 'invalid_state');
+    await o.deleteTemplate({ commandId: 'd', templateId: TPL, templateName: 'x' });
+    assert.equal(runtime.calls.at(-1), `template-delete:${TPL}`);
+  });
+
+  it('never hands out an envd client made for the address a sandbox had before its pause', async () => {
+    const runtime = new FakeRuntime();
+    runtime.pauseDelayMs = 30;
+    const o = new SandboxOrchestrator(runtime, log);
+    await o.create({ commandId: 'c', spec: spec() });
+    const pausing = o.pause({ commandId: 'p', sandboxId: ID });
+    await new Promise((r) => setTimeout(r, 5));
+    const during = await o.envd(ID); // a data-plane call that lands mid-pause
+    await pausing;
+    await o.resume({ commandId: 'r', spec: spec(), snapshotRef: `snap_${ID}` });
+    const afterResume = await o.envd(ID);
+    assert.notEqual(afterResume, during);
+    assert.equal(runtime.calls.filter((c) => c.startsWith('endpoint:')).length, 2, 'the endpoint is asked again after the resume');
   });
 });

@@ -1,17 +1,29 @@
 import {
+  BUILT_IN_TEMPLATES,
   CreatedOnHost,
   CreateOnHost,
+  CreateTemplateOnHost,
+  DeleteTemplateOnHost,
   DestroyOnHost,
   ErrorCode,
   ExecOnHost,
   ExecResult,
   HostSandboxList,
   isSandboxId,
+  isTemplateId,
+  isTemplateName,
+  PausedOnHost,
+  PauseOnHost,
+  ResumedOnHost,
+  ResumeOnHost,
+  SandboxSpec,
+  TemplateCreatedOnHost,
   WrennError,
 } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { EnvdClient } from '../envd-client/envd.client';
 import { RecoveryReport, SandboxMetrics, SandboxRuntime } from '../runtime/sandbox-runtime';
+import { snapshotRefFor } from '../runtime/snapshot-ref';
 import { KeyedQueue } from './keyed-queue';
 
 const TEMPLATE_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -45,6 +57,11 @@ export class SandboxOrchestrator {
     return report;
   }
 
+  /** Template operations queue under this key, apart from any sandbox's. */
+  private static templateKey(templateId: string): string {
+    return `template:${templateId}`;
+  }
+
   usage(): Usage {
     let vcpus = 0;
     let memoryMb = 0;
@@ -57,9 +74,7 @@ export class SandboxOrchestrator {
 
   async create(command: CreateOnHost): Promise<CreatedOnHost> {
     const spec = command.spec;
-    requireSandboxId(spec.sandboxId);
-    if (!TEMPLATE_RE.test(spec.template)) throw invalid(`template name "${spec.template}" is not allowed`);
-    if (!positiveInt(spec.vcpus) || !positiveInt(spec.memoryMb)) throw invalid('vcpus and memoryMb must be positive integers');
+    requireSpec(spec);
     return this.queue.run(spec.sandboxId, async () => {
       // A retried create (same sandbox, e.g. after the scheduler restarted) finds it made.
       if (this.resources.has(spec.sandboxId)) return { sandboxId: spec.sandboxId, elapsedMs: 0 };
@@ -78,10 +93,92 @@ export class SandboxOrchestrator {
       const started = performance.now();
       await this.runtime.destroy(command.sandboxId);
       this.resources.delete(command.sandboxId);
-      this.envdClients.get(command.sandboxId)?.close();
-      this.envdClients.delete(command.sandboxId);
+      this.dropEnvd(command.sandboxId);
       this.log.info({ sandboxId: command.sandboxId, elapsedMs: Math.round(performance.now() - started) }, 'sandbox destroyed');
       return { sandboxId: command.sandboxId };
+    });
+  }
+
+  /**
+   * Snapshots a running sandbox and frees what it held; it then counts for nothing in the tally.
+   * A retried pause answers the same snapshot. Whatever happens, the tally follows what the
+   * runtime says is running afterwards (a pause that failed after its kill holds nothing).
+   */
+  async pause(command: PauseOnHost): Promise<PausedOnHost> {
+    requireSandboxId(command.sandboxId);
+    const id = command.sandboxId;
+    return this.queue.run(id, async () => {
+      const started = performance.now();
+      // The sandbox's connections go with it; a resumed one gets a new client.
+      this.dropEnvd(id);
+      try {
+        const { snapshotRef, sizeBytes } = await this.runtime.pause(id);
+        this.resources.delete(id);
+        const elapsedMs = Math.round(performance.now() - started);
+        this.log.info({ sandboxId: id, snapshotRef, sizeBytes, elapsedMs }, 'sandbox paused');
+        return { sandboxId: id, snapshotRef, sizeBytes, elapsedMs };
+      } catch (error) {
+        if (!(await this.runtime.list()).includes(id)) this.resources.delete(id);
+        throw error;
+      } finally {
+        // A data-plane call during the pause may have made a client for the old address.
+        this.dropEnvd(id);
+      }
+    });
+  }
+
+  /** Brings a paused sandbox back from its snapshot; a retry of one already running succeeds. */
+  async resume(command: ResumeOnHost): Promise<ResumedOnHost> {
+    const spec = command.spec;
+    requireSpec(spec);
+    if (command.snapshotRef !== snapshotRefFor(spec.sandboxId)) throw invalid(`"${String(command.snapshotRef)}" is not the snapshot of ${spec.sandboxId}`);
+    return this.queue.run(spec.sandboxId, async () => {
+      if (this.resources.has(spec.sandboxId)) return { sandboxId: spec.sandboxId, elapsedMs: 0 };
+      const started = performance.now();
+      await this.runtime.resume(spec, command.snapshotRef);
+      // The resumed sandbox has a new address: no client of before may be reused.
+      this.dropEnvd(spec.sandboxId);
+      this.resources.set(spec.sandboxId, { vcpus: spec.vcpus, memoryMb: spec.memoryMb });
+      const elapsedMs = Math.round(performance.now() - started);
+      this.log.info({ sandboxId: spec.sandboxId, elapsedMs }, 'sandbox resumed');
+      return { sandboxId: spec.sandboxId, elapsedMs };
+    });
+  }
+
+  /**
+   * Freezes a running sandbox's files into a template; the sandbox keeps running. Queued with the
+   * sandbox's own operations, so a pause or destroy never lands in the middle of the copy.
+   */
+  async createTemplate(command: CreateTemplateOnHost): Promise<TemplateCreatedOnHost> {
+    requireSandboxId(command.sandboxId);
+    requireTemplateId(command.templateId);
+    requireTemplateName(command.templateName);
+    if (BUILT_IN_TEMPLATES.includes(command.templateName)) throw new WrennError(ErrorCode.TemplateExists, `"${command.templateName}" is a built-in template`);
+    const id = command.sandboxId;
+    return this.queue.run(id, () =>
+      this.queue.run(SandboxOrchestrator.templateKey(command.templateId), async () => {
+        if (!this.resources.has(id)) {
+          const paused = (await this.runtime.listPaused()).includes(id);
+          if (paused) throw new WrennError(ErrorCode.InvalidState, `sandbox ${id} is paused; templates are made from running sandboxes`);
+          throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${id} is not on this host`);
+        }
+        const started = performance.now();
+        const { sizeBytes } = await this.runtime.createTemplate(id, command.templateId, command.templateName);
+        const elapsedMs = Math.round(performance.now() - started);
+        this.log.info({ sandboxId: id, templateId: command.templateId, sizeBytes, elapsedMs }, 'template created');
+        return { templateId: command.templateId, sizeBytes, elapsedMs };
+      }),
+    );
+  }
+
+  /** Removes a template's files; refused while a sandbox here uses it; absent is success. */
+  async deleteTemplate(command: DeleteTemplateOnHost): Promise<{ templateId: string }> {
+    requireTemplateId(command.templateId);
+    requireTemplateName(command.templateName);
+    return this.queue.run(SandboxOrchestrator.templateKey(command.templateId), async () => {
+      await this.runtime.deleteTemplate(command.templateId);
+      this.log.info({ templateId: command.templateId }, 'template deleted');
+      return { templateId: command.templateId };
     });
   }
 
@@ -120,8 +217,31 @@ export class SandboxOrchestrator {
   }
 
   async list(): Promise<HostSandboxList> {
-    return { sandboxIds: await this.runtime.list() };
+    const [sandboxIds, pausedIds] = await Promise.all([this.runtime.list(), this.runtime.listPaused()]);
+    return { sandboxIds, pausedIds };
   }
+
+  private dropEnvd(sandboxId: string): void {
+    this.envdClients.get(sandboxId)?.close();
+    this.envdClients.delete(sandboxId);
+  }
+}
+
+function requireSpec(spec: SandboxSpec): void {
+  if (typeof spec !== 'object' || spec === null) throw invalid('spec is required');
+  requireSandboxId(spec.sandboxId);
+  if (typeof spec.template !== 'string' || !TEMPLATE_RE.test(spec.template)) throw invalid(`template name "${String(spec.template)}" is not allowed`);
+  if (spec.templateId !== undefined) requireTemplateId(spec.templateId);
+  if (!positiveInt(spec.vcpus) || !positiveInt(spec.memoryMb)) throw invalid('vcpus and memoryMb must be positive integers');
+}
+
+function requireTemplateId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || !isTemplateId(id)) throw invalid(`"${String(id)}" is not a template id`);
+}
+
+/** The allowlist again, here where names come near the host (defense in depth). */
+function requireTemplateName(name: unknown): asserts name is string {
+  if (!isTemplateName(name)) throw invalid(`template name "${String(name)}" is not allowed`);
 }
 
 function requireSandboxId(id: unknown): asserts id is string {

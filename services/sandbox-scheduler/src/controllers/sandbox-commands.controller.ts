@@ -6,6 +6,9 @@ import {
   DestroySandboxRequest,
   failed,
   FailSandboxRequest,
+  MarkLostRequest,
+  PauseSandboxRequest,
+  ResumeSandboxRequest,
   naming,
   ok,
   Reply,
@@ -31,6 +34,21 @@ export class SandboxCommandsController {
   @MessagePattern(subject(SchedulerCommand.Destroy))
   async destroy(@Payload() request: DestroySandboxRequest): Promise<Reply<CommandAccepted>> {
     return this.lifecycle.destroy(request).then(ok, failed);
+  }
+
+  @MessagePattern(subject(SchedulerCommand.Pause))
+  async pause(@Payload() request: PauseSandboxRequest): Promise<Reply<CommandAccepted>> {
+    return this.lifecycle.pause(request).then(ok, failed);
+  }
+
+  @MessagePattern(subject(SchedulerCommand.Resume))
+  async resume(@Payload() request: ResumeSandboxRequest): Promise<Reply<CommandAccepted>> {
+    return this.lifecycle.resume(request).then(ok, failed);
+  }
+
+  @MessagePattern(subject(SchedulerCommand.MarkLost))
+  async markLost(@Payload() request: MarkLostRequest): Promise<Reply<CommandAccepted>> {
+    return this.lifecycle.markLost(request).then(ok, failed);
   }
 
   @MessagePattern(subject(SchedulerCommand.Fail))

@@ -59,8 +59,9 @@ export class HostDirectory implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   /** Chooses a host and books the request against it until its next heartbeat. */
-  place(request: PlacementRequest): HostHeartbeat | null {
-    const host = chooseHost(this.all(), request, Date.now(), this.inFlight);
+  place(request: PlacementRequest & { onlyHost?: string }): HostHeartbeat | null {
+    const candidates = request.onlyHost === undefined ? this.all() : this.all().filter((h) => h.hostId === request.onlyHost);
+    const host = chooseHost(candidates, request, Date.now(), this.inFlight);
     if (!host) return null;
     const booked = this.inFlight.get(host.hostId) ?? { sandboxes: 0, vcpus: 0, memoryMb: 0 };
     this.inFlight.set(host.hostId, {

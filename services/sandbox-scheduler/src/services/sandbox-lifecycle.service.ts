@@ -10,6 +10,16 @@ import {
   DestroySandboxRequest,
   ErrorCode,
   HostOp,
+  isLive,
+  MarkLostRequest,
+  PausedOnHost,
+  PauseOnHost,
+  PauseSandboxRequest,
+  ResumedOnHost,
+  ResumeOnHost,
+  ResumeSandboxRequest,
+  SandboxSpec,
+  BUILT_IN_TEMPLATES,
   WrennError,
 } from '@wrenn/contracts';
 import { WrennConfig } from '@wrenn/config';
@@ -19,9 +29,12 @@ import type { Logger } from '@wrenn/logger';
 import { CONFIG, EVENT_STORE, LOGGER } from '@wrenn/service-kit';
 import { HostClient } from '../hosts/host-client';
 import { HostDirectory } from '../hosts/host-directory';
+import { TemplateLookup } from '../templates/template-lookup';
 
-/** Templates the platform has before the snapshot catalog adds named ones. */
-const BUILT_IN_TEMPLATES = new Set(['base']);
+/** The error a failed host operation answers with: the host's own code when it has one. */
+function hostFailure(error: unknown): ErrorCode {
+  return error instanceof WrennError && error.code !== ErrorCode.Internal ? error.code : ErrorCode.HostOperationFailed;
+}
 
 /**
  * Drives the Sandbox aggregate through a lifecycle: every step is a decided event, every piece of
@@ -40,6 +53,7 @@ export class SandboxLifecycleService {
     @Inject(LOGGER) private readonly log: Logger,
     private readonly hosts: HostDirectory,
     private readonly hostClient: HostClient,
+    private readonly templates: TemplateLookup,
   ) {
     this.sandboxes = new CommandHandler(store, Aggregate.Sandbox, sandboxDecider);
   }
@@ -55,8 +69,18 @@ export class SandboxLifecycleService {
   async create(req: CreateSandboxRequest): Promise<CommandAccepted> {
     const log = this.log.child({ sandboxId: req.sandboxId, correlationId: req.meta.correlationId });
     const started = performance.now();
-    if (!BUILT_IN_TEMPLATES.has(req.template)) {
-      throw new WrennError(ErrorCode.TemplateNotFound, `template "${req.template}" does not exist`);
+    // A named template pins the size and the host: its files live on that host only.
+    let template: { id: string; hostId: string } | null = null;
+    if (!BUILT_IN_TEMPLATES.includes(req.template)) {
+      const found = await this.templates.readyForTeam(req.meta.teamId, req.template);
+      if (!found) throw new WrennError(ErrorCode.TemplateNotFound, `template "${req.template}" does not exist`);
+      if (found.vcpus !== req.vcpus || found.memoryMb !== req.memoryMb) {
+        throw new WrennError(ErrorCode.ValidationFailed, `template "${req.template}" has ${found.vcpus} vcpus and ${found.memoryMb} MB; sandboxes from it cannot change them`, {
+          vcpus: found.vcpus,
+          memory_mb: found.memoryMb,
+        });
+      }
+      template = { id: found.id, hostId: found.hostId };
     }
     const requested = await this.decide(
       req.sandboxId,
@@ -68,6 +92,7 @@ export class SandboxLifecycleService {
         vcpus: req.vcpus,
         memoryMb: req.memoryMb,
         timeoutSec: req.timeoutSec,
+        ...(template ? { templateId: template.id } : {}),
       },
       req.meta,
       'request',
@@ -75,10 +100,11 @@ export class SandboxLifecycleService {
     // A retry of a create that already got further has nothing left to do here.
     if (requested.state.status !== SandboxStatus.Pending) return { sandboxId: req.sandboxId, seq: requested.seq };
 
-    const host = this.hosts.place({ vcpus: req.vcpus, memoryMb: req.memoryMb });
+    const host = this.hosts.place({ vcpus: req.vcpus, memoryMb: req.memoryMb, onlyHost: template?.hostId });
     if (!host) {
-      const failed = await this.decide(req.sandboxId, { type: 'MarkFailed', reason: 'no host with free capacity' }, req.meta, 'fail');
-      throw new WrennError(ErrorCode.NoHostAvailable, 'no live host has capacity for this sandbox', {
+      const reason = template ? `host ${template.hostId} holding the template is not live or full` : 'no host with free capacity';
+      const failed = await this.decide(req.sandboxId, { type: 'MarkFailed', reason }, req.meta, 'fail');
+      throw new WrennError(ErrorCode.NoHostAvailable, template ? `the host holding template "${req.template}" is not live or has no capacity` : 'no live host has capacity for this sandbox', {
         sandbox_id: req.sandboxId,
         seq: failed.seq,
       });
@@ -89,7 +115,14 @@ export class SandboxLifecycleService {
     try {
       const payload: CreateOnHost = {
         commandId: req.meta.commandId,
-        spec: { sandboxId: req.sandboxId, teamId: req.meta.teamId, template: req.template, vcpus: req.vcpus, memoryMb: req.memoryMb },
+        spec: {
+          sandboxId: req.sandboxId,
+          teamId: req.meta.teamId,
+          template: req.template,
+          vcpus: req.vcpus,
+          memoryMb: req.memoryMb,
+          ...(template ? { templateId: template.id } : {}),
+        },
       };
       created = await this.hostClient.send<CreatedOnHost>(host.hostId, HostOp.Create, payload, this.config.hostCreateTimeoutMs);
     } catch (error) {
@@ -101,8 +134,7 @@ export class SandboxLifecycleService {
       void this.hostClient
         .send(host.hostId, HostOp.Destroy, { commandId: req.meta.commandId, sandboxId: req.sandboxId } satisfies DestroyOnHost, this.config.hostCommandTimeoutMs)
         .catch(() => undefined);
-      const code = error instanceof WrennError && error.code !== ErrorCode.Internal ? error.code : ErrorCode.HostOperationFailed;
-      throw new WrennError(code, `sandbox could not be started: ${reason}`, { sandbox_id: req.sandboxId, seq: failed.seq });
+      throw new WrennError(hostFailure(error), `sandbox could not be started: ${reason}`, { sandbox_id: req.sandboxId, seq: failed.seq });
     }
 
     try {
@@ -146,6 +178,111 @@ export class SandboxLifecycleService {
     }
     const stopped = await this.decide(req.sandboxId, { type: 'MarkStopped' }, req.meta, 'stopped');
     return { sandboxId: req.sandboxId, seq: stopped.seq };
+  }
+
+  private async existing(sandboxId: string, teamId: string): Promise<Exclude<SandboxState, { status: 'initial' }>> {
+    const { state } = await this.sandboxes.state(sandboxId);
+    if (state.status === 'initial' || state.teamId !== teamId) {
+      throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${sandboxId} not found`);
+    }
+    return state;
+  }
+
+  /** The live heartbeat of a host, or 503 host_unavailable: nothing is decided for a dead host. */
+  private liveHost(hostId: string | null, what: string) {
+    const beat = hostId ? this.hosts.get(hostId) : undefined;
+    if (!beat || !isLive(beat)) {
+      throw new WrennError(ErrorCode.HostUnavailable, `host ${hostId} that ${what} is not live`, { host_id: hostId });
+    }
+    return beat;
+  }
+
+  /**
+   * Pause: the host snapshots the sandbox's files and frees everything else it held. A failed
+   * pause leaves the sandbox running (the host thaws it); the error carries the host's code in
+   * details.host_code so the TTL reaper can tell "already gone" from other failures.
+   */
+  async pause(req: PauseSandboxRequest): Promise<CommandAccepted> {
+    const log = this.log.child({ sandboxId: req.sandboxId, correlationId: req.meta.correlationId });
+    const started = performance.now();
+    const state = await this.existing(req.sandboxId, req.meta.teamId);
+    const redrive = req.redrive === true && state.status === SandboxStatus.Pausing;
+    if (state.status === SandboxStatus.Running || redrive) this.liveHost(state.hostId, 'runs the sandbox');
+    if (!redrive) {
+      const requested = await this.decide(req.sandboxId, { type: 'RequestPause', reason: req.reason }, req.meta, 'pause');
+      if (requested.state.status !== SandboxStatus.Pausing) return { sandboxId: req.sandboxId, seq: requested.seq };
+    }
+    const hostId = state.hostId!;
+    let paused: PausedOnHost;
+    try {
+      paused = await this.hostClient.send<PausedOnHost>(
+        hostId,
+        HostOp.Pause,
+        { commandId: req.meta.commandId, sandboxId: req.sandboxId } satisfies PauseOnHost,
+        this.config.hostCommandTimeoutMs,
+      );
+    } catch (error) {
+      const reason = `pause on host ${hostId} failed: ${(error as Error).message}`;
+      log.warn({ hostId, err: error }, 'pause on host failed');
+      const failed = await this.decide(req.sandboxId, { type: 'MarkPauseFailed', reason }, req.meta, 'pause-failed');
+      throw new WrennError(hostFailure(error), reason, {
+        sandbox_id: req.sandboxId,
+        seq: failed.seq,
+        host_code: error instanceof WrennError ? error.code : null,
+      });
+    }
+    const done = await this.decide(req.sandboxId, { type: 'MarkPaused', snapshotRef: paused.snapshotRef, sizeBytes: paused.sizeBytes }, req.meta, 'paused');
+    log.info({ hostId, hostMs: paused.elapsedMs, sizeBytes: paused.sizeBytes, reason: req.reason, totalMs: Math.round(performance.now() - started) }, 'sandbox paused');
+    return { sandboxId: req.sandboxId, seq: done.seq };
+  }
+
+  /**
+   * Resume on the host that holds the snapshot. A host that is not live answers 503 and changes
+   * nothing; a failed resume leaves the sandbox paused, so the caller can retry.
+   */
+  async resume(req: ResumeSandboxRequest): Promise<CommandAccepted> {
+    const log = this.log.child({ sandboxId: req.sandboxId, correlationId: req.meta.correlationId });
+    const started = performance.now();
+    const state = await this.existing(req.sandboxId, req.meta.teamId);
+    const redrive = req.redrive === true && state.status === SandboxStatus.Resuming;
+    if (state.status !== SandboxStatus.Paused && !redrive) {
+      // The decider words the refusal (invalid_state with the current state).
+      const again = await this.decide(req.sandboxId, { type: 'RequestResume', hostId: state.hostId ?? '', bootId: '' }, req.meta, 'resume');
+      return { sandboxId: req.sandboxId, seq: again.seq };
+    }
+    const host = this.liveHost(state.hostId, 'holds the snapshot');
+    if (!redrive) await this.decide(req.sandboxId, { type: 'RequestResume', hostId: host.hostId, bootId: host.bootId }, req.meta, 'resume');
+    const spec: SandboxSpec = {
+      sandboxId: req.sandboxId,
+      teamId: state.teamId,
+      template: state.template,
+      vcpus: state.vcpus,
+      memoryMb: state.memoryMb,
+      ...(state.templateId ? { templateId: state.templateId } : {}),
+    };
+    let resumed: ResumedOnHost;
+    try {
+      resumed = await this.hostClient.send<ResumedOnHost>(
+        host.hostId,
+        HostOp.Resume,
+        { commandId: req.meta.commandId, spec, snapshotRef: state.snapshotRef ?? '' } satisfies ResumeOnHost,
+        this.config.hostCreateTimeoutMs,
+      );
+    } catch (error) {
+      const reason = `resume on host ${host.hostId} failed: ${(error as Error).message}`;
+      log.warn({ hostId: host.hostId, err: error }, 'resume on host failed');
+      const failed = await this.decide(req.sandboxId, { type: 'MarkResumeFailed', reason }, req.meta, 'resume-failed');
+      throw new WrennError(hostFailure(error), reason, { sandbox_id: req.sandboxId, seq: failed.seq });
+    }
+    const done = await this.decide(req.sandboxId, { type: 'MarkResumed', hostId: host.hostId }, req.meta, 'resumed');
+    log.info({ hostId: host.hostId, hostMs: resumed.elapsedMs, totalMs: Math.round(performance.now() - started) }, 'sandbox resumed');
+    return { sandboxId: req.sandboxId, seq: done.seq };
+  }
+
+  /** Used by the reaper when a host's heartbeat stopped for longer than its lease. */
+  async markLost(req: MarkLostRequest): Promise<CommandAccepted> {
+    const result = await this.decide(req.sandboxId, { type: 'MarkLost', hostId: req.hostId, reason: req.reason }, req.meta, 'lost');
+    return { sandboxId: req.sandboxId, seq: result.seq };
   }
 
   /** Used by the reaper's sweep: fail a sandbox whose in-flight host work died with its agent. */

@@ -24,17 +24,25 @@ export type ServiceKey = keyof typeof SERVICES;
  */
 export async function start(only?: string): Promise<void> {
   const log = createLogger('wrenn');
-  if (only !== undefined && !(only in SERVICES)) {
-    throw new Error(`unknown service "${only}"; one of: ${Object.keys(SERVICES).join(', ')}`);
+  // One name, or several separated by commas (e.g. the control plane in one process and the
+  // host agent in another).
+  const chosen = only === undefined ? Object.keys(SERVICES) : only.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const name of chosen) {
+    if (!(name in SERVICES)) throw new Error(`unknown service "${name}"; one of: ${Object.keys(SERVICES).join(', ')}`);
   }
-  const names = (only ? [only] : Object.keys(SERVICES)) as ServiceKey[];
+  const names = Object.keys(SERVICES).filter((name) => chosen.includes(name)) as ServiceKey[];
   const running: RunningService[] = [];
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) process.exit(1);
     stopping = true;
     log.info({ signal }, 'stopping');
-    for (const service of running.reverse()) {
+    // The gateway stops taking requests first, then the reaper finishes its pass (a TTL pause
+    // already on a host completes, which needs the scheduler and the host agent still up); the
+    // rest go in reverse order of start.
+    const first = ['gateway', 'reaper'];
+    const order = [...first.flatMap((name) => running.filter((s) => s.name === name)), ...running.filter((s) => !first.includes(s.name)).reverse()];
+    for (const service of order) {
       await service.close().catch((error) => log.error({ err: error, service: service.name }, 'stop failed'));
     }
     process.exit(0);

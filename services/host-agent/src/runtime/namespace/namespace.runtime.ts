@@ -1,4 +1,4 @@
-import { ErrorCode, isSandboxId, SandboxSpec, WrennError } from '@wrenn/contracts';
+import { ErrorCode, isSandboxId, isTemplateId, SandboxSpec, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
@@ -10,9 +10,12 @@ import { CleanupStack } from '../../cleanup/cleanup-stack';
 import { NetworkManager } from '../../networking';
 import { EnvdClient } from '../../envd-client/envd.client';
 import { OverlayStore } from '../../rootfs/overlay.store';
+import { SnapshotMeta, SnapshotStore } from '../../rootfs/snapshot.store';
+import { TemplateMeta, TemplateStore } from '../../rootfs/template.store';
 import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../sandbox-runtime';
-import { childrenOf, exePath, isSameProcess, signal, startTime, waitGone } from './proc';
-import { CGROUP_JOIN_SCRIPT, SANDBOX_CAPABILITIES, SANDBOX_INIT_SCRIPT } from './sandbox-init';
+import { snapshotRefFor } from '../snapshot-ref';
+import { childrenOf, exePath, isSameProcess, signal, startTime, waitGone, waitReaped } from './proc';
+import { CAPABILITY_NUMBERS, CGROUP_JOIN_SCRIPT, mountPoints, SANDBOX_CAPABILITIES, SANDBOX_INIT, SYSCALL_NUMBERS } from './sandbox-init';
 
 export interface NamespaceRuntimeOptions {
   /** Everything of this runtime lives under it: sandboxes/<id>/… */
@@ -35,7 +38,25 @@ export interface NamespaceRuntimeOptions {
   warmPoolSize?: number;
   /** Node binary and envd bundle dir bound read-only into every sandbox; envd then runs as its init's child. */
   envd?: { nodeBinary: string; bundleDir: string; healthTimeoutMs?: number };
+  /**
+   * Called before each named step of pause, resume and template creation; a throw there fails
+   * the operation at that step. Lets the host tests prove every rollback path on a real kernel.
+   */
+  checkpoint?: (step: LifecycleStep) => void | Promise<void>;
 }
+
+/** Steps of the lifecycle operations, in order, as the checkpoint hook sees them. */
+export type LifecycleStep =
+  | 'pause:frozen'
+  | 'pause:snapshot-begun'
+  | 'pause:killed'
+  | 'pause:committed'
+  | 'start:files'
+  | 'start:network'
+  | 'start:cgroup'
+  | 'start:init'
+  | 'template:frozen'
+  | 'template:copied';
 
 /** What a sandbox leaves on disk; its presence marks the sandbox complete. */
 interface SandboxMeta {
@@ -51,6 +72,8 @@ interface SandboxMeta {
   imageDir: string;
   /** Where the sandbox's files are: sandboxes/<id>, or warm/<key> for one taken from the warm pool. */
   dir: string;
+  /** The overlay's read-only layers, top first (template layers, then the base image). Absent = [imageDir]. */
+  lower?: string[];
 }
 
 /** Shape every warm sandbox is started with; a claim rewrites the limits to the request's. */
@@ -75,8 +98,22 @@ export class NamespaceRuntime implements SandboxRuntime {
   private readonly warm: SandboxMeta[] = [];
   private warming: Promise<void> | undefined;
   private stopped = false;
+  private readonly snapshots: SnapshotStore;
+  private readonly templates: TemplateStore;
+  /** Paused sandboxes: their snapshot's meta, by sandbox id. */
+  private readonly paused = new Map<string, SnapshotMeta>();
+  /** Creates and resumes in progress per template: a template in use must not be deleted under them. */
+  private readonly templateStarts = new Map<string, number>();
+  /** Templates held on this host, by id. */
+  private readonly templateMetas = new Map<string, TemplateMeta>();
 
   constructor(private readonly options: NamespaceRuntimeOptions) {
+    this.snapshots = new SnapshotStore(join(options.stateDir, 'snapshots'));
+    this.templates = new TemplateStore(join(options.stateDir, 'templates'));
+  }
+
+  private async checkpoint(step: LifecycleStep): Promise<void> {
+    await this.options.checkpoint?.(step);
   }
 
   private get sandboxesDir(): string {
@@ -131,7 +168,10 @@ export class NamespaceRuntime implements SandboxRuntime {
 
   async create(spec: SandboxSpec): Promise<RuntimeSandbox> {
     assertId(spec.sandboxId);
-    if (existsSync(this.sandboxDir(spec.sandboxId))) throw new WrennError(ErrorCode.SandboxExists, `sandbox ${spec.sandboxId} already exists on this host`);
+    if (existsSync(this.sandboxDir(spec.sandboxId)) || this.paused.has(spec.sandboxId)) {
+      throw new WrennError(ErrorCode.SandboxExists, `sandbox ${spec.sandboxId} already exists on this host`);
+    }
+    if (spec.templateId) return this.createFromTemplate(spec, spec.templateId);
     const warm = spec.template === WARM_SPEC.template ? this.warm.shift() : undefined;
     if (warm) {
       this.refillWarm();
@@ -142,9 +182,34 @@ export class NamespaceRuntime implements SandboxRuntime {
         await this.destroyWarm(warm).catch(() => undefined);
       }
     }
-    const meta = await this.build(spec, this.sandboxDir(spec.sandboxId));
+    const meta = await this.build(spec, this.sandboxDir(spec.sandboxId), { lower: [this.imagePath(spec.template)] });
     this.sandboxes.set(spec.sandboxId, meta);
     return { sandboxId: spec.sandboxId, pid: meta.initPid, dir: meta.dir };
+  }
+
+  /** A sandbox whose root is the template's layer over the layers the template was made on, and a fresh upper. */
+  private async createFromTemplate(spec: SandboxSpec, templateId: string): Promise<RuntimeSandbox> {
+    return this.usingTemplate(templateId, async () => {
+      // The in-memory list, not the disk: a delete takes a template out of it before its files go.
+      const template = this.templateMetas.get(templateId);
+      if (!template) throw new WrennError(ErrorCode.TemplateNotFound, `template ${templateId} is not on this host`);
+      const meta = await this.build({ ...spec, templateId }, this.sandboxDir(spec.sandboxId), { lower: this.templates.stack(template) });
+      this.sandboxes.set(spec.sandboxId, meta);
+      return { sandboxId: spec.sandboxId, pid: meta.initPid, dir: meta.dir };
+    });
+  }
+
+  /** Marks a template as being started from for the duration of `task` (deleteTemplate then refuses). */
+  private async usingTemplate<T>(templateId: string | undefined, task: () => Promise<T>): Promise<T> {
+    if (!templateId) return task();
+    this.templateStarts.set(templateId, (this.templateStarts.get(templateId) ?? 0) + 1);
+    try {
+      return await task();
+    } finally {
+      const left = (this.templateStarts.get(templateId) ?? 1) - 1;
+      if (left > 0) this.templateStarts.set(templateId, left);
+      else this.templateStarts.delete(templateId);
+    }
   }
 
   /**
@@ -180,7 +245,7 @@ export class NamespaceRuntime implements SandboxRuntime {
       while (!this.stopped && this.warm.length < target) {
         const key = `sb_${ulid().toLowerCase()}`;
         try {
-          const meta = await this.build({ sandboxId: key, teamId: 'warm', ...WARM_SPEC }, join(this.warmDir, key));
+          const meta = await this.build({ sandboxId: key, teamId: 'warm', ...WARM_SPEC }, join(this.warmDir, key), { lower: [this.imagePath(WARM_SPEC.template)] });
           if (this.stopped) await this.destroyWarm(meta);
           else this.warm.push(meta);
         } catch (error) {
@@ -197,29 +262,52 @@ export class NamespaceRuntime implements SandboxRuntime {
     await this.teardown(meta.sandboxId, meta.dir, meta);
   }
 
-  /** Builds a sandbox under `dir`, all or nothing, and returns its (written) meta. */
-  private async build(spec: SandboxSpec, dir: string): Promise<SandboxMeta> {
-    const image = this.imagePath(spec.template);
+  /**
+   * Builds a sandbox under `dir`, all or nothing, and returns its (written) meta. `lower` is the
+   * overlay's read-only stack (top first, base image last). With `restoreUpper` (a resume) the
+   * sandbox's upper dir is that directory, moved in — and moved back if the start fails.
+   */
+  private async build(spec: SandboxSpec, dir: string, options: { lower: string[]; restoreUpper?: string }): Promise<SandboxMeta> {
+    const image = options.lower[options.lower.length - 1];
     if (!existsSync(join(image, 'etc/wrenn-image.json'))) {
       throw new WrennError(ErrorCode.TemplateNotFound, `template "${spec.template}" has no image on this host`);
+    }
+    for (const layer of options.lower.slice(0, -1)) {
+      if (!existsSync(layer)) throw new WrennError(ErrorCode.TemplateNotFound, `template layer ${layer} is missing on this host`);
     }
     const cleanup = new CleanupStack();
     try {
       await mkdir(dirname(dir), { recursive: true });
       await mkdir(dir, { mode: 0o700 });
-      cleanup.push('sandbox dir', () => rm(dir, { recursive: true, force: true }));
-      const layout = this.overlay.layout(dir, image);
-      await this.overlay.prepare(layout);
-
-      const net = await this.options.network.acquire();
-      cleanup.push('network', () => this.options.network.release(net.index));
-      const cgroup = await this.options.cgroups.create(spec.sandboxId, {
-        vcpus: spec.vcpus,
-        memoryMb: spec.memoryMb,
-        pidsMax: this.options.pidsMax ?? 1024,
+      const layout = { ...this.overlay.layout(dir, image), lower: options.lower.join(':') };
+      const restoreUpper = options.restoreUpper;
+      cleanup.push('sandbox dir', async () => {
+        // A resume's files go back to their snapshot first; if they cannot, the dir stays (with
+        // them in it) for recovery to put back: removing it would lose them.
+        if (restoreUpper && existsSync(layout.upper) && !existsSync(restoreUpper)) await rename(layout.upper, restoreUpper);
+        await rm(dir, { recursive: true, force: true });
       });
-      cleanup.push('cgroup', () => this.options.cgroups.remove(spec.sandboxId));
-      await this.writeIdentityFiles(layout.upper, spec.sandboxId);
+      if (restoreUpper) await rename(restoreUpper, layout.upper);
+      await this.overlay.prepare(layout);
+      await this.checkpoint('start:files');
+
+      // Network and cgroups do not depend on each other: acquired side by side, and whichever
+      // succeeded is released if the other failed.
+      const [netResult, cgroupResult] = await Promise.allSettled([
+        this.options.network.acquire(),
+        this.options.cgroups.create(spec.sandboxId, { vcpus: spec.vcpus, memoryMb: spec.memoryMb, pidsMax: this.options.pidsMax ?? 1024 }),
+      ]);
+      if (netResult.status === 'fulfilled') cleanup.push('network', () => this.options.network.release(netResult.value.index));
+      if (cgroupResult.status === 'fulfilled') cleanup.push('cgroup', () => this.options.cgroups.remove(spec.sandboxId));
+      if (netResult.status === 'rejected') throw netResult.reason;
+      if (cgroupResult.status === 'rejected') throw cgroupResult.reason;
+      const net = netResult.value;
+      const cgroup = cgroupResult.value;
+      await this.checkpoint('start:network');
+      await this.checkpoint('start:cgroup');
+      // A resumed sandbox keeps its own hosts, hostname and resolv.conf (it may have changed them).
+      if (!restoreUpper) await this.writeIdentityFiles(layout.upper, spec.sandboxId);
+      await this.overlay.ensureMountPoints(layout.upper, mountPoints(cgroup.userProcsFiles.length));
 
       const supervisor = this.launch(spec.sandboxId, dir, layout, net.netnsPath, cgroup.procsFiles, cgroup.userProcsFiles);
       cleanup.push('init', async () => {
@@ -231,6 +319,7 @@ export class NamespaceRuntime implements SandboxRuntime {
       const initPid = await this.waitForInit(supervisor, dir);
       const initStart = await startTime(initPid);
       if (!initStart) throw new Error('sandbox init exited during start');
+      await this.checkpoint('start:init');
       if (this.options.envd) {
         const envd = new EnvdClient(`http://${net.sandboxIp}:${ENVD_PORT}`);
         try {
@@ -250,6 +339,7 @@ export class NamespaceRuntime implements SandboxRuntime {
         network: { index: net.index, hostIp: net.hostIp, sandboxIp: net.sandboxIp },
         imageDir: image,
         dir,
+        lower: options.lower,
       };
       // Written last and atomically: only a complete sandbox has a meta.json.
       await writeFile(join(dir, `${META}.tmp`), JSON.stringify(meta));
@@ -284,7 +374,9 @@ export class NamespaceRuntime implements SandboxRuntime {
     const log = openSync(join(dir, 'console.log'), 'a');
     const envd = this.options.envd;
     const init = envd ? ['/opt/wrenn/bin/node', '/opt/wrenn/envd/envd.js'] : ['/bin/sleep', 'infinity'];
-    const caps = ['-all', ...SANDBOX_CAPABILITIES.map((c) => `+${c}`)].join(',');
+    const syscalls = SYSCALL_NUMBERS[process.arch];
+    if (!syscalls) throw new Error(`the namespace runtime does not know the system calls of ${process.arch}`);
+    const keep = SANDBOX_CAPABILITIES.map((c) => CAPABILITY_NUMBERS[c]).join(',');
     try {
       const child = spawn(
         '/bin/bash',
@@ -292,8 +384,10 @@ export class NamespaceRuntime implements SandboxRuntime {
           '-c', CGROUP_JOIN_SCRIPT, 'wrenn-cgroup-join', ...procsFiles, '--',
           'nsenter', `--net=${netnsPath}`, '--',
           'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--propagation', 'private', '--',
-          '/bin/sh', '-c', SANDBOX_INIT_SCRIPT, 'wrenn-init',
-          layout.merged, layout.lower, layout.upper, layout.work, id, caps, envd?.nodeBinary ?? '', envd?.bundleDir ?? '', userProcsFiles.join(' '),
+          'perl', '-e', SANDBOX_INIT, '--',
+          Object.entries(syscalls).map(([name, nr]) => `${name}=${nr}`).join(','), keep,
+          layout.merged, layout.lower, layout.upper, layout.work, id,
+          envd?.nodeBinary ?? '', envd?.bundleDir ?? '', userProcsFiles.join(' '),
           ...init,
         ],
         { detached: true, stdio: ['ignore', log, log], env: { PATH: DEFAULT_PATH, ENVD_PORT: '49983' } },
@@ -330,8 +424,20 @@ export class NamespaceRuntime implements SandboxRuntime {
     return { envdUrl: `http://${meta.network.sandboxIp}:${ENVD_PORT}` };
   }
 
+  /** Destroys a sandbox, running or paused: processes, network, cgroups, files and snapshot. */
   async destroy(sandboxId: string): Promise<void> {
     assertId(sandboxId);
+    const errors: Error[] = [];
+    await this.destroyRunning(sandboxId).catch((error: Error) => errors.push(error));
+    await this.snapshots
+      .remove(sandboxId)
+      .then(() => this.paused.delete(sandboxId))
+      .catch((error: Error) => errors.push(new Error(`snapshot: ${error.message}`)));
+    if (errors.length) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
+  }
+
+  /** Everything of a sandbox but its snapshot. */
+  private async destroyRunning(sandboxId: string): Promise<void> {
     const link = this.sandboxDir(sandboxId);
     const meta = this.sandboxes.get(sandboxId) ?? (await this.readMeta(sandboxId));
     const dir = meta?.dir ?? (await realpath(link).catch(() => link));
@@ -343,8 +449,12 @@ export class NamespaceRuntime implements SandboxRuntime {
     }
   }
 
-  /** Kills, then releases cgroups, network and files; every step tried, errors collected. */
-  private async teardown(cgroupName: string, dir: string, meta: SandboxMeta | undefined): Promise<void> {
+  /**
+   * Kills, then releases cgroups, network and files; every step tried, errors collected.
+   * `scanLeftovers: false` skips the /proc scan for a half-made sandbox's processes, for callers
+   * that have already emptied its cgroup (which every process of a sandbox is born in).
+   */
+  private async teardown(cgroupName: string, dir: string, meta: SandboxMeta | undefined, options: { scanLeftovers?: boolean } = {}): Promise<void> {
     const errors: Error[] = [];
     const attempt = async (what: string, fn: () => Promise<unknown>) => {
       try {
@@ -363,9 +473,12 @@ export class NamespaceRuntime implements SandboxRuntime {
       });
     }
     // A half-made sandbox has no meta: its unshare is found by the dir in its command line.
-    await attempt('kill leftovers', () => this.killByDir(dir));
-    await attempt('cgroup', () => this.options.cgroups.remove(cgroupName));
-    if (meta) await attempt('network', () => this.options.network.release(meta.network.index));
+    if (options.scanLeftovers !== false || !meta) await attempt('kill leftovers', () => this.killByDir(dir));
+    // Independent of each other: released side by side.
+    await Promise.all([
+      attempt('cgroup', () => this.options.cgroups.remove(cgroupName)),
+      meta ? attempt('network', () => this.options.network.release(meta.network.index)) : undefined,
+    ]);
     await attempt('unmount', () => unmountUnder(dir));
     await attempt('remove dir', () => rm(dir, { recursive: true, force: true }));
     if (errors.length) throw new AggregateError(errors, `destroy of ${cgroupName} incomplete: ${errors.map((e) => e.message).join('; ')}`);
@@ -403,25 +516,177 @@ export class NamespaceRuntime implements SandboxRuntime {
     if (empty) await this.options.cgroups.removeGroup();
   }
 
-  // Lifecycle operations beyond create/destroy land with the lifecycle work; until then they
-  // answer with a clear error instead of doing half the job.
+  /**
+   * Pause: freeze (the stop-the-world point) → snapshot begun (its meta, no files yet) → every
+   * process killed where it stood → the upper dir moved into the snapshot (a rename, no copy) →
+   * snapshot complete → network slot, cgroups and the sandbox dir released.
+   *
+   * Before the kill, any failure thaws the sandbox and it carries on as if nothing happened.
+   * From the kill on, the user's files are only ever moved: a failure leaves them in the sandbox
+   * dir or in the partial snapshot, and a retried pause (or the next agent start) completes the
+   * snapshot from wherever they are. Running processes do not survive a pause; files do.
+   */
   async pause(sandboxId: string): Promise<{ snapshotRef: string; sizeBytes: number }> {
-    throw new WrennError(ErrorCode.InvalidState, `pause is not available on this host yet (${sandboxId})`);
+    assertId(sandboxId);
+    const done = this.paused.get(sandboxId);
+    if (done) {
+      // A retry: the snapshot is made; release whatever an earlier attempt could not.
+      if (existsSync(this.sandboxDir(sandboxId))) await this.releaseAfterPause(sandboxId, this.sandboxes.get(sandboxId) ?? (await this.readMeta(sandboxId)));
+      return { snapshotRef: done.snapshotRef, sizeBytes: done.sizeBytes };
+    }
+    const meta = this.sandboxes.get(sandboxId) ?? (await this.readMeta(sandboxId));
+    if (meta && !(await isSameProcess(meta.initPid, meta.initStart)) && existsSync(this.snapshots.partialDir(sandboxId))) {
+      // An earlier attempt got past its kill: finish it.
+      return this.finishPause(sandboxId, meta);
+    }
+    const live = await this.live(sandboxId);
+    const cgroups = this.options.cgroups;
+    try {
+      await cgroups.freeze(sandboxId);
+      await this.checkpoint('pause:frozen');
+      await this.snapshots.begin({
+        sandboxId,
+        snapshotRef: snapshotRefFor(sandboxId),
+        spec: live.spec,
+        lower: live.lower ?? [live.imageDir],
+        templateId: live.spec.templateId,
+        sizeBytes: 0,
+        pausedAt: new Date().toISOString(),
+      });
+      await this.checkpoint('pause:snapshot-begun');
+    } catch (error) {
+      const undo: unknown[] = [];
+      await this.snapshots.abort(sandboxId).catch((e) => undo.push(e));
+      await cgroups.thaw(sandboxId).catch((e) => undo.push(e));
+      if (undo.length) throw new AggregateError([error, ...undo], `pause failed (${(error as Error).message}) and could not be undone`);
+      throw error;
+    }
+    return this.finishPause(sandboxId, live);
   }
 
-  async resume(spec: SandboxSpec): Promise<RuntimeSandbox> {
-    throw new WrennError(ErrorCode.InvalidState, `resume is not available on this host yet (${spec.sandboxId})`);
+  /** From the point of no return to a complete snapshot and every resource released. Re-runnable. */
+  private async finishPause(sandboxId: string, meta: SandboxMeta): Promise<{ snapshotRef: string; sizeBytes: number }> {
+    const cgroups = this.options.cgroups;
+    // Frozen processes take the SIGKILL with them when thawed, before running another instruction.
+    // The supervisor (unshare, outside the pid namespace) is spared: it reaps the init and exits.
+    await cgroups.killAll(sandboxId, [meta.supervisorPid]);
+    // A retry may find the cgroup already gone with the processes: nothing left to thaw.
+    await cgroups.thaw(sandboxId).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+    if (!(await waitReaped(meta.initPid, meta.initStart, 5000))) throw new Error(`pid ${meta.initPid} of ${sandboxId} survived SIGKILL`);
+    await this.checkpoint('pause:killed');
+    const snapshot = await this.snapshots.commit(sandboxId, join(meta.dir, 'upper'), diskUsageBytes);
+    this.paused.set(sandboxId, snapshot);
+    await this.checkpoint('pause:committed');
+    await this.releaseAfterPause(sandboxId, meta);
+    return { snapshotRef: snapshot.snapshotRef, sizeBytes: snapshot.sizeBytes };
+  }
+
+  /** Network slot, cgroups, mounts and the sandbox dir of a sandbox whose snapshot is complete. */
+  private async releaseAfterPause(sandboxId: string, meta: SandboxMeta | undefined): Promise<void> {
+    const link = this.sandboxDir(sandboxId);
+    const dir = meta?.dir ?? (await realpath(link).catch(() => link));
+    // The files belong in the snapshot; if they are still here, they go there before the dir goes.
+    if (existsSync(join(dir, 'upper'))) await this.snapshots.restoreUpper(sandboxId, join(dir, 'upper'));
+    this.sandboxes.delete(sandboxId);
+    await this.teardown(sandboxId, dir, meta, { scanLeftovers: false });
+    // Only once everything is released: a retry finds the link and the meta to finish with.
+    await rm(link, { force: true, recursive: true });
+  }
+
+  /**
+   * Resume: a sandbox built like a new one (pooled network slot, fresh cgroups, same id and
+   * hostname) whose overlay upper is the snapshot's, over the same read-only stack it was paused
+   * with. On failure the files go back into the snapshot, which stays as it was.
+   */
+  async resume(spec: SandboxSpec, snapshotRef: string): Promise<RuntimeSandbox> {
+    assertId(spec.sandboxId);
+    const id = spec.sandboxId;
+    if (snapshotRef !== snapshotRefFor(id)) throw new WrennError(ErrorCode.ValidationFailed, `"${snapshotRef}" is not the snapshot of ${id}`);
+    const running = this.sandboxes.get(id);
+    if (running && (await isSameProcess(running.initPid, running.initStart))) return { sandboxId: id, pid: running.initPid, dir: running.dir };
+    // A pause that was cut short after its kill is completed first: its files are what resumes.
+    if (!this.paused.has(id) && existsSync(this.snapshots.partialDir(id))) await this.pause(id);
+    const snapshot = this.paused.get(id);
+    if (!snapshot) throw new WrennError(ErrorCode.SandboxNotFound, `snapshot ${snapshotRef} is not on this host`);
+    if (existsSync(this.sandboxDir(id))) await this.releaseAfterPause(id, await this.readMeta(id));
+    return this.usingTemplate(snapshot.templateId, async () => {
+      const meta = await this.build({ ...spec, templateId: snapshot.templateId }, this.sandboxDir(id), {
+        lower: snapshot.lower,
+        restoreUpper: this.snapshots.upper(id),
+      });
+      this.sandboxes.set(id, meta);
+      this.paused.delete(id);
+      // What is left of the snapshot is its meta; recover() also recognises it as spent.
+      await this.snapshots.remove(id).catch((error) => this.options.logger?.warn({ err: error, sandboxId: id }, 'spent snapshot not removed'));
+      return { sandboxId: id, pid: meta.initPid, dir: meta.dir };
+    });
   }
 
   async listPaused(): Promise<string[]> {
-    return [];
+    return [...this.paused.keys()].sort();
   }
 
-  async createTemplate(sandboxId: string): Promise<{ sizeBytes: number }> {
-    throw new WrennError(ErrorCode.InvalidState, `templates are not available on this host yet (${sandboxId})`);
+  /**
+   * Freezes the sandbox, copies its upper dir as the template's layer, thaws it. The template's
+   * read-only stack is that layer over the sandbox's own lower layers, so a template made from
+   * a template-derived sandbox keeps its parent's files.
+   */
+  async createTemplate(sandboxId: string, templateId: string, name?: string): Promise<{ sizeBytes: number }> {
+    assertId(sandboxId);
+    if (!isTemplateId(templateId)) throw new WrennError(ErrorCode.ValidationFailed, `"${templateId}" is not a template id`);
+    const existing = this.templateMetas.get(templateId) ?? (await this.templates.read(templateId));
+    if (existing) {
+      if (existing.sourceSandboxId === sandboxId) return { sizeBytes: existing.sizeBytes }; // a retry
+      throw new WrennError(ErrorCode.TemplateExists, `template ${templateId} already exists on this host`);
+    }
+    if (this.paused.has(sandboxId)) throw new WrennError(ErrorCode.InvalidState, `sandbox ${sandboxId} is paused; templates are made from running sandboxes`);
+    const meta = await this.live(sandboxId);
+    const cgroups = this.options.cgroups;
+    let partial: string;
+    try {
+      await cgroups.freeze(sandboxId);
+      await this.checkpoint('template:frozen');
+      partial = await this.templates.copyLayer(templateId, join(meta.dir, 'upper'));
+    } finally {
+      await cgroups.thaw(sandboxId);
+    }
+    const template: TemplateMeta = {
+      templateId,
+      name,
+      lower: meta.lower ?? [meta.imageDir],
+      baseImage: meta.imageDir,
+      sourceSandboxId: sandboxId,
+      sizeBytes: 0,
+      createdAt: new Date().toISOString(),
+    };
+    try {
+      await this.checkpoint('template:copied');
+      template.sizeBytes = await diskUsageBytes(join(partial, 'layer'));
+    } catch (error) {
+      await rm(partial, { recursive: true, force: true }).catch(() => undefined);
+      throw error;
+    }
+    await this.templates.commit(partial, template);
+    this.templateMetas.set(templateId, template);
+    return { sizeBytes: template.sizeBytes };
   }
 
-  async deleteTemplate(): Promise<void> {}
+  /** Removes a template's files unless a running or paused sandbox (or another template) stands on them. */
+  async deleteTemplate(templateId: string): Promise<void> {
+    if (!isTemplateId(templateId)) throw new WrennError(ErrorCode.ValidationFailed, `"${templateId}" is not a template id`);
+    const layer = this.templates.layer(templateId);
+    const sandboxes = [...this.sandboxes.values()].filter((m) => m.lower?.includes(layer)).map((m) => m.sandboxId);
+    const paused = [...this.paused.values()].filter((m) => m.lower.includes(layer)).map((m) => m.sandboxId);
+    const templates = [...this.templateMetas.values()].filter((t) => t.lower.includes(layer)).map((t) => t.templateId);
+    const starting = this.templateStarts.get(templateId) ?? 0;
+    if (sandboxes.length + paused.length + templates.length + starting > 0) {
+      throw new WrennError(ErrorCode.TemplateInUse, `template ${templateId} is in use on this host`, { sandboxes, paused, templates, starting });
+    }
+    this.templateMetas.delete(templateId);
+    await this.templates.remove(templateId);
+  }
 
   async recover(): Promise<RecoveryReport> {
     await mkdir(this.sandboxesDir, { recursive: true });
@@ -449,11 +714,21 @@ export class NamespaceRuntime implements SandboxRuntime {
       await this.teardown(key, dir, undefined).catch(() => undefined);
       report.removed.push(key);
     }
+    // An agent that died during a pause or a template copy may have left a sandbox frozen.
+    for (const id of report.adopted) await this.options.cgroups.thaw(id).catch(() => undefined);
+    // Templates and snapshots before the dead are removed: a dead sandbox's dir may hold the
+    // files of a pause or a resume that was cut short, and those are put back in their snapshot.
+    const templates = await this.templates.recover();
+    for (const t of templates.templates) this.templateMetas.set(t.templateId, t);
+    if (templates.removed.length) this.options.logger?.warn({ removed: templates.removed }, 'removed half-made templates');
+    await this.recoverSnapshots();
+    report.paused = [...this.paused.keys()].sort();
+    report.templates = [...this.templateMetas.keys()].sort();
     // Networks and cgroups of the living are kept; everything else of this agent goes.
     await this.options.network.recover(report.adopted.map((id) => this.sandboxes.get(id)!.network.index));
     for (const name of dead) {
       try {
-        await this.destroy(name);
+        await this.destroyRunning(name);
       } catch (error) {
         this.options.logger?.warn({ sandboxId: name, err: error }, 'could not remove leftover sandbox');
       }
@@ -467,6 +742,61 @@ export class NamespaceRuntime implements SandboxRuntime {
     await this.options.network.start();
     this.refillWarm();
     return report;
+  }
+
+  /**
+   * Snapshots after a restart. Complete ones are adopted; a partial one that holds the files (its
+   * sandbox was killed) is completed, one whose sandbox is still alive is abandoned (its pause
+   * never reached the kill); a complete one whose files a resume had moved gets them back from
+   * the half-started sandbox, or is dropped as spent when that resume finished.
+   */
+  private async recoverSnapshots(): Promise<void> {
+    const { complete, partial } = await this.snapshots.scan();
+    const deadUpper = async (id: string) => {
+      const meta = await this.readMeta(id);
+      const dir = meta?.dir ?? (await realpath(this.sandboxDir(id)).catch(() => this.sandboxDir(id)));
+      const upper = join(dir, 'upper');
+      return existsSync(upper) ? upper : undefined;
+    };
+    for (const id of partial) {
+      try {
+        if (this.sandboxes.has(id) && !this.snapshots.hasPartialFiles(id)) {
+          await this.snapshots.abort(id);
+          continue;
+        }
+        const upper = this.snapshots.hasPartialFiles(id) ? undefined : await deadUpper(id);
+        if (!upper && !this.snapshots.hasPartialFiles(id)) {
+          await this.snapshots.abort(id);
+          continue;
+        }
+        this.paused.set(id, await this.snapshots.commit(id, upper, diskUsageBytes));
+      } catch (error) {
+        // Never delete what may be the only copy of someone's files: left for an operator.
+        this.options.logger?.error({ err: error, sandboxId: id }, 'could not complete an interrupted pause');
+      }
+    }
+    for (const id of complete) {
+      const meta = await this.snapshots.read(id);
+      if (!meta) continue;
+      if (!existsSync(this.snapshots.upper(id))) {
+        if (this.sandboxes.has(id)) {
+          await this.snapshots.remove(id).catch(() => undefined); // its resume finished
+          continue;
+        }
+        const upper = await deadUpper(id);
+        if (!upper) {
+          this.options.logger?.error({ sandboxId: id }, 'snapshot without files dropped');
+          await this.snapshots.remove(id).catch(() => undefined);
+          continue;
+        }
+        await this.snapshots.restoreUpper(id, upper);
+      }
+      if (this.sandboxes.has(id)) {
+        this.options.logger?.warn({ sandboxId: id }, 'a running sandbox also has a snapshot; the snapshot is kept aside');
+        continue;
+      }
+      this.paused.set(id, meta);
+    }
   }
 
   private async readMeta(sandboxId: string): Promise<SandboxMeta | undefined> {

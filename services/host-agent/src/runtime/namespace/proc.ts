@@ -63,3 +63,13 @@ export function signal(pid: number, sig: NodeJS.Signals): void {
     if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
   }
 }
+
+/** Waits until a process is gone and reaped (no /proc entry of that start time); false on timeout. */
+export async function waitReaped(pid: number, start: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!(await isSameProcess(pid, start))) return true;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return !(await isSameProcess(pid, start));
+}

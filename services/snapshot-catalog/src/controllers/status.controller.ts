@@ -4,7 +4,7 @@ import { naming, ok, Reply, ServiceName } from '@wrenn/contracts';
 
 /**
  * Liveness over the control plane: the gateway's health and the CLI ask every service for it.
- * The service's own commands arrive with the issues that fill it.
+ * Its template commands are in TemplateCommandsController.
  */
 @Controller()
 export class StatusController {

@@ -1,0 +1,74 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Naming } from '@wrenn/contracts';
+import type { Logger } from '@wrenn/logger';
+import { LOGGER, NAMING, NATS } from '@wrenn/service-kit';
+import { KV, NatsConnection } from 'nats';
+
+function throttleMs(): number {
+  const raw = Number(process.env.WRENN_ACTIVITY_THROTTLE_MS);
+  return Number.isFinite(raw) && raw >= 0 ? raw : 1000;
+}
+
+/**
+ * Records that a sandbox was used through the API, in the activity KV bucket (sandbox id → unix
+ * ms) that every gateway replica writes and the TTL reaper reads. Writes are throttled per
+ * sandbox (WRENN_ACTIVITY_THROTTLE_MS, default 1 s): a busy sandbox costs one write a second,
+ * and the timer is late by at most that much. Only the throttle lives in memory; losing it loses
+ * nothing.
+ */
+@Injectable()
+export class ActivityRecorder {
+  private kv: Promise<KV> | undefined;
+  private readonly lastWrite = new Map<string, number>();
+  private readonly throttleMs = throttleMs();
+
+  constructor(
+    @Inject(NATS) private readonly nc: NatsConnection,
+    @Inject(NAMING) private readonly naming: Naming,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  private bucket(): Promise<KV> {
+    this.kv ??= this.nc.jetstream().views.kv(this.naming.activityBucket, { history: 1 });
+    return this.kv;
+  }
+
+  /** Fire and forget: a failed write must not fail the user's call (the timer runs a bit early at worst). */
+  touch(sandboxId: string, force = false): void {
+    const now = Date.now();
+    const last = this.lastWrite.get(sandboxId) ?? 0;
+    if (!force && now - last < this.throttleMs) return;
+    this.lastWrite.set(sandboxId, now);
+    if (this.lastWrite.size > 10_000) this.forgetOld(now);
+    void this.write(sandboxId, now);
+  }
+
+  /** Waits for the write: ping answers only once the timer is durably reset. */
+  async touchNow(sandboxId: string): Promise<void> {
+    const now = Date.now();
+    this.lastWrite.set(sandboxId, now);
+    await this.write(sandboxId, now);
+  }
+
+  /** A destroyed sandbox's key goes, so the bucket holds only sandboxes that can still pause. */
+  async forget(sandboxId: string): Promise<void> {
+    this.lastWrite.delete(sandboxId);
+    try {
+      await (await this.bucket()).purge(sandboxId);
+    } catch (error) {
+      this.log.warn({ sandboxId, err: error }, 'could not forget sandbox activity');
+    }
+  }
+
+  private async write(sandboxId: string, at: number): Promise<void> {
+    try {
+      await (await this.bucket()).put(sandboxId, String(at));
+    } catch (error) {
+      this.log.warn({ sandboxId, err: error }, 'could not record sandbox activity');
+    }
+  }
+
+  private forgetOld(now: number): void {
+    for (const [id, at] of this.lastWrite) if (now - at >= this.throttleMs) this.lastWrite.delete(id);
+  }
+}

@@ -1,0 +1,109 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { ClientProxy } from '@nestjs/microservices';
+import {
+  CatalogCommand,
+  CreateTemplateRequest,
+  DeleteTemplateRequest,
+  ErrorCode,
+  isTemplateName,
+  Naming,
+  ServiceName,
+  TemplateAccepted,
+  WrennError,
+} from '@wrenn/contracts';
+import { WrennConfig } from '@wrenn/config';
+import { TemplateRow } from '@wrenn/db';
+import { CheckpointWaiter } from '@wrenn/eventlog';
+import { sendCommand } from '@wrenn/messaging';
+import { TEMPLATE_PROJECTION } from '@wrenn/projections';
+import { CONFIG, NAMING } from '@wrenn/service-kit';
+import { randomUUID } from 'node:crypto';
+import { ulid } from 'ulid';
+import { CreateSnapshotDto, SnapshotView, TEMPLATE_NAME_MESSAGE } from '../dtos/snapshot.dto';
+import { TemplateRepository } from '../repositories/template.repository';
+import { Caller } from './sandboxes.service';
+
+export const CATALOG_CLIENT = 'wrenn.catalog-client';
+
+export function toSnapshotView(row: TemplateRow): SnapshotView {
+  return {
+    id: row.id,
+    name: row.name,
+    state: row.state,
+    sandbox_id: row.sourceSandboxId,
+    host_id: row.hostId,
+    vcpus: row.vcpus,
+    memory_mb: row.memoryMb,
+    size_bytes: row.sizeBytes === null ? null : Number(row.sizeBytes),
+    created_at: row.createdAt.toISOString(),
+  };
+}
+
+/** Snapshot templates as the REST API sees them: commands to the snapshot catalog, reads from `templates`. */
+@Injectable()
+export class SnapshotsService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly waiter: CheckpointWaiter;
+
+  constructor(
+    @Inject(CATALOG_CLIENT) private readonly catalog: ClientProxy,
+    @Inject(NAMING) private readonly naming: Naming,
+    @Inject(CONFIG) private readonly config: WrennConfig,
+    private readonly templates: TemplateRepository,
+  ) {
+    this.waiter = new CheckpointWaiter(config.databaseUrl);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.catalog.connect();
+    await this.waiter.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.waiter.stop();
+    await this.catalog.close();
+  }
+
+  private async command(command: CatalogCommand, payload: unknown, timeoutMs: number): Promise<TemplateAccepted> {
+    const subject = this.naming.commandSubject(ServiceName.SnapshotCatalog, command);
+    try {
+      const accepted = await sendCommand<TemplateAccepted>(this.catalog, subject, payload, timeoutMs, 'the snapshot catalog');
+      await this.catchUp(accepted.seq);
+      return accepted;
+    } catch (error) {
+      const seq = error instanceof WrennError ? Number(error.details?.seq) : NaN;
+      if (Number.isFinite(seq)) await this.catchUp(seq).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async catchUp(seq: number): Promise<void> {
+    if (!(await this.waiter.waitFor(TEMPLATE_PROJECTION, seq, this.config.readYourWritesTimeoutMs))) {
+      throw new WrennError(ErrorCode.ProjectionLag, `the read model did not reach event ${seq} in time; the change was accepted`, { seq });
+    }
+  }
+
+  private meta(caller: Caller, correlationId: string) {
+    return { commandId: `cmd_${ulid().toLowerCase()}`, correlationId, actor: caller.actor, teamId: caller.teamId };
+  }
+
+  async create(caller: Caller, dto: CreateSnapshotDto, correlationId: string = randomUUID()): Promise<SnapshotView> {
+    const payload: CreateTemplateRequest = { meta: this.meta(caller, correlationId), sandboxId: dto.sandbox_id, name: dto.name };
+    const accepted = await this.command(CatalogCommand.CreateTemplate, payload, this.config.hostCreateTimeoutMs + 10_000);
+    const row = await this.templates.findById(caller.teamId, accepted.templateId);
+    if (!row) throw new WrennError(ErrorCode.Internal, `template ${accepted.templateId} is missing from the read model`);
+    return toSnapshotView(row);
+  }
+
+  async list(caller: Caller): Promise<SnapshotView[]> {
+    return (await this.templates.listForTeam(caller.teamId)).map(toSnapshotView);
+  }
+
+  async delete(caller: Caller, name: string, correlationId: string = randomUUID()): Promise<SnapshotView> {
+    if (!isTemplateName(name)) throw new WrennError(ErrorCode.ValidationFailed, TEMPLATE_NAME_MESSAGE, { fields: [{ field: 'name', problems: [TEMPLATE_NAME_MESSAGE] }] });
+    const payload: DeleteTemplateRequest = { meta: this.meta(caller, correlationId), name };
+    const accepted = await this.command(CatalogCommand.DeleteTemplate, payload, this.config.hostCommandTimeoutMs + 10_000);
+    const row = await this.templates.findById(caller.teamId, accepted.templateId);
+    if (!row) throw new WrennError(ErrorCode.Internal, `template ${accepted.templateId} is missing from the read model`);
+    return toSnapshotView(row);
+  }
+}

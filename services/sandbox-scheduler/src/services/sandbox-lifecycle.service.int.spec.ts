@@ -1,0 +1,210 @@
+import { after, before, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  Aggregate,
+  CommandMeta,
+  ErrorCode,
+  HostHeartbeat,
+  HostOp,
+  PausedOnHost,
+  ResumeOnHost,
+  WrennError,
+} from '@wrenn/contracts';
+import { loadConfig } from '@wrenn/config';
+import { createDataSource, migrate } from '@wrenn/db';
+import { EventStore } from '@wrenn/eventlog';
+import { createLogger } from '@wrenn/logger';
+import { serve } from '@wrenn/messaging';
+import { createTestEnv, eventually, TestEnv } from '@wrenn/testing';
+import { KV, Subscription } from 'nats';
+import { ulid } from 'ulid';
+import { DataSource } from 'typeorm';
+import { HostClient } from '../hosts/host-client';
+import { HostDirectory } from '../hosts/host-directory';
+import { TemplateLookup } from '../templates/template-lookup';
+import { SandboxLifecycleService } from './sandbox-lifecycle.service';
+
+const log = createLogger('test');
+const HOST = 'h-int';
+
+/**
+ * The scheduler's lifecycle on the real log (NATS JetStream) and read model (PostgreSQL). The
+ * host agent is a test responder on the real host.<id>.<op> subjects, scripted per test, so the
+ * scheduler's handling of every host answer can be seen in the events it appends.
+ */
+describe(SandboxLifecycleService.name, () => {
+  let env: TestEnv;
+  let ds: DataSource;
+  let store: EventStore;
+  let hosts: HostDirectory;
+  let kv: KV;
+  let service: SandboxLifecycleService;
+  let subs: Subscription[] = [];
+  const received: Array<{ op: string; body: any }> = [];
+  let answer: Partial<Record<HostOp, (body: any) => Promise<unknown>>> = {};
+
+  const beat = (at = Date.now()): HostHeartbeat => ({
+    hostId: HOST, bootId: 'boot-1', runtime: 'namespace', capacity: { vcpus: 16, memoryMb: 8192, maxSandboxes: 10 },
+    used: { sandboxes: 0, vcpus: 0, memoryMb: 0 }, at, leaseMs: 60_000, version: 'test', dataPlaneUrl: 'http://127.0.0.1:1',
+  });
+  const meta = (): CommandMeta => ({ commandId: `cmd_${ulid().toLowerCase()}`, correlationId: 'c', actor: { kind: 'system', id: 'test' }, teamId: 'team_1' });
+  const types = async (id: string) => (await store.load(Aggregate.Sandbox, id)).events.map((e) => e.type);
+
+  before(async () => {
+    env = await createTestEnv('lifecycle');
+    ds = createDataSource(env.databaseUrl);
+    await ds.initialize();
+    await migrate(ds);
+    store = await EventStore.create(env.nc, env.naming);
+    await store.ensureStream();
+    kv = await env.nc.jetstream().views.kv(env.naming.hostsBucket, { history: 1 });
+    await kv.put(HOST, JSON.stringify(beat()));
+    hosts = new HostDirectory(env.nc, env.naming, log);
+    await hosts.onApplicationBootstrap();
+    await eventually(() => hosts.get(HOST), 5000, 'the host in the directory');
+    const config = { ...loadConfig({ ...process.env, ...env.env }), hostCommandTimeoutMs: 2000, hostCreateTimeoutMs: 2000 };
+    service = new SandboxLifecycleService(store, config, log, hosts, new HostClient(env.nc, env.naming), new TemplateLookup(ds));
+    for (const op of Object.values(HostOp)) {
+      subs.push(
+        serve(env.nc, env.naming.hostSubject(HOST, op), async (body: any) => {
+          received.push({ op, body });
+          const handler = answer[op];
+          if (!handler) throw new WrennError(ErrorCode.Internal, `no answer scripted for ${op}`);
+          return handler(body);
+        }),
+      );
+    }
+  });
+  after(async () => {
+    for (const sub of subs) sub.unsubscribe();
+    hosts.onApplicationShutdown();
+    await ds.destroy();
+    await env.cleanup();
+  });
+  beforeEach(async () => {
+    received.length = 0;
+    answer = {
+      [HostOp.Create]: async (body) => ({ sandboxId: body.spec.sandboxId, elapsedMs: 5 }),
+      [HostOp.Pause]: async (body): Promise<PausedOnHost> => ({ sandboxId: body.sandboxId, snapshotRef: `snap_${body.sandboxId}`, sizeBytes: 4096, elapsedMs: 7 }),
+      [HostOp.Resume]: async (body: ResumeOnHost) => ({ sandboxId: body.spec.sandboxId, elapsedMs: 9 }),
+      [HostOp.Destroy]: async () => ({}),
+    };
+    await kv.put(HOST, JSON.stringify(beat()));
+    await eventually(() => hosts.get(HOST)!.at > Date.now() - 2000, 5000, 'a fresh beat');
+  });
+
+  async function running(over: { template?: string; vcpus?: number; memoryMb?: number } = {}): Promise<string> {
+    const sandboxId = `sb_${ulid().toLowerCase()}`;
+    await service.create({ meta: meta(), sandboxId, template: over.template ?? 'base', vcpus: over.vcpus ?? 1, memoryMb: over.memoryMb ?? 256, timeoutSec: 0 });
+    return sandboxId;
+  }
+
+  it('pauses on the sandbox’s host and records the snapshot with its size', async () => {
+    const id = await running();
+    await service.pause({ meta: meta(), sandboxId: id, reason: 'user' });
+    const { events } = await store.load(Aggregate.Sandbox, id);
+    assert.deepEqual(events.slice(-2).map((e) => e.type), ['sandbox.pause_requested', 'sandbox.paused']);
+    assert.deepEqual(events.at(-1)!.data, { snapshotRef: `snap_${id}`, sizeBytes: 4096 });
+    assert.equal(received.find((r) => r.op === HostOp.Pause)?.body.sandboxId, id);
+  });
+
+  it('tells a TTL pause apart as auto_paused', async () => {
+    const id = await running();
+    await service.pause({ meta: meta(), sandboxId: id, reason: 'ttl' });
+    assert.equal((await types(id)).at(-1), 'sandbox.auto_paused');
+  });
+
+  it('keeps a sandbox running when its pause fails, and passes on the host’s code', async () => {
+    const id = await running();
+    answer[HostOp.Pause] = async () => {
+      throw new WrennError(ErrorCode.SandboxNotFound, 'gone');
+    };
+    await assert.rejects(service.pause({ meta: meta(), sandboxId: id, reason: 'ttl' }), (e: WrennError) => e.details?.host_code === ErrorCode.SandboxNotFound);
+    assert.deepEqual((await types(id)).slice(-2), ['sandbox.pause_requested', 'sandbox.pause_failed']);
+    // And it can be paused again.
+    answer[HostOp.Pause] = async (body) => ({ sandboxId: body.sandboxId, snapshotRef: `snap_${body.sandboxId}`, sizeBytes: 1, elapsedMs: 1 });
+    await service.pause({ meta: meta(), sandboxId: id, reason: 'user' });
+    assert.equal((await types(id)).at(-1), 'sandbox.paused');
+  });
+
+  it('resumes on the host holding the snapshot with the sandbox’s spec; a failed resume stays paused and can be retried', async () => {
+    const id = await running({ memoryMb: 300 });
+    await service.pause({ meta: meta(), sandboxId: id, reason: 'user' });
+    answer[HostOp.Resume] = async () => {
+      throw new Error('disk gone');
+    };
+    await assert.rejects(service.resume({ meta: meta(), sandboxId: id }), (e: WrennError) => e.code === ErrorCode.HostOperationFailed);
+    assert.deepEqual((await types(id)).slice(-2), ['sandbox.resume_requested', 'sandbox.resume_failed']);
+    answer[HostOp.Resume] = async (body: ResumeOnHost) => ({ sandboxId: body.spec.sandboxId, elapsedMs: 3 });
+    await service.resume({ meta: meta(), sandboxId: id });
+    assert.equal((await types(id)).at(-1), 'sandbox.resumed');
+    const sent = received.filter((r) => r.op === HostOp.Resume).at(-1)!.body as ResumeOnHost;
+    assert.equal(sent.snapshotRef, `snap_${id}`);
+    assert.equal(sent.spec.memoryMb, 300);
+  });
+
+  it('answers 503 for a resume while the snapshot’s host is not live, appending nothing', async () => {
+    const id = await running();
+    await service.pause({ meta: meta(), sandboxId: id, reason: 'user' });
+    const before = await types(id);
+    await kv.put(HOST, JSON.stringify(beat(Date.now() - 120_000)));
+    await eventually(() => hosts.get(HOST)!.at < Date.now() - 60_000, 5000, 'the stale beat');
+    await assert.rejects(service.resume({ meta: meta(), sandboxId: id }), (e: WrennError) => e.code === ErrorCode.HostUnavailable);
+    assert.deepEqual(await types(id), before);
+    assert.equal(received.filter((r) => r.op === HostOp.Resume).length, 0);
+  });
+
+  it('refuses pause and resume in the wrong state and for another team', async () => {
+    const id = await running();
+    await assert.rejects(service.resume({ meta: meta(), sandboxId: id }), (e: WrennError) => e.code === ErrorCode.InvalidState);
+    await assert.rejects(service.pause({ meta: { ...meta(), teamId: 'team_2' }, sandboxId: id, reason: 'user' }), (e: WrennError) => e.code === ErrorCode.SandboxNotFound);
+    assert.equal((await types(id)).at(-1), 'sandbox.started');
+  });
+
+  it('starts a sandbox from a template on the template’s host, with its id in the spec, and refuses another size', async () => {
+    const templateId = `tpl_${ulid().toLowerCase()}`;
+    await ds.query(
+      `INSERT INTO templates (id, team_id, name, state, source_sandbox_id, host_id, vcpus, memory_mb, size_bytes, version, created_at, updated_at)
+       VALUES ($1, 'team_1', 'int-tpl', 'ready', 'sb_x', $2, 2, 384, 10, 1, now(), now())`,
+      [templateId, HOST],
+    );
+    const id = await running({ template: 'int-tpl', vcpus: 2, memoryMb: 384 });
+    const create = received.find((r) => r.op === HostOp.Create)!.body;
+    assert.equal(create.spec.templateId, templateId);
+    const { events } = await store.load(Aggregate.Sandbox, id);
+    assert.equal((events[0].data as { templateId?: string }).templateId, templateId);
+
+    const other = `sb_${ulid().toLowerCase()}`;
+    await assert.rejects(
+      service.create({ meta: meta(), sandboxId: other, template: 'int-tpl', vcpus: 1, memoryMb: 384, timeoutSec: 0 }),
+      (e: WrennError) => e.code === ErrorCode.ValidationFailed,
+    );
+    assert.equal(await store.version(Aggregate.Sandbox, other), 0, 'nothing appended');
+    await assert.rejects(
+      service.create({ meta: { ...meta(), teamId: 'team_2' }, sandboxId: other, template: 'int-tpl', vcpus: 2, memoryMb: 384, timeoutSec: 0 }),
+      (e: WrennError) => e.code === ErrorCode.TemplateNotFound,
+    );
+  });
+
+  it('finishes a pause and a resume left mid-way when re-driven, and refuses a second user pause meanwhile', async () => {
+    const id = await running();
+    const seed = { correlationId: 'c', causationId: `crash:${id}`, actor: { kind: 'system' as const, id: 'test' }, teamId: 'team_1' };
+    // A scheduler died right after deciding the pause.
+    await store.append(Aggregate.Sandbox, id, [{ type: 'sandbox.pause_requested', data: { reason: 'ttl' } }], seed, await store.version(Aggregate.Sandbox, id));
+    await assert.rejects(service.pause({ meta: meta(), sandboxId: id, reason: 'user' }), (e: WrennError) => e.code === ErrorCode.InvalidState);
+    await service.pause({ meta: meta(), sandboxId: id, reason: 'ttl', redrive: true });
+    assert.deepEqual((await types(id)).slice(-2), ['sandbox.pause_requested', 'sandbox.auto_paused']);
+
+    await store.append(Aggregate.Sandbox, id, [{ type: 'sandbox.resume_requested', data: { hostId: HOST, bootId: 'boot-0' } }], { ...seed, causationId: `crash2:${id}` }, await store.version(Aggregate.Sandbox, id));
+    await service.resume({ meta: meta(), sandboxId: id, redrive: true });
+    assert.deepEqual((await types(id)).slice(-2), ['sandbox.resume_requested', 'sandbox.resumed']);
+  });
+
+  it('marks a sandbox lost with its host and reason', async () => {
+    const id = await running();
+    await service.markLost({ meta: meta(), sandboxId: id, hostId: HOST, reason: 'heartbeat expired' });
+    const { events } = await store.load(Aggregate.Sandbox, id);
+    assert.equal(events.at(-1)!.type, 'sandbox.lost');
+    assert.deepEqual(events.at(-1)!.data, { hostId: HOST, reason: 'heartbeat expired' });
+  });
+});
