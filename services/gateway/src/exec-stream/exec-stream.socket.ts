@@ -1,6 +1,6 @@
 import { ErrorCode, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
-import { IncomingMessage, Server } from 'node:http';
+import { IncomingMessage, Server, STATUS_CODES } from 'node:http';
 import { Duplex } from 'node:stream';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
 import { fromConnect } from '../data-plane/data-plane.clients';
@@ -69,17 +69,32 @@ function send(ws: WebSocket, message: object): void {
   if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
 }
 
-export function attachExecStream(server: Server, data: SandboxDataService, caller: (req: IncomingMessage) => Caller, log: Logger): void {
+/** Answers an upgrade request with a plain HTTP error in the platform's error shape. */
+function refuse(socket: Duplex, error: WrennError): void {
+  const status = HTTP_STATUS[error.code] ?? 500;
+  const body = JSON.stringify({ error: error.toBody() });
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+/**
+ * Serves the exec WebSocket on the gateway's HTTP server. The upgrade is authenticated like any
+ * REST call (`X-API-Key`) before the socket is accepted: a refused caller gets a 401, never a socket.
+ */
+export function attachExecStream(server: Server, data: SandboxDataService, authenticate: (req: IncomingMessage) => Promise<Caller>, log: Logger): void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const match = PATH_RE.exec(new URL(req.url ?? '/', 'http://x').pathname);
     if (!match) {
-      socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\n\r\n{"error":{"code":"not_found","message":"no such route"}}');
+      refuse(socket, new WrennError(ErrorCode.NotFound, 'no such route'));
       return;
     }
     const id = decodeURIComponent(match[1]);
-    const who = caller(req);
-    wss.handleUpgrade(req, socket, head, (ws) => void session(ws, id, who));
+    // The client may hang up while its key is checked; that must not become an unhandled error.
+    socket.on('error', () => socket.destroy());
+    authenticate(req).then(
+      (who) => wss.handleUpgrade(req, socket, head, (ws) => void session(ws, id, who)),
+      (error) => refuse(socket, error instanceof WrennError ? error : new WrennError(ErrorCode.Internal, 'internal error')),
+    );
   });
 
   async function session(ws: WebSocket, id: string, who: Caller): Promise<void> {
