@@ -1,5 +1,6 @@
+import { Omittable } from '../errors/validation';
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Headers } from '@nestjs/common';
-import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsIn, IsInt, Max, Min } from 'class-validator';
 import { Type } from 'class-transformer';
 import { SANDBOX_STATUSES } from '@wrenn/domain';
 import { CreateSandboxDto, ExecDto, ExecView, MetricsView, SandboxView } from '../dtos/sandbox.dto';
@@ -8,10 +9,10 @@ import { CurrentCaller } from '../auth/access.decorators';
 import { Caller, SandboxesService } from '../services/sandboxes.service';
 
 class ListQuery {
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000)
+  @Omittable() @Type(() => Number) @IsInt() @Min(1) @Max(1000)
   limit: number = 100;
 
-  @IsOptional() @IsIn(SANDBOX_STATUSES as string[])
+  @Omittable() @IsIn(SANDBOX_STATUSES as string[])
   state?: string;
 }
 

@@ -1,4 +1,5 @@
-import { IsEmail, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { Omittable } from '../errors/validation';
+import { IsEmail, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 
 export class SignupDto {
   @IsString() @MaxLength(254) @IsEmail({}, { message: 'email must be an email address' })
@@ -17,7 +18,7 @@ export class LoginDto {
 }
 
 export class CreateApiKeyDto {
-  @IsOptional() @IsString() @MinLength(1) @MaxLength(100) @Matches(/^[^\u0000-\u001f\u007f]*$/, { message: 'name must not hold control characters' })
+  @Omittable() @IsString() @MinLength(1) @MaxLength(100) @Matches(/^[^\u0000-\u001f\u007f]*$/, { message: 'name must not hold control characters' })
   name: string = 'default';
 }
 

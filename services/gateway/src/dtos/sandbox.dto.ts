@@ -1,23 +1,24 @@
+import { Omittable } from '../errors/validation';
 import { Type } from 'class-transformer';
-import { IsArray, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, ArrayMaxSize, MinLength } from 'class-validator';
+import { IsArray, IsInt, IsObject, IsString, Matches, Max, MaxLength, Min, ArrayMaxSize, MinLength } from 'class-validator';
 
 /** Account names as useradd accepts them. */
 export const USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
 
 export class CreateSandboxDto {
-  @IsOptional()
+  @Omittable()
   @IsString()
   @Matches(/^[a-z0-9][a-z0-9._-]{0,62}$/, { message: 'template must be 1-63 lower-case letters, digits, ".", "_" or "-"' })
   template: string = 'base';
 
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(16)
+  @Omittable() @Type(() => Number) @IsInt() @Min(1) @Max(16)
   vcpus: number = 1;
 
-  @IsOptional() @Type(() => Number) @IsInt() @Min(64) @Max(65536)
+  @Omittable() @Type(() => Number) @IsInt() @Min(64) @Max(65536)
   memory_mb: number = 512;
 
   /** Inactivity after which the sandbox is paused; 0 = never. */
-  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(7 * 24 * 3600)
+  @Omittable() @Type(() => Number) @IsInt() @Min(0) @Max(7 * 24 * 3600)
   timeout_sec: number = 0;
 }
 
@@ -25,19 +26,19 @@ export class ExecDto {
   @IsString() @MinLength(1) @MaxLength(4096)
   cmd!: string;
 
-  @IsOptional() @IsArray() @ArrayMaxSize(1024) @IsString({ each: true }) @MaxLength(65536, { each: true })
+  @Omittable() @IsArray() @ArrayMaxSize(1024) @IsString({ each: true }) @MaxLength(65536, { each: true })
   args: string[] = [];
 
-  @IsOptional() @IsObject()
+  @Omittable() @IsObject()
   env?: Record<string, string>;
 
-  @IsOptional() @IsString() @MinLength(1) @MaxLength(4096)
+  @Omittable() @IsString() @MinLength(1) @MaxLength(4096)
   cwd?: string;
 
-  @IsOptional() @IsString() @Matches(USER_RE, { message: 'user must be a valid account name' })
+  @Omittable() @IsString() @Matches(USER_RE, { message: 'user must be a valid account name' })
   user?: string;
 
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(3600)
+  @Omittable() @Type(() => Number) @IsInt() @Min(1) @Max(3600)
   timeout_sec: number = 60;
 }
 
@@ -46,12 +47,12 @@ export class FileQuery {
   @IsString() @MinLength(1) @MaxLength(4096)
   path!: string;
 
-  @IsOptional() @IsString() @Matches(USER_RE, { message: 'user must be a valid account name' })
+  @Omittable() @IsString() @Matches(USER_RE, { message: 'user must be a valid account name' })
   user?: string;
 }
 
 export class ListQuery extends FileQuery {
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(16)
+  @Omittable() @Type(() => Number) @IsInt() @Min(1) @Max(16)
   depth: number = 1;
 }
 

@@ -1,4 +1,5 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ValidateIf } from 'class-validator';
 import { ErrorCode, WrennError } from '@wrenn/contracts';
 
 function flatten(errors: ValidationError[], prefix = ''): Array<{ field: string; problems: string[] }> {
@@ -22,3 +23,9 @@ export function validationPipe(): ValidationPipe {
     },
   });
 }
+
+/**
+ * A field that may be left out, but not sent as null: class-validator's IsOptional also skips
+ * null, which would let `{"name": null}` through to code that expects a string.
+ */
+export const Omittable = (): PropertyDecorator => ValidateIf((_object, value) => value !== undefined);

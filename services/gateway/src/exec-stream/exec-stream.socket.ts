@@ -9,7 +9,9 @@ import { Caller } from '../services/sandboxes.service';
 import { SandboxDataService, StreamExecInput, StreamExecStart } from '../services/sandbox-data.service';
 import { USER_RE } from '../dtos/sandbox.dto';
 
-const PATH_RE = /^\/v1\/sandboxes\/([^/?]+)\/exec\/stream$/;
+/** The route as the OpenAPI document names it; PATH_RE is its matcher. */
+export const EXEC_STREAM_ROUTE = '/v1/sandboxes/{id}/exec/stream';
+export const PATH_RE = /^\/v1\/sandboxes\/([^/?]+)\/exec\/stream$/;
 
 /**
  * The protocol of GET /v1/sandboxes/{id}/exec/stream (WebSocket), JSON text frames:
