@@ -120,10 +120,14 @@ export async function startPlatform(label: string, extraEnv: Record<string, stri
       if (signal === 'SIGTERM' && child.signalCode === 'SIGKILL') throw new Error(`the platform did not stop on SIGTERM:\n${out.slice(-3000)}`);
     },
     async stop() {
-      await platform.kill('SIGTERM');
-      await pg?.end().catch(() => undefined);
-      await env.cleanup();
-      await rm(stateDir, { recursive: true, force: true });
+      // A stop that fails still releases the slice, so the suite reports and exits.
+      try {
+        await platform.kill('SIGTERM');
+      } finally {
+        await pg?.end().catch(() => undefined);
+        await env.cleanup();
+        await rm(stateDir, { recursive: true, force: true });
+      }
     },
     authHeaders(auth = 'key') {
       if (auth === 'none') return {};
