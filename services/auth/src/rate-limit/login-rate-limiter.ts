@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { WrennConfig } from '@wrenn/config';
 import { ErrorCode, WrennError } from '@wrenn/contracts';
 import { CONFIG, DATA_SOURCE } from '@wrenn/service-kit';
@@ -10,11 +10,27 @@ import { DataSource } from 'typeorm';
  * checked: guessing costs budget whether or not the guess is right.
  */
 @Injectable()
-export class LoginRateLimiter {
+export class LoginRateLimiter implements OnApplicationBootstrap, OnApplicationShutdown {
+  private sweeper?: NodeJS.Timeout;
+
   constructor(
     @Inject(DATA_SOURCE) private readonly ds: DataSource,
     @Inject(CONFIG) private readonly config: WrennConfig,
   ) {}
+
+  /** Counters whose window has passed mean nothing: sweep them so the table stays small. */
+  onApplicationBootstrap(): void {
+    this.sweeper = setInterval(() => void this.sweep().catch(() => undefined), 60_000);
+    this.sweeper.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.sweeper);
+  }
+
+  async sweep(): Promise<void> {
+    await this.ds.query('DELETE FROM login_attempts WHERE window_start <= now() - make_interval(secs => $1)', [this.config.auth.loginWindowSec]);
+  }
 
   /** Counts one attempt; throws `rate_limited` (with retry_after_sec) when a budget is spent. */
   async attempt(email: string, address: string): Promise<void> {
