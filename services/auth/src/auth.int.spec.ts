@@ -47,6 +47,7 @@ describe('auth service', { timeout: 120_000 }, () => {
     env = await createTestEnv('auth');
     Object.assign(process.env, env.env);
     delete process.env.WRENN_JWT_SECRET;
+    process.env.WRENN_LOGIN_MAX_PER_ADDRESS = '8';
     // Subjects are resolved when the module loads, so it loads after WRENN_NS is set.
     const { bootstrapAuth } = await import('./bootstrap');
     service = await bootstrapAuth();
@@ -79,6 +80,20 @@ describe('auth service', { timeout: 120_000 }, () => {
       assert.equal(claims.exp! - claims.iat!, 3600);
     }
     await rejects(send(AuthCommand.Login, { email: 'kim@example.test', password: 'not it', address: '10.0.0.1' }), ErrorCode.Unauthorized);
+  });
+
+  it('limits login attempts per client address across emails, with the time to wait', async () => {
+    const tries = [];
+    for (let i = 0; i < 9; i++) {
+      tries.push(await send(AuthCommand.Login, { email: `nobody${i}@example.test`, password: 'x', address: '10.9.9.9' }).catch((e: WrennError) => e));
+    }
+    assert.deepEqual(tries.map((e) => (e as WrennError).code), [...Array(8).fill(ErrorCode.Unauthorized), ErrorCode.RateLimited]);
+    const retry = (tries[8] as WrennError).details?.retry_after_sec as number;
+    assert.ok(retry >= 1 && retry <= 300, `retry after ${retry}`);
+    // Another address is not affected, nor is the limit kept in this process: it is in PostgreSQL.
+    await rejects(send(AuthCommand.Login, { email: 'nobody9@example.test', password: 'x', address: '10.9.9.10' }), ErrorCode.Unauthorized);
+    const [row] = await ds.query(`SELECT attempts FROM login_attempts WHERE bucket = 'addr:10.9.9.9'`);
+    assert.equal(row.attempts, 9);
   });
 
   it('lets exactly one of two concurrent signups with one email through, writing nothing for the other', async () => {

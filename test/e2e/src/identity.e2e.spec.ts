@@ -153,6 +153,17 @@ describe('identity', { timeout: 600_000 }, () => {
     assert.equal((await p.api('GET', `/v1/sandboxes/${sandboxId}`, undefined, { auth: { apiKey: alice.apiKey } })).status, 200);
   });
 
+  it("destroys the sandbox with the team's key", async () => {
+    const res = await p.api('DELETE', `/v1/sandboxes/${sandboxId}`, undefined, { auth: { apiKey: alice.apiKey } });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.state, 'stopped');
+    const store = await EventStore.create(p.env.nc, p.env.naming);
+    const { events } = await store.load('sandbox', sandboxId);
+    // Every step is recorded as done by alice's key, for alice's team.
+    assert.ok(events.every((e) => e.teamId === alice.teamId && e.actor.kind === 'api_key' && e.actor.id === alice.keyId));
+    sandboxId = '';
+  });
+
   it('refuses tampered, expired, foreign and unsigned tokens', async () => {
     const claims = { team: alice.teamId };
     // A token made the way the platform makes them works: the refusals below are about the flaw.
