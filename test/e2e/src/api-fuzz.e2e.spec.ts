@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parse } from 'yaml';
+import WebSocket from 'ws';
 import { ErrorCode } from '@wrenn/contracts';
 import { EventStore } from '@wrenn/eventlog';
 import { Platform, REPO, startPlatform } from './platform';
@@ -165,5 +166,43 @@ describe('bad input to every documented endpoint', { timeout: 600_000 }, () => {
     assert.deepEqual(await snapshot(), before, 'bad input changed nothing');
     // Every documented operation was exercised.
     assert.deepEqual(ops.filter((op) => !seen.has(`${op.method} ${op.path}`)).map((op) => `${op.method} ${op.path}`), []);
+  });
+
+  it('answers bad first frames on the exec WebSocket with a validation error, never running anything', async () => {
+    const url = `${p.url.replace('http', 'ws')}/v1/sandboxes/${sandboxId}/exec/stream`;
+    const before = await snapshot();
+    const start = (extra: Record<string, unknown>) => JSON.stringify({ type: 'start', cmd: 'touch', args: ['/tmp/fuzz-ran'], ...extra });
+    const frame = fc.oneof(
+      fc.string().filter((t) => { try { JSON.parse(t); return false; } catch { return true; } }),
+      fc.jsonValue().filter((v) => !(v && typeof v === 'object' && !Array.isArray(v) && (v as { type?: unknown }).type === 'start')).map((v) => JSON.stringify(v)),
+      fc.constantFrom('null', '[]', '"start"', '{"type":"stdin","data":"eA=="}', '{"type":"eof"}'),
+      wrongValue({ type: 'string' }).map((cmd) => start({ cmd })),
+      fc.constantFrom('', 'x'.repeat(5000)).map((cmd) => start({ cmd })),
+      wrongValue({ type: 'array' }).map((args) => start({ args })),
+      fc.oneof(fc.constantFrom('Root!', '../x', ''), fc.integer()).map((user) => start({ user })),
+      fc.oneof(fc.constantFrom(-1, 86_401, 1.5, 'x'), fc.constant(null)).map((timeout_sec) => start({ timeout_sec })),
+      fc.oneof(fc.constant({ a: 1 }), fc.constant('x'), fc.constant([1])).map((env) => start({ env })),
+      fc.oneof(fc.integer(), fc.constant({})).map((cwd) => start({ cwd })),
+    );
+    await fc.assert(
+      fc.asyncProperty(frame, async (text) => {
+        const got = await new Promise<{ first?: { type: string; code?: string; status?: number }; closed: boolean }>((resolve, reject) => {
+          const ws = new WebSocket(url, { headers: p.authHeaders() });
+          const timer = setTimeout(() => { ws.terminate(); resolve({ closed: false }); }, 10_000);
+          let first: { type: string; code?: string; status?: number } | undefined;
+          ws.on('open', () => ws.send(text));
+          ws.on('message', (raw) => { first ??= JSON.parse(raw.toString()); });
+          ws.on('close', () => { clearTimeout(timer); resolve({ first, closed: true }); });
+          ws.on('error', reject);
+        });
+        const what = `${text.slice(0, 200)} → ${JSON.stringify(got)}`;
+        assert.ok(got.closed, `the server closes: ${what}`);
+        assert.deepEqual([got.first?.type, got.first?.code, got.first?.status], ['error', 'validation_failed', 400], what);
+      }),
+      { numRuns: 200, includeErrorInReport: true, interruptAfterTimeLimit: 60_000, markInterruptAsFailure: false },
+    );
+    const ran = await p.api('POST', `/v1/sandboxes/${sandboxId}/exec`, { cmd: 'sh', args: ['-c', 'test -e /tmp/fuzz-ran && echo ran || echo clean'] });
+    assert.equal(ran.body.stdout, 'clean\n', 'no fuzzed frame started a command');
+    assert.deepEqual(await snapshot(), before);
   });
 });

@@ -46,12 +46,13 @@ class InputQueue implements AsyncIterable<StreamExecInput> {
 function parseStart(raw: Record<string, unknown>): StreamExecStart {
   const bad = (message: string) => new WrennError(ErrorCode.ValidationFailed, message);
   if (typeof raw.cmd !== 'string' || raw.cmd.length === 0 || raw.cmd.length > 4096) throw bad('cmd must be a non-empty string');
-  const args = raw.args ?? [];
+  // Absent means the default; null is not absent (it is a client bug worth a 400).
+  const args = raw.args === undefined ? [] : raw.args;
   if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw bad('args must be an array of strings');
   if (raw.env !== undefined && (typeof raw.env !== 'object' || raw.env === null || Object.values(raw.env).some((v) => typeof v !== 'string'))) throw bad('env must map names to strings');
   if (raw.cwd !== undefined && typeof raw.cwd !== 'string') throw bad('cwd must be a string');
   if (raw.user !== undefined && (typeof raw.user !== 'string' || !USER_RE.test(raw.user))) throw bad('user must be a valid account name');
-  const timeout = raw.timeout_sec ?? 0;
+  const timeout = raw.timeout_sec === undefined ? 0 : raw.timeout_sec;
   if (!Number.isInteger(timeout) || (timeout as number) < 0 || (timeout as number) > 86_400) throw bad('timeout_sec must be 0..86400');
   const size = (v: unknown) => (Number.isInteger(v) && (v as number) > 0 && (v as number) < 1000 ? (v as number) : undefined);
   return {
@@ -118,7 +119,8 @@ export function attachExecStream(server: Server, data: SandboxDataService, authe
           input.push({ kind: 'stdin', data: new Uint8Array(raw as Buffer) });
           return;
         }
-        const msg = JSON.parse(raw.toString()) as Record<string, unknown>;
+        const msg = JSON.parse(raw.toString()) as Record<string, unknown> | null;
+        if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) throw new WrennError(ErrorCode.ValidationFailed, 'messages must be JSON objects');
         if (!started) {
           if (msg.type !== 'start') throw new WrennError(ErrorCode.ValidationFailed, 'the first message must be {"type":"start",…}');
           started = true;
