@@ -35,7 +35,10 @@ export async function start(only?: string): Promise<void> {
     stopping = true;
     log.info({ signal }, 'stopping');
     for (const service of running.reverse()) {
+      const started = Date.now();
       await service.close().catch((error) => log.error({ err: error, service: service.name }, 'stop failed'));
+      // Shown at the default level: a stop that drags is what an operator (or a test) needs to see.
+      if (Date.now() - started > 2000) log.warn({ service: service.name, ms: Date.now() - started }, 'slow stop');
     }
     process.exit(0);
   };
