@@ -17,6 +17,7 @@ interface Operation {
   body?: Schema;
   bodyType?: string;
   query: Array<{ name: string; required: boolean }>;
+  statuses: Set<string>;
 }
 
 const doc = parse(readFileSync(join(REPO, 'services/gateway/openapi.yaml'), 'utf8'));
@@ -45,6 +46,7 @@ function operations(): Operation[] {
         bodyType,
         body: deref(content[bodyType]?.schema),
         query: params.filter((p: any) => p.in === 'query').map((p: any) => ({ name: p.name, required: !!p.required })),
+        statuses: new Set(Object.keys(op.responses)),
       });
     }
   }
@@ -155,6 +157,7 @@ describe('bad input to every documented endpoint', { timeout: 600_000 }, () => {
         assert.ok(res.status < 500, what);
         if (op.method !== 'GET') assert.ok(res.status >= 400, `bad input was accepted: ${what}`);
         if (res.status >= 400) {
+          assert.ok(op.statuses.has(String(res.status)), `status not documented for the operation: ${what}`);
           const parsed = JSON.parse(text);
           assert.equal(typeof parsed.error?.message, 'string', what);
           assert.ok(CODES.has(parsed.error?.code), what);

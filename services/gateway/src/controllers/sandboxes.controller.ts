@@ -1,7 +1,6 @@
-import { Omittable } from '../errors/validation';
+import { IntFromString, Omittable } from '../errors/validation';
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Headers } from '@nestjs/common';
 import { IsIn, IsInt, Max, Min } from 'class-validator';
-import { Type } from 'class-transformer';
 import { SANDBOX_STATUSES } from '@wrenn/domain';
 import { CreateSandboxDto, ExecDto, ExecView, MetricsView, SandboxView } from '../dtos/sandbox.dto';
 import { SandboxDataService } from '../services/sandbox-data.service';
@@ -9,7 +8,7 @@ import { CurrentCaller } from '../auth/access.decorators';
 import { Caller, SandboxesService } from '../services/sandboxes.service';
 
 class ListQuery {
-  @Omittable() @Type(() => Number) @IsInt() @Min(1) @Max(1000)
+  @Omittable() @IntFromString() @IsInt() @Min(1) @Max(1000)
   limit: number = 100;
 
   @Omittable() @IsIn(SANDBOX_STATUSES as string[])

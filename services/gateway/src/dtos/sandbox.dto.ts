@@ -1,5 +1,4 @@
-import { Omittable } from '../errors/validation';
-import { Type } from 'class-transformer';
+import { IntFromString, Omittable } from '../errors/validation';
 import { IsArray, IsInt, IsObject, IsString, Matches, Max, MaxLength, Min, ArrayMaxSize, MinLength } from 'class-validator';
 
 /** Account names as useradd accepts them. */
@@ -11,14 +10,14 @@ export class CreateSandboxDto {
   @Matches(/^[a-z0-9][a-z0-9._-]{0,62}$/, { message: 'template must be 1-63 lower-case letters, digits, ".", "_" or "-"' })
   template: string = 'base';
 
-  @Omittable() @Type(() => Number) @IsInt() @Min(1) @Max(16)
+  @Omittable() @IntFromString() @IsInt() @Min(1) @Max(16)
   vcpus: number = 1;
 
-  @Omittable() @Type(() => Number) @IsInt() @Min(64) @Max(65536)
+  @Omittable() @IntFromString() @IsInt() @Min(64) @Max(65536)
   memory_mb: number = 512;
 
   /** Inactivity after which the sandbox is paused; 0 = never. */
-  @Omittable() @Type(() => Number) @IsInt() @Min(0) @Max(7 * 24 * 3600)
+  @Omittable() @IntFromString() @IsInt() @Min(0) @Max(7 * 24 * 3600)
   timeout_sec: number = 0;
 }
 
@@ -38,7 +37,7 @@ export class ExecDto {
   @Omittable() @IsString() @Matches(USER_RE, { message: 'user must be a valid account name' })
   user?: string;
 
-  @Omittable() @Type(() => Number) @IsInt() @Min(1) @Max(3600)
+  @Omittable() @IntFromString() @IsInt() @Min(1) @Max(3600)
   timeout_sec: number = 60;
 }
 
@@ -52,7 +51,7 @@ export class FileQuery {
 }
 
 export class ListQuery extends FileQuery {
-  @Omittable() @Type(() => Number) @IsInt() @Min(1) @Max(16)
+  @Omittable() @IntFromString() @IsInt() @Min(1) @Max(16)
   depth: number = 1;
 }
 
