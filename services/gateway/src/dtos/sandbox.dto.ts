@@ -1,5 +1,15 @@
 import { IntFromString, Omittable } from '../errors/validation';
-import { IsArray, IsInt, IsObject, IsString, Matches, Max, MaxLength, Min, ArrayMaxSize, MinLength } from 'class-validator';
+import { IsArray, IsInt, IsString, Matches, Max, MaxLength, Min, ArrayMaxSize, MinLength, ValidateBy } from 'class-validator';
+
+/** Environment variable names a shell can set and read back; no "=" or NUL to smuggle. */
+export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
+
+/** `env` of an exec: at most 1024 variables, names as ENV_NAME_RE, values strings of up to 32 KiB. */
+export function isEnvMap(value: unknown): value is Record<string, string> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const entries = Object.entries(value);
+  return entries.length <= 1024 && entries.every(([k, v]) => ENV_NAME_RE.test(k) && typeof v === 'string' && v.length <= 32_768 && !v.includes('\0'));
+}
 
 /** Account names as useradd accepts them. */
 export const USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -28,7 +38,7 @@ export class ExecDto {
   @Omittable() @IsArray() @ArrayMaxSize(1024) @IsString({ each: true }) @MaxLength(65536, { each: true })
   args: string[] = [];
 
-  @Omittable() @IsObject()
+  @Omittable() @ValidateBy({ name: 'isEnvMap', validator: { validate: isEnvMap, defaultMessage: () => 'env must map variable names ([A-Za-z_][A-Za-z0-9_]*) to strings' } })
   env?: Record<string, string>;
 
   @Omittable() @IsString() @MinLength(1) @MaxLength(4096)

@@ -7,7 +7,7 @@ import { fromConnect } from '../data-plane/data-plane.clients';
 import { HTTP_STATUS } from '../errors/http-status';
 import { Caller } from '../services/sandboxes.service';
 import { SandboxDataService, StreamExecInput, StreamExecStart } from '../services/sandbox-data.service';
-import { USER_RE } from '../dtos/sandbox.dto';
+import { isEnvMap, USER_RE } from '../dtos/sandbox.dto';
 
 /** The route as the OpenAPI document names it; PATH_RE is its matcher. */
 export const EXEC_STREAM_ROUTE = '/v1/sandboxes/{id}/exec/stream';
@@ -49,7 +49,7 @@ function parseStart(raw: Record<string, unknown>): StreamExecStart {
   // Absent means the default; null is not absent (it is a client bug worth a 400).
   const args = raw.args === undefined ? [] : raw.args;
   if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw bad('args must be an array of strings');
-  if (raw.env !== undefined && (typeof raw.env !== 'object' || raw.env === null || Object.values(raw.env).some((v) => typeof v !== 'string'))) throw bad('env must map names to strings');
+  if (raw.env !== undefined && !isEnvMap(raw.env)) throw bad('env must map variable names ([A-Za-z_][A-Za-z0-9_]*) to strings');
   if (raw.cwd !== undefined && typeof raw.cwd !== 'string') throw bad('cwd must be a string');
   if (raw.user !== undefined && (typeof raw.user !== 'string' || !USER_RE.test(raw.user))) throw bad('user must be a valid account name');
   const timeout = raw.timeout_sec === undefined ? 0 : raw.timeout_sec;
