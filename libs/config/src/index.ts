@@ -38,6 +38,15 @@ export interface WrennConfig {
   /** How long the scheduler waits for a host agent to create a sandbox. */
   hostCreateTimeoutMs: number;
   hostCommandTimeoutMs: number;
+  auth: {
+    /** HS256 key for user tokens; when unset a random one is generated once and kept in PostgreSQL. */
+    jwtSecret?: string;
+    jwtTtlSec: number;
+    /** Login attempts allowed per email and per client address within one window. */
+    loginWindowSec: number;
+    loginMaxPerEmail: number;
+    loginMaxPerAddress: number;
+  };
 }
 
 /** The Firecracker runtime's host configuration (WRENN_FC_*). */
@@ -103,5 +112,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
     readYourWritesTimeoutMs: int(env, 'WRENN_RYW_TIMEOUT_MS', 5000),
     hostCreateTimeoutMs: int(env, 'WRENN_HOST_CREATE_TIMEOUT_MS', 60000),
     hostCommandTimeoutMs: int(env, 'WRENN_HOST_COMMAND_TIMEOUT_MS', 30000),
+    auth: {
+      jwtSecret: env.WRENN_JWT_SECRET || undefined,
+      jwtTtlSec: int(env, 'WRENN_JWT_TTL_SEC', 3600),
+      loginWindowSec: int(env, 'WRENN_LOGIN_WINDOW_SEC', 300),
+      loginMaxPerEmail: int(env, 'WRENN_LOGIN_MAX_PER_EMAIL', 10),
+      loginMaxPerAddress: int(env, 'WRENN_LOGIN_MAX_PER_ADDRESS', 100),
+    },
   };
 }

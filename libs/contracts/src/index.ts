@@ -3,3 +3,4 @@ export * from './errors';
 export * from './host';
 export * from './commands';
 export * from './ids';
+export * from './identity';

@@ -10,6 +10,7 @@ export const Aggregate = {
   Sandbox: 'sandbox',
   Template: 'template',
   Team: 'team',
+  User: 'user',
   Host: 'host',
 } as const;
 export type Aggregate = (typeof Aggregate)[keyof typeof Aggregate];

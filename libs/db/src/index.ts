@@ -5,3 +5,4 @@ export * from './entities/dead-letter.entity';
 export * from './migrations';
 export * from './data-source';
 export * from './transient';
+export * from './platform-secret';

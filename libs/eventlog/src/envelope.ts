@@ -27,6 +27,8 @@ export interface EventMetadata {
 
 /** An event as a decider emits it. */
 export interface NewEvent<T = unknown> {
+  /** Set when the caller must be able to publish the same event again (outbox relays): dedup key. */
+  id?: string;
   type: string;
   version?: number;
   data: T;

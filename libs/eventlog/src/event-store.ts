@@ -106,7 +106,7 @@ export class EventStore {
     const stored: StoredEvent[] = [];
     let version = expectedVersion;
     for (const event of events) {
-      const eventId = `evt_${ulid().toLowerCase()}`;
+      const eventId = event.id ?? `evt_${ulid().toLowerCase()}`;
       const occurredAt = this.clock().toISOString();
       const body = JSON.stringify(event.data ?? {});
       let seq: number;

@@ -1,9 +1,18 @@
 import { Module } from '@nestjs/common';
-import { ServiceKitModule } from '@wrenn/service-kit';
+import { DataSourceCloser, ServiceKitModule } from '@wrenn/service-kit';
+import { AuthCommandsController } from './controllers/auth-commands.controller';
+import { OutboxRelay } from './outbox/outbox.relay';
+import { LoginRateLimiter } from './rate-limit/login-rate-limiter';
+import { ApiKeyRepository } from './repositories/api-key.repository';
+import { IdentityRepository } from './repositories/identity.repository';
+import { ApiKeysService } from './services/api-keys.service';
+import { IdentityService } from './services/identity.service';
 import { StatusController } from './status.controller';
+import { JwtIssuer } from './tokens/jwt-issuer';
 
 @Module({
-  imports: [ServiceKitModule.forRoot({ service: 'auth' })],
-  controllers: [StatusController],
+  imports: [ServiceKitModule.forRoot({ service: 'auth', database: true, eventStore: true }), DataSourceCloser],
+  controllers: [StatusController, AuthCommandsController],
+  providers: [IdentityRepository, ApiKeyRepository, LoginRateLimiter, JwtIssuer, OutboxRelay, IdentityService, ApiKeysService],
 })
 export class AuthModule {}

@@ -2,10 +2,7 @@ import { Controller } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
 import { naming, ok, Reply, ServiceName } from '@wrenn/contracts';
 
-/**
- * Liveness over the control plane: the gateway's health and the CLI ask every service for it.
- * The service's own commands arrive with the issues that fill it.
- */
+/** Liveness over the control plane: the gateway's health and the CLI ask every service for it. */
 @Controller()
 export class StatusController {
   private readonly startedAt = new Date().toISOString();

@@ -5,7 +5,8 @@ import { createLogger, NestLoggerAdapter } from '@wrenn/logger';
 import { RunningService } from '@wrenn/service-kit';
 import { validationPipe } from './errors/validation';
 import { GatewayModule } from './gateway.module';
-import { DEFAULT_CALLER } from './controllers/sandboxes.controller';
+import { SWAGGER_UI_DIR, TEST_UI_DIR } from './docs/docs.paths';
+import { ApiKeyAuthenticator } from './auth/api-key.authenticator';
 import { attachExecStream } from './exec-stream/exec-stream.socket';
 import { SandboxDataService } from './services/sandbox-data.service';
 import { attachEnvdProxy, EnvdProxy } from './e2b/envd-proxy';
@@ -25,8 +26,13 @@ export async function bootstrapGateway(options: { port?: number; host?: string }
   // their content type.
   app.useBodyParser('json', { limit: '1mb', type: (req: { url?: string; headers: Record<string, unknown> }) => !/\/files(\?|$)/.test(req.url ?? '') && String(req.headers['content-type'] ?? '').includes('json') });
   app.useGlobalPipes(validationPipe());
+  // Static assets of /docs (Swagger UI, from the installed package) and /test; the pages
+  // themselves are routes of DocsController.
+  app.useStaticAssets(SWAGGER_UI_DIR, { prefix: '/docs/', index: false, redirect: false });
+  app.useStaticAssets(TEST_UI_DIR, { prefix: '/test/', index: false, redirect: false });
   const host = options.host ?? process.env.WRENN_BIND ?? '0.0.0.0';
-  attachExecStream(app.getHttpServer(), app.get(SandboxDataService), () => DEFAULT_CALLER, createLogger('gateway'));
+  const apiKeys = app.get(ApiKeyAuthenticator);
+  attachExecStream(app.getHttpServer(), app.get(SandboxDataService), (req) => apiKeys.authenticate(req.headers), createLogger('gateway'));
   attachEnvdProxy(app.getHttpServer(), app.get(EnvdProxy));
   await app.listen(options.port ?? config.port, host);
   const address = app.getHttpServer().address() as { port: number };

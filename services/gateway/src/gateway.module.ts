@@ -1,9 +1,16 @@
 import { forwardRef, Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { PassportModule } from '@nestjs/passport';
 import { ClientProxyFactory } from '@nestjs/microservices';
 import { WrennConfig } from '@wrenn/config';
 import { natsClientOptions } from '@wrenn/messaging';
 import { CONFIG, DataSourceCloser, ServiceKitModule } from '@wrenn/service-kit';
+import { AccessGuard } from './auth/access.guard';
+import { ApiKeyAuthenticator } from './auth/api-key.authenticator';
+import { JwtStrategy } from './auth/jwt.strategy';
+import { ApiKeysController } from './controllers/api-keys.controller';
+import { AuthController } from './controllers/auth.controller';
+import { DocsController } from './controllers/docs.controller';
 import { FilesController } from './controllers/files.controller';
 import { HealthController } from './controllers/health.controller';
 import { DataPlaneClients } from './data-plane/data-plane.clients';
@@ -12,6 +19,7 @@ import { SandboxDataService } from './services/sandbox-data.service';
 import { SandboxesController } from './controllers/sandboxes.controller';
 import { ErrorFilter } from './errors/error.filter';
 import { SandboxRepository } from './repositories/sandbox.repository';
+import { AUTH_CLIENT, AuthClient } from './services/auth.client';
 import { SandboxesService, SCHEDULER_CLIENT } from './services/sandboxes.service';
 import { ActivityRecorder } from './activity/activity.recorder';
 import { SnapshotsController } from './controllers/snapshots.controller';
@@ -19,10 +27,12 @@ import { TemplateRepository } from './repositories/template.repository';
 import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
 
 @Module({
-  imports: [ServiceKitModule.forRoot({ service: 'gateway', database: true }), DataSourceCloser, forwardRef(() => E2bModule)],
-  controllers: [HealthController, SandboxesController, SnapshotsController, FilesController],
+  imports: [ServiceKitModule.forRoot({ service: 'gateway', database: true }), DataSourceCloser, PassportModule, forwardRef(() => E2bModule)],
+  controllers: [HealthController, AuthController, ApiKeysController, SandboxesController, SnapshotsController, FilesController, DocsController],
   providers: [
     { provide: APP_FILTER, useClass: ErrorFilter },
+    // Default-deny: every route needs an API key unless marked @Public() or @UserAuth().
+    { provide: APP_GUARD, useClass: AccessGuard },
     {
       provide: SCHEDULER_CLIENT,
       useFactory: (config: WrennConfig) => ClientProxyFactory.create(natsClientOptions(config.natsUrl, 'wrenn-gateway')),
@@ -33,6 +43,14 @@ import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
       useFactory: (config: WrennConfig) => ClientProxyFactory.create(natsClientOptions(config.natsUrl, 'wrenn-gateway-catalog')),
       inject: [CONFIG],
     },
+    {
+      provide: AUTH_CLIENT,
+      useFactory: (config: WrennConfig) => ClientProxyFactory.create(natsClientOptions(config.natsUrl, 'wrenn-gateway-auth')),
+      inject: [CONFIG],
+    },
+    AuthClient,
+    ApiKeyAuthenticator,
+    JwtStrategy,
     SandboxRepository,
     TemplateRepository,
     ActivityRecorder,

@@ -39,9 +39,9 @@ interface WsMessage {
 }
 
 /** Runs one WebSocket exec session: sends `start`, then `inputs`, collects everything until close. */
-function wsExec(url: string, start: object, inputs: object[], timeoutMs = 20_000): Promise<WsMessage[]> {
+function wsExec(url: string, headers: Record<string, string>, start: object, inputs: object[], timeoutMs = 20_000): Promise<WsMessage[]> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, { headers });
     const got: WsMessage[] = [];
     const timer = setTimeout(() => {
       ws.terminate();
@@ -98,7 +98,7 @@ describe('data plane: exec and files', () => {
 
   it('streams an exec over WebSocket with stdin', async () => {
     const wsUrl = `${p.url.replace('http', 'ws')}/v1/sandboxes/${id}/exec/stream`;
-    const got = await wsExec(wsUrl, { cmd: 'sh', args: ['-c', 'read line; echo "got: $line"; echo err >&2'] }, [
+    const got = await wsExec(wsUrl, p.authHeaders(), { cmd: 'sh', args: ['-c', 'read line; echo "got: $line"; echo err >&2'] }, [
       { type: 'stdin', data: Buffer.from('hello over ws\n').toString('base64') },
       { type: 'eof' },
     ]);
@@ -110,7 +110,7 @@ describe('data plane: exec and files', () => {
 
   it('runs an interactive shell on a PTY over WebSocket', async () => {
     const wsUrl = `${p.url.replace('http', 'ws')}/v1/sandboxes/${id}/exec/stream`;
-    const got = await wsExec(wsUrl, { cmd: 'bash', args: ['--norc', '-i'], pty: true, cols: 100, rows: 30 }, [
+    const got = await wsExec(wsUrl, p.authHeaders(), { cmd: 'bash', args: ['--norc', '-i'], pty: true, cols: 100, rows: 30 }, [
       { type: 'stdin', data: Buffer.from('echo $((6 * 7)); stty size\nexit\n').toString('base64') },
     ]);
     const out = text(got, 'stdout');
@@ -121,23 +121,23 @@ describe('data plane: exec and files', () => {
 
   it('reports stream errors in the protocol', async () => {
     const wsUrl = `${p.url.replace('http', 'ws')}/v1/sandboxes/sb_00000000000000000000000000/exec/stream`;
-    const got = await wsExec(wsUrl, { cmd: 'true' }, []);
+    const got = await wsExec(wsUrl, p.authHeaders(), { cmd: 'true' }, []);
     assert.equal(got[0].type, 'error');
     assert.equal(got[0].code, 'sandbox_not_found');
   });
 
   it('uploads (raw and multipart), lists and downloads files', async () => {
-    const put = await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/home/user/notes/a.txt&user=user`, { method: 'PUT', body: 'alpha\n', headers: { 'content-type': 'application/json' } });
+    const put = await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/home/user/notes/a.txt&user=user`, { method: 'PUT', body: 'alpha\n', headers: { ...p.authHeaders(), 'content-type': 'application/json' } });
     assert.equal(put.status, 200);
     assert.deepEqual(await put.json(), { path: '/home/user/notes/a.txt', size: 6 });
     const form = new FormData();
     form.append('file', new Blob(['beta\n']), 'b.txt');
-    const post = await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/home/user/notes/b.txt&user=user`, { method: 'POST', body: form });
+    const post = await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/home/user/notes/b.txt&user=user`, { method: 'POST', body: form, headers: p.authHeaders() });
     assert.equal(post.status, 200);
     const list = await p.api('GET', `/v1/sandboxes/${id}/files/list?path=/home/user/notes`);
     assert.equal(list.status, 200);
     assert.deepEqual(list.body.entries.map((e: { name: string; type: string; size: number }) => [e.name, e.type, e.size]), [['a.txt', 'file', 6], ['b.txt', 'file', 5]]);
-    assert.equal(await (await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/home/user/notes/b.txt`)).text(), 'beta\n');
+    assert.equal(await (await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/home/user/notes/b.txt`, { headers: p.authHeaders() })).text(), 'beta\n');
     const owner = await p.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'stat', args: ['-c', '%U', '/home/user/notes/a.txt'] });
     assert.equal(owner.body.stdout, 'user\n');
     const missing = await p.api('GET', `/v1/sandboxes/${id}/files?path=/nope`);
@@ -153,6 +153,7 @@ describe('data plane: exec and files', () => {
     const started = Date.now();
     const up = await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/root/big.bin`, {
       method: 'PUT',
+      headers: p.authHeaders(),
       body: generated(size, sent),
       duplex: 'half',
     } as RequestInit);
@@ -163,7 +164,7 @@ describe('data plane: exec and files', () => {
     const received = createHash('sha256');
     let bytes = 0;
     const downStarted = Date.now();
-    const down = await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/root/big.bin`);
+    const down = await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/root/big.bin`, { headers: p.authHeaders() });
     assert.equal(down.status, 200);
     for await (const chunk of down.body as unknown as AsyncIterable<Uint8Array>) {
       received.update(chunk);

@@ -93,7 +93,7 @@ describe('sandbox isolation', () => {
     assert.notEqual(r.exit_code, 0, JSON.stringify(r));
     // envd kept a reserve of its own: the sandbox still answers while the sleeps hold every pid.
     // Read through the files API: every pid of the sandbox is taken, so no command could start.
-    const started = Number(await (await fetch(`${p.url}/v1/sandboxes/${b}/files?path=/tmp/started`)).text());
+    const started = Number(await (await fetch(`${p.url}/v1/sandboxes/${b}/files?path=/tmp/started`, { headers: p.authHeaders() })).text());
     assert.ok(started >= 900 && started <= 1024, `stopped by the pids limit after ${started} processes`);
     const metrics = await p.api('GET', `/v1/sandboxes/${b}/metrics`);
     assert.equal(metrics.status, 200);
@@ -112,11 +112,12 @@ describe('sandbox isolation', () => {
   it('never lets a ".." path or an absolute symlink reach outside the sandbox root', async () => {
     await sh(a, 'ln -sfn / /root/escape && mkdir -p /root/d');
     // The symlink resolves inside the sandbox: its own /etc/hostname, not the host's.
-    const viaLink = await fetch(`${p.url}/v1/sandboxes/${a}/files?path=${encodeURIComponent('/root/escape/etc/hostname')}`);
+    const viaLink = await fetch(`${p.url}/v1/sandboxes/${a}/files?path=${encodeURIComponent('/root/escape/etc/hostname')}`, { headers: p.authHeaders() });
     assert.equal(viaLink.status, 200);
     assert.equal(await viaLink.text(), `${a}\n`);
     const up = await fetch(`${p.url}/v1/sandboxes/${a}/files?path=${encodeURIComponent('/root/d/../../../../../../tmp/wrenn-escape-probe')}`, {
       method: 'PUT',
+      headers: p.authHeaders(),
       body: 'probe',
     });
     assert.equal(up.status, 200);

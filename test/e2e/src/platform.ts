@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
@@ -6,6 +7,23 @@ import { createTestEnv, eventually, TestEnv } from '@wrenn/testing';
 
 export const REPO = resolve(__dirname, '../../..');
 const CLI = join(REPO, 'tools/cli/dist/main.js');
+
+/** A user with their own team, a bearer token and an API key of that team. */
+export interface Identity {
+  email: string;
+  password: string;
+  userId: string;
+  teamId: string;
+  token: string;
+  apiKey: string;
+  keyId: string;
+}
+
+/**
+ * How a call authenticates: 'key' (the platform owner's API key, the default), 'bearer' (the
+ * owner's token), 'none', or another identity's credentials.
+ */
+export type Auth = 'key' | 'bearer' | 'none' | { apiKey?: string; token?: string };
 
 export interface Platform {
   env: TestEnv;
@@ -19,7 +37,13 @@ export interface Platform {
   restart(): Promise<void>;
   kill(signal?: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
-  api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** The user, team and API key every call uses unless told otherwise. */
+  owner: Identity;
+  /** Signs up another user (another team) and gives them a token and an API key. */
+  signUp(label?: string): Promise<Identity>;
+  /** Headers that authenticate a direct fetch or WebSocket as `auth` (default: the owner's key). */
+  authHeaders(auth?: Auth): Record<string, string>;
+  api<T = any>(method: string, path: string, body?: unknown, options?: { auth?: Auth; headers?: Record<string, string> }): Promise<{ status: number; body: T; headers: Headers }>;
   sql<T = any>(query: string, params?: unknown[]): Promise<T[]>;
   cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
 }
@@ -84,7 +108,9 @@ export async function startPlatform(label: string, extraEnv: Record<string, stri
   await launch();
 
   let pg: Client | undefined;
+  let signups = 0;
   const platform: Platform = {
+    owner: undefined as unknown as Identity,
     env,
     get url() { return url; },
     stateDir,
@@ -104,21 +130,50 @@ export async function startPlatform(label: string, extraEnv: Record<string, stri
       if (signal === 'SIGTERM' && child.signalCode === 'SIGKILL') throw new Error(`the platform did not stop on SIGTERM:\n${out.slice(-3000)}`);
     },
     async stop() {
-      await platform.kill('SIGTERM');
-      await pg?.end().catch(() => undefined);
-      await env.cleanup();
-      await rm(stateDir, { recursive: true, force: true });
+      // A stop that fails still releases the slice, so the suite reports and exits.
+      try {
+        await platform.kill('SIGTERM');
+      } finally {
+        await pg?.end().catch(() => undefined);
+        await env.cleanup();
+        await rm(stateDir, { recursive: true, force: true });
+      }
     },
-    async api(method, path, body) {
+    authHeaders(auth = 'key') {
+      if (auth === 'none') return {};
+      if (auth === 'key') return { 'x-api-key': platform.owner.apiKey };
+      if (auth === 'bearer') return { authorization: `Bearer ${platform.owner.token}` };
+      return {
+        ...(auth.apiKey !== undefined ? { 'x-api-key': auth.apiKey } : {}),
+        ...(auth.token !== undefined ? { authorization: `Bearer ${auth.token}` } : {}),
+      };
+    },
+    async api(method, path, body, options = {}) {
       const res = await fetch(`${url}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: {
+          ...platform.authHeaders(options.auth),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...options.headers,
+        },
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
       const text = await res.text();
       let parsed: any = text;
       try { parsed = text ? JSON.parse(text) : undefined; } catch { /* leave as text */ }
-      return { status: res.status, body: parsed };
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    async signUp(label = `user${++signups}`) {
+      const email = `${label}-${randomBytes(4).toString('hex')}@${env.namespace}.test`;
+      const password = randomBytes(18).toString('base64url');
+      const expect = (what: string, res: { status: number; body: any }, status: number) => {
+        if (res.status !== status) throw new Error(`${what} answered ${res.status}: ${JSON.stringify(res.body)}`);
+        return res.body;
+      };
+      const signed = expect('signup', await platform.api('POST', '/v1/auth/signup', { email, password }, { auth: 'none' }), 201);
+      const login = expect('login', await platform.api('POST', '/v1/auth/login', { email, password }, { auth: 'none' }), 200);
+      const key = expect('api key', await platform.api('POST', '/v1/api-keys', { name: label }, { auth: { token: login.token } }), 201);
+      return { email, password, userId: signed.user_id, teamId: signed.team_id, token: login.token, apiKey: key.key, keyId: key.id };
     },
     async sql(query, params = []) {
       if (!pg) {
@@ -138,5 +193,6 @@ export async function startPlatform(label: string, extraEnv: Record<string, stri
       });
     },
   };
+  platform.owner = await platform.signUp('owner');
   return platform;
 }

@@ -126,7 +126,7 @@ describe('REST slice: create → exec → delete', () => {
     ]);
     const seqs = events.map((e) => e.seq);
     assert.deepEqual([...seqs].sort((a, b) => a - b), seqs);
-    assert.ok(events.every((e) => e.correlationId && e.teamId === 'team_default'));
+    assert.ok(events.every((e) => e.correlationId && e.teamId === p.owner.teamId && e.actor.kind === 'api_key' && e.actor.id === p.owner.keyId));
   });
 
   it('rebuilds the read model from the log identical to the live one', async () => {

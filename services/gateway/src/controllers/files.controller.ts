@@ -5,7 +5,8 @@ import type { Request, Response } from 'express';
 import { Readable } from 'node:stream';
 import { DirEntryView, FileQuery, ListQuery } from '../dtos/sandbox.dto';
 import { SandboxDataService } from '../services/sandbox-data.service';
-import { DEFAULT_CALLER } from './sandboxes.controller';
+import { CurrentCaller } from '../auth/access.decorators';
+import { Caller } from '../services/sandboxes.service';
 
 /** Writes chunks to the response honouring backpressure (a slow client slows the source). */
 async function pipeOut(chunks: AsyncIterable<Uint8Array>, res: Response): Promise<void> {
@@ -43,29 +44,29 @@ export class FilesController {
 
   @Put()
   @HttpCode(200)
-  async putRaw(@Param('id') id: string, @Query() query: FileQuery, @Req() req: Request): Promise<{ path: string; size: number }> {
-    return this.data.upload(DEFAULT_CALLER, id, query.path, query.user, req);
+  async putRaw(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: FileQuery, @Req() req: Request): Promise<{ path: string; size: number }> {
+    return this.data.upload(caller, id, query.path, query.user, req);
   }
 
   @Post()
   @HttpCode(200)
-  async postMultipart(@Param('id') id: string, @Query() query: FileQuery, @Req() req: Request): Promise<{ path: string; size: number }> {
+  async postMultipart(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: FileQuery, @Req() req: Request): Promise<{ path: string; size: number }> {
     if (!req.headers['content-type']?.startsWith('multipart/form-data')) {
       throw new WrennError(ErrorCode.ValidationFailed, 'POST takes multipart/form-data; use PUT for a raw body');
     }
     const part = await firstFilePart(req);
-    return this.data.upload(DEFAULT_CALLER, id, query.path, query.user, part.stream);
+    return this.data.upload(caller, id, query.path, query.user, part.stream);
   }
 
   @Get()
-  async download(@Param('id') id: string, @Query() query: FileQuery, @Res() res: Response): Promise<void> {
-    const chunks = await this.data.download(DEFAULT_CALLER, id, query.path, query.user);
+  async download(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: FileQuery, @Res() res: Response): Promise<void> {
+    const chunks = await this.data.download(caller, id, query.path, query.user);
     res.status(200).setHeader('content-type', 'application/octet-stream');
     await pipeOut(chunks, res);
   }
 
   @Get('list')
-  async list(@Param('id') id: string, @Query() query: ListQuery): Promise<{ entries: DirEntryView[] }> {
-    return { entries: await this.data.list(DEFAULT_CALLER, id, query.path, query.depth, query.user) };
+  async list(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: ListQuery): Promise<{ entries: DirEntryView[] }> {
+    return { entries: await this.data.list(caller, id, query.path, query.depth, query.user) };
   }
 }

@@ -2,6 +2,7 @@ import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { HostHeartbeat, isLive, Naming } from '@wrenn/contracts';
 import { DATA_SOURCE, NAMING, NATS } from '@wrenn/service-kit';
 import type { Response } from 'express';
+import { Public } from '../auth/access.decorators';
 import { NatsConnection } from 'nats';
 import { DataSource } from 'typeorm';
 
@@ -31,6 +32,7 @@ export class HealthController {
   ) {}
 
   @Get('healthz')
+  @Public()
   async health(@Res() res: Response): Promise<void> {
     const [nats, postgres] = await Promise.all([
       timed(() => (this.nc.isClosed() ? Promise.reject(new Error('connection closed')) : this.nc.rtt())),

@@ -1,22 +1,21 @@
+import { IntFromString, Omittable } from '../errors/validation';
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Headers } from '@nestjs/common';
-import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
-import { Type } from 'class-transformer';
+import { IsIn, IsInt, Max, Min } from 'class-validator';
 import { SANDBOX_STATUSES } from '@wrenn/domain';
 import { CreateSandboxDto, ExecDto, ExecView, MetricsView, SandboxView } from '../dtos/sandbox.dto';
 import { SandboxDataService } from '../services/sandbox-data.service';
+import { CurrentCaller } from '../auth/access.decorators';
 import { Caller, SandboxesService } from '../services/sandboxes.service';
 
 class ListQuery {
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000)
+  @Omittable() @IntFromString() @IsInt() @Min(1) @Max(1000)
   limit: number = 100;
 
-  @IsOptional() @IsIn(SANDBOX_STATUSES as string[])
+  @Omittable() @IsIn(SANDBOX_STATUSES as string[])
   state?: string;
 }
 
-/** Until identity exists, every request acts for the default team. */
-export const DEFAULT_CALLER: Caller = { teamId: 'team_default', actor: { kind: 'anonymous', id: 'anonymous' } };
-
+/** Sandboxes of the caller's team (API key); another team's sandbox answers 404. */
 @Controller('v1/sandboxes')
 export class SandboxesController {
   constructor(
@@ -26,51 +25,51 @@ export class SandboxesController {
 
   @Post()
   @HttpCode(201)
-  create(@Body() body: CreateSandboxDto, @Headers('x-correlation-id') correlationId?: string): Promise<SandboxView> {
-    return this.sandboxes.create(DEFAULT_CALLER, body, correlationId?.slice(0, 128) || undefined);
+  create(@CurrentCaller() caller: Caller, @Body() body: CreateSandboxDto, @Headers('x-correlation-id') correlationId?: string): Promise<SandboxView> {
+    return this.sandboxes.create(caller, body, correlationId?.slice(0, 128) || undefined);
   }
 
   @Get()
-  async list(@Query() query: ListQuery): Promise<{ sandboxes: SandboxView[] }> {
-    return { sandboxes: await this.sandboxes.list(DEFAULT_CALLER, query) };
+  async list(@CurrentCaller() caller: Caller, @Query() query: ListQuery): Promise<{ sandboxes: SandboxView[] }> {
+    return { sandboxes: await this.sandboxes.list(caller, query) };
   }
 
   @Get(':id')
-  get(@Param('id') id: string): Promise<SandboxView> {
-    return this.sandboxes.get(DEFAULT_CALLER, id);
+  get(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<SandboxView> {
+    return this.sandboxes.get(caller, id);
   }
 
   @Delete(':id')
-  destroy(@Param('id') id: string, @Headers('x-correlation-id') correlationId?: string): Promise<SandboxView> {
-    return this.sandboxes.destroy(DEFAULT_CALLER, id, correlationId?.slice(0, 128) || undefined);
+  destroy(@CurrentCaller() caller: Caller, @Param('id') id: string, @Headers('x-correlation-id') correlationId?: string): Promise<SandboxView> {
+    return this.sandboxes.destroy(caller, id, correlationId?.slice(0, 128) || undefined);
   }
 
   @Post(':id/pause')
   @HttpCode(200)
-  pause(@Param('id') id: string, @Headers('x-correlation-id') correlationId?: string): Promise<SandboxView> {
-    return this.sandboxes.pause(DEFAULT_CALLER, id, correlationId?.slice(0, 128) || undefined);
+  pause(@CurrentCaller() caller: Caller, @Param('id') id: string, @Headers('x-correlation-id') correlationId?: string): Promise<SandboxView> {
+    return this.sandboxes.pause(caller, id, correlationId?.slice(0, 128) || undefined);
   }
 
   @Post(':id/resume')
   @HttpCode(200)
-  resume(@Param('id') id: string, @Headers('x-correlation-id') correlationId?: string): Promise<SandboxView> {
-    return this.sandboxes.resume(DEFAULT_CALLER, id, correlationId?.slice(0, 128) || undefined);
+  resume(@CurrentCaller() caller: Caller, @Param('id') id: string, @Headers('x-correlation-id') correlationId?: string): Promise<SandboxView> {
+    return this.sandboxes.resume(caller, id, correlationId?.slice(0, 128) || undefined);
   }
 
   @Post(':id/ping')
   @HttpCode(200)
-  ping(@Param('id') id: string): Promise<SandboxView> {
-    return this.sandboxes.ping(DEFAULT_CALLER, id);
+  ping(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<SandboxView> {
+    return this.sandboxes.ping(caller, id);
   }
 
   @Get(':id/metrics')
-  metrics(@Param('id') id: string): Promise<MetricsView> {
-    return this.sandboxes.metrics(DEFAULT_CALLER, id);
+  metrics(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<MetricsView> {
+    return this.sandboxes.metrics(caller, id);
   }
 
   @Post(':id/exec')
   @HttpCode(200)
-  exec(@Param('id') id: string, @Body() body: ExecDto): Promise<ExecView> {
-    return this.data.exec(DEFAULT_CALLER, id, body);
+  exec(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body: ExecDto): Promise<ExecView> {
+    return this.data.exec(caller, id, body);
   }
 }

@@ -1,26 +1,36 @@
-import { Type } from 'class-transformer';
-import { IsArray, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, ArrayMaxSize, MinLength } from 'class-validator';
 import { TEMPLATE_NAME_RE } from '@wrenn/contracts';
+import { IntFromString, Omittable } from '../errors/validation';
+import { IsArray, IsInt, IsString, Matches, Max, MaxLength, Min, ArrayMaxSize, MinLength, ValidateBy } from 'class-validator';
+
+/** Environment variable names a shell can set and read back; no "=" or NUL to smuggle. */
+export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
+
+/** `env` of an exec: at most 1024 variables, names as ENV_NAME_RE, values strings of up to 32 KiB. */
+export function isEnvMap(value: unknown): value is Record<string, string> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const entries = Object.entries(value);
+  return entries.length <= 1024 && entries.every(([k, v]) => ENV_NAME_RE.test(k) && typeof v === 'string' && v.length <= 32_768 && !v.includes('\0'));
+}
 
 /** Account names as useradd accepts them. */
 export const USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
 
 export class CreateSandboxDto {
-  @IsOptional()
+  @Omittable()
   @IsString()
   @Matches(TEMPLATE_NAME_RE, { message: 'template must be 1-63 lower-case ASCII letters, digits, "_" or "-"' })
   template: string = 'base';
 
   /** Omitted: 1 for built-in images, the template's for a snapshot template (which locks it). */
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(16)
+  @Omittable() @IntFromString() @IsInt() @Min(1) @Max(16)
   vcpus?: number;
 
   /** Omitted: 512 for built-in images, the template's for a snapshot template (which locks it). */
-  @IsOptional() @Type(() => Number) @IsInt() @Min(64) @Max(65536)
+  @Omittable() @IntFromString() @IsInt() @Min(64) @Max(65536)
   memory_mb?: number;
 
   /** Inactivity after which the sandbox is paused; 0 = never. */
-  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(7 * 24 * 3600)
+  @Omittable() @IntFromString() @IsInt() @Min(0) @Max(7 * 24 * 3600)
   timeout_sec: number = 0;
 }
 
@@ -28,19 +38,19 @@ export class ExecDto {
   @IsString() @MinLength(1) @MaxLength(4096)
   cmd!: string;
 
-  @IsOptional() @IsArray() @ArrayMaxSize(1024) @IsString({ each: true }) @MaxLength(65536, { each: true })
+  @Omittable() @IsArray() @ArrayMaxSize(1024) @IsString({ each: true }) @MaxLength(65536, { each: true })
   args: string[] = [];
 
-  @IsOptional() @IsObject()
+  @Omittable() @ValidateBy({ name: 'isEnvMap', validator: { validate: isEnvMap, defaultMessage: () => 'env must map variable names ([A-Za-z_][A-Za-z0-9_]*) to strings' } })
   env?: Record<string, string>;
 
-  @IsOptional() @IsString() @MinLength(1) @MaxLength(4096)
+  @Omittable() @IsString() @MinLength(1) @MaxLength(4096)
   cwd?: string;
 
-  @IsOptional() @IsString() @Matches(USER_RE, { message: 'user must be a valid account name' })
+  @Omittable() @IsString() @Matches(USER_RE, { message: 'user must be a valid account name' })
   user?: string;
 
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(3600)
+  @Omittable() @IntFromString() @IsInt() @Min(1) @Max(3600)
   timeout_sec: number = 60;
 }
 
@@ -49,12 +59,12 @@ export class FileQuery {
   @IsString() @MinLength(1) @MaxLength(4096)
   path!: string;
 
-  @IsOptional() @IsString() @Matches(USER_RE, { message: 'user must be a valid account name' })
+  @Omittable() @IsString() @Matches(USER_RE, { message: 'user must be a valid account name' })
   user?: string;
 }
 
 export class ListQuery extends FileQuery {
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(16)
+  @Omittable() @IntFromString() @IsInt() @Min(1) @Max(16)
   depth: number = 1;
 }
 

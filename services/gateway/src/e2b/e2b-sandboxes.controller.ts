@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Res, UseFilters } from '@nestjs/common';
 import type { Response } from 'express';
 import { Caller } from '../services/sandboxes.service';
-import { E2bCaller } from './e2b-caller';
+import { CurrentCaller } from '../auth/access.decorators';
 import { E2bErrorFilter } from './e2b-error.filter';
 import { E2bConnectDto, E2bListedSandbox, E2bListQuery, E2bMetricsQuery, E2bNewSandboxDto, E2bPauseDto, E2bSandbox, E2bSandboxDetail, E2bSandboxMetric, E2bTimeoutDto } from './e2b.dto';
 import { E2bSandboxesService } from './e2b-sandboxes.service';
@@ -21,52 +21,52 @@ export class E2bSandboxesController {
 
   @Post(['sandboxes', 'v2/sandboxes'])
   @HttpCode(201)
-  create(@E2bCaller() caller: Caller, @Body() body: E2bNewSandboxDto, @Headers('x-correlation-id') correlationId?: string): Promise<E2bSandbox> {
+  create(@CurrentCaller() caller: Caller, @Body() body: E2bNewSandboxDto, @Headers('x-correlation-id') correlationId?: string): Promise<E2bSandbox> {
     return this.e2b.create(caller, body, correlation(correlationId));
   }
 
   @Get('v2/sandboxes')
-  list(@E2bCaller() caller: Caller, @Query() query: E2bListQuery): Promise<E2bListedSandbox[]> {
+  list(@CurrentCaller() caller: Caller, @Query() query: E2bListQuery): Promise<E2bListedSandbox[]> {
     return this.e2b.list(caller, query);
   }
 
   /** The v1 list: running sandboxes only. */
   @Get('sandboxes')
-  listRunning(@E2bCaller() caller: Caller, @Query() query: E2bListQuery): Promise<E2bListedSandbox[]> {
+  listRunning(@CurrentCaller() caller: Caller, @Query() query: E2bListQuery): Promise<E2bListedSandbox[]> {
     return this.e2b.list(caller, { ...query, state: 'running' });
   }
 
   @Get('sandboxes/:sandboxID')
-  get(@E2bCaller() caller: Caller, @Param('sandboxID') id: string): Promise<E2bSandboxDetail> {
+  get(@CurrentCaller() caller: Caller, @Param('sandboxID') id: string): Promise<E2bSandboxDetail> {
     return this.e2b.get(caller, id);
   }
 
   @Delete('sandboxes/:sandboxID')
   @HttpCode(204)
-  async kill(@E2bCaller() caller: Caller, @Param('sandboxID') id: string, @Headers('x-correlation-id') correlationId?: string): Promise<void> {
+  async kill(@CurrentCaller() caller: Caller, @Param('sandboxID') id: string, @Headers('x-correlation-id') correlationId?: string): Promise<void> {
     await this.e2b.kill(caller, id, correlation(correlationId));
   }
 
   @Get('sandboxes/:sandboxID/metrics')
-  metrics(@E2bCaller() caller: Caller, @Param('sandboxID') id: string, @Query() _query: E2bMetricsQuery): Promise<E2bSandboxMetric[]> {
+  metrics(@CurrentCaller() caller: Caller, @Param('sandboxID') id: string, @Query() _query: E2bMetricsQuery): Promise<E2bSandboxMetric[]> {
     return this.e2b.metrics(caller, id);
   }
 
   @Post('sandboxes/:sandboxID/timeout')
   @HttpCode(204)
-  async setTimeout(@E2bCaller() caller: Caller, @Param('sandboxID') id: string, @Body() body: E2bTimeoutDto): Promise<void> {
+  async setTimeout(@CurrentCaller() caller: Caller, @Param('sandboxID') id: string, @Body() body: E2bTimeoutDto): Promise<void> {
     await this.e2b.setTimeout(caller, id, body.timeout);
   }
 
   @Post('sandboxes/:sandboxID/pause')
   @HttpCode(204)
-  async pause(@E2bCaller() caller: Caller, @Param('sandboxID') id: string, @Body() body: E2bPauseDto): Promise<void> {
+  async pause(@CurrentCaller() caller: Caller, @Param('sandboxID') id: string, @Body() body: E2bPauseDto): Promise<void> {
     await this.e2b.pause(caller, id, body);
   }
 
   /** 200 when the sandbox was running, 201 when it had to be resumed — E2B's distinction. */
   @Post(['sandboxes/:sandboxID/connect', 'v2/sandboxes/:sandboxID/connect', 'sandboxes/:sandboxID/resume'])
-  async connect(@E2bCaller() caller: Caller, @Param('sandboxID') id: string, @Body() body: E2bConnectDto, @Res({ passthrough: true }) res: Response): Promise<E2bSandbox> {
+  async connect(@CurrentCaller() caller: Caller, @Param('sandboxID') id: string, @Body() body: E2bConnectDto, @Res({ passthrough: true }) res: Response): Promise<E2bSandbox> {
     const { resumed, sandbox } = await this.e2b.connect(caller, id, body);
     res.status(resumed ? 201 : 200);
     return sandbox;

@@ -18,7 +18,10 @@ export class ErrorFilter implements ExceptionFilter {
     const res = host.switchToHttp().getResponse<Response>();
     const { status, body } = this.toBody(exception);
     if (status >= 500) this.log.error({ err: exception, code: body.code }, 'request failed');
-    if (!res.headersSent) res.status(status).json({ error: body });
+    if (res.headersSent) return;
+    const retryAfter = body.details?.retry_after_sec;
+    if (body.code === ErrorCode.RateLimited && typeof retryAfter === 'number') res.setHeader('retry-after', String(retryAfter));
+    res.status(status).json({ error: body });
   }
 
   private toBody(exception: unknown): { status: number; body: ErrorBody } {
@@ -28,6 +31,7 @@ export class ErrorFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       if (status === 404) return { status, body: { code: ErrorCode.NotFound, message: 'no such route' } };
+      if (status === 401) return { status, body: { code: ErrorCode.Unauthorized, message: 'authentication is required' } };
       if (status === 413) return { status, body: { code: ErrorCode.ValidationFailed, message: 'request body too large' } };
       if (status >= 400 && status < 500) {
         return { status: 400, body: { code: ErrorCode.ValidationFailed, message: exception.message } };

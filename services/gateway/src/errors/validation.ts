@@ -1,4 +1,6 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { Transform } from 'class-transformer';
+import { ValidateIf } from 'class-validator';
 import { ErrorCode, WrennError } from '@wrenn/contracts';
 
 function flatten(errors: ValidationError[], prefix = ''): Array<{ field: string; problems: string[] }> {
@@ -22,3 +24,16 @@ export function validationPipe(): ValidationPipe {
     },
   });
 }
+
+/**
+ * A field that may be left out, but not sent as null: class-validator's IsOptional also skips
+ * null, which would let `{"name": null}` through to code that expects a string.
+ */
+export const Omittable = (): PropertyDecorator => ValidateIf((_object, value) => value !== undefined);
+
+/**
+ * An integer that may arrive as a decimal string (query parameters always do). Only digit strings
+ * are converted: `Number()` would also turn "", true or [] into numbers and let them through.
+ */
+export const IntFromString = (): PropertyDecorator =>
+  Transform(({ value }) => (typeof value === 'string' && /^-?\d{1,15}$/.test(value) ? Number(value) : value));

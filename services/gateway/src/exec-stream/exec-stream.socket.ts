@@ -1,15 +1,17 @@
 import { ErrorCode, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
-import { IncomingMessage, Server } from 'node:http';
+import { IncomingMessage, Server, STATUS_CODES } from 'node:http';
 import { Duplex } from 'node:stream';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
 import { fromConnect } from '../data-plane/data-plane.clients';
 import { HTTP_STATUS } from '../errors/http-status';
 import { Caller } from '../services/sandboxes.service';
 import { SandboxDataService, StreamExecInput, StreamExecStart } from '../services/sandbox-data.service';
-import { USER_RE } from '../dtos/sandbox.dto';
+import { isEnvMap, USER_RE } from '../dtos/sandbox.dto';
 
-const PATH_RE = /^\/v1\/sandboxes\/([^/?]+)\/exec\/stream$/;
+/** The route as the OpenAPI document names it; PATH_RE is its matcher. */
+export const EXEC_STREAM_ROUTE = '/v1/sandboxes/{id}/exec/stream';
+export const PATH_RE = /^\/v1\/sandboxes\/([^/?]+)\/exec\/stream$/;
 
 /**
  * The protocol of GET /v1/sandboxes/{id}/exec/stream (WebSocket), JSON text frames:
@@ -44,12 +46,13 @@ class InputQueue implements AsyncIterable<StreamExecInput> {
 function parseStart(raw: Record<string, unknown>): StreamExecStart {
   const bad = (message: string) => new WrennError(ErrorCode.ValidationFailed, message);
   if (typeof raw.cmd !== 'string' || raw.cmd.length === 0 || raw.cmd.length > 4096) throw bad('cmd must be a non-empty string');
-  const args = raw.args ?? [];
+  // Absent means the default; null is not absent (it is a client bug worth a 400).
+  const args = raw.args === undefined ? [] : raw.args;
   if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw bad('args must be an array of strings');
-  if (raw.env !== undefined && (typeof raw.env !== 'object' || raw.env === null || Object.values(raw.env).some((v) => typeof v !== 'string'))) throw bad('env must map names to strings');
+  if (raw.env !== undefined && !isEnvMap(raw.env)) throw bad('env must map variable names ([A-Za-z_][A-Za-z0-9_]*) to strings');
   if (raw.cwd !== undefined && typeof raw.cwd !== 'string') throw bad('cwd must be a string');
   if (raw.user !== undefined && (typeof raw.user !== 'string' || !USER_RE.test(raw.user))) throw bad('user must be a valid account name');
-  const timeout = raw.timeout_sec ?? 0;
+  const timeout = raw.timeout_sec === undefined ? 0 : raw.timeout_sec;
   if (!Number.isInteger(timeout) || (timeout as number) < 0 || (timeout as number) > 86_400) throw bad('timeout_sec must be 0..86400');
   const size = (v: unknown) => (Number.isInteger(v) && (v as number) > 0 && (v as number) < 1000 ? (v as number) : undefined);
   return {
@@ -69,17 +72,32 @@ function send(ws: WebSocket, message: object): void {
   if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
 }
 
-export function attachExecStream(server: Server, data: SandboxDataService, caller: (req: IncomingMessage) => Caller, log: Logger): void {
+/** Answers an upgrade request with a plain HTTP error in the platform's error shape. */
+function refuse(socket: Duplex, error: WrennError): void {
+  const status = HTTP_STATUS[error.code] ?? 500;
+  const body = JSON.stringify({ error: error.toBody() });
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+/**
+ * Serves the exec WebSocket on the gateway's HTTP server. The upgrade is authenticated like any
+ * REST call (`X-API-Key`) before the socket is accepted: a refused caller gets a 401, never a socket.
+ */
+export function attachExecStream(server: Server, data: SandboxDataService, authenticate: (req: IncomingMessage) => Promise<Caller>, log: Logger): void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const match = PATH_RE.exec(new URL(req.url ?? '/', 'http://x').pathname);
     if (!match) {
-      socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\n\r\n{"error":{"code":"not_found","message":"no such route"}}');
+      refuse(socket, new WrennError(ErrorCode.NotFound, 'no such route'));
       return;
     }
     const id = decodeURIComponent(match[1]);
-    const who = caller(req);
-    wss.handleUpgrade(req, socket, head, (ws) => void session(ws, id, who));
+    // The client may hang up while its key is checked; that must not become an unhandled error.
+    socket.on('error', () => socket.destroy());
+    authenticate(req).then(
+      (who) => wss.handleUpgrade(req, socket, head, (ws) => void session(ws, id, who)),
+      (error) => refuse(socket, error instanceof WrennError ? error : new WrennError(ErrorCode.Internal, 'internal error')),
+    );
   });
 
   async function session(ws: WebSocket, id: string, who: Caller): Promise<void> {
@@ -101,7 +119,8 @@ export function attachExecStream(server: Server, data: SandboxDataService, calle
           input.push({ kind: 'stdin', data: new Uint8Array(raw as Buffer) });
           return;
         }
-        const msg = JSON.parse(raw.toString()) as Record<string, unknown>;
+        const msg = JSON.parse(raw.toString()) as Record<string, unknown> | null;
+        if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) throw new WrennError(ErrorCode.ValidationFailed, 'messages must be JSON objects');
         if (!started) {
           if (msg.type !== 'start') throw new WrennError(ErrorCode.ValidationFailed, 'the first message must be {"type":"start",…}');
           started = true;

@@ -33,7 +33,7 @@ import { TemplateRepository } from '../repositories/template.repository';
 
 export const SCHEDULER_CLIENT = 'wrenn.scheduler-client';
 
-/** Who is calling. Until identity lands every caller acts for the default team. */
+/** Who is calling: the team everything is scoped to, and the actor recorded on events. */
 export interface Caller {
   teamId: string;
   actor: CommandMeta['actor'];

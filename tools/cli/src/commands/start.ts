@@ -43,7 +43,10 @@ export async function start(only?: string): Promise<void> {
     const first = ['gateway', 'reaper'];
     const order = [...first.flatMap((name) => running.filter((s) => s.name === name)), ...running.filter((s) => !first.includes(s.name)).reverse()];
     for (const service of order) {
+      const started = Date.now();
       await service.close().catch((error) => log.error({ err: error, service: service.name }, 'stop failed'));
+      // Shown at the default level: a stop that drags is what an operator (or a test) needs to see.
+      if (Date.now() - started > 2000) log.warn({ service: service.name, ms: Date.now() - started }, 'slow stop');
     }
     process.exit(0);
   };

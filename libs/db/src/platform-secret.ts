@@ -1,0 +1,21 @@
+import { randomBytes } from 'node:crypto';
+import { DataSource } from 'typeorm';
+
+/**
+ * A secret the platform generates for itself the first time it is needed and keeps in
+ * PostgreSQL, so every replica of every service (and a restarted embedded instance) agrees on
+ * it without configuration. Concurrent first calls race on the primary key; all read the winner.
+ */
+export async function platformSecret(ds: DataSource, name: string, bytes = 32): Promise<string> {
+  await ds.query('INSERT INTO platform_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [
+    name,
+    randomBytes(bytes).toString('base64url'),
+  ]);
+  const rows: Array<{ value: string }> = await ds.query('SELECT value FROM platform_secrets WHERE name = $1', [name]);
+  return rows[0].value;
+}
+
+/** The key user tokens are signed with: configured, or generated once and kept. */
+export function jwtSecret(ds: DataSource, configured: string | undefined): Promise<string> {
+  return configured ? Promise.resolve(configured) : platformSecret(ds, 'jwt_hs256');
+}

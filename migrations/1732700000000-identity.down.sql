@@ -1,0 +1,7 @@
+DROP TABLE IF EXISTS identity_outbox;
+DROP TABLE IF EXISTS platform_secrets;
+DROP TABLE IF EXISTS login_attempts;
+DROP TABLE IF EXISTS api_keys;
+DROP TABLE IF EXISTS memberships;
+DROP TABLE IF EXISTS teams;
+DROP TABLE IF EXISTS users;

@@ -1,0 +1,75 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Aggregate } from '@wrenn/contracts';
+import { ConcurrencyError, decodeActor, EventStore } from '@wrenn/eventlog';
+import type { Logger } from '@wrenn/logger';
+import { DATA_SOURCE, EVENT_STORE, LOGGER } from '@wrenn/service-kit';
+import { DataSource } from 'typeorm';
+
+interface OutboxRow {
+  id: string;
+  aggregate: Aggregate;
+  aggregate_id: string;
+  type: string;
+  data: Record<string, unknown>;
+  actor: string;
+  team_id: string;
+  correlation_id: string;
+}
+
+/** Any fixed number: one relay at a time publishes, so an aggregate's events keep their order. */
+const RELAY_LOCK = 7_344_301;
+
+/**
+ * Publishes identity_outbox rows to the event log and deletes them once JetStream acknowledged.
+ * Called right after each identity transaction (so a reply is sent after its events are on the
+ * log) and on a timer, which picks up anything a crash left behind. The outbox row's id is the
+ * event id (Nats-Msg-Id), so publishing the same row twice stores it once.
+ */
+@Injectable()
+export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(DATA_SOURCE) private readonly ds: DataSource,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.flush(), 2000);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Publishes whatever is pending; failures are logged and retried by the next tick. */
+  async flush(): Promise<void> {
+    try {
+      await this.ds.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [RELAY_LOCK]);
+        const rows: OutboxRow[] = await tx.query('SELECT * FROM identity_outbox ORDER BY created_at, id LIMIT 500');
+        for (const row of rows) {
+          await this.publish(row);
+          await tx.query('DELETE FROM identity_outbox WHERE id = $1', [row.id]);
+        }
+      });
+    } catch (error) {
+      this.log.warn({ err: error }, 'identity outbox relay failed; retrying on the next tick');
+    }
+  }
+
+  private async publish(row: OutboxRow): Promise<void> {
+    const meta = { correlationId: row.correlation_id, causationId: row.id, actor: decodeActor(row.actor), teamId: row.team_id };
+    for (let attempt = 0; ; attempt++) {
+      const version = await this.store.version(row.aggregate, row.aggregate_id);
+      try {
+        await this.store.append(row.aggregate, row.aggregate_id, [{ id: row.id, type: row.type, data: row.data }], meta, version);
+        return;
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError) || attempt >= 4) throw error;
+      }
+    }
+  }
+}

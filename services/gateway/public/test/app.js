@@ -1,0 +1,132 @@
+// The test UI: plain fetch calls against the documented API, state kept in this page only.
+'use strict';
+
+const state = { token: null, apiKey: null, sandboxId: null };
+const $ = (id) => document.getElementById(id);
+
+function show(status, body) {
+  $('status').textContent = String(status);
+  $('status').className = status >= 400 ? 'error' : '';
+  $('log').textContent = typeof body === 'string' ? body : JSON.stringify(body, null, 2);
+}
+
+/** One API call; `auth` is 'key', 'bearer' or 'none'. Errors are shown, and thrown to stop the action. */
+async function call(method, path, { auth = 'key', json, body, headers = {} } = {}) {
+  const h = { ...headers };
+  if (auth === 'key' && state.apiKey) h['x-api-key'] = state.apiKey;
+  if (auth === 'bearer' && state.token) h.authorization = `Bearer ${state.token}`;
+  if (json !== undefined) h['content-type'] = 'application/json';
+  const res = await fetch(path, { method, headers: h, body: json !== undefined ? JSON.stringify(json) : body });
+  const type = res.headers.get('content-type') || '';
+  const data = type.includes('json') ? await res.json() : await res.text();
+  show(res.status, data);
+  if (!res.ok) throw new Error(data && data.error ? `${data.error.code}: ${data.error.message}` : `HTTP ${res.status}`);
+  return data;
+}
+
+function action(id, run) {
+  $(id).addEventListener('click', () => run().catch((e) => console.warn(e.message)));
+}
+
+function credentials() {
+  return { email: $('email').value, password: $('password').value };
+}
+
+function showSandbox(sb) {
+  state.sandboxId = sb.id;
+  $('sandbox-id').textContent = sb.id;
+  $('sandbox-state').textContent = sb.state;
+}
+
+function needSandbox() {
+  if (!state.sandboxId) {
+    show(0, 'create a sandbox first');
+    throw new Error('no sandbox');
+  }
+  return encodeURIComponent(state.sandboxId);
+}
+
+action('signup', async () => {
+  await call('POST', '/v1/auth/signup', { auth: 'none', json: credentials() });
+});
+
+action('login', async () => {
+  const r = await call('POST', '/v1/auth/login', { auth: 'none', json: credentials() });
+  state.token = r.token;
+  $('token-state').textContent = `valid for ${r.expires_in} s (team ${r.team_id})`;
+});
+
+action('create-key', async () => {
+  const r = await call('POST', '/v1/api-keys', { auth: 'bearer', json: { name: $('key-name').value } });
+  state.apiKey = r.key;
+  $('key-state').textContent = `${r.prefix}… (${r.name})`;
+});
+
+action('list-keys', async () => {
+  const r = await call('GET', '/v1/api-keys', { auth: 'bearer' });
+  $('key-list').replaceChildren(
+    ...r.api_keys.map((k) => {
+      const li = document.createElement('li');
+      li.textContent = `${k.prefix}… ${k.name} (${k.id})`;
+      return li;
+    }),
+  );
+});
+
+action('create-sandbox', async () => {
+  showSandbox(await call('POST', '/v1/sandboxes', { json: { template: $('template').value, memory_mb: Number($('memory').value) } }));
+});
+
+action('refresh-sandbox', async () => {
+  showSandbox(await call('GET', `/v1/sandboxes/${needSandbox()}`));
+});
+
+action('pause-sandbox', async () => {
+  showSandbox(await call('POST', `/v1/sandboxes/${needSandbox()}/pause`));
+});
+
+action('resume-sandbox', async () => {
+  showSandbox(await call('POST', `/v1/sandboxes/${needSandbox()}/resume`));
+});
+
+action('destroy-sandbox', async () => {
+  showSandbox(await call('DELETE', `/v1/sandboxes/${needSandbox()}`));
+});
+
+action('run', async () => {
+  const r = await call('POST', `/v1/sandboxes/${needSandbox()}/exec`, { json: { cmd: 'sh', args: ['-c', $('command').value] } });
+  $('exit-code').textContent = String(r.exit_code);
+  $('stdout').textContent = r.stdout;
+  $('stderr').textContent = r.stderr;
+});
+
+function fileUrl() {
+  return `/v1/sandboxes/${needSandbox()}/files?path=${encodeURIComponent($('file-path').value)}`;
+}
+
+action('upload', async () => {
+  await call('PUT', fileUrl(), { body: $('file-content').value, headers: { 'content-type': 'application/octet-stream' } });
+});
+
+action('download', async () => {
+  $('downloaded').textContent = await call('GET', fileUrl());
+});
+
+action('create-template', async () => {
+  await call('POST', '/v1/snapshots', { json: { sandbox_id: state.sandboxId, name: $('template-name').value } });
+});
+
+action('list-templates', async () => {
+  const r = await call('GET', '/v1/snapshots');
+  $('template-list').replaceChildren(
+    ...r.snapshots.map((s) => {
+      const li = document.createElement('li');
+      li.textContent = s.name;
+      return li;
+    }),
+  );
+});
+
+action('delete-template', async () => {
+  await call('DELETE', `/v1/snapshots/${encodeURIComponent($('template-name').value)}`);
+});

@@ -1,0 +1,36 @@
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiKeyInfo } from '@wrenn/contracts';
+import { randomUUID } from 'node:crypto';
+import { CurrentCaller, UserAuth } from '../auth/access.decorators';
+import { ApiKeyView, CreateApiKeyDto, CreatedApiKeyView } from '../dtos/auth.dto';
+import { AuthClient } from '../services/auth.client';
+import type { Caller } from '../services/sandboxes.service';
+
+function toView(k: ApiKeyInfo): ApiKeyView {
+  return { id: k.id, name: k.name, prefix: k.prefix, team_id: k.teamId, created_by: k.createdBy, created_at: k.createdAt };
+}
+
+/** The team's API keys, managed with a user's bearer token. */
+@Controller('v1/api-keys')
+@UserAuth()
+export class ApiKeysController {
+  constructor(private readonly auth: AuthClient) {}
+
+  @Post()
+  @HttpCode(201)
+  async create(@CurrentCaller() caller: Caller, @Body() body: CreateApiKeyDto, @Headers('x-correlation-id') correlationId?: string): Promise<CreatedApiKeyView> {
+    const k = await this.auth.createApiKey({ userId: caller.actor.id, teamId: caller.teamId, name: body.name, correlationId: correlationId?.slice(0, 128) || randomUUID() });
+    return { ...toView(k), key: k.key };
+  }
+
+  @Get()
+  async list(@CurrentCaller() caller: Caller): Promise<{ api_keys: ApiKeyView[] }> {
+    return { api_keys: (await this.auth.listApiKeys({ userId: caller.actor.id, teamId: caller.teamId })).map(toView) };
+  }
+
+  @Delete(':id')
+  async revoke(@CurrentCaller() caller: Caller, @Param('id') id: string, @Headers('x-correlation-id') correlationId?: string): Promise<{ id: string; revoked: true }> {
+    await this.auth.revokeApiKey({ userId: caller.actor.id, teamId: caller.teamId, keyId: id, correlationId: correlationId?.slice(0, 128) || randomUUID() });
+    return { id, revoked: true };
+  }
+}

@@ -1,0 +1,118 @@
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { RequestMethod } from '@nestjs/common';
+import { METHOD_METADATA, MODULE_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { ErrorCode } from '@wrenn/contracts';
+import { parse } from 'yaml';
+import { Access, ACCESS_METADATA } from '../auth/access.decorators';
+import { EXEC_STREAM_ROUTE, PATH_RE } from '../exec-stream/exec-stream.socket';
+import { GatewayModule } from '../gateway.module';
+import { OPENAPI_FILE } from './docs.paths';
+
+interface Route {
+  key: string;
+  access: Access;
+}
+
+/** Every HTTP route Nest serves, from the controllers' metadata, as "METHOD /openapi/{path}". */
+function nestRoutes(): Route[] {
+  const controllers: Array<new (...args: never[]) => object> = Reflect.getMetadata(MODULE_METADATA.CONTROLLERS, GatewayModule);
+  const routes: Route[] = [];
+  for (const controller of controllers) {
+    const base = String(Reflect.getMetadata(PATH_METADATA, controller) ?? '');
+    for (const name of Object.getOwnPropertyNames(controller.prototype)) {
+      const handler = controller.prototype[name as keyof object] as unknown;
+      if (name === 'constructor' || typeof handler !== 'function') continue;
+      const path = Reflect.getMetadata(PATH_METADATA, handler);
+      const method = Reflect.getMetadata(METHOD_METADATA, handler);
+      if (path === undefined || method === undefined) continue;
+      const full = `/${[base, String(path)].map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean).join('/')}`.replace(/:([A-Za-z_]+)/g, '{$1}');
+      const access = Reflect.getMetadata(ACCESS_METADATA, handler) ?? Reflect.getMetadata(ACCESS_METADATA, controller) ?? Access.ApiKey;
+      routes.push({ key: `${RequestMethod[method]} ${full}`, access });
+    }
+  }
+  return routes;
+}
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
+const doc = parse(readFileSync(OPENAPI_FILE, 'utf8'));
+
+function documented(): Map<string, { security?: Array<Record<string, unknown>>; responses: Record<string, unknown>; 'x-websocket'?: boolean }> {
+  const out = new Map();
+  for (const [path, item] of Object.entries<Record<string, unknown>>(doc.paths)) {
+    for (const method of METHODS) if (item[method]) out.set(`${method.toUpperCase()} ${path}`, item[method]);
+  }
+  return out;
+}
+
+function resolveRef(ref: string): unknown {
+  assert.ok(ref.startsWith('#/'), `only local refs: ${ref}`);
+  return ref
+    .slice(2)
+    .split('/')
+    .reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], doc);
+}
+
+function* refsIn(node: unknown): Generator<string> {
+  if (Array.isArray(node)) for (const item of node) yield* refsIn(item);
+  else if (node && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === '$ref' && typeof value === 'string') yield value;
+      else yield* refsIn(value);
+    }
+  }
+}
+
+describe('the OpenAPI document', () => {
+  const routes = nestRoutes();
+  const ops = documented();
+
+  it('declares OpenAPI 3.1 with API key and bearer security schemes and the error schema', () => {
+    assert.match(doc.openapi, /^3\.1\.\d+$/);
+    assert.deepEqual(doc.components.securitySchemes.ApiKeyAuth, { type: 'apiKey', in: 'header', name: 'X-API-Key', description: doc.components.securitySchemes.ApiKeyAuth.description });
+    assert.equal(doc.components.securitySchemes.BearerAuth.scheme, 'bearer');
+    assert.deepEqual(doc.security, [{ ApiKeyAuth: [] }]);
+    assert.deepEqual([...doc.components.schemas.Error.properties.error.properties.code.enum].sort(), Object.values(ErrorCode).sort());
+  });
+
+  it('documents every route the gateway serves', () => {
+    assert.ok(routes.length >= 15, `found ${routes.length} routes`);
+    const missing = routes.map((r) => r.key).filter((key) => !ops.has(key));
+    assert.deepEqual(missing, []);
+  });
+
+  it('documents no route the gateway does not serve (the WebSocket route included)', () => {
+    const served = new Set([...routes.map((r) => r.key), `GET ${EXEC_STREAM_ROUTE}`]);
+    assert.deepEqual([...ops.keys()].filter((key) => !served.has(key)), []);
+    const ws = ops.get(`GET ${EXEC_STREAM_ROUTE}`)!;
+    assert.equal(ws['x-websocket'], true);
+    assert.ok(PATH_RE.test(EXEC_STREAM_ROUTE.replace('{id}', 'sb_0123')), 'the socket serves the documented path');
+  });
+
+  it('states for each route the credentials the guard demands', () => {
+    const expected = { [Access.Public]: [], [Access.User]: [{ BearerAuth: [] }], [Access.ApiKey]: [{ ApiKeyAuth: [] }] };
+    for (const route of routes) {
+      const op = ops.get(route.key)!;
+      assert.deepEqual(op.security ?? doc.security, expected[route.access], route.key);
+    }
+  });
+
+  it('gives every protected route a 401 and every error response the error schema', () => {
+    for (const route of routes.filter((r) => r.access !== Access.Public)) assert.ok(ops.get(route.key)!.responses['401'], `${route.key} documents 401`);
+    for (const [key, op] of ops) {
+      for (const [status, response] of Object.entries(op.responses)) {
+        // /healthz answers 503 with its report (which dependency failed), not an error.
+        if (Number(status) < 400 || (key === 'GET /healthz' && status === '503')) continue;
+        const ref = (response as { $ref?: string }).$ref;
+        const resolved = (ref ? resolveRef(ref) : response) as { content?: Record<string, { schema: { $ref: string } }> };
+        assert.equal(resolved.content?.['application/json']?.schema.$ref, '#/components/schemas/Error', `${key} ${status}`);
+      }
+    }
+  });
+
+  it('has no dangling $ref', () => {
+    for (const ref of refsIn(doc)) assert.ok(resolveRef(ref) !== undefined, ref);
+  });
+});
