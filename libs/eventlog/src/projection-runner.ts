@@ -319,7 +319,9 @@ async function applyInOrder(
   if (fresh.length === 0) return { applied: 0, skipped, parked: 0, position, poisoned: new Set() };
   await tx.query('SAVEPOINT wrenn_batch');
   try {
-    for (const raw of fresh) await projection.apply(decodeEvent(raw, naming.parseEventSubject), tx);
+    const events = fresh.map((raw) => decodeEvent(raw, naming.parseEventSubject));
+    if (projection.applyBatch) await projection.applyBatch(events, tx);
+    else for (const event of events) await projection.apply(event, tx);
     await tx.query('RELEASE SAVEPOINT wrenn_batch');
     return { applied: fresh.length, skipped, parked: 0, position: last, poisoned: new Set() };
   } catch (error) {
@@ -356,39 +358,82 @@ export async function applyBatch(
   return outcome;
 }
 
+/** True when a NATS subject matches a filter with `*` (one token) and `>` (the rest) wildcards. */
+export function subjectMatches(filter: string, subject: string): boolean {
+  const f = filter.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '>') return s.length > i;
+    if (i >= s.length) return false;
+    if (f[i] !== '*' && f[i] !== s[i]) return false;
+  }
+  return f.length === s.length;
+}
+
+export interface ReplayOutcome {
+  projection: string;
+  events: number;
+  parked: number;
+  position: number;
+}
+
+/** How many events replay hands a projection at once (one set-based apply per chunk). */
+const REPLAY_CHUNK = 2000;
+
 /**
- * Rebuilds a projection from the log in one transaction: truncate its tables, apply every event
- * from the start, set the checkpoint to where the log was. The live runner waits on the
- * checkpoint row lock meanwhile, then carries on from the new checkpoint.
+ * Rebuilds projections from the log in one transaction: truncate their tables, apply every
+ * event from the start, set each checkpoint to where the log was. The log is read once, whatever
+ * the number of projections, and each projection gets the events its filter selects, in chunks
+ * applied set-wise. Live runners wait on the checkpoint row locks meanwhile, then carry on from
+ * the new checkpoints.
  */
+export async function replayProjections(
+  store: EventStore,
+  dataSource: DataSource,
+  projections: Projection[],
+): Promise<{ results: ReplayOutcome[]; read: number; position: number; ms: number }> {
+  const started = performance.now();
+  const until = await store.lastSeq();
+  const results = projections.map((p): ReplayOutcome => ({ projection: p.name, events: 0, parked: 0, position: until }));
+  let read = 0;
+  // One projection reads only its own subjects; several share one read of the whole log.
+  const subject = projections.length === 1 ? projections[0].filterSubject : store.naming.eventsWildcard;
+  await dataSource.transaction(async (tx) => {
+    for (const projection of projections) {
+      await lockCheckpoint(tx, projection.name);
+      for (const table of projection.tables) await tx.query(`TRUNCATE TABLE ${quoteIdent(table)}`);
+      await tx.query('DELETE FROM dead_letters WHERE projection = $1', [projection.name]);
+      await tx.query('UPDATE projection_checkpoints SET position = 0 WHERE projection = $1', [projection.name]);
+    }
+    const chunk: RawEventMessage[] = [];
+    const flush = async () => {
+      const raws = chunk.splice(0);
+      for (let i = 0; i < projections.length; i++) {
+        const mine = raws.filter((raw) => subjectMatches(projections[i].filterSubject, raw.subject));
+        if (mine.length === 0) continue;
+        const outcome = await applyInOrder(tx, projections[i], store.naming, mine, 0);
+        results[i].events += outcome.applied + outcome.parked;
+        results[i].parked += outcome.parked;
+      }
+    };
+    read = await store.readRaw({ fromSeq: 1, untilSeq: until, subject, batch: REPLAY_CHUNK }, async (raw) => {
+      chunk.push(raw);
+      if (chunk.length >= REPLAY_CHUNK) await flush();
+    });
+    await flush();
+    for (const projection of projections) await saveCheckpoint(tx, projection.name, until);
+  });
+  return { results, read, position: until, ms: performance.now() - started };
+}
+
+/** Rebuilds one projection (see replayProjections). */
 export async function replayProjection(
   store: EventStore,
   dataSource: DataSource,
   projection: Projection,
 ): Promise<{ events: number; parked: number; position: number; ms: number }> {
-  const started = performance.now();
-  const until = await store.lastSeq();
-  let events = 0;
-  let parked = 0;
-  await dataSource.transaction(async (tx) => {
-    await lockCheckpoint(tx, projection.name);
-    for (const table of projection.tables) await tx.query(`TRUNCATE TABLE ${quoteIdent(table)}`);
-    await tx.query('DELETE FROM dead_letters WHERE projection = $1', [projection.name]);
-    await tx.query('UPDATE projection_checkpoints SET position = 0 WHERE projection = $1', [projection.name]);
-    const chunk: RawEventMessage[] = [];
-    const flush = async () => {
-      const outcome = await applyInOrder(tx, projection, store.naming, chunk.splice(0), 0);
-      events += outcome.applied + outcome.parked;
-      parked += outcome.parked;
-    };
-    await store.readRaw({ fromSeq: 1, untilSeq: until, subject: projection.filterSubject }, async (raw) => {
-      chunk.push(raw);
-      if (chunk.length >= 500) await flush();
-    });
-    await flush();
-    await saveCheckpoint(tx, projection.name, until);
-  });
-  return { events, parked, position: until, ms: performance.now() - started };
+  const { results, position, ms } = await replayProjections(store, dataSource, [projection]);
+  return { events: results[0].events, parked: results[0].parked, position, ms };
 }
 
 function quoteIdent(name: string): string {

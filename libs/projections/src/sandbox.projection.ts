@@ -25,6 +25,126 @@ function stateAfter(event: SandboxEvent): string {
   }
 }
 
+/** The columns an event can change after the row exists. */
+interface MutableRow {
+  state: string;
+  hostId: string | null;
+  bootId: string | null;
+  failureReason: string | null;
+  snapshotRef: string | null;
+  version: number;
+  updatedAt: string;
+}
+
+interface NewRow extends MutableRow {
+  teamId: string;
+  template: string;
+  vcpus: number;
+  memoryMb: number;
+  timeoutSec: number;
+  createdAt: string;
+}
+
+function toSandboxEvent(stored: StoredEvent): SandboxEvent {
+  if (stored.version !== 1) throw new Error(`${stored.type} v${stored.version} is not understood by this projection`);
+  if (!isSandboxEventType(stored.type)) throw new Error(`unknown sandbox event type ${stored.type}`);
+  return { type: stored.type, data: stored.data } as SandboxEvent;
+}
+
+/** What one (non-creating) event does to a row. */
+function evolveRow(row: MutableRow, event: SandboxEvent, stored: StoredEvent): void {
+  row.state = stateAfter(event);
+  row.version = stored.seq;
+  row.updatedAt = stored.occurredAt;
+  switch (event.type) {
+    case T.Scheduled: row.hostId = event.data.hostId; row.bootId = event.data.bootId; break;
+    case T.Started: row.hostId = event.data.hostId; row.failureReason = null; break;
+    case T.Failed: row.failureReason = event.data.reason; break;
+    case T.Lost: row.failureReason = event.data.reason; break;
+    case T.Paused: case T.AutoPaused: row.snapshotRef = event.data.snapshotRef; break;
+    case T.ResumeRequested: row.hostId = event.data.hostId; row.bootId = event.data.bootId; break;
+    case T.Resumed: row.hostId = event.data.hostId; break;
+    default: break;
+  }
+}
+
+/**
+ * Folds a run of events into rows in memory and writes them with two statements: one INSERT of
+ * the sandboxes the run created, one UPDATE of those it changed. The rows are the same as one
+ * event at a time would leave (the fold is the per-event rule applied in order), so batch
+ * boundaries never show in the read model.
+ */
+async function applySandboxEvents(events: StoredEvent[], tx: EntityManager): Promise<void> {
+  const created = new Map<string, NewRow>();
+  const changed = new Map<string, MutableRow>();
+  // Rows the run changes without creating them: loaded once, up front.
+  const needed = new Set<string>();
+  const seen = new Set<string>();
+  for (const stored of events) {
+    const id = stored.aggregateId;
+    if (!seen.has(id) && stored.type !== T.Requested) needed.add(id);
+    seen.add(id);
+  }
+  if (needed.size > 0) {
+    const rows: Array<{ id: string; state: string; host_id: string | null; boot_id: string | null; failure_reason: string | null; snapshot_ref: string | null; version: string; updated_at: Date }> =
+      await tx.query(
+        'SELECT id, state, host_id, boot_id, failure_reason, snapshot_ref, version, updated_at FROM sandboxes WHERE id = ANY($1::text[])',
+        [[...needed]],
+      );
+    for (const r of rows) {
+      changed.set(r.id, {
+        state: r.state, hostId: r.host_id, bootId: r.boot_id, failureReason: r.failure_reason,
+        snapshotRef: r.snapshot_ref, version: Number(r.version), updatedAt: r.updated_at.toISOString(),
+      });
+    }
+  }
+  for (const stored of events) {
+    const event = toSandboxEvent(stored);
+    const id = stored.aggregateId;
+    if (event.type === T.Requested) {
+      if (created.has(id) || changed.has(id)) throw new Error(`sandbox ${id} is already in the read model`);
+      created.set(id, {
+        teamId: event.data.teamId, template: event.data.template, vcpus: event.data.vcpus, memoryMb: event.data.memoryMb,
+        timeoutSec: event.data.timeoutSec, state: stateAfter(event), hostId: null, bootId: null, failureReason: null,
+        snapshotRef: null, version: stored.seq, createdAt: stored.occurredAt, updatedAt: stored.occurredAt,
+      });
+      continue;
+    }
+    const row = created.get(id) ?? changed.get(id);
+    if (!row) throw new Error(`${stored.type} for sandbox ${id} that the read model does not have`);
+    evolveRow(row, event, stored);
+  }
+  if (created.size > 0) {
+    const ids = [...created.keys()];
+    const rows = [...created.values()];
+    await tx.query(
+      `INSERT INTO sandboxes (id, team_id, state, template, vcpus, memory_mb, timeout_sec, host_id, boot_id, failure_reason, snapshot_ref, version, created_at, updated_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::timestamptz[], $14::timestamptz[])`,
+      [
+        ids, rows.map((r) => r.teamId), rows.map((r) => r.state), rows.map((r) => r.template), rows.map((r) => r.vcpus),
+        rows.map((r) => r.memoryMb), rows.map((r) => r.timeoutSec), rows.map((r) => r.hostId), rows.map((r) => r.bootId),
+        rows.map((r) => r.failureReason), rows.map((r) => r.snapshotRef), rows.map((r) => r.version),
+        rows.map((r) => r.createdAt), rows.map((r) => r.updatedAt),
+      ],
+    );
+  }
+  if (changed.size > 0) {
+    const ids = [...changed.keys()];
+    const rows = [...changed.values()];
+    await tx.query(
+      `UPDATE sandboxes s SET state = u.state, host_id = u.host_id, boot_id = u.boot_id, failure_reason = u.failure_reason,
+              snapshot_ref = u.snapshot_ref, version = u.version, updated_at = u.updated_at
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::timestamptz[])
+            AS u(id, state, host_id, boot_id, failure_reason, snapshot_ref, version, updated_at)
+       WHERE s.id = u.id`,
+      [
+        ids, rows.map((r) => r.state), rows.map((r) => r.hostId), rows.map((r) => r.bootId), rows.map((r) => r.failureReason),
+        rows.map((r) => r.snapshotRef), rows.map((r) => r.version), rows.map((r) => r.updatedAt),
+      ],
+    );
+  }
+}
+
 /**
  * The `sandboxes` read model. Timestamps come from the events' occurredAt, never from now(), so
  * a replay rebuilds byte-identical rows.
@@ -34,37 +154,7 @@ export function sandboxProjection(naming: Naming): Projection {
     name: SANDBOX_PROJECTION,
     filterSubject: naming.aggregateWildcard(Aggregate.Sandbox),
     tables: ['sandboxes'],
-    async apply(stored: StoredEvent, tx: EntityManager): Promise<void> {
-      if (stored.version !== 1) throw new Error(`${stored.type} v${stored.version} is not understood by this projection`);
-      if (!isSandboxEventType(stored.type)) throw new Error(`unknown sandbox event type ${stored.type}`);
-      const event = { type: stored.type, data: stored.data } as SandboxEvent;
-      const id = stored.aggregateId;
-      if (event.type === T.Requested) {
-        await tx.query(
-          `INSERT INTO sandboxes (id, team_id, state, template, vcpus, memory_mb, timeout_sec, version, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
-          [id, event.data.teamId, stateAfter(event), event.data.template, event.data.vcpus, event.data.memoryMb, event.data.timeoutSec, stored.seq, stored.occurredAt],
-        );
-        return;
-      }
-      const sets: string[] = ['state = $2', 'version = $3', 'updated_at = $4'];
-      const params: unknown[] = [id, stateAfter(event), stored.seq, stored.occurredAt];
-      const set = (column: string, value: unknown) => {
-        params.push(value);
-        sets.push(`${column} = $${params.length}`);
-      };
-      switch (event.type) {
-        case T.Scheduled: set('host_id', event.data.hostId); set('boot_id', event.data.bootId); break;
-        case T.Started: set('host_id', event.data.hostId); set('failure_reason', null); break;
-        case T.Failed: set('failure_reason', event.data.reason); break;
-        case T.Lost: set('failure_reason', event.data.reason); break;
-        case T.Paused: case T.AutoPaused: set('snapshot_ref', event.data.snapshotRef); break;
-        case T.ResumeRequested: set('host_id', event.data.hostId); set('boot_id', event.data.bootId); break;
-        case T.Resumed: set('host_id', event.data.hostId); break;
-        default: break;
-      }
-      const result: [unknown[], number] = await tx.query(`UPDATE sandboxes SET ${sets.join(', ')} WHERE id = $1`, params);
-      if (result[1] !== 1) throw new Error(`${stored.type} for sandbox ${id} that the read model does not have`);
-    },
+    apply: (event, tx) => applySandboxEvents([event], tx),
+    applyBatch: applySandboxEvents,
   };
 }
