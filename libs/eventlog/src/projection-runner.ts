@@ -4,7 +4,7 @@ import type { Logger } from '@wrenn/logger';
 import { AckPolicy, DeliverPolicy, JsMsg, NatsConnection } from 'nats';
 import { Client } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
-import { decodeEvent, headersToRecord, RawEventMessage } from './envelope';
+import { decodeEvent, headersToRecord, RawEventMessage, StoredEvent } from './envelope';
 import { EventStore, isNotFound } from './event-store';
 import { Projection } from './projection';
 
@@ -312,6 +312,7 @@ async function applyInOrder(
   naming: Naming,
   raws: RawEventMessage[],
   position: number,
+  decode: (raw: RawEventMessage) => StoredEvent = (raw) => decodeEvent(raw, naming.parseEventSubject),
 ): Promise<BatchOutcome & { poisoned: Set<number> }> {
   const fresh = raws.filter((raw) => raw.seq > position); // the rest are redeliveries of committed work
   const skipped = raws.length - fresh.length;
@@ -319,7 +320,7 @@ async function applyInOrder(
   if (fresh.length === 0) return { applied: 0, skipped, parked: 0, position, poisoned: new Set() };
   await tx.query('SAVEPOINT wrenn_batch');
   try {
-    const events = fresh.map((raw) => decodeEvent(raw, naming.parseEventSubject));
+    const events = fresh.map(decode);
     if (projection.applyBatch) await projection.applyBatch(events, tx);
     else for (const event of events) await projection.apply(event, tx);
     await tx.query('RELEASE SAVEPOINT wrenn_batch');
@@ -333,7 +334,7 @@ async function applyInOrder(
   for (const raw of fresh) {
     await tx.query('SAVEPOINT wrenn_event');
     try {
-      await projection.apply(decodeEvent(raw, naming.parseEventSubject), tx);
+      await projection.apply(decode(raw), tx);
       await tx.query('RELEASE SAVEPOINT wrenn_event');
       applied++;
     } catch (error) {
@@ -405,22 +406,39 @@ export async function replayProjections(
       await tx.query('DELETE FROM dead_letters WHERE projection = $1', [projection.name]);
       await tx.query('UPDATE projection_checkpoints SET position = 0 WHERE projection = $1', [projection.name]);
     }
-    const chunk: RawEventMessage[] = [];
-    const flush = async () => {
-      const raws = chunk.splice(0);
+    const applyChunk = async (raws: RawEventMessage[]) => {
+      // Decoded once for every projection; a message that does not decode is decoded again
+      // (and parked) by each projection's own slow path.
+      const decoded = new Map<number, StoredEvent>();
+      const decode = (raw: RawEventMessage) => {
+        let event = decoded.get(raw.seq);
+        if (!event) decoded.set(raw.seq, (event = decodeEvent(raw, store.naming.parseEventSubject)));
+        return event;
+      };
       for (let i = 0; i < projections.length; i++) {
-        const mine = raws.filter((raw) => subjectMatches(projections[i].filterSubject, raw.subject));
+        const mine = projections.length === 1 ? raws : raws.filter((raw) => subjectMatches(projections[i].filterSubject, raw.subject));
         if (mine.length === 0) continue;
-        const outcome = await applyInOrder(tx, projections[i], store.naming, mine, 0);
+        const outcome = await applyInOrder(tx, projections[i], store.naming, mine, 0, decode);
         results[i].events += outcome.applied + outcome.parked;
         results[i].parked += outcome.parked;
       }
+    };
+    // One chunk is applied while the next is fetched: the read and the database overlap.
+    let inflight: Promise<void> = Promise.resolve();
+    const chunk: RawEventMessage[] = [];
+    const flush = (): Promise<void> => {
+      const previous = inflight;
+      const raws = chunk.splice(0);
+      inflight = previous.then(() => applyChunk(raws));
+      inflight.catch(() => undefined);
+      return previous;
     };
     read = await store.readRaw({ fromSeq: 1, untilSeq: until, subject, batch: REPLAY_CHUNK }, async (raw) => {
       chunk.push(raw);
       if (chunk.length >= REPLAY_CHUNK) await flush();
     });
     await flush();
+    await inflight;
     for (const projection of projections) await saveCheckpoint(tx, projection.name, until);
   });
   return { results, read, position: until, ms: performance.now() - started };
