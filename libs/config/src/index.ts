@@ -32,6 +32,14 @@ export interface WrennConfig {
   /** How long the scheduler waits for a host agent to create a sandbox. */
   hostCreateTimeoutMs: number;
   hostCommandTimeoutMs: number;
+  /** Prices of usage, in micro-dollars (1e-6 USD) per unit-hour: integers, so bills never drift. */
+  prices: {
+    vcpuHourMicroUsd: number;
+    memoryGibHourMicroUsd: number;
+    storageGibHourMicroUsd: number;
+  };
+  /** How often an idle live-events stream (SSE) sends a heartbeat comment. */
+  sseHeartbeatMs: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -77,5 +85,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
     readYourWritesTimeoutMs: int(env, 'WRENN_RYW_TIMEOUT_MS', 5000),
     hostCreateTimeoutMs: int(env, 'WRENN_HOST_CREATE_TIMEOUT_MS', 60000),
     hostCommandTimeoutMs: int(env, 'WRENN_HOST_COMMAND_TIMEOUT_MS', 30000),
+    prices: {
+      // $0.05 per vcpu-hour, $0.005 per GiB-hour of memory, $0.00015 per GiB-hour of snapshots (~$0.11 a GiB-month).
+      vcpuHourMicroUsd: int(env, 'WRENN_PRICE_VCPU_HOUR_MICROUSD', 50_000),
+      memoryGibHourMicroUsd: int(env, 'WRENN_PRICE_MEMORY_GIB_HOUR_MICROUSD', 5_000),
+      storageGibHourMicroUsd: int(env, 'WRENN_PRICE_STORAGE_GIB_HOUR_MICROUSD', 150),
+    },
+    sseHeartbeatMs: Math.max(100, int(env, 'WRENN_SSE_HEARTBEAT_MS', 15_000)),
   };
 }

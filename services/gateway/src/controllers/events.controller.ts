@@ -1,0 +1,38 @@
+import { Controller, Get, Headers, Query, Req, Res } from '@nestjs/common';
+import { ErrorCode, WrennError } from '@wrenn/contracts';
+import { IsOptional, IsString } from 'class-validator';
+import type { Request, Response } from 'express';
+import { EventStreamService } from '../services/event-stream.service';
+import { DEFAULT_CALLER } from './sandboxes.controller';
+
+class EventsQuery {
+  /** Stream sequence of the last event seen; the stream starts after it. */
+  @IsOptional() @IsString()
+  after?: string;
+}
+
+function sequence(raw: string, name: string): number {
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(raw.trim())) {
+    throw new WrennError(ErrorCode.ValidationFailed, `${name} must be a stream sequence (a non-negative integer)`, { [name]: raw });
+  }
+  return Number(raw.trim());
+}
+
+@Controller('v1/events')
+export class EventsController {
+  constructor(private readonly events: EventStreamService) {}
+
+  /** Server-Sent Events. Last-Event-ID (sent by a reconnecting EventSource) wins over ?after=. */
+  @Get()
+  async stream(
+    @Query() query: EventsQuery,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    const after = lastEventId !== undefined && lastEventId !== ''
+      ? sequence(lastEventId, 'Last-Event-ID')
+      : query.after !== undefined ? sequence(query.after, 'after') : undefined;
+    await this.events.stream(DEFAULT_CALLER, after, req, res);
+  }
+}
