@@ -381,12 +381,26 @@ export interface ReplayOutcome {
 /** How many events replay hands a projection at once (one set-based apply per chunk). */
 const REPLAY_CHUNK = 2000;
 
+/** One projection's side of a replay: its own transaction, fed chunk by chunk. */
+interface ReplayLane {
+  projection: Projection;
+  result: ReplayOutcome;
+  /** Resolves with the lane's transaction once its tables are emptied. */
+  tx: Promise<EntityManager>;
+  /** The chain of chunk applications, one at a time in stream order. */
+  tail: Promise<void>;
+  /** The transaction's outcome: committed, or rolled back with the reason. */
+  done: Promise<void>;
+}
+
 /**
- * Rebuilds projections from the log in one transaction: truncate their tables, apply every
- * event from the start, set each checkpoint to where the log was. The log is read once, whatever
- * the number of projections, and each projection gets the events its filter selects, in chunks
- * applied set-wise. Live runners wait on the checkpoint row locks meanwhile, then carry on from
- * the new checkpoints.
+ * Rebuilds projections from the log: truncate their tables, apply every event from the start,
+ * set each checkpoint to where the log was. The log is read once, whatever the number of
+ * projections; each projection gets the events its filter selects, decoded once, in chunks
+ * applied set-wise, in its own transaction on its own connection, so the projections are rebuilt
+ * side by side and the next chunk is read meanwhile. No transaction commits before every
+ * projection has applied everything; if any fails, all roll back. Live runners wait on the
+ * checkpoint row locks meanwhile, then carry on from the new checkpoints.
  */
 export async function replayProjections(
   store: EventStore,
@@ -395,53 +409,80 @@ export async function replayProjections(
 ): Promise<{ results: ReplayOutcome[]; read: number; position: number; ms: number }> {
   const started = performance.now();
   const until = await store.lastSeq();
-  const results = projections.map((p): ReplayOutcome => ({ projection: p.name, events: 0, parked: 0, position: until }));
-  let read = 0;
-  // One projection reads only its own subjects; several share one read of the whole log.
-  const subject = projections.length === 1 ? projections[0].filterSubject : store.naming.eventsWildcard;
-  await dataSource.transaction(async (tx) => {
-    for (const projection of projections) {
+  let release!: () => void;
+  let abort!: (error: unknown) => void;
+  const everythingApplied = new Promise<void>((resolve, reject) => {
+    release = resolve;
+    abort = reject;
+  });
+  everythingApplied.catch(() => undefined);
+
+  const lanes = projections.map((projection): ReplayLane => {
+    let ready!: (tx: EntityManager) => void;
+    const prepared = new Promise<EntityManager>((resolve) => (ready = resolve));
+    const done = dataSource.transaction(async (tx) => {
       await lockCheckpoint(tx, projection.name);
       for (const table of projection.tables) await tx.query(`TRUNCATE TABLE ${quoteIdent(table)}`);
       await tx.query('DELETE FROM dead_letters WHERE projection = $1', [projection.name]);
       await tx.query('UPDATE projection_checkpoints SET position = 0 WHERE projection = $1', [projection.name]);
+      ready(tx);
+      await everythingApplied; // the commit barrier: throws (rolls back) when any lane failed
+      await saveCheckpoint(tx, projection.name, until);
+    });
+    done.catch(() => undefined);
+    // A transaction that fails before it is ready must not leave its chunks waiting forever.
+    const tx = Promise.race([prepared, done.then(() => Promise.reject(new Error('replay transaction ended early')))]);
+    tx.catch(() => undefined);
+    return { projection, result: { projection: projection.name, events: 0, parked: 0, position: until }, tx, tail: Promise.resolve(), done };
+  });
+
+  const chunk: RawEventMessage[] = [];
+  /** Queues the chunk on every lane; waits until each lane has finished the chunk before it. */
+  const flush = async (): Promise<void> => {
+    const raws = chunk.splice(0);
+    const decoded = new Map<number, StoredEvent>();
+    // Decoded once for every lane; a message that does not decode is decoded again (and
+    // parked) by each projection's own slow path.
+    const decode = (raw: RawEventMessage) => {
+      let event = decoded.get(raw.seq);
+      if (!event) decoded.set(raw.seq, (event = decodeEvent(raw, store.naming.parseEventSubject)));
+      return event;
+    };
+    const previous = lanes.map((lane) => lane.tail);
+    for (const lane of lanes) {
+      const mine = lanes.length === 1 ? raws : raws.filter((raw) => subjectMatches(lane.projection.filterSubject, raw.subject));
+      if (mine.length === 0) continue;
+      lane.tail = lane.tail.then(async () => {
+        const outcome = await applyInOrder(await lane.tx, lane.projection, store.naming, mine, 0, decode);
+        lane.result.events += outcome.applied + outcome.parked;
+        lane.result.parked += outcome.parked;
+      });
+      lane.tail.catch(() => undefined);
     }
-    const applyChunk = async (raws: RawEventMessage[]) => {
-      // Decoded once for every projection; a message that does not decode is decoded again
-      // (and parked) by each projection's own slow path.
-      const decoded = new Map<number, StoredEvent>();
-      const decode = (raw: RawEventMessage) => {
-        let event = decoded.get(raw.seq);
-        if (!event) decoded.set(raw.seq, (event = decodeEvent(raw, store.naming.parseEventSubject)));
-        return event;
-      };
-      for (let i = 0; i < projections.length; i++) {
-        const mine = projections.length === 1 ? raws : raws.filter((raw) => subjectMatches(projections[i].filterSubject, raw.subject));
-        if (mine.length === 0) continue;
-        const outcome = await applyInOrder(tx, projections[i], store.naming, mine, 0, decode);
-        results[i].events += outcome.applied + outcome.parked;
-        results[i].parked += outcome.parked;
-      }
-    };
-    // One chunk is applied while the next is fetched: the read and the database overlap.
-    let inflight: Promise<void> = Promise.resolve();
-    const chunk: RawEventMessage[] = [];
-    const flush = (): Promise<void> => {
-      const previous = inflight;
-      const raws = chunk.splice(0);
-      inflight = previous.then(() => applyChunk(raws));
-      inflight.catch(() => undefined);
-      return previous;
-    };
+    await Promise.all(previous);
+  };
+
+  let read = 0;
+  // One projection reads only its own subjects; several share one read of the whole log.
+  const subject = projections.length === 1 ? projections[0].filterSubject : store.naming.eventsWildcard;
+  try {
     read = await store.readRaw({ fromSeq: 1, untilSeq: until, subject, batch: REPLAY_CHUNK }, async (raw) => {
       chunk.push(raw);
       if (chunk.length >= REPLAY_CHUNK) await flush();
     });
     await flush();
-    await inflight;
-    for (const projection of projections) await saveCheckpoint(tx, projection.name, until);
-  });
-  return { results, read, position: until, ms: performance.now() - started };
+    await Promise.all(lanes.map((lane) => lane.tail));
+    release();
+  } catch (error) {
+    // Every lane must be idle before the transactions roll back: a statement sent after the
+    // ROLLBACK would run outside any transaction and commit on its own.
+    await Promise.allSettled(lanes.map((lane) => lane.tail));
+    abort(error);
+  }
+  const settled = await Promise.allSettled(lanes.map((lane) => lane.done));
+  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failure) throw failure.reason;
+  return { results: lanes.map((lane) => lane.result), read, position: until, ms: performance.now() - started };
 }
 
 /** Rebuilds one projection (see replayProjections). */
