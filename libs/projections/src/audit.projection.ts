@@ -12,16 +12,19 @@ export const AUDIT_PROJECTION = 'audit';
  */
 async function insertAuditRows(events: StoredEvent[], tx: EntityManager): Promise<void> {
   if (events.length === 0) return;
+  // Rows travel as one JSON parameter: serialised natively, unpacked by json_to_recordset.
+  const rows = events.map((e) => ({
+    seq: e.seq, event_id: e.id, team_id: e.teamId, actor_kind: e.actor.kind, actor_id: e.actor.id, event_type: e.type,
+    event_version: e.version, resource_type: e.aggregate, resource_id: e.aggregateId, correlation_id: e.correlationId,
+    causation_id: e.causationId, occurred_at: e.occurredAt,
+  }));
   await tx.query(
     `INSERT INTO audit_log (seq, event_id, team_id, actor_kind, actor_id, event_type, event_version, resource_type, resource_id, correlation_id, causation_id, occurred_at)
-     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[])
+     SELECT seq, event_id, team_id, actor_kind, actor_id, event_type, event_version, resource_type, resource_id, correlation_id, causation_id, occurred_at
+     FROM json_to_recordset($1::json) AS r(seq bigint, event_id text, team_id text, actor_kind text, actor_id text, event_type text, event_version integer,
+                                          resource_type text, resource_id text, correlation_id text, causation_id text, occurred_at timestamptz)
      ON CONFLICT (seq) DO NOTHING`,
-    [
-      events.map((e) => e.seq), events.map((e) => e.id), events.map((e) => e.teamId), events.map((e) => e.actor.kind),
-      events.map((e) => e.actor.id), events.map((e) => e.type), events.map((e) => e.version), events.map((e) => e.aggregate),
-      events.map((e) => e.aggregateId), events.map((e) => e.correlationId), events.map((e) => e.causationId),
-      events.map((e) => e.occurredAt),
-    ],
+    [JSON.stringify(rows)],
   );
 }
 

@@ -114,33 +114,33 @@ async function applySandboxEvents(events: StoredEvent[], tx: EntityManager): Pro
     if (!row) throw new Error(`${stored.type} for sandbox ${id} that the read model does not have`);
     evolveRow(row, event, stored);
   }
+  // Rows travel as one JSON parameter each: serialised natively, unpacked by json_to_recordset.
   if (created.size > 0) {
-    const ids = [...created.keys()];
-    const rows = [...created.values()];
+    const rows = [...created].map(([id, r]) => ({
+      id, team_id: r.teamId, state: r.state, template: r.template, vcpus: r.vcpus, memory_mb: r.memoryMb, timeout_sec: r.timeoutSec,
+      host_id: r.hostId, boot_id: r.bootId, failure_reason: r.failureReason, snapshot_ref: r.snapshotRef, version: r.version,
+      created_at: r.createdAt, updated_at: r.updatedAt,
+    }));
     await tx.query(
       `INSERT INTO sandboxes (id, team_id, state, template, vcpus, memory_mb, timeout_sec, host_id, boot_id, failure_reason, snapshot_ref, version, created_at, updated_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::timestamptz[], $14::timestamptz[])`,
-      [
-        ids, rows.map((r) => r.teamId), rows.map((r) => r.state), rows.map((r) => r.template), rows.map((r) => r.vcpus),
-        rows.map((r) => r.memoryMb), rows.map((r) => r.timeoutSec), rows.map((r) => r.hostId), rows.map((r) => r.bootId),
-        rows.map((r) => r.failureReason), rows.map((r) => r.snapshotRef), rows.map((r) => r.version),
-        rows.map((r) => r.createdAt), rows.map((r) => r.updatedAt),
-      ],
+       SELECT id, team_id, state, template, vcpus, memory_mb, timeout_sec, host_id, boot_id, failure_reason, snapshot_ref, version, created_at, updated_at
+       FROM json_to_recordset($1::json) AS r(id text, team_id text, state text, template text, vcpus integer, memory_mb integer, timeout_sec integer,
+            host_id text, boot_id text, failure_reason text, snapshot_ref text, version bigint, created_at timestamptz, updated_at timestamptz)`,
+      [JSON.stringify(rows)],
     );
   }
   if (changed.size > 0) {
-    const ids = [...changed.keys()];
-    const rows = [...changed.values()];
+    const rows = [...changed].map(([id, r]) => ({
+      id, state: r.state, host_id: r.hostId, boot_id: r.bootId, failure_reason: r.failureReason, snapshot_ref: r.snapshotRef,
+      version: r.version, updated_at: r.updatedAt,
+    }));
     await tx.query(
       `UPDATE sandboxes s SET state = u.state, host_id = u.host_id, boot_id = u.boot_id, failure_reason = u.failure_reason,
               snapshot_ref = u.snapshot_ref, version = u.version, updated_at = u.updated_at
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::timestamptz[])
-            AS u(id, state, host_id, boot_id, failure_reason, snapshot_ref, version, updated_at)
+       FROM json_to_recordset($1::json) AS u(id text, state text, host_id text, boot_id text, failure_reason text, snapshot_ref text,
+            version bigint, updated_at timestamptz)
        WHERE s.id = u.id`,
-      [
-        ids, rows.map((r) => r.state), rows.map((r) => r.hostId), rows.map((r) => r.bootId), rows.map((r) => r.failureReason),
-        rows.map((r) => r.snapshotRef), rows.map((r) => r.version), rows.map((r) => r.updatedAt),
-      ],
+      [JSON.stringify(rows)],
     );
   }
 }

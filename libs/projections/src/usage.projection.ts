@@ -137,33 +137,37 @@ async function applyUsageEvents(events: StoredEvent[], tx: EntityManager): Promi
     if (OPENS_STORAGE.has(stored.type)) openInterval(stored, 'storage', size, atMs, snapshotSize(stored));
   }
 
+  // Rows travel as one JSON parameter each: serialised natively, unpacked by json_to_recordset.
   if (createdSizing.size > 0) {
-    const rows = [...createdSizing.entries()];
+    const rows = [...createdSizing].map(([id, s]) => ({ sandbox_id: id, team_id: s.teamId, vcpus: s.vcpus, memory_mb: s.memoryMb }));
     await tx.query(
       `INSERT INTO usage_sandboxes (sandbox_id, team_id, vcpus, memory_mb)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[])`,
-      [rows.map(([id]) => id), rows.map(([, s]) => s.teamId), rows.map(([, s]) => s.vcpus), rows.map(([, s]) => s.memoryMb)],
+       SELECT sandbox_id, team_id, vcpus, memory_mb FROM json_to_recordset($1::json) AS r(sandbox_id text, team_id text, vcpus integer, memory_mb integer)`,
+      [JSON.stringify(rows)],
     );
   }
   const inserted = touched.filter((i) => !i.stored);
   if (inserted.length > 0) {
+    const rows = inserted.map((i) => ({
+      sandbox_id: i.sandboxId, start_seq: i.startSeq, kind: i.kind, team_id: i.teamId, start_ms: i.startMs, end_ms: i.endMs,
+      vcpus: i.vcpus, memory_mb: i.memoryMb, size_bytes: i.sizeBytes,
+    }));
     await tx.query(
       `INSERT INTO usage_intervals (sandbox_id, start_seq, kind, team_id, start_ms, end_ms, vcpus, memory_mb, size_bytes)
-       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::int[], $8::int[], $9::bigint[])`,
-      [
-        inserted.map((i) => i.sandboxId), inserted.map((i) => i.startSeq), inserted.map((i) => i.kind), inserted.map((i) => i.teamId),
-        inserted.map((i) => i.startMs), inserted.map((i) => i.endMs), inserted.map((i) => i.vcpus), inserted.map((i) => i.memoryMb),
-        inserted.map((i) => i.sizeBytes),
-      ],
+       SELECT sandbox_id, start_seq, kind, team_id, start_ms, end_ms, vcpus, memory_mb, size_bytes
+       FROM json_to_recordset($1::json) AS r(sandbox_id text, start_seq bigint, kind text, team_id text, start_ms bigint, end_ms bigint,
+            vcpus integer, memory_mb integer, size_bytes bigint)`,
+      [JSON.stringify(rows)],
     );
   }
   const ended = touched.filter((i) => i.stored);
   if (ended.length > 0) {
+    const rows = ended.map((i) => ({ sandbox_id: i.sandboxId, start_seq: i.startSeq, kind: i.kind, end_ms: i.endMs }));
     await tx.query(
       `UPDATE usage_intervals t SET end_ms = u.end_ms
-       FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[]) AS u(sandbox_id, start_seq, kind, end_ms)
+       FROM json_to_recordset($1::json) AS u(sandbox_id text, start_seq bigint, kind text, end_ms bigint)
        WHERE t.sandbox_id = u.sandbox_id AND t.start_seq = u.start_seq AND t.kind = u.kind`,
-      [ended.map((i) => i.sandboxId), ended.map((i) => i.startSeq), ended.map((i) => i.kind), ended.map((i) => i.endMs)],
+      [JSON.stringify(rows)],
     );
   }
 }
