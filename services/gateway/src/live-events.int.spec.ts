@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '@wrenn/testing';
 import { startGateway, GatewayHarness } from './test-support/gateway-harness';
 import { SseClient } from './test-support/sse-client';
 
@@ -56,6 +57,9 @@ describe('GET /v1/events (live events over SSE)', () => {
     assert.deepEqual(all, expected);
     assert.equal(new Set(all).size, all.length);
     second.disconnect();
+    // Nothing of either stream stays behind on the server.
+    const jsm = await h.env.nc.jetstreamManager();
+    await eventually(async () => (await jsm.consumers.list(h.env.naming.stream).next()).length === 0, 5000, 'no consumer left');
   });
 
   it('starts after ?after=, and lets Last-Event-ID win over it', async () => {

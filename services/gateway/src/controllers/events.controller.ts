@@ -1,7 +1,7 @@
-import { Controller, Get, Headers, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
 import { ErrorCode, WrennError } from '@wrenn/contracts';
 import { IsOptional, IsString } from 'class-validator';
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { EventStreamService } from '../services/event-stream.service';
 import { DEFAULT_CALLER } from './sandboxes.controller';
 
@@ -27,12 +27,11 @@ export class EventsController {
   async stream(
     @Query() query: EventsQuery,
     @Headers('last-event-id') lastEventId: string | undefined,
-    @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
     const after = lastEventId !== undefined && lastEventId !== ''
       ? sequence(lastEventId, 'Last-Event-ID')
       : query.after !== undefined ? sequence(query.after, 'after') : undefined;
-    await this.events.stream(DEFAULT_CALLER, after, req, res);
+    await this.events.stream(DEFAULT_CALLER, after, res);
   }
 }

@@ -4,7 +4,7 @@ import { WrennConfig } from '@wrenn/config';
 import { decodeEvent, EventHeader, StoredEvent } from '@wrenn/eventlog';
 import type { Logger } from '@wrenn/logger';
 import { CONFIG, LOGGER, NAMING, NATS } from '@wrenn/service-kit';
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { DeliverPolicy, NatsConnection } from 'nats';
 import { Caller } from './sandboxes.service';
 
@@ -65,7 +65,7 @@ export class EventStreamService implements BeforeApplicationShutdown {
   ) {}
 
   /** Streams until the client goes away or the gateway shuts down. `after`: last sequence seen. */
-  async stream(caller: Caller, after: number | undefined, req: Request, res: Response): Promise<void> {
+  async stream(caller: Caller, after: number | undefined, res: Response): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
     const start = after !== undefined ? after + 1 : (await jsm.streams.info(this.naming.stream)).state.last_seq + 1;
     const consumer = await this.nc.jetstream().consumers.get(this.naming.stream, {
@@ -87,9 +87,15 @@ export class EventStreamService implements BeforeApplicationShutdown {
     let closed = false;
     const write = async (frame: string) => {
       if (closed) return;
-      if (!res.write(frame)) await new Promise<void>((resolve) => {
-        res.once('drain', resolve);
-        res.once('close', resolve);
+      if (res.write(frame)) return;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
       });
     };
     const heartbeat = setInterval(() => {
@@ -110,8 +116,13 @@ export class EventStreamService implements BeforeApplicationShutdown {
       },
     };
     this.open.add(stream);
-    req.on('close', () => void stream.close());
+    // The response closes when the client goes away (or the stream ends).
     res.on('close', () => void stream.close());
+    // The client may have gone while the consumer was being set up: no close event will come.
+    if (res.destroyed || !res.socket || res.socket.destroyed) {
+      await stream.close();
+      return;
+    }
 
     await write(`: stream open\nretry: 1000\nid: ${cursor}\n\n`);
     try {
