@@ -436,6 +436,8 @@ export async function replayProjections(
     return { projection, result: { projection: projection.name, events: 0, parked: 0, position: until }, tx, tail: Promise.resolve(), done };
   });
 
+  // One projection reads only its own subjects; several share one read of the whole log.
+  const subject = projections.length === 1 ? projections[0].filterSubject : store.naming.eventsWildcard;
   const chunk: RawEventMessage[] = [];
   /** Queues the chunk on every lane; waits until each lane has finished the chunk before it. */
   const flush = async (): Promise<void> => {
@@ -450,7 +452,7 @@ export async function replayProjections(
     };
     const previous = lanes.map((lane) => lane.tail);
     for (const lane of lanes) {
-      const mine = lanes.length === 1 ? raws : raws.filter((raw) => subjectMatches(lane.projection.filterSubject, raw.subject));
+      const mine = lane.projection.filterSubject === subject ? raws : raws.filter((raw) => subjectMatches(lane.projection.filterSubject, raw.subject));
       if (mine.length === 0) continue;
       lane.tail = lane.tail.then(async () => {
         const outcome = await applyInOrder(await lane.tx, lane.projection, store.naming, mine, 0, decode);
@@ -463,8 +465,6 @@ export async function replayProjections(
   };
 
   let read = 0;
-  // One projection reads only its own subjects; several share one read of the whole log.
-  const subject = projections.length === 1 ? projections[0].filterSubject : store.naming.eventsWildcard;
   try {
     read = await store.readRaw({ fromSeq: 1, untilSeq: until, subject, batch: REPLAY_CHUNK }, async (raw) => {
       chunk.push(raw);
