@@ -12,6 +12,7 @@ import { sandboxDecider } from '@wrenn/domain';
 import { createLogger } from '@wrenn/logger';
 import { allProjections, SANDBOX_PROJECTION, sandboxProjection } from '@wrenn/projections';
 import { createTestEnv } from '@wrenn/testing';
+import { cpus, loadavg } from 'node:os';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 3000);
 const REPLAY_TOTAL = Math.max(TOTAL, Number(process.env.BENCH_REPLAY_EVENTS ?? 20000));
@@ -97,6 +98,8 @@ try {
       await store.append('sandbox', id, events(id), meta(n++), 0);
     }
   }));
+  // Replay is CPU-bound (NATS message parsing, decoding, PostgreSQL): the host's load matters.
+  console.log(`host: ${cpus().length} cores, load average ${loadavg()[0].toFixed(1)} before the replays`);
   const all = await replayProjections(store, ds, allProjections(env.naming));
   const perSec = (count, ms) => Math.round((count / ms) * 1000);
   console.log(`replay, every read model (sandboxes + audit + usage, one read of the log): ${all.read} events in ${all.ms.toFixed(0)} ms → ${perSec(all.read, all.ms)} events/s (${perSec(all.read * all.results.length, all.ms)} projection-applies/s)`);
