@@ -136,7 +136,7 @@ describe('REST slice: create → exec → delete', () => {
     const live = await p.sql('SELECT * FROM sandboxes ORDER BY id');
     const replay = await p.cli('events', 'replay', '--json');
     assert.equal(replay.code, 0, replay.stderr);
-    const report = JSON.parse(replay.stdout.trim().split('\n').pop()!);
+    const report = replay.stdout.trim().split('\n').map((line) => JSON.parse(line)).find((r) => r.projection === 'sandboxes');
     assert.equal(report.projection, 'sandboxes');
     assert.ok(report.events >= 7);
     assert.deepEqual(await p.sql('SELECT * FROM sandboxes ORDER BY id'), live);

@@ -72,7 +72,8 @@ export async function replay(options: { projection?: string; json?: boolean }): 
       const result = await replayProjections(store, ds, projections);
       const rate = result.ms > 0 ? Math.round((result.read / result.ms) * 1000) : 0;
       if (options.json) {
-        console.log(JSON.stringify({ read: result.read, position: result.position, ms: result.ms, eventsPerSecond: rate, projections: result.results }));
+        // One line per projection; the log was read once for all, so `read`, `ms` and the rate are shared.
+        for (const r of result.results) console.log(JSON.stringify({ ...r, read: result.read, ms: result.ms, eventsPerSecond: rate }));
         return;
       }
       for (const r of result.results) console.log(`${r.projection}: rebuilt from ${r.events} events up to seq ${r.position}, ${r.parked} parked`);
