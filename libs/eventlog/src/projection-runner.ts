@@ -466,7 +466,7 @@ export async function replayProjections(
 
   let read = 0;
   try {
-    read = await store.readRaw({ fromSeq: 1, untilSeq: until, subject, batch: REPLAY_CHUNK }, async (raw) => {
+    read = await store.streamRaw({ fromSeq: 1, untilSeq: until, subject, batch: REPLAY_CHUNK }, async (raw) => {
       chunk.push(raw);
       if (chunk.length >= REPLAY_CHUNK) await flush();
     });
