@@ -83,6 +83,10 @@ describe('GET /v1/audit and GET /v1/usage', () => {
   it('filters by resource and by time range', async () => {
     const bySandbox = await h.getJson('/v1/audit?resource_type=sandbox&resource_id=sb_1&from=2026-03-01T11:00:00Z&to=2026-03-01T14:30:00Z');
     assert.deepEqual(bySandbox.body.entries.map((e: { type: string }) => e.type), ['sandbox.resumed', 'sandbox.resume_requested', 'sandbox.paused']);
+    // A date alone is UTC midnight, whatever the database's time zone.
+    const day = await h.getJson('/v1/audit?from=2026-03-01&to=2026-03-02&limit=1000');
+    assert.equal(day.body.entries.length, seqs.length);
+    assert.equal((await h.getJson('/v1/audit?from=2026-03-02')).body.entries.length, 0);
     assert.equal((await h.getJson('/v1/audit?resource_type=host')).body.entries.length, 0);
     assert.equal((await h.getJson('/v1/audit?resource_id=sb_other')).body.entries.length, 0);
   });

@@ -19,6 +19,12 @@ function toView(row: AuditRow): AuditEntryView {
   };
 }
 
+function instant(raw: string, name: string): string {
+  const ms = Date.parse(raw);
+  if (!Number.isFinite(ms)) throw new WrennError(ErrorCode.ValidationFailed, `${name} is not a valid time`, { [name]: raw });
+  return new Date(ms).toISOString();
+}
+
 /**
  * The team's audit trail, newest first. The cursor is the stream sequence of the last entry
  * returned: sequences never change, so pages neither skip nor repeat entries while new events
@@ -29,15 +35,18 @@ export class AuditService {
   constructor(private readonly audit: AuditRepository) {}
 
   async list(caller: Caller, query: AuditQuery): Promise<AuditPageView> {
-    if (query.from !== undefined && query.to !== undefined && Date.parse(query.from) >= Date.parse(query.to)) {
+    // Read as JavaScript reads ISO 8601 (a date alone is UTC midnight), never in the database's time zone.
+    const from = query.from === undefined ? undefined : instant(query.from, 'from');
+    const to = query.to === undefined ? undefined : instant(query.to, 'to');
+    if (from !== undefined && to !== undefined && from >= to) {
       throw new WrennError(ErrorCode.ValidationFailed, 'from must be before to', { from: query.from, to: query.to });
     }
     const rows = await this.audit.listForTeam(caller.teamId, {
       beforeSeq: query.cursor === undefined ? undefined : Number(query.cursor),
       resourceType: query.resource_type,
       resourceId: query.resource_id,
-      from: query.from,
-      to: query.to,
+      from,
+      to,
       limit: query.limit + 1,
     });
     const more = rows.length > query.limit;
