@@ -47,6 +47,14 @@ export interface WrennConfig {
     loginMaxPerEmail: number;
     loginMaxPerAddress: number;
   };
+  /** Prices of usage, in micro-dollars (1e-6 USD) per unit-hour: integers, so bills never drift. */
+  prices: {
+    vcpuHourMicroUsd: number;
+    memoryGibHourMicroUsd: number;
+    storageGibHourMicroUsd: number;
+  };
+  /** How often an idle live-events stream (SSE) sends a heartbeat comment. */
+  sseHeartbeatMs: number;
 }
 
 /** The Firecracker runtime's host configuration (WRENN_FC_*). */
@@ -119,5 +127,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
       loginMaxPerEmail: int(env, 'WRENN_LOGIN_MAX_PER_EMAIL', 10),
       loginMaxPerAddress: int(env, 'WRENN_LOGIN_MAX_PER_ADDRESS', 100),
     },
+    prices: {
+      // $0.05 per vcpu-hour, $0.005 per GiB-hour of memory, $0.00015 per GiB-hour of snapshots (~$0.11 a GiB-month).
+      vcpuHourMicroUsd: int(env, 'WRENN_PRICE_VCPU_HOUR_MICROUSD', 50_000),
+      memoryGibHourMicroUsd: int(env, 'WRENN_PRICE_MEMORY_GIB_HOUR_MICROUSD', 5_000),
+      storageGibHourMicroUsd: int(env, 'WRENN_PRICE_STORAGE_GIB_HOUR_MICROUSD', 150),
+    },
+    sseHeartbeatMs: Math.max(100, int(env, 'WRENN_SSE_HEARTBEAT_MS', 15_000)),
   };
 }

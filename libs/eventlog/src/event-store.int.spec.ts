@@ -71,6 +71,28 @@ describe(EventStore.name, () => {
     assert.deepEqual(await store.load('sandbox', 'sb_nothing'), { events: [], version: 0 });
   });
 
+  it('streams a long read in order, filtered, up to the events present when it starts, while the caller is slow', async () => {
+    const start = (await store.lastSeq()) + 1;
+    for (let i = 0; i < 30; i++) {
+      await store.append('template', `tpl_${i}`, [{ type: 'template.created', data: { i } }], META, 0);
+      await store.append('sandbox', `sb_s${i}`, [{ type: 'sandbox.requested', data: { i } }], META, 0);
+    }
+    const seen: number[] = [];
+    const late = store.append('sandbox', 'sb_late', [{ type: 'sandbox.requested', data: {} }], META, 0);
+    const count = await store.streamRaw({ fromSeq: start, subject: env.naming.aggregateWildcard('sandbox'), batch: 7 }, async (raw) => {
+      seen.push(raw.seq);
+      if (seen.length % 10 === 0) await new Promise((r) => setTimeout(r, 50)); // a slow consumer keeps its buffer
+    });
+    await late;
+    assert.ok(count === 30 || count === 31, `read ${count}`); // the late event may or may not be in
+    assert.deepEqual(seen, [...seen].sort((a, b) => a - b));
+    assert.equal(new Set(seen).size, seen.length);
+    assert.equal(seen.filter((seq) => seq >= start).length, count);
+    assert.equal(await store.streamRaw({ fromSeq: (await store.lastSeq()) + 1 }, () => undefined), 0);
+    const jsm = await env.nc.jetstreamManager();
+    assert.equal((await jsm.consumers.list(env.naming.stream).next()).length, 0, 'no consumer left behind');
+  });
+
   describe(CommandHandler.name, () => {
     it('resolves racing writers by reloading and deciding again', async () => {
       const handler = new CommandHandler(store, 'team', counter, { maxAttempts: 20, backoffMs: 2 });

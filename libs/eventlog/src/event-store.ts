@@ -245,6 +245,66 @@ export class EventStore {
     }
     return count;
   }
+
+  /**
+   * Like readRaw(), with a continuous pull (consume) instead of one fetch after another: the
+   * server keeps sending while the caller works, about twice the rate of batched fetches on a
+   * long read such as a replay. Stops at the last matching event present when the read starts.
+   */
+  async streamRaw(options: ReadOptions, onMessage: (raw: RawEventMessage) => void | Promise<void>): Promise<number> {
+    const subject = options.subject ?? this.naming.eventsWildcard;
+    const from = Math.max(1, options.fromSeq ?? 1);
+    let until: number;
+    try {
+      until = (await this.jsm.streams.getMessage(this.naming.stream, { last_by_subj: subject })).seq;
+    } catch (error) {
+      if (isNotFound(error)) return 0;
+      throw error;
+    }
+    if (options.untilSeq !== undefined) until = Math.min(until, options.untilSeq);
+    if (until < from) return 0;
+    const consumer = await this.js.consumers.get(this.naming.stream, {
+      filterSubjects: subject,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: from,
+    });
+    const messages = await consumer.consume({ max_messages: options.batch ?? 1000 });
+    // Should the event at `until` be deleted meanwhile, nothing would end the read: when the
+    // loop has waited on an empty buffer for a while and the server has nothing pending, stop.
+    let waitingSince: number | undefined = performance.now();
+    const watchdog = setInterval(() => {
+      if (waitingSince === undefined || performance.now() - waitingSince < 2000) return;
+      void consumer.info(false).then((info) => {
+        if (info.num_pending === 0 && waitingSince !== undefined) messages.stop();
+      }, () => undefined);
+    }, 1000);
+    let count = 0;
+    let seen = from - 1;
+    try {
+      for await (const msg of messages) {
+        waitingSince = undefined;
+        seen = msg.seq;
+        if (msg.seq > until) break;
+        await onMessage({ subject: msg.subject, seq: msg.seq, headers: msg.headers, data: msg.data });
+        count++;
+        if (msg.seq >= until) break;
+        waitingSince = performance.now();
+      }
+    } finally {
+      clearInterval(watchdog);
+      messages.stop();
+      await consumer.delete().catch(() => undefined);
+    }
+    // Stopped by the watchdog: fine if the last event is really gone, an error if it is not.
+    if (seen < until) {
+      const gone = await this.jsm.streams.getMessage(this.naming.stream, { seq: until }).then(() => false, (error) => {
+        if (isNotFound(error)) return true;
+        throw error;
+      });
+      if (!gone) throw new Error(`the read of ${subject} stopped at ${seen}, before event ${until}`);
+    }
+    return count;
+  }
 }
 
 export interface ReadOptions {

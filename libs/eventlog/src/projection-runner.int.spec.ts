@@ -8,7 +8,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { EventStore } from './event-store';
 import { StoredEvent } from './envelope';
 import { Projection } from './projection';
-import { ProjectionRunner, replayProjection } from './projection-runner';
+import { ProjectionRunner, replayProjection, replayProjections } from './projection-runner';
 
 const META = { correlationId: 'c', causationId: 'k', actor: { kind: 'system' as const, id: 'test' }, teamId: 'team_1' };
 const log = createLogger('test');
@@ -200,5 +200,32 @@ describe(ProjectionRunner.name, () => {
     assert.equal(result.events, 25);
     assert.deepEqual(await ds.query('SELECT * FROM applied_events ORDER BY event_id'), before);
     assert.equal(await checkpoint('counting'), last);
+  });
+  it('replays several projections all or nothing: one failing leaves every other untouched', async () => {
+    const projection = countingProjection(env);
+    const runner = new ProjectionRunner(env.nc, env.naming, ds, env.databaseUrl, projection, log, { fetchExpiresMs: 200 });
+    await runner.start();
+    let last = 0;
+    try {
+      for (let i = 0; i < 5; i++) last = await emit(`n${i}`);
+      await eventually(async () => (await checkpoint('counting')) === last, 10_000, 'checkpoint');
+    } finally {
+      await runner.stop();
+    }
+    const before = await rows();
+    // Another read model whose database keeps failing (a transient error is never parked).
+    const broken: Projection = {
+      name: 'broken',
+      filterSubject: env.naming.aggregateWildcard('team'),
+      tables: [],
+      async apply() {
+        throw Object.assign(new Error('could not serialize access'), { code: '40001' });
+      },
+    };
+    // The counting table is emptied inside the replay; were it committed, it would show.
+    await assert.rejects(replayProjections(store, ds, [countingProjection(env), broken]), /could not serialize/);
+    assert.deepEqual(await rows(), before);
+    assert.equal(await checkpoint('counting'), last);
+    assert.equal(await checkpoint('broken'), 0);
   });
 });

@@ -4,7 +4,7 @@ import type { Logger } from '@wrenn/logger';
 import { AckPolicy, DeliverPolicy, JsMsg, NatsConnection } from 'nats';
 import { Client } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
-import { decodeEvent, headersToRecord, RawEventMessage } from './envelope';
+import { decodeEvent, headersToRecord, RawEventMessage, StoredEvent } from './envelope';
 import { EventStore, isNotFound } from './event-store';
 import { Projection } from './projection';
 
@@ -312,6 +312,7 @@ async function applyInOrder(
   naming: Naming,
   raws: RawEventMessage[],
   position: number,
+  decode: (raw: RawEventMessage) => StoredEvent = (raw) => decodeEvent(raw, naming.parseEventSubject),
 ): Promise<BatchOutcome & { poisoned: Set<number> }> {
   const fresh = raws.filter((raw) => raw.seq > position); // the rest are redeliveries of committed work
   const skipped = raws.length - fresh.length;
@@ -319,7 +320,9 @@ async function applyInOrder(
   if (fresh.length === 0) return { applied: 0, skipped, parked: 0, position, poisoned: new Set() };
   await tx.query('SAVEPOINT wrenn_batch');
   try {
-    for (const raw of fresh) await projection.apply(decodeEvent(raw, naming.parseEventSubject), tx);
+    const events = fresh.map(decode);
+    if (projection.applyBatch) await projection.applyBatch(events, tx);
+    else for (const event of events) await projection.apply(event, tx);
     await tx.query('RELEASE SAVEPOINT wrenn_batch');
     return { applied: fresh.length, skipped, parked: 0, position: last, poisoned: new Set() };
   } catch (error) {
@@ -331,7 +334,7 @@ async function applyInOrder(
   for (const raw of fresh) {
     await tx.query('SAVEPOINT wrenn_event');
     try {
-      await projection.apply(decodeEvent(raw, naming.parseEventSubject), tx);
+      await projection.apply(decode(raw), tx);
       await tx.query('RELEASE SAVEPOINT wrenn_event');
       applied++;
     } catch (error) {
@@ -356,39 +359,140 @@ export async function applyBatch(
   return outcome;
 }
 
+/** True when a NATS subject matches a filter with `*` (one token) and `>` (the rest) wildcards. */
+export function subjectMatches(filter: string, subject: string): boolean {
+  const f = filter.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '>') return s.length > i;
+    if (i >= s.length) return false;
+    if (f[i] !== '*' && f[i] !== s[i]) return false;
+  }
+  return f.length === s.length;
+}
+
+export interface ReplayOutcome {
+  projection: string;
+  events: number;
+  parked: number;
+  position: number;
+}
+
+/** How many events replay hands a projection at once (one set-based apply per chunk). */
+const REPLAY_CHUNK = 2000;
+
+/** One projection's side of a replay: its own transaction, fed chunk by chunk. */
+interface ReplayLane {
+  projection: Projection;
+  result: ReplayOutcome;
+  /** Resolves with the lane's transaction once its tables are emptied. */
+  tx: Promise<EntityManager>;
+  /** The chain of chunk applications, one at a time in stream order. */
+  tail: Promise<void>;
+  /** The transaction's outcome: committed, or rolled back with the reason. */
+  done: Promise<void>;
+}
+
 /**
- * Rebuilds a projection from the log in one transaction: truncate its tables, apply every event
- * from the start, set the checkpoint to where the log was. The live runner waits on the
- * checkpoint row lock meanwhile, then carries on from the new checkpoint.
+ * Rebuilds projections from the log: truncate their tables, apply every event from the start,
+ * set each checkpoint to where the log was. The log is read once, whatever the number of
+ * projections; each projection gets the events its filter selects, decoded once, in chunks
+ * applied set-wise, in its own transaction on its own connection, so the projections are rebuilt
+ * side by side and the next chunk is read meanwhile. No transaction commits before every
+ * projection has applied everything; if any fails, all roll back. Live runners wait on the
+ * checkpoint row locks meanwhile, then carry on from the new checkpoints.
  */
+export async function replayProjections(
+  store: EventStore,
+  dataSource: DataSource,
+  projections: Projection[],
+): Promise<{ results: ReplayOutcome[]; read: number; position: number; ms: number }> {
+  const started = performance.now();
+  const until = await store.lastSeq();
+  let release!: () => void;
+  let abort!: (error: unknown) => void;
+  const everythingApplied = new Promise<void>((resolve, reject) => {
+    release = resolve;
+    abort = reject;
+  });
+  everythingApplied.catch(() => undefined);
+
+  const lanes = projections.map((projection): ReplayLane => {
+    let ready!: (tx: EntityManager) => void;
+    const prepared = new Promise<EntityManager>((resolve) => (ready = resolve));
+    const done = dataSource.transaction(async (tx) => {
+      await lockCheckpoint(tx, projection.name);
+      for (const table of projection.tables) await tx.query(`TRUNCATE TABLE ${quoteIdent(table)}`);
+      await tx.query('DELETE FROM dead_letters WHERE projection = $1', [projection.name]);
+      await tx.query('UPDATE projection_checkpoints SET position = 0 WHERE projection = $1', [projection.name]);
+      ready(tx);
+      await everythingApplied; // the commit barrier: throws (rolls back) when any lane failed
+      await saveCheckpoint(tx, projection.name, until);
+    });
+    done.catch(() => undefined);
+    // A transaction that fails before it is ready must not leave its chunks waiting forever.
+    const tx = Promise.race([prepared, done.then(() => Promise.reject(new Error('replay transaction ended early')))]);
+    tx.catch(() => undefined);
+    return { projection, result: { projection: projection.name, events: 0, parked: 0, position: until }, tx, tail: Promise.resolve(), done };
+  });
+
+  // One projection reads only its own subjects; several share one read of the whole log.
+  const subject = projections.length === 1 ? projections[0].filterSubject : store.naming.eventsWildcard;
+  const chunk: RawEventMessage[] = [];
+  /** Queues the chunk on every lane; waits until each lane has finished the chunk before it. */
+  const flush = async (): Promise<void> => {
+    const raws = chunk.splice(0);
+    const decoded = new Map<number, StoredEvent>();
+    // Decoded once for every lane; a message that does not decode is decoded again (and
+    // parked) by each projection's own slow path.
+    const decode = (raw: RawEventMessage) => {
+      let event = decoded.get(raw.seq);
+      if (!event) decoded.set(raw.seq, (event = decodeEvent(raw, store.naming.parseEventSubject)));
+      return event;
+    };
+    const previous = lanes.map((lane) => lane.tail);
+    for (const lane of lanes) {
+      const mine = lane.projection.filterSubject === subject ? raws : raws.filter((raw) => subjectMatches(lane.projection.filterSubject, raw.subject));
+      if (mine.length === 0) continue;
+      lane.tail = lane.tail.then(async () => {
+        const outcome = await applyInOrder(await lane.tx, lane.projection, store.naming, mine, 0, decode);
+        lane.result.events += outcome.applied + outcome.parked;
+        lane.result.parked += outcome.parked;
+      });
+      lane.tail.catch(() => undefined);
+    }
+    await Promise.all(previous);
+  };
+
+  let read = 0;
+  try {
+    read = await store.streamRaw({ fromSeq: 1, untilSeq: until, subject, batch: REPLAY_CHUNK }, async (raw) => {
+      chunk.push(raw);
+      if (chunk.length >= REPLAY_CHUNK) await flush();
+    });
+    await flush();
+    await Promise.all(lanes.map((lane) => lane.tail));
+    release();
+  } catch (error) {
+    // Every lane must be idle before the transactions roll back: a statement sent after the
+    // ROLLBACK would run outside any transaction and commit on its own.
+    await Promise.allSettled(lanes.map((lane) => lane.tail));
+    abort(error);
+  }
+  const settled = await Promise.allSettled(lanes.map((lane) => lane.done));
+  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failure) throw failure.reason;
+  return { results: lanes.map((lane) => lane.result), read, position: until, ms: performance.now() - started };
+}
+
+/** Rebuilds one projection (see replayProjections). */
 export async function replayProjection(
   store: EventStore,
   dataSource: DataSource,
   projection: Projection,
 ): Promise<{ events: number; parked: number; position: number; ms: number }> {
-  const started = performance.now();
-  const until = await store.lastSeq();
-  let events = 0;
-  let parked = 0;
-  await dataSource.transaction(async (tx) => {
-    await lockCheckpoint(tx, projection.name);
-    for (const table of projection.tables) await tx.query(`TRUNCATE TABLE ${quoteIdent(table)}`);
-    await tx.query('DELETE FROM dead_letters WHERE projection = $1', [projection.name]);
-    await tx.query('UPDATE projection_checkpoints SET position = 0 WHERE projection = $1', [projection.name]);
-    const chunk: RawEventMessage[] = [];
-    const flush = async () => {
-      const outcome = await applyInOrder(tx, projection, store.naming, chunk.splice(0), 0);
-      events += outcome.applied + outcome.parked;
-      parked += outcome.parked;
-    };
-    await store.readRaw({ fromSeq: 1, untilSeq: until, subject: projection.filterSubject }, async (raw) => {
-      chunk.push(raw);
-      if (chunk.length >= 500) await flush();
-    });
-    await flush();
-    await saveCheckpoint(tx, projection.name, until);
-  });
-  return { events, parked, position: until, ms: performance.now() - started };
+  const { results, position, ms } = await replayProjections(store, dataSource, [projection]);
+  return { events: results[0].events, parked: results[0].parked, position, ms };
 }
 
 function quoteIdent(name: string): string {

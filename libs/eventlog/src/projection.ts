@@ -12,4 +12,11 @@ export interface Projection {
   /** Tables this projection owns; replay truncates them before rebuilding. */
   readonly tables: readonly string[];
   apply(event: StoredEvent, tx: EntityManager): Promise<void>;
+  /**
+   * Applies a run of events (stream order) with a few set-based statements instead of a round
+   * trip per event. Must leave exactly the rows that `apply` one event at a time would, and
+   * throw if any event of the run cannot be applied: the runner then falls back to `apply` per
+   * event to park the culprit alone.
+   */
+  applyBatch?(events: StoredEvent[], tx: EntityManager): Promise<void>;
 }

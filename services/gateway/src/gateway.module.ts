@@ -11,15 +11,23 @@ import { JwtStrategy } from './auth/jwt.strategy';
 import { ApiKeysController } from './controllers/api-keys.controller';
 import { AuthController } from './controllers/auth.controller';
 import { DocsController } from './controllers/docs.controller';
+import { AuditController } from './controllers/audit.controller';
+import { EventsController } from './controllers/events.controller';
 import { FilesController } from './controllers/files.controller';
 import { HealthController } from './controllers/health.controller';
 import { DataPlaneClients } from './data-plane/data-plane.clients';
 import { E2bModule } from './e2b/e2b.module';
 import { SandboxDataService } from './services/sandbox-data.service';
 import { SandboxesController } from './controllers/sandboxes.controller';
+import { UsageController } from './controllers/usage.controller';
 import { ErrorFilter } from './errors/error.filter';
+import { AuditRepository } from './repositories/audit.repository';
 import { SandboxRepository } from './repositories/sandbox.repository';
 import { AUTH_CLIENT, AuthClient } from './services/auth.client';
+import { UsageRepository } from './repositories/usage.repository';
+import { AuditService } from './services/audit.service';
+import { EventStreamService } from './services/event-stream.service';
+import { USAGE_CLOCK, UsageService } from './services/usage.service';
 import { SandboxesService, SCHEDULER_CLIENT } from './services/sandboxes.service';
 import { ActivityRecorder } from './activity/activity.recorder';
 import { SnapshotsController } from './controllers/snapshots.controller';
@@ -28,7 +36,18 @@ import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
 
 @Module({
   imports: [ServiceKitModule.forRoot({ service: 'gateway', database: true }), DataSourceCloser, PassportModule, forwardRef(() => E2bModule)],
-  controllers: [HealthController, AuthController, ApiKeysController, SandboxesController, SnapshotsController, FilesController, DocsController],
+  controllers: [
+    HealthController,
+    AuthController,
+    ApiKeysController,
+    SandboxesController,
+    SnapshotsController,
+    FilesController,
+    AuditController,
+    UsageController,
+    EventsController,
+    DocsController,
+  ],
   providers: [
     { provide: APP_FILTER, useClass: ErrorFilter },
     // Default-deny: every route needs an API key unless marked @Public() or @UserAuth().
@@ -58,6 +77,12 @@ import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
     SnapshotsService,
     SandboxDataService,
     DataPlaneClients,
+    AuditRepository,
+    AuditService,
+    UsageRepository,
+    UsageService,
+    { provide: USAGE_CLOCK, useValue: () => Date.now() },
+    EventStreamService,
   ],
   exports: [SandboxesService, SandboxDataService, SandboxRepository],
 })

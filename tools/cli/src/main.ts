@@ -30,7 +30,7 @@ events
 events
   .command('replay')
   .description('truncate and rebuild read models from the log')
-  .option('--projection <name>', 'only this projection')
+  .option('--projection <name>', 'only this projection (sandboxes, audit, usage)')
   .option('--json', 'JSON output')
   .action((opts) => replay(opts).catch(fail));
 

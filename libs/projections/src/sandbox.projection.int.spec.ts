@@ -1,0 +1,75 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyBatch, RawEventMessage } from '@wrenn/eventlog';
+import { sandboxProjection } from './sandbox.projection';
+import { usageProjection } from './usage.projection';
+import { scriptedLog, ScriptedLog } from './test-support/scripted-log';
+
+/**
+ * Set-wise application must be invisible: a run applied at once leaves exactly the rows (and
+ * dead letters) that one event at a time leaves, including when a bad event sits in the middle.
+ */
+describe('sandbox and usage projections, one event at a time vs a whole run', () => {
+  let log: ScriptedLog;
+  let raws: RawEventMessage[] = [];
+  before(async () => {
+    log = await scriptedLog('setwise');
+    const sb = (t: string, id: string, type: string, data: object = {}) => log.append(`2026-03-01T${t}Z`, 'sandbox', id, `sandbox.${type}`, data);
+    const req = (t: string, id: string) => sb(t, id, 'requested', { sandboxId: id, teamId: 'team_a', template: 'base', vcpus: 2, memoryMb: 512, timeoutSec: 60 });
+    await req('10:00:00.000', 'sb_a');
+    await sb('10:00:01.000', 'sb_a', 'scheduled', { hostId: 'h1', bootId: 'b1' });
+    await sb('10:00:02.000', 'sb_a', 'started', { hostId: 'h1', elapsedMs: 1 });
+    await sb('10:00:03.000', 'sb_ghost', 'started', { hostId: 'h1', elapsedMs: 1 }); // never requested: parked
+    await req('10:00:04.000', 'sb_c');
+    await sb('10:00:05.000', 'sb_c', 'failed', { reason: 'no image', during: 'create' });
+    await sb('10:00:06.000', 'sb_a', 'pause_requested', { reason: 'user' });
+    await sb('10:00:07.000', 'sb_a', 'paused', { snapshotRef: 'snap_a', sizeBytes: 4096 });
+    await sb('10:00:08.000', 'sb_a', 'resume_requested', { hostId: 'h2', bootId: 'b2' });
+    await sb('10:00:09.000', 'sb_a', 'resumed', { hostId: 'h2' });
+    await req('10:00:10.000', 'sb_a'); // a second create of one sandbox: parked
+    await sb('10:00:11.000', 'sb_a', 'lost', { hostId: 'h2', reason: 'host gone' });
+    await sb('10:00:12.000', 'sb_c', 'stop_requested');
+    raws = [];
+    await log.store.readRaw({ fromSeq: 1 }, (raw) => void raws.push(raw));
+  });
+  after(() => log.close());
+
+  const state = async () => ({
+    sandboxes: await log.ds.query('SELECT * FROM sandboxes ORDER BY id'),
+    sizing: await log.ds.query('SELECT * FROM usage_sandboxes ORDER BY sandbox_id'),
+    intervals: await log.ds.query('SELECT * FROM usage_intervals ORDER BY sandbox_id, start_seq, kind'),
+    dead: await log.ds.query('SELECT projection, stream_seq, reason FROM dead_letters ORDER BY projection, stream_seq'),
+    checkpoints: await log.ds.query('SELECT projection, position FROM projection_checkpoints ORDER BY projection'),
+  });
+  const reset = () => log.ds.query('TRUNCATE sandboxes, usage_sandboxes, usage_intervals, dead_letters, projection_checkpoints');
+
+  it('leaves identical rows and parks the same events', async () => {
+    const projections = [sandboxProjection(log.env.naming), usageProjection(log.env.naming)];
+    await reset();
+    for (const raw of raws) {
+      for (const p of projections) await log.ds.transaction((tx) => applyBatch(tx, p, log.env.naming, [raw]));
+    }
+    const oneByOne = await state();
+    await reset();
+    for (const p of projections) await log.ds.transaction((tx) => applyBatch(tx, p, log.env.naming, raws));
+    const atOnce = await state();
+    assert.deepEqual(atOnce, oneByOne);
+
+    const a = oneByOne.sandboxes.find((r: { id: string }) => r.id === 'sb_a');
+    assert.equal(a.state, 'lost');
+    assert.equal(a.host_id, 'h2');
+    assert.equal(a.boot_id, 'b2');
+    assert.equal(a.snapshot_ref, 'snap_a');
+    assert.equal(a.failure_reason, 'host gone');
+    assert.equal(a.created_at.toISOString(), '2026-03-01T10:00:00.000Z');
+    assert.equal(a.updated_at.toISOString(), '2026-03-01T10:00:11.000Z');
+    assert.equal(oneByOne.sandboxes.find((r: { id: string }) => r.id === 'sb_c').state, 'stopping');
+    // The ghost start and the second create, parked by both read models.
+    assert.deepEqual(oneByOne.dead.map((d: { stream_seq: string }) => Number(d.stream_seq)), [4, 11, 4, 11]);
+    // sb_a ran 10:00:02→10:00:07 and 10:00:09→10:00:11 (lost); its snapshot 10:00:07→10:00:09.
+    assert.deepEqual(
+      oneByOne.intervals.map((i: { sandbox_id: string; kind: string; start_ms: string; end_ms: string }) => [i.sandbox_id, i.kind, Number(i.end_ms) - Number(i.start_ms)]),
+      [['sb_a', 'compute', 5000], ['sb_a', 'storage', 2000], ['sb_a', 'compute', 2000]],
+    );
+  });
+});
