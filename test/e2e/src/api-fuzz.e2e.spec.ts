@@ -77,7 +77,7 @@ function badBody(op: Operation): fc.Arbitrary<{ text: string; type: string }> {
   const choices: Array<fc.Arbitrary<{ text: string; type: string }>> = [
     fc.constantFrom('{', '{"a":', 'nul', '[1,', '\u0000').map((text) => ({ text, type: 'application/json' })),
     fc.oneof(fc.integer(), fc.string(), fc.constant(null), fc.array(fc.jsonValue(), { maxLength: 3 }), fc.boolean()).map(json),
-    fc.tuple(fc.string({ minLength: 1 }).filter((k) => !(k in props) && k !== '__proto__'), fc.jsonValue()).map(([k, v]) => json({ [k]: v })),
+    fc.tuple(fc.oneof(fc.string({ minLength: 1 }), fc.constantFrom('__proto__', 'constructor', 'prototype', 'valueOf', 'toString', 'hasOwnProperty')).filter((k) => !Object.prototype.hasOwnProperty.call(props, k)), fc.jsonValue()).map(([k, v]) => json({ [k]: v })),
   ];
   const names = Object.keys(props);
   if (names.length) {
