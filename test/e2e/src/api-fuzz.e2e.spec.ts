@@ -98,7 +98,12 @@ describe('bad input to every documented endpoint', { timeout: 600_000 }, () => {
   });
 
   after(async () => {
-    if (sandboxId) await p.api('DELETE', `/v1/sandboxes/${sandboxId}`).catch(() => undefined);
+    // Everything of the team, not only the sandbox made here: a failed run may have let bad
+    // input create one, and sandboxes outlive the platform's stop.
+    const { body } = await p.api('GET', '/v1/sandboxes?limit=1000').catch(() => ({ body: { sandboxes: [] } }));
+    for (const sb of body?.sandboxes ?? []) {
+      if (sb.state !== 'stopped' && sb.state !== 'failed') await p.api('DELETE', `/v1/sandboxes/${sb.id}`).catch(() => undefined);
+    }
     await p?.stop();
   });
 
