@@ -77,7 +77,7 @@ function badBody(op: Operation): fc.Arbitrary<{ text: string; type: string }> {
   const choices: Array<fc.Arbitrary<{ text: string; type: string }>> = [
     fc.constantFrom('{', '{"a":', 'nul', '[1,', '\u0000').map((text) => ({ text, type: 'application/json' })),
     fc.oneof(fc.integer(), fc.string(), fc.constant(null), fc.array(fc.jsonValue(), { maxLength: 3 }), fc.boolean()).map(json),
-    fc.tuple(fc.string({ minLength: 1 }).filter((k) => !(k in props) && k !== '__proto__'), fc.jsonValue()).map(([k, v]) => json({ [k]: v })),
+    fc.tuple(fc.oneof(fc.string({ minLength: 1 }), fc.constantFrom('__proto__', 'constructor', 'prototype', 'valueOf', 'toString', 'hasOwnProperty')).filter((k) => !Object.prototype.hasOwnProperty.call(props, k)), fc.jsonValue()).map(([k, v]) => json({ [k]: v })),
   ];
   const names = Object.keys(props);
   if (names.length) {
@@ -98,7 +98,12 @@ describe('bad input to every documented endpoint', { timeout: 600_000 }, () => {
   });
 
   after(async () => {
-    if (sandboxId) await p.api('DELETE', `/v1/sandboxes/${sandboxId}`).catch(() => undefined);
+    // Everything of the team, not only the sandbox made here: a failed run may have let bad
+    // input create one, and sandboxes outlive the platform's stop.
+    const { body } = await p.api('GET', '/v1/sandboxes?limit=1000').catch(() => ({ body: { sandboxes: [] } }));
+    for (const sb of body?.sandboxes ?? []) {
+      if (sb.state !== 'stopped' && sb.state !== 'failed') await p.api('DELETE', `/v1/sandboxes/${sb.id}`).catch(() => undefined);
+    }
     await p?.stop();
   });
 

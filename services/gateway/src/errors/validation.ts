@@ -1,4 +1,4 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
 import { Transform } from 'class-transformer';
 import { ValidateIf } from 'class-validator';
 import { ErrorCode, WrennError } from '@wrenn/contracts';
@@ -11,9 +11,26 @@ function flatten(errors: ValidationError[], prefix = ''): Array<{ field: string;
   });
 }
 
+/**
+ * Keys class-transformer drops silently before validation sees them (`prototype` and anything
+ * Object.prototype has, e.g. `constructor`, `valueOf`), so `forbidNonWhitelisted` could not
+ * refuse them: refused here instead.
+ */
+const isDroppedKey = (key: string): boolean => key === 'prototype' || key in Object.prototype;
+
+class StrictValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (value && typeof value === 'object' && (metadata.type === 'body' || metadata.type === 'query')) {
+      const bad = Object.keys(value).find(isDroppedKey);
+      if (bad) throw new WrennError(ErrorCode.ValidationFailed, `property ${bad} should not exist`, { fields: [{ field: bad, problems: [`property ${bad} should not exist`] }] });
+    }
+    return super.transform(value, metadata);
+  }
+}
+
 /** class-validator on every body and query; unknown fields are rejected, not ignored. */
 export function validationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new StrictValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,
