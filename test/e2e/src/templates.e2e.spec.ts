@@ -26,7 +26,8 @@ describe('snapshot templates', () => {
 
   it('freezes a sandbox into a template whose sandboxes share its files, not each other’s writes', async () => {
     const source = (await p.api('POST', '/v1/sandboxes', { memory_mb: 256 })).body.id;
-    assert.equal((await exec(source, 'mkdir -p /srv/app && echo from-template > /srv/app/seed.txt')).exit_code, 0);
+    const seeded = await exec(source, 'mkdir -p /srv/app && echo from-template > /srv/app/seed.txt');
+    assert.equal(seeded.exit_code, 0, JSON.stringify(seeded));
 
     const made = await p.api('POST', '/v1/snapshots', { sandbox_id: source, name: 'e2e-app' });
     assert.equal(made.status, 201, JSON.stringify(made.body));

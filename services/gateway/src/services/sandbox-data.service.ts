@@ -44,7 +44,7 @@ export class SandboxDataService {
 
   /**
    * A call counts as use for as long as it is open: a long command, upload, download or
-   * interactive session keeps its sandbox from being paused under it, even when nothing flows
+   * interactive exec stream keeps its sandbox from being paused under it, even when nothing flows
    * for a while (the recorder throttles the writes).
    */
   private async whileBusy<T>(id: string, work: () => Promise<T>): Promise<T> {

@@ -93,10 +93,13 @@ export class CgroupManager {
     const cleanup = new CleanupStack();
     try {
       if (this.version === 'v2') await this.enableV2Controllers();
-      for (const dir of this.dirs(sandboxId).values()) {
-        await mkdir(dir, { recursive: true });
-        cleanup.push(`cgroup ${dir}`, () => rmdir(dir).catch(ignoreGone));
-      }
+      // Controllers are independent hierarchies: made side by side.
+      await Promise.all(
+        [...this.dirs(sandboxId).values()].map(async (dir) => {
+          await mkdir(dir, { recursive: true });
+          cleanup.push(`cgroup ${dir}`, () => rmdir(dir).catch(ignoreGone));
+        }),
+      );
       let userProcsFiles: string[] = [];
       if (this.version === 'v2') await this.limitV2(sandboxId, limits);
       else userProcsFiles = await this.limitV1(sandboxId, limits, cleanup);
@@ -107,38 +110,44 @@ export class CgroupManager {
   }
 
   private async limitV1(id: string, limits: CgroupLimits, cleanup: CleanupStack): Promise<string[]> {
-    const cpu = this.v1(id, 'cpu');
-    if (cpu) {
-      await writeFile(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
-      await writeFile(join(cpu, 'cpu.cfs_quota_us'), String(limits.vcpus * CPU_PERIOD_US));
-    }
-    const devices = this.v1(id, 'devices');
-    if (devices) {
-      await writeFile(join(devices, 'devices.deny'), 'a');
-      for (const rule of ALLOWED_DEVICES) await writeFile(join(devices, 'devices.allow'), rule);
-    }
-    const userFiles: string[] = [];
     const userGroup = async (parent: string) => {
       const dir = join(parent, USER_GROUP);
       await mkdir(dir);
       cleanup.push(`user group ${dir}`, () => rmdir(dir).catch(ignoreGone));
-      userFiles.push(join(dir, 'cgroup.procs'));
       return dir;
     };
+    const cpu = this.v1(id, 'cpu');
+    const devices = this.v1(id, 'devices');
     const memory = this.v1(id, 'memory');
-    if (memory) {
-      const user = await userGroup(memory);
-      const limit = limits.memoryMb * 1024 * 1024;
-      await this.writeMemoryLimit(memory, limit + ENVD_MEMORY_RESERVE_MB * 1024 * 1024);
-      await this.writeMemoryLimit(user, limit);
-    }
     const pids = this.v1(id, 'pids');
-    if (pids) {
-      const user = await userGroup(pids);
-      await writeFile(join(pids, 'pids.max'), String(limits.pidsMax + ENVD_PIDS_RESERVE));
-      await writeFile(join(user, 'pids.max'), String(limits.pidsMax));
-    }
-    return userFiles;
+    // Each controller's files in order, the controllers side by side (every start waits on this).
+    await Promise.all([
+      cpu &&
+        (async () => {
+          await writeFile(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
+          await writeFile(join(cpu, 'cpu.cfs_quota_us'), String(limits.vcpus * CPU_PERIOD_US));
+        })(),
+      devices &&
+        (async () => {
+          await writeFile(join(devices, 'devices.deny'), 'a');
+          for (const rule of ALLOWED_DEVICES) await writeFile(join(devices, 'devices.allow'), rule);
+        })(),
+      memory &&
+        (async () => {
+          const user = await userGroup(memory);
+          const limit = limits.memoryMb * 1024 * 1024;
+          await this.writeMemoryLimit(memory, limit + ENVD_MEMORY_RESERVE_MB * 1024 * 1024);
+          await this.writeMemoryLimit(user, limit);
+        })(),
+      pids &&
+        (async () => {
+          const user = await userGroup(pids);
+          await writeFile(join(pids, 'pids.max'), String(limits.pidsMax + ENVD_PIDS_RESERVE));
+          await writeFile(join(user, 'pids.max'), String(limits.pidsMax));
+        })(),
+    ]);
+    // Memory's, then pids': a stable order (the start binds them as 1.procs, 2.procs).
+    return [memory, pids].filter((d): d is string => !!d).map((d) => join(d, USER_GROUP, 'cgroup.procs'));
   }
 
   private async writeMemoryLimit(dir: string, bytes: number): Promise<void> {
