@@ -194,25 +194,38 @@ export class EventStore {
     });
   }
 
-  /** Like read(), without decoding: what projections and dead-lettering need. */
-  async readRaw(options: ReadOptions, onMessage: (raw: RawEventMessage) => void | Promise<void>): Promise<number> {
+  /**
+   * The sequences a bounded read covers: from `fromSeq` to the last event that matches the filter
+   * now (or `untilSeq`, if lower), so the read never waits for more. Null when there is nothing.
+   */
+  private async boundedRange(options: ReadOptions): Promise<{ subject: string; from: number; until: number } | null> {
     const subject = options.subject ?? this.naming.eventsWildcard;
     const from = Math.max(1, options.fromSeq ?? 1);
-    // Stop at the last event that matches the filter, so the read never waits for more.
     let until: number;
     try {
       until = (await this.jsm.streams.getMessage(this.naming.stream, { last_by_subj: subject })).seq;
     } catch (error) {
-      if (isNotFound(error)) return 0;
+      if (isNotFound(error)) return null;
       throw error;
     }
     if (options.untilSeq !== undefined) until = Math.min(until, options.untilSeq);
-    if (until < from) return 0;
-    const consumer = await this.js.consumers.get(this.naming.stream, {
-      filterSubjects: subject,
+    return until < from ? null : { subject, from, until };
+  }
+
+  private orderedConsumer(range: { subject: string; from: number }) {
+    return this.js.consumers.get(this.naming.stream, {
+      filterSubjects: range.subject,
       deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: from,
+      opt_start_seq: range.from,
     });
+  }
+
+  /** Like read(), without decoding: what projections and dead-lettering need. */
+  async readRaw(options: ReadOptions, onMessage: (raw: RawEventMessage) => void | Promise<void>): Promise<number> {
+    const range = await this.boundedRange(options);
+    if (!range) return 0;
+    const { until } = range;
+    const consumer = await this.orderedConsumer(range);
     let count = 0;
     try {
       for (let done = false; !done; ) {
@@ -252,22 +265,10 @@ export class EventStore {
    * long read such as a replay. Stops at the last matching event present when the read starts.
    */
   async streamRaw(options: ReadOptions, onMessage: (raw: RawEventMessage) => void | Promise<void>): Promise<number> {
-    const subject = options.subject ?? this.naming.eventsWildcard;
-    const from = Math.max(1, options.fromSeq ?? 1);
-    let until: number;
-    try {
-      until = (await this.jsm.streams.getMessage(this.naming.stream, { last_by_subj: subject })).seq;
-    } catch (error) {
-      if (isNotFound(error)) return 0;
-      throw error;
-    }
-    if (options.untilSeq !== undefined) until = Math.min(until, options.untilSeq);
-    if (until < from) return 0;
-    const consumer = await this.js.consumers.get(this.naming.stream, {
-      filterSubjects: subject,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: from,
-    });
+    const range = await this.boundedRange(options);
+    if (!range) return 0;
+    const { subject, from, until } = range;
+    const consumer = await this.orderedConsumer(range);
     const messages = await consumer.consume({ max_messages: options.batch ?? 1000 });
     // Should the event at `until` be deleted meanwhile, nothing would end the read: when the
     // loop has waited on an empty buffer for a while and the server has nothing pending, stop.
