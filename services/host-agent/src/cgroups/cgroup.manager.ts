@@ -245,6 +245,16 @@ export class CgroupManager {
     await this.setFrozen(sandboxId, false);
   }
 
+  /** Whether the sandbox's processes are frozen (or being frozen); false when it has no cgroup. */
+  async isFrozen(sandboxId: string): Promise<boolean> {
+    if (this.version === 'v2') {
+      return (await readFile(join(this.root, this.group, sandboxId, 'cgroup.freeze'), 'utf8').catch(() => '0')).trim() === '1';
+    }
+    const dir = this.v1(sandboxId, 'freezer');
+    const state = dir ? (await readFile(join(dir, 'freezer.state'), 'utf8').catch(() => '')).trim() : '';
+    return state === 'FROZEN' || state === 'FREEZING';
+  }
+
   private async setFrozen(sandboxId: string, frozen: boolean): Promise<void> {
     const deadline = Date.now() + 5000;
     if (this.version === 'v2') {

@@ -12,6 +12,12 @@ export interface NetworkManagerOptions {
   cidr?: string;
   /** Slots kept built ahead of demand. */
   poolSize?: number;
+  /**
+   * How long after an acquire or release the pool starts rebuilding (default 200 ms): building a
+   * slot runs half a dozen programs, which would otherwise share this host's CPUs with the very
+   * sandbox start or pause that took the slot.
+   */
+  refillDelayMs?: number;
   dnsFallback?: string[];
   logger?: { info: (o: object, m?: string) => void; warn: (o: object, m?: string) => void };
   /**
@@ -44,6 +50,7 @@ export class NetworkManager {
   private readonly pool: SandboxNetwork[] = [];
   private readonly assigned = new Map<number, SandboxNetwork>();
   private refilling: Promise<void> | undefined;
+  private refillTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly resolv: string;
 
@@ -86,6 +93,16 @@ export class NetworkManager {
     }
   }
 
+  /** Refills a little later (see refillDelayMs); one timer at a time. */
+  private scheduleRefill(): void {
+    if (this.refillTimer || this.stopped || this.poolSize === 0) return;
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = undefined;
+      this.refill();
+    }, this.options.refillDelayMs ?? 200);
+    this.refillTimer.unref();
+  }
+
   /** Keeps the pool at its size in the background, one slot at a time. */
   private refill(): void {
     if (this.refilling || this.stopped || this.poolSize === 0) return;
@@ -107,7 +124,7 @@ export class NetworkManager {
   async acquire(): Promise<SandboxNetwork> {
     const net = this.pool.shift() ?? (await this.build());
     this.assigned.set(net.index, net);
-    this.refill();
+    this.scheduleRefill();
     return net;
   }
 
@@ -117,7 +134,7 @@ export class NetworkManager {
     const errors = await teardownSlot(net, this.firewall);
     this.assigned.delete(index);
     this.allocator.release(index);
-    this.refill();
+    this.scheduleRefill();
     if (errors.length) throw new AggregateError(errors, `network slot ${index}: ${errors.map((e) => e.message).join('; ')}`);
   }
 
@@ -168,6 +185,8 @@ export class NetworkManager {
    */
   async stop(options: { removeHostRules?: boolean } = {}): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.refillTimer);
+    this.refillTimer = undefined;
     await this.refilling;
     const errors: Error[] = [];
     for (const net of this.pool.splice(0)) {

@@ -714,14 +714,18 @@ export class NamespaceRuntime implements SandboxRuntime {
       await this.teardown(key, dir, undefined).catch(() => undefined);
       report.removed.push(key);
     }
-    // An agent that died during a pause or a template copy may have left a sandbox frozen.
-    for (const id of report.adopted) await this.options.cgroups.thaw(id).catch(() => undefined);
     // Templates and snapshots before the dead are removed: a dead sandbox's dir may hold the
     // files of a pause or a resume that was cut short, and those are put back in their snapshot.
     const templates = await this.templates.recover();
     for (const t of templates.templates) this.templateMetas.set(t.templateId, t);
     if (templates.removed.length) this.options.logger?.warn({ removed: templates.removed }, 'removed half-made templates');
-    await this.recoverSnapshots();
+    for (const id of await this.recoverSnapshots()) {
+      // Paused now: what is left of it goes with the dead (its slot once the network is recovered).
+      report.adopted = report.adopted.filter((a) => a !== id);
+      dead.push(id);
+    }
+    // An agent that died during a template copy may have left a sandbox frozen.
+    for (const id of report.adopted) await this.options.cgroups.thaw(id).catch(() => undefined);
     report.paused = [...this.paused.keys()].sort();
     report.templates = [...this.templateMetas.keys()].sort();
     // Networks and cgroups of the living are kept; everything else of this agent goes.
@@ -732,7 +736,8 @@ export class NamespaceRuntime implements SandboxRuntime {
       } catch (error) {
         this.options.logger?.warn({ sandboxId: name, err: error }, 'could not remove leftover sandbox');
       }
-      report.removed.push(name);
+      // A paused one is not removed: its snapshot stays (it is in report.paused).
+      if (!this.paused.has(name)) report.removed.push(name);
     }
     for (const id of await this.options.cgroups.list()) {
       if (!this.sandboxes.has(id)) await this.options.cgroups.remove(id).catch(() => undefined);
@@ -746,11 +751,15 @@ export class NamespaceRuntime implements SandboxRuntime {
 
   /**
    * Snapshots after a restart. Complete ones are adopted; a partial one that holds the files (its
-   * sandbox was killed) is completed, one whose sandbox is still alive is abandoned (its pause
-   * never reached the kill); a complete one whose files a resume had moved gets them back from
-   * the half-started sandbox, or is dropped as spent when that resume finished.
+   * sandbox was killed) is completed. A partial one whose sandbox is alive: if the sandbox is
+   * still frozen the pause had reached its stop-the-world point (and maybe its kill, which the
+   * thaw would carry out), so it is completed — the files are never left in a sandbox that may
+   * be dying; if thawed, the pause was being undone, and the partial goes. A complete one whose
+   * files a resume had moved gets them back from the half-started sandbox, or is dropped as spent
+   * when that resume finished. Answers the sandboxes it paused (their processes are gone).
    */
-  private async recoverSnapshots(): Promise<void> {
+  private async recoverSnapshots(): Promise<string[]> {
+    const pausedNow: string[] = [];
     const { complete, partial } = await this.snapshots.scan();
     const deadUpper = async (id: string) => {
       const meta = await this.readMeta(id);
@@ -760,8 +769,18 @@ export class NamespaceRuntime implements SandboxRuntime {
     };
     for (const id of partial) {
       try {
-        if (this.sandboxes.has(id) && !this.snapshots.hasPartialFiles(id)) {
-          await this.snapshots.abort(id);
+        const live = this.sandboxes.get(id);
+        if (live && !this.snapshots.hasPartialFiles(id)) {
+          if (!(await this.options.cgroups.isFrozen(id))) {
+            await this.snapshots.abort(id);
+            continue;
+          }
+          await this.options.cgroups.killAll(id, [live.supervisorPid]);
+          await this.options.cgroups.thaw(id);
+          if (!(await waitReaped(live.initPid, live.initStart, 5000))) throw new Error(`pid ${live.initPid} survived SIGKILL`);
+          this.paused.set(id, await this.snapshots.commit(id, join(live.dir, 'upper'), diskUsageBytes));
+          this.sandboxes.delete(id);
+          pausedNow.push(id);
           continue;
         }
         const upper = this.snapshots.hasPartialFiles(id) ? undefined : await deadUpper(id);
@@ -797,6 +816,7 @@ export class NamespaceRuntime implements SandboxRuntime {
       }
       this.paused.set(id, meta);
     }
+    return pausedNow;
   }
 
   private async readMeta(sandboxId: string): Promise<SandboxMeta | undefined> {

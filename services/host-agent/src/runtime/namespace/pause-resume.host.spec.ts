@@ -313,25 +313,37 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     await runtime.pause(resumed);
     await mkdir(join(stateDir, 'sandboxes', resumed), { recursive: true });
     await rename(join(stateDir, 'snapshots', resumed, 'upper'), join(stateDir, 'sandboxes', resumed, 'upper'));
-    // A pause that had begun its snapshot and frozen the sandbox, but not killed it.
+    // A pause that had frozen the sandbox and begun its snapshot (the kill may or may not have
+    // been sent): it is completed, so the files are never left in a sandbox that may be dying.
     const frozen = await create();
-    await sh(frozen, 'echo still-running > /root/f');
+    await sh(frozen, 'echo frozen-files > /root/f');
+    const frozenMeta = metaOf(frozen);
     await cgroups.freeze(frozen);
+    const partialMeta = (id: string) => JSON.stringify({ sandboxId: id, snapshotRef: `snap_${id}`, spec: spec(id), lower: [join(IMAGE_DIR, 'base-r2')], sizeBytes: 0, pausedAt: '' });
     await mkdir(join(stateDir, 'snapshots', `${frozen}.partial`), { recursive: true });
-    await writeFile(join(stateDir, 'snapshots', `${frozen}.partial`, 'meta.json'), JSON.stringify({ sandboxId: frozen, snapshotRef: `snap_${frozen}`, spec: spec(frozen), lower: [], sizeBytes: 0, pausedAt: '' }));
+    await writeFile(join(stateDir, 'snapshots', `${frozen}.partial`, 'meta.json'), partialMeta(frozen));
+    // One whose pause was being undone (thawed already): the partial goes, it keeps running.
+    const thawed = await create();
+    await sh(thawed, 'echo still-running > /root/t');
+    await mkdir(join(stateDir, 'snapshots', `${thawed}.partial`), { recursive: true });
+    await writeFile(join(stateDir, 'snapshots', `${thawed}.partial`, 'meta.json'), partialMeta(thawed));
 
     const restarted = await restartAgent();
     const report = await restarted.recover();
     assert.ok(report.paused?.includes(resumed), 'the snapshot is whole again');
     assert.equal(readFileSync(join(stateDir, 'snapshots', resumed, 'upper/root/r'), 'utf8'), 'resumed-files\n');
     assert.ok(!existsSync(join(stateDir, 'sandboxes', resumed)), 'the half-made sandbox is gone');
-    assert.ok(report.adopted.includes(frozen), 'the sandbox whose pause never reached the kill keeps running');
-    assert.ok(!existsSync(join(stateDir, 'snapshots', `${frozen}.partial`)));
-    assert.equal(readFileSync(`/sys/fs/cgroup/freezer/${GROUP}/${frozen}/freezer.state`, 'utf8').trim(), 'THAWED');
-    assert.equal((await sh(frozen, 'cat /root/f', restarted)).stdout, 'still-running\n');
+    assert.ok(report.paused?.includes(frozen) && !report.adopted.includes(frozen), 'the frozen one is paused');
+    assert.ok(!report.removed.includes(frozen));
+    await assertReleased(frozen, frozenMeta, network);
+    assert.ok(report.adopted.includes(thawed) && !report.paused?.includes(thawed), 'the thawed one runs on');
+    assert.ok(!existsSync(join(stateDir, 'snapshots', `${thawed}.partial`)));
+    assert.equal((await sh(thawed, 'cat /root/t', restarted)).stdout, 'still-running\n');
     await restarted.resume(spec(resumed), `snap_${resumed}`);
     assert.equal((await sh(resumed, 'cat /root/r', restarted)).stdout, 'resumed-files\n');
-    for (const id of [resumed, frozen]) await restarted.destroy(id);
+    await restarted.resume(spec(frozen), `snap_${frozen}`);
+    assert.equal((await sh(frozen, 'cat /root/f', restarted)).stdout, 'frozen-files\n');
+    for (const id of [resumed, frozen, thawed]) await restarted.destroy(id);
   });
 
   it('never runs a program of a resumed or template-made root with privileges, nor follows its symlinks out', async () => {

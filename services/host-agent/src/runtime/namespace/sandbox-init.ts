@@ -6,7 +6,7 @@
 export const SANDBOX_CAPABILITIES = [
   'chown', 'dac_override', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'setpcap',
   'net_bind_service', 'net_raw', 'sys_chroot', 'audit_write', 'setfcap',
-];
+] as const;
 
 /**
  * The sandbox's first process (bash): closes every inherited file descriptor above stderr — the
@@ -128,7 +128,7 @@ export function mountPoints(userProcsFiles: number): { dirs: string[]; files: st
 }
 
 /** Linux capability numbers of SANDBOX_CAPABILITIES (include/uapi/linux/capability.h). */
-export const CAPABILITY_NUMBERS: Record<string, number> = {
+export const CAPABILITY_NUMBERS: Record<(typeof SANDBOX_CAPABILITIES)[number], number> = {
   chown: 0, dac_override: 1, fowner: 3, fsetid: 4, kill: 5, setgid: 6, setuid: 7, setpcap: 8,
   net_bind_service: 10, net_raw: 13, sys_chroot: 18, audit_write: 29, setfcap: 31,
 };
