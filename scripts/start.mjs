@@ -55,9 +55,11 @@ function installDependencies() {
   run('npm', ['run', 'build', '--silent']);
 }
 
+// Both runtimes need them: slots are netns + iptables, images start from debootstrap (the
+// Firecracker guest image is made from the base image), tini is the sandbox's PID 1.
 function ensureHostTools() {
-  if ((process.env.WRENN_RUNTIME ?? 'namespace') !== 'namespace') return;
-  const missing = [['debootstrap', 'debootstrap'], ['tini', 'tini'], ['nsenter', 'util-linux'], ['ip', 'iproute2']].filter(([bin]) => !has(bin) && !existsSync(`/usr/bin/${bin}`));
+  const tools = [['debootstrap', 'debootstrap'], ['tini', 'tini'], ['nsenter', 'util-linux'], ['ip', 'iproute2'], ['iptables', 'iptables']];
+  const missing = tools.filter(([bin]) => !has(bin) && !existsSync(`/usr/bin/${bin}`) && !existsSync(`/usr/sbin/${bin}`));
   if (missing.length) {
     say(`installing host tools: ${missing.map(([, p]) => p).join(', ')}`);
     aptInstall(...missing.map(([, p]) => p));
