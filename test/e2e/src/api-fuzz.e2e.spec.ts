@@ -201,6 +201,20 @@ describe('bad input to every documented endpoint', { timeout: 600_000 }, () => {
       assert.equal(res.body.error.code, 'validation_failed');
     }
 
+    // Under /e2b, errors that never reach a route (malformed JSON, unknown paths such as E2B's
+    // template API) still answer in E2B's shape, which is what the SDKs read there.
+    for (const [method, path, body, status] of [
+      ['POST', '/e2b/v2/sandboxes', '{"templateID":', 400],
+      ['POST', '/e2b/sandboxes/sb_00000000000000000000000000/pause', '[1,', 400],
+      ['GET', '/e2b/v3/templates', undefined, 404],
+      ['POST', '/e2b/sandboxes/sb_00000000000000000000000000/snapshots', '{}', 404],
+    ] as const) {
+      const res = await fetch(`${p.url}${path}`, { method, body, headers: { ...p.authHeaders(), 'content-type': 'application/json' } });
+      const got = (await res.json()) as { code?: number; message?: unknown; error?: unknown };
+      assert.equal(res.status, status, `${method} ${path}`);
+      assert.deepEqual([got.code, typeof got.message, got.error], [status, 'string', undefined], `${method} ${path} → ${JSON.stringify(got)}`);
+    }
+
     assert.deepEqual(await snapshot(), before, 'bad input changed nothing');
     // Every documented operation was exercised.
     assert.deepEqual(ops.filter((op) => !seen.has(`${op.method} ${op.path}`)).map((op) => `${op.method} ${op.path}`), []);

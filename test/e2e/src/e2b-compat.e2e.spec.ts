@@ -7,11 +7,11 @@ import { EventStore } from '@wrenn/eventlog';
 import { Platform, startPlatform } from './platform';
 
 /** What the SDK reads to find a platform: nothing else is changed in the user's code. */
-function pointSdkAt(url: string): void {
+function pointSdkAt(url: string, apiKey: string): void {
   process.env.E2B_API_URL = `${url}/e2b`;
   process.env.E2B_SANDBOX_URL = url;
-  // The SDK refuses to start without a key; the platform does not check it yet.
-  process.env.E2B_API_KEY = 'e2b_wrenn_compat_suite';
+  // A Wrenn API key: the SDK sends it as X-API-KEY, the header Wrenn reads.
+  process.env.E2B_API_KEY = apiKey;
   delete process.env.E2B_DEBUG;
   delete process.env.E2B_DOMAIN;
 }
@@ -26,7 +26,7 @@ describe('E2B SDK drop-in', () => {
 
   before(async () => {
     p = await startPlatform('e2b');
-    pointSdkAt(p.url);
+    pointSdkAt(p.url, p.owner.apiKey);
   });
   after(async () => {
     // Leave nothing running even when a test failed halfway.
