@@ -283,7 +283,7 @@ describe('E2B SDK drop-in', () => {
 
   it('answers with E2B\'s status codes and error shape on the wire', async () => {
     const call = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${p.url}/e2b${path}`, { method, headers: { 'content-type': 'application/json', 'x-api-key': 'e2b_any' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const res = await fetch(`${p.url}/e2b${path}`, { method, headers: { 'content-type': 'application/json', 'x-api-key': p.owner.apiKey }, body: body === undefined ? undefined : JSON.stringify(body) });
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : undefined };
     };
@@ -317,7 +317,7 @@ describe('E2B SDK drop-in', () => {
     assert.ok(info.endAt.getTime() > Date.now() + 100_000);
   });
 
-  it('pauses and resumes through connect, keeping files', { skip: 'needs POST /v1/sandboxes/{id}/pause and /resume (lifecycle); /e2b answers 501 until then' }, async () => {
+  it('pauses and resumes through connect, keeping files', async () => {
     await sbx.files.write('/tmp/compat/kept.txt', 'kept');
     assert.equal(await sbx.pause(), true);
     assert.equal((await sbx.getInfo()).state, 'paused');
