@@ -274,9 +274,13 @@ describe('E2B SDK drop-in', () => {
     const badRequest = (error: unknown) => error instanceof SandboxError && /^400: /.test(error.message);
     await assert.rejects(Sandbox.create('Not A Template!'), badRequest);
     await assert.rejects(Sandbox.create({ allowInternetAccess: false }), badRequest);
-    const raw = await fetch(`${p.url}/e2b/sandboxes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"timeout":5}' });
+    const raw = await fetch(`${p.url}/e2b/sandboxes`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': p.owner.apiKey }, body: '{"timeout":5}' });
     assert.equal(raw.status, 400);
     assert.equal(((await raw.json()) as { code: number }).code, 400);
+    // Without a Wrenn API key the SDK's calls are refused, in E2B's shape.
+    const anonymous = await fetch(`${p.url}/e2b/v2/sandboxes`, { headers: { 'x-api-key': 'e2b_not_a_wrenn_key' } });
+    assert.equal(anonymous.status, 401);
+    assert.equal(((await anonymous.json()) as { code: number }).code, 401);
     assert.equal((await p.api('GET', '/v1/sandboxes')).body.sandboxes.length, before);
     await assert.rejects(Sandbox.getInfo('sb_00000000000000000000000000'), NotFoundError);
   });
