@@ -32,10 +32,10 @@ describe('GET /v1/audit and GET /v1/usage', () => {
     waiter = new CheckpointWaiter(h.env.databaseUrl);
     await waiter.start();
 
-    // team_default: one sandbox, 2 vcpus and 1 GiB, runs 10:00→11:00, paused with a 100 GiB
+    // The key's team: one sandbox, 2 vcpus and 1 GiB, runs 10:00→11:00, paused with a 100 GiB
     // snapshot 11:00→14:00, runs again 14:00→14:30, then stops.
     const sb = async (t: string, type: string, data: object = {}) => seqs.push(await h.append(at(t), 'sandbox', 'sb_1', `sandbox.${type}`, data));
-    await sb('09:59', 'requested', { sandboxId: 'sb_1', teamId: 'team_default', template: 'base', vcpus: 2, memoryMb: 1024, timeoutSec: 0 });
+    await sb('09:59', 'requested', { sandboxId: 'sb_1', teamId: h.teamId, template: 'base', vcpus: 2, memoryMb: 1024, timeoutSec: 0 });
     await sb('10:00', 'started', { hostId: 'h1', elapsedMs: 1 });
     await sb('10:59', 'pause_requested', { reason: 'user' });
     await sb('11:00', 'paused', { snapshotRef: 'snap_1', sizeBytes: 100 * GiB });
@@ -43,7 +43,7 @@ describe('GET /v1/audit and GET /v1/usage', () => {
     await sb('14:00', 'resumed', { hostId: 'h1' });
     await sb('14:30', 'stop_requested');
     await sb('14:31', 'stopped');
-    // Another team's sandbox, and the platform's own event: neither is team_default's business.
+    // Another team's sandbox, and the platform's own event: neither is the team's business.
     await h.append(at('10:00'), 'sandbox', 'sb_other', 'sandbox.requested', { sandboxId: 'sb_other', teamId: 'team_other', template: 'base', vcpus: 8, memoryMb: 8192, timeoutSec: 0 }, { teamId: 'team_other' });
     const lastSandbox = await h.append(at('10:01'), 'sandbox', 'sb_other', 'sandbox.started', { hostId: 'h1', elapsedMs: 1 }, { teamId: 'team_other' });
     const last = await h.append(at('10:02'), 'host', 'h1', 'host.agent_started', { bootId: 'b1' }, { teamId: 'system', actor: { kind: 'system', id: 'host-agent' } });
@@ -58,7 +58,15 @@ describe('GET /v1/audit and GET /v1/usage', () => {
     await h.close();
   });
 
-  it("pages through the team's audit trail newest first, without the platform's or other teams' events", async () => {
+  it('answers 401 without an API key', async () => {
+    for (const path of ['/v1/audit', '/v1/usage']) {
+      const res = await h.getJson(path, {}, false);
+      assert.equal(res.status, 401, path);
+      assert.equal(res.body.error.code, 'unauthorized');
+    }
+  });
+
+  it("pages through the team's audit trail newest first, its signup included, without the platform's or other teams' events", async () => {
     const got: number[] = [];
     let cursor: string | null = null;
     let pages = 0;
@@ -69,12 +77,14 @@ describe('GET /v1/audit and GET /v1/usage', () => {
       cursor = res.body.next_cursor;
       pages++;
     } while (cursor !== null && pages < 10);
-    assert.deepEqual(got, [...seqs].reverse());
-    assert.equal(pages, 3);
+    // Signup and key creation came first: the team's own identity events end the trail.
+    assert.deepEqual(got, [...h.identitySeqs, ...seqs].reverse());
+    assert.ok(h.identitySeqs.length >= 3, 'team.created, team.member_added and api_key.created at least');
+    assert.equal(pages, Math.ceil(got.length / 3));
     const first = (await h.getJson('/v1/audit?limit=1')).body.entries[0];
     assert.deepEqual(first, {
       seq: seqs[7], event_id: first.event_id, type: 'sandbox.stopped', version: 1, resource: { type: 'sandbox', id: 'sb_1' },
-      actor: { kind: 'user', id: 'usr_1' }, team_id: 'team_default', correlation_id: 'corr_sb_1', causation_id: first.causation_id,
+      actor: { kind: 'user', id: 'usr_1' }, team_id: h.teamId, correlation_id: 'corr_sb_1', causation_id: first.causation_id,
       occurred_at: at('14:31'),
     });
     assert.match(first.event_id, /^evt_/);
@@ -86,7 +96,9 @@ describe('GET /v1/audit and GET /v1/usage', () => {
     // A date alone is UTC midnight, whatever the database's time zone.
     const day = await h.getJson('/v1/audit?from=2026-03-01&to=2026-03-02&limit=1000');
     assert.equal(day.body.entries.length, seqs.length);
-    assert.equal((await h.getJson('/v1/audit?from=2026-03-02')).body.entries.length, 0);
+    assert.equal((await h.getJson('/v1/audit?from=2026-03-02&to=2026-03-03')).body.entries.length, 0);
+    // Only the signup happened after that day (it happens now).
+    assert.deepEqual((await h.getJson('/v1/audit?from=2026-03-02')).body.entries.map((e: { seq: number }) => e.seq), [...h.identitySeqs].reverse());
     assert.equal((await h.getJson('/v1/audit?resource_type=host')).body.entries.length, 0);
     assert.equal((await h.getJson('/v1/audit?resource_id=sb_other')).body.entries.length, 0);
   });
@@ -105,7 +117,7 @@ describe('GET /v1/audit and GET /v1/usage', () => {
     // Running 1 h 30 min × 2 vcpus = 3 vcpu-h ($0.15); × 1 GiB = 1.5 GiB-h ($0.0075 → 1¢);
     // 100 GiB paused for 3 h = 300 GiB-h × $0.00015 = $0.045 → 5¢ (half up).
     assert.deepEqual(res.body, {
-      team_id: 'team_default',
+      team_id: h.teamId,
       from: '2026-03-01T00:00:00.000Z',
       to: '2026-03-02T00:00:00.000Z',
       usage: {

@@ -19,7 +19,7 @@ describe('GET /v1/events (live events over SSE)', () => {
 
   it("streams the team's events from now, and resumes after a disconnect without loss or duplicates", async () => {
     await mine('sb_before', 'requested'); // before the stream opened: not sent
-    const first = await SseClient.connect(`${h.gateway.url}/v1/events`);
+    const first = await SseClient.connect(`${h.gateway.url}/v1/events`, h.authHeaders());
     assert.equal(first.status, 200);
     assert.match(first.contentType, /^text\/event-stream/);
     await first.until((c) => c.frames.some((f) => f.comments.includes('stream open')), 5000, 'stream open');
@@ -35,7 +35,7 @@ describe('GET /v1/events (live events over SSE)', () => {
     assert.deepEqual(seen.map((e) => e.id), expected);
     assert.deepEqual(seen.map((e) => e.event), ['sandbox.requested', 'sandbox.scheduled', 'sandbox.started']);
     assert.deepEqual(seen[0].data.resource, { type: 'sandbox', id: 'sb_1' });
-    assert.equal(seen[0].data.team_id, 'team_default');
+    assert.equal(seen[0].data.team_id, h.teamId);
     assert.equal(seen[0].data.seq, expected[0]);
     assert.equal(seen[0].data.correlation_id, 'corr_sb_1');
     assert.equal(seen[0].data.occurred_at, T);
@@ -49,7 +49,7 @@ describe('GET /v1/events (live events over SSE)', () => {
     expected.push(await mine('sb_2', 'requested'));
 
     // An EventSource reconnects to the same URL with Last-Event-ID.
-    const second = await SseClient.connect(`${h.gateway.url}/v1/events`, { 'last-event-id': resumeFrom });
+    const second = await SseClient.connect(`${h.gateway.url}/v1/events`, { ...h.authHeaders(), 'last-event-id': resumeFrom });
     expected.push(await mine('sb_1', 'stopped'));
     await second.until((c) => c.events().length === 3, 10_000, 'the missed events and a live one');
     await sleep(300); // nothing more may arrive
@@ -65,23 +65,29 @@ describe('GET /v1/events (live events over SSE)', () => {
   it('starts after ?after=, and lets Last-Event-ID win over it', async () => {
     const a = await mine('sb_3', 'requested');
     const b = await mine('sb_3', 'scheduled');
-    const fromQuery = await SseClient.connect(`${h.gateway.url}/v1/events?after=${a - 1}`);
+    const fromQuery = await SseClient.connect(`${h.gateway.url}/v1/events?after=${a - 1}`, h.authHeaders());
     await fromQuery.until((c) => c.events().some((e) => e.id === b), 10_000, 'sb_3 events');
     assert.deepEqual(fromQuery.events().map((e) => e.id), [a, b]);
     fromQuery.disconnect();
-    const both = await SseClient.connect(`${h.gateway.url}/v1/events?after=0`, { 'last-event-id': String(a) });
+    const both = await SseClient.connect(`${h.gateway.url}/v1/events?after=0`, { ...h.authHeaders(), 'last-event-id': String(a) });
     await both.until((c) => c.events().some((e) => e.id === b), 10_000, 'sb_3 scheduled');
     assert.deepEqual(both.events().map((e) => e.id), [b]);
     both.disconnect();
   });
 
   it("sends heartbeats that move the cursor past other teams' events", async () => {
-    const client = await SseClient.connect(`${h.gateway.url}/v1/events`);
+    const client = await SseClient.connect(`${h.gateway.url}/v1/events`, h.authHeaders());
     await client.until((c) => c.frames.some((f) => f.comments.includes('stream open')), 5000, 'stream open');
     const other = await theirs('sb_y', 'requested');
     await client.until((c) => c.frames.some((f) => f.comments.includes('heartbeat') && f.id === String(other)), 5000, 'a heartbeat with the cursor');
     assert.equal(client.events().length, 0);
     client.disconnect();
+  });
+
+  it('answers 401 without an API key, before any stream opens', async () => {
+    const res = await h.getJson('/v1/events', {}, false);
+    assert.equal(res.status, 401);
+    assert.equal(res.body.error.code, 'unauthorized');
   });
 
   it('answers 400 validation_failed for a cursor that is not a sequence', async () => {
@@ -93,7 +99,7 @@ describe('GET /v1/events (live events over SSE)', () => {
   });
 
   it('ends open streams cleanly when the gateway shuts down', async () => {
-    const client = await SseClient.connect(`${h.gateway.url}/v1/events`);
+    const client = await SseClient.connect(`${h.gateway.url}/v1/events`, h.authHeaders());
     await client.until((c) => c.frames.some((f) => f.comments.includes('stream open')), 5000, 'stream open');
     const started = Date.now();
     await h.gateway.close();

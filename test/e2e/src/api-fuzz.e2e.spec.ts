@@ -14,6 +14,10 @@ interface Operation {
   method: string;
   path: string;
   security: string;
+  /** E2B's surface answers errors as {code, message, reason}; Wrenn's as {error: {code, message}}. */
+  e2b: boolean;
+  /** An endless answer (Server-Sent Events): a 200 is not read to its end. */
+  stream: boolean;
   body?: Schema;
   bodyType?: string;
   query: Array<{ name: string; required: boolean }>;
@@ -37,12 +41,14 @@ function operations(): Operation[] {
       if (!op || op['x-websocket']) continue;
       const params = [...(item.parameters ?? []), ...(op.parameters ?? [])].map((p: any) => deref(p) as any);
       const security = (op.security ?? doc.security).map((s: object) => Object.keys(s)[0]).join(',') || 'public';
-      const content = op.requestBody?.content ?? {};
+      const content = (deref(op.requestBody) as any)?.content ?? {};
       const bodyType = Object.keys(content)[0];
       ops.push({
         method: method.toUpperCase(),
         path,
         security,
+        e2b: (op.tags ?? []).includes('E2B compatibility'),
+        stream: Object.keys(op.responses['200']?.content ?? {}).includes('text/event-stream'),
         bodyType,
         body: deref(content[bodyType]?.schema),
         query: params.filter((p: any) => p.in === 'query').map((p: any) => ({ name: p.name, required: !!p.required })),
@@ -67,6 +73,7 @@ function wrongValue(schema: Schema): fc.Arbitrary<unknown> {
   if (type === 'array') return fc.oneof(fc.string(), fc.integer(), fc.constant({}), fc.array(fc.integer(), { minLength: 1 }));
   if (type === 'object') return fc.oneof(fc.string(), fc.integer(), fc.array(fc.string(), { minLength: 1 }), fc.constantFrom({ A: 1 }, { A: null }, { A: ['x'] }, { '': 'x' }));
   if (s.format === 'email') return fc.oneof(fc.integer(), fc.constant(null), fc.string().filter((v) => !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v)));
+  if (type === 'boolean') return fc.oneof(fc.integer(), fc.constantFrom('true', 'false', '', 0, 1), fc.constant(null), fc.array(fc.boolean(), { minLength: 1 }), fc.object({ maxDepth: 1 }));
   return fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { minLength: 1 }), fc.object({ maxDepth: 1 }));
 }
 
@@ -113,6 +120,7 @@ describe('bad input to every documented endpoint', { timeout: 600_000 }, () => {
       (SELECT count(*) FROM memberships)::int AS memberships,
       (SELECT count(*) FROM api_keys)::int AS keys, (SELECT count(*) FROM api_keys WHERE revoked_at IS NULL)::int AS active_keys,
       (SELECT count(*) FROM sandboxes)::int AS sandboxes,
+      (SELECT string_agg(id || ':' || state, ',') FROM templates) AS templates,
       (SELECT string_agg(id || ':' || state || ':' || version, ',') FROM sandboxes) AS sandbox_states`);
     const store = await EventStore.create(p.env.nc, p.env.naming);
     return { ...counts, lastSeq: await store.lastSeq() };
@@ -120,7 +128,8 @@ describe('bad input to every documented endpoint', { timeout: 600_000 }, () => {
 
   it('never answers 5xx, always the error shape, and changes nothing', async () => {
     const ops = operations();
-    assert.ok(ops.length >= 18, `${ops.length} operations`);
+    assert.ok(ops.length >= 35, `${ops.length} operations`);
+    assert.ok(ops.some((op) => op.e2b) && ops.some((op) => op.stream), 'the E2B surface and the event stream are among them');
     const before = await snapshot();
     const seen = new Map<string, number>();
 
@@ -148,24 +157,38 @@ describe('bad input to every documented endpoint', { timeout: 600_000 }, () => {
 
     await fc.assert(
       fc.asyncProperty(request, async ({ op, id, body, query, auth }) => {
-        const path = op.path.replace('{id}', encodeURIComponent(id));
+        // Every path parameter ({id}, {name}, {sandboxID}) gets the generated id.
+        const path = op.path.replace(/\{[A-Za-z]+\}/g, encodeURIComponent(id));
         const qs = new URLSearchParams(query as Record<string, string>).toString();
         const usesToken = op.security === 'BearerAuth';
         const headers: Record<string, string> =
           auth === 'garbage' ? { 'x-api-key': 'wrn_garbage', authorization: 'Bearer garbage' } : auth === 'none' ? {} : p.authHeaders(usesToken ? 'bearer' : 'key');
         if (auth === 'bearer' && !usesToken) Object.assign(headers, p.authHeaders('bearer'));
         if (body) headers['content-type'] = op.bodyType === 'application/json' ? body.type : 'application/octet-stream';
-        const res = await fetch(`${p.url}${path}${qs ? `?${qs}` : ''}`, { method: op.method, headers, body: body?.text });
-        const text = await res.text();
+        const abort = new AbortController();
+        const res = await fetch(`${p.url}${path}${qs ? `?${qs}` : ''}`, { method: op.method, headers, body: body?.text, signal: abort.signal });
+        // An event stream that opened never ends: what counts is that it opened (nothing changes).
+        const streaming = op.stream && res.status === 200;
+        if (streaming) abort.abort();
+        const text = streaming ? '' : await res.text();
         const what = `${op.method} ${path}?${qs} ${auth} ${body?.text.slice(0, 200)} → ${res.status} ${text.slice(0, 300)}`;
         seen.set(`${op.method} ${op.path}`, (seen.get(`${op.method} ${op.path}`) ?? 0) + 1);
         assert.ok(res.status < 500, what);
         if (op.method !== 'GET') assert.ok(res.status >= 400, `bad input was accepted: ${what}`);
         if (res.status >= 400) {
           assert.ok(op.statuses.has(String(res.status)), `status not documented for the operation: ${what}`);
+          assert.match(res.headers.get('content-type') ?? '', /^application\/json/, what);
           const parsed = JSON.parse(text);
-          assert.equal(typeof parsed.error?.message, 'string', what);
-          assert.ok(CODES.has(parsed.error?.code), what);
+          if (op.e2b) {
+            // E2B's shape: the SDKs branch on `code`, the HTTP status.
+            assert.equal(parsed.code, res.status, what);
+            assert.equal(typeof parsed.message, 'string', what);
+            assert.ok(CODES.has(parsed.reason), what);
+            assert.equal(parsed.error, undefined, what);
+          } else {
+            assert.equal(typeof parsed.error?.message, 'string', what);
+            assert.ok(CODES.has(parsed.error?.code), what);
+          }
         }
       }),
       { numRuns: 1500, includeErrorInReport: true, interruptAfterTimeLimit: 120_000, markInterruptAsFailure: false, seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31) },
@@ -176,6 +199,20 @@ describe('bad input to every documented endpoint', { timeout: 600_000 }, () => {
       const res = await p.api('POST', `/v1/sandboxes/${sandboxId}/exec`, { cmd: 'true', env });
       assert.equal(res.status, 400, `env ${JSON.stringify(env)} → ${res.status}`);
       assert.equal(res.body.error.code, 'validation_failed');
+    }
+
+    // Under /e2b, errors that never reach a route (malformed JSON, unknown paths such as E2B's
+    // template API) still answer in E2B's shape, which is what the SDKs read there.
+    for (const [method, path, body, status] of [
+      ['POST', '/e2b/v2/sandboxes', '{"templateID":', 400],
+      ['POST', '/e2b/sandboxes/sb_00000000000000000000000000/pause', '[1,', 400],
+      ['GET', '/e2b/v3/templates', undefined, 404],
+      ['POST', '/e2b/sandboxes/sb_00000000000000000000000000/snapshots', '{}', 404],
+    ] as const) {
+      const res = await fetch(`${p.url}${path}`, { method, body, headers: { ...p.authHeaders(), 'content-type': 'application/json' } });
+      const got = (await res.json()) as { code?: number; message?: unknown; error?: unknown };
+      assert.equal(res.status, status, `${method} ${path}`);
+      assert.deepEqual([got.code, typeof got.message, got.error], [status, 'string', undefined], `${method} ${path} → ${JSON.stringify(got)}`);
     }
 
     assert.deepEqual(await snapshot(), before, 'bad input changed nothing');

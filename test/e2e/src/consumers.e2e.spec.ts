@@ -42,17 +42,22 @@ describe('audit, usage and live events on the running platform', () => {
   let p: Platform;
   let id = '';
   let live: ReturnType<typeof listen>;
+  let theirs: ReturnType<typeof listen> | undefined;
   before(async () => {
     p = await startPlatform('consumers');
   });
   after(async () => {
     live?.stop();
+    theirs?.stop();
     if (id) await p.api('DELETE', `/v1/sandboxes/${id}`).catch(() => undefined);
     await p.stop();
   });
 
   it("streams a sandbox's life live, audits it and bills its running time", async () => {
-    live = listen(`${p.url}/v1/events?after=0`);
+    live = listen(`${p.url}/v1/events?after=0`, p.authHeaders());
+    // Another team's stream, open the whole time, sees none of it.
+    const other = await p.signUp('other-team');
+    theirs = listen(`${p.url}/v1/events?after=0`, p.authHeaders({ apiKey: other.apiKey }));
     const created = await p.api('POST', '/v1/sandboxes', { template: 'base', vcpus: 2, memory_mb: 256, timeout_sec: 0 });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     id = created.body.id;
@@ -64,7 +69,10 @@ describe('audit, usage and live events on the running platform', () => {
     await eventually(() => live.events.filter((e) => e.data.resource.id === id).length === life.length, 10_000, 'the live events');
     const mine = live.events.filter((e) => e.data.resource.id === id);
     assert.deepEqual(mine.map((e) => e.type), life);
-    assert.ok(live.events.every((e) => e.data.team_id === 'team_default'));
+    assert.ok(live.events.every((e) => e.data.team_id === p.owner.teamId));
+    // Their stream is live (their own signup is on it) but holds nothing of this team.
+    await eventually(() => theirs!.events.some((e) => e.type === 'api_key.created'), 10_000, "the other team's own events");
+    assert.ok(theirs.events.every((e) => e.data.team_id === other.teamId && e.data.resource.id !== id));
 
     // The audit trail holds the same events, newest first.
     const audit = await eventually(async () => {
@@ -74,7 +82,10 @@ describe('audit, usage and live events on the running platform', () => {
     assert.deepEqual(audit.map((e: { seq: number }) => e.seq), mine.map((e) => e.id).reverse());
     // The platform's own events (host announcements) are not the team's.
     const all = await p.api('GET', '/v1/audit?limit=1000');
-    assert.ok(all.body.entries.every((e: { team_id: string }) => e.team_id === 'team_default'));
+    assert.ok(all.body.entries.every((e: { team_id: string }) => e.team_id === p.owner.teamId));
+    assert.ok(all.body.entries.some((e: { type: string }) => e.type === 'api_key.created'), "the team's identity events are audited too");
+    const theirAudit = await p.api('GET', '/v1/audit?limit=1000', undefined, { auth: { apiKey: other.apiKey } });
+    assert.ok(theirAudit.body.entries.every((e: { team_id: string }) => e.team_id === other.teamId));
 
     // Billed: exactly started → stop_requested, × 2 vcpus, × 256 MiB.
     const at = (type: string) => Date.parse(mine.find((e) => e.type === type)!.data.occurred_at);

@@ -7,11 +7,11 @@ import { EventStore } from '@wrenn/eventlog';
 import { Platform, startPlatform } from './platform';
 
 /** What the SDK reads to find a platform: nothing else is changed in the user's code. */
-function pointSdkAt(url: string): void {
+function pointSdkAt(url: string, apiKey: string): void {
   process.env.E2B_API_URL = `${url}/e2b`;
   process.env.E2B_SANDBOX_URL = url;
-  // The SDK refuses to start without a key; the platform does not check it yet.
-  process.env.E2B_API_KEY = 'e2b_wrenn_compat_suite';
+  // A Wrenn API key: the SDK sends it as X-API-KEY, the header Wrenn reads.
+  process.env.E2B_API_KEY = apiKey;
   delete process.env.E2B_DEBUG;
   delete process.env.E2B_DOMAIN;
 }
@@ -26,7 +26,7 @@ describe('E2B SDK drop-in', () => {
 
   before(async () => {
     p = await startPlatform('e2b');
-    pointSdkAt(p.url);
+    pointSdkAt(p.url, p.owner.apiKey);
   });
   after(async () => {
     // Leave nothing running even when a test failed halfway.
@@ -274,16 +274,20 @@ describe('E2B SDK drop-in', () => {
     const badRequest = (error: unknown) => error instanceof SandboxError && /^400: /.test(error.message);
     await assert.rejects(Sandbox.create('Not A Template!'), badRequest);
     await assert.rejects(Sandbox.create({ allowInternetAccess: false }), badRequest);
-    const raw = await fetch(`${p.url}/e2b/sandboxes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"timeout":5}' });
+    const raw = await fetch(`${p.url}/e2b/sandboxes`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': p.owner.apiKey }, body: '{"timeout":5}' });
     assert.equal(raw.status, 400);
     assert.equal(((await raw.json()) as { code: number }).code, 400);
+    // Without a Wrenn API key the SDK's calls are refused, in E2B's shape.
+    const anonymous = await fetch(`${p.url}/e2b/v2/sandboxes`, { headers: { 'x-api-key': 'e2b_not_a_wrenn_key' } });
+    assert.equal(anonymous.status, 401);
+    assert.equal(((await anonymous.json()) as { code: number }).code, 401);
     assert.equal((await p.api('GET', '/v1/sandboxes')).body.sandboxes.length, before);
     await assert.rejects(Sandbox.getInfo('sb_00000000000000000000000000'), NotFoundError);
   });
 
   it('answers with E2B\'s status codes and error shape on the wire', async () => {
     const call = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${p.url}/e2b${path}`, { method, headers: { 'content-type': 'application/json', 'x-api-key': 'e2b_any' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const res = await fetch(`${p.url}/e2b${path}`, { method, headers: { 'content-type': 'application/json', 'x-api-key': p.owner.apiKey }, body: body === undefined ? undefined : JSON.stringify(body) });
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : undefined };
     };
@@ -317,7 +321,7 @@ describe('E2B SDK drop-in', () => {
     assert.ok(info.endAt.getTime() > Date.now() + 100_000);
   });
 
-  it('pauses and resumes through connect, keeping files', { skip: 'needs POST /v1/sandboxes/{id}/pause and /resume (lifecycle); /e2b answers 501 until then' }, async () => {
+  it('pauses and resumes through connect, keeping files', async () => {
     await sbx.files.write('/tmp/compat/kept.txt', 'kept');
     assert.equal(await sbx.pause(), true);
     assert.equal((await sbx.getInfo()).state, 'paused');

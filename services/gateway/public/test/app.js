@@ -36,6 +36,15 @@ function showSandbox(sb) {
   state.sandboxId = sb.id;
   $('sandbox-id').textContent = sb.id;
   $('sandbox-state').textContent = sb.state;
+  $('sandbox-template').textContent = sb.template;
+  // Set while paused: where the snapshot lives and the disk it takes.
+  $('sandbox-snapshot').textContent = sb.snapshot_ref ? `${sb.snapshot_size_bytes} bytes` : '–';
+}
+
+/** A template as one line: name, state and the size every sandbox made from it gets. */
+function describeTemplate(t) {
+  const size = t.size_bytes === null ? '' : `, ${t.size_bytes} bytes`;
+  return `${t.state}, ${t.vcpus} vCPU, ${t.memory_mb} MB${size}`;
 }
 
 function needSandbox() {
@@ -81,6 +90,10 @@ action('refresh-sandbox', async () => {
   showSandbox(await call('GET', `/v1/sandboxes/${needSandbox()}`));
 });
 
+action('use-sandbox', async () => {
+  showSandbox(await call('GET', `/v1/sandboxes/${encodeURIComponent($('use-sandbox-id').value.trim())}`));
+});
+
 action('pause-sandbox', async () => {
   showSandbox(await call('POST', `/v1/sandboxes/${needSandbox()}/pause`));
 });
@@ -113,20 +126,24 @@ action('download', async () => {
 });
 
 action('create-template', async () => {
-  await call('POST', '/v1/snapshots', { json: { sandbox_id: state.sandboxId, name: $('template-name').value } });
+  needSandbox();
+  const t = await call('POST', '/v1/snapshots', { json: { sandbox_id: state.sandboxId, name: $('template-name').value } });
+  $('template-state').textContent = `${t.name}: ${describeTemplate(t)}`;
 });
 
 action('list-templates', async () => {
   const r = await call('GET', '/v1/snapshots');
   $('template-list').replaceChildren(
-    ...r.snapshots.map((s) => {
+    ...r.snapshots.map((t) => {
       const li = document.createElement('li');
-      li.textContent = s.name;
+      li.dataset.name = t.name;
+      li.textContent = `${t.name} — ${describeTemplate(t)}`;
       return li;
     }),
   );
 });
 
 action('delete-template', async () => {
-  await call('DELETE', `/v1/snapshots/${encodeURIComponent($('template-name').value)}`);
+  const t = await call('DELETE', `/v1/snapshots/${encodeURIComponent($('template-name').value)}`);
+  $('template-state').textContent = `${t.name}: ${t.state}`;
 });

@@ -16,30 +16,50 @@ interface Route {
   access: Access;
 }
 
-/** Every HTTP route Nest serves, from the controllers' metadata, as "METHOD /openapi/{path}". */
+type ModuleRef = (new (...args: never[]) => object) | { forwardRef: () => ModuleRef } | { module: ModuleRef };
+
+/** The gateway's module and every module it imports (forward references followed), each once. */
+function modules(root: ModuleRef, seen = new Set<unknown>()): Array<new (...args: never[]) => object> {
+  const resolved = 'forwardRef' in root ? root.forwardRef() : 'module' in root ? root.module : root;
+  if (seen.has(resolved) || typeof resolved !== 'function') return [];
+  seen.add(resolved);
+  const imports: ModuleRef[] = Reflect.getMetadata(MODULE_METADATA.IMPORTS, resolved) ?? [];
+  return [resolved as new (...args: never[]) => object, ...imports.filter(Boolean).flatMap((m) => modules(m, seen))];
+}
+
+/**
+ * Every HTTP route Nest serves, from the controllers' metadata of the gateway and the modules it
+ * imports (the E2B surface), as "METHOD /openapi/{path}"; a handler bound to several paths
+ * counts once per path.
+ */
 function nestRoutes(): Route[] {
-  const controllers: Array<new (...args: never[]) => object> = Reflect.getMetadata(MODULE_METADATA.CONTROLLERS, GatewayModule);
+  const controllers = modules(GatewayModule).flatMap((m): Array<new (...args: never[]) => object> => Reflect.getMetadata(MODULE_METADATA.CONTROLLERS, m) ?? []);
   const routes: Route[] = [];
   for (const controller of controllers) {
     const base = String(Reflect.getMetadata(PATH_METADATA, controller) ?? '');
     for (const name of Object.getOwnPropertyNames(controller.prototype)) {
       const handler = controller.prototype[name as keyof object] as unknown;
       if (name === 'constructor' || typeof handler !== 'function') continue;
-      const path = Reflect.getMetadata(PATH_METADATA, handler);
+      const paths: unknown = Reflect.getMetadata(PATH_METADATA, handler);
       const method = Reflect.getMetadata(METHOD_METADATA, handler);
-      if (path === undefined || method === undefined) continue;
-      const full = `/${[base, String(path)].map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean).join('/')}`.replace(/:([A-Za-z_]+)/g, '{$1}');
+      if (paths === undefined || method === undefined) continue;
       const access = Reflect.getMetadata(ACCESS_METADATA, handler) ?? Reflect.getMetadata(ACCESS_METADATA, controller) ?? Access.ApiKey;
-      routes.push({ key: `${RequestMethod[method]} ${full}`, access });
+      for (const path of Array.isArray(paths) ? paths : [paths]) {
+        const full = `/${[base, String(path)].map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean).join('/')}`.replace(/:([A-Za-z_]+)/g, '{$1}');
+        routes.push({ key: `${RequestMethod[method]} ${full}`, access });
+      }
     }
   }
   return routes;
 }
 
+/** E2B's surface answers errors in E2B's shape; everything else in Wrenn's. */
+const E2B_TAG = 'E2B compatibility';
+
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
 const doc = parse(readFileSync(OPENAPI_FILE, 'utf8'));
 
-function documented(): Map<string, { security?: Array<Record<string, unknown>>; responses: Record<string, unknown>; 'x-websocket'?: boolean }> {
+function documented(): Map<string, { security?: Array<Record<string, unknown>>; responses: Record<string, unknown>; tags?: string[]; 'x-websocket'?: boolean }> {
   const out = new Map();
   for (const [path, item] of Object.entries<Record<string, unknown>>(doc.paths)) {
     for (const method of METHODS) if (item[method]) out.set(`${method.toUpperCase()} ${path}`, item[method]);
@@ -75,10 +95,13 @@ describe('the OpenAPI document', () => {
     assert.equal(doc.components.securitySchemes.BearerAuth.scheme, 'bearer');
     assert.deepEqual(doc.security, [{ ApiKeyAuth: [] }]);
     assert.deepEqual([...doc.components.schemas.Error.properties.error.properties.code.enum].sort(), Object.values(ErrorCode).sort());
+    assert.deepEqual([...doc.components.schemas.E2bError.properties.reason.enum].sort(), Object.values(ErrorCode).sort());
+    assert.deepEqual(doc.components.schemas.E2bError.required, ['code', 'message']);
   });
 
   it('documents every route the gateway serves', () => {
-    assert.ok(routes.length >= 15, `found ${routes.length} routes`);
+    assert.ok(routes.length >= 30, `found ${routes.length} routes`);
+    assert.ok(routes.some((r) => r.key === 'POST /e2b/v2/sandboxes'), 'the E2B module\'s routes are seen');
     const missing = routes.map((r) => r.key).filter((key) => !ops.has(key));
     assert.deepEqual(missing, []);
   });
@@ -99,7 +122,11 @@ describe('the OpenAPI document', () => {
     }
   });
 
-  it('gives every protected route a 401 and every error response the error schema', () => {
+  it('tags exactly the /e2b routes as E2B compatibility', () => {
+    for (const [key, op] of ops) assert.equal(op.tags?.includes(E2B_TAG) ?? false, key.split(' ')[1].startsWith('/e2b/'), key);
+  });
+
+  it('gives every protected route a 401 and every error response its surface\'s error schema', () => {
     for (const route of routes.filter((r) => r.access !== Access.Public)) assert.ok(ops.get(route.key)!.responses['401'], `${route.key} documents 401`);
     for (const [key, op] of ops) {
       for (const [status, response] of Object.entries(op.responses)) {
@@ -107,7 +134,8 @@ describe('the OpenAPI document', () => {
         if (Number(status) < 400 || (key === 'GET /healthz' && status === '503')) continue;
         const ref = (response as { $ref?: string }).$ref;
         const resolved = (ref ? resolveRef(ref) : response) as { content?: Record<string, { schema: { $ref: string } }> };
-        assert.equal(resolved.content?.['application/json']?.schema.$ref, '#/components/schemas/Error', `${key} ${status}`);
+        const schema = op.tags?.includes(E2B_TAG) ? '#/components/schemas/E2bError' : '#/components/schemas/Error';
+        assert.equal(resolved.content?.['application/json']?.schema.$ref, schema, `${key} ${status}`);
       }
     }
   });

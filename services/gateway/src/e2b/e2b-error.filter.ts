@@ -5,6 +5,11 @@ import { LOGGER } from '@wrenn/service-kit';
 import type { Response } from 'express';
 import { HTTP_STATUS } from '../errors/http-status';
 
+/** E2B's REST surface: everything under /e2b. */
+export function isE2bPath(path: string | undefined): boolean {
+  return path === '/e2b' || (path?.startsWith('/e2b/') ?? false);
+}
+
 /**
  * Errors of the E2B surface in E2B's shape, {"code": <HTTP status>, "message": "…"}, which is what
  * the SDKs read (they branch on `code === 404`, `409`…). Statuses still come from HTTP_STATUS;

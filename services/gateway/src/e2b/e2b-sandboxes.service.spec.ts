@@ -21,6 +21,10 @@ class FakeSandboxes {
   readonly rows = new Map<string, SandboxView>();
   readonly created: CreateSandboxDto[] = [];
   readonly destroyed: string[] = [];
+  readonly paused: string[] = [];
+  readonly resumed: string[] = [];
+  /** The state a resume ends in (a failed resume leaves the sandbox paused). */
+  resumeEndsIn = 'running';
   async create(_c: Caller, dto: CreateSandboxDto): Promise<SandboxView> {
     this.created.push(dto);
     const v = { ...view(`sb_01jz00000000000000000000${String(this.created.length).padStart(2, '0')}`, 'running', dto.template), timeout_sec: dto.timeout_sec };
@@ -34,6 +38,18 @@ class FakeSandboxes {
   }
   async list(): Promise<SandboxView[]> {
     return [...this.rows.values()].reverse();
+  }
+  async pause(_c: Caller, id: string): Promise<SandboxView> {
+    this.paused.push(id);
+    const v = { ...(await this.get(caller, id)), state: 'paused', snapshot_ref: `snap-${id}` };
+    this.rows.set(id, v);
+    return v;
+  }
+  async resume(_c: Caller, id: string): Promise<SandboxView> {
+    this.resumed.push(id);
+    const v = { ...(await this.get(caller, id)), state: this.resumeEndsIn };
+    this.rows.set(id, v);
+    return v;
   }
   async destroy(_c: Caller, id: string): Promise<SandboxView> {
     this.destroyed.push(id);
@@ -112,13 +128,40 @@ describe(E2bSandboxesService.name, () => {
     assert.equal(connected.sandbox.envdAccessToken, created.envdAccessToken);
   });
 
-  it('answers not_implemented for what needs the lifecycle, and 409 for pausing a paused sandbox', async () => {
+  it("pauses through Wrenn's pause, and answers 409 for pausing a paused sandbox", async () => {
     const { sut, sandboxes } = setup();
     const created = await sut.create(caller, newSandbox());
-    await assert.rejects(sut.pause(caller, created.sandboxID, {}), code(ErrorCode.NotImplemented));
-    await assert.rejects(sut.setTimeout(caller, created.sandboxID, 60), code(ErrorCode.NotImplemented));
-    sandboxes.rows.set(created.sandboxID, { ...view(created.sandboxID, 'paused') });
+    await sut.pause(caller, created.sandboxID, {});
+    assert.deepEqual(sandboxes.paused, [created.sandboxID]);
+    assert.equal((await sut.get(caller, created.sandboxID)).state, 'paused');
     await assert.rejects(sut.pause(caller, created.sandboxID, {}), code(ErrorCode.InvalidState));
-    await assert.rejects(sut.connect(caller, created.sandboxID, {}), code(ErrorCode.NotImplemented));
+    assert.deepEqual(sandboxes.paused, [created.sandboxID], 'the second pause asked nothing of Wrenn');
+  });
+
+  it('resumes a paused sandbox on connect (resumed: true) with the same token', async () => {
+    const { sut, sandboxes } = setup();
+    const created = await sut.create(caller, newSandbox());
+    await sut.pause(caller, created.sandboxID, {});
+    const connected = await sut.connect(caller, created.sandboxID, {});
+    assert.equal(connected.resumed, true);
+    assert.equal(connected.sandbox.sandboxID, created.sandboxID);
+    assert.equal(connected.sandbox.envdAccessToken, created.envdAccessToken);
+    assert.deepEqual(sandboxes.resumed, [created.sandboxID]);
+    assert.equal((await sut.connect(caller, created.sandboxID, {})).resumed, false, 'running again: no second resume');
+    assert.deepEqual(sandboxes.resumed, [created.sandboxID]);
+  });
+
+  it('fails a connect whose resume left the sandbox paused', async () => {
+    const { sut, sandboxes } = setup();
+    const created = await sut.create(caller, newSandbox());
+    await sut.pause(caller, created.sandboxID, {});
+    sandboxes.resumeEndsIn = 'paused';
+    await assert.rejects(sut.connect(caller, created.sandboxID, {}), code(ErrorCode.HostOperationFailed));
+  });
+
+  it('answers not_implemented for changing the timeout', async () => {
+    const { sut } = setup();
+    const created = await sut.create(caller, newSandbox());
+    await assert.rejects(sut.setTimeout(caller, created.sandboxID, 60), code(ErrorCode.NotImplemented));
   });
 });

@@ -85,20 +85,27 @@ export class E2bSandboxesService {
 
   /**
    * E2B's connect: a running sandbox answers at once (200) with its access token; a paused one is
-   * resumed first (201). Resume is the lifecycle's scheduler command, not in this build yet.
+   * resumed first, on the host holding its snapshot (201).
    */
-  async connect(caller: Caller, id: string, body: E2bConnectDto): Promise<{ resumed: boolean; sandbox: E2bSandbox }> {
+  async connect(caller: Caller, id: string, body: E2bConnectDto, correlationId?: string): Promise<{ resumed: boolean; sandbox: E2bSandbox }> {
     const { view, state } = await this.visible(caller, id);
     if (body.timeout !== undefined) await this.setTimeout(caller, id, body.timeout);
     if (state === 'running') return { resumed: false, sandbox: toE2bSandbox(view, this.tokens.tokenFor(id)) };
-    throw notYet('resuming a paused sandbox', 'POST /v1/sandboxes/{id}/resume');
+    const resumed = await this.sandboxes.resume(caller, id, correlationId);
+    if (resumed.state !== 'running') {
+      throw new WrennError(ErrorCode.HostOperationFailed, `sandbox ${id} did not resume: ${resumed.failure_reason ?? resumed.state}`, { sandboxId: id, state: resumed.state });
+    }
+    return { resumed: true, sandbox: toE2bSandbox(resumed, this.tokens.tokenFor(id)) };
   }
 
-  /** E2B's pause. Wrenn's pause is the lifecycle's scheduler command, not in this build yet. */
-  async pause(caller: Caller, id: string, _body: E2bPauseDto): Promise<void> {
+  /**
+   * E2B's pause; 409 when already paused (the SDK reports false). `memory: false` asks for the
+   * filesystem only, which is what the namespace runtime's snapshot is anyway.
+   */
+  async pause(caller: Caller, id: string, _body: E2bPauseDto, correlationId?: string): Promise<void> {
     const { state } = await this.visible(caller, id);
     if (state === 'paused') throw new WrennError(ErrorCode.InvalidState, `sandbox ${id} is already paused`, { state });
-    throw notYet('pausing', 'POST /v1/sandboxes/{id}/pause');
+    await this.sandboxes.pause(caller, id, correlationId);
   }
 
   /** E2B's set timeout: Wrenn's set-timeout scheduler command comes with the lifecycle. */

@@ -1,11 +1,13 @@
-import { Type } from 'class-transformer';
-import { Allow, IsBoolean, IsInt, IsObject, IsOptional, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { Allow, IsBoolean, IsInt, IsObject, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { IntFromString, Omittable } from '../errors/validation';
 
 /**
  * Request and response bodies of E2B's sandbox API, with E2B's field names (camelCase, `sandboxID`,
  * `templateID`…). Fields the SDK sends that Wrenn has no use for are declared with @Allow so a
  * drop-in client is not refused for sending them; the ones that would change behaviour Wrenn does
- * not offer are refused by the mapper with a clear message.
+ * not offer are refused by the mapper with a clear message. As on Wrenn's own API, an optional
+ * field may be left out but not sent as null, and integers convert only from digit strings
+ * (`Number()` would turn "", [] or true into valid timeouts).
  */
 
 /** E2B's longest sandbox life is 24 h; Wrenn accepts up to a week of inactivity. */
@@ -16,25 +18,25 @@ export class E2bNewSandboxDto {
   templateID!: string;
 
   /** Seconds; the SDK sends it when the user gave timeoutMs. */
-  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(MAX_TIMEOUT_SEC)
+  @Omittable() @IntFromString() @IsInt() @Min(0) @Max(MAX_TIMEOUT_SEC)
   timeout?: number;
 
-  @IsOptional() @IsObject()
+  @Omittable() @IsObject()
   metadata?: Record<string, string>;
 
-  @IsOptional() @IsObject()
+  @Omittable() @IsObject()
   envVars?: Record<string, string>;
 
-  @IsOptional() @IsBoolean()
+  @Omittable() @IsBoolean()
   autoPause?: boolean;
 
-  @IsOptional() @IsBoolean()
+  @Omittable() @IsBoolean()
   autoPauseMemory?: boolean;
 
-  @IsOptional() @IsBoolean()
+  @Omittable() @IsBoolean()
   secure?: boolean;
 
-  @IsOptional() @IsBoolean()
+  @Omittable() @IsBoolean()
   allow_internet_access?: boolean;
 
   @Allow() autoResume?: unknown;
@@ -45,38 +47,38 @@ export class E2bNewSandboxDto {
 }
 
 export class E2bTimeoutDto {
-  @Type(() => Number) @IsInt() @Min(0) @Max(MAX_TIMEOUT_SEC)
+  @IntFromString() @IsInt() @Min(0) @Max(MAX_TIMEOUT_SEC)
   timeout!: number;
 }
 
 export class E2bConnectDto {
-  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(MAX_TIMEOUT_SEC)
+  @Omittable() @IntFromString() @IsInt() @Min(0) @Max(MAX_TIMEOUT_SEC)
   timeout?: number;
 
   /** false = resume by rebooting from the filesystem snapshot. */
-  @IsOptional() @IsBoolean()
+  @Omittable() @IsBoolean()
   memory?: boolean;
 
   /** Older SDKs' resume body. */
-  @IsOptional() @IsBoolean()
+  @Omittable() @IsBoolean()
   autoPause?: boolean;
 }
 
 export class E2bPauseDto {
   /** false = keep the filesystem only. */
-  @IsOptional() @IsBoolean()
+  @Omittable() @IsBoolean()
   memory?: boolean;
 }
 
 export class E2bListQuery {
   /** Comma-separated E2B states: running, paused. */
-  @IsOptional() @IsString() @MaxLength(64)
+  @Omittable() @IsString() @MaxLength(64)
   state?: string;
 
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000)
+  @Omittable() @IntFromString() @IsInt() @Min(1) @Max(1000)
   limit?: number;
 
-  @IsOptional() @IsString() @MaxLength(256)
+  @Omittable() @IsString() @MaxLength(256)
   nextToken?: string;
 
   @Allow() metadata?: unknown;

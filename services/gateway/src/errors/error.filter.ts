@@ -2,19 +2,27 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject } from '@n
 import { ErrorBody, ErrorCode, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { LOGGER } from '@wrenn/service-kit';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
+import { E2bErrorFilter, isE2bPath } from '../e2b/e2b-error.filter';
 import { HTTP_STATUS } from './http-status';
 
 /**
  * Every error leaves the gateway as {"error": {"code", "message", "details"?}} with the status
  * from HTTP_STATUS. Framework errors (unknown route, malformed JSON) are folded into the same
- * shape; anything unexpected is a 500 `internal` whose details stay in the log.
+ * shape; anything unexpected is a 500 `internal` whose details stay in the log. Under /e2b, errors
+ * that never reach an E2B route (unknown paths, malformed JSON refused by the body parser) still
+ * answer in E2B's shape, which is what E2B's SDKs read there.
  */
 @Catch()
 export class ErrorFilter implements ExceptionFilter {
-  constructor(@Inject(LOGGER) private readonly log: Logger) {}
+  private readonly e2b: E2bErrorFilter;
+
+  constructor(@Inject(LOGGER) private readonly log: Logger) {
+    this.e2b = new E2bErrorFilter(log);
+  }
 
   catch(exception: unknown, host: ArgumentsHost): void {
+    if (isE2bPath(host.switchToHttp().getRequest<Request>().path)) return this.e2b.catch(exception, host);
     const res = host.switchToHttp().getResponse<Response>();
     const { status, body } = this.toBody(exception);
     if (status >= 500) this.log.error({ err: exception, code: body.code }, 'request failed');

@@ -1,0 +1,47 @@
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ArgumentsHost, NotFoundException } from '@nestjs/common';
+import { ErrorCode, WrennError } from '@wrenn/contracts';
+import { createLogger } from '@wrenn/logger';
+import { ErrorFilter } from './error.filter';
+
+/** What the filter wrote for `exception` on a request to `path`. */
+function answer(path: string, exception: unknown): { status: number; body: any; headers: Record<string, string> } {
+  const out = { status: 0, body: undefined as any, headers: {} as Record<string, string> };
+  const res = {
+    headersSent: false,
+    status(code: number) { out.status = code; return res; },
+    json(body: unknown) { out.body = body; return res; },
+    setHeader(name: string, value: string) { out.headers[name] = value; },
+  };
+  const host = { switchToHttp: () => ({ getRequest: () => ({ path }), getResponse: () => res }) } as unknown as ArgumentsHost;
+  const log = createLogger('test');
+  log.level = 'silent';
+  new ErrorFilter(log).catch(exception, host);
+  return out;
+}
+
+// body-parser's error for malformed JSON: a status and a type, no HttpException.
+const malformedJson = Object.assign(new Error('Unexpected end of JSON input'), { status: 400, type: 'entity.parse.failed' });
+
+describe(ErrorFilter.name, () => {
+  it("answers Wrenn's shape with the mapped status", () => {
+    assert.deepEqual(answer('/v1/sandboxes/x', new WrennError(ErrorCode.SandboxNotFound, 'sandbox x not found')), {
+      status: 404, headers: {}, body: { error: { code: 'sandbox_not_found', message: 'sandbox x not found' } },
+    });
+    assert.deepEqual(answer('/v1/sandboxes', malformedJson).body, { error: { code: 'validation_failed', message: 'request body is not valid JSON' } });
+    assert.deepEqual(answer('/v1/nope', new NotFoundException()).body, { error: { code: 'not_found', message: 'no such route' } });
+    assert.equal(answer('/v1/auth/login', new WrennError(ErrorCode.RateLimited, 'slow down', { retry_after_sec: 7 })).headers['retry-after'], '7');
+  });
+
+  it("answers E2B's shape under /e2b, also for errors that never reached an E2B route", () => {
+    assert.deepEqual(answer('/e2b/v2/sandboxes', malformedJson), {
+      status: 400, headers: {}, body: { code: 400, message: 'request body is not valid JSON', reason: 'validation_failed' },
+    });
+    assert.deepEqual(answer('/e2b/v3/templates', new NotFoundException()).body, { code: 404, message: 'no such route', reason: 'not_found' });
+    assert.deepEqual(answer('/e2b', new NotFoundException()).body.code, 404);
+    // Only the /e2b segment itself, not a path that merely starts with the letters.
+    assert.deepEqual(answer('/e2bx', new NotFoundException()).body, { error: { code: 'not_found', message: 'no such route' } });
+  });
+});
