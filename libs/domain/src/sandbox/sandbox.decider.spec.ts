@@ -51,6 +51,7 @@ const SAMPLE_COMMANDS: Record<SandboxCommandType, SandboxCommand> = {
   RequestStop: { type: 'RequestStop' },
   MarkStopped: { type: 'MarkStopped' },
   MarkLost: { type: 'MarkLost', hostId: 'h1', reason: 'heartbeat expired' },
+  SetTimeout: { type: 'SetTimeout', timeoutSec: 120 },
 };
 
 describe('sandboxDecider', () => {
@@ -124,6 +125,27 @@ describe('sandboxDecider', () => {
       spec(HISTORIES.failed).when(SAMPLE_COMMANDS.RequestStop).then([stopRequested]);
       spec(HISTORIES.lost).when(SAMPLE_COMMANDS.RequestStop).then([stopRequested]);
     });
+    it('changes the timeout of a running sandbox', () => {
+      spec(HISTORIES.running).when(SAMPLE_COMMANDS.SetTimeout).then([{ type: T.TimeoutChanged, data: { timeoutSec: 120 } }]);
+      const state = fold(sandboxDecider, [...HISTORIES.running, { type: T.TimeoutChanged, data: { timeoutSec: 120 } }]);
+      assert.equal(state.status, 'running', 'a new timeout does not move the sandbox');
+      assert.equal(state.status === 'running' && state.timeoutSec, 120);
+    });
+    it('changes the timeout of a paused sandbox, which keeps it across its resume', () => {
+      spec(HISTORIES.paused).when({ type: 'SetTimeout', timeoutSec: 0 } as SandboxCommand).then([]);
+      spec(HISTORIES.paused).when(SAMPLE_COMMANDS.SetTimeout).then([{ type: T.TimeoutChanged, data: { timeoutSec: 120 } }]);
+      const state = fold(sandboxDecider, [...HISTORIES.resuming, { type: T.Resumed, data: { hostId: 'h2' } }].flatMap((e) =>
+        e.type === T.Paused ? [e, { type: T.TimeoutChanged, data: { timeoutSec: 45 } } as SandboxEvent] : [e]));
+      assert.equal(state.status === 'running' && state.timeoutSec, 45);
+    });
+    it('records nothing when the timeout is already the one asked for', () => {
+      const withTimeout = [...HISTORIES.running, { type: T.TimeoutChanged, data: { timeoutSec: 120 } } as SandboxEvent];
+      spec(withTimeout).when(SAMPLE_COMMANDS.SetTimeout).then([]);
+    });
+    it('refuses a timeout change while a host operation is in flight', () => {
+      spec(HISTORIES.pausing).when(SAMPLE_COMMANDS.SetTimeout).thenThrows(ErrorCode.InvalidState);
+      spec(HISTORIES.stopped).when(SAMPLE_COMMANDS.SetTimeout).thenThrows(ErrorCode.InvalidState);
+    });
     it('marks a sandbox lost with its host and reason', () => {
       spec(HISTORIES.running)
         .when(SAMPLE_COMMANDS.MarkLost)
@@ -151,9 +173,9 @@ describe('sandboxDecider', () => {
       'initial/RequestSandbox',
       'pending/ScheduleSandbox', 'pending/MarkFailed', 'pending/RequestStop',
       'starting/MarkStarted', 'starting/MarkFailed', 'starting/RequestStop', 'starting/MarkLost',
-      'running/MarkFailed', 'running/RequestPause', 'running/RequestStop', 'running/MarkLost',
+      'running/MarkFailed', 'running/RequestPause', 'running/RequestStop', 'running/MarkLost', 'running/SetTimeout',
       'pausing/MarkFailed', 'pausing/MarkPaused', 'pausing/MarkPauseFailed', 'pausing/MarkLost',
-      'paused/RequestResume', 'paused/RequestStop',
+      'paused/RequestResume', 'paused/RequestStop', 'paused/SetTimeout',
       'resuming/MarkFailed', 'resuming/MarkResumed', 'resuming/MarkResumeFailed', 'resuming/MarkLost',
       'stopping/MarkFailed', 'stopping/MarkStopped', 'stopping/MarkLost',
       'failed/RequestStop',

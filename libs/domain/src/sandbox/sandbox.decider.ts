@@ -50,6 +50,10 @@ export const ALLOWED_FROM: Readonly<Record<SandboxCommandType, readonly From[]>>
     SandboxStatus.Resuming,
     SandboxStatus.Stopping,
   ],
+  // The timeout is the inactivity after which a running sandbox is paused. It can change while
+  // the sandbox runs or sleeps (a paused one keeps it for after its resume), not while a host
+  // operation is in flight, whose outcome decides which of the two it ends in.
+  SetTimeout: [SandboxStatus.Running, SandboxStatus.Paused],
 };
 
 function guard(command: SandboxCommand, state: SandboxState): void {
@@ -82,6 +86,7 @@ function describe(type: SandboxCommandType): string {
     case 'RequestStop': return 'destroy';
     case 'MarkStopped': return 'mark stopped';
     case 'MarkLost': return 'mark lost';
+    case 'SetTimeout': return 'set the timeout of';
     default: return assertNever(type);
   }
 }
@@ -132,6 +137,10 @@ function decide(command: SandboxCommand, state: SandboxState): SandboxEvent[] {
       return [{ type: SandboxEventType.Stopped, data: {} }];
     case SandboxCommandType.MarkLost:
       return [{ type: SandboxEventType.Lost, data: { hostId: command.hostId, reason: command.reason } }];
+    case SandboxCommandType.SetTimeout:
+      // The same timeout again changes nothing, so it records nothing.
+      if (command.timeoutSec === current.timeoutSec) return [];
+      return [{ type: SandboxEventType.TimeoutChanged, data: { timeoutSec: command.timeoutSec } }];
     default:
       return assertNever(command);
   }

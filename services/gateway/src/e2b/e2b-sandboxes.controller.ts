@@ -54,20 +54,26 @@ export class E2bSandboxesController {
 
   @Post('sandboxes/:sandboxID/timeout')
   @HttpCode(204)
-  async setTimeout(@CurrentCaller() caller: Caller, @Param('sandboxID') id: string, @Body() body: E2bTimeoutDto): Promise<void> {
-    await this.e2b.setTimeout(caller, id, body.timeout);
+  async setTimeout(@CurrentCaller() caller: Caller, @Param('sandboxID') id: string, @Body() body: E2bTimeoutDto, @Headers('x-correlation-id') correlationId?: string): Promise<void> {
+    await this.e2b.setTimeout(caller, id, body.timeout, correlation(correlationId));
   }
 
   @Post('sandboxes/:sandboxID/pause')
   @HttpCode(204)
-  async pause(@CurrentCaller() caller: Caller, @Param('sandboxID') id: string, @Body() body: E2bPauseDto): Promise<void> {
-    await this.e2b.pause(caller, id, body);
+  async pause(@CurrentCaller() caller: Caller, @Param('sandboxID') id: string, @Body() body: E2bPauseDto, @Headers('x-correlation-id') correlationId?: string): Promise<void> {
+    await this.e2b.pause(caller, id, body, correlation(correlationId));
   }
 
   /** 200 when the sandbox was running, 201 when it had to be resumed — E2B's distinction. */
   @Post(['sandboxes/:sandboxID/connect', 'v2/sandboxes/:sandboxID/connect', 'sandboxes/:sandboxID/resume'])
-  async connect(@CurrentCaller() caller: Caller, @Param('sandboxID') id: string, @Body() body: E2bConnectDto, @Res({ passthrough: true }) res: Response): Promise<E2bSandbox> {
-    const { resumed, sandbox } = await this.e2b.connect(caller, id, body);
+  async connect(
+    @CurrentCaller() caller: Caller,
+    @Param('sandboxID') id: string,
+    @Body() body: E2bConnectDto,
+    @Res({ passthrough: true }) res: Response,
+    @Headers('x-correlation-id') correlationId?: string,
+  ): Promise<E2bSandbox> {
+    const { resumed, sandbox } = await this.e2b.connect(caller, id, body, correlation(correlationId));
     res.status(resumed ? 201 : 200);
     return sandbox;
   }

@@ -21,6 +21,10 @@ class FakeSandboxes {
   readonly rows = new Map<string, SandboxView>();
   readonly created: CreateSandboxDto[] = [];
   readonly destroyed: string[] = [];
+  /** Every lifecycle call, in order, as "<op> <id>[ <arg>]". */
+  readonly calls: string[] = [];
+  /** What a resume leaves the sandbox in: running, unless a test scripts a failure. */
+  resumeTo = 'running';
   async create(_c: Caller, dto: CreateSandboxDto): Promise<SandboxView> {
     this.created.push(dto);
     const v = { ...view(`sb_01jz00000000000000000000${String(this.created.length).padStart(2, '0')}`, 'running', dto.template), timeout_sec: dto.timeout_sec };
@@ -34,6 +38,24 @@ class FakeSandboxes {
   }
   async list(): Promise<SandboxView[]> {
     return [...this.rows.values()].reverse();
+  }
+  async pause(_c: Caller, id: string): Promise<SandboxView> {
+    this.calls.push(`pause ${id}`);
+    const v = { ...(await this.get(caller, id)), state: 'paused' };
+    this.rows.set(id, v);
+    return v;
+  }
+  async resume(_c: Caller, id: string): Promise<SandboxView> {
+    this.calls.push(`resume ${id}`);
+    const v = { ...(await this.get(caller, id)), state: this.resumeTo };
+    this.rows.set(id, v);
+    return v;
+  }
+  async setTimeout(_c: Caller, id: string, timeoutSec: number): Promise<SandboxView> {
+    this.calls.push(`timeout ${id} ${timeoutSec}`);
+    const v = { ...(await this.get(caller, id)), timeout_sec: timeoutSec };
+    this.rows.set(id, v);
+    return v;
   }
   async destroy(_c: Caller, id: string): Promise<SandboxView> {
     this.destroyed.push(id);
@@ -112,13 +134,69 @@ describe(E2bSandboxesService.name, () => {
     assert.equal(connected.sandbox.envdAccessToken, created.envdAccessToken);
   });
 
-  it('answers not_implemented for what needs the lifecycle, and 409 for pausing a paused sandbox', async () => {
+  it('pauses through Wrenn\'s pause, and answers 409 (the SDK\'s false) for a paused or pausing sandbox', async () => {
+    const { sut, sandboxes } = setup();
+    const { sandboxID: id } = await sut.create(caller, newSandbox());
+    await sut.pause(caller, id, {});
+    assert.deepEqual(sandboxes.calls, [`pause ${id}`]);
+    assert.equal((await sut.get(caller, id)).state, 'paused');
+    await assert.rejects(sut.pause(caller, id, {}), code(ErrorCode.InvalidState));
+    sandboxes.rows.set(id, { ...view(id, 'pausing') });
+    await assert.rejects(sut.pause(caller, id, {}), code(ErrorCode.InvalidState));
+    assert.equal(sandboxes.calls.length, 1, 'no second pause is asked for');
+  });
+
+  it('refuses a pause that asks to keep memory, and pauses nothing', async () => {
+    const { sut, sandboxes } = setup();
+    const { sandboxID: id } = await sut.create(caller, newSandbox());
+    await assert.rejects(sut.pause(caller, id, { memory: true }), code(ErrorCode.ValidationFailed));
+    assert.deepEqual(sandboxes.calls, []);
+    await sut.pause(caller, id, { memory: false });
+    assert.deepEqual(sandboxes.calls, [`pause ${id}`]);
+  });
+
+  it('resumes a paused sandbox on connect and says so, with the same token', async () => {
     const { sut, sandboxes } = setup();
     const created = await sut.create(caller, newSandbox());
-    await assert.rejects(sut.pause(caller, created.sandboxID, {}), code(ErrorCode.NotImplemented));
-    await assert.rejects(sut.setTimeout(caller, created.sandboxID, 60), code(ErrorCode.NotImplemented));
-    sandboxes.rows.set(created.sandboxID, { ...view(created.sandboxID, 'paused') });
-    await assert.rejects(sut.pause(caller, created.sandboxID, {}), code(ErrorCode.InvalidState));
-    await assert.rejects(sut.connect(caller, created.sandboxID, {}), code(ErrorCode.NotImplemented));
+    await sut.pause(caller, created.sandboxID, {});
+    const connected = await sut.connect(caller, created.sandboxID, {});
+    assert.equal(connected.resumed, true);
+    assert.equal(connected.sandbox.envdAccessToken, created.envdAccessToken);
+    assert.equal(sandboxes.rows.get(created.sandboxID)!.state, 'running');
+    assert.deepEqual(sandboxes.calls, [`pause ${created.sandboxID}`, `resume ${created.sandboxID}`]);
+  });
+
+  it('applies a connect\'s timeout after resuming, and to a running sandbox too', async () => {
+    const { sut, sandboxes } = setup();
+    const { sandboxID: id } = await sut.create(caller, newSandbox());
+    await sut.connect(caller, id, { timeout: 42 });
+    await sut.pause(caller, id, {});
+    await sut.connect(caller, id, { timeout: 43 });
+    assert.deepEqual(sandboxes.calls, [`timeout ${id} 42`, `pause ${id}`, `resume ${id}`, `timeout ${id} 43`]);
+  });
+
+  it('refuses to connect to a sandbox still pausing, or one whose resume did not bring it back', async () => {
+    const { sut, sandboxes } = setup();
+    const { sandboxID: id } = await sut.create(caller, newSandbox());
+    sandboxes.rows.set(id, { ...view(id, 'pausing') });
+    await assert.rejects(sut.connect(caller, id, {}), code(ErrorCode.InvalidState));
+    assert.deepEqual(sandboxes.calls, []);
+    sandboxes.rows.set(id, { ...view(id, 'paused') });
+    sandboxes.resumeTo = 'failed';
+    await assert.rejects(sut.connect(caller, id, {}), code(ErrorCode.HostOperationFailed));
+  });
+
+  it('sets the timeout through Wrenn\'s command, and answers 404 for sandboxes E2B cannot see', async () => {
+    const { sut, sandboxes } = setup();
+    const { sandboxID: id } = await sut.create(caller, newSandbox());
+    await sut.setTimeout(caller, id, 60);
+    assert.equal(sandboxes.rows.get(id)!.timeout_sec, 60);
+    const gone = 'sb_01jz0000000000000000000098';
+    sandboxes.rows.set(gone, view(gone, 'stopped'));
+    await assert.rejects(sut.setTimeout(caller, gone, 60), code(ErrorCode.SandboxNotFound));
+    await assert.rejects(sut.pause(caller, gone, {}), code(ErrorCode.SandboxNotFound));
+    await assert.rejects(sut.connect(caller, gone, {}), code(ErrorCode.SandboxNotFound));
+    await assert.rejects(sut.connect(caller, 'sb_01jz0000000000000000000097', {}), code(ErrorCode.SandboxNotFound));
+    assert.deepEqual(sandboxes.calls, [`timeout ${id} 60`]);
   });
 });

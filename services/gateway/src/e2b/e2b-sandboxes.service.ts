@@ -85,29 +85,47 @@ export class E2bSandboxesService {
 
   /**
    * E2B's connect: a running sandbox answers at once (200) with its access token; a paused one is
-   * resumed first (201). Resume is the lifecycle's scheduler command, not in this build yet.
+   * resumed first through Wrenn's resume (201), same id and files. A timeout in the body becomes
+   * the sandbox's new inactivity timeout, as E2B extends its deadline on connect.
    */
-  async connect(caller: Caller, id: string, body: E2bConnectDto): Promise<{ resumed: boolean; sandbox: E2bSandbox }> {
+  async connect(caller: Caller, id: string, body: E2bConnectDto, correlationId?: string): Promise<{ resumed: boolean; sandbox: E2bSandbox }> {
     const { view, state } = await this.visible(caller, id);
-    if (body.timeout !== undefined) await this.setTimeout(caller, id, body.timeout);
-    if (state === 'running') return { resumed: false, sandbox: toE2bSandbox(view, this.tokens.tokenFor(id)) };
-    throw notYet('resuming a paused sandbox', 'POST /v1/sandboxes/{id}/resume');
+    if (state === 'paused' && view.state === 'pausing') {
+      // A pause still under way: E2B answers a conflict rather than waiting for it.
+      throw new WrennError(ErrorCode.InvalidState, `sandbox ${id} is still being paused; connect again once it is paused`, { state: view.state });
+    }
+    let current = view;
+    const resumed = state === 'paused';
+    if (resumed) {
+      current = await this.sandboxes.resume(caller, id, correlationId);
+      if (current.state !== 'running') {
+        throw new WrennError(ErrorCode.HostOperationFailed, `sandbox ${id} did not resume: ${current.failure_reason ?? current.state}`, { sandboxId: id });
+      }
+    }
+    if (body.timeout !== undefined) await this.setTimeout(caller, id, body.timeout, correlationId);
+    return { resumed, sandbox: toE2bSandbox(current, this.tokens.tokenFor(id)) };
   }
 
-  /** E2B's pause. Wrenn's pause is the lifecycle's scheduler command, not in this build yet. */
-  async pause(caller: Caller, id: string, _body: E2bPauseDto): Promise<void> {
+  /**
+   * E2B's pause onto Wrenn's: the sandbox's files are kept, its processes end (the namespace
+   * runtime has no memory snapshots), so asking to keep memory is refused rather than ignored.
+   * Already paused (or pausing) is E2B's 409, which the SDK reports as `false`.
+   */
+  async pause(caller: Caller, id: string, body: E2bPauseDto, correlationId?: string): Promise<void> {
+    if (body.memory === true) {
+      throw new WrennError(ErrorCode.ValidationFailed, 'memory: pausing with memory is not supported; the files are kept, running processes are not', { field: 'memory' });
+    }
     const { state } = await this.visible(caller, id);
     if (state === 'paused') throw new WrennError(ErrorCode.InvalidState, `sandbox ${id} is already paused`, { state });
-    throw notYet('pausing', 'POST /v1/sandboxes/{id}/pause');
+    await this.sandboxes.pause(caller, id, correlationId);
   }
 
-  /** E2B's set timeout: Wrenn's set-timeout scheduler command comes with the lifecycle. */
-  async setTimeout(caller: Caller, id: string, _timeoutSec: number): Promise<void> {
+  /**
+   * E2B's set timeout onto Wrenn's: E2B kills at now + timeout, Wrenn pauses after `timeout`
+   * seconds of inactivity. The new value runs from now either way (setting it counts as use).
+   */
+  async setTimeout(caller: Caller, id: string, timeoutSec: number, correlationId?: string): Promise<void> {
     await this.visible(caller, id);
-    throw notYet('changing the timeout', 'the scheduler command set-timeout');
+    await this.sandboxes.setTimeout(caller, id, timeoutSec, correlationId);
   }
-}
-
-function notYet(what: string, missing: string): WrennError {
-  return new WrennError(ErrorCode.NotImplemented, `${what} is not available yet on this platform (needs ${missing})`, { missing });
 }
