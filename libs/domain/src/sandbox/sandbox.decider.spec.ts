@@ -142,9 +142,18 @@ describe('sandboxDecider', () => {
       const withTimeout = [...HISTORIES.running, { type: T.TimeoutChanged, data: { timeoutSec: 120 } } as SandboxEvent];
       spec(withTimeout).when(SAMPLE_COMMANDS.SetTimeout).then([]);
     });
-    it('refuses a timeout change while a host operation is in flight', () => {
-      spec(HISTORIES.pausing).when(SAMPLE_COMMANDS.SetTimeout).thenThrows(ErrorCode.InvalidState);
-      spec(HISTORIES.stopped).when(SAMPLE_COMMANDS.SetTimeout).thenThrows(ErrorCode.InvalidState);
+    it('takes a timeout change racing a TTL pause, and keeps it whichever way the pause ends', () => {
+      const ttlPausing = [...HISTORIES.running, ttlPauseRequested];
+      spec(ttlPausing).when(SAMPLE_COMMANDS.SetTimeout).then([{ type: T.TimeoutChanged, data: { timeoutSec: 120 } }]);
+      const changed = [...ttlPausing, { type: T.TimeoutChanged, data: { timeoutSec: 120 } } as SandboxEvent];
+      const failed = fold(sandboxDecider, [...changed, { type: T.PauseFailed, data: { reason: 'x' } }]);
+      assert.equal(failed.status === 'running' && failed.timeoutSec, 120);
+      spec(changed).when(SAMPLE_COMMANDS.MarkPaused).then([{ type: T.AutoPaused, data: { snapshotRef: 'snap_1', sizeBytes: 4096 } }]);
+    });
+    it('refuses a timeout change once the sandbox is being destroyed or has ended', () => {
+      for (const ended of [HISTORIES.stopping, HISTORIES.stopped, HISTORIES.failed, HISTORIES.lost]) {
+        spec(ended).when(SAMPLE_COMMANDS.SetTimeout).thenThrows(ErrorCode.InvalidState);
+      }
     });
     it('marks a sandbox lost with its host and reason', () => {
       spec(HISTORIES.running)
@@ -171,12 +180,12 @@ describe('sandboxDecider', () => {
     // written out here independently of ALLOWED_FROM, so a change to the table shows up.
     const LEGAL = new Set([
       'initial/RequestSandbox',
-      'pending/ScheduleSandbox', 'pending/MarkFailed', 'pending/RequestStop',
-      'starting/MarkStarted', 'starting/MarkFailed', 'starting/RequestStop', 'starting/MarkLost',
+      'pending/ScheduleSandbox', 'pending/MarkFailed', 'pending/RequestStop', 'pending/SetTimeout',
+      'starting/MarkStarted', 'starting/MarkFailed', 'starting/RequestStop', 'starting/MarkLost', 'starting/SetTimeout',
       'running/MarkFailed', 'running/RequestPause', 'running/RequestStop', 'running/MarkLost', 'running/SetTimeout',
-      'pausing/MarkFailed', 'pausing/MarkPaused', 'pausing/MarkPauseFailed', 'pausing/MarkLost',
+      'pausing/MarkFailed', 'pausing/MarkPaused', 'pausing/MarkPauseFailed', 'pausing/MarkLost', 'pausing/SetTimeout',
       'paused/RequestResume', 'paused/RequestStop', 'paused/SetTimeout',
-      'resuming/MarkFailed', 'resuming/MarkResumed', 'resuming/MarkResumeFailed', 'resuming/MarkLost',
+      'resuming/MarkFailed', 'resuming/MarkResumed', 'resuming/MarkResumeFailed', 'resuming/MarkLost', 'resuming/SetTimeout',
       'stopping/MarkFailed', 'stopping/MarkStopped', 'stopping/MarkLost',
       'failed/RequestStop',
       'lost/RequestStop',

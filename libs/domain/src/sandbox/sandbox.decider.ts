@@ -50,10 +50,18 @@ export const ALLOWED_FROM: Readonly<Record<SandboxCommandType, readonly From[]>>
     SandboxStatus.Resuming,
     SandboxStatus.Stopping,
   ],
-  // The timeout is the inactivity after which a running sandbox is paused. It can change while
-  // the sandbox runs or sleeps (a paused one keeps it for after its resume), not while a host
-  // operation is in flight, whose outcome decides which of the two it ends in.
-  SetTimeout: [SandboxStatus.Running, SandboxStatus.Paused],
+  // The timeout is the inactivity after which a running sandbox is paused: data only, no host
+  // work, so it may change whenever the sandbox can still run again — a paused one keeps it for
+  // after its resume, and a change racing a TTL pause or a resume is not refused for the race.
+  // A sandbox being destroyed or already ended has no use for one.
+  SetTimeout: [
+    SandboxStatus.Pending,
+    SandboxStatus.Starting,
+    SandboxStatus.Running,
+    SandboxStatus.Pausing,
+    SandboxStatus.Paused,
+    SandboxStatus.Resuming,
+  ],
 };
 
 function guard(command: SandboxCommand, state: SandboxState): void {

@@ -173,8 +173,8 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /**
-   * A new inactivity timeout for a running or paused sandbox (409 invalid_state otherwise). It
-   * counts as activity: the new timeout runs from now.
+   * A new inactivity timeout (409 invalid_state once the sandbox is stopping or ended). It counts
+   * as activity: the new timeout runs from now.
    */
   async setTimeout(caller: Caller, id: string, timeoutSec: number, correlationId: string = randomUUID()): Promise<SandboxView> {
     await this.row(caller, id);
