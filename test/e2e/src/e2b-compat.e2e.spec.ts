@@ -406,6 +406,30 @@ describe('E2B SDK drop-in', () => {
     assert.ok(events.every((e) => e.actor.kind === 'api_key' && e.actor.id === p.owner.keyId), 'every step acted for the owner\'s key');
   });
 
+  it('counts SDK traffic as use: not paused under a long command, paused once idle, back with connect', async (t) => {
+    const short = await Sandbox.create({ timeoutMs: 3000 });
+    try {
+      const store = await EventStore.create(p.env.nc, p.env.naming);
+      const types = async () => (await store.load('sandbox', short.sandboxId)).events.map((e) => e.type);
+      // Only envd traffic, twice the timeout long: the proxy holds the sandbox in use throughout.
+      assert.equal((await short.commands.run('sleep 6; echo done', { timeoutMs: 20_000 })).stdout, 'done\n');
+      assert.ok(!(await types()).includes('sandbox.pause_requested'), 'not paused under its own command');
+      const idleFrom = Date.now();
+      await eventually(async () => (await types()).includes('sandbox.auto_paused'), 20_000, 'the idle sandbox to be paused').catch(async (error) => {
+        // What the log and the platform said, to tell a slow reaper from a sandbox kept in use.
+        t.diagnostic(`events: ${(await types()).join(' → ')}`);
+        t.diagnostic(p.output().split('\n').filter((l) => l.includes(short.sandboxId)).slice(-10).join('\n'));
+        throw error;
+      });
+      assert.ok(Date.now() - idleFrom >= 2000, 'not before its timeout');
+      assert.equal((await Sandbox.getInfo(short.sandboxId)).state, 'paused');
+      const back = await Sandbox.connect(short.sandboxId);
+      assert.equal((await back.commands.run('echo back')).stdout, 'back\n');
+    } finally {
+      await Sandbox.kill(short.sandboxId);
+    }
+  });
+
   it('kills the sandbox: gone for E2B, stopped for Wrenn, on the log', async () => {
     assert.equal(await sbx.kill(), true);
     assert.equal(await sbx.isRunning(), false);

@@ -63,10 +63,9 @@ export class EnvdProxy implements OnApplicationShutdown {
     // E2B's proxy answers 502 for a sandbox that is not running; the SDKs read it as "gone".
     if (!url) return answerError(res, 502, `sandbox ${sandboxId} is not running`, { sandboxId });
     // SDK traffic is use of the sandbox, as REST calls are: without it a sandbox driven only
-    // through the SDK would be paused by its inactivity timeout mid-work. Touched again when the
-    // exchange ends, so a long command's stream counts up to its last byte.
-    this.activity.touch(sandboxId);
-    res.once('close', () => this.activity.touch(sandboxId));
+    // through the SDK would be paused by its inactivity timeout mid-work. Held for as long as the
+    // exchange is open, so a long command's stream counts up to its last byte.
+    res.once('close', this.activity.hold(sandboxId));
     // The token stays here: envd inside the sandbox has no use for the platform's token.
     forward(req, res, { baseUrl: url, headers: forwardableHeaders(req.headers, [ACCESS_TOKEN_HEADER]), agent: this.agent }, (error) => {
       this.routes.delete(sandboxId);
