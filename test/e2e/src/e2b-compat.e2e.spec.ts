@@ -349,6 +349,15 @@ describe('E2B SDK drop-in', () => {
       const resumed = await call('POST', `/v2/sandboxes/${id}/connect`, {});
       assert.equal(resumed.status, 201, 'a paused sandbox is resumed by connect');
       assert.equal(resumed.body.envdAccessToken, created.body.envdAccessToken);
+      // Two clients connecting to one paused sandbox at once: one resume, both answered once it runs.
+      assert.equal((await call('POST', `/sandboxes/${id}/pause`, {})).status, 204);
+      const both = await Promise.all([call('POST', `/v2/sandboxes/${id}/connect`, {}), call('POST', `/v2/sandboxes/${id}/connect`, {})]);
+      assert.ok(both.every((r) => r.status === 200 || r.status === 201), JSON.stringify(both));
+      assert.ok(both.some((r) => r.status === 201));
+      assert.equal((await p.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'true' })).status, 200, 'running when either answered');
+      const store = await EventStore.create(p.env.nc, p.env.naming);
+      const history = (await store.load('sandbox', id)).events.map((e) => e.type);
+      assert.equal(history.filter((t) => t === 'sandbox.resume_requested').length, 2, 'one resume per pause, none for the second client');
       assert.equal((await call('POST', `/v2/sandboxes/sb_00000000000000000000000000/connect`, {})).status, 404);
       assert.equal((await call('POST', `/sandboxes/sb_00000000000000000000000000/pause`, {})).status, 404);
       assert.equal((await call('POST', `/sandboxes/sb_00000000000000000000000000/timeout`, { timeout: 5 })).status, 404);

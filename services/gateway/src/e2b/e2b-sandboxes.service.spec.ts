@@ -25,6 +25,8 @@ class FakeSandboxes {
   readonly calls: string[] = [];
   /** What a resume leaves the sandbox in: running, unless a test scripts a failure. */
   resumeTo = 'running';
+  /** Set to play another client's resume winning the race: ours is refused, theirs finishes. */
+  resumeRacedBy: string | null = null;
   async create(_c: Caller, dto: CreateSandboxDto): Promise<SandboxView> {
     this.created.push(dto);
     const v = { ...view(`sb_01jz00000000000000000000${String(this.created.length).padStart(2, '0')}`, 'running', dto.template), timeout_sec: dto.timeout_sec };
@@ -47,6 +49,10 @@ class FakeSandboxes {
   }
   async resume(_c: Caller, id: string): Promise<SandboxView> {
     this.calls.push(`resume ${id}`);
+    if (this.resumeRacedBy) {
+      this.rows.set(id, { ...(await this.get(caller, id)), state: this.resumeRacedBy });
+      throw new WrennError(ErrorCode.InvalidState, `cannot resume a sandbox that is ${this.resumeRacedBy}`);
+    }
     const v = { ...(await this.get(caller, id)), state: this.resumeTo };
     this.rows.set(id, v);
     return v;
@@ -65,11 +71,11 @@ class FakeSandboxes {
   }
 }
 
-function setup(initEnv: (id: string, env: Record<string, string>) => Promise<void> = async () => undefined) {
+function setup(initEnv: (id: string, env: Record<string, string>) => Promise<void> = async () => undefined, resumeWait = { totalMs: 2000, pollMs: 10 }) {
   const sandboxes = new FakeSandboxes();
   const tokens = { tokenFor: (id: string) => `token-of-${id}` } as unknown as EnvdAccessTokens;
   const envd = { initEnv } as unknown as EnvdProxy;
-  const sut = new E2bSandboxesService(sandboxes as unknown as SandboxesService, tokens, envd, createLogger('test'));
+  const sut = new E2bSandboxesService(sandboxes as unknown as SandboxesService, tokens, envd, createLogger('test'), resumeWait);
   return { sut, sandboxes };
 }
 
@@ -173,6 +179,35 @@ describe(E2bSandboxesService.name, () => {
     await sut.pause(caller, id, {});
     await sut.connect(caller, id, { timeout: 43 });
     assert.deepEqual(sandboxes.calls, [`timeout ${id} 42`, `pause ${id}`, `resume ${id}`, `timeout ${id} 43`]);
+  });
+
+  it('joins a resume another client started, answering only once the sandbox runs', async () => {
+    const { sut, sandboxes } = setup();
+    const { sandboxID: id } = await sut.create(caller, newSandbox());
+    sandboxes.rows.set(id, { ...view(id, 'resuming') });
+    setTimeout(() => sandboxes.rows.set(id, { ...view(id, 'running') }), 60);
+    const connected = await sut.connect(caller, id, {});
+    assert.equal(connected.resumed, true);
+    assert.equal(sandboxes.rows.get(id)!.state, 'running', 'answered after the resume ended');
+    assert.deepEqual(sandboxes.calls, [], 'no second resume');
+
+    // Our resume refused because theirs got there first: still connected, not an error.
+    sandboxes.rows.set(id, { ...view(id, 'paused') });
+    sandboxes.resumeRacedBy = 'resuming';
+    setTimeout(() => sandboxes.rows.set(id, { ...view(id, 'running') }), 60);
+    assert.equal((await sut.connect(caller, id, {})).resumed, true);
+    assert.deepEqual(sandboxes.calls, [`resume ${id}`]);
+  });
+
+  it('gives up waiting for someone else\'s resume with 409, after its bound', async () => {
+    const { sut, sandboxes } = setup(undefined, { totalMs: 50, pollMs: 10 });
+    const { sandboxID: id } = await sut.create(caller, newSandbox());
+    sandboxes.rows.set(id, { ...view(id, 'resuming') });
+    await assert.rejects(sut.connect(caller, id, {}), code(ErrorCode.InvalidState));
+    // A resume that ended paused again (it failed) is not handed out as running.
+    sandboxes.rows.set(id, { ...view(id, 'paused') });
+    sandboxes.resumeRacedBy = 'paused';
+    await assert.rejects(sut.connect(caller, id, {}), code(ErrorCode.HostOperationFailed));
   });
 
   it('refuses to connect to a sandbox still pausing, or one whose resume did not bring it back', async () => {

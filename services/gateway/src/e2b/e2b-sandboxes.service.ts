@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ErrorCode, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { LOGGER } from '@wrenn/service-kit';
@@ -8,6 +8,14 @@ import { E2bConnectDto, E2bListedSandbox, E2bListQuery, E2bNewSandboxDto, E2bPau
 import { createFromE2b, e2bState, listFilterFromE2b, toE2bDetail, toE2bListed, toE2bMetric, toE2bSandbox } from './e2b.mapper';
 import { EnvdAccessTokens } from './envd-access-tokens';
 import { EnvdProxy } from './envd-proxy';
+
+/** How a connect waits for a resume someone else started: a resume takes well under a second. */
+export interface ResumeWait {
+  totalMs: number;
+  pollMs: number;
+}
+export const E2B_RESUME_WAIT = 'wrenn.e2b-resume-wait';
+const DEFAULT_RESUME_WAIT: ResumeWait = { totalMs: 60_000, pollMs: 100 };
 
 /**
  * E2B's sandbox operations on Wrenn's own use cases: every create, kill and read goes through
@@ -21,6 +29,7 @@ export class E2bSandboxesService {
     private readonly tokens: EnvdAccessTokens,
     private readonly envd: EnvdProxy,
     @Inject(LOGGER) private readonly log: Logger,
+    @Optional() @Inject(E2B_RESUME_WAIT) private readonly resumeWait: ResumeWait = DEFAULT_RESUME_WAIT,
   ) {}
 
   async create(caller: Caller, body: E2bNewSandboxDto, correlationId?: string): Promise<E2bSandbox> {
@@ -90,20 +99,42 @@ export class E2bSandboxesService {
    */
   async connect(caller: Caller, id: string, body: E2bConnectDto, correlationId?: string): Promise<{ resumed: boolean; sandbox: E2bSandbox }> {
     const { view, state } = await this.visible(caller, id);
-    if (state === 'paused' && view.state === 'pausing') {
+    if (view.state === 'pausing') {
       // A pause still under way: E2B answers a conflict rather than waiting for it.
       throw new WrennError(ErrorCode.InvalidState, `sandbox ${id} is still being paused; connect again once it is paused`, { state: view.state });
     }
     let current = view;
-    const resumed = state === 'paused';
-    if (resumed) {
-      current = await this.sandboxes.resume(caller, id, correlationId);
-      if (current.state !== 'running') {
-        throw new WrennError(ErrorCode.HostOperationFailed, `sandbox ${id} did not resume: ${current.failure_reason ?? current.state}`, { sandboxId: id });
+    const resumed = state === 'paused' || view.state === 'resuming';
+    if (view.state === 'resuming') {
+      current = await this.afterResume(caller, id);
+    } else if (view.state === 'paused') {
+      try {
+        current = await this.sandboxes.resume(caller, id, correlationId);
+      } catch (error) {
+        // Another client's connect resumed it first: join that resume instead of failing.
+        if (!(error instanceof WrennError && error.code === ErrorCode.InvalidState)) throw error;
+        current = await this.afterResume(caller, id);
       }
+    }
+    if (current.state !== 'running') {
+      throw new WrennError(ErrorCode.HostOperationFailed, `sandbox ${id} did not resume: ${current.failure_reason ?? current.state}`, { sandboxId: id });
     }
     if (body.timeout !== undefined) await this.setTimeout(caller, id, body.timeout, correlationId);
     return { resumed, sandbox: toE2bSandbox(current, this.tokens.tokenFor(id)) };
+  }
+
+  /**
+   * The sandbox once a resume under way (someone else's) has ended, so that a connect never hands
+   * out a sandbox whose envd is not answering yet. Bounded: past `resumeWait.totalMs` it answers 409.
+   */
+  private async afterResume(caller: Caller, id: string): Promise<SandboxView> {
+    const until = Date.now() + this.resumeWait.totalMs;
+    for (;;) {
+      const view = await this.sandboxes.get(caller, id);
+      if (view.state !== 'resuming') return view;
+      if (Date.now() >= until) throw new WrennError(ErrorCode.InvalidState, `sandbox ${id} is still resuming; connect again`, { state: view.state });
+      await new Promise((r) => setTimeout(r, this.resumeWait.pollMs));
+    }
   }
 
   /**
