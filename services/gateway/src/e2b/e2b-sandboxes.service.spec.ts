@@ -25,8 +25,10 @@ class FakeSandboxes {
   readonly calls: string[] = [];
   /** What a resume leaves the sandbox in: running, unless a test scripts a failure. */
   resumeTo = 'running';
-  /** Set to play another client's resume winning the race: ours is refused, theirs finishes. */
+  /** Set to play another client's resume winning the race: ours is refused, theirs goes on. */
   resumeRacedBy: string | null = null;
+  /** Whether the row shows that other resume at once (false: the read model lags behind it). */
+  raceShows = true;
   async create(_c: Caller, dto: CreateSandboxDto): Promise<SandboxView> {
     this.created.push(dto);
     const v = { ...view(`sb_01jz00000000000000000000${String(this.created.length).padStart(2, '0')}`, 'running', dto.template), timeout_sec: dto.timeout_sec };
@@ -50,7 +52,7 @@ class FakeSandboxes {
   async resume(_c: Caller, id: string): Promise<SandboxView> {
     this.calls.push(`resume ${id}`);
     if (this.resumeRacedBy) {
-      this.rows.set(id, { ...(await this.get(caller, id)), state: this.resumeRacedBy });
+      if (this.raceShows) this.rows.set(id, { ...(await this.get(caller, id)), state: this.resumeRacedBy });
       throw new WrennError(ErrorCode.InvalidState, `cannot resume a sandbox that is ${this.resumeRacedBy}`);
     }
     const v = { ...(await this.get(caller, id)), state: this.resumeTo };
@@ -71,7 +73,7 @@ class FakeSandboxes {
   }
 }
 
-function setup(initEnv: (id: string, env: Record<string, string>) => Promise<void> = async () => undefined, resumeWait = { totalMs: 2000, pollMs: 10 }) {
+function setup(initEnv: (id: string, env: Record<string, string>) => Promise<void> = async () => undefined, resumeWait = { totalMs: 2000, pollMs: 10, lagMs: 500 }) {
   const sandboxes = new FakeSandboxes();
   const tokens = { tokenFor: (id: string) => `token-of-${id}` } as unknown as EnvdAccessTokens;
   const envd = { initEnv } as unknown as EnvdProxy;
@@ -197,27 +199,53 @@ describe(E2bSandboxesService.name, () => {
     setTimeout(() => sandboxes.rows.set(id, { ...view(id, 'running') }), 60);
     assert.equal((await sut.connect(caller, id, {})).resumed, true);
     assert.deepEqual(sandboxes.calls, [`resume ${id}`]);
+
+    // The same race with the read model still showing "paused" for a moment.
+    sandboxes.rows.set(id, { ...view(id, 'paused') });
+    sandboxes.raceShows = false;
+    setTimeout(() => sandboxes.rows.set(id, { ...view(id, 'resuming') }), 30);
+    setTimeout(() => sandboxes.rows.set(id, { ...view(id, 'running') }), 80);
+    assert.equal((await sut.connect(caller, id, {})).resumed, true);
+    assert.equal(sandboxes.rows.get(id)!.state, 'running');
   });
 
   it('gives up waiting for someone else\'s resume with 409, after its bound', async () => {
-    const { sut, sandboxes } = setup(undefined, { totalMs: 50, pollMs: 10 });
+    const { sut, sandboxes } = setup(undefined, { totalMs: 50, pollMs: 10, lagMs: 20 });
     const { sandboxID: id } = await sut.create(caller, newSandbox());
     sandboxes.rows.set(id, { ...view(id, 'resuming') });
     await assert.rejects(sut.connect(caller, id, {}), code(ErrorCode.InvalidState));
+    sandboxes.rows.set(id, { ...view(id, 'pausing') });
+    await assert.rejects(sut.connect(caller, id, {}), code(ErrorCode.InvalidState));
+    assert.deepEqual(sandboxes.calls, []);
     // A resume that ended paused again (it failed) is not handed out as running.
     sandboxes.rows.set(id, { ...view(id, 'paused') });
     sandboxes.resumeRacedBy = 'paused';
     await assert.rejects(sut.connect(caller, id, {}), code(ErrorCode.HostOperationFailed));
   });
 
-  it('refuses to connect to a sandbox still pausing, or one whose resume did not bring it back', async () => {
+  it('waits for a pause under way and then resumes; a pause that failed leaves it running, no resume', async () => {
     const { sut, sandboxes } = setup();
     const { sandboxID: id } = await sut.create(caller, newSandbox());
     sandboxes.rows.set(id, { ...view(id, 'pausing') });
-    await assert.rejects(sut.connect(caller, id, {}), code(ErrorCode.InvalidState));
-    assert.deepEqual(sandboxes.calls, []);
+    setTimeout(() => sandboxes.rows.set(id, { ...view(id, 'paused') }), 40);
+    const afterPause = await sut.connect(caller, id, {});
+    assert.equal(afterPause.resumed, true);
+    assert.deepEqual(sandboxes.calls, [`resume ${id}`]);
+
+    sandboxes.rows.set(id, { ...view(id, 'pausing') });
+    setTimeout(() => sandboxes.rows.set(id, { ...view(id, 'running') }), 40);
+    assert.equal((await sut.connect(caller, id, {})).resumed, false);
+    assert.deepEqual(sandboxes.calls, [`resume ${id}`], 'no resume of a sandbox whose pause failed');
+  });
+
+  it('answers a resume that did not bring the sandbox back with an error, never its token', async () => {
+    const { sut, sandboxes } = setup();
+    const { sandboxID: id } = await sut.create(caller, newSandbox());
     sandboxes.rows.set(id, { ...view(id, 'paused') });
     sandboxes.resumeTo = 'failed';
+    await assert.rejects(sut.connect(caller, id, {}), code(ErrorCode.SandboxNotFound));
+    sandboxes.rows.set(id, { ...view(id, 'paused') });
+    sandboxes.resumeTo = 'paused';
     await assert.rejects(sut.connect(caller, id, {}), code(ErrorCode.HostOperationFailed));
   });
 

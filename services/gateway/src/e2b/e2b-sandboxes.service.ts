@@ -9,13 +9,15 @@ import { createFromE2b, e2bState, listFilterFromE2b, toE2bDetail, toE2bListed, t
 import { EnvdAccessTokens } from './envd-access-tokens';
 import { EnvdProxy } from './envd-proxy';
 
-/** How a connect waits for a resume someone else started: a resume takes well under a second. */
+/** How a connect waits for a pause or resume already under way: each takes well under a second. */
 export interface ResumeWait {
   totalMs: number;
   pollMs: number;
+  /** How long a read model that does not show another client's resume yet is waited for. */
+  lagMs: number;
 }
 export const E2B_RESUME_WAIT = 'wrenn.e2b-resume-wait';
-const DEFAULT_RESUME_WAIT: ResumeWait = { totalMs: 60_000, pollMs: 100 };
+const DEFAULT_RESUME_WAIT: ResumeWait = { totalMs: 60_000, pollMs: 50, lagMs: 5000 };
 
 /**
  * E2B's sandbox operations on Wrenn's own use cases: every create, kill and read goes through
@@ -98,25 +100,24 @@ export class E2bSandboxesService {
    * the sandbox's new inactivity timeout, as E2B extends its deadline on connect.
    */
   async connect(caller: Caller, id: string, body: E2bConnectDto, correlationId?: string): Promise<{ resumed: boolean; sandbox: E2bSandbox }> {
-    const { view, state } = await this.visible(caller, id);
-    if (view.state === 'pausing') {
-      // A pause still under way: E2B answers a conflict rather than waiting for it.
-      throw new WrennError(ErrorCode.InvalidState, `sandbox ${id} is still being paused; connect again once it is paused`, { state: view.state });
-    }
-    let current = view;
-    const resumed = state === 'paused' || view.state === 'resuming';
-    if (view.state === 'resuming') {
-      current = await this.afterResume(caller, id);
-    } else if (view.state === 'paused') {
+    let { view: current } = await this.visible(caller, id);
+    // A pause under way (the TTL's, typically, as the user comes back): let it finish, then resume.
+    if (current.state === 'pausing') current = await this.settled(caller, id, 'pausing');
+    const resumed = current.state === 'paused' || current.state === 'resuming';
+    if (current.state === 'resuming') {
+      current = await this.settled(caller, id, 'resuming');
+    } else if (current.state === 'paused') {
       try {
         current = await this.sandboxes.resume(caller, id, correlationId);
       } catch (error) {
-        // Another client's connect resumed it first: join that resume instead of failing.
+        // Another client's connect resumed it first: join that resume instead of failing. The
+        // read model may not show that resume yet, so "paused" is waited out for a short while.
         if (!(error instanceof WrennError && error.code === ErrorCode.InvalidState)) throw error;
-        current = await this.afterResume(caller, id);
+        current = await this.settled(caller, id, 'resuming', this.resumeWait.lagMs);
       }
     }
     if (current.state !== 'running') {
+      if (!e2bState(current.state)) throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${id} not found (it is ${current.state})`);
       throw new WrennError(ErrorCode.HostOperationFailed, `sandbox ${id} did not resume: ${current.failure_reason ?? current.state}`, { sandboxId: id });
     }
     if (body.timeout !== undefined) await this.setTimeout(caller, id, body.timeout, correlationId);
@@ -124,15 +125,22 @@ export class E2bSandboxesService {
   }
 
   /**
-   * The sandbox once a resume under way (someone else's) has ended, so that a connect never hands
-   * out a sandbox whose envd is not answering yet. Bounded: past `resumeWait.totalMs` it answers 409.
+   * The sandbox once a pause or resume under way (someone else's) has ended, so that a connect
+   * never hands out a sandbox whose envd is not answering yet. Bounded: past
+   * `resumeWait.totalMs` it answers 409.
    */
-  private async afterResume(caller: Caller, id: string): Promise<SandboxView> {
-    const until = Date.now() + this.resumeWait.totalMs;
+  private async settled(caller: Caller, id: string, inFlight: 'pausing' | 'resuming', pausedLagMs = 0): Promise<SandboxView> {
+    const started = Date.now();
+    const until = started + this.resumeWait.totalMs;
+    let sawInFlight = false;
     for (;;) {
       const view = await this.sandboxes.get(caller, id);
-      if (view.state !== 'resuming') return view;
-      if (Date.now() >= until) throw new WrennError(ErrorCode.InvalidState, `sandbox ${id} is still resuming; connect again`, { state: view.state });
+      sawInFlight ||= view.state === inFlight;
+      // Still paused before the resume shows: the read model lagging (a resume that failed shows
+      // paused only after it was seen resuming, or once the lag allowance is spent).
+      const lagging = view.state === 'paused' && !sawInFlight && Date.now() - started < pausedLagMs;
+      if (view.state !== inFlight && !lagging) return view;
+      if (Date.now() >= until) throw new WrennError(ErrorCode.InvalidState, `sandbox ${id} is still ${inFlight}; connect again`, { state: view.state });
       await new Promise((r) => setTimeout(r, this.resumeWait.pollMs));
     }
   }
