@@ -285,8 +285,11 @@ export class SandboxLifecycleService {
    * the event is the whole change. Setting the one it already has records nothing.
    */
   async setTimeout(req: SetSandboxTimeoutRequest): Promise<CommandAccepted> {
-    await this.existing(req.sandboxId, req.meta.teamId);
+    const before = await this.existing(req.sandboxId, req.meta.teamId);
     const result = await this.decide(req.sandboxId, { type: 'SetTimeout', timeoutSec: req.timeoutSec }, req.meta, 'timeout');
+    if (result.events.length > 0 && !result.duplicate) {
+      this.log.info({ sandboxId: req.sandboxId, correlationId: req.meta.correlationId, from: before.timeoutSec, to: req.timeoutSec }, 'sandbox timeout changed');
+    }
     return { sandboxId: req.sandboxId, seq: result.seq };
   }
 
