@@ -18,6 +18,7 @@ export const SchedulerCommand = {
   Pause: 'pause',
   Resume: 'resume',
   MarkLost: 'mark-lost',
+  SetTimeout: 'set-timeout',
 } as const;
 export type SchedulerCommand = (typeof SchedulerCommand)[keyof typeof SchedulerCommand];
 
@@ -77,6 +78,13 @@ export interface ResumeSandboxRequest {
   sandboxId: string;
   /** As for pause: finish a resume left `resuming` by a crash. */
   redrive?: boolean;
+}
+
+/** Change the inactivity after which a running sandbox is paused (seconds, 0 = never). */
+export interface SetSandboxTimeoutRequest {
+  meta: CommandMeta;
+  sandboxId: string;
+  timeoutSec: number;
 }
 
 /** The reaper's verdict on a sandbox whose host stopped beating. */

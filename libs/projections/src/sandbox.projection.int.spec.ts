@@ -24,11 +24,14 @@ describe('sandbox and usage projections, one event at a time vs a whole run', ()
     await sb('10:00:05.000', 'sb_c', 'failed', { reason: 'no image', during: 'create' });
     await sb('10:00:06.000', 'sb_a', 'pause_requested', { reason: 'user' });
     await sb('10:00:07.000', 'sb_a', 'paused', { snapshotRef: 'snap_a', sizeBytes: 4096 });
+    await sb('10:00:07.500', 'sb_a', 'timeout_changed', { timeoutSec: 600 }); // no billing meaning: usage skips it
     await sb('10:00:08.000', 'sb_a', 'resume_requested', { hostId: 'h2', bootId: 'b2' });
     await sb('10:00:09.000', 'sb_a', 'resumed', { hostId: 'h2' });
     await req('10:00:10.000', 'sb_a'); // a second create of one sandbox: parked
     await sb('10:00:11.000', 'sb_a', 'lost', { hostId: 'h2', reason: 'host gone' });
     await sb('10:00:12.000', 'sb_c', 'stop_requested');
+    await req('10:00:13.000', 'sb_d');
+    await sb('10:00:14.000', 'sb_d', 'timeout_changed', { timeoutSec: 0 });
     raws = [];
     await log.store.readRaw({ fromSeq: 1 }, (raw) => void raws.push(raw));
   });
@@ -65,9 +68,13 @@ describe('sandbox and usage projections, one event at a time vs a whole run', ()
     assert.equal(a.failure_reason, 'host gone');
     assert.equal(a.created_at.toISOString(), '2026-03-01T10:00:00.000Z');
     assert.equal(a.updated_at.toISOString(), '2026-03-01T10:00:11.000Z');
+    assert.equal(a.timeout_sec, 600, 'the timeout changed while paused is kept');
     assert.equal(oneByOne.sandboxes.find((r: { id: string }) => r.id === 'sb_c').state, 'stopping');
+    // A new timeout changes the timeout and the row's last change, never the state.
+    const d = oneByOne.sandboxes.find((r: { id: string }) => r.id === 'sb_d');
+    assert.deepEqual([d.state, d.timeout_sec, d.updated_at.toISOString()], ['pending', 0, '2026-03-01T10:00:14.000Z']);
     // The ghost start and the second create, parked by both read models.
-    assert.deepEqual(oneByOne.dead.map((d: { stream_seq: string }) => Number(d.stream_seq)), [4, 11, 4, 11]);
+    assert.deepEqual(oneByOne.dead.map((d: { stream_seq: string }) => Number(d.stream_seq)), [4, 12, 4, 12]);
     // sb_a ran 10:00:02→10:00:07 and 10:00:09→10:00:11 (lost); its snapshot 10:00:07→10:00:09.
     assert.deepEqual(
       oneByOne.intervals.map((i: { sandbox_id: string; kind: string; start_ms: string; end_ms: string }) => [i.sandbox_id, i.kind, Number(i.end_ms) - Number(i.start_ms)]),

@@ -5,8 +5,8 @@ import { EntityManager } from 'typeorm';
 
 export const SANDBOX_PROJECTION = 'sandboxes';
 
-/** The state each event leaves the row in (the decider's evolve, flattened for SQL). */
-function stateAfter(event: SandboxEvent): string {
+/** The state each event leaves the row in (the decider's evolve, flattened for SQL); null = unchanged. */
+function stateAfter(event: SandboxEvent): string | null {
   switch (event.type) {
     case T.Requested: return SandboxStatus.Pending;
     case T.Scheduled: return SandboxStatus.Starting;
@@ -22,12 +22,14 @@ function stateAfter(event: SandboxEvent): string {
     case T.StopRequested: return SandboxStatus.Stopping;
     case T.Stopped: return SandboxStatus.Stopped;
     case T.Lost: return SandboxStatus.Lost;
+    case T.TimeoutChanged: return null;
   }
 }
 
 /** The columns an event can change after the row exists. */
 interface MutableRow {
   state: string;
+  timeoutSec: number;
   hostId: string | null;
   bootId: string | null;
   failureReason: string | null;
@@ -42,7 +44,6 @@ interface NewRow extends MutableRow {
   template: string;
   vcpus: number;
   memoryMb: number;
-  timeoutSec: number;
   templateId: string | null;
   createdAt: string;
 }
@@ -55,7 +56,7 @@ function toSandboxEvent(stored: StoredEvent): SandboxEvent {
 
 /** What one (non-creating) event does to a row. */
 function evolveRow(row: MutableRow, event: SandboxEvent, stored: StoredEvent): void {
-  row.state = stateAfter(event);
+  row.state = stateAfter(event) ?? row.state;
   row.version = stored.seq;
   row.updatedAt = stored.occurredAt;
   switch (event.type) {
@@ -67,6 +68,8 @@ function evolveRow(row: MutableRow, event: SandboxEvent, stored: StoredEvent): v
     case T.ResumeRequested: row.hostId = event.data.hostId; row.bootId = event.data.bootId; break;
     // Running again: the snapshot became the sandbox, it no longer occupies storage of its own.
     case T.Resumed: row.hostId = event.data.hostId; row.snapshotRef = null; row.snapshotSizeBytes = null; break;
+    // updated_at moves with it: the reaper counts inactivity from the row's last change too.
+    case T.TimeoutChanged: row.timeoutSec = event.data.timeoutSec; break;
     default: break;
   }
 }
@@ -89,14 +92,14 @@ async function applySandboxEvents(events: StoredEvent[], tx: EntityManager): Pro
     seen.add(id);
   }
   if (needed.size > 0) {
-    const rows: Array<{ id: string; state: string; host_id: string | null; boot_id: string | null; failure_reason: string | null; snapshot_ref: string | null; snapshot_size_bytes: string | null; version: string; updated_at: Date }> =
+    const rows: Array<{ id: string; state: string; timeout_sec: number; host_id: string | null; boot_id: string | null; failure_reason: string | null; snapshot_ref: string | null; snapshot_size_bytes: string | null; version: string; updated_at: Date }> =
       await tx.query(
-        'SELECT id, state, host_id, boot_id, failure_reason, snapshot_ref, snapshot_size_bytes, version, updated_at FROM sandboxes WHERE id = ANY($1::text[])',
+        'SELECT id, state, timeout_sec, host_id, boot_id, failure_reason, snapshot_ref, snapshot_size_bytes, version, updated_at FROM sandboxes WHERE id = ANY($1::text[])',
         [[...needed]],
       );
     for (const r of rows) {
       changed.set(r.id, {
-        state: r.state, hostId: r.host_id, bootId: r.boot_id, failureReason: r.failure_reason,
+        state: r.state, timeoutSec: r.timeout_sec, hostId: r.host_id, bootId: r.boot_id, failureReason: r.failure_reason,
         snapshotRef: r.snapshot_ref, snapshotSizeBytes: r.snapshot_size_bytes === null ? null : Number(r.snapshot_size_bytes),
         version: Number(r.version), updatedAt: r.updated_at.toISOString(),
       });
@@ -109,7 +112,7 @@ async function applySandboxEvents(events: StoredEvent[], tx: EntityManager): Pro
       if (created.has(id) || changed.has(id)) throw new Error(`sandbox ${id} is already in the read model`);
       created.set(id, {
         teamId: event.data.teamId, template: event.data.template, vcpus: event.data.vcpus, memoryMb: event.data.memoryMb,
-        timeoutSec: event.data.timeoutSec, templateId: event.data.templateId ?? null, state: stateAfter(event), hostId: null, bootId: null,
+        timeoutSec: event.data.timeoutSec, templateId: event.data.templateId ?? null, state: SandboxStatus.Pending, hostId: null, bootId: null,
         failureReason: null, snapshotRef: null, snapshotSizeBytes: null, version: stored.seq, createdAt: stored.occurredAt, updatedAt: stored.occurredAt,
       });
       continue;
@@ -138,13 +141,13 @@ async function applySandboxEvents(events: StoredEvent[], tx: EntityManager): Pro
   }
   if (changed.size > 0) {
     const rows = [...changed].map(([id, r]) => ({
-      id, state: r.state, host_id: r.hostId, boot_id: r.bootId, failure_reason: r.failureReason, snapshot_ref: r.snapshotRef,
+      id, state: r.state, timeout_sec: r.timeoutSec, host_id: r.hostId, boot_id: r.bootId, failure_reason: r.failureReason, snapshot_ref: r.snapshotRef,
       snapshot_size_bytes: r.snapshotSizeBytes, version: r.version, updated_at: r.updatedAt,
     }));
     await tx.query(
-      `UPDATE sandboxes s SET state = u.state, host_id = u.host_id, boot_id = u.boot_id, failure_reason = u.failure_reason,
+      `UPDATE sandboxes s SET state = u.state, timeout_sec = u.timeout_sec, host_id = u.host_id, boot_id = u.boot_id, failure_reason = u.failure_reason,
               snapshot_ref = u.snapshot_ref, snapshot_size_bytes = u.snapshot_size_bytes, version = u.version, updated_at = u.updated_at
-       FROM json_to_recordset($1::json) AS u(id text, state text, host_id text, boot_id text, failure_reason text, snapshot_ref text,
+       FROM json_to_recordset($1::json) AS u(id text, state text, timeout_sec integer, host_id text, boot_id text, failure_reason text, snapshot_ref text,
             snapshot_size_bytes bigint, version bigint, updated_at timestamptz)
        WHERE s.id = u.id`,
       [JSON.stringify(rows)],

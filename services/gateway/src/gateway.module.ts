@@ -84,6 +84,6 @@ import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
     { provide: USAGE_CLOCK, useValue: () => Date.now() },
     EventStreamService,
   ],
-  exports: [SandboxesService, SandboxDataService, SandboxRepository],
+  exports: [SandboxesService, SandboxDataService, SandboxRepository, ActivityRecorder],
 })
 export class GatewayModule {}

@@ -2,15 +2,16 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { CommandExitError, FileType, NotFoundError, Sandbox, SandboxError, TimeoutError } from 'e2b';
+import { AuthenticationError, CommandExitError, FileType, NotFoundError, Sandbox, SandboxError, SandboxNotFoundError, TimeoutError } from 'e2b';
 import { EventStore } from '@wrenn/eventlog';
-import { Platform, startPlatform } from './platform';
+import { eventually } from '@wrenn/testing';
+import { Identity, Platform, startPlatform } from './platform';
 
 /** What the SDK reads to find a platform: nothing else is changed in the user's code. */
 function pointSdkAt(url: string, apiKey: string): void {
   process.env.E2B_API_URL = `${url}/e2b`;
   process.env.E2B_SANDBOX_URL = url;
-  // A Wrenn API key: the SDK sends it as X-API-KEY, the header Wrenn reads.
+  // A Wrenn API key: the SDK sends it as X-API-KEY, the gateway's access guard checks it.
   process.env.E2B_API_KEY = apiKey;
   delete process.env.E2B_DEBUG;
   delete process.env.E2B_DOMAIN;
@@ -23,15 +24,20 @@ function pointSdkAt(url: string, apiKey: string): void {
 describe('E2B SDK drop-in', () => {
   let p: Platform;
   let sbx: Sandbox;
+  /** Another user's team, with its own key: must never see the owner's sandboxes. */
+  let stranger: Identity;
 
   before(async () => {
     p = await startPlatform('e2b');
     pointSdkAt(p.url, p.owner.apiKey);
+    stranger = await p.signUp('stranger');
   });
   after(async () => {
-    // Leave nothing running even when a test failed halfway.
-    const { body } = await p.api('GET', '/v1/sandboxes?state=running').catch(() => ({ body: { sandboxes: [] } }));
-    for (const sb of body?.sandboxes ?? []) await p.api('DELETE', `/v1/sandboxes/${sb.id}`).catch(() => undefined);
+    // Leave nothing running or paused even when a test failed halfway.
+    const { body } = await p.api('GET', '/v1/sandboxes').catch(() => ({ body: { sandboxes: [] } }));
+    for (const sb of body?.sandboxes ?? []) {
+      if (!['stopped', 'failed'].includes(sb.state)) await p.api('DELETE', `/v1/sandboxes/${sb.id}`).catch(() => undefined);
+    }
     await p.stop();
   });
 
@@ -53,6 +59,36 @@ describe('E2B SDK drop-in', () => {
     assert.equal(row.state, 'running');
     assert.equal(row.template, 'base');
     assert.equal(row.host_id, p.hostId);
+    const store = await EventStore.create(p.env.nc, p.env.naming);
+    const { events } = await store.load('sandbox', sbx.sandboxId);
+    assert.deepEqual(events.map((e) => e.type), ['sandbox.requested', 'sandbox.scheduled', 'sandbox.started']);
+  });
+
+  it('refuses a wrong API key with the SDK\'s authentication error, creating nothing', async () => {
+    const before = (await p.api('GET', '/v1/sandboxes')).body.sandboxes.length;
+    const wrong = { apiKey: 'wrn_not-a-key-of-this-platform' };
+    await assert.rejects(Sandbox.create(wrong), AuthenticationError);
+    await assert.rejects(Sandbox.getInfo(sbx.sandboxId, wrong), AuthenticationError);
+    await assert.rejects(Sandbox.list(wrong).nextItems(), AuthenticationError);
+    await assert.rejects(Sandbox.kill(sbx.sandboxId, wrong), AuthenticationError);
+    assert.equal((await p.api('GET', '/v1/sandboxes')).body.sandboxes.length, before);
+    assert.equal((await sbx.getInfo()).state, 'running');
+  });
+
+  it('keeps the sandbox from another team\'s key: not found, not listed, untouched', async () => {
+    const theirs = { apiKey: stranger.apiKey };
+    await assert.rejects(Sandbox.getInfo(sbx.sandboxId, theirs), SandboxNotFoundError);
+    await assert.rejects(Sandbox.connect(sbx.sandboxId, theirs), SandboxNotFoundError);
+    await assert.rejects(Sandbox.pause(sbx.sandboxId, theirs), SandboxNotFoundError);
+    await assert.rejects(Sandbox.setTimeout(sbx.sandboxId, 60_000, theirs), SandboxNotFoundError);
+    await assert.rejects(Sandbox.getMetrics(sbx.sandboxId, theirs), NotFoundError);
+    assert.equal(await Sandbox.kill(sbx.sandboxId, theirs), false, 'their kill finds nothing');
+    const listed = await Sandbox.list(theirs).nextItems();
+    assert.ok(!listed.some((s) => s.sandboxId === sbx.sandboxId), 'not in their list');
+    // Still the owner's, running, with the timeout it was created with.
+    const row = await p.api('GET', `/v1/sandboxes/${sbx.sandboxId}`);
+    assert.equal(row.body.state, 'running');
+    assert.equal(row.body.timeout_sec, 300);
     const store = await EventStore.create(p.env.nc, p.env.naming);
     const { events } = await store.load('sandbox', sbx.sandboxId);
     assert.deepEqual(events.map((e) => e.type), ['sandbox.requested', 'sandbox.scheduled', 'sandbox.started']);
@@ -274,20 +310,16 @@ describe('E2B SDK drop-in', () => {
     const badRequest = (error: unknown) => error instanceof SandboxError && /^400: /.test(error.message);
     await assert.rejects(Sandbox.create('Not A Template!'), badRequest);
     await assert.rejects(Sandbox.create({ allowInternetAccess: false }), badRequest);
-    const raw = await fetch(`${p.url}/e2b/sandboxes`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': p.owner.apiKey }, body: '{"timeout":5}' });
+    const raw = await fetch(`${p.url}/e2b/sandboxes`, { method: 'POST', headers: { 'content-type': 'application/json', ...p.authHeaders() }, body: '{"timeout":5}' });
     assert.equal(raw.status, 400);
     assert.equal(((await raw.json()) as { code: number }).code, 400);
-    // Without a Wrenn API key the SDK's calls are refused, in E2B's shape.
-    const anonymous = await fetch(`${p.url}/e2b/v2/sandboxes`, { headers: { 'x-api-key': 'e2b_not_a_wrenn_key' } });
-    assert.equal(anonymous.status, 401);
-    assert.equal(((await anonymous.json()) as { code: number }).code, 401);
     assert.equal((await p.api('GET', '/v1/sandboxes')).body.sandboxes.length, before);
     await assert.rejects(Sandbox.getInfo('sb_00000000000000000000000000'), NotFoundError);
   });
 
   it('answers with E2B\'s status codes and error shape on the wire', async () => {
     const call = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${p.url}/e2b${path}`, { method, headers: { 'content-type': 'application/json', 'x-api-key': p.owner.apiKey }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const res = await fetch(`${p.url}/e2b${path}`, { method, headers: { 'content-type': 'application/json', ...p.authHeaders() }, body: body === undefined ? undefined : JSON.stringify(body) });
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : undefined };
     };
@@ -301,11 +333,34 @@ describe('E2B SDK drop-in', () => {
       assert.equal(connected.status, 200);
       assert.equal(connected.body.envdAccessToken, created.body.envdAccessToken);
       const timeout = await call('POST', `/sandboxes/${id}/timeout`, { timeout: 30 });
-      assert.equal(timeout.status, 501);
-      assert.equal(timeout.body.code, 501);
+      assert.equal(timeout.status, 204);
+      assert.equal((await p.api('GET', `/v1/sandboxes/${id}`)).body.timeout_sec, 30);
       const badTimeout = await call('POST', `/sandboxes/${id}/timeout`, { timeout: -1 });
       assert.equal(badTimeout.status, 400);
       assert.equal(badTimeout.body.code, 400);
+      assert.equal((await p.api('GET', `/v1/sandboxes/${id}`)).body.timeout_sec, 30, 'a refused timeout changes nothing');
+      const keepMemory = await call('POST', `/sandboxes/${id}/pause`, { memory: true });
+      assert.equal(keepMemory.status, 400, 'memory snapshots are refused, not ignored');
+      assert.equal((await p.api('GET', `/v1/sandboxes/${id}`)).body.state, 'running');
+      assert.equal((await call('POST', `/sandboxes/${id}/pause`, {})).status, 204);
+      const twice = await call('POST', `/sandboxes/${id}/pause`, {});
+      assert.equal(twice.status, 409);
+      assert.equal(twice.body.code, 409);
+      const resumed = await call('POST', `/v2/sandboxes/${id}/connect`, {});
+      assert.equal(resumed.status, 201, 'a paused sandbox is resumed by connect');
+      assert.equal(resumed.body.envdAccessToken, created.body.envdAccessToken);
+      // Two clients connecting to one paused sandbox at once: one resume, both answered once it runs.
+      assert.equal((await call('POST', `/sandboxes/${id}/pause`, {})).status, 204);
+      const both = await Promise.all([call('POST', `/v2/sandboxes/${id}/connect`, {}), call('POST', `/v2/sandboxes/${id}/connect`, {})]);
+      assert.ok(both.every((r) => r.status === 200 || r.status === 201), JSON.stringify(both));
+      assert.ok(both.some((r) => r.status === 201));
+      assert.equal((await p.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'true' })).status, 200, 'running when either answered');
+      const store = await EventStore.create(p.env.nc, p.env.naming);
+      const history = (await store.load('sandbox', id)).events.map((e) => e.type);
+      assert.equal(history.filter((t) => t === 'sandbox.resume_requested').length, 2, 'one resume per pause, none for the second client');
+      assert.equal((await call('POST', `/v2/sandboxes/sb_00000000000000000000000000/connect`, {})).status, 404);
+      assert.equal((await call('POST', `/sandboxes/sb_00000000000000000000000000/pause`, {})).status, 404);
+      assert.equal((await call('POST', `/sandboxes/sb_00000000000000000000000000/timeout`, { timeout: 5 })).status, 404);
     } finally {
       assert.equal((await call('DELETE', `/sandboxes/${id}`)).status, 204);
     }
@@ -315,20 +370,73 @@ describe('E2B SDK drop-in', () => {
     assert.equal((await call('GET', `/sandboxes/${id}`)).status, 404);
   });
 
-  it('sets the timeout', { skip: 'needs the scheduler command set-timeout (lifecycle); /e2b answers 501 until then' }, async () => {
+  it('sets the timeout: Wrenn\'s inactivity timeout, on the log, endAt moved', async () => {
     await sbx.setTimeout(120_000);
     const info = await sbx.getInfo();
-    assert.ok(info.endAt.getTime() > Date.now() + 100_000);
+    assert.ok(info.endAt.getTime() > Date.now() + 100_000, `endAt ${info.endAt.toISOString()}`);
+    assert.ok(info.endAt.getTime() <= Date.now() + 121_000, `endAt ${info.endAt.toISOString()}`);
+    assert.equal((await p.api('GET', `/v1/sandboxes/${sbx.sandboxId}`)).body.timeout_sec, 120);
+    const store = await EventStore.create(p.env.nc, p.env.naming);
+    const { events } = await store.load('sandbox', sbx.sandboxId);
+    assert.equal(events.at(-1)!.type, 'sandbox.timeout_changed');
+    assert.deepEqual(events.at(-1)!.data, { timeoutSec: 120 });
   });
 
-  it('pauses and resumes through connect, keeping files', async () => {
-    await sbx.files.write('/tmp/compat/kept.txt', 'kept');
+  it('pauses, lists as paused, and resumes through connect with the files written before', async () => {
+    await sbx.files.write('/tmp/compat/kept.txt', 'kept across the pause');
+    await sbx.files.write('kept.bin', new Blob([Buffer.from([0, 1, 2, 255])]));
     assert.equal(await sbx.pause(), true);
     assert.equal((await sbx.getInfo()).state, 'paused');
+    assert.equal((await p.api('GET', `/v1/sandboxes/${sbx.sandboxId}`)).body.state, 'paused');
     assert.equal(await Sandbox.pause(sbx.sandboxId), false, 'pausing a paused sandbox reports false');
-    const resumed = await Sandbox.connect(sbx.sandboxId);
+
+    const listed = (await Sandbox.list().nextItems()).find((s) => s.sandboxId === sbx.sandboxId);
+    assert.equal(listed?.state, 'paused', 'Sandbox.list shows it paused');
+    const pausedOnly = await Sandbox.list({ query: { state: ['paused'] } }).nextItems();
+    assert.ok(pausedOnly.some((s) => s.sandboxId === sbx.sandboxId));
+    const runningOnly = await Sandbox.list({ query: { state: ['running'] } }).nextItems();
+    assert.ok(!runningOnly.some((s) => s.sandboxId === sbx.sandboxId));
+    assert.deepEqual(await sbx.getMetrics(), [], 'a paused sandbox uses nothing');
+
+    const resumed = await Sandbox.connect(sbx.sandboxId, { timeoutMs: 90_000 });
+    assert.equal(resumed.sandboxId, sbx.sandboxId);
     assert.equal((await resumed.getInfo()).state, 'running');
-    assert.equal(await resumed.files.read('/tmp/compat/kept.txt'), 'kept');
+    assert.equal(await resumed.files.read('/tmp/compat/kept.txt'), 'kept across the pause');
+    assert.deepEqual([...(await resumed.files.read('kept.bin', { format: 'bytes' }))], [0, 1, 2, 255]);
+    assert.equal((await resumed.commands.run('cat /tmp/compat/kept.txt')).stdout, 'kept across the pause');
+    // The first handle still works: same id, same access token.
+    assert.equal((await sbx.commands.run('echo again')).stdout, 'again\n');
+    const row = await p.api('GET', `/v1/sandboxes/${sbx.sandboxId}`);
+    assert.equal(row.body.state, 'running');
+    assert.equal(row.body.timeout_sec, 90, 'connect\'s timeout became the sandbox\'s');
+    const store = await EventStore.create(p.env.nc, p.env.naming);
+    const { events } = await store.load('sandbox', sbx.sandboxId);
+    assert.deepEqual(events.slice(-5).map((e) => e.type), ['sandbox.pause_requested', 'sandbox.paused', 'sandbox.resume_requested', 'sandbox.resumed', 'sandbox.timeout_changed']);
+    assert.ok(events.every((e) => e.actor.kind === 'api_key' && e.actor.id === p.owner.keyId), 'every step acted for the owner\'s key');
+  });
+
+  it('counts SDK traffic as use: not paused under a long command, paused once idle, back with connect', async (t) => {
+    const short = await Sandbox.create({ timeoutMs: 3000 });
+    try {
+      const store = await EventStore.create(p.env.nc, p.env.naming);
+      const types = async () => (await store.load('sandbox', short.sandboxId)).events.map((e) => e.type);
+      // Only envd traffic, twice the timeout long: the proxy holds the sandbox in use throughout.
+      assert.equal((await short.commands.run('sleep 6; echo done', { timeoutMs: 20_000 })).stdout, 'done\n');
+      assert.ok(!(await types()).includes('sandbox.pause_requested'), 'not paused under its own command');
+      const idleFrom = Date.now();
+      await eventually(async () => (await types()).includes('sandbox.auto_paused'), 20_000, 'the idle sandbox to be paused').catch(async (error) => {
+        // What the log and the platform said, to tell a slow reaper from a sandbox kept in use.
+        t.diagnostic(`events: ${(await types()).join(' → ')}`);
+        t.diagnostic(p.output().split('\n').filter((l) => l.includes(short.sandboxId)).slice(-10).join('\n'));
+        throw error;
+      });
+      assert.ok(Date.now() - idleFrom >= 2000, 'not before its timeout');
+      assert.equal((await Sandbox.getInfo(short.sandboxId)).state, 'paused');
+      const back = await Sandbox.connect(short.sandboxId);
+      assert.equal((await back.commands.run('echo back')).stdout, 'back\n');
+    } finally {
+      await Sandbox.kill(short.sandboxId);
+    }
   });
 
   it('kills the sandbox: gone for E2B, stopped for Wrenn, on the log', async () => {
@@ -341,5 +449,31 @@ describe('E2B SDK drop-in', () => {
     const store = await EventStore.create(p.env.nc, p.env.naming);
     const { events } = await store.load('sandbox', sbx.sandboxId);
     assert.deepEqual(events.slice(-2).map((e) => e.type), ['sandbox.stop_requested', 'sandbox.stopped']);
+  });
+
+  it('is in the team\'s audit trail and usage, and in no other team\'s', async () => {
+    const store = await EventStore.create(p.env.nc, p.env.naming);
+    const { events } = await store.load('sandbox', sbx.sandboxId);
+    const path = `/v1/audit?resource_type=sandbox&resource_id=${sbx.sandboxId}`;
+    const entries = await eventually(async () => {
+      const res = await p.api('GET', path);
+      return res.body.entries?.length === events.length ? res.body.entries : undefined;
+    }, 10_000, 'the audit rows');
+    assert.deepEqual(entries.map((e: { type: string }) => e.type), events.map((e) => e.type).reverse());
+    assert.ok(entries.every((e: { team_id: string; actor: { kind: string; id: string } }) => e.team_id === p.owner.teamId && e.actor.kind === 'api_key' && e.actor.id === p.owner.keyId));
+    assert.deepEqual((await p.api('GET', path, undefined, { auth: { apiKey: stranger.apiKey } })).body.entries, []);
+
+    // Billed for the time it ran: at least started → pause_requested, and the snapshot's storage.
+    const at = (type: string) => Date.parse(events.find((e) => e.type === type)!.occurredAt);
+    const ran = at('sandbox.pause_requested') - at('sandbox.started');
+    const window = `from=${new Date(at('sandbox.requested') - 60_000).toISOString()}&to=${new Date(Date.now() + 60_000).toISOString()}`;
+    const usage = await eventually(async () => {
+      const res = await p.api('GET', `/v1/usage?${window}`);
+      return BigInt(res.body.usage?.vcpu_ms ?? 0) >= BigInt(ran) ? res.body.usage : undefined;
+    }, 10_000, 'the usage');
+    assert.ok(BigInt(usage.memory_mib_ms) >= BigInt(ran) * 512n, `memory_mib_ms ${usage.memory_mib_ms} for ${ran} ms at 512 MiB`);
+    assert.ok(BigInt(usage.storage_byte_ms) > 0n, 'the paused snapshot is billed as storage');
+    const theirs = await p.api('GET', `/v1/usage?${window}`, undefined, { auth: { apiKey: stranger.apiKey } });
+    assert.equal(theirs.body.usage.vcpu_ms, '0');
   });
 });

@@ -82,6 +82,44 @@ describe('TTL auto-pause', () => {
     await eventually(async () => (await state(id)) === 'paused', 8000, 'the pause once the command is over');
   });
 
+  it('applies a timeout set after create, keeps one set while paused across the resume, and refuses bad ones', async () => {
+    const id = (await p.api('POST', '/v1/sandboxes', { memory_mb: 128 })).body.id;
+    const other = await p.signUp('ttl-other');
+    // Refused changes change nothing.
+    for (const body of [{ timeout_sec: -1 }, { timeout_sec: 7 * 24 * 3600 + 1 }, {}, { timeout_sec: 'soon' }]) {
+      const bad = await p.api('POST', `/v1/sandboxes/${id}/timeout`, body);
+      assert.equal(bad.status, 400, JSON.stringify(body));
+      assert.equal(bad.body.error.code, 'validation_failed');
+    }
+    assert.equal((await p.api('POST', `/v1/sandboxes/${id}/timeout`, { timeout_sec: 2 }, { auth: { apiKey: other.apiKey } })).status, 404);
+    assert.equal((await p.api('POST', '/v1/sandboxes/sb_00000000000000000000000000/timeout', { timeout_sec: 2 })).status, 404);
+    assert.ok(!(await types(id)).some((e) => e.type === 'sandbox.timeout_changed'));
+
+    // Created without a timeout; given one of 2 s, it is paused once idle that long.
+    const set = await p.api('POST', `/v1/sandboxes/${id}/timeout`, { timeout_sec: 2 });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    assert.deepEqual([set.body.state, set.body.timeout_sec], ['running', 2]);
+    const setAt = Date.now();
+    await eventually(async () => (await state(id)) === 'paused', 8000, 'the sandbox to pause under its new timeout');
+    assert.ok(Date.now() - setAt >= 1500, 'the new timeout ran from the call');
+    const events = await types(id);
+    assert.deepEqual(events.find((e) => e.type === 'sandbox.timeout_changed')?.data, { timeoutSec: 2 });
+    assert.equal(events.at(-1)!.type, 'sandbox.auto_paused');
+
+    // Set while paused: the resumed sandbox has it (0 = never pauses).
+    const whilePaused = await p.api('POST', `/v1/sandboxes/${id}/timeout`, { timeout_sec: 0 });
+    assert.deepEqual([whilePaused.body.state, whilePaused.body.timeout_sec], ['paused', 0]);
+    const resumed = await p.api('POST', `/v1/sandboxes/${id}/resume`);
+    assert.deepEqual([resumed.body.state, resumed.body.timeout_sec], ['running', 0]);
+    await new Promise((r) => setTimeout(r, 3500));
+    assert.equal(await state(id), 'running', 'no timeout, no pause');
+
+    await p.api('DELETE', `/v1/sandboxes/${id}`);
+    const stopped = await p.api('POST', `/v1/sandboxes/${id}/timeout`, { timeout_sec: 5 });
+    assert.equal(stopped.status, 409);
+    assert.equal(stopped.body.error.code, 'invalid_state');
+  });
+
   it('ends, instead of pausing, an idle sandbox whose processes died outside the platform', async (t) => {
     const created = await p.api('POST', '/v1/sandboxes', { memory_mb: 128, timeout_sec: 1 });
     assert.equal(created.status, 201, JSON.stringify(created.body));

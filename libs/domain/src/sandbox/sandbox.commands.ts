@@ -15,6 +15,7 @@ export const SandboxCommandType = {
   RequestStop: 'RequestStop',
   MarkStopped: 'MarkStopped',
   MarkLost: 'MarkLost',
+  SetTimeout: 'SetTimeout',
 } as const;
 export type SandboxCommandType = (typeof SandboxCommandType)[keyof typeof SandboxCommandType];
 
@@ -41,6 +42,8 @@ export type SandboxCommand =
   | { type: typeof SandboxCommandType.MarkResumeFailed; reason: string }
   | { type: typeof SandboxCommandType.RequestStop }
   | { type: typeof SandboxCommandType.MarkStopped }
-  | { type: typeof SandboxCommandType.MarkLost; hostId: string; reason: string };
+  | { type: typeof SandboxCommandType.MarkLost; hostId: string; reason: string }
+  /** Seconds of inactivity before the reaper pauses the sandbox; 0 = never. */
+  | { type: typeof SandboxCommandType.SetTimeout; timeoutSec: number };
 
 export const SANDBOX_COMMAND_TYPES: readonly SandboxCommandType[] = Object.values(SandboxCommandType);

@@ -51,6 +51,7 @@ const SAMPLE_COMMANDS: Record<SandboxCommandType, SandboxCommand> = {
   RequestStop: { type: 'RequestStop' },
   MarkStopped: { type: 'MarkStopped' },
   MarkLost: { type: 'MarkLost', hostId: 'h1', reason: 'heartbeat expired' },
+  SetTimeout: { type: 'SetTimeout', timeoutSec: 120 },
 };
 
 describe('sandboxDecider', () => {
@@ -124,6 +125,36 @@ describe('sandboxDecider', () => {
       spec(HISTORIES.failed).when(SAMPLE_COMMANDS.RequestStop).then([stopRequested]);
       spec(HISTORIES.lost).when(SAMPLE_COMMANDS.RequestStop).then([stopRequested]);
     });
+    it('changes the timeout of a running sandbox', () => {
+      spec(HISTORIES.running).when(SAMPLE_COMMANDS.SetTimeout).then([{ type: T.TimeoutChanged, data: { timeoutSec: 120 } }]);
+      const state = fold(sandboxDecider, [...HISTORIES.running, { type: T.TimeoutChanged, data: { timeoutSec: 120 } }]);
+      assert.equal(state.status, 'running', 'a new timeout does not move the sandbox');
+      assert.equal(state.status === 'running' && state.timeoutSec, 120);
+    });
+    it('changes the timeout of a paused sandbox, which keeps it across its resume', () => {
+      spec(HISTORIES.paused).when({ type: 'SetTimeout', timeoutSec: 0 } as SandboxCommand).then([]);
+      spec(HISTORIES.paused).when(SAMPLE_COMMANDS.SetTimeout).then([{ type: T.TimeoutChanged, data: { timeoutSec: 120 } }]);
+      const state = fold(sandboxDecider, [...HISTORIES.resuming, { type: T.Resumed, data: { hostId: 'h2' } }].flatMap((e) =>
+        e.type === T.Paused ? [e, { type: T.TimeoutChanged, data: { timeoutSec: 45 } } as SandboxEvent] : [e]));
+      assert.equal(state.status === 'running' && state.timeoutSec, 45);
+    });
+    it('records nothing when the timeout is already the one asked for', () => {
+      const withTimeout = [...HISTORIES.running, { type: T.TimeoutChanged, data: { timeoutSec: 120 } } as SandboxEvent];
+      spec(withTimeout).when(SAMPLE_COMMANDS.SetTimeout).then([]);
+    });
+    it('takes a timeout change racing a TTL pause, and keeps it whichever way the pause ends', () => {
+      const ttlPausing = [...HISTORIES.running, ttlPauseRequested];
+      spec(ttlPausing).when(SAMPLE_COMMANDS.SetTimeout).then([{ type: T.TimeoutChanged, data: { timeoutSec: 120 } }]);
+      const changed = [...ttlPausing, { type: T.TimeoutChanged, data: { timeoutSec: 120 } } as SandboxEvent];
+      const failed = fold(sandboxDecider, [...changed, { type: T.PauseFailed, data: { reason: 'x' } }]);
+      assert.equal(failed.status === 'running' && failed.timeoutSec, 120);
+      spec(changed).when(SAMPLE_COMMANDS.MarkPaused).then([{ type: T.AutoPaused, data: { snapshotRef: 'snap_1', sizeBytes: 4096 } }]);
+    });
+    it('refuses a timeout change once the sandbox is being destroyed or has ended', () => {
+      for (const ended of [HISTORIES.stopping, HISTORIES.stopped, HISTORIES.failed, HISTORIES.lost]) {
+        spec(ended).when(SAMPLE_COMMANDS.SetTimeout).thenThrows(ErrorCode.InvalidState);
+      }
+    });
     it('marks a sandbox lost with its host and reason', () => {
       spec(HISTORIES.running)
         .when(SAMPLE_COMMANDS.MarkLost)
@@ -149,12 +180,12 @@ describe('sandboxDecider', () => {
     // written out here independently of ALLOWED_FROM, so a change to the table shows up.
     const LEGAL = new Set([
       'initial/RequestSandbox',
-      'pending/ScheduleSandbox', 'pending/MarkFailed', 'pending/RequestStop',
-      'starting/MarkStarted', 'starting/MarkFailed', 'starting/RequestStop', 'starting/MarkLost',
-      'running/MarkFailed', 'running/RequestPause', 'running/RequestStop', 'running/MarkLost',
-      'pausing/MarkFailed', 'pausing/MarkPaused', 'pausing/MarkPauseFailed', 'pausing/MarkLost',
-      'paused/RequestResume', 'paused/RequestStop',
-      'resuming/MarkFailed', 'resuming/MarkResumed', 'resuming/MarkResumeFailed', 'resuming/MarkLost',
+      'pending/ScheduleSandbox', 'pending/MarkFailed', 'pending/RequestStop', 'pending/SetTimeout',
+      'starting/MarkStarted', 'starting/MarkFailed', 'starting/RequestStop', 'starting/MarkLost', 'starting/SetTimeout',
+      'running/MarkFailed', 'running/RequestPause', 'running/RequestStop', 'running/MarkLost', 'running/SetTimeout',
+      'pausing/MarkFailed', 'pausing/MarkPaused', 'pausing/MarkPauseFailed', 'pausing/MarkLost', 'pausing/SetTimeout',
+      'paused/RequestResume', 'paused/RequestStop', 'paused/SetTimeout',
+      'resuming/MarkFailed', 'resuming/MarkResumed', 'resuming/MarkResumeFailed', 'resuming/MarkLost', 'resuming/SetTimeout',
       'stopping/MarkFailed', 'stopping/MarkStopped', 'stopping/MarkLost',
       'failed/RequestStop',
       'lost/RequestStop',

@@ -50,6 +50,18 @@ export const ALLOWED_FROM: Readonly<Record<SandboxCommandType, readonly From[]>>
     SandboxStatus.Resuming,
     SandboxStatus.Stopping,
   ],
+  // The timeout is the inactivity after which a running sandbox is paused: data only, no host
+  // work, so it may change whenever the sandbox can still run again — a paused one keeps it for
+  // after its resume, and a change racing a TTL pause or a resume is not refused for the race.
+  // A sandbox being destroyed or already ended has no use for one.
+  SetTimeout: [
+    SandboxStatus.Pending,
+    SandboxStatus.Starting,
+    SandboxStatus.Running,
+    SandboxStatus.Pausing,
+    SandboxStatus.Paused,
+    SandboxStatus.Resuming,
+  ],
 };
 
 function guard(command: SandboxCommand, state: SandboxState): void {
@@ -82,6 +94,7 @@ function describe(type: SandboxCommandType): string {
     case 'RequestStop': return 'destroy';
     case 'MarkStopped': return 'mark stopped';
     case 'MarkLost': return 'mark lost';
+    case 'SetTimeout': return 'set the timeout of';
     default: return assertNever(type);
   }
 }
@@ -132,6 +145,10 @@ function decide(command: SandboxCommand, state: SandboxState): SandboxEvent[] {
       return [{ type: SandboxEventType.Stopped, data: {} }];
     case SandboxCommandType.MarkLost:
       return [{ type: SandboxEventType.Lost, data: { hostId: command.hostId, reason: command.reason } }];
+    case SandboxCommandType.SetTimeout:
+      // The same timeout again changes nothing, so it records nothing.
+      if (command.timeoutSec === current.timeoutSec) return [];
+      return [{ type: SandboxEventType.TimeoutChanged, data: { timeoutSec: command.timeoutSec } }];
     default:
       return assertNever(command);
   }

@@ -17,6 +17,7 @@ export const SandboxEventType = {
   StopRequested: 'sandbox.stop_requested',
   Stopped: 'sandbox.stopped',
   Lost: 'sandbox.lost',
+  TimeoutChanged: 'sandbox.timeout_changed',
 } as const;
 export type SandboxEventType = (typeof SandboxEventType)[keyof typeof SandboxEventType];
 
@@ -44,7 +45,9 @@ export type SandboxEvent =
   | { type: typeof SandboxEventType.ResumeFailed; data: { reason: string } }
   | { type: typeof SandboxEventType.StopRequested; data: Record<string, never> }
   | { type: typeof SandboxEventType.Stopped; data: Record<string, never> }
-  | { type: typeof SandboxEventType.Lost; data: { hostId: string; reason: string } };
+  | { type: typeof SandboxEventType.Lost; data: { hostId: string; reason: string } }
+  // The inactivity timeout from now on (seconds, 0 = never); the state does not change.
+  | { type: typeof SandboxEventType.TimeoutChanged; data: { timeoutSec: number } };
 
 export const SANDBOX_EVENT_TYPES: readonly SandboxEventType[] = Object.values(SandboxEventType);
 

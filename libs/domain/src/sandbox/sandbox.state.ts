@@ -90,6 +90,8 @@ export function evolveSandbox(state: SandboxState, event: SandboxEvent): Sandbox
       return { ...state, status: SandboxStatus.Stopped };
     case SandboxEventType.Lost:
       return { ...state, status: SandboxStatus.Lost, failureReason: event.data.reason };
+    case SandboxEventType.TimeoutChanged:
+      return { ...state, timeoutSec: event.data.timeoutSec };
     default:
       return assertNever(event);
   }

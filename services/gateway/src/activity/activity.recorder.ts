@@ -50,6 +50,23 @@ export class ActivityRecorder {
     await this.write(sandboxId, now);
   }
 
+  /**
+   * Counts an exchange that stays open (a proxied stream) as use for as long as it lasts: touched
+   * now, every `everyMs` while open, and once more when the returned release is called.
+   */
+  hold(sandboxId: string, everyMs = 1000): () => void {
+    this.touch(sandboxId);
+    const timer = setInterval(() => this.touch(sandboxId), everyMs);
+    timer.unref();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      clearInterval(timer);
+      this.touch(sandboxId, true);
+    };
+  }
+
   /** A destroyed sandbox's key goes, so the bucket holds only sandboxes that can still pause. */
   async forget(sandboxId: string): Promise<void> {
     this.lastWrite.delete(sandboxId);

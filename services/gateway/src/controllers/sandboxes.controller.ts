@@ -2,7 +2,7 @@ import { IntFromString, Omittable } from '../errors/validation';
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Headers } from '@nestjs/common';
 import { IsIn, IsInt, Max, Min } from 'class-validator';
 import { SANDBOX_STATUSES } from '@wrenn/domain';
-import { CreateSandboxDto, ExecDto, ExecView, MetricsView, SandboxView } from '../dtos/sandbox.dto';
+import { CreateSandboxDto, ExecDto, SetTimeoutDto, ExecView, MetricsView, SandboxView } from '../dtos/sandbox.dto';
 import { SandboxDataService } from '../services/sandbox-data.service';
 import { CurrentCaller } from '../auth/access.decorators';
 import { Caller, SandboxesService } from '../services/sandboxes.service';
@@ -54,6 +54,12 @@ export class SandboxesController {
   @HttpCode(200)
   resume(@CurrentCaller() caller: Caller, @Param('id') id: string, @Headers('x-correlation-id') correlationId?: string): Promise<SandboxView> {
     return this.sandboxes.resume(caller, id, correlationId?.slice(0, 128) || undefined);
+  }
+
+  @Post(':id/timeout')
+  @HttpCode(200)
+  setTimeout(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body: SetTimeoutDto, @Headers('x-correlation-id') correlationId?: string): Promise<SandboxView> {
+    return this.sandboxes.setTimeout(caller, id, body.timeout_sec, correlationId?.slice(0, 128) || undefined);
   }
 
   @Post(':id/ping')

@@ -34,6 +34,12 @@ export class CreateSandboxDto {
   timeout_sec: number = 0;
 }
 
+export class SetTimeoutDto {
+  /** Inactivity after which the sandbox is paused, from now on; 0 = never. */
+  @IntFromString() @IsInt() @Min(0) @Max(7 * 24 * 3600)
+  timeout_sec!: number;
+}
+
 export class ExecDto {
   @IsString() @MinLength(1) @MaxLength(4096)
   cmd!: string;

@@ -54,8 +54,8 @@ export class E2bSandboxesController {
 
   @Post('sandboxes/:sandboxID/timeout')
   @HttpCode(204)
-  async setTimeout(@CurrentCaller() caller: Caller, @Param('sandboxID') id: string, @Body() body: E2bTimeoutDto): Promise<void> {
-    await this.e2b.setTimeout(caller, id, body.timeout);
+  async setTimeout(@CurrentCaller() caller: Caller, @Param('sandboxID') id: string, @Body() body: E2bTimeoutDto, @Headers('x-correlation-id') correlationId?: string): Promise<void> {
+    await this.e2b.setTimeout(caller, id, body.timeout, correlation(correlationId));
   }
 
   @Post('sandboxes/:sandboxID/pause')

@@ -21,10 +21,14 @@ class FakeSandboxes {
   readonly rows = new Map<string, SandboxView>();
   readonly created: CreateSandboxDto[] = [];
   readonly destroyed: string[] = [];
-  readonly paused: string[] = [];
-  readonly resumed: string[] = [];
-  /** The state a resume ends in (a failed resume leaves the sandbox paused). */
-  resumeEndsIn = 'running';
+  /** Every lifecycle call, in order, as "<op> <id>[ <arg>]". */
+  readonly calls: string[] = [];
+  /** What a resume leaves the sandbox in: running, unless a test scripts a failure. */
+  resumeTo = 'running';
+  /** Set to play another client's resume winning the race: ours is refused, theirs goes on. */
+  resumeRacedBy: string | null = null;
+  /** Whether the row shows that other resume at once (false: the read model lags behind it). */
+  raceShows = true;
   async create(_c: Caller, dto: CreateSandboxDto): Promise<SandboxView> {
     this.created.push(dto);
     const v = { ...view(`sb_01jz00000000000000000000${String(this.created.length).padStart(2, '0')}`, 'running', dto.template), timeout_sec: dto.timeout_sec };
@@ -40,14 +44,24 @@ class FakeSandboxes {
     return [...this.rows.values()].reverse();
   }
   async pause(_c: Caller, id: string): Promise<SandboxView> {
-    this.paused.push(id);
-    const v = { ...(await this.get(caller, id)), state: 'paused', snapshot_ref: `snap-${id}` };
+    this.calls.push(`pause ${id}`);
+    const v = { ...(await this.get(caller, id)), state: 'paused' };
     this.rows.set(id, v);
     return v;
   }
   async resume(_c: Caller, id: string): Promise<SandboxView> {
-    this.resumed.push(id);
-    const v = { ...(await this.get(caller, id)), state: this.resumeEndsIn };
+    this.calls.push(`resume ${id}`);
+    if (this.resumeRacedBy) {
+      if (this.raceShows) this.rows.set(id, { ...(await this.get(caller, id)), state: this.resumeRacedBy });
+      throw new WrennError(ErrorCode.InvalidState, `cannot resume a sandbox that is ${this.resumeRacedBy}`);
+    }
+    const v = { ...(await this.get(caller, id)), state: this.resumeTo };
+    this.rows.set(id, v);
+    return v;
+  }
+  async setTimeout(_c: Caller, id: string, timeoutSec: number): Promise<SandboxView> {
+    this.calls.push(`timeout ${id} ${timeoutSec}`);
+    const v = { ...(await this.get(caller, id)), timeout_sec: timeoutSec };
     this.rows.set(id, v);
     return v;
   }
@@ -59,11 +73,11 @@ class FakeSandboxes {
   }
 }
 
-function setup(initEnv: (id: string, env: Record<string, string>) => Promise<void> = async () => undefined) {
+function setup(initEnv: (id: string, env: Record<string, string>) => Promise<void> = async () => undefined, resumeWait = { totalMs: 2000, pollMs: 10, lagMs: 500 }) {
   const sandboxes = new FakeSandboxes();
   const tokens = { tokenFor: (id: string) => `token-of-${id}` } as unknown as EnvdAccessTokens;
   const envd = { initEnv } as unknown as EnvdProxy;
-  const sut = new E2bSandboxesService(sandboxes as unknown as SandboxesService, tokens, envd, createLogger('test'));
+  const sut = new E2bSandboxesService(sandboxes as unknown as SandboxesService, tokens, envd, createLogger('test'), resumeWait);
   return { sut, sandboxes };
 }
 
@@ -128,40 +142,124 @@ describe(E2bSandboxesService.name, () => {
     assert.equal(connected.sandbox.envdAccessToken, created.envdAccessToken);
   });
 
-  it("pauses through Wrenn's pause, and answers 409 for pausing a paused sandbox", async () => {
+  it('pauses through Wrenn\'s pause, and answers 409 (the SDK\'s false) for a paused or pausing sandbox', async () => {
     const { sut, sandboxes } = setup();
-    const created = await sut.create(caller, newSandbox());
-    await sut.pause(caller, created.sandboxID, {});
-    assert.deepEqual(sandboxes.paused, [created.sandboxID]);
-    assert.equal((await sut.get(caller, created.sandboxID)).state, 'paused');
-    await assert.rejects(sut.pause(caller, created.sandboxID, {}), code(ErrorCode.InvalidState));
-    assert.deepEqual(sandboxes.paused, [created.sandboxID], 'the second pause asked nothing of Wrenn');
+    const { sandboxID: id } = await sut.create(caller, newSandbox());
+    await sut.pause(caller, id, {});
+    assert.deepEqual(sandboxes.calls, [`pause ${id}`]);
+    assert.equal((await sut.get(caller, id)).state, 'paused');
+    await assert.rejects(sut.pause(caller, id, {}), code(ErrorCode.InvalidState));
+    sandboxes.rows.set(id, { ...view(id, 'pausing') });
+    await assert.rejects(sut.pause(caller, id, {}), code(ErrorCode.InvalidState));
+    assert.equal(sandboxes.calls.length, 1, 'no second pause is asked for');
   });
 
-  it('resumes a paused sandbox on connect (resumed: true) with the same token', async () => {
+  it('refuses a pause that asks to keep memory, and pauses nothing', async () => {
+    const { sut, sandboxes } = setup();
+    const { sandboxID: id } = await sut.create(caller, newSandbox());
+    await assert.rejects(sut.pause(caller, id, { memory: true }), code(ErrorCode.ValidationFailed));
+    assert.deepEqual(sandboxes.calls, []);
+    await sut.pause(caller, id, { memory: false });
+    assert.deepEqual(sandboxes.calls, [`pause ${id}`]);
+  });
+
+  it('resumes a paused sandbox on connect and says so, with the same token', async () => {
     const { sut, sandboxes } = setup();
     const created = await sut.create(caller, newSandbox());
     await sut.pause(caller, created.sandboxID, {});
     const connected = await sut.connect(caller, created.sandboxID, {});
     assert.equal(connected.resumed, true);
-    assert.equal(connected.sandbox.sandboxID, created.sandboxID);
     assert.equal(connected.sandbox.envdAccessToken, created.envdAccessToken);
-    assert.deepEqual(sandboxes.resumed, [created.sandboxID]);
-    assert.equal((await sut.connect(caller, created.sandboxID, {})).resumed, false, 'running again: no second resume');
-    assert.deepEqual(sandboxes.resumed, [created.sandboxID]);
+    assert.equal(sandboxes.rows.get(created.sandboxID)!.state, 'running');
+    assert.deepEqual(sandboxes.calls, [`pause ${created.sandboxID}`, `resume ${created.sandboxID}`]);
   });
 
-  it('fails a connect whose resume left the sandbox paused', async () => {
+  it('applies a connect\'s timeout after resuming, and to a running sandbox too', async () => {
     const { sut, sandboxes } = setup();
-    const created = await sut.create(caller, newSandbox());
-    await sut.pause(caller, created.sandboxID, {});
-    sandboxes.resumeEndsIn = 'paused';
-    await assert.rejects(sut.connect(caller, created.sandboxID, {}), code(ErrorCode.HostOperationFailed));
+    const { sandboxID: id } = await sut.create(caller, newSandbox());
+    await sut.connect(caller, id, { timeout: 42 });
+    await sut.pause(caller, id, {});
+    await sut.connect(caller, id, { timeout: 43 });
+    assert.deepEqual(sandboxes.calls, [`timeout ${id} 42`, `pause ${id}`, `resume ${id}`, `timeout ${id} 43`]);
   });
 
-  it('answers not_implemented for changing the timeout', async () => {
-    const { sut } = setup();
-    const created = await sut.create(caller, newSandbox());
-    await assert.rejects(sut.setTimeout(caller, created.sandboxID, 60), code(ErrorCode.NotImplemented));
+  it('joins a resume another client started, answering only once the sandbox runs', async () => {
+    const { sut, sandboxes } = setup();
+    const { sandboxID: id } = await sut.create(caller, newSandbox());
+    sandboxes.rows.set(id, { ...view(id, 'resuming') });
+    setTimeout(() => sandboxes.rows.set(id, { ...view(id, 'running') }), 60);
+    const connected = await sut.connect(caller, id, {});
+    assert.equal(connected.resumed, true);
+    assert.equal(sandboxes.rows.get(id)!.state, 'running', 'answered after the resume ended');
+    assert.deepEqual(sandboxes.calls, [], 'no second resume');
+
+    // Our resume refused because theirs got there first: still connected, not an error.
+    sandboxes.rows.set(id, { ...view(id, 'paused') });
+    sandboxes.resumeRacedBy = 'resuming';
+    setTimeout(() => sandboxes.rows.set(id, { ...view(id, 'running') }), 60);
+    assert.equal((await sut.connect(caller, id, {})).resumed, true);
+    assert.deepEqual(sandboxes.calls, [`resume ${id}`]);
+
+    // The same race with the read model still showing "paused" for a moment.
+    sandboxes.rows.set(id, { ...view(id, 'paused') });
+    sandboxes.raceShows = false;
+    setTimeout(() => sandboxes.rows.set(id, { ...view(id, 'resuming') }), 30);
+    setTimeout(() => sandboxes.rows.set(id, { ...view(id, 'running') }), 80);
+    assert.equal((await sut.connect(caller, id, {})).resumed, true);
+    assert.equal(sandboxes.rows.get(id)!.state, 'running');
+  });
+
+  it('gives up waiting for someone else\'s resume with 409, after its bound', async () => {
+    const { sut, sandboxes } = setup(undefined, { totalMs: 50, pollMs: 10, lagMs: 20 });
+    const { sandboxID: id } = await sut.create(caller, newSandbox());
+    sandboxes.rows.set(id, { ...view(id, 'resuming') });
+    await assert.rejects(sut.connect(caller, id, {}), code(ErrorCode.InvalidState));
+    sandboxes.rows.set(id, { ...view(id, 'pausing') });
+    await assert.rejects(sut.connect(caller, id, {}), code(ErrorCode.InvalidState));
+    assert.deepEqual(sandboxes.calls, []);
+    // A resume that ended paused again (it failed) is not handed out as running.
+    sandboxes.rows.set(id, { ...view(id, 'paused') });
+    sandboxes.resumeRacedBy = 'paused';
+    await assert.rejects(sut.connect(caller, id, {}), code(ErrorCode.HostOperationFailed));
+  });
+
+  it('waits for a pause under way and then resumes; a pause that failed leaves it running, no resume', async () => {
+    const { sut, sandboxes } = setup();
+    const { sandboxID: id } = await sut.create(caller, newSandbox());
+    sandboxes.rows.set(id, { ...view(id, 'pausing') });
+    setTimeout(() => sandboxes.rows.set(id, { ...view(id, 'paused') }), 40);
+    const afterPause = await sut.connect(caller, id, {});
+    assert.equal(afterPause.resumed, true);
+    assert.deepEqual(sandboxes.calls, [`resume ${id}`]);
+
+    sandboxes.rows.set(id, { ...view(id, 'pausing') });
+    setTimeout(() => sandboxes.rows.set(id, { ...view(id, 'running') }), 40);
+    assert.equal((await sut.connect(caller, id, {})).resumed, false);
+    assert.deepEqual(sandboxes.calls, [`resume ${id}`], 'no resume of a sandbox whose pause failed');
+  });
+
+  it('answers a resume that did not bring the sandbox back with an error, never its token', async () => {
+    const { sut, sandboxes } = setup();
+    const { sandboxID: id } = await sut.create(caller, newSandbox());
+    sandboxes.rows.set(id, { ...view(id, 'paused') });
+    sandboxes.resumeTo = 'failed';
+    await assert.rejects(sut.connect(caller, id, {}), code(ErrorCode.SandboxNotFound));
+    sandboxes.rows.set(id, { ...view(id, 'paused') });
+    sandboxes.resumeTo = 'paused';
+    await assert.rejects(sut.connect(caller, id, {}), code(ErrorCode.HostOperationFailed));
+  });
+
+  it('sets the timeout through Wrenn\'s command, and answers 404 for sandboxes E2B cannot see', async () => {
+    const { sut, sandboxes } = setup();
+    const { sandboxID: id } = await sut.create(caller, newSandbox());
+    await sut.setTimeout(caller, id, 60);
+    assert.equal(sandboxes.rows.get(id)!.timeout_sec, 60);
+    const gone = 'sb_01jz0000000000000000000098';
+    sandboxes.rows.set(gone, view(gone, 'stopped'));
+    await assert.rejects(sut.setTimeout(caller, gone, 60), code(ErrorCode.SandboxNotFound));
+    await assert.rejects(sut.pause(caller, gone, {}), code(ErrorCode.SandboxNotFound));
+    await assert.rejects(sut.connect(caller, gone, {}), code(ErrorCode.SandboxNotFound));
+    await assert.rejects(sut.connect(caller, 'sb_01jz0000000000000000000097', {}), code(ErrorCode.SandboxNotFound));
+    assert.deepEqual(sandboxes.calls, [`timeout ${id} 60`]);
   });
 });

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ErrorCode, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { LOGGER } from '@wrenn/service-kit';
@@ -8,6 +8,16 @@ import { E2bConnectDto, E2bListedSandbox, E2bListQuery, E2bNewSandboxDto, E2bPau
 import { createFromE2b, e2bState, listFilterFromE2b, toE2bDetail, toE2bListed, toE2bMetric, toE2bSandbox } from './e2b.mapper';
 import { EnvdAccessTokens } from './envd-access-tokens';
 import { EnvdProxy } from './envd-proxy';
+
+/** How a connect waits for a pause or resume already under way: each takes well under a second. */
+export interface ResumeWait {
+  totalMs: number;
+  pollMs: number;
+  /** How long a read model that does not show another client's resume yet is waited for. */
+  lagMs: number;
+}
+export const E2B_RESUME_WAIT = 'wrenn.e2b-resume-wait';
+const DEFAULT_RESUME_WAIT: ResumeWait = { totalMs: 60_000, pollMs: 50, lagMs: 5000 };
 
 /**
  * E2B's sandbox operations on Wrenn's own use cases: every create, kill and read goes through
@@ -21,6 +31,7 @@ export class E2bSandboxesService {
     private readonly tokens: EnvdAccessTokens,
     private readonly envd: EnvdProxy,
     @Inject(LOGGER) private readonly log: Logger,
+    @Optional() @Inject(E2B_RESUME_WAIT) private readonly resumeWait: ResumeWait = DEFAULT_RESUME_WAIT,
   ) {}
 
   async create(caller: Caller, body: E2bNewSandboxDto, correlationId?: string): Promise<E2bSandbox> {
@@ -85,36 +96,75 @@ export class E2bSandboxesService {
 
   /**
    * E2B's connect: a running sandbox answers at once (200) with its access token; a paused one is
-   * resumed first, on the host holding its snapshot (201).
+   * resumed first through Wrenn's resume (201), same id and files. A timeout in the body becomes
+   * the sandbox's new inactivity timeout, as E2B extends its deadline on connect.
    */
   async connect(caller: Caller, id: string, body: E2bConnectDto, correlationId?: string): Promise<{ resumed: boolean; sandbox: E2bSandbox }> {
-    const { view, state } = await this.visible(caller, id);
-    if (body.timeout !== undefined) await this.setTimeout(caller, id, body.timeout);
-    if (state === 'running') return { resumed: false, sandbox: toE2bSandbox(view, this.tokens.tokenFor(id)) };
-    const resumed = await this.sandboxes.resume(caller, id, correlationId);
-    if (resumed.state !== 'running') {
-      throw new WrennError(ErrorCode.HostOperationFailed, `sandbox ${id} did not resume: ${resumed.failure_reason ?? resumed.state}`, { sandboxId: id, state: resumed.state });
+    let { view: current } = await this.visible(caller, id);
+    // A pause under way (the TTL's, typically, as the user comes back): let it finish, then resume.
+    if (current.state === 'pausing') current = await this.settled(caller, id, 'pausing');
+    const resumed = current.state === 'paused' || current.state === 'resuming';
+    if (current.state === 'resuming') {
+      current = await this.settled(caller, id, 'resuming');
+    } else if (current.state === 'paused') {
+      try {
+        current = await this.sandboxes.resume(caller, id, correlationId);
+      } catch (error) {
+        // Another client's connect resumed it first: join that resume instead of failing. The
+        // read model may not show that resume yet, so "paused" is waited out for a short while.
+        if (!(error instanceof WrennError && error.code === ErrorCode.InvalidState)) throw error;
+        current = await this.settled(caller, id, 'resuming', this.resumeWait.lagMs);
+      }
     }
-    return { resumed: true, sandbox: toE2bSandbox(resumed, this.tokens.tokenFor(id)) };
+    if (current.state !== 'running') {
+      if (!e2bState(current.state)) throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${id} not found (it is ${current.state})`);
+      throw new WrennError(ErrorCode.HostOperationFailed, `sandbox ${id} did not resume: ${current.failure_reason ?? current.state}`, { sandboxId: id });
+    }
+    if (body.timeout !== undefined) await this.setTimeout(caller, id, body.timeout, correlationId);
+    return { resumed, sandbox: toE2bSandbox(current, this.tokens.tokenFor(id)) };
   }
 
   /**
-   * E2B's pause; 409 when already paused (the SDK reports false). `memory: false` asks for the
-   * filesystem only, which is what the namespace runtime's snapshot is anyway.
+   * The sandbox once a pause or resume under way (someone else's) has ended, so that a connect
+   * never hands out a sandbox whose envd is not answering yet. Bounded: past
+   * `resumeWait.totalMs` it answers 409.
    */
-  async pause(caller: Caller, id: string, _body: E2bPauseDto, correlationId?: string): Promise<void> {
+  private async settled(caller: Caller, id: string, inFlight: 'pausing' | 'resuming', pausedLagMs = 0): Promise<SandboxView> {
+    const started = Date.now();
+    const until = started + this.resumeWait.totalMs;
+    let sawInFlight = false;
+    for (;;) {
+      const view = await this.sandboxes.get(caller, id);
+      sawInFlight ||= view.state === inFlight;
+      // Still paused before the resume shows: the read model lagging (a resume that failed shows
+      // paused only after it was seen resuming, or once the lag allowance is spent).
+      const lagging = view.state === 'paused' && !sawInFlight && Date.now() - started < pausedLagMs;
+      if (view.state !== inFlight && !lagging) return view;
+      if (Date.now() >= until) throw new WrennError(ErrorCode.InvalidState, `sandbox ${id} is still ${inFlight}; connect again`, { state: view.state });
+      await new Promise((r) => setTimeout(r, this.resumeWait.pollMs));
+    }
+  }
+
+  /**
+   * E2B's pause onto Wrenn's: the sandbox's files are kept, its processes end (the namespace
+   * runtime has no memory snapshots), so asking to keep memory is refused rather than ignored.
+   * Already paused (or pausing) is E2B's 409, which the SDK reports as `false`.
+   */
+  async pause(caller: Caller, id: string, body: E2bPauseDto, correlationId?: string): Promise<void> {
+    if (body.memory === true) {
+      throw new WrennError(ErrorCode.ValidationFailed, 'memory: pausing with memory is not supported; the files are kept, running processes are not', { field: 'memory' });
+    }
     const { state } = await this.visible(caller, id);
     if (state === 'paused') throw new WrennError(ErrorCode.InvalidState, `sandbox ${id} is already paused`, { state });
     await this.sandboxes.pause(caller, id, correlationId);
   }
 
-  /** E2B's set timeout: Wrenn's set-timeout scheduler command comes with the lifecycle. */
-  async setTimeout(caller: Caller, id: string, _timeoutSec: number): Promise<void> {
+  /**
+   * E2B's set timeout onto Wrenn's: E2B kills at now + timeout, Wrenn pauses after `timeout`
+   * seconds of inactivity. The new value runs from now either way (setting it counts as use).
+   */
+  async setTimeout(caller: Caller, id: string, timeoutSec: number, correlationId?: string): Promise<void> {
     await this.visible(caller, id);
-    throw notYet('changing the timeout', 'the scheduler command set-timeout');
+    await this.sandboxes.setTimeout(caller, id, timeoutSec, correlationId);
   }
-}
-
-function notYet(what: string, missing: string): WrennError {
-  return new WrennError(ErrorCode.NotImplemented, `${what} is not available yet on this platform (needs ${missing})`, { missing });
 }

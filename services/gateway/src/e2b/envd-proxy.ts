@@ -4,6 +4,7 @@ import type { Logger } from '@wrenn/logger';
 import { answerError, forward, forwardableHeaders, LOGGER, NAMING, NATS } from '@wrenn/service-kit';
 import { KV, NatsConnection } from 'nats';
 import { Agent, IncomingMessage, request, ServerResponse } from 'node:http';
+import { ActivityRecorder } from '../activity/activity.recorder';
 import { SandboxRepository } from '../repositories/sandbox.repository';
 import { EnvdAccessTokens } from './envd-access-tokens';
 
@@ -31,6 +32,7 @@ export class EnvdProxy implements OnApplicationShutdown {
   constructor(
     private readonly sandboxes: SandboxRepository,
     private readonly tokens: EnvdAccessTokens,
+    private readonly activity: ActivityRecorder,
     @Inject(NATS) private readonly nc: NatsConnection,
     @Inject(NAMING) private readonly naming: Naming,
     @Inject(LOGGER) private readonly log: Logger,
@@ -60,6 +62,10 @@ export class EnvdProxy implements OnApplicationShutdown {
     const url = await this.hostProxyUrl(sandboxId);
     // E2B's proxy answers 502 for a sandbox that is not running; the SDKs read it as "gone".
     if (!url) return answerError(res, 502, `sandbox ${sandboxId} is not running`, { sandboxId });
+    // SDK traffic is use of the sandbox, as REST calls are: without it a sandbox driven only
+    // through the SDK would be paused by its inactivity timeout mid-work. Held for as long as the
+    // exchange is open, so a long command's stream counts up to its last byte.
+    res.once('close', this.activity.hold(sandboxId));
     // The token stays here: envd inside the sandbox has no use for the platform's token.
     forward(req, res, { baseUrl: url, headers: forwardableHeaders(req.headers, [ACCESS_TOKEN_HEADER]), agent: this.agent }, (error) => {
       this.routes.delete(sandboxId);

@@ -15,6 +15,7 @@ import {
   SandboxMetricsOnHost,
   SchedulerCommand,
   ServiceName,
+  SetSandboxTimeoutRequest,
   WrennError,
 } from '@wrenn/contracts';
 import { WrennConfig } from '@wrenn/config';
@@ -167,6 +168,18 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
     await this.row(caller, id);
     const payload: ResumeSandboxRequest = { meta: this.meta(caller, correlationId), sandboxId: id };
     await this.command(SchedulerCommand.Resume, payload, this.config.hostCreateTimeoutMs + 10_000);
+    await this.activity.touchNow(id);
+    return this.get(caller, id);
+  }
+
+  /**
+   * A new inactivity timeout (409 invalid_state once the sandbox is stopping or ended). It counts
+   * as activity: the new timeout runs from now.
+   */
+  async setTimeout(caller: Caller, id: string, timeoutSec: number, correlationId: string = randomUUID()): Promise<SandboxView> {
+    await this.row(caller, id);
+    const payload: SetSandboxTimeoutRequest = { meta: this.meta(caller, correlationId), sandboxId: id, timeoutSec };
+    await this.command(SchedulerCommand.SetTimeout, payload, 10_000);
     await this.activity.touchNow(id);
     return this.get(caller, id);
   }

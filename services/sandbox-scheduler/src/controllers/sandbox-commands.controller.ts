@@ -9,6 +9,7 @@ import {
   MarkLostRequest,
   PauseSandboxRequest,
   ResumeSandboxRequest,
+  SetSandboxTimeoutRequest,
   naming,
   ok,
   Reply,
@@ -44,6 +45,11 @@ export class SandboxCommandsController {
   @MessagePattern(subject(SchedulerCommand.Resume))
   async resume(@Payload() request: ResumeSandboxRequest): Promise<Reply<CommandAccepted>> {
     return this.lifecycle.resume(request).then(ok, failed);
+  }
+
+  @MessagePattern(subject(SchedulerCommand.SetTimeout))
+  async setTimeout(@Payload() request: SetSandboxTimeoutRequest): Promise<Reply<CommandAccepted>> {
+    return this.lifecycle.setTimeout(request).then(ok, failed);
   }
 
   @MessagePattern(subject(SchedulerCommand.MarkLost))

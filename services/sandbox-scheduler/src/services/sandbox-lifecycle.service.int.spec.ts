@@ -200,6 +200,32 @@ describe(SandboxLifecycleService.name, () => {
     assert.deepEqual((await types(id)).slice(-2), ['sandbox.resume_requested', 'sandbox.resumed']);
   });
 
+  it('changes the timeout of a running and of a paused sandbox without host work, and only for its team', async () => {
+    const id = await running();
+    const sentBefore = received.length;
+    const changed = await service.setTimeout({ meta: meta(), sandboxId: id, timeoutSec: 90 });
+    const { events } = await store.load(Aggregate.Sandbox, id);
+    assert.equal(events.at(-1)!.type, 'sandbox.timeout_changed');
+    assert.deepEqual(events.at(-1)!.data, { timeoutSec: 90 });
+    assert.equal(changed.seq, events.at(-1)!.seq, 'the reply names the event, for read-your-writes');
+    assert.equal(received.length, sentBefore, 'no host is asked anything');
+
+    // The same timeout again records nothing and answers the current version.
+    const again = await service.setTimeout({ meta: meta(), sandboxId: id, timeoutSec: 90 });
+    assert.equal(again.seq, changed.seq);
+
+    await service.pause({ meta: meta(), sandboxId: id, reason: 'user' });
+    await service.setTimeout({ meta: meta(), sandboxId: id, timeoutSec: 0 });
+    assert.equal((await types(id)).at(-1), 'sandbox.timeout_changed');
+
+    const before = await types(id);
+    await assert.rejects(service.setTimeout({ meta: { ...meta(), teamId: 'team_2' }, sandboxId: id, timeoutSec: 5 }), (e: WrennError) => e.code === ErrorCode.SandboxNotFound);
+    await service.destroy({ meta: meta(), sandboxId: id });
+    await assert.rejects(service.setTimeout({ meta: meta(), sandboxId: id, timeoutSec: 5 }), (e: WrennError) => e.code === ErrorCode.InvalidState);
+    assert.deepEqual((await types(id)).slice(0, before.length), before);
+    assert.equal((await types(id)).at(-1), 'sandbox.stopped', 'refused changes append nothing');
+  });
+
   it('marks a sandbox lost with its host and reason', async () => {
     const id = await running();
     await service.markLost({ meta: meta(), sandboxId: id, hostId: HOST, reason: 'heartbeat expired' });

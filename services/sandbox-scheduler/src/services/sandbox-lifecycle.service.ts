@@ -19,6 +19,7 @@ import {
   ResumeOnHost,
   ResumeSandboxRequest,
   SandboxSpec,
+  SetSandboxTimeoutRequest,
   BUILT_IN_TEMPLATES,
   WrennError,
 } from '@wrenn/contracts';
@@ -277,6 +278,19 @@ export class SandboxLifecycleService {
     const done = await this.decide(req.sandboxId, { type: 'MarkResumed', hostId: host.hostId }, req.meta, 'resumed');
     log.info({ hostId: host.hostId, hostMs: resumed.elapsedMs, totalMs: Math.round(performance.now() - started) }, 'sandbox resumed');
     return { sandboxId: req.sandboxId, seq: done.seq };
+  }
+
+  /**
+   * A new inactivity timeout. No host work: the reaper reads the timeout from the read model, so
+   * the event is the whole change. Setting the one it already has records nothing.
+   */
+  async setTimeout(req: SetSandboxTimeoutRequest): Promise<CommandAccepted> {
+    const before = await this.existing(req.sandboxId, req.meta.teamId);
+    const result = await this.decide(req.sandboxId, { type: 'SetTimeout', timeoutSec: req.timeoutSec }, req.meta, 'timeout');
+    if (result.events.length > 0 && !result.duplicate) {
+      this.log.info({ sandboxId: req.sandboxId, correlationId: req.meta.correlationId, from: before.timeoutSec, to: req.timeoutSec }, 'sandbox timeout changed');
+    }
+    return { sandboxId: req.sandboxId, seq: result.seq };
   }
 
   /** Used by the reaper when a host's heartbeat stopped for longer than its lease. */
