@@ -88,10 +88,11 @@ export class WrennClient {
     return this.json('POST', '/v1/api-keys', { auth: 'bearer', body: name === undefined ? {} : { name } });
   }
 
-  listApiKeys(): Promise<ApiKey[]> {
-    return this.json('GET', '/v1/api-keys', { auth: 'bearer' });
+  async listApiKeys(): Promise<ApiKey[]> {
+    return (await this.json<{ api_keys: ApiKey[] }>('GET', '/v1/api-keys', { auth: 'bearer' })).api_keys;
   }
 
+  /** Revokes the key: it is refused from its next call on. */
   async revokeApiKey(id: string): Promise<void> {
     await this.send('DELETE', `/v1/api-keys/${seg(id)}`, { auth: 'bearer' });
   }
@@ -101,8 +102,9 @@ export class WrennClient {
     return this.json('POST', '/v1/sandboxes', { body: request });
   }
 
-  listSandboxes(query: ListSandboxes = {}): Promise<Sandbox[]> {
-    return this.json('GET', '/v1/sandboxes', { query: { ...query } });
+  /** The team's sandboxes, newest first (stopped ones included: filter by `state`). */
+  async listSandboxes(query: ListSandboxes = {}): Promise<Sandbox[]> {
+    return (await this.json<{ sandboxes: Sandbox[] }>('GET', '/v1/sandboxes', { query: { ...query } })).sandboxes;
   }
 
   getSandbox(id: string): Promise<Sandbox> {
@@ -207,12 +209,13 @@ export class WrennClient {
     return this.json('POST', '/v1/snapshots', { body: { sandbox_id: sandboxId, name } });
   }
 
-  listSnapshots(): Promise<Snapshot[]> {
-    return this.json('GET', '/v1/snapshots');
+  async listSnapshots(): Promise<Snapshot[]> {
+    return (await this.json<{ snapshots: Snapshot[] }>('GET', '/v1/snapshots')).snapshots;
   }
 
-  async deleteSnapshot(name: string): Promise<void> {
-    await this.send('DELETE', `/v1/snapshots/${seg(name)}`);
+  /** Deletes the template; `template_in_use` (409, `details.sandbox_ids`) while a sandbox made from it is not stopped. */
+  deleteSnapshot(name: string): Promise<Snapshot> {
+    return this.json('DELETE', `/v1/snapshots/${seg(name)}`);
   }
 
   // ── audit, usage, live events ───────────────────────────────────────────
