@@ -1,6 +1,6 @@
 import { HostHeartbeat, isLive, naming } from '@wrenn/contracts';
 import { loadConfig } from '@wrenn/config';
-import { connectNats } from '@wrenn/messaging';
+import { connectNats, kvLatest } from '@wrenn/messaging';
 import { printJson, printTable } from '../api/output';
 
 /**
@@ -11,12 +11,7 @@ export async function listHosts(options: { json?: boolean }): Promise<void> {
   const config = loadConfig();
   const nc = await connectNats(config.natsUrl, 'wrenn-cli');
   try {
-    const kv = await nc.jetstream().views.kv(naming(config.namespace).hostsBucket);
-    const beats: HostHeartbeat[] = [];
-    for await (const key of await kv.keys()) {
-      const entry = await kv.get(key);
-      if (entry && entry.operation === 'PUT' && entry.value.length > 0) beats.push(entry.json<HostHeartbeat>());
-    }
+    const beats = (await kvLatest(nc, naming(config.namespace).hostsBucket)).map((entry) => entry.json<HostHeartbeat>());
     beats.sort((a, b) => a.hostId.localeCompare(b.hostId));
     const now = Date.now();
     if (options.json) return printJson(beats.map((b) => ({ ...b, live: isLive(b, now) })));
