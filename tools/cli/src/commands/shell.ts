@@ -17,13 +17,14 @@ export async function shell(id: string, command: string[], options: { user?: str
     user: options.user,
     cwd: options.cwd,
     pty: tty,
-    cols: tty ? stdout.columns : undefined,
-    rows: tty ? stdout.rows : undefined,
+    // A terminal that reports no size (0×0, e.g. under `script` without one) gets the classic 80×24.
+    cols: tty ? stdout.columns || 80 : undefined,
+    rows: tty ? stdout.rows || 24 : undefined,
     env: { TERM: process.env.TERM || 'xterm-256color', LANG: process.env.LANG || 'C.UTF-8' },
     // A shell lives as long as its user wants it to.
     timeout_sec: 24 * 3600,
   });
-  const onResize = () => session.resize(stdout.columns, stdout.rows);
+  const onResize = () => session.resize(stdout.columns || 80, stdout.rows || 24);
   const onInput = (chunk: Buffer) => session.write(chunk);
   const onEnd = () => session.end();
   session.on('stdout', (data: Buffer) => stdout.write(data));
