@@ -131,6 +131,29 @@ describe('wrenn CLI', () => {
     assert.equal(sh.code, 5, sh.stderr);
     assert.equal(sh.stdout, '42\n');
 
+    // shell on a terminal (util-linux `script` gives the CLI one): raw mode, a PTY in the
+    // sandbox, and the exit code through.
+    const viaTty = await new Promise<Run>((resolve, reject) => {
+      const env: Record<string, string> = { ...p.childEnv, HOME: home, TERM: 'xterm' };
+      const child = spawn('script', ['-qfec', `${process.execPath} ${CLI} sandbox shell ${created.id} /bin/bash`, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => {
+        stdout += d;
+        // Type only once the remote shell has printed its prompt.
+        if (/[#$] $/.test(stdout) && !stdout.includes('tty-check')) child.stdin.write('echo tty-check; tty; exit 7\r');
+      });
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? 1, stdout, stderr });
+      });
+    });
+    assert.equal(viaTty.code, 7, viaTty.stdout + viaTty.stderr);
+    assert.match(viaTty.stdout, /tty-check\r*\n\/dev\/pts\/\d+/);
+
     const paused = await json(['sandbox', 'pause', created.id]);
     assert.equal(paused.state, 'paused');
     assert.equal((await sdk.getSandbox(created.id)).state, 'paused');
