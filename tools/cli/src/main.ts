@@ -2,14 +2,26 @@
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { WrennApiError } from '@wrenn/sdk';
-import { history, replay, tail } from './commands/events';
-import { listHosts } from './commands/hosts';
-import { login } from './commands/login';
-import { createSandbox, execInSandbox, listSandboxes, sandboxAction } from './commands/sandboxes';
-import { shell } from './commands/shell';
-import { inspectSnapshot } from './commands/snapshot';
-import { start } from './commands/start';
-import { createTemplate, deleteTemplates, listTemplates } from './commands/templates';
+
+// Command modules load when their command runs: `start` and the event commands pull in every
+// service and the database layer (~0.5 s), which API commands like `sandbox ls` never need.
+const start = async (...a: Parameters<typeof import('./commands/start').start>) => (await import('./commands/start')).start(...a);
+const tail = async (...a: Parameters<typeof import('./commands/events').tail>) => (await import('./commands/events')).tail(...a);
+const replay = async (...a: Parameters<typeof import('./commands/events').replay>) => (await import('./commands/events')).replay(...a);
+const history = async (...a: Parameters<typeof import('./commands/events').history>) => (await import('./commands/events')).history(...a);
+const listHosts = async (...a: Parameters<typeof import('./commands/hosts').listHosts>) => (await import('./commands/hosts')).listHosts(...a);
+const inspectSnapshot = async (...a: Parameters<typeof import('./commands/snapshot').inspectSnapshot>) => (await import('./commands/snapshot')).inspectSnapshot(...a);
+const login = async (...a: Parameters<typeof import('./commands/login').login>) => (await import('./commands/login')).login(...a);
+const shell = async (...a: Parameters<typeof import('./commands/shell').shell>) => (await import('./commands/shell')).shell(...a);
+const sandboxes = () => import('./commands/sandboxes');
+const templates = () => import('./commands/templates');
+const createSandbox = async (...a: Parameters<typeof import('./commands/sandboxes').createSandbox>) => (await sandboxes()).createSandbox(...a);
+const listSandboxes = async (...a: Parameters<typeof import('./commands/sandboxes').listSandboxes>) => (await sandboxes()).listSandboxes(...a);
+const execInSandbox = async (...a: Parameters<typeof import('./commands/sandboxes').execInSandbox>) => (await sandboxes()).execInSandbox(...a);
+const sandboxAction = async (...a: Parameters<typeof import('./commands/sandboxes').sandboxAction>) => (await sandboxes()).sandboxAction(...a);
+const createTemplate = async (...a: Parameters<typeof import('./commands/templates').createTemplate>) => (await templates()).createTemplate(...a);
+const listTemplates = async (...a: Parameters<typeof import('./commands/templates').listTemplates>) => (await templates()).listTemplates(...a);
+const deleteTemplates = async (...a: Parameters<typeof import('./commands/templates').deleteTemplates>) => (await templates()).deleteTemplates(...a);
 
 const program = new Command('wrenn').description('Wrenn: self-hosted sandboxes').showHelpAfterError();
 
