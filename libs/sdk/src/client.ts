@@ -279,7 +279,15 @@ export class WrennClient {
       body = (raw instanceof Uint8Array ? raw : Readable.toWeb(Readable.from(raw))) as RequestInit['body'];
       duplex = raw instanceof Uint8Array ? undefined : 'half';
     }
-    const res = await fetch(url, { method, headers, body, signal: options.signal, ...(duplex ? { duplex } : {}) } as RequestInit);
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers, body, signal: options.signal, ...(duplex ? { duplex } : {}) } as RequestInit);
+    } catch (error) {
+      // fetch says only "fetch failed"; the reason (refused, DNS, reset) is in its cause.
+      if (options.signal?.aborted) throw error;
+      const cause = (error as Error & { cause?: Error }).cause;
+      throw new Error(`cannot reach ${this.baseUrl}: ${cause?.message ?? (error as Error).message}`, { cause: error });
+    }
     const accepted = options.accept ? options.accept.includes(res.status) : res.ok;
     if (!accepted) throw apiError(res.status, await res.text(), res.headers.get('retry-after'));
     return res;

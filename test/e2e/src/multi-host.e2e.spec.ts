@@ -114,7 +114,7 @@ describe('multi-host', () => {
     // New sandboxes go to the live hosts only.
     const fresh = await sdk.createSandbox({ memory_mb: 128 });
     assert.notEqual(fresh.host_id, victimId);
-    assert.ok(survivors.length === 0 || byHost.size === 1 || agents.some((a) => a.hostId === fresh.host_id));
+    assert.ok(agents.some((a) => a.hostId === fresh.host_id), `${fresh.host_id} is a live agent`);
 
     // The host returns: its lost sandboxes (they outlived the agent) are removed from it.
     await victim.start();
