@@ -28,6 +28,11 @@ export class HostAgentProcess {
     return this.child?.pid;
   }
 
+  /** The agent's process is up (started and neither exited nor killed). */
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   output(): string {
     return this.out;
   }

@@ -59,11 +59,20 @@ describe('multi-host', () => {
     for (const agent of agents) await agent.start();
   });
   after(async () => {
-    // A killed agent's sandboxes outlive it: it comes back, re-adopts them and the reaper removes them.
-    for (const agent of agents) if (!agent.pid || !(await agent.heartbeat().catch(() => undefined))) await agent.start().catch(() => undefined);
-    for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('stopped')`).catch(() => [])) {
-      await sdk.destroySandbox(row.id).catch(() => undefined);
-    }
+    // Whatever happened, every agent comes back on its own state (re-adopting the sandboxes that
+    // outlived it), every sandbox is destroyed through the API, and only then do the agents stop.
+    for (const agent of agents) if (!agent.running) await agent.start().catch(() => undefined);
+    const destroyAll = async () => {
+      for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('stopped')`).catch(() => [])) {
+        await sdk.destroySandbox(row.id).catch(() => undefined);
+      }
+    };
+    await destroyAll();
+    await eventually(async () => {
+      const left = stateDirs.flatMap((dir) => (existsSync(join(dir, 'sandboxes')) ? readdirSync(join(dir, 'sandboxes')) : []));
+      if (left.length > 0) await destroyAll();
+      return left.length === 0;
+    }, 30_000, 'every sandbox to leave the hosts').catch(() => undefined);
     for (const agent of agents) await agent.kill('SIGTERM');
     await p.stop();
     for (const dir of stateDirs) await rm(dir, { recursive: true, force: true });
@@ -123,7 +132,11 @@ describe('multi-host', () => {
       20_000,
       "the lost sandboxes to be removed from the returning host",
     );
-    for (const s of doomed) assert.equal((await sdk.destroySandbox(s.id)).state, 'stopped');
+    // The reaper may still be settling a lost sandbox as the destroy lands (it can fail the
+    // destroy's stop); a destroy is allowed again from failed, so retry until it is stopped.
+    for (const s of doomed) {
+      await eventually(async () => (await sdk.destroySandbox(s.id).catch(() => undefined))?.state === 'stopped', 15_000, `${s.id} to be destroyed`);
+    }
     for (const s of [...survivors, fresh]) assert.equal((await sdk.destroySandbox(s.id)).state, 'stopped');
   });
 
