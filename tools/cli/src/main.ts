@@ -23,7 +23,9 @@ const createTemplate = async (...a: Parameters<typeof import('./commands/templat
 const listTemplates = async (...a: Parameters<typeof import('./commands/templates').listTemplates>) => (await templates()).listTemplates(...a);
 const deleteTemplates = async (...a: Parameters<typeof import('./commands/templates').deleteTemplates>) => (await templates()).deleteTemplates(...a);
 
-const program = new Command('wrenn').description('Wrenn: self-hosted sandboxes').showHelpAfterError();
+// Read at run time (dist/ sits beside package.json), so the version is the package's.
+const { version } = require('../package.json') as { version: string };
+const program = new Command('wrenn').description('Wrenn: self-hosted sandboxes').version(version).showHelpAfterError();
 
 /** API errors keep their machine-readable code: on stderr as `code: message`, or as the API's JSON with --json. */
 const fail = (json?: boolean) => (error: unknown) => {
