@@ -1,3 +1,4 @@
 export * from './nats-connection';
 export * from './rpc';
 export * from './nest-transport';
+export * from './kv-latest';

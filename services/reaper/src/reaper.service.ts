@@ -21,7 +21,7 @@ import {
 import { WrennConfig } from '@wrenn/config';
 import { EventStore } from '@wrenn/eventlog';
 import type { Logger } from '@wrenn/logger';
-import { request, sendCommand } from '@wrenn/messaging';
+import { kvLatest, request, sendCommand } from '@wrenn/messaging';
 import { CONFIG, DATA_SOURCE, EVENT_STORE, LOGGER, NAMING, NATS } from '@wrenn/service-kit';
 import { KV, NatsConnection } from 'nats';
 import { randomUUID } from 'node:crypto';
@@ -57,7 +57,6 @@ function envMs(name: string, fallback: number): number {
 export class ReaperService implements OnApplicationBootstrap, OnApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private kv: KV | undefined;
   private activity: Promise<KV> | undefined;
   /** Set on shutdown: the pass in flight finishes what it started and starts nothing new. */
   private stopping = false;
@@ -86,7 +85,8 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
 
   async onApplicationBootstrap(): Promise<void> {
     await this.scheduler.connect();
-    this.kv = await this.nc.jetstream().views.kv(this.naming.hostsBucket, { history: 1 });
+    // Opened once so the bucket exists before the first pass reads it.
+    await this.nc.jetstream().views.kv(this.naming.hostsBucket, { history: 1 });
     this.timer = setInterval(() => {
       this.running ??= this.tick().finally(() => (this.running = undefined));
     }, this.intervalMs);
@@ -136,10 +136,7 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
 
   private async hosts(): Promise<Map<string, HostHeartbeat>> {
     const out = new Map<string, HostHeartbeat>();
-    for await (const key of await this.kv!.keys()) {
-      const entry = await this.kv!.get(key);
-      if (entry?.operation === 'PUT') out.set(key, entry.json<HostHeartbeat>());
-    }
+    for (const entry of await kvLatest(this.nc, this.naming.hostsBucket)) out.set(entry.key, entry.json<HostHeartbeat>());
     return out;
   }
 

@@ -1,22 +1,64 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
 import { Command } from 'commander';
-import { history, replay, tail } from './commands/events';
-import { inspectSnapshot } from './commands/snapshot';
-import { start } from './commands/start';
+import { WrennApiError } from '@wrenn/sdk';
 
-const program = new Command('wrenn').description('Wrenn: self-hosted sandboxes').showHelpAfterError();
+// Command modules load when their command runs: `start` and the event commands pull in every
+// service and the database layer (~0.5 s), which API commands like `sandbox ls` never need.
+const start = async (...a: Parameters<typeof import('./commands/start').start>) => (await import('./commands/start')).start(...a);
+const tail = async (...a: Parameters<typeof import('./commands/events').tail>) => (await import('./commands/events')).tail(...a);
+const replay = async (...a: Parameters<typeof import('./commands/events').replay>) => (await import('./commands/events')).replay(...a);
+const history = async (...a: Parameters<typeof import('./commands/events').history>) => (await import('./commands/events')).history(...a);
+const listHosts = async (...a: Parameters<typeof import('./commands/hosts').listHosts>) => (await import('./commands/hosts')).listHosts(...a);
+const inspectSnapshot = async (...a: Parameters<typeof import('./commands/snapshot').inspectSnapshot>) => (await import('./commands/snapshot')).inspectSnapshot(...a);
+const login = async (...a: Parameters<typeof import('./commands/login').login>) => (await import('./commands/login')).login(...a);
+const shell = async (...a: Parameters<typeof import('./commands/shell').shell>) => (await import('./commands/shell')).shell(...a);
+const sandboxes = () => import('./commands/sandboxes');
+const templates = () => import('./commands/templates');
+const createSandbox = async (...a: Parameters<typeof import('./commands/sandboxes').createSandbox>) => (await sandboxes()).createSandbox(...a);
+const listSandboxes = async (...a: Parameters<typeof import('./commands/sandboxes').listSandboxes>) => (await sandboxes()).listSandboxes(...a);
+const execInSandbox = async (...a: Parameters<typeof import('./commands/sandboxes').execInSandbox>) => (await sandboxes()).execInSandbox(...a);
+const sandboxAction = async (...a: Parameters<typeof import('./commands/sandboxes').sandboxAction>) => (await sandboxes()).sandboxAction(...a);
+const createTemplate = async (...a: Parameters<typeof import('./commands/templates').createTemplate>) => (await templates()).createTemplate(...a);
+const listTemplates = async (...a: Parameters<typeof import('./commands/templates').listTemplates>) => (await templates()).listTemplates(...a);
+const deleteTemplates = async (...a: Parameters<typeof import('./commands/templates').deleteTemplates>) => (await templates()).deleteTemplates(...a);
 
-const fail = (error: unknown) => {
-  console.error(`wrenn: ${(error as Error).message ?? error}`);
+// Read at run time (dist/ sits beside package.json), so the version is the package's.
+const { version } = require('../package.json') as { version: string };
+const program = new Command('wrenn').description('Wrenn: self-hosted sandboxes').version(version).showHelpAfterError();
+
+/** API errors keep their machine-readable code: on stderr as `code: message`, or as the API's JSON with --json. */
+const fail = (json?: boolean) => (error: unknown) => {
+  if (error instanceof WrennApiError) {
+    if (json) process.stderr.write(`${JSON.stringify({ error: { code: error.code, message: error.message, status: error.status, details: error.details } })}\n`);
+    else console.error(`wrenn: ${error.code}: ${error.message}`);
+  } else {
+    console.error(`wrenn: ${(error as Error).message ?? error}`);
+  }
   process.exit(1);
 };
+const int = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new Error(`not an integer: ${value}`);
+  return n;
+};
+const collect = (value: string, all: string[] = []) => [...all, value];
 
 program
   .command('start')
   .description('run every service in this process, or the ones named by --service')
   .option('--service <names>', 'run only this service (or several, comma-separated)')
-  .action((opts) => start(opts.service).catch(fail));
+  .action((opts) => start(opts.service).catch(fail()));
+
+program
+  .command('login')
+  .description('save the API address and credentials in ~/.config/wrenn/config.json (mode 0600)')
+  .option('--url <url>', 'the API, e.g. http://127.0.0.1:8080')
+  .option('--api-key <key>', 'an API key (wrn_…)')
+  .option('--email <email>', 'log in with a password; an API key for this machine is created')
+  .option('--password-stdin', 'read the password from stdin')
+  .option('--json', 'JSON output')
+  .action((opts) => login(opts).catch(fail(opts.json)));
 
 const events = program.command('events').description('the event log');
 events
@@ -26,30 +68,97 @@ events
   .option('-n, --limit <count>', 'how many recent events', Number, 50)
   .option('-f, --follow', 'keep printing new events')
   .option('--json', 'JSON lines')
-  .action((opts) => tail(opts).catch(fail));
+  .action((opts) => tail(opts).catch(fail()));
 events
   .command('replay')
   .description('truncate and rebuild read models from the log')
   .option('--projection <name>', 'only this projection (sandboxes, audit, usage)')
   .option('--json', 'JSON output')
-  .action((opts) => replay(opts).catch(fail));
+  .action((opts) => replay(opts).catch(fail()));
 
-program
-  .command('sandbox')
-  .description('sandboxes')
+const sandbox = program.command('sandbox').description('sandboxes');
+sandbox
+  .command('create')
+  .description('create a sandbox and wait until it runs')
+  .option('-t, --template <name>', 'base or a snapshot template', 'base')
+  .option('--vcpus <n>', 'vCPUs', int)
+  .option('--memory <mb>', 'memory in MB', int)
+  .option('--timeout <sec>', 'pause after this many seconds of inactivity (0 = never)', int)
+  .option('--json', 'JSON output')
+  .action((opts) => createSandbox(opts).catch(fail(opts.json)));
+sandbox
+  .command('ls')
+  .alias('list')
+  .description('list sandboxes (stopped ones with --all)')
+  .option('--state <state>', 'only this state')
+  .option('--limit <n>', 'at most this many', int)
+  .option('-a, --all', 'include stopped sandboxes')
+  .option('--json', 'JSON output')
+  .action((opts) => listSandboxes(opts).catch(fail(opts.json)));
+sandbox
+  .command('exec <id> <command...>')
+  .description('run a command to completion; exits with its exit code (put options for the command after --)')
+  .option('-e, --env <NAME=value>', 'environment variable (repeatable)', collect)
+  .option('--cwd <dir>', 'working directory')
+  .option('-u, --user <user>', 'run as this account (default root)')
+  .option('--timeout <sec>', 'kill after this many seconds', int)
+  .option('--json', 'print {stdout, stderr, exit_code, …}')
+  .action((id, command, opts) => execInSandbox(id, command, opts).catch(fail(opts.json)));
+sandbox
+  .command('shell <id> [command...]')
+  .description('an interactive terminal in the sandbox (default /bin/bash -l); exits with its exit code')
+  .option('-u, --user <user>', 'run as this account (default root)')
+  .option('--cwd <dir>', 'working directory')
+  .action((id, command, opts) => shell(id, command, opts).catch(fail()));
+for (const [action, description] of [
+  ['pause', 'snapshot and free every host resource'],
+  ['resume', 'bring paused sandboxes back'],
+  ['rm', 'destroy sandboxes'],
+] as const) {
+  sandbox
+    .command(`${action} <ids...>`)
+    .description(description)
+    .option('--json', 'JSON output')
+    .action((ids, opts) => sandboxAction(action, ids, opts).catch(fail(opts.json)));
+}
+sandbox
   .command('history <id>')
   .description("a sandbox's events, in order")
   .option('--json', 'JSON lines')
-  .action((id, opts) => history('sandbox', id, Boolean(opts.json)).catch(fail));
+  .action((id, opts) => history('sandbox', id, Boolean(opts.json)).catch(fail()));
 
-program
-  .command('snapshot')
-  .description('snapshot files on this host')
+const snapshot = program.command('snapshot').description('snapshot templates, and snapshot files on this host');
+snapshot
+  .command('create <sandbox-id> <name>')
+  .description('freeze a running sandbox (which keeps running) into a named template')
+  .option('--json', 'JSON output')
+  .action((id, name, opts) => createTemplate(id, name, opts).catch(fail(opts.json)));
+snapshot
+  .command('ls')
+  .alias('list')
+  .description("the team's snapshot templates")
+  .option('--json', 'JSON output')
+  .action((opts) => listTemplates(opts).catch(fail(opts.json)));
+snapshot
+  .command('rm <names...>')
+  .description('delete snapshot templates (refused while a sandbox made from one is not stopped)')
+  .option('--json', 'JSON output')
+  .action((names, opts) => deleteTemplates(names, opts).catch(fail(opts.json)));
+snapshot
   .command('inspect <file>')
   .description('print a snapshot header: memory size, holes, generations and the pages each holds')
   .option('--json', 'JSON output')
   .option('--runs', 'also list every run of pages and the file holding it')
-  .action((file, opts) => inspectSnapshot(file, opts).catch(fail));
+  .action((file, opts) => inspectSnapshot(file, opts).catch(fail()));
+
+program
+  .command('host')
+  .description('host agents')
+  .command('ls')
+  .alias('list')
+  .description('host agents and their heartbeats (reads the hosts bucket over NATS)')
+  .option('--json', 'JSON output')
+  .action((opts) => listHosts(opts).catch(fail(opts.json)));
 
 program
   .command('template')
@@ -57,6 +166,6 @@ program
   .command('history <id>')
   .description("a template's events, in order")
   .option('--json', 'JSON lines')
-  .action((id, opts) => history('template', id, Boolean(opts.json)).catch(fail));
+  .action((id, opts) => history('template', id, Boolean(opts.json)).catch(fail()));
 
-program.parseAsync(process.argv).catch(fail);
+program.parseAsync(process.argv).catch(fail());

@@ -1,5 +1,6 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { HostHeartbeat, isLive, Naming } from '@wrenn/contracts';
+import { kvLatest } from '@wrenn/messaging';
 import { DATA_SOURCE, NAMING, NATS } from '@wrenn/service-kit';
 import type { Response } from 'express';
 import { Public } from '../auth/access.decorators';
@@ -60,12 +61,8 @@ export class HealthController {
   }
 
   private async hosts(): Promise<HostHeartbeat[]> {
-    const kv = await this.nc.jetstream().views.kv(this.naming.hostsBucket, { history: 1 });
-    const out: HostHeartbeat[] = [];
-    for await (const key of await kv.keys()) {
-      const entry = await kv.get(key);
-      if (entry && entry.operation === 'PUT') out.push(entry.json<HostHeartbeat>());
-    }
-    return out;
+    // The bucket exists once any service has opened it; the health check may run before that.
+    await this.nc.jetstream().views.kv(this.naming.hostsBucket, { history: 1 });
+    return (await kvLatest(this.nc, this.naming.hostsBucket)).map((entry) => entry.json<HostHeartbeat>());
   }
 }
