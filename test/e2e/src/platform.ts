@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { createTestEnv, eventually, TestEnv } from '@wrenn/testing';
@@ -45,6 +46,8 @@ export interface Platform {
   authHeaders(auth?: Auth): Record<string, string>;
   api<T = any>(method: string, path: string, body?: unknown, options?: { auth?: Auth; headers?: Record<string, string> }): Promise<{ status: number; body: T; headers: Headers }>;
   sql<T = any>(query: string, params?: unknown[]): Promise<T[]>;
+  /** Destroys every sandbox, snapshot and template the host agent holds (teardown of a failed test). */
+  releaseHost(): Promise<void>;
   cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
@@ -107,6 +110,32 @@ export async function startPlatform(label: string, extraEnv: Record<string, stri
   };
   await launch();
 
+  /**
+   * Destroys whatever the host agent still holds: sandboxes outlive their agent by design, so a
+   * test that fails half-way would otherwise leave processes, netns, cgroups and rules behind.
+   * Asks the agent itself (the same host commands the platform uses); no agent, nothing to do.
+   */
+  async function releaseHost(): Promise<void> {
+    const ask = async (op: string, payload: object, timeout: number) => {
+      const reply = await env.nc.request(env.naming.hostSubject(hostId, op), new TextEncoder().encode(JSON.stringify(payload)), { timeout });
+      return JSON.parse(new TextDecoder().decode(reply.data)) as { ok: boolean; value?: { sandboxIds: string[]; pausedIds?: string[] } };
+    };
+    const listed = await ask('list', {}, 3000);
+    const ids = [...(listed.value?.sandboxIds ?? []), ...(listed.value?.pausedIds ?? [])];
+    for (const sandboxId of ids) await ask('destroy', { commandId: `test_release_${sandboxId}`, sandboxId }, 60_000).catch(() => undefined);
+    // Templates may be layered on each other: newest first, twice over for any left in use.
+    const templatesDir = join(stateDir, 'templates');
+    for (let pass = 0; pass < 2; pass++) {
+      const metas = (await readdir(templatesDir).catch(() => [] as string[]))
+        .filter((name) => /^tpl_[0-9a-z]{26}$/.test(name))
+        .map((templateId) => JSON.parse(readFileSync(join(templatesDir, templateId, 'meta.json'), 'utf8')) as { templateId: string; name?: string; createdAt: string })
+        .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+      for (const meta of metas) {
+        await ask('template-delete', { commandId: `test_release_${meta.templateId}`, templateId: meta.templateId, templateName: meta.name ?? 'template' }, 60_000).catch(() => undefined);
+      }
+    }
+  }
+
   let pg: Client | undefined;
   let signups = 0;
   const platform: Platform = {
@@ -119,6 +148,7 @@ export async function startPlatform(label: string, extraEnv: Record<string, stri
     get process() { return child; },
     output: () => out,
     restart: launch,
+    releaseHost,
     async kill(signal = 'SIGKILL') {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
@@ -132,6 +162,7 @@ export async function startPlatform(label: string, extraEnv: Record<string, stri
     async stop() {
       // A stop that fails still releases the slice, so the suite reports and exits.
       try {
+        await releaseHost().catch(() => undefined);
         await platform.kill('SIGTERM');
       } finally {
         await pg?.end().catch(() => undefined);
