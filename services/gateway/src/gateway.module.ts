@@ -28,6 +28,7 @@ import { UsageRepository } from './repositories/usage.repository';
 import { AuditService } from './services/audit.service';
 import { EventStreamService } from './services/event-stream.service';
 import { USAGE_CLOCK, UsageService } from './services/usage.service';
+import { ReadYourWrites } from './services/read-your-writes';
 import { SandboxesService, SCHEDULER_CLIENT } from './services/sandboxes.service';
 import { ActivityRecorder } from './activity/activity.recorder';
 import { SnapshotsController } from './controllers/snapshots.controller';
@@ -73,6 +74,7 @@ import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
     SandboxRepository,
     TemplateRepository,
     ActivityRecorder,
+    ReadYourWrites,
     SandboxesService,
     SnapshotsService,
     SandboxDataService,

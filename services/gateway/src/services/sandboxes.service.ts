@@ -20,8 +20,7 @@ import {
 } from '@wrenn/contracts';
 import { WrennConfig } from '@wrenn/config';
 import { SandboxRow } from '@wrenn/db';
-import { CheckpointWaiter } from '@wrenn/eventlog';
-import { request, sendCommand } from '@wrenn/messaging';
+import { request } from '@wrenn/messaging';
 import { SANDBOX_PROJECTION } from '@wrenn/projections';
 import { CONFIG, NAMING, NATS } from '@wrenn/service-kit';
 import { NatsConnection } from 'nats';
@@ -29,6 +28,7 @@ import { randomUUID } from 'node:crypto';
 import { ulid } from 'ulid';
 import { CreateSandboxDto, MetricsView, SandboxView } from '../dtos/sandbox.dto';
 import { ActivityRecorder } from '../activity/activity.recorder';
+import { commandMeta, ReadYourWrites } from './read-your-writes';
 import { SandboxRepository } from '../repositories/sandbox.repository';
 import { TemplateRepository } from '../repositories/template.repository';
 
@@ -65,8 +65,6 @@ export function toView(row: SandboxRow): SandboxView {
  */
 @Injectable()
 export class SandboxesService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly waiter: CheckpointWaiter;
-
   constructor(
     @Inject(SCHEDULER_CLIENT) private readonly scheduler: ClientProxy,
     @Inject(NATS) private readonly nc: NatsConnection,
@@ -75,52 +73,35 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
     private readonly sandboxes: SandboxRepository,
     private readonly templates: TemplateRepository,
     private readonly activity: ActivityRecorder,
-  ) {
-    this.waiter = new CheckpointWaiter(config.databaseUrl);
-  }
+    private readonly writes: ReadYourWrites,
+  ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     await this.scheduler.connect();
-    await this.waiter.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.waiter.stop();
     await this.scheduler.close();
-  }
-
-  private meta(caller: Caller, correlationId: string): CommandMeta {
-    return { commandId: `cmd_${ulid().toLowerCase()}`, correlationId, actor: caller.actor, teamId: caller.teamId };
   }
 
   private subject(command: SchedulerCommand): string {
     return this.naming.commandSubject(ServiceName.SandboxScheduler, command);
   }
 
-  /** Runs a scheduler command, waits for the projection to show its outcome (success or failure). */
-  private async command(command: SchedulerCommand, payload: unknown, timeoutMs: number): Promise<CommandAccepted> {
-    try {
-      const accepted = await sendCommand<CommandAccepted>(this.scheduler, this.subject(command), payload, timeoutMs, 'the sandbox scheduler');
-      await this.catchUp(accepted.seq);
-      return accepted;
-    } catch (error) {
-      const seq = error instanceof WrennError ? Number(error.details?.seq) : NaN;
-      if (Number.isFinite(seq)) await this.catchUp(seq).catch(() => undefined);
-      throw error;
-    }
-  }
-
-  private async catchUp(seq: number): Promise<void> {
-    if (!(await this.waiter.waitFor(SANDBOX_PROJECTION, seq, this.config.readYourWritesTimeoutMs))) {
-      throw new WrennError(ErrorCode.ProjectionLag, `the read model did not reach event ${seq} in time; the change was accepted`, { seq });
-    }
+  /** Runs a scheduler command; answers once the sandboxes read model shows its outcome. */
+  private command(command: SchedulerCommand, payload: unknown, timeoutMs: number): Promise<CommandAccepted> {
+    return this.writes.send<CommandAccepted>(this.scheduler, this.subject(command), payload, {
+      timeoutMs,
+      service: 'the sandbox scheduler',
+      projection: SANDBOX_PROJECTION,
+    });
   }
 
   async create(caller: Caller, dto: CreateSandboxDto, correlationId: string = randomUUID()): Promise<SandboxView> {
     const sandboxId = `sb_${ulid().toLowerCase()}`;
     const { vcpus, memoryMb } = await this.size(caller, dto);
     const payload: CreateSandboxRequest = {
-      meta: this.meta(caller, correlationId),
+      meta: commandMeta(caller, correlationId),
       sandboxId,
       template: dto.template,
       vcpus,
@@ -158,7 +139,7 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
 
   async pause(caller: Caller, id: string, correlationId: string = randomUUID()): Promise<SandboxView> {
     await this.row(caller, id);
-    const payload: PauseSandboxRequest = { meta: this.meta(caller, correlationId), sandboxId: id, reason: 'user' };
+    const payload: PauseSandboxRequest = { meta: commandMeta(caller, correlationId), sandboxId: id, reason: 'user' };
     await this.command(SchedulerCommand.Pause, payload, this.config.hostCommandTimeoutMs + 10_000);
     return this.get(caller, id);
   }
@@ -166,7 +147,7 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
   /** Resume counts as activity: the inactivity timer starts afresh from here. */
   async resume(caller: Caller, id: string, correlationId: string = randomUUID()): Promise<SandboxView> {
     await this.row(caller, id);
-    const payload: ResumeSandboxRequest = { meta: this.meta(caller, correlationId), sandboxId: id };
+    const payload: ResumeSandboxRequest = { meta: commandMeta(caller, correlationId), sandboxId: id };
     await this.command(SchedulerCommand.Resume, payload, this.config.hostCreateTimeoutMs + 10_000);
     await this.activity.touchNow(id);
     return this.get(caller, id);
@@ -178,7 +159,7 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
    */
   async setTimeout(caller: Caller, id: string, timeoutSec: number, correlationId: string = randomUUID()): Promise<SandboxView> {
     await this.row(caller, id);
-    const payload: SetSandboxTimeoutRequest = { meta: this.meta(caller, correlationId), sandboxId: id, timeoutSec };
+    const payload: SetSandboxTimeoutRequest = { meta: commandMeta(caller, correlationId), sandboxId: id, timeoutSec };
     await this.command(SchedulerCommand.SetTimeout, payload, 10_000);
     await this.activity.touchNow(id);
     return this.get(caller, id);
@@ -204,7 +185,7 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
 
   async destroy(caller: Caller, id: string, correlationId: string = randomUUID()): Promise<SandboxView> {
     await this.row(caller, id);
-    const payload: DestroySandboxRequest = { meta: this.meta(caller, correlationId), sandboxId: id };
+    const payload: DestroySandboxRequest = { meta: commandMeta(caller, correlationId), sandboxId: id };
     await this.command(SchedulerCommand.Destroy, payload, this.config.hostCommandTimeoutMs + 10_000);
     await this.activity.forget(id);
     return toView(await this.row(caller, id));

@@ -13,13 +13,11 @@ import {
 } from '@wrenn/contracts';
 import { WrennConfig } from '@wrenn/config';
 import { TemplateRow } from '@wrenn/db';
-import { CheckpointWaiter } from '@wrenn/eventlog';
-import { sendCommand } from '@wrenn/messaging';
 import { TEMPLATE_PROJECTION } from '@wrenn/projections';
 import { CONFIG, NAMING } from '@wrenn/service-kit';
 import { randomUUID } from 'node:crypto';
-import { ulid } from 'ulid';
 import { CreateSnapshotDto, SnapshotView, TEMPLATE_NAME_MESSAGE } from '../dtos/snapshot.dto';
+import { commandMeta, ReadYourWrites } from './read-your-writes';
 import { TemplateRepository } from '../repositories/template.repository';
 import { Caller } from './sandboxes.service';
 
@@ -42,52 +40,33 @@ export function toSnapshotView(row: TemplateRow): SnapshotView {
 /** Snapshot templates as the REST API sees them: commands to the snapshot catalog, reads from `templates`. */
 @Injectable()
 export class SnapshotsService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly waiter: CheckpointWaiter;
-
   constructor(
     @Inject(CATALOG_CLIENT) private readonly catalog: ClientProxy,
     @Inject(NAMING) private readonly naming: Naming,
     @Inject(CONFIG) private readonly config: WrennConfig,
     private readonly templates: TemplateRepository,
-  ) {
-    this.waiter = new CheckpointWaiter(config.databaseUrl);
-  }
+    private readonly writes: ReadYourWrites,
+  ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     await this.catalog.connect();
-    await this.waiter.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.waiter.stop();
     await this.catalog.close();
   }
 
-  private async command(command: CatalogCommand, payload: unknown, timeoutMs: number): Promise<TemplateAccepted> {
-    const subject = this.naming.commandSubject(ServiceName.SnapshotCatalog, command);
-    try {
-      const accepted = await sendCommand<TemplateAccepted>(this.catalog, subject, payload, timeoutMs, 'the snapshot catalog');
-      await this.catchUp(accepted.seq);
-      return accepted;
-    } catch (error) {
-      const seq = error instanceof WrennError ? Number(error.details?.seq) : NaN;
-      if (Number.isFinite(seq)) await this.catchUp(seq).catch(() => undefined);
-      throw error;
-    }
-  }
-
-  private async catchUp(seq: number): Promise<void> {
-    if (!(await this.waiter.waitFor(TEMPLATE_PROJECTION, seq, this.config.readYourWritesTimeoutMs))) {
-      throw new WrennError(ErrorCode.ProjectionLag, `the read model did not reach event ${seq} in time; the change was accepted`, { seq });
-    }
-  }
-
-  private meta(caller: Caller, correlationId: string) {
-    return { commandId: `cmd_${ulid().toLowerCase()}`, correlationId, actor: caller.actor, teamId: caller.teamId };
+  /** Runs a catalog command; answers once the templates read model shows its outcome. */
+  private command(command: CatalogCommand, payload: unknown, timeoutMs: number): Promise<TemplateAccepted> {
+    return this.writes.send<TemplateAccepted>(this.catalog, this.naming.commandSubject(ServiceName.SnapshotCatalog, command), payload, {
+      timeoutMs,
+      service: 'the snapshot catalog',
+      projection: TEMPLATE_PROJECTION,
+    });
   }
 
   async create(caller: Caller, dto: CreateSnapshotDto, correlationId: string = randomUUID()): Promise<SnapshotView> {
-    const payload: CreateTemplateRequest = { meta: this.meta(caller, correlationId), sandboxId: dto.sandbox_id, name: dto.name };
+    const payload: CreateTemplateRequest = { meta: commandMeta(caller, correlationId), sandboxId: dto.sandbox_id, name: dto.name };
     const accepted = await this.command(CatalogCommand.CreateTemplate, payload, this.config.hostCreateTimeoutMs + 10_000);
     const row = await this.templates.findById(caller.teamId, accepted.templateId);
     if (!row) throw new WrennError(ErrorCode.Internal, `template ${accepted.templateId} is missing from the read model`);
@@ -100,7 +79,7 @@ export class SnapshotsService implements OnApplicationBootstrap, OnApplicationSh
 
   async delete(caller: Caller, name: string, correlationId: string = randomUUID()): Promise<SnapshotView> {
     if (!isTemplateName(name)) throw new WrennError(ErrorCode.ValidationFailed, TEMPLATE_NAME_MESSAGE, { fields: [{ field: 'name', problems: [TEMPLATE_NAME_MESSAGE] }] });
-    const payload: DeleteTemplateRequest = { meta: this.meta(caller, correlationId), name };
+    const payload: DeleteTemplateRequest = { meta: commandMeta(caller, correlationId), name };
     const accepted = await this.command(CatalogCommand.DeleteTemplate, payload, this.config.hostCommandTimeoutMs + 10_000);
     const row = await this.templates.findById(caller.teamId, accepted.templateId);
     if (!row) throw new WrennError(ErrorCode.Internal, `template ${accepted.templateId} is missing from the read model`);
