@@ -144,6 +144,10 @@ describe('decideTtl', () => {
   it('waits while the sandbox was used within the timeout', () => {
     assert.equal(decideTtl(running({}), NOW - 9_000, NOW).kind, 'wait');
   });
+  it('waits while an open exchange holds a lease ahead of now, even with a 1 s timeout', () => {
+    assert.equal(decideTtl(running({ timeoutSec: 1 }), NOW + 2_500, NOW).kind, 'wait');
+    assert.equal(decideTtl(running({ timeoutSec: 1 }), NOW - 1_000, NOW).kind, 'pause');
+  });
   it('counts a recent start or resume as activity, whatever the older activity says', () => {
     assert.equal(decideTtl(running({ idleMs: 3_000 }), NOW - 600_000, NOW).kind, 'wait');
   });

@@ -4,6 +4,10 @@ import type { Logger } from '@wrenn/logger';
 import { LOGGER, NAMING, NATS } from '@wrenn/service-kit';
 import { KV, NatsConnection } from 'nats';
 
+/** How far ahead an open exchange marks its sandbox in use, and how often it renews that. */
+const BUSY_LEASE_MS = 3000;
+const BUSY_RENEW_MS = 500;
+
 function throttleMs(): number {
   const raw = Number(process.env.WRENN_ACTIVITY_THROTTLE_MS);
   return Number.isFinite(raw) && raw >= 0 ? raw : 1000;
@@ -13,13 +17,16 @@ function throttleMs(): number {
  * Records that a sandbox was used through the API, in the activity KV bucket (sandbox id → unix
  * ms) that every gateway replica writes and the TTL reaper reads. Writes are throttled per
  * sandbox (WRENN_ACTIVITY_THROTTLE_MS, default 1 s): a busy sandbox costs one write a second,
- * and the timer is late by at most that much. Only the throttle lives in memory; losing it loses
- * nothing.
+ * and the timer is late by at most that much. Open exchanges write a lease instead (see hold()).
+ * Only the throttle and the open leases live in memory; losing them loses nothing.
  */
 @Injectable()
 export class ActivityRecorder {
   private kv: Promise<KV> | undefined;
   private readonly lastWrite = new Map<string, number>();
+  /** Open exchanges per sandbox, and the lease they last wrote. */
+  private readonly holds = new Map<string, number>();
+  private readonly busyUntil = new Map<string, number>();
   private readonly throttleMs = throttleMs();
 
   constructor(
@@ -40,31 +47,52 @@ export class ActivityRecorder {
     if (!force && now - last < this.throttleMs) return;
     this.lastWrite.set(sandboxId, now);
     if (this.lastWrite.size > 10_000) this.forgetOld(now);
-    void this.write(sandboxId, now);
+    void this.write(sandboxId, this.notBefore(sandboxId, now));
   }
 
   /** Waits for the write: ping answers only once the timer is durably reset. */
   async touchNow(sandboxId: string): Promise<void> {
     const now = Date.now();
     this.lastWrite.set(sandboxId, now);
-    await this.write(sandboxId, now);
+    await this.write(sandboxId, this.notBefore(sandboxId, now));
   }
 
   /**
-   * Counts an exchange that stays open (a proxied stream) as use for as long as it lasts: touched
-   * now, every `everyMs` while open, and once more when the returned release is called.
+   * Counts an exchange that stays open (a long command, a transfer, a proxied stream) as use for
+   * as long as it lasts. Instead of "used at" it records "in use until" a lease a little ahead
+   * (renewed twice a second), so the TTL reaper never sees the sandbox idle while the exchange is
+   * open — not even between renewals, nor with a 1 s timeout. A gateway that dies mid-call stops
+   * renewing and the lease simply runs out. The returned release records the end as plain use.
    */
-  hold(sandboxId: string, everyMs = 1000): () => void {
-    this.touch(sandboxId);
-    const timer = setInterval(() => this.touch(sandboxId), everyMs);
+  hold(sandboxId: string): () => void {
+    const renew = () => {
+      const until = Date.now() + BUSY_LEASE_MS;
+      this.busyUntil.set(sandboxId, Math.max(until, this.busyUntil.get(sandboxId) ?? 0));
+      void this.write(sandboxId, until);
+    };
+    this.holds.set(sandboxId, (this.holds.get(sandboxId) ?? 0) + 1);
+    renew();
+    const timer = setInterval(renew, BUSY_RENEW_MS);
     timer.unref();
     let released = false;
     return () => {
       if (released) return;
       released = true;
       clearInterval(timer);
+      const left = (this.holds.get(sandboxId) ?? 1) - 1;
+      if (left > 0) {
+        this.holds.set(sandboxId, left);
+        return;
+      }
+      this.holds.delete(sandboxId);
+      this.busyUntil.delete(sandboxId);
       this.touch(sandboxId, true);
     };
+  }
+
+  /** A plain touch never pulls back a lease this gateway holds for an open exchange. */
+  private notBefore(sandboxId: string, now: number): number {
+    return this.holds.has(sandboxId) ? Math.max(now, this.busyUntil.get(sandboxId) ?? now) : now;
   }
 
   /** A destroyed sandbox's key goes, so the bucket holds only sandboxes that can still pause. */

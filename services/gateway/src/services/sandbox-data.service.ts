@@ -9,7 +9,6 @@ import { Caller, SandboxesService } from './sandboxes.service';
 const { StreamWriteFileRequestSchema, ExecStreamRequestSchema } = dataPlanePb;
 
 /** How often an open call re-records activity (the TTL's resolution is about a second anyway). */
-const KEEPALIVE_MS = 1000;
 
 export interface StreamExecStart {
   cmd: string;
@@ -48,24 +47,22 @@ export class SandboxDataService {
    * for a while (the recorder throttles the writes).
    */
   private async whileBusy<T>(id: string, work: () => Promise<T>): Promise<T> {
-    const timer = setInterval(() => this.activity.touch(id), KEEPALIVE_MS);
+    const release = this.activity.hold(id);
     try {
       return await work();
     } finally {
-      clearInterval(timer);
-      this.activity.touch(id, true);
+      release();
     }
   }
 
   private keepAlive<T>(id: string, source: AsyncIterable<T>): AsyncIterable<T> {
     const activity = this.activity;
     return (async function* () {
-      const timer = setInterval(() => activity.touch(id), KEEPALIVE_MS);
+      const release = activity.hold(id);
       try {
         yield* source;
       } finally {
-        clearInterval(timer);
-        activity.touch(id, true);
+        release();
       }
     })();
   }
