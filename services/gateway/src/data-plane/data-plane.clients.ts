@@ -26,6 +26,8 @@ export function fromConnect(error: unknown): WrennError {
     case Code.ResourceExhausted: return new WrennError(ErrorCode.InsufficientStorage, error.rawMessage);
     case Code.DeadlineExceeded: return new WrennError(ErrorCode.ExecTimeout, error.rawMessage);
     case Code.Unavailable: return new WrennError(ErrorCode.SandboxUnavailable, `the sandbox did not answer: ${error.rawMessage}`);
+    // The sandbox went away under the call (paused, destroyed, its host lost): not our fault.
+    case Code.Aborted: case Code.Canceled: return new WrennError(ErrorCode.SandboxUnavailable, `the sandbox stopped answering during the call: ${error.rawMessage}`);
     default: return new WrennError(ErrorCode.Internal, error.rawMessage);
   }
 }
