@@ -18,6 +18,16 @@ export interface HandleResult<S> {
   duplicate: boolean;
 }
 
+/** An aggregate folded from its events: its state, the version it reached, and the events. */
+export interface Folded<S> {
+  state: S;
+  version: number;
+  history: StoredEvent[];
+}
+
+/** How many folded aggregates a handler keeps: enough for the sandboxes a host fleet runs. */
+const FOLDS_KEPT = 10_000;
+
 export interface CommandHandlerOptions<E> {
   maxAttempts?: number;
   backoffMs?: number;
@@ -34,6 +44,8 @@ export class CommandHandler<C, E extends { type: string; data: unknown; version?
   private readonly maxAttempts: number;
   private readonly backoffMs: number;
   private readonly upcast: (event: StoredEvent) => E;
+  /** Recently folded aggregates, least recently used first (see state()). */
+  private readonly folds = new Map<string, Folded<S>>();
 
   constructor(
     private readonly store: EventStore,
@@ -46,10 +58,25 @@ export class CommandHandler<C, E extends { type: string; data: unknown; version?
     this.upcast = options.upcast ?? ((event) => ({ type: event.type, data: event.data }) as E);
   }
 
-  async state(id: string): Promise<{ state: S; version: number; history: StoredEvent[] }> {
+  /**
+   * The aggregate as the log holds it now. Folds are kept for the aggregates this process touched
+   * last and reused only while the log still ends at the version they were folded up to (one
+   * cheap "last sequence" read instead of reading the whole stream); anything else — another
+   * writer, another replica — reads the log again. Losing the cache loses nothing.
+   */
+  async state(id: string): Promise<Folded<S>> {
+    const cached = this.folds.get(id);
+    if (cached && (await this.store.version(this.aggregate, id)) === cached.version) return cached;
     const { events, version } = await this.store.load(this.aggregate, id);
     const state = events.reduce((s, e) => this.decider.evolve(s, this.upcast(e)), this.decider.initialState());
-    return { state, version, history: events };
+    return this.remember(id, { state, version, history: events });
+  }
+
+  private remember(id: string, folded: Folded<S>): Folded<S> {
+    this.folds.delete(id);
+    this.folds.set(id, folded);
+    if (this.folds.size > FOLDS_KEPT) this.folds.delete(this.folds.keys().next().value as string);
+    return folded;
   }
 
   /**
@@ -68,6 +95,7 @@ export class CommandHandler<C, E extends { type: string; data: unknown; version?
       try {
         const appended = await this.store.append(this.aggregate, id, decided, meta, version);
         const next = decided.reduce((s, e) => this.decider.evolve(s, e), state);
+        this.remember(id, { state: next, version: appended.seq, history: [...history, ...appended.events] });
         return { state: next, seq: appended.seq, events: appended.events, duplicate: false };
       } catch (error) {
         if (!(error instanceof ConcurrencyError)) throw error;

@@ -114,6 +114,20 @@ describe(EventStore.name, () => {
       assert.equal((await handler.state('counter2')).state, 5);
     });
 
+    it('decides on what another writer appended since its last command, and on its own fold otherwise', async () => {
+      const mine = new CommandHandler(store, 'team', counter);
+      const other = new CommandHandler(store, 'team', counter);
+      await mine.handle('counter5', { by: 1 }, { ...META, causationId: 'a' });
+      await other.handle('counter5', { by: 10 }, { ...META, causationId: 'b' });
+      // 1 + 10 + 80 passes the counter's limit of 100 only if the 10 is not seen.
+      await assert.rejects(mine.handle('counter5', { by: 90 }, { ...META, causationId: 'x' }), /too big/);
+      const next = await mine.handle('counter5', { by: 80 }, { ...META, causationId: 'c' });
+      assert.equal(next.state, 91);
+      // The other writer's retry of its command is recognised from the log, not decided again.
+      assert.equal((await mine.handle('counter5', { by: 10 }, { ...META, causationId: 'b' })).duplicate, true);
+      assert.deepEqual((await other.state('counter5')).history.map((e) => e.causationId), ['a', 'b', 'c']);
+    });
+
     it('passes decider errors through and appends nothing', async () => {
       const handler = new CommandHandler(store, 'team', counter);
       await assert.rejects(handler.handle('counter3', { by: 1000 }, META), /too big/);
