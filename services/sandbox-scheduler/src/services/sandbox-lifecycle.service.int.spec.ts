@@ -226,6 +226,33 @@ describe(SandboxLifecycleService.name, () => {
     assert.equal((await types(id)).at(-1), 'sandbox.stopped', 'refused changes append nothing');
   });
 
+  it('refuses the reaper\'s fail of a sandbox whose pause or destroy is under way, so that work finishes as asked', async () => {
+    // The reaper judges a sandbox vanished from a read of a moment ago: by the time its fail
+    // lands, a pause may have the host mid-snapshot (listed neither running nor paused).
+    for (const op of [HostOp.Pause, HostOp.Destroy] as const) {
+      const id = await running();
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const normal = answer[op]!;
+      answer[op] = async (body) => {
+        await held;
+        return normal(body);
+      };
+      const work = op === HostOp.Pause ? service.pause({ meta: meta(), sandboxId: id, reason: 'user' }) : service.destroy({ meta: meta(), sandboxId: id });
+      await eventually(() => received.some((r) => r.op === op && r.body.sandboxId === id), 5000, `the host asked to ${op}`);
+      await assert.rejects(service.fail(id, 'no longer running on host h-int', meta()), (e: WrennError) => e.code === ErrorCode.InvalidState);
+      release();
+      await work;
+      const last = (await types(id)).at(-1);
+      assert.equal(last, op === HostOp.Pause ? 'sandbox.paused' : 'sandbox.stopped');
+      assert.ok(!(await types(id)).includes('sandbox.failed'), `the ${op} is not turned into a failure`);
+    }
+    // A sandbox the reaper may fail still is.
+    const id = await running();
+    await service.fail(id, 'no longer running on host h-int', meta());
+    assert.equal((await types(id)).at(-1), 'sandbox.failed');
+  });
+
   it('marks a sandbox lost with its host and reason', async () => {
     const id = await running();
     await service.markLost({ meta: meta(), sandboxId: id, hostId: HOST, reason: 'heartbeat expired' });

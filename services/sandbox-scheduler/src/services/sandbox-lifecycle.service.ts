@@ -299,9 +299,16 @@ export class SandboxLifecycleService {
     return { sandboxId: req.sandboxId, seq: result.seq };
   }
 
-  /** Used by the reaper's sweep: fail a sandbox whose in-flight host work died with its agent. */
+  /**
+   * Used by the reaper: fail a sandbox whose create died with its agent, or that vanished from
+   * its host. The reaper judged it from a read of a moment ago, so only the states it fails
+   * qualify: a pause or destroy begun since empties the host's list too, and failing it would
+   * turn the user's pause into a failure (whose snapshot is then an orphan) or their destroy
+   * into a 409.
+   */
   async fail(sandboxId: string, reason: string, meta: CommandMeta): Promise<CommandAccepted> {
-    const result = await this.decide(sandboxId, { type: 'MarkFailed', reason }, meta, 'fail');
+    const onlyFrom = [SandboxStatus.Pending, SandboxStatus.Starting, SandboxStatus.Running];
+    const result = await this.decide(sandboxId, { type: 'MarkFailed', reason, onlyFrom }, meta, 'fail');
     return { sandboxId, seq: result.seq };
   }
 }
