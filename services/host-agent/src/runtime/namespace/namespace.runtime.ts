@@ -624,8 +624,20 @@ export class NamespaceRuntime implements SandboxRuntime {
     });
   }
 
+  /**
+   * Complete snapshots, and pauses cut short after their kill: those hold the user's files (in
+   * the partial snapshot or the sandbox dir) for a retried pause to complete. Listed as paused
+   * rather than not at all, which the reconciler would read as a crash and destroy them with
+   * their files. A partial whose sandbox still runs is a pause before its kill: listed running.
+   */
   async listPaused(): Promise<string[]> {
-    return [...this.paused.keys()].sort();
+    const ids = new Set(this.paused.keys());
+    for (const id of (await this.snapshots.scan()).partial) {
+      const meta = this.sandboxes.get(id);
+      if (meta && (await isSameProcess(meta.initPid, meta.initStart))) continue;
+      ids.add(id);
+    }
+    return [...ids].sort();
   }
 
   /**

@@ -240,6 +240,21 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     assert.equal((await sh(id, 'cat /root/data')).stdout, 'precious\n');
   });
 
+  it('a pause cut short after the kill is listed as paused, so the reconciler does not take it for a crash and destroy its files', async () => {
+    const id = await create();
+    await sh(id, 'echo precious > /root/data');
+    failAt = 'pause:killed';
+    await assert.rejects(runtime.pause(id), /injected failure/);
+    failAt = undefined;
+    assert.ok(!(await runtime.list()).includes(id), 'its processes are gone');
+    assert.ok((await runtime.listPaused()).includes(id), 'its files wait in a snapshot a retry completes');
+    const paused = await runtime.pause(id);
+    assert.deepEqual((await runtime.listPaused()).filter((p) => p === id), [id], 'listed once when complete');
+    await runtime.resume(spec(id), paused.snapshotRef);
+    assert.ok(!(await runtime.listPaused()).includes(id), 'a resumed sandbox is not listed paused');
+    assert.equal((await sh(id, 'cat /root/data')).stdout, 'precious\n');
+  });
+
   it('a resume that fails midway leaves the snapshot intact, and a retry succeeds', async () => {
     const id = await create();
     await sh(id, 'echo survives > /root/data');
