@@ -154,6 +154,19 @@ describe(SandboxLifecycleService.name, () => {
     assert.equal(received.filter((r) => r.op === HostOp.Resume).length, 0);
   });
 
+  it('destroys a paused sandbox whose host is down without waiting on it: stopped, its snapshot left to the reconciler when the host returns', async () => {
+    const id = await running();
+    await service.pause({ meta: meta(), sandboxId: id, reason: 'user' });
+    await kv.put(HOST, JSON.stringify(beat(Date.now() - 120_000)));
+    await eventually(() => hosts.get(HOST)!.at < Date.now() - 60_000, 5000, 'the stale beat');
+    // A host that is down answers nothing.
+    answer[HostOp.Destroy] = () => new Promise((_, fail) => setTimeout(() => fail(new Error('down')), 3000));
+    const sent = received.filter((r) => r.op === HostOp.Destroy).length;
+    await service.destroy({ meta: meta(), sandboxId: id });
+    assert.equal((await types(id)).at(-1), 'sandbox.stopped');
+    assert.equal(received.filter((r) => r.op === HostOp.Destroy).length, sent, 'the down host is not asked');
+  });
+
   it('refuses pause and resume in the wrong state and for another team', async () => {
     const id = await running();
     await assert.rejects(service.resume({ meta: meta(), sandboxId: id }), (e: WrennError) => e.code === ErrorCode.InvalidState);

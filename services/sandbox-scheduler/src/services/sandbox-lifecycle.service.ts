@@ -162,7 +162,13 @@ export class SandboxLifecycleService {
       await this.decide(req.sandboxId, { type: 'RequestStop' }, req.meta, 'stop');
     }
     // A lost host is gone and a pending sandbox never reached one: nothing to tear down there.
-    const hostId = state.status === SandboxStatus.Lost || state.status === SandboxStatus.Pending ? null : state.hostId;
+    // Nor on a host that is down now: it would not answer, and the destroy would end `failed`
+    // (a paused or failed sandbox never becomes lost, so no destroy of it could ever finish).
+    // What it still holds there, snapshot included, the reconciler destroys when it returns,
+    // since the log then calls it stopped.
+    const beat = state.hostId ? this.hosts.get(state.hostId) : undefined;
+    const reachable = beat !== undefined && isLive(beat);
+    const hostId = state.status === SandboxStatus.Lost || state.status === SandboxStatus.Pending || !reachable ? null : state.hostId;
     if (hostId !== null) {
       try {
         await this.hostClient.send(
