@@ -167,6 +167,34 @@ describe(SandboxLifecycleService.name, () => {
     assert.equal(received.filter((r) => r.op === HostOp.Destroy).length, sent, 'the down host is not asked');
   });
 
+  it('a destroy that lands while the create fails on the host still ends the sandbox stopped', async () => {
+    const sandboxId = `sb_${ulid().toLowerCase()}`;
+    let failCreate!: () => void;
+    const createFails = new Promise<void>((r) => (failCreate = r));
+    let createFailed!: () => void;
+    const createSettled = new Promise<void>((r) => (createFailed = r));
+    answer[HostOp.Create] = async () => {
+      await createFails;
+      throw new WrennError(ErrorCode.HostOperationFailed, 'no room');
+    };
+    // The host serialises a sandbox's operations: the destroy answers after the create's failure.
+    answer[HostOp.Destroy] = async () => {
+      await createSettled;
+      return {};
+    };
+    const create = service.create({ meta: meta(), sandboxId, template: 'base', vcpus: 1, memoryMb: 256, timeoutSec: 0 });
+    await eventually(() => received.some((r) => r.op === HostOp.Create && r.body.spec.sandboxId === sandboxId), 5000, 'the create on the host');
+    const destroy = service.destroy({ meta: meta(), sandboxId });
+    await eventually(() => received.some((r) => r.op === HostOp.Destroy && r.body.sandboxId === sandboxId), 5000, 'the destroy on the host');
+    failCreate();
+    await assert.rejects(create);
+    createFailed();
+    await destroy;
+    const events = await types(sandboxId);
+    assert.equal(events.at(-1), 'sandbox.stopped');
+    assert.ok(!events.includes('sandbox.failed'), 'the destroy owns the outcome');
+  });
+
   it('refuses pause and resume in the wrong state and for another team', async () => {
     const id = await running();
     await assert.rejects(service.resume({ meta: meta(), sandboxId: id }), (e: WrennError) => e.code === ErrorCode.InvalidState);

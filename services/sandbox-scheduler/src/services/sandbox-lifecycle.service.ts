@@ -129,7 +129,17 @@ export class SandboxLifecycleService {
     } catch (error) {
       const reason = (error as Error).message;
       log.warn({ hostId: host.hostId, err: error }, 'create on host failed');
-      const failed = await this.decide(req.sandboxId, { type: 'MarkFailed', reason: `create on host ${host.hostId} failed: ${reason}` }, req.meta, 'fail');
+      // A destroy that landed meanwhile owns the outcome: failing the sandbox under it would
+      // turn the user's destroy into a 409 and leave the sandbox failed, not stopped.
+      const failed = await this.decide(
+        req.sandboxId,
+        { type: 'MarkFailed', reason: `create on host ${host.hostId} failed: ${reason}`, onlyFrom: [SandboxStatus.Starting] },
+        req.meta,
+        'fail',
+      ).catch(async (refused: unknown) => {
+        if (!(refused instanceof WrennError && refused.code === ErrorCode.InvalidState)) throw refused;
+        return { seq: (await this.sandboxes.state(req.sandboxId)).version };
+      });
       // The agent rolls back its own partial work; a destroy covers a create that finished
       // after we stopped waiting. It is idempotent, so sending it blind is safe.
       void this.hostClient
