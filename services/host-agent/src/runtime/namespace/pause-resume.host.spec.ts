@@ -361,6 +361,25 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     for (const id of [resumed, frozen, thawed]) await restarted.destroy(id);
   });
 
+  it('after a restart, a pause cut short that recovery cannot complete keeps its files where they are', async () => {
+    const cut = await create();
+    await sh(cut, 'echo only-copy > /root/c');
+    const dir = metaOf(cut).dir as string;
+    failAt = 'pause:killed';
+    await assert.rejects(runtime.pause(cut), /injected failure/);
+    failAt = undefined;
+    // The partial snapshot is unreadable: completing it fails, as on a disk error.
+    await rm(join(stateDir, 'snapshots', `${cut}.partial`, 'meta.json'));
+
+    const restarted = await restartAgent();
+    const report = await restarted.recover();
+    assert.ok(!report.removed.includes(cut), 'not reported removed');
+    assert.equal(readFileSync(join(stateDir, 'snapshots', `${cut}.partial`, 'upper/root/c'), 'utf8'), 'only-copy\n', 'the files wait in the partial snapshot');
+    assert.ok((await restarted.listPaused()).includes(cut), 'listed paused, so the reconciler keeps it');
+    await restarted.destroy(cut);
+    assert.ok(!existsSync(dir), 'a destroy still removes it all');
+  });
+
   it('never runs a program of a resumed or template-made root with privileges, nor follows its symlinks out', async () => {
     const hostDir = await mkdtemp('/tmp/wrenn-phost-escape-');
     try {
