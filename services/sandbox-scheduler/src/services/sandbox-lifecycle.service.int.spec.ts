@@ -195,6 +195,16 @@ describe(SandboxLifecycleService.name, () => {
     assert.ok(!events.includes('sandbox.failed'), 'the destroy owns the outcome');
   });
 
+  it('a re-driven pause that finds the pause settled and the sandbox resumed does not pause it again', async () => {
+    const id = await running();
+    await service.pause({ meta: meta(), sandboxId: id, reason: 'user' });
+    await service.resume({ meta: meta(), sandboxId: id });
+    const before = await types(id);
+    // A reaper that saw it pausing a moment ago re-drives that pause.
+    await assert.rejects(service.pause({ meta: meta(), sandboxId: id, reason: 'ttl', redrive: true }), (e: WrennError) => e.code === ErrorCode.InvalidState);
+    assert.deepEqual(await types(id), before, 'nothing appended: it runs on');
+  });
+
   it('refuses pause and resume in the wrong state and for another team', async () => {
     const id = await running();
     await assert.rejects(service.resume({ meta: meta(), sandboxId: id }), (e: WrennError) => e.code === ErrorCode.InvalidState);

@@ -223,7 +223,12 @@ export class SandboxLifecycleService {
     const log = this.log.child({ sandboxId: req.sandboxId, correlationId: req.meta.correlationId });
     const started = performance.now();
     const state = await this.existing(req.sandboxId, req.meta.teamId);
-    const redrive = req.redrive === true && state.status === SandboxStatus.Pausing;
+    // A re-drive finishes the pause it saw under way; one that settled meanwhile (the sandbox may
+    // even have been resumed since) is not started afresh: the sandbox was not idle, only the look.
+    if (req.redrive === true && state.status !== SandboxStatus.Pausing) {
+      throw new WrennError(ErrorCode.InvalidState, `the pause of sandbox ${req.sandboxId} is no longer under way (it is ${state.status})`, { state: state.status });
+    }
+    const redrive = req.redrive === true;
     if (state.status === SandboxStatus.Running || redrive) this.liveHost(state.hostId, 'runs the sandbox');
     if (!redrive) {
       const requested = await this.decide(req.sandboxId, { type: 'RequestPause', reason: req.reason }, req.meta, 'pause');
