@@ -205,6 +205,13 @@ describe(SandboxLifecycleService.name, () => {
     assert.deepEqual(await types(id), before, 'nothing appended: it runs on');
   });
 
+  it('refuses the reaper\'s fail of a create it saw starting once that create has finished', async () => {
+    // The reaper judged it starting on an agent that restarted; the new agent finished the create.
+    const id = await running();
+    await assert.rejects(service.fail(id, 'host agent h-int restarted while creating it', meta(), 'starting'), (e: WrennError) => e.code === ErrorCode.InvalidState);
+    assert.equal((await types(id)).at(-1), 'sandbox.started', 'it runs on');
+  });
+
   it('refuses pause and resume in the wrong state and for another team', async () => {
     const id = await running();
     await assert.rejects(service.resume({ meta: meta(), sandboxId: id }), (e: WrennError) => e.code === ErrorCode.InvalidState);

@@ -9,6 +9,7 @@ import {
   DestroyOnHost,
   DestroySandboxRequest,
   ErrorCode,
+  FailSandboxRequest,
   HostOp,
   isLive,
   MarkLostRequest,
@@ -327,8 +328,8 @@ export class SandboxLifecycleService {
    * turn the user's pause into a failure (whose snapshot is then an orphan) or their destroy
    * into a 409.
    */
-  async fail(sandboxId: string, reason: string, meta: CommandMeta): Promise<CommandAccepted> {
-    const onlyFrom = [SandboxStatus.Pending, SandboxStatus.Starting, SandboxStatus.Running];
+  async fail(sandboxId: string, reason: string, meta: CommandMeta, whileIn?: FailSandboxRequest['whileIn']): Promise<CommandAccepted> {
+    const onlyFrom = whileIn ? [whileIn] : [SandboxStatus.Pending, SandboxStatus.Starting, SandboxStatus.Running];
     const result = await this.decide(sandboxId, { type: 'MarkFailed', reason, onlyFrom }, meta, 'fail');
     return { sandboxId, seq: result.seq };
   }
