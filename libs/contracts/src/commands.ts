@@ -59,6 +59,11 @@ export interface FailSandboxRequest {
   meta: CommandMeta;
   sandboxId: string;
   reason: string;
+  /**
+   * The state the reaper judged the sandbox in: the fail applies only while it still is, so a
+   * create that finished or a pause or destroy that began since is left alone.
+   */
+  whileIn?: 'pending' | 'starting' | 'running';
 }
 
 /** Pause a running sandbox: `user` from the API, `ttl` from the reaper's inactivity timer. */

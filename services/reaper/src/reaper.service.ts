@@ -5,6 +5,7 @@ import {
   CatalogCommand,
   CommandMeta,
   ErrorCode,
+  FailSandboxRequest,
   FailTemplateRequest,
   HostHeartbeat,
   HostOp,
@@ -227,7 +228,9 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
       const subject = (c: SchedulerCommand) => this.naming.commandSubject(ServiceName.SandboxScheduler, c);
       try {
         if (action.kind === 'fail') {
-          await sendCommand(this.scheduler, subject(SchedulerCommand.Fail), { meta, sandboxId: row.id, reason: action.reason }, 30_000, 'scheduler');
+          // Only while it is still as judged: a create that finished meanwhile is not failed.
+          const payload: FailSandboxRequest = { meta, sandboxId: row.id, reason: action.reason, whileIn: row.state as 'pending' | 'starting' };
+          await sendCommand(this.scheduler, subject(SchedulerCommand.Fail), payload, 30_000, 'scheduler');
         } else if (action.kind === 'redrive-pause') {
           const payload: PauseSandboxRequest = { meta, sandboxId: row.id, reason: 'ttl', redrive: true };
           await sendCommand(this.scheduler, subject(SchedulerCommand.Pause), payload, 60_000, 'scheduler');
@@ -262,7 +265,8 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
         }
         const row = rows.get(action.sandboxId)!;
         const meta = { ...this.meta('vanished'), teamId: row.teamId };
-        await sendCommand(this.scheduler, this.subject(SchedulerCommand.Fail), { meta, sandboxId: row.id, reason: action.reason }, 30_000, 'scheduler')
+        const payload: FailSandboxRequest = { meta, sandboxId: row.id, reason: action.reason, whileIn: 'running' };
+        await sendCommand(this.scheduler, this.subject(SchedulerCommand.Fail), payload, 30_000, 'scheduler')
           .then(async () => {
             row.state = 'failed';
             this.log.warn({ hostId: host.hostId, sandboxId: row.id }, 'sandbox vanished from its host');

@@ -28,9 +28,15 @@ describe('decideInFlight', () => {
     assert.equal(decideInFlight(sb({ state: 'pending', hostId: null, bootId: null, idleMs: 5000 }), undefined, NOW, LIMITS).kind, 'wait');
     assert.equal(decideInFlight(sb({ state: 'pending', hostId: null, bootId: null, idleMs: 31_000 }), undefined, NOW, LIMITS).kind, 'fail');
   });
-  it('re-drives a destroy interrupted by an agent restart', () => {
-    assert.equal(decideInFlight(sb({ state: 'stopping' }), beat('b2'), NOW, LIMITS).kind, 'redrive-destroy');
+  it('re-drives a destroy left mid-way once the grace has passed on a live host', () => {
+    assert.equal(decideInFlight(sb({ state: 'stopping', idleMs: 61_000 }), beat('b2'), NOW, LIMITS).kind, 'redrive-destroy');
+    assert.equal(decideInFlight(sb({ state: 'stopping', idleMs: 61_000 }), beat('b1'), NOW, LIMITS).kind, 'redrive-destroy');
     assert.equal(decideInFlight(sb({ state: 'stopping' }), beat('b1'), NOW, LIMITS).kind, 'wait');
+  });
+  it('does not re-drive a destroy under way just because the agent restarted since the sandbox started', () => {
+    // The row's boot id is the create's: a destroy records none, so a boot id that differs says
+    // nothing about the destroy, which a second one would race (one of them answering 409).
+    assert.equal(decideInFlight(sb({ state: 'stopping', idleMs: 200 }), beat('b2'), NOW, LIMITS).kind, 'wait');
   });
   it('finishes a pause left mid-way once the grace has passed on a live host', () => {
     assert.equal(decideInFlight(sb({ state: 'pausing' }), beat('b1'), NOW, LIMITS).kind, 'wait');

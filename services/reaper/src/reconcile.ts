@@ -60,8 +60,10 @@ export function decideInFlight(sandbox: ProjectedSandbox, host: HostHeartbeat | 
       // host is the lost-host handler's business. Pauses and destroys record no boot id of their
       // own, so they are re-driven after the grace; a resume also when its agent restarted.
       if (host && isLive(host, now) && (host.bootId !== sandbox.bootId || sandbox.idleMs > limits.stopGraceMs)) {
-        if (sandbox.state === 'pausing') return sandbox.idleMs > limits.stopGraceMs ? { kind: 'redrive-pause', sandboxId: id } : { kind: 'wait', sandboxId: id };
-        return { kind: sandbox.state === 'stopping' ? 'redrive-destroy' : 'redrive-resume', sandboxId: id };
+        // The row's boot id is the create's or the resume's: for a pause or a destroy a newer
+        // boot says nothing about whether that operation is still under way.
+        if (sandbox.state !== 'resuming' && sandbox.idleMs <= limits.stopGraceMs) return { kind: 'wait', sandboxId: id };
+        return { kind: sandbox.state === 'stopping' ? 'redrive-destroy' : sandbox.state === 'pausing' ? 'redrive-pause' : 'redrive-resume', sandboxId: id };
       }
       return { kind: 'wait', sandboxId: id };
     default:

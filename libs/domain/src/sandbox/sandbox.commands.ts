@@ -1,4 +1,5 @@
 import { PauseReason } from './sandbox.events';
+import type { SandboxStatus } from './sandbox.state';
 
 /** Commands are imperative. Facts the decider needs from the world (host choice) ride inside. */
 export const SandboxCommandType = {
@@ -33,7 +34,15 @@ export type SandboxCommand =
     }
   | { type: typeof SandboxCommandType.ScheduleSandbox; hostId: string; bootId: string }
   | { type: typeof SandboxCommandType.MarkStarted; hostId: string; elapsedMs: number }
-  | { type: typeof SandboxCommandType.MarkFailed; reason: string }
+  | {
+      type: typeof SandboxCommandType.MarkFailed;
+      reason: string;
+      /**
+       * Fail only from these states: a caller that judged the sandbox from an earlier look (the
+       * reaper) must not fail a pause or destroy that began since; decided atomically with the append.
+       */
+      onlyFrom?: readonly SandboxStatus[];
+    }
   | { type: typeof SandboxCommandType.RequestPause; reason: PauseReason }
   | { type: typeof SandboxCommandType.MarkPaused; snapshotRef: string; sizeBytes: number }
   | { type: typeof SandboxCommandType.MarkPauseFailed; reason: string }

@@ -70,6 +70,14 @@ describe('sandboxDecider', () => {
         .when(SAMPLE_COMMANDS.MarkFailed)
         .then([{ type: T.Failed, data: { reason: 'boom', during: 'starting' } }]);
     });
+    it('fails only from the states a caller names, so an earlier look cannot fail a pause or destroy begun since', () => {
+      const onlyFrom = [SandboxStatus.Pending, SandboxStatus.Starting, SandboxStatus.Running];
+      spec(HISTORIES.pausing).when({ type: 'MarkFailed', reason: 'vanished', onlyFrom }).thenThrows(ErrorCode.InvalidState);
+      spec([...HISTORIES.running, { type: T.StopRequested, data: {} }]).when({ type: 'MarkFailed', reason: 'vanished', onlyFrom }).thenThrows(ErrorCode.InvalidState);
+      spec(HISTORIES.running)
+        .when({ type: 'MarkFailed', reason: 'vanished', onlyFrom })
+        .then([{ type: T.Failed, data: { reason: 'vanished', during: 'running' } }]);
+    });
     it('pauses a running sandbox by user request', () => {
       spec(HISTORIES.running).when(SAMPLE_COMMANDS.RequestPause).then([pauseRequested]);
       spec(HISTORIES.pausing).when(SAMPLE_COMMANDS.MarkPaused).then([paused]);

@@ -65,7 +65,8 @@ export const ALLOWED_FROM: Readonly<Record<SandboxCommandType, readonly From[]>>
 };
 
 function guard(command: SandboxCommand, state: SandboxState): void {
-  if (ALLOWED_FROM[command.type].includes(state.status)) return;
+  const narrowed = command.type === SandboxCommandType.MarkFailed && command.onlyFrom !== undefined && state.status !== 'initial' && !command.onlyFrom.includes(state.status);
+  if (!narrowed && ALLOWED_FROM[command.type].includes(state.status)) return;
   if (state.status === 'initial') {
     throw new WrennError(ErrorCode.SandboxNotFound, `sandbox does not exist`, { command: command.type });
   }

@@ -59,6 +59,6 @@ export class SandboxCommandsController {
 
   @MessagePattern(subject(SchedulerCommand.Fail))
   async fail(@Payload() request: FailSandboxRequest): Promise<Reply<CommandAccepted>> {
-    return this.lifecycle.fail(request.sandboxId, request.reason, request.meta).then(ok, failed);
+    return this.lifecycle.fail(request.sandboxId, request.reason, request.meta, request.whileIn).then(ok, failed);
   }
 }

@@ -154,6 +154,64 @@ describe(SandboxLifecycleService.name, () => {
     assert.equal(received.filter((r) => r.op === HostOp.Resume).length, 0);
   });
 
+  it('destroys a paused sandbox whose host is down without waiting on it: stopped, its snapshot left to the reconciler when the host returns', async () => {
+    const id = await running();
+    await service.pause({ meta: meta(), sandboxId: id, reason: 'user' });
+    await kv.put(HOST, JSON.stringify(beat(Date.now() - 120_000)));
+    await eventually(() => hosts.get(HOST)!.at < Date.now() - 60_000, 5000, 'the stale beat');
+    // A host that is down answers nothing.
+    answer[HostOp.Destroy] = () => new Promise((_, fail) => setTimeout(() => fail(new Error('down')), 3000));
+    const sent = received.filter((r) => r.op === HostOp.Destroy).length;
+    await service.destroy({ meta: meta(), sandboxId: id });
+    assert.equal((await types(id)).at(-1), 'sandbox.stopped');
+    assert.equal(received.filter((r) => r.op === HostOp.Destroy).length, sent, 'the down host is not asked');
+  });
+
+  it('a destroy that lands while the create fails on the host still ends the sandbox stopped', async () => {
+    const sandboxId = `sb_${ulid().toLowerCase()}`;
+    let failCreate!: () => void;
+    const createFails = new Promise<void>((r) => (failCreate = r));
+    let createFailed!: () => void;
+    const createSettled = new Promise<void>((r) => (createFailed = r));
+    answer[HostOp.Create] = async () => {
+      await createFails;
+      throw new WrennError(ErrorCode.HostOperationFailed, 'no room');
+    };
+    // The host serialises a sandbox's operations: the destroy answers after the create's failure.
+    answer[HostOp.Destroy] = async () => {
+      await createSettled;
+      return {};
+    };
+    const create = service.create({ meta: meta(), sandboxId, template: 'base', vcpus: 1, memoryMb: 256, timeoutSec: 0 });
+    await eventually(() => received.some((r) => r.op === HostOp.Create && r.body.spec.sandboxId === sandboxId), 5000, 'the create on the host');
+    const destroy = service.destroy({ meta: meta(), sandboxId });
+    await eventually(() => received.some((r) => r.op === HostOp.Destroy && r.body.sandboxId === sandboxId), 5000, 'the destroy on the host');
+    failCreate();
+    await assert.rejects(create);
+    createFailed();
+    await destroy;
+    const events = await types(sandboxId);
+    assert.equal(events.at(-1), 'sandbox.stopped');
+    assert.ok(!events.includes('sandbox.failed'), 'the destroy owns the outcome');
+  });
+
+  it('a re-driven pause that finds the pause settled and the sandbox resumed does not pause it again', async () => {
+    const id = await running();
+    await service.pause({ meta: meta(), sandboxId: id, reason: 'user' });
+    await service.resume({ meta: meta(), sandboxId: id });
+    const before = await types(id);
+    // A reaper that saw it pausing a moment ago re-drives that pause.
+    await assert.rejects(service.pause({ meta: meta(), sandboxId: id, reason: 'ttl', redrive: true }), (e: WrennError) => e.code === ErrorCode.InvalidState);
+    assert.deepEqual(await types(id), before, 'nothing appended: it runs on');
+  });
+
+  it('refuses the reaper\'s fail of a create it saw starting once that create has finished', async () => {
+    // The reaper judged it starting on an agent that restarted; the new agent finished the create.
+    const id = await running();
+    await assert.rejects(service.fail(id, 'host agent h-int restarted while creating it', meta(), 'starting'), (e: WrennError) => e.code === ErrorCode.InvalidState);
+    assert.equal((await types(id)).at(-1), 'sandbox.started', 'it runs on');
+  });
+
   it('refuses pause and resume in the wrong state and for another team', async () => {
     const id = await running();
     await assert.rejects(service.resume({ meta: meta(), sandboxId: id }), (e: WrennError) => e.code === ErrorCode.InvalidState);
@@ -224,6 +282,33 @@ describe(SandboxLifecycleService.name, () => {
     await assert.rejects(service.setTimeout({ meta: meta(), sandboxId: id, timeoutSec: 5 }), (e: WrennError) => e.code === ErrorCode.InvalidState);
     assert.deepEqual((await types(id)).slice(0, before.length), before);
     assert.equal((await types(id)).at(-1), 'sandbox.stopped', 'refused changes append nothing');
+  });
+
+  it('refuses the reaper\'s fail of a sandbox whose pause or destroy is under way, so that work finishes as asked', async () => {
+    // The reaper judges a sandbox vanished from a read of a moment ago: by the time its fail
+    // lands, a pause may have the host mid-snapshot (listed neither running nor paused).
+    for (const op of [HostOp.Pause, HostOp.Destroy] as const) {
+      const id = await running();
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const normal = answer[op]!;
+      answer[op] = async (body) => {
+        await held;
+        return normal(body);
+      };
+      const work = op === HostOp.Pause ? service.pause({ meta: meta(), sandboxId: id, reason: 'user' }) : service.destroy({ meta: meta(), sandboxId: id });
+      await eventually(() => received.some((r) => r.op === op && r.body.sandboxId === id), 5000, `the host asked to ${op}`);
+      await assert.rejects(service.fail(id, 'no longer running on host h-int', meta()), (e: WrennError) => e.code === ErrorCode.InvalidState);
+      release();
+      await work;
+      const last = (await types(id)).at(-1);
+      assert.equal(last, op === HostOp.Pause ? 'sandbox.paused' : 'sandbox.stopped');
+      assert.ok(!(await types(id)).includes('sandbox.failed'), `the ${op} is not turned into a failure`);
+    }
+    // A sandbox the reaper may fail still is.
+    const id = await running();
+    await service.fail(id, 'no longer running on host h-int', meta());
+    assert.equal((await types(id)).at(-1), 'sandbox.failed');
   });
 
   it('marks a sandbox lost with its host and reason', async () => {

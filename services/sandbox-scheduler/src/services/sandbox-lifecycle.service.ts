@@ -9,6 +9,7 @@ import {
   DestroyOnHost,
   DestroySandboxRequest,
   ErrorCode,
+  FailSandboxRequest,
   HostOp,
   isLive,
   MarkLostRequest,
@@ -129,7 +130,17 @@ export class SandboxLifecycleService {
     } catch (error) {
       const reason = (error as Error).message;
       log.warn({ hostId: host.hostId, err: error }, 'create on host failed');
-      const failed = await this.decide(req.sandboxId, { type: 'MarkFailed', reason: `create on host ${host.hostId} failed: ${reason}` }, req.meta, 'fail');
+      // A destroy that landed meanwhile owns the outcome: failing the sandbox under it would
+      // turn the user's destroy into a 409 and leave the sandbox failed, not stopped.
+      const failed = await this.decide(
+        req.sandboxId,
+        { type: 'MarkFailed', reason: `create on host ${host.hostId} failed: ${reason}`, onlyFrom: [SandboxStatus.Starting] },
+        req.meta,
+        'fail',
+      ).catch(async (refused: unknown) => {
+        if (!(refused instanceof WrennError && refused.code === ErrorCode.InvalidState)) throw refused;
+        return { seq: (await this.sandboxes.state(req.sandboxId)).version };
+      });
       // The agent rolls back its own partial work; a destroy covers a create that finished
       // after we stopped waiting. It is idempotent, so sending it blind is safe.
       void this.hostClient
@@ -162,7 +173,13 @@ export class SandboxLifecycleService {
       await this.decide(req.sandboxId, { type: 'RequestStop' }, req.meta, 'stop');
     }
     // A lost host is gone and a pending sandbox never reached one: nothing to tear down there.
-    const hostId = state.status === SandboxStatus.Lost || state.status === SandboxStatus.Pending ? null : state.hostId;
+    // Nor on a host that is down now: it would not answer, and the destroy would end `failed`
+    // (a paused or failed sandbox never becomes lost, so no destroy of it could ever finish).
+    // What it still holds there, snapshot included, the reconciler destroys when it returns,
+    // since the log then calls it stopped.
+    const beat = state.hostId ? this.hosts.get(state.hostId) : undefined;
+    const reachable = beat !== undefined && isLive(beat);
+    const hostId = state.status === SandboxStatus.Lost || state.status === SandboxStatus.Pending || !reachable ? null : state.hostId;
     if (hostId !== null) {
       try {
         await this.hostClient.send(
@@ -207,7 +224,12 @@ export class SandboxLifecycleService {
     const log = this.log.child({ sandboxId: req.sandboxId, correlationId: req.meta.correlationId });
     const started = performance.now();
     const state = await this.existing(req.sandboxId, req.meta.teamId);
-    const redrive = req.redrive === true && state.status === SandboxStatus.Pausing;
+    // A re-drive finishes the pause it saw under way; one that settled meanwhile (the sandbox may
+    // even have been resumed since) is not started afresh: the sandbox was not idle, only the look.
+    if (req.redrive === true && state.status !== SandboxStatus.Pausing) {
+      throw new WrennError(ErrorCode.InvalidState, `the pause of sandbox ${req.sandboxId} is no longer under way (it is ${state.status})`, { state: state.status });
+    }
+    const redrive = req.redrive === true;
     if (state.status === SandboxStatus.Running || redrive) this.liveHost(state.hostId, 'runs the sandbox');
     if (!redrive) {
       const requested = await this.decide(req.sandboxId, { type: 'RequestPause', reason: req.reason }, req.meta, 'pause');
@@ -299,9 +321,16 @@ export class SandboxLifecycleService {
     return { sandboxId: req.sandboxId, seq: result.seq };
   }
 
-  /** Used by the reaper's sweep: fail a sandbox whose in-flight host work died with its agent. */
-  async fail(sandboxId: string, reason: string, meta: CommandMeta): Promise<CommandAccepted> {
-    const result = await this.decide(sandboxId, { type: 'MarkFailed', reason }, meta, 'fail');
+  /**
+   * Used by the reaper: fail a sandbox whose create died with its agent, or that vanished from
+   * its host. The reaper judged it from a read of a moment ago, so only the states it fails
+   * qualify: a pause or destroy begun since empties the host's list too, and failing it would
+   * turn the user's pause into a failure (whose snapshot is then an orphan) or their destroy
+   * into a 409.
+   */
+  async fail(sandboxId: string, reason: string, meta: CommandMeta, whileIn?: FailSandboxRequest['whileIn']): Promise<CommandAccepted> {
+    const onlyFrom = whileIn ? [whileIn] : [SandboxStatus.Pending, SandboxStatus.Starting, SandboxStatus.Running];
+    const result = await this.decide(sandboxId, { type: 'MarkFailed', reason, onlyFrom }, meta, 'fail');
     return { sandboxId, seq: result.seq };
   }
 }

@@ -624,8 +624,20 @@ export class NamespaceRuntime implements SandboxRuntime {
     });
   }
 
+  /**
+   * Complete snapshots, and pauses cut short after their kill: those hold the user's files (in
+   * the partial snapshot or the sandbox dir) for a retried pause to complete. Listed as paused
+   * rather than not at all, which the reconciler would read as a crash and destroy them with
+   * their files. A partial whose sandbox still runs is a pause before its kill: listed running.
+   */
   async listPaused(): Promise<string[]> {
-    return [...this.paused.keys()].sort();
+    const ids = new Set(this.paused.keys());
+    for (const id of (await this.snapshots.scan()).partial) {
+      const meta = this.sandboxes.get(id);
+      if (meta && (await isSameProcess(meta.initPid, meta.initStart))) continue;
+      ids.add(id);
+    }
+    return [...ids].sort();
   }
 
   /**
@@ -731,13 +743,16 @@ export class NamespaceRuntime implements SandboxRuntime {
     // Networks and cgroups of the living are kept; everything else of this agent goes.
     await this.options.network.recover(report.adopted.map((id) => this.sandboxes.get(id)!.network.index));
     for (const name of dead) {
+      // A pause cut short whose files could not be moved to its snapshot: they stay where they are.
+      if (existsSync(this.snapshots.partialDir(name)) && !this.snapshots.hasPartialFiles(name) && existsSync(join(this.sandboxDir(name), 'upper'))) continue;
       try {
         await this.destroyRunning(name);
       } catch (error) {
         this.options.logger?.warn({ sandboxId: name, err: error }, 'could not remove leftover sandbox');
       }
-      // A paused one is not removed: its snapshot stays (it is in report.paused).
-      if (!this.paused.has(name)) report.removed.push(name);
+      // A paused one is not removed: its snapshot stays (it is in report.paused), complete or
+      // holding the files of a pause that could not be completed.
+      if (!this.paused.has(name) && !this.snapshots.hasPartialFiles(name)) report.removed.push(name);
     }
     for (const id of await this.options.cgroups.list()) {
       if (!this.sandboxes.has(id)) await this.options.cgroups.remove(id).catch(() => undefined);
@@ -790,8 +805,16 @@ export class NamespaceRuntime implements SandboxRuntime {
         }
         this.paused.set(id, await this.snapshots.commit(id, upper, diskUsageBytes));
       } catch (error) {
-        // Never delete what may be the only copy of someone's files: left for an operator.
+        // Never delete what may be the only copy of someone's files: left for an operator. A dead
+        // sandbox's dir is removed below, so files still in it move into the partial snapshot
+        // first (a rename); if even that fails, the dir is kept (see recover()).
         this.options.logger?.error({ err: error, sandboxId: id }, 'could not complete an interrupted pause');
+        const upper = this.sandboxes.has(id) || this.snapshots.hasPartialFiles(id) ? undefined : await deadUpper(id);
+        if (upper) {
+          await rename(upper, join(this.snapshots.partialDir(id), 'upper')).catch((e) =>
+            this.options.logger?.error({ err: e, sandboxId: id }, 'the files of an interrupted pause stay in its sandbox dir'),
+          );
+        }
       }
     }
     for (const id of complete) {

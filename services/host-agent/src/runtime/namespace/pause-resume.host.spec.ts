@@ -240,6 +240,21 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     assert.equal((await sh(id, 'cat /root/data')).stdout, 'precious\n');
   });
 
+  it('a pause cut short after the kill is listed as paused, so the reconciler does not take it for a crash and destroy its files', async () => {
+    const id = await create();
+    await sh(id, 'echo precious > /root/data');
+    failAt = 'pause:killed';
+    await assert.rejects(runtime.pause(id), /injected failure/);
+    failAt = undefined;
+    assert.ok(!(await runtime.list()).includes(id), 'its processes are gone');
+    assert.ok((await runtime.listPaused()).includes(id), 'its files wait in a snapshot a retry completes');
+    const paused = await runtime.pause(id);
+    assert.deepEqual((await runtime.listPaused()).filter((p) => p === id), [id], 'listed once when complete');
+    await runtime.resume(spec(id), paused.snapshotRef);
+    assert.ok(!(await runtime.listPaused()).includes(id), 'a resumed sandbox is not listed paused');
+    assert.equal((await sh(id, 'cat /root/data')).stdout, 'precious\n');
+  });
+
   it('a resume that fails midway leaves the snapshot intact, and a retry succeeds', async () => {
     const id = await create();
     await sh(id, 'echo survives > /root/data');
@@ -344,6 +359,25 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     await restarted.resume(spec(frozen), `snap_${frozen}`);
     assert.equal((await sh(frozen, 'cat /root/f', restarted)).stdout, 'frozen-files\n');
     for (const id of [resumed, frozen, thawed]) await restarted.destroy(id);
+  });
+
+  it('after a restart, a pause cut short that recovery cannot complete keeps its files where they are', async () => {
+    const cut = await create();
+    await sh(cut, 'echo only-copy > /root/c');
+    const dir = metaOf(cut).dir as string;
+    failAt = 'pause:killed';
+    await assert.rejects(runtime.pause(cut), /injected failure/);
+    failAt = undefined;
+    // The partial snapshot is unreadable: completing it fails, as on a disk error.
+    await rm(join(stateDir, 'snapshots', `${cut}.partial`, 'meta.json'));
+
+    const restarted = await restartAgent();
+    const report = await restarted.recover();
+    assert.ok(!report.removed.includes(cut), 'not reported removed');
+    assert.equal(readFileSync(join(stateDir, 'snapshots', `${cut}.partial`, 'upper/root/c'), 'utf8'), 'only-copy\n', 'the files wait in the partial snapshot');
+    assert.ok((await restarted.listPaused()).includes(cut), 'listed paused, so the reconciler keeps it');
+    await restarted.destroy(cut);
+    assert.ok(!existsSync(dir), 'a destroy still removes it all');
   });
 
   it('never runs a program of a resumed or template-made root with privileges, nor follows its symlinks out', async () => {
