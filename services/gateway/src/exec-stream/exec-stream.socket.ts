@@ -91,7 +91,14 @@ export function attachExecStream(server: Server, data: SandboxDataService, authe
       refuse(socket, new WrennError(ErrorCode.NotFound, 'no such route'));
       return;
     }
-    const id = decodeURIComponent(match[1]);
+    // A throw here would escape the HTTP server's 'upgrade' event and take the whole gateway down.
+    let id: string;
+    try {
+      id = decodeURIComponent(match[1]);
+    } catch {
+      refuse(socket, new WrennError(ErrorCode.ValidationFailed, 'the sandbox id in the path is not valid percent-encoding'));
+      return;
+    }
     // The client may hang up while its key is checked; that must not become an unhandled error.
     socket.on('error', () => socket.destroy());
     authenticate(req).then(
