@@ -41,4 +41,9 @@ describe('bad input at the API edge answers 4xx', () => {
     assert.equal(health.status, 200, 'the gateway still answers after the bad upgrade');
   });
 
+  it('answers 400 to a multipart upload without a boundary', async () => {
+    const res = await raw(h.gateway.url, 'POST', '/v1/sandboxes/sbx_doesnotmatter/files?path=/tmp/a', { ...h.authHeaders(), 'content-type': 'multipart/form-data' }, 'x');
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.equal(res.body.error.code, 'validation_failed');
+  });
 });

@@ -19,13 +19,22 @@ async function pipeOut(chunks: AsyncIterable<Uint8Array>, res: Response): Promis
 /** The first file part of a multipart body, as a stream (nothing is buffered). */
 function firstFilePart(req: Request): Promise<{ stream: Readable; filename: string }> {
   return new Promise((resolve, reject) => {
-    const parser = busboy({ headers: req.headers, limits: { files: 1 } });
+    // busboy refuses a malformed body (no boundary, broken framing) by throwing or emitting a plain
+    // Error: that is the client's mistake, a 400, not a 500.
+    const malformed = (error: unknown) => new WrennError(ErrorCode.ValidationFailed, `the multipart body is malformed: ${(error as Error).message}`);
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({ headers: req.headers, limits: { files: 1 } });
+    } catch (error) {
+      reject(malformed(error));
+      return;
+    }
     let found = false;
     parser.on('file', (_name, stream, info) => {
       found = true;
       resolve({ stream, filename: info.filename ?? 'upload' });
     });
-    parser.on('error', reject);
+    parser.on('error', (error) => reject(malformed(error)));
     parser.on('close', () => {
       if (!found) reject(new WrennError(ErrorCode.ValidationFailed, 'the multipart body has no file part'));
     });
