@@ -120,6 +120,9 @@ export function attachExecStream(server: Server, data: SandboxDataService, authe
       input.end();
       abort.abort();
     });
+    // A frame ws refuses (too big, malformed) is reported here and the socket is closed with the
+    // matching code; without a listener the error would be thrown and stop the gateway.
+    ws.on('error', (error) => log.debug({ err: error, sandboxId: id }, 'exec stream client sent a bad frame'));
     ws.on('message', (raw: RawData, isBinary: boolean) => {
       try {
         if (isBinary) {
