@@ -8,12 +8,36 @@ import { SandboxDataService } from '../services/sandbox-data.service';
 import { CurrentCaller } from '../auth/access.decorators';
 import { Caller } from '../services/sandboxes.service';
 
-/** Writes chunks to the response honouring backpressure (a slow client slows the source). */
+/**
+ * Writes chunks to the response honouring backpressure (a slow client slows the source). A client
+ * that hangs up never drains: leaving the loop then hands the source back, which closes the
+ * sandbox's file stream and ends the download's hold on the sandbox's inactivity timer.
+ */
 async function pipeOut(chunks: AsyncIterable<Uint8Array>, res: Response): Promise<void> {
-  for await (const chunk of chunks) {
-    if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
+  let gone = res.destroyed;
+  let wake: (() => void) | undefined;
+  const onClose = () => {
+    gone = true;
+    wake?.();
+  };
+  res.once('close', onClose);
+  try {
+    for await (const chunk of chunks) {
+      if (gone) return;
+      if (!res.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          res.once('drain', resolve);
+        });
+        res.removeListener('drain', wake!);
+        wake = undefined;
+        if (gone) return;
+      }
+    }
+    res.end();
+  } finally {
+    res.removeListener('close', onClose);
   }
-  res.end();
 }
 
 /** The first file part of a multipart body, as a stream (nothing is buffered). */
