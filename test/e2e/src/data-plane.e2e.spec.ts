@@ -126,6 +126,15 @@ describe('data plane: exec and files', () => {
     assert.equal(got[0].code, 'sandbox_not_found');
   });
 
+  it('refuses a malformed resize as validation_failed, not an internal error', async () => {
+    const wsUrl = `${p.url.replace('http', 'ws')}/v1/sandboxes/${id}/exec/stream`;
+    const got = await wsExec(wsUrl, p.authHeaders(), { cmd: 'cat', pty: true }, [{ type: 'resize', cols: 'wide', rows: 30 }]);
+    const error = got.find((m) => m.type === 'error') as (WsMessage & { code?: string; status?: number }) | undefined;
+    assert.ok(error, JSON.stringify(got));
+    assert.equal(error.code, 'validation_failed');
+    assert.equal(error.status, 400);
+  });
+
   it('uploads (raw and multipart), lists and downloads files', async () => {
     const put = await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/home/user/notes/a.txt&user=user`, { method: 'PUT', body: 'alpha\n', headers: { ...p.authHeaders(), 'content-type': 'application/json' } });
     assert.equal(put.status, 200);

@@ -141,9 +141,14 @@ export function attachExecStream(server: Server, data: SandboxDataService, authe
           case 'stdin':
             input.push({ kind: 'stdin', data: Buffer.from(String(msg.data ?? ''), 'base64') });
             break;
-          case 'resize':
-            input.push({ kind: 'resize', cols: Number(msg.cols), rows: Number(msg.rows) });
+          case 'resize': {
+            // Checked here: a value the data plane cannot encode would fail the whole command as
+            // internal. A terminal's size is an unsigned short (struct winsize).
+            const valid = (v: unknown) => Number.isInteger(v) && (v as number) > 0 && (v as number) <= 65_535;
+            if (!valid(msg.cols) || !valid(msg.rows)) throw new WrennError(ErrorCode.ValidationFailed, 'resize takes integer cols and rows, 1..65535');
+            input.push({ kind: 'resize', cols: msg.cols as number, rows: msg.rows as number });
             break;
+          }
           case 'signal':
             input.push({ kind: 'signal', signal: msg.signal === 'SIGTERM' ? 'SIGTERM' : 'SIGKILL' });
             break;
