@@ -135,6 +135,14 @@ describe('data plane: exec and files', () => {
     assert.equal(error.status, 400);
   });
 
+  it('refuses a signal it does not offer rather than sending SIGKILL in its place', async () => {
+    const wsUrl = `${p.url.replace('http', 'ws')}/v1/sandboxes/${id}/exec/stream`;
+    const got = await wsExec(wsUrl, p.authHeaders(), { cmd: 'sleep', args: ['30'] }, [{ type: 'signal', signal: 'SIGINT' }]);
+    const error = got.find((m) => m.type === 'error') as (WsMessage & { code?: string }) | undefined;
+    assert.ok(error, JSON.stringify(got));
+    assert.equal(error.code, 'validation_failed');
+  });
+
   it('uploads (raw and multipart), lists and downloads files', async () => {
     const put = await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/home/user/notes/a.txt&user=user`, { method: 'PUT', body: 'alpha\n', headers: { ...p.authHeaders(), 'content-type': 'application/json' } });
     assert.equal(put.status, 200);

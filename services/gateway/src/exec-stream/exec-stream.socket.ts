@@ -150,7 +150,9 @@ export function attachExecStream(server: Server, data: SandboxDataService, authe
             break;
           }
           case 'signal':
-            input.push({ kind: 'signal', signal: msg.signal === 'SIGTERM' ? 'SIGTERM' : 'SIGKILL' });
+            // Anything else (SIGINT, a typo) must not quietly become a SIGKILL.
+            if (msg.signal !== 'SIGTERM' && msg.signal !== 'SIGKILL') throw new WrennError(ErrorCode.ValidationFailed, 'signal must be "SIGTERM" or "SIGKILL"');
+            input.push({ kind: 'signal', signal: msg.signal });
             break;
           case 'eof':
             input.push({ kind: 'eof' });
