@@ -164,6 +164,19 @@ describe('data plane: exec and files', () => {
     assert.equal(noPath.status, 400);
   });
 
+  it('answers 400 to a multipart upload whose body ends before its closing boundary', async () => {
+    const body = '--cut\r\ncontent-disposition: form-data; name="file"; filename="c.txt"\r\ncontent-type: text/plain\r\n\r\nhalf a fi';
+    const res = await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/home/user/notes/c.txt&user=user`, {
+      method: 'POST',
+      body,
+      headers: { ...p.authHeaders(), 'content-type': 'multipart/form-data; boundary=cut' },
+    });
+    const answer = (await res.json()) as { error: { code: string } };
+    assert.equal(res.status, 400, JSON.stringify(answer));
+    assert.equal(answer.error.code, 'validation_failed');
+    assert.equal((await p.api('GET', `/v1/sandboxes/${id}`)).status, 200, 'the platform still answers');
+  });
+
   it('streams a 1 GiB file in and out byte-identical, far beyond the heap limit', { timeout: 300_000 }, async (t) => {
     const size = 1 << 30;
     const sent = createHash('sha256');

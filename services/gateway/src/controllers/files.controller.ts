@@ -40,8 +40,12 @@ async function pipeOut(chunks: AsyncIterable<Uint8Array>, res: Response): Promis
   }
 }
 
-/** The first file part of a multipart body, as a stream (nothing is buffered). */
-function firstFilePart(req: Request): Promise<{ stream: Readable; filename: string }> {
+/**
+ * The first file part of a multipart body, as a stream (nothing is buffered). `malformed()` says
+ * whether the body turned out broken (e.g. cut off before its closing boundary) after the part
+ * was handed out.
+ */
+function firstFilePart(req: Request): Promise<{ stream: Readable; filename: string; malformed: () => WrennError | undefined }> {
   return new Promise((resolve, reject) => {
     // busboy refuses a malformed body (no boundary, broken framing) by throwing or emitting a plain
     // Error: that is the client's mistake, a 400, not a 500.
@@ -54,11 +58,18 @@ function firstFilePart(req: Request): Promise<{ stream: Readable; filename: stri
       return;
     }
     let found = false;
+    let failure: WrennError | undefined;
     parser.on('file', (_name, stream, info) => {
       found = true;
-      resolve({ stream, filename: info.filename ?? 'upload' });
+      // The part can fail before anyone reads it (the sandbox is still being looked up): an
+      // 'error' without a listener would stop the process. Readers still see the error.
+      stream.on('error', (error) => (failure ??= malformed(error)));
+      resolve({ stream, filename: info.filename ?? 'upload', malformed: () => failure });
     });
-    parser.on('error', (error) => reject(malformed(error)));
+    parser.on('error', (error) => {
+      failure ??= malformed(error);
+      reject(failure);
+    });
     parser.on('close', () => {
       if (!found) reject(new WrennError(ErrorCode.ValidationFailed, 'the multipart body has no file part'));
     });
@@ -88,7 +99,12 @@ export class FilesController {
       throw new WrennError(ErrorCode.ValidationFailed, 'POST takes multipart/form-data; use PUT for a raw body');
     }
     const part = await firstFilePart(req);
-    return this.data.upload(caller, id, query.path, query.user, part.stream);
+    try {
+      return await this.data.upload(caller, id, query.path, query.user, part.stream);
+    } catch (error) {
+      // A body cut off mid-part fails the upload: that is the client's malformed request.
+      throw part.malformed() ?? error;
+    }
   }
 
   @Get()
