@@ -59,4 +59,40 @@ describe(FilesController.name, () => {
       await new Promise((resolve) => server.close(resolve));
     }
   });
+
+  it('cuts the response off when the sandbox file fails mid-transfer, so the client is not left waiting', async () => {
+    const failing = {
+      async download(): Promise<AsyncIterable<Uint8Array>> {
+        return (async function* () {
+          yield new Uint8Array(1024);
+          throw new Error('the sandbox went away');
+        })();
+      },
+    };
+    const controller = new FilesController(failing as unknown as SandboxDataService);
+    const server = createServer((_req, plain: ServerResponse) => {
+      const res = Object.assign(plain, { status: (code: number) => ((plain.statusCode = code), res) }) as unknown as Response;
+      // Nest's error filter finds the headers sent and can answer nothing more.
+      controller.download(CALLER, 'sbx_1', { path: '/big' } as FileQuery, res).catch(() => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const outcome = await new Promise<string>((resolve) => {
+        const timer = setTimeout(() => resolve('still waiting'), 3000);
+        const req = get(`http://127.0.0.1:${port}/`, (res) => {
+          res.resume();
+          res.on('end', () => (clearTimeout(timer), resolve('ended as if complete')));
+          res.on('aborted', () => (clearTimeout(timer), resolve('cut off')));
+          res.on('error', () => (clearTimeout(timer), resolve('cut off')));
+        });
+        req.on('error', () => (clearTimeout(timer), resolve('cut off')));
+      });
+      assert.equal(outcome, 'cut off');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
 });

@@ -35,6 +35,11 @@ async function pipeOut(chunks: AsyncIterable<Uint8Array>, res: Response): Promis
       }
     }
     res.end();
+  } catch (error) {
+    // The status line is gone: the only honest answer left is to cut the transfer off, so the
+    // client sees a failed download rather than waiting forever for the rest of it.
+    res.destroy();
+    throw error;
   } finally {
     res.removeListener('close', onClose);
   }
