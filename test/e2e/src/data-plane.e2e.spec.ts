@@ -126,6 +126,23 @@ describe('data plane: exec and files', () => {
     assert.equal(got[0].code, 'sandbox_not_found');
   });
 
+  it('refuses a malformed resize as validation_failed, not an internal error', async () => {
+    const wsUrl = `${p.url.replace('http', 'ws')}/v1/sandboxes/${id}/exec/stream`;
+    const got = await wsExec(wsUrl, p.authHeaders(), { cmd: 'cat', pty: true }, [{ type: 'resize', cols: 'wide', rows: 30 }]);
+    const error = got.find((m) => m.type === 'error') as (WsMessage & { code?: string; status?: number }) | undefined;
+    assert.ok(error, JSON.stringify(got));
+    assert.equal(error.code, 'validation_failed');
+    assert.equal(error.status, 400);
+  });
+
+  it('refuses a signal it does not offer rather than sending SIGKILL in its place', async () => {
+    const wsUrl = `${p.url.replace('http', 'ws')}/v1/sandboxes/${id}/exec/stream`;
+    const got = await wsExec(wsUrl, p.authHeaders(), { cmd: 'sleep', args: ['30'] }, [{ type: 'signal', signal: 'SIGINT' }]);
+    const error = got.find((m) => m.type === 'error') as (WsMessage & { code?: string }) | undefined;
+    assert.ok(error, JSON.stringify(got));
+    assert.equal(error.code, 'validation_failed');
+  });
+
   it('uploads (raw and multipart), lists and downloads files', async () => {
     const put = await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/home/user/notes/a.txt&user=user`, { method: 'PUT', body: 'alpha\n', headers: { ...p.authHeaders(), 'content-type': 'application/json' } });
     assert.equal(put.status, 200);
@@ -145,6 +162,19 @@ describe('data plane: exec and files', () => {
     assert.equal(missing.body.error.code, 'file_not_found');
     const noPath = await p.api('GET', `/v1/sandboxes/${id}/files`);
     assert.equal(noPath.status, 400);
+  });
+
+  it('answers 400 to a multipart upload whose body ends before its closing boundary', async () => {
+    const body = '--cut\r\ncontent-disposition: form-data; name="file"; filename="c.txt"\r\ncontent-type: text/plain\r\n\r\nhalf a fi';
+    const res = await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/home/user/notes/c.txt&user=user`, {
+      method: 'POST',
+      body,
+      headers: { ...p.authHeaders(), 'content-type': 'multipart/form-data; boundary=cut' },
+    });
+    const answer = (await res.json()) as { error: { code: string } };
+    assert.equal(res.status, 400, JSON.stringify(answer));
+    assert.equal(answer.error.code, 'validation_failed');
+    assert.equal((await p.api('GET', `/v1/sandboxes/${id}`)).status, 200, 'the platform still answers');
   });
 
   it('streams a 1 GiB file in and out byte-identical, far beyond the heap limit', { timeout: 300_000 }, async (t) => {

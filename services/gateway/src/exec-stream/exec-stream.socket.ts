@@ -91,7 +91,14 @@ export function attachExecStream(server: Server, data: SandboxDataService, authe
       refuse(socket, new WrennError(ErrorCode.NotFound, 'no such route'));
       return;
     }
-    const id = decodeURIComponent(match[1]);
+    // A throw here would escape the HTTP server's 'upgrade' event and take the whole gateway down.
+    let id: string;
+    try {
+      id = decodeURIComponent(match[1]);
+    } catch {
+      refuse(socket, new WrennError(ErrorCode.ValidationFailed, 'the sandbox id in the path is not valid percent-encoding'));
+      return;
+    }
     // The client may hang up while its key is checked; that must not become an unhandled error.
     socket.on('error', () => socket.destroy());
     authenticate(req).then(
@@ -113,6 +120,9 @@ export function attachExecStream(server: Server, data: SandboxDataService, authe
       input.end();
       abort.abort();
     });
+    // A frame ws refuses (too big, malformed) is reported here and the socket is closed with the
+    // matching code; without a listener the error would be thrown and stop the gateway.
+    ws.on('error', (error) => log.debug({ err: error, sandboxId: id }, 'exec stream client sent a bad frame'));
     ws.on('message', (raw: RawData, isBinary: boolean) => {
       try {
         if (isBinary) {
@@ -131,11 +141,18 @@ export function attachExecStream(server: Server, data: SandboxDataService, authe
           case 'stdin':
             input.push({ kind: 'stdin', data: Buffer.from(String(msg.data ?? ''), 'base64') });
             break;
-          case 'resize':
-            input.push({ kind: 'resize', cols: Number(msg.cols), rows: Number(msg.rows) });
+          case 'resize': {
+            // Checked here: a value the data plane cannot encode would fail the whole command as
+            // internal. A terminal's size is an unsigned short (struct winsize).
+            const valid = (v: unknown) => Number.isInteger(v) && (v as number) > 0 && (v as number) <= 65_535;
+            if (!valid(msg.cols) || !valid(msg.rows)) throw new WrennError(ErrorCode.ValidationFailed, 'resize takes integer cols and rows, 1..65535');
+            input.push({ kind: 'resize', cols: msg.cols as number, rows: msg.rows as number });
             break;
+          }
           case 'signal':
-            input.push({ kind: 'signal', signal: msg.signal === 'SIGTERM' ? 'SIGTERM' : 'SIGKILL' });
+            // Anything else (SIGINT, a typo) must not quietly become a SIGKILL.
+            if (msg.signal !== 'SIGTERM' && msg.signal !== 'SIGKILL') throw new WrennError(ErrorCode.ValidationFailed, 'signal must be "SIGTERM" or "SIGKILL"');
+            input.push({ kind: 'signal', signal: msg.signal });
             break;
           case 'eof':
             input.push({ kind: 'eof' });

@@ -123,9 +123,14 @@ export class SandboxDataService {
       throw fromConnect(error);
     }
     return this.keepAlive(id, (async function* () {
-      if (first.done) return;
-      yield first.value.data;
-      for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value.data;
+      try {
+        if (first.done) return;
+        yield first.value.data;
+        for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value.data;
+      } finally {
+        // A reader that stops early (the client hung up) must cancel the data-plane stream too.
+        await iterator.return?.().catch(() => undefined);
+      }
     })());
   }
 
