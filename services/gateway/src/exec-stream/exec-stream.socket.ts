@@ -21,26 +21,68 @@ export const PATH_RE = /^\/v1\/sandboxes\/([^/?]+)\/exec\/stream$/;
  *   server → {"type":"started","pid"}, {"type":"stdout"|"stderr","data":<base64>},
  *            {"type":"exit","exit_code","timed_out"} then close; {"type":"error","code","message"} on failure.
  */
-class InputQueue implements AsyncIterable<StreamExecInput> {
+/**
+ * What the client sent, waiting for the command. Bounded: past `highBytes` of stdin not yet taken
+ * by the data plane the socket is paused (TCP pushes back on the client) and resumed once the
+ * command has taken it down to `lowBytes`, so a client cannot grow the gateway's memory by writing
+ * faster than the command reads.
+ */
+export class InputQueue implements AsyncIterable<StreamExecInput> {
   private readonly items: StreamExecInput[] = [];
   private wake: (() => void) | undefined;
   private done = false;
+  private pendingBytes = 0;
+  private paused = false;
+
+  constructor(private readonly flow: { pause(): void; resume(): void; highBytes?: number; lowBytes?: number }) {}
+
   push(item: StreamExecInput) {
     this.items.push(item);
+    if (item.kind === 'stdin') {
+      this.pendingBytes += item.data.byteLength;
+      if (!this.paused && this.pendingBytes > (this.flow.highBytes ?? INPUT_HIGH_BYTES)) {
+        this.paused = true;
+        this.flow.pause();
+      }
+    }
     this.wake?.();
   }
+
   end() {
     this.done = true;
     this.wake?.();
   }
+
   async *[Symbol.asyncIterator]() {
     for (;;) {
-      while (this.items.length) yield this.items.shift()!;
+      while (this.items.length) {
+        const item = this.items.shift()!;
+        if (item.kind === 'stdin') {
+          this.pendingBytes -= item.data.byteLength;
+          if (this.paused && this.pendingBytes <= (this.flow.lowBytes ?? INPUT_LOW_BYTES)) {
+            this.paused = false;
+            this.flow.resume();
+          }
+        }
+        yield item;
+      }
       if (this.done) return;
       await new Promise<void>((r) => (this.wake = r));
       this.wake = undefined;
     }
   }
+}
+
+/** Stdin the gateway holds per stream before it stops reading the socket, and resumes below. */
+const INPUT_HIGH_BYTES = 1024 * 1024;
+const INPUT_LOW_BYTES = 256 * 1024;
+/** Output queued for a slow client before the command's stream is paused, and resumed below. */
+const OUTPUT_HIGH_BYTES = 4 * 1024 * 1024;
+const OUTPUT_LOW_BYTES = 1024 * 1024;
+
+/** Waits until a slow client has taken its output down to OUTPUT_LOW_BYTES (or has gone). */
+export async function drained(ws: { readonly bufferedAmount: number; readonly readyState: number }, lowBytes = OUTPUT_LOW_BYTES): Promise<void> {
+  while (ws.readyState === WebSocket.OPEN && ws.bufferedAmount > lowBytes) await new Promise((r) => setTimeout(r, 10));
 }
 
 function parseStart(raw: Record<string, unknown>): StreamExecStart {
@@ -108,7 +150,7 @@ export function attachExecStream(server: Server, data: SandboxDataService, authe
   });
 
   async function session(ws: WebSocket, id: string, who: Caller): Promise<void> {
-    const input = new InputQueue();
+    const input = new InputQueue({ pause: () => ws.pause(), resume: () => ws.resume() });
     const abort = new AbortController();
     let started = false;
     const fail = (error: unknown) => {
@@ -171,7 +213,12 @@ export function attachExecStream(server: Server, data: SandboxDataService, authe
         for await (const res of output) {
           const msg = res.msg;
           if (msg.case === 'startedPid') send(ws, { type: 'started', pid: msg.value });
-          else if (msg.case === 'stdout' || msg.case === 'stderr') send(ws, { type: msg.case, data: Buffer.from(msg.value).toString('base64') });
+          else if (msg.case === 'stdout' || msg.case === 'stderr') {
+            send(ws, { type: msg.case, data: Buffer.from(msg.value).toString('base64') });
+            // A client that reads slower than the command writes holds the command back (HTTP/2
+            // flow control up to envd) instead of piling its output up in the gateway.
+            if (ws.bufferedAmount > OUTPUT_HIGH_BYTES) await drained(ws);
+          }
           else if (msg.case === 'exit') {
             send(ws, { type: 'exit', exit_code: msg.value.exitCode, timed_out: msg.value.timedOut });
             ws.close(1000, 'exit');
