@@ -1,3 +1,4 @@
+import { HTTP_STATUS } from '../errors/http-status';
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { ErrorCode, HostHeartbeat, isSandboxId, Naming, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
@@ -45,9 +46,14 @@ export class EnvdProxy implements OnApplicationShutdown {
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     this.route(req, res).catch((error) => {
-      const status = error instanceof WrennError && error.code === ErrorCode.HostUnavailable ? 502 : 500;
-      if (status === 500) this.log.error({ err: error }, 'envd proxy failed');
-      answerError(res, status, (error as Error).message);
+      // Typed errors keep their status (a host that is gone is a bad gateway here); anything else
+      // is logged and answered without its text, which may come from the database or a socket.
+      if (error instanceof WrennError) {
+        const status = error.code === ErrorCode.HostUnavailable ? 502 : (HTTP_STATUS[error.code] ?? 500);
+        return answerError(res, status, error.message);
+      }
+      this.log.error({ err: error }, 'envd proxy failed');
+      answerError(res, 500, 'internal error');
     });
   }
 
