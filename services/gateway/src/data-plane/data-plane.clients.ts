@@ -1,10 +1,11 @@
+import { HostHeartbeats } from '@wrenn/messaging';
 import { Client, Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
-import { ErrorCode, ErrorCode as Codes, HostHeartbeat, Naming, WrennError } from '@wrenn/contracts';
+import { ErrorCode, ErrorCode as Codes, Naming, WrennError } from '@wrenn/contracts';
 import { dataPlanePb } from '@wrenn/proto';
 import { NAMING, NATS } from '@wrenn/service-kit';
-import { KV, NatsConnection } from 'nats';
+import { NatsConnection } from 'nats';
 
 export type DataPlaneClient = Client<typeof dataPlanePb.DataPlane>;
 
@@ -39,18 +40,15 @@ export function fromConnect(error: unknown): WrennError {
 @Injectable()
 export class DataPlaneClients implements OnApplicationShutdown {
   private readonly clients = new Map<string, { client: DataPlaneClient; sessions: Http2SessionManager }>();
-  private kv: Promise<KV> | undefined;
+  private readonly beats: HostHeartbeats;
 
-  constructor(
-    @Inject(NATS) private readonly nc: NatsConnection,
-    @Inject(NAMING) private readonly naming: Naming,
-  ) {}
+  constructor(@Inject(NATS) nc: NatsConnection, @Inject(NAMING) naming: Naming) {
+    this.beats = new HostHeartbeats(nc, naming.hostsBucket);
+  }
 
   private async url(hostId: string): Promise<string> {
-    this.kv ??= this.nc.jetstream().views.kv(this.naming.hostsBucket, { history: 1 });
-    const entry = await (await this.kv).get(hostId);
-    if (!entry || entry.operation !== 'PUT') throw new WrennError(ErrorCode.HostUnavailable, `host ${hostId} is not known`);
-    const beat = entry.json<HostHeartbeat>();
+    const beat = await this.beats.get(hostId);
+    if (!beat) throw new WrennError(ErrorCode.HostUnavailable, `host ${hostId} is not known`);
     if (!beat.dataPlaneUrl) throw new WrennError(ErrorCode.HostUnavailable, `host ${hostId} has no data plane`);
     return beat.dataPlaneUrl;
   }

@@ -1,9 +1,10 @@
+import { HostHeartbeats } from '@wrenn/messaging';
 import { HTTP_STATUS } from '../errors/http-status';
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
-import { ErrorCode, HostHeartbeat, isSandboxId, Naming, WrennError } from '@wrenn/contracts';
+import { ErrorCode, isSandboxId, Naming, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { answerError, forward, forwardableHeaders, LOGGER, NAMING, NATS } from '@wrenn/service-kit';
-import { KV, NatsConnection } from 'nats';
+import { NatsConnection } from 'nats';
 import { Agent, IncomingMessage, request, ServerResponse } from 'node:http';
 import { ActivityRecorder } from '../activity/activity.recorder';
 import { SandboxRepository } from '../repositories/sandbox.repository';
@@ -28,16 +29,18 @@ const ROUTE_TTL_MS = 2000;
 export class EnvdProxy implements OnApplicationShutdown {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
   private readonly routes = new Map<string, { url: string; until: number }>();
-  private kv: Promise<KV> | undefined;
+  private readonly beats: HostHeartbeats;
 
   constructor(
     private readonly sandboxes: SandboxRepository,
     private readonly tokens: EnvdAccessTokens,
     private readonly activity: ActivityRecorder,
-    @Inject(NATS) private readonly nc: NatsConnection,
-    @Inject(NAMING) private readonly naming: Naming,
+    @Inject(NATS) nc: NatsConnection,
+    @Inject(NAMING) naming: Naming,
     @Inject(LOGGER) private readonly log: Logger,
-  ) {}
+  ) {
+    this.beats = new HostHeartbeats(nc, naming.hostsBucket);
+  }
 
   /** Whether a request is for a sandbox's envd rather than the REST API. */
   static claims(req: IncomingMessage): boolean {
@@ -88,9 +91,7 @@ export class EnvdProxy implements OnApplicationShutdown {
       this.routes.delete(sandboxId);
       return null;
     }
-    this.kv ??= this.nc.jetstream().views.kv(this.naming.hostsBucket, { history: 1 });
-    const entry = await (await this.kv).get(row.hostId);
-    const beat = entry && entry.operation === 'PUT' ? entry.json<HostHeartbeat>() : undefined;
+    const beat = await this.beats.get(row.hostId);
     if (!beat?.envdProxyUrl) throw new WrennError(ErrorCode.HostUnavailable, `host ${row.hostId} offers no envd proxy`);
     this.routes.set(sandboxId, { url: beat.envdProxyUrl, until: Date.now() + ROUTE_TTL_MS });
     return beat.envdProxyUrl;

@@ -1,24 +1,24 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, HostHeartbeat, HostOp, isLive, Naming, WrennError } from '@wrenn/contracts';
-import { request } from '@wrenn/messaging';
+import { request, HostHeartbeats } from '@wrenn/messaging';
 import { NAMING, NATS } from '@wrenn/service-kit';
-import { KV, NatsConnection } from 'nats';
+import { NatsConnection } from 'nats';
 
 /** The catalog's way to the host agents: liveness from the hosts bucket, host.<id>.<op> commands. */
 @Injectable()
 export class HostGateway {
-  private kv: Promise<KV> | undefined;
+  private readonly beats: HostHeartbeats;
 
   constructor(
     @Inject(NATS) private readonly nc: NatsConnection,
     @Inject(NAMING) private readonly naming: Naming,
-  ) {}
+  ) {
+    this.beats = new HostHeartbeats(nc, naming.hostsBucket);
+  }
 
   /** 503 host_unavailable unless the host's last heartbeat is within its lease. */
   async requireLive(hostId: string): Promise<HostHeartbeat> {
-    this.kv ??= this.nc.jetstream().views.kv(this.naming.hostsBucket, { history: 1 });
-    const entry = await (await this.kv).get(hostId);
-    const beat = entry?.operation === 'PUT' ? entry.json<HostHeartbeat>() : undefined;
+    const beat = await this.beats.get(hostId);
     if (!beat || !isLive(beat)) throw new WrennError(ErrorCode.HostUnavailable, `host ${hostId} is not live`, { host_id: hostId });
     return beat;
   }
