@@ -25,9 +25,9 @@ export class AuditQuery {
   to?: string;
 }
 
-export interface AuditEntryView {
+/** An event's envelope as the API shows it (audit rows and live events alike). */
+export interface EventEnvelopeView {
   seq: number;
-  event_id: string;
   type: string;
   version: number;
   resource: { type: string; id: string };
@@ -36,6 +36,10 @@ export interface AuditEntryView {
   correlation_id: string;
   causation_id: string;
   occurred_at: string;
+}
+
+export interface AuditEntryView extends EventEnvelopeView {
+  event_id: string;
 }
 
 export interface AuditPageView {

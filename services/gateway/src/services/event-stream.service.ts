@@ -6,20 +6,12 @@ import type { Logger } from '@wrenn/logger';
 import { CONFIG, LOGGER, NAMING, NATS } from '@wrenn/service-kit';
 import type { Response } from 'express';
 import { DeliverPolicy, NatsConnection } from 'nats';
+import { EventEnvelopeView } from '../dtos/audit.dto';
 import { Caller } from './sandboxes.service';
 
 /** One event as the live stream sends it in `data:`. */
-export interface LiveEventView {
-  seq: number;
+export interface LiveEventView extends EventEnvelopeView {
   id: string;
-  type: string;
-  version: number;
-  resource: { type: string; id: string };
-  actor: { kind: string; id: string };
-  team_id: string;
-  correlation_id: string;
-  causation_id: string;
-  occurred_at: string;
   data: unknown;
 }
 
