@@ -9,12 +9,47 @@
         "src/sparse-extents.cc",
         "src/test-guest.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
-      "cflags!": ["-fno-exceptions"],
-      "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-fexceptions"],
-      "libraries": ["-lpthread"]
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NAPI_CPP_EXCEPTIONS"
+      ],
+      "cflags!": [
+        "-fno-exceptions"
+      ],
+      "cflags_cc!": [
+        "-fno-exceptions"
+      ],
+      "cflags_cc": [
+        "-std=c++17",
+        "-O2",
+        "-Wall",
+        "-Wextra",
+        "-fexceptions"
+      ],
+      "libraries": [
+        "-lpthread"
+      ]
+    },
+    {
+      "target_name": "wrenn-sandbox",
+      "type": "executable",
+      "sources": [
+        "sandbox/wrenn-sandbox.c"
+      ],
+      "cflags": [
+        "-std=gnu11",
+        "-O2",
+        "-Wall",
+        "-Wextra",
+        "-Werror=implicit-function-declaration"
+      ],
+      "libraries": [
+        "-lseccomp"
+      ]
     }
   ]
 }

@@ -31,6 +31,8 @@ export interface SandboxSpec {
    * this id); absent for built-in images, named by `template`.
    */
   templateId?: string;
+  /** The sandbox's disk quota in MiB; absent = the host's default. */
+  diskMb?: number;
 }
 
 export interface CreateOnHost {

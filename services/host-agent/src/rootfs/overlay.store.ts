@@ -2,41 +2,37 @@ import { lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 export interface OverlayLayout {
-  /** Read-only base image, shared by every sandbox of the template. */
-  lower: string;
-  /** The sandbox's own writes: everything that makes it differ from the image. */
+  /** The sandbox's disk: a sparse ext4 image (see disk-image.ts). What pause and resume move. */
+  image: string;
+  /** Where the image is mounted on the host (root-only dir): it holds upper/ and work/. */
+  disk: string;
+  /** The sandbox's own writes, as the host sees them: everything that makes it differ from its layers. */
   upper: string;
-  work: string;
   /** Where the union is mounted — inside the sandbox's own mount namespace only. */
   merged: string;
+  /** Where the start stages its private mounts (idmapped layers, sysfs); empty on the host. */
+  stage: string;
 }
 
 /**
- * Directories of a sandbox's overlay root. The mount itself happens inside the sandbox's mount
- * namespace (see the namespace runtime's init script), so it vanishes with the sandbox and the
- * host's mount table never holds one per sandbox; the upper dir stays a plain host directory,
- * which is what pause/snapshots move around.
+ * Paths of a sandbox's root filesystem under its directory. The overlay itself is mounted by the
+ * sandbox helper inside the sandbox's private mount namespace, so it vanishes with the sandbox;
+ * the host's mount table holds only the sandbox's disk image.
  */
 export class OverlayStore {
-  layout(sandboxDir: string, imageDir: string): OverlayLayout {
+  layout(sandboxDir: string): OverlayLayout {
     return {
-      lower: imageDir,
-      upper: join(sandboxDir, 'upper'),
-      work: join(sandboxDir, 'work'),
+      image: join(sandboxDir, 'disk.img'),
+      disk: join(sandboxDir, 'disk'),
+      upper: join(sandboxDir, 'disk', 'upper'),
       merged: join(sandboxDir, 'merged'),
+      stage: join(sandboxDir, 'stage'),
     };
   }
 
   async prepare(layout: OverlayLayout): Promise<void> {
-    await mkdir(layout.upper, { recursive: true, mode: 0o755 });
-    await mkdir(layout.work, { recursive: true, mode: 0o700 });
-    await mkdir(layout.merged, { recursive: true, mode: 0o755 });
-  }
-
-  async remove(layout: OverlayLayout): Promise<void> {
-    await rm(layout.upper, { recursive: true, force: true });
-    await rm(layout.work, { recursive: true, force: true });
-    await rm(layout.merged, { recursive: true, force: true });
+    await mkdir(layout.merged, { recursive: true, mode: 0o700 });
+    await mkdir(layout.stage, { recursive: true, mode: 0o700 });
   }
 
   /**

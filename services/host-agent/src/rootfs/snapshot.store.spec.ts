@@ -40,7 +40,7 @@ describe(SnapshotStore.name, () => {
     assert.deepEqual(await store.scan(), { complete: [], partial: [ID] });
     const done = await store.commit(ID, upper, size);
     assert.equal(done.sizeBytes, 4096);
-    assert.equal(readFileSync(join(store.upper(ID), 'root/file'), 'utf8'), 'mine');
+    assert.equal(readFileSync(join(store.disk(ID), 'root/file'), 'utf8'), 'mine');
     assert.ok(!existsSync(upper), 'moved, not copied');
     assert.deepEqual(await store.read(ID), done);
     assert.deepEqual(await store.scan(), { complete: [ID], partial: [] });
@@ -55,7 +55,7 @@ describe(SnapshotStore.name, () => {
     assert.ok(store.hasPartialFiles(ID), 'the files are in the partial snapshot');
     await assert.rejects(store.abort(ID), /completed, not aborted/);
     await assert.rejects(store.begin(meta()), /completed, not begun again/);
-    assert.equal(readFileSync(join(store.partialDir(ID), 'upper/root/file'), 'utf8'), 'mine');
+    assert.equal(readFileSync(join(store.partialDir(ID), 'disk.img/root/file'), 'utf8'), 'mine');
   });
 
   it('commits from the partial alone when the files are already there', async () => {
@@ -65,7 +65,7 @@ describe(SnapshotStore.name, () => {
       throw new Error('disk walk failed');
     }).catch(() => undefined);
     const done = await store.commit(ID, undefined, size);
-    assert.equal(readFileSync(join(store.upper(ID), 'root/file'), 'utf8'), 'mine');
+    assert.equal(readFileSync(join(store.disk(ID), 'root/file'), 'utf8'), 'mine');
     assert.equal(done.sizeBytes, 4096);
   });
 

@@ -18,13 +18,14 @@ export interface SnapshotMeta {
 
 const META = 'meta.json';
 const PARTIAL = '.partial';
+const DISK = 'disk.img';
 
 /**
- * Paused sandboxes' files under <root>/<sandboxId>/{meta.json,upper/}. A snapshot is built in
+ * Paused sandboxes' files under <root>/<sandboxId>/{meta.json,disk.img}. A snapshot is built in
  * <sandboxId>.partial and renamed into place only when its files and meta are both there, so a
  * directory without the suffix is always complete.
  *
- * A partial snapshot with an upper/ was made after its sandbox's processes were killed: it holds
+ * A partial snapshot with its disk.img was made after its sandbox's processes were killed: it holds
  * the user's only copy of their files and is completed, never thrown away (see recover()).
  */
 export class SnapshotStore {
@@ -38,8 +39,9 @@ export class SnapshotStore {
     return join(this.root, `${sandboxId}${PARTIAL}`);
   }
 
-  upper(sandboxId: string): string {
-    return join(this.dir(sandboxId), 'upper');
+  /** The snapshot's files: the sandbox's disk image. */
+  disk(sandboxId: string): string {
+    return join(this.dir(sandboxId), DISK);
   }
 
   async read(sandboxId: string): Promise<SnapshotMeta | undefined> {
@@ -51,7 +53,7 @@ export class SnapshotStore {
   }
 
   hasPartialFiles(sandboxId: string): boolean {
-    return existsSync(join(this.partialDir(sandboxId), 'upper'));
+    return existsSync(join(this.partialDir(sandboxId), DISK));
   }
 
   /** Starts a snapshot: its meta in <id>.partial, no files yet (nothing to lose if abandoned). */
@@ -70,29 +72,29 @@ export class SnapshotStore {
   }
 
   /**
-   * Moves the sandbox's upper dir in (a rename: same filesystem, no copy), measures it and makes
+   * Moves the sandbox's disk image in (a rename: same filesystem, no copy), measures it and makes
    * the snapshot complete. Safe to call again after a failure at any point of it.
    * `measure` gives the files' size on disk (allocated blocks).
    */
-  async commit(sandboxId: string, upperFrom: string | undefined, measure: (dir: string) => Promise<number>): Promise<SnapshotMeta> {
+  async commit(sandboxId: string, diskFrom: string | undefined, measure: (file: string) => Promise<number>): Promise<SnapshotMeta> {
     const dir = this.partialDir(sandboxId);
     const meta = await readJson<SnapshotMeta>(join(dir, META));
     if (!meta) throw new Error(`snapshot of ${sandboxId} was not begun`);
-    const upper = join(dir, 'upper');
-    if (!existsSync(upper)) {
-      if (!upperFrom || !existsSync(upperFrom)) throw new Error(`the files of ${sandboxId} are not where its snapshot expects them`);
-      await rename(upperFrom, upper);
+    const disk = join(dir, DISK);
+    if (!existsSync(disk)) {
+      if (!diskFrom || !existsSync(diskFrom)) throw new Error(`the files of ${sandboxId} are not where its snapshot expects them`);
+      await rename(diskFrom, disk);
     }
-    meta.sizeBytes = await measure(upper);
+    meta.sizeBytes = await measure(disk);
     await writeJson(join(dir, META), meta);
     await rename(dir, this.dir(sandboxId));
     return meta;
   }
 
   /** Puts a snapshot's files back where a failed resume took them from. */
-  async restoreUpper(sandboxId: string, from: string): Promise<void> {
-    if (existsSync(this.upper(sandboxId))) return;
-    await rename(from, this.upper(sandboxId));
+  async restoreDisk(sandboxId: string, from: string): Promise<void> {
+    if (existsSync(this.disk(sandboxId))) return;
+    await rename(from, this.disk(sandboxId));
   }
 
   /** Removes a snapshot, complete or partial. Already gone is success. */
@@ -103,7 +105,7 @@ export class SnapshotStore {
 
   /** Sandbox ids with a complete snapshot, and ids with a partial one. */
   async scan(): Promise<{ complete: string[]; partial: string[] }> {
-    await mkdir(this.root, { recursive: true });
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
     const complete: string[] = [];
     const partial: string[] = [];
     for (const name of (await readdir(this.root)).sort()) {

@@ -57,7 +57,8 @@ export class TemplateStore {
   async copyLayer(templateId: string, upper: string): Promise<string> {
     const partial = join(this.root, `${templateId}${PARTIAL}`);
     await rm(partial, { recursive: true, force: true });
-    await mkdir(partial, { recursive: true, mode: 0o755 });
+    // Root-only: a layer keeps the sandbox's setuid binaries and owners as they were inside.
+    await mkdir(partial, { recursive: true, mode: 0o700 });
     try {
       await copyTree(upper, join(partial, 'layer'));
       return partial;
@@ -91,7 +92,7 @@ export class TemplateStore {
    * meta-less ones removed (returned as removed).
    */
   async recover(): Promise<{ templates: TemplateMeta[]; removed: string[] }> {
-    await mkdir(this.root, { recursive: true });
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
     const templates: TemplateMeta[] = [];
     const removed: string[] = [];
     for (const name of (await readdir(this.root)).sort()) {
@@ -113,9 +114,9 @@ export class TemplateStore {
 function copyTree(from: string, to: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn('cp', ['-a', '--', from, to], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+    // cp's complaints name the sandbox's files: they stay out of the error, which reaches the API.
+    child.stderr.resume();
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`copying the sandbox's files failed (${code}): ${err.trim()}`))));
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`copying the sandbox's files failed (cp exited ${code})`))));
   });
 }

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, readFile, mkdir, readdir } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -98,7 +98,7 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
     const a = await create();
     const b = await create();
     assert.equal((await run(a, 'sh', ['-c', 'echo mine > /root/file.txt'])).exitCode, 0);
-    assert.equal(await readFile(join(stateDir, 'sandboxes', a, 'upper/root/file.txt'), 'utf8'), 'mine\n');
+    assert.equal(await readFile(join(stateDir, 'sandboxes', a, 'disk/upper/root/file.txt'), 'utf8'), 'mine\n');
     assert.ok(!existsSync(join(IMAGE_DIR, 'base/root/file.txt')));
     assert.notEqual((await run(b, 'cat', ['/root/file.txt'])).exitCode, 0);
   });
@@ -169,12 +169,14 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
       const metrics = await warmRuntime.metrics(id);
       assert.equal(metrics.memoryLimitBytes, 300 * 1024 * 1024);
       assert.deepEqual(await warmRuntime.resources(id), { vcpus: 2, memoryMb: 300 });
+      const claimedDir = realpathSync(join(warmDir, 'sandboxes', id));
       await warmRuntime.destroy(id);
       assert.ok(!existsSync(join(warmDir, 'sandboxes', id)));
-      assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(warmDir));
+      assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(claimedDir), 'its disk is unmounted');
     } finally {
       await warmRuntime.shutdown();
       assert.deepEqual(await readdir(join(warmDir, 'warm')).catch(() => []), [], 'unclaimed warm sandboxes removed on shutdown');
+      assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(warmDir), 'and their disks unmounted');
       await rm(warmDir, { recursive: true, force: true });
     }
   });

@@ -1,21 +1,23 @@
 import { ErrorCode, isSandboxId, isTemplateId, SandboxSpec, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, chown, mkdir, readdir, readFile, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ulid } from 'ulid';
 import { CgroupManager, diskUsageBytes } from '../../cgroups';
 import { CleanupStack } from '../../cleanup/cleanup-stack';
 import { NetworkManager } from '../../networking';
 import { EnvdClient } from '../../envd-client/envd.client';
+import { createDiskImage, diskUsedBytes, imageAllocatedBytes, mountDiskImage, unmountDiskImage } from '../../rootfs/disk-image';
 import { OverlayStore } from '../../rootfs/overlay.store';
 import { SnapshotMeta, SnapshotStore } from '../../rootfs/snapshot.store';
 import { TemplateMeta, TemplateStore } from '../../rootfs/template.store';
 import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../sandbox-runtime';
 import { snapshotRefFor } from '../snapshot-ref';
-import { childrenOf, exePath, isSameProcess, signal, startTime, waitGone, waitReaped } from './proc';
-import { CAPABILITY_NUMBERS, CGROUP_JOIN_SCRIPT, mountPoints, SANDBOX_CAPABILITIES, SANDBOX_INIT, SYSCALL_NUMBERS } from './sandbox-init';
+import { childrenOf, isSameProcess, signal, startTime, waitGone, waitReaped } from './proc';
+import { DEFAULT_ID_BASE, idRangeOf } from './sandbox-hardening';
+import { launchSandbox } from './sandbox-launcher';
 
 export interface NamespaceRuntimeOptions {
   /** Everything of this runtime lives under it: sandboxes/<id>/… */
@@ -31,6 +33,10 @@ export interface NamespaceRuntimeOptions {
   cgroups: CgroupManager;
   /** Most processes one sandbox may have (fork bombs stop here). */
   pidsMax?: number;
+  /** Disk of a sandbox whose spec names none, in MiB (default 4096). */
+  diskMb?: number;
+  /** First host id of the sandboxes' user-namespace ranges (65,536 ids a slot; default 2^30). */
+  idBase?: number;
   /**
    * Sandboxes of the base template kept started ahead (envd up), so a create only has to give
    * one its identity and limits. 0 turns the warm pool off.
@@ -74,6 +80,8 @@ interface SandboxMeta {
   dir: string;
   /** The overlay's read-only layers, top first (template layers, then the base image). Absent = [imageDir]. */
   lower?: string[];
+  /** Host ids of the sandbox's user namespace: its root is hostRoot. */
+  ids?: { hostRoot: number; count: number };
 }
 
 /** Shape every warm sandbox is started with; a claim rewrites the limits to the request's. */
@@ -151,7 +159,11 @@ export class NamespaceRuntime implements SandboxRuntime {
   }
 
   private async buildBaseImage(): Promise<void> {
-    await mkdir(this.sandboxesDir, { recursive: true });
+    // Traversable, not listable: a sandbox's start reaches its own dir (owned by its root) through these.
+    for (const dir of [this.options.stateDir, this.sandboxesDir, this.warmDir]) {
+      await mkdir(dir, { recursive: true });
+      await chmod(dir, 0o711);
+    }
     const image = this.imagePath('base');
     if (existsSync(join(image, 'etc/wrenn-image.json'))) return;
     const recipe = join(this.options.recipeDir ?? REPO_IMAGES, 'base/build.sh');
@@ -224,7 +236,7 @@ export class NamespaceRuntime implements SandboxRuntime {
     try {
       await this.options.cgroups.update(id, { vcpus: spec.vcpus, memoryMb: spec.memoryMb, pidsMax: this.options.pidsMax ?? 1024 });
       await setHostname(warm.initPid, id);
-      await this.writeIdentityFiles(join(warm.dir, 'upper'), id);
+      await this.writeIdentityFiles(this.overlay.layout(warm.dir).upper, id);
       const meta: SandboxMeta = { ...warm, sandboxId: id, spec, createdAt: new Date().toISOString() };
       await writeFile(join(warm.dir, `${META}.tmp`), JSON.stringify(meta));
       await rename(join(warm.dir, `${META}.tmp`), join(warm.dir, META));
@@ -264,10 +276,10 @@ export class NamespaceRuntime implements SandboxRuntime {
 
   /**
    * Builds a sandbox under `dir`, all or nothing, and returns its (written) meta. `lower` is the
-   * overlay's read-only stack (top first, base image last). With `restoreUpper` (a resume) the
-   * sandbox's upper dir is that directory, moved in — and moved back if the start fails.
+   * overlay's read-only stack (top first, base image last). With `restoreDisk` (a resume) the
+   * sandbox's disk is that image, moved in — and moved back if the start fails; else a new one.
    */
-  private async build(spec: SandboxSpec, dir: string, options: { lower: string[]; restoreUpper?: string }): Promise<SandboxMeta> {
+  private async build(spec: SandboxSpec, dir: string, options: { lower: string[]; restoreDisk?: string }): Promise<SandboxMeta> {
     const image = options.lower[options.lower.length - 1];
     if (!existsSync(join(image, 'etc/wrenn-image.json'))) {
       throw new WrennError(ErrorCode.TemplateNotFound, `template "${spec.template}" has no image on this host`);
@@ -277,17 +289,20 @@ export class NamespaceRuntime implements SandboxRuntime {
     }
     const cleanup = new CleanupStack();
     try {
-      await mkdir(dirname(dir), { recursive: true });
+      await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
       await mkdir(dir, { mode: 0o700 });
-      const layout = { ...this.overlay.layout(dir, image), lower: options.lower.join(':') };
-      const restoreUpper = options.restoreUpper;
+      const layout = this.overlay.layout(dir);
+      const restoreDisk = options.restoreDisk;
       cleanup.push('sandbox dir', async () => {
         // A resume's files go back to their snapshot first; if they cannot, the dir stays (with
         // them in it) for recovery to put back: removing it would lose them.
-        if (restoreUpper && existsSync(layout.upper) && !existsSync(restoreUpper)) await rename(layout.upper, restoreUpper);
+        if (restoreDisk && existsSync(layout.image) && !existsSync(restoreDisk)) await rename(layout.image, restoreDisk);
         await rm(dir, { recursive: true, force: true });
       });
-      if (restoreUpper) await rename(restoreUpper, layout.upper);
+      if (restoreDisk) await rename(restoreDisk, layout.image);
+      else await createDiskImage(layout.image, spec.diskMb ?? this.options.diskMb ?? 4096);
+      await mountDiskImage(layout.image, layout.disk);
+      cleanup.push('disk', () => unmountDiskImage(layout.disk));
       await this.overlay.prepare(layout);
       await this.checkpoint('start:files');
 
@@ -303,20 +318,52 @@ export class NamespaceRuntime implements SandboxRuntime {
       if (cgroupResult.status === 'rejected') throw cgroupResult.reason;
       const net = netResult.value;
       const cgroup = cgroupResult.value;
+      const ids = idRangeOf(net.index, this.options.idBase ?? DEFAULT_ID_BASE);
+      // The sandbox's root reaches its own root filesystem through this dir (0700: no one else
+      // does), and envd, as that root, moves the commands it starts into the limited groups.
+      await chown(dir, ids.hostRoot, ids.hostRoot);
+      await Promise.all(cgroup.userProcsFiles.map((file) => chown(file, ids.hostRoot, ids.hostRoot)));
       await this.checkpoint('start:network');
       await this.checkpoint('start:cgroup');
       // A resumed sandbox keeps its own hosts, hostname and resolv.conf (it may have changed them).
-      if (!restoreUpper) await this.writeIdentityFiles(layout.upper, spec.sandboxId);
+      if (!restoreDisk) await this.writeIdentityFiles(layout.upper, spec.sandboxId);
       await this.overlay.ensureMountPoints(layout.upper, mountPoints(cgroup.userProcsFiles.length));
 
-      const supervisor = this.launch(spec.sandboxId, dir, layout, net.netnsPath, cgroup.procsFiles, cgroup.userProcsFiles);
-      cleanup.push('init', async () => {
-        const pids = await childrenOf(supervisor);
-        for (const pid of pids) signal(pid, 'SIGKILL');
-        signal(supervisor, 'SIGKILL');
-        await Promise.all([...pids, supervisor].map((p) => waitGone(p, 5000)));
+      const envd = this.options.envd;
+      const launched = launchSandbox({
+        ids,
+        cgroupProcs: cgroup.procsFiles,
+        netnsPath: net.netnsPath,
+        lower: options.lower,
+        disk: layout.disk,
+        merged: layout.merged,
+        stage: layout.stage,
+        hostname: spec.sandboxId,
+        binds: [
+          ...(envd
+            ? [
+                { source: envd.nodeBinary, target: 'opt/wrenn/bin/node', readonly: true },
+                { source: envd.bundleDir, target: 'opt/wrenn/envd', readonly: true },
+              ]
+            : []),
+          ...cgroup.userProcsFiles.map((file, i) => ({ source: file, target: `run/wrenn/cgroup/${i + 1}.procs`, readonly: false })),
+        ],
+        env: { PATH: DEFAULT_PATH, ENVD_PORT: String(ENVD_PORT) },
+        argv: ['/usr/bin/tini', '-s', '--', ...(envd ? ['/opt/wrenn/bin/node', '/opt/wrenn/envd/envd.js'] : ['/bin/sleep', 'infinity'])],
+        consoleLog: join(dir, 'console.log'),
       });
-      const initPid = await this.waitForInit(supervisor, dir);
+      // Pushed before the wait: a start that times out still has its helper and init killed.
+      let started: { supervisorPid: number; initPid: number } | undefined;
+      cleanup.push('init', async () => {
+        const found = started ?? (await launched.catch(() => undefined));
+        if (!found) return this.killByDir(dir);
+        signal(found.initPid, 'SIGKILL');
+        signal(found.supervisorPid, 'SIGKILL');
+        await Promise.all([found.initPid, found.supervisorPid].map((p) => waitGone(p, 5000)));
+      });
+      started = await launched;
+      const supervisor = started.supervisorPid;
+      const initPid = started.initPid;
       const initStart = await startTime(initPid);
       if (!initStart) throw new Error('sandbox init exited during start');
       await this.checkpoint('start:init');
@@ -340,6 +387,7 @@ export class NamespaceRuntime implements SandboxRuntime {
         imageDir: image,
         dir,
         lower: options.lower,
+        ids,
       };
       // Written last and atomically: only a complete sandbox has a meta.json.
       await writeFile(join(dir, `${META}.tmp`), JSON.stringify(meta));
@@ -356,66 +404,6 @@ export class NamespaceRuntime implements SandboxRuntime {
     await writeFile(join(upper, 'etc/resolv.conf'), this.options.network.resolvConf());
     await writeFile(join(upper, 'etc/hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${sandboxId}\n`);
     await writeFile(join(upper, 'etc/hostname'), `${sandboxId}\n`);
-  }
-
-  /**
-   * Starts the sandbox detached (own session, output to console.log) and returns the pid of its
-   * `unshare`. The process joins the cgroups first, then enters the slot's network namespace,
-   * then unshares the rest — so the sandbox is limited and networked from its first instruction.
-   */
-  private launch(
-    id: string,
-    dir: string,
-    layout: { lower: string; upper: string; work: string; merged: string },
-    netnsPath: string,
-    procsFiles: string[],
-    userProcsFiles: string[],
-  ): number {
-    const log = openSync(join(dir, 'console.log'), 'a');
-    const envd = this.options.envd;
-    const init = envd ? ['/opt/wrenn/bin/node', '/opt/wrenn/envd/envd.js'] : ['/bin/sleep', 'infinity'];
-    const syscalls = SYSCALL_NUMBERS[process.arch];
-    if (!syscalls) throw new Error(`the namespace runtime does not know the system calls of ${process.arch}`);
-    const keep = SANDBOX_CAPABILITIES.map((c) => CAPABILITY_NUMBERS[c]).join(',');
-    try {
-      const child = spawn(
-        '/bin/bash',
-        [
-          '-c', CGROUP_JOIN_SCRIPT, 'wrenn-cgroup-join', ...procsFiles, '--',
-          'nsenter', `--net=${netnsPath}`, '--',
-          'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--propagation', 'private', '--',
-          'perl', '-e', SANDBOX_INIT, '--',
-          Object.entries(syscalls).map(([name, nr]) => `${name}=${nr}`).join(','), keep,
-          layout.merged, layout.lower, layout.upper, layout.work, id,
-          envd?.nodeBinary ?? '', envd?.bundleDir ?? '', userProcsFiles.join(' '),
-          ...init,
-        ],
-        { detached: true, stdio: ['ignore', log, log], env: { PATH: DEFAULT_PATH, ENVD_PORT: '49983' } },
-      );
-      child.unref();
-      if (!child.pid) throw new Error('could not start the sandbox');
-      return child.pid;
-    } finally {
-      closeSync(log);
-    }
-  }
-
-  /** The init is ready when unshare's child has exec'd tini inside the new root. */
-  private async waitForInit(supervisor: number, dir: string): Promise<number> {
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      const [child] = await childrenOf(supervisor);
-      if (child && (await exePath(child))?.endsWith('/tini')) return child;
-      if (await waitGone(supervisor, 0)) {
-        // Before pivot_root the init logs to the host's console.log, after it inside the sandbox.
-        const before = await readFile(join(dir, 'console.log'), 'utf8').catch(() => '');
-        const after = await readFile(join(dir, 'upper/var/log/wrenn-init.log'), 'utf8').catch(() => '');
-        const output = `${before}\n${after}`.trim().split('\n').slice(-5).join(' | ');
-        throw new Error(`sandbox init failed: ${output || 'no output'}`);
-      }
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    throw new Error('sandbox init did not start within 10 s');
   }
 
   /** Where the sandbox's envd listens (its own address on the slot). */
@@ -499,7 +487,7 @@ export class NamespaceRuntime implements SandboxRuntime {
   async metrics(sandboxId: string): Promise<SandboxMetrics> {
     const meta = await this.live(sandboxId);
     const stats = await this.options.cgroups.stats(sandboxId);
-    const diskBytes = await diskUsageBytes(join(meta.dir, 'upper'));
+    const diskBytes = await diskUsedBytes(this.overlay.layout(meta.dir).disk);
     return { ...stats, diskBytes, vcpus: meta.spec.vcpus, memoryMb: meta.spec.memoryMb };
   }
 
@@ -576,7 +564,8 @@ export class NamespaceRuntime implements SandboxRuntime {
     });
     if (!(await waitReaped(meta.initPid, meta.initStart, 5000))) throw new Error(`pid ${meta.initPid} of ${sandboxId} survived SIGKILL`);
     await this.checkpoint('pause:killed');
-    const snapshot = await this.snapshots.commit(sandboxId, join(meta.dir, 'upper'), diskUsageBytes);
+    await this.unmountDisk(meta.dir);
+    const snapshot = await this.snapshots.commit(sandboxId, this.overlay.layout(meta.dir).image, imageAllocatedBytes);
     this.paused.set(sandboxId, snapshot);
     await this.checkpoint('pause:committed');
     await this.releaseAfterPause(sandboxId, meta);
@@ -588,7 +577,11 @@ export class NamespaceRuntime implements SandboxRuntime {
     const link = this.sandboxDir(sandboxId);
     const dir = meta?.dir ?? (await realpath(link).catch(() => link));
     // The files belong in the snapshot; if they are still here, they go there before the dir goes.
-    if (existsSync(join(dir, 'upper'))) await this.snapshots.restoreUpper(sandboxId, join(dir, 'upper'));
+    const { image } = this.overlay.layout(dir);
+    if (existsSync(image)) {
+      await this.unmountDisk(dir);
+      await this.snapshots.restoreDisk(sandboxId, image);
+    }
     this.sandboxes.delete(sandboxId);
     await this.teardown(sandboxId, dir, meta, { scanLeftovers: false });
     // Only once everything is released: a retry finds the link and the meta to finish with.
@@ -614,7 +607,7 @@ export class NamespaceRuntime implements SandboxRuntime {
     return this.usingTemplate(snapshot.templateId, async () => {
       const meta = await this.build({ ...spec, templateId: snapshot.templateId }, this.sandboxDir(id), {
         lower: snapshot.lower,
-        restoreUpper: this.snapshots.upper(id),
+        restoreDisk: this.snapshots.disk(id),
       });
       this.sandboxes.set(id, meta);
       this.paused.delete(id);
@@ -660,7 +653,7 @@ export class NamespaceRuntime implements SandboxRuntime {
     try {
       await cgroups.freeze(sandboxId);
       await this.checkpoint('template:frozen');
-      partial = await this.templates.copyLayer(templateId, join(meta.dir, 'upper'));
+      partial = await this.templates.copyLayer(templateId, this.overlay.layout(meta.dir).upper);
     } finally {
       await cgroups.thaw(sandboxId);
     }
@@ -744,7 +737,7 @@ export class NamespaceRuntime implements SandboxRuntime {
     await this.options.network.recover(report.adopted.map((id) => this.sandboxes.get(id)!.network.index));
     for (const name of dead) {
       // A pause cut short whose files could not be moved to its snapshot: they stay where they are.
-      if (existsSync(this.snapshots.partialDir(name)) && !this.snapshots.hasPartialFiles(name) && existsSync(join(this.sandboxDir(name), 'upper'))) continue;
+      if (existsSync(this.snapshots.partialDir(name)) && !this.snapshots.hasPartialFiles(name) && existsSync(this.overlay.layout(this.sandboxDir(name)).image)) continue;
       try {
         await this.destroyRunning(name);
       } catch (error) {
@@ -776,11 +769,14 @@ export class NamespaceRuntime implements SandboxRuntime {
   private async recoverSnapshots(): Promise<string[]> {
     const pausedNow: string[] = [];
     const { complete, partial } = await this.snapshots.scan();
-    const deadUpper = async (id: string) => {
+    // A dead sandbox's disk image, unmounted (a mount outlives the agent, not the sandbox's use of it).
+    const deadDisk = async (id: string) => {
       const meta = await this.readMeta(id);
       const dir = meta?.dir ?? (await realpath(this.sandboxDir(id)).catch(() => this.sandboxDir(id)));
-      const upper = join(dir, 'upper');
-      return existsSync(upper) ? upper : undefined;
+      const { image } = this.overlay.layout(dir);
+      if (!existsSync(image)) return undefined;
+      await this.unmountDisk(dir);
+      return image;
     };
     for (const id of partial) {
       try {
@@ -793,25 +789,26 @@ export class NamespaceRuntime implements SandboxRuntime {
           await this.options.cgroups.killAll(id, [live.supervisorPid]);
           await this.options.cgroups.thaw(id);
           if (!(await waitReaped(live.initPid, live.initStart, 5000))) throw new Error(`pid ${live.initPid} survived SIGKILL`);
-          this.paused.set(id, await this.snapshots.commit(id, join(live.dir, 'upper'), diskUsageBytes));
+          await this.unmountDisk(live.dir);
+          this.paused.set(id, await this.snapshots.commit(id, this.overlay.layout(live.dir).image, imageAllocatedBytes));
           this.sandboxes.delete(id);
           pausedNow.push(id);
           continue;
         }
-        const upper = this.snapshots.hasPartialFiles(id) ? undefined : await deadUpper(id);
-        if (!upper && !this.snapshots.hasPartialFiles(id)) {
+        const disk = this.snapshots.hasPartialFiles(id) ? undefined : await deadDisk(id);
+        if (!disk && !this.snapshots.hasPartialFiles(id)) {
           await this.snapshots.abort(id);
           continue;
         }
-        this.paused.set(id, await this.snapshots.commit(id, upper, diskUsageBytes));
+        this.paused.set(id, await this.snapshots.commit(id, disk, imageAllocatedBytes));
       } catch (error) {
         // Never delete what may be the only copy of someone's files: left for an operator. A dead
         // sandbox's dir is removed below, so files still in it move into the partial snapshot
         // first (a rename); if even that fails, the dir is kept (see recover()).
         this.options.logger?.error({ err: error, sandboxId: id }, 'could not complete an interrupted pause');
-        const upper = this.sandboxes.has(id) || this.snapshots.hasPartialFiles(id) ? undefined : await deadUpper(id);
-        if (upper) {
-          await rename(upper, join(this.snapshots.partialDir(id), 'upper')).catch((e) =>
+        const disk = this.sandboxes.has(id) || this.snapshots.hasPartialFiles(id) ? undefined : await deadDisk(id).catch(() => undefined);
+        if (disk) {
+          await rename(disk, join(this.snapshots.partialDir(id), 'disk.img')).catch((e) =>
             this.options.logger?.error({ err: e, sandboxId: id }, 'the files of an interrupted pause stay in its sandbox dir'),
           );
         }
@@ -820,18 +817,18 @@ export class NamespaceRuntime implements SandboxRuntime {
     for (const id of complete) {
       const meta = await this.snapshots.read(id);
       if (!meta) continue;
-      if (!existsSync(this.snapshots.upper(id))) {
+      if (!existsSync(this.snapshots.disk(id))) {
         if (this.sandboxes.has(id)) {
           await this.snapshots.remove(id).catch(() => undefined); // its resume finished
           continue;
         }
-        const upper = await deadUpper(id);
-        if (!upper) {
+        const disk = await deadDisk(id);
+        if (!disk) {
           this.options.logger?.error({ sandboxId: id }, 'snapshot without files dropped');
           await this.snapshots.remove(id).catch(() => undefined);
           continue;
         }
-        await this.snapshots.restoreUpper(id, upper);
+        await this.snapshots.restoreDisk(id, disk);
       }
       if (this.sandboxes.has(id)) {
         this.options.logger?.warn({ sandboxId: id }, 'a running sandbox also has a snapshot; the snapshot is kept aside');
@@ -859,11 +856,28 @@ export class NamespaceRuntime implements SandboxRuntime {
     return meta;
   }
 
+  /**
+   * Unmounts a sandbox's disk once its processes are gone. Their mount namespace lets go of it
+   * as the last of them exits, which may trail the exit a little: busy is retried briefly.
+   */
+  private async unmountDisk(dir: string): Promise<void> {
+    const { disk } = this.overlay.layout(dir);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await unmountDiskImage(disk);
+      } catch (error) {
+        if (attempt >= 50 || !/busy/i.test(String((error as { stderr?: string }).stderr ?? error))) throw error;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+
   private async killByDir(dir: string): Promise<void> {
     for (const entry of await readdir('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
       const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-      if (cmdline.startsWith('unshare\0') && cmdline.includes(`\0${dir}/merged\0`)) {
+      // The sandbox helper's argv is its path and the sandbox's merged dir (see launchSandbox).
+      if (cmdline.endsWith(`/wrenn-sandbox\0${dir}/merged\0`)) {
         const pid = Number(entry);
         for (const child of await childrenOf(pid)) signal(child, 'SIGKILL');
         signal(pid, 'SIGKILL');
@@ -871,6 +885,18 @@ export class NamespaceRuntime implements SandboxRuntime {
       }
     }
   }
+}
+
+/**
+ * Every path the start mounts something on, relative to the root: directories, then files. The
+ * agent makes each a real directory (or file) in the upper dir of a sandbox that is not running,
+ * so a planted symlink can't break a start (the helper itself refuses to follow one).
+ */
+export function mountPoints(userProcsFiles: number): { dirs: string[]; files: string[] } {
+  return {
+    dirs: ['proc', 'dev', 'sys', 'opt', 'opt/wrenn', 'opt/wrenn/bin', 'opt/wrenn/envd', 'run', 'run/wrenn', 'run/wrenn/cgroup'],
+    files: ['opt/wrenn/bin/node', ...Array.from({ length: userProcsFiles }, (_, i) => `run/wrenn/cgroup/${i + 1}.procs`)],
+  };
 }
 
 /** Sets the hostname inside a sandbox's UTS namespace (no tool that would refuse the "_" in ids). */

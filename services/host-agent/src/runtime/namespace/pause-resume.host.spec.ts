@@ -39,6 +39,12 @@ const newId = () => `sb_${ulid().toLowerCase()}`;
 const newTemplateId = () => `tpl_${ulid().toLowerCase()}`;
 const spec = (sandboxId: string, over: Partial<SandboxSpec> = {}): SandboxSpec => ({ sandboxId, teamId: 't', template: 'base', vcpus: 1, memoryMb: 128, ...over });
 const code = (c: string) => (e: { code?: string }) => e.code === c;
+/** A file of a (not mounted) sandbox disk image, read with e2fsprogs' debugfs. */
+function readInImage(image: string, path: string): string {
+  const r = spawnSync('debugfs', ['-R', `cat ${path}`, image], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`debugfs: ${r.stderr}`);
+  return r.stdout;
+}
 
 describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`, { timeout: 300_000 }, () => {
   let stateDir: string;
@@ -120,7 +126,7 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     await assertReleased(id, meta);
     assert.deepEqual(await runtime.listPaused(), [id]);
     assert.ok(!(await runtime.list()).includes(id));
-    assert.equal(readFileSync(join(stateDir, 'snapshots', id, 'upper/root/note.txt'), 'utf8'), 'kept\n');
+    assert.equal(readInImage(join(stateDir, 'snapshots', id, 'disk.img'), '/upper/root/note.txt'), 'kept\n');
     await assert.rejects(runtime.endpoint(id), code('sandbox_not_found'));
     assert.deepEqual(await runtime.pause(id), paused, 'a retried pause answers the same snapshot');
 
@@ -264,7 +270,7 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
       failAt = step;
       await assert.rejects(runtime.resume(spec(id), snapshotRef), /injected failure/);
       failAt = undefined;
-      assert.equal(readFileSync(join(stateDir, 'snapshots', id, 'upper/root/data'), 'utf8'), 'survives\n', `files back in the snapshot after a failure at ${step}`);
+      assert.equal(readInImage(join(stateDir, 'snapshots', id, 'disk.img'), '/upper/root/data'), 'survives\n', `files back in the snapshot after a failure at ${step}`);
       assert.deepEqual(await runtime.listPaused(), [id]);
       assert.ok(!existsSync(join(stateDir, 'sandboxes', id)), 'no sandbox dir');
       assert.ok(!(await cgroups.list()).includes(id), 'no cgroup');
@@ -327,7 +333,7 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     await sh(resumed, 'echo resumed-files > /root/r');
     await runtime.pause(resumed);
     await mkdir(join(stateDir, 'sandboxes', resumed), { recursive: true });
-    await rename(join(stateDir, 'snapshots', resumed, 'upper'), join(stateDir, 'sandboxes', resumed, 'upper'));
+    await rename(join(stateDir, 'snapshots', resumed, 'disk.img'), join(stateDir, 'sandboxes', resumed, 'disk.img'));
     // A pause that had frozen the sandbox and begun its snapshot (the kill may or may not have
     // been sent): it is completed, so the files are never left in a sandbox that may be dying.
     const frozen = await create();
@@ -346,7 +352,7 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     const restarted = await restartAgent();
     const report = await restarted.recover();
     assert.ok(report.paused?.includes(resumed), 'the snapshot is whole again');
-    assert.equal(readFileSync(join(stateDir, 'snapshots', resumed, 'upper/root/r'), 'utf8'), 'resumed-files\n');
+    assert.equal(readInImage(join(stateDir, 'snapshots', resumed, 'disk.img'), '/upper/root/r'), 'resumed-files\n');
     assert.ok(!existsSync(join(stateDir, 'sandboxes', resumed)), 'the half-made sandbox is gone');
     assert.ok(report.paused?.includes(frozen) && !report.adopted.includes(frozen), 'the frozen one is paused');
     assert.ok(!report.removed.includes(frozen));
@@ -374,7 +380,7 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     const restarted = await restartAgent();
     const report = await restarted.recover();
     assert.ok(!report.removed.includes(cut), 'not reported removed');
-    assert.equal(readFileSync(join(stateDir, 'snapshots', `${cut}.partial`, 'upper/root/c'), 'utf8'), 'only-copy\n', 'the files wait in the partial snapshot');
+    assert.equal(readInImage(join(stateDir, 'snapshots', `${cut}.partial`, 'disk.img'), '/upper/root/c'), 'only-copy\n', 'the files wait in the partial snapshot');
     assert.ok((await restarted.listPaused()).includes(cut), 'listed paused, so the reconciler keeps it');
     await restarted.destroy(cut);
     assert.ok(!existsSync(dir), 'a destroy still removes it all');
@@ -384,13 +390,13 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     const hostDir = await mkdtemp('/tmp/wrenn-phost-escape-');
     try {
       const id = await create();
-      // Tools a start might run, replaced by ones that report where they ran and try the host's
-      // old root; and the old root's mount point planted as a symlink to a host directory.
+      // Tools a start might run, replaced by ones that report where they ran and write through a
+      // mount point of the start's, planted as a symlink to a host directory.
       const wrap = ['umount', 'rmdir', 'mkdir', 'setpriv', 'mount', 'cp', 'perl', 'pivot_root'];
       const planted = await sh(id, [
         'set -e; mkdir -p /usr/local/lib/orig',
-        ...wrap.map((t) => `p=$(command -v ${t} || echo /usr/sbin/${t}); if [ -e "$p" ]; then cp -a "$p" /usr/local/lib/orig/${t}; fi; printf '#!/bin/sh\\necho "$0" >> /.wrenn-oldroot${hostDir}/escaped 2>/dev/null\\necho "$0" >> /ran-at-start\\nexec /usr/local/lib/orig/${t} "$@"\\n' > "$p"; chmod 755 "$p"`),
-        `ln -s ${hostDir} /.wrenn-oldroot`,
+        ...wrap.map((t) => `p=$(command -v ${t} || echo /usr/sbin/${t}); if [ -e "$p" ]; then cp -a "$p" /usr/local/lib/orig/${t}; fi; printf '#!/bin/sh\\necho "$0" >> /run/wrenn/escaped 2>/dev/null\\necho "$0" >> /ran-at-start\\nexec /usr/local/lib/orig/${t} "$@"\\n' > "$p"; chmod 755 "$p"`),
+        `rm -rf /run/wrenn && ln -s ${hostDir} /run/wrenn`,
         'echo kept > /root/kept',
         'rm -f /ran-at-start', // the wrappers ran while being planted; only later runs count
       ].join('\n'));
@@ -402,7 +408,7 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
       await runtime.resume(spec(id), `snap_${id}`);
       const fromTemplate = await create({ templateId: tpl });
       for (const sandbox of [id, fromTemplate]) {
-        const r = await sh(sandbox, 'cat /root/kept; test -e /ran-at-start && cat /ran-at-start || echo none-ran; test -L /.wrenn-oldroot && echo link || echo no-link; grep CapBnd /proc/1/status');
+        const r = await sh(sandbox, 'cat /root/kept; test -e /ran-at-start && cat /ran-at-start || echo none-ran; test -L /run/wrenn && echo link || echo no-link; grep CapBnd /proc/1/status');
         assert.equal(r.stdout, 'kept\nnone-ran\nno-link\nCapBnd:\t00000000a00425fb\n', `${sandbox}: nothing of its own ran at its start, with its kept capabilities only`);
       }
       assert.deepEqual(await readdir(hostDir), [], 'nothing reached the host directory');

@@ -1,0 +1,133 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { CAPABILITY_NUMBERS, SANDBOX_CAPABILITIES, SECCOMP_PROFILE, sandboxHelperPath } from './sandbox-hardening';
+import { signal } from './proc';
+
+/** Everything the native helper needs to start one sandbox (see native/sandbox/wrenn-sandbox.c). */
+export interface SandboxPlan {
+  /** Host id of the sandbox's root and how many ids it has (its user namespace's map). */
+  ids: { hostRoot: number; count: number };
+  /** cgroup.procs files the sandbox is born in (every controller). */
+  cgroupProcs: string[];
+  netnsPath: string;
+  /** Read-only layers, top first (template layers, then the base image). */
+  lower: string[];
+  /** Directory holding upper/ and work/ of the overlay: the sandbox's own disk. */
+  disk: string;
+  /** Empty host directory the overlay is mounted on. */
+  merged: string;
+  /** Empty host directory for the helper's staging mounts (private to the sandbox). */
+  stage: string;
+  hostname: string;
+  /** Host files or directories bound into the root: read-only (the platform's) or writable. */
+  binds: Array<{ source: string; target: string; readonly: boolean }>;
+  /** Environment and command line of the sandbox's first program (paths inside the sandbox). */
+  env: Record<string, string>;
+  argv: string[];
+  /** The helper's own output before the sandbox has its log (a host file only the agent reads). */
+  consoleLog: string;
+}
+
+export interface LaunchedSandbox {
+  /** The helper left as the sandbox's parent (outside its pid namespace, unprivileged). */
+  supervisorPid: number;
+  /** PID 1 of the sandbox, as the host sees it. */
+  initPid: number;
+}
+
+/** A start the helper refused, with the step and the reason it gave (never a sandbox file's content). */
+export class SandboxStartError extends Error {
+  constructor(readonly step: string, message: string) {
+    super(`sandbox start failed at ${step}: ${message}`);
+  }
+}
+
+const START_TIMEOUT_MS = 10_000;
+
+/** The plan as the helper reads it: one "key<TAB>value" a line; no value may hold a tab or newline. */
+export function renderPlan(plan: SandboxPlan): string {
+  const lines: string[] = [];
+  const add = (key: string, ...values: Array<string | number>) => {
+    for (const v of values) if (/[\t\n\0]/.test(String(v))) throw new Error(`plan value for ${key} holds a tab, newline or NUL`);
+    lines.push([key, ...values].join('\t'));
+  };
+  const map = `0 ${plan.ids.hostRoot} ${plan.ids.count}`;
+  add('uidmap', map);
+  add('gidmap', map);
+  for (const file of plan.cgroupProcs) add('cgroup', file);
+  add('oom', -1000);
+  add('netns', plan.netnsPath);
+  for (const layer of plan.lower) add('lower', layer);
+  add('disk', plan.disk);
+  add('merged', plan.merged);
+  add('stage', plan.stage);
+  add('hostname', plan.hostname);
+  for (const b of plan.binds) add(b.readonly ? 'ro' : 'rw', b.source, b.target.replace(/^\/+/, ''));
+  for (const cap of SANDBOX_CAPABILITIES) add('cap', CAPABILITY_NUMBERS[cap]);
+  add('seccomp', SECCOMP_PROFILE);
+  add('log', '/var/log/wrenn-init.log');
+  for (const [k, v] of Object.entries(plan.env)) add('env', `${k}=${v}`);
+  for (const a of plan.argv) add('arg', a);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Starts a sandbox with the native helper and answers once its first program runs (the helper's
+ * status pipe closes on exec) or fails with the step the helper names. The helper is detached:
+ * the sandbox outlives the agent and is re-adopted by its next start. Its argv carries the
+ * merged dir so a half-started sandbox's helper can be found by it (see killByDir).
+ */
+export async function launchSandbox(plan: SandboxPlan): Promise<LaunchedSandbox> {
+  const log = openSync(plan.consoleLog, 'a', 0o600);
+  let child;
+  try {
+    child = spawn(sandboxHelperPath(), [plan.merged], {
+      detached: true,
+      stdio: ['pipe', log, log, 'pipe'],
+      env: {},
+    });
+  } finally {
+    closeSync(log);
+  }
+  const status = child.stdio[3] as Readable;
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  child.once('error', () => undefined);
+  child.stdin!.on('error', () => undefined);
+  child.stdin!.end(renderPlan(plan));
+  child.unref();
+
+  let text = '';
+  const ended = new Promise<void>((done) => {
+    status.on('data', (chunk: Buffer) => (text = (text + chunk.toString()).slice(-4096)));
+    status.once('end', done);
+    status.once('error', () => done());
+    status.once('close', () => done());
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([
+    ended.then(() => false),
+    new Promise<boolean>((done) => (timer = setTimeout(() => done(true), START_TIMEOUT_MS))),
+  ]);
+  clearTimeout(timer);
+  status.destroy();
+  const kill = async () => {
+    if (child.pid) signal(child.pid, 'SIGKILL');
+    await exited;
+  };
+  const error = /^error ([^:]*): (.*)$/m.exec(text);
+  const pid = Number(/^pid (\d+)$/m.exec(text)?.[1]);
+  if (timedOut) {
+    await kill();
+    throw new SandboxStartError('start', `no answer within ${START_TIMEOUT_MS / 1000} s`);
+  }
+  if (error) {
+    await kill();
+    throw new SandboxStartError(error[1], error[2]);
+  }
+  if (!child.pid || !pid) {
+    await kill();
+    throw new SandboxStartError('start', 'the helper ended without starting the sandbox');
+  }
+  return { supervisorPid: child.pid, initPid: pid };
+}
