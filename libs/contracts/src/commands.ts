@@ -41,6 +41,8 @@ export interface CreateSandboxRequest {
   template: string;
   vcpus: number;
   memoryMb: number;
+  /** Disk quota in MiB; absent = the host's default. */
+  diskMb?: number;
   timeoutSec: number;
 }
 

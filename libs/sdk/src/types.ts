@@ -23,6 +23,8 @@ export interface CreateSandbox {
   template?: string;
   vcpus?: number;
   memory_mb?: number;
+  /** The sandbox's disk in MiB (a full disk is ENOSPC inside); omitted: the host's default. */
+  disk_mb?: number;
   /** Inactivity after which the sandbox is paused; 0 = never. */
   timeout_sec?: number;
 }

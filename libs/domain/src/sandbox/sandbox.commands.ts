@@ -31,6 +31,8 @@ export type SandboxCommand =
       timeoutSec: number;
       /** Set when the sandbox starts from a snapshot template. */
       templateId?: string;
+      /** Disk quota in MiB; absent = the host's default. */
+      diskMb?: number;
     }
   | { type: typeof SandboxCommandType.ScheduleSandbox; hostId: string; bootId: string }
   | { type: typeof SandboxCommandType.MarkStarted; hostId: string; elapsedMs: number }

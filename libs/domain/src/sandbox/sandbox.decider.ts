@@ -116,6 +116,7 @@ function decide(command: SandboxCommand, state: SandboxState): SandboxEvent[] {
             memoryMb: command.memoryMb,
             timeoutSec: command.timeoutSec,
             ...(command.templateId ? { templateId: command.templateId } : {}),
+            ...(command.diskMb !== undefined ? { diskMb: command.diskMb } : {}),
           },
         },
       ];

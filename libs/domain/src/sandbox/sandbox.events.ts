@@ -30,7 +30,7 @@ export type SandboxEvent =
        * `templateId` is present only for sandboxes started from a snapshot template. Optional, so
        * every v1 event written before templates existed still reads as a built-in image.
        */
-      data: { sandboxId: string; teamId: string; template: string; vcpus: number; memoryMb: number; timeoutSec: number; templateId?: string };
+      data: { sandboxId: string; teamId: string; template: string; vcpus: number; memoryMb: number; timeoutSec: number; templateId?: string; diskMb?: number };
     }
   | { type: typeof SandboxEventType.Scheduled; data: { hostId: string; bootId: string } }
   | { type: typeof SandboxEventType.Started; data: { hostId: string; elapsedMs: number } }

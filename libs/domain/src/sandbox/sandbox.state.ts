@@ -25,6 +25,8 @@ export type SandboxState =
       template: string;
       vcpus: number;
       memoryMb: number;
+      /** Disk quota in MiB; null = the host's default. */
+      diskMb: number | null;
       timeoutSec: number;
       /** Snapshot template the sandbox started from; null for built-in images. */
       templateId: string | null;
@@ -52,6 +54,7 @@ export function evolveSandbox(state: SandboxState, event: SandboxEvent): Sandbox
       template: event.data.template,
       vcpus: event.data.vcpus,
       memoryMb: event.data.memoryMb,
+      diskMb: event.data.diskMb ?? null,
       timeoutSec: event.data.timeoutSec,
       templateId: event.data.templateId ?? null,
       hostId: null,

@@ -29,6 +29,10 @@ export class CreateSandboxDto {
   @Omittable() @IntFromString() @IsInt() @Min(64) @Max(65536)
   memory_mb?: number;
 
+  /** The sandbox's disk in MiB (kernel-enforced: a full disk is ENOSPC inside). Omitted: the host's default (4096). */
+  @Omittable() @IntFromString() @IsInt() @Min(256) @Max(262144)
+  disk_mb?: number;
+
   /** Inactivity after which the sandbox is paused; 0 = never. */
   @Omittable() @IntFromString() @IsInt() @Min(0) @Max(7 * 24 * 3600)
   timeout_sec: number = 0;

@@ -106,6 +106,7 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
       template: dto.template,
       vcpus,
       memoryMb,
+      ...(dto.disk_mb !== undefined ? { diskMb: dto.disk_mb } : {}),
       timeoutSec: dto.timeout_sec,
     };
     await this.command(SchedulerCommand.Create, payload, this.config.hostCreateTimeoutMs + 10_000);

@@ -36,6 +36,8 @@ export function createRuntime(config: WrennConfig, log: Logger, probe: HostProbe
         network,
         cgroups: new CgroupManager({ group: `wrenn-${agentKey}` }),
         pidsMax: Number(process.env.WRENN_SANDBOX_PIDS_MAX ?? 1024),
+        diskMb: Number(process.env.WRENN_SANDBOX_DISK_MB ?? 4096),
+        ...(process.env.WRENN_SANDBOX_ID_BASE ? { idBase: Number(process.env.WRENN_SANDBOX_ID_BASE) } : {}),
         warmPoolSize: Number(process.env.WRENN_WARM_POOL_SIZE ?? 2),
         // The agent's own Node binary runs envd inside sandboxes (bound read-only).
         envd: { nodeBinary: process.execPath, bundleDir: ENVD_BUNDLE_DIR },

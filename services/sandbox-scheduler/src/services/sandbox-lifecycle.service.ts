@@ -95,6 +95,7 @@ export class SandboxLifecycleService {
         memoryMb: req.memoryMb,
         timeoutSec: req.timeoutSec,
         ...(template ? { templateId: template.id } : {}),
+        ...(req.diskMb !== undefined ? { diskMb: req.diskMb } : {}),
       },
       req.meta,
       'request',
@@ -124,6 +125,7 @@ export class SandboxLifecycleService {
           vcpus: req.vcpus,
           memoryMb: req.memoryMb,
           ...(template ? { templateId: template.id } : {}),
+          ...(requested.state.diskMb !== null ? { diskMb: requested.state.diskMb } : {}),
         },
       };
       created = await this.hostClient.send<CreatedOnHost>(host.hostId, HostOp.Create, payload, this.config.hostCreateTimeoutMs);
@@ -282,6 +284,7 @@ export class SandboxLifecycleService {
       vcpus: state.vcpus,
       memoryMb: state.memoryMb,
       ...(state.templateId ? { templateId: state.templateId } : {}),
+      ...(state.diskMb !== null ? { diskMb: state.diskMb } : {}),
     };
     let resumed: ResumedOnHost;
     try {

@@ -16,7 +16,7 @@ import { TemplateMeta, TemplateStore } from '../../rootfs/template.store';
 import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../sandbox-runtime';
 import { snapshotRefFor } from '../snapshot-ref';
 import { childrenOf, isSameProcess, signal, startTime, waitGone, waitReaped } from './proc';
-import { DEFAULT_ID_BASE, idRangeOf } from './sandbox-hardening';
+import { DEFAULT_ID_BASE, idRangeOf, overlappingHostIds } from './sandbox-hardening';
 import { launchSandbox } from './sandbox-launcher';
 
 export interface NamespaceRuntimeOptions {
@@ -88,6 +88,8 @@ interface SandboxMeta {
 const WARM_SPEC = { template: 'base', vcpus: 1, memoryMb: 512 } as const;
 
 const META = 'meta.json';
+/** Slots whose id ranges are kept clear of host accounts (a /16 of slot addresses holds fewer). */
+const MAX_SLOTS = 16_384;
 const ENVD_PORT = 49983;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const REPO_IMAGES = resolve(__dirname, '../../../../../images');
@@ -159,6 +161,10 @@ export class NamespaceRuntime implements SandboxRuntime {
   }
 
   private async buildBaseImage(): Promise<void> {
+    // Host users inside the sandboxes' id ranges would be the same kernel identity as a sandbox's.
+    const idFiles = Object.fromEntries(['/etc/passwd', '/etc/group'].map((f) => [f, existsSync(f) ? readFileSync(f, 'utf8') : '']));
+    const clash = overlappingHostIds(idFiles, this.options.idBase ?? DEFAULT_ID_BASE, MAX_SLOTS);
+    if (clash.length) throw new Error(`host accounts use ids reserved for sandboxes (${clash.join(', ')}): set WRENN_SANDBOX_ID_BASE elsewhere`);
     // Traversable, not listable: a sandbox's start reaches its own dir (owned by its root) through these.
     for (const dir of [this.options.stateDir, this.sandboxesDir, this.warmDir]) {
       await mkdir(dir, { recursive: true });

@@ -95,7 +95,6 @@ export async function launchSandbox(plan: SandboxPlan): Promise<LaunchedSandbox>
   child.once('error', () => undefined);
   child.stdin!.on('error', () => undefined);
   child.stdin!.end(renderPlan(plan));
-  child.unref();
 
   let text = '';
   const ended = new Promise<void>((done) => {
@@ -129,5 +128,7 @@ export async function launchSandbox(plan: SandboxPlan): Promise<LaunchedSandbox>
     await kill();
     throw new SandboxStartError('start', 'the helper ended without starting the sandbox');
   }
+  // Started: the sandbox lives on its own from here (an agent restart re-adopts it).
+  child.unref();
   return { supervisorPid: child.pid, initPid: pid };
 }
