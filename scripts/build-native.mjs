@@ -9,6 +9,9 @@
 // toolchain (a slim container running the API services) a missing toolchain is a warning, not
 // a failed install; WRENN_REQUIRE_NATIVE=1 makes it an error. A compile that starts and fails is
 // always an error.
+//
+// `--test-guest` builds the test-only addon instead (wrenn_test_guest.node: the userfaultfd guest
+// stand-in that tests and benchmarks use), so the production addon carries no test code.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -17,7 +20,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = join(root, 'native');
-const output = join(dir, 'build', 'Release', 'wrenn_native.node');
+const target = process.argv.includes('--test-guest') ? 'wrenn_test_guest' : 'wrenn_native';
+const output = join(dir, 'build', 'Release', `${target}.node`);
 const force = process.argv.includes('--force');
 
 if (process.platform !== 'linux') {
@@ -25,7 +29,7 @@ if (process.platform !== 'linux') {
   process.exit(0);
 }
 
-const sources = [join(dir, 'binding.gyp'), ...readdirSync(join(dir, 'src')).map((f) => join(dir, 'src', f))];
+const sources = [join(dir, 'binding.gyp'), ...readdirSync(join(dir, 'src')).filter((f) => target === 'wrenn_test_guest' || !f.startsWith('test-guest')).map((f) => join(dir, 'src', f))];
 const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));
 if (!force && existsSync(output) && statSync(output).mtimeMs >= newest) process.exit(0);
 
@@ -58,11 +62,14 @@ if (!gyp || !existsSync(gyp)) {
 const prefix = dirname(dirname(process.execPath));
 const nodedir = existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
 
-console.log('native addon: building native/ with node-gyp');
+console.log(`native addon: building ${target} (native/) with node-gyp`);
 const run = (args) => spawnSync(process.execPath, [gyp, ...args, ...nodedir], { cwd: dir, stdio: 'inherit' });
-const configured = existsSync(join(dir, 'build', 'Makefile'));
+// A Makefile from before binding.gyp changed lacks targets added since: configure again.
+const makefile = join(dir, 'build', 'Makefile');
+const configured = existsSync(makefile) && statSync(makefile).mtimeMs >= statSync(join(dir, 'binding.gyp')).mtimeMs;
 const r = (configured && !force ? { status: 0 } : run(['configure', '--release']));
-const b = r.status === 0 ? run(['build', '--release', '--jobs', '2']) : r;
+// Only the one target: node-gyp hands it to make.
+const b = r.status === 0 ? run(['build', '--release', '--jobs', '2', target]) : r;
 if (b.status !== 0) {
   console.error('native addon: build failed (needs python3, make and a C++17 compiler)');
   process.exit(b.status ?? 1);

@@ -48,6 +48,9 @@ if (layers.some((l) => l !== 'unit')) {
 
 const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
+// The userfaultfd guest stand-in is a test-only addon: built here, never by `npm run build`.
+const guest = spawnSync(process.execPath, [join(root, 'scripts/build-native.mjs'), '--test-guest'], { cwd: root, stdio: 'inherit' });
+if (guest.status !== 0) process.exit(guest.status ?? 1);
 
 function find(dir, out = []) {
   for (const name of readdirSync(dir)) {
