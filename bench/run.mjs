@@ -6,6 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
+// The userfaultfd benchmark drives the test-only guest addon, which `npm run build` leaves out.
+spawnSync(process.execPath, [join(here, '..', 'scripts/build-native.mjs'), '--test-guest'], { stdio: 'inherit' });
 const only = process.argv[2];
 for (const file of readdirSync(here).filter((f) => f.endsWith('.mjs') && f !== 'run.mjs').sort()) {
   if (only && !file.includes(only)) continue;

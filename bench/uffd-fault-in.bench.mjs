@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { DEFAULT_READAHEAD_PAGES, PageServer, loadNative } = require('../services/host-agent/dist/uffd/index.js');
+const { DEFAULT_READAHEAD_PAGES, PageServer } = require('../services/host-agent/dist/uffd/index.js');
+const { loadTestGuest } = require('../services/host-agent/dist/uffd/testing/test-guest.js');
 const { fullHeader, diffHeader, memfileName } = require('../services/host-agent/dist/snapshot/index.js');
 
 const MIB = Number(process.env.BENCH_UFFD_MIB ?? 256);
@@ -50,7 +51,7 @@ function plainRead(name, into) {
 let n = 0;
 async function faultIn(header, { readaheadPages, threads }) {
   const server = await PageServer.start({ socketPath: join(dir, `s${n++}.sock`), header, memfileDir: dir, readaheadPages });
-  const guest = new (loadNative().UffdGuest)({ socketPath: server.socketPath, pageSize: PAGE, regions: [{ offset: 0, size: SIZE }] });
+  const guest = new (loadTestGuest().UffdGuest)({ socketPath: server.socketPath, pageSize: PAGE, regions: [{ offset: 0, size: SIZE }] });
   try {
     const seconds = await guest.touchAll(threads);
     const st = server.stats();

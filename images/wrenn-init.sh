@@ -7,12 +7,11 @@
 # Kernel command line it reads:
 #   ip=<guest>::<gateway>:<netmask>::<device>:off   (applied here if the kernel did not)
 #   wrenn.hostname=<name>   wrenn.dns=<ip>[,<ip>…]
-#
-# WRENN_INIT_ROOT and WRENN_INIT_CMDLINE let a test run this against a directory and a file
-# instead of / and /proc/cmdline; a guest never sets them.
 set -u
-root=${WRENN_INIT_ROOT:-}
-cmdline_file=${WRENN_INIT_CMDLINE:-/proc/cmdline}
+# The guest's root and its kernel command line. (The host test runs a copy of this script with
+# these two lines pointed at a stand-in directory and file; the shipped init reads nothing else.)
+root=
+cmdline_file=/proc/cmdline
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 log() { echo "wrenn-init: $*" >&2; }

@@ -1,4 +1,30 @@
 {
+  "target_defaults": {
+    "include_dirs": [
+      "<!(node -p \"require('node-addon-api').include_dir\")"
+    ],
+    "defines": [
+      "NAPI_VERSION=8",
+      "NODE_ADDON_API_DISABLE_DEPRECATED",
+      "NAPI_CPP_EXCEPTIONS"
+    ],
+    "cflags!": [
+      "-fno-exceptions"
+    ],
+    "cflags_cc!": [
+      "-fno-exceptions"
+    ],
+    "cflags_cc": [
+      "-std=c++17",
+      "-O2",
+      "-Wall",
+      "-Wextra",
+      "-fexceptions"
+    ],
+    "libraries": [
+      "-lpthread"
+    ]
+  },
   "targets": [
     {
       "target_name": "wrenn_native",
@@ -6,32 +32,16 @@
         "src/addon.cc",
         "src/handshake.cc",
         "src/page-server.cc",
-        "src/sparse-extents.cc",
+        "src/sparse-extents.cc"
+      ]
+    },
+    {
+      "# test-only": "the guest stand-in; built by `build-native.mjs --test-guest` (npm test, bench), never by npm run build",
+      "target_name": "wrenn_test_guest",
+      "sources": [
+        "src/test-guest-addon.cc",
+        "src/handshake.cc",
         "src/test-guest.cc"
-      ],
-      "include_dirs": [
-        "<!(node -p \"require('node-addon-api').include_dir\")"
-      ],
-      "defines": [
-        "NAPI_VERSION=8",
-        "NODE_ADDON_API_DISABLE_DEPRECATED",
-        "NAPI_CPP_EXCEPTIONS"
-      ],
-      "cflags!": [
-        "-fno-exceptions"
-      ],
-      "cflags_cc!": [
-        "-fno-exceptions"
-      ],
-      "cflags_cc": [
-        "-std=c++17",
-        "-O2",
-        "-Wall",
-        "-Wextra",
-        "-fexceptions"
-      ],
-      "libraries": [
-        "-lpthread"
       ]
     },
     {

@@ -9,16 +9,22 @@
 // toolchain (a slim container running the API services) a missing toolchain is a warning, not
 // a failed install; WRENN_REQUIRE_NATIVE=1 makes it an error. A compile that starts and fails is
 // always an error.
+//
+// `--test-guest` builds the test-only addon instead (wrenn_test_guest.node: the userfaultfd guest
+// stand-in that tests and benchmarks use), so the production addon carries no test code.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { aptInstall } from './host-setup.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = join(root, 'native');
-// The addon and the sandbox helper (native/sandbox): rebuilt when either is older than a source.
-const outputs = ['wrenn_native.node', 'wrenn-sandbox'].map((f) => join(dir, 'build', 'Release', f));
+// The product is the addon and the sandbox helper (native/sandbox); the test build is the guest stand-in.
+const testGuest = process.argv.includes('--test-guest');
+const targets = testGuest ? ['wrenn_test_guest'] : ['wrenn_native', 'wrenn-sandbox'];
+const outputs = targets.map((t) => join(dir, 'build', 'Release', t === 'wrenn-sandbox' ? t : `${t}.node`));
 const force = process.argv.includes('--force');
 
 if (process.platform !== 'linux') {
@@ -26,9 +32,30 @@ if (process.platform !== 'linux') {
   process.exit(0);
 }
 
-const sources = [join(dir, 'binding.gyp'), ...['src', 'sandbox'].flatMap((sub) => readdirSync(join(dir, sub)).map((f) => join(dir, sub, f)))];
+const sources = [
+  join(dir, 'binding.gyp'),
+  ...readdirSync(join(dir, 'src')).filter((f) => testGuest || !f.startsWith('test-guest')).map((f) => join(dir, 'src', f)),
+  ...(testGuest ? [] : readdirSync(join(dir, 'sandbox')).map((f) => join(dir, 'sandbox', f))),
+];
 const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));
 if (!force && outputs.every((f) => existsSync(f) && statSync(f).mtimeMs >= newest)) process.exit(0);
+
+// The sandbox helper links libseccomp: its headers come from Debian's libseccomp-dev, installed
+// here when missing (as root), so `npm ci` on a fresh machine builds the whole product.
+if (targets.includes('wrenn-sandbox') && !existsSync('/usr/include/seccomp.h')) {
+  try {
+    aptInstall(['libseccomp-dev']);
+  } catch (error) {
+    const message = `native addon: the sandbox helper is not built, libseccomp-dev is missing (${error.message}); the namespace runtime needs it`;
+    if (process.env.WRENN_REQUIRE_NATIVE === '1') {
+      console.error(message);
+      process.exit(1);
+    }
+    console.warn(message);
+    targets.splice(targets.indexOf('wrenn-sandbox'), 1);
+    outputs.splice(outputs.findIndex((f) => f.endsWith('wrenn-sandbox')), 1);
+  }
+}
 
 const has = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
 const missing = ['python3', 'make', 'c++'].filter((t) => !has(t));
@@ -59,15 +86,18 @@ if (!gyp || !existsSync(gyp)) {
 const prefix = dirname(dirname(process.execPath));
 const nodedir = existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
 
-console.log('native addon: building native/ with node-gyp');
+console.log(`native addon: building ${targets.join(', ')} (native/) with node-gyp`);
 const run = (args) => spawnSync(process.execPath, [gyp, ...args, ...nodedir], { cwd: dir, stdio: 'inherit' });
-const configured = existsSync(join(dir, 'build', 'Makefile'));
+// A Makefile from before binding.gyp changed lacks targets added since: configure again.
+const makefile = join(dir, 'build', 'Makefile');
+const configured = existsSync(makefile) && statSync(makefile).mtimeMs >= statSync(join(dir, 'binding.gyp')).mtimeMs;
 const r = (configured && !force ? { status: 0 } : run(['configure', '--release']));
-const b = r.status === 0 ? run(['build', '--release', '--jobs', '2']) : r;
+// Only the one target: node-gyp hands it to make.
+const b = r.status === 0 ? run(['build', '--release', '--jobs', '2', ...targets]) : r;
 if (b.status !== 0) {
   console.error('native addon: build failed (needs python3, make and a C++17 compiler)');
   process.exit(b.status ?? 1);
 }
-// make leaves an up-to-date target's time alone: mark both outputs as built now.
+// make leaves an up-to-date target's time alone: mark the outputs as built now.
 const now = new Date();
 for (const f of outputs) if (existsSync(f)) utimesSync(f, now, now);

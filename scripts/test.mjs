@@ -1,17 +1,56 @@
 #!/usr/bin/env node
-// `npm test`: builds, then runs every suite with Node's test runner, in layers:
-// unit → integration (real PostgreSQL + NATS) → host (root, kernel) → end-to-end (REST).
-// `npm test -- unit` (or int, host, e2e) runs one layer; files run one at a time because the
-// host-level and end-to-end suites share the kernel.
+// `npm test`: makes sure the machine has what the suites need (scripts/host-setup.mjs: host
+// packages, PostgreSQL and NATS), builds, then runs every suite with Node's test runner, in
+// layers: unit → integration (real PostgreSQL + NATS) → host (root, kernel) → end-to-end (REST).
+//
+//   npm test                       everything
+//   npm test -- unit               one layer (or int, host, e2e; several may be given)
+//   npm test -- host cgroup        files of the layer whose path contains "cgroup"
+//
+// Files run one at a time (the host and end-to-end suites share the kernel), each in its own
+// process group under a deadline (scripts/test-file-runner.mjs): a file that hangs is killed,
+// named with the test that was running, and the run goes on. WRENN_TEST_FILE_TIMEOUT (seconds)
+// overrides the per-layer deadline. The closing line is `N passed, N failed, N skipped`; the
+// exit code is non-zero on any failure, timeout or file that could not run.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setUpHost } from './host-setup.mjs';
+import { markedProcesses, runTestFile } from './test-file-runner.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const order = ['unit', 'int', 'host', 'e2e'];
+/** Deadline of one file per layer, seconds: well above the slowest file's time on a busy 2-core machine. */
+const FILE_TIMEOUT_S = { unit: 120, int: 300, host: 600, e2e: 900 };
+
+const args = process.argv.slice(2);
+const wanted = args.filter((a) => order.includes(a));
+const filters = args.filter((a) => !order.includes(a));
+const layers = wanted.length ? wanted : order;
+
+// What the layers need from the machine. Unit tests need nothing; the others the services; the
+// host and end-to-end layers the host packages; the end-to-end layer also the browser.
+const notes = [];
+if (layers.some((l) => l !== 'unit')) {
+  const purpose = layers.includes('e2e') ? 'test' : layers.includes('host') ? 'start' : undefined;
+  const setup = await setUpHost(purpose ?? 'services').catch((error) => ({ missing: [], problems: [error.message], postgres: {} }));
+  for (const p of setup.missing) notes.push(`missing host package ${p.pkg} (needs root and apt to install): ${p.suites} will fail`);
+  notes.push(...setup.problems);
+  // A cluster made just now asks for a password over TCP: the tests use Wrenn's role.
+  if (setup.postgres?.created && !process.env.WRENN_TEST_PG) process.env.WRENN_TEST_PG = setup.postgres.roleUrl;
+  if (process.getuid?.() !== 0 && layers.some((l) => l === 'host' || l === 'e2e')) notes.push('not root: the host and e2e suites need root and will fail');
+  for (const n of notes) console.log(`[wrenn] ${n}`);
+}
+
 const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
+// The userfaultfd guest stand-in is a test-only addon: built here, never by `npm run build`.
+const guest = spawnSync(process.execPath, [join(root, 'scripts/build-native.mjs'), '--test-guest'], { cwd: root, stdio: 'inherit' });
+if (guest.status !== 0) process.exit(guest.status ?? 1);
 
 function find(dir, out = []) {
   for (const name of readdirSync(dir)) {
@@ -30,46 +69,98 @@ const files = ['libs', 'services', 'tools', 'test']
       return [];
     }
   })
-  .filter((dist) => { try { return statSync(dist).isDirectory(); } catch { return false; } })
-  .flatMap((dist) => find(dist))
-  .sort();
+  .filter((dist) => {
+    try {
+      return statSync(dist).isDirectory();
+    } catch {
+      return false;
+    }
+  })
+  .flatMap((dist) => find(dist));
 
 const layerOf = (f) => (f.endsWith('.e2e.spec.js') ? 'e2e' : f.endsWith('.host.spec.js') ? 'host' : f.endsWith('.int.spec.js') ? 'int' : 'unit');
-const order = ['unit', 'int', 'host', 'e2e'];
-const wanted = process.argv.slice(2).filter((a) => order.includes(a));
 const selected = files
-  .filter((f) => wanted.length === 0 || wanted.includes(layerOf(f)))
-  .sort((a, b) => order.indexOf(layerOf(a)) - order.indexOf(layerOf(b)) || a.localeCompare(b));
-// The leftover check must run after everything else that touches the host.
-selected.sort((a, b) => Number(a.includes('zz-')) - Number(b.includes('zz-')));
+  .filter((f) => layers.includes(layerOf(f)))
+  .filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)))
+  .sort((a, b) => order.indexOf(layerOf(a)) - order.indexOf(layerOf(b)) || a.localeCompare(b))
+  // The leftover check must run after everything else that touches the host.
+  .sort((a, b) => Number(a.includes('zz-')) - Number(b.includes('zz-')));
 
 console.log(`running ${selected.length} test files:\n${selected.map((f) => `  ${relative(root, f)}`).join('\n')}`);
-// Human-readable progress on stdout, TAP on the side for the closing tally.
-const tap = join(mkdtempSync(join(tmpdir(), 'test-results-')), 'results.tap');
-// What the host held before the run, so the final leftover check blames the suite only for
-// what the suite made (an operator's Wrenn on the same host keeps its own netns and rules).
-const baseline = join(dirname(tap), 'host-baseline.json');
-const listOf = (cmd, args) => {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.split('\n').filter(Boolean) : [];
-};
-writeFileSync(
-  baseline,
-  JSON.stringify({
-    netns: listOf('ip', ['netns', 'list']),
-    links: listOf('ip', ['-o', 'link']).map((l) => l.split(': ')[1]?.split('@')[0]).filter(Boolean),
-    iptables: [...listOf('iptables', ['-w', '-S']), ...listOf('iptables', ['-w', '-t', 'nat', '-S'])],
-    cgroups: ['cpu', 'memory', 'pids', 'freezer', 'devices'].flatMap((c) => listOf('ls', [`/sys/fs/cgroup/${c}`]).map((d) => `${c}/${d}`)),
-  }),
-);
-const result = spawnSync(
-  process.execPath,
-  ['--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...selected],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', WRENN_HOST_BASELINE: baseline } },
-);
-const summary = readFileSync(tap, 'utf8');
-const count = (name) => Number(summary.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? 0);
-const [passed, failed, skipped] = ['pass', 'fail', 'skipped'].map(count);
-rmSync(dirname(tap), { recursive: true, force: true });
-console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
-process.exit(result.status ?? 1);
+
+const runDir = mkdtempSync(join(tmpdir(), 'wrenn-test-run-'));
+const runId = randomBytes(6).toString('hex');
+const marker = `WRENN_TEST_RUN=${runId}`;
+const env = { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', WRENN_TEST_RUN: runId };
+
+// What the host held before the run, so the final leftover check blames the run only for what
+// the run made (an operator's Wrenn on the same host keeps its own netns, rules and cgroups).
+if (layers.some((l) => l === 'host' || l === 'e2e')) {
+  const { snapshotHost } = createRequire(import.meta.url)(join(root, 'test/e2e/dist/host-state.js'));
+  env.WRENN_HOST_BASELINE = join(runDir, 'host-baseline.json');
+  writeFileSync(env.WRENN_HOST_BASELINE, JSON.stringify(snapshotHost()));
+}
+
+// Ctrl-C or a CI kill: end the file that is running (and its processes) before going.
+let current;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    if (current) {
+      try {
+        process.kill(-current, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    for (const p of markedProcesses(marker)) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    rmSync(runDir, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+
+const total = { passed: 0, failed: 0, skipped: 0 };
+const failures = [];
+const skips = [];
+const started = Date.now();
+for (const file of selected) {
+  const name = relative(root, file);
+  const timeoutS = Number(process.env.WRENN_TEST_FILE_TIMEOUT) || FILE_TIMEOUT_S[layerOf(file)];
+  const r = await runTestFile(file, { timeoutMs: timeoutS * 1000, env, progressPath: join(runDir, 'progress.jsonl'), marker, cwd: root });
+  total.passed += r.passed;
+  total.failed += r.failed;
+  total.skipped += r.skipped;
+  for (const f of r.failures) failures.push(`${name}: ${f.name}${f.error ? `\n      ${f.error.split('\n')[0]}` : ''}`);
+  for (const s of r.skips) skips.push(`${name}: ${s.name} — ${s.reason}`);
+  if (r.timedOut) {
+    total.failed++;
+    const what = r.running.length ? `while running "${r.running.join('", "')}"` : 'no test was running (a hook, an import or the event loop kept it alive)';
+    failures.push(`${name}: TIMED OUT after ${timeoutS} s ${what}; killed with its processes`);
+    console.log(`\n✖ ${name} timed out after ${timeoutS} s ${what}`);
+  } else if (r.code !== 0 && r.failures.length === 0) {
+    // It failed without a failing test: it did not load, or crashed between tests.
+    total.failed++;
+    failures.push(`${name}: the file exited with ${r.code ?? r.signal} outside any test${r.running.length ? ` (in "${r.running.join('", "')}")` : ''}`);
+  }
+  if (r.leftProcesses.length) {
+    // Killed now, but a defect of the file: it must stop what it starts, pass or fail.
+    total.failed++;
+    const list = r.leftProcesses.map((p) => `pid ${p.pid} ${p.args}`);
+    failures.push(`${name}: left ${list.length} process(es) running when it ended (killed):\n      ${list.join('\n      ')}`);
+    console.log(`\n✖ ${name} left ${list.length} process(es) running (killed):\n  ${list.join('\n  ')}`);
+  }
+}
+rmSync(runDir, { recursive: true, force: true });
+
+const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+if (skips.length) console.log(`\nskipped:\n  ${skips.join('\n  ')}`);
+if (notes.length) console.log(`\nmachine:\n  ${notes.join('\n  ')}`);
+if (failures.length) console.log(`\nfailed:\n  ${failures.join('\n  ')}`);
+console.log(`\n${selected.length} files in ${minutes} min`);
+console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+process.exit(total.failed > 0 ? 1 : 0);

@@ -2,7 +2,6 @@
 
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   wrenn::InitPageServer(env, exports);
-  wrenn::InitTestGuest(env, exports);
   wrenn::InitSparseExtents(env, exports);
   wrenn::InitHandshake(env, exports);
   return exports;

@@ -20,7 +20,7 @@ struct GuestRegion {
 // page_size_kib}. Returns false with `error` set on anything else.
 bool ParseHandshake(const std::string& json, std::vector<GuestRegion>* out, std::string* error);
 
-// Serialises regions exactly as Firecracker does (for the test guest).
+// Serialises regions exactly as Firecracker does (for the test guest, which is a separate addon).
 std::string FormatHandshake(const std::vector<GuestRegion>& regions);
 
 // Byte length of the complete JSON value at the start of `s`, or 0 while it is incomplete.

@@ -230,13 +230,16 @@ export class WrennClient {
   /**
    * The team's events live (Server-Sent Events), from after `after` (a stream sequence) or from
    * now; abort `signal` to stop. Reconnecting with the last `seq` seen neither loses nor repeats.
+   * `onOpen` is called once the server has answered: from then on no event is missed, so a
+   * caller that acts and then waits for the event it caused can act once it is called.
    */
-  async *events(options: { after?: number; signal?: AbortSignal } = {}): AsyncGenerator<LiveEvent> {
+  async *events(options: { after?: number; signal?: AbortSignal; onOpen?: () => void } = {}): AsyncGenerator<LiveEvent> {
     const res = await this.send('GET', '/v1/events', {
       query: { after: options.after },
       signal: options.signal,
       extraHeaders: { accept: 'text/event-stream', ...(options.after !== undefined ? { 'last-event-id': String(options.after) } : {}) },
     });
+    options.onOpen?.();
     if (!res.body) return;
     try {
       for await (const message of parseSse(res.body as unknown as AsyncIterable<Uint8Array>)) {

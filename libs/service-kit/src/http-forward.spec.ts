@@ -10,6 +10,13 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
+/** `promise`, or a failure naming `what` when it has not settled within `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)));
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 function close(server: Server): Promise<void> {
   server.closeAllConnections();
   return new Promise((resolve) => server.close(() => resolve()));
@@ -59,7 +66,8 @@ describe('forward', () => {
   it('hands each chunk on as it arrives, before the response ends', async () => {
     const res = await fetch(`${proxy.url}/slow`);
     const reader = res.body!.getReader();
-    const first = await reader.read();
+    // Before the response ends: a forward that buffers never hands this on.
+    const first = await within(reader.read(), 5000, 'first chunk before the end');
     assert.equal(Buffer.from(first.value!).toString(), 'first\n');
     release();
     let rest = '';
@@ -68,18 +76,21 @@ describe('forward', () => {
   });
 
   it('stops the upstream request when the client goes away', async () => {
-    await new Promise<void>((resolve, reject) => {
-      const req = request(`${proxy.url}/slow`, (res) => {
-        res.once('data', () => {
-          req.destroy();
-          resolve();
+    await within(
+      new Promise<void>((resolve) => {
+        const req = request(`${proxy.url}/slow`, (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
         });
-      });
-      req.on('error', () => undefined);
-      req.end();
-      setTimeout(() => reject(new Error('no first chunk')), 5000);
-    });
-    await upstreamClosed;
+        req.on('error', () => undefined);
+        req.end();
+      }),
+      5000,
+      'first chunk',
+    );
+    await within(upstreamClosed, 5000, 'close of the upstream request');
   });
 
   it('answers through onUpstreamError when upstream cannot be reached', async () => {

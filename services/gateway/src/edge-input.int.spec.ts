@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { WebSocket } from 'ws';
+import { within } from '@wrenn/testing';
 import { GatewayHarness, startGateway } from './test-support/gateway-harness';
 
 /** Sends a raw request and reads the status line and body, whatever the gateway answers. */
@@ -51,10 +52,14 @@ describe('bad input at the API edge answers 4xx', () => {
   it('closes an exec stream whose client sends a frame over the size limit with 1009, and keeps serving', async () => {
     const ws = new WebSocket(`${h.gateway.url.replace('http', 'ws')}/v1/sandboxes/sbx_edgeinput/exec/stream`, { headers: h.authHeaders() });
     ws.on('error', () => undefined);
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('unexpected-response', () => reject(new Error('the upgrade was refused')));
-    });
+    await within(
+      new Promise<void>((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('unexpected-response', () => reject(new Error('the upgrade was refused')));
+      }),
+      10_000,
+      'the exec stream to open',
+    );
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     ws.send(Buffer.alloc(4 * 1024 * 1024 + 1));
     const code = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(-1), 5000).unref())]);

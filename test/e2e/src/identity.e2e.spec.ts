@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 import { EventStore, headersToRecord, StoredEvent } from '@wrenn/eventlog';
+import { within } from '@wrenn/testing';
 import { Identity, Platform, startPlatform } from './platform';
 
 const SECRET = randomBytes(32).toString('base64url');
@@ -110,12 +111,15 @@ describe('identity', { timeout: 600_000 }, () => {
     assert.deepEqual((await p.api('GET', '/v1/sandboxes', undefined, as)).body.sandboxes, []);
     // The WebSocket is scoped the same way: the stream reports not-found, nothing runs.
     const ws = new WebSocket(`${p.url.replace('http', 'ws')}${base}/exec/stream`, { headers: p.authHeaders(as.auth) });
-    const first = await new Promise<{ type: string; code?: string }>((resolve, reject) => {
-      ws.on('open', () => ws.send(JSON.stringify({ type: 'start', cmd: 'touch', args: ['/tmp/mallory-was-here'] })));
-      ws.on('message', (raw) => resolve(JSON.parse(raw.toString())));
-      ws.on('error', reject);
-    });
-    ws.terminate();
+    const first = await within(
+      new Promise<{ type: string; code?: string }>((resolve, reject) => {
+        ws.on('open', () => ws.send(JSON.stringify({ type: 'start', cmd: 'touch', args: ['/tmp/mallory-was-here'] })));
+        ws.on('message', (raw) => resolve(JSON.parse(raw.toString())));
+        ws.on('error', reject);
+      }),
+      10_000,
+      "the exec stream's first frame",
+    ).finally(() => ws.terminate());
     assert.deepEqual([first.type, first.code], ['error', 'sandbox_not_found']);
     // Still alice's, still running, untouched.
     assert.equal((await p.api('GET', base, undefined, { auth: { apiKey: alice.apiKey } })).body.state, 'running');

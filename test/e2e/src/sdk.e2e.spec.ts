@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { LiveEvent, WrennApiError, WrennClient } from '@wrenn/sdk';
+import { within } from '@wrenn/testing';
 import { Platform, startPlatform } from './platform';
 
 /**
@@ -120,16 +121,23 @@ describe('TypeScript SDK', () => {
   it('follows live events, pages the audit trail and reads usage', async () => {
     const abort = new AbortController();
     const seen: LiveEvent[] = [];
+    let opened: () => void = () => undefined;
+    const open = new Promise<void>((resolve) => (opened = resolve));
     const following = (async () => {
-      for await (const event of sdk.events({ signal: abort.signal })) {
+      for await (const event of sdk.events({ signal: abort.signal, onOpen: opened })) {
         seen.push(event);
         if (event.type === 'sandbox.paused') abort.abort();
       }
     })();
-    // The stream starts "from now": give it a moment to open before acting.
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal((await sdk.pauseSandbox(id)).state, 'paused');
-    await following;
+    try {
+      // The stream starts "from now": act once the server has answered (its position is set).
+      await within(open, 10_000, 'the event stream to open');
+      assert.equal((await sdk.pauseSandbox(id)).state, 'paused');
+      await within(following, 10_000, () => `sandbox.paused on the stream (seen: ${JSON.stringify(seen.map((e) => e.type))})`);
+    } finally {
+      abort.abort();
+      await following.catch(() => undefined);
+    }
     assert.ok(seen.every((e) => e.resource.id === id));
     assert.ok(seen.some((e) => e.type === 'sandbox.paused'), JSON.stringify(seen.map((e) => e.type)));
     assert.equal((await sdk.resumeSandbox(id)).state, 'running');

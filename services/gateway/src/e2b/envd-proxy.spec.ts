@@ -31,6 +31,7 @@ describe(EnvdProxy.name, () => {
           res.on('data', (c) => (body += c));
           res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
         });
+        req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
         req.on('error', reject);
         req.end();
       });

@@ -90,18 +90,37 @@ export const realHostProbe: HostProbe = {
       return false;
     }
   },
-  kvmProblem() {
-    try {
-      if (!statSync('/dev/kvm').isCharacterDevice()) return '/dev/kvm is not a character device';
-      closeSync(openSync('/dev/kvm', constants.O_RDWR));
-    } catch (error) {
-      return `/dev/kvm cannot be opened read-write (${(error as NodeJS.ErrnoException).code})`;
-    }
-    // On x86 Firecracker needs hardware virtualization; a /dev/kvm served by another module
-    // (kvm_pvm, a paravirtual KVM inside a VM) opens fine but cannot run its guests.
-    if (process.arch === 'x64' && !existsSync('/sys/module/kvm_intel') && !existsSync('/sys/module/kvm_amd')) {
-      return '/dev/kvm is not backed by hardware virtualization (neither kvm_intel nor kvm_amd is loaded)';
-    }
-    return undefined;
-  },
+  kvmProblem: () => kvmProblem(),
 };
+
+/** Where the KVM probe looks: the device and the kernel's module directory (a test points them elsewhere). */
+export interface KvmPaths {
+  device: string;
+  modules: string;
+}
+
+/** What a host's KVM is, by what the kernel shows: no /dev/kvm, hardware-backed, or PVM (kvm_pvm, paravirtual). */
+export type KvmKind = 'absent' | 'hardware' | 'pvm' | 'other';
+
+export function kvmKind({ device, modules }: KvmPaths = { device: '/dev/kvm', modules: '/sys/module' }): KvmKind {
+  if (!existsSync(device)) return 'absent';
+  if (existsSync(join(modules, 'kvm_intel')) || existsSync(join(modules, 'kvm_amd'))) return 'hardware';
+  return existsSync(join(modules, 'kvm_pvm')) ? 'pvm' : 'other';
+}
+
+/** Why the KVM at `paths` cannot run Firecracker, or undefined when it can. */
+export function kvmProblem({ device, modules }: KvmPaths = { device: '/dev/kvm', modules: '/sys/module' }): string | undefined {
+  try {
+    if (!statSync(device).isCharacterDevice()) return `${device} is not a character device`;
+    closeSync(openSync(device, constants.O_RDWR));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `${device} does not exist (no KVM on this host)` : `${device} cannot be opened read-write (${code})`;
+  }
+  // On x86 Firecracker needs hardware virtualization; a /dev/kvm served by another module
+  // (kvm_pvm, a paravirtual KVM inside a VM) opens fine but cannot run its guests.
+  if (process.arch === 'x64' && !existsSync(join(modules, 'kvm_intel')) && !existsSync(join(modules, 'kvm_amd'))) {
+    return `${device} is not backed by hardware virtualization (neither kvm_intel nor kvm_amd is loaded)`;
+  }
+  return undefined;
+}

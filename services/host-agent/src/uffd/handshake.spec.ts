@@ -35,3 +35,9 @@ describe('userfaultfd handshake', () => {
     for (const [body, reason] of cases) assert.throws(() => parse(body), reason, body);
   });
 });
+
+describe('the production addon', () => {
+  it('carries the page server and helpers but not the test guest (a separate, test-only addon)', () => {
+    assert.deepEqual(Object.keys(loadNative()).sort(), ['UffdServer', 'dataExtents', 'parseHandshake']);
+  });
+});

@@ -40,34 +40,8 @@ export interface NativeUffdServer {
   stop(): void;
 }
 
-export interface NativeGuestOptions {
-  socketPath: string;
-  pageSize: number;
-  /** Regions of one guest memory: sizes in bytes and their offsets in the memory file. */
-  regions: Array<{ size: number; offset: number }>;
-}
-
-/**
- * A guest stand-in for tests and benchmarks: anonymous memory registered with a userfaultfd in
- * missing mode, announced to a page server exactly as Firecracker does it.
- */
-export interface NativeUffdGuest {
-  /**
-   * Touches every page from `threads` native threads at once, each from its own starting point
-   * (or in its own random order); resolves with the elapsed seconds.
-   */
-  touchAll(threads: number, order?: 'sequential' | 'random'): Promise<number>;
-  /** Copies guest memory at memory-file offset `offset` (faults pages in if missing). */
-  read(offset: number, length: number): Buffer;
-  /** madvise(MADV_DONTNEED): the kernel drops the pages and tells the server (UFFD_EVENT_REMOVE). */
-  discard(offset: number, length: number): void;
-  /** Unmaps the memory and closes the userfaultfd and the socket. Idempotent. */
-  close(): void;
-}
-
 export interface NativeAddon {
   UffdServer: new (o: NativeServerOptions) => NativeUffdServer;
-  UffdGuest: new (o: NativeGuestOptions) => NativeUffdGuest;
   /** The regions the page server reads from a handshake body; throws the reason it would fail. */
   parseHandshake(json: string): Array<{ base: number; size: number; offset: number; pageSize: number }>;
   /** Data extents of a sparse file as flat [start, end, start, end, …] byte offsets. */

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diffHeader, encodeHeader, fullHeader, memfileName } from '../snapshot';
-import { loadNative } from './native-binding';
+import { loadTestGuest } from './testing/test-guest';
 import { PageServerProcess } from './page-server-process';
 
 const PAGE = 4096;
@@ -57,7 +57,7 @@ describe(PageServerProcess.name, () => {
   it('serves a guest from its own process and exits when the guest hangs up', async () => {
     const s = await start();
     assert.ok(await s.alive());
-    const guest = new (loadNative().UffdGuest)({ socketPath: s.socketPath, pageSize: PAGE, regions: [{ offset: 0, size: SIZE }] });
+    const guest = new (loadTestGuest().UffdGuest)({ socketPath: s.socketPath, pageSize: PAGE, regions: [{ offset: 0, size: SIZE }] });
     try {
       await guest.touchAll(4);
       assert.ok(guest.read(0, SIZE).equals(expected));

@@ -5,7 +5,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SnapshotHeader, dataPages, diffHeader, fullHeader, memfileName, resolvePage } from '../snapshot';
-import { NativeUffdGuest, PageServer, PageServerStats, loadNative } from './index';
+import { PageServer, PageServerStats } from './index';
+import { NativeUffdGuest, loadTestGuest } from './testing/test-guest';
 
 const PAGE = 4096;
 const PAGES = 1024; // 4 MiB of guest memory
@@ -75,7 +76,7 @@ describe(PageServer.name, () => {
     return s;
   }
   function guest(s: PageServer, regions = REGIONS, pageSize = PAGE): NativeUffdGuest {
-    const g = new (loadNative().UffdGuest)({ socketPath: s.socketPath, pageSize, regions });
+    const g = new (loadTestGuest().UffdGuest)({ socketPath: s.socketPath, pageSize, regions });
     guests.push(g);
     return g;
   }

@@ -144,6 +144,7 @@ describe(`${FirecrackerClient.name} against ${FakeFirecrackerApi.name}`, () => {
         res.on('data', (d: Buffer) => (body += d));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       });
+      req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
       req.on('error', reject);
       req.end(JSON.stringify({ vcpu_count: 1, mem_size_mib: 128, balloon: true }));
     });
