@@ -9,6 +9,7 @@ import { CgroupManager, diskUsageBytes } from '../../cgroups';
 import { CleanupStack } from '../../cleanup/cleanup-stack';
 import { NetworkManager } from '../../networking';
 import { EnvdClient } from '../../envd-client/envd.client';
+import { envdTokenEnv, newEnvdAccessToken } from '../../envd-client/envd-token';
 import { OverlayStore } from '../../rootfs/overlay.store';
 import { SnapshotMeta, SnapshotStore } from '../../rootfs/snapshot.store';
 import { TemplateMeta, TemplateStore } from '../../rootfs/template.store';
@@ -74,6 +75,8 @@ interface SandboxMeta {
   dir: string;
   /** The overlay's read-only layers, top first (template layers, then the base image). Absent = [imageDir]. */
   lower?: string[];
+  /** The token envd demands on every request (absent for a sandbox started before envd had one). */
+  envdAccessToken?: string;
 }
 
 /** Shape every warm sandbox is started with; a claim rewrites the limits to the request's. */
@@ -226,7 +229,7 @@ export class NamespaceRuntime implements SandboxRuntime {
       await setHostname(warm.initPid, id);
       await this.writeIdentityFiles(join(warm.dir, 'upper'), id);
       const meta: SandboxMeta = { ...warm, sandboxId: id, spec, createdAt: new Date().toISOString() };
-      await writeFile(join(warm.dir, `${META}.tmp`), JSON.stringify(meta));
+      await writeFile(join(warm.dir, `${META}.tmp`), JSON.stringify(meta), { mode: 0o600 });
       await rename(join(warm.dir, `${META}.tmp`), join(warm.dir, META));
       await symlink(warm.dir, this.sandboxDir(id));
       this.sandboxes.set(id, meta);
@@ -309,7 +312,8 @@ export class NamespaceRuntime implements SandboxRuntime {
       if (!restoreUpper) await this.writeIdentityFiles(layout.upper, spec.sandboxId);
       await this.overlay.ensureMountPoints(layout.upper, mountPoints(cgroup.userProcsFiles.length));
 
-      const supervisor = this.launch(spec.sandboxId, dir, layout, net.netnsPath, cgroup.procsFiles, cgroup.userProcsFiles);
+      const envdAccessToken = newEnvdAccessToken();
+      const supervisor = this.launch(spec.sandboxId, dir, layout, net.netnsPath, cgroup.procsFiles, cgroup.userProcsFiles, envdAccessToken);
       cleanup.push('init', async () => {
         const pids = await childrenOf(supervisor);
         for (const pid of pids) signal(pid, 'SIGKILL');
@@ -340,9 +344,11 @@ export class NamespaceRuntime implements SandboxRuntime {
         imageDir: image,
         dir,
         lower: options.lower,
+        envdAccessToken,
       };
-      // Written last and atomically: only a complete sandbox has a meta.json.
-      await writeFile(join(dir, `${META}.tmp`), JSON.stringify(meta));
+      // Written last and atomically: only a complete sandbox has a meta.json. It holds envd's
+      // token: root's alone (so is the dir).
+      await writeFile(join(dir, `${META}.tmp`), JSON.stringify(meta), { mode: 0o600 });
       await rename(join(dir, `${META}.tmp`), join(dir, META));
       return meta;
     } catch (error) {
@@ -370,6 +376,7 @@ export class NamespaceRuntime implements SandboxRuntime {
     netnsPath: string,
     procsFiles: string[],
     userProcsFiles: string[],
+    envdAccessToken: string,
   ): number {
     const log = openSync(join(dir, 'console.log'), 'a');
     const envd = this.options.envd;
@@ -390,7 +397,7 @@ export class NamespaceRuntime implements SandboxRuntime {
           envd?.nodeBinary ?? '', envd?.bundleDir ?? '', userProcsFiles.join(' '),
           ...init,
         ],
-        { detached: true, stdio: ['ignore', log, log], env: { PATH: DEFAULT_PATH, ENVD_PORT: '49983' } },
+        { detached: true, stdio: ['ignore', log, log], env: { PATH: DEFAULT_PATH, ENVD_PORT: '49983', ...envdTokenEnv(envdAccessToken) } },
       );
       child.unref();
       if (!child.pid) throw new Error('could not start the sandbox');
@@ -418,10 +425,10 @@ export class NamespaceRuntime implements SandboxRuntime {
     throw new Error('sandbox init did not start within 10 s');
   }
 
-  /** Where the sandbox's envd listens (its own address on the slot). */
-  async endpoint(sandboxId: string): Promise<{ envdUrl: string }> {
+  /** Where the sandbox's envd listens (its own address on the slot), and the token it demands. */
+  async endpoint(sandboxId: string): Promise<{ envdUrl: string; accessToken?: string }> {
     const meta = await this.live(sandboxId);
-    return { envdUrl: `http://${meta.network.sandboxIp}:${ENVD_PORT}` };
+    return { envdUrl: `http://${meta.network.sandboxIp}:${ENVD_PORT}`, accessToken: meta.envdAccessToken };
   }
 
   /** Destroys a sandbox, running or paused: processes, network, cgroups, files and snapshot. */
