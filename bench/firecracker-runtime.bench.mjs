@@ -44,6 +44,7 @@ const runtime = new FirecrackerRuntime({
   memory: new MemorySnapshots(),
   stableDir: join(dir, 'stable'),
   waitForEnvd: async () => {},
+  initEnvd: async () => {},
   // The runtime logs each operation's step durations; collected here per operation and step.
   logger: {
     info: (o, msg) => {

@@ -56,7 +56,8 @@ try {
   await runtime.prepare();
   await runtime.recover();
   await runtime.create(spec);
-  const envd = new EnvdClient((await runtime.endpoint(id)).envdUrl);
+  const { envdUrl, accessToken } = await runtime.endpoint(id);
+  const envd = new EnvdClient(envdUrl, accessToken);
   // A few MB of user files, so the snapshot is not empty.
   await envd.exec({ cmd: 'sh', args: ['-c', 'head -c 4000000 /dev/urandom > /root/blob && mkdir -p /root/src && for i in $(seq 200); do echo $i > /root/src/f$i; done'], user: 'root' }, 30);
   envd.close();

@@ -1,7 +1,7 @@
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { filesystemPb, processPb } from '@wrenn/proto';
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AccessToken, refuse, takeAccessTokenFromEnv } from './access-token';
 import { downloadFile, uploadFile } from './files/files.handler';
 import { filesystemService } from './filesystem/filesystem.service';
 import { ProcessManager } from './process/process-manager';
@@ -13,17 +13,9 @@ export interface Envd {
   close(): Promise<void>;
 }
 
-/** Settings a host may push after start (E2B's POST /init): env vars, access token, defaults. */
+/** Settings a host may push after start (E2B's POST /init): env vars, defaults. */
 interface InitState {
-  accessToken?: string;
   envVars: Record<string, string>;
-}
-
-function tokenMatches(expected: string, given: string | undefined): boolean {
-  if (!given) return false;
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -38,10 +30,19 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 /**
  * envd's HTTP/1.1 server (E2B's SDKs speak Connect over plain fetch): the Connect services
  * process.Process and filesystem.Filesystem, plus /health, /files, /init and /envs.
+ *
+ * Every request but GET /health must carry the access token (X-Access-Token): envd runs as root
+ * and starts processes as any user, so without it any process in the sandbox could become root
+ * through it. /health stays open because it says nothing but "envd is up" (204, no body), which
+ * anyone inside can learn by connecting to the port anyway, and the host polls it before it may
+ * hand a VM's envd its token. The token comes from `options.accessToken`, else from the
+ * environment at start (ENVD_ACCESS_TOKEN, then removed from it), else from the first
+ * POST /init that carries one; a later /init needs the current token to change it.
  */
-export function createEnvd(): Envd {
+export function createEnvd(options: { accessToken?: string } = {}): Envd {
   const processes = new ProcessManager();
-  const state: InitState = { accessToken: process.env.ENVD_ACCESS_TOKEN || undefined, envVars: {} };
+  const state: InitState = { envVars: {} };
+  const token = new AccessToken(options.accessToken ?? takeAccessTokenFromEnv());
   const connect = connectNodeAdapter({
     routes: (router) => {
       router.service(processPb.Process, processService(processes, () => state.envVars));
@@ -50,19 +51,20 @@ export function createEnvd(): Envd {
   });
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://envd');
-    if (url.pathname === '/health') {
+    if (url.pathname === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
       res.writeHead(204).end();
       return;
     }
-    if (state.accessToken && !tokenMatches(state.accessToken, req.headers['x-access-token'] as string | undefined)) {
-      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 401, message: 'invalid access token' }));
-      return;
-    }
+    // The host's first /init of a VM's envd brings the token; nothing else passes before it.
+    const firstInit = !token.isSet && url.pathname === '/init' && req.method === 'POST';
+    const refusal = firstInit ? undefined : token.check(req);
+    if (refusal) return refuse(req, res, refusal);
     if (url.pathname === '/files' && req.method === 'GET') return downloadFile(req, res, url);
     if (url.pathname === '/files' && (req.method === 'POST' || req.method === 'PUT')) return uploadFile(req, res, url);
     if (url.pathname === '/init' && req.method === 'POST') {
       const body = await readJson(req);
-      if (typeof body.accessToken === 'string') state.accessToken = body.accessToken;
+      if (typeof body.accessToken === 'string' && body.accessToken) token.set(body.accessToken);
+      else if (firstInit) return refuse(req, res, 'access_token_not_set');
       if (body.envVars && typeof body.envVars === 'object') Object.assign(state.envVars, body.envVars);
       if (typeof body.defaultUser === 'string') process.env.ENVD_DEFAULT_USER = body.defaultUser;
       res.writeHead(204).end();

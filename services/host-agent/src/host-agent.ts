@@ -60,7 +60,7 @@ export class HostAgent implements RunningService {
 
       agent.subscriptions = serveHostCommands(nc, names, config.host.id, orchestrator, log);
       agent.dataPlane = await startDataPlane(orchestrator, { host: config.host.dataPlaneHost, port: config.host.dataPlanePort, advertise: config.host.advertiseHost }, log);
-      agent.envdProxy = await startEnvdProxy(async (id) => (await orchestrator.envd(id)).baseUrl, { host: config.host.dataPlaneHost, port: config.host.envdProxyPort, advertise: config.host.advertiseHost }, log);
+      agent.envdProxy = await startEnvdProxy(async (id) => await orchestrator.envd(id), { host: config.host.dataPlaneHost, port: config.host.envdProxyPort, advertise: config.host.advertiseHost }, log);
       agent.heartbeat = new Heartbeat(nc, names, {
         hostId: config.host.id,
         bootId: agent.bootId,

@@ -60,12 +60,12 @@ describe('envd /files and /health (a real envd over plain HTTP)', () => {
       // this test process doesn't hold the file either).
       const form = new FormData();
       form.append('file', await openAsBlob(source), 'big.bin');
-      const up = await fetch(url({ path: target, username: 'root' }), { method: 'POST', body: form });
+      const up = await envd.fetch(url({ path: target, username: 'root' }), { method: 'POST', body: form });
       assert.equal(up.status, 200, await up.clone().text());
       assert.deepEqual(await up.json(), [{ name: 'big.bin', path: target, type: 'file' }]);
       assert.equal(statSync(target).size, 50 * MiB);
 
-      const down = await fetch(url({ path: target, username: 'root' }));
+      const down = await envd.fetch(url({ path: target, username: 'root' }));
       assert.equal(down.status, 200);
       assert.equal(down.headers.get('content-length'), String(50 * MiB));
       const hash = createHash('sha256');
@@ -89,7 +89,7 @@ describe('envd /files and /health (a real envd over plain HTTP)', () => {
 
   it('accepts a raw application/octet-stream body (and a gzipped one) at `path`', async () => {
     const target = join(envd.dir, 'raw/one.txt');
-    let res = await fetch(url({ path: target }), {
+    let res = await envd.fetch(url({ path: target }), {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream', authorization: basicAuth('root') },
       body: 'raw body',
@@ -98,7 +98,7 @@ describe('envd /files and /health (a real envd over plain HTTP)', () => {
     assert.deepEqual(await res.json(), [{ name: 'one.txt', path: target, type: 'file' }]);
     assert.equal(readFileSync(target, 'utf8'), 'raw body');
 
-    res = await fetch(url({ path: target, username: 'root' }), {
+    res = await envd.fetch(url({ path: target, username: 'root' }), {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream', 'content-encoding': 'gzip' },
       body: gzipSync('squeezed'),
@@ -112,7 +112,7 @@ describe('envd /files and /health (a real envd over plain HTTP)', () => {
     form.append('file', new Blob(['first']), join(envd.dir, 'multi/a/first.txt'));
     form.append('file', new Blob(['second']), join(envd.dir, 'multi/b/second.txt'));
     form.append('other', 'ignored field');
-    const res = await fetch(url({ username: 'root' }), { method: 'POST', body: form });
+    const res = await envd.fetch(url({ username: 'root' }), { method: 'POST', body: form });
     assert.equal(res.status, 200);
     const written = (await res.json()) as Array<{ path: string }>;
     assert.deepEqual(written.map((w) => w.path).sort(), [join(envd.dir, 'multi/a/first.txt'), join(envd.dir, 'multi/b/second.txt')]);
@@ -124,39 +124,39 @@ describe('envd /files and /health (a real envd over plain HTTP)', () => {
     const form = new FormData();
     form.append('file', new Blob(['1']), join(envd.dir, 'dup.txt'));
     form.append('file', new Blob(['2']), join(envd.dir, 'dup.txt'));
-    let res = await fetch(url({ username: 'root' }), { method: 'POST', body: form });
+    let res = await envd.fetch(url({ username: 'root' }), { method: 'POST', body: form });
     assert.equal(res.status, 400);
     assert.equal(((await res.json()) as { code: number }).code, 400);
 
-    res = await fetch(url({ path: join(envd.dir, 'x'), username: 'root' }), { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' });
+    res = await envd.fetch(url({ path: join(envd.dir, 'x'), username: 'root' }), { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' });
     assert.equal(res.status, 400);
     await res.body?.cancel();
 
-    res = await fetch(url({ username: 'root' }), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: 'x' });
+    res = await envd.fetch(url({ username: 'root' }), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: 'x' });
     assert.equal(res.status, 400);
     await res.body?.cancel();
   });
 
   it('answers errors as E2B\'s envd does: JSON {code, message} with 404, 400 and 401', async () => {
-    let res = await fetch(url({ path: join(envd.dir, 'nothing-here'), username: 'root' }));
+    let res = await envd.fetch(url({ path: join(envd.dir, 'nothing-here'), username: 'root' }));
     assert.equal(res.status, 404);
     const body = (await res.json()) as { code: number; message: string };
     assert.equal(body.code, 404);
     assert.match(body.message, /does not exist/);
 
     mkdirSync(join(envd.dir, 'a-dir'), { recursive: true });
-    res = await fetch(url({ path: join(envd.dir, 'a-dir'), username: 'root' }));
+    res = await envd.fetch(url({ path: join(envd.dir, 'a-dir'), username: 'root' }));
     assert.equal(res.status, 400);
     await res.body?.cancel();
 
-    res = await fetch(url({ path: join(envd.dir, 'x'), username: 'no-such-user-here' }));
+    res = await envd.fetch(url({ path: join(envd.dir, 'x'), username: 'no-such-user-here' }));
     assert.equal(res.status, 401);
     await res.body?.cancel();
   });
 
   it('takes relative paths from the user\'s home and leaves ".." to E2B\'s rules', async () => {
     // From root's home, "../<dir>/rel.txt" is <dir>/rel.txt: relative paths are joined, then normalised.
-    const res = await fetch(url({ path: `..${envd.dir}/rel.txt`, username: 'root' }), {
+    const res = await envd.fetch(url({ path: `..${envd.dir}/rel.txt`, username: 'root' }), {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream' },
       body: 'relative',
@@ -165,7 +165,7 @@ describe('envd /files and /health (a real envd over plain HTTP)', () => {
     assert.equal(((await res.json()) as Array<{ path: string }>)[0].path, join(envd.dir, 'rel.txt'));
     assert.ok(existsSync(join(envd.dir, 'rel.txt')));
 
-    const download = await fetch(url({ path: `..${envd.dir}/rel.txt`, username: 'root' }));
+    const download = await envd.fetch(url({ path: `..${envd.dir}/rel.txt`, username: 'root' }));
     assert.equal(await download.text(), 'relative');
   });
 });

@@ -2,6 +2,7 @@ import { Client, createClient, Interceptor } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { filesystemPb, processPb } from '@wrenn/proto';
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,10 @@ import { join } from 'node:path';
 export interface EnvdHarness {
   child: ChildProcess;
   baseUrl: string;
+  /** The access token envd was started with (undefined: started without one). */
+  accessToken?: string;
+  /** fetch() against envd with the access token added (unless the init's headers set one). */
+  fetch(url: string, init?: RequestInit): Promise<Response>;
   /** A scratch directory for the test's files (absolute paths, so the acting user's home doesn't matter). */
   dir: string;
   process: Client<typeof processPb.Process>;
@@ -24,11 +29,16 @@ export interface EnvdHarness {
 
 export const basicAuth = (user: string) => `Basic ${Buffer.from(`${user}:`).toString('base64')}`;
 
-export async function startEnvd(options: { user?: string; env?: Record<string, string> } = {}): Promise<EnvdHarness> {
+/**
+ * Starts envd with a fresh random access token (as the host hands it over), or with
+ * `accessToken: null` without one (as a VM's envd waits for the host's /init).
+ */
+export async function startEnvd(options: { user?: string; env?: Record<string, string>; accessToken?: string | null } = {}): Promise<EnvdHarness> {
+  const accessToken = options.accessToken === null ? undefined : (options.accessToken ?? randomBytes(32).toString('base64url'));
   const dir = mkdtempSync(join(tmpdir(), 'envd-test-'));
   const home = mkdtempSync(join(tmpdir(), 'envd-home-'));
   const child = spawn(process.execPath, [join(__dirname, '..', 'main.js')], {
-    env: { ...process.env, ENVD_PORT: '0', ENVD_HOST: '127.0.0.1', HOME: home, ...options.env },
+    env: { ...withoutToken(process.env), ENVD_PORT: '0', ENVD_HOST: '127.0.0.1', HOME: home, ...(accessToken ? { ENVD_ACCESS_TOKEN: accessToken } : {}), ...options.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -48,12 +58,19 @@ export async function startEnvd(options: { user?: string; env?: Record<string, s
   const user = options.user ?? 'root';
   const auth: Interceptor = (next) => (req) => {
     if (!req.header.has('authorization')) req.header.set('authorization', basicAuth(user));
+    if (accessToken && !req.header.has('x-access-token')) req.header.set('x-access-token', accessToken);
     return next(req);
   };
   const transport = createConnectTransport({ baseUrl, httpVersion: '1.1', interceptors: [auth] });
   return {
     child,
     baseUrl,
+    accessToken,
+    fetch: (url, init = {}) => {
+      const headers = new Headers(init.headers);
+      if (accessToken && !headers.has('x-access-token')) headers.set('x-access-token', accessToken);
+      return fetch(url, { ...init, headers });
+    },
     dir,
     process: createClient(processPb.Process, transport),
     filesystem: createClient(filesystemPb.Filesystem, transport),
@@ -69,6 +86,11 @@ export async function startEnvd(options: { user?: string; env?: Record<string, s
       rmSync(home, { recursive: true, force: true });
     },
   };
+}
+
+function withoutToken(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { ENVD_ACCESS_TOKEN: _, ...rest } = env;
+  return rest;
 }
 
 /** Collects a process's stream: its pid, output by kind, the end, how many keepalives. */

@@ -5,6 +5,7 @@ import { filesystemPb, processPb } from '@wrenn/proto';
 import { request as httpRequest, IncomingMessage, Agent } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ENVD_ACCESS_TOKEN_HEADER } from './envd-token';
 
 export interface ProcessSpec {
   cmd: string;
@@ -35,7 +36,8 @@ export class EnvdClient {
 
   constructor(
     readonly baseUrl: string,
-    private readonly accessToken?: string,
+    /** The sandbox's envd access token, sent on every request (see envd-token.ts). */
+    readonly accessToken?: string,
   ) {
     const transport = createConnectTransport({ baseUrl, httpVersion: '1.1', nodeOptions: { agent: this.agent } });
     this.process = createClient(processPb.Process, transport);
@@ -49,7 +51,7 @@ export class EnvdClient {
   private headers(user?: string): Record<string, string> {
     const h: Record<string, string> = {};
     if (user) h.authorization = `Basic ${Buffer.from(`${user}:`).toString('base64')}`;
-    if (this.accessToken) h['x-access-token'] = this.accessToken;
+    if (this.accessToken) h[ENVD_ACCESS_TOKEN_HEADER] = this.accessToken;
     return h;
   }
 

@@ -7,6 +7,8 @@ import { EnvdProxyServer, startEnvdProxy } from './envd-proxy.server';
 
 const HERE = 'sb_01jz0000000000000000000001';
 const ELSEWHERE = 'sb_01jz0000000000000000000002';
+/** The token this sandbox's envd demands; only the agent holds it. */
+const ENVD_TOKEN = 'the-envd-token-of-this-sandbox-only-the-agent-holds';
 
 describe('envd proxy (host agent)', () => {
   let envd: Server;
@@ -25,7 +27,7 @@ describe('envd proxy (host agent)', () => {
     const envdUrl = `http://127.0.0.1:${(envd.address() as AddressInfo).port}`;
     const locate = async (id: string) => {
       if (id !== HERE) throw new Error(`sandbox ${id} is not on this host`);
-      return envdUrl;
+      return { baseUrl: envdUrl, accessToken: ENVD_TOKEN };
     };
     proxy = await startEnvdProxy(locate, { host: '127.0.0.1', port: 0, advertise: '127.0.0.1' }, createLogger('test'));
   });
@@ -44,6 +46,17 @@ describe('envd proxy (host agent)', () => {
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { path: '/process.Process/List?x=1', method: 'POST', body: '{}' });
     assert.equal(seen?.headers['e2b-sandbox-id'], HERE);
+  });
+
+  it('puts envd\'s access token on every request, in place of any token the caller sent', async () => {
+    for (const sent of [undefined, 'the-sdk-token', '']) {
+      seen = undefined;
+      const headers: Record<string, string> = { 'E2b-Sandbox-Id': HERE, 'content-type': 'application/json' };
+      if (sent !== undefined) headers['X-Access-Token'] = sent;
+      const res = await fetch(`${proxy.url}/process.Process/List`, { method: 'POST', headers, body: '{}' });
+      assert.equal(res.status, 200);
+      assert.equal((seen as IncomingMessage | undefined)?.headers['x-access-token'], ENVD_TOKEN, `caller sent ${sent}`);
+    }
   });
 
   it('answers 502 for a sandbox that is not on this host, as E2B\'s proxy does', async () => {

@@ -3,12 +3,16 @@ import type { Logger } from '@wrenn/logger';
 import { answerError, forward, forwardableHeaders } from '@wrenn/service-kit';
 import { Agent, createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { ENVD_ACCESS_TOKEN_HEADER } from '../envd-client/envd-token';
 
 /** The header that names the sandbox a request is for (E2B's, kept end to end). */
 export const SANDBOX_ID_HEADER = 'e2b-sandbox-id';
 
-/** Finds the envd base URL of a sandbox on this host; rejects when the sandbox is not here. */
-export type EnvdLocator = (sandboxId: string) => Promise<string>;
+/**
+ * Finds a sandbox's envd on this host: its base URL and the access token it demands; rejects
+ * when the sandbox is not here.
+ */
+export type EnvdLocator = (sandboxId: string) => Promise<{ baseUrl: string; accessToken?: string }>;
 
 export interface EnvdProxyServer {
   url: string;
@@ -17,9 +21,10 @@ export interface EnvdProxyServer {
 
 /**
  * The host agent's raw HTTP reverse proxy to its sandboxes' envd. The gateway forwards E2B SDK
- * traffic here (Connect RPC and plain HTTP alike) after checking the access token; this side only
- * routes by sandbox id, the way the data plane trusts its caller. Sandboxes' addresses are only
- * reachable from the host, which is why the hop exists.
+ * traffic here (Connect RPC and plain HTTP alike) after checking the SDK's access token; this side
+ * only routes by sandbox id, the way the data plane trusts its caller, and puts envd's own token
+ * (which only this agent holds) on each request in place of any the caller sent. Sandboxes'
+ * addresses are only reachable from the host, which is why the hop exists.
  */
 export async function startEnvdProxy(locate: EnvdLocator, options: { host: string; port: number; advertise: string }, log: Logger): Promise<EnvdProxyServer> {
   // One keep-alive pool for all sandboxes: a command is one request, so reusing sockets saves a
@@ -28,14 +33,16 @@ export async function startEnvdProxy(locate: EnvdLocator, options: { host: strin
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const sandboxId = String(req.headers[SANDBOX_ID_HEADER] ?? '');
     if (!isSandboxId(sandboxId)) return answerError(res, 400, `header E2b-Sandbox-Id must name a sandbox, got "${sandboxId}"`);
-    let baseUrl: string;
+    let envd: { baseUrl: string; accessToken?: string };
     try {
-      baseUrl = await locate(sandboxId);
+      envd = await locate(sandboxId);
     } catch {
       // E2B's proxy answers 502 for a sandbox that is gone; the SDKs read it as "not running".
       return answerError(res, 502, `sandbox ${sandboxId} is not running on this host`, { sandboxId });
     }
-    forward(req, res, { baseUrl, headers: forwardableHeaders(req.headers), agent }, (error) => {
+    const headers = forwardableHeaders(req.headers, [ENVD_ACCESS_TOKEN_HEADER]);
+    if (envd.accessToken) headers[ENVD_ACCESS_TOKEN_HEADER] = envd.accessToken;
+    forward(req, res, { baseUrl: envd.baseUrl, headers, agent }, (error) => {
       log.warn({ sandboxId, err: error }, 'envd did not answer');
       answerError(res, 502, `the sandbox did not answer: ${error.message}`, { sandboxId });
     });

@@ -40,8 +40,11 @@ export interface SandboxRuntime {
   /** Makes the runtime ready (base image built or verified). Idempotent; may take long the first time. */
   prepare(): Promise<void>;
   create(spec: SandboxSpec): Promise<RuntimeSandbox>;
-  /** Where the sandbox's envd answers; processes and files go through it. */
-  endpoint(sandboxId: string): Promise<{ envdUrl: string }>;
+  /**
+   * Where the sandbox's envd answers, and the access token it demands on every request (absent
+   * only for a sandbox started before envd had one); processes and files go through it.
+   */
+  endpoint(sandboxId: string): Promise<{ envdUrl: string; accessToken?: string }>;
   destroy(sandboxId: string): Promise<void>;
   list(): Promise<string[]>;
   /** The vcpus/memory a sandbox was created with (from its recorded spec), for capacity reporting. */

@@ -201,7 +201,8 @@ export class SandboxOrchestrator {
     if (!this.resources.has(sandboxId)) throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${sandboxId} is not on this host`);
     let client = this.envdClients.get(sandboxId);
     if (!client) {
-      client = new EnvdClient((await this.runtime.endpoint(sandboxId)).envdUrl);
+      const { envdUrl, accessToken } = await this.runtime.endpoint(sandboxId);
+      client = new EnvdClient(envdUrl, accessToken);
       this.envdClients.set(sandboxId, client);
     }
     return client;

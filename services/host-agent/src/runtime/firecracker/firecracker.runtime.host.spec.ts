@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,7 +55,9 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
   let slots: NetworkManager;
   let binary: string;
   const envdUrls: string[] = [];
-  const identities: Array<[string, string, string[]]> = [];
+  const identities: Array<[string, string, string[], string]> = [];
+  /** What each guest's envd was handed through /init: url, new token, the token it held. */
+  const inits: Array<[string, string, string | undefined]> = [];
   /** A runtime as an agent builds it (a new one per agent start). */
   const makeRuntime = () => {
     slots = new NetworkManager({ agentKey: KEY, cidr: '10.233.0.0/16', poolSize: 0, prepareSlot: addGuestTap });
@@ -69,7 +71,8 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
       memory: new MemorySnapshots(),
       stableDir: join(dir, 'stable'),
       waitForEnvd: async (url) => void envdUrls.push(url),
-      setIdentity: async (url, sandboxId, nameservers) => void identities.push([url, sandboxId, nameservers]),
+      setIdentity: async (url, sandboxId, nameservers, token) => void identities.push([url, sandboxId, nameservers, token]),
+      initEnvd: async (url, token, current) => void inits.push([url, token, current]),
     });
   };
   const id = `sb_${ulid().toLowerCase()}`;
@@ -160,9 +163,15 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
     assert.deepEqual(await runtime.list(), [id]);
     assert.equal(vmmPids().length, 1);
     assert.equal(created.pid, Number(vmmPids()[0]));
-    const { envdUrl } = await runtime.endpoint(id);
+    const { envdUrl, accessToken } = await runtime.endpoint(id);
     assert.equal(envdUrls.at(-1), envdUrl);
     assert.equal(ourNetns().length, 1);
+    // The booted envd is handed a fresh token once it answers, as E2B's orchestrator does it.
+    assert.match(accessToken ?? '', /^[A-Za-z0-9_-]{43}$/);
+    assert.deepEqual(inits, [[envdUrl, accessToken, undefined]]);
+    // Kept in the sandbox's record, which only root can read.
+    assert.equal(statSync(join(sandboxDir(), 'meta.json')).mode & 0o777, 0o600);
+    assert.equal(statSync(sandboxDir()).mode & 0o777, 0o700);
   });
 
   it('a create that fails at InstanceStart releases everything it took, VMM before device', async () => {
@@ -212,7 +221,12 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
   it('resume: a new VMM on a new slot loads the snapshot with the Uffd backend and resumes', async () => {
     runner.calls.length = 0;
     const ref = (globalThis as { ref?: string }).ref!;
+    const initsBefore = inits.length;
+    const tokenBefore = JSON.parse(readFileSync(join(sandboxDir(), 'meta.json'), 'utf8')).envdAccessToken as string;
     await runtime.resume({ sandboxId: id, teamId: 't', template: 'base', vcpus: 2, memoryMb: 256 }, ref);
+    // The resumed envd holds its token in its memory: the same one, nothing handed over again.
+    assert.equal(inits.length, initsBefore);
+    assert.equal((await runtime.endpoint(id)).accessToken, tokenBefore);
     const made = newCalls();
     assert.deepEqual(made.map((c) => `${c.method} ${c.path}`), ['PUT /snapshot/load'], 'nothing configured before the load');
     assert.deepEqual(made[0].body, {
@@ -324,7 +338,15 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
     assert.match((childCalls[0].body as { snapshot_path: string }).snapshot_path, new RegExp(`templates/${templateId}/vmstate\\.`));
     assert.equal(identities.length, 1, 'the new sandbox is given its own identity');
     assert.equal(identities[0][1], child);
-    assert.equal(identities[0][0], (await runtime.endpoint(child)).envdUrl);
+    const childEnvd = await runtime.endpoint(child);
+    assert.equal(identities[0][0], childEnvd.envdUrl);
+    // The template's memory holds the source's envd with the source's token: the child's envd
+    // is moved to a token of its own with it, before anything else is asked of it.
+    const sourceToken = (await runtime.endpoint(id)).accessToken;
+    assert.ok(childEnvd.accessToken && sourceToken && childEnvd.accessToken !== sourceToken);
+    assert.deepEqual(inits.at(-1), [childEnvd.envdUrl, childEnvd.accessToken, sourceToken]);
+    assert.equal(identities[0][3], childEnvd.accessToken);
+    assert.equal(statSync(join(templateDir, 'template.json')).mode & 0o777, 0o600);
     await assert.rejects(runtime.create({ sandboxId: `sb_${ulid().toLowerCase()}`, teamId: 't', template: 'base', templateId, vcpus: 1, memoryMb: 256 }), /runs with 2 vcpus/);
     await runtime.destroy(child);
     await runtime.deleteTemplate(templateId);

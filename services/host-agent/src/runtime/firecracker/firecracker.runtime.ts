@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { ulid } from 'ulid';
 import { CleanupStack } from '../../cleanup/cleanup-stack';
 import { EnvdClient } from '../../envd-client/envd.client';
+import { initEnvdAccessToken, newEnvdAccessToken } from '../../envd-client/envd-token';
 import { DmRootfs, DmSnapshotStore } from '../../rootfs/dm-snapshot.store';
 import { headerFileName, memfileName, SnapshotHeader } from '../../snapshot';
 import type { PageServerProcessRef } from '../../uffd';
@@ -41,7 +42,12 @@ export interface FirecrackerRuntimeOptions {
    * Gives a sandbox started from a template its own identity (the template's memory still names
    * the template's source): hostname, /etc/hosts, resolv.conf. Default: a command through envd.
    */
-  setIdentity?: (envdUrl: string, sandboxId: string, nameservers: string[]) => Promise<void>;
+  setIdentity?: (envdUrl: string, sandboxId: string, nameservers: string[], accessToken: string) => Promise<void>;
+  /**
+   * Hands the guest's envd its access token once it answers (E2B's POST /init); `current` is the
+   * token a VM resumed from a template's memory still holds. Default: initEnvdAccessToken.
+   */
+  initEnvd?: (envdUrl: string, token: string, current: string | undefined) => Promise<void>;
   apiTimeoutMs?: number;
   /** Builds a missing base image (default: none, prepare() then fails with what to do). */
   buildImage?: (template: string, target: string) => Promise<void>;
@@ -71,6 +77,8 @@ interface VmMeta {
   diffable: boolean;
   /** Memory served by a page server (a VM restored from a snapshot or a template). */
   pageServed: boolean;
+  /** The token the guest's envd demands (kept in its memory across pauses; absent for older VMs). */
+  envdAccessToken?: string;
   /** That page server's process, so a restarted agent can adopt or stop it. */
   pageServer?: PageServerProcessRef;
   /** Where the page server reads memory files from while the VM runs. */
@@ -80,6 +88,8 @@ interface VmMeta {
 interface TemplateMeta {
   templateId: string;
   buildId: string;
+  /** The token the envd in the template's memory holds (its source's), which a new VM's envd is moved off. */
+  envdAccessToken?: string;
   vcpus: number;
   memoryMb: number;
   createdAt: string;
@@ -177,6 +187,7 @@ export class FirecrackerRuntime implements SandboxRuntime {
         rootfs,
         diffable: false,
         pageServed: false,
+        envdAccessToken: newEnvdAccessToken(),
       };
       if (template) {
         const templateDir = this.templateDir(template.templateId);
@@ -193,9 +204,12 @@ export class FirecrackerRuntime implements SandboxRuntime {
         timer.mark('boot');
       }
       await this.waitForEnvd(net.sandboxIp);
+      // A booted envd takes the first token it is given; one from a template's memory still holds
+      // the template source's, and only that one lets the new token in.
+      await this.initEnvd(net.sandboxIp, meta.envdAccessToken!, template?.envdAccessToken);
       timer.mark('envd');
       if (template) {
-        await (this.options.setIdentity ?? setIdentityThroughEnvd)(`http://${net.sandboxIp}:${ENVD_PORT}`, spec.sandboxId, this.options.network.nameservers());
+        await (this.options.setIdentity ?? setIdentityThroughEnvd)(`http://${net.sandboxIp}:${ENVD_PORT}`, spec.sandboxId, this.options.network.nameservers(), meta.envdAccessToken!);
         timer.mark('identity');
       }
       await this.writeMeta(meta);
@@ -347,6 +361,11 @@ export class FirecrackerRuntime implements SandboxRuntime {
       timer.mark('rootfs');
       await this.startFromSnapshot(attempt, net.netnsName, cleanup, snapshotDir, meta.snapshot.buildId, join(snapshotDir, `vmstate.${meta.snapshot.buildId}`), timer);
       await this.waitForEnvd(net.sandboxIp);
+      // The resumed envd still holds its token. One paused before envd had one gets one now.
+      if (!attempt.envdAccessToken) {
+        attempt.envdAccessToken = newEnvdAccessToken();
+        await this.initEnvd(net.sandboxIp, attempt.envdAccessToken, undefined);
+      }
       timer.mark('envd');
       // Loaded with dirty tracking from this snapshot on: the next pause can diff on it.
       attempt.diffable = true;
@@ -389,8 +408,9 @@ export class FirecrackerRuntime implements SandboxRuntime {
         meta.diffable = false;
         await this.writeMeta(meta);
       }
-      const t: TemplateMeta = { templateId, buildId, vcpus: meta.spec.vcpus, memoryMb: meta.spec.memoryMb, createdAt: new Date().toISOString() };
-      await writeFile(join(tmp, TEMPLATE_META), JSON.stringify(t));
+      const t: TemplateMeta = { templateId, buildId, envdAccessToken: meta.envdAccessToken, vcpus: meta.spec.vcpus, memoryMb: meta.spec.memoryMb, createdAt: new Date().toISOString() };
+      // It names a live envd's token: root's alone.
+      await writeFile(join(tmp, TEMPLATE_META), JSON.stringify(t), { mode: 0o600 });
       await rename(tmp, target);
       return { sizeBytes: await dirBytes(target) };
     } catch (error) {
@@ -500,9 +520,9 @@ export class FirecrackerRuntime implements SandboxRuntime {
     if ((await this.options.rootfs.listDevices()).includes(device)) await this.options.rootfs.removeByName(device, join(dir, COW_FILE));
   }
 
-  async endpoint(sandboxId: string): Promise<{ envdUrl: string }> {
+  async endpoint(sandboxId: string): Promise<{ envdUrl: string; accessToken?: string }> {
     const meta = await this.running(sandboxId);
-    return { envdUrl: `http://${meta.network!.sandboxIp}:${ENVD_PORT}` };
+    return { envdUrl: `http://${meta.network!.sandboxIp}:${ENVD_PORT}`, accessToken: meta.envdAccessToken };
   }
 
   async list(): Promise<string[]> {
@@ -625,6 +645,10 @@ export class FirecrackerRuntime implements SandboxRuntime {
     }
   }
 
+  private async initEnvd(sandboxIp: string, token: string, current: string | undefined): Promise<void> {
+    await (this.options.initEnvd ?? initEnvdAccessToken)(`http://${sandboxIp}:${ENVD_PORT}`, token, current);
+  }
+
   /** Stops a sandbox's page server: the one this agent holds, else the recorded process if it still runs. */
   private async stopServer(sandboxId: string, ref?: PageServerProcessRef): Promise<void> {
     const server = this.servers.get(sandboxId) ?? (ref ? await this.memory.adopt(ref) : null);
@@ -665,7 +689,8 @@ export class FirecrackerRuntime implements SandboxRuntime {
   /** Atomic: a crash leaves the previous record or the new one. */
   private async writeMeta(meta: VmMeta): Promise<void> {
     const dir = this.sandboxDir(meta.sandboxId);
-    await writeFile(join(dir, `${META}.tmp`), JSON.stringify(meta));
+    // It holds envd's access token: root's alone.
+    await writeFile(join(dir, `${META}.tmp`), JSON.stringify(meta), { mode: 0o600 });
     await rename(join(dir, `${META}.tmp`), join(dir, META));
   }
 }
@@ -682,8 +707,8 @@ for server in "$@"; do echo "nameserver $server" >> /etc/resolv.conf; done
 echo "options timeout:2 attempts:2" >> /etc/resolv.conf
 `;
 
-async function setIdentityThroughEnvd(envdUrl: string, sandboxId: string, nameservers: string[]): Promise<void> {
-  const envd = new EnvdClient(envdUrl);
+async function setIdentityThroughEnvd(envdUrl: string, sandboxId: string, nameservers: string[], accessToken: string): Promise<void> {
+  const envd = new EnvdClient(envdUrl, accessToken);
   try {
     const r = await envd.exec({ cmd: '/bin/sh', args: ['-c', IDENTITY_SCRIPT, 'wrenn-identity', sandboxId, ...nameservers], user: 'root' }, 10);
     if (r.exitCode !== 0) throw new Error(`setting the sandbox identity failed (${r.exitCode}): ${r.stderr.trim()}`);

@@ -39,7 +39,8 @@ describe('escape probes: root inside a namespace sandbox (root, kernel)', { time
   let id: string;
 
   const sh = async (sandboxId: string, script: string, user = 'root') => {
-    const client = new EnvdClient((await runtime.endpoint(sandboxId)).envdUrl);
+    const { envdUrl, accessToken } = await runtime.endpoint(sandboxId);
+    const client = new EnvdClient(envdUrl, accessToken);
     clients.push(client);
     return client.exec({ cmd: '/bin/sh', args: ['-c', script], user }, 30);
   };

@@ -43,7 +43,8 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
   };
   const clients: EnvdClient[] = [];
   const envdOf = async (rt: NamespaceRuntime, id: string) => {
-    const client = new EnvdClient((await rt.endpoint(id)).envdUrl);
+    const { envdUrl, accessToken } = await rt.endpoint(id);
+    const client = new EnvdClient(envdUrl, accessToken);
     clients.push(client);
     return client;
   };

@@ -10,6 +10,7 @@ import { CleanupStack } from '../../cleanup/cleanup-stack';
 import { NetworkManager } from '../../networking';
 import { EnvdClient } from '../../envd-client/envd.client';
 import { createDiskImage, diskUsedBytes, imageAllocatedBytes, mountDiskImage, unmountDiskImage } from '../../rootfs/disk-image';
+import { envdTokenEnv, newEnvdAccessToken } from '../../envd-client/envd-token';
 import { OverlayStore } from '../../rootfs/overlay.store';
 import { SnapshotMeta, SnapshotStore } from '../../rootfs/snapshot.store';
 import { TemplateMeta, TemplateStore } from '../../rootfs/template.store';
@@ -82,6 +83,8 @@ interface SandboxMeta {
   lower?: string[];
   /** Host ids of the sandbox's user namespace: its root is hostRoot. */
   ids?: { hostRoot: number; count: number };
+  /** The token envd demands on every request (absent for a sandbox started before envd had one). */
+  envdAccessToken?: string;
 }
 
 /** Shape every warm sandbox is started with; a claim rewrites the limits to the request's. */
@@ -244,7 +247,7 @@ export class NamespaceRuntime implements SandboxRuntime {
       await setHostname(warm.initPid, id);
       await this.writeIdentityFiles(this.overlay.layout(warm.dir).upper, id);
       const meta: SandboxMeta = { ...warm, sandboxId: id, spec, createdAt: new Date().toISOString() };
-      await writeFile(join(warm.dir, `${META}.tmp`), JSON.stringify(meta));
+      await writeFile(join(warm.dir, `${META}.tmp`), JSON.stringify(meta), { mode: 0o600 });
       await rename(join(warm.dir, `${META}.tmp`), join(warm.dir, META));
       await symlink(warm.dir, this.sandboxDir(id));
       this.sandboxes.set(id, meta);
@@ -335,6 +338,7 @@ export class NamespaceRuntime implements SandboxRuntime {
       if (!restoreDisk) await this.writeIdentityFiles(layout.upper, spec.sandboxId);
       await this.overlay.ensureMountPoints(layout.upper, mountPoints(cgroup.userProcsFiles.length));
 
+      const envdAccessToken = newEnvdAccessToken();
       const envd = this.options.envd;
       const launched = launchSandbox({
         ids,
@@ -354,7 +358,7 @@ export class NamespaceRuntime implements SandboxRuntime {
             : []),
           ...cgroup.userProcsFiles.map((file, i) => ({ source: file, target: `run/wrenn/cgroup/${i + 1}.procs`, readonly: false })),
         ],
-        env: { PATH: DEFAULT_PATH, ENVD_PORT: String(ENVD_PORT) },
+        env: { PATH: DEFAULT_PATH, ENVD_PORT: String(ENVD_PORT), ...envdTokenEnv(envdAccessToken) },
         argv: ['/usr/bin/tini', '-s', '--', ...(envd ? ['/opt/wrenn/bin/node', '/opt/wrenn/envd/envd.js'] : ['/bin/sleep', 'infinity'])],
         consoleLog: join(dir, 'console.log'),
       });
@@ -394,9 +398,11 @@ export class NamespaceRuntime implements SandboxRuntime {
         dir,
         lower: options.lower,
         ids,
+        envdAccessToken,
       };
-      // Written last and atomically: only a complete sandbox has a meta.json.
-      await writeFile(join(dir, `${META}.tmp`), JSON.stringify(meta));
+      // Written last and atomically: only a complete sandbox has a meta.json. It holds envd's
+      // token: root's alone (so is the dir).
+      await writeFile(join(dir, `${META}.tmp`), JSON.stringify(meta), { mode: 0o600 });
       await rename(join(dir, `${META}.tmp`), join(dir, META));
       return meta;
     } catch (error) {
@@ -412,10 +418,10 @@ export class NamespaceRuntime implements SandboxRuntime {
     await writeFile(join(upper, 'etc/hostname'), `${sandboxId}\n`);
   }
 
-  /** Where the sandbox's envd listens (its own address on the slot). */
-  async endpoint(sandboxId: string): Promise<{ envdUrl: string }> {
+  /** Where the sandbox's envd listens (its own address on the slot), and the token it demands. */
+  async endpoint(sandboxId: string): Promise<{ envdUrl: string; accessToken?: string }> {
     const meta = await this.live(sandboxId);
-    return { envdUrl: `http://${meta.network.sandboxIp}:${ENVD_PORT}` };
+    return { envdUrl: `http://${meta.network.sandboxIp}:${ENVD_PORT}`, accessToken: meta.envdAccessToken };
   }
 
   /** Destroys a sandbox, running or paused: processes, network, cgroups, files and snapshot. */

@@ -62,7 +62,8 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     return id;
   };
   const sh = async (id: string, script: string, rt = runtime) => {
-    const client = new EnvdClient((await rt.endpoint(id)).envdUrl);
+    const { envdUrl, accessToken } = await rt.endpoint(id);
+    const client = new EnvdClient(envdUrl, accessToken);
     clients.push(client);
     return client.exec({ cmd: 'sh', args: ['-c', script], user: 'root' }, 10);
   };
