@@ -123,6 +123,13 @@ export class NetworkManager {
     await this.firewall.setEgress(index, await this.resolvePolicy(policy));
   }
 
+  /** applyPolicy for the slot of the sandbox at this address (how the orchestrator knows it). */
+  async applyAt(sandboxIp: string, policy: NetworkPolicy): Promise<void> {
+    const net = this.slotOf(sandboxIp);
+    if (!net) throw new Error(`no network slot in use has address ${sandboxIp}`);
+    await this.applyPolicy(net.index, policy);
+  }
+
   /** The slot in use whose sandbox has this address (the address envd is reached at). */
   slotOf(sandboxIp: string): SandboxNetwork | undefined {
     for (const net of this.assigned.values()) if (net.sandboxIp === sandboxIp) return net;
