@@ -1,3 +1,5 @@
+import type { NetworkPolicy } from './network-policy';
+
 /**
  * Control-plane request/reply messages (gateway → services). Subjects come from Naming.commandSubject.
  */
@@ -19,6 +21,7 @@ export const SchedulerCommand = {
   Resume: 'resume',
   MarkLost: 'mark-lost',
   SetTimeout: 'set-timeout',
+  SetNetwork: 'set-network',
 } as const;
 export type SchedulerCommand = (typeof SchedulerCommand)[keyof typeof SchedulerCommand];
 
@@ -44,6 +47,8 @@ export interface CreateSandboxRequest {
   /** Disk quota in MiB; absent = the host's default. */
   diskMb?: number;
   timeoutSec: number;
+  /** Egress policy; absent = the defaults. */
+  network?: NetworkPolicy;
 }
 
 export interface DestroySandboxRequest {
@@ -92,6 +97,13 @@ export interface SetSandboxTimeoutRequest {
   meta: CommandMeta;
   sandboxId: string;
   timeoutSec: number;
+}
+
+/** Replace a sandbox's egress policy: live on its host when running, at its resume when paused. */
+export interface SetSandboxNetworkRequest {
+  meta: CommandMeta;
+  sandboxId: string;
+  network: NetworkPolicy;
 }
 
 /** The reaper's verdict on a sandbox whose host stopped beating. */

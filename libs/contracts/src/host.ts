@@ -1,3 +1,5 @@
+import type { NetworkPolicy } from './network-policy';
+
 /**
  * The host-agent protocol: lifecycle commands on host.<hostId>.<op>, heartbeats in the hosts KV
  * bucket. Commands and files inside sandboxes go through the agent's data plane (Connect RPC).
@@ -11,6 +13,7 @@ export const HostOp = {
   Resume: 'resume',
   CreateTemplate: 'template-create',
   DeleteTemplate: 'template-delete',
+  SetNetwork: 'network-set',
 } as const;
 export type HostOp = (typeof HostOp)[keyof typeof HostOp];
 
@@ -33,6 +36,8 @@ export interface SandboxSpec {
   templateId?: string;
   /** The sandbox's disk quota in MiB; absent = the host's default. */
   diskMb?: number;
+  /** Egress policy the host enforces from the sandbox's first packet on; absent = the defaults. */
+  network?: NetworkPolicy;
 }
 
 export interface CreateOnHost {
@@ -112,6 +117,13 @@ export interface ResumeOnHost {
 export interface ResumedOnHost {
   sandboxId: string;
   elapsedMs: number;
+}
+
+/** Replace a running sandbox's egress policy, live (domain names resolved on the host, now). */
+export interface SetNetworkOnHost {
+  commandId: string;
+  sandboxId: string;
+  network: NetworkPolicy;
 }
 
 /** Freeze a running sandbox's state into a template; the sandbox keeps running. */

@@ -4,3 +4,4 @@ export * from './host';
 export * from './commands';
 export * from './ids';
 export * from './identity';
+export * from './network-policy';

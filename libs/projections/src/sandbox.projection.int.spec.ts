@@ -32,6 +32,7 @@ describe('sandbox and usage projections, one event at a time vs a whole run', ()
     await sb('10:00:12.000', 'sb_c', 'stop_requested');
     await req('10:00:13.000', 'sb_d');
     await sb('10:00:14.000', 'sb_d', 'timeout_changed', { timeoutSec: 0 });
+    await sb('10:00:15.000', 'sb_c', 'network_changed', { network: { allowOut: ['10.0.0.0/8'], denyOut: [], allowInternetAccess: false } });
     raws = [];
     await log.store.readRaw({ fromSeq: 1 }, (raw) => void raws.push(raw));
   });
@@ -69,7 +70,10 @@ describe('sandbox and usage projections, one event at a time vs a whole run', ()
     assert.equal(a.created_at.toISOString(), '2026-03-01T10:00:00.000Z');
     assert.equal(a.updated_at.toISOString(), '2026-03-01T10:00:11.000Z');
     assert.equal(a.timeout_sec, 600, 'the timeout changed while paused is kept');
-    assert.equal(oneByOne.sandboxes.find((r: { id: string }) => r.id === 'sb_c').state, 'stopping');
+    const c = oneByOne.sandboxes.find((r: { id: string }) => r.id === 'sb_c');
+    assert.equal(c.state, 'stopping', 'a policy change never moves the state');
+    assert.deepEqual(c.network, { allowOut: ['10.0.0.0/8'], denyOut: [], allowInternetAccess: false });
+    assert.equal(a.network, null, 'the defaults are kept as null');
     // A new timeout changes the timeout and the row's last change, never the state.
     const d = oneByOne.sandboxes.find((r: { id: string }) => r.id === 'sb_d');
     assert.deepEqual([d.state, d.timeout_sec, d.updated_at.toISOString()], ['pending', 0, '2026-03-01T10:00:14.000Z']);

@@ -1,4 +1,4 @@
-import { Aggregate, Naming } from '@wrenn/contracts';
+import { Aggregate, isDefaultPolicy, Naming, NetworkPolicy } from '@wrenn/contracts';
 import { isSandboxEventType, SandboxEvent, SandboxEventType as T, SandboxStatus } from '@wrenn/domain';
 import { Projection, StoredEvent } from '@wrenn/eventlog';
 import { EntityManager } from 'typeorm';
@@ -23,6 +23,7 @@ function stateAfter(event: SandboxEvent): string | null {
     case T.Stopped: return SandboxStatus.Stopped;
     case T.Lost: return SandboxStatus.Lost;
     case T.TimeoutChanged: return null;
+    case T.NetworkChanged: return null;
   }
 }
 
@@ -30,6 +31,7 @@ function stateAfter(event: SandboxEvent): string | null {
 interface MutableRow {
   state: string;
   timeoutSec: number;
+  network: NetworkPolicy | null;
   hostId: string | null;
   bootId: string | null;
   failureReason: string | null;
@@ -70,6 +72,7 @@ function evolveRow(row: MutableRow, event: SandboxEvent, stored: StoredEvent): v
     case T.Resumed: row.hostId = event.data.hostId; row.snapshotRef = null; row.snapshotSizeBytes = null; break;
     // updated_at moves with it: the reaper counts inactivity from the row's last change too.
     case T.TimeoutChanged: row.timeoutSec = event.data.timeoutSec; break;
+    case T.NetworkChanged: row.network = isDefaultPolicy(event.data.network) ? null : event.data.network; break;
     default: break;
   }
 }
@@ -92,14 +95,14 @@ async function applySandboxEvents(events: StoredEvent[], tx: EntityManager): Pro
     seen.add(id);
   }
   if (needed.size > 0) {
-    const rows: Array<{ id: string; state: string; timeout_sec: number; host_id: string | null; boot_id: string | null; failure_reason: string | null; snapshot_ref: string | null; snapshot_size_bytes: string | null; version: string; updated_at: Date }> =
+    const rows: Array<{ id: string; state: string; timeout_sec: number; network: NetworkPolicy | null; host_id: string | null; boot_id: string | null; failure_reason: string | null; snapshot_ref: string | null; snapshot_size_bytes: string | null; version: string; updated_at: Date }> =
       await tx.query(
-        'SELECT id, state, timeout_sec, host_id, boot_id, failure_reason, snapshot_ref, snapshot_size_bytes, version, updated_at FROM sandboxes WHERE id = ANY($1::text[])',
+        'SELECT id, state, timeout_sec, network, host_id, boot_id, failure_reason, snapshot_ref, snapshot_size_bytes, version, updated_at FROM sandboxes WHERE id = ANY($1::text[])',
         [[...needed]],
       );
     for (const r of rows) {
       changed.set(r.id, {
-        state: r.state, timeoutSec: r.timeout_sec, hostId: r.host_id, bootId: r.boot_id, failureReason: r.failure_reason,
+        state: r.state, timeoutSec: r.timeout_sec, network: r.network, hostId: r.host_id, bootId: r.boot_id, failureReason: r.failure_reason,
         snapshotRef: r.snapshot_ref, snapshotSizeBytes: r.snapshot_size_bytes === null ? null : Number(r.snapshot_size_bytes),
         version: Number(r.version), updatedAt: r.updated_at.toISOString(),
       });
@@ -112,7 +115,7 @@ async function applySandboxEvents(events: StoredEvent[], tx: EntityManager): Pro
       if (created.has(id) || changed.has(id)) throw new Error(`sandbox ${id} is already in the read model`);
       created.set(id, {
         teamId: event.data.teamId, template: event.data.template, vcpus: event.data.vcpus, memoryMb: event.data.memoryMb,
-        timeoutSec: event.data.timeoutSec, templateId: event.data.templateId ?? null, state: SandboxStatus.Pending, hostId: null, bootId: null,
+        timeoutSec: event.data.timeoutSec, network: event.data.network ?? null, templateId: event.data.templateId ?? null, state: SandboxStatus.Pending, hostId: null, bootId: null,
         failureReason: null, snapshotRef: null, snapshotSizeBytes: null, version: stored.seq, createdAt: stored.occurredAt, updatedAt: stored.occurredAt,
       });
       continue;
@@ -124,30 +127,30 @@ async function applySandboxEvents(events: StoredEvent[], tx: EntityManager): Pro
   // Rows travel as one JSON parameter each: serialised natively, unpacked by json_to_recordset.
   if (created.size > 0) {
     const rows = [...created].map(([id, r]) => ({
-      id, team_id: r.teamId, state: r.state, template: r.template, vcpus: r.vcpus, memory_mb: r.memoryMb, timeout_sec: r.timeoutSec,
+      id, team_id: r.teamId, state: r.state, template: r.template, vcpus: r.vcpus, memory_mb: r.memoryMb, timeout_sec: r.timeoutSec, network: r.network,
       template_id: r.templateId, host_id: r.hostId, boot_id: r.bootId, failure_reason: r.failureReason, snapshot_ref: r.snapshotRef,
       snapshot_size_bytes: r.snapshotSizeBytes, version: r.version, created_at: r.createdAt, updated_at: r.updatedAt,
     }));
     await tx.query(
-      `INSERT INTO sandboxes (id, team_id, state, template, vcpus, memory_mb, timeout_sec, template_id, host_id, boot_id, failure_reason,
+      `INSERT INTO sandboxes (id, team_id, state, template, vcpus, memory_mb, timeout_sec, network, template_id, host_id, boot_id, failure_reason,
                              snapshot_ref, snapshot_size_bytes, version, created_at, updated_at)
-       SELECT id, team_id, state, template, vcpus, memory_mb, timeout_sec, template_id, host_id, boot_id, failure_reason,
+       SELECT id, team_id, state, template, vcpus, memory_mb, timeout_sec, network, template_id, host_id, boot_id, failure_reason,
               snapshot_ref, snapshot_size_bytes, version, created_at, updated_at
        FROM json_to_recordset($1::json) AS r(id text, team_id text, state text, template text, vcpus integer, memory_mb integer, timeout_sec integer,
-            template_id text, host_id text, boot_id text, failure_reason text, snapshot_ref text, snapshot_size_bytes bigint, version bigint,
+            network jsonb, template_id text, host_id text, boot_id text, failure_reason text, snapshot_ref text, snapshot_size_bytes bigint, version bigint,
             created_at timestamptz, updated_at timestamptz)`,
       [JSON.stringify(rows)],
     );
   }
   if (changed.size > 0) {
     const rows = [...changed].map(([id, r]) => ({
-      id, state: r.state, timeout_sec: r.timeoutSec, host_id: r.hostId, boot_id: r.bootId, failure_reason: r.failureReason, snapshot_ref: r.snapshotRef,
+      id, state: r.state, timeout_sec: r.timeoutSec, network: r.network, host_id: r.hostId, boot_id: r.bootId, failure_reason: r.failureReason, snapshot_ref: r.snapshotRef,
       snapshot_size_bytes: r.snapshotSizeBytes, version: r.version, updated_at: r.updatedAt,
     }));
     await tx.query(
-      `UPDATE sandboxes s SET state = u.state, timeout_sec = u.timeout_sec, host_id = u.host_id, boot_id = u.boot_id, failure_reason = u.failure_reason,
+      `UPDATE sandboxes s SET state = u.state, timeout_sec = u.timeout_sec, network = u.network, host_id = u.host_id, boot_id = u.boot_id, failure_reason = u.failure_reason,
               snapshot_ref = u.snapshot_ref, snapshot_size_bytes = u.snapshot_size_bytes, version = u.version, updated_at = u.updated_at
-       FROM json_to_recordset($1::json) AS u(id text, state text, timeout_sec integer, host_id text, boot_id text, failure_reason text, snapshot_ref text,
+       FROM json_to_recordset($1::json) AS u(id text, state text, timeout_sec integer, network jsonb, host_id text, boot_id text, failure_reason text, snapshot_ref text,
             snapshot_size_bytes bigint, version bigint, updated_at timestamptz)
        WHERE s.id = u.id`,
       [JSON.stringify(rows)],

@@ -9,6 +9,7 @@ import { apiError } from './errors';
 import { ExecSession, ExecStreamStart } from './exec-stream';
 import { parseSse } from './sse';
 import type {
+  NetworkPolicy,
   ApiKey, AuditPage, AuditQuery, CreatedApiKey, CreateSandbox, DirEntry, ExecRequest, ExecResult, FileTarget, Health,
   ListSandboxes, LiveEvent, LoginResult, Me, Metrics, Sandbox, SignupResult, Snapshot, Usage, Written,
 } from './types';
@@ -132,6 +133,11 @@ export class WrennClient {
   /** Changes the inactivity timeout (seconds; 0 = never pause). */
   setSandboxTimeout(id: string, timeoutSec: number): Promise<Sandbox> {
     return this.json('POST', `/v1/sandboxes/${seg(id)}/timeout`, { body: { timeout_sec: timeoutSec } });
+  }
+
+  /** Replaces the sandbox's egress policy, whole and live (omitted lists are empty, internet on by default). */
+  setSandboxNetwork(id: string, network: Partial<NetworkPolicy>): Promise<Sandbox> {
+    return this.json('PUT', `/v1/sandboxes/${seg(id)}/network`, { body: network });
   }
 
   sandboxMetrics(id: string): Promise<Metrics> {

@@ -37,6 +37,7 @@ export const OPERATIONS: Record<string, Operation> = {
   resumeSandbox: { method: 'POST', path: '/v1/sandboxes/{id}/resume', sdk: 'resumeSandbox', sample: (c) => c.resumeSandbox(SB) },
   pingSandbox: { method: 'POST', path: '/v1/sandboxes/{id}/ping', sdk: 'pingSandbox', sample: (c) => c.pingSandbox(SB) },
   setSandboxTimeout: { method: 'POST', path: '/v1/sandboxes/{id}/timeout', sdk: 'setSandboxTimeout', sample: (c) => c.setSandboxTimeout(SB, 300) },
+  setSandboxNetwork: { method: 'PUT', path: '/v1/sandboxes/{id}/network', sdk: 'setSandboxNetwork', sample: (c) => c.setSandboxNetwork(SB, { allow_out: ['10.0.0.5'], allow_internet_access: false }) },
   sandboxMetrics: { method: 'GET', path: '/v1/sandboxes/{id}/metrics', sdk: 'sandboxMetrics', sample: (c) => c.sandboxMetrics(SB) },
   exec: { method: 'POST', path: '/v1/sandboxes/{id}/exec', sdk: 'exec', sample: (c) => c.exec(SB, { cmd: 'true' }) },
   execStream: { method: 'GET', path: '/v1/sandboxes/{id}/exec/stream', sdk: 'execStream', sample: (c) => c.execStream(SB, { cmd: 'sh' }).done },

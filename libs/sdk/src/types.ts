@@ -9,6 +9,8 @@ export interface Sandbox {
   vcpus: number;
   memory_mb: number;
   timeout_sec: number;
+  /** The egress policy the host enforces. */
+  network?: NetworkPolicy;
   host_id: string | null;
   failure_reason: string | null;
   snapshot_ref?: string | null;
@@ -27,6 +29,20 @@ export interface CreateSandbox {
   disk_mb?: number;
   /** Inactivity after which the sandbox is paused; 0 = never. */
   timeout_sec?: number;
+  /** Egress rules: IPv4 addresses, IPv4 CIDRs or domain names. deny_out wins over allow_out. */
+  network?: { allow_out?: string[]; deny_out?: string[] };
+  /** false: nothing outside network.allow_out is reachable (the DNS resolvers stay open). */
+  allow_internet_access?: boolean;
+}
+
+/**
+ * A sandbox's egress policy: deny_out first, then allow_out, then the defaults (the public
+ * internet allowed; private, link-local, loopback, other sandboxes and the host refused).
+ */
+export interface NetworkPolicy {
+  allow_out: string[];
+  deny_out: string[];
+  allow_internet_access: boolean;
 }
 
 export interface ListSandboxes {

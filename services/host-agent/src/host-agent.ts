@@ -10,7 +10,8 @@ import { serveHostCommands } from './commands/host-commands';
 import { DataPlaneServer, startDataPlane } from './data-plane/data-plane.server';
 import { EnvdProxyServer, startEnvdProxy } from './envd-proxy/envd-proxy.server';
 import { Heartbeat } from './heartbeat/heartbeat';
-import { createRuntime } from './runtime/create-runtime';
+import { createRuntimeAndNetwork } from './runtime/create-runtime';
+import { join } from 'node:path';
 import { SandboxOrchestrator } from './sandbox/sandbox-orchestrator';
 
 const VERSION = '0.1.0';
@@ -40,8 +41,8 @@ export class HostAgent implements RunningService {
     const nc = await connectNats(config.natsUrl, `wrenn-host-agent-${config.host.id}`);
     try {
       const names = naming(config.namespace);
-      const runtime = createRuntime(config, log);
-      const orchestrator = new SandboxOrchestrator(runtime, log);
+      const { runtime, network } = createRuntimeAndNetwork(config, log);
+      const orchestrator = new SandboxOrchestrator(runtime, log, { egress: network, policyDir: join(config.host.stateDir, 'network-policies') });
       const agent = new HostAgent(config, nc, orchestrator, log);
       const started = performance.now();
       const report = await orchestrator.start();

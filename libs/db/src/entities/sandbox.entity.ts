@@ -19,6 +19,8 @@ export class SandboxRow {
   @Column({ name: 'snapshot_size_bytes', type: 'bigint', nullable: true }) snapshotSizeBytes!: string | null;
   /** Snapshot template the sandbox started from; null for built-in images. */
   @Column({ name: 'template_id', type: 'text', nullable: true }) templateId!: string | null;
+  /** Egress policy ({allowOut, denyOut, allowInternetAccess}); null = the defaults. */
+  @Column({ type: 'jsonb', nullable: true }) network!: { allowOut: string[]; denyOut: string[]; allowInternetAccess: boolean } | null;
   /** Stream sequence of the last event applied to this row. */
   @Column({ type: 'bigint' }) version!: string;
   @Column({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;

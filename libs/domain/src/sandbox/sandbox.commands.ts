@@ -1,3 +1,4 @@
+import type { NetworkPolicy } from '@wrenn/contracts';
 import { PauseReason } from './sandbox.events';
 import type { SandboxStatus } from './sandbox.state';
 
@@ -17,6 +18,7 @@ export const SandboxCommandType = {
   MarkStopped: 'MarkStopped',
   MarkLost: 'MarkLost',
   SetTimeout: 'SetTimeout',
+  SetNetwork: 'SetNetwork',
 } as const;
 export type SandboxCommandType = (typeof SandboxCommandType)[keyof typeof SandboxCommandType];
 
@@ -33,6 +35,8 @@ export type SandboxCommand =
       templateId?: string;
       /** Disk quota in MiB; absent = the host's default. */
       diskMb?: number;
+      /** Egress policy; absent = the defaults. */
+      network?: NetworkPolicy;
     }
   | { type: typeof SandboxCommandType.ScheduleSandbox; hostId: string; bootId: string }
   | { type: typeof SandboxCommandType.MarkStarted; hostId: string; elapsedMs: number }
@@ -55,6 +59,8 @@ export type SandboxCommand =
   | { type: typeof SandboxCommandType.MarkStopped }
   | { type: typeof SandboxCommandType.MarkLost; hostId: string; reason: string }
   /** Seconds of inactivity before the reaper pauses the sandbox; 0 = never. */
-  | { type: typeof SandboxCommandType.SetTimeout; timeoutSec: number };
+  | { type: typeof SandboxCommandType.SetTimeout; timeoutSec: number }
+  /** A new egress policy, replacing the one before (already applied on the host when running). */
+  | { type: typeof SandboxCommandType.SetNetwork; network: NetworkPolicy };
 
 export const SANDBOX_COMMAND_TYPES: readonly SandboxCommandType[] = Object.values(SandboxCommandType);

@@ -52,6 +52,7 @@ const SAMPLE_COMMANDS: Record<SandboxCommandType, SandboxCommand> = {
   MarkStopped: { type: 'MarkStopped' },
   MarkLost: { type: 'MarkLost', hostId: 'h1', reason: 'heartbeat expired' },
   SetTimeout: { type: 'SetTimeout', timeoutSec: 120 },
+  SetNetwork: { type: 'SetNetwork', network: { allowOut: ['10.0.0.0/24'], denyOut: [], allowInternetAccess: true } },
 };
 
 describe('sandboxDecider', () => {
@@ -163,6 +164,27 @@ describe('sandboxDecider', () => {
         spec(ended).when(SAMPLE_COMMANDS.SetTimeout).thenThrows(ErrorCode.InvalidState);
       }
     });
+    it('keeps an egress policy asked for at create, and leaves the defaults out of the event', () => {
+      const network = { allowOut: ['10.1.2.3/32', 'mirror.example.com'], denyOut: ['8.8.8.8/32'], allowInternetAccess: false };
+      spec([]).when({ ...SAMPLE_COMMANDS.RequestSandbox, network } as SandboxCommand).then([{ type: T.Requested, data: { ...requested.data, network } } as SandboxEvent]);
+      spec([]).when({ ...SAMPLE_COMMANDS.RequestSandbox, network: { allowOut: [], denyOut: [], allowInternetAccess: true } } as SandboxCommand).then([requested]);
+      const state = fold(sandboxDecider, [requested]);
+      assert.deepEqual(state.status !== 'initial' && state.network, { allowOut: [], denyOut: [], allowInternetAccess: true });
+    });
+    it('changes the egress policy of a running or paused sandbox, whole, and keeps it across pause and resume', () => {
+      const network = { allowOut: ['10.0.0.0/24'], denyOut: [], allowInternetAccess: true };
+      spec(HISTORIES.running).when(SAMPLE_COMMANDS.SetNetwork).then([{ type: T.NetworkChanged, data: { network } }]);
+      spec(HISTORIES.paused).when(SAMPLE_COMMANDS.SetNetwork).then([{ type: T.NetworkChanged, data: { network } }]);
+      const changed = [...HISTORIES.running, { type: T.NetworkChanged, data: { network } } as SandboxEvent];
+      spec(changed).when(SAMPLE_COMMANDS.SetNetwork).then([]);
+      const state = fold(sandboxDecider, [...changed, pauseRequested, paused, resumeRequested, { type: T.Resumed, data: { hostId: 'h2' } }]);
+      assert.deepEqual(state.status === 'running' && state.network, network);
+    });
+    it('refuses a bad policy with validation_failed naming the entry, at create and on a change', () => {
+      const bad = { allowOut: ['10.0.0.0/33'], denyOut: [], allowInternetAccess: true };
+      assert.throws(() => sandboxDecider.decide({ type: 'SetNetwork', network: bad }, fold(sandboxDecider, HISTORIES.running)), (e: { code: string; details: { fields: Record<string, string> } }) => e.code === ErrorCode.ValidationFailed && 'allowOut[0]' in e.details.fields);
+      spec([]).when({ ...SAMPLE_COMMANDS.RequestSandbox, network: bad } as SandboxCommand).thenThrows(ErrorCode.ValidationFailed);
+    });
     it('marks a sandbox lost with its host and reason', () => {
       spec(HISTORIES.running)
         .when(SAMPLE_COMMANDS.MarkLost)
@@ -190,9 +212,9 @@ describe('sandboxDecider', () => {
       'initial/RequestSandbox',
       'pending/ScheduleSandbox', 'pending/MarkFailed', 'pending/RequestStop', 'pending/SetTimeout',
       'starting/MarkStarted', 'starting/MarkFailed', 'starting/RequestStop', 'starting/MarkLost', 'starting/SetTimeout',
-      'running/MarkFailed', 'running/RequestPause', 'running/RequestStop', 'running/MarkLost', 'running/SetTimeout',
+      'running/MarkFailed', 'running/RequestPause', 'running/RequestStop', 'running/MarkLost', 'running/SetTimeout', 'running/SetNetwork',
       'pausing/MarkFailed', 'pausing/MarkPaused', 'pausing/MarkPauseFailed', 'pausing/MarkLost', 'pausing/SetTimeout',
-      'paused/RequestResume', 'paused/RequestStop', 'paused/SetTimeout',
+      'paused/RequestResume', 'paused/RequestStop', 'paused/SetTimeout', 'paused/SetNetwork',
       'resuming/MarkFailed', 'resuming/MarkResumed', 'resuming/MarkResumeFailed', 'resuming/MarkLost', 'resuming/SetTimeout',
       'stopping/MarkFailed', 'stopping/MarkStopped', 'stopping/MarkLost',
       'failed/RequestStop',

@@ -1,4 +1,4 @@
-import { ErrorCode, WrennError } from '@wrenn/contracts';
+import { ErrorCode, isDefaultPolicy, normaliseNetworkPolicy, NetworkPolicy, samePolicy, WrennError } from '@wrenn/contracts';
 import { assertNever, Decider } from '../decider';
 import { SandboxCommand, SandboxCommandType } from './sandbox.commands';
 import { SandboxEvent, SandboxEventType } from './sandbox.events';
@@ -62,7 +62,18 @@ export const ALLOWED_FROM: Readonly<Record<SandboxCommandType, readonly From[]>>
     SandboxStatus.Paused,
     SandboxStatus.Resuming,
   ],
+  // The egress policy: a running sandbox's is applied on its host before it is recorded; a
+  // paused one's takes effect at its resume. In between (starting, pausing, resuming) the host
+  // is mid-way through work that carries the policy of before, so a change waits for it.
+  SetNetwork: [SandboxStatus.Running, SandboxStatus.Paused],
 };
+
+/** A policy as the log keeps it: checked and normalised, or 400 validation_failed naming every problem. */
+function validPolicy(network: NetworkPolicy): NetworkPolicy {
+  const result = normaliseNetworkPolicy(network);
+  if ('problems' in result) throw new WrennError(ErrorCode.ValidationFailed, `bad network policy: ${Object.entries(result.problems).map(([k, v]) => `${k} ${v}`).join('; ')}`, { fields: result.problems });
+  return result.policy;
+}
 
 function guard(command: SandboxCommand, state: SandboxState): void {
   const narrowed = command.type === SandboxCommandType.MarkFailed && command.onlyFrom !== undefined && state.status !== 'initial' && !command.onlyFrom.includes(state.status);
@@ -96,11 +107,14 @@ function describe(type: SandboxCommandType): string {
     case 'MarkStopped': return 'mark stopped';
     case 'MarkLost': return 'mark lost';
     case 'SetTimeout': return 'set the timeout of';
+    case 'SetNetwork': return 'change the network policy of';
     default: return assertNever(type);
   }
 }
 
 function decide(command: SandboxCommand, state: SandboxState): SandboxEvent[] {
+  // A bad policy is refused before anything else is looked at: nothing of it is taken.
+  const network = command.type === SandboxCommandType.RequestSandbox && command.network ? validPolicy(command.network) : command.type === SandboxCommandType.SetNetwork ? validPolicy(command.network) : undefined;
   guard(command, state);
   const current = state as ExistingSandbox; // every command but RequestSandbox needs an existing one
   switch (command.type) {
@@ -117,6 +131,7 @@ function decide(command: SandboxCommand, state: SandboxState): SandboxEvent[] {
             timeoutSec: command.timeoutSec,
             ...(command.templateId ? { templateId: command.templateId } : {}),
             ...(command.diskMb !== undefined ? { diskMb: command.diskMb } : {}),
+            ...(network && !isDefaultPolicy(network) ? { network } : {}),
           },
         },
       ];
@@ -151,6 +166,10 @@ function decide(command: SandboxCommand, state: SandboxState): SandboxEvent[] {
       // The same timeout again changes nothing, so it records nothing.
       if (command.timeoutSec === current.timeoutSec) return [];
       return [{ type: SandboxEventType.TimeoutChanged, data: { timeoutSec: command.timeoutSec } }];
+    case SandboxCommandType.SetNetwork:
+      // The policy it already has records nothing.
+      if (samePolicy(network!, current.network)) return [];
+      return [{ type: SandboxEventType.NetworkChanged, data: { network: network! } }];
     default:
       return assertNever(command);
   }

@@ -2,6 +2,8 @@
  * Sandbox events. Past tense, one schema per (type, version); a published schema never changes:
  * a breaking change becomes version 2 plus an upcaster in sandbox.upcasters.ts.
  */
+import type { NetworkPolicy } from '@wrenn/contracts';
+
 export const SandboxEventType = {
   Requested: 'sandbox.requested',
   Scheduled: 'sandbox.scheduled',
@@ -18,6 +20,7 @@ export const SandboxEventType = {
   Stopped: 'sandbox.stopped',
   Lost: 'sandbox.lost',
   TimeoutChanged: 'sandbox.timeout_changed',
+  NetworkChanged: 'sandbox.network_changed',
 } as const;
 export type SandboxEventType = (typeof SandboxEventType)[keyof typeof SandboxEventType];
 
@@ -29,8 +32,10 @@ export type SandboxEvent =
       /**
        * `templateId` is present only for sandboxes started from a snapshot template. Optional, so
        * every v1 event written before templates existed still reads as a built-in image.
+       * `network` is present only when the sandbox asked for an egress policy other than the
+       * defaults (and absent from every event written before policies existed).
        */
-      data: { sandboxId: string; teamId: string; template: string; vcpus: number; memoryMb: number; timeoutSec: number; templateId?: string; diskMb?: number };
+      data: { sandboxId: string; teamId: string; template: string; vcpus: number; memoryMb: number; timeoutSec: number; templateId?: string; diskMb?: number; network?: NetworkPolicy };
     }
   | { type: typeof SandboxEventType.Scheduled; data: { hostId: string; bootId: string } }
   | { type: typeof SandboxEventType.Started; data: { hostId: string; elapsedMs: number } }
@@ -47,7 +52,9 @@ export type SandboxEvent =
   | { type: typeof SandboxEventType.Stopped; data: Record<string, never> }
   | { type: typeof SandboxEventType.Lost; data: { hostId: string; reason: string } }
   // The inactivity timeout from now on (seconds, 0 = never); the state does not change.
-  | { type: typeof SandboxEventType.TimeoutChanged; data: { timeoutSec: number } };
+  | { type: typeof SandboxEventType.TimeoutChanged; data: { timeoutSec: number } }
+  // The egress policy from now on, whole (it replaces the one before); the state does not change.
+  | { type: typeof SandboxEventType.NetworkChanged; data: { network: NetworkPolicy } };
 
 export const SANDBOX_EVENT_TYPES: readonly SandboxEventType[] = Object.values(SandboxEventType);
 

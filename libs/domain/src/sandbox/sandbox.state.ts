@@ -1,3 +1,4 @@
+import { DEFAULT_NETWORK_POLICY, NetworkPolicy } from '@wrenn/contracts';
 import { assertNever } from '../decider';
 import { SandboxEvent, SandboxEventType } from './sandbox.events';
 
@@ -28,6 +29,8 @@ export type SandboxState =
       /** Disk quota in MiB; null = the host's default. */
       diskMb: number | null;
       timeoutSec: number;
+      /** The egress policy the host enforces (the defaults unless one was asked for). */
+      network: NetworkPolicy;
       /** Snapshot template the sandbox started from; null for built-in images. */
       templateId: string | null;
       /** Host that holds (or last held) the sandbox; null before placement. */
@@ -56,6 +59,7 @@ export function evolveSandbox(state: SandboxState, event: SandboxEvent): Sandbox
       memoryMb: event.data.memoryMb,
       diskMb: event.data.diskMb ?? null,
       timeoutSec: event.data.timeoutSec,
+      network: event.data.network ?? DEFAULT_NETWORK_POLICY,
       templateId: event.data.templateId ?? null,
       hostId: null,
       bootId: null,
@@ -95,6 +99,8 @@ export function evolveSandbox(state: SandboxState, event: SandboxEvent): Sandbox
       return { ...state, status: SandboxStatus.Lost, failureReason: event.data.reason };
     case SandboxEventType.TimeoutChanged:
       return { ...state, timeoutSec: event.data.timeoutSec };
+    case SandboxEventType.NetworkChanged:
+      return { ...state, network: event.data.network };
     default:
       return assertNever(event);
   }

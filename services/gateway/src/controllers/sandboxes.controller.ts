@@ -1,11 +1,11 @@
 import { IntFromString, Omittable } from '../errors/validation';
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Headers } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Headers } from '@nestjs/common';
 import { IsIn, IsInt, Max, Min } from 'class-validator';
 import { SANDBOX_STATUSES } from '@wrenn/domain';
-import { CreateSandboxDto, ExecDto, SetTimeoutDto, ExecView, MetricsView, SandboxView } from '../dtos/sandbox.dto';
+import { CreateSandboxDto, ExecDto, NetworkPolicyDto, SetTimeoutDto, ExecView, MetricsView, SandboxView } from '../dtos/sandbox.dto';
 import { SandboxDataService } from '../services/sandbox-data.service';
 import { CurrentCaller } from '../auth/access.decorators';
-import { Caller, SandboxesService } from '../services/sandboxes.service';
+import { Caller, networkPolicyFrom, SandboxesService } from '../services/sandboxes.service';
 
 class ListQuery {
   @Omittable() @IntFromString() @IsInt() @Min(1) @Max(1000)
@@ -60,6 +60,12 @@ export class SandboxesController {
   @HttpCode(200)
   setTimeout(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body: SetTimeoutDto, @Headers('x-correlation-id') correlationId?: string): Promise<SandboxView> {
     return this.sandboxes.setTimeout(caller, id, body.timeout_sec, correlationId?.slice(0, 128) || undefined);
+  }
+
+  @Put(':id/network')
+  @HttpCode(200)
+  setNetwork(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body: NetworkPolicyDto, @Headers('x-correlation-id') correlationId?: string): Promise<SandboxView> {
+    return this.sandboxes.setNetwork(caller, id, networkPolicyFrom(body), correlationId?.slice(0, 128) || undefined);
   }
 
   @Post(':id/ping')

@@ -1,6 +1,6 @@
 import { TEMPLATE_NAME_RE } from '@wrenn/contracts';
 import { IntFromString, Omittable } from '../errors/validation';
-import { IsArray, IsInt, IsString, Matches, Max, MaxLength, Min, ArrayMaxSize, MinLength, ValidateBy } from 'class-validator';
+import { IsBoolean, IsObject, IsArray, IsInt, IsString, Matches, Max, MaxLength, Min, ArrayMaxSize, MinLength, ValidateBy } from 'class-validator';
 
 /** Environment variable names a shell can set and read back; no "=" or NUL to smuggle. */
 export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
@@ -36,6 +36,36 @@ export class CreateSandboxDto {
   /** Inactivity after which the sandbox is paused; 0 = never. */
   @Omittable() @IntFromString() @IsInt() @Min(0) @Max(7 * 24 * 3600)
   timeout_sec: number = 0;
+
+  /** Egress rules (see NetworkPolicyDto); checked entry by entry by the service. */
+  @Omittable() @IsObject()
+  network?: { allow_out?: unknown; deny_out?: unknown };
+
+  /** false: nothing outside network.allow_out (and the DNS resolvers) is reachable. */
+  @Omittable() @IsBoolean()
+  allow_internet_access?: boolean;
+}
+
+/**
+ * PUT /v1/sandboxes/{id}/network: the whole egress policy, replacing the one before (an omitted
+ * list is empty, an omitted allow_internet_access is true). Entries: IPv4 addresses, IPv4 CIDRs
+ * or domain names (resolved by the host each time the policy is applied).
+ */
+export class NetworkPolicyDto {
+  @Omittable() @IsArray()
+  allow_out?: unknown[];
+
+  @Omittable() @IsArray()
+  deny_out?: unknown[];
+
+  @Omittable() @IsBoolean()
+  allow_internet_access?: boolean;
+}
+
+export interface NetworkPolicyView {
+  allow_out: string[];
+  deny_out: string[];
+  allow_internet_access: boolean;
 }
 
 export class SetTimeoutDto {
@@ -97,6 +127,8 @@ export interface SandboxView {
   vcpus: number;
   memory_mb: number;
   timeout_sec: number;
+  /** The egress policy the host enforces. */
+  network: NetworkPolicyView;
   host_id: string | null;
   failure_reason: string | null;
   /** While paused: the snapshot on its host and the disk it occupies. */

@@ -1,9 +1,9 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Res, UseFilters } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Query, Res, UseFilters } from '@nestjs/common';
 import type { Response } from 'express';
 import { Caller } from '../services/sandboxes.service';
 import { CurrentCaller } from '../auth/access.decorators';
 import { E2bErrorFilter } from './e2b-error.filter';
-import { E2bConnectDto, E2bListedSandbox, E2bListQuery, E2bMetricsQuery, E2bNewSandboxDto, E2bPauseDto, E2bSandbox, E2bSandboxDetail, E2bSandboxMetric, E2bTimeoutDto } from './e2b.dto';
+import { E2bConnectDto, E2bListedSandbox, E2bListQuery, E2bMetricsQuery, E2bNewSandboxDto, E2bPauseDto, E2bSandbox, E2bSandboxDetail, E2bSandboxMetric, E2bTimeoutDto, E2bNetworkUpdateDto } from './e2b.dto';
 import { E2bSandboxesService } from './e2b-sandboxes.service';
 
 function correlation(id?: string): string | undefined {
@@ -56,6 +56,12 @@ export class E2bSandboxesController {
   @HttpCode(204)
   async setTimeout(@CurrentCaller() caller: Caller, @Param('sandboxID') id: string, @Body() body: E2bTimeoutDto, @Headers('x-correlation-id') correlationId?: string): Promise<void> {
     await this.e2b.setTimeout(caller, id, body.timeout, correlation(correlationId));
+  }
+
+  @Put('sandboxes/:sandboxID/network')
+  @HttpCode(204)
+  async updateNetwork(@CurrentCaller() caller: Caller, @Param('sandboxID') id: string, @Body() body: E2bNetworkUpdateDto, @Headers('x-correlation-id') correlationId?: string): Promise<void> {
+    await this.e2b.updateNetwork(caller, id, body, correlation(correlationId));
   }
 
   @Post('sandboxes/:sandboxID/pause')

@@ -13,7 +13,7 @@ import { EnvdProxy } from './envd-proxy';
 const caller: Caller = { teamId: 'team_t', actor: { kind: 'anonymous', id: 'anonymous' } };
 
 function view(id: string, state: string, template = 'base'): SandboxView {
-  return { id, state, template, template_id: null, snapshot_ref: null, snapshot_size_bytes: null, vcpus: 1, memory_mb: 512, timeout_sec: 300, host_id: 'h', failure_reason: null, created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:00.000Z' };
+  return { id, state, template, template_id: null, snapshot_ref: null, snapshot_size_bytes: null, vcpus: 1, memory_mb: 512, timeout_sec: 300, network: { allow_out: [], deny_out: [], allow_internet_access: true }, host_id: 'h', failure_reason: null, created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:00.000Z' };
 }
 
 /** Wrenn's sandbox use cases, in memory: records what the E2B layer asked of them. */
@@ -110,7 +110,7 @@ describe(E2bSandboxesService.name, () => {
   it('refuses bad input before asking Wrenn for anything', async () => {
     const { sut, sandboxes } = setup();
     await assert.rejects(sut.create(caller, newSandbox({ templateID: 'No Such/Name' })), code(ErrorCode.ValidationFailed));
-    await assert.rejects(sut.create(caller, newSandbox({ allow_internet_access: false })), code(ErrorCode.ValidationFailed));
+    await assert.rejects(sut.create(caller, newSandbox({ network: { allowOut: ['10.0.0.0/99'] } })), code(ErrorCode.ValidationFailed));
     assert.equal(sandboxes.created.length, 0);
   });
 

@@ -3,9 +3,9 @@ import { ErrorCode, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { LOGGER } from '@wrenn/service-kit';
 import { CreateSandboxDto, SandboxView } from '../dtos/sandbox.dto';
-import { Caller, SandboxesService } from '../services/sandboxes.service';
-import { E2bConnectDto, E2bListedSandbox, E2bListQuery, E2bNewSandboxDto, E2bPauseDto, E2bSandbox, E2bSandboxDetail, E2bSandboxMetric, E2bState } from './e2b.dto';
-import { createFromE2b, e2bState, listFilterFromE2b, toE2bDetail, toE2bListed, toE2bMetric, toE2bSandbox } from './e2b.mapper';
+import { Caller, networkPolicyFrom, SandboxesService } from '../services/sandboxes.service';
+import { E2bConnectDto, E2bNetworkUpdateDto, E2bListedSandbox, E2bListQuery, E2bNewSandboxDto, E2bPauseDto, E2bSandbox, E2bSandboxDetail, E2bSandboxMetric, E2bState } from './e2b.dto';
+import { createFromE2b, networkFromE2b, e2bState, listFilterFromE2b, toE2bDetail, toE2bListed, toE2bMetric, toE2bSandbox } from './e2b.mapper';
 import { EnvdAccessTokens } from './envd-access-tokens';
 import { EnvdProxy } from './envd-proxy';
 
@@ -36,7 +36,13 @@ export class E2bSandboxesService {
 
   async create(caller: Caller, body: E2bNewSandboxDto, correlationId?: string): Promise<E2bSandbox> {
     const wanted = createFromE2b(body);
-    const dto = Object.assign(new CreateSandboxDto(), { template: wanted.template, timeout_sec: wanted.timeoutSec });
+    networkPolicyFrom(wanted.network); // a bad entry is 400 before anything is asked of Wrenn
+    const dto = Object.assign(new CreateSandboxDto(), {
+      template: wanted.template,
+      timeout_sec: wanted.timeoutSec,
+      network: { allow_out: wanted.network.allow_out, deny_out: wanted.network.deny_out },
+      allow_internet_access: wanted.network.allow_internet_access,
+    });
     const view = await this.sandboxes.create(caller, dto, correlationId);
     if (view.state !== 'running') {
       throw new WrennError(ErrorCode.HostOperationFailed, `sandbox ${view.id} did not start: ${view.failure_reason ?? view.state}`, { sandboxId: view.id });
@@ -163,6 +169,13 @@ export class E2bSandboxesService {
    * E2B's set timeout onto Wrenn's: E2B kills at now + timeout, Wrenn pauses after `timeout`
    * seconds of inactivity. The new value runs from now either way (setting it counts as use).
    */
+  /** E2B's network update: the whole configuration, live (Wrenn's PUT /v1/sandboxes/{id}/network). */
+  async updateNetwork(caller: Caller, id: string, body: E2bNetworkUpdateDto, correlationId?: string): Promise<void> {
+    const policy = networkPolicyFrom(networkFromE2b(body.allow_internet_access, { allowOut: body.allowOut, denyOut: body.denyOut, rules: body.rules, egressProxy: body.egressProxy }));
+    await this.visible(caller, id);
+    await this.sandboxes.setNetwork(caller, id, policy, correlationId);
+  }
+
   async setTimeout(caller: Caller, id: string, timeoutSec: number, correlationId?: string): Promise<void> {
     await this.visible(caller, id);
     await this.sandboxes.setTimeout(caller, id, timeoutSec, correlationId);

@@ -46,6 +46,17 @@ export class E2bNewSandboxDto {
   @Allow() volumeMounts?: unknown;
 }
 
+/** E2B's SandboxNetworkUpdateConfig: the whole egress configuration, omitted fields cleared. */
+export class E2bNetworkUpdateDto {
+  @Omittable() @IsBoolean()
+  allow_internet_access?: boolean;
+
+  @Allow() allowOut?: unknown;
+  @Allow() denyOut?: unknown;
+  @Allow() rules?: unknown;
+  @Allow() egressProxy?: unknown;
+}
+
 export class E2bTimeoutDto {
   @IntFromString() @IsInt() @Min(0) @Max(MAX_TIMEOUT_SEC)
   timeout!: number;

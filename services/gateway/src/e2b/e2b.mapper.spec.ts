@@ -16,6 +16,7 @@ const view: SandboxView = {
   vcpus: 2,
   memory_mb: 512,
   timeout_sec: 60,
+  network: { allow_out: [], deny_out: [], allow_internet_access: true },
   host_id: 'host-a',
   failure_reason: null,
   created_at: '2026-01-01T00:00:00.000Z',
@@ -53,9 +54,19 @@ describe('E2B mapper', () => {
     assert.throws(() => createFromE2b(body({ envVars: { N: 1 as unknown as string } })), refusedFor('envVars'));
   });
 
+  it("maps E2B's egress options: allTraffic denied is the internet off, allowOut kept", () => {
+    assert.deepEqual(createFromE2b(body({ allow_internet_access: false })).network, { allow_out: [], deny_out: [], allow_internet_access: false });
+    assert.deepEqual(createFromE2b(body({ network: { allowOut: ['api.example.com', '10.0.0.5'], denyOut: ['0.0.0.0/0', '8.8.8.8'] } })).network, {
+      allow_out: ['api.example.com', '10.0.0.5'],
+      deny_out: ['8.8.8.8'],
+      allow_internet_access: false,
+    });
+    assert.deepEqual(createFromE2b(body({})).network, { allow_out: [], deny_out: [], allow_internet_access: true });
+  });
+
   it('refuses options Wrenn cannot honour instead of ignoring them', () => {
-    assert.throws(() => createFromE2b(body({ allow_internet_access: false })), refusedFor('allow_internet_access'));
-    assert.throws(() => createFromE2b(body({ network: { denyOut: ['0.0.0.0/0'] } })), refusedFor('network'));
+    assert.throws(() => createFromE2b(body({ network: { rules: { 'api.example.com': [{}] } } })), refusedFor('network.rules'));
+    assert.throws(() => createFromE2b(body({ network: { egressProxy: { address: 'p:1080' } } })), refusedFor('network.egressProxy'));
     assert.throws(() => createFromE2b(body({ volumeMounts: [{ name: 'v', path: '/data' }] })), refusedFor('volumeMounts'));
     assert.throws(() => createFromE2b(body({ mcp: { github: {} } })), refusedFor('mcp'));
     // What the SDK sends by default passes.

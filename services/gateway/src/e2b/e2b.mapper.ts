@@ -30,23 +30,54 @@ function refuse(field: string, message: string): never {
   throw new WrennError(ErrorCode.ValidationFailed, `${field}: ${message}`, { field });
 }
 
+/** E2B's allTraffic sentinel: denying it is E2B's "no internet". */
+const ALL_TRAFFIC = '0.0.0.0/0';
+
+export interface WrennNetworkInput {
+  allow_out: unknown[];
+  deny_out: unknown[];
+  allow_internet_access: boolean;
+}
+
+/**
+ * E2B's egress options onto Wrenn's policy. In E2B an allowOut entry wins over a denyOut one,
+ * and its idiom for an allowlist is `denyOut: [allTraffic]` plus `allowOut`; Wrenn's denyOut
+ * wins, so allTraffic in denyOut becomes allow_internet_access false (everything outside
+ * allowOut refused) and keeps its meaning. A narrower denyOut that overlaps an allowOut entry
+ * is denied in Wrenn. Transform rules and an egress proxy are refused, not ignored.
+ */
+export function networkFromE2b(allowInternetAccess: unknown, network: unknown): WrennNetworkInput {
+  const n = (network ?? {}) as { allowOut?: unknown; denyOut?: unknown; rules?: unknown; egressProxy?: unknown };
+  if (typeof n !== 'object' || Array.isArray(n)) refuse('network', 'must be an object');
+  if (n.rules && typeof n.rules === 'object' && Object.keys(n.rules).length > 0) refuse('network.rules', 'request transform rules are not supported');
+  if (n.egressProxy) refuse('network.egressProxy', 'an egress proxy is not supported');
+  const list = (field: string, value: unknown): unknown[] => {
+    if (value === undefined || value === null) return [];
+    if (!Array.isArray(value)) refuse(`network.${field}`, 'must be an array of strings');
+    return value;
+  };
+  const denyOut = list('denyOut', n.denyOut);
+  const denyAll = denyOut.some((e) => typeof e === 'string' && e.trim() === ALL_TRAFFIC);
+  return {
+    allow_out: list('allowOut', n.allowOut),
+    deny_out: denyOut.filter((e) => !(typeof e === 'string' && e.trim() === ALL_TRAFFIC)),
+    allow_internet_access: allowInternetAccess !== false && !denyAll,
+  };
+}
+
 /**
  * What an E2B create asks for, as Wrenn's create. Options that would change behaviour Wrenn does
- * not offer (closing the network, volumes) are refused rather than silently ignored.
+ * not offer (volumes, the MCP gateway) are refused rather than silently ignored.
  */
-export function createFromE2b(body: E2bNewSandboxDto): { template: string; timeoutSec: number; envVars: Record<string, string> } {
-  if (body.allow_internet_access === false) refuse('allow_internet_access', 'sandboxes without internet access are not supported');
-  const network = body.network as { allowOut?: unknown[]; denyOut?: unknown[]; rules?: object } | undefined | null;
-  if (network && ((network.allowOut?.length ?? 0) > 0 || (network.denyOut?.length ?? 0) > 0 || (network.rules && Object.keys(network.rules).length > 0))) {
-    refuse('network', 'egress rules are not supported');
-  }
+export function createFromE2b(body: E2bNewSandboxDto): { template: string; timeoutSec: number; envVars: Record<string, string>; network: WrennNetworkInput } {
+  const network = networkFromE2b(body.allow_internet_access, body.network);
   if (Array.isArray(body.volumeMounts) && body.volumeMounts.length > 0) refuse('volumeMounts', 'volumes are not supported');
   if (body.mcp) refuse('mcp', 'the MCP gateway is not supported');
   const envVars = body.envVars ?? {};
   for (const [key, value] of Object.entries(envVars)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) || typeof value !== 'string') refuse('envVars', `"${key}" must be a variable name with a string value`);
   }
-  return { template: templateFromE2b(body.templateID), timeoutSec: body.timeout ?? E2B_DEFAULT_TIMEOUT_SEC, envVars };
+  return { template: templateFromE2b(body.templateID), timeoutSec: body.timeout ?? E2B_DEFAULT_TIMEOUT_SEC, envVars, network };
 }
 
 export interface E2bListFilter {
@@ -144,7 +175,7 @@ export function toE2bDetail(view: SandboxView, state: E2bState, envdAccessToken:
     ...toE2bListed(view, state),
     envdAccessToken,
     domain: null,
-    allowInternetAccess: null,
+    allowInternetAccess: view.network.allow_internet_access,
     // Wrenn's timeout pauses (the reaper destroys only when a pause fails).
     lifecycle: { autoResume: false, onTimeout: 'pause' },
   };

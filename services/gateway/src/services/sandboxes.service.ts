@@ -16,6 +16,10 @@ import {
   SchedulerCommand,
   ServiceName,
   SetSandboxTimeoutRequest,
+  SetSandboxNetworkRequest,
+  NetworkPolicy,
+  normaliseNetworkPolicy,
+  DEFAULT_NETWORK_POLICY,
   WrennError,
 } from '@wrenn/contracts';
 import { WrennConfig } from '@wrenn/config';
@@ -26,7 +30,7 @@ import { CONFIG, NAMING, NATS } from '@wrenn/service-kit';
 import { NatsConnection } from 'nats';
 import { randomUUID } from 'node:crypto';
 import { ulid } from 'ulid';
-import { CreateSandboxDto, MetricsView, SandboxView } from '../dtos/sandbox.dto';
+import { CreateSandboxDto, MetricsView, NetworkPolicyView, SandboxView } from '../dtos/sandbox.dto';
 import { ActivityRecorder } from '../activity/activity.recorder';
 import { commandMeta, ReadYourWrites } from './read-your-writes';
 import { SandboxRepository } from '../repositories/sandbox.repository';
@@ -40,6 +44,23 @@ export interface Caller {
   actor: CommandMeta['actor'];
 }
 
+export function networkView(policy: NetworkPolicy | null): NetworkPolicyView {
+  const p = policy ?? DEFAULT_NETWORK_POLICY;
+  return { allow_out: [...p.allowOut], deny_out: [...p.denyOut], allow_internet_access: p.allowInternetAccess };
+}
+
+/**
+ * The API's snake_case policy checked and normalised: 400 validation_failed naming every bad
+ * entry (fields like `allow_out[2]`), before anything is sent anywhere.
+ */
+export function networkPolicyFrom(input: { allow_out?: unknown; deny_out?: unknown; allow_internet_access?: unknown }): NetworkPolicy {
+  const result = normaliseNetworkPolicy({ allowOut: input.allow_out, denyOut: input.deny_out, allowInternetAccess: input.allow_internet_access });
+  if ('policy' in result) return result.policy;
+  const snake = (k: string) => k.replace('allowOut', 'allow_out').replace('denyOut', 'deny_out').replace('allowInternetAccess', 'allow_internet_access');
+  const fields = Object.entries(result.problems).map(([k, v]) => ({ field: snake(k), problems: [v] }));
+  throw new WrennError(ErrorCode.ValidationFailed, `bad network policy: ${fields.map((f) => `${f.field} ${f.problems[0]}`).join('; ')}`, { fields });
+}
+
 export function toView(row: SandboxRow): SandboxView {
   return {
     id: row.id,
@@ -49,6 +70,7 @@ export function toView(row: SandboxRow): SandboxView {
     vcpus: row.vcpus,
     memory_mb: row.memoryMb,
     timeout_sec: row.timeoutSec,
+    network: networkView(row.network),
     host_id: row.hostId,
     failure_reason: row.failureReason,
     snapshot_ref: row.snapshotRef,
@@ -99,6 +121,7 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
 
   async create(caller: Caller, dto: CreateSandboxDto, correlationId: string = randomUUID()): Promise<SandboxView> {
     const sandboxId = `sb_${ulid().toLowerCase()}`;
+    const network = networkPolicyFrom({ ...(dto.network ?? {}), allow_internet_access: dto.allow_internet_access });
     const { vcpus, memoryMb } = await this.size(caller, dto);
     const payload: CreateSandboxRequest = {
       meta: commandMeta(caller, correlationId),
@@ -108,6 +131,7 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
       memoryMb,
       ...(dto.disk_mb !== undefined ? { diskMb: dto.disk_mb } : {}),
       timeoutSec: dto.timeout_sec,
+      network,
     };
     await this.command(SchedulerCommand.Create, payload, this.config.hostCreateTimeoutMs + 10_000);
     return this.get(caller, sandboxId);
@@ -163,6 +187,18 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
     const payload: SetSandboxTimeoutRequest = { meta: commandMeta(caller, correlationId), sandboxId: id, timeoutSec };
     await this.command(SchedulerCommand.SetTimeout, payload, 10_000);
     await this.activity.touchNow(id);
+    return this.get(caller, id);
+  }
+
+  /**
+   * A new egress policy, whole: live on a running sandbox (its next packet meets it), kept for
+   * the resume of a paused one; 409 invalid_state in any other state; 400 for a bad entry, with
+   * nothing changed.
+   */
+  async setNetwork(caller: Caller, id: string, network: NetworkPolicy, correlationId: string = randomUUID()): Promise<SandboxView> {
+    await this.row(caller, id);
+    const payload: SetSandboxNetworkRequest = { meta: commandMeta(caller, correlationId), sandboxId: id, network };
+    await this.command(SchedulerCommand.SetNetwork, payload, this.config.hostCommandTimeoutMs + 10_000);
     return this.get(caller, id);
   }
 

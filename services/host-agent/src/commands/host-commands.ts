@@ -20,6 +20,7 @@ export function serveHostCommands(nc: NatsConnection, naming: Naming, hostId: st
     on(HostOp.Pause, (req: Parameters<SandboxOrchestrator['pause']>[0]) => orchestrator.pause(req)),
     on(HostOp.Resume, (req: Parameters<SandboxOrchestrator['resume']>[0]) => orchestrator.resume(req)),
     on(HostOp.CreateTemplate, (req: Parameters<SandboxOrchestrator['createTemplate']>[0]) => orchestrator.createTemplate(req)),
+    on(HostOp.SetNetwork, (req: Parameters<SandboxOrchestrator['setNetwork']>[0]) => orchestrator.setNetwork(req)),
     on(HostOp.DeleteTemplate, (req: Parameters<SandboxOrchestrator['deleteTemplate']>[0]) => orchestrator.deleteTemplate(req)),
   ];
 }

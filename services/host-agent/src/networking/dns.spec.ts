@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { sandboxResolvConf } from './dns';
+import { sandboxResolvConf, sandboxResolvers } from './dns';
 
 describe('sandboxResolvConf', () => {
   it("keeps the host's reachable nameservers", () => {
@@ -10,5 +10,11 @@ describe('sandboxResolvConf', () => {
     const conf = sandboxResolvConf('nameserver 127.0.0.53\n', ['9.9.9.9']);
     assert.doesNotMatch(conf, /127\.0\.0\.53/);
     assert.match(conf, /^nameserver 9\.9\.9\.9$/m);
+  });
+});
+
+describe('sandboxResolvers', () => {
+  it('keeps IPv4 resolvers, private ones too, without loopback or IPv6 ones', () => {
+    assert.deepEqual(sandboxResolvers('nameserver 127.0.0.53\nnameserver 10.255.255.53\nnameserver fd00::1\nnameserver 10.255.255.53\n'), ['10.255.255.53']);
   });
 });

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { CleanupStack } from '../cleanup/cleanup-stack';
 import { Firewall } from './firewall';
 import { isGone, run } from './run-command';
@@ -21,8 +23,20 @@ export function slotNames(naming: SlotNaming, addresses: SlotAddresses): Sandbox
 }
 
 /**
+ * Interfaces made in the netns from now on start with IPv6 disabled (lo, made with the netns,
+ * keeps ::1). Runs before the veth peer moves in, so eth0 never has an IPv6 address.
+ */
+const NO_IPV6_SCRIPT = 'echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6';
+
+/**
  * Builds one slot: netns, veth pair (peer moved in as eth0), addresses, default route, firewall
- * rules. Every piece is pushed on a cleanup stack as soon as it exists, so a failing step leaves
+ * rules.
+ *
+ * IPv6 is disabled on both ends of the veth rather than filtered: slots have no IPv6 route
+ * anywhere, so a filter would guard nothing but the link-local addresses the kernel adds by
+ * itself, and fe80::…%eth0 of the host side would reach every host service listening on [::].
+ * Disabled on the host side (which the sandbox cannot touch), the host drops any IPv6 packet
+ * arriving on the veth even if the sandbox re-enables IPv6 on its own end. Every piece is pushed on a cleanup stack as soon as it exists, so a failing step leaves
  * nothing behind.
  */
 export async function buildSlot(net: SandboxNetwork, firewall: Firewall): Promise<void> {
@@ -31,8 +45,11 @@ export async function buildSlot(net: SandboxNetwork, firewall: Firewall): Promis
   try {
     await run('ip', ['netns', 'add', net.netnsName]);
     cleanup.push('netns', () => run('ip', ['netns', 'del', net.netnsName]));
+    const ipv6 = existsSync('/proc/sys/net/ipv6');
+    if (ipv6) await run('ip', ['netns', 'exec', net.netnsName, 'sh', '-c', NO_IPV6_SCRIPT]);
     await run('ip', ['link', 'add', net.hostVeth, 'type', 'veth', 'peer', 'name', peer]);
     cleanup.push('veth', () => run('ip', ['link', 'del', net.hostVeth]).catch((e) => { if (!isGone(e)) throw e; }));
+    if (ipv6) await writeFile(`/proc/sys/net/ipv6/conf/${net.hostVeth}/disable_ipv6`, '1');
     await run('ip', ['link', 'set', peer, 'netns', net.netnsName]);
     const inNs = (...args: string[]) => run('ip', ['-n', net.netnsName, ...args]);
     await inNs('link', 'set', peer, 'name', 'eth0');
@@ -43,10 +60,10 @@ export async function buildSlot(net: SandboxNetwork, firewall: Firewall): Promis
     await run('ip', ['link', 'set', net.hostVeth, 'up']);
     await inNs('route', 'add', 'default', 'via', net.hostIp);
     cleanup.push('firewall', async () => {
-      const errors = await firewall.removeSlot(net.hostVeth, net.hostIp, net.sandboxIp);
+      const errors = await firewall.removeSlot(net.index, net.hostVeth, net.sandboxIp);
       if (errors.length) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
     });
-    await firewall.addSlot(net.hostVeth, net.hostIp, net.sandboxIp);
+    await firewall.addSlot(net.index, net.hostVeth, net.sandboxIp);
   } catch (error) {
     await cleanup.rollback(error);
   }
@@ -66,6 +83,6 @@ export async function teardownSlot(net: SandboxNetwork, firewall: Firewall): Pro
       });
     }
   };
-  const [ruleErrors] = await Promise.all([firewall.removeSlot(net.hostVeth, net.hostIp, net.sandboxIp), interfaces()]);
+  const [ruleErrors] = await Promise.all([firewall.removeSlot(net.index, net.hostVeth, net.sandboxIp), interfaces()]);
   return [...ruleErrors, ...errors];
 }

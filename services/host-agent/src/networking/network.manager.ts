@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { DEFAULT_NETWORK_POLICY, NetworkPolicy, parseEgressEntry } from '@wrenn/contracts';
 import { Firewall } from './firewall';
-import { sandboxResolvConf } from './dns';
+import { readHostResolvConf, sandboxResolvConf, sandboxResolvers } from './dns';
+import { ResolvedEgress } from './egress-rules';
 import { buildSlot, SandboxNetwork, slotNames, SlotNaming, teardownSlot } from './network-slot';
 import { isGone, run } from './run-command';
 import { SlotAllocator } from './slot-allocator';
@@ -19,6 +22,15 @@ export interface NetworkManagerOptions {
    */
   refillDelayMs?: number;
   dnsFallback?: string[];
+  /** The host's resolv.conf text (default: /etc/resolv.conf); its resolvers are the sandboxes'. */
+  hostResolvConf?: string;
+  /**
+   * The operator's allowlist (e.g. a package mirror): CIDRs or domain names every sandbox may
+   * reach, private or not, as if in each sandbox's allowOut.
+   */
+  operatorAllowOut?: string[];
+  /** Resolves a domain name of a policy to IPv4 addresses (default: the host's resolver). */
+  resolveName?: (name: string) => Promise<string[]>;
   logger?: { info: (o: object, m?: string) => void; warn: (o: object, m?: string) => void };
   /**
    * Extra set-up of every slot as it is built (pooled ones included), e.g. a microVM's TAP; a
@@ -60,9 +72,73 @@ export class NetworkManager {
     // Host-side veths of every agent share the "wh" prefix so the firewall can tell sandbox
     // interfaces from the rest; names stay within IFNAMSIZ (15).
     this.naming = { netnsPrefix: `wrenn-${options.agentKey}-`, vethPrefix: `wh${options.agentKey}-` };
-    this.firewall = new Firewall(options.agentKey, 'wh');
+    const hostResolv = options.hostResolvConf ?? readHostResolvConf();
+    this.firewall = new Firewall(options.agentKey, 'wh', sandboxResolvers(hostResolv, options.dnsFallback));
     this.poolSize = options.poolSize ?? 4;
-    this.resolv = sandboxResolvConf(undefined, options.dnsFallback);
+    this.resolv = sandboxResolvConf(hostResolv, options.dnsFallback);
+    for (const entry of options.operatorAllowOut ?? []) {
+      if ('error' in parseEgressEntry(entry)) throw new Error(`operator egress allowlist: ${(parseEgressEntry(entry) as { error: string }).error}`);
+    }
+  }
+
+  /**
+   * Domain names of a list resolved now, to /32s; a name that does not resolve opens or closes
+   * nothing (logged), the rest of the policy still applies.
+   */
+  private async resolveEntries(entries: readonly string[]): Promise<string[]> {
+    const resolve = this.options.resolveName ?? (async (name: string) => (await lookup(name, { all: true, family: 4 })).map((a) => a.address));
+    const out: string[] = [];
+    for (const entry of entries) {
+      const parsed = parseEgressEntry(entry);
+      if ('error' in parsed) continue;
+      if (parsed.kind === 'cidr') {
+        out.push(parsed.cidr);
+        continue;
+      }
+      try {
+        out.push(...(await resolve(parsed.name)).map((ip) => `${ip}/32`));
+      } catch (error) {
+        this.options.logger?.warn({ name: parsed.name, err: error }, 'egress policy: a domain name did not resolve');
+      }
+    }
+    return [...new Set(out)];
+  }
+
+  private async resolvePolicy(policy: NetworkPolicy): Promise<ResolvedEgress> {
+    const [allowOut, operator, denyOut] = await Promise.all([
+      this.resolveEntries(policy.allowOut),
+      this.resolveEntries(this.options.operatorAllowOut ?? []),
+      this.resolveEntries(policy.denyOut),
+    ]);
+    return { allowOut: [...new Set([...allowOut, ...operator])], denyOut, allowInternetAccess: policy.allowInternetAccess };
+  }
+
+  /**
+   * Applies a sandbox's egress policy to its slot, replacing the one before in one transaction
+   * (connections already open are judged by the new one from their next packet on). Domain
+   * names are resolved now.
+   */
+  async applyPolicy(index: number, policy: NetworkPolicy): Promise<void> {
+    if (!this.assigned.has(index)) throw new Error(`network slot ${index} is not in use`);
+    await this.firewall.setEgress(index, await this.resolvePolicy(policy));
+  }
+
+  /** applyPolicy for the slot of the sandbox at this address (how the orchestrator knows it). */
+  async applyAt(sandboxIp: string, policy: NetworkPolicy): Promise<void> {
+    const net = this.slotOf(sandboxIp);
+    if (!net) throw new Error(`no network slot in use has address ${sandboxIp}`);
+    await this.applyPolicy(net.index, policy);
+  }
+
+  /** The slot in use whose sandbox has this address (the address envd is reached at). */
+  slotOf(sandboxIp: string): SandboxNetwork | undefined {
+    for (const net of this.assigned.values()) if (net.sandboxIp === sandboxIp) return net;
+    return undefined;
+  }
+
+  /** The slot's egress rules as iptables prints them. */
+  egressRules(index: number): Promise<string[]> {
+    return this.firewall.egressOf(index);
   }
 
   resolvConf(): string {
@@ -71,7 +147,13 @@ export class NetworkManager {
 
   async start(): Promise<void> {
     await this.firewall.setup();
+    await this.refreshDefaultEgress();
     this.refill();
+  }
+
+  /** Slots are built with the defaults plus the operator's allowlist (its names resolved now). */
+  private async refreshDefaultEgress(): Promise<void> {
+    if (this.options.operatorAllowOut?.length) this.firewall.defaultEgress = await this.resolvePolicy(DEFAULT_NETWORK_POLICY);
   }
 
   private async build(): Promise<SandboxNetwork> {
@@ -149,6 +231,7 @@ export class NetworkManager {
   async recover(inUse: number[]): Promise<{ kept: number[]; removed: string[] }> {
     await this.firewall.setup();
     await this.firewall.flush();
+    await this.refreshDefaultEgress();
     const removed: string[] = [];
     const keep = new Set(inUse);
     const netnsList = (await run('ip', ['netns', 'list'])).split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith(this.naming.netnsPrefix));
@@ -169,7 +252,8 @@ export class NetworkManager {
       const net = slotNames(this.naming, this.allocator.addresses(index));
       this.allocator.markInUse(index);
       this.assigned.set(index, net);
-      await this.firewall.addSlot(net.hostVeth, net.hostIp, net.sandboxIp);
+      // With the default policy: the owner of the sandbox applies its own (applyPolicy) again.
+      await this.firewall.addSlot(net.index, net.hostVeth, net.sandboxIp);
     }
     return { kept: [...inUse], removed };
   }

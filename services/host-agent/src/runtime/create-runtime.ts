@@ -16,6 +16,15 @@ const ENVD_BUNDLE_DIR = resolve(__dirname, '../../../envd/bundle');
 const FC_IMAGE_RECIPE = resolve(__dirname, '../../../../images/firecracker/build.sh');
 
 export function createRuntime(config: WrennConfig, log: Logger, probe: HostProbe = realHostProbe): SandboxRuntime {
+  return createRuntimeAndNetwork(config, log, probe).runtime;
+}
+
+/**
+ * The runtime and the network manager of its slots (which also enforces the sandboxes' egress
+ * policies). WRENN_EGRESS_ALLOW: the operator's allowlist, comma-separated CIDRs or domain
+ * names every sandbox may reach even in private ranges (a package mirror, say).
+ */
+export function createRuntimeAndNetwork(config: WrennConfig, log: Logger, probe: HostProbe = realHostProbe): { runtime: SandboxRuntime; network: NetworkManager } {
   const agentKey = agentKeyFor(config.host.id);
   const choice = selectRuntime(config.host, probe);
   log.info({ runtime: choice.kind, configured: config.host.runtime, reason: choice.reason }, `runtime: ${choice.kind}`);
@@ -26,7 +35,12 @@ export function createRuntime(config: WrennConfig, log: Logger, probe: HostProbe
     poolSize: Number(process.env.WRENN_NET_POOL_SIZE ?? 4),
     logger: log,
     prepareSlot: choice.kind === 'firecracker' ? addGuestTap : undefined,
+    operatorAllowOut: (process.env.WRENN_EGRESS_ALLOW ?? '').split(',').map((s) => s.trim()).filter(Boolean),
   });
+  return { runtime: runtimeFor(choice, config, log, agentKey, network), network };
+}
+
+function runtimeFor(choice: ReturnType<typeof selectRuntime>, config: WrennConfig, log: Logger, agentKey: string, network: NetworkManager): SandboxRuntime {
   switch (choice.kind) {
     case 'namespace':
       return new NamespaceRuntime({

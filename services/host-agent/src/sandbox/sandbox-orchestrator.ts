@@ -19,8 +19,15 @@ import {
   SandboxSpec,
   TemplateCreatedOnHost,
   WrennError,
+  DEFAULT_NETWORK_POLICY,
+  isDefaultPolicy,
+  NetworkPolicy,
+  normaliseNetworkPolicy,
+  SetNetworkOnHost,
 } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
+import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
 import { EnvdClient } from '../envd-client/envd.client';
 import { RecoveryReport, SandboxMetrics, SandboxRuntime } from '../runtime/sandbox-runtime';
 import { snapshotRefFor } from '../runtime/snapshot-ref';
@@ -28,6 +35,18 @@ import { KeyedQueue } from './keyed-queue';
 
 const TEMPLATE_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const MAX_EXEC_TIMEOUT_SEC = 3600;
+
+/** Where sandboxes' egress policies are enforced (the network manager of their slots). */
+export interface SandboxEgress {
+  /** Applies the policy to the slot of the sandbox that answers at this address. */
+  applyAt(sandboxIp: string, policy: NetworkPolicy): Promise<void>;
+}
+
+export interface OrchestratorOptions {
+  egress?: SandboxEgress;
+  /** Where the policies of running sandboxes are kept, to be applied again after an agent restart. */
+  policyDir?: string;
+}
 
 export interface Usage {
   sandboxes: number;
@@ -48,13 +67,77 @@ export class SandboxOrchestrator {
   constructor(
     private readonly runtime: SandboxRuntime,
     private readonly log: Logger,
+    private readonly options: OrchestratorOptions = {},
   ) {}
 
   async start(): Promise<RecoveryReport> {
     await this.runtime.prepare();
     const report = await this.runtime.recover();
     for (const id of report.adopted) this.resources.set(id, await this.runtime.resources(id));
+    // Recovery rebuilt the slots' rules with the defaults: each adopted sandbox gets its own back.
+    for (const id of report.adopted) {
+      const policy = await this.storedPolicy(id);
+      if (policy) await this.applyNetwork(id, policy).catch((error) => this.log.error({ sandboxId: id, err: error }, 'could not apply the egress policy of an adopted sandbox again'));
+    }
     return report;
+  }
+
+  private policyFile(sandboxId: string): string | undefined {
+    return this.options.policyDir ? join(this.options.policyDir, `${sandboxId}.json`) : undefined;
+  }
+
+  private async storedPolicy(sandboxId: string): Promise<NetworkPolicy | undefined> {
+    const file = this.policyFile(sandboxId);
+    if (!file) return undefined;
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text === undefined) return undefined;
+    const parsed = normaliseNetworkPolicy(JSON.parse(text));
+    return 'policy' in parsed ? parsed.policy : undefined;
+  }
+
+  /**
+   * Applies a sandbox's egress policy to its slot and keeps it for an agent restart (the
+   * defaults need no file). No egress configured (a runtime without slots) is refused rather
+   * than silently ignored.
+   */
+  private async applyNetwork(sandboxId: string, policy: NetworkPolicy): Promise<void> {
+    if (!this.options.egress) throw new WrennError(ErrorCode.NotImplemented, 'this host cannot enforce egress policies');
+    const { envdUrl } = await this.runtime.endpoint(sandboxId);
+    await this.options.egress.applyAt(new URL(envdUrl).hostname, policy);
+    const file = this.policyFile(sandboxId);
+    if (!file) return;
+    if (isDefaultPolicy(policy)) await rm(file, { force: true });
+    else {
+      await mkdir(this.options.policyDir!, { recursive: true });
+      await writeFile(`${file}.tmp`, JSON.stringify(policy));
+      await rename(`${file}.tmp`, file);
+    }
+  }
+
+  /**
+   * A sandbox's egress policy at create or resume, before the call answers (so before any code
+   * of the user's runs in it): a new slot carries the defaults. A failure undoes the start.
+   */
+  private async startNetwork(spec: SandboxSpec): Promise<void> {
+    const policy = spec.network ?? DEFAULT_NETWORK_POLICY;
+    if (isDefaultPolicy(policy)) {
+      const file = this.policyFile(spec.sandboxId);
+      if (file) await rm(file, { force: true });
+      return;
+    }
+    await this.applyNetwork(spec.sandboxId, policy);
+  }
+
+  /** Replaces a running sandbox's egress policy, live. */
+  async setNetwork(command: SetNetworkOnHost): Promise<{ sandboxId: string }> {
+    requireSandboxId(command.sandboxId);
+    const policy = requirePolicy(command.network);
+    return this.queue.run(command.sandboxId, async () => {
+      if (!this.resources.has(command.sandboxId)) throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${command.sandboxId} is not running on this host`);
+      await this.applyNetwork(command.sandboxId, policy);
+      this.log.info({ sandboxId: command.sandboxId, network: policy }, 'sandbox egress policy applied');
+      return { sandboxId: command.sandboxId };
+    });
   }
 
   /** Template operations queue under this key, apart from any sandbox's. */
@@ -80,6 +163,12 @@ export class SandboxOrchestrator {
       if (this.resources.has(spec.sandboxId)) return { sandboxId: spec.sandboxId, elapsedMs: 0 };
       const started = performance.now();
       await this.runtime.create(spec);
+      try {
+        await this.startNetwork(spec);
+      } catch (error) {
+        await this.runtime.destroy(spec.sandboxId).catch((e) => this.log.error({ sandboxId: spec.sandboxId, err: e }, 'could not remove a sandbox whose egress policy failed'));
+        throw error;
+      }
       this.resources.set(spec.sandboxId, { vcpus: spec.vcpus, memoryMb: spec.memoryMb });
       const elapsedMs = Math.round(performance.now() - started);
       this.log.info({ sandboxId: spec.sandboxId, elapsedMs }, 'sandbox created');
@@ -92,6 +181,8 @@ export class SandboxOrchestrator {
     return this.queue.run(command.sandboxId, async () => {
       const started = performance.now();
       await this.runtime.destroy(command.sandboxId);
+      const file = this.policyFile(command.sandboxId);
+      if (file) await rm(file, { force: true });
       this.resources.delete(command.sandboxId);
       this.dropEnvd(command.sandboxId);
       this.log.info({ sandboxId: command.sandboxId, elapsedMs: Math.round(performance.now() - started) }, 'sandbox destroyed');
@@ -136,6 +227,13 @@ export class SandboxOrchestrator {
       if (this.resources.has(spec.sandboxId)) return { sandboxId: spec.sandboxId, elapsedMs: 0 };
       const started = performance.now();
       await this.runtime.resume(spec, command.snapshotRef);
+      try {
+        await this.startNetwork(spec);
+      } catch (error) {
+        // Back to paused: the snapshot stays for a retry.
+        await this.runtime.pause(spec.sandboxId).catch((e) => this.log.error({ sandboxId: spec.sandboxId, err: e }, 'could not pause again a sandbox whose egress policy failed'));
+        throw error;
+      }
       // The resumed sandbox has a new address: no client of before may be reused.
       this.dropEnvd(spec.sandboxId);
       this.resources.set(spec.sandboxId, { vcpus: spec.vcpus, memoryMb: spec.memoryMb });
@@ -234,6 +332,14 @@ function requireSpec(spec: SandboxSpec): void {
   if (typeof spec.template !== 'string' || !TEMPLATE_RE.test(spec.template)) throw invalid(`template name "${String(spec.template)}" is not allowed`);
   if (spec.templateId !== undefined) requireTemplateId(spec.templateId);
   if (!positiveInt(spec.vcpus) || !positiveInt(spec.memoryMb)) throw invalid('vcpus and memoryMb must be positive integers');
+  if (spec.network !== undefined) requirePolicy(spec.network);
+}
+
+/** The policy checked again here, where it becomes firewall rules (defense in depth). */
+function requirePolicy(network: unknown): NetworkPolicy {
+  const result = normaliseNetworkPolicy(typeof network === 'object' && network !== null ? network : { allowOut: 'missing' });
+  if ('problems' in result) throw invalid(`bad network policy: ${Object.entries(result.problems).map(([k, v]) => `${k} ${v}`).join('; ')}`);
+  return result.policy;
 }
 
 function requireTemplateId(id: unknown): asserts id is string {

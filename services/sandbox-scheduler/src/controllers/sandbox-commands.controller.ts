@@ -10,6 +10,7 @@ import {
   PauseSandboxRequest,
   ResumeSandboxRequest,
   SetSandboxTimeoutRequest,
+  SetSandboxNetworkRequest,
   naming,
   ok,
   Reply,
@@ -50,6 +51,11 @@ export class SandboxCommandsController {
   @MessagePattern(subject(SchedulerCommand.SetTimeout))
   async setTimeout(@Payload() request: SetSandboxTimeoutRequest): Promise<Reply<CommandAccepted>> {
     return this.lifecycle.setTimeout(request).then(ok, failed);
+  }
+
+  @MessagePattern(subject(SchedulerCommand.SetNetwork))
+  async setNetwork(@Payload() request: SetSandboxNetworkRequest): Promise<Reply<CommandAccepted>> {
+    return this.lifecycle.setNetwork(request).then(ok, failed);
   }
 
   @MessagePattern(subject(SchedulerCommand.MarkLost))

@@ -21,6 +21,11 @@ import {
   ResumeSandboxRequest,
   SandboxSpec,
   SetSandboxTimeoutRequest,
+  SetSandboxNetworkRequest,
+  SetNetworkOnHost,
+  isDefaultPolicy,
+  normaliseNetworkPolicy,
+  samePolicy,
   BUILT_IN_TEMPLATES,
   WrennError,
 } from '@wrenn/contracts';
@@ -96,6 +101,7 @@ export class SandboxLifecycleService {
         timeoutSec: req.timeoutSec,
         ...(template ? { templateId: template.id } : {}),
         ...(req.diskMb !== undefined ? { diskMb: req.diskMb } : {}),
+        ...(req.network ? { network: req.network } : {}),
       },
       req.meta,
       'request',
@@ -126,6 +132,7 @@ export class SandboxLifecycleService {
           memoryMb: req.memoryMb,
           ...(template ? { templateId: template.id } : {}),
           ...(requested.state.diskMb !== null ? { diskMb: requested.state.diskMb } : {}),
+          ...(isDefaultPolicy(requested.state.network) ? {} : { network: requested.state.network }),
         },
       };
       created = await this.hostClient.send<CreatedOnHost>(host.hostId, HostOp.Create, payload, this.config.hostCreateTimeoutMs);
@@ -285,6 +292,7 @@ export class SandboxLifecycleService {
       memoryMb: state.memoryMb,
       ...(state.templateId ? { templateId: state.templateId } : {}),
       ...(state.diskMb !== null ? { diskMb: state.diskMb } : {}),
+      ...(isDefaultPolicy(state.network) ? {} : { network: state.network }),
     };
     let resumed: ResumedOnHost;
     try {
@@ -314,6 +322,34 @@ export class SandboxLifecycleService {
     const result = await this.decide(req.sandboxId, { type: 'SetTimeout', timeoutSec: req.timeoutSec }, req.meta, 'timeout');
     if (result.events.length > 0 && !result.duplicate) {
       this.log.info({ sandboxId: req.sandboxId, correlationId: req.meta.correlationId, from: before.timeoutSec, to: req.timeoutSec }, 'sandbox timeout changed');
+    }
+    return { sandboxId: req.sandboxId, seq: result.seq };
+  }
+
+  /**
+   * A new egress policy, whole. A running sandbox's host applies it first (one transaction
+   * there), and only then is it recorded: a host that cannot apply it leaves the log and the
+   * sandbox as they were. A paused sandbox's is recorded and applied by its resume. The same
+   * policy again records nothing and sends nothing.
+   */
+  async setNetwork(req: SetSandboxNetworkRequest): Promise<CommandAccepted> {
+    const before = await this.existing(req.sandboxId, req.meta.teamId);
+    const checked = normaliseNetworkPolicy(req.network ?? {});
+    if ('problems' in checked) {
+      throw new WrennError(ErrorCode.ValidationFailed, `bad network policy: ${Object.entries(checked.problems).map(([k, v]) => `${k} ${v}`).join('; ')}`, { fields: checked.problems });
+    }
+    const network = checked.policy;
+    if (before.status === SandboxStatus.Running && !samePolicy(network, before.network)) {
+      const host = this.liveHost(before.hostId, 'runs the sandbox');
+      try {
+        await this.hostClient.send(host.hostId, HostOp.SetNetwork, { commandId: req.meta.commandId, sandboxId: req.sandboxId, network } satisfies SetNetworkOnHost, this.config.hostCommandTimeoutMs);
+      } catch (error) {
+        throw new WrennError(hostFailure(error), `network policy change on host ${host.hostId} failed: ${(error as Error).message}`, { sandbox_id: req.sandboxId });
+      }
+    }
+    const result = await this.decide(req.sandboxId, { type: 'SetNetwork', network }, req.meta, 'network');
+    if (result.events.length > 0 && !result.duplicate) {
+      this.log.info({ sandboxId: req.sandboxId, correlationId: req.meta.correlationId, network }, 'sandbox network policy changed');
     }
     return { sandboxId: req.sandboxId, seq: result.seq };
   }
