@@ -309,7 +309,7 @@ describe('E2B SDK drop-in', () => {
     const before = (await p.api('GET', '/v1/sandboxes')).body.sandboxes.length;
     const badRequest = (error: unknown) => error instanceof SandboxError && /^400: /.test(error.message);
     await assert.rejects(Sandbox.create('Not A Template!'), badRequest);
-    await assert.rejects(Sandbox.create({ allowInternetAccess: false }), badRequest);
+    await assert.rejects(Sandbox.create({ network: { allowOut: ['not a cidr!'] } }), badRequest);
     const raw = await fetch(`${p.url}/e2b/sandboxes`, { method: 'POST', headers: { 'content-type': 'application/json', ...p.authHeaders() }, body: '{"timeout":5}' });
     assert.equal(raw.status, 400);
     assert.equal(((await raw.json()) as { code: number }).code, 400);
