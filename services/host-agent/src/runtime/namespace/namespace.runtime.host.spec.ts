@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, readFile, mkdir, readdir } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -156,13 +156,21 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
     await warmRuntime.prepare();
     await warmRuntime.recover();
     try {
-      const deadline = Date.now() + 20_000;
-      while ((await readdir(join(warmDir, 'warm')).catch(() => [])).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, 500)); // let the warm sandbox finish starting
+      // A warm sandbox is complete once its meta.json is written (the last step of a start).
+      const warmReady = async () => {
+        for (const key of await readdir(join(warmDir, 'warm')).catch(() => [] as string[])) if (existsSync(join(warmDir, 'warm', key, 'meta.json'))) return key;
+        return undefined;
+      };
+      const deadline = Date.now() + 30_000;
+      let warmKey: string | undefined;
+      while (!(warmKey = await warmReady()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(warmKey, 'a warm sandbox started within 30 s');
       const id = newId();
       const started = performance.now();
       await warmRuntime.create({ ...spec(id), vcpus: 2, memoryMb: 300 });
       t.diagnostic(`create from the warm pool: ${(performance.now() - started).toFixed(1)} ms`);
+      // The claim, not a silent cold start: the sandbox's directory is the warm one.
+      assert.equal(realpathSync(join(warmDir, 'sandboxes', id)), join(warmDir, 'warm', warmKey), 'the create claimed the warm sandbox');
       const envd = await envdOf(warmRuntime, id);
       assert.equal((await envd.exec({ cmd: 'hostname', args: [] }, 5)).stdout.trim(), id);
       assert.equal((await envd.exec({ cmd: 'cat', args: ['/etc/hostname'] }, 5)).stdout.trim(), id);
