@@ -156,15 +156,10 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
     await warmRuntime.prepare();
     await warmRuntime.recover();
     try {
-      // A warm sandbox is complete once its meta.json is written (the last step of a start).
-      const warmReady = async () => {
-        for (const key of await readdir(join(warmDir, 'warm')).catch(() => [] as string[])) if (existsSync(join(warmDir, 'warm', key, 'meta.json'))) return key;
-        return undefined;
-      };
       const deadline = Date.now() + 30_000;
-      let warmKey: string | undefined;
-      while (!(warmKey = await warmReady()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      assert.ok(warmKey, 'a warm sandbox started within 30 s');
+      while (warmRuntime.warmReady === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(warmRuntime.warmReady, 1, 'a warm sandbox started within 30 s');
+      const [warmKey] = await readdir(join(warmDir, 'warm'));
       const id = newId();
       const started = performance.now();
       await warmRuntime.create({ ...spec(id), vcpus: 2, memoryMb: 300 });
