@@ -82,8 +82,9 @@ describe('sandbox isolation', () => {
     await sh(b, 'nohup /opt/wrenn/bin/node -e "require(\'net\').createServer(s => s.end(\'hi\')).listen(7000)" >/dev/null 2>&1 &');
     const ipB = (await sh(b, "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1")).stdout.trim();
     assert.match(ipB, /^\d+\.\d+\.\d+\.\d+$/);
-    // B's server is up (B can reach itself) …
-    assert.equal((await sh(b, `sleep 0.5; curl -s -m 3 telnet://${ipB}:7000 </dev/null`)).stdout, 'hi');
+    // B's server is up (B can reach itself, once it listens: tried for up to 10 s) …
+    const self = `for i in $(seq 100); do out=$(curl -s -m 3 telnet://${ipB}:7000 </dev/null) && [ "$out" = hi ] && break; sleep 0.1; done; printf %s "$out"`;
+    assert.equal((await sh(b, self)).stdout, 'hi');
     // … but A cannot reach it.
     const r = await sh(a, `curl -s -m 3 telnet://${ipB}:7000 </dev/null; echo "exit=$?"`);
     assert.notEqual(r.stdout.trim(), 'hiexit=0');
