@@ -1,6 +1,5 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually } from '@wrenn/testing';
 import { startGateway, GatewayHarness } from './test-support/gateway-harness';
 import { SseClient } from './test-support/sse-client';
@@ -52,9 +51,11 @@ describe('GET /v1/events (live events over SSE)', () => {
     const second = await SseClient.connect(`${h.gateway.url}/v1/events`, { ...h.authHeaders(), 'last-event-id': resumeFrom });
     expected.push(await mine('sb_1', 'stopped'));
     await second.until((c) => c.events().length === 3, 10_000, 'the missed events and a live one');
-    await sleep(300); // nothing more may arrive
+    // Nothing more may arrive: a marker appended last comes next, after anything else the stream would send.
+    const marker = await mine('sb_marker', 'requested');
+    await second.until((c) => c.events().some((e) => e.id === marker), 10_000, 'the marker');
     const all = [...seen, ...second.events()].map((e) => e.id);
-    assert.deepEqual(all, expected);
+    assert.deepEqual(all, [...expected, marker]);
     assert.equal(new Set(all).size, all.length);
     second.disconnect();
     // Nothing of either stream stays behind on the server.

@@ -2,7 +2,37 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { eventually } from '@wrenn/testing';
 import { Platform, startPlatform } from './platform';
+
+const EAGAIN = 11;
+
+/**
+ * Forks children that stay alive (blocked on a pipe) until the limit refuses a fork or `max` is
+ * reached; writes "<children> <errno of the refused fork>" to <dir>/result, waits for
+ * <dir>/release, then ends its children and waits for every one of them.
+ */
+const FORK_BOMB = `
+use strict;
+my ($dir, $max) = @ARGV;
+pipe(my $r, my $w) or die "pipe: $!";
+my ($n, $errno) = (0, 0);
+while ($n < $max) {
+  my $pid = fork;
+  if (!defined $pid) { $errno = $! + 0; last }
+  if ($pid == 0) { close $w; open STDOUT, '>', '/dev/null'; open STDERR, '>', '/dev/null'; sysread $r, my $byte, 1; exit 0 }
+  $n++;
+}
+close $r;
+open my $out, '>', "$dir/result.tmp" or die "result: $!";
+print $out "$n $errno\\n";
+close $out;
+rename "$dir/result.tmp", "$dir/result" or die "rename: $!";
+select undef, undef, undef, 0.02 until -e "$dir/release";
+close $w;
+1 while wait != -1;
+print "started $n, errno $errno\\n";
+`;
 
 /**
  * Security properties a user relies on. Each test fails if the isolation it names breaks.
@@ -52,8 +82,9 @@ describe('sandbox isolation', () => {
     await sh(b, 'nohup /opt/wrenn/bin/node -e "require(\'net\').createServer(s => s.end(\'hi\')).listen(7000)" >/dev/null 2>&1 &');
     const ipB = (await sh(b, "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1")).stdout.trim();
     assert.match(ipB, /^\d+\.\d+\.\d+\.\d+$/);
-    // B's server is up (B can reach itself) …
-    assert.equal((await sh(b, `sleep 0.5; curl -s -m 3 telnet://${ipB}:7000 </dev/null`)).stdout, 'hi');
+    // B's server is up (B can reach itself, once it listens: tried for up to 10 s) …
+    const self = `for i in $(seq 100); do out=$(curl -s -m 3 telnet://${ipB}:7000 </dev/null) && [ "$out" = hi ] && break; sleep 0.1; done; printf %s "$out"`;
+    assert.equal((await sh(b, self)).stdout, 'hi');
     // … but A cannot reach it.
     const r = await sh(a, `curl -s -m 3 telnet://${ipB}:7000 </dev/null; echo "exit=$?"`);
     assert.notEqual(r.stdout.trim(), 'hiexit=0');
@@ -87,19 +118,29 @@ describe('sandbox isolation', () => {
     assert.match((await sh(a, 'cat /etc/resolv.conf')).stdout, /^nameserver \d+\.\d+\.\d+\.\d+/m);
   });
 
-  it('hits the pids limit with a fork bomb and survives it', async () => {
-    // 3000 background sleeps against a pids limit of 1024: a fork fails and the shell gives up.
-    // Progress goes to a file with builtins only (no fork needed to record it).
-    const r = await sh(b, 'i=0; while [ $i -lt 3000 ]; do sleep 3 >/dev/null 2>&1 & i=$((i+1)); echo $i > /tmp/started; done; echo "started $i"', 60);
-    assert.notEqual(r.exit_code, 0, JSON.stringify(r));
-    // envd kept a reserve of its own: the sandbox still answers while the sleeps hold every pid.
-    // Read through the files API: every pid of the sandbox is taken, so no command could start.
-    const started = Number(await (await fetch(`${p.url}/v1/sandboxes/${b}/files?path=/tmp/started`, { headers: p.authHeaders() })).text());
-    assert.ok(started >= 900 && started <= 1024, `stopped by the pids limit after ${started} processes`);
+  it('refuses forks past the pids limit while they live, and answers throughout', async () => {
+    const file = (path: string, init: RequestInit = {}) =>
+      fetch(`${p.url}/v1/sandboxes/${b}/files?path=${encodeURIComponent(path)}`, { ...init, headers: p.authHeaders() });
+    assert.equal((await file('/tmp/bomb.pl', { method: 'PUT', body: FORK_BOMB })).status, 200);
+    // In flight until released: the bomb's children hold their pids until then.
+    const bomb = sh(b, 'exec perl /tmp/bomb.pl /tmp 5000', 60);
+    bomb.catch(() => undefined); // awaited below
+    // Read through the files API: with every pid of the user's commands taken, no command could start.
+    const result = await eventually(async () => {
+      const res = await file('/tmp/result');
+      return res.status === 200 ? res.text() : undefined;
+    }, 60_000, 'the fork bomb to be refused a fork');
+    const [children, errno] = result.trim().split(' ').map(Number);
+    assert.equal(errno, EAGAIN, `the refused fork failed with EAGAIN (errno ${errno}, after ${children} children)`);
+    assert.ok(children >= 1000 && children < 1024, `stopped by the pids limit of 1024 after ${children} children`);
+    // envd kept a reserve of its own: it answers while the children hold every pid of the limit.
     const metrics = await p.api('GET', `/v1/sandboxes/${b}/metrics`);
     assert.equal(metrics.status, 200);
-    assert.ok(metrics.body.pids >= 1000 && metrics.body.pids <= 1024 + 64, `pids at the limit: ${metrics.body.pids}`);
-    await new Promise((resolve) => setTimeout(resolve, 3500));
+    assert.ok(metrics.body.pids > children && metrics.body.pids <= 1024 + 64, `pids at the limit: ${metrics.body.pids}`);
+    assert.equal((await file('/tmp/release', { method: 'PUT', body: 'go' })).status, 200);
+    const r = await bomb;
+    assert.deepEqual([r.exit_code, r.stdout], [0, `started ${children}, errno ${EAGAIN}\n`], JSON.stringify(r));
+    // The bomb waited for every child: the sandbox's pids are free again.
     assert.equal((await sh(b, 'echo still alive')).stdout, 'still alive\n');
   });
 

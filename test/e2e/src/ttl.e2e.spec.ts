@@ -111,8 +111,12 @@ describe('TTL auto-pause', () => {
     assert.deepEqual([whilePaused.body.state, whilePaused.body.timeout_sec], ['paused', 0]);
     const resumed = await p.api('POST', `/v1/sandboxes/${id}/resume`);
     assert.deepEqual([resumed.body.state, resumed.body.timeout_sec], ['running', 0]);
-    await new Promise((r) => setTimeout(r, 3500));
+    // The clock: a sandbox started after that resume with a 2 s timeout. Once the platform has
+    // paused it, it would have paused this one too, had the resume kept the old 2 s.
+    const control = (await p.api('POST', '/v1/sandboxes', { memory_mb: 128, timeout_sec: 2 })).body.id;
+    await eventually(async () => (await state(control)) === 'paused', 15_000, 'the control sandbox to pause');
     assert.equal(await state(id), 'running', 'no timeout, no pause');
+    await p.api('DELETE', `/v1/sandboxes/${control}`);
 
     await p.api('DELETE', `/v1/sandboxes/${id}`);
     const stopped = await p.api('POST', `/v1/sandboxes/${id}/timeout`, { timeout_sec: 5 });

@@ -129,9 +129,17 @@ describe('envd filesystem service (a real envd over Connect, HTTP/1.1)', () => {
     assert.equal(seen.find((e) => e.name === 'new.txt')?.entry?.type, FileType.FILE);
     mkdirSync(join(watched, 'nested'));
     await waitFor((e) => e.name === 'nested' && e.type === EventType.CREATE);
-    await sleep(50); // the new directory's own watch is in place
+    // The new directory is watched before its CREATE goes out: a file written into it at once is seen.
     writeFileSync(join(watched, 'nested/inner.txt'), 'y');
-    await waitFor((e) => e.name === 'nested/inner.txt');
+    let deadline: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        waitFor((e) => e.name === 'nested/inner.txt'),
+        new Promise((_, reject) => (deadline = setTimeout(() => reject(new Error('no event from inside the new directory within 10 s')), 10_000))),
+      ]);
+    } finally {
+      clearTimeout(deadline);
+    }
     controller.abort();
     await iterator.return?.(undefined as never).catch(() => undefined);
   });

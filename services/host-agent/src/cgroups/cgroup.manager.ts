@@ -1,6 +1,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ErrorCode, WrennError } from '@wrenn/contracts';
 import { CleanupStack } from '../cleanup/cleanup-stack';
 import { CgroupVersion, detectCgroupVersion } from './cgroup-version';
 
@@ -22,12 +23,22 @@ export interface SandboxCgroup {
   /** Every cgroup.procs a process must be written to before it forks, to be inside all controllers. */
   procsFiles: string[];
   /**
-   * v1: cgroup.procs files of the sandbox's "user" groups (memory and pids), where envd puts the
-   * commands it starts. The sandbox's memory and pids limits apply there; envd sits in the
-   * parents with a small reserve, so neither a fork bomb nor a memory hog inside can take envd
-   * down (the OOM killer and the pids limit only ever meet the user's processes).
+   * cgroup.procs files of the sandbox's "user" groups (v1: memory and pids; v2: the one user
+   * leaf), where envd puts the commands it starts. The sandbox's memory and pids limits apply
+   * there; envd sits beside them with a small reserve, so neither a fork bomb nor a memory hog
+   * inside can take envd down (the OOM killer and the pids limit only ever meet the user's
+   * processes).
    */
   userProcsFiles: string[];
+}
+
+/**
+ * Restricts the devices a cgroup v2 subtree may open. v2 has no devices.allow file: the kernel
+ * asks a BPF_CGROUP_DEVICE program attached to the group instead.
+ */
+export interface DeviceFilter {
+  /** Lets the processes of the group at `dir` (and its descendants) open only `rules` ("c 1:3 rwm", v1 syntax). */
+  attach(dir: string, rules: readonly string[]): Promise<void>;
 }
 
 export interface CgroupManagerOptions {
@@ -35,34 +46,75 @@ export interface CgroupManagerOptions {
   group: string;
   version?: CgroupVersion;
   root?: string;
+  /** v2 only, and required there: without one a v2 host refuses to make sandbox cgroups. */
+  deviceFilter?: DeviceFilter;
+}
+
+/** Why a host's cgroups cannot hold a sandbox safely (code not_implemented, details.reason says which). */
+export class CgroupUnsupportedError extends WrennError {
+  constructor(message: string, details: { reason: 'no_device_filter' | 'missing_controllers'; missing?: string[] }) {
+    super(ErrorCode.NotImplemented, message, details);
+    this.name = 'CgroupUnsupportedError';
+  }
 }
 
 const CPU_PERIOD_US = 100_000;
 /** Devices a sandbox may open (type major:minor): the null/zero/random family, tty and ptys. */
-const ALLOWED_DEVICES = ['c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:2 rwm', 'c 136:* rwm'];
+export const ALLOWED_DEVICES: readonly string[] = ['c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:2 rwm', 'c 136:* rwm'];
 /** Tasks and memory envd keeps for itself above the sandbox's limits (its threads, its heap). */
 const ENVD_PIDS_RESERVE = 64;
 const ENVD_MEMORY_RESERVE_MB = 128;
 const USER_GROUP = 'user';
+/** v2 forbids processes in a group whose controllers are delegated to children: envd gets a leaf of its own. */
+const ENVD_GROUP = 'envd';
+const V2_CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
 const V1_CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids', 'freezer', 'devices'] as const;
 type V1Controller = (typeof V1_CONTROLLERS)[number];
 
 /**
  * Per-sandbox cgroups: CPU quota from vcpus, a memory limit (the OOM killer then picks inside the
- * sandbox, never the agent), a pids limit, a device allowlist (v1) and a freezer for
- * stop-the-world. cgroup v1 is what this kernel mounts; v2 is supported where the host is
- * unified (its device control needs eBPF and is not applied there).
+ * sandbox, never the agent), a pids limit, a device allowlist and a freezer for
+ * stop-the-world. cgroup v1 is what this kernel mounts. On a unified (v2) host the same layout is
+ * sandbox/{envd,user}, and the device allowlist is a BPF program (`deviceFilter`): without one,
+ * or without the cpu, memory and pids controllers, v2 refuses rather than run a sandbox unfenced.
  */
 export class CgroupManager {
   readonly version: CgroupVersion;
   private readonly root: string;
   private readonly group: string;
 
+  private readonly deviceFilter: DeviceFilter | undefined;
+
   constructor(options: CgroupManagerOptions) {
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(options.group)) throw new Error(`bad cgroup group name "${options.group}"`);
     this.group = options.group;
     this.root = options.root ?? '/sys/fs/cgroup';
     this.version = options.version ?? detectCgroupVersion(undefined, this.root);
+    this.deviceFilter = options.deviceFilter;
+  }
+
+  /** v2: the sandbox's group, its envd leaf and its user leaf. */
+  private v2(sandboxId: string): { sandbox: string; envd: string; user: string } {
+    const sandbox = join(this.root, this.group, sandboxId);
+    return { sandbox, envd: join(sandbox, ENVD_GROUP), user: join(sandbox, USER_GROUP) };
+  }
+
+  /** Throws CgroupUnsupportedError where a v2 sandbox would run without limits or a device policy. */
+  private async assertV2Usable(): Promise<void> {
+    if (!this.deviceFilter) {
+      throw new CgroupUnsupportedError(
+        `cgroup v2 at ${this.root}: no device filter (BPF_CGROUP_DEVICE) is configured, and a sandbox may not run without a device allowlist`,
+        { reason: 'no_device_filter' },
+      );
+    }
+    const available = (await readFile(join(this.root, 'cgroup.controllers'), 'utf8').catch(() => '')).split(/\s+/);
+    const missing = V2_CONTROLLERS.filter((c) => !available.includes(c));
+    if (missing.length) {
+      throw new CgroupUnsupportedError(`cgroup v2 at ${this.root} lacks the ${missing.join(', ')} controller(s) (bound to a v1 hierarchy?)`, {
+        reason: 'missing_controllers',
+        missing,
+      });
+    }
   }
 
   /** v1: one directory per controller (co-mounted controllers share one); v2: a single one. */
@@ -90,9 +142,9 @@ export class CgroupManager {
   }
 
   async create(sandboxId: string, limits: CgroupLimits): Promise<SandboxCgroup> {
+    if (this.version === 'v2') return this.createV2(sandboxId, limits);
     const cleanup = new CleanupStack();
     try {
-      if (this.version === 'v2') await this.enableV2Controllers();
       // Controllers are independent hierarchies: made side by side.
       await Promise.all(
         [...this.dirs(sandboxId).values()].map(async (dir) => {
@@ -100,10 +152,30 @@ export class CgroupManager {
           cleanup.push(`cgroup ${dir}`, () => rmdir(dir).catch(ignoreGone));
         }),
       );
-      let userProcsFiles: string[] = [];
-      if (this.version === 'v2') await this.limitV2(sandboxId, limits);
-      else userProcsFiles = await this.limitV1(sandboxId, limits, cleanup);
+      const userProcsFiles = await this.limitV1(sandboxId, limits, cleanup);
       return { procsFiles: [...this.dirs(sandboxId).values()].map((d) => join(d, 'cgroup.procs')), userProcsFiles };
+    } catch (error) {
+      return cleanup.rollback(error);
+    }
+  }
+
+  private async createV2(sandboxId: string, limits: CgroupLimits): Promise<SandboxCgroup> {
+    await this.assertV2Usable();
+    const dirs = this.v2(sandboxId);
+    const cleanup = new CleanupStack();
+    try {
+      await this.enableV2Controllers();
+      await mkdir(dirs.sandbox);
+      cleanup.push(`cgroup ${dirs.sandbox}`, () => rmdir(dirs.sandbox).catch(ignoreGone));
+      await writeFile(join(dirs.sandbox, 'cgroup.subtree_control'), V2_CONTROLLERS.map((c) => `+${c}`).join(' '));
+      for (const leaf of [dirs.envd, dirs.user]) {
+        await mkdir(leaf);
+        cleanup.push(`cgroup ${leaf}`, () => rmdir(leaf).catch(ignoreGone));
+      }
+      await this.limitV2(sandboxId, limits);
+      // On the sandbox's group, so envd and the user's commands are both held to the allowlist.
+      await this.deviceFilter!.attach(dirs.sandbox, ALLOWED_DEVICES);
+      return { procsFiles: [join(dirs.envd, 'cgroup.procs')], userProcsFiles: [join(dirs.user, 'cgroup.procs')] };
     } catch (error) {
       return cleanup.rollback(error);
     }
@@ -166,7 +238,7 @@ export class CgroupManager {
     for (const dir of this.dirs(from).values()) await rename(dir, join(dir, '..', to));
   }
 
-  /** Changes a live sandbox's limits (v1; v2 rewrites its single group's files). */
+  /** Changes a live sandbox's limits (the same files create wrote). */
   async update(sandboxId: string, limits: CgroupLimits): Promise<void> {
     if (this.version === 'v2') {
       await this.limitV2(sandboxId, limits);
@@ -187,33 +259,53 @@ export class CgroupManager {
     }
   }
 
+  /**
+   * Delegates the controllers down to the agent's group. A refusal here (already enabled by the
+   * host's manager, or a root with processes of its own) is not fatal by itself: the sandbox's own
+   * subtree_control write fails, and so the create, where they did not reach the agent's group.
+   */
   private async enableV2Controllers(): Promise<void> {
     const parent = join(this.root, this.group);
     await mkdir(parent, { recursive: true });
-    for (const dir of [this.root, parent]) {
-      await writeFile(join(dir, 'cgroup.subtree_control'), '+cpu +memory +pids').catch(() => undefined);
+    const enable = V2_CONTROLLERS.map((c) => `+${c}`).join(' ');
+    for (const dir of [this.root, parent]) await writeFile(join(dir, 'cgroup.subtree_control'), enable).catch(() => undefined);
+  }
+
+  /**
+   * The sandbox's group holds the limits plus envd's reserve, its user leaf the limits as asked
+   * (the v1 layout's split, so the OOM killer and the pids limit meet the user's commands first).
+   */
+  private async limitV2(id: string, limits: CgroupLimits): Promise<void> {
+    const { sandbox, user } = this.v2(id);
+    const memory = limits.memoryMb * 1024 * 1024;
+    await writeFile(join(sandbox, 'cpu.max'), `${limits.vcpus * CPU_PERIOD_US} ${CPU_PERIOD_US}`);
+    for (const [dir, bytes, pids] of [
+      [sandbox, memory + ENVD_MEMORY_RESERVE_MB * 1024 * 1024, limits.pidsMax + ENVD_PIDS_RESERVE],
+      [user, memory, limits.pidsMax],
+    ] as const) {
+      // Swap would let a sandbox outgrow its limit on hosts that have it.
+      if (existsSync(join(dir, 'memory.swap.max'))) await writeFile(join(dir, 'memory.swap.max'), '0');
+      await writeFile(join(dir, 'memory.max'), String(bytes));
+      await writeFile(join(dir, 'pids.max'), String(pids));
     }
   }
 
-  private async limitV2(id: string, limits: CgroupLimits): Promise<void> {
-    const dir = join(this.root, this.group, id);
-    await writeFile(join(dir, 'cpu.max'), `${limits.vcpus * CPU_PERIOD_US} ${CPU_PERIOD_US}`);
-    await writeFile(join(dir, 'memory.max'), String(limits.memoryMb * 1024 * 1024));
-    if (existsSync(join(dir, 'memory.swap.max'))) await writeFile(join(dir, 'memory.swap.max'), '0');
-    await writeFile(join(dir, 'pids.max'), String(limits.pidsMax));
-  }
-
   async addProcess(sandboxId: string, pid: number): Promise<void> {
+    if (this.version === 'v2') {
+      await writeFile(join(this.v2(sandboxId).envd, 'cgroup.procs'), String(pid));
+      return;
+    }
     for (const dir of this.dirs(sandboxId).values()) await writeFile(join(dir, 'cgroup.procs'), String(pid));
   }
 
   async stats(sandboxId: string): Promise<CgroupStats> {
     const num = async (file: string | undefined) => (file ? Number((await readFile(file, 'utf8').catch(() => '0')).trim().split(/\s+/)[0]) || 0 : 0);
     if (this.version === 'v2') {
-      const dir = join(this.root, this.group, sandboxId);
+      const { sandbox: dir, user } = this.v2(sandboxId);
       const cpuStat = await readFile(join(dir, 'cpu.stat'), 'utf8').catch(() => '');
-      const events = await readFile(join(dir, 'memory.events'), 'utf8').catch(() => '');
-      const max = (await readFile(join(dir, 'memory.max'), 'utf8').catch(() => 'max')).trim();
+      // The user leaf's: the limit the sandbox asked for, and the kills it caused (envd's reserve is not theirs).
+      const events = await readFile(join(user, 'memory.events'), 'utf8').catch(() => '');
+      const max = (await readFile(join(user, 'memory.max'), 'utf8').catch(() => 'max')).trim();
       return {
         cpuUsageUsec: Number(/usage_usec (\d+)/.exec(cpuStat)?.[1] ?? 0),
         memoryBytes: await num(join(dir, 'memory.current')),
@@ -277,10 +369,13 @@ export class CgroupManager {
     throw new Error(`cgroup of ${sandboxId} did not become ${frozen ? 'frozen' : 'thawed'} in time`);
   }
 
-  /** The sandbox's directories, nested ones (the v1 user pids group) first. */
+  /** The sandbox's directories, nested ones (the user and envd groups) first. */
   private allDirs(sandboxId: string): string[] {
     const dirs = [...this.dirs(sandboxId).values()];
-    if (this.version === 'v2') return dirs;
+    if (this.version === 'v2') {
+      const { sandbox, envd, user } = this.v2(sandboxId);
+      return [user, envd, sandbox];
+    }
     const nested = (['memory', 'pids'] as const).map((c) => this.v1(sandboxId, c)).filter((d): d is string => !!d).map((d) => join(d, USER_GROUP));
     return [...nested, ...dirs];
   }

@@ -56,17 +56,24 @@ describe(`${NetworkManager.name} (root, kernel)`, () => {
     assert.deepEqual({ netns: netns(), links: links() }, { netns: [], links: [] });
   });
 
-  it('hands out pre-built slots from the pool at once', async (t) => {
+  it('hands out pre-built slots from the pool', async () => {
     const pooled = new NetworkManager({ agentKey: KEY, cidr: '10.231.0.0/16', poolSize: 2 });
-    await pooled.start();
-    const deadline = Date.now() + 5000;
-    while (pooled.describe().pooled < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const started = performance.now();
-    const net = await pooled.acquire();
-    const ms = performance.now() - started;
-    t.diagnostic(`pooled acquire ${ms.toFixed(2)} ms`);
-    assert.ok(ms < 20, `pooled acquire took ${ms.toFixed(1)} ms`);
-    await pooled.release(net.index);
-    await pooled.stop();
+    let taken: number | undefined;
+    try {
+      await pooled.start();
+      const deadline = Date.now() + 30_000;
+      while (pooled.describe().pooled < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(pooled.describe().pooled, 2, 'the pool filled within 30 s');
+      const prebuilt = netns();
+      assert.equal(prebuilt.length, 2);
+      // How fast that is, is bench/network-pool.bench.mjs's to say; here: the slot was built before it was asked for.
+      const net = await pooled.acquire();
+      taken = net.index;
+      assert.ok(prebuilt.includes(net.netnsName), `${net.netnsName} is one of the pre-built ${prebuilt.join(', ')}`);
+      assert.deepEqual(pooled.describe().inUse, [net.index]);
+    } finally {
+      if (taken !== undefined) await pooled.release(taken);
+      await pooled.stop();
+    }
   });
 });

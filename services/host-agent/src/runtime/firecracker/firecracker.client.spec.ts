@@ -109,7 +109,7 @@ describe(`${FirecrackerClient.name} against ${FakeFirecrackerApi.name}`, () => {
       });
       await new Promise<void>((r) => pageServer.listen(join(dir, 'uffd.sock'), r));
       await c.loadSnapshot({ snapshot_path: join(dir, 'vmstate'), mem_backend: { backend_type: 'Uffd', backend_path: join(dir, 'uffd.sock') }, track_dirty_pages: true, resume_vm: true });
-      await new Promise((r) => setTimeout(r, 20));
+      for (const deadline = Date.now() + 5000; !connected && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
       assert.ok(connected, 'the fake connects to the page server as Firecracker does');
       assert.equal((await c.describe()).state, 'Running');
       // Dirty tracking came with the load, so a Diff is allowed.

@@ -157,13 +157,16 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
     await warmRuntime.prepare();
     await warmRuntime.recover();
     try {
-      const deadline = Date.now() + 20_000;
-      while ((await readdir(join(warmDir, 'warm')).catch(() => [])).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, 500)); // let the warm sandbox finish starting
+      const deadline = Date.now() + 30_000;
+      while (warmRuntime.warmReady === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(warmRuntime.warmReady, 1, 'a warm sandbox started within 30 s');
+      const [warmKey] = await readdir(join(warmDir, 'warm'));
       const id = newId();
       const started = performance.now();
       await warmRuntime.create({ ...spec(id), vcpus: 2, memoryMb: 300 });
       t.diagnostic(`create from the warm pool: ${(performance.now() - started).toFixed(1)} ms`);
+      // The claim, not a silent cold start: the sandbox's directory is the warm one.
+      assert.equal(realpathSync(join(warmDir, 'sandboxes', id)), join(warmDir, 'warm', warmKey), 'the create claimed the warm sandbox');
       const envd = await envdOf(warmRuntime, id);
       assert.equal((await envd.exec({ cmd: 'hostname', args: [] }, 5)).stdout.trim(), id);
       assert.equal((await envd.exec({ cmd: 'cat', args: ['/etc/hostname'] }, 5)).stdout.trim(), id);

@@ -258,6 +258,11 @@ export class NamespaceRuntime implements SandboxRuntime {
     }
   }
 
+  /** Warm sandboxes started and not yet claimed: what a create of the base template would take. */
+  get warmReady(): number {
+    return this.warm.length;
+  }
+
   /** Keeps `warmPoolSize` base sandboxes started, one at a time, in the background. */
   private refillWarm(): void {
     const target = this.options.warmPoolSize ?? 0;

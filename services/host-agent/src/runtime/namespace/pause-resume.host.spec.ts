@@ -426,11 +426,9 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     await warm.recover();
     const id = newId();
     try {
-      // A warm sandbox is ready once its meta.json is written (the last step of its start).
-      const ready = async () => (await readdir(join(warmDir, 'warm')).catch(() => [] as string[])).some((k) => existsSync(join(warmDir, 'warm', k, 'meta.json')));
       const deadline = Date.now() + 30_000;
-      while (!(await ready()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, 100));
+      while (warm.warmReady === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(warm.warmReady, 1, 'a warm sandbox started within 30 s');
       await warm.create(spec(id));
       const meta = JSON.parse(readFileSync(join(warmDir, 'sandboxes', id, 'meta.json'), 'utf8'));
       assert.ok(meta.dir.startsWith(join(warmDir, 'warm')), 'the create claimed a warm sandbox');
