@@ -98,7 +98,8 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
   it('keeps writes in the sandbox upper dir, invisible to other sandboxes and the image', async () => {
     const a = await create();
     const b = await create();
-    assert.equal((await run(a, 'sh', ['-c', 'echo mine > /root/file.txt'])).exitCode, 0);
+    const wrote = await run(a, 'sh', ['-c', 'echo mine > /root/file.txt']);
+    assert.equal(wrote.exitCode, 0, wrote.stderr);
     assert.equal(await readFile(join(stateDir, 'sandboxes', a, 'disk/upper/root/file.txt'), 'utf8'), 'mine\n');
     assert.ok(!existsSync(join(IMAGE_DIR, 'base/root/file.txt')));
     assert.notEqual((await run(b, 'cat', ['/root/file.txt'])).exitCode, 0);
