@@ -32,6 +32,19 @@ const wanted = args.filter((a) => order.includes(a));
 const filters = args.filter((a) => !order.includes(a));
 const layers = wanted.length ? wanted : order;
 
+// The host and end-to-end layers share the kernel with any other run on this machine (netns,
+// iptables chains, cgroups, loop devices, the host-clean baseline): a second `npm test` beside
+// this one waits for it instead of failing on its state. Unit and integration runs need no lock.
+const KERNEL_LOCK = '/run/lock/wrenn-tests-kernel.lock';
+if (layers.some((l) => l === 'host' || l === 'e2e') && process.env.WRENN_TEST_KERNEL_LOCK !== 'held' && spawnSync('sh', ['-c', 'command -v flock'], { stdio: 'ignore' }).status === 0) {
+  if (spawnSync('flock', ['-n', KERNEL_LOCK, 'true']).status !== 0) console.log(`[wrenn] another test run holds ${KERNEL_LOCK}: waiting for it`);
+  const locked = spawnSync('flock', [KERNEL_LOCK, process.execPath, fileURLToPath(import.meta.url), ...args], {
+    stdio: 'inherit',
+    env: { ...process.env, WRENN_TEST_KERNEL_LOCK: 'held' },
+  });
+  process.exit(locked.status ?? 1);
+}
+
 // What the layers need from the machine. Unit tests need nothing; the others the services; the
 // host and end-to-end layers the host packages; the end-to-end layer also the browser.
 const notes = [];
