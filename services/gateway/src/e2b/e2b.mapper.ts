@@ -49,8 +49,12 @@ export interface WrennNetworkInput {
 export function networkFromE2b(allowInternetAccess: unknown, network: unknown): WrennNetworkInput {
   const n = (network ?? {}) as { allowOut?: unknown; denyOut?: unknown; rules?: unknown; egressProxy?: unknown };
   if (typeof n !== 'object' || Array.isArray(n)) refuse('network', 'must be an object');
-  if (n.rules && typeof n.rules === 'object' && Object.keys(n.rules).length > 0) refuse('network.rules', 'request transform rules are not supported');
-  if (n.egressProxy) refuse('network.egressProxy', 'an egress proxy is not supported');
+  // E2B's SDK sends `rules` as an object of hosts (only when given): anything else is malformed.
+  if (n.rules !== undefined) {
+    if (n.rules === null || typeof n.rules !== 'object' || Array.isArray(n.rules)) refuse('network.rules', 'must be an object');
+    if (Object.keys(n.rules).length > 0) refuse('network.rules', 'request transform rules are not supported');
+  }
+  if (n.egressProxy !== undefined) refuse('network.egressProxy', 'an egress proxy is not supported');
   const list = (field: string, value: unknown): unknown[] => {
     if (value === undefined || value === null) return [];
     if (!Array.isArray(value)) refuse(`network.${field}`, 'must be an array of strings');

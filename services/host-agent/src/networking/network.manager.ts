@@ -66,6 +66,11 @@ export class NetworkManager {
   private stopped = false;
   private readonly resolv: string;
 
+  /** The agent's key: names its netns, veths, chains and (in the runtime) its id-range files. */
+  get agentKey(): string {
+    return this.options.agentKey;
+  }
+
   constructor(private readonly options: NetworkManagerOptions) {
     if (!/^[a-z0-9]{1,6}$/.test(options.agentKey)) throw new Error(`agent key "${options.agentKey}" must be 1-6 of [a-z0-9]`);
     this.allocator = new SlotAllocator(options.cidr ?? defaultCidrFor(options.agentKey), 4096);

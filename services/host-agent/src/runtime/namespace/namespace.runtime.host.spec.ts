@@ -174,6 +174,16 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
       const metrics = await warmRuntime.metrics(id);
       assert.equal(metrics.memoryLimitBytes, 300 * 1024 * 1024);
       assert.deepEqual(await warmRuntime.resources(id), { vcpus: 2, memoryMb: 300 });
+      // A create that asks for another disk size does not take a warm sandbox (its disk is the default).
+      const deadline2 = Date.now() + 30_000;
+      while ((warmRuntime.warmReady as number) === 0 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 50));
+      const sized = newId();
+      await warmRuntime.create({ ...spec(sized), diskMb: 512 });
+      assert.ok(!realpathSync(join(warmDir, 'sandboxes', sized)).startsWith(join(warmDir, 'warm')), 'started cold');
+      const df = await (await envdOf(warmRuntime, sized)).exec({ cmd: 'df', args: ['-m', '--output=size', '/'] }, 5);
+      const sizeMb = Number(df.stdout.trim().split('\n').pop());
+      assert.ok(sizeMb > 400 && sizeMb <= 512, `a ${sizeMb} MiB disk`);
+      await warmRuntime.destroy(sized);
       const claimedDir = realpathSync(join(warmDir, 'sandboxes', id));
       await warmRuntime.destroy(id);
       assert.ok(!existsSync(join(warmDir, 'sandboxes', id)));

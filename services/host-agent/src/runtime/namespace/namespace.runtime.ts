@@ -17,7 +17,8 @@ import { TemplateMeta, TemplateStore } from '../../rootfs/template.store';
 import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../sandbox-runtime';
 import { snapshotRefFor } from '../snapshot-ref';
 import { childrenOf, isSameProcess, signal, startTime, waitGone, waitReaped } from './proc';
-import { DEFAULT_ID_BASE, idRangeOf, overlappingHostIds } from './sandbox-hardening';
+import { IdRanges } from './id-ranges';
+import { DEFAULT_ID_BASE, IDS_PER_SANDBOX, overlappingHostIds } from './sandbox-hardening';
 import { launchSandbox } from './sandbox-launcher';
 
 export interface NamespaceRuntimeOptions {
@@ -36,8 +37,10 @@ export interface NamespaceRuntimeOptions {
   pidsMax?: number;
   /** Disk of a sandbox whose spec names none, in MiB (default 4096). */
   diskMb?: number;
-  /** First host id of the sandboxes' user-namespace ranges (65,536 ids a slot; default 2^30). */
+  /** First host id of the sandboxes' user-namespace ranges (65,536 ids a sandbox; default 2^30). */
   idBase?: number;
+  /** Where the host's id ranges are recorded (shared by every agent of the machine). */
+  idRangesDir?: string;
   /**
    * Sandboxes of the base template kept started ahead (envd up), so a create only has to give
    * one its identity and limits. 0 turns the warm pool off.
@@ -81,8 +84,8 @@ interface SandboxMeta {
   dir: string;
   /** The overlay's read-only layers, top first (template layers, then the base image). Absent = [imageDir]. */
   lower?: string[];
-  /** Host ids of the sandbox's user namespace: its root is hostRoot. */
-  ids?: { hostRoot: number; count: number };
+  /** Host ids of the sandbox's user namespace (range `number` of the host's): its root is hostRoot. */
+  ids?: { number: number; hostRoot: number; count: number };
   /** The token envd demands on every request (absent for a sandbox started before envd had one). */
   envdAccessToken?: string;
 }
@@ -91,8 +94,8 @@ interface SandboxMeta {
 const WARM_SPEC = { template: 'base', vcpus: 1, memoryMb: 512 } as const;
 
 const META = 'meta.json';
-/** Slots whose id ranges are kept clear of host accounts (a /16 of slot addresses holds fewer). */
-const MAX_SLOTS = 16_384;
+/** A sandbox's disk when neither its spec nor the host's config names one. */
+const DEFAULT_DISK_MB = 4096;
 const ENVD_PORT = 49983;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const REPO_IMAGES = resolve(__dirname, '../../../../../images');
@@ -120,7 +123,10 @@ export class NamespaceRuntime implements SandboxRuntime {
   /** Templates held on this host, by id. */
   private readonly templateMetas = new Map<string, TemplateMeta>();
 
+  private readonly idRanges: IdRanges;
+
   constructor(private readonly options: NamespaceRuntimeOptions) {
+    this.idRanges = new IdRanges(options.network.agentKey, options.idRangesDir, options.idBase ?? DEFAULT_ID_BASE);
     this.snapshots = new SnapshotStore(join(options.stateDir, 'snapshots'));
     this.templates = new TemplateStore(join(options.stateDir, 'templates'));
   }
@@ -166,13 +172,18 @@ export class NamespaceRuntime implements SandboxRuntime {
   private async buildBaseImage(): Promise<void> {
     // Host users inside the sandboxes' id ranges would be the same kernel identity as a sandbox's.
     const idFiles = Object.fromEntries(['/etc/passwd', '/etc/group'].map((f) => [f, existsSync(f) ? readFileSync(f, 'utf8') : '']));
-    const clash = overlappingHostIds(idFiles, this.options.idBase ?? DEFAULT_ID_BASE, MAX_SLOTS);
+    const base = this.options.idBase ?? DEFAULT_ID_BASE;
+    const clash = overlappingHostIds(idFiles, base, Math.floor((2 ** 32 - 1 - base) / IDS_PER_SANDBOX));
     if (clash.length) throw new Error(`host accounts use ids reserved for sandboxes (${clash.join(', ')}): set WRENN_SANDBOX_ID_BASE elsewhere`);
     // Traversable, not listable: a sandbox's start reaches its own dir (owned by its root) through these.
     for (const dir of [this.options.stateDir, this.sandboxesDir, this.warmDir]) {
       await mkdir(dir, { recursive: true });
       await chmod(dir, 0o711);
     }
+    // Images hold setuid binaries as a distribution ships them: root's alone (sandboxes see them
+    // through idmapped mounts the agent makes, never by path).
+    await mkdir(this.options.imageDir, { recursive: true });
+    await chmod(this.options.imageDir, 0o700);
     const image = this.imagePath('base');
     if (existsSync(join(image, 'etc/wrenn-image.json'))) return;
     const recipe = join(this.options.recipeDir ?? REPO_IMAGES, 'base/build.sh');
@@ -193,7 +204,9 @@ export class NamespaceRuntime implements SandboxRuntime {
       throw new WrennError(ErrorCode.SandboxExists, `sandbox ${spec.sandboxId} already exists on this host`);
     }
     if (spec.templateId) return this.createFromTemplate(spec, spec.templateId);
-    const warm = spec.template === WARM_SPEC.template ? this.warm.shift() : undefined;
+    // Warm sandboxes have the default disk: a create that asks for another size starts cold.
+    const defaultDisk = spec.diskMb === undefined || spec.diskMb === (this.options.diskMb ?? DEFAULT_DISK_MB);
+    const warm = spec.template === WARM_SPEC.template && defaultDisk ? this.warm.shift() : undefined;
     if (warm) {
       this.refillWarm();
       try {
@@ -314,7 +327,7 @@ export class NamespaceRuntime implements SandboxRuntime {
         await rm(dir, { recursive: true, force: true });
       });
       if (restoreDisk) await rename(restoreDisk, layout.image);
-      else await createDiskImage(layout.image, spec.diskMb ?? this.options.diskMb ?? 4096);
+      else await createDiskImage(layout.image, spec.diskMb ?? this.options.diskMb ?? DEFAULT_DISK_MB);
       await mountDiskImage(layout.image, layout.disk);
       cleanup.push('disk', () => unmountDiskImage(layout.disk));
       await this.overlay.prepare(layout);
@@ -332,7 +345,8 @@ export class NamespaceRuntime implements SandboxRuntime {
       if (cgroupResult.status === 'rejected') throw cgroupResult.reason;
       const net = netResult.value;
       const cgroup = cgroupResult.value;
-      const ids = idRangeOf(net.index, this.options.idBase ?? DEFAULT_ID_BASE);
+      const ids = await this.idRanges.acquire(spec.sandboxId, net.index);
+      cleanup.push('id range', () => this.idRanges.release(ids.number));
       // The sandbox's root reaches its own root filesystem through this dir (0700: no one else
       // does), and envd, as that root, moves the commands it starts into the limited groups.
       await chown(dir, ids.hostRoot, ids.hostRoot);
@@ -485,6 +499,7 @@ export class NamespaceRuntime implements SandboxRuntime {
       meta ? attempt('network', () => this.options.network.release(meta.network.index)) : undefined,
     ]);
     await attempt('unmount', () => unmountUnder(dir));
+    if (meta?.ids) await attempt('id range', () => this.idRanges.release(meta.ids!.number));
     await attempt('remove dir', () => rm(dir, { recursive: true, force: true }));
     if (errors.length) throw new AggregateError(errors, `destroy of ${cgroupName} incomplete: ${errors.map((e) => e.message).join('; ')}`);
   }
@@ -767,6 +782,8 @@ export class NamespaceRuntime implements SandboxRuntime {
     for (const id of await this.options.cgroups.list()) {
       if (!this.sandboxes.has(id)) await this.options.cgroups.remove(id).catch(() => undefined);
     }
+    // Id ranges of this agent's dead sandboxes (a crash skipped their teardown) are free again.
+    await this.idRanges.releaseAllBut([...this.sandboxes.values()].flatMap((m) => (m.ids ? [m.ids.number] : [])));
     // Only now, with leftovers gone, start pre-building slots and warm sandboxes.
     this.stopped = false;
     await this.options.network.start();

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { DEFAULT_ID_BASE, IDS_PER_SANDBOX, idRangeOf, overlappingHostIds, SECCOMP_PROFILE } from './sandbox-hardening';
 
 describe('sandbox hardening', () => {
-  it('gives each slot its own 65,536 host ids, disjoint from every other slot and from the host root', () => {
+  it('gives each range 65,536 host ids, disjoint from every other range and from the host root', () => {
     const a = idRangeOf(0);
     const b = idRangeOf(1);
     assert.deepEqual(a, { hostRoot: DEFAULT_ID_BASE, count: IDS_PER_SANDBOX });

@@ -48,15 +48,15 @@ export const IDS_PER_SANDBOX = 65_536;
 export const DEFAULT_ID_BASE = 2 ** 30;
 
 /**
- * The host ids a sandbox's root and users map to: one range per network slot, so two live
- * sandboxes never share an id (a slot has one sandbox at a time). Files stay stored with the
- * sandbox's own ids (0 for its root) and are shown through an idmapped mount, so a snapshot or
- * template made in one range starts in any other.
+ * The host ids of range `n`: what a sandbox's root and users map to (ranges are handed out
+ * host-wide by IdRanges, one per live sandbox). Files stay stored with the sandbox's own ids (0
+ * for its root) and are shown through an idmapped mount, so a snapshot or template made in one
+ * range starts in any other.
  */
-export function idRangeOf(slotIndex: number, base = DEFAULT_ID_BASE): { hostRoot: number; count: number } {
-  if (!Number.isInteger(slotIndex) || slotIndex < 0) throw new Error(`bad slot index ${slotIndex}`);
-  const hostRoot = base + slotIndex * IDS_PER_SANDBOX;
-  if (hostRoot + IDS_PER_SANDBOX > 2 ** 32 - 1) throw new Error(`slot ${slotIndex} has no id range below 2^32 from base ${base}`);
+export function idRangeOf(n: number, base = DEFAULT_ID_BASE): { hostRoot: number; count: number } {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`bad id range ${n}`);
+  const hostRoot = base + n * IDS_PER_SANDBOX;
+  if (hostRoot + IDS_PER_SANDBOX > 2 ** 32 - 1) throw new Error(`range ${n} does not fit below 2^32 from base ${base}`);
   return { hostRoot, count: IDS_PER_SANDBOX };
 }
 
