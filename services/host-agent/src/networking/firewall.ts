@@ -160,10 +160,21 @@ export class Firewall {
       });
     }
     for (const chain of await this.egressChains()) {
-      for (const op of ['-F', '-X']) {
-        await run('iptables', ['-w', op, chain]).catch((e) => {
-          if (!isGone(e)) throw e;
-        });
+      // A jump to it added since the flush above (a slot being built as we recover) keeps it
+      // busy: empty the forward chain again and retry, a few times.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await run('iptables', ['-w', '-F', chain]).catch((e) => {
+            if (!isGone(e)) throw e;
+          });
+          await run('iptables', ['-w', '-X', chain]).catch((e) => {
+            if (!isGone(e)) throw e;
+          });
+          break;
+        } catch (error) {
+          if (attempt >= 5 || !/busy/i.test(String((error as { stderr?: string }).stderr ?? error))) throw error;
+          await run('iptables', ['-w', '-F', this.fwdChain]).catch(() => undefined);
+        }
       }
     }
   }
