@@ -95,6 +95,12 @@ function kvRead(bucket: string, keys = '>', create = true): string[] {
   ];
 }
 
+/** Watching a bucket (an ordered consumer on its stream, delivered to the inbox). */
+function kvWatch(bucket: string): string[] {
+  const stream = `KV_${bucket}`;
+  return [api(`CONSUMER.CREATE.${stream}`), api(`CONSUMER.CREATE.${stream}.>`), api(`CONSUMER.DELETE.${stream}.*`), api(`CONSUMER.INFO.${stream}.*`)];
+}
+
 function kvWrite(bucket: string, keys = '>'): string[] {
   return [`$KV.${bucket}.${keys}`];
 }
@@ -180,7 +186,9 @@ export function permissionsFor(identity: NatsIdentity, names: Naming): Permissio
             ...eventAppend(names, [Aggregate.Sandbox]),
             // Drives every host: every host command.
             names.hostSubject('*', '*'),
+            // Places on live hosts: watches their heartbeats.
             ...kvRead(names.hostsBucket),
+            ...kvWatch(names.hostsBucket),
           ]),
         },
         sub: { allow: [...commands(names, ServiceName.SandboxScheduler, '*'), inbox] },

@@ -49,11 +49,11 @@ export class HostAgent implements RunningService {
       const report = await orchestrator.start();
       log.info({ adopted: report.adopted, removed: report.removed, paused: report.paused, templates: report.templates, ms: Math.round(performance.now() - started) }, 'runtime ready');
 
-      // The control plane makes the stream; a host agent's creds may not (then it waits for it).
+      // The control plane makes the stream; a host agent's creds may not, so with auth on it
+      // waits for it (an agent may boot before the control plane).
       const store = await EventStore.create(nc, names);
-      await store.ensureStream().catch(() =>
-        store.waitForStream(config.host.controlPlaneWaitMs, (error) => log.info({ err: (error as Error).message }, 'waiting for the control plane to create the event stream')),
-      );
+      if (config.natsInsecure && !config.natsCredsDir && !config.natsCredsFile) await store.ensureStream();
+      else await store.waitForStream(config.host.controlPlaneWaitMs, (error) => log.info({ err: (error as Error).message }, 'waiting for the control plane to create the event stream'));
       const version = await store.versionOfOwn(Aggregate.Host, config.host.id);
       await store.append(
         Aggregate.Host,
@@ -78,7 +78,7 @@ export class HostAgent implements RunningService {
         envdProxyUrl: agent.envdProxy.url,
         usage: () => orchestrator.usage(),
       }, log);
-      await agent.heartbeat.start(config.host.controlPlaneWaitMs);
+      await agent.heartbeat.start(config.host.controlPlaneWaitMs, config.natsInsecure && !config.natsCredsDir && !config.natsCredsFile);
       return agent;
     } catch (error) {
       await nc.close().catch(() => undefined);

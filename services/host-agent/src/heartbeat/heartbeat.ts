@@ -32,12 +32,9 @@ export class Heartbeat {
     private readonly log: Logger,
   ) {}
 
-  async start(deadlineMs = 300_000): Promise<void> {
-    try {
-      this.kv = await this.nc.jetstream().views.kv(this.naming.hostsBucket, { history: 1 });
-    } catch {
-      this.kv = await this.bindWhenCreated(deadlineMs);
-    }
+  /** `createBucket`: only without NATS auth; an agent's creds may not create buckets. */
+  async start(deadlineMs = 300_000, createBucket = false): Promise<void> {
+    this.kv = createBucket ? await this.nc.jetstream().views.kv(this.naming.hostsBucket, { history: 1 }) : await this.bindWhenCreated(deadlineMs);
     await this.beat();
     this.timer = setInterval(() => void this.beat(), this.options.intervalMs);
   }
