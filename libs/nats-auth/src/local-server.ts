@@ -23,7 +23,7 @@ export interface SecuredNatsSetup {
 export async function prepareSecuredNats(
   dir: string,
   names: Naming,
-  options: { host: string; port: number; hostIds: string[]; storeDir?: string; extra?: Array<{ identity: NatsIdentity; permissions: Parameters<typeof writeCreds>[3] }> },
+  options: { host: string; port: number; hostIds: string[]; storeDir?: string; monitorPort?: number; extra?: Array<{ identity: NatsIdentity; permissions: Parameters<typeof writeCreds>[3] }> },
 ): Promise<SecuredNatsSetup> {
   const authority = await ensureAuthority(dir);
   for (const service of SERVICE_IDENTITIES) await writeCreds(authority, { kind: 'service', service }, names);
@@ -32,7 +32,7 @@ export async function prepareSecuredNats(
   const storeDir = options.storeDir ?? join(dir, 'jetstream');
   mkdirSync(storeDir, { recursive: true, mode: 0o700 });
   const configPath = join(dir, 'nats-server.conf');
-  writeFileSync(configPath, renderServerConfig(authority, { host: options.host, port: options.port, storeDir }), { mode: 0o600 });
+  writeFileSync(configPath, renderServerConfig(authority, { host: options.host, port: options.port, storeDir, monitorPort: options.monitorPort }), { mode: 0o600 });
   return { dir, credsDir: join(dir, 'creds'), configPath, url: `nats://${options.host}:${options.port}` };
 }
 

@@ -60,7 +60,7 @@ describe('the platform on an authenticated NATS', () => {
     const history = await p.cli('sandbox', 'history', id, '--json');
     assert.equal(history.code, 0, history.stderr);
     const types = history.stdout.trim().split('\n').map((l) => JSON.parse(l).type);
-    assert.ok(types.includes('sandbox.started') && types.includes('sandbox.destroyed'), types.join(','));
+    assert.ok(types.includes('sandbox.started') && types.includes('sandbox.stopped'), types.join(','));
     const hosts = await p.cli('host', 'ls');
     assert.equal(hosts.code, 0, hosts.stderr);
     assert.match(hosts.stdout, new RegExp(p.hostId));

@@ -176,8 +176,9 @@ nats
   .option('--host <addr>', 'address the server listens on', '127.0.0.1')
   .option('--port <port>', 'its port', int, 4223)
   .option('--store-dir <dir>', "JetStream's store (default <dir>/jetstream)")
+  .option('--monitor-port <port>', 'HTTP monitoring (health checks) on the same address', int)
   .option('--host-id <id>', 'also issue creds for this host agent (repeatable)', collect, [])
-  .action(async (opts) => (await natsCommands()).natsInit({ dir: opts.dir, host: opts.host, port: opts.port, storeDir: opts.storeDir, hosts: opts.hostId }).catch(fail()));
+  .action(async (opts) => (await natsCommands()).natsInit({ dir: opts.dir, host: opts.host, port: opts.port, storeDir: opts.storeDir, monitorPort: opts.monitorPort, hosts: opts.hostId }).catch(fail()));
 nats
   .command('creds <service>')
   .description("one service's creds: gateway, auth, sandbox-scheduler, snapshot-catalog, reaper or admin")

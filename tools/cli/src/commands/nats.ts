@@ -13,9 +13,9 @@ export function authDir(dir?: string): string {
  * `wrenn nats init`: makes (or keeps) the operator, the account and its signing key, issues every
  * service's creds and writes a server config for one machine. Prints where each is.
  */
-export async function natsInit(opts: { dir?: string; host: string; port: number; storeDir?: string; hosts: string[] }): Promise<void> {
+export async function natsInit(opts: { dir?: string; host: string; port: number; storeDir?: string; monitorPort?: number; hosts: string[] }): Promise<void> {
   const dir = authDir(opts.dir);
-  const setup = await prepareSecuredNats(dir, naming(loadConfig().namespace), { host: opts.host, port: opts.port, hostIds: opts.hosts, storeDir: opts.storeDir });
+  const setup = await prepareSecuredNats(dir, naming(loadConfig().namespace), { host: opts.host, port: opts.port, hostIds: opts.hosts, storeDir: opts.storeDir, monitorPort: opts.monitorPort });
   console.log(`trust chain and creds in ${dir} (seeds and creds 0600)`);
   console.log(`server config: ${setup.configPath}  (nats-server -c ${setup.configPath})`);
   console.log(`services: WRENN_NATS_CREDS_DIR=${setup.credsDir} NATS_URL=${setup.url}`);
