@@ -104,7 +104,7 @@ export function reachable(host, port, timeoutMs = 800) {
   });
 }
 
-async function waitFor(host, port, what, timeoutMs = 30_000) {
+export async function waitFor(host, port, what, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await reachable(host, port)) return;
@@ -113,6 +113,13 @@ async function waitFor(host, port, what, timeoutMs = 30_000) {
   throw new Error(`${what} did not come up on ${host}:${port} within ${timeoutMs / 1000} s`);
 }
 const isLoopback = (host) => ['127.0.0.1', 'localhost', '::1'].includes(host);
+
+/** Debian's nats-server, installed when missing. */
+export function ensureNatsBinary() {
+  if (has('nats-server')) return;
+  say('installing nats-server');
+  aptInstall(['nats-server']);
+}
 
 /** NATS with JetStream at NATS_URL (default 127.0.0.1:4222); started here when it is loopback and silent. */
 export async function ensureNats({ stateDir = process.env.WRENN_STATE_DIR ?? '/var/lib/wrenn' } = {}) {
@@ -168,12 +175,15 @@ export async function ensurePostgres() {
  * installed or started is returned (packages with the suites they fail, service problems) so the
  * runner can say which suites will fail and still run the others.
  */
-export async function setUpHost(purpose) {
+export async function setUpHost(purpose, { openNats = true } = {}) {
   const missing = ensureHostPackages(purpose);
   if (missing.length && purpose === 'start') throw new Error(`missing ${missing.map((p) => p.pkg).join(', ')}: install them (needs root) and run again`);
   const problems = [];
   let postgres = {};
-  for (const [what, ensure] of [['NATS', () => ensureNats()], ['PostgreSQL', async () => { postgres = await ensurePostgres(); }]]) {
+  // The open NATS on 4222 is what the shared test slices use; `npm start` runs its own
+  // authenticated one instead (scripts/secured-nats.mjs) and only needs the binary.
+  const nats = openNats ? () => ensureNats() : async () => ensureNatsBinary();
+  for (const [what, ensure] of [['NATS', nats], ['PostgreSQL', async () => { postgres = await ensurePostgres(); }]]) {
     try {
       await ensure();
     } catch (error) {

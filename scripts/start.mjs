@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // `npm start`: brings a fresh clone up. Installs what is missing (npm ci, build, host packages),
-// finds NATS and PostgreSQL or starts local ones (both in scripts/host-setup.mjs), then runs
+// finds PostgreSQL or starts it (scripts/host-setup.mjs), starts its own authenticated NATS
+// (scripts/secured-nats.mjs), then runs
 // every service in one process (or one with --service NAME). Plain Node on purpose: it runs before dependencies exist.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setUpHost } from './host-setup.mjs';
+import { ensurePlatformNats } from './secured-nats.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const say = (msg) => console.log(`[wrenn] ${msg}`);
@@ -29,8 +31,10 @@ function installDependencies() {
 try {
   installDependencies();
   // Host packages, NATS and PostgreSQL: the same check npm test and CI make (scripts/host-setup.mjs).
-  const { postgres } = await setUpHost('start');
+  const { postgres } = await setUpHost('start', { openNats: false });
   if (postgres.roleUrl && !process.env.DATABASE_URL) process.env.DATABASE_URL = `${postgres.roleUrl}/wrenn`;
+  // NATS with auth on by default: its own server and a creds file per service (scripts/secured-nats.mjs).
+  await ensurePlatformNats();
 } catch (error) {
   console.error(`[wrenn] ${error.message}`);
   process.exit(1);

@@ -7,6 +7,14 @@ import { join } from 'node:path';
  */
 export interface WrennConfig {
   natsUrl: string;
+  /**
+   * NATS credentials: one creds file (NATS_CREDS, a process running one service) or a directory
+   * of `<identity>.creds` (WRENN_NATS_CREDS_DIR). `natsInsecure` (WRENN_NATS_INSECURE=1) is the
+   * explicit choice to connect without any; with none of the three a service refuses to start.
+   */
+  natsCredsFile?: string;
+  natsCredsDir?: string;
+  natsInsecure: boolean;
   databaseUrl: string;
   port: number;
   /** Prefix for every NATS name (see @wrenn/contracts naming); empty in production. */
@@ -30,6 +38,8 @@ export interface WrennConfig {
     advertiseHost: string;
     /** Raw HTTP listener that forwards E2B SDK traffic to sandboxes' envd (0 = any free port). */
     envdProxyPort: number;
+    /** How long a booting agent waits for the control plane to create the event stream and hosts bucket. */
+    controlPlaneWaitMs: number;
   };
   /** Platform secret for derived tokens (envd access tokens); empty = generated once, kept in NATS KV. */
   secret: string;
@@ -90,6 +100,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
   const memTotalMb = Math.floor(require('node:os').totalmem() / 1024 / 1024);
   return {
     natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
+    natsCredsFile: env.NATS_CREDS || undefined,
+    natsCredsDir: env.WRENN_NATS_CREDS_DIR || undefined,
+    natsInsecure: env.WRENN_NATS_INSECURE === '1' || env.WRENN_NATS_INSECURE === 'true',
     databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/wrenn',
     port: int(env, 'PORT', 8080),
     namespace: env.WRENN_NS ?? '',
@@ -115,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
       dataPlanePort: int(env, 'WRENN_DATA_PLANE_PORT', 0),
       advertiseHost: env.WRENN_ADVERTISE_HOST ?? '127.0.0.1',
       envdProxyPort: int(env, 'WRENN_ENVD_PROXY_PORT', 0),
+      controlPlaneWaitMs: int(env, 'WRENN_CONTROL_PLANE_WAIT_MS', 300_000),
     },
     secret: env.WRENN_SECRET ?? '',
     readYourWritesTimeoutMs: int(env, 'WRENN_RYW_TIMEOUT_MS', 5000),

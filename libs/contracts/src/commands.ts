@@ -22,6 +22,8 @@ export const SchedulerCommand = {
   MarkLost: 'mark-lost',
   SetTimeout: 'set-timeout',
   SetNetwork: 'set-network',
+  /** A running sandbox's resource use, asked of its host (the scheduler alone talks to hosts). */
+  Metrics: 'metrics',
 } as const;
 export type SchedulerCommand = (typeof SchedulerCommand)[keyof typeof SchedulerCommand];
 
@@ -49,6 +51,12 @@ export interface CreateSandboxRequest {
   timeoutSec: number;
   /** Egress policy; absent = the defaults. */
   network?: NetworkPolicy;
+}
+
+export interface SandboxMetricsRequest {
+  sandboxId: string;
+  /** The host the read model places it on. */
+  hostId: string;
 }
 
 export interface DestroySandboxRequest {

@@ -2,6 +2,7 @@ import { Aggregate, Naming } from '@wrenn/contracts';
 import {
   DeliverPolicy,
   DiscardPolicy,
+  Empty,
   JetStreamClient,
   JetStreamManager,
   NatsConnection,
@@ -69,12 +70,15 @@ export class EventStore {
       discard: DiscardPolicy.New,
       duplicate_window: 2 * 60 * 1_000_000_000,
       num_replicas: Number(process.env.WRENN_STREAM_REPLICAS ?? 1),
+      // Direct gets carry the subject in the API subject, so NATS permissions can scope them:
+      // a host agent reads only its own aggregate's version (see versionOfOwn).
+      allow_direct: true,
     };
     try {
       const info = await this.jsm.streams.info(config.name);
       const subjects = info.config.subjects ?? [];
-      if (subjects.length !== 1 || subjects[0] !== config.subjects[0]) {
-        await this.jsm.streams.update(config.name, { ...info.config, subjects: config.subjects });
+      if (subjects.length !== 1 || subjects[0] !== config.subjects[0] || !info.config.allow_direct) {
+        await this.jsm.streams.update(config.name, { ...info.config, subjects: config.subjects, allow_direct: true });
       }
     } catch (error) {
       if (!isNotFound(error)) throw error;
@@ -162,6 +166,36 @@ export class EventStore {
     } catch (error) {
       if (isNotFound(error)) return 0;
       throw error;
+    }
+  }
+
+  /**
+   * Like version(), through a direct get whose API subject names the aggregate: what a client
+   * whose NATS permissions cover only its own aggregate (a host agent) can ask.
+   */
+  async versionOfOwn(aggregate: Aggregate, id: string): Promise<number> {
+    const subject = this.subject(aggregate, id);
+    const msg = await this.nc.request(`$JS.API.DIRECT.GET.${this.naming.stream}.${subject}`, Empty, { timeout: 10_000 });
+    const status = msg.headers?.code ?? 0;
+    if (status === 404) return 0;
+    if (status >= 300) throw new Error(`direct get of ${subject} answered ${status} ${msg.headers?.description ?? ''}`.trim());
+    const seq = Number(msg.headers?.get('Nats-Sequence'));
+    if (!Number.isInteger(seq) || seq <= 0) throw new Error(`direct get of ${subject} carried no sequence`);
+    return seq;
+  }
+
+  /** Waits until the stream exists (made by the control plane); for clients that may not create it. */
+  async waitForStream(deadlineMs: number, onWait?: (error: unknown) => void): Promise<void> {
+    const until = Date.now() + deadlineMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.jsm.streams.info(this.naming.stream);
+        return;
+      } catch (error) {
+        if (Date.now() > until) throw error;
+        if (attempt % 20 === 0) onWait?.(error);
+        await new Promise((r) => setTimeout(r, 250));
+      }
     }
   }
 

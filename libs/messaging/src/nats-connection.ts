@@ -1,9 +1,22 @@
+import { naming } from '@wrenn/contracts';
+import type { WrennConfig } from '@wrenn/config';
+import { natsAuthOptions, NatsIdentity } from '@wrenn/nats-auth';
 import { connect, NatsConnection } from 'nats';
 
+export type NatsConnectionConfig = Pick<WrennConfig, 'natsUrl' | 'natsCredsFile' | 'natsCredsDir' | 'natsInsecure' | 'namespace'>;
+
+/** Connect options for `identity`: servers, its creds and the inbox prefix its permissions allow. */
+export function natsConnectOptions(config: NatsConnectionConfig, identity: NatsIdentity) {
+  return {
+    servers: config.natsUrl.split(','),
+    ...natsAuthOptions({ credsFile: config.natsCredsFile, credsDir: config.natsCredsDir, insecure: config.natsInsecure }, identity, naming(config.namespace)),
+  };
+}
+
 /** One NATS connection per service; reconnects forever (a broker restart must not kill services). */
-export async function connectNats(servers: string, name: string): Promise<NatsConnection> {
+export async function connectNats(config: NatsConnectionConfig, identity: NatsIdentity, name: string): Promise<NatsConnection> {
   return connect({
-    servers: servers.split(','),
+    ...natsConnectOptions(config, identity),
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,

@@ -1,19 +1,21 @@
 import { ErrorCode, Reply, unwrap, WrennError } from '@wrenn/contracts';
 import { ClientProxy, NatsOptions, Transport } from '@nestjs/microservices';
+import { NatsIdentity } from '@wrenn/nats-auth';
 import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
+import { NatsConnectionConfig, natsConnectOptions } from './nats-connection';
 
-/** Options for a Nest microservice that serves control-plane commands in a queue group. */
-export function natsServerOptions(natsUrl: string, queue: string, name: string): NatsOptions {
+/** Options for a Nest microservice that serves control-plane commands in a queue group, as `identity`. */
+export function natsServerOptions(config: NatsConnectionConfig, identity: NatsIdentity, queue: string, name: string): NatsOptions {
   return {
     transport: Transport.NATS,
-    options: { servers: natsUrl.split(','), queue, name, maxReconnectAttempts: -1 },
+    options: { ...natsConnectOptions(config, identity), queue, name, maxReconnectAttempts: -1 },
   };
 }
 
-export function natsClientOptions(natsUrl: string, name: string): NatsOptions {
+export function natsClientOptions(config: NatsConnectionConfig, identity: NatsIdentity, name: string): NatsOptions {
   return {
     transport: Transport.NATS,
-    options: { servers: natsUrl.split(','), name, maxReconnectAttempts: -1 },
+    options: { ...natsConnectOptions(config, identity), name, maxReconnectAttempts: -1 },
   };
 }
 

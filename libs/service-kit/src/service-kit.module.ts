@@ -5,6 +5,7 @@ import { createDataSource, ensureDatabase, migrate } from '@wrenn/db';
 import { EventStore } from '@wrenn/eventlog';
 import { createLogger, Logger } from '@wrenn/logger';
 import { connectNats } from '@wrenn/messaging';
+import { serviceIdentity } from '@wrenn/nats-auth';
 import { NatsConnection } from 'nats';
 import { DataSource } from 'typeorm';
 import { CONFIG, DATA_SOURCE, EVENT_STORE, LOGGER, NAMING, NATS, SERVICE_NAME } from './tokens';
@@ -38,7 +39,7 @@ export class ServiceKitModule implements OnApplicationShutdown {
       { provide: LOGGER, useFactory: () => createLogger(options.service) },
       {
         provide: NATS,
-        useFactory: (config: WrennConfig) => connectNats(config.natsUrl, `wrenn-${options.service}`),
+        useFactory: (config: WrennConfig) => connectNats(config, serviceIdentity(options.service), `wrenn-${options.service}`),
         inject: [CONFIG],
       },
     ];

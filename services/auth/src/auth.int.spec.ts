@@ -13,6 +13,8 @@ import {
   VerifiedApiKey,
   WrennError,
 } from '@wrenn/contracts';
+import { loadConfig } from '@wrenn/config';
+import { serviceIdentity } from '@wrenn/nats-auth';
 import { createDataSource } from '@wrenn/db';
 import { EventStore, StoredEvent } from '@wrenn/eventlog';
 import { natsClientOptions, sendCommand } from '@wrenn/messaging';
@@ -51,7 +53,7 @@ describe('auth service', { timeout: 120_000 }, () => {
     // Subjects are resolved when the module loads, so it loads after WRENN_NS is set.
     const { bootstrapAuth } = await import('./bootstrap');
     service = await bootstrapAuth();
-    client = ClientProxyFactory.create(natsClientOptions(env.natsUrl, 'auth-test'));
+    client = ClientProxyFactory.create(natsClientOptions(loadConfig(), serviceIdentity('gateway'), 'auth-test'));
     await client.connect();
     ds = createDataSource(env.databaseUrl, 2);
     await ds.initialize();

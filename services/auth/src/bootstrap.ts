@@ -3,13 +3,14 @@ import { naming, ServiceName } from '@wrenn/contracts';
 import { loadConfig } from '@wrenn/config';
 import { createLogger, NestLoggerAdapter } from '@wrenn/logger';
 import { natsServerOptions } from '@wrenn/messaging';
+import { serviceIdentity } from '@wrenn/nats-auth';
 import { RunningService } from '@wrenn/service-kit';
 import { AuthModule } from './auth.module';
 
 export async function bootstrapAuth(): Promise<RunningService> {
   const config = loadConfig();
   const app = await NestFactory.createMicroservice(AuthModule, {
-    ...natsServerOptions(config.natsUrl, naming(config.namespace).queueGroup(ServiceName.Auth), 'wrenn-auth-rpc'),
+    ...natsServerOptions(config, serviceIdentity('auth'), naming(config.namespace).queueGroup(ServiceName.Auth), 'wrenn-auth-rpc'),
     logger: new NestLoggerAdapter(createLogger('auth')),
   });
   await app.listen();

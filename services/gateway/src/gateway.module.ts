@@ -4,6 +4,9 @@ import { PassportModule } from '@nestjs/passport';
 import { ClientProxyFactory } from '@nestjs/microservices';
 import { WrennConfig } from '@wrenn/config';
 import { natsClientOptions } from '@wrenn/messaging';
+import { serviceIdentity } from '@wrenn/nats-auth';
+
+const GATEWAY = serviceIdentity('gateway');
 import { CONFIG, DataSourceCloser, ServiceKitModule } from '@wrenn/service-kit';
 import { AccessGuard } from './auth/access.guard';
 import { ApiKeyAuthenticator } from './auth/api-key.authenticator';
@@ -55,17 +58,17 @@ import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
     { provide: APP_GUARD, useClass: AccessGuard },
     {
       provide: SCHEDULER_CLIENT,
-      useFactory: (config: WrennConfig) => ClientProxyFactory.create(natsClientOptions(config.natsUrl, 'wrenn-gateway')),
+      useFactory: (config: WrennConfig) => ClientProxyFactory.create(natsClientOptions(config, GATEWAY, 'wrenn-gateway')),
       inject: [CONFIG],
     },
     {
       provide: CATALOG_CLIENT,
-      useFactory: (config: WrennConfig) => ClientProxyFactory.create(natsClientOptions(config.natsUrl, 'wrenn-gateway-catalog')),
+      useFactory: (config: WrennConfig) => ClientProxyFactory.create(natsClientOptions(config, GATEWAY, 'wrenn-gateway-catalog')),
       inject: [CONFIG],
     },
     {
       provide: AUTH_CLIENT,
-      useFactory: (config: WrennConfig) => ClientProxyFactory.create(natsClientOptions(config.natsUrl, 'wrenn-gateway-auth')),
+      useFactory: (config: WrennConfig) => ClientProxyFactory.create(natsClientOptions(config, GATEWAY, 'wrenn-gateway-auth')),
       inject: [CONFIG],
     },
     AuthClient,

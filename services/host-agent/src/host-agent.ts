@@ -3,6 +3,7 @@ import { loadConfig, WrennConfig } from '@wrenn/config';
 import { EventStore } from '@wrenn/eventlog';
 import { createLogger, Logger } from '@wrenn/logger';
 import { connectNats } from '@wrenn/messaging';
+import { hostIdentity } from '@wrenn/nats-auth';
 import { RunningService } from '@wrenn/service-kit';
 import { randomUUID } from 'node:crypto';
 import { NatsConnection, Subscription } from 'nats';
@@ -38,7 +39,7 @@ export class HostAgent implements RunningService {
 
   static async boot(config: WrennConfig = loadConfig()): Promise<HostAgent> {
     const log = createLogger('host-agent', { hostId: config.host.id });
-    const nc = await connectNats(config.natsUrl, `wrenn-host-agent-${config.host.id}`);
+    const nc = await connectNats(config, hostIdentity(config.host.id), `wrenn-host-agent-${config.host.id}`);
     try {
       const names = naming(config.namespace);
       const { runtime, network } = createRuntimeAndNetwork(config, log);
@@ -48,9 +49,12 @@ export class HostAgent implements RunningService {
       const report = await orchestrator.start();
       log.info({ adopted: report.adopted, removed: report.removed, paused: report.paused, templates: report.templates, ms: Math.round(performance.now() - started) }, 'runtime ready');
 
+      // The control plane makes the stream; a host agent's creds may not, so with auth on it
+      // waits for it (an agent may boot before the control plane).
       const store = await EventStore.create(nc, names);
-      await store.ensureStream();
-      const version = await store.version(Aggregate.Host, config.host.id);
+      if (config.natsInsecure && !config.natsCredsDir && !config.natsCredsFile) await store.ensureStream();
+      else await store.waitForStream(config.host.controlPlaneWaitMs, (error) => log.info({ err: (error as Error).message }, 'waiting for the control plane to create the event stream'));
+      const version = await store.versionOfOwn(Aggregate.Host, config.host.id);
       await store.append(
         Aggregate.Host,
         config.host.id,
@@ -74,7 +78,7 @@ export class HostAgent implements RunningService {
         envdProxyUrl: agent.envdProxy.url,
         usage: () => orchestrator.usage(),
       }, log);
-      await agent.heartbeat.start();
+      await agent.heartbeat.start(config.host.controlPlaneWaitMs, config.natsInsecure && !config.natsCredsDir && !config.natsCredsFile);
       return agent;
     } catch (error) {
       await nc.close().catch(() => undefined);

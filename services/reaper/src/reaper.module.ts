@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ClientProxyFactory } from '@nestjs/microservices';
 import { WrennConfig } from '@wrenn/config';
 import { natsClientOptions } from '@wrenn/messaging';
+import { serviceIdentity } from '@wrenn/nats-auth';
 import { CONFIG, DataSourceCloser, ServiceKitModule } from '@wrenn/service-kit';
 import { ReaperService, SCHEDULER_CLIENT } from './reaper.service';
 
@@ -10,7 +11,7 @@ import { ReaperService, SCHEDULER_CLIENT } from './reaper.service';
   providers: [
     {
       provide: SCHEDULER_CLIENT,
-      useFactory: (config: WrennConfig) => ClientProxyFactory.create(natsClientOptions(config.natsUrl, 'wrenn-reaper')),
+      useFactory: (config: WrennConfig) => ClientProxyFactory.create(natsClientOptions(config, serviceIdentity('reaper'), 'wrenn-reaper')),
       inject: [CONFIG],
     },
     ReaperService,

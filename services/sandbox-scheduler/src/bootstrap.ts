@@ -3,6 +3,7 @@ import { ServiceName } from '@wrenn/contracts';
 import { loadConfig } from '@wrenn/config';
 import { createLogger, NestLoggerAdapter } from '@wrenn/logger';
 import { natsServerOptions } from '@wrenn/messaging';
+import { serviceIdentity } from '@wrenn/nats-auth';
 import { RunningService } from '@wrenn/service-kit';
 import { naming } from '@wrenn/contracts';
 import { SandboxSchedulerModule } from './sandbox-scheduler.module';
@@ -12,7 +13,7 @@ export async function bootstrapSandboxScheduler(): Promise<RunningService> {
   const app = await NestFactory.createMicroservice(
     SandboxSchedulerModule,
     {
-      ...natsServerOptions(config.natsUrl, naming(config.namespace).queueGroup(ServiceName.SandboxScheduler), 'wrenn-sandbox-scheduler-rpc'),
+      ...natsServerOptions(config, serviceIdentity('sandbox-scheduler'), naming(config.namespace).queueGroup(ServiceName.SandboxScheduler), 'wrenn-sandbox-scheduler-rpc'),
       logger: new NestLoggerAdapter(createLogger('sandbox-scheduler')),
     },
   );

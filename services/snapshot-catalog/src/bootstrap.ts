@@ -3,13 +3,14 @@ import { naming, ServiceName } from '@wrenn/contracts';
 import { loadConfig } from '@wrenn/config';
 import { createLogger, NestLoggerAdapter } from '@wrenn/logger';
 import { natsServerOptions } from '@wrenn/messaging';
+import { serviceIdentity } from '@wrenn/nats-auth';
 import { RunningService } from '@wrenn/service-kit';
 import { SnapshotCatalogModule } from './snapshot-catalog.module';
 
 export async function bootstrapSnapshotCatalog(): Promise<RunningService> {
   const config = loadConfig();
   const app = await NestFactory.createMicroservice(SnapshotCatalogModule, {
-    ...natsServerOptions(config.natsUrl, naming(config.namespace).queueGroup(ServiceName.SnapshotCatalog), 'wrenn-snapshot-catalog-rpc'),
+    ...natsServerOptions(config, serviceIdentity('snapshot-catalog'), naming(config.namespace).queueGroup(ServiceName.SnapshotCatalog), 'wrenn-snapshot-catalog-rpc'),
     logger: new NestLoggerAdapter(createLogger('snapshot-catalog')),
   });
   await app.listen();

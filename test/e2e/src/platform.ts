@@ -61,12 +61,18 @@ export interface PlatformOptions {
   services?: string[];
   /** Wait for a live host before answering (default true); false when the host agent runs apart. */
   waitForHost?: boolean;
+  /**
+   * Run on a nats-server of the suite's own with auth on (what `npm start` runs): every service
+   * and the host agent connect with their own creds. Default: the shared open server.
+   */
+  natsAuth?: boolean;
 }
 
 export async function startPlatform(label: string, extraEnv: Record<string, string> = {}, options: PlatformOptions = {}): Promise<Platform> {
-  const env = await createTestEnv(label);
+  const env = await createTestEnv(label, { natsAuth: options.natsAuth });
   const stateDir = `/tmp/wrenn-${env.namespace}`;
   const hostId = `host-${env.namespace}`;
+  if (options.natsAuth) await env.enrolHost(hostId);
   const childEnv: Record<string, string> = {
     ...(process.env as Record<string, string>),
     ...env.env,
@@ -108,7 +114,15 @@ export async function startPlatform(label: string, extraEnv: Record<string, stri
       await eventually(async () => (await fetch(`${url}/healthz`)).status === 200, 300_000, 'a healthy platform');
     }
   };
-  await launch();
+  try {
+    await launch();
+  } catch (error) {
+    // A platform that never came up still gives back its slice (and its NATS server, with auth on).
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await env.cleanup().catch(() => undefined);
+    await rm(stateDir, { recursive: true, force: true }).catch(() => undefined);
+    throw error;
+  }
 
   /**
    * Destroys whatever the host agent still holds: sandboxes outlive their agent by design, so a

@@ -10,6 +10,7 @@ const tail = async (...a: Parameters<typeof import('./commands/events').tail>) =
 const replay = async (...a: Parameters<typeof import('./commands/events').replay>) => (await import('./commands/events')).replay(...a);
 const history = async (...a: Parameters<typeof import('./commands/events').history>) => (await import('./commands/events')).history(...a);
 const listHosts = async (...a: Parameters<typeof import('./commands/hosts').listHosts>) => (await import('./commands/hosts')).listHosts(...a);
+const natsCommands = () => import('./commands/nats');
 const inspectSnapshot = async (...a: Parameters<typeof import('./commands/snapshot').inspectSnapshot>) => (await import('./commands/snapshot')).inspectSnapshot(...a);
 const login = async (...a: Parameters<typeof import('./commands/login').login>) => (await import('./commands/login')).login(...a);
 const shell = async (...a: Parameters<typeof import('./commands/shell').shell>) => (await import('./commands/shell')).shell(...a);
@@ -151,14 +152,52 @@ snapshot
   .option('--runs', 'also list every run of pages and the file holding it')
   .action((file, opts) => inspectSnapshot(file, opts).catch(fail()));
 
-program
-  .command('host')
-  .description('host agents')
+const host = program.command('host').description('host agents');
+host
   .command('ls')
   .alias('list')
   .description('host agents and their heartbeats (reads the hosts bucket over NATS)')
   .option('--json', 'JSON output')
   .action((opts) => listHosts(opts).catch(fail(opts.json)));
+host
+  .command('enrol <host-id>')
+  .alias('enroll')
+  .description("issue a host agent's NATS creds (its own host.<id> subjects only); the server's config is not touched")
+  .option('--dir <dir>', 'the NATS trust chain (default $WRENN_NATS_AUTH_DIR or <state dir>/nats-auth)')
+  .option('--out <file>', 'write the creds here (0600) instead of into the creds directory')
+  .option('--stdout', 'print the creds')
+  .action(async (hostId, opts) => (await natsCommands()).enrolHost(hostId, opts).catch(fail()));
+
+const nats = program.command('nats').description('NATS credentials and server config (operator mode)');
+nats
+  .command('init')
+  .description('make or keep the operator and account, issue every service\'s creds, write a server config')
+  .option('--dir <dir>', 'where (default $WRENN_NATS_AUTH_DIR or <state dir>/nats-auth)')
+  .option('--host <addr>', 'address the server listens on', '127.0.0.1')
+  .option('--port <port>', 'its port', int, 4223)
+  .option('--store-dir <dir>', "JetStream's store (default <dir>/jetstream)")
+  .option('--monitor-port <port>', 'HTTP monitoring (health checks) on the same address', int)
+  .option('--host-id <id>', 'also issue creds for this host agent (repeatable)', collect, [])
+  .action(async (opts) => (await natsCommands()).natsInit({ dir: opts.dir, host: opts.host, port: opts.port, storeDir: opts.storeDir, monitorPort: opts.monitorPort, hosts: opts.hostId }).catch(fail()));
+nats
+  .command('creds <service>')
+  .description("one service's creds: gateway, auth, sandbox-scheduler, snapshot-catalog, reaper or admin")
+  .option('--dir <dir>', 'the NATS trust chain')
+  .option('--out <file>', 'write them here (0600) instead of printing')
+  .action(async (service, opts) => (await natsCommands()).serviceCreds(service, opts).catch(fail()));
+nats
+  .command('server-config')
+  .description('a server config trusting this operator (for each server of a cluster)')
+  .option('--dir <dir>', 'the NATS trust chain')
+  .requiredOption('--host <addr>', 'listen address')
+  .option('--port <port>', 'client port', int, 4222)
+  .option('--store-dir <dir>', "JetStream's store", '/var/lib/nats/jetstream')
+  .option('--name <name>', 'server name (unique in the cluster)')
+  .option('--tls-cert <file>', 'TLS certificate for clients')
+  .option('--tls-key <file>', 'its key')
+  .option('--tls-ca <file>', 'CA that clients\' certificates chain to')
+  .option('--out <file>', 'write it here (0600) instead of printing')
+  .action(async (opts) => (await natsCommands()).natsServerConfig(opts).catch(fail()));
 
 program
   .command('template')

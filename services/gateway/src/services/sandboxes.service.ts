@@ -7,12 +7,12 @@ import {
   CreateSandboxRequest,
   DestroySandboxRequest,
   ErrorCode,
-  HostOp,
   isSandboxId,
   Naming,
   PauseSandboxRequest,
   ResumeSandboxRequest,
   SandboxMetricsOnHost,
+  SandboxMetricsRequest,
   SchedulerCommand,
   ServiceName,
   SetSandboxTimeoutRequest,
@@ -24,10 +24,9 @@ import {
 } from '@wrenn/contracts';
 import { WrennConfig } from '@wrenn/config';
 import { SandboxRow } from '@wrenn/db';
-import { request } from '@wrenn/messaging';
+import { sendCommand } from '@wrenn/messaging';
 import { SANDBOX_PROJECTION } from '@wrenn/projections';
-import { CONFIG, NAMING, NATS } from '@wrenn/service-kit';
-import { NatsConnection } from 'nats';
+import { CONFIG, NAMING } from '@wrenn/service-kit';
 import { randomUUID } from 'node:crypto';
 import { ulid } from 'ulid';
 import { CreateSandboxDto, MetricsView, NetworkPolicyView, SandboxView } from '../dtos/sandbox.dto';
@@ -89,7 +88,6 @@ export function toView(row: SandboxRow): SandboxView {
 export class SandboxesService implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     @Inject(SCHEDULER_CLIENT) private readonly scheduler: ClientProxy,
-    @Inject(NATS) private readonly nc: NatsConnection,
     @Inject(NAMING) private readonly naming: Naming,
     @Inject(CONFIG) private readonly config: WrennConfig,
     private readonly sandboxes: SandboxRepository,
@@ -234,10 +232,8 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
     if (row.state !== 'running' || !row.hostId) {
       throw new WrennError(ErrorCode.InvalidState, `no metrics for a sandbox that is ${row.state}`, { state: row.state });
     }
-    const m = await request<SandboxMetricsOnHost>(this.nc, this.naming.hostSubject(row.hostId, HostOp.Metrics), { sandboxId: id }, 10_000, {
-      code: ErrorCode.HostUnavailable,
-      what: `host ${row.hostId}`,
-    });
+    // Through the scheduler: the gateway's NATS creds may not publish host commands.
+    const m = await sendCommand<SandboxMetricsOnHost>(this.scheduler, this.subject(SchedulerCommand.Metrics), { sandboxId: id, hostId: row.hostId } satisfies SandboxMetricsRequest, 12_000, 'the sandbox scheduler');
     return {
       cpu_usage_usec: m.cpuUsageUsec,
       memory_bytes: m.memoryBytes,

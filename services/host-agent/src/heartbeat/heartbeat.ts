@@ -32,10 +32,28 @@ export class Heartbeat {
     private readonly log: Logger,
   ) {}
 
-  async start(): Promise<void> {
-    this.kv = await this.nc.jetstream().views.kv(this.naming.hostsBucket, { history: 1 });
+  /** `createBucket`: only without NATS auth; an agent's creds may not create buckets. */
+  async start(deadlineMs = 300_000, createBucket = false): Promise<void> {
+    this.kv = createBucket ? await this.nc.jetstream().views.kv(this.naming.hostsBucket, { history: 1 }) : await this.bindWhenCreated(deadlineMs);
     await this.beat();
     this.timer = setInterval(() => void this.beat(), this.options.intervalMs);
+  }
+
+  /** A host's creds may put its own key but not create buckets: wait for the control plane to. */
+  private async bindWhenCreated(deadlineMs: number): Promise<KV> {
+    const until = Date.now() + deadlineMs;
+    const jsm = await this.nc.jetstreamManager();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await jsm.streams.info(`KV_${this.naming.hostsBucket}`);
+        break;
+      } catch (error) {
+        if (Date.now() > until) throw error;
+        if (attempt % 20 === 0) this.log.info({ err: (error as Error).message }, 'waiting for the control plane to create the hosts bucket');
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    return this.nc.jetstream().views.kv(this.naming.hostsBucket, { bindOnly: true });
   }
 
   private snapshot(at: number): HostHeartbeat {

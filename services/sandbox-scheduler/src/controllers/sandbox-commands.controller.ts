@@ -11,12 +11,16 @@ import {
   ResumeSandboxRequest,
   SetSandboxTimeoutRequest,
   SetSandboxNetworkRequest,
+  HostOp,
   naming,
+  SandboxMetricsOnHost,
+  SandboxMetricsRequest,
   ok,
   Reply,
   SchedulerCommand,
   ServiceName,
 } from '@wrenn/contracts';
+import { HostClient } from '../hosts/host-client';
 import { SandboxLifecycleService } from '../services/sandbox-lifecycle.service';
 
 // Patterns are resolved when the module loads: WRENN_NS must be set before the service boots.
@@ -26,7 +30,16 @@ const subject = (command: SchedulerCommand) => subjects.commandSubject(ServiceNa
 /** Control-plane commands for sandboxes; replies are Reply envelopes, never transport errors. */
 @Controller()
 export class SandboxCommandsController {
-  constructor(private readonly lifecycle: SandboxLifecycleService) {}
+  constructor(
+    private readonly lifecycle: SandboxLifecycleService,
+    private readonly hostClient: HostClient,
+  ) {}
+
+  /** Asks the sandbox's host for its metrics: the gateway reaches hosts only through here. */
+  @MessagePattern(subject(SchedulerCommand.Metrics))
+  async metrics(@Payload() request: SandboxMetricsRequest): Promise<Reply<SandboxMetricsOnHost>> {
+    return this.hostClient.send<SandboxMetricsOnHost>(request.hostId, HostOp.Metrics, { sandboxId: request.sandboxId }, 10_000).then(ok, failed);
+  }
 
   @MessagePattern(subject(SchedulerCommand.Create))
   async create(@Payload() request: CreateSandboxRequest): Promise<Reply<CommandAccepted>> {

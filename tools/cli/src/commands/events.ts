@@ -2,12 +2,13 @@ import { naming } from '@wrenn/contracts';
 import { loadConfig } from '@wrenn/config';
 import { createDataSource, ensureDatabase, migrate } from '@wrenn/db';
 import { EventStore, replayProjections, StoredEvent } from '@wrenn/eventlog';
+import { serviceIdentity } from '@wrenn/nats-auth';
 import { connectNats } from '@wrenn/messaging';
 import { allProjections } from '@wrenn/projections';
 
 async function withStore<T>(fn: (store: EventStore) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const nc = await connectNats(config.natsUrl, 'wrenn-cli');
+  const nc = await connectNats(config, serviceIdentity('admin'), 'wrenn-cli');
   try {
     const store = await EventStore.create(nc, naming(config.namespace));
     await store.ensureStream();

@@ -1,5 +1,6 @@
 import { HostHeartbeat, isLive, naming } from '@wrenn/contracts';
 import { loadConfig } from '@wrenn/config';
+import { serviceIdentity } from '@wrenn/nats-auth';
 import { connectNats, kvLatest } from '@wrenn/messaging';
 import { printJson, printTable } from '../api/output';
 
@@ -9,7 +10,7 @@ import { printJson, printTable } from '../api/output';
  */
 export async function listHosts(options: { json?: boolean }): Promise<void> {
   const config = loadConfig();
-  const nc = await connectNats(config.natsUrl, 'wrenn-cli');
+  const nc = await connectNats(config, serviceIdentity('admin'), 'wrenn-cli');
   try {
     const beats = (await kvLatest(nc, naming(config.namespace).hostsBucket)).map((entry) => entry.json<HostHeartbeat>());
     beats.sort((a, b) => a.hostId.localeCompare(b.hostId));
