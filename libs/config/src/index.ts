@@ -29,7 +29,21 @@ export interface WrennConfig {
     dataPlanePort: number;
     advertiseHost: string;
     /** Raw HTTP listener that forwards E2B SDK traffic to sandboxes' envd (0 = any free port). */
+    envdProxyHost: string;
     envdProxyPort: number;
+  };
+  /**
+   * Host tokens: what every data-plane and envd-proxy call carries (Ed25519, signed by the
+   * gateway, checked by the agent). Keys are PEM or base64 DER; unset = the gateway generates one
+   * into the NATS secrets bucket and publishes the public half, which agents read from NATS.
+   */
+  dataPlaneAuth: {
+    /** The gateway's private key (PKCS#8). */
+    signingKey?: string;
+    /** The key an agent checks tokens with (SPKI); set it to pin the key instead of reading it from NATS. */
+    verifyKey?: string;
+    tokenTtlSec: number;
+    clockSkewSec: number;
   };
   /** Platform secret for derived tokens (envd access tokens); empty = generated once, kept in NATS KV. */
   secret: string;
@@ -114,7 +128,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
       dataPlaneHost: env.WRENN_DATA_PLANE_HOST ?? '127.0.0.1',
       dataPlanePort: int(env, 'WRENN_DATA_PLANE_PORT', 0),
       advertiseHost: env.WRENN_ADVERTISE_HOST ?? '127.0.0.1',
+      envdProxyHost: env.WRENN_ENVD_PROXY_HOST ?? env.WRENN_DATA_PLANE_HOST ?? '127.0.0.1',
       envdProxyPort: int(env, 'WRENN_ENVD_PROXY_PORT', 0),
+    },
+    dataPlaneAuth: {
+      signingKey: env.WRENN_DATA_PLANE_SIGNING_KEY || undefined,
+      verifyKey: env.WRENN_DATA_PLANE_VERIFY_KEY || undefined,
+      tokenTtlSec: Math.max(1, int(env, 'WRENN_DATA_PLANE_TOKEN_TTL_SEC', 60)),
+      clockSkewSec: int(env, 'WRENN_DATA_PLANE_CLOCK_SKEW_SEC', 30),
     },
     secret: env.WRENN_SECRET ?? '',
     readYourWritesTimeoutMs: int(env, 'WRENN_RYW_TIMEOUT_MS', 5000),

@@ -37,7 +37,7 @@ export async function createTestEnv(label: string): Promise<TestEnv> {
     async cleanup() {
       const jsm = await nc.jetstreamManager();
       await jsm.streams.delete(names.stream).catch(() => undefined);
-      for (const bucket of [names.hostsBucket, names.secretsBucket, names.activityBucket, names.templateNamesBucket]) {
+      for (const bucket of [names.hostsBucket, names.secretsBucket, names.publicKeysBucket, names.activityBucket, names.templateNamesBucket]) {
         await jsm.streams.delete(`KV_${bucket}`).catch(() => undefined);
       }
       await nc.close();
