@@ -49,12 +49,12 @@ export class HostTokenError extends Error {
 
 export interface HostTokenTiming {
   /** Lifetime of a minted token. */
-  ttlSec: number;
+  tokenTtlSec: number;
   /** How far apart the gateway's and an agent's clocks may be. */
   clockSkewSec: number;
 }
 
-export const DEFAULT_HOST_TOKEN_TIMING: HostTokenTiming = { ttlSec: 60, clockSkewSec: 30 };
+export const DEFAULT_HOST_TOKEN_TIMING: HostTokenTiming = { tokenTtlSec: 60, clockSkewSec: 30 };
 
 /** A key's id: its RFC 7638 thumbprint, carried as `kid` so an agent sees a key change. */
 export async function keyIdOf(publicKey: KeyObject): Promise<string> {
@@ -85,7 +85,7 @@ export class HostTokenSigner {
       .setAudience(audienceOf(hostId))
       .setSubject(sandboxId)
       .setIssuedAt(iat)
-      .setExpirationTime(iat + this.timing.ttlSec)
+      .setExpirationTime(iat + this.timing.tokenTtlSec)
       // Only for logs and tracing: replays within the lifetime are accepted (see above).
       .setJti(randomUUID())
       .sign(this.privateKey);
@@ -121,7 +121,7 @@ export class HostTokenVerifier {
         issuer: ISSUER,
         clockTolerance: this.timing.clockSkewSec,
         // iat is required and bounds the lifetime, whatever exp a token claims.
-        maxTokenAge: this.timing.ttlSec,
+        maxTokenAge: this.timing.tokenTtlSec,
         requiredClaims: ['sub', 'aud', 'exp', 'iat'],
         currentDate: new Date(now),
       }));
