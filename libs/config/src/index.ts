@@ -7,7 +7,16 @@ import { join } from 'node:path';
  */
 export interface WrennConfig {
   natsUrl: string;
+  /**
+   * The URL this process connects with. Loaded, it is DATABASE_URL (the administrative role that
+   * owns the schema and runs the migrations); a service's config (forService) swaps in its own
+   * role's URL when WRENN_DATABASE_URL_<SERVICE> is set.
+   */
   databaseUrl: string;
+  /** Each service's own role URL, by service name (from WRENN_DATABASE_URL_<SERVICE>). */
+  serviceDatabaseUrls: Record<string, string>;
+  /** True once databaseUrl is a service's own role: it neither creates the database nor migrates. */
+  ownDatabaseRole: boolean;
   port: number;
   /** Prefix for every NATS name (see @wrenn/contracts naming); empty in production. */
   namespace: string;
@@ -95,6 +104,14 @@ function defaultHostId(): string {
   return hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+/, '').slice(0, 63) || 'host';
 }
 
+const SERVICE_DATABASE_URL_PREFIX = 'WRENN_DATABASE_URL_';
+
+/** A service's view of the config: its own database role's URL when one is configured. */
+export function forService(config: WrennConfig, service: string): WrennConfig {
+  const own = config.serviceDatabaseUrls[service];
+  return own ? { ...config, databaseUrl: own, ownDatabaseRole: true } : config;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
   const stateDir = env.WRENN_STATE_DIR ?? '/var/lib/wrenn';
   const runtime = env.WRENN_RUNTIME ?? 'namespace';
@@ -105,6 +122,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
   return {
     natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
     databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/wrenn',
+    serviceDatabaseUrls: Object.fromEntries(
+      Object.entries(env)
+        .filter(([name, value]) => name.startsWith(SERVICE_DATABASE_URL_PREFIX) && value)
+        .map(([name, value]) => [name.slice(SERVICE_DATABASE_URL_PREFIX.length).toLowerCase().replace(/_/g, '-'), value as string]),
+    ),
+    ownDatabaseRole: false,
     port: int(env, 'PORT', 8080),
     namespace: env.WRENN_NS ?? '',
     logLevel: env.LOG_LEVEL ?? 'info',

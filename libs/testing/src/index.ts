@@ -1,5 +1,5 @@
 import { naming, Naming } from '@wrenn/contracts';
-import { dropDatabase, ensureDatabase } from '@wrenn/db';
+import { dropDatabase, dropRolesWithPrefix, ensureDatabase } from '@wrenn/db';
 import { connect, NatsConnection } from 'nats';
 import { randomBytes } from 'node:crypto';
 
@@ -42,6 +42,8 @@ export async function createTestEnv(label: string): Promise<TestEnv> {
       }
       await nc.close();
       await dropDatabase(databaseUrl);
+      // Roles are the cluster's, not the database's: a platform started in this slice made its own.
+      await dropRolesWithPrefix(`${PG_BASE}/postgres`, `wrenn_${namespace}`);
     },
   };
 }
