@@ -27,22 +27,21 @@ export async function setUp(): Promise<void> {
 }
 
 /**
- * `wrenn start`'s default: unless the operator configured service URLs (or WRENN_DB_ROLES=off),
- * every service gets a role of its own, with a password generated once into the state dir. The
- * database is set up with DATABASE_URL and each service's URL is put in this process's
- * environment, where its config finds it.
+ * `wrenn start`'s default: unless the operator configured service URLs (then the database was set
+ * up by `wrenn db setup`, with the administrative role this process does not hold) or set
+ * WRENN_DB_ROLES=off, every service gets a role of its own, with a password generated once into
+ * the state dir. The database is set up with DATABASE_URL, and each service's URL is put in this
+ * process's environment, where its config finds it.
  */
 export async function ownRolesForStart(services: readonly string[]): Promise<void> {
   if (process.env.WRENN_DB_ROLES === 'off') return;
   if (!services.some((s) => (DATABASE_SERVICES as readonly string[]).includes(s))) return;
+  if (configuredRoles(process.env).length > 0) return;
   const config = loadConfig();
-  let roles = configuredRoles(process.env);
-  if (roles.length === 0) {
-    const prefix = config.namespace ? `wrenn_${config.namespace.replace(/-/g, '_')}` : 'wrenn';
-    roles = await storedRoles(rolesFile(config.host.stateDir), prefix);
-    for (const role of roles) process.env[serviceDatabaseUrlVar(role.service)] = roleUrl(config.databaseUrl, role);
-  }
+  const prefix = config.namespace ? `wrenn_${config.namespace.replace(/-/g, '_')}` : 'wrenn';
+  const roles = await storedRoles(rolesFile(config.host.stateDir), prefix);
   await setUpDatabase(config.databaseUrl, roles);
+  for (const role of roles) process.env[serviceDatabaseUrlVar(role.service)] = roleUrl(config.databaseUrl, role);
 }
 
 /** The roles kept in `file`, or fresh ones written there first (0600 in a 0700 directory). */
