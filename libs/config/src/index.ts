@@ -15,7 +15,16 @@ export interface WrennConfig {
   natsCredsFile?: string;
   natsCredsDir?: string;
   natsInsecure: boolean;
+  /**
+   * The URL this process connects with. Loaded, it is DATABASE_URL (the administrative role that
+   * owns the schema and runs the migrations); a service's config (forService) swaps in its own
+   * role's URL when WRENN_DATABASE_URL_<SERVICE> is set.
+   */
   databaseUrl: string;
+  /** Each service's own role URL, by service name (from WRENN_DATABASE_URL_<SERVICE>). */
+  serviceDatabaseUrls: Record<string, string>;
+  /** True once databaseUrl is a service's own role: it neither creates the database nor migrates. */
+  ownDatabaseRole: boolean;
   port: number;
   /** Prefix for every NATS name (see @wrenn/contracts naming); empty in production. */
   namespace: string;
@@ -37,9 +46,23 @@ export interface WrennConfig {
     dataPlanePort: number;
     advertiseHost: string;
     /** Raw HTTP listener that forwards E2B SDK traffic to sandboxes' envd (0 = any free port). */
+    envdProxyHost: string;
     envdProxyPort: number;
     /** How long a booting agent waits for the control plane to create the event stream and hosts bucket. */
     controlPlaneWaitMs: number;
+  };
+  /**
+   * Host tokens: what every data-plane and envd-proxy call carries (Ed25519, signed by the
+   * gateway, checked by the agent). Keys are PEM or base64 DER; unset = the gateway generates one
+   * into the NATS secrets bucket and publishes the public half, which agents read from NATS.
+   */
+  dataPlaneAuth: {
+    /** The gateway's private key (PKCS#8). */
+    signingKey?: string;
+    /** The key an agent checks tokens with (SPKI); set it to pin the key instead of reading it from NATS. */
+    verifyKey?: string;
+    tokenTtlSec: number;
+    clockSkewSec: number;
   };
   /** Platform secret for derived tokens (envd access tokens); empty = generated once, kept in NATS KV. */
   secret: string;
@@ -91,6 +114,14 @@ function defaultHostId(): string {
   return hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+/, '').slice(0, 63) || 'host';
 }
 
+const SERVICE_DATABASE_URL_PREFIX = 'WRENN_DATABASE_URL_';
+
+/** A service's view of the config: its own database role's URL when one is configured. */
+export function forService(config: WrennConfig, service: string): WrennConfig {
+  const own = config.serviceDatabaseUrls[service];
+  return own ? { ...config, databaseUrl: own, ownDatabaseRole: true } : config;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
   const stateDir = env.WRENN_STATE_DIR ?? '/var/lib/wrenn';
   const runtime = env.WRENN_RUNTIME ?? 'namespace';
@@ -104,6 +135,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
     natsCredsDir: env.WRENN_NATS_CREDS_DIR || undefined,
     natsInsecure: env.WRENN_NATS_INSECURE === '1' || env.WRENN_NATS_INSECURE === 'true',
     databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/wrenn',
+    serviceDatabaseUrls: Object.fromEntries(
+      Object.entries(env)
+        .filter(([name, value]) => name.startsWith(SERVICE_DATABASE_URL_PREFIX) && value)
+        .map(([name, value]) => [name.slice(SERVICE_DATABASE_URL_PREFIX.length).toLowerCase().replace(/_/g, '-'), value as string]),
+    ),
+    ownDatabaseRole: false,
     port: int(env, 'PORT', 8080),
     namespace: env.WRENN_NS ?? '',
     logLevel: env.LOG_LEVEL ?? 'info',
@@ -127,8 +164,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
       dataPlaneHost: env.WRENN_DATA_PLANE_HOST ?? '127.0.0.1',
       dataPlanePort: int(env, 'WRENN_DATA_PLANE_PORT', 0),
       advertiseHost: env.WRENN_ADVERTISE_HOST ?? '127.0.0.1',
+      envdProxyHost: env.WRENN_ENVD_PROXY_HOST ?? env.WRENN_DATA_PLANE_HOST ?? '127.0.0.1',
       envdProxyPort: int(env, 'WRENN_ENVD_PROXY_PORT', 0),
       controlPlaneWaitMs: int(env, 'WRENN_CONTROL_PLANE_WAIT_MS', 300_000),
+    },
+    dataPlaneAuth: {
+      signingKey: env.WRENN_DATA_PLANE_SIGNING_KEY || undefined,
+      verifyKey: env.WRENN_DATA_PLANE_VERIFY_KEY || undefined,
+      tokenTtlSec: Math.max(1, int(env, 'WRENN_DATA_PLANE_TOKEN_TTL_SEC', 60)),
+      clockSkewSec: int(env, 'WRENN_DATA_PLANE_CLOCK_SKEW_SEC', 30),
     },
     secret: env.WRENN_SECRET ?? '',
     readYourWritesTimeoutMs: int(env, 'WRENN_RYW_TIMEOUT_MS', 5000),

@@ -21,6 +21,12 @@ export interface Naming {
   readonly hostsBucket: string;
   /** Platform secrets generated once and shared by every replica (e.g. the envd token key). */
   readonly secretsBucket: string;
+  /**
+   * Public keys the platform publishes for its own parts (the key host agents verify data-plane
+   * tokens with). Readable by host agents, writable only by the gateway: whoever writes here
+   * decides whose tokens an agent accepts.
+   */
+  readonly publicKeysBucket: string;
   /** Last API use of each sandbox (key: sandbox id, value: unix ms), read by the TTL reaper. */
   readonly activityBucket: string;
   /** Template names taken per team (key: <teamId>.<name>, value: template id). */
@@ -53,6 +59,7 @@ export function naming(namespace = process.env.WRENN_NS ?? ''): Naming {
     stream: `WRENN_EVENTS${suffix}`,
     hostsBucket: `hosts${suffix}`,
     secretsBucket: `secrets${suffix}`,
+    publicKeysBucket: `public-keys${suffix}`,
     activityBucket: `sandbox-activity${suffix}`,
     templateNamesBucket: `template-names${suffix}`,
     eventsWildcard: `${evtPrefix}>`,

@@ -6,3 +6,5 @@ export * from './migrations';
 export * from './data-source';
 export * from './transient';
 export * from './platform-secret';
+export * from './roles';
+export * from './database-setup';

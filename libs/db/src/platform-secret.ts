@@ -15,6 +15,21 @@ export async function platformSecret(ds: DataSource, name: string, bytes = 32): 
   return rows[0].value;
 }
 
+/**
+ * A platform secret as stored, for services that may only read it (the gateway's role): the
+ * migrations put every generated secret in place, so it is there before any service starts.
+ */
+export async function storedPlatformSecret(ds: DataSource, name: string): Promise<string> {
+  const rows: Array<{ value: string }> = await ds.query('SELECT value FROM platform_secrets WHERE name = $1', [name]);
+  if (!rows.length) throw new Error(`platform secret ${name} is missing: run the migrations`);
+  return rows[0].value;
+}
+
+/** The key user tokens are checked with, read-only: configured, or the one kept in PostgreSQL. */
+export function jwtVerifySecret(ds: DataSource, configured: string | undefined): Promise<string> {
+  return configured ? Promise.resolve(configured) : storedPlatformSecret(ds, 'jwt_hs256');
+}
+
 /** The key user tokens are signed with: configured, or generated once and kept. */
 export function jwtSecret(ds: DataSource, configured: string | undefined): Promise<string> {
   return configured ? Promise.resolve(configured) : platformSecret(ds, 'jwt_hs256');

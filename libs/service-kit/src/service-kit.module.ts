@@ -1,6 +1,6 @@
 import { DynamicModule, Global, Inject, Module, OnApplicationShutdown, Provider } from '@nestjs/common';
 import { naming } from '@wrenn/contracts';
-import { loadConfig, WrennConfig } from '@wrenn/config';
+import { forService, loadConfig, WrennConfig } from '@wrenn/config';
 import { createDataSource, ensureDatabase, migrate } from '@wrenn/db';
 import { EventStore } from '@wrenn/eventlog';
 import { createLogger, Logger } from '@wrenn/logger';
@@ -34,7 +34,7 @@ export class ServiceKitModule implements OnApplicationShutdown {
   static forRoot(options: ServiceKitOptions): DynamicModule {
     const providers: Provider[] = [
       { provide: SERVICE_NAME, useValue: options.service },
-      { provide: CONFIG, useFactory: () => loadConfig() },
+      { provide: CONFIG, useFactory: () => forService(loadConfig(), options.service) },
       { provide: NAMING, useFactory: (config: WrennConfig) => naming(config.namespace), inject: [CONFIG] },
       { provide: LOGGER, useFactory: () => createLogger(options.service) },
       {
@@ -47,6 +47,13 @@ export class ServiceKitModule implements OnApplicationShutdown {
       providers.push({
         provide: DATA_SOURCE,
         useFactory: async (config: WrennConfig, log: Logger) => {
+          // A service on its own role owns nothing and cannot migrate: the schema and the roles are
+          // set up beforehand with the administrative role (`wrenn db setup`, or `wrenn start`).
+          if (config.ownDatabaseRole) {
+            const ds = createDataSource(config.databaseUrl);
+            await ds.initialize();
+            return ds;
+          }
           await ensureDatabase(config.databaseUrl);
           const ds = createDataSource(config.databaseUrl);
           await ds.initialize();

@@ -1,5 +1,5 @@
 import { naming, Naming } from '@wrenn/contracts';
-import { dropDatabase, ensureDatabase } from '@wrenn/db';
+import { dropDatabase, dropRolesWithPrefix, ensureDatabase } from '@wrenn/db';
 import { freeLoopbackPort, hostIdentity, loadAuthority, prepareSecuredNats, RunningNatsServer, startNatsServer, writeCreds } from '@wrenn/nats-auth';
 import { connect, credsAuthenticator, NatsConnection } from 'nats';
 import { randomBytes } from 'node:crypto';
@@ -97,11 +97,13 @@ export async function createTestEnv(label: string, options: TestEnvOptions = {})
       }
       const jsm = await nc.jetstreamManager();
       await jsm.streams.delete(names.stream).catch(() => undefined);
-      for (const bucket of [names.hostsBucket, names.secretsBucket, names.activityBucket, names.templateNamesBucket]) {
+      for (const bucket of [names.hostsBucket, names.secretsBucket, names.publicKeysBucket, names.activityBucket, names.templateNamesBucket]) {
         await jsm.streams.delete(`KV_${bucket}`).catch(() => undefined);
       }
       await nc.close();
       await dropDatabase(databaseUrl);
+      // Roles are the cluster's, not the database's: a platform started in this slice made its own.
+      await dropRolesWithPrefix(`${PG_BASE}/postgres`, `wrenn_${namespace}`);
     },
   };
 }

@@ -19,6 +19,7 @@ import { EventsController } from './controllers/events.controller';
 import { FilesController } from './controllers/files.controller';
 import { HealthController } from './controllers/health.controller';
 import { DataPlaneClients } from './data-plane/data-plane.clients';
+import { HostTokens } from './data-plane/host-tokens';
 import { E2bModule } from './e2b/e2b.module';
 import { SandboxDataService } from './services/sandbox-data.service';
 import { SandboxesController } from './controllers/sandboxes.controller';
@@ -81,6 +82,7 @@ import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
     SandboxesService,
     SnapshotsService,
     SandboxDataService,
+    HostTokens,
     DataPlaneClients,
     AuditRepository,
     AuditService,
@@ -89,6 +91,6 @@ import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
     { provide: USAGE_CLOCK, useValue: () => Date.now() },
     EventStreamService,
   ],
-  exports: [SandboxesService, SandboxDataService, SandboxRepository, ActivityRecorder],
+  exports: [SandboxesService, SandboxDataService, SandboxRepository, ActivityRecorder, HostTokens],
 })
 export class GatewayModule {}

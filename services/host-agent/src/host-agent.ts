@@ -4,7 +4,7 @@ import { EventStore } from '@wrenn/eventlog';
 import { createLogger, Logger } from '@wrenn/logger';
 import { connectNats } from '@wrenn/messaging';
 import { hostIdentity } from '@wrenn/nats-auth';
-import { RunningService } from '@wrenn/service-kit';
+import { HostTokenVerifier, RunningService, verifyKeySource } from '@wrenn/service-kit';
 import { randomUUID } from 'node:crypto';
 import { NatsConnection, Subscription } from 'nats';
 import { serveHostCommands } from './commands/host-commands';
@@ -64,8 +64,10 @@ export class HostAgent implements RunningService {
       );
 
       agent.subscriptions = serveHostCommands(nc, names, config.host.id, orchestrator, log);
-      agent.dataPlane = await startDataPlane(orchestrator, { host: config.host.dataPlaneHost, port: config.host.dataPlanePort, advertise: config.host.advertiseHost }, log);
-      agent.envdProxy = await startEnvdProxy(async (id) => await orchestrator.envd(id), { host: config.host.dataPlaneHost, port: config.host.envdProxyPort, advertise: config.host.advertiseHost }, log);
+      // Both listeners take only calls with a host token the gateway minted for this host.
+      const tokens = new HostTokenVerifier(config.host.id, verifyKeySource(nc, names, config.dataPlaneAuth.verifyKey, log), config.dataPlaneAuth);
+      agent.dataPlane = await startDataPlane(orchestrator, tokens, { host: config.host.dataPlaneHost, port: config.host.dataPlanePort, advertise: config.host.advertiseHost }, log);
+      agent.envdProxy = await startEnvdProxy(async (id) => await orchestrator.envd(id), tokens, { host: config.host.envdProxyHost, port: config.host.envdProxyPort, advertise: config.host.advertiseHost }, log);
       agent.heartbeat = new Heartbeat(nc, names, {
         hostId: config.host.id,
         bootId: agent.bootId,

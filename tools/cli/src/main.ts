@@ -6,6 +6,7 @@ import { WrennApiError } from '@wrenn/sdk';
 // Command modules load when their command runs: `start` and the event commands pull in every
 // service and the database layer (~0.5 s), which API commands like `sandbox ls` never need.
 const start = async (...a: Parameters<typeof import('./commands/start').start>) => (await import('./commands/start')).start(...a);
+const dbSetup = async () => (await import('./commands/database')).setUp();
 const tail = async (...a: Parameters<typeof import('./commands/events').tail>) => (await import('./commands/events')).tail(...a);
 const replay = async (...a: Parameters<typeof import('./commands/events').replay>) => (await import('./commands/events')).replay(...a);
 const history = async (...a: Parameters<typeof import('./commands/events').history>) => (await import('./commands/events')).history(...a);
@@ -60,6 +61,13 @@ program
   .option('--password-stdin', 'read the password from stdin')
   .option('--json', 'JSON output')
   .action((opts) => login(opts).catch(fail(opts.json)));
+
+program
+  .command('db')
+  .description('the database')
+  .command('setup')
+  .description('with DATABASE_URL (the administrative role): create the database, migrate, and create each WRENN_DATABASE_URL_<SERVICE> role with its grants')
+  .action(() => dbSetup().then(() => process.exit(0)).catch(fail()));
 
 const events = program.command('events').description('the event log');
 events

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { WrennConfig } from '@wrenn/config';
 import { JWT_AUDIENCE, JWT_ISSUER } from '@wrenn/contracts';
-import { jwtSecret } from '@wrenn/db';
+import { jwtVerifySecret } from '@wrenn/db';
 import { CONFIG, DATA_SOURCE } from '@wrenn/service-kit';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { DataSource } from 'typeorm';
@@ -28,7 +28,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       audience: JWT_AUDIENCE,
       ignoreExpiration: false,
       secretOrKeyProvider: (_req: unknown, _raw: string, done: (err: unknown, secret?: string) => void) => {
-        secret ??= jwtSecret(ds, config.auth.jwtSecret);
+        secret ??= jwtVerifySecret(ds, config.auth.jwtSecret);
         secret.then(
           (value) => done(null, value),
           (error) => {

@@ -23,6 +23,11 @@ describe('fromConnect', () => {
     }
   });
 
+  it("answers a host that refused the gateway's own token as the host's fault, never as the caller's", () => {
+    const refused = new ConnectError('host token expired', Code.Unauthenticated, { 'wrenn-host-token-refused': 'host_token_expired' });
+    assert.equal(fromConnect(refused).code, 'host_unavailable');
+  });
+
   it('passes typed errors through and wraps anything else as internal', () => {
     const typed = new WrennError('invalid_state', 'paused');
     assert.equal(fromConnect(typed), typed);

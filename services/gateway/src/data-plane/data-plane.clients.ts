@@ -1,21 +1,27 @@
 import { HostHeartbeats } from '@wrenn/messaging';
-import { Client, Code, ConnectError, createClient } from '@connectrpc/connect';
+import { Client, Code, ConnectError, ContextValues, createClient, createContextKey, createContextValues, Interceptor, Transport } from '@connectrpc/connect';
 import { createConnectTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { ErrorCode, ErrorCode as Codes, Naming, WrennError } from '@wrenn/contracts';
 import { dataPlanePb } from '@wrenn/proto';
-import { NAMING, NATS } from '@wrenn/service-kit';
+import { HOST_TOKEN_HEADER, NAMING, NATS } from '@wrenn/service-kit';
 import { NatsConnection } from 'nats';
+import { HostTokens } from './host-tokens';
 
 export type DataPlaneClient = Client<typeof dataPlanePb.DataPlane>;
 
 const ERROR_CODE_HEADER = 'wrenn-error-code';
+/** Set by an agent that refused our host token (see the host agent's data plane). */
+const HOST_TOKEN_REFUSED_HEADER = 'wrenn-host-token-refused';
 const KNOWN_CODES = new Set<string>(Object.values(Codes));
 
 /** A data-plane failure in the platform's error model (the agent's own code when it sent one). */
 export function fromConnect(error: unknown): WrennError {
   if (error instanceof WrennError) return error;
   if (!(error instanceof ConnectError)) return new WrennError(ErrorCode.Internal, (error as Error)?.message ?? String(error));
+  // The agent refused the gateway's own credentials: a platform fault (keys, clocks), not the caller's.
+  const refused = error.metadata.get(HOST_TOKEN_REFUSED_HEADER);
+  if (refused) return new WrennError(ErrorCode.HostUnavailable, `the sandbox's host refused the gateway's token (${refused})`);
   const sent = error.metadata.get(ERROR_CODE_HEADER);
   if (sent && KNOWN_CODES.has(sent)) return new WrennError(sent as ErrorCode, error.rawMessage);
   switch (error.code) {
@@ -35,14 +41,19 @@ export function fromConnect(error: unknown): WrennError {
 
 /**
  * Clients of the host agents' data planes, one HTTP/2 session per agent, found through the
- * agents' heartbeats (which carry their data-plane URL).
+ * agents' heartbeats (which carry their data-plane URL). Each client addresses one sandbox: every
+ * call it makes carries a host token freshly minted for that host and sandbox.
  */
 @Injectable()
 export class DataPlaneClients implements OnApplicationShutdown {
-  private readonly clients = new Map<string, { client: DataPlaneClient; sessions: Http2SessionManager }>();
+  private readonly transports = new Map<string, { transport: Transport; sessions: Http2SessionManager }>();
   private readonly beats: HostHeartbeats;
 
-  constructor(@Inject(NATS) nc: NatsConnection, @Inject(NAMING) naming: Naming) {
+  constructor(
+    @Inject(NATS) nc: NatsConnection,
+    @Inject(NAMING) naming: Naming,
+    private readonly tokens: HostTokens,
+  ) {
     this.beats = new HostHeartbeats(nc, naming.hostsBucket);
   }
 
@@ -53,20 +64,46 @@ export class DataPlaneClients implements OnApplicationShutdown {
     return beat.dataPlaneUrl;
   }
 
-  async forHost(hostId: string): Promise<DataPlaneClient> {
+  /** A client for calls about `sandboxId` on its host `hostId`. */
+  async forSandbox(hostId: string, sandboxId: string): Promise<DataPlaneClient> {
     const url = await this.url(hostId);
-    let entry = this.clients.get(url);
+    let entry = this.transports.get(url);
     if (!entry) {
       const sessions = new Http2SessionManager(url, { pingIntervalMs: 15_000, idleConnectionTimeoutMs: 60_000 });
-      const transport = createConnectTransport({ baseUrl: url, httpVersion: '2', sessionManager: sessions });
-      entry = { client: createClient(dataPlanePb.DataPlane, transport), sessions };
-      this.clients.set(url, entry);
+      entry = { transport: createConnectTransport({ baseUrl: url, httpVersion: '2', sessionManager: sessions, interceptors: [this.withHostToken()] }), sessions };
+      this.transports.set(url, entry);
     }
-    return entry.client;
+    // The call's address rides in its context values, so the one shared transport mints per call.
+    const transport = entry.transport;
+    const address = { hostId, sandboxId };
+    const scoped: Transport = {
+      unary: (method, signal, timeoutMs, header, input, values) => transport.unary(method, signal, timeoutMs, header, input, addressed(values, address)),
+      stream: (method, signal, timeoutMs, header, input, values) => transport.stream(method, signal, timeoutMs, header, input, addressed(values, address)),
+    };
+    return createClient(dataPlanePb.DataPlane, scoped);
+  }
+
+  /** Puts a host token minted for the call's address (see forSandbox) on every call. */
+  private withHostToken(): Interceptor {
+    return (next) => async (req) => {
+      const address = req.contextValues.get(CALL_ADDRESS);
+      if (!address) throw new WrennError(ErrorCode.Internal, 'a data-plane call must address a sandbox');
+      req.header.set(HOST_TOKEN_HEADER, await this.tokens.mint(address.hostId, address.sandboxId));
+      return next(req);
+    };
   }
 
   onApplicationShutdown(): void {
-    for (const { sessions } of this.clients.values()) sessions.abort();
-    this.clients.clear();
+    for (const { sessions } of this.transports.values()) sessions.abort();
+    this.transports.clear();
   }
+}
+
+/** The host and sandbox a data-plane call is about. */
+const CALL_ADDRESS = createContextKey<{ hostId: string; sandboxId: string } | undefined>(undefined, { description: 'data-plane call address' });
+
+function addressed(values: ContextValues | undefined, address: { hostId: string; sandboxId: string }): ContextValues {
+  const result = values ?? createContextValues();
+  result.set(CALL_ADDRESS, address);
+  return result;
 }

@@ -15,7 +15,7 @@ function proxyWithFailingLookup(): EnvdProxy {
   const activity = { hold: () => () => undefined };
   const log = createLogger('test');
   log.level = 'silent';
-  return new EnvdProxy(sandboxes as never, tokens as never, activity as never, {} as never, naming(''), log);
+  return new EnvdProxy(sandboxes as never, tokens as never, {} as never, activity as never, {} as never, naming(''), log);
 }
 
 describe(EnvdProxy.name, () => {

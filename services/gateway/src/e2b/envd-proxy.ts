@@ -3,10 +3,11 @@ import { HTTP_STATUS } from '../errors/http-status';
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { ErrorCode, isSandboxId, Naming, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
-import { answerError, forward, forwardableHeaders, LOGGER, NAMING, NATS } from '@wrenn/service-kit';
+import { answerError, forward, forwardableHeaders, HOST_TOKEN_HEADER, LOGGER, NAMING, NATS } from '@wrenn/service-kit';
 import { NatsConnection } from 'nats';
 import { Agent, IncomingMessage, request, ServerResponse } from 'node:http';
 import { ActivityRecorder } from '../activity/activity.recorder';
+import { HostTokens } from '../data-plane/host-tokens';
 import { SandboxRepository } from '../repositories/sandbox.repository';
 import { EnvdAccessTokens } from './envd-access-tokens';
 
@@ -19,6 +20,12 @@ export const ENVD_PORT = 49983;
 /** How long a sandbox → host route is reused; a sandbox stays on its host while it runs. */
 const ROUTE_TTL_MS = 2000;
 
+interface Route {
+  url: string;
+  hostId: string;
+  until: number;
+}
+
 /**
  * The gateway's side of E2B_SANDBOX_URL: requests carrying E2b-Sandbox-Id are E2B SDK traffic for
  * a sandbox's envd. They are checked here (the sandbox's access token, the sandbox running) and
@@ -28,12 +35,13 @@ const ROUTE_TTL_MS = 2000;
 @Injectable()
 export class EnvdProxy implements OnApplicationShutdown {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
-  private readonly routes = new Map<string, { url: string; until: number }>();
+  private readonly routes = new Map<string, Route>();
   private readonly beats: HostHeartbeats;
 
   constructor(
     private readonly sandboxes: SandboxRepository,
     private readonly tokens: EnvdAccessTokens,
+    private readonly hostTokens: HostTokens,
     private readonly activity: ActivityRecorder,
     @Inject(NATS) nc: NatsConnection,
     @Inject(NAMING) naming: Naming,
@@ -68,24 +76,27 @@ export class EnvdProxy implements OnApplicationShutdown {
     if (!isSandboxId(sandboxId) || !this.tokens.matches(sandboxId, req.headers[ACCESS_TOKEN_HEADER] as string | undefined)) {
       return answerError(res, 401, 'invalid or missing X-Access-Token for this sandbox');
     }
-    const url = await this.hostProxyUrl(sandboxId);
+    const route = await this.hostProxyRoute(sandboxId);
     // E2B's proxy answers 502 for a sandbox that is not running; the SDKs read it as "gone".
-    if (!url) return answerError(res, 502, `sandbox ${sandboxId} is not running`, { sandboxId });
+    if (!route) return answerError(res, 502, `sandbox ${sandboxId} is not running`, { sandboxId });
     // SDK traffic is use of the sandbox, as REST calls are: without it a sandbox driven only
     // through the SDK would be paused by its inactivity timeout mid-work. Held for as long as the
     // exchange is open, so a long command's stream counts up to its last byte.
     res.once('close', this.activity.hold(sandboxId));
-    // The token stays here: envd inside the sandbox has no use for the platform's token.
-    forward(req, res, { baseUrl: url, headers: forwardableHeaders(req.headers, [ACCESS_TOKEN_HEADER]), agent: this.agent }, (error) => {
+    // The SDK's token stays here: envd inside the sandbox has no use for the platform's token. The
+    // agent gets a host token for this sandbox instead (whatever the caller sent under that name is dropped).
+    const headers = forwardableHeaders(req.headers, [ACCESS_TOKEN_HEADER, HOST_TOKEN_HEADER]);
+    headers[HOST_TOKEN_HEADER] = await this.hostTokens.mint(route.hostId, sandboxId);
+    forward(req, res, { baseUrl: route.url, headers, agent: this.agent }, (error) => {
       this.routes.delete(sandboxId);
       answerError(res, 502, `the sandbox's host did not answer: ${error.message}`, { sandboxId });
     });
   }
 
-  /** The envd proxy URL of the host running the sandbox, or null when it is not running. */
-  private async hostProxyUrl(sandboxId: string): Promise<string | null> {
+  /** The host running the sandbox and its envd proxy URL, or null when it is not running. */
+  private async hostProxyRoute(sandboxId: string): Promise<Route | null> {
     const cached = this.routes.get(sandboxId);
-    if (cached && cached.until > Date.now()) return cached.url;
+    if (cached && cached.until > Date.now()) return cached;
     const row = await this.sandboxes.findById(sandboxId);
     if (!row || row.state !== 'running' || !row.hostId) {
       this.routes.delete(sandboxId);
@@ -93,8 +104,9 @@ export class EnvdProxy implements OnApplicationShutdown {
     }
     const beat = await this.beats.get(row.hostId);
     if (!beat?.envdProxyUrl) throw new WrennError(ErrorCode.HostUnavailable, `host ${row.hostId} offers no envd proxy`);
-    this.routes.set(sandboxId, { url: beat.envdProxyUrl, until: Date.now() + ROUTE_TTL_MS });
-    return beat.envdProxyUrl;
+    const route = { url: beat.envdProxyUrl, hostId: row.hostId, until: Date.now() + ROUTE_TTL_MS };
+    this.routes.set(sandboxId, route);
+    return route;
   }
 
   /**
@@ -102,12 +114,13 @@ export class EnvdProxy implements OnApplicationShutdown {
    * default environment of every process started later.
    */
   async initEnv(sandboxId: string, envVars: Record<string, string>): Promise<void> {
-    const url = await this.hostProxyUrl(sandboxId);
-    if (!url) throw new WrennError(ErrorCode.InvalidState, `sandbox ${sandboxId} is not running`);
+    const route = await this.hostProxyRoute(sandboxId);
+    if (!route) throw new WrennError(ErrorCode.InvalidState, `sandbox ${sandboxId} is not running`);
     const body = JSON.stringify({ envVars });
-    const target = new URL('/init', url);
+    const target = new URL('/init', route.url);
+    const hostToken = await this.hostTokens.mint(route.hostId, sandboxId);
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request(target, { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), [SANDBOX_ID_HEADER]: sandboxId }, timeout: 10_000 }, (res) => {
+      const req = request(target, { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), [SANDBOX_ID_HEADER]: sandboxId, [HOST_TOKEN_HEADER]: hostToken }, timeout: 10_000 }, (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
       });

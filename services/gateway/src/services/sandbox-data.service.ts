@@ -69,7 +69,7 @@ export class SandboxDataService {
 
   private async client(caller: Caller, id: string) {
     const row = await this.sandboxes.requireRunning(caller, id);
-    return this.dataPlanes.forHost(row.hostId);
+    return this.dataPlanes.forSandbox(row.hostId, id);
   }
 
   async exec(caller: Caller, id: string, dto: ExecDto): Promise<ExecView> {

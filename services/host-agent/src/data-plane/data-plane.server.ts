@@ -1,8 +1,9 @@
 import { create } from '@bufbuild/protobuf';
-import { Code, ConnectError, ServiceImpl } from '@connectrpc/connect';
+import { Code, ConnectError, HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
+import { HOST_TOKEN_HEADER, HostTokenError, HostTokenErrorCode, HostTokenVerifier } from '@wrenn/service-kit';
 import { dataPlanePb, filesystemPb } from '@wrenn/proto';
 import { createServer, Http2Server, ServerHttp2Session } from 'node:http2';
 import { AddressInfo } from 'node:net';
@@ -14,6 +15,8 @@ const { DataPlane, ExecStreamResponseSchema, FileChunkSchema } = dataPlanePb;
 
 /** The header that carries Wrenn's own error code across the data plane. */
 export const ERROR_CODE_HEADER = 'wrenn-error-code';
+/** Set on an `unauthenticated` answer: why the caller's host token was refused. */
+export const HOST_TOKEN_REFUSED_HEADER = 'wrenn-host-token-refused';
 
 /**
  * Errors as they leave the data plane. Wrenn's typed errors keep their code in a header the
@@ -21,6 +24,7 @@ export const ERROR_CODE_HEADER = 'wrenn-error-code';
  * response headers such as keep-alive, which HTTP/2 forbids and which would break the reply).
  */
 function toConnect(error: unknown): never {
+  if (error instanceof HostTokenError) throw new ConnectError(error.message, Code.Unauthenticated, { [HOST_TOKEN_REFUSED_HEADER]: error.code });
   if (error instanceof WrennError) {
     const code = error.code === 'sandbox_not_found' ? Code.NotFound : error.code === 'validation_failed' ? Code.InvalidArgument : Code.FailedPrecondition;
     throw new ConnectError(error.message, code, { [ERROR_CODE_HEADER]: error.code });
@@ -65,10 +69,18 @@ const TYPE_NAMES: Record<number, string> = {
  * bidirectional): commands and files of the sandboxes on this host, proxied to each one's envd.
  * Nothing here is buffered whole: file bodies flow chunk by chunk with HTTP/2 flow control.
  */
-export function dataPlaneService(orchestrator: SandboxOrchestrator): ServiceImpl<typeof DataPlane> {
+export function dataPlaneService(orchestrator: SandboxOrchestrator, tokens: HostTokenVerifier): ServiceImpl<typeof DataPlane> {
   const envdOf = (sandboxId: string) => orchestrator.envd(sandboxId);
+  // Every call carries a host token for the sandbox it addresses; it is checked before anything
+  // is looked up or done. Streams are checked up front for a token and, once their first message
+  // names the sandbox, for that sandbox.
+  const authorize = (ctx: HandlerContext, sandboxId: string) => tokens.verify(ctx.requestHeader.get(HOST_TOKEN_HEADER), sandboxId);
+  const requireToken = (ctx: HandlerContext) => {
+    if (!ctx.requestHeader.get(HOST_TOKEN_HEADER)) throw new HostTokenError(HostTokenErrorCode.Missing, `no ${HOST_TOKEN_HEADER}`);
+  };
   return withCleanErrors<ServiceImpl<typeof DataPlane>>({
-    async exec(req) {
+    async exec(req, ctx) {
+      await authorize(ctx, req.sandboxId);
       const p = req.process;
       if (!p) throw new ConnectError('process is required', Code.InvalidArgument);
       const result = await orchestrator
@@ -83,11 +95,13 @@ export function dataPlaneService(orchestrator: SandboxOrchestrator): ServiceImpl
       };
     },
 
-    async *execStream(requests) {
+    async *execStream(requests, ctx) {
+      requireToken(ctx);
       const iterator = requests[Symbol.asyncIterator]();
       const first = await iterator.next();
       if (first.done || first.value.msg.case !== 'start') throw new ConnectError('the first message must be start', Code.InvalidArgument);
       const start = first.value.msg.value;
+      await authorize(ctx, start.sandboxId);
       const p = start.process;
       if (!p?.cmd) throw new ConnectError('process.cmd is required', Code.InvalidArgument);
       const envd = await envdOf(start.sandboxId);
@@ -139,17 +153,20 @@ export function dataPlaneService(orchestrator: SandboxOrchestrator): ServiceImpl
       }
     },
 
-    async writeFile(req) {
+    async writeFile(req, ctx) {
+      await authorize(ctx, req.sandboxId);
       const envd = await envdOf(req.sandboxId);
       const result = await envd.upload(req.path, Readable.from([req.data]), req.user || 'root');
       return { path: result.path, size: BigInt(result.size) };
     },
 
-    async streamWriteFile(requests) {
+    async streamWriteFile(requests, ctx) {
+      requireToken(ctx);
       const iterator = requests[Symbol.asyncIterator]();
       const first = await iterator.next();
       if (first.done || first.value.msg.case !== 'header') throw new ConnectError('the first message must be the header', Code.InvalidArgument);
       const header = first.value.msg.value;
+      await authorize(ctx, header.sandboxId);
       const envd = await envdOf(header.sandboxId);
       const chunks = (async function* () {
         if (header.data.length) yield header.data;
@@ -161,7 +178,8 @@ export function dataPlaneService(orchestrator: SandboxOrchestrator): ServiceImpl
       return { path: result.path, size: BigInt(result.size) };
     },
 
-    async readFile(req) {
+    async readFile(req, ctx) {
+      await authorize(ctx, req.sandboxId);
       const envd = await envdOf(req.sandboxId);
       const { size, stream } = await envd.download(req.path, req.user || 'root');
       if (size > 64 * 1024 * 1024) {
@@ -173,7 +191,8 @@ export function dataPlaneService(orchestrator: SandboxOrchestrator): ServiceImpl
       return { data: Buffer.concat(chunks) };
     },
 
-    async *streamReadFile(req) {
+    async *streamReadFile(req, ctx) {
+      await authorize(ctx, req.sandboxId);
       const envd = await envdOf(req.sandboxId);
       const { stream } = await envd.download(req.path, req.user || 'root');
       try {
@@ -183,7 +202,8 @@ export function dataPlaneService(orchestrator: SandboxOrchestrator): ServiceImpl
       }
     },
 
-    async listDir(req) {
+    async listDir(req, ctx) {
+      await authorize(ctx, req.sandboxId);
       const envd = await envdOf(req.sandboxId);
       const entries = await envd.listDir(req.path, req.depth || 1, req.user || 'root');
       return {
@@ -206,9 +226,12 @@ export interface DataPlaneServer {
   close(): Promise<void>;
 }
 
-/** Serves the data plane on HTTP/2 cleartext (h2c); the URL goes into the heartbeat. */
-export async function startDataPlane(orchestrator: SandboxOrchestrator, options: { host: string; port: number; advertise: string }, log: Logger): Promise<DataPlaneServer> {
-  const handler = connectNodeAdapter({ routes: (router) => router.service(DataPlane, dataPlaneService(orchestrator)) });
+/**
+ * Serves the data plane on HTTP/2 cleartext (h2c) on the configured address only; the URL goes
+ * into the heartbeat.
+ */
+export async function startDataPlane(orchestrator: SandboxOrchestrator, tokens: HostTokenVerifier, options: { host: string; port: number; advertise: string }, log: Logger): Promise<DataPlaneServer> {
+  const handler = connectNodeAdapter({ routes: (router) => router.service(DataPlane, dataPlaneService(orchestrator, tokens)) });
   const server: Http2Server = createServer(handler);
   server.on('sessionError', (error) => log.debug({ err: error }, 'data plane session error'));
   // Clients keep HTTP/2 sessions open (and ping them); close() must end them or it never returns.

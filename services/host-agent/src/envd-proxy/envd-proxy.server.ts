@@ -1,6 +1,6 @@
 import { isSandboxId } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
-import { answerError, forward, forwardableHeaders } from '@wrenn/service-kit';
+import { answerError, forward, forwardableHeaders, HOST_TOKEN_HEADER, HostTokenError, HostTokenVerifier } from '@wrenn/service-kit';
 import { Agent, createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { ENVD_ACCESS_TOKEN_HEADER } from '../envd-client/envd-token';
@@ -21,18 +21,27 @@ export interface EnvdProxyServer {
 
 /**
  * The host agent's raw HTTP reverse proxy to its sandboxes' envd. The gateway forwards E2B SDK
- * traffic here (Connect RPC and plain HTTP alike) after checking the SDK's access token; this side
- * only routes by sandbox id, the way the data plane trusts its caller, and puts envd's own token
- * (which only this agent holds) on each request in place of any the caller sent. Sandboxes'
- * addresses are only reachable from the host, which is why the hop exists.
+ * traffic here (Connect RPC and plain HTTP alike) after checking the SDK's access token, with a
+ * host token it minted for this host and the sandbox named in E2b-Sandbox-Id. This side checks
+ * that token before anything else (401 and nothing done otherwise), routes by sandbox id, and puts
+ * envd's own token (which only this agent holds) on each request in place of any the caller sent.
+ * Neither token travels on to envd. Sandboxes' addresses are only reachable from the host, which
+ * is why the hop exists.
  */
-export async function startEnvdProxy(locate: EnvdLocator, options: { host: string; port: number; advertise: string }, log: Logger): Promise<EnvdProxyServer> {
+export async function startEnvdProxy(locate: EnvdLocator, tokens: HostTokenVerifier, options: { host: string; port: number; advertise: string }, log: Logger): Promise<EnvdProxyServer> {
   // One keep-alive pool for all sandboxes: a command is one request, so reusing sockets saves a
   // TCP handshake per call.
   const agent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const sandboxId = String(req.headers[SANDBOX_ID_HEADER] ?? '');
     if (!isSandboxId(sandboxId)) return answerError(res, 400, `header E2b-Sandbox-Id must name a sandbox, got "${sandboxId}"`);
+    try {
+      await tokens.verify(req.headers[HOST_TOKEN_HEADER] as string | undefined, sandboxId);
+    } catch (error) {
+      if (!(error instanceof HostTokenError)) throw error;
+      log.warn({ sandboxId, reason: error.code }, 'envd proxy call refused');
+      return answerError(res, 401, error.message, { reason: error.code });
+    }
     let envd: { baseUrl: string; accessToken?: string };
     try {
       envd = await locate(sandboxId);
@@ -40,7 +49,7 @@ export async function startEnvdProxy(locate: EnvdLocator, options: { host: strin
       // E2B's proxy answers 502 for a sandbox that is gone; the SDKs read it as "not running".
       return answerError(res, 502, `sandbox ${sandboxId} is not running on this host`, { sandboxId });
     }
-    const headers = forwardableHeaders(req.headers, [ENVD_ACCESS_TOKEN_HEADER]);
+    const headers = forwardableHeaders(req.headers, [ENVD_ACCESS_TOKEN_HEADER, HOST_TOKEN_HEADER]);
     if (envd.accessToken) headers[ENVD_ACCESS_TOKEN_HEADER] = envd.accessToken;
     forward(req, res, { baseUrl: envd.baseUrl, headers, agent }, (error) => {
       log.warn({ sandboxId, err: error }, 'envd did not answer');

@@ -6,6 +6,7 @@ import { bootstrapReaper } from '@wrenn/reaper';
 import { bootstrapSandboxScheduler } from '@wrenn/sandbox-scheduler';
 import { RunningService } from '@wrenn/service-kit';
 import { bootstrapSnapshotCatalog } from '@wrenn/snapshot-catalog';
+import { ownRolesForStart } from './database';
 
 export const SERVICES = {
   'sandbox-scheduler': bootstrapSandboxScheduler,
@@ -31,6 +32,8 @@ export async function start(only?: string): Promise<void> {
     if (!(name in SERVICES)) throw new Error(`unknown service "${name}"; one of: ${Object.keys(SERVICES).join(', ')}`);
   }
   const names = Object.keys(SERVICES).filter((name) => chosen.includes(name)) as ServiceKey[];
+  // Each service connects with its own PostgreSQL role (made here, before any service starts).
+  await ownRolesForStart(names);
   const running: RunningService[] = [];
   let stopping = false;
   const stop = async (signal: string) => {
