@@ -1,94 +1,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BpfDeviceFilter } from './bpf-device-filter';
 import { ALLOWED_DEVICES } from './cgroup.manager';
 import { loadDeviceFilterInspection } from './testing/device-filter-inspection';
-
-const EPERM = 1;
-
-async function waitFor<T>(check: () => T | false | undefined | Promise<T | false | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/**
- * Tries each check and prints one line per check: "<label> ok [bytes]" or "<label> errno <n>".
- * A check is "<label>|read|<path>", "<label>|write|<path>" or "<label>|mknod|<path>|c|<major>|<minor>".
- */
-const PROBE = String.raw`
-use strict;
-use Fcntl;
-for my $spec (@ARGV) {
-  my ($label, $op, $path, @node) = split /\|/, $spec;
-  if ($op eq 'mknod') {
-    my $out = qx(mknod $path @node 2>&1);
-    print $? == 0 ? "$label ok\n" : ($out =~ /Operation not permitted/ ? "$label errno 1\n" : "$label failed: $out");
-    next;
-  }
-  my $mode = $op eq 'read' ? O_RDONLY : O_WRONLY;
-  my $fh;
-  if (!sysopen($fh, $path, $mode)) { print "$label errno ", $! + 0, "\n"; next }
-  my $n = $op eq 'read' ? sysread($fh, my $buf, 4) : syswrite($fh, "x");
-  print defined $n ? "$label ok $n\n" : "$label io-errno " . ($! + 0) . "\n";
-  close $fh;
-}
-`;
-
-/**
- * Runs the probe (a file: `perl -e` would open /dev/null for its script) as a process of the
- * cgroup at `dir`: the shell writes its own pid to cgroup.procs and only then execs the probe, so
- * nothing it opens predates the filter.
- */
-function probeInside(dir: string, probe: string, checks: string[]): Promise<Map<string, string>> {
-  const child = spawn('/bin/sh', ['-c', 'echo $$ > "$WRENN_PROCS" || exit 99; exec perl "$@"', 'sh', probe, ...checks], {
-    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', WRENN_PROCS: join(dir, 'cgroup.procs') },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  child.stdin.end();
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the probe did not finish in 20 s: ${stderr}`));
-    }, 20_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`the probe exited ${code}: ${stderr}`));
-      const lines = stdout.trim().split('\n');
-      resolve(new Map(lines.map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)])));
-    });
-  });
-}
-
-/** A real device node of this host that this process can open, not in the allowlist: its refusal inside is the filter's doing. */
-function realDevice(): { path: string; type: 'b' | 'c'; major: number; minor: number } | undefined {
-  for (const path of ['/dev/kvm', '/dev/vda', '/dev/sda', '/dev/nvme0n1', '/dev/xvda', '/dev/mem', '/dev/loop0']) {
-    try {
-      const st = statSync(path);
-      if (!st.isBlockDevice() && !st.isCharacterDevice()) continue;
-      closeSync(openSync(path, 'r'));
-      const rdev = st.rdev;
-      return { path, type: st.isBlockDevice() ? 'b' : 'c', major: Math.floor(rdev / 256) & 0xfff, minor: (rdev & 0xff) | (Math.floor(rdev / 4096) & 0xfff00) };
-    } catch {
-      /* not on this host, or not openable: try the next */
-    }
-  }
-  return undefined;
-}
+import { EPERM, probeInside, realDevice, waitFor, writeProbe } from './testing/device-probe';
 
 /**
  * The v2 device filter against this kernel. Our hosts are hybrid (v1 controllers, an empty v2
@@ -136,8 +57,7 @@ describe(`${BpfDeviceFilter.name} (root, this kernel's cgroup v2 hierarchy)`, ()
     }
     await mkdir(join(root, GROUP));
     tmp = await mkdtemp(join(tmpdir(), 'wrenn-devnodes-'));
-    probe = join(tmp, 'probe.pl');
-    await writeFile(probe, PROBE);
+    probe = await writeProbe(tmp);
   });
   after(async () => {
     for (const dir of made.reverse()) await removeGroup(dir).catch(() => undefined);
@@ -169,7 +89,7 @@ describe(`${BpfDeviceFilter.name} (root, this kernel's cgroup v2 hierarchy)`, ()
     assert.equal(inspect.attachedDevicePrograms(dir).length, 1, 'one program on the group');
     assert.ok(inspect.bpfProgramExists(id));
 
-    const r = await probeInside(dir, probe, [
+    const r = await probeInside(join(dir, 'cgroup.procs'), probe, [
       'null-read|read|/dev/null',
       'null-write|write|/dev/null',
       'urandom-read|read|/dev/urandom',
@@ -204,7 +124,7 @@ describe(`${BpfDeviceFilter.name} (root, this kernel's cgroup v2 hierarchy)`, ()
   it('holds each device to the access its rule names', async () => {
     const dir = await group();
     await new BpfDeviceFilter().attach(dir, ['c 1:3 r', 'c 1:9 rwm']);
-    const r = await probeInside(dir, probe, ['null-read|read|/dev/null', 'null-write|write|/dev/null', 'urandom-write|write|/dev/urandom', 'zero-read|read|/dev/zero']);
+    const r = await probeInside(join(dir, 'cgroup.procs'), probe, ['null-read|read|/dev/null', 'null-write|write|/dev/null', 'urandom-write|write|/dev/urandom', 'zero-read|read|/dev/zero']);
     assert.deepEqual(Object.fromEntries(r), { 'null-read': 'ok 0', 'null-write': `errno ${EPERM}`, 'urandom-write': 'ok 1', 'zero-read': `errno ${EPERM}` });
   });
 
@@ -219,8 +139,8 @@ describe(`${BpfDeviceFilter.name} (root, this kernel's cgroup v2 hierarchy)`, ()
     await new BpfDeviceFilter().attach(none, []);
     const all = await group();
     await new BpfDeviceFilter().attach(all, ['a']);
-    assert.deepEqual(Object.fromEntries(await probeInside(none, probe, ['null|read|/dev/null'])), { null: `errno ${EPERM}` });
-    assert.deepEqual(Object.fromEntries(await probeInside(all, probe, ['null|read|/dev/null'])), { null: 'ok 0' });
+    assert.deepEqual(Object.fromEntries(await probeInside(join(none, 'cgroup.procs'), probe, ['null|read|/dev/null'])), { null: `errno ${EPERM}` });
+    assert.deepEqual(Object.fromEntries(await probeInside(join(all, 'cgroup.procs'), probe, ['null|read|/dev/null'])), { null: 'ok 0' });
   });
 
   it('fails with the errno where the directory is no cgroup', async () => {
