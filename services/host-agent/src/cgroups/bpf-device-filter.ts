@@ -17,12 +17,11 @@ interface DeviceFilterAddon {
 export class BpfDeviceFilter implements DeviceFilter {
   private addon: DeviceFilterAddon | undefined;
 
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  constructor(private readonly load: () => DeviceFilterAddon = () => require('@wrenn/native') as DeviceFilterAddon) {}
-
   async attach(dir: string, rules: readonly string[]): Promise<void> {
     const parsed = rules.map(parseDeviceRule);
-    this.addon ??= this.load();
+    // Loaded on first use: a host that never makes a v2 sandbox needs no addon for it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    this.addon ??= require('@wrenn/native') as DeviceFilterAddon;
     this.addon.attachDeviceFilter(dir, parsed);
   }
 }
