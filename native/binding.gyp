@@ -32,16 +32,19 @@
         "src/addon.cc",
         "src/handshake.cc",
         "src/page-server.cc",
-        "src/sparse-extents.cc"
+        "src/sparse-extents.cc",
+        "src/device-filter.cc"
       ]
     },
     {
-      "# test-only": "the guest stand-in; built by `build-native.mjs --test-guest` (npm test, bench), never by npm run build",
+      "# test-only": "the guest stand-in and the device filter's inspection; built by `build-native.mjs --test-guest` (npm test, bench), never by npm run build",
       "target_name": "wrenn_test_guest",
       "sources": [
         "src/test-guest-addon.cc",
         "src/handshake.cc",
-        "src/test-guest.cc"
+        "src/test-guest.cc",
+        "src/device-filter.cc",
+        "src/test-device-filter.cc"
       ]
     },
     {

@@ -1,5 +1,5 @@
 'use strict';
-// Loads the test-only addon (the userfaultfd guest stand-in). Built by
+// Loads the test-only addon (the userfaultfd guest stand-in, views of the device filter). Built by
 // `node scripts/build-native.mjs --test-guest`, which npm test and the benchmarks run; the
 // production addon (index.js) does not contain it.
 const { join } = require('node:path');

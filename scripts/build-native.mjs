@@ -11,7 +11,7 @@
 // always an error.
 //
 // `--test-guest` builds the test-only addon instead (wrenn_test_guest.node: the userfaultfd guest
-// stand-in that tests and benchmarks use), so the production addon carries no test code.
+// stand-in that tests and benchmarks use, and views of the device filter's program), so the production addon carries no test code.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -34,7 +34,7 @@ if (process.platform !== 'linux') {
 
 const sources = [
   join(dir, 'binding.gyp'),
-  ...readdirSync(join(dir, 'src')).filter((f) => testGuest || !f.startsWith('test-guest')).map((f) => join(dir, 'src', f)),
+  ...readdirSync(join(dir, 'src')).filter((f) => testGuest || !f.startsWith('test-')).map((f) => join(dir, 'src', f)),
   ...(testGuest ? [] : readdirSync(join(dir, 'sandbox')).map((f) => join(dir, 'sandbox', f))),
 ];
 const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));

@@ -4,6 +4,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   wrenn::InitPageServer(env, exports);
   wrenn::InitSparseExtents(env, exports);
   wrenn::InitHandshake(env, exports);
+  wrenn::InitDeviceFilter(env, exports);
   return exports;
 }
 

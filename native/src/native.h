@@ -33,5 +33,8 @@ void InitPageServer(Napi::Env env, Napi::Object exports);
 void InitTestGuest(Napi::Env env, Napi::Object exports);
 void InitSparseExtents(Napi::Env env, Napi::Object exports);
 void InitHandshake(Napi::Env env, Napi::Object exports);
+void InitDeviceFilter(Napi::Env env, Napi::Object exports);
+// Test addon only.
+void InitDeviceFilterInspection(Napi::Env env, Napi::Object exports);
 
 }  // namespace wrenn

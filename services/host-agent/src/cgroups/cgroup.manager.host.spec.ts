@@ -2,13 +2,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, realpathSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, realpathSync, writeSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CgroupManager, SandboxCgroup } from './cgroup.manager';
 import { detectCgroupVersion } from './cgroup-version';
 import { diskUsageBytes } from './disk-usage';
+import { loadDeviceFilterInspection } from './testing/device-filter-inspection';
+import { EPERM, probeInside, realDevice, waitFor, writeProbe } from './testing/device-probe';
 
 const skip =
   detectCgroupVersion() === 'v1'
@@ -44,16 +46,6 @@ close $w;
 print "started $n, errno $errno\\n";
 `;
 
-async function waitFor<T>(check: () => Promise<T | false | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /**
  * Runs `script` the way a sandbox's commands run: born in the sandbox cgroups, then moved into
  * its user groups — or, with `asEnvd`, left in the sandbox groups where envd itself runs.
@@ -78,22 +70,6 @@ function runInside(cg: SandboxCgroup, script: string, timeoutMs = 20_000, asEnvd
       resolve({ code, signal, stdout, stderr });
     });
   });
-}
-
-/** A device node of this host that this process can open: a refusal of it inside is the cgroup's doing. */
-function realDevice(): { path: string; type: 'b' | 'c'; major: number; minor: number } | undefined {
-  for (const path of ['/dev/vda', '/dev/sda', '/dev/nvme0n1', '/dev/xvda', '/dev/kvm', '/dev/loop0', '/dev/mem']) {
-    try {
-      const st = statSync(path);
-      if (!st.isBlockDevice() && !st.isCharacterDevice()) continue;
-      closeSync(openSync(path, 'r'));
-      const rdev = st.rdev;
-      return { path, type: st.isBlockDevice() ? 'b' : 'c', major: Math.floor(rdev / 256) & 0xfff, minor: (rdev & 0xff) | ((Math.floor(rdev / 4096) & 0xfff00)) };
-    } catch {
-      /* not on this host, or not openable: try the next */
-    }
-  }
-  return undefined;
 }
 
 describe(`${CgroupManager.name} (root, cgroup v1)`, { skip }, () => {
@@ -222,8 +198,10 @@ describe(`${CgroupManager.name} (root, cgroup v1)`, { skip }, () => {
 });
 
 /**
- * Our hosts are hybrid: the controllers are bound to v1 and the v2 hierarchy holds none. The v2
- * layout must refuse there rather than make sandboxes without limits (or without a device policy).
+ * The v2 layout on this kernel's v2 hierarchy. Where it has cpu, memory and pids, a sandbox is made
+ * with the real device filter and held to it; our hosts are hybrid (the controllers bound to v1, the
+ * v2 hierarchy holding none), and there it must refuse rather than make sandboxes without limits.
+ * The device filter itself is tested on this hierarchy in bpf-device-filter.host.spec.ts.
  */
 describe(`${CgroupManager.name} on this kernel's cgroup v2 hierarchy`, () => {
   const mounted = readFileSync('/proc/self/mounts', 'utf8')
@@ -245,25 +223,56 @@ describe(`${CgroupManager.name} on this kernel's cgroup v2 hierarchy`, () => {
     await rm(ownMount, { recursive: true, force: true });
   });
 
+  const available = () => readFileSync(join(root, 'cgroup.controllers'), 'utf8').trim().split(/\s+/);
+  const missing = () => ['cpu', 'memory', 'pids'].filter((c) => !available().includes(c));
+
   it('refuses without a device filter', async () => {
-    const cgroups = new CgroupManager({ group: GROUP, version: 'v2', root });
+    const cgroups = new CgroupManager({ group: GROUP, version: 'v2', root, deviceFilter: null });
     await assert.rejects(cgroups.create('sb_v2', { vcpus: 1, memoryMb: 64, pidsMax: 16 }), (e: { code?: string; details?: { reason?: string } }) => e.details?.reason === 'no_device_filter');
     assert.ok(!existsSync(join(root, GROUP)), 'nothing made');
   });
 
   it('refuses where cpu, memory or pids is not available to it, and says which', async (t) => {
-    const available = readFileSync(join(root, 'cgroup.controllers'), 'utf8').trim().split(/\s+/);
-    const missing = ['cpu', 'memory', 'pids'].filter((c) => !available.includes(c));
-    if (missing.length === 0) return t.skip(`the v2 hierarchy at ${root} has cpu, memory and pids: nothing to refuse here`);
-    const attached: string[] = [];
-    const cgroups = new CgroupManager({ group: GROUP, version: 'v2', root, deviceFilter: { attach: async (dir) => void attached.push(dir) } });
+    if (missing().length === 0) return t.skip(`the v2 hierarchy at ${root} has cpu, memory and pids: nothing to refuse here`);
+    // The default device filter (BPF) would attach here: the missing controllers alone refuse.
+    const cgroups = new CgroupManager({ group: GROUP, version: 'v2', root });
     await assert.rejects(cgroups.create('sb_v2', { vcpus: 1, memoryMb: 64, pidsMax: 16 }), (e: { details?: { reason?: string; missing?: string[] } }) => {
-      assert.deepEqual(e.details, { reason: 'missing_controllers', missing });
+      assert.deepEqual(e.details, { reason: 'missing_controllers', missing: missing() });
       return true;
     });
-    t.diagnostic(`v2 at ${root} offers "${available.join(' ')}"; refused for lack of ${missing.join(', ')}`);
-    assert.deepEqual(attached, []);
-    assert.ok(!existsSync(join(root, GROUP)), 'nothing made');
+    t.diagnostic(`v2 at ${root} offers "${available().join(' ')}"; refused for lack of ${missing().join(', ')}`);
+    assert.ok(!existsSync(join(root, GROUP)), 'nothing made, so no device program attached');
+  });
+
+  it('makes a sandbox held to the allowlist by the real device filter, and frees the program with it', async (t) => {
+    if (missing().length > 0) {
+      return t.skip(`the v2 hierarchy at ${root} lacks ${missing().join(', ')} (bound to v1 on this host): a v2 sandbox cannot be made here; bpf-device-filter.host.spec.ts tests the filter on this hierarchy`);
+    }
+    const device = realDevice();
+    assert.ok(device, 'this host has /dev/kvm or a block device this test can open');
+    const inspect = loadDeviceFilterInspection();
+    const cgroups = new CgroupManager({ group: GROUP, version: 'v2', root });
+    const dir = await mkdtemp(join(tmpdir(), 'wrenn-v2-dev-'));
+    try {
+      const cg = await cgroups.create('sb_v2', { vcpus: 1, memoryMb: 64, pidsMax: 16 });
+      const ids = inspect.attachedDevicePrograms(join(root, GROUP, 'sb_v2'));
+      assert.equal(ids.length, 1, 'one device program on the sandbox group');
+      const probe = await writeProbe(dir);
+      t.diagnostic(`checked ${device.path} (${device.type} ${device.major}:${device.minor})`);
+      // envd's leaf and the user's leaf alike.
+      for (const procs of [cg.procsFiles[0], cg.userProcsFiles[0]]) {
+        const r = await probeInside(procs, probe, ['null|write|/dev/null', 'urandom|read|/dev/urandom', `device|read|${device.path}`]);
+        assert.deepEqual(Object.fromEntries(r), { null: 'ok 1', urandom: 'ok 4', device: `errno ${EPERM}` }, procs);
+      }
+      await cgroups.remove('sb_v2');
+      await cgroups.removeGroup();
+      assert.ok(!existsSync(join(root, GROUP)), 'nothing left');
+      await waitFor(() => !inspect.bpfProgramExists(ids[0]), 10_000, 'the device program to be freed with the sandbox');
+    } finally {
+      await cgroups.remove('sb_v2').catch(() => undefined);
+      await cgroups.removeGroup();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

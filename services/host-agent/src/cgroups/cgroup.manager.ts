@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, rename, rmdir, writeFile } from 'node:fs/prom
 import { join } from 'node:path';
 import { ErrorCode, WrennError } from '@wrenn/contracts';
 import { CleanupStack } from '../cleanup/cleanup-stack';
+import { BpfDeviceFilter } from './bpf-device-filter';
 import { CgroupVersion, detectCgroupVersion } from './cgroup-version';
 
 export interface CgroupLimits {
@@ -46,13 +47,16 @@ export interface CgroupManagerOptions {
   group: string;
   version?: CgroupVersion;
   root?: string;
-  /** v2 only, and required there: without one a v2 host refuses to make sandbox cgroups. */
-  deviceFilter?: DeviceFilter;
+  /**
+   * v2 only: the device allowlist. Defaults to the BPF program of the native addon
+   * (BpfDeviceFilter); null means none, and then a v2 host refuses to make sandbox cgroups.
+   */
+  deviceFilter?: DeviceFilter | null;
 }
 
 /** Why a host's cgroups cannot hold a sandbox safely (code not_implemented, details.reason says which). */
 export class CgroupUnsupportedError extends WrennError {
-  constructor(message: string, details: { reason: 'no_device_filter' | 'missing_controllers'; missing?: string[] }) {
+  constructor(message: string, details: { reason: 'no_device_filter' | 'missing_controllers'; missing?: string[]; cause?: string }) {
     super(ErrorCode.NotImplemented, message, details);
     this.name = 'CgroupUnsupportedError';
   }
@@ -75,8 +79,9 @@ type V1Controller = (typeof V1_CONTROLLERS)[number];
  * Per-sandbox cgroups: CPU quota from vcpus, a memory limit (the OOM killer then picks inside the
  * sandbox, never the agent), a pids limit, a device allowlist and a freezer for
  * stop-the-world. cgroup v1 is what this kernel mounts. On a unified (v2) host the same layout is
- * sandbox/{envd,user}, and the device allowlist is a BPF program (`deviceFilter`): without one,
- * or without the cpu, memory and pids controllers, v2 refuses rather than run a sandbox unfenced.
+ * sandbox/{envd,user}, and the device allowlist is a BPF program (`deviceFilter`, by default the
+ * native addon's): where none can be attached, or without the cpu, memory and pids controllers, v2
+ * refuses rather than run a sandbox unfenced.
  */
 export class CgroupManager {
   readonly version: CgroupVersion;
@@ -90,7 +95,7 @@ export class CgroupManager {
     this.group = options.group;
     this.root = options.root ?? '/sys/fs/cgroup';
     this.version = options.version ?? detectCgroupVersion(undefined, this.root);
-    this.deviceFilter = options.deviceFilter;
+    this.deviceFilter = options.deviceFilter === undefined ? (this.version === 'v2' ? new BpfDeviceFilter() : undefined) : (options.deviceFilter ?? undefined);
   }
 
   /** v2: the sandbox's group, its envd leaf and its user leaf. */
@@ -173,8 +178,14 @@ export class CgroupManager {
         cleanup.push(`cgroup ${leaf}`, () => rmdir(leaf).catch(ignoreGone));
       }
       await this.limitV2(sandboxId, limits);
-      // On the sandbox's group, so envd and the user's commands are both held to the allowlist.
-      await this.deviceFilter!.attach(dirs.sandbox, ALLOWED_DEVICES);
+      // On the sandbox's group, so envd and the user's commands are both held to the allowlist;
+      // before create returns, so no process of the sandbox ever runs without it.
+      await this.deviceFilter!.attach(dirs.sandbox, ALLOWED_DEVICES).catch((error: Error) => {
+        throw new CgroupUnsupportedError(`cgroup v2 at ${this.root}: the device filter could not be attached to ${dirs.sandbox}: ${error.message}`, {
+          reason: 'no_device_filter',
+          cause: (error as NodeJS.ErrnoException).code ?? error.message,
+        });
+      });
       return { procsFiles: [join(dirs.envd, 'cgroup.procs')], userProcsFiles: [join(dirs.user, 'cgroup.procs')] };
     } catch (error) {
       return cleanup.rollback(error);

@@ -9,7 +9,9 @@ import { ALLOWED_DEVICES, CgroupManager, DeviceFilter } from './cgroup.manager';
 /**
  * What the v2 layout writes, file by file. Our hosts mount v2 only as an empty hybrid hierarchy
  * whose controllers are bound to v1 (cgroup.manager.host.spec.ts checks that v2 refuses there), so
- * the files are checked against a plain directory standing in for /sys/fs/cgroup.
+ * the files are checked against a plain directory standing in for /sys/fs/cgroup, with a stand-in
+ * device filter that records what it was asked to attach. The real one (BpfDeviceFilter, the
+ * default) is tested against this kernel in bpf-device-filter.host.spec.ts.
  */
 describe('CgroupManager on a cgroup v2 layout (what it writes)', () => {
   const MiB = 1024 * 1024;
@@ -27,13 +29,28 @@ describe('CgroupManager on a cgroup v2 layout (what it writes)', () => {
   afterEach(() => rm(root, { recursive: true, force: true }));
 
   it('refuses without a device filter, before it makes anything', async () => {
-    const cgroups = new CgroupManager({ group: 'wrenn-t', version: 'v2', root });
+    const cgroups = new CgroupManager({ group: 'wrenn-t', version: 'v2', root, deviceFilter: null });
     await assert.rejects(cgroups.create(ID, { vcpus: 1, memoryMb: 256, pidsMax: 64 }), (e: { code?: string; details?: { reason?: string } }) => {
       assert.equal(e.code, 'not_implemented');
       assert.equal(e.details?.reason, 'no_device_filter');
       return true;
     });
     assert.deepEqual((await readdir(root)).sort(), ['cgroup.controllers']);
+  });
+
+  it('attaches the BPF device filter by default, and refuses where it cannot be attached (here: a directory that is no cgroup)', async () => {
+    const cgroups = new CgroupManager({ group: 'wrenn-t', version: 'v2', root });
+    const error = await cgroups.create(ID, { vcpus: 1, memoryMb: 256, pidsMax: 64 }).then(
+      () => assert.fail('created a sandbox whose device filter was never attached'),
+      (e: unknown) => e,
+    );
+    // The rollback's rmdir meets the files written into the stand-in directories: the refusal is the first error.
+    const refusal = (error instanceof AggregateError ? error.errors[0] : error) as { code?: string; details?: { reason?: string; cause?: string }; message: string };
+    assert.equal(refusal.code, 'not_implemented', refusal.message);
+    assert.equal(refusal.details?.reason, 'no_device_filter');
+    // bpf(2) answered: EBADF as root (the attach target is no cgroup), EPERM at the load without
+    // the privilege; or, on a machine without a compiler, there is no addon to ask.
+    assert.ok(['EBADF', 'EPERM', 'MODULE_NOT_FOUND'].includes(refusal.details?.cause ?? ''), refusal.message);
   });
 
   it('refuses where the cpu, memory or pids controller is not available (a hybrid host)', async () => {
