@@ -15,7 +15,8 @@ import { FirecrackerClient } from './firecracker.client';
 import { FirecrackerRuntime } from './firecracker.runtime';
 import { MemorySnapshots } from './memory-snapshots';
 import { RecordedCall } from './testing/fake-firecracker-api';
-import { writeFakeFirecrackerBinary } from './testing/fake-firecracker-binary';
+import { fakeFirecrackerRuntimeDirs, writeFakeFirecrackerBinary } from './testing/fake-firecracker-binary';
+import { CgroupManager } from '../../cgroups';
 import { FirecrackerSpec } from './testing/firecracker-spec';
 import { SlotTapNetworks } from './vm-network';
 
@@ -69,7 +70,9 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
       network: new SlotTapNetworks(slots, true),
       rootfs: new DmSnapshotStore({ namePrefix: `wrenn-${KEY}-`, runner }),
       memory: new MemorySnapshots(),
-      stableDir: join(dir, 'stable'),
+      stableDir: '/run/wrenn/fc-vm',
+      cgroups: new CgroupManager({ group: `wrenn-${KEY}` }),
+      vmmRuntimeDirs: fakeFirecrackerRuntimeDirs(join(dir, 'bin')),
       waitForEnvd: async (url) => void envdUrls.push(url),
       setIdentity: async (url, sandboxId, nameservers, token) => void identities.push([url, sandboxId, nameservers, token]),
       initEnvd: async (url, token, current) => void inits.push([url, token, current]),
@@ -125,7 +128,7 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
     await truncate(join(imageDir, 'firecracker/base.ext4'), 64 * 1024 * 1024);
     await writeFile(join(dir, 'vmlinux'), 'kernel');
     runner = new RecordingRunner(() => vmmPids().length);
-    binary = await writeFakeFirecrackerBinary(dir);
+    binary = await writeFakeFirecrackerBinary(join(dir, 'bin'));
     runtime = makeRuntime();
     await runtime.prepare();
     await runtime.recover();
