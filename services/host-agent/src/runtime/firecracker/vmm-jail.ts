@@ -15,7 +15,7 @@ export const IN_JAIL = {
   binary: '/firecracker',
   /** Directory of the API socket: the VMM's own (it makes the socket). */
   apiDir: '/api',
-  apiSocket: '/api/firecracker.sock',
+  apiSocket: '/api/fc.sock',
   /** The guest kernel, bound read-only. */
   kernel: '/boot/vmlinux',
   /** The snapshot a restoring VMM loads, bound read-only. */

@@ -142,7 +142,7 @@ describe('VMM jail: the helper jails a stand-in Firecracker (root, kernel)', () 
 
   it('answers on its API socket at the host path inside the jail', async () => {
     const p = launched[0];
-    assert.equal(p.apiSocket, join(dir, 'sandboxes/a/jail/api/firecracker.sock'));
+    assert.equal(p.apiSocket, join(dir, 'sandboxes/a/jail/api/fc.sock'));
     assert.ok(statSync(p.apiSocket).isSocket());
     assert.equal(statSync(p.apiSocket).uid, HOST_ID, 'made by the VMM itself');
     assert.equal((await new FirecrackerClient(p.apiSocket).describe()).state, 'Not started');

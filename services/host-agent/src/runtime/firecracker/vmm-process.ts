@@ -27,6 +27,8 @@ export const VMM_LOG = 'firecracker.log';
 export async function launchVmm(r: VmmJailRequest): Promise<VmmProcess> {
   const apiSocket = hostPathInJail(r.sandboxDir, IN_JAIL.apiSocket);
   const logPath = join(r.sandboxDir, VMM_LOG);
+  // A Unix socket's path has room for 107 bytes; a longer one would fail as "not found".
+  if (Buffer.byteLength(apiSocket) > 107) throw new Error(`the VMM's API socket path is too long for a Unix socket: ${apiSocket}`);
   await mkdir(jailDirOf(r.sandboxDir), { recursive: true, mode: 0o755 });
   // Firecracker refuses to start on an existing socket path.
   await rm(apiSocket, { force: true });
