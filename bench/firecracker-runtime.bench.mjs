@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The Firecracker runtime's own work per create / pause / resume, with a stand-in VMM (the
 // fake API server as a process): real network slots with the guest TAP, the real launcher
-// (unshare + ip netns exec), the API calls, snapshot headers and the userfaultfd page server;
+// (the native helper's VMM jail, with per-VMM cgroups), the API calls, snapshot headers and the userfaultfd page server;
 // device-mapper answered by a recording runner (no dm here) and no guest boots, so no envd wait.
 // What a KVM host adds on top: guest boot (create), writing guest memory (pause), and page
 // faults served while the guest runs (resume). Bounded: BENCH_FC_ROUNDS rounds (default 20).
@@ -18,7 +18,8 @@ const dist = '../services/host-agent/dist';
 const { FirecrackerRuntime } = require(`${dist}/runtime/firecracker/firecracker.runtime.js`);
 const { SlotTapNetworks } = require(`${dist}/runtime/firecracker/vm-network.js`);
 const { MemorySnapshots } = require(`${dist}/runtime/firecracker/memory-snapshots.js`);
-const { writeFakeFirecrackerBinary } = require(`${dist}/runtime/firecracker/testing/fake-firecracker-binary.js`);
+const { fakeFirecrackerRuntimeDirs, writeFakeFirecrackerBinary } = require(`${dist}/runtime/firecracker/testing/fake-firecracker-binary.js`);
+const { CgroupManager } = require(`${dist}/cgroups/index.js`);
 const { DmSnapshotStore } = require(`${dist}/rootfs/dm-snapshot.store.js`);
 const { NetworkManager, addGuestTap } = require(`${dist}/networking/index.js`);
 const { ulid } = require('ulid');
@@ -27,9 +28,17 @@ const ROUNDS = Number(process.env.BENCH_FC_ROUNDS ?? 20);
 const KEY = `b${randomBytes(2).toString('hex')}`;
 const dir = mkdtempSync(join(tmpdir(), 'wrenn-bench-fc-'));
 let loop = 100;
-const runner = { run: async (file, args) => (file === 'losetup' && args[0] === '--find' ? `/dev/loop${loop++}\n` : file === 'losetup' && args[0] === '--list' ? '{"loopdevices":[]}' : '') };
+// A "created" device is a file the VMM's jail gets as its drive.
+const runner = {
+  run: async (file, args) => {
+    if (file === 'dmsetup' && args[0] === 'create') writeFileSync(join(dir, 'mapper', args[1]), '');
+    if (file === 'dmsetup' && args[0] === 'remove') rmSync(join(dir, 'mapper', args[1]), { force: true });
+    return file === 'losetup' && args[0] === '--find' ? `/dev/loop${loop++}\n` : file === 'losetup' && args[0] === '--list' ? '{"loopdevices":[]}' : '';
+  },
+};
 
 mkdirSync(join(dir, 'images/firecracker'), { recursive: true });
+mkdirSync(join(dir, 'mapper'));
 writeFileSync(join(dir, 'images/firecracker/base.ext4'), '');
 truncateSync(join(dir, 'images/firecracker/base.ext4'), 64 << 20);
 writeFileSync(join(dir, 'vmlinux'), 'kernel');
@@ -37,12 +46,13 @@ const slots = new NetworkManager({ agentKey: KEY, cidr: '10.234.0.0/16', poolSiz
 const runtime = new FirecrackerRuntime({
   stateDir: join(dir, 'state'),
   imageDir: join(dir, 'images'),
-  binary: await writeFakeFirecrackerBinary(dir),
+  binary: await writeFakeFirecrackerBinary(join(dir, 'bin')),
+  vmmRuntimeDirs: fakeFirecrackerRuntimeDirs(join(dir, 'bin')),
+  cgroups: new CgroupManager({ group: `wrenn-${KEY}` }),
   kernelPath: join(dir, 'vmlinux'),
   network: new SlotTapNetworks(slots, true),
-  rootfs: new DmSnapshotStore({ namePrefix: `wrenn-${KEY}-`, runner }),
+  rootfs: new DmSnapshotStore({ namePrefix: `wrenn-${KEY}-`, runner, deviceDir: join(dir, 'mapper') }),
   memory: new MemorySnapshots(),
-  stableDir: join(dir, 'stable'),
   waitForEnvd: async () => {},
   initEnvd: async () => {},
   // The runtime logs each operation's step durations; collected here per operation and step.
@@ -85,6 +95,10 @@ try {
   for (const [op, byStep] of Object.entries(steps)) {
     console.log(`    ${(opName[op] ?? op).padEnd(13)} ${Object.entries(byStep).map(([step, xs]) => `${step} ${pct(xs, 50).toFixed(1)}`).join(', ')}`);
   }
+} catch (error) {
+  // What the VMMs said (a stand-in that did not start explains itself there).
+  execFileSync('sh', ['-c', `tail -n 5 ${dir}/state/firecracker/sandboxes/*/firecracker.log 1>&2 || true`], { stdio: 'inherit' });
+  throw error;
 } finally {
   for (const id of [...(await runtime.list()), ...(await runtime.listPaused())]) await runtime.destroy(id).catch(() => {});
   await runtime.shutdown().catch(() => {});

@@ -1,4 +1,5 @@
-// wrenn-sandbox: starts one namespace sandbox. Run by the host agent as host root; reads its
+// wrenn-sandbox: starts one namespace sandbox (or, with "mode<TAB>vmm" first in its plan, jails one
+// Firecracker VMM: see vmm-jail.h). Run by the host agent as host root; reads its
 // plan on stdin, reports on fd 3, and ends as the sandbox's first program (PID 1 of its own pid
 // namespace), with nothing of the host left to it.
 //
@@ -537,10 +538,15 @@ static void run_init(struct plan *p) {
   fail("%s: %s", p->argv[0], strerror(errno));
 }
 
+#include "vmm-jail.h"
+
 int main(void) {
   struct plan p;
   if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) < 0) return 2; // no status pipe: not started by the agent
   char *text = read_all(0);
+  // The other job: a plan that opens with "mode<TAB>vmm" jails one Firecracker VMM.
+  static const char VMM_MODE[] = "mode\tvmm\n";
+  if (!strncmp(text, VMM_MODE, sizeof VMM_MODE - 1)) return vmm_main(text + sizeof VMM_MODE - 1);
   parse(&p, text);
 
   step = "fds";

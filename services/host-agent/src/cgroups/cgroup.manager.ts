@@ -10,6 +10,8 @@ export interface CgroupLimits {
   vcpus: number;
   memoryMb: number;
   pidsMax: number;
+  /** Device rules ("c 10:232 rwm") allowed beyond the standard nodes (a VMM's KVM, TAP, drive). v1 only. */
+  allowDevices?: string[];
 }
 
 export interface CgroupStats {
@@ -213,7 +215,7 @@ export class CgroupManager {
       devices &&
         (async () => {
           await writeFile(join(devices, 'devices.deny'), 'a');
-          for (const rule of ALLOWED_DEVICES) await writeFile(join(devices, 'devices.allow'), rule);
+          for (const rule of [...ALLOWED_DEVICES, ...(limits.allowDevices ?? [])]) await writeFile(join(devices, 'devices.allow'), rule);
         })(),
       memory &&
         (async () => {

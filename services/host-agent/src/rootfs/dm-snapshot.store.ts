@@ -25,6 +25,8 @@ export interface DmSnapshotStoreOptions {
   removeAttempts?: number;
   removeBackoffMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** Where the kernel puts device-mapper nodes (default /dev/mapper; tests with no dm point elsewhere). */
+  deviceDir?: string;
 }
 
 /** dm-snapshot chunk size in 512-byte sectors (4 KiB: the guest's page and block size). */
@@ -172,7 +174,7 @@ export class DmSnapshotStore {
       const table = `0 ${size / 512} snapshot ${origin} ${cowLoop} P ${CHUNK_SECTORS}`;
       await this.runner.run('dmsetup', ['create', name, '--table', table]);
       cleanup.push('dm device', () => this.removeDevice(name));
-      return { name, device: `/dev/mapper/${name}`, imagePath, origin, cowPath, cowLoop };
+      return { name, device: `${this.options.deviceDir ?? '/dev/mapper'}/${name}`, imagePath, origin, cowPath, cowLoop };
     } catch (error) {
       return cleanup.rollback(error);
     }

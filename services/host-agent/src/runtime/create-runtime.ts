@@ -65,6 +65,8 @@ function runtimeFor(choice: ReturnType<typeof selectRuntime>, config: WrennConfi
         network: new SlotTapNetworks(network, true),
         rootfs: new DmSnapshotStore({ namePrefix: `wrenn-${agentKey}-` }),
         stableDir: config.host.firecracker.stableDir,
+        cgroups: new CgroupManager({ group: `wrenn-${agentKey}` }),
+        ...(process.env.WRENN_SANDBOX_ID_BASE ? { idBase: Number(process.env.WRENN_SANDBOX_ID_BASE) } : {}),
         cowSizeBytes: config.host.firecracker.cowSizeMb * 1024 * 1024,
         logger: log,
         // The guest carries its own copy of the agent's Node binary and envd bundle.

@@ -1,7 +1,7 @@
 import { ErrorCode, SandboxSpec, WrennError } from '@wrenn/contracts';
 import { GUEST_NETWORK, guestIpBootArg } from '../../networking';
 import { Drive, MachineConfiguration, NetworkInterface } from './firecracker-api';
-import { STABLE_ROOTFS_NAME } from './vmm-process';
+import { ROOTFS_NAME } from './vmm-jail';
 
 /** Where wrenn-init lives in the guest image (images/firecracker). */
 export const GUEST_INIT = '/usr/local/sbin/wrenn-init';
@@ -45,7 +45,7 @@ export function assertShape(spec: Pick<SandboxSpec, 'vcpus' | 'memoryMb'>): void
 }
 
 export function rootDrive(stableDir: string): Drive {
-  return { drive_id: 'rootfs', path_on_host: `${stableDir}/${STABLE_ROOTFS_NAME}`, is_root_device: true, is_read_only: false, cache_type: 'Unsafe', io_engine: 'Sync' };
+  return { drive_id: 'rootfs', path_on_host: `${stableDir}/${ROOTFS_NAME}`, is_root_device: true, is_read_only: false, cache_type: 'Unsafe', io_engine: 'Sync' };
 }
 
 export function guestInterface(): NetworkInterface {

@@ -15,7 +15,8 @@ import { FirecrackerClient } from './firecracker.client';
 import { FirecrackerRuntime } from './firecracker.runtime';
 import { MemorySnapshots } from './memory-snapshots';
 import { RecordedCall } from './testing/fake-firecracker-api';
-import { writeFakeFirecrackerBinary } from './testing/fake-firecracker-binary';
+import { fakeFirecrackerRuntimeDirs, writeFakeFirecrackerBinary } from './testing/fake-firecracker-binary';
+import { CgroupManager } from '../../cgroups';
 import { FirecrackerSpec } from './testing/firecracker-spec';
 import { SlotTapNetworks } from './vm-network';
 
@@ -26,14 +27,19 @@ import { SlotTapNetworks } from './vm-network';
  * (this kernel has no device-mapper). No guest boots: envd's health is taken as given.
  */
 
-/** Answers losetup/dmsetup like the tools would, records every call and how many VMMs ran then. */
+/**
+ * Answers losetup/dmsetup like the tools would, records every call and how many VMMs ran then.
+ * A device it "creates" is a file in `deviceDir` (the drive the VMM's jail gets), gone on remove.
+ */
 class RecordingRunner implements CommandRunner {
   readonly calls: Array<{ line: string; vmms: number }> = [];
   private loop = 40;
-  constructor(private readonly vmms: () => number) {}
+  constructor(private readonly vmms: () => number, private readonly deviceDir: () => string) {}
   async run(file: string, args: string[]): Promise<string> {
     const line = [file, ...args].join(' ');
     this.calls.push({ line, vmms: this.vmms() });
+    if (file === 'dmsetup' && args[0] === 'create') await writeFile(join(this.deviceDir(), args[1]), 'root drive');
+    if (file === 'dmsetup' && args[0] === 'remove') await rm(join(this.deviceDir(), args[1]), { force: true });
     if (file === 'losetup' && args[0] === '--find') return `/dev/loop${this.loop++}\n`;
     if (file === 'losetup' && args[0] === '--list') return '{"loopdevices":[]}';
     if (file === 'cp') {
@@ -67,9 +73,11 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
       binary,
       kernelPath: join(dir, 'vmlinux'),
       network: new SlotTapNetworks(slots, true),
-      rootfs: new DmSnapshotStore({ namePrefix: `wrenn-${KEY}-`, runner }),
+      rootfs: new DmSnapshotStore({ namePrefix: `wrenn-${KEY}-`, runner, deviceDir: join(dir, 'mapper') }),
       memory: new MemorySnapshots(),
-      stableDir: join(dir, 'stable'),
+      stableDir: '/run/wrenn/fc-vm',
+      cgroups: new CgroupManager({ group: `wrenn-${KEY}` }),
+      vmmRuntimeDirs: fakeFirecrackerRuntimeDirs(join(dir, 'bin')),
       waitForEnvd: async (url) => void envdUrls.push(url),
       setIdentity: async (url, sandboxId, nameservers, token) => void identities.push([url, sandboxId, nameservers, token]),
       initEnvd: async (url, token, current) => void inits.push([url, token, current]),
@@ -78,7 +86,7 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
   const id = `sb_${ulid().toLowerCase()}`;
   const sandboxDir = () => join(dir, 'state/firecracker/sandboxes', id);
   const calls = (sandbox = id): RecordedCall[] =>
-    readFileSync(join(dir, 'state/firecracker/sandboxes', sandbox, 'fake-firecracker.calls.jsonl'), 'utf8')
+    readFileSync(join(dir, 'state/firecracker/sandboxes', sandbox, 'jail/api/fake-firecracker.calls.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as RecordedCall)
@@ -98,7 +106,8 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
       .filter((e) => {
         try {
           const cmdline = readFileSync(`/proc/${e}/cmdline`, 'utf8');
-          return cmdline.includes('fake-firecracker.main.js') && cmdline.includes(`${dir}/state/firecracker/sandboxes/`) && !readFileSync(`/proc/${e}/stat`, 'utf8').includes(') Z');
+          // Jailed VMMs name no host path: ours are those in this agent's cgroups.
+          return cmdline.includes('fake-firecracker.main.js') && readFileSync(`/proc/${e}/cgroup`, 'utf8').includes(`/wrenn-${KEY}/`) && !readFileSync(`/proc/${e}/stat`, 'utf8').includes(') Z');
         } catch {
           return false;
         }
@@ -115,7 +124,7 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
         }
       });
   const ourNetns = () => execFileSync('ip', ['netns', 'list']).toString().split('\n').filter((l) => l.startsWith(`wrenn-${KEY}-`));
-  const faults = (f: Record<string, string>) => writeFile(join(sandboxDir(), 'fake-firecracker.faults.json'), JSON.stringify(f));
+  const faults = (f: Record<string, string>) => writeFile(join(sandboxDir(), 'jail/api/fake-firecracker.faults.json'), JSON.stringify(f));
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'wrenn-fc-'));
@@ -124,8 +133,9 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
     await writeFile(join(imageDir, 'firecracker/base.ext4'), '');
     await truncate(join(imageDir, 'firecracker/base.ext4'), 64 * 1024 * 1024);
     await writeFile(join(dir, 'vmlinux'), 'kernel');
-    runner = new RecordingRunner(() => vmmPids().length);
-    binary = await writeFakeFirecrackerBinary(dir);
+    await mkdir(join(dir, 'mapper'));
+    runner = new RecordingRunner(() => vmmPids().length, () => join(dir, 'mapper'));
+    binary = await writeFakeFirecrackerBinary(join(dir, 'bin'));
     runtime = makeRuntime();
     await runtime.prepare();
     await runtime.recover();
@@ -149,10 +159,17 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
     assert.ok(made.every((c) => c.status === 204), JSON.stringify(made));
     assert.deepEqual(made[0].body, { vcpu_count: 2, mem_size_mib: 256, smt: false, track_dirty_pages: true });
     const boot = made[1].body as { boot_args: string; kernel_image_path: string };
-    assert.equal(boot.kernel_image_path, join(dir, 'vmlinux'));
+    assert.equal(boot.kernel_image_path, '/boot/vmlinux', 'the kernel as bound into the jail');
     assert.match(boot.boot_args, /ip=169\.254\.0\.21::169\.254\.0\.22:255\.255\.255\.252::eth0:off/);
     assert.match(boot.boot_args, new RegExp(`wrenn\\.hostname=${id}`));
-    assert.equal((made[2].body as { path_on_host: string }).path_on_host, join(dir, 'stable/rootfs.ext4'));
+    assert.equal((made[2].body as { path_on_host: string }).path_on_host, '/run/wrenn/fc-vm/rootfs.ext4');
+    const root = `/proc/${created.pid}/root`;
+    assert.equal(statSync(`${root}/boot/vmlinux`).ino, statSync(join(dir, 'vmlinux')).ino, 'the kernel bound in');
+    assert.equal(readFileSync(`${root}/run/wrenn/fc-vm/rootfs.ext4`, 'utf8'), 'root drive', "the sandbox's own drive at the stable path");
+    assert.notEqual(statSync(`/proc/${created.pid}/status`).uid, 0);
+    assert.match(readFileSync(`/proc/${created.pid}/status`, 'utf8'), /^Uid:\t(\d+)\t\1\t\1\t\1$/m);
+    assert.doesNotMatch(readFileSync(`/proc/${created.pid}/status`, 'utf8'), /^Uid:\t0\t/m, 'not root');
+    assert.match(readFileSync(`/proc/${created.pid}/cgroup`, 'utf8'), new RegExp(`memory:/wrenn-${KEY}/${id}$`, 'm'), 'in its own cgroup');
     assert.equal((made[3].body as { host_dev_name: string }).host_dev_name, 'tap0');
     assert.deepEqual(made[4].body, { action_type: 'InstanceStart' });
     assert.deepEqual(runner.calls.map((c) => c.line.split(' --table')[0].replace(/\/dev\/loop\d+/g, 'LOOP')), [
@@ -176,12 +193,12 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
 
   it('a create that fails at InstanceStart releases everything it took, VMM before device', async () => {
     const other = `sb_${ulid().toLowerCase()}`;
-    await writeFile(join(dir, 'fake-firecracker.faults.json'), JSON.stringify({ 'PUT /actions': 'Start microvm error: simulated' }));
+    await writeFile(join(dir, 'bin/fake-firecracker.faults.json'), JSON.stringify({ 'PUT /actions': 'Start microvm error: simulated' }));
     runner.calls.length = 0;
     try {
       await assert.rejects(runtime.create({ sandboxId: other, teamId: 't', template: 'base', vcpus: 1, memoryMb: 128 }), /simulated/);
     } finally {
-      await rm(join(dir, 'fake-firecracker.faults.json'));
+      await rm(join(dir, 'bin/fake-firecracker.faults.json'));
     }
     assert.deepEqual(await runtime.list(), [id]);
     assert.equal(vmmPids().length, 1, 'only the first sandbox VMM runs');
@@ -201,8 +218,11 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
     const paused = await runtime.pause(id);
     assert.deepEqual(newCalls().map((c) => `${c.method} ${c.path} ${JSON.stringify(c.body)}`.replace(new RegExp(sandboxDir(), 'g'), 'D').replace(/\.[0-9a-z]{26}"/g, '.ID"')), [
       'PATCH /vm {"state":"Paused"}',
-      'PUT /snapshot/create {"snapshot_path":"D/snapshot/vmstate.ID","mem_file_path":"D/snapshot/memfile.ID","snapshot_type":"Full"}',
+      'PUT /snapshot/create {"snapshot_path":"/out/vmstate.ID","mem_file_path":"/out/memfile.ID","snapshot_type":"Full"}',
     ]);
+    // Written by the VMM in its jail, moved out of its reach and made root's.
+    assert.deepEqual(readdirSync(join(sandboxDir(), 'jail/out')), []);
+    for (const f of readdirSync(join(sandboxDir(), 'snapshot'))) assert.equal(statSync(join(sandboxDir(), 'snapshot', f)).uid, 0, f);
     assert.deepEqual(vmmPids(), [], 'VMM gone');
     const remove = runner.calls.find((c) => c.line.startsWith('dmsetup remove'));
     assert.equal(remove?.vmms, 0, 'the device is removed only after the VMM is gone');
@@ -223,24 +243,27 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
     const ref = (globalThis as { ref?: string }).ref!;
     const initsBefore = inits.length;
     const tokenBefore = JSON.parse(readFileSync(join(sandboxDir(), 'meta.json'), 'utf8')).envdAccessToken as string;
-    await runtime.resume({ sandboxId: id, teamId: 't', template: 'base', vcpus: 2, memoryMb: 256 }, ref);
+    const resumed = await runtime.resume({ sandboxId: id, teamId: 't', template: 'base', vcpus: 2, memoryMb: 256 }, ref);
     // The resumed envd holds its token in its memory: the same one, nothing handed over again.
     assert.equal(inits.length, initsBefore);
     assert.equal((await runtime.endpoint(id)).accessToken, tokenBefore);
     const made = newCalls();
     assert.deepEqual(made.map((c) => `${c.method} ${c.path}`), ['PUT /snapshot/load'], 'nothing configured before the load');
     assert.deepEqual(made[0].body, {
-      snapshot_path: join(sandboxDir(), 'snapshot', `vmstate.${ref.split('/')[1]}`),
-      mem_backend: { backend_type: 'Uffd', backend_path: join(sandboxDir(), 'uffd.sock') },
+      snapshot_path: '/snapshot/vmstate',
+      mem_backend: { backend_type: 'Uffd', backend_path: '/uffd.sock' },
       track_dirty_pages: true,
       resume_vm: true,
       ...(process.arch === 'x64' ? { clock_realtime: true } : {}),
     });
     assert.equal(made[0].status, 204);
+    // Both bound into the jail: the snapshot's vmstate (read-only) and the page server's socket.
+    assert.equal(statSync(`/proc/${resumed.pid}/root/snapshot/vmstate`).ino, statSync(join(sandboxDir(), 'snapshot', `vmstate.${ref.split('/')[1]}`)).ino);
+    assert.equal(statSync(`/proc/${resumed.pid}/root/uffd.sock`).ino, statSync(join(sandboxDir(), 'uffd.sock')).ino);
     assert.deepEqual(runner.calls.map((c) => c.line.split(' ')[0] + ' ' + c.line.split(' ')[1]), ['losetup --find', 'losetup --find', 'dmsetup create']);
     assert.deepEqual(await runtime.list(), [id]);
     assert.equal(ourNetns().length, 1);
-    const state = await new FirecrackerClient(join(sandboxDir(), 'firecracker.sock')).describe();
+    const state = await new FirecrackerClient(join(sandboxDir(), 'jail/api/fc.sock')).describe();
     assert.equal(state.state, 'Running');
   });
 
@@ -287,7 +310,7 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
       'PATCH /vm 204 Resumed',
     ]);
     assert.deepEqual(await runtime.list(), [id], 'still running');
-    assert.equal((await new FirecrackerClient(join(sandboxDir(), 'firecracker.sock')).describe()).state, 'Running');
+    assert.equal((await new FirecrackerClient(join(sandboxDir(), 'jail/api/fc.sock')).describe()).state, 'Running');
     assert.deepEqual(readdirSync(join(sandboxDir(), 'snapshot')).sort(), snapshotsBefore, 'no partial snapshot files');
     assert.equal(ourNetns().length, 1);
 
@@ -325,17 +348,18 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
       'PATCH /vm Resumed',
     ]);
     assert.equal(runner.calls.length, 1);
-    assert.match(runner.calls[0].line, new RegExp(`^cp --sparse=always /dev/mapper/wrenn-${KEY}-${id} .*/rootfs\\.ext4$`));
+    assert.match(runner.calls[0].line, new RegExp(`^cp --sparse=always ${dir}/mapper/wrenn-${KEY}-${id} .*/rootfs\\.ext4$`));
     assert.ok(t.sizeBytes > 0);
     assert.ok(existsSync(join(templateDir, 'rootfs.ext4')) && existsSync(join(templateDir, 'template.json')));
     assert.deepEqual(await runtime.list(), [id], 'the source keeps running');
 
     const child = `sb_${ulid().toLowerCase()}`;
-    await runtime.create({ sandboxId: child, teamId: 't', template: 'base', templateId, vcpus: 2, memoryMb: 256 });
+    const childVm = await runtime.create({ sandboxId: child, teamId: 't', template: 'base', templateId, vcpus: 2, memoryMb: 256 });
     const childCalls = calls(child);
     assert.deepEqual(childCalls.map((c) => `${c.method} ${c.path}`), ['PUT /snapshot/load']);
     assert.equal((childCalls[0].body as { mem_backend: { backend_type: string } }).mem_backend.backend_type, 'Uffd');
-    assert.match((childCalls[0].body as { snapshot_path: string }).snapshot_path, new RegExp(`templates/${templateId}/vmstate\\.`));
+    const templateVmstate = readdirSync(templateDir).find((f) => f.startsWith('vmstate.'))!;
+    assert.equal(statSync(`/proc/${childVm.pid}/root/snapshot/vmstate`).ino, statSync(join(templateDir, templateVmstate)).ino, "the template's vmstate is bound into the child's jail");
     assert.equal(identities.length, 1, 'the new sandbox is given its own identity');
     assert.equal(identities[0][1], child);
     const childEnvd = await runtime.endpoint(child);

@@ -1,9 +1,10 @@
 import { ErrorCode, isSandboxId, SandboxSpec, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ulid } from 'ulid';
+import { CgroupManager } from '../../cgroups';
 import { CleanupStack } from '../../cleanup/cleanup-stack';
 import { EnvdClient } from '../../envd-client/envd.client';
 import { initEnvdAccessToken, newEnvdAccessToken } from '../../envd-client/envd-token';
@@ -17,6 +18,8 @@ import { FirecrackerClient } from './firecracker.client';
 import { MemoryServer, MemorySnapshots } from './memory-snapshots';
 import { VmNetworks } from './vm-network';
 import { startTime } from '../namespace/proc';
+import { DEFAULT_ID_BASE, idRangeOf } from '../namespace/sandbox-hardening';
+import { hostPathInJail, IN_JAIL, jailDirOf, vmmDeviceRules, VmmJailRequest, vmmInstanceId } from './vmm-jail';
 import { isVmmAlive, launchVmm, stopVmm, VmmProcess } from './vmm-process';
 
 export interface FirecrackerRuntimeOptions {
@@ -31,8 +34,14 @@ export interface FirecrackerRuntimeOptions {
   network: VmNetworks;
   rootfs: DmSnapshotStore;
   memory?: MemorySnapshots;
-  /** Path every VMM sees its root drive under (see vmm-process). */
+  /** Path inside every VMM's jail its root drive is under (recorded in snapshots: the same for all). */
   stableDir?: string;
+  /** Per-VMM cgroups (cpu, memory, pids, and on v1 the devices a VMM opens). */
+  cgroups: CgroupManager;
+  /** First host id of the slots' id ranges: a VMM runs as the first id of its slot's range. */
+  idBase?: number;
+  /** Host directories a VMM binary that is not static needs in its jail (the test stand-in's Node). */
+  vmmRuntimeDirs?: string[];
   /** Length of each sandbox's sparse CoW file: the most it can write beyond the image. */
   cowSizeBytes?: number;
   /** Waits until envd answers at `url` (default: envd's /health, polled). */
@@ -103,6 +112,10 @@ const COW_FILE = 'rootfs.cow';
 const TEMPLATE_ROOTFS = 'rootfs.ext4';
 const TEMPLATE_META = 'template.json';
 const TEMPLATE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+/** Memory a VMM uses beyond its guest's (its own heap, device emulation). */
+const VMM_OVERHEAD_MB = 64;
+/** Threads of a VMM beyond one per vCPU (VMM, API, and a few of its own). */
+const VMM_THREADS = 16;
 
 /**
  * Sandboxes as Firecracker microVMs. Each VM runs in its network slot's netns (TAP `tap0`), boots
@@ -191,12 +204,12 @@ export class FirecrackerRuntime implements SandboxRuntime {
       };
       if (template) {
         const templateDir = this.templateDir(template.templateId);
-        await this.startFromSnapshot(meta, net.netnsName, cleanup, templateDir, template.buildId, join(templateDir, `vmstate.${template.buildId}`), timer);
+        await this.startFromSnapshot(meta, net.netnsPath, cleanup, templateDir, template.buildId, join(templateDir, `vmstate.${template.buildId}`), timer);
       } else {
-        const { vmm, client } = await this.startVmm(meta, net.netnsName, cleanup);
+        const { vmm, client } = await this.startVmm(meta, net.netnsPath, cleanup);
         timer.mark('vmm');
         await client.putMachineConfig(machineConfig(spec));
-        await client.putBootSource({ kernel_image_path: this.options.kernelPath, boot_args: bootArgs(spec, this.options.network.nameservers()) });
+        await client.putBootSource({ kernel_image_path: IN_JAIL.kernel, boot_args: bootArgs(spec, this.options.network.nameservers()) });
         await client.putDrive(rootDrive(this.stableDir));
         await client.putNetworkInterface(guestInterface());
         await client.startInstance();
@@ -222,16 +235,37 @@ export class FirecrackerRuntime implements SandboxRuntime {
     }
   }
 
-  /** Launches the VMM for `meta` (its rootfs and slot ready) and waits for its API. */
-  private async startVmm(meta: VmMeta, netnsName: string, cleanup: CleanupStack): Promise<{ vmm: VmMeta['vmm'] & {}; client: FirecrackerClient }> {
-    const vmm = await launchVmm({
+  /**
+   * What the jail of `meta`'s VMM holds (see vmm-jail.ts): the rootfs and slot are ready, its
+   * cgroups made; `restore` for a VM loaded from a snapshot.
+   */
+  vmmRequest(meta: Pick<VmMeta, 'sandboxId' | 'network' | 'rootfs'>, netnsPath: string, cgroupProcs: string[], restore?: VmmJailRequest['restore']): VmmJailRequest {
+    return {
       binary: this.options.binary,
       sandboxId: meta.sandboxId,
-      dir: this.sandboxDir(meta.sandboxId),
-      netnsName,
+      sandboxDir: this.sandboxDir(meta.sandboxId),
+      // The slot's id range (the namespace runtime's scheme): no two live VMMs share an id.
+      hostId: idRangeOf(meta.network!.index, this.options.idBase ?? DEFAULT_ID_BASE).hostRoot,
+      cgroupProcs,
+      netnsPath,
+      kernelPath: this.options.kernelPath,
       stableDir: this.stableDir,
       rootfsDevice: meta.rootfs!.device,
+      restore,
+      runtimeDirs: this.options.vmmRuntimeDirs,
+    };
+  }
+
+  /** Launches the VMM for `meta` (its rootfs and slot ready) in its cgroups and jail, and waits for its API. */
+  private async startVmm(meta: VmMeta, netnsPath: string, cleanup: CleanupStack, restore?: VmmJailRequest['restore']): Promise<{ vmm: VmMeta['vmm'] & {}; client: FirecrackerClient }> {
+    const cgroup = await this.options.cgroups.create(meta.sandboxId, {
+      vcpus: meta.spec.vcpus,
+      memoryMb: meta.spec.memoryMb + VMM_OVERHEAD_MB,
+      pidsMax: meta.spec.vcpus + VMM_THREADS,
+      allowDevices: vmmDeviceRules(meta.rootfs!.device),
     });
+    cleanup.push('cgroup', () => this.options.cgroups.remove(meta.sandboxId));
+    const vmm = await launchVmm(this.vmmRequest(meta, netnsPath, cgroup.procsFiles, restore));
     cleanup.push('vmm', () => stopVmm(vmm));
     const client = this.client(vmm.apiSocket);
     await client.waitReady(10_000, () => isVmmAlive(vmm));
@@ -239,7 +273,7 @@ export class FirecrackerRuntime implements SandboxRuntime {
   }
 
   /** Page server for the chain ending at `buildId` in `memfileDir`, a fresh VMM, and a Uffd load that resumes the VM. */
-  private async startFromSnapshot(meta: VmMeta, netnsName: string, cleanup: CleanupStack, memfileDir: string, buildId: string, vmstate: string, timer: StepTimer): Promise<void> {
+  private async startFromSnapshot(meta: VmMeta, netnsPath: string, cleanup: CleanupStack, memfileDir: string, buildId: string, vmstate: string, timer: StepTimer): Promise<void> {
     const socketPath = join(this.sandboxDir(meta.sandboxId), UFFD_SOCKET);
     await rm(socketPath, { force: true });
     const server = await this.memory.serve({ socketPath, memfileDir, buildId, logPath: join(this.sandboxDir(meta.sandboxId), 'page-server.log') });
@@ -247,11 +281,12 @@ export class FirecrackerRuntime implements SandboxRuntime {
     meta.pageServer = server.ref;
     cleanup.push('page server', () => this.stopServer(meta.sandboxId));
     timer.mark('page server');
-    const { vmm, client } = await this.startVmm(meta, netnsName, cleanup);
+    const { vmm, client } = await this.startVmm(meta, netnsPath, cleanup, { vmstate, uffdSocket: socketPath });
     timer.mark('vmm');
+    // Both are bound into the VMM's jail, at its own paths.
     await client.loadSnapshot({
-      snapshot_path: vmstate,
-      mem_backend: { backend_type: 'Uffd', backend_path: socketPath },
+      snapshot_path: IN_JAIL.vmstate,
+      mem_backend: { backend_type: 'Uffd', backend_path: IN_JAIL.uffdSocket },
       track_dirty_pages: true,
       resume_vm: true,
       // A paused sandbox wakes with the current time, not the time it was paused at (x86 only).
@@ -302,11 +337,13 @@ export class FirecrackerRuntime implements SandboxRuntime {
   private async snapshot(meta: VmMeta, snapshotDir: string, type: SnapshotType, parent: SnapshotHeader | null, timer = new StepTimer()): Promise<{ buildId: string; header: SnapshotHeader }> {
     const client = this.client(meta.vmm!.apiSocket);
     const buildId = ulid().toLowerCase();
-    const files = [`vmstate.${buildId}`, memfileName(buildId), headerFileName(buildId)].map((f) => join(snapshotDir, f));
+    const written = [`vmstate.${buildId}`, memfileName(buildId)];
     await client.pause();
     timer.mark('vcpus paused');
     try {
-      await client.createSnapshot({ snapshot_path: files[0], mem_file_path: files[1], snapshot_type: type });
+      // The VMM writes into its jail's out dir; the files are checked and moved out of its reach.
+      await client.createSnapshot({ snapshot_path: `${IN_JAIL.outDir}/${written[0]}`, mem_file_path: `${IN_JAIL.outDir}/${written[1]}`, snapshot_type: type });
+      await this.collectSnapshotFiles(meta.sandboxId, written, snapshotDir);
       timer.mark('snapshot');
       const header = await this.memory.record(snapshotDir, buildId, type, meta.spec.memoryMb * 1024 * 1024, parent);
       timer.mark('header');
@@ -322,8 +359,9 @@ export class FirecrackerRuntime implements SandboxRuntime {
    * Rethrows `cause`.
    */
   private async abandonSnapshot(meta: VmMeta, snapshotDir: string, buildId: string, cause: unknown): Promise<never> {
-    const files = [`vmstate.${buildId}`, memfileName(buildId), headerFileName(buildId)].map((f) => join(snapshotDir, f));
-    await Promise.all(files.map((f) => rm(f, { force: true })));
+    const names = [`vmstate.${buildId}`, memfileName(buildId), headerFileName(buildId)];
+    const outDir = hostPathInJail(this.sandboxDir(meta.sandboxId), IN_JAIL.outDir);
+    await Promise.all([...names.map((f) => rm(join(snapshotDir, f), { force: true })), ...names.map((f) => rm(join(outDir, f), { force: true }))]);
     try {
       await this.client(meta.vmm!.apiSocket).resume();
     } catch (resumeError) {
@@ -334,6 +372,34 @@ export class FirecrackerRuntime implements SandboxRuntime {
       await this.writeMeta(meta).catch(() => undefined);
     }
     throw cause;
+  }
+
+  /**
+   * Moves snapshot files the VMM wrote into its jail's out dir to `target` (root's, out of its
+   * reach). The VMM is not trusted with host paths: only a regular file with one link is taken
+   * (never a symlink or a link to another file), checked again once it can no longer be swapped,
+   * and made root's: vmstate readable (the next VMM, under another id, loads it), memory not.
+   */
+  private async collectSnapshotFiles(sandboxId: string, names: string[], target: string): Promise<void> {
+    const outDir = hostPathInJail(this.sandboxDir(sandboxId), IN_JAIL.outDir);
+    const plainFile = async (path: string) => {
+      const s = await lstat(path);
+      if (!s.isFile() || s.nlink !== 1) throw new Error(`the VMM left ${path} as something other than a plain file`);
+    };
+    for (const name of names) {
+      const from = join(outDir, name);
+      const to = join(target, name);
+      await plainFile(from);
+      await rename(from, to);
+      try {
+        await plainFile(to);
+        await chown(to, 0, 0);
+        await chmod(to, name.startsWith('vmstate.') ? 0o644 : 0o600);
+      } catch (error) {
+        await rm(to, { force: true });
+        throw error;
+      }
+    }
   }
 
   async resume(spec: SandboxSpec, snapshotRef: string): Promise<RuntimeSandbox> {
@@ -359,7 +425,7 @@ export class FirecrackerRuntime implements SandboxRuntime {
       cleanup.push('rootfs', () => this.options.rootfs.remove(rootfs, { removeCow: false }));
       attempt.rootfs = rootfs;
       timer.mark('rootfs');
-      await this.startFromSnapshot(attempt, net.netnsName, cleanup, snapshotDir, meta.snapshot.buildId, join(snapshotDir, `vmstate.${meta.snapshot.buildId}`), timer);
+      await this.startFromSnapshot(attempt, net.netnsPath, cleanup, snapshotDir, meta.snapshot.buildId, join(snapshotDir, `vmstate.${meta.snapshot.buildId}`), timer);
       await this.waitForEnvd(net.sandboxIp);
       // The resumed envd still holds its token. One paused before envd had one gets one now.
       if (!attempt.envdAccessToken) {
@@ -488,13 +554,16 @@ export class FirecrackerRuntime implements SandboxRuntime {
         await rm(meta.cowPath, { force: true });
       }
     };
+    const cgroup = async () => {
+      if (vmmGone) await this.options.cgroups.remove(meta.sandboxId);
+    };
     const network = async () => {
       if (meta.network && vmmGone) {
         await this.options.network.release(meta.network.index);
         meta.network = undefined;
       }
     };
-    for (const result of await Promise.allSettled([rootfs(), network()])) {
+    for (const result of await Promise.allSettled([rootfs(), network(), cgroup()])) {
       if (result.status === 'rejected') errors.push(result.reason as Error);
     }
     if (!options.removeCow) await this.writeMeta(meta).catch((error) => errors.push(error as Error));
@@ -504,17 +573,18 @@ export class FirecrackerRuntime implements SandboxRuntime {
   /** A sandbox that never got its meta.json: whatever it may hold is found by name. */
   private async removeHalfMade(sandboxId: string): Promise<void> {
     const dir = this.sandboxDir(sandboxId);
-    // Its VMM names its API socket on the command line, its page server its socket in its config.
-    const vmmSocket = `\0${join(dir, 'firecracker.sock')}\0`;
-    const uffdSocket = JSON.stringify(join(dir, UFFD_SOCKET));
+    // Its VMM names its instance id on the command line (a helper still jailing it, its jail dir),
+    // its page server its socket in its config.
+    const marks = [`\0--id\0${vmmInstanceId(sandboxId)}\0`, `\0${jailDirOf(dir)}\0`, JSON.stringify(join(dir, UFFD_SOCKET))];
     for (const entry of await readdir('/proc').catch(() => [] as string[])) {
       if (!/^\d+$/.test(entry)) continue;
       const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-      if (!cmdline.includes(vmmSocket) && !cmdline.includes(uffdSocket)) continue;
+      if (!marks.some((mark) => cmdline.includes(mark))) continue;
       const started = await startTime(Number(entry));
       if (started) await stopVmm({ pid: Number(entry), startTime: started });
     }
     await this.stopServer(sandboxId);
+    await this.options.cgroups.remove(sandboxId);
     // Its device, if it got one, is named after it; the CoW loop goes with the file's users.
     const device = this.options.rootfs.nameFor(sandboxId);
     if ((await this.options.rootfs.listDevices()).includes(device)) await this.options.rootfs.removeByName(device, join(dir, COW_FILE));
@@ -595,6 +665,7 @@ export class FirecrackerRuntime implements SandboxRuntime {
       }
       if (meta.vmm) await stopVmm(meta.vmm).catch(() => undefined);
       meta.vmm = undefined;
+      await this.options.cgroups.remove(name).catch(() => undefined);
       await this.stopServer(name, meta.pageServer).catch(() => undefined);
       meta.pageServer = undefined;
       if (meta.snapshot && existsSync(join(this.sandboxDir(name), SNAPSHOT_DIR, `vmstate.${meta.snapshot.buildId}`))) {
@@ -625,6 +696,7 @@ export class FirecrackerRuntime implements SandboxRuntime {
     this.servers.clear();
     const empty = (await this.list()).length === 0;
     await this.options.network.stop({ removeHostRules: empty });
+    if (empty) await this.options.cgroups.removeGroup();
   }
 
   // ---------------------------------------------------------------- helpers
@@ -741,3 +813,4 @@ async function dirBytes(dir: string): Promise<number> {
   }
   return total;
 }
+

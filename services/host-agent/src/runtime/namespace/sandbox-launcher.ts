@@ -38,7 +38,8 @@ export interface LaunchedSandbox {
 
 /** A start the helper refused, with the step and the reason it gave (never a sandbox file's content). */
 export class SandboxStartError extends Error {
-  constructor(readonly step: string, message: string) {
+  /** `pid`: what the helper had started before it failed (killed by then). */
+  constructor(readonly step: string, message: string, readonly pid?: number) {
     super(`sandbox start failed at ${step}: ${message}`);
   }
 }
@@ -79,10 +80,21 @@ export function renderPlan(plan: SandboxPlan): string {
  * merged dir so a half-started sandbox's helper can be found by it (see killByDir).
  */
 export async function launchSandbox(plan: SandboxPlan): Promise<LaunchedSandbox> {
-  const log = openSync(plan.consoleLog, 'a', 0o600);
+  const { helperPid, pid } = await runSandboxHelper(renderPlan(plan), plan.merged, plan.consoleLog);
+  return { supervisorPid: helperPid, initPid: pid };
+}
+
+/**
+ * Runs the native helper on a rendered plan (either of its modes) and answers its pid and the
+ * pid it reported once the status pipe closes on exec; a refusal throws SandboxStartError with
+ * the step the helper named (and the pid it had reported, if any). `tag` goes on its command
+ * line, so a half-started helper can be found by it.
+ */
+export async function runSandboxHelper(planText: string, tag: string, consoleLog: string): Promise<{ helperPid: number; pid: number }> {
+  const log = openSync(consoleLog, 'a', 0o600);
   let child;
   try {
-    child = spawn(sandboxHelperPath(), [plan.merged], {
+    child = spawn(sandboxHelperPath(), [tag], {
       detached: true,
       stdio: ['pipe', log, log, 'pipe'],
       env: {},
@@ -94,7 +106,7 @@ export async function launchSandbox(plan: SandboxPlan): Promise<LaunchedSandbox>
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   child.once('error', () => undefined);
   child.stdin!.on('error', () => undefined);
-  child.stdin!.end(renderPlan(plan));
+  child.stdin!.end(planText);
 
   let text = '';
   const ended = new Promise<void>((done) => {
@@ -110,25 +122,26 @@ export async function launchSandbox(plan: SandboxPlan): Promise<LaunchedSandbox>
   ]);
   clearTimeout(timer);
   status.destroy();
+  const error = /^error ([^:]*): (.*)$/m.exec(text);
+  const pid = Number(/^pid (\d+)$/m.exec(text)?.[1]) || undefined;
   const kill = async () => {
     if (child.pid) signal(child.pid, 'SIGKILL');
+    if (pid) signal(pid, 'SIGKILL');
     await exited;
   };
-  const error = /^error ([^:]*): (.*)$/m.exec(text);
-  const pid = Number(/^pid (\d+)$/m.exec(text)?.[1]);
   if (timedOut) {
     await kill();
-    throw new SandboxStartError('start', `no answer within ${START_TIMEOUT_MS / 1000} s`);
+    throw new SandboxStartError('start', `no answer within ${START_TIMEOUT_MS / 1000} s`, pid);
   }
   if (error) {
     await kill();
-    throw new SandboxStartError(error[1], error[2]);
+    throw new SandboxStartError(error[1], error[2], pid);
   }
   if (!child.pid || !pid) {
     await kill();
     throw new SandboxStartError('start', 'the helper ended without starting the sandbox');
   }
-  // Started: the sandbox lives on its own from here (an agent restart re-adopts it).
+  // Started: it lives on its own from here (an agent restart re-adopts it).
   child.unref();
-  return { supervisorPid: child.pid, initPid: pid };
+  return { helperPid: child.pid, pid };
 }

@@ -13,6 +13,8 @@ function arg(name: string): string | undefined {
 }
 
 async function main(): Promise<void> {
+  // Its call log outlives it: a resumed sandbox's next VMM may run under another id (another slot).
+  process.umask(0);
   const socketPath = arg('--api-sock');
   if (!socketPath) {
     process.stderr.write('usage: fake-firecracker --api-sock <path> [--id <id>]\n');
