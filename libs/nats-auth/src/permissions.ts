@@ -122,7 +122,7 @@ const uniq = (xs: string[]) => [...new Set(xs)];
 
 /**
  * What each identity may publish and subscribe to: exactly what the service does, read off its
- * code (docs/security-control-plane.md has the table). Anything else is refused by the server.
+ * code (docs/security.md, "The control plane", has the table). Anything else is refused by the server.
  */
 export function permissionsFor(identity: NatsIdentity, names: Naming): Permissions {
   const inbox = `${inboxPrefix(identity, names)}.>`;
