@@ -37,7 +37,8 @@ async function measure(tree) {
   const { ulid } = require('ulid');
   const key = `b${Math.random().toString(36).slice(2, 6)}`;
   const stateDir = await mkdtemp('/tmp/wrenn-bench-bd-');
-  const network = new NetworkManager({ agentKey: key, cidr: '10.226.0.0/16', poolSize: 2 });
+  const { unusedSlotCidr } = require(join(dist, 'networking/index.js'));
+  const network = new NetworkManager({ agentKey: key, cidr: unusedSlotCidr(226), poolSize: 2 });
   const cgroups = new CgroupManager({ group: `wrenn-${key}` });
   const runtime = (warmPoolSize) =>
     new NamespaceRuntime({

@@ -79,3 +79,6 @@ export function naming(namespace = process.env.WRENN_NS ?? ''): Naming {
     consumerName: (projection) => `proj_${projection}${suffix}`,
   };
 }
+
+/** The data-plane token verify key's entry in the public-keys bucket (written by gateways, read by agents). */
+export const DATA_PLANE_VERIFY_KEY_ENTRY = 'data-plane-verify-key';

@@ -1,4 +1,4 @@
-import { Aggregate, HostOp, Naming, SchedulerCommand, ServiceName } from '@wrenn/contracts';
+import { Aggregate, DATA_PLANE_VERIFY_KEY_ENTRY, HostOp, Naming, SchedulerCommand, ServiceName } from '@wrenn/contracts';
 
 /**
  * Who connects to NATS. Every service has its own identity (its replicas share it); every host
@@ -141,6 +141,8 @@ export function permissionsFor(identity: NatsIdentity, names: Naming): Permissio
           names.eventSubject(Aggregate.Host, h),
           api(`STREAM.INFO.${names.stream}`),
           api(`DIRECT.GET.${names.stream}.${names.eventSubject(Aggregate.Host, h)}`),
+          // The gateways' data-plane verify key (read only: only gateways publish it).
+          ...kvRead(names.publicKeysBucket, DATA_PLANE_VERIFY_KEY_ENTRY, false),
         ]),
       },
       sub: { allow: [names.hostWildcard(h), inbox] },
@@ -166,6 +168,9 @@ export function permissionsFor(identity: NatsIdentity, names: Naming): Permissio
             ...kvWrite(names.activityBucket),
             ...kvRead(names.secretsBucket),
             ...kvWrite(names.secretsBucket),
+            // The data-plane token verify key it publishes for host agents.
+            ...kvRead(names.publicKeysBucket),
+            ...kvWrite(names.publicKeysBucket, DATA_PLANE_VERIFY_KEY_ENTRY),
           ]),
         },
         sub: { allow: [inbox] },

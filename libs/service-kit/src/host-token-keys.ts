@@ -1,3 +1,4 @@
+import { DATA_PLANE_VERIFY_KEY_ENTRY } from '@wrenn/contracts';
 import type { Naming } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { NatsConnection } from 'nats';
@@ -7,7 +8,7 @@ import { generateHostTokenKeys, keyIdOf, VerifyKeySource } from './host-token';
 /** The signing key's entry in the secrets bucket (readable by the gateway only). */
 export const HOST_TOKEN_SIGNING_KEY_ENTRY = 'data-plane-signing-key';
 /** The matching public key's entry in the public-keys bucket (readable by host agents). */
-export const HOST_TOKEN_VERIFY_KEY_ENTRY = 'data-plane-verify-key';
+export const HOST_TOKEN_VERIFY_KEY_ENTRY = DATA_PLANE_VERIFY_KEY_ENTRY;
 
 /**
  * How often an agent may look the key up again when a token names a key id it does not hold

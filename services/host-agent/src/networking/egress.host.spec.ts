@@ -6,6 +6,10 @@ import { once } from 'node:events';
 import { createServer, Server } from 'node:net';
 import { NetworkManager } from './network.manager';
 import { SandboxNetwork } from './network-slot';
+import { unusedSlotCidr } from './host-addresses';
+
+/** Slot addresses no other network on this host uses (an operator's Wrenn, a killed run's leftovers). */
+const SLOT_CIDR = unusedSlotCidr(232);
 
 /**
  * Probes of the egress policy from inside real slots (root, kernel). Every peer is a listener
@@ -57,7 +61,7 @@ function hostAddresses(): string[] {
 describe('egress policy of a slot (root, kernel)', () => {
   const manager = new NetworkManager({
     agentKey: KEY,
-    cidr: '10.232.0.0/16',
+    cidr: SLOT_CIDR,
     poolSize: 0,
     hostResolvConf: `nameserver 127.0.0.53\nnameserver ${LAB.resolver}\n`,
     resolveName: async (name) => (name === 'lab.wrenn.test' ? [LAB.private] : Promise.reject(new Error('unknown name'))),

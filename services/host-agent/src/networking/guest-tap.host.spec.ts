@@ -4,13 +4,17 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { addGuestTap, GUEST_NETWORK, guestIpBootArg, removeGuestTap } from './guest-tap';
 import { NetworkManager } from './network.manager';
+import { unusedSlotCidr } from './host-addresses';
+
+/** Slot addresses no other network on this host uses (an operator's Wrenn, a killed run's leftovers). */
+const SLOT_CIDR = unusedSlotCidr(232);
 
 const KEY = `t${randomBytes(2).toString('hex')}`;
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args).toString();
 const ours = () => sh('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith(`wrenn-${KEY}-`));
 
 describe('guest TAP in a network slot (root, kernel)', () => {
-  const manager = new NetworkManager({ agentKey: KEY, cidr: '10.232.0.0/16', poolSize: 0 });
+  const manager = new NetworkManager({ agentKey: KEY, cidr: SLOT_CIDR, poolSize: 0 });
 
   after(async () => {
     await manager.stop({ removeHostRules: true });
@@ -43,7 +47,7 @@ describe('guest TAP in a network slot (root, kernel)', () => {
   });
 
   it('comes with every slot, pooled ones included, when the manager builds slots with it', async () => {
-    const pooled = new NetworkManager({ agentKey: KEY, cidr: '10.232.0.0/16', poolSize: 1, prepareSlot: addGuestTap });
+    const pooled = new NetworkManager({ agentKey: KEY, cidr: SLOT_CIDR, poolSize: 1, prepareSlot: addGuestTap });
     await pooled.start();
     const deadline = Date.now() + 10_000;
     while (pooled.describe().pooled < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -54,7 +58,7 @@ describe('guest TAP in a network slot (root, kernel)', () => {
       await pooled.release(net.index);
       await pooled.stop();
     }
-    const failing = new NetworkManager({ agentKey: KEY, cidr: '10.232.0.0/16', poolSize: 0, prepareSlot: async () => { throw new Error('no TAP today'); } });
+    const failing = new NetworkManager({ agentKey: KEY, cidr: SLOT_CIDR, poolSize: 0, prepareSlot: async () => { throw new Error('no TAP today'); } });
     await assert.rejects(failing.acquire(), /no TAP today/);
     assert.deepEqual(ours(), [], 'the slot is torn down when its TAP cannot be added');
   });

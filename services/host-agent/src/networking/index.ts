@@ -3,3 +3,4 @@ export * from './network-slot';
 export * from './slot-allocator';
 export * from './dns';
 export * from './guest-tap';
+export * from './host-addresses';

@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { NetworkManager } from './network.manager';
+import { unusedSlotCidr } from './host-addresses';
+
+/** Slot addresses no other network on this host uses (an operator's Wrenn, a killed run's leftovers). */
+const SLOT_CIDR = unusedSlotCidr(231);
 
 const KEY = `n${randomBytes(2).toString('hex')}`;
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args).toString();
@@ -11,7 +15,7 @@ const links = () => sh('ip', ['-o', 'link']).split('\n').map((l) => l.split(': '
 const rules = () => ['filter', 'nat'].flatMap((t) => sh('iptables', ['-w', '-t', t, '-S']).split('\n').filter((l) => l.includes(`WRENN-${KEY.toUpperCase()}-`)));
 
 describe(`${NetworkManager.name} (root, kernel)`, () => {
-  const manager = new NetworkManager({ agentKey: KEY, cidr: '10.231.0.0/16', poolSize: 0 });
+  const manager = new NetworkManager({ agentKey: KEY, cidr: SLOT_CIDR, poolSize: 0 });
 
   after(async () => {
     await manager.stop({ removeHostRules: true });
@@ -57,7 +61,7 @@ describe(`${NetworkManager.name} (root, kernel)`, () => {
   });
 
   it('hands out pre-built slots from the pool', async () => {
-    const pooled = new NetworkManager({ agentKey: KEY, cidr: '10.231.0.0/16', poolSize: 2 });
+    const pooled = new NetworkManager({ agentKey: KEY, cidr: SLOT_CIDR, poolSize: 2 });
     let taken: number | undefined;
     try {
       await pooled.start();

@@ -19,6 +19,10 @@ import { fakeFirecrackerRuntimeDirs, writeFakeFirecrackerBinary } from './testin
 import { CgroupManager } from '../../cgroups';
 import { FirecrackerSpec } from './testing/firecracker-spec';
 import { SlotTapNetworks } from './vm-network';
+import { unusedSlotCidr } from '../../networking';
+
+/** Slot addresses no other network on this host uses (an operator's Wrenn, a killed run's leftovers). */
+const SLOT_CIDR = unusedSlotCidr(233);
 
 /**
  * The real FirecrackerRuntime driven against a stand-in `firecracker` (the fake API server as a
@@ -66,7 +70,7 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
   const inits: Array<[string, string, string | undefined]> = [];
   /** A runtime as an agent builds it (a new one per agent start). */
   const makeRuntime = () => {
-    slots = new NetworkManager({ agentKey: KEY, cidr: '10.233.0.0/16', poolSize: 0, prepareSlot: addGuestTap });
+    slots = new NetworkManager({ agentKey: KEY, cidr: SLOT_CIDR, poolSize: 0, prepareSlot: addGuestTap });
     return new FirecrackerRuntime({
       stateDir: join(dir, 'state'),
       imageDir: join(dir, 'images'),

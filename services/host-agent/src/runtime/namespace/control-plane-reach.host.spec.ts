@@ -14,6 +14,10 @@ import { EnvdProxyServer, startEnvdProxy } from '../../envd-proxy/envd-proxy.ser
 import { NetworkManager } from '../../networking';
 import { SandboxOrchestrator } from '../../sandbox/sandbox-orchestrator';
 import { NamespaceRuntime } from './namespace.runtime';
+import { unusedSlotCidr } from '../../networking';
+
+/** Slot addresses no other network on this host uses (an operator's Wrenn, a killed run's leftovers). */
+const SLOT_CIDR = unusedSlotCidr(226);
 
 /**
  * From inside a real namespace sandbox, as its root: no TCP connection opens to the host agent's
@@ -76,7 +80,7 @@ describe('a sandbox cannot reach the control plane on any host address (root, ke
 
   before(async () => {
     stateDir = await mkdtemp('/tmp/wrenn-reach-');
-    network = new NetworkManager({ agentKey: KEY, cidr: '10.226.0.0/16', poolSize: 0 });
+    network = new NetworkManager({ agentKey: KEY, cidr: SLOT_CIDR, poolSize: 0 });
     runtime = new NamespaceRuntime({ stateDir, imageDir: IMAGE_DIR, network, cgroups, envd: { nodeBinary: process.execPath, bundleDir: join(__dirname, '../../../../envd/bundle') } });
     await runtime.prepare();
     await runtime.recover();

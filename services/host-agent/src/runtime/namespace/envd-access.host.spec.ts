@@ -9,6 +9,10 @@ import { CgroupManager } from '../../cgroups';
 import { NetworkManager } from '../../networking';
 import { SandboxOrchestrator } from '../../sandbox/sandbox-orchestrator';
 import { NamespaceRuntime } from './namespace.runtime';
+import { unusedSlotCidr } from '../../networking';
+
+/** Slot addresses no other network on this host uses (an operator's Wrenn, a killed run's leftovers). */
+const SLOT_CIDR = unusedSlotCidr(217);
 
 const IMAGE_DIR = process.env.WRENN_IMAGE_DIR ?? '/var/lib/wrenn/images';
 const KEY = `e${Math.random().toString(36).slice(2, 6)}`;
@@ -67,7 +71,7 @@ describe('envd inside a namespace sandbox obeys only the host (root, kernel)', {
 
   before(async () => {
     stateDir = await mkdtemp('/tmp/wrenn-envd-access-');
-    network = new NetworkManager({ agentKey: KEY, cidr: '10.217.0.0/16', poolSize: 0 });
+    network = new NetworkManager({ agentKey: KEY, cidr: SLOT_CIDR, poolSize: 0 });
     runtime = new NamespaceRuntime({
       stateDir,
       imageDir: IMAGE_DIR,

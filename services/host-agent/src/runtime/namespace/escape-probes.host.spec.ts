@@ -11,6 +11,10 @@ import { EnvdClient } from '../../envd-client/envd.client';
 import { NetworkManager } from '../../networking';
 import { NamespaceRuntime } from './namespace.runtime';
 import { CAPABILITY_NUMBERS, SANDBOX_CAPABILITIES } from './sandbox-hardening';
+import { unusedSlotCidr } from '../../networking';
+
+/** Slot addresses no other network on this host uses (an operator's Wrenn, a killed run's leftovers). */
+const SLOT_CIDR = unusedSlotCidr(224);
 
 /**
  * Escape probes: what a hostile program running as root inside a namespace sandbox tries first.
@@ -53,7 +57,7 @@ describe('escape probes: root inside a namespace sandbox (root, kernel)', { time
 
   before(async () => {
     stateDir = await mkdtemp('/tmp/wrenn-probe-');
-    network = new NetworkManager({ agentKey: KEY, cidr: '10.224.0.0/16', poolSize: 0 });
+    network = new NetworkManager({ agentKey: KEY, cidr: SLOT_CIDR, poolSize: 0 });
     runtime = new NamespaceRuntime({
       stateDir,
       imageDir: IMAGE_DIR,

@@ -10,19 +10,23 @@ import { NetworkManager } from '../../networking';
 import { EnvdClient } from '../../envd-client/envd.client';
 import { NamespaceRuntime, NamespaceRuntimeOptions } from './namespace.runtime';
 import { isSameProcess } from './proc';
+import { unusedSlotCidr } from '../../networking';
+
+/** Slot addresses no other network on this host uses (an operator's Wrenn, a killed run's leftovers). */
+const SLOT_CIDR = unusedSlotCidr(219);
 
 const IMAGE_DIR = process.env.WRENN_IMAGE_DIR ?? '/var/lib/wrenn/images';
 const KEY = `t${Math.random().toString(36).slice(2, 6)}`;
 const managers: NetworkManager[] = [];
 /** A runtime as a (re)started agent would build it: fresh managers, same agent key. */
-function newRuntime(stateDir: string, extra: Partial<NamespaceRuntimeOptions> = {}): NamespaceRuntime {
-  const network = new NetworkManager({ agentKey: KEY, cidr: '10.219.0.0/16', poolSize: 1 });
+function newRuntime(stateDir: string, extra: Partial<NamespaceRuntimeOptions> = {}, agent = { key: KEY, cidr: SLOT_CIDR }): NamespaceRuntime {
+  const network = new NetworkManager({ agentKey: agent.key, cidr: agent.cidr, poolSize: 1 });
   managers.push(network);
   return new NamespaceRuntime({
     stateDir,
     imageDir: IMAGE_DIR,
     network,
-    cgroups: new CgroupManager({ group: `wrenn-${KEY}` }),
+    cgroups: new CgroupManager({ group: `wrenn-${agent.key}` }),
     envd: { nodeBinary: process.execPath, bundleDir: join(__dirname, '../../../../envd/bundle') },
     ...extra,
   });
@@ -89,7 +93,7 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
     assert.notEqual((await run(id, 'cat', [marker])).exitCode, 0, 'host files are not visible');
     assert.notEqual((await run(id, 'ls', ['/.wrenn-oldroot'])).exitCode, 0, 'the old root is gone');
     const addrs = (await run(id, 'ip', ['-4', '-o', 'addr'])).stdout;
-    assert.match(addrs, /eth0\s+inet 10\.219\./, 'its own slot address');
+    assert.match(addrs, new RegExp(`eth0\\s+inet ${SLOT_CIDR.split('.').slice(0, 2).join('\\.')}\\.`), 'its own slot address');
     for (const list of Object.values(networkInterfaces())) {
       for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) assert.ok(!addrs.includes(a.address), `host address ${a.address} not inside`);
     }
@@ -154,7 +158,10 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
 
   it('gives a warm sandbox its identity and limits when a create claims it', async (t) => {
     const warmDir = await mkdtemp('/tmp/wrenn-thost-warm-');
-    const warmRuntime = newRuntime(warmDir, { warmPoolSize: 1 });
+    // Another agent beside the suite's (its own key and slot addresses), as two hosts would be.
+    const slotOctet = Number(SLOT_CIDR.split('.')[1]);
+    const warmRuntime = newRuntime(warmDir, { warmPoolSize: 1 }, { key: `${KEY}w`, cidr: unusedSlotCidr(slotOctet + 1, new Set([slotOctet])) });
+    const created: string[] = [];
     await warmRuntime.prepare();
     await warmRuntime.recover();
     try {
@@ -164,6 +171,7 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
       const [warmKey] = await readdir(join(warmDir, 'warm'));
       const id = newId();
       const started = performance.now();
+      created.push(id);
       await warmRuntime.create({ ...spec(id), vcpus: 2, memoryMb: 300 });
       t.diagnostic(`create from the warm pool: ${(performance.now() - started).toFixed(1)} ms`);
       // The claim, not a silent cold start: the sandbox's directory is the warm one.
@@ -178,6 +186,7 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
       const deadline2 = Date.now() + 30_000;
       while ((warmRuntime.warmReady as number) === 0 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 50));
       const sized = newId();
+      created.push(sized);
       await warmRuntime.create({ ...spec(sized), diskMb: 512 });
       assert.ok(!realpathSync(join(warmDir, 'sandboxes', sized)).startsWith(join(warmDir, 'warm')), 'started cold');
       const df = await (await envdOf(warmRuntime, sized)).exec({ cmd: 'df', args: ['-m', '--output=size', '/'] }, 5);
@@ -189,6 +198,8 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
       assert.ok(!existsSync(join(warmDir, 'sandboxes', id)));
       assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(claimedDir), 'its disk is unmounted');
     } finally {
+      // Whatever an assertion above left running goes before the checks below.
+      for (const c of created) await warmRuntime.destroy(c).catch(() => undefined);
       await warmRuntime.shutdown();
       assert.deepEqual(await readdir(join(warmDir, 'warm')).catch(() => []), [], 'unclaimed warm sandboxes removed on shutdown');
       assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(warmDir), 'and their disks unmounted');

@@ -530,7 +530,9 @@ export class NamespaceRuntime implements SandboxRuntime {
   async shutdown(): Promise<void> {
     this.stopped = true;
     await this.warming;
-    for (const warm of this.warm.splice(0)) await this.destroyWarm(warm).catch(() => undefined);
+    for (const warm of this.warm.splice(0)) {
+      await this.destroyWarm(warm).catch((error) => this.options.logger?.warn({ err: error, sandboxId: warm.sandboxId }, 'warm sandbox not removed'));
+    }
     const empty = (await this.list()).length === 0;
     await this.options.network.stop({ removeHostRules: empty });
     if (empty) await this.options.cgroups.removeGroup();

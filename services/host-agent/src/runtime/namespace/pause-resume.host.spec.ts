@@ -11,6 +11,10 @@ import { EnvdClient } from '../../envd-client/envd.client';
 import { NetworkManager } from '../../networking';
 import { LifecycleStep, NamespaceRuntime, NamespaceRuntimeOptions } from './namespace.runtime';
 import { isSameProcess } from './proc';
+import { unusedSlotCidr } from '../../networking';
+
+/** Slot addresses no other network on this host uses (an operator's Wrenn, a killed run's leftovers). */
+const SLOT_CIDR = unusedSlotCidr(223);
 
 const IMAGE_DIR = process.env.WRENN_IMAGE_DIR ?? '/var/lib/wrenn/images';
 const KEY = `p${Math.random().toString(36).slice(2, 6)}`;
@@ -20,7 +24,7 @@ const managers: NetworkManager[] = [];
 let failAt: LifecycleStep | undefined;
 
 function newRuntime(stateDir: string, extra: Partial<NamespaceRuntimeOptions> = {}): { runtime: NamespaceRuntime; network: NetworkManager } {
-  const network = new NetworkManager({ agentKey: KEY, cidr: '10.223.0.0/16', poolSize: 1 });
+  const network = new NetworkManager({ agentKey: KEY, cidr: SLOT_CIDR, poolSize: 1 });
   managers.push(network);
   const runtime = new NamespaceRuntime({
     stateDir,
