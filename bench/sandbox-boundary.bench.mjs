@@ -24,6 +24,10 @@ const CREATES = Number(process.env.BENCH_CREATES ?? 15);
 const EXECS = Number(process.env.BENCH_EXECS ?? 100);
 const CYCLES = Number(process.env.BENCH_CYCLES ?? 10);
 
+// Slot addresses nothing else on the host uses (this tree's helper serves both trees' runs).
+const { unusedSlotCidr } = createRequire(import.meta.url)(join(repo, 'services/host-agent/dist/networking/index.js'));
+const SLOT_CIDR = unusedSlotCidr(226);
+
 const pct = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 /** One tree's numbers: its own runtime code, loaded from its dist. */
@@ -37,8 +41,7 @@ async function measure(tree) {
   const { ulid } = require('ulid');
   const key = `b${Math.random().toString(36).slice(2, 6)}`;
   const stateDir = await mkdtemp('/tmp/wrenn-bench-bd-');
-  const { unusedSlotCidr } = require(join(dist, 'networking/index.js'));
-  const network = new NetworkManager({ agentKey: key, cidr: unusedSlotCidr(226), poolSize: 2 });
+  const network = new NetworkManager({ agentKey: key, cidr: SLOT_CIDR, poolSize: 2 });
   const cgroups = new CgroupManager({ group: `wrenn-${key}` });
   const runtime = (warmPoolSize) =>
     new NamespaceRuntime({
