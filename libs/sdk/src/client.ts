@@ -11,7 +11,7 @@ import { parseSse } from './sse';
 import type {
   NetworkPolicy,
   ApiKey, AuditPage, AuditQuery, CreatedApiKey, CreateSandbox, DirEntry, ExecRequest, ExecResult, FileTarget, Health,
-  ListSandboxes, LiveEvent, LoginResult, Me, Metrics, Sandbox, SignupResult, Snapshot, Usage, Written,
+  ListSandboxes, LiveEvent, LoginResult, Me, Metrics, Quotas, Sandbox, SignupResult, Snapshot, Usage, Written,
 } from './types';
 
 export interface WrennClientOptions {
@@ -231,6 +231,11 @@ export class WrennClient {
 
   usage(query: { from?: string; to?: string } = {}): Promise<Usage> {
     return this.json('GET', '/v1/usage', { query: { ...query } });
+  }
+
+  /** The team's quota limits and current use; a create, pause or resume past one is `quota_exceeded` (429). */
+  quotas(): Promise<Quotas> {
+    return this.json('GET', '/v1/quotas');
   }
 
   /**

@@ -50,6 +50,7 @@ export const OPERATIONS: Record<string, Operation> = {
   deleteSnapshot: { method: 'DELETE', path: '/v1/snapshots/{name}', sdk: 'deleteSnapshot', sample: (c) => c.deleteSnapshot('tpl') },
   audit: { method: 'GET', path: '/v1/audit', sdk: 'audit', sample: (c) => c.audit({ limit: 5 }) },
   usage: { method: 'GET', path: '/v1/usage', sdk: 'usage', sample: (c) => c.usage() },
+  quotas: { method: 'GET', path: '/v1/quotas', sdk: 'quotas', sample: (c) => c.quotas() },
   events: { method: 'GET', path: '/v1/events', sdk: 'events', sample: async (c) => { for await (const _ of c.events()) void _; } },
 };
 

@@ -186,6 +186,21 @@ export interface Usage {
   cost: { currency: 'USD'; compute_cents: number; memory_cents: number; storage_cents: number; total_cents: number };
 }
 
+/** Quota figures: as limits, or as what the team uses now. */
+export interface QuotaFigures {
+  running_sandboxes: number;
+  vcpus: number;
+  memory_mb: number;
+  paused_sandboxes: number;
+  snapshot_bytes: number;
+  creates_per_minute: number;
+}
+
+export interface Quotas {
+  limits: QuotaFigures;
+  usage: QuotaFigures;
+}
+
 /** One Server-Sent Event of `GET /v1/events`: `seq` is the stream sequence (resume after it). */
 export interface LiveEvent {
   seq: number;
