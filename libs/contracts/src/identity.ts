@@ -33,10 +33,14 @@ export interface SignupRequest {
   email: string;
   password: string;
   correlationId: string;
+  /** The client's address as the gateway saw it: signups are rate-limited per address. */
+  address: string;
 }
+/**
+ * The same for a new email and a taken one, so signup tells no one which emails have accounts:
+ * the account of a new email is ready to log in; a taken one is left as it was.
+ */
 export interface SignupResult {
-  userId: string;
-  teamId: string;
   email: string;
 }
 

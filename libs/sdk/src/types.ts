@@ -114,10 +114,11 @@ export interface Snapshot {
   [field: string]: unknown;
 }
 
+/** The same for a new email and a taken one (202): `login()` gives the user and team ids. */
 export interface SignupResult {
-  user_id: string;
-  team_id: string;
   email: string;
+  status: 'accepted';
+  message: string;
 }
 
 export interface LoginResult {

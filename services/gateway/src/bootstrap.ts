@@ -16,6 +16,14 @@ export interface RunningGateway extends RunningService {
   port: number;
 }
 
+/** WRENN_TRUST_PROXY as Express takes it: '' → false, a number → that many hops, else the list. */
+export function trustProxySetting(raw: string): boolean | number | string[] {
+  const value = raw.trim();
+  if (value === '' || value === 'false') return false;
+  if (/^[0-9]+$/.test(value)) return Number(value);
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
 export async function bootstrapGateway(options: { port?: number; host?: string } = {}): Promise<RunningGateway> {
   const config = loadConfig();
   const app = await NestFactory.create<NestExpressApplication>(GatewayModule, {
@@ -26,6 +34,9 @@ export async function bootstrapGateway(options: { port?: number; host?: string }
   // their content type.
   app.useBodyParser('json', { limit: '1mb', type: (req: { url?: string; headers: Record<string, unknown> }) => !/\/files(\?|$)/.test(req.url ?? '') && String(req.headers['content-type'] ?? '').includes('json') });
   app.useGlobalPipes(validationPipe());
+  // X-Forwarded-For is believed only from the proxies the operator names; by default none, so a
+  // client cannot pick the address its rate limits are counted under.
+  app.set('trust proxy', trustProxySetting(config.edge.trustProxy));
   // Static assets of /docs (Swagger UI, from the installed package) and /test; the pages
   // themselves are routes of DocsController.
   app.useStaticAssets(SWAGGER_UI_DIR, { prefix: '/docs/', index: false, redirect: false });

@@ -22,10 +22,11 @@ export class CreateApiKeyDto {
   name: string = 'default';
 }
 
+/** The same for a new email and a taken one (no enumeration); the ids come with the login. */
 export interface SignupView {
-  user_id: string;
-  team_id: string;
   email: string;
+  status: 'accepted';
+  message: string;
 }
 
 export interface LoginView {
