@@ -43,7 +43,10 @@ export async function bootstrapGateway(options: { port?: number; host?: string }
   app.useStaticAssets(TEST_UI_DIR, { prefix: '/test/', index: false, redirect: false });
   const host = options.host ?? process.env.WRENN_BIND ?? '0.0.0.0';
   const apiKeys = app.get(ApiKeyAuthenticator);
-  attachExecStream(app.getHttpServer(), app.get(SandboxDataService), (req) => apiKeys.authenticate(req.headers), createLogger('gateway'));
+  attachExecStream(app.getHttpServer(), app.get(SandboxDataService), (req) => apiKeys.authenticate(req.headers), createLogger('gateway'), {
+    controlPerSec: config.edge.execControlPerSec,
+    controlQueueMax: config.edge.execControlQueueMax,
+  });
   attachEnvdProxy(app.getHttpServer(), app.get(EnvdProxy));
   await app.listen(options.port ?? config.port, host);
   const address = app.getHttpServer().address() as { port: number };
