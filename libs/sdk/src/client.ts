@@ -48,9 +48,15 @@ export class WrennClient {
   }
 
   // ── platform ────────────────────────────────────────────────────────────
-  /** NATS, PostgreSQL and live hosts; answers the body whether the platform is healthy (200) or not (503). */
+  /** `{status: 'ok' | 'degraded'}`, public; answers whether the platform is healthy (200) or not (503). */
   async health(): Promise<Health> {
     const res = await this.send('GET', '/healthz', { auth: 'public', accept: [200, 503] });
+    return (await res.json()) as Health;
+  }
+
+  /** The health report with its reasons (NATS, PostgreSQL, hosts); needs an API key. */
+  async healthDetails(): Promise<Health> {
+    const res = await this.send('GET', '/v1/health', { auth: 'key', accept: [200, 503] });
     return (await res.json()) as Health;
   }
 

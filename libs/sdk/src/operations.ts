@@ -20,6 +20,7 @@ const SB = 'sb_0123456789abcdefghijklmnop';
  */
 export const OPERATIONS: Record<string, Operation> = {
   health: { method: 'GET', path: '/healthz', sdk: 'health', sample: (c) => c.health() },
+  healthDetails: { method: 'GET', path: '/v1/health', sdk: 'healthDetails', sample: (c) => c.healthDetails() },
   openapi: { method: 'GET', path: '/openapi.yaml', sdk: 'openapiDocument', sample: (c) => c.openapiDocument() },
   docs: { method: 'GET', path: '/docs', sdk: 'docsPage', sample: (c) => c.docsPage() },
   testUi: { method: 'GET', path: '/test', sdk: 'testPage', sample: (c) => c.testPage() },
