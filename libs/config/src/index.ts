@@ -153,6 +153,21 @@ function defaultHostId(): string {
   return hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+/, '').slice(0, 63) || 'host';
 }
 
+/** The least key length HS256 is used with: 256 bits, the hash's own size (RFC 7518 §3.2). */
+export const JWT_SECRET_MIN_BYTES = 32;
+
+/** A configured JWT key shorter than 32 bytes stops the service before it serves anything. */
+function jwtSecretFrom(env: NodeJS.ProcessEnv): string | undefined {
+  const secret = env.WRENN_JWT_SECRET || undefined;
+  if (secret !== undefined && Buffer.byteLength(secret, 'utf8') < JWT_SECRET_MIN_BYTES) {
+    throw new Error(
+      `WRENN_JWT_SECRET is ${Buffer.byteLength(secret, 'utf8')} bytes; it must be at least ${JWT_SECRET_MIN_BYTES} bytes ` +
+        `(e.g. \`openssl rand -base64 48\`), or unset to have one generated and kept in PostgreSQL`,
+    );
+  }
+  return secret;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
   const stateDir = env.WRENN_STATE_DIR ?? '/var/lib/wrenn';
   const runtime = env.WRENN_RUNTIME ?? 'namespace';
@@ -193,7 +208,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
     hostCreateTimeoutMs: int(env, 'WRENN_HOST_CREATE_TIMEOUT_MS', 60000),
     hostCommandTimeoutMs: int(env, 'WRENN_HOST_COMMAND_TIMEOUT_MS', 30000),
     auth: {
-      jwtSecret: env.WRENN_JWT_SECRET || undefined,
+      jwtSecret: jwtSecretFrom(env),
       jwtTtlSec: int(env, 'WRENN_JWT_TTL_SEC', 3600),
       loginWindowSec: int(env, 'WRENN_LOGIN_WINDOW_SEC', 300),
       loginMaxPerEmail: int(env, 'WRENN_LOGIN_MAX_PER_EMAIL', 10),
