@@ -67,11 +67,23 @@ export interface MeResult {
   teams: Array<{ teamId: string; name: string; role: string }>;
 }
 
+/**
+ * What an API key may do: `full` everything a key can; `read_only` reads (GET) only; `sandbox`
+ * the sandbox calls (/v1/sandboxes/…, exec, files) and E2B's API, nothing about the team.
+ */
+export const ApiKeyScope = { Full: 'full', Sandbox: 'sandbox', ReadOnly: 'read_only' } as const;
+export type ApiKeyScope = (typeof ApiKeyScope)[keyof typeof ApiKeyScope];
+export const API_KEY_SCOPES: readonly ApiKeyScope[] = Object.values(ApiKeyScope);
+
 export interface CreateApiKeyRequest {
   userId: string;
   teamId: string;
   name: string;
   correlationId: string;
+  /** Absent = full. */
+  scope?: ApiKeyScope;
+  /** ISO timestamp after which the key is refused (401 key_expired); absent = never. */
+  expiresAt?: string;
 }
 export interface ApiKeyInfo {
   id: string;
@@ -80,6 +92,8 @@ export interface ApiKeyInfo {
   teamId: string;
   createdBy: string;
   createdAt: string;
+  scope: ApiKeyScope;
+  expiresAt: string | null;
 }
 export interface CreatedApiKey extends ApiKeyInfo {
   /** The raw key: returned once, stored nowhere. */
@@ -104,6 +118,7 @@ export interface VerifyApiKeyRequest {
 export interface VerifiedApiKey {
   keyId: string;
   teamId: string;
+  scope: ApiKeyScope;
 }
 
 /** Claims of user tokens: `sub` is the user id, `team` the team the token acts for. */

@@ -10,7 +10,7 @@ import { ExecSession, ExecStreamStart } from './exec-stream';
 import { parseSse } from './sse';
 import type {
   NetworkPolicy,
-  ApiKey, AuditPage, AuditQuery, CreatedApiKey, CreateSandbox, DirEntry, ExecRequest, ExecResult, FileTarget, Health,
+  ApiKey, ApiKeyScope, AuditPage, AuditQuery, CreatedApiKey, CreateSandbox, DirEntry, ExecRequest, ExecResult, FileTarget, Health,
   ListSandboxes, LiveEvent, LoginResult, Me, Metrics, Quotas, Sandbox, SignupResult, Snapshot, Usage, Written,
 } from './types';
 
@@ -91,8 +91,9 @@ export class WrennClient {
     return this.json('GET', '/v1/me', { auth: 'bearer' });
   }
 
-  createApiKey(name?: string): Promise<CreatedApiKey> {
-    return this.json('POST', '/v1/api-keys', { auth: 'bearer', body: name === undefined ? {} : { name } });
+  /** A new key; `scope` narrows it (`read_only`, `sandbox`), `expires_at` (RFC 3339) ends it. */
+  createApiKey(name?: string, options: { scope?: ApiKeyScope; expires_at?: string } = {}): Promise<CreatedApiKey> {
+    return this.json('POST', '/v1/api-keys', { auth: 'bearer', body: { ...(name === undefined ? {} : { name }), ...options } });
   }
 
   async listApiKeys(): Promise<ApiKey[]> {

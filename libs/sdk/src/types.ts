@@ -137,6 +137,8 @@ export interface Me {
   teams: Array<{ team_id: string; name: string; role: string }>;
 }
 
+export type ApiKeyScope = 'full' | 'sandbox' | 'read_only';
+
 export interface ApiKey {
   id: string;
   name: string;
@@ -144,6 +146,8 @@ export interface ApiKey {
   team_id: string;
   created_by: string;
   created_at: string;
+  scope: ApiKeyScope;
+  expires_at: string | null;
 }
 
 export interface CreatedApiKey extends ApiKey {

@@ -119,7 +119,7 @@ describe('auth service', { timeout: 120_000 }, () => {
   it('verifies a key until it is revoked, and only for its own team', async () => {
     const owner = await account('keys@example.test', 'a long password', 'c2');
     const key = await send<CreatedApiKey>(AuthCommand.CreateApiKey, { userId: owner.userId, teamId: owner.teamId, name: 'k', correlationId: 'c3' });
-    assert.deepEqual(await send<VerifiedApiKey>(AuthCommand.VerifyApiKey, { key: key.key }), { keyId: key.id, teamId: owner.teamId });
+    assert.deepEqual(await send<VerifiedApiKey>(AuthCommand.VerifyApiKey, { key: key.key }), { keyId: key.id, teamId: owner.teamId, scope: 'full' });
     const other = await account('other@example.test', 'a long password', 'c4');
     await rejects(send(AuthCommand.RevokeApiKey, { userId: other.userId, teamId: other.teamId, keyId: key.id, correlationId: 'c5' }), ErrorCode.NotFound);
     await rejects(send(AuthCommand.CreateApiKey, { userId: other.userId, teamId: owner.teamId, name: 'sneaky', correlationId: 'c6' }), ErrorCode.Unauthorized);

@@ -1,6 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { loadConfig } from '@wrenn/config';
+import { assertScope } from './auth/key-scope';
 import { createLogger, NestLoggerAdapter } from '@wrenn/logger';
 import { RunningService } from '@wrenn/service-kit';
 import { validationPipe } from './errors/validation';
@@ -43,7 +44,11 @@ export async function bootstrapGateway(options: { port?: number; host?: string }
   app.useStaticAssets(TEST_UI_DIR, { prefix: '/test/', index: false, redirect: false });
   const host = options.host ?? process.env.WRENN_BIND ?? '0.0.0.0';
   const apiKeys = app.get(ApiKeyAuthenticator);
-  attachExecStream(app.getHttpServer(), app.get(SandboxDataService), (req) => apiKeys.authenticate(req.headers), createLogger('gateway'), {
+  attachExecStream(app.getHttpServer(), app.get(SandboxDataService), async (req) => {
+    const caller = await apiKeys.authenticate(req.headers);
+    assertScope(caller.scope, 'GET', new URL(req.url ?? '/', 'http://x').pathname, true);
+    return caller;
+  }, createLogger('gateway'), {
     controlPerSec: config.edge.execControlPerSec,
     controlQueueMax: config.edge.execControlQueueMax,
   });
