@@ -16,7 +16,7 @@ describe('edge limits and key scopes', () => {
   let token: string;
 
   before(async () => {
-    h = await startGateway('edge', { WRENN_LOGIN_MAX_PER_ADDRESS: '5', WRENN_TRUST_PROXY: '' });
+    h = await startGateway('edge', { WRENN_LOGIN_MAX_PER_ADDRESS: '5', WRENN_TRUST_PROXY: '', WRENN_MAX_STREAMS_PER_KEY: '2' });
     const login = await call(h, 'POST', '/v1/auth/login', {}, { email: 'edge@example.com', password: 'a long enough password' });
     token = login.body.token;
   });
@@ -76,5 +76,28 @@ describe('edge limits and key scopes', () => {
     }
     // Then 429s, whatever address the header claims.
     assert.deepEqual(statuses, [401, 401, 401, 429, 429, 429]);
+  });
+
+  it('refuses a third concurrent stream of one key with 429 too_many_streams, and takes one again once a stream closes', async () => {
+    const open = async () => {
+      const abort = new AbortController();
+      const res = await fetch(`${h.gateway.url}/v1/events`, { headers: h.authHeaders(), signal: abort.signal });
+      return { res, abort };
+    };
+    const a = await open();
+    const b = await open();
+    assert.deepEqual([a.res.status, b.res.status], [200, 200]);
+    const c = await open();
+    assert.equal(c.res.status, 429);
+    assert.equal(((await c.res.json()) as { error: { code: string } }).error.code, 'too_many_streams');
+    a.abort.abort();
+    const d = await eventually(async () => {
+      const next = await open();
+      if (next.res.status === 200) return next;
+      await next.res.body?.cancel();
+      return undefined;
+    }, 10_000, 'a stream slot to free up');
+    d.abort.abort();
+    b.abort.abort();
   });
 });
