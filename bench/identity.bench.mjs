@@ -25,7 +25,7 @@ async function timed(n, call, expect) {
 const p = await startPlatform('benchid', { WRENN_LOGIN_MAX_PER_ADDRESS: '100000' });
 try {
   const run = Date.now().toString(36);
-  const signups = await timed(LOGINS, (i) => p.api('POST', '/v1/auth/signup', { email: `bench${i}-${run}@example.test`, password: 'benchmark password' }, { auth: 'none' }), 201);
+  const signups = await timed(LOGINS, (i) => p.api('POST', '/v1/auth/signup', { email: `bench${i}-${run}@example.test`, password: 'benchmark password' }, { auth: 'none' }), 202);
   const logins = await timed(LOGINS, (i) => p.api('POST', '/v1/auth/login', { email: `bench${i}-${run}@example.test`, password: 'benchmark password' }, { auth: 'none' }), 200);
   const keyed = await timed(READS, () => p.api('GET', '/v1/sandboxes?limit=1'), 200);
   const refused = await timed(READS, () => p.api('GET', '/v1/sandboxes?limit=1', undefined, { auth: { apiKey: 'wrn_' + 'x'.repeat(43) } }), 401);

@@ -88,6 +88,78 @@ export interface WrennConfig {
   };
   /** How often an idle live-events stream (SSE) sends a heartbeat comment. */
   sseHeartbeatMs: number;
+  quotas: QuotaConfig;
+  edge: EdgeLimitsConfig;
+}
+
+/** Per-team quotas, enforced by the scheduler's decisions (WRENN_QUOTA_*). */
+export interface QuotaConfig {
+  defaults: TeamQuotaLimits;
+  /** Per-team overrides by team id, from WRENN_QUOTA_OVERRIDES (JSON: {"team_…": {"runningSandboxes": 50}}). */
+  overrides: Readonly<Record<string, Partial<TeamQuotaLimits>>>;
+}
+
+export interface TeamQuotaLimits {
+  runningSandboxes: number;
+  vcpus: number;
+  memoryMb: number;
+  pausedSandboxes: number;
+  snapshotBytes: number;
+  createsPerMinute: number;
+}
+
+/** The limits a team decides under: its overrides over the defaults. */
+export function teamQuotaLimits(quotas: QuotaConfig, teamId: string): TeamQuotaLimits {
+  return { ...quotas.defaults, ...(quotas.overrides[teamId] ?? {}) };
+}
+
+/** Abuse limits at the edge (gateway and auth service). */
+export interface EdgeLimitsConfig {
+  /**
+   * Express's `trust proxy`: which proxies may set X-Forwarded-For. Empty (the default) trusts
+   * none, so the client address is the socket's. Otherwise a comma-separated list of addresses,
+   * CIDRs or Express's names (`loopback`, `uniquelocal`), or a hop count.
+   */
+  trustProxy: string;
+  /** Sliding windows (seconds) and budgets for signups per client address and per email. */
+  signupWindowSec: number;
+  signupMaxPerAddress: number;
+  signupMaxPerEmail: number;
+  /** Requests per minute per API key and per client address for everything else (0 = off). */
+  requestsPerMinutePerKey: number;
+  requestsPerMinutePerAddress: number;
+  /** Open live-event (SSE) and exec streams per API key, each. */
+  maxStreamsPerKey: number;
+  /** Control messages (resize, signal, …) an exec stream may send per second before it is closed. */
+  execControlPerSec: number;
+  /** Control messages waiting to be handled before an exec stream is closed as flooding. */
+  execControlQueueMax: number;
+  /** Entries per directory-listing page. */
+  listDirPageMax: number;
+  /** The furthest back (in events) an SSE stream starts; an older Last-Event-ID starts there. */
+  sseMaxReplay: number;
+  /** Bytes of an envd error body read (the rest is dropped). */
+  envdErrorBodyMax: number;
+}
+
+function parseOverrides(raw: string | undefined): Record<string, Partial<TeamQuotaLimits>> {
+  if (!raw) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error('WRENN_QUOTA_OVERRIDES must be JSON: {"<team id>": {"runningSandboxes": 50, …}}');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('WRENN_QUOTA_OVERRIDES must be a JSON object keyed by team id');
+  const keys = ['runningSandboxes', 'vcpus', 'memoryMb', 'pausedSandboxes', 'snapshotBytes', 'createsPerMinute'];
+  for (const [team, limits] of Object.entries(parsed as Record<string, unknown>)) {
+    for (const [key, value] of Object.entries(limits as Record<string, unknown>)) {
+      if (!keys.includes(key) || !Number.isInteger(value) || (value as number) < 0) {
+        throw new Error(`WRENN_QUOTA_OVERRIDES: ${team}.${key} must be one of ${keys.join(', ')} with a non-negative integer`);
+      }
+    }
+  }
+  return parsed as Record<string, Partial<TeamQuotaLimits>>;
 }
 
 /** The Firecracker runtime's host configuration (WRENN_FC_*). */
@@ -120,6 +192,21 @@ const SERVICE_DATABASE_URL_PREFIX = 'WRENN_DATABASE_URL_';
 export function forService(config: WrennConfig, service: string): WrennConfig {
   const own = config.serviceDatabaseUrls[service];
   return own ? { ...config, databaseUrl: own, ownDatabaseRole: true } : config;
+}
+
+/** The least key length HS256 is used with: 256 bits, the hash's own size (RFC 7518 §3.2). */
+export const JWT_SECRET_MIN_BYTES = 32;
+
+/** A configured JWT key shorter than 32 bytes stops the service before it serves anything. */
+function jwtSecretFrom(env: NodeJS.ProcessEnv): string | undefined {
+  const secret = env.WRENN_JWT_SECRET || undefined;
+  if (secret !== undefined && Buffer.byteLength(secret, 'utf8') < JWT_SECRET_MIN_BYTES) {
+    throw new Error(
+      `WRENN_JWT_SECRET is ${Buffer.byteLength(secret, 'utf8')} bytes; it must be at least ${JWT_SECRET_MIN_BYTES} bytes ` +
+        `(e.g. \`openssl rand -base64 48\`), or unset to have one generated and kept in PostgreSQL`,
+    );
+  }
+  return secret;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
@@ -179,7 +266,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
     hostCreateTimeoutMs: int(env, 'WRENN_HOST_CREATE_TIMEOUT_MS', 60000),
     hostCommandTimeoutMs: int(env, 'WRENN_HOST_COMMAND_TIMEOUT_MS', 30000),
     auth: {
-      jwtSecret: env.WRENN_JWT_SECRET || undefined,
+      jwtSecret: jwtSecretFrom(env),
       jwtTtlSec: int(env, 'WRENN_JWT_TTL_SEC', 3600),
       loginWindowSec: int(env, 'WRENN_LOGIN_WINDOW_SEC', 300),
       loginMaxPerEmail: int(env, 'WRENN_LOGIN_MAX_PER_EMAIL', 10),
@@ -192,5 +279,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
       storageGibHourMicroUsd: int(env, 'WRENN_PRICE_STORAGE_GIB_HOUR_MICROUSD', 150),
     },
     sseHeartbeatMs: Math.max(100, int(env, 'WRENN_SSE_HEARTBEAT_MS', 15_000)),
+    quotas: {
+      defaults: {
+        runningSandboxes: int(env, 'WRENN_QUOTA_RUNNING_SANDBOXES', 20),
+        vcpus: int(env, 'WRENN_QUOTA_VCPUS', 64),
+        memoryMb: int(env, 'WRENN_QUOTA_MEMORY_MB', 65_536),
+        pausedSandboxes: int(env, 'WRENN_QUOTA_PAUSED_SANDBOXES', 100),
+        snapshotBytes: int(env, 'WRENN_QUOTA_SNAPSHOT_BYTES', 100 * 1024 ** 3),
+        createsPerMinute: int(env, 'WRENN_QUOTA_CREATES_PER_MINUTE', 60),
+      },
+      overrides: parseOverrides(env.WRENN_QUOTA_OVERRIDES),
+    },
+    edge: {
+      trustProxy: env.WRENN_TRUST_PROXY ?? '',
+      signupWindowSec: int(env, 'WRENN_SIGNUP_WINDOW_SEC', 3600),
+      signupMaxPerAddress: int(env, 'WRENN_SIGNUP_MAX_PER_ADDRESS', 20),
+      signupMaxPerEmail: int(env, 'WRENN_SIGNUP_MAX_PER_EMAIL', 5),
+      requestsPerMinutePerKey: int(env, 'WRENN_RATE_PER_KEY_PER_MIN', 1200),
+      requestsPerMinutePerAddress: int(env, 'WRENN_RATE_PER_ADDRESS_PER_MIN', 1200),
+      maxStreamsPerKey: int(env, 'WRENN_MAX_STREAMS_PER_KEY', 16),
+      execControlPerSec: int(env, 'WRENN_EXEC_CONTROL_PER_SEC', 100),
+      execControlQueueMax: int(env, 'WRENN_EXEC_CONTROL_QUEUE_MAX', 64),
+      listDirPageMax: int(env, 'WRENN_LIST_DIR_PAGE_MAX', 1000),
+      sseMaxReplay: int(env, 'WRENN_SSE_MAX_REPLAY', 10_000),
+      envdErrorBodyMax: int(env, 'WRENN_ENVD_ERROR_BODY_MAX', 64 * 1024),
+    },
   };
 }

@@ -24,6 +24,7 @@ export const SchedulerCommand = {
   SetNetwork: 'set-network',
   /** A running sandbox's resource use, asked of its host (the scheduler alone talks to hosts). */
   Metrics: 'metrics',
+  Quotas: 'quotas',
 } as const;
 export type SchedulerCommand = (typeof SchedulerCommand)[keyof typeof SchedulerCommand];
 
@@ -112,6 +113,25 @@ export interface SetSandboxNetworkRequest {
   meta: CommandMeta;
   sandboxId: string;
   network: NetworkPolicy;
+}
+
+/** A team's quota limits and what it uses now. */
+export interface QuotasRequest {
+  meta: CommandMeta;
+}
+
+export interface QuotaFigures {
+  runningSandboxes: number;
+  vcpus: number;
+  memoryMb: number;
+  pausedSandboxes: number;
+  snapshotBytes: number;
+  createsPerMinute: number;
+}
+
+export interface QuotasResult {
+  limits: QuotaFigures;
+  usage: QuotaFigures;
 }
 
 /** The reaper's verdict on a sandbox whose host stopped beating. */

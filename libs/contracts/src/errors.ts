@@ -12,6 +12,14 @@ export const ErrorCode = {
   Unauthorized: 'unauthorized',
   EmailTaken: 'email_taken',
   RateLimited: 'rate_limited',
+  /** A team quota was hit; details: {limit, max, current}. */
+  QuotaExceeded: 'quota_exceeded',
+  /** The API key has no right to this call (read_only or sandbox scope). */
+  Forbidden: 'forbidden',
+  /** The API key's expires_at has passed. */
+  KeyExpired: 'key_expired',
+  /** Too many open streams (SSE, exec) for one API key. */
+  TooManyStreams: 'too_many_streams',
   InvalidState: 'invalid_state',
   SandboxExists: 'sandbox_exists',
   ConcurrencyConflict: 'concurrency_conflict',

@@ -33,10 +33,14 @@ export interface SignupRequest {
   email: string;
   password: string;
   correlationId: string;
+  /** The client's address as the gateway saw it: signups are rate-limited per address. */
+  address: string;
 }
+/**
+ * The same for a new email and a taken one, so signup tells no one which emails have accounts:
+ * the account of a new email is ready to log in; a taken one is left as it was.
+ */
 export interface SignupResult {
-  userId: string;
-  teamId: string;
   email: string;
 }
 
@@ -63,11 +67,23 @@ export interface MeResult {
   teams: Array<{ teamId: string; name: string; role: string }>;
 }
 
+/**
+ * What an API key may do: `full` everything a key can; `read_only` reads (GET) only; `sandbox`
+ * the sandbox calls (/v1/sandboxes/…, exec, files) and E2B's API, nothing about the team.
+ */
+export const ApiKeyScope = { Full: 'full', Sandbox: 'sandbox', ReadOnly: 'read_only' } as const;
+export type ApiKeyScope = (typeof ApiKeyScope)[keyof typeof ApiKeyScope];
+export const API_KEY_SCOPES: readonly ApiKeyScope[] = Object.values(ApiKeyScope);
+
 export interface CreateApiKeyRequest {
   userId: string;
   teamId: string;
   name: string;
   correlationId: string;
+  /** Absent = full. */
+  scope?: ApiKeyScope;
+  /** ISO timestamp after which the key is refused (401 key_expired); absent = never. */
+  expiresAt?: string;
 }
 export interface ApiKeyInfo {
   id: string;
@@ -76,6 +92,8 @@ export interface ApiKeyInfo {
   teamId: string;
   createdBy: string;
   createdAt: string;
+  scope: ApiKeyScope;
+  expiresAt: string | null;
 }
 export interface CreatedApiKey extends ApiKeyInfo {
   /** The raw key: returned once, stored nowhere. */
@@ -100,6 +118,7 @@ export interface VerifyApiKeyRequest {
 export interface VerifiedApiKey {
   keyId: string;
   teamId: string;
+  scope: ApiKeyScope;
 }
 
 /** Claims of user tokens: `sub` is the user id, `team` the team the token acts for. */

@@ -12,6 +12,8 @@ export const Aggregate = {
   Team: 'team',
   User: 'user',
   Host: 'host',
+  /** A team's quota holdings and refusals (evt.quota.<teamId>), apart from its identity events. */
+  Quota: 'quota',
 } as const;
 export type Aggregate = (typeof Aggregate)[keyof typeof Aggregate];
 

@@ -106,8 +106,8 @@ describe('service roles (real PostgreSQL)', () => {
 
   it('auth writes its identity tables and nothing of the read models', async () => {
     await allowed('auth', `INSERT INTO users (id, email, password_hash) VALUES ('u_roles', 'roles@example.com', 'h')`);
-    for (const table of ['users', 'teams', 'memberships', 'api_keys', 'login_attempts', 'identity_outbox', 'platform_secrets']) {
-      await allowed('auth', `UPDATE ${table} SET ${table === 'login_attempts' ? 'bucket = bucket' : table === 'memberships' ? 'role = role' : table === 'platform_secrets' ? 'value = value' : 'id = id'} WHERE false`);
+    for (const table of ['users', 'teams', 'memberships', 'api_keys', 'rate_windows', 'identity_outbox', 'platform_secrets']) {
+      await allowed('auth', `UPDATE ${table} SET ${table === 'rate_windows' ? 'bucket = bucket' : table === 'memberships' ? 'role = role' : table === 'platform_secrets' ? 'value = value' : 'id = id'} WHERE false`);
       await allowed('auth', `DELETE FROM ${table} WHERE false`);
     }
     await allowed('auth', `INSERT INTO platform_secrets (name, value) VALUES ('jwt_hs256', 'x') ON CONFLICT (name) DO NOTHING`);

@@ -12,7 +12,7 @@ const PROJECTIONS = ['sandboxes', 'templates', 'audit_log', 'usage_intervals', '
 /** The projection runners' own bookkeeping. */
 const PROJECTION_STATE = ['projection_checkpoints', 'dead_letters'] as const;
 /** Users, teams, keys and the auth service's outbox: the auth service's alone. */
-const IDENTITY = ['users', 'teams', 'memberships', 'api_keys', 'login_attempts', 'identity_outbox', 'platform_secrets'] as const;
+const IDENTITY = ['users', 'teams', 'memberships', 'api_keys', 'rate_windows', 'identity_outbox', 'platform_secrets'] as const;
 
 type Privilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE';
 const READ: Privilege[] = ['SELECT'];

@@ -8,3 +8,7 @@ export * from './template/template.events';
 export * from './template/template.state';
 export * from './template/template.commands';
 export * from './template/template.decider';
+export * from './quota/quota.events';
+export * from './quota/quota.state';
+export * from './quota/quota.commands';
+export * from './quota/quota.decider';

@@ -188,7 +188,7 @@ export function permissionsFor(identity: NatsIdentity, names: Naming): Permissio
             ...common,
             ...streamOwner(stream),
             ...streamReader(stream),
-            ...eventAppend(names, [Aggregate.Sandbox]),
+            ...eventAppend(names, [Aggregate.Sandbox, Aggregate.Quota]),
             // Drives every host: every host command.
             names.hostSubject('*', '*'),
             // Places on live hosts: watches their heartbeats.

@@ -10,8 +10,8 @@ import { ExecSession, ExecStreamStart } from './exec-stream';
 import { parseSse } from './sse';
 import type {
   NetworkPolicy,
-  ApiKey, AuditPage, AuditQuery, CreatedApiKey, CreateSandbox, DirEntry, ExecRequest, ExecResult, FileTarget, Health,
-  ListSandboxes, LiveEvent, LoginResult, Me, Metrics, Sandbox, SignupResult, Snapshot, Usage, Written,
+  ApiKey, ApiKeyScope, AuditPage, AuditQuery, CreatedApiKey, CreateSandbox, DirEntry, ExecRequest, ExecResult, FileTarget, Health,
+  ListSandboxes, LiveEvent, LoginResult, Me, Metrics, Quotas, Sandbox, SignupResult, Snapshot, Usage, Written,
 } from './types';
 
 export interface WrennClientOptions {
@@ -48,9 +48,15 @@ export class WrennClient {
   }
 
   // ── platform ────────────────────────────────────────────────────────────
-  /** NATS, PostgreSQL and live hosts; answers the body whether the platform is healthy (200) or not (503). */
+  /** `{status: 'ok' | 'degraded'}`, public; answers whether the platform is healthy (200) or not (503). */
   async health(): Promise<Health> {
     const res = await this.send('GET', '/healthz', { auth: 'public', accept: [200, 503] });
+    return (await res.json()) as Health;
+  }
+
+  /** The health report with its reasons (NATS, PostgreSQL, hosts); needs an API key. */
+  async healthDetails(): Promise<Health> {
+    const res = await this.send('GET', '/v1/health', { auth: 'key', accept: [200, 503] });
     return (await res.json()) as Health;
   }
 
@@ -85,8 +91,9 @@ export class WrennClient {
     return this.json('GET', '/v1/me', { auth: 'bearer' });
   }
 
-  createApiKey(name?: string): Promise<CreatedApiKey> {
-    return this.json('POST', '/v1/api-keys', { auth: 'bearer', body: name === undefined ? {} : { name } });
+  /** A new key; `scope` narrows it (`read_only`, `sandbox`), `expires_at` (RFC 3339) ends it. */
+  createApiKey(name?: string, options: { scope?: ApiKeyScope; expires_at?: string } = {}): Promise<CreatedApiKey> {
+    return this.json('POST', '/v1/api-keys', { auth: 'bearer', body: { ...(name === undefined ? {} : { name }), ...options } });
   }
 
   async listApiKeys(): Promise<ApiKey[]> {
@@ -231,6 +238,11 @@ export class WrennClient {
 
   usage(query: { from?: string; to?: string } = {}): Promise<Usage> {
     return this.json('GET', '/v1/usage', { query: { ...query } });
+  }
+
+  /** The team's quota limits and current use; a create, pause or resume past one is `quota_exceeded` (429). */
+  quotas(): Promise<Quotas> {
+    return this.json('GET', '/v1/quotas');
   }
 
   /**

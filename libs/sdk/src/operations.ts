@@ -20,6 +20,7 @@ const SB = 'sb_0123456789abcdefghijklmnop';
  */
 export const OPERATIONS: Record<string, Operation> = {
   health: { method: 'GET', path: '/healthz', sdk: 'health', sample: (c) => c.health() },
+  healthDetails: { method: 'GET', path: '/v1/health', sdk: 'healthDetails', sample: (c) => c.healthDetails() },
   openapi: { method: 'GET', path: '/openapi.yaml', sdk: 'openapiDocument', sample: (c) => c.openapiDocument() },
   docs: { method: 'GET', path: '/docs', sdk: 'docsPage', sample: (c) => c.docsPage() },
   testUi: { method: 'GET', path: '/test', sdk: 'testPage', sample: (c) => c.testPage() },
@@ -50,6 +51,7 @@ export const OPERATIONS: Record<string, Operation> = {
   deleteSnapshot: { method: 'DELETE', path: '/v1/snapshots/{name}', sdk: 'deleteSnapshot', sample: (c) => c.deleteSnapshot('tpl') },
   audit: { method: 'GET', path: '/v1/audit', sdk: 'audit', sample: (c) => c.audit({ limit: 5 }) },
   usage: { method: 'GET', path: '/v1/usage', sdk: 'usage', sample: (c) => c.usage() },
+  quotas: { method: 'GET', path: '/v1/quotas', sdk: 'quotas', sample: (c) => c.quotas() },
   events: { method: 'GET', path: '/v1/events', sdk: 'events', sample: async (c) => { for await (const _ of c.events()) void _; } },
 };
 

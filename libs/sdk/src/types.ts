@@ -114,10 +114,11 @@ export interface Snapshot {
   [field: string]: unknown;
 }
 
+/** The same for a new email and a taken one (202): `login()` gives the user and team ids. */
 export interface SignupResult {
-  user_id: string;
-  team_id: string;
   email: string;
+  status: 'accepted';
+  message: string;
 }
 
 export interface LoginResult {
@@ -136,6 +137,8 @@ export interface Me {
   teams: Array<{ team_id: string; name: string; role: string }>;
 }
 
+export type ApiKeyScope = 'full' | 'sandbox' | 'read_only';
+
 export interface ApiKey {
   id: string;
   name: string;
@@ -143,6 +146,8 @@ export interface ApiKey {
   team_id: string;
   created_by: string;
   created_at: string;
+  scope: ApiKeyScope;
+  expires_at: string | null;
 }
 
 export interface CreatedApiKey extends ApiKey {
@@ -184,6 +189,21 @@ export interface Usage {
   usage: Record<'vcpu_ms' | 'memory_mib_ms' | 'storage_byte_ms' | 'vcpu_hours' | 'memory_gib_hours' | 'storage_gib_hours', string>;
   prices: { currency: 'USD'; vcpu_hour_micro_usd: number; memory_gib_hour_micro_usd: number; storage_gib_hour_micro_usd: number };
   cost: { currency: 'USD'; compute_cents: number; memory_cents: number; storage_cents: number; total_cents: number };
+}
+
+/** Quota figures: as limits, or as what the team uses now. */
+export interface QuotaFigures {
+  running_sandboxes: number;
+  vcpus: number;
+  memory_mb: number;
+  paused_sandboxes: number;
+  snapshot_bytes: number;
+  creates_per_minute: number;
+}
+
+export interface Quotas {
+  limits: QuotaFigures;
+  usage: QuotaFigures;
 }
 
 /** One Server-Sent Event of `GET /v1/events`: `seq` is the stream sequence (resume after it). */

@@ -37,6 +37,12 @@ describe('auth service', { timeout: 120_000 }, () => {
   const rejects = async (promise: Promise<unknown>, code: string) => {
     await assert.rejects(promise, (error: unknown) => error instanceof WrennError && error.code === code);
   };
+  /** Signs up (202, no ids) and logs in for the ids, as a client does. */
+  async function account(email: string, password: string, correlationId: string): Promise<{ userId: string; teamId: string; email: string }> {
+    const signed = await send<SignupResult>(AuthCommand.Signup, { email, password, correlationId, address: '10.1.1.1' });
+    const login = await send<LoginResult>(AuthCommand.Login, { email, password, address: '10.1.1.1' });
+    return { userId: login.userId, teamId: login.teamId, email: signed.email };
+  }
   async function events(): Promise<StoredEvent[]> {
     const out: StoredEvent[] = [];
     await store.read({}, (e) => {
@@ -50,6 +56,8 @@ describe('auth service', { timeout: 120_000 }, () => {
     Object.assign(process.env, env.env);
     delete process.env.WRENN_JWT_SECRET;
     process.env.WRENN_LOGIN_MAX_PER_ADDRESS = '8';
+    process.env.WRENN_SIGNUP_MAX_PER_ADDRESS = '20';
+    process.env.WRENN_SIGNUP_MAX_PER_EMAIL = '5';
     // Subjects are resolved when the module loads, so it loads after WRENN_NS is set.
     const { bootstrapAuth } = await import('./bootstrap');
     service = await bootstrapAuth();
@@ -69,7 +77,7 @@ describe('auth service', { timeout: 120_000 }, () => {
   });
 
   it('signs tokens with a generated key kept in PostgreSQL, the same for every login', async () => {
-    const signup = await send<SignupResult>(AuthCommand.Signup, { email: 'Kim@Example.test', password: 'kims password', correlationId: 'c1' });
+    const signup = await account('Kim@Example.test', 'kims password', 'c1');
     assert.equal(signup.email, 'kim@example.test');
     const a = await send<LoginResult>(AuthCommand.Login, { email: 'kim@example.test', password: 'kims password', address: '10.0.0.1' });
     const b = await send<LoginResult>(AuthCommand.Login, { email: 'KIM@example.test', password: 'kims password', address: '10.0.0.1' });
@@ -94,17 +102,15 @@ describe('auth service', { timeout: 120_000 }, () => {
     assert.ok(retry >= 1 && retry <= 300, `retry after ${retry}`);
     // Another address is not affected, nor is the limit kept in this process: it is in PostgreSQL.
     await rejects(send(AuthCommand.Login, { email: 'nobody9@example.test', password: 'x', address: '10.9.9.10' }), ErrorCode.Unauthorized);
-    const [row] = await ds.query(`SELECT attempts FROM login_attempts WHERE bucket = 'addr:10.9.9.9'`);
-    assert.equal(row.attempts, 9);
+    const [row] = await ds.query(`SELECT current FROM rate_windows WHERE bucket = 'login:addr:10.9.9.9'`);
+    assert.equal(row.current, 9);
   });
 
-  it('lets exactly one of two concurrent signups with one email through, writing nothing for the other', async () => {
-    const results = await Promise.allSettled(
-      ['Twin@example.test', 'twin@example.test'].map((email, i) => send<SignupResult>(AuthCommand.Signup, { email, password: `password ${i}`, correlationId: `twin${i}` })),
+  it('lets exactly one of two concurrent signups with one email through, answering both alike and writing nothing for the other', async () => {
+    const results = await Promise.all(
+      ['Twin@example.test', 'twin@example.test'].map((email, i) => send<SignupResult>(AuthCommand.Signup, { email, password: `password ${i}`, correlationId: `twin${i}`, address: '10.2.2.2' })),
     );
-    assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
-    const failure = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
-    assert.equal((failure.reason as WrennError).code, ErrorCode.EmailTaken);
+    assert.deepEqual(results[0], results[1], 'the taken email gets the very answer the new one does');
     const [counts] = await ds.query(`SELECT (SELECT count(*) FROM users WHERE email = 'twin@example.test')::int AS users,
       (SELECT count(*) FROM teams)::int AS teams, (SELECT count(*) FROM memberships)::int AS memberships`);
     assert.deepEqual(counts, { users: 1, teams: 2, memberships: 2 });
@@ -113,10 +119,10 @@ describe('auth service', { timeout: 120_000 }, () => {
   });
 
   it('verifies a key until it is revoked, and only for its own team', async () => {
-    const owner = await send<SignupResult>(AuthCommand.Signup, { email: 'keys@example.test', password: 'a long password', correlationId: 'c2' });
+    const owner = await account('keys@example.test', 'a long password', 'c2');
     const key = await send<CreatedApiKey>(AuthCommand.CreateApiKey, { userId: owner.userId, teamId: owner.teamId, name: 'k', correlationId: 'c3' });
-    assert.deepEqual(await send<VerifiedApiKey>(AuthCommand.VerifyApiKey, { key: key.key }), { keyId: key.id, teamId: owner.teamId });
-    const other = await send<SignupResult>(AuthCommand.Signup, { email: 'other@example.test', password: 'a long password', correlationId: 'c4' });
+    assert.deepEqual(await send<VerifiedApiKey>(AuthCommand.VerifyApiKey, { key: key.key }), { keyId: key.id, teamId: owner.teamId, scope: 'full' });
+    const other = await account('other@example.test', 'a long password', 'c4');
     await rejects(send(AuthCommand.RevokeApiKey, { userId: other.userId, teamId: other.teamId, keyId: key.id, correlationId: 'c5' }), ErrorCode.NotFound);
     await rejects(send(AuthCommand.CreateApiKey, { userId: other.userId, teamId: owner.teamId, name: 'sneaky', correlationId: 'c6' }), ErrorCode.Unauthorized);
     await send(AuthCommand.RevokeApiKey, { userId: owner.userId, teamId: owner.teamId, keyId: key.id, correlationId: 'c7' });
@@ -128,6 +134,39 @@ describe('auth service', { timeout: 120_000 }, () => {
       ['api_key.created', 'c3'],
       ['api_key.revoked', 'c7'],
     ]);
+  });
+
+  it('throttles a burst of 1,000 signups from one address after its budget, hashing only the accepted ones', async (t) => {
+    // What one scrypt hash costs this process, in CPU time (the hash runs on libuv's threads).
+    const { hashPassword } = await import('./crypto/password-hasher');
+    const one = process.cpuUsage();
+    await hashPassword('a long password');
+    const hashCpuMs = (process.cpuUsage(one).user + process.cpuUsage(one).system) / 1000;
+    const users = async () => (await ds.query(`SELECT count(*)::int AS n FROM users WHERE email LIKE 'burst%'`))[0].n as number;
+    const cpu = process.cpuUsage();
+    const outcomes = await Promise.all(Array.from({ length: 1000 }, (_, i) =>
+      send<SignupResult>(AuthCommand.Signup, { email: `burst${i}@example.test`, password: 'a long password', correlationId: `b${i}`, address: '10.66.6.6' }).then(() => 'accepted', (e: WrennError) => e.code),
+    ));
+    const used = process.cpuUsage(cpu);
+    const cpuMs = (used.user + used.system) / 1000;
+    const accepted = outcomes.filter((o) => o === 'accepted').length;
+    assert.equal(accepted, 20, 'the budget of the address, not one more');
+    assert.equal(outcomes.filter((o) => o === ErrorCode.RateLimited).length, 980);
+    assert.equal(await users(), 20);
+    // Unthrottled, the burst would cost 1,000 hashes; refused signups must cost none. The 980
+    // refusals together are allowed the price of 100 hashes (NATS, JSON, one upsert each).
+    assert.ok(cpuMs < hashCpuMs * (accepted + 100), `the burst took ${Math.round(cpuMs)} ms of CPU; one hash is ${Math.round(hashCpuMs)} ms`);
+    t.diagnostic(`1,000 signups: ${accepted} accepted, CPU ${Math.round(cpuMs)} ms in all; one hash ${Math.round(hashCpuMs)} ms`);
+    // Another address still signs up.
+    await send<SignupResult>(AuthCommand.Signup, { email: 'elsewhere@example.test', password: 'a long password', correlationId: 'e1', address: '10.66.6.7' });
+  });
+
+  it('limits signups per email in a sliding window, wherever they come from', async () => {
+    const tries = [];
+    for (let i = 0; i < 6; i++) {
+      tries.push(await send(AuthCommand.Signup, { email: 'popular@example.test', password: 'a long password', correlationId: `p${i}`, address: `10.77.0.${i}` }).then(() => 'accepted', (e: WrennError) => e.code));
+    }
+    assert.deepEqual(tries, [...Array(5).fill('accepted'), ErrorCode.RateLimited]);
   });
 
   it('publishes outbox rows a crash left behind, once, even when the relay runs twice', async () => {

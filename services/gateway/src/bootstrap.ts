@@ -1,6 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { loadConfig } from '@wrenn/config';
+import { assertScope } from './auth/key-scope';
 import { createLogger, NestLoggerAdapter } from '@wrenn/logger';
 import { RunningService } from '@wrenn/service-kit';
 import { validationPipe } from './errors/validation';
@@ -16,6 +17,14 @@ export interface RunningGateway extends RunningService {
   port: number;
 }
 
+/** WRENN_TRUST_PROXY as Express takes it: '' → false, a number → that many hops, else the list. */
+export function trustProxySetting(raw: string): boolean | number | string[] {
+  const value = raw.trim();
+  if (value === '' || value === 'false') return false;
+  if (/^[0-9]+$/.test(value)) return Number(value);
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
 export async function bootstrapGateway(options: { port?: number; host?: string } = {}): Promise<RunningGateway> {
   const config = loadConfig();
   const app = await NestFactory.create<NestExpressApplication>(GatewayModule, {
@@ -26,13 +35,23 @@ export async function bootstrapGateway(options: { port?: number; host?: string }
   // their content type.
   app.useBodyParser('json', { limit: '1mb', type: (req: { url?: string; headers: Record<string, unknown> }) => !/\/files(\?|$)/.test(req.url ?? '') && String(req.headers['content-type'] ?? '').includes('json') });
   app.useGlobalPipes(validationPipe());
+  // X-Forwarded-For is believed only from the proxies the operator names; by default none, so a
+  // client cannot pick the address its rate limits are counted under.
+  app.set('trust proxy', trustProxySetting(config.edge.trustProxy));
   // Static assets of /docs (Swagger UI, from the installed package) and /test; the pages
   // themselves are routes of DocsController.
   app.useStaticAssets(SWAGGER_UI_DIR, { prefix: '/docs/', index: false, redirect: false });
   app.useStaticAssets(TEST_UI_DIR, { prefix: '/test/', index: false, redirect: false });
   const host = options.host ?? process.env.WRENN_BIND ?? '0.0.0.0';
   const apiKeys = app.get(ApiKeyAuthenticator);
-  attachExecStream(app.getHttpServer(), app.get(SandboxDataService), (req) => apiKeys.authenticate(req.headers), createLogger('gateway'));
+  attachExecStream(app.getHttpServer(), app.get(SandboxDataService), async (req) => {
+    const caller = await apiKeys.authenticate(req.headers);
+    assertScope(caller.scope, 'GET', new URL(req.url ?? '/', 'http://x').pathname, true);
+    return caller;
+  }, createLogger('gateway'), {
+    controlPerSec: config.edge.execControlPerSec,
+    controlQueueMax: config.edge.execControlQueueMax,
+  });
   attachEnvdProxy(app.getHttpServer(), app.get(EnvdProxy));
   await app.listen(options.port ?? config.port, host);
   const address = app.getHttpServer().address() as { port: number };

@@ -24,6 +24,7 @@ import { E2bModule } from './e2b/e2b.module';
 import { SandboxDataService } from './services/sandbox-data.service';
 import { SandboxesController } from './controllers/sandboxes.controller';
 import { UsageController } from './controllers/usage.controller';
+import { QuotasController } from './controllers/quotas.controller';
 import { ErrorFilter } from './errors/error.filter';
 import { AuditRepository } from './repositories/audit.repository';
 import { SandboxRepository } from './repositories/sandbox.repository';
@@ -50,6 +51,7 @@ import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
     FilesController,
     AuditController,
     UsageController,
+    QuotasController,
     EventsController,
     DocsController,
   ],

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DataSourceCloser, ServiceKitModule } from '@wrenn/service-kit';
+import { QuotaService } from './quotas/quota.service';
 import { SandboxCommandsController } from './controllers/sandbox-commands.controller';
 import { HostClient } from './hosts/host-client';
 import { HostDirectory } from './hosts/host-directory';
@@ -10,6 +11,6 @@ import { TemplateLookup } from './templates/template-lookup';
 @Module({
   imports: [ServiceKitModule.forRoot({ service: 'sandbox-scheduler', database: true, eventStore: true }), DataSourceCloser],
   controllers: [SandboxCommandsController],
-  providers: [HostDirectory, HostClient, TemplateLookup, SandboxLifecycleService, ProjectorService],
+  providers: [HostDirectory, HostClient, TemplateLookup, SandboxLifecycleService, QuotaService, ProjectorService],
 })
 export class SandboxSchedulerModule {}

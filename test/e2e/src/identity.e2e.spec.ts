@@ -49,10 +49,9 @@ describe('identity', { timeout: 600_000 }, () => {
     const email = `Alice-${randomBytes(3).toString('hex')}@Example.test`;
     const password = `pw-${randomBytes(12).toString('hex')}`;
     const signup = await p.api('POST', '/v1/auth/signup', { email, password }, { auth: 'none' });
-    assert.equal(signup.status, 201, JSON.stringify(signup.body));
-    assert.match(signup.body.user_id, /^usr_/);
-    assert.match(signup.body.team_id, /^team_/);
+    assert.equal(signup.status, 202, JSON.stringify(signup.body));
     assert.equal(signup.body.email, email.toLowerCase());
+    assert.equal(signup.body.user_id, undefined, 'signup names no ids: it answers a taken email the same way');
 
     const login = await p.api('POST', '/v1/auth/login', { email: email.toUpperCase(), password }, { auth: 'none' });
     assert.equal(login.status, 200, JSON.stringify(login.body));
@@ -60,8 +59,10 @@ describe('identity', { timeout: 600_000 }, () => {
     assert.equal(login.body.expires_in, 3600);
     const me = await p.api('GET', '/v1/me', undefined, { auth: { token: login.body.token } });
     assert.equal(me.status, 200);
-    assert.equal(me.body.user_id, signup.body.user_id);
-    assert.deepEqual(me.body.teams.map((t: { team_id: string; role: string }) => [t.team_id, t.role]), [[signup.body.team_id, 'owner']]);
+    assert.match(login.body.user_id, /^usr_/);
+    assert.match(login.body.team_id, /^team_/);
+    assert.equal(me.body.user_id, login.body.user_id);
+    assert.deepEqual(me.body.teams.map((t: { team_id: string; role: string }) => [t.team_id, t.role]), [[login.body.team_id, 'owner']]);
 
     const key = await p.api('POST', '/v1/api-keys', { name: 'ci' }, { auth: { token: login.body.token } });
     assert.equal(key.status, 201, JSON.stringify(key.body));
@@ -77,7 +78,7 @@ describe('identity', { timeout: 600_000 }, () => {
     assert.ok(!JSON.stringify(await p.sql('SELECT * FROM api_keys')).includes(key.body.key));
     assert.ok(!JSON.stringify(await p.sql('SELECT * FROM users')).includes(password));
 
-    alice = { email, password, userId: signup.body.user_id, teamId: signup.body.team_id, token: login.body.token, apiKey: key.body.key, keyId: key.body.id };
+    alice = { email, password, userId: login.body.user_id, teamId: login.body.team_id, token: login.body.token, apiKey: key.body.key, keyId: key.body.id };
     const asAlice = { auth: { apiKey: alice.apiKey } };
     const created = await p.api('POST', '/v1/sandboxes', { memory_mb: 128 }, asAlice);
     assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -195,12 +196,17 @@ describe('identity', { timeout: 600_000 }, () => {
     assert.equal((await p.api('GET', '/v1/me', undefined, { auth: 'none' })).status, 401);
   });
 
-  it('takes an email once (409 email_taken, nothing written) and refuses wrong passwords', async () => {
+  it('takes an email once, answering a taken one exactly like a new one (nothing written), and refuses wrong passwords', async () => {
     const before = await p.sql('SELECT (SELECT count(*) FROM users)::int AS u, (SELECT count(*) FROM teams)::int AS t');
     const dup = await p.api('POST', '/v1/auth/signup', { email: alice.email.toUpperCase(), password: 'another password' }, { auth: 'none' });
-    assert.equal(dup.status, 409);
-    assert.equal(dup.body.error.code, 'email_taken');
-    assert.deepEqual(await p.sql('SELECT (SELECT count(*) FROM users)::int AS u, (SELECT count(*) FROM teams)::int AS t'), before);
+    const fresh = await p.api('POST', '/v1/auth/signup', { email: `fresh-${randomBytes(3).toString('hex')}@example.test`, password: 'another password' }, { auth: 'none' });
+    assert.equal(dup.status, 202);
+    assert.deepEqual(Object.keys(dup.body).sort(), Object.keys(fresh.body).sort());
+    assert.equal(dup.body.message, fresh.body.message);
+    const after = await p.sql('SELECT (SELECT count(*) FROM users)::int AS u, (SELECT count(*) FROM teams)::int AS t');
+    assert.deepEqual(after[0], { u: before[0].u + 1, t: before[0].t + 1 }, 'only the fresh email made a user and a team');
+    const login = await p.api('POST', '/v1/auth/login', { email: alice.email, password: 'another password' }, { auth: 'none' });
+    assert.equal(login.status, 401, 'the taken account kept its password');
     const wrong = await p.api('POST', '/v1/auth/login', { email: alice.email, password: 'wrong password' }, { auth: 'none' });
     assert.equal(wrong.status, 401);
     const nobody = await p.api('POST', '/v1/auth/login', { email: 'nobody@example.test', password: 'whatever' }, { auth: 'none' });
@@ -208,7 +214,7 @@ describe('identity', { timeout: 600_000 }, () => {
     assert.equal(nobody.body.error.message, wrong.body.error.message, 'unknown emails and wrong passwords look alike');
   });
 
-  it('rate-limits login attempts per email with 429 and Retry-After, shared through PostgreSQL', async () => {
+  it('rate-limits login attempts per account and address with 429 and Retry-After, shared through PostgreSQL', async () => {
     const victim = await p.signUp('victim');
     const attempts = [];
     for (let i = 0; i < 4; i++) attempts.push(await p.api('POST', '/v1/auth/login', { email: victim.email, password: `guess-${i}` }, { auth: 'none' }));
@@ -220,8 +226,8 @@ describe('identity', { timeout: 600_000 }, () => {
     // Even the right password waits out the window.
     const right = await p.api('POST', '/v1/auth/login', { email: victim.email, password: victim.password }, { auth: 'none' });
     assert.equal(right.status, 429);
-    const [row] = await p.sql('SELECT attempts FROM login_attempts WHERE bucket = $1', [`email:${victim.email.toLowerCase()}`]);
-    assert.equal(row.attempts, 5);
+    const [row] = await p.sql('SELECT current FROM rate_windows WHERE bucket LIKE $1', [`login:acct-addr:${victim.email.toLowerCase()}|%`]);
+    assert.equal(row.current, 5);
     // Other accounts are not affected.
     assert.equal((await p.api('POST', '/v1/auth/login', { email: alice.email, password: alice.password }, { auth: 'none' })).status, 200);
   });

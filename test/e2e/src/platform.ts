@@ -215,10 +215,10 @@ export async function startPlatform(label: string, extraEnv: Record<string, stri
         if (res.status !== status) throw new Error(`${what} answered ${res.status}: ${JSON.stringify(res.body)}`);
         return res.body;
       };
-      const signed = expect('signup', await platform.api('POST', '/v1/auth/signup', { email, password }, { auth: 'none' }), 201);
+      expect('signup', await platform.api('POST', '/v1/auth/signup', { email, password }, { auth: 'none' }), 202);
       const login = expect('login', await platform.api('POST', '/v1/auth/login', { email, password }, { auth: 'none' }), 200);
       const key = expect('api key', await platform.api('POST', '/v1/api-keys', { name: label }, { auth: { token: login.token } }), 201);
-      return { email, password, userId: signed.user_id, teamId: signed.team_id, token: login.token, apiKey: key.key, keyId: key.id };
+      return { email, password, userId: login.user_id, teamId: login.team_id, token: login.token, apiKey: key.key, keyId: key.id };
     },
     async sql(query, params = []) {
       if (!pg) {

@@ -17,8 +17,12 @@ describe('REST slice: create → exec → delete', () => {
     await p.stop();
   });
 
-  it('reports NATS, PostgreSQL and the live host in /healthz', async () => {
-    const { status, body } = await p.api('GET', '/healthz');
+  it('says ok in the public /healthz, and reports NATS, PostgreSQL and the live host in /v1/health to a key', async () => {
+    const pub = await p.api('GET', '/healthz', undefined, { auth: 'none' });
+    assert.equal(pub.status, 200);
+    assert.deepEqual(pub.body, { status: 'ok' }, 'nothing but ok or not for anonymous callers');
+    assert.equal((await p.api('GET', '/v1/health', undefined, { auth: 'none' })).status, 401);
+    const { status, body } = await p.api('GET', '/v1/health');
     assert.equal(status, 200);
     assert.equal(body.status, 'ok');
     assert.equal(body.nats.ok, true);

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ApiKeyInfo } from '@wrenn/contracts';
+import { ApiKeyInfo, ApiKeyScope } from '@wrenn/contracts';
 import { DATA_SOURCE } from '@wrenn/service-kit';
 import { DataSource, EntityManager } from 'typeorm';
 
@@ -10,10 +10,12 @@ interface ApiKeyRow {
   name: string;
   prefix: string;
   created_at: Date;
+  scope: ApiKeyScope;
+  expires_at: Date | null;
 }
 
 function toInfo(r: ApiKeyRow): ApiKeyInfo {
-  return { id: r.id, teamId: r.team_id, createdBy: r.created_by, name: r.name, prefix: r.prefix, createdAt: r.created_at.toISOString() };
+  return { id: r.id, teamId: r.team_id, createdBy: r.created_by, name: r.name, prefix: r.prefix, createdAt: r.created_at.toISOString(), scope: r.scope, expiresAt: r.expires_at ? r.expires_at.toISOString() : null };
 }
 
 /** The only code that touches api_keys. Keys are found by their SHA-256, never by the raw key. */
@@ -21,18 +23,18 @@ function toInfo(r: ApiKeyRow): ApiKeyInfo {
 export class ApiKeyRepository {
   constructor(@Inject(DATA_SOURCE) private readonly ds: DataSource) {}
 
-  async insert(tx: EntityManager, key: { id: string; teamId: string; createdBy: string; name: string; prefix: string; hash: string }): Promise<ApiKeyInfo> {
+  async insert(tx: EntityManager, key: { id: string; teamId: string; createdBy: string; name: string; prefix: string; hash: string; scope: ApiKeyScope; expiresAt: string | null }): Promise<ApiKeyInfo> {
     const rows: ApiKeyRow[] = await tx.query(
-      `INSERT INTO api_keys (id, team_id, created_by, name, prefix, key_hash) VALUES ($1, $2, $3, $4, $5, $6)
-       RETURNING id, team_id, created_by, name, prefix, created_at`,
-      [key.id, key.teamId, key.createdBy, key.name, key.prefix, key.hash],
+      `INSERT INTO api_keys (id, team_id, created_by, name, prefix, key_hash, scope, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       RETURNING id, team_id, created_by, name, prefix, created_at, scope, expires_at`,
+      [key.id, key.teamId, key.createdBy, key.name, key.prefix, key.hash, key.scope, key.expiresAt],
     );
     return toInfo(rows[0]);
   }
 
   async listActive(teamId: string): Promise<ApiKeyInfo[]> {
     const rows: ApiKeyRow[] = await this.ds.query(
-      `SELECT id, team_id, created_by, name, prefix, created_at FROM api_keys
+      `SELECT id, team_id, created_by, name, prefix, created_at, scope, expires_at FROM api_keys
        WHERE team_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC`,
       [teamId],
     );
@@ -47,8 +49,12 @@ export class ApiKeyRepository {
     return returned.length === 1;
   }
 
-  async findActiveByHash(hash: string): Promise<{ keyId: string; teamId: string } | null> {
-    const rows = await this.ds.query('SELECT id, team_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL', [hash]);
-    return rows[0] ? { keyId: rows[0].id, teamId: rows[0].team_id } : null;
+  /** The unrevoked key with this hash; `expired` is judged by PostgreSQL's clock, the same for every replica. */
+  async findActiveByHash(hash: string): Promise<{ keyId: string; teamId: string; scope: ApiKeyScope; expired: boolean } | null> {
+    const rows = await this.ds.query(
+      'SELECT id, team_id, scope, (expires_at IS NOT NULL AND expires_at <= now()) AS expired FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
+      [hash],
+    );
+    return rows[0] ? { keyId: rows[0].id, teamId: rows[0].team_id, scope: rows[0].scope, expired: rows[0].expired } : null;
   }
 }

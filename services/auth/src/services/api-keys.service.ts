@@ -4,6 +4,8 @@ import {
   API_KEY_ID_RE,
   API_KEY_RE,
   ApiKeyInfo,
+  ApiKeyScope,
+  API_KEY_SCOPES,
   CreateApiKeyRequest,
   CreatedApiKey,
   ErrorCode,
@@ -41,16 +43,20 @@ export class ApiKeysService {
 
   async create(request: CreateApiKeyRequest): Promise<CreatedApiKey> {
     await this.requireMember(request.userId, request.teamId);
+    const scope = request.scope ?? ApiKeyScope.Full;
+    if (!API_KEY_SCOPES.includes(scope)) throw new WrennError(ErrorCode.ValidationFailed, `scope must be one of ${API_KEY_SCOPES.join(', ')}`);
+    const expiresAt = request.expiresAt ?? null;
+    if (expiresAt !== null && !(Date.parse(expiresAt) > Date.now())) throw new WrennError(ErrorCode.ValidationFailed, 'expires_at must be a time in the future');
     const { key, prefix, hash } = generateApiKey();
     const id = `key_${ulid().toLowerCase()}`;
     const info = await this.identities.transaction(async (tx) => {
-      const row = await this.keys.insert(tx, { id, teamId: request.teamId, createdBy: request.userId, name: request.name, prefix, hash });
+      const row = await this.keys.insert(tx, { id, teamId: request.teamId, createdBy: request.userId, name: request.name, prefix, hash, scope, expiresAt });
       await enqueueEvents(tx, [
         {
           aggregate: Aggregate.Team,
           aggregateId: request.teamId,
           type: IdentityEvent.ApiKeyCreated,
-          data: { keyId: id, name: request.name, prefix, createdBy: request.userId },
+          data: { keyId: id, name: request.name, prefix, createdBy: request.userId, scope, ...(expiresAt ? { expiresAt } : {}) },
           actor: { kind: 'user', id: request.userId },
           teamId: request.teamId,
           correlationId: request.correlationId,
@@ -92,6 +98,7 @@ export class ApiKeysService {
   async verify(request: VerifyApiKeyRequest): Promise<VerifiedApiKey> {
     const found = typeof request.key === 'string' && API_KEY_RE.test(request.key) ? await this.keys.findActiveByHash(hashApiKey(request.key)) : null;
     if (!found) throw new WrennError(ErrorCode.Unauthorized, 'the API key is not valid');
-    return found;
+    if (found.expired) throw new WrennError(ErrorCode.KeyExpired, 'the API key has expired');
+    return { keyId: found.keyId, teamId: found.teamId, scope: found.scope };
   }
 }

@@ -34,17 +34,21 @@ export class IdentityService {
     private readonly relay: OutboxRelay,
   ) {}
 
-  /** Creates the user, their default team and the owner membership in one transaction. */
+  /**
+   * Creates the user, their default team and the owner membership in one transaction. A taken
+   * email answers exactly as a new one (after the same hash, so the timing matches too) and
+   * changes nothing: signup is no oracle for which emails have accounts.
+   */
   async signup(request: SignupRequest): Promise<SignupResult> {
     const email = normalizeEmail(request.email);
+    // The budget is taken before the hash: a refused signup costs no scrypt.
+    await this.limiter.signup(email, request.address);
     const passwordHash = await hashPassword(request.password);
     const userId = `usr_${ulid().toLowerCase()}`;
     const teamId = `team_${ulid().toLowerCase()}`;
     const actor = { kind: 'user' as const, id: userId };
-    await this.identities.transaction(async (tx) => {
-      if (!(await this.identities.insertUser(tx, { id: userId, email, passwordHash }))) {
-        throw new WrennError(ErrorCode.EmailTaken, 'an account with this email exists');
-      }
+    const created = await this.identities.transaction(async (tx) => {
+      if (!(await this.identities.insertUser(tx, { id: userId, email, passwordHash }))) return false;
       const name = `${email.split('@')[0]}'s team`;
       await this.identities.insertTeam(tx, { id: teamId, name });
       await this.identities.insertMembership(tx, { teamId, userId, role: 'owner' });
@@ -54,9 +58,10 @@ export class IdentityService {
         { ...common, aggregate: Aggregate.Team, aggregateId: teamId, type: IdentityEvent.TeamCreated, data: { teamId, name, ownerId: userId } },
         { ...common, aggregate: Aggregate.Team, aggregateId: teamId, type: IdentityEvent.TeamMemberAdded, data: { teamId, userId, role: 'owner' } },
       ]);
+      return true;
     });
-    await this.relay.flush();
-    return { userId, teamId, email };
+    if (created) await this.relay.flush();
+    return { email };
   }
 
   async login(request: LoginRequest): Promise<LoginResult> {
@@ -68,7 +73,7 @@ export class IdentityService {
     if (!user || !matches) throw new WrennError(ErrorCode.Unauthorized, 'email or password is wrong');
     const [team] = await this.identities.memberships(user.id);
     if (!team) throw new WrennError(ErrorCode.Unauthorized, 'this account belongs to no team');
-    await this.limiter.succeeded(email);
+    await this.limiter.succeeded(email, request.address);
     const { token, expiresIn } = await this.issuer.sign({ sub: user.id, team: team.teamId });
     return { token, expiresIn, userId: user.id, teamId: team.teamId };
   }

@@ -5,6 +5,7 @@ import { ErrorCode, WrennError } from '@wrenn/contracts';
 import type { Request } from 'express';
 import { Access, ACCESS_METADATA, AuthenticatedRequest } from './access.decorators';
 import { ApiKeyAuthenticator } from './api-key.authenticator';
+import { assertScope } from './key-scope';
 import { TokenUser } from './jwt.strategy';
 
 /**
@@ -31,6 +32,7 @@ export class AccessGuard extends AuthGuard('jwt') {
       return true;
     }
     req.caller = await this.apiKeys.authenticate(req.headers);
+    assertScope(req.caller.scope, req.method, req.path);
     return true;
   }
 

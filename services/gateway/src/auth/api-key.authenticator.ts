@@ -17,6 +17,6 @@ export class ApiKeyAuthenticator {
     const key = Array.isArray(raw) ? raw[0] : raw;
     if (!key) throw new WrennError(ErrorCode.Unauthorized, 'an X-API-Key header is required');
     const verified = await this.auth.verifyApiKey(key);
-    return { teamId: verified.teamId, actor: { kind: 'api_key', id: verified.keyId } };
+    return { teamId: verified.teamId, actor: { kind: 'api_key', id: verified.keyId }, scope: verified.scope ?? 'full' };
   }
 }

@@ -7,7 +7,7 @@ import { AuthClient } from '../services/auth.client';
 import type { Caller } from '../services/sandboxes.service';
 
 function toView(k: ApiKeyInfo): ApiKeyView {
-  return { id: k.id, name: k.name, prefix: k.prefix, team_id: k.teamId, created_by: k.createdBy, created_at: k.createdAt };
+  return { id: k.id, name: k.name, prefix: k.prefix, team_id: k.teamId, created_by: k.createdBy, created_at: k.createdAt, scope: k.scope, expires_at: k.expiresAt };
 }
 
 /** The team's API keys, managed with a user's bearer token. */
@@ -19,7 +19,10 @@ export class ApiKeysController {
   @Post()
   @HttpCode(201)
   async create(@CurrentCaller() caller: Caller, @Body() body: CreateApiKeyDto, @Headers('x-correlation-id') correlationId?: string): Promise<CreatedApiKeyView> {
-    const k = await this.auth.createApiKey({ userId: caller.actor.id, teamId: caller.teamId, name: body.name, correlationId: correlationId?.slice(0, 128) || randomUUID() });
+    const k = await this.auth.createApiKey({ userId: caller.actor.id, teamId: caller.teamId, name: body.name, correlationId: correlationId?.slice(0, 128) || randomUUID(),
+      ...(body.scope ? { scope: body.scope } : {}),
+      ...(body.expires_at ? { expiresAt: new Date(body.expires_at).toISOString() } : {}),
+    });
     return { ...toView(k), key: k.key };
   }
 

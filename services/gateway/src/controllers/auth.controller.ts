@@ -6,6 +6,14 @@ import { LoginDto, LoginView, MeView, SignupDto, SignupView } from '../dtos/auth
 import { AuthClient } from '../services/auth.client';
 import type { Caller } from '../services/sandboxes.service';
 
+/**
+ * The client's address: the socket's peer, or — only when the operator named trusted proxies
+ * (WRENN_TRUST_PROXY) — the address those proxies put in X-Forwarded-For.
+ */
+export function clientAddress(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+}
+
 /** Accounts: sign up (a user and their team), log in (a bearer token), who am I. */
 @Controller('v1')
 export class AuthController {
@@ -13,18 +21,18 @@ export class AuthController {
 
   @Post('auth/signup')
   @Public()
-  @HttpCode(201)
-  async signup(@Body() body: SignupDto, @Headers('x-correlation-id') correlationId?: string): Promise<SignupView> {
-    const r = await this.auth.signup({ email: body.email, password: body.password, correlationId: correlationId?.slice(0, 128) || randomUUID() });
-    return { user_id: r.userId, team_id: r.teamId, email: r.email };
+  @HttpCode(202)
+  async signup(@Body() body: SignupDto, @Req() req: Request, @Headers('x-correlation-id') correlationId?: string): Promise<SignupView> {
+    const r = await this.auth.signup({ email: body.email, password: body.password, address: clientAddress(req), correlationId: correlationId?.slice(0, 128) || randomUUID() });
+    // The same answer whether the email was new or taken: log in to continue.
+    return { email: r.email, status: 'accepted', message: 'if this email had no account, it has one now: log in to continue' };
   }
 
   @Post('auth/login')
   @Public()
   @HttpCode(200)
   async login(@Body() body: LoginDto, @Req() req: Request): Promise<LoginView> {
-    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-    const r = await this.auth.login({ email: body.email, password: body.password, address });
+    const r = await this.auth.login({ email: body.email, password: body.password, address: clientAddress(req) });
     return { token: r.token, token_type: 'Bearer', expires_in: r.expiresIn, user_id: r.userId, team_id: r.teamId };
   }
 

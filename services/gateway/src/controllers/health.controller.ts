@@ -23,7 +23,11 @@ async function timed(fn: () => Promise<unknown>): Promise<Check> {
   }
 }
 
-/** 200 when NATS and PostgreSQL answer and at least one host is live; 503 otherwise, with why. */
+/**
+ * 200 when NATS and PostgreSQL answer and at least one host is live; 503 otherwise. The public
+ * `/healthz` says only ok or not (what a load balancer needs); the report of why — errors, hosts,
+ * latencies — is `/v1/health`, for API keys only.
+ */
 @Controller()
 export class HealthController {
   constructor(
@@ -35,6 +39,17 @@ export class HealthController {
   @Get('healthz')
   @Public()
   async health(@Res() res: Response): Promise<void> {
+    const { ok } = await this.report();
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded' });
+  }
+
+  @Get('v1/health')
+  async details(@Res() res: Response): Promise<void> {
+    const { ok, body } = await this.report();
+    res.status(ok ? 200 : 503).json(body);
+  }
+
+  private async report(): Promise<{ ok: boolean; body: object }> {
     const [nats, postgres] = await Promise.all([
       timed(() => (this.nc.isClosed() ? Promise.reject(new Error('connection closed')) : this.nc.rtt())),
       timed(() => this.ds.query('SELECT 1')),
@@ -43,7 +58,7 @@ export class HealthController {
     const now = Date.now();
     const live = hosts.filter((h) => isLive(h, now));
     const ok = nats.ok && postgres.ok && live.length > 0;
-    res.status(ok ? 200 : 503).json({
+    return { ok, body: {
       status: ok ? 'ok' : 'degraded',
       nats,
       postgres,
@@ -57,7 +72,7 @@ export class HealthController {
           last_seen_ms_ago: now - h.at,
         })),
       },
-    });
+    } };
   }
 
   private async hosts(): Promise<HostHeartbeat[]> {

@@ -1,5 +1,6 @@
 import { Omittable } from '../errors/validation';
-import { IsEmail, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsEmail, IsIn, IsISO8601, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import type { ApiKeyScope } from '@wrenn/contracts';
 
 export class SignupDto {
   @IsString() @MaxLength(254) @IsEmail({}, { message: 'email must be an email address' })
@@ -20,12 +21,21 @@ export class LoginDto {
 export class CreateApiKeyDto {
   @Omittable() @IsString() @MinLength(1) @MaxLength(100) @Matches(/^[^\u0000-\u001f\u007f]*$/, { message: 'name must not hold control characters' })
   name: string = 'default';
+
+  /** `full` (default), `sandbox` (sandbox and E2B calls only) or `read_only` (GET only). */
+  @Omittable() @IsIn(['full', 'sandbox', 'read_only'])
+  scope?: ApiKeyScope;
+
+  /** When the key stops working (RFC 3339, in the future); absent = never. */
+  @Omittable() @IsISO8601({ strict: true })
+  expires_at?: string;
 }
 
+/** The same for a new email and a taken one (no enumeration); the ids come with the login. */
 export interface SignupView {
-  user_id: string;
-  team_id: string;
   email: string;
+  status: 'accepted';
+  message: string;
 }
 
 export interface LoginView {
@@ -52,6 +62,8 @@ export interface ApiKeyView {
   team_id: string;
   created_by: string;
   created_at: string;
+  scope: ApiKeyScope;
+  expires_at: string | null;
 }
 
 export interface CreatedApiKeyView extends ApiKeyView {

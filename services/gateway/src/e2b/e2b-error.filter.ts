@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject } from '@nestjs/common';
-import { WrennError } from '@wrenn/contracts';
+import { ErrorCode, WrennError } from '@wrenn/contracts';
+import { genericBody, newRequestId } from '../errors/error.filter';
 import type { Logger } from '@wrenn/logger';
 import { LOGGER } from '@wrenn/service-kit';
 import type { Response } from 'express';
@@ -21,8 +22,16 @@ export class E2bErrorFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
-    const { status, message, reason } = this.describe(exception);
-    if (status >= 500) this.log.error({ err: exception, reason }, 'E2B request failed');
+    const described = this.describe(exception);
+    const { status, reason } = described;
+    let message = described.message;
+    if (status >= 500) {
+      // As on Wrenn's own API: the inside story goes to the log under a request id.
+      const requestId = newRequestId();
+      this.log.error({ err: exception, reason, requestId, message }, 'E2B request failed');
+      message = genericBody({ code: reason as ErrorCode, message }, requestId).message;
+      if (!res.headersSent) res.setHeader('x-request-id', requestId);
+    }
     if (!res.headersSent) res.status(status).json({ code: status, message, reason });
   }
 

@@ -44,4 +44,22 @@ describe(ErrorFilter.name, () => {
     // Only the /e2b segment itself, not a path that merely starts with the letters.
     assert.deepEqual(answer('/e2bx', new NotFoundException()).body, { error: { code: 'not_found', message: 'no such route' } });
   });
+
+  it('answers a server-side failure with its code, a fixed message and a request id, never the inside story', () => {
+    const leaky = new WrennError(ErrorCode.HostOperationFailed, 'sandbox could not be started: ENOENT /var/lib/wrenn/sandboxes/sb_1/disk.img', { sandbox_id: 'sb_1', seq: 42, host_code: 'internal' });
+    const out = answer('/v1/sandboxes', leaky);
+    assert.equal(out.status, 502);
+    assert.equal(out.body.error.code, 'host_operation_failed');
+    assert.match(out.body.error.details.request_id, /^req_[0-9a-f]{24}$/);
+    assert.equal(out.headers['x-request-id'], out.body.error.details.request_id);
+    assert.deepEqual(Object.keys(out.body.error.details).sort(), ['request_id', 'sandbox_id']);
+    assert.ok(!JSON.stringify(out.body).includes('ENOENT') && !JSON.stringify(out.body).includes('/var/lib'), JSON.stringify(out.body));
+    const crash = answer('/v1/sandboxes', new TypeError("Cannot read properties of undefined (reading 'hostId')"));
+    assert.equal(crash.status, 500);
+    assert.ok(!JSON.stringify(crash.body).includes('hostId'));
+    const e2b = answer('/e2b/sandboxes', leaky);
+    assert.equal(e2b.status, 502);
+    assert.ok(!e2b.body.message.includes('ENOENT'));
+    assert.match(e2b.body.message, /request req_/);
+  });
 });

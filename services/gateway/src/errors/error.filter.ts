@@ -3,6 +3,7 @@ import { ErrorBody, ErrorCode, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { LOGGER } from '@wrenn/service-kit';
 import type { Request, Response } from 'express';
+import { randomBytes } from 'node:crypto';
 import { E2bErrorFilter, isE2bPath } from '../e2b/e2b-error.filter';
 import { HTTP_STATUS } from './http-status';
 
@@ -24,8 +25,16 @@ export class ErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     if (isE2bPath(host.switchToHttp().getRequest<Request>().path)) return this.e2b.catch(exception, host);
     const res = host.switchToHttp().getResponse<Response>();
-    const { status, body } = this.toBody(exception);
-    if (status >= 500) this.log.error({ err: exception, code: body.code }, 'request failed');
+    const { status, body: full } = this.toBody(exception);
+    let body = full;
+    if (status >= 500) {
+      // What failed inside (a host's error text, a database message) stays in the log, under an
+      // id the caller can quote; the caller learns the code and that id.
+      const requestId = newRequestId();
+      this.log.error({ err: exception, code: full.code, requestId, message: full.message, details: full.details }, 'request failed');
+      body = genericBody(full, requestId);
+      if (!res.headersSent) res.setHeader('x-request-id', requestId);
+    }
     if (res.headersSent) return;
     const retryAfter = body.details?.retry_after_sec;
     if (body.code === ErrorCode.RateLimited && typeof retryAfter === 'number') res.setHeader('retry-after', String(retryAfter));
@@ -53,3 +62,32 @@ export class ErrorFilter implements ExceptionFilter {
     return { status: 500, body: { code: ErrorCode.Internal, message: 'internal error' } };
   }
 }
+
+/** An id for one failed request, quoted in its answer and its log line. */
+export function newRequestId(): string {
+  return `req_${randomBytes(12).toString('hex')}`;
+}
+
+/** Server-side failures as callers see them: the code, a fixed message, the request id, and the sandbox concerned. */
+export function genericBody(full: ErrorBody, requestId: string): ErrorBody {
+  const sandboxId = full.details?.sandbox_id;
+  return {
+    code: full.code,
+    message: `${GENERIC_MESSAGES[full.code] ?? 'the request failed on the server'} (request ${requestId})`,
+    details: { request_id: requestId, ...(typeof sandboxId === 'string' ? { sandbox_id: sandboxId } : {}) },
+  };
+}
+
+const GENERIC_MESSAGES: Partial<Record<string, string>> = {
+  [ErrorCode.NoHostAvailable]: 'no live host can take this sandbox now',
+  [ErrorCode.HostUnavailable]: 'the host holding this sandbox is not available',
+  [ErrorCode.HostTimeout]: 'the host did not answer in time',
+  [ErrorCode.HostOperationFailed]: 'the host could not complete the operation',
+  [ErrorCode.ExecTimeout]: 'the command did not finish in time',
+  [ErrorCode.SandboxUnavailable]: 'the sandbox did not answer',
+  [ErrorCode.InsufficientStorage]: 'the sandbox is out of disk space',
+  [ErrorCode.ProjectionLag]: 'the change was accepted; reading it back timed out',
+  [ErrorCode.ServiceUnavailable]: 'a platform service is not available',
+  [ErrorCode.NotImplemented]: 'not supported here',
+  [ErrorCode.Internal]: 'internal error',
+};

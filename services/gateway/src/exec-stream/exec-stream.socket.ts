@@ -33,10 +33,24 @@ export class InputQueue implements AsyncIterable<StreamExecInput> {
   private done = false;
   private pendingBytes = 0;
   private paused = false;
+  /** Control messages (resize, signal, eof, empty stdin) waiting: they carry no bytes to push back on. */
+  private pendingControl = 0;
+  /** The most control messages ever waiting at once (what the cap holds down). */
+  maxPendingControl = 0;
 
-  constructor(private readonly flow: { pause(): void; resume(): void; highBytes?: number; lowBytes?: number }) {}
+  constructor(private readonly flow: { pause(): void; resume(): void; highBytes?: number; lowBytes?: number; controlMax?: number }) {}
 
+  private static isControl(item: StreamExecInput): boolean {
+    return item.kind !== 'stdin' || item.data.byteLength === 0;
+  }
+
+  /** Queues one message; a control message past the cap throws `control_flood` and queues nothing. */
   push(item: StreamExecInput) {
+    if (InputQueue.isControl(item)) {
+      if (this.pendingControl >= (this.flow.controlMax ?? CONTROL_QUEUE_MAX)) throw new ControlFlood('more control messages waiting than the stream holds');
+      this.pendingControl += 1;
+      this.maxPendingControl = Math.max(this.maxPendingControl, this.pendingControl);
+    }
     this.items.push(item);
     if (item.kind === 'stdin') {
       this.pendingBytes += item.data.byteLength;
@@ -57,6 +71,7 @@ export class InputQueue implements AsyncIterable<StreamExecInput> {
     for (;;) {
       while (this.items.length) {
         const item = this.items.shift()!;
+        if (InputQueue.isControl(item)) this.pendingControl -= 1;
         if (item.kind === 'stdin') {
           this.pendingBytes -= item.data.byteLength;
           if (this.paused && this.pendingBytes <= (this.flow.lowBytes ?? INPUT_LOW_BYTES)) {
@@ -71,6 +86,44 @@ export class InputQueue implements AsyncIterable<StreamExecInput> {
       this.wake = undefined;
     }
   }
+}
+
+/** Control messages one stream may have waiting for the command (WRENN_EXEC_CONTROL_QUEUE_MAX). */
+const CONTROL_QUEUE_MAX = 64;
+
+/**
+ * WebSocket close code for a client that floods control messages: 1008 (policy violation), with
+ * the reason `control_flood`, after an `error` frame with code `rate_limited`.
+ */
+export const CONTROL_FLOOD_CLOSE = { code: 1008, reason: 'control_flood' } as const;
+
+export class ControlFlood extends WrennError {
+  constructor(message: string) {
+    super(ErrorCode.RateLimited, message, { close_code: CONTROL_FLOOD_CLOSE.code, close_reason: CONTROL_FLOOD_CLOSE.reason });
+  }
+}
+
+/** Counts control messages in the current second; past `perSec` the stream is cut off. */
+export class ControlRate {
+  private second = 0;
+  private count = 0;
+  constructor(private readonly perSec: number, private readonly now: () => number = Date.now) {}
+  hit(): void {
+    const second = Math.floor(this.now() / 1000);
+    if (second !== this.second) {
+      this.second = second;
+      this.count = 0;
+    }
+    if (++this.count > this.perSec) throw new ControlFlood(`more than ${this.perSec} control messages a second`);
+  }
+}
+
+/** Limits of one exec stream (from the gateway's edge configuration). */
+export interface ExecStreamLimits {
+  controlPerSec: number;
+  controlQueueMax: number;
+  /** Called with each stream's input queue (tests watch its high-water mark). */
+  observe?: (queue: InputQueue) => void;
 }
 
 /** Stdin the gateway holds per stream before it stops reading the socket, and resumes below. */
@@ -125,7 +178,13 @@ function refuse(socket: Duplex, error: WrennError): void {
  * Serves the exec WebSocket on the gateway's HTTP server. The upgrade is authenticated like any
  * REST call (`X-API-Key`) before the socket is accepted: a refused caller gets a 401, never a socket.
  */
-export function attachExecStream(server: Server, data: SandboxDataService, authenticate: (req: IncomingMessage) => Promise<Caller>, log: Logger): void {
+export function attachExecStream(
+  server: Server,
+  data: SandboxDataService,
+  authenticate: (req: IncomingMessage) => Promise<Caller>,
+  log: Logger,
+  limits: ExecStreamLimits = { controlPerSec: 100, controlQueueMax: CONTROL_QUEUE_MAX },
+): void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const match = PATH_RE.exec(new URL(req.url ?? '/', 'http://x').pathname);
@@ -150,12 +209,26 @@ export function attachExecStream(server: Server, data: SandboxDataService, authe
   });
 
   async function session(ws: WebSocket, id: string, who: Caller): Promise<void> {
-    const input = new InputQueue({ pause: () => ws.pause(), resume: () => ws.resume() });
+    const input = new InputQueue({ pause: () => ws.pause(), resume: () => ws.resume(), controlMax: limits.controlQueueMax });
+    limits.observe?.(input);
+    const rate = new ControlRate(limits.controlPerSec);
     const abort = new AbortController();
     let started = false;
+    let failed = false;
     const fail = (error: unknown) => {
+      if (failed) return;
+      failed = true;
       const e = error instanceof WrennError ? error : fromConnect(error);
       send(ws, { type: 'error', code: e.code, status: HTTP_STATUS[e.code] ?? 500, message: e.message });
+      if (e instanceof ControlFlood) {
+        log.warn({ sandboxId: id, teamId: who.teamId }, 'exec stream cut off: control message flood');
+        // Stop reading at once; the close handshake ends the socket, terminate() if it does not.
+        ws.pause();
+        ws.close(CONTROL_FLOOD_CLOSE.code, CONTROL_FLOOD_CLOSE.reason);
+        setTimeout(() => ws.terminate(), 1000).unref();
+        abort.abort();
+        return;
+      }
       ws.close(1011, e.code);
     };
     ws.on('close', () => {
@@ -166,6 +239,7 @@ export function attachExecStream(server: Server, data: SandboxDataService, authe
     // matching code; without a listener the error would be thrown and stop the gateway.
     ws.on('error', (error) => log.debug({ err: error, sandboxId: id }, 'exec stream client sent a bad frame'));
     ws.on('message', (raw: RawData, isBinary: boolean) => {
+      if (failed) return;
       try {
         if (isBinary) {
           input.push({ kind: 'stdin', data: new Uint8Array(raw as Buffer) });
@@ -179,6 +253,9 @@ export function attachExecStream(server: Server, data: SandboxDataService, authe
           void run(parseStart(msg));
           return;
         }
+        // Every message but stdin with bytes is control: it costs the gateway work and memory
+        // without TCP pushing back, so its rate and its queue are capped.
+        if (msg.type !== 'stdin' || !msg.data) rate.hit();
         switch (msg.type) {
           case 'stdin':
             input.push({ kind: 'stdin', data: Buffer.from(String(msg.data ?? ''), 'base64') });

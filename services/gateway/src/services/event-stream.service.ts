@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
-import { Naming } from '@wrenn/contracts';
+import { ErrorCode, Naming, WrennError } from '@wrenn/contracts';
 import { WrennConfig } from '@wrenn/config';
 import { decodeEvent, EventHeader, StoredEvent } from '@wrenn/eventlog';
 import type { Logger } from '@wrenn/logger';
@@ -48,6 +48,8 @@ interface OpenStream {
 @Injectable()
 export class EventStreamService implements BeforeApplicationShutdown {
   private readonly open = new Set<OpenStream>();
+  /** Open streams per API key (or user): past WRENN_MAX_STREAMS_PER_KEY a new one is refused. */
+  private readonly perKey = new Map<string, number>();
 
   constructor(
     @Inject(NATS) private readonly nc: NatsConnection,
@@ -58,8 +60,35 @@ export class EventStreamService implements BeforeApplicationShutdown {
 
   /** Streams until the client goes away or the gateway shuts down. `after`: last sequence seen. */
   async stream(caller: Caller, after: number | undefined, res: Response): Promise<void> {
+    const holder = `${caller.actor.kind}:${caller.actor.id}`;
+    const held = this.perKey.get(holder) ?? 0;
+    if (held >= this.config.edge.maxStreamsPerKey) {
+      throw new WrennError(ErrorCode.TooManyStreams, `this key has ${held} live event streams open, the most it may`, { max: this.config.edge.maxStreamsPerKey });
+    }
+    this.perKey.set(holder, held + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const n = (this.perKey.get(holder) ?? 1) - 1;
+      if (n <= 0) this.perKey.delete(holder);
+      else this.perKey.set(holder, n);
+    };
+    res.once('close', release);
+    try {
+      await this.serve(caller, after, res);
+    } finally {
+      release();
+    }
+  }
+
+  private async serve(caller: Caller, after: number | undefined, res: Response): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
-    const start = after !== undefined ? after + 1 : (await jsm.streams.info(this.naming.stream)).state.last_seq + 1;
+    const last = (await jsm.streams.info(this.naming.stream)).state.last_seq;
+    // A resume point further back than the replay bound starts at the bound: a reconnect costs at
+    // most that many events scanned, never the whole log.
+    const earliest = Math.max(1, last + 1 - this.config.edge.sseMaxReplay);
+    const start = after !== undefined ? Math.max(after + 1, earliest) : last + 1;
     const consumer = await this.nc.jetstream().consumers.get(this.naming.stream, {
       filterSubjects: this.naming.eventsWildcard,
       deliver_policy: DeliverPolicy.StartSequence,

@@ -21,6 +21,7 @@ import {
   normaliseNetworkPolicy,
   DEFAULT_NETWORK_POLICY,
   WrennError,
+  ApiKeyScope,
 } from '@wrenn/contracts';
 import { WrennConfig } from '@wrenn/config';
 import { SandboxRow } from '@wrenn/db';
@@ -41,6 +42,8 @@ export const SCHEDULER_CLIENT = 'wrenn.scheduler-client';
 export interface Caller {
   teamId: string;
   actor: CommandMeta['actor'];
+  /** An API key's scope (absent for user tokens). */
+  scope?: ApiKeyScope;
 }
 
 export function networkView(policy: NetworkPolicy | null): NetworkPolicyView {

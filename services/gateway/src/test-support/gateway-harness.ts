@@ -68,10 +68,10 @@ export async function startGateway(label: string, extraEnv: Record<string, strin
     gateway = await bootstrapGateway({ port: 0, host: '127.0.0.1' });
     const url = gateway.url;
     const credentials = { email: `${label}@example.com`, password: 'a long enough password' };
-    const signed = await expectStatus('signup', call('POST', `${url}/v1/auth/signup`, {}, credentials), 201);
+    await expectStatus('signup', call('POST', `${url}/v1/auth/signup`, {}, credentials), 202);
     const login = await expectStatus('login', call('POST', `${url}/v1/auth/login`, {}, credentials), 200);
     const key = await expectStatus('api key', call('POST', `${url}/v1/api-keys`, { authorization: `Bearer ${login.token}` }, { name: label }), 201);
-    const teamId: string = signed.team_id;
+    const teamId: string = login.team_id;
     // The auth service relays identity events from its outbox after commit: wait for them, so
     // tests that count the team's events see them all before they start.
     const identitySeqs = await eventually(async () => {

@@ -9,6 +9,8 @@ import {
   MarkLostRequest,
   PauseSandboxRequest,
   ResumeSandboxRequest,
+  QuotasRequest,
+  QuotasResult,
   SetSandboxTimeoutRequest,
   SetSandboxNetworkRequest,
   HostOp,
@@ -69,6 +71,11 @@ export class SandboxCommandsController {
   @MessagePattern(subject(SchedulerCommand.SetNetwork))
   async setNetwork(@Payload() request: SetSandboxNetworkRequest): Promise<Reply<CommandAccepted>> {
     return this.lifecycle.setNetwork(request).then(ok, failed);
+  }
+
+  @MessagePattern(subject(SchedulerCommand.Quotas))
+  async quotas(@Payload() request: QuotasRequest): Promise<Reply<QuotasResult>> {
+    return this.lifecycle.quotaFigures(request.meta.teamId).then(ok, failed);
   }
 
   @MessagePattern(subject(SchedulerCommand.MarkLost))

@@ -23,6 +23,7 @@ import { HostClient } from '../hosts/host-client';
 import { HostDirectory } from '../hosts/host-directory';
 import { TemplateLookup } from '../templates/template-lookup';
 import { SandboxLifecycleService } from './sandbox-lifecycle.service';
+import { QuotaService } from '../quotas/quota.service';
 
 const log = createLogger('test');
 const HOST = 'h-int';
@@ -63,7 +64,7 @@ describe(SandboxLifecycleService.name, () => {
     await hosts.onApplicationBootstrap();
     await eventually(() => hosts.get(HOST), 5000, 'the host in the directory');
     const config = { ...loadConfig({ ...process.env, ...env.env }), hostCommandTimeoutMs: 2000, hostCreateTimeoutMs: 2000 };
-    service = new SandboxLifecycleService(store, config, log, hosts, new HostClient(env.nc, env.naming), new TemplateLookup(ds));
+    service = new SandboxLifecycleService(store, config, log, hosts, new HostClient(env.nc, env.naming), new TemplateLookup(ds), new QuotaService(store, config, log));
     for (const op of Object.values(HostOp)) {
       subs.push(
         serve(env.nc, env.naming.hostSubject(HOST, op), async (body: any) => {

@@ -37,6 +37,7 @@ import { CONFIG, EVENT_STORE, LOGGER } from '@wrenn/service-kit';
 import { HostClient } from '../hosts/host-client';
 import { HostDirectory } from '../hosts/host-directory';
 import { TemplateLookup } from '../templates/template-lookup';
+import { QuotaService } from '../quotas/quota.service';
 
 /** The error a failed host operation answers with: the host's own code when it has one. */
 function hostFailure(error: unknown): ErrorCode {
@@ -61,6 +62,7 @@ export class SandboxLifecycleService {
     private readonly hosts: HostDirectory,
     private readonly hostClient: HostClient,
     private readonly templates: TemplateLookup,
+    private readonly quotas: QuotaService,
   ) {
     this.sandboxes = new CommandHandler(store, Aggregate.Sandbox, sandboxDecider);
   }
@@ -69,8 +71,42 @@ export class SandboxLifecycleService {
     return { correlationId: meta.correlationId, causationId: `${meta.commandId}:${name}`, actor: meta.actor, teamId: meta.teamId };
   }
 
-  private decide(id: string, command: SandboxCommand, meta: CommandMeta, step: string): Promise<HandleResult<SandboxState>> {
-    return this.sandboxes.handle(id, command, this.step(meta, step));
+  private async decide(id: string, command: SandboxCommand, meta: CommandMeta, step: string): Promise<HandleResult<SandboxState>> {
+    const result = await this.sandboxes.handle(id, command, this.step(meta, step));
+    if (!result.duplicate && result.events.length > 0) await this.followQuota(id, result, meta, step);
+    return result;
+  }
+
+  /** The sandbox's status on the log, for the quota's check of stale holdings. */
+  private readonly statusOf = async (sandboxId: string) => (await this.sandboxes.state(sandboxId)).state.status;
+
+  /**
+   * The team's quota follows each decided sandbox event: an end releases the holding, a finished
+   * pause records its snapshot, a failed pause or resume gives back what it had.
+   */
+  private async followQuota(sandboxId: string, result: HandleResult<SandboxState>, meta: CommandMeta, step: string): Promise<void> {
+    const state = result.state;
+    if (state.status === 'initial') return;
+    const quotaMeta = { ...meta, teamId: state.teamId };
+    for (const event of result.events) {
+      switch (event.type) {
+        case 'sandbox.stopped':
+        case 'sandbox.failed':
+        case 'sandbox.lost':
+          await this.quotas.follow({ type: 'Release', sandboxId, reason: event.type }, quotaMeta, `${step}-release`);
+          break;
+        case 'sandbox.paused':
+        case 'sandbox.auto_paused':
+          await this.quotas.follow({ type: 'SettlePause', sandboxId, snapshotBytes: (event.data as { sizeBytes: number }).sizeBytes }, quotaMeta, `${step}-settle`);
+          break;
+        case 'sandbox.pause_failed':
+          await this.quotas.follow({ type: 'UndoPause', sandboxId }, quotaMeta, `${step}-undo`);
+          break;
+        case 'sandbox.resume_failed':
+          await this.quotas.follow({ type: 'UndoResume', sandboxId }, quotaMeta, `${step}-undo`);
+          break;
+      }
+    }
   }
 
   async create(req: CreateSandboxRequest): Promise<CommandAccepted> {
@@ -89,6 +125,9 @@ export class SandboxLifecycleService {
       }
       template = { id: found.id, hostId: found.hostId };
     }
+    // The team's quota decides first (429 quota_exceeded, nothing else recorded for the sandbox).
+    const limits = this.quotas.limits(req.meta.teamId);
+    await this.quotas.reserve({ type: 'ReserveCreate', sandboxId: req.sandboxId, vcpus: req.vcpus, memoryMb: req.memoryMb, at: Date.now(), limits }, req.meta, 'create', this.statusOf);
     const requested = await this.decide(
       req.sandboxId,
       {
@@ -105,7 +144,11 @@ export class SandboxLifecycleService {
       },
       req.meta,
       'request',
-    );
+    ).catch(async (error: unknown) => {
+      // Refused by the sandbox's own decider (a bad policy, an id taken): give the reservation back.
+      await this.quotas.follow({ type: 'Release', sandboxId: req.sandboxId, reason: 'create refused' }, req.meta, 'create-refused');
+      throw error;
+    });
     // A retry of a create that already got further has nothing left to do here.
     if (requested.state.status !== SandboxStatus.Pending) return { sandboxId: req.sandboxId, seq: requested.seq };
 
@@ -241,7 +284,13 @@ export class SandboxLifecycleService {
     const redrive = req.redrive === true;
     if (state.status === SandboxStatus.Running || redrive) this.liveHost(state.hostId, 'runs the sandbox');
     if (!redrive) {
-      const requested = await this.decide(req.sandboxId, { type: 'RequestPause', reason: req.reason }, req.meta, 'pause');
+      if (state.status === SandboxStatus.Running) {
+        await this.quotas.reserve({ type: 'ReservePause', sandboxId: req.sandboxId, at: Date.now(), limits: this.quotas.limits(state.teamId) }, req.meta, 'pause', this.statusOf);
+      }
+      const requested = await this.decide(req.sandboxId, { type: 'RequestPause', reason: req.reason }, req.meta, 'pause').catch(async (error: unknown) => {
+        await this.quotas.follow({ type: 'UndoPause', sandboxId: req.sandboxId }, req.meta, 'pause-refused');
+        throw error;
+      });
       if (requested.state.status !== SandboxStatus.Pausing) return { sandboxId: req.sandboxId, seq: requested.seq };
     }
     const hostId = state.hostId!;
@@ -283,7 +332,13 @@ export class SandboxLifecycleService {
       return { sandboxId: req.sandboxId, seq: again.seq };
     }
     const host = this.liveHost(state.hostId, 'holds the snapshot');
-    if (!redrive) await this.decide(req.sandboxId, { type: 'RequestResume', hostId: host.hostId, bootId: host.bootId }, req.meta, 'resume');
+    if (!redrive) {
+      await this.quotas.reserve({ type: 'ReserveResume', sandboxId: req.sandboxId, vcpus: state.vcpus, memoryMb: state.memoryMb, at: Date.now(), limits: this.quotas.limits(state.teamId) }, req.meta, 'resume', this.statusOf);
+      await this.decide(req.sandboxId, { type: 'RequestResume', hostId: host.hostId, bootId: host.bootId }, req.meta, 'resume').catch(async (error: unknown) => {
+        await this.quotas.follow({ type: 'UndoResume', sandboxId: req.sandboxId }, req.meta, 'resume-refused');
+        throw error;
+      });
+    }
     const spec: SandboxSpec = {
       sandboxId: req.sandboxId,
       teamId: state.teamId,
@@ -352,6 +407,11 @@ export class SandboxLifecycleService {
       this.log.info({ sandboxId: req.sandboxId, correlationId: req.meta.correlationId, network }, 'sandbox network policy changed');
     }
     return { sandboxId: req.sandboxId, seq: result.seq };
+  }
+
+  /** The caller's team's quota limits and what it uses now (GET /v1/quotas). */
+  quotaFigures(teamId: string) {
+    return this.quotas.figures(teamId);
   }
 
   /** Used by the reaper when a host's heartbeat stopped for longer than its lease. */

@@ -1,0 +1,2 @@
+ALTER TABLE api_keys DROP COLUMN IF EXISTS expires_at;
+ALTER TABLE api_keys DROP COLUMN IF EXISTS scope;
