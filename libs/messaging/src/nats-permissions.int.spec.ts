@@ -1,3 +1,4 @@
+import { DATA_PLANE_VERIFY_KEY_ENTRY } from '@wrenn/contracts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Aggregate, HostOp } from '@wrenn/contracts';
@@ -125,6 +126,18 @@ describe('NATS identities and their permissions', () => {
     const jsm = await a.jetstreamManager();
     await assert.rejects(jsm.streams.getMessage(`KV_${env.naming.secretsBucket}`, { last_by_subj: `$KV.${env.naming.secretsBucket}.envd-access-token` }), /Permissions Violation/);
     await assert.rejects(jsm.consumers.add(`KV_${env.naming.secretsBucket}`, { filter_subject: '>' }), /Permissions Violation/);
+  });
+
+  it("lets a host agent read the gateways' data-plane verify key but never write one of its own", async () => {
+    const gateway = await as(serviceIdentity('gateway'));
+    const published = await gateway.jetstream().views.kv(env.naming.publicKeysBucket, { history: 1 });
+    await published.put(DATA_PLANE_VERIFY_KEY_ENTRY, 'gateway-key');
+    const a = await as(hostIdentity('host-a'));
+    const keys = await a.jetstream().views.kv(env.naming.publicKeysBucket, { bindOnly: true });
+    assert.equal((await keys.get(DATA_PLANE_VERIFY_KEY_ENTRY))?.string(), 'gateway-key');
+    // A host that could write it would decide which tokens every agent accepts.
+    await assert.rejects(keys.put(DATA_PLANE_VERIFY_KEY_ENTRY, 'forged'), /Permissions Violation|timeout/i);
+    assert.equal((await published.get(DATA_PLANE_VERIFY_KEY_ENTRY))?.string(), 'gateway-key');
   });
 
   it('keeps the secrets bucket to the gateway: no other service reads it', async () => {

@@ -141,8 +141,9 @@ export function permissionsFor(identity: NatsIdentity, names: Naming): Permissio
           names.eventSubject(Aggregate.Host, h),
           api(`STREAM.INFO.${names.stream}`),
           api(`DIRECT.GET.${names.stream}.${names.eventSubject(Aggregate.Host, h)}`),
-          // The gateways' data-plane verify key (read only: only gateways publish it).
-          ...kvRead(names.publicKeysBucket, DATA_PLANE_VERIFY_KEY_ENTRY, false),
+          // The gateways' public keys, the data-plane verify key among them (public, so the whole
+          // bucket is readable; only gateways write it).
+          ...kvRead(names.publicKeysBucket, '>', false),
         ]),
       },
       sub: { allow: [names.hostWildcard(h), inbox] },
