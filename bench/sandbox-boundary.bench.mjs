@@ -137,7 +137,7 @@ const row = (name, key) => {
   const a = pct(after[key], 50);
   const b99 = pct(before[key], 99);
   const a99 = pct(after[key], 99);
-  console.log(`${name.padEnd(22)} ${b.toFixed(1).padStart(8)} ${a.toFixed(1).padStart(8)} ${(a - b >= 0 ? '+' : '') + (a - b).toFixed(1).padStart(7)}   ${b99.toFixed(1).padStart(8)} ${a99.toFixed(1).padStart(8)}`);
+  console.log(`${name.padEnd(22)} ${b.toFixed(1).padStart(8)} ${a.toFixed(1).padStart(8)} ${`${a - b >= 0 ? '+' : ''}${(a - b).toFixed(1)}`.padStart(8)}   ${b99.toFixed(1).padStart(8)} ${a99.toFixed(1).padStart(8)}`);
 };
 console.log(`\nbaseline ${commit} vs this tree (ms)    p50 before  after   delta    p99 before  after`);
 row('create (cold)', 'cold');
