@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { bootArgs, guestInterface, machineConfig, rootDrive } from './boot-config';
 import { FirecrackerApiError, FirecrackerClient } from './firecracker.client';
 import { FakeFirecrackerApi } from './testing/fake-firecracker-api';
-import { FIRECRACKER_SPEC_PATH, FirecrackerSpec } from './testing/firecracker-spec';
+import { FIRECRACKER_SPEC_PATH, FirecrackerSpec, SPEC_MISSING } from './testing/firecracker-spec';
 
-const spec = new FirecrackerSpec();
+const spec = SPEC_MISSING ? (undefined as unknown as FirecrackerSpec) : new FirecrackerSpec();
 
-describe(FirecrackerSpec.name, () => {
+describe(FirecrackerSpec.name, { skip: SPEC_MISSING }, () => {
   it('is the pinned v1.16.1 Swagger 2.0 document', () => {
     assert.match(FIRECRACKER_SPEC_PATH, /shared\/fixtures\/firecracker\/firecracker-v1\.16\.1\.yaml$/);
     assert.equal((spec.doc as unknown as { info: { version: string } }).info.version, '1.16.1');
@@ -43,7 +43,7 @@ describe(FirecrackerSpec.name, () => {
   });
 });
 
-describe(`${FirecrackerClient.name} against ${FakeFirecrackerApi.name}`, () => {
+describe(`${FirecrackerClient.name} against ${FakeFirecrackerApi.name}`, { skip: SPEC_MISSING }, () => {
   let dir: string;
   let fake: FakeFirecrackerApi;
   let client: FirecrackerClient;

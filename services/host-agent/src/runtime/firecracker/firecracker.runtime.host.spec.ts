@@ -17,7 +17,7 @@ import { MemorySnapshots } from './memory-snapshots';
 import { RecordedCall } from './testing/fake-firecracker-api';
 import { fakeFirecrackerRuntimeDirs, writeFakeFirecrackerBinary } from './testing/fake-firecracker-binary';
 import { CgroupManager } from '../../cgroups';
-import { FirecrackerSpec } from './testing/firecracker-spec';
+import { FirecrackerSpec, SPEC_MISSING } from './testing/firecracker-spec';
 import { SlotTapNetworks } from './vm-network';
 import { unusedSlotCidr } from '../../networking';
 
@@ -56,9 +56,9 @@ class RecordingRunner implements CommandRunner {
 }
 
 const KEY = `f${randomBytes(2).toString('hex')}`;
-const spec = new FirecrackerSpec();
+const spec = SPEC_MISSING ? (undefined as unknown as FirecrackerSpec) : new FirecrackerSpec();
 
-describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kernel)`, () => {
+describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kernel)`, { skip: SPEC_MISSING }, () => {
   let dir: string;
   let runtime: FirecrackerRuntime;
   let runner: RecordingRunner;
