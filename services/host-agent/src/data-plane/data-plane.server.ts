@@ -12,6 +12,8 @@ import { exitCodeOf } from '../envd-client/envd.client';
 import { SandboxOrchestrator } from '../sandbox/sandbox-orchestrator';
 
 const { DataPlane, ExecStreamResponseSchema, FileChunkSchema } = dataPlanePb;
+/** ReadFile answers in one message; a file larger than this goes through StreamReadFile. */
+const READ_FILE_MAX = 64 * 1024 * 1024;
 
 /** The header that carries Wrenn's own error code across the data plane. */
 export const ERROR_CODE_HEADER = 'wrenn-error-code';
@@ -182,12 +184,22 @@ export function dataPlaneService(orchestrator: SandboxOrchestrator, tokens: Host
       await authorize(ctx, req.sandboxId);
       const envd = await envdOf(req.sandboxId);
       const { size, stream } = await envd.download(req.path, req.user || 'root');
-      if (size > 64 * 1024 * 1024) {
+      const tooLarge = () => new ConnectError('file too large for ReadFile: use StreamReadFile', Code.ResourceExhausted);
+      if (size > READ_FILE_MAX) {
         stream.destroy();
-        throw new ConnectError('file too large for ReadFile: use StreamReadFile', Code.ResourceExhausted);
+        throw tooLarge();
       }
+      // Counted as it comes too: an answer without a length (or a wrong one) is held to the same bound.
       const chunks: Buffer[] = [];
-      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      let read = 0;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        read += chunk.length;
+        if (read > READ_FILE_MAX) {
+          stream.destroy();
+          throw tooLarge();
+        }
+        chunks.push(chunk);
+      }
       return { data: Buffer.concat(chunks) };
     },
 
