@@ -9,6 +9,7 @@ import { GatewayModule } from './gateway.module';
 import { SWAGGER_UI_DIR, TEST_UI_DIR } from './docs/docs.paths';
 import { ApiKeyAuthenticator } from './auth/api-key.authenticator';
 import { attachExecStream } from './exec-stream/exec-stream.socket';
+import { StreamSlots } from './services/stream-slots';
 import { SandboxDataService } from './services/sandbox-data.service';
 import { attachEnvdProxy, EnvdProxy } from './e2b/envd-proxy';
 
@@ -44,6 +45,7 @@ export async function bootstrapGateway(options: { port?: number; host?: string }
   app.useStaticAssets(TEST_UI_DIR, { prefix: '/test/', index: false, redirect: false });
   const host = options.host ?? process.env.WRENN_BIND ?? '0.0.0.0';
   const apiKeys = app.get(ApiKeyAuthenticator);
+  const slots = app.get(StreamSlots);
   attachExecStream(app.getHttpServer(), app.get(SandboxDataService), async (req) => {
     const caller = await apiKeys.authenticate(req.headers);
     assertScope(caller.scope, 'GET', new URL(req.url ?? '/', 'http://x').pathname, true);
@@ -51,6 +53,7 @@ export async function bootstrapGateway(options: { port?: number; host?: string }
   }, createLogger('gateway'), {
     controlPerSec: config.edge.execControlPerSec,
     controlQueueMax: config.edge.execControlQueueMax,
+    slot: (caller) => slots.acquire(caller),
   });
   attachEnvdProxy(app.getHttpServer(), app.get(EnvdProxy));
   await app.listen(options.port ?? config.port, host);

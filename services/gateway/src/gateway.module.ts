@@ -32,6 +32,7 @@ import { AUTH_CLIENT, AuthClient } from './services/auth.client';
 import { UsageRepository } from './repositories/usage.repository';
 import { AuditService } from './services/audit.service';
 import { EventStreamService } from './services/event-stream.service';
+import { StreamSlots } from './services/stream-slots';
 import { USAGE_CLOCK, UsageService } from './services/usage.service';
 import { ReadYourWrites } from './services/read-your-writes';
 import { SandboxesService, SCHEDULER_CLIENT } from './services/sandboxes.service';
@@ -92,6 +93,7 @@ import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
     UsageService,
     { provide: USAGE_CLOCK, useValue: () => Date.now() },
     EventStreamService,
+    StreamSlots,
   ],
   exports: [SandboxesService, SandboxDataService, SandboxRepository, ActivityRecorder, HostTokens],
 })
