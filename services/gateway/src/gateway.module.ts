@@ -9,6 +9,7 @@ import { serviceIdentity } from '@wrenn/nats-auth';
 const GATEWAY = serviceIdentity('gateway');
 import { CONFIG, DataSourceCloser, ServiceKitModule } from '@wrenn/service-kit';
 import { AccessGuard } from './auth/access.guard';
+import { RequestRateLimiter } from './auth/request-rate.limiter';
 import { ApiKeyAuthenticator } from './auth/api-key.authenticator';
 import { JwtStrategy } from './auth/jwt.strategy';
 import { ApiKeysController } from './controllers/api-keys.controller';
@@ -94,6 +95,7 @@ import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
     { provide: USAGE_CLOCK, useValue: () => Date.now() },
     EventStreamService,
     StreamSlots,
+    RequestRateLimiter,
   ],
   exports: [SandboxesService, SandboxDataService, SandboxRepository, ActivityRecorder, HostTokens],
 })
