@@ -217,8 +217,10 @@ export function dataPlaneService(orchestrator: SandboxOrchestrator, tokens: Host
     async listDir(req, ctx) {
       await authorize(ctx, req.sandboxId);
       const envd = await envdOf(req.sandboxId);
-      const entries = await envd.listDir(req.path, req.depth || 1, req.user || 'root');
+      const listed = await envd.listDir(req.path, req.depth || 1, req.user || 'root');
+      const { entries, nextAfter } = pageOf(listed, req.limit, req.after);
       return {
+        nextAfter,
         entries: entries.map((e) => ({
           name: e.name,
           path: e.path,
@@ -231,6 +233,18 @@ export function dataPlaneService(orchestrator: SandboxOrchestrator, tokens: Host
       };
     },
   });
+}
+
+/**
+ * One page of a listing: entries in the order of their paths (code units, the same on every
+ * call), those after `after`, at most `limit` (0: all). The next page starts after this page's
+ * last path, so entries added or removed between calls shift nothing already seen.
+ */
+export function pageOf<T extends { path: string }>(entries: T[], limit: number, after: string): { entries: T[]; nextAfter: string } {
+  const sorted = entries.filter((e) => !after || e.path > after).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  if (!limit || sorted.length <= limit) return { entries: sorted, nextAfter: '' };
+  const page = sorted.slice(0, limit);
+  return { entries: page, nextAfter: page[page.length - 1].path };
 }
 
 export interface DataPlaneServer {
