@@ -22,7 +22,7 @@ async function timed(n, call, expect) {
   return out;
 }
 
-const p = await startPlatform('benchid', { WRENN_LOGIN_MAX_PER_ADDRESS: '100000' });
+const p = await startPlatform('benchid', { WRENN_LOGIN_MAX_PER_ADDRESS: '100000', WRENN_RATE_PER_KEY_PER_MIN: '1000000', WRENN_RATE_PER_ADDRESS_PER_MIN: '1000000' });
 try {
   const run = Date.now().toString(36);
   const signups = await timed(LOGINS, (i) => p.api('POST', '/v1/auth/signup', { email: `bench${i}-${run}@example.test`, password: 'benchmark password' }, { auth: 'none' }), 202);

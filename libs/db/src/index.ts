@@ -8,3 +8,4 @@ export * from './transient';
 export * from './platform-secret';
 export * from './roles';
 export * from './database-setup';
+export * from './sliding-windows';

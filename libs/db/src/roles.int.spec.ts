@@ -90,7 +90,7 @@ describe('service roles (real PostgreSQL)', () => {
     }
   });
 
-  it('the gateway reads projections and the JWT key, and writes nothing', async () => {
+  it('the gateway reads projections and the JWT key, and writes only its request-rate counters', async () => {
     for (const table of ['sandboxes', 'templates', 'audit_log', 'usage_intervals', 'usage_sandboxes', 'projection_checkpoints']) await allowed('gateway', `SELECT * FROM ${table} LIMIT 1`);
     const key = await as.gateway!.query(`SELECT value FROM platform_secrets WHERE name = 'jwt_hs256'`);
     assert.ok(key.rows[0]?.value.length >= 32, 'the migrations generated the JWT key');
@@ -102,6 +102,9 @@ describe('service roles (real PostgreSQL)', () => {
     await refused('gateway', `INSERT INTO platform_secrets (name, value) VALUES ('x', 'y')`);
     await refused('gateway', 'SELECT * FROM users');
     await refused('gateway', 'SELECT * FROM api_keys');
+    await allowed('gateway', `INSERT INTO request_rate_windows (bucket, window_sec, win, current, previous) VALUES ('k', 60, 1, 1, 0)`);
+    // Not the auth service's: a gateway cannot lift a login lockout.
+    await refused('gateway', `DELETE FROM rate_windows WHERE true`);
   });
 
   it('auth writes its identity tables and nothing of the read models', async () => {

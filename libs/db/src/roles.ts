@@ -29,10 +29,11 @@ export type DatabaseService = (typeof DATABASE_SERVICES)[number];
  */
 export const SERVICE_GRANTS: Record<DatabaseService, Record<string, Privilege[]>> = {
   // Reads projections (and their checkpoints, for read-your-writes) and the JWT key to check
-  // user tokens. Writes nothing.
+  // user tokens. Writes only its own request-rate counters.
   gateway: {
     ...Object.fromEntries([...PROJECTIONS, 'projection_checkpoints'].map((t) => [t, READ])),
     platform_secrets: READ,
+    request_rate_windows: WRITE,
   },
   auth: Object.fromEntries(IDENTITY.map((t) => [t, WRITE])),
   // The projection runners: write the read models and rebuild them on replay (TRUNCATE), never DDL.

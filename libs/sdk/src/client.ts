@@ -10,7 +10,7 @@ import { ExecSession, ExecStreamStart } from './exec-stream';
 import { parseSse } from './sse';
 import type {
   NetworkPolicy,
-  ApiKey, ApiKeyScope, AuditPage, AuditQuery, CreatedApiKey, CreateSandbox, DirEntry, ExecRequest, ExecResult, FileTarget, Health,
+  ApiKey, ApiKeyScope, AuditPage, AuditQuery, CreatedApiKey, CreateSandbox, DirEntry, DirPage, ExecRequest, ExecResult, FileTarget, Health,
   ListSandboxes, LiveEvent, LoginResult, Me, Metrics, Quotas, Sandbox, SignupResult, Snapshot, Usage, Written,
 } from './types';
 
@@ -212,8 +212,22 @@ export class WrennClient {
     return Buffer.concat(chunks).toString('utf8');
   }
 
-  async listFiles(id: string, target: FileTarget & { depth?: number }): Promise<DirEntry[]> {
-    return (await this.json<{ entries: DirEntry[] }>('GET', `/v1/sandboxes/${seg(id)}/files/list`, { query: { ...target } })).entries;
+  /** A whole directory listing, page after page (each at most the gateway's page size). */
+  async listFiles(id: string, target: FileTarget & { depth?: number; limit?: number }): Promise<DirEntry[]> {
+    const all: DirEntry[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.listFilesPage(id, { ...target, cursor });
+      all.push(...page.entries);
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    return all;
+  }
+
+  /** One page of a directory listing, in path order; pass `next_cursor` back as `cursor` for the next (null: the last page). */
+  async listFilesPage(id: string, target: FileTarget & { depth?: number; limit?: number; cursor?: string }): Promise<DirPage> {
+    const page = await this.json<Partial<DirPage>>('GET', `/v1/sandboxes/${seg(id)}/files/list`, { query: { ...target } });
+    return { entries: page.entries ?? [], next_cursor: page.next_cursor ?? null };
   }
 
   // ── snapshot templates ──────────────────────────────────────────────────

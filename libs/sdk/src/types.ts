@@ -101,6 +101,13 @@ export interface DirEntry {
   symlink_target?: string;
 }
 
+/** One page of `GET /v1/sandboxes/{id}/files/list`. */
+export interface DirPage {
+  entries: DirEntry[];
+  /** The `cursor` of the next page; null on the last. */
+  next_cursor: string | null;
+}
+
 export interface Snapshot {
   id: string;
   name: string;

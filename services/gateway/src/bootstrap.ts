@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { loadConfig } from '@wrenn/config';
@@ -9,6 +10,8 @@ import { GatewayModule } from './gateway.module';
 import { SWAGGER_UI_DIR, TEST_UI_DIR } from './docs/docs.paths';
 import { ApiKeyAuthenticator } from './auth/api-key.authenticator';
 import { attachExecStream } from './exec-stream/exec-stream.socket';
+import { StreamSlots } from './services/stream-slots';
+import { RequestRateLimiter } from './auth/request-rate.limiter';
 import { SandboxDataService } from './services/sandbox-data.service';
 import { attachEnvdProxy, EnvdProxy } from './e2b/envd-proxy';
 
@@ -44,13 +47,22 @@ export async function bootstrapGateway(options: { port?: number; host?: string }
   app.useStaticAssets(TEST_UI_DIR, { prefix: '/test/', index: false, redirect: false });
   const host = options.host ?? process.env.WRENN_BIND ?? '0.0.0.0';
   const apiKeys = app.get(ApiKeyAuthenticator);
+  const slots = app.get(StreamSlots);
+  const rate = app.get(RequestRateLimiter);
+  // An upgrade request never passes through Express, so its address is read with Express's own
+  // request prototype (and thus its trust-proxy setting), the same as req.ip of a REST call.
+  const express = app.getHttpAdapter().getInstance() as { request: object };
+  const clientAddress = (req: IncomingMessage): string | undefined =>
+    (Object.create(express.request, { headers: { value: req.headers }, socket: { value: req.socket }, connection: { value: req.socket } }) as { ip?: string }).ip;
   attachExecStream(app.getHttpServer(), app.get(SandboxDataService), async (req) => {
     const caller = await apiKeys.authenticate(req.headers);
     assertScope(caller.scope, 'GET', new URL(req.url ?? '/', 'http://x').pathname, true);
+    await rate.hit(caller, clientAddress(req));
     return caller;
   }, createLogger('gateway'), {
     controlPerSec: config.edge.execControlPerSec,
     controlQueueMax: config.edge.execControlQueueMax,
+    slot: (caller) => slots.acquire(caller),
   });
   attachEnvdProxy(app.getHttpServer(), app.get(EnvdProxy));
   await app.listen(options.port ?? config.port, host);

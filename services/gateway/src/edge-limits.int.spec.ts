@@ -100,4 +100,45 @@ describe('edge limits and key scopes', () => {
     d.abort.abort();
     b.abort.abort();
   });
+
+  it('counts exec streams with event streams: a key at its cap of 2 gets a plain 429 too_many_streams for the next exec upgrade', async () => {
+    const url = `${h.gateway.url.replace('http', 'ws')}/v1/sandboxes/sb_x/exec/stream`;
+    /** Opens an exec WebSocket; resolves with the socket, or with the HTTP answer that refused it. */
+    const exec = () =>
+      new Promise<{ ws?: WebSocket; status?: number; body?: string }>((resolve, reject) => {
+        const ws = new WebSocket(url, { headers: h.authHeaders() });
+        ws.once('open', () => resolve({ ws }));
+        ws.once('unexpected-response', (_req, res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode, body }));
+        });
+        ws.once('error', reject);
+      });
+    const events = new AbortController();
+    const sockets: WebSocket[] = [];
+    const held = async () => {
+      const r = await exec();
+      if (r.ws) sockets.push(r.ws);
+      return r;
+    };
+    try {
+      const sse = await fetch(`${h.gateway.url}/v1/events`, { headers: h.authHeaders(), signal: events.signal });
+      assert.equal(sse.status, 200);
+      const first = await held();
+      assert.ok(first.ws, `the first exec stream opened (${first.status} ${first.body})`);
+      const refused = await held();
+      assert.equal(refused.status, 429);
+      assert.equal(JSON.parse(refused.body!).error.code, 'too_many_streams');
+      // An event stream is refused too while the exec stream holds the other slot.
+      const third = await fetch(`${h.gateway.url}/v1/events`, { headers: h.authHeaders() });
+      assert.equal(third.status, 429);
+      await third.body?.cancel();
+      first.ws!.close();
+      await eventually(async () => (await held()).ws, 10_000, "the exec stream's slot to free up");
+    } finally {
+      for (const ws of sockets) ws.terminate();
+      events.abort();
+    }
+  });
 });

@@ -9,6 +9,7 @@ import { serviceIdentity } from '@wrenn/nats-auth';
 const GATEWAY = serviceIdentity('gateway');
 import { CONFIG, DataSourceCloser, ServiceKitModule } from '@wrenn/service-kit';
 import { AccessGuard } from './auth/access.guard';
+import { RequestRateLimiter } from './auth/request-rate.limiter';
 import { ApiKeyAuthenticator } from './auth/api-key.authenticator';
 import { JwtStrategy } from './auth/jwt.strategy';
 import { ApiKeysController } from './controllers/api-keys.controller';
@@ -32,6 +33,7 @@ import { AUTH_CLIENT, AuthClient } from './services/auth.client';
 import { UsageRepository } from './repositories/usage.repository';
 import { AuditService } from './services/audit.service';
 import { EventStreamService } from './services/event-stream.service';
+import { StreamSlots } from './services/stream-slots';
 import { USAGE_CLOCK, UsageService } from './services/usage.service';
 import { ReadYourWrites } from './services/read-your-writes';
 import { SandboxesService, SCHEDULER_CLIENT } from './services/sandboxes.service';
@@ -92,6 +94,8 @@ import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
     UsageService,
     { provide: USAGE_CLOCK, useValue: () => Date.now() },
     EventStreamService,
+    StreamSlots,
+    RequestRateLimiter,
   ],
   exports: [SandboxesService, SandboxDataService, SandboxRepository, ActivityRecorder, HostTokens],
 })

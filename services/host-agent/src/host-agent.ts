@@ -43,7 +43,7 @@ export class HostAgent implements RunningService {
     try {
       const names = naming(config.namespace);
       const { runtime, network } = createRuntimeAndNetwork(config, log);
-      const orchestrator = new SandboxOrchestrator(runtime, log, { egress: network, policyDir: join(config.host.stateDir, 'network-policies') });
+      const orchestrator = new SandboxOrchestrator(runtime, log, { egress: network, policyDir: join(config.host.stateDir, 'network-policies'), envdErrorBodyMax: config.edge.envdErrorBodyMax });
       const agent = new HostAgent(config, nc, orchestrator, log);
       const started = performance.now();
       const report = await orchestrator.start();

@@ -98,7 +98,7 @@ describe('bad input to every documented endpoint', { timeout: 600_000 }, () => {
   let sandboxId = '';
 
   before(async () => {
-    p = await startPlatform('fuzz', { WRENN_LOGIN_MAX_PER_ADDRESS: '100000' });
+    p = await startPlatform('fuzz', { WRENN_LOGIN_MAX_PER_ADDRESS: '100000', WRENN_RATE_PER_KEY_PER_MIN: '1000000', WRENN_RATE_PER_ADDRESS_PER_MIN: '1000000' });
     const created = await p.api('POST', '/v1/sandboxes', { memory_mb: 128 });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     sandboxId = created.body.id;

@@ -164,6 +164,41 @@ describe('data plane: exec and files', () => {
     assert.equal(noPath.status, 400);
   });
 
+  it('lists a directory of more entries than a page a page at a time, with an opaque cursor', async () => {
+    // 1,200 entries: more than the page maximum (WRENN_LIST_DIR_PAGE_MAX, 1000).
+    const made = await p.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'sh', args: ['-c', 'mkdir -p /tmp/many && cd /tmp/many && seq -f "f%04g" 1 1200 | xargs touch && ls | wc -l'] });
+    assert.equal(made.body.stdout, '1200\n', JSON.stringify(made.body));
+    const list = (query: string) => p.api('GET', `/v1/sandboxes/${id}/files/list?path=/tmp/many${query}`);
+    const whole = await list('');
+    assert.equal(whole.status, 200);
+    assert.equal(whole.body.entries.length, 1000, 'no limit: the page maximum');
+    assert.equal(typeof whole.body.next_cursor, 'string');
+    const rest = await list(`&cursor=${encodeURIComponent(whole.body.next_cursor)}`);
+    assert.equal(rest.body.entries.length, 200);
+    assert.equal(rest.body.next_cursor, null);
+    const above = await list('&limit=5000');
+    assert.equal(above.body.entries.length, 1000, 'a limit above the maximum is the maximum');
+
+    const names: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page = await list(`&limit=450${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      names.push(...page.body.entries.map((e: { name: string }) => e.name));
+      cursor = page.body.next_cursor;
+      pages++;
+    } while (cursor);
+    assert.equal(pages, 3);
+    assert.deepEqual(names, Array.from({ length: 1200 }, (_, i) => `f${String(i + 1).padStart(4, '0')}`), 'every entry once, in order');
+
+    const elsewhere = await p.api('GET', `/v1/sandboxes/${id}/files/list?path=/tmp&cursor=${encodeURIComponent(whole.body.next_cursor)}`);
+    assert.equal(elsewhere.status, 400, 'a cursor of another directory');
+    const forged = await list('&cursor=not-a-cursor');
+    assert.equal(forged.status, 400);
+    assert.equal(forged.body.error.code, 'validation_failed');
+  });
+
   it('answers 400 to a multipart upload whose body ends before its closing boundary', async () => {
     const body = '--cut\r\ncontent-disposition: form-data; name="file"; filename="c.txt"\r\ncontent-type: text/plain\r\n\r\nhalf a fi';
     const res = await fetch(`${p.url}/v1/sandboxes/${id}/files?path=/home/user/notes/c.txt&user=user`, {

@@ -86,6 +86,10 @@ export async function startPlatform(label: string, extraEnv: Record<string, stri
     WRENN_REAPER_INTERVAL_MS: '500',
     WRENN_REAPER_PENDING_GRACE_MS: '3000',
     WRENN_REAPER_SETTLE_MS: '1500',
+    // Tests poll every 50 ms from one address, past the default request rate (1200 a minute) in
+    // a long wait; the rate limits have their own tests (request-rate.int.spec.ts).
+    WRENN_RATE_PER_KEY_PER_MIN: '100000',
+    WRENN_RATE_PER_ADDRESS_PER_MIN: '100000',
     LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'warn',
     ...extraEnv,
   };

@@ -12,6 +12,7 @@ import type { Caller } from '../services/sandboxes.service';
 import { AuthenticatedRequest, Public, UserAuth } from './access.decorators';
 import { AccessGuard } from './access.guard';
 import { ApiKeyAuthenticator } from './api-key.authenticator';
+import type { RequestRateLimiter } from './request-rate.limiter';
 import { JwtStrategy } from './jwt.strategy';
 
 const SECRET = 'unit-test-secret-unit-test-secret';
@@ -44,7 +45,7 @@ function setup() {
   // Registers the 'jwt' strategy with passport; a configured key means no database is read.
   new JwtStrategy({} as DataSource, { ...loadConfig({}), auth: { ...loadConfig({}).auth, jwtSecret: SECRET } });
   const keys = new FakeKeys();
-  const guard = new AccessGuard(new Reflector(), keys as unknown as ApiKeyAuthenticator);
+  const guard = new AccessGuard(new Reflector(), keys as unknown as ApiKeyAuthenticator, { hit: async () => undefined } as unknown as RequestRateLimiter);
   const run = async (cls: new () => object, method: string, headers: IncomingHttpHeaders = {}) => {
     const req = { headers, method: 'GET', url: '/' } as AuthenticatedRequest & { headers: IncomingHttpHeaders };
     const handler = (cls.prototype as Record<string, () => void>)[method];

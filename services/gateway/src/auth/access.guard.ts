@@ -6,6 +6,7 @@ import type { Request } from 'express';
 import { Access, ACCESS_METADATA, AuthenticatedRequest } from './access.decorators';
 import { ApiKeyAuthenticator } from './api-key.authenticator';
 import { assertScope } from './key-scope';
+import { RequestRateLimiter } from './request-rate.limiter';
 import { TokenUser } from './jwt.strategy';
 
 /**
@@ -17,6 +18,7 @@ export class AccessGuard extends AuthGuard('jwt') {
   constructor(
     private readonly reflector: Reflector,
     private readonly apiKeys: ApiKeyAuthenticator,
+    private readonly rate: RequestRateLimiter,
   ) {
     super();
   }
@@ -29,10 +31,12 @@ export class AccessGuard extends AuthGuard('jwt') {
       await super.canActivate(context);
       const user = req.user!;
       req.caller = { teamId: user.teamId, actor: { kind: 'user', id: user.userId } };
+      await this.rate.hit(req.caller, req.ip);
       return true;
     }
     req.caller = await this.apiKeys.authenticate(req.headers);
     assertScope(req.caller.scope, req.method, req.path);
+    await this.rate.hit(req.caller, req.ip);
     return true;
   }
 

@@ -120,7 +120,7 @@ export class FilesController {
   }
 
   @Get('list')
-  async list(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: ListQuery): Promise<{ entries: DirEntryView[] }> {
-    return { entries: await this.data.list(caller, id, query.path, query.depth, query.user) };
+  async list(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: ListQuery): Promise<{ entries: DirEntryView[]; next_cursor: string | null }> {
+    return this.data.list(caller, id, query);
   }
 }

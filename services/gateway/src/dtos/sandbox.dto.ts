@@ -106,6 +106,14 @@ export class FileQuery {
 export class ListQuery extends FileQuery {
   @Omittable() @IntFromString() @IsInt() @Min(1) @Max(16)
   depth: number = 1;
+
+  /** Entries per page; above WRENN_LIST_DIR_PAGE_MAX (or absent) it is that maximum. */
+  @Omittable() @IntFromString() @IsInt() @Min(1)
+  limit?: number;
+
+  /** The `next_cursor` of the page before. */
+  @Omittable() @IsString() @MinLength(1) @MaxLength(8192)
+  cursor?: string;
 }
 
 export interface DirEntryView {

@@ -122,6 +122,8 @@ export class ControlRate {
 export interface ExecStreamLimits {
   controlPerSec: number;
   controlQueueMax: number;
+  /** Takes one of the caller's live-stream slots (throws 429 `too_many_streams` when none is left); returns its release. */
+  slot?: (caller: Caller) => () => void;
   /** Called with each stream's input queue (tests watch its high-water mark). */
   observe?: (queue: InputQueue) => void;
 }
@@ -202,10 +204,16 @@ export function attachExecStream(
     }
     // The client may hang up while its key is checked; that must not become an unhandled error.
     socket.on('error', () => socket.destroy());
-    authenticate(req).then(
-      (who) => wss.handleUpgrade(req, socket, head, (ws) => void session(ws, id, who)),
-      (error) => refuse(socket, error instanceof WrennError ? error : new WrennError(ErrorCode.Internal, 'internal error')),
-    );
+    authenticate(req)
+      .then((who) => {
+        // Counted before the upgrade, so a key at its cap gets a plain 429 rather than a socket;
+        // given back when the socket closes, however the session ends (or the upgrade fails).
+        if (socket.destroyed) return; // gone while its key was checked: nothing to count
+        const release = limits.slot?.(who);
+        if (release) socket.once('close', release);
+        wss.handleUpgrade(req, socket, head, (ws) => void session(ws, id, who));
+      })
+      .catch((error) => refuse(socket, error instanceof WrennError ? error : new WrennError(ErrorCode.Internal, 'internal error')));
   });
 
   async function session(ws: WebSocket, id: string, who: Caller): Promise<void> {

@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
-import { ErrorCode, Naming, WrennError } from '@wrenn/contracts';
+import { Naming } from '@wrenn/contracts';
 import { WrennConfig } from '@wrenn/config';
 import { decodeEvent, EventHeader, StoredEvent } from '@wrenn/eventlog';
 import type { Logger } from '@wrenn/logger';
@@ -8,6 +8,7 @@ import type { Response } from 'express';
 import { DeliverPolicy, NatsConnection } from 'nats';
 import { EventEnvelopeView } from '../dtos/audit.dto';
 import { Caller } from './sandboxes.service';
+import { StreamSlots } from './stream-slots';
 
 /** One event as the live stream sends it in `data:`. */
 export interface LiveEventView extends EventEnvelopeView {
@@ -48,32 +49,18 @@ interface OpenStream {
 @Injectable()
 export class EventStreamService implements BeforeApplicationShutdown {
   private readonly open = new Set<OpenStream>();
-  /** Open streams per API key (or user): past WRENN_MAX_STREAMS_PER_KEY a new one is refused. */
-  private readonly perKey = new Map<string, number>();
 
   constructor(
     @Inject(NATS) private readonly nc: NatsConnection,
     @Inject(NAMING) private readonly naming: Naming,
     @Inject(CONFIG) private readonly config: WrennConfig,
     @Inject(LOGGER) private readonly log: Logger,
+    private readonly slots: StreamSlots,
   ) {}
 
   /** Streams until the client goes away or the gateway shuts down. `after`: last sequence seen. */
   async stream(caller: Caller, after: number | undefined, res: Response): Promise<void> {
-    const holder = `${caller.actor.kind}:${caller.actor.id}`;
-    const held = this.perKey.get(holder) ?? 0;
-    if (held >= this.config.edge.maxStreamsPerKey) {
-      throw new WrennError(ErrorCode.TooManyStreams, `this key has ${held} live event streams open, the most it may`, { max: this.config.edge.maxStreamsPerKey });
-    }
-    this.perKey.set(holder, held + 1);
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      const n = (this.perKey.get(holder) ?? 1) - 1;
-      if (n <= 0) this.perKey.delete(holder);
-      else this.perKey.set(holder, n);
-    };
+    const release = this.slots.acquire(caller);
     res.once('close', release);
     try {
       await this.serve(caller, after, res);

@@ -1,9 +1,12 @@
 import { create } from '@bufbuild/protobuf';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { WrennConfig } from '@wrenn/config';
+import { CONFIG } from '@wrenn/service-kit';
 import { dataPlanePb } from '@wrenn/proto';
 import { ActivityRecorder } from '../activity/activity.recorder';
 import { DataPlaneClients, fromConnect } from '../data-plane/data-plane.clients';
 import { DirEntryView, ExecDto, ExecView } from '../dtos/sandbox.dto';
+import { decodeListCursor, encodeListCursor } from './list-cursor';
 import { Caller, SandboxesService } from './sandboxes.service';
 
 const { StreamWriteFileRequestSchema, ExecStreamRequestSchema } = dataPlanePb;
@@ -39,6 +42,7 @@ export class SandboxDataService {
     private readonly sandboxes: SandboxesService,
     private readonly dataPlanes: DataPlaneClients,
     private readonly activity: ActivityRecorder,
+    @Inject(CONFIG) private readonly config: WrennConfig,
   ) {}
 
   /**
@@ -134,11 +138,20 @@ export class SandboxDataService {
     })());
   }
 
-  async list(caller: Caller, id: string, path: string, depth: number, user: string | undefined): Promise<DirEntryView[]> {
+  /**
+   * One page of a directory listing: at most `limit` entries (never more than
+   * WRENN_LIST_DIR_PAGE_MAX), in path order, and the cursor of the next page when there is one.
+   * The host agent cuts the page, so neither the data plane's answer nor ours grows with the
+   * directory.
+   */
+  async list(caller: Caller, id: string, query: { path: string; depth: number; user?: string; limit?: number; cursor?: string }): Promise<{ entries: DirEntryView[]; next_cursor: string | null }> {
+    const max = this.config.edge.listDirPageMax;
+    const limit = Math.min(query.limit ?? max, max);
+    const after = query.cursor ? decodeListCursor(query.cursor, query.path, query.depth) : '';
     const client = await this.client(caller, id);
     try {
-      const res = await client.listDir({ sandboxId: id, path, depth, user: user ?? '' });
-      return res.entries.map((e) => ({
+      const res = await client.listDir({ sandboxId: id, path: query.path, depth: query.depth, user: query.user ?? '', limit, after });
+      const entries = res.entries.map((e) => ({
         name: e.name,
         path: e.path,
         type: e.type,
@@ -147,6 +160,7 @@ export class SandboxDataService {
         modified_at: e.modifiedAt,
         ...(e.symlinkTarget ? { symlink_target: e.symlinkTarget } : {}),
       }));
+      return { entries, next_cursor: res.nextAfter ? encodeListCursor(query.path, query.depth, res.nextAfter) : null };
     } catch (error) {
       throw fromConnect(error);
     }

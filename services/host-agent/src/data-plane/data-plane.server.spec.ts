@@ -9,7 +9,7 @@ import { generateHostTokenKeys, HOST_TOKEN_HEADER, HostTokenSigner, HostTokenVer
 import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { SandboxOrchestrator } from '../sandbox/sandbox-orchestrator';
-import { DataPlaneServer, startDataPlane } from './data-plane.server';
+import { DataPlaneServer, pageOf, startDataPlane } from './data-plane.server';
 
 const HOST = 'host-a';
 const HERE = 'sb_01jz0000000000000000000001';
@@ -141,5 +141,22 @@ describe('data plane (host agent): every call needs a host token', () => {
       socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
     });
     assert.equal(outcome, 'ECONNREFUSED');
+  });
+});
+
+describe('directory pages', () => {
+  const entries = ['/d/c', '/d/a', '/d/e', '/d/b', '/d/d'].map((path) => ({ path }));
+  it('hands out entries in path order, a page at a time, each starting after the last of the one before', () => {
+    const first = pageOf(entries, 2, '');
+    assert.deepEqual(first, { entries: [{ path: '/d/a' }, { path: '/d/b' }], nextAfter: '/d/b' });
+    const second = pageOf(entries, 2, first.nextAfter);
+    assert.deepEqual(second, { entries: [{ path: '/d/c' }, { path: '/d/d' }], nextAfter: '/d/d' });
+    assert.deepEqual(pageOf(entries, 2, second.nextAfter), { entries: [{ path: '/d/e' }], nextAfter: '' });
+    assert.deepEqual(pageOf(entries, 5, ''), { entries: [...entries].sort((a, b) => (a.path < b.path ? -1 : 1)), nextAfter: '' }, 'exactly a page: no next');
+  });
+  it('skips nothing when an entry before the cursor goes away between pages', () => {
+    const first = pageOf(entries, 2, '');
+    const fewer = entries.filter((e) => e.path !== '/d/a');
+    assert.deepEqual(pageOf(fewer, 2, first.nextAfter).entries, [{ path: '/d/c' }, { path: '/d/d' }]);
   });
 });

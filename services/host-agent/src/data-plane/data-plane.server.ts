@@ -12,6 +12,8 @@ import { exitCodeOf } from '../envd-client/envd.client';
 import { SandboxOrchestrator } from '../sandbox/sandbox-orchestrator';
 
 const { DataPlane, ExecStreamResponseSchema, FileChunkSchema } = dataPlanePb;
+/** ReadFile answers in one message; a file larger than this goes through StreamReadFile. */
+const READ_FILE_MAX = 64 * 1024 * 1024;
 
 /** The header that carries Wrenn's own error code across the data plane. */
 export const ERROR_CODE_HEADER = 'wrenn-error-code';
@@ -182,12 +184,22 @@ export function dataPlaneService(orchestrator: SandboxOrchestrator, tokens: Host
       await authorize(ctx, req.sandboxId);
       const envd = await envdOf(req.sandboxId);
       const { size, stream } = await envd.download(req.path, req.user || 'root');
-      if (size > 64 * 1024 * 1024) {
+      const tooLarge = () => new ConnectError('file too large for ReadFile: use StreamReadFile', Code.ResourceExhausted);
+      if (size > READ_FILE_MAX) {
         stream.destroy();
-        throw new ConnectError('file too large for ReadFile: use StreamReadFile', Code.ResourceExhausted);
+        throw tooLarge();
       }
+      // Counted as it comes too: an answer without a length (or a wrong one) is held to the same bound.
       const chunks: Buffer[] = [];
-      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      let read = 0;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        read += chunk.length;
+        if (read > READ_FILE_MAX) {
+          stream.destroy();
+          throw tooLarge();
+        }
+        chunks.push(chunk);
+      }
       return { data: Buffer.concat(chunks) };
     },
 
@@ -205,8 +217,10 @@ export function dataPlaneService(orchestrator: SandboxOrchestrator, tokens: Host
     async listDir(req, ctx) {
       await authorize(ctx, req.sandboxId);
       const envd = await envdOf(req.sandboxId);
-      const entries = await envd.listDir(req.path, req.depth || 1, req.user || 'root');
+      const listed = await envd.listDir(req.path, req.depth || 1, req.user || 'root');
+      const { entries, nextAfter } = pageOf(listed, req.limit, req.after);
       return {
+        nextAfter,
         entries: entries.map((e) => ({
           name: e.name,
           path: e.path,
@@ -219,6 +233,18 @@ export function dataPlaneService(orchestrator: SandboxOrchestrator, tokens: Host
       };
     },
   });
+}
+
+/**
+ * One page of a listing: entries in the order of their paths (code units, the same on every
+ * call), those after `after`, at most `limit` (0: all). The next page starts after this page's
+ * last path, so entries added or removed between calls shift nothing already seen.
+ */
+export function pageOf<T extends { path: string }>(entries: T[], limit: number, after: string): { entries: T[]; nextAfter: string } {
+  const sorted = entries.filter((e) => !after || e.path > after).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  if (!limit || sorted.length <= limit) return { entries: sorted, nextAfter: '' };
+  const page = sorted.slice(0, limit);
+  return { entries: page, nextAfter: page[page.length - 1].path };
 }
 
 export interface DataPlaneServer {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { DEFAULT_ENVD_ERROR_BODY_MAX, readBoundedFetch } from './bounded-body';
 
 /**
  * envd's access token, per sandbox. envd runs as root inside the sandbox and starts processes as
@@ -35,7 +36,7 @@ export function envdTokenEnv(token: string): { ENVD_ACCESS_TOKEN: string } {
  * takes the first token it is given; one resumed from a snapshot of another sandbox (a template)
  * still holds that sandbox's token, which `current` must name for envd to accept the new one.
  */
-export async function initEnvdAccessToken(envdUrl: string, token: string, current?: string, timeoutMs = 10_000): Promise<void> {
+export async function initEnvdAccessToken(envdUrl: string, token: string, current?: string, timeoutMs = 10_000, bodyMax = DEFAULT_ENVD_ERROR_BODY_MAX): Promise<void> {
   const res = await fetch(new URL('/init', envdUrl), {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(current ? { [ENVD_ACCESS_TOKEN_HEADER]: current } : {}) },
@@ -43,10 +44,14 @@ export async function initEnvdAccessToken(envdUrl: string, token: string, curren
     signal: AbortSignal.timeout(timeoutMs),
   });
   if (res.status !== 204 && res.status !== 200) {
-    const reason = await res
-      .json()
-      .then((b) => (b as { reason?: string }).reason)
-      .catch(() => undefined);
+    const body = await readBoundedFetch(res, bodyMax).catch(() => undefined);
+    let reason: string | undefined;
+    try {
+      if (body && !body.truncated) reason = (JSON.parse(body.text) as { reason?: string }).reason;
+    } catch {
+      /* not JSON */
+    }
     throw new Error(`envd refused its access token: ${res.status}${reason ? ` ${reason}` : ''}`);
   }
+  await res.body?.cancel();
 }

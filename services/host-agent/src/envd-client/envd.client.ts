@@ -6,6 +6,7 @@ import { request as httpRequest, IncomingMessage, Agent } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ENVD_ACCESS_TOKEN_HEADER } from './envd-token';
+import { BoundedText, DEFAULT_ENVD_ERROR_BODY_MAX, readBounded } from './bounded-body';
 
 export interface ProcessSpec {
   cmd: string;
@@ -38,6 +39,8 @@ export class EnvdClient {
     readonly baseUrl: string,
     /** The sandbox's envd access token, sent on every request (see envd-token.ts). */
     readonly accessToken?: string,
+    /** The most of an envd answer read into memory for an error or a small reply (WRENN_ENVD_ERROR_BODY_MAX). */
+    readonly bodyMax = DEFAULT_ENVD_ERROR_BODY_MAX,
   ) {
     const transport = createConnectTransport({ baseUrl, httpVersion: '1.1', nodeOptions: { agent: this.agent } });
     this.process = createClient(processPb.Process, transport);
@@ -58,6 +61,7 @@ export class EnvdClient {
   async healthy(): Promise<boolean> {
     try {
       const res = await fetch(`${this.baseUrl}/health`, { signal: AbortSignal.timeout(500) });
+      await res.body?.cancel(); // the status is the answer; a body is never read
       return res.status === 204;
     } catch {
       return false;
@@ -172,9 +176,10 @@ export class EnvdClient {
     );
     await Promise.all([pipeline(counted, req), response]);
     const res = await response;
-    const text = await readAll(res);
-    if (res.statusCode !== 200) throw fileError(res.statusCode ?? 500, text, path);
-    const [entry] = JSON.parse(text) as Array<{ path: string }>;
+    const answer = await readBounded(res, this.bodyMax);
+    if (res.statusCode !== 200) throw fileError(res.statusCode ?? 500, answer, path);
+    if (answer.truncated) throw new ConnectError(`${path}: envd's answer to an upload was longer than ${this.bodyMax} bytes`, Code.Internal);
+    const [entry] = JSON.parse(answer.text) as Array<{ path: string }>;
     return { path: entry?.path ?? path, size };
   }
 
@@ -188,7 +193,7 @@ export class EnvdClient {
       req.once('error', reject);
       req.end();
     });
-    if (res.statusCode !== 200) throw fileError(res.statusCode ?? 500, await readAll(res), path);
+    if (res.statusCode !== 200) throw fileError(res.statusCode ?? 500, await readBounded(res, this.bodyMax), path);
     return { size: Number(res.headers['content-length'] ?? 0), stream: res };
   }
 
@@ -198,21 +203,17 @@ export class EnvdClient {
 }
 
 /** envd's file errors as Connect codes (its HTTP status says which). */
-function fileError(status: number, body: string, path: string): ConnectError {
-  let message = body;
+function fileError(status: number, body: BoundedText, path: string): ConnectError {
+  let message = body.text;
   try {
-    message = (JSON.parse(body) as { message?: string }).message ?? body;
+    if (!body.truncated) message = (JSON.parse(body.text) as { message?: string }).message ?? body.text;
   } catch {
     /* not JSON */
   }
+  // A cut body is shown only by its start: what follows is not worth a megabyte of log or answer.
+  if (body.truncated) message = `${message.slice(0, 512)}… (envd's error body was cut at ${Buffer.byteLength(body.text)} bytes)`;
   const code = status === 404 ? Code.NotFound : status === 400 ? Code.InvalidArgument : status === 401 ? Code.PermissionDenied : status === 507 ? Code.ResourceExhausted : Code.Internal;
   return new ConnectError(`${path}: ${message}`, code);
-}
-
-async function readAll(stream: IncomingMessage): Promise<string> {
-  let text = '';
-  for await (const chunk of stream) text += chunk;
-  return text;
 }
 
 class Capped {

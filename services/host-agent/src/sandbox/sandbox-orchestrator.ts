@@ -46,6 +46,8 @@ export interface OrchestratorOptions {
   egress?: SandboxEgress;
   /** Where the policies of running sandboxes are kept, to be applied again after an agent restart. */
   policyDir?: string;
+  /** The most of an envd answer read into memory for an error (WRENN_ENVD_ERROR_BODY_MAX). */
+  envdErrorBodyMax?: number;
 }
 
 export interface Usage {
@@ -300,7 +302,7 @@ export class SandboxOrchestrator {
     let client = this.envdClients.get(sandboxId);
     if (!client) {
       const { envdUrl, accessToken } = await this.runtime.endpoint(sandboxId);
-      client = new EnvdClient(envdUrl, accessToken);
+      client = new EnvdClient(envdUrl, accessToken, this.options.envdErrorBodyMax);
       this.envdClients.set(sandboxId, client);
     }
     return client;

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, readFile, mkdir, readdir } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import { Code } from '@connectrpc/connect';
 import { SandboxSpec } from '@wrenn/contracts';
 import { CgroupManager } from '../../cgroups';
 import { NetworkManager } from '../../networking';
@@ -169,6 +170,8 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
       while (warmRuntime.warmReady === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       assert.equal(warmRuntime.warmReady, 1, 'a warm sandbox started within 30 s');
       const [warmKey] = await readdir(join(warmDir, 'warm'));
+      const pooledToken = JSON.parse(await readFile(join(warmDir, 'warm', warmKey, 'meta.json'), 'utf8')).envdAccessToken as string;
+      assert.ok(pooledToken, 'the warm sandbox has an envd token while pooled');
       const id = newId();
       const started = performance.now();
       created.push(id);
@@ -178,6 +181,13 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
       assert.equal(realpathSync(join(warmDir, 'sandboxes', id)), join(warmDir, 'warm', warmKey), 'the create claimed the warm sandbox');
       const envd = await envdOf(warmRuntime, id);
       assert.equal((await envd.exec({ cmd: 'hostname', args: [] }, 5)).stdout.trim(), id);
+      // The claim rotated envd's token: the pooled one is refused, the claimed one is the meta's.
+      const { envdUrl, accessToken } = await warmRuntime.endpoint(id);
+      assert.notEqual(accessToken, pooledToken);
+      assert.equal(JSON.parse(await readFile(join(warmDir, 'warm', warmKey, 'meta.json'), 'utf8')).envdAccessToken, accessToken);
+      const pooled = new EnvdClient(envdUrl, pooledToken);
+      clients.push(pooled);
+      await assert.rejects(pooled.exec({ cmd: 'true', args: [] }, 5), (error: Error & { code?: number }) => error.code === Code.Unauthenticated);
       assert.equal((await envd.exec({ cmd: 'cat', args: ['/etc/hostname'] }, 5)).stdout.trim(), id);
       const metrics = await warmRuntime.metrics(id);
       assert.equal(metrics.memoryLimitBytes, 300 * 1024 * 1024);

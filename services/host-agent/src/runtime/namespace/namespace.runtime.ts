@@ -10,7 +10,7 @@ import { CleanupStack } from '../../cleanup/cleanup-stack';
 import { NetworkManager } from '../../networking';
 import { EnvdClient } from '../../envd-client/envd.client';
 import { createDiskImage, diskUsedBytes, imageAllocatedBytes, mountDiskImage, unmountDiskImage } from '../../rootfs/disk-image';
-import { envdTokenEnv, newEnvdAccessToken } from '../../envd-client/envd-token';
+import { envdTokenEnv, initEnvdAccessToken, newEnvdAccessToken } from '../../envd-client/envd-token';
 import { OverlayStore } from '../../rootfs/overlay.store';
 import { SnapshotMeta, SnapshotStore } from '../../rootfs/snapshot.store';
 import { TemplateMeta, TemplateStore } from '../../rootfs/template.store';
@@ -248,7 +248,7 @@ export class NamespaceRuntime implements SandboxRuntime {
 
   /**
    * Gives a warm sandbox its identity: cgroups renamed and limited as asked, hostname and
-   * identity files, meta rewritten, and sandboxes/<id> pointing at its directory (renaming the
+   * identity files, a new envd token, meta rewritten, and sandboxes/<id> pointing at its directory (renaming the
    * directory itself would break its overlay, which holds its path).
    */
   private async claim(warm: SandboxMeta, spec: SandboxSpec): Promise<RuntimeSandbox> {
@@ -259,7 +259,14 @@ export class NamespaceRuntime implements SandboxRuntime {
       await this.options.cgroups.update(id, { vcpus: spec.vcpus, memoryMb: spec.memoryMb, pidsMax: this.options.pidsMax ?? 1024 });
       await setHostname(warm.initPid, id);
       await this.writeIdentityFiles(this.overlay.layout(warm.dir).upper, id);
-      const meta: SandboxMeta = { ...warm, sandboxId: id, spec, createdAt: new Date().toISOString() };
+      // A new envd token for the sandbox's life: the one it had while pooled was held before
+      // anyone owned it, and is never the one it runs with. envd takes it only with the old one.
+      let envdAccessToken = warm.envdAccessToken;
+      if (this.options.envd && warm.envdAccessToken) {
+        envdAccessToken = newEnvdAccessToken();
+        await initEnvdAccessToken(`http://${warm.network.sandboxIp}:${ENVD_PORT}`, envdAccessToken, warm.envdAccessToken, 5_000);
+      }
+      const meta: SandboxMeta = { ...warm, sandboxId: id, spec, createdAt: new Date().toISOString(), envdAccessToken };
       await writeFile(join(warm.dir, `${META}.tmp`), JSON.stringify(meta), { mode: 0o600 });
       await rename(join(warm.dir, `${META}.tmp`), join(warm.dir, META));
       await symlink(warm.dir, this.sandboxDir(id));
