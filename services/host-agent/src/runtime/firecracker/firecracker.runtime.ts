@@ -18,7 +18,8 @@ import { FirecrackerClient } from './firecracker.client';
 import { MemoryServer, MemorySnapshots } from './memory-snapshots';
 import { VmNetworks } from './vm-network';
 import { startTime } from '../namespace/proc';
-import { DEFAULT_ID_BASE, idRangeOf } from '../namespace/sandbox-hardening';
+import { IdRanges } from '../namespace/id-ranges';
+import { DEFAULT_ID_BASE } from '../namespace/sandbox-hardening';
 import { hostPathInJail, IN_JAIL, jailDirOf, vmmDeviceRules, VmmJailRequest, vmmInstanceId } from './vmm-jail';
 import { isVmmAlive, launchVmm, stopVmm, VmmProcess } from './vmm-process';
 
@@ -40,6 +41,8 @@ export interface FirecrackerRuntimeOptions {
   cgroups: CgroupManager;
   /** First host id of the slots' id ranges: a VMM runs as the first id of its slot's range. */
   idBase?: number;
+  /** Where the host's id ranges are recorded (shared with every agent and runtime of the machine). */
+  idRangesDir?: string;
   /** Host directories a VMM binary that is not static needs in its jail (the test stand-in's Node). */
   vmmRuntimeDirs?: string[];
   /** Length of each sandbox's sparse CoW file: the most it can write beyond the image. */
@@ -75,6 +78,8 @@ interface VmMeta {
   /** Set while running. */
   vmm?: Pick<VmmProcess, 'pid' | 'startTime' | 'apiSocket'>;
   network?: { index: number; sandboxIp: string };
+  /** The VMM's host ids while it runs (range `number` of the host's, taken host-wide). */
+  ids?: { number: number; hostRoot: number; count: number };
   rootfs?: DmRootfs;
   /** Newest snapshot of the sandbox's own chain (its files under snapshot/). */
   snapshot?: { buildId: string; generations: number };
@@ -131,7 +136,10 @@ export class FirecrackerRuntime implements SandboxRuntime {
   private readonly memory: MemorySnapshots;
   private readonly stableDir: string;
 
+  private readonly idRanges: IdRanges;
+
   constructor(private readonly options: FirecrackerRuntimeOptions) {
+    this.idRanges = new IdRanges(options.network.agentKey, options.idRangesDir, options.idBase ?? DEFAULT_ID_BASE);
     this.memory = options.memory ?? new MemorySnapshots();
     this.stableDir = options.stableDir ?? '/run/wrenn/fc-vm';
   }
@@ -239,13 +247,14 @@ export class FirecrackerRuntime implements SandboxRuntime {
    * What the jail of `meta`'s VMM holds (see vmm-jail.ts): the rootfs and slot are ready, its
    * cgroups made; `restore` for a VM loaded from a snapshot.
    */
-  vmmRequest(meta: Pick<VmMeta, 'sandboxId' | 'network' | 'rootfs'>, netnsPath: string, cgroupProcs: string[], restore?: VmmJailRequest['restore']): VmmJailRequest {
+  vmmRequest(meta: Pick<VmMeta, 'sandboxId' | 'network' | 'rootfs' | 'ids'>, netnsPath: string, cgroupProcs: string[], restore?: VmmJailRequest['restore']): VmmJailRequest {
     return {
       binary: this.options.binary,
       sandboxId: meta.sandboxId,
       sandboxDir: this.sandboxDir(meta.sandboxId),
-      // The slot's id range (the namespace runtime's scheme): no two live VMMs share an id.
-      hostId: idRangeOf(meta.network!.index, this.options.idBase ?? DEFAULT_ID_BASE).hostRoot,
+      // Its own id range, taken host-wide like a namespace sandbox's: no two live VMMs (or
+      // sandboxes of any runtime or agent on the machine) share an id.
+      hostId: meta.ids!.hostRoot,
       cgroupProcs,
       netnsPath,
       kernelPath: this.options.kernelPath,
@@ -265,6 +274,14 @@ export class FirecrackerRuntime implements SandboxRuntime {
       allowDevices: vmmDeviceRules(meta.rootfs!.device),
     });
     cleanup.push('cgroup', () => this.options.cgroups.remove(meta.sandboxId));
+    if (!meta.ids) {
+      const ids = await this.idRanges.acquire(meta.sandboxId, meta.network!.index);
+      meta.ids = ids;
+      cleanup.push('id range', async () => {
+        await this.idRanges.release(ids.number);
+        meta.ids = undefined;
+      });
+    }
     const vmm = await launchVmm(this.vmmRequest(meta, netnsPath, cgroup.procsFiles, restore));
     cleanup.push('vmm', () => stopVmm(vmm));
     const client = this.client(vmm.apiSocket);
@@ -555,7 +572,12 @@ export class FirecrackerRuntime implements SandboxRuntime {
       }
     };
     const cgroup = async () => {
-      if (vmmGone) await this.options.cgroups.remove(meta.sandboxId);
+      if (!vmmGone) return;
+      await this.options.cgroups.remove(meta.sandboxId);
+      if (meta.ids) {
+        await this.idRanges.release(meta.ids.number);
+        meta.ids = undefined;
+      }
     };
     const network = async () => {
       if (meta.network && vmmGone) {
@@ -687,6 +709,8 @@ export class FirecrackerRuntime implements SandboxRuntime {
     }
     await this.options.rootfs.loops.recover(users);
     await this.options.network.recover(report.adopted.map((id) => this.sandboxes.get(id)!.network!.index));
+    // The id ranges of VMMs that died with the previous agent are free again.
+    await this.idRanges.releaseAllBut(report.adopted.flatMap((id) => this.sandboxes.get(id)?.ids?.number ?? []));
     await this.options.network.start();
     return report;
   }

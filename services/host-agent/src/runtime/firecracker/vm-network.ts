@@ -2,6 +2,8 @@ import { addGuestTap, NetworkManager, SandboxNetwork } from '../../networking';
 
 /** The networks VMs get: a slot of the agent's pool with the guest TAP added. */
 export interface VmNetworks {
+  /** The agent's key (names its slots and its id-range files). */
+  readonly agentKey: string;
   acquire(): Promise<SandboxNetwork>;
   /** Tears the slot down (TAP and translation go with its netns). Idempotent. */
   release(index: number): Promise<void>;
@@ -19,6 +21,10 @@ export interface VmNetworks {
  */
 export class SlotTapNetworks implements VmNetworks {
   constructor(private readonly slots: NetworkManager, private readonly tapOnBuild = false) {}
+
+  get agentKey(): string {
+    return this.slots.agentKey;
+  }
 
   async acquire(): Promise<SandboxNetwork> {
     const net = await this.slots.acquire();

@@ -19,7 +19,7 @@ const runtime = new FirecrackerRuntime({
 });
 const SANDBOX = 'sb_01hzy7n2q8d3k4m5p6r7s8t9v0';
 const DIR = `/var/lib/wrenn/firecracker/sandboxes/${SANDBOX}`;
-const meta = { sandboxId: SANDBOX, network: { index: 5, sandboxIp: '169.254.0.21' }, rootfs: { device: `/dev/mapper/wrenn-k-${SANDBOX}` } as never };
+const meta = { sandboxId: SANDBOX, network: { index: 5, sandboxIp: '169.254.0.21' }, ids: { number: 5, ...idRangeOf(5) }, rootfs: { device: `/dev/mapper/wrenn-k-${SANDBOX}` } as never };
 const CGROUPS = [`/sys/fs/cgroup/memory/wrenn-k/${SANDBOX}/cgroup.procs`, `/sys/fs/cgroup/pids/wrenn-k/${SANDBOX}/cgroup.procs`];
 const NETNS = '/var/run/netns/wrenn-k-5';
 const everyDevice = () => true;
