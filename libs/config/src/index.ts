@@ -1,3 +1,4 @@
+import type { QuotaFigures } from '@wrenn/contracts';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -99,14 +100,7 @@ export interface QuotaConfig {
   overrides: Readonly<Record<string, Partial<TeamQuotaLimits>>>;
 }
 
-export interface TeamQuotaLimits {
-  runningSandboxes: number;
-  vcpus: number;
-  memoryMb: number;
-  pausedSandboxes: number;
-  snapshotBytes: number;
-  createsPerMinute: number;
-}
+export type TeamQuotaLimits = QuotaFigures;
 
 /** The limits a team decides under: its overrides over the defaults. */
 export function teamQuotaLimits(quotas: QuotaConfig, teamId: string): TeamQuotaLimits {

@@ -120,6 +120,11 @@ export interface QuotasRequest {
   meta: CommandMeta;
 }
 
+/**
+ * A team's six quota figures: its limits, or what it uses now (then `createsPerMinute` counts
+ * the creates accepted in the 60 s before now). The one definition the config, the Team quota
+ * aggregate and the API share.
+ */
 export interface QuotaFigures {
   runningSandboxes: number;
   vcpus: number;

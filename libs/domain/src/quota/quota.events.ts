@@ -1,3 +1,5 @@
+import type { QuotaFigures } from '@wrenn/contracts';
+
 /**
  * Quota events: one stream per team (evt.quota.<teamId>). They record what the team holds
  * (reservations made when sandboxes are created, paused and resumed, released when they end)
@@ -5,14 +7,7 @@
  */
 
 /** The limits a decision was taken under; recorded on each decision so a replay reads the same. */
-export interface QuotaLimits {
-  runningSandboxes: number;
-  vcpus: number;
-  memoryMb: number;
-  pausedSandboxes: number;
-  snapshotBytes: number;
-  createsPerMinute: number;
-}
+export type QuotaLimits = QuotaFigures;
 
 /** Stable names of the limits, as the API reports the one that was hit. */
 export const QuotaLimit = {

@@ -1,3 +1,4 @@
+import type { QuotaFigures } from '@wrenn/contracts';
 import { assertNever } from '../decider';
 import { QuotaEvent, QuotaEventType } from './quota.events';
 
@@ -25,15 +26,7 @@ export function initialQuotaState(): QuotaState {
 }
 
 /** What a team uses now, as GET /v1/quotas reports it. */
-export interface QuotaUsage {
-  runningSandboxes: number;
-  vcpus: number;
-  memoryMb: number;
-  pausedSandboxes: number;
-  snapshotBytes: number;
-  /** Creates accepted in the 60 s before `now`. */
-  createsPerMinute: number;
-}
+export type QuotaUsage = QuotaFigures;
 
 export function quotaUsage(state: QuotaState, now: number): QuotaUsage {
   const usage: QuotaUsage = { runningSandboxes: 0, vcpus: 0, memoryMb: 0, pausedSandboxes: 0, snapshotBytes: 0, createsPerMinute: 0 };
