@@ -141,3 +141,5 @@ export async function within<T>(promise: Promise<T>, timeoutMs: number, what: st
     clearTimeout(timer);
   }
 }
+
+export { FORK_BOMB } from './fork-bomb';

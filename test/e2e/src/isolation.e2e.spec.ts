@@ -2,37 +2,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { eventually } from '@wrenn/testing';
+import { eventually, FORK_BOMB } from '@wrenn/testing';
 import { Platform, startPlatform } from './platform';
 
 const EAGAIN = 11;
 
-/**
- * Forks children that stay alive (blocked on a pipe) until the limit refuses a fork or `max` is
- * reached; writes "<children> <errno of the refused fork>" to <dir>/result, waits for
- * <dir>/release, then ends its children and waits for every one of them.
- */
-const FORK_BOMB = `
-use strict;
-my ($dir, $max) = @ARGV;
-pipe(my $r, my $w) or die "pipe: $!";
-my ($n, $errno) = (0, 0);
-while ($n < $max) {
-  my $pid = fork;
-  if (!defined $pid) { $errno = $! + 0; last }
-  if ($pid == 0) { close $w; open STDOUT, '>', '/dev/null'; open STDERR, '>', '/dev/null'; sysread $r, my $byte, 1; exit 0 }
-  $n++;
-}
-close $r;
-open my $out, '>', "$dir/result.tmp" or die "result: $!";
-print $out "$n $errno\\n";
-close $out;
-rename "$dir/result.tmp", "$dir/result" or die "rename: $!";
-select undef, undef, undef, 0.02 until -e "$dir/release";
-close $w;
-1 while wait != -1;
-print "started $n, errno $errno\\n";
-`;
 
 /**
  * Security properties a user relies on. Each test fails if the isolation it names breaks.
