@@ -14,7 +14,12 @@ export function run(file: string, args: string[], options: { input?: string } = 
       if (error) reject(new CommandError(`${file} ${args.join(' ')}`, String(stderr), typeof error.code === 'number' ? error.code : null));
       else resolve(String(stdout));
     });
-    if (options.input !== undefined) child.stdin?.end(options.input);
+    if (options.input !== undefined) {
+      // A program that fails before reading its input closes the pipe under us: its exit status
+      // is the failure to report, and an EPIPE left unhandled would take the whole agent down.
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(options.input);
+    }
   });
 }
 
