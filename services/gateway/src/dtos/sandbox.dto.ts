@@ -1,6 +1,6 @@
 import { TEMPLATE_NAME_RE } from '@wrenn/contracts';
 import { IntFromString, Omittable } from '../errors/validation';
-import { IsBoolean, IsObject, IsArray, IsInt, IsString, Matches, Max, MaxLength, Min, ArrayMaxSize, MinLength, ValidateBy } from 'class-validator';
+import { IsBoolean, IsArray, IsInt, IsString, Matches, Max, MaxLength, Min, ArrayMaxSize, MinLength, ValidateBy } from 'class-validator';
 
 /** Environment variable names a shell can set and read back; no "=" or NUL to smuggle. */
 export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
@@ -10,6 +10,11 @@ export function isEnvMap(value: unknown): value is Record<string, string> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const entries = Object.entries(value);
   return entries.length <= 1024 && entries.every(([k, v]) => ENV_NAME_RE.test(k) && typeof v === 'string' && v.length <= 32_768 && !v.includes('\0'));
+}
+
+/** `network` of a create: an object of allow_out and deny_out only (their entries are checked by the service). */
+export function isNetworkInput(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).every((k) => k === 'allow_out' || k === 'deny_out');
 }
 
 /** Account names as useradd accepts them. */
@@ -38,7 +43,7 @@ export class CreateSandboxDto {
   timeout_sec: number = 0;
 
   /** Egress rules (see NetworkPolicyDto); checked entry by entry by the service. */
-  @Omittable() @IsObject()
+  @Omittable() @ValidateBy({ name: 'isNetworkInput', validator: { validate: isNetworkInput, defaultMessage: () => 'network must be an object with only allow_out and deny_out' } })
   network?: { allow_out?: unknown; deny_out?: unknown };
 
   /** false: nothing outside network.allow_out (and the DNS resolvers) is reachable. */
