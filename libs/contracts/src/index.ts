@@ -5,3 +5,4 @@ export * from './commands';
 export * from './ids';
 export * from './identity';
 export * from './network-policy';
+export * from './ports';

@@ -1,4 +1,4 @@
-import { ErrorCode, WrennError } from '@wrenn/contracts';
+import { ErrorCode, isTemplateName, WrennError } from '@wrenn/contracts';
 import { MetricsView, SandboxView } from '../dtos/sandbox.dto';
 import { E2bListedSandbox, E2bListQuery, E2bNewSandboxDto, E2bSandbox, E2bSandboxDetail, E2bSandboxMetric, E2bState } from './e2b.dto';
 
@@ -12,15 +12,13 @@ export const E2B_ENVD_VERSION = '0.5.7';
 /** E2B's SDKs default to 5 minutes when no timeout is given. */
 export const E2B_DEFAULT_TIMEOUT_SEC = 300;
 
-const TEMPLATE_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-
 /**
  * E2B template ids onto Wrenn template names. E2B's default template id is `base`, which is
  * Wrenn's base image too; a `:default` tag (E2B's implicit tag) names the same template.
  */
 export function templateFromE2b(templateID: string): string {
   const name = templateID.endsWith(':default') ? templateID.slice(0, -':default'.length) : templateID;
-  if (!TEMPLATE_RE.test(name)) {
+  if (!isTemplateName(name)) {
     throw new WrennError(ErrorCode.ValidationFailed, `templateID "${templateID}" is not a Wrenn template name (1-63 lower-case letters, digits, ".", "_" or "-")`, { field: 'templateID' });
   }
   return name;

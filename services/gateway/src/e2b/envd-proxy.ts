@@ -1,7 +1,7 @@
 import { HostHeartbeats } from '@wrenn/messaging';
 import { HTTP_STATUS } from '../errors/http-status';
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
-import { ErrorCode, isSandboxId, Naming, WrennError } from '@wrenn/contracts';
+import { ErrorCode, ENVD_PORT, isSandboxId, Naming, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { answerError, forward, forwardableHeaders, HOST_TOKEN_HEADER, LOGGER, NAMING, NATS } from '@wrenn/service-kit';
 import { NatsConnection } from 'nats';
@@ -15,7 +15,6 @@ export const SANDBOX_ID_HEADER = 'e2b-sandbox-id';
 export const SANDBOX_PORT_HEADER = 'e2b-sandbox-port';
 export const ACCESS_TOKEN_HEADER = 'x-access-token';
 /** The only port inside a sandbox reachable this way: envd's, as E2B's SDKs address it. */
-export const ENVD_PORT = 49983;
 
 /** How long a sandbox → host route is reused; a sandbox stays on its host while it runs. */
 const ROUTE_TTL_MS = 2000;

@@ -33,7 +33,6 @@ import { RecoveryReport, SandboxMetrics, SandboxRuntime } from '../runtime/sandb
 import { snapshotRefFor } from '../runtime/snapshot-ref';
 import { KeyedQueue } from './keyed-queue';
 
-const TEMPLATE_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const MAX_EXEC_TIMEOUT_SEC = 3600;
 
 /** Where sandboxes' egress policies are enforced (the network manager of their slots). */
@@ -331,7 +330,7 @@ export class SandboxOrchestrator {
 function requireSpec(spec: SandboxSpec): void {
   if (typeof spec !== 'object' || spec === null) throw invalid('spec is required');
   requireSandboxId(spec.sandboxId);
-  if (typeof spec.template !== 'string' || !TEMPLATE_RE.test(spec.template)) throw invalid(`template name "${String(spec.template)}" is not allowed`);
+  if (typeof spec.template !== 'string' || !isTemplateName(spec.template)) throw invalid(`template name "${String(spec.template)}" is not allowed`);
   if (spec.templateId !== undefined) requireTemplateId(spec.templateId);
   if (!positiveInt(spec.vcpus) || !positiveInt(spec.memoryMb)) throw invalid('vcpus and memoryMb must be positive integers');
   if (spec.network !== undefined) requirePolicy(spec.network);

@@ -1,4 +1,4 @@
-import { ErrorCode, isSandboxId, SandboxSpec, WrennError } from '@wrenn/contracts';
+import { ErrorCode, ENVD_PORT, isSandboxId, SandboxSpec, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { existsSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -110,7 +110,6 @@ interface TemplateMeta {
 }
 
 const META = 'meta.json';
-const ENVD_PORT = 49983;
 const SNAPSHOT_DIR = 'snapshot';
 const UFFD_SOCKET = 'uffd.sock';
 const COW_FILE = 'rootfs.cow';

@@ -1,4 +1,4 @@
-import { ErrorCode, isSandboxId, isTemplateId, SandboxSpec, WrennError } from '@wrenn/contracts';
+import { ErrorCode, ENVD_PORT, isSandboxId, isTemplateId, SandboxSpec, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -96,7 +96,6 @@ const WARM_SPEC = { template: 'base', vcpus: 1, memoryMb: 512 } as const;
 const META = 'meta.json';
 /** A sandbox's disk when neither its spec nor the host's config names one. */
 const DEFAULT_DISK_MB = 4096;
-const ENVD_PORT = 49983;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const REPO_IMAGES = resolve(__dirname, '../../../../../images');
 
