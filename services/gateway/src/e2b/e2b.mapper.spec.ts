@@ -35,11 +35,11 @@ describe('E2B mapper', () => {
   it('maps E2B\'s default template id and its :default tag onto Wrenn\'s base', () => {
     assert.equal(templateFromE2b('base'), 'base');
     assert.equal(templateFromE2b('base:default'), 'base');
-    assert.equal(templateFromE2b('my-tpl.v2'), 'my-tpl.v2');
+    assert.equal(templateFromE2b('my-tpl_v2'), 'my-tpl_v2');
   });
 
   it('refuses template ids that cannot be Wrenn template names', () => {
-    for (const bad of ['Base', '../etc', 'a b', '', 'x'.repeat(64), 'team/alias:v1']) assert.throws(() => templateFromE2b(bad), refusedFor('templateID'), bad);
+    for (const bad of ['Base', '../etc', 'a b', '', 'x'.repeat(64), 'team/alias:v1', 'my-tpl.v2']) assert.throws(() => templateFromE2b(bad), refusedFor('templateID'), bad);
   });
 
   it('takes the timeout in seconds and defaults to E2B\'s five minutes', () => {

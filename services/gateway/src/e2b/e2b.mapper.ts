@@ -19,7 +19,7 @@ export const E2B_DEFAULT_TIMEOUT_SEC = 300;
 export function templateFromE2b(templateID: string): string {
   const name = templateID.endsWith(':default') ? templateID.slice(0, -':default'.length) : templateID;
   if (!isTemplateName(name)) {
-    throw new WrennError(ErrorCode.ValidationFailed, `templateID "${templateID}" is not a Wrenn template name (1-63 lower-case letters, digits, ".", "_" or "-")`, { field: 'templateID' });
+    throw new WrennError(ErrorCode.ValidationFailed, `templateID "${templateID}" is not a Wrenn template name (1-63 lower-case letters, digits, "_" or "-")`, { field: 'templateID' });
   }
   return name;
 }
