@@ -3,14 +3,14 @@
 //   1. append → projection latency (one event at a time, p50/p99),
 //   2. append throughput with every projection (sandboxes, audit, usage) keeping up,
 //   3. replay rate (events/s): the log grown to BENCH_REPLAY_EVENTS, rebuilt for every read model
-//      at once (what `wrenn events replay` does) and for the sandboxes read model alone.
+//      at once (what `wrenn events rebuild` does) and for the sandboxes read model alone.
 // Bounded: BENCH_EVENTS events through the command path (default 3000), BENCH_REPLAY_EVENTS in
 // the log for replay (default 20000). Cleans up its stream and database.
 import { createDataSource, migrate } from '@wrenn/db';
-import { CheckpointWaiter, CommandHandler, EventStore, ProjectionRunner, replayProjections } from '@wrenn/eventlog';
+import { CheckpointWaiter, CommandHandler, EventStore } from '@wrenn/eventlog';
 import { sandboxDecider } from '@wrenn/domain';
 import { createLogger } from '@wrenn/logger';
-import { allProjections, SANDBOX_PROJECTION, sandboxProjection } from '@wrenn/projections';
+import { allProjections, ProjectionRunner, rebuildProjections, SANDBOX_PROJECTION, sandboxProjection } from '@wrenn/projections';
 import { createTestEnv } from '@wrenn/testing';
 import { cpus, loadavg } from 'node:os';
 
@@ -100,13 +100,13 @@ try {
   }));
   // Replay is CPU-bound (NATS message parsing, decoding, PostgreSQL): the host's load matters.
   console.log(`host: ${cpus().length} cores, load average ${loadavg()[0].toFixed(1)} before the replays`);
-  const all = await replayProjections(store, ds, allProjections(env.naming));
+  const all = await rebuildProjections(store, ds, allProjections(env.naming));
   const perSec = (count, ms) => Math.round((count / ms) * 1000);
   console.log(`replay, every read model (sandboxes + audit + usage, one read of the log): ${all.read} events in ${all.ms.toFixed(0)} ms → ${perSec(all.read, all.ms)} events/s (${perSec(all.read * all.results.length, all.ms)} projection-applies/s)`);
   // The CLI replays in a fresh process, like the run above; a second run shows the JIT warmed up.
-  const again = await replayProjections(store, ds, allProjections(env.naming));
+  const again = await rebuildProjections(store, ds, allProjections(env.naming));
   console.log(`replay, every read model, second run in the same process: ${again.read} events in ${again.ms.toFixed(0)} ms → ${perSec(again.read, again.ms)} events/s`);
-  const one = await replayProjections(store, ds, [sandboxProjection(env.naming)]);
+  const one = await rebuildProjections(store, ds, [sandboxProjection(env.naming)]);
   console.log(`replay, sandboxes read model alone: ${one.read} events in ${one.ms.toFixed(0)} ms → ${perSec(one.read, one.ms)} events/s`);
 } finally {
   for (const runner of runners) await runner.stop();

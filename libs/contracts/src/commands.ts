@@ -7,6 +7,7 @@ export const ServiceName = {
   Gateway: 'gateway',
   Auth: 'auth',
   SandboxScheduler: 'sandbox-scheduler',
+  Projector: 'projector',
   SnapshotCatalog: 'snapshot-catalog',
   Reaper: 'reaper',
   HostAgent: 'host-agent',

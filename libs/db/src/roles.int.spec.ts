@@ -119,16 +119,24 @@ describe('service roles (real PostgreSQL)', () => {
     await refused('auth', 'TRUNCATE users');
   });
 
-  it('the projection writer (scheduler) writes and rebuilds the read models, and cannot touch identity', async () => {
+  it('the projector writes and rebuilds the read models, and cannot touch identity', async () => {
     for (const table of ['sandboxes', 'templates', 'audit_log', 'usage_intervals', 'usage_sandboxes', 'projection_checkpoints', 'dead_letters']) {
-      await allowed('sandbox-scheduler', `INSERT INTO ${table} SELECT * FROM ${table} WHERE false`);
-      await allowed('sandbox-scheduler', `DELETE FROM ${table} WHERE false`);
+      await allowed('projector', `INSERT INTO ${table} SELECT * FROM ${table} WHERE false`);
+      await allowed('projector', `DELETE FROM ${table} WHERE false`);
     }
-    await allowed('sandbox-scheduler', `UPDATE projection_checkpoints SET position = position WHERE false`);
-    await allowed('sandbox-scheduler', 'TRUNCATE sandboxes, usage_sandboxes, usage_intervals');
-    await allowed('sandbox-scheduler', `SELECT pg_notify('wrenn_projection_checkpoint', 'x')`);
+    await allowed('projector', `UPDATE projection_checkpoints SET position = position WHERE false`);
+    await allowed('projector', 'TRUNCATE sandboxes, usage_sandboxes, usage_intervals');
+    await allowed('projector', `SELECT pg_notify('wrenn_projection_checkpoint', 'x')`);
+    await refused('projector', 'SELECT * FROM users');
+    await refused('projector', 'SELECT * FROM platform_secrets');
+  });
+
+  it('the scheduler reads templates and writes no read model', async () => {
+    await allowed('sandbox-scheduler', 'SELECT id FROM templates');
+    for (const table of ['sandboxes', 'templates', 'audit_log', 'usage_intervals', 'projection_checkpoints']) {
+      await refused('sandbox-scheduler', `DELETE FROM ${table} WHERE false`);
+    }
     await refused('sandbox-scheduler', 'SELECT * FROM users');
-    await refused('sandbox-scheduler', 'SELECT * FROM platform_secrets');
   });
 
   it('the snapshot catalog and the reaper read what they decide on, and write nothing', async () => {

@@ -7,9 +7,9 @@ import { Client } from 'pg';
  * their own role and own nothing, so none of them can DROP or ALTER a table.
  */
 
-/** Read models the event log feeds (written only by the projection runners, in the scheduler). */
+/** Read models the event log feeds (written only by the projector). */
 const PROJECTIONS = ['sandboxes', 'templates', 'audit_log', 'usage_intervals', 'usage_sandboxes'] as const;
-/** The projection runners' own bookkeeping. */
+/** The projector's own bookkeeping. */
 const PROJECTION_STATE = ['projection_checkpoints', 'dead_letters'] as const;
 /** Users, teams, keys and the auth service's outbox: the auth service's alone. */
 const IDENTITY = ['users', 'teams', 'memberships', 'api_keys', 'rate_windows', 'identity_outbox', 'platform_secrets'] as const;
@@ -19,7 +19,7 @@ const READ: Privilege[] = ['SELECT'];
 const WRITE: Privilege[] = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'];
 
 /** The services that use PostgreSQL. */
-export const DATABASE_SERVICES = ['gateway', 'auth', 'sandbox-scheduler', 'snapshot-catalog', 'reaper'] as const;
+export const DATABASE_SERVICES = ['gateway', 'auth', 'sandbox-scheduler', 'projector', 'snapshot-catalog', 'reaper'] as const;
 export type DatabaseService = (typeof DATABASE_SERVICES)[number];
 
 /**
@@ -36,8 +36,10 @@ export const SERVICE_GRANTS: Record<DatabaseService, Record<string, Privilege[]>
     request_rate_windows: WRITE,
   },
   auth: Object.fromEntries(IDENTITY.map((t) => [t, WRITE])),
-  // The projection runners: write the read models and rebuild them on replay (TRUNCATE), never DDL.
-  'sandbox-scheduler': Object.fromEntries([...PROJECTIONS, ...PROJECTION_STATE].map((t) => [t, [...WRITE, 'TRUNCATE' as Privilege]])),
+  // Looks up a template by name to create a sandbox from it.
+  'sandbox-scheduler': { templates: READ },
+  // The projection runners: write the read models (TRUNCATE for a rebuild), never DDL.
+  projector: Object.fromEntries([...PROJECTIONS, ...PROJECTION_STATE].map((t) => [t, [...WRITE, 'TRUNCATE' as Privilege]])),
   'snapshot-catalog': { templates: READ, sandboxes: READ },
   reaper: { sandboxes: READ, templates: READ, projection_checkpoints: READ },
 };

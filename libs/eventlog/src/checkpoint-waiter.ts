@@ -1,9 +1,14 @@
 import { Client } from 'pg';
-import { CHECKPOINT_CHANNEL } from './projection-runner';
+
+/**
+ * The channel a projection's writer notifies, in the transaction that moves its checkpoint, with
+ * `<projection>:<position>`. Shared by the writer (the projector) and every waiter.
+ */
+export const CHECKPOINT_CHANNEL = 'wrenn_checkpoints';
 
 /**
  * Read-your-writes for the gateway: resolves once a projection's checkpoint reaches a stream
- * sequence. Listens to the runner's NOTIFY on one connection (no polling on the happy path) and
+ * sequence. Listens to the projector's NOTIFY on one connection (no polling on the happy path) and
  * asks the table directly on start and at the deadline, so a missed notification costs latency,
  * never correctness.
  */

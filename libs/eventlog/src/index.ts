@@ -1,6 +1,5 @@
 export * from './envelope';
 export * from './event-store';
 export * from './command-handler';
-export * from './projection';
-export * from './projection-runner';
+export * from './subject-match';
 export * from './checkpoint-waiter';

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { subjectMatches } from './projection-runner';
+import { subjectMatches } from './subject-match';
 
 describe('subjectMatches', () => {
   it('matches NATS wildcards the way a consumer filter does', () => {

@@ -9,6 +9,7 @@ export type ServiceIdentity =
   | typeof ServiceName.Gateway
   | typeof ServiceName.Auth
   | typeof ServiceName.SandboxScheduler
+  | typeof ServiceName.Projector
   | typeof ServiceName.SnapshotCatalog
   | typeof ServiceName.Reaper
   | 'admin';
@@ -18,6 +19,7 @@ export const SERVICE_IDENTITIES: readonly ServiceIdentity[] = [
   ServiceName.Gateway,
   ServiceName.Auth,
   ServiceName.SandboxScheduler,
+  ServiceName.Projector,
   ServiceName.SnapshotCatalog,
   ServiceName.Reaper,
   'admin',
@@ -199,6 +201,13 @@ export function permissionsFor(identity: NatsIdentity, names: Naming): Permissio
         },
         sub: { allow: [...commands(names, ServiceName.SandboxScheduler, '*'), inbox] },
         resp: responder,
+      };
+    case ServiceName.Projector:
+      return {
+        // Durable consumers on the log, one per read model, and their acks: nothing else. It
+        // neither creates the stream nor appends, serves no commands and publishes no request.
+        pub: { allow: uniq([...common, ...streamReader(stream)]) },
+        sub: { allow: [inbox] },
       };
     case ServiceName.SnapshotCatalog:
       return {

@@ -1,5 +1,6 @@
 import { Naming } from '@wrenn/contracts';
-import { Projection, StoredEvent } from '@wrenn/eventlog';
+import { StoredEvent } from '@wrenn/eventlog';
+import { Projection } from './projection';
 import { EntityManager } from 'typeorm';
 
 export const AUDIT_PROJECTION = 'audit';

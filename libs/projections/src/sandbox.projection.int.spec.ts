@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyBatch, RawEventMessage } from '@wrenn/eventlog';
+import { RawEventMessage } from '@wrenn/eventlog';
+import { applyBatch } from './runner/apply';
 import { sandboxProjection } from './sandbox.projection';
 import { usageProjection } from './usage.projection';
 import { scriptedLog, ScriptedLog } from './test-support/scripted-log';

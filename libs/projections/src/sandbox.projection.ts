@@ -1,6 +1,7 @@
 import { Aggregate, isDefaultPolicy, Naming, NetworkPolicy } from '@wrenn/contracts';
 import { isSandboxEventType, SandboxEvent, SandboxEventType as T, SandboxStatus } from '@wrenn/domain';
-import { Projection, StoredEvent } from '@wrenn/eventlog';
+import { StoredEvent } from '@wrenn/eventlog';
+import { Projection } from './projection';
 import { EntityManager } from 'typeorm';
 
 export const SANDBOX_PROJECTION = 'sandboxes';

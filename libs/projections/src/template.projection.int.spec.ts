@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { Aggregate } from '@wrenn/contracts';
 import { createDataSource, migrate } from '@wrenn/db';
 import { TemplateEvent, TemplateEventType as T } from '@wrenn/domain';
-import { EventStore, replayProjection } from '@wrenn/eventlog';
+import { EventStore } from '@wrenn/eventlog';
+import { rebuildProjection } from './runner/rebuild';
 import { createTestEnv, TestEnv } from '@wrenn/testing';
 import { DataSource } from 'typeorm';
 import { sandboxProjection } from './sandbox.projection';
@@ -42,7 +43,7 @@ describe('template and sandbox projections', () => {
       data: { templateId: TPL, teamId: 'team_1', name: 'py-env', sandboxId: 'sb_1', hostId: 'h1', vcpus: 2, memoryMb: 1024 },
     };
     await appendAll(Aggregate.Template, TPL, [requested, { type: T.Created, data: { sizeBytes: 8192, elapsedMs: 30 } }]);
-    await replayProjection(store, ds, templateProjection(env.naming));
+    await rebuildProjection(store, ds, templateProjection(env.naming));
     const [row] = await ds.query('SELECT * FROM templates WHERE id = $1', [TPL]);
     assert.equal(row.state, 'ready');
     assert.equal(row.name, 'py-env');
@@ -52,7 +53,7 @@ describe('template and sandbox projections', () => {
     assert.equal(Number(row.size_bytes), 8192);
 
     await store.append(Aggregate.Template, TPL, [{ type: T.Deleted, data: {} }], META, (await store.version(Aggregate.Template, TPL)));
-    await replayProjection(store, ds, templateProjection(env.naming));
+    await rebuildProjection(store, ds, templateProjection(env.naming));
     const [gone] = await ds.query('SELECT state FROM templates WHERE id = $1', [TPL]);
     assert.equal(gone.state, 'deleted');
   });
@@ -63,7 +64,7 @@ describe('template and sandbox projections', () => {
       { type: T.Requested, data: { templateId: id, teamId: 'team_1', name: 'x', sandboxId: 'sb_1', hostId: 'h1', vcpus: 1, memoryMb: 512 } },
       { type: T.Failed, data: { reason: 'disk full' } },
     ]);
-    await replayProjection(store, ds, templateProjection(env.naming));
+    await rebuildProjection(store, ds, templateProjection(env.naming));
     const [row] = await ds.query('SELECT state, failure_reason FROM templates WHERE id = $1', [id]);
     assert.deepEqual({ ...row }, { state: 'failed', failure_reason: 'disk full' });
   });
@@ -78,7 +79,7 @@ describe('template and sandbox projections', () => {
       { type: 'sandbox.auto_paused', data: { snapshotRef: 'snap_x', sizeBytes: 4096 } },
     ];
     await appendAll(Aggregate.Sandbox, id, base);
-    await replayProjection(store, ds, sandboxProjection(env.naming));
+    await rebuildProjection(store, ds, sandboxProjection(env.naming));
     const [paused] = await ds.query('SELECT state, template_id, snapshot_ref, snapshot_size_bytes, timeout_sec FROM sandboxes WHERE id = $1', [id]);
     assert.deepEqual({ ...paused, snapshot_size_bytes: Number(paused.snapshot_size_bytes) }, {
       state: 'paused', template_id: TPL, snapshot_ref: 'snap_x', snapshot_size_bytes: 4096, timeout_sec: 30,
@@ -86,7 +87,7 @@ describe('template and sandbox projections', () => {
     let version = await store.version(Aggregate.Sandbox, id);
     version = (await store.append(Aggregate.Sandbox, id, [{ type: 'sandbox.resume_requested', data: { hostId: 'h1', bootId: 'b1' } }], META, version)).seq;
     await store.append(Aggregate.Sandbox, id, [{ type: 'sandbox.resumed', data: { hostId: 'h1' } }], META, version);
-    await replayProjection(store, ds, sandboxProjection(env.naming));
+    await rebuildProjection(store, ds, sandboxProjection(env.naming));
     const [running] = await ds.query('SELECT state, snapshot_ref, snapshot_size_bytes FROM sandboxes WHERE id = $1', [id]);
     assert.deepEqual({ ...running }, { state: 'running', snapshot_ref: null, snapshot_size_bytes: null });
   });

@@ -1,6 +1,7 @@
 import { Aggregate, Naming } from '@wrenn/contracts';
 import { isTemplateEventType, TemplateEvent, TemplateEventType as T, TemplateStatus } from '@wrenn/domain';
-import { Projection, StoredEvent } from '@wrenn/eventlog';
+import { StoredEvent } from '@wrenn/eventlog';
+import { Projection } from './projection';
 import { EntityManager } from 'typeorm';
 
 export const TEMPLATE_PROJECTION = 'templates';

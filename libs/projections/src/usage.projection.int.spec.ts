@@ -2,7 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { JsMsg } from 'nats';
 import { createLogger } from '@wrenn/logger';
-import { ProjectionRunner, replayProjections } from '@wrenn/eventlog';
+import { ProjectionRunner } from './runner/projection-runner';
+import { rebuildProjections } from './runner/rebuild';
 import { allProjections } from './index';
 import { TEMPLATE_PROJECTION } from './template.projection';
 import { priceUsage, UsagePrices } from './usage.pricing';
@@ -141,7 +142,7 @@ describe('usage projection', () => {
   it('a replay rebuilds every read model row for row, and the bill to the cent', async () => {
     const live = await dump(log);
     const liveBill = priceUsage(await readUsageTotals(log.ds, 'team_a', window('10:00:00.000', '23:00:00.000')), PRICES);
-    const result = await replayProjections(log.store, log.ds, allProjections(log.env.naming));
+    const result = await rebuildProjections(log.store, log.ds, allProjections(log.env.naming));
     assert.equal(result.results.find((r) => r.projection === 'usage')?.parked, 0);
     assert.deepEqual(await dump(log), live);
     assert.deepEqual(priceUsage(await readUsageTotals(log.ds, 'team_a', window('10:00:00.000', '23:00:00.000')), PRICES), liveBill);

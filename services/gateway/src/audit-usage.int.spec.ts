@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDataSource } from '@wrenn/db';
-import { CheckpointWaiter, ProjectionRunner } from '@wrenn/eventlog';
+import { CheckpointWaiter } from '@wrenn/eventlog';
 import { createLogger } from '@wrenn/logger';
-import { AUDIT_PROJECTION, auditProjection, USAGE_PROJECTION, usageProjection } from '@wrenn/projections';
+import { AUDIT_PROJECTION, auditProjection, ProjectionRunner, USAGE_PROJECTION, usageProjection } from '@wrenn/projections';
 import { DataSource } from 'typeorm';
 import { GatewayHarness, startGateway } from './test-support/gateway-harness';
 

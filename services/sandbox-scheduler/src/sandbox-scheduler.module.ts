@@ -4,13 +4,12 @@ import { QuotaService } from './quotas/quota.service';
 import { SandboxCommandsController } from './controllers/sandbox-commands.controller';
 import { HostClient } from './hosts/host-client';
 import { HostDirectory } from './hosts/host-directory';
-import { ProjectorService } from './projections/projector.service';
 import { SandboxLifecycleService } from './services/sandbox-lifecycle.service';
 import { TemplateLookup } from './templates/template-lookup';
 
 @Module({
   imports: [ServiceKitModule.forRoot({ service: 'sandbox-scheduler', database: true, eventStore: true }), DataSourceCloser],
   controllers: [SandboxCommandsController],
-  providers: [HostDirectory, HostClient, TemplateLookup, SandboxLifecycleService, QuotaService, ProjectorService],
+  providers: [HostDirectory, HostClient, TemplateLookup, SandboxLifecycleService, QuotaService],
 })
 export class SandboxSchedulerModule {}

@@ -7,7 +7,7 @@ import { Platform, REPO } from './platform';
 const CLI = join(REPO, 'tools/cli/dist/main.js');
 
 /** Every service but the host agent, for a platform whose host agent runs as its own process. */
-export const CONTROL_PLANE = ['sandbox-scheduler', 'auth', 'snapshot-catalog', 'reaper', 'gateway'];
+export const CONTROL_PLANE = ['sandbox-scheduler', 'projector', 'auth', 'snapshot-catalog', 'reaper', 'gateway'];
 
 /**
  * A host agent in its own process (`wrenn start --service host-agent`) beside a platform. `env`

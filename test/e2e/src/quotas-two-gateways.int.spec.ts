@@ -52,7 +52,8 @@ describe('quotas across two gateways and two schedulers', () => {
     const { bootstrapAuth } = await import('@wrenn/auth');
     const { bootstrapGateway } = await import('@wrenn/gateway');
     const { bootstrapSandboxScheduler } = await import('@wrenn/sandbox-scheduler');
-    services.push(await bootstrapAuth(), await bootstrapSandboxScheduler(), await bootstrapSandboxScheduler());
+    const { bootstrapProjector } = await import('@wrenn/projector');
+    services.push(await bootstrapAuth(), await bootstrapSandboxScheduler(), await bootstrapSandboxScheduler(), await bootstrapProjector());
     for (let i = 0; i < 2; i++) {
       const gw = await bootstrapGateway({ port: 0, host: '127.0.0.1' });
       services.push(gw);

@@ -9,6 +9,7 @@ const start = async (...a: Parameters<typeof import('./commands/start').start>) 
 const dbSetup = async () => (await import('./commands/database')).setUp();
 const tail = async (...a: Parameters<typeof import('./commands/events').tail>) => (await import('./commands/events')).tail(...a);
 const replay = async (...a: Parameters<typeof import('./commands/events').replay>) => (await import('./commands/events')).replay(...a);
+const rebuild = async (...a: Parameters<typeof import('./commands/events').rebuild>) => (await import('./commands/events')).rebuild(...a);
 const history = async (...a: Parameters<typeof import('./commands/events').history>) => (await import('./commands/events')).history(...a);
 const listHosts = async (...a: Parameters<typeof import('./commands/hosts').listHosts>) => (await import('./commands/hosts')).listHosts(...a);
 const natsCommands = () => import('./commands/nats');
@@ -79,10 +80,18 @@ events
   .option('--json', 'JSON lines')
   .action((opts) => tail(opts).catch(fail()));
 events
-  .command('replay')
-  .description('truncate and rebuild read models from the log')
-  .option('--projection <name>', 'only this projection (sandboxes, audit, usage)')
+  .command('rebuild')
+  .description('truncate the live read models and rebuild them from the log')
+  .option('--projection <name>', 'only this projection (sandboxes, templates, audit, usage)')
   .option('--json', 'JSON output')
+  .action((opts) => rebuild(opts).catch(fail()));
+
+program
+  .command('replay')
+  .description('rebuild the read models from the log into a scratch schema and diff them against the live ones; exit 1 on any difference')
+  .option('--projection <name>', 'only this projection (sandboxes, templates, audit, usage)')
+  .option('--timeout <sec>', 'how long to wait for a live projection behind the log', Number)
+  .option('--json', 'the report as one JSON document')
   .action((opts) => replay(opts).catch(fail()));
 
 const sandbox = program.command('sandbox').description('sandboxes');

@@ -1,6 +1,8 @@
 import { Aggregate } from '@wrenn/contracts';
 import { createDataSource, migrate } from '@wrenn/db';
-import { CheckpointWaiter, EventMetadata, EventStore, Projection, ProjectionRunner } from '@wrenn/eventlog';
+import { CheckpointWaiter, EventMetadata, EventStore } from '@wrenn/eventlog';
+import { Projection } from '../projection';
+import { ProjectionRunner } from '../runner/projection-runner';
 import { createLogger } from '@wrenn/logger';
 import { createTestEnv, TestEnv } from '@wrenn/testing';
 import { DataSource } from 'typeorm';

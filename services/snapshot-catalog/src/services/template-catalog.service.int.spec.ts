@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { Aggregate, CommandMeta, ErrorCode, HostHeartbeat, HostOp, WrennError } from '@wrenn/contracts';
 import { loadConfig } from '@wrenn/config';
 import { createDataSource, migrate } from '@wrenn/db';
-import { EventStore, replayProjection } from '@wrenn/eventlog';
+import { EventStore } from '@wrenn/eventlog';
 import { createLogger } from '@wrenn/logger';
 import { serve } from '@wrenn/messaging';
-import { templateProjection } from '@wrenn/projections';
+import { rebuildProjection, templateProjection } from '@wrenn/projections';
 import { createTestEnv, TestEnv } from '@wrenn/testing';
 import { Subscription } from 'nats';
 import { DataSource } from 'typeorm';
@@ -48,7 +48,7 @@ describe(TemplateCatalogService.name, () => {
     ], m, 0);
     return id;
   }
-  const project = () => replayProjection(store, ds, templateProjection(env.naming));
+  const project = () => rebuildProjection(store, ds, templateProjection(env.naming));
 
   before(async () => {
     env = await createTestEnv('catalog');

@@ -1,10 +1,11 @@
 import { naming } from '@wrenn/contracts';
 import { loadConfig } from '@wrenn/config';
 import { createDataSource, ensureDatabase, migrate } from '@wrenn/db';
-import { EventStore, replayProjections, StoredEvent } from '@wrenn/eventlog';
+import { EventStore, StoredEvent } from '@wrenn/eventlog';
 import { serviceIdentity } from '@wrenn/nats-auth';
 import { connectNats } from '@wrenn/messaging';
-import { allProjections } from '@wrenn/projections';
+import { allProjections, differenceCount, Projection, rebuildProjections, replayAndCheck, ReplayCheckReport } from '@wrenn/projections';
+import { DataSource } from 'typeorm';
 
 async function withStore<T>(fn: (store: EventStore) => Promise<T>): Promise<T> {
   const config = loadConfig();
@@ -58,19 +59,82 @@ export async function history(aggregate: 'sandbox' | 'template' | 'host', id: st
   });
 }
 
-/** Truncates and rebuilds read models from the log. */
-export async function replay(options: { projection?: string; json?: boolean }): Promise<void> {
+/** The database with DATABASE_URL (the administrative role: replay creates and drops a schema), migrated. */
+async function withDatabase<T>(fn: (ds: DataSource) => Promise<T>): Promise<T> {
   const config = loadConfig();
   await ensureDatabase(config.databaseUrl);
   const ds = createDataSource(config.databaseUrl);
   await ds.initialize();
   try {
     await migrate(ds);
-    await withStore(async (store) => {
-      const projections = allProjections(store.naming).filter((p) => !options.projection || p.name === options.projection);
-      if (projections.length === 0) throw new Error(`unknown projection "${options.projection}"`);
+    return await fn(ds);
+  } finally {
+    await ds.destroy();
+  }
+}
+
+function chosenProjections(store: EventStore, only?: string): Projection[] {
+  const projections = allProjections(store.naming).filter((p) => !only || p.name === only);
+  if (projections.length === 0) throw new Error(`unknown projection "${only}"; one of: ${allProjections(store.naming).map((p) => p.name).join(', ')}`);
+  return projections;
+}
+
+/**
+ * `wrenn replay`: rebuilds the read models from the log into a scratch schema with the
+ * projector's code, compares them with the live ones row by row, drops the scratch schema, and
+ * exits 1 when any row differs (so CI or an operator's cron can act on it).
+ */
+export async function replay(options: { projection?: string; json?: boolean; timeout?: number }): Promise<void> {
+  await withDatabase((ds) =>
+    withStore(async (store) => {
+      const report = await replayAndCheck(store, ds, chosenProjections(store, options.projection), {
+        catchUpTimeoutMs: options.timeout !== undefined ? options.timeout * 1000 : undefined,
+      });
+      console.log(options.json ? JSON.stringify(report) : formatReplayReport(report));
+      if (report.differences > 0) process.exitCode = 1;
+    }),
+  );
+}
+
+const keyText = (key: Record<string, unknown>) => Object.entries(key).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ');
+
+export function formatReplayReport(report: ReplayCheckReport): string {
+  const lines: string[] = [];
+  for (const p of report.projections) {
+    lines.push(`${p.projection}: ${p.events} events replayed, compared at seq ${Math.max(p.livePosition, p.position)}${p.parked ? `, ${p.parked} parked` : ''}`);
+  }
+  for (const table of report.tables) {
+    const pk = (row: Record<string, unknown>) => keyText(Object.fromEntries(table.primaryKey.map((c) => [c, row[c]])));
+    if (differenceCount(table) === 0) {
+      lines.push(`${table.table}: no difference`);
+      continue;
+    }
+    lines.push(`${table.table}: ${table.missing.length} missing, ${table.extra.length} extra, ${table.different.length} different (by ${table.primaryKey.join(', ')})`);
+    for (const row of table.missing) lines.push(`  missing    ${pk(row)}  (the log has it, the live table does not)`);
+    for (const row of table.extra) lines.push(`  extra      ${pk(row)}  (in the live table, not produced by the log)`);
+    for (const d of table.different) {
+      const columns = d.columns.map((c) => `${c}: live ${JSON.stringify(d.live[c])} ≠ log ${JSON.stringify(d.rebuilt[c])}`).join('; ');
+      lines.push(`  different  ${keyText(d.key)}  ${columns}`);
+    }
+  }
+  lines.push(
+    report.differences === 0
+      ? `the read models match the log (scratch schema ${report.scratchSchema} dropped, ${report.ms.toFixed(0)} ms)`
+      : `${report.differences} row(s) differ from the log (scratch schema ${report.scratchSchema} dropped, ${report.ms.toFixed(0)} ms)`,
+  );
+  return lines.join('\n');
+}
+
+/**
+ * `wrenn events rebuild`: truncates the live read models and rebuilds them from the log (after a
+ * projection changed, or to repair what `wrenn replay` found). The projector's runners wait on
+ * the checkpoint locks meanwhile and carry on from the new checkpoints.
+ */
+export async function rebuild(options: { projection?: string; json?: boolean }): Promise<void> {
+  await withDatabase((ds) =>
+    withStore(async (store) => {
       // One read of the log feeds every projection being rebuilt, in one transaction.
-      const result = await replayProjections(store, ds, projections);
+      const result = await rebuildProjections(store, ds, chosenProjections(store, options.projection));
       const rate = result.ms > 0 ? Math.round((result.read / result.ms) * 1000) : 0;
       if (options.json) {
         // One line per projection; the log was read once for all, so `read`, `ms` and the rate are shared.
@@ -79,8 +143,6 @@ export async function replay(options: { projection?: string; json?: boolean }): 
       }
       for (const r of result.results) console.log(`${r.projection}: rebuilt from ${r.events} events up to seq ${r.position}, ${r.parked} parked`);
       console.log(`read ${result.read} events in ${result.ms.toFixed(0)} ms (${rate} events/s)`);
-    });
-  } finally {
-    await ds.destroy();
-  }
+    }),
+  );
 }

@@ -2,6 +2,7 @@ import { bootstrapAuth } from '@wrenn/auth';
 import { bootstrapGateway } from '@wrenn/gateway';
 import { bootstrapHostAgent } from '@wrenn/host-agent';
 import { createLogger } from '@wrenn/logger';
+import { bootstrapProjector } from '@wrenn/projector';
 import { bootstrapReaper } from '@wrenn/reaper';
 import { bootstrapSandboxScheduler } from '@wrenn/sandbox-scheduler';
 import { RunningService } from '@wrenn/service-kit';
@@ -10,6 +11,8 @@ import { ownRolesForStart } from './database';
 
 export const SERVICES = {
   'sandbox-scheduler': bootstrapSandboxScheduler,
+  // Feeds the read models the gateway reads (and waits on, for read-your-writes).
+  projector: bootstrapProjector,
   auth: bootstrapAuth,
   'snapshot-catalog': bootstrapSnapshotCatalog,
   reaper: bootstrapReaper,

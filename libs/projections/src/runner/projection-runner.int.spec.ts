@@ -5,10 +5,10 @@ import { createLogger } from '@wrenn/logger';
 import { createTestEnv, eventually, TestEnv } from '@wrenn/testing';
 import { headers as natsHeaders, JsMsg } from 'nats';
 import { DataSource, EntityManager } from 'typeorm';
-import { EventStore } from './event-store';
-import { StoredEvent } from './envelope';
-import { Projection } from './projection';
-import { ProjectionRunner, replayProjection, replayProjections } from './projection-runner';
+import { EventStore, StoredEvent } from '@wrenn/eventlog';
+import { Projection } from '../projection';
+import { ProjectionRunner } from './projection-runner';
+import { rebuildProjection, rebuildProjections } from './rebuild';
 
 const META = { correlationId: 'c', causationId: 'k', actor: { kind: 'system' as const, id: 'test' }, teamId: 'team_1' };
 const log = createLogger('test');
@@ -196,7 +196,7 @@ describe(ProjectionRunner.name, () => {
       await runner.stop();
     }
     const before = await ds.query('SELECT * FROM applied_events ORDER BY event_id');
-    const result = await replayProjection(store, ds, countingProjection(env));
+    const result = await rebuildProjection(store, ds, countingProjection(env));
     assert.equal(result.events, 25);
     assert.deepEqual(await ds.query('SELECT * FROM applied_events ORDER BY event_id'), before);
     assert.equal(await checkpoint('counting'), last);
@@ -223,7 +223,7 @@ describe(ProjectionRunner.name, () => {
       },
     };
     // The counting table is emptied inside the replay; were it committed, it would show.
-    await assert.rejects(replayProjections(store, ds, [countingProjection(env), broken]), /could not serialize/);
+    await assert.rejects(rebuildProjections(store, ds, [countingProjection(env), broken]), /could not serialize/);
     assert.deepEqual(await rows(), before);
     assert.equal(await checkpoint('counting'), last);
     assert.equal(await checkpoint('broken'), 0);

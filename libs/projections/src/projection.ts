@@ -1,5 +1,5 @@
 import { EntityManager } from 'typeorm';
-import { StoredEvent } from './envelope';
+import { StoredEvent } from '@wrenn/eventlog';
 
 /**
  * A read model fed by the log. `apply` runs inside the runner's transaction and must derive

@@ -1,16 +1,16 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Naming } from '@wrenn/contracts';
 import { WrennConfig } from '@wrenn/config';
-import { ProjectionRunner } from '@wrenn/eventlog';
 import type { Logger } from '@wrenn/logger';
-import { allProjections } from '@wrenn/projections';
+import { allProjections, ProjectionRunner } from '@wrenn/projections';
 import { CONFIG, DATA_SOURCE, LOGGER, NAMING, NATS } from '@wrenn/service-kit';
 import { NatsConnection } from 'nats';
 import { DataSource } from 'typeorm';
 
 /**
- * Hosts the projection runners. Any number of scheduler replicas may run them: one runner per
- * projection is active at a time, the others stand by (see ProjectionRunner).
+ * Runs one ProjectionRunner per read model. Any number of projector replicas may run: one runner
+ * per projection is active at a time (an advisory lock), the others stand by and take over when
+ * it goes away.
  */
 @Injectable()
 export class ProjectorService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -27,6 +27,7 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
   async onApplicationBootstrap(): Promise<void> {
     this.runners = allProjections(this.naming).map(
       (projection) => new ProjectionRunner(this.nc, this.naming, this.ds, this.config.databaseUrl, projection, this.log, {
+        // Read-your-writes waits on these runners: poll often when the log is quiet.
         fetchExpiresMs: 500,
       }),
     );

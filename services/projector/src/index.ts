@@ -1,0 +1,1 @@
+export { bootstrapProjector } from './bootstrap';
