@@ -5,18 +5,25 @@
 // agent's pinned public key). Each container gets only its own. Run once before
 // `docker compose up`; compose refuses to start while they are missing, so there is no default.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const dir = process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), 'compose-env');
 const secret = () => randomBytes(24).toString('base64url');
-const services = ['gateway', 'auth', 'sandbox-scheduler', 'snapshot-catalog', 'reaper'];
+const services = ['gateway', 'auth', 'sandbox-scheduler', 'projector', 'snapshot-catalog', 'reaper'];
 const urlVar = (s) => `WRENN_DATABASE_URL_${s.toUpperCase().replace(/-/g, '_')}`;
 const url = (user, password) => `postgres://${user}:${password}@postgres:5432/wrenn`;
 
 if (existsSync(join(dir, 'postgres.env'))) {
-  console.log(`${dir} exists: kept as it is`);
+  // Kept as it is; a service added since (the projector) gets its role, and `migrate` its URL.
+  const added = services.filter((s) => !existsSync(join(dir, `${s}.env`)));
+  for (const s of added) {
+    const role = { user: `wrenn_${s.replace(/-/g, '_')}`, password: secret() };
+    writeFileSync(join(dir, `${s}.env`), `${urlVar(s)}=${url(role.user, role.password)}\n`, { mode: 0o600 });
+    appendFileSync(join(dir, 'migrate.env'), `${urlVar(s)}=${url(role.user, role.password)}\n`);
+  }
+  console.log(added.length ? `${dir} exists: added ${added.join(', ')}` : `${dir} exists: kept as it is`);
   process.exit(0);
 }
 const admin = { user: 'wrenn_admin', password: secret() };

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
@@ -74,6 +74,28 @@ describe('deploy files', () => {
       assert.equal(passwords.size, controlPlane.length + 1, 'a password is shared');
       assert.ok(env('gateway.env').WRENN_DATA_PLANE_SIGNING_KEY && env('host-agent.env').WRENN_DATA_PLANE_VERIFY_KEY);
       assert.equal(env('host-agent.env').WRENN_DATA_PLANE_SIGNING_KEY, undefined, 'the agent holds the signing key');
+    } finally {
+      rmSync(dirname(dir), { recursive: true, force: true });
+    }
+  });
+
+  it('the compose env generator keeps an existing directory and adds only a service that is new there', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'wrenn-compose-env-')), 'env');
+    try {
+      execFileSync(process.execPath, [resolve(REPO, 'deploy/compose-env.mjs'), dir]);
+      const before = Object.fromEntries(['postgres.env', 'migrate.env', 'gateway.env'].map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+      const projector = readFileSync(join(dir, 'projector.env'), 'utf8');
+      // A directory made before the projector existed: its file and its migrate line missing.
+      rmSync(join(dir, 'projector.env'));
+      writeFileSync(join(dir, 'migrate.env'), before['migrate.env'].split('\n').filter((l) => !l.startsWith('WRENN_DATABASE_URL_PROJECTOR=')).join('\n'), { mode: 0o600 });
+      const out = execFileSync(process.execPath, [resolve(REPO, 'deploy/compose-env.mjs'), dir]).toString();
+      assert.match(out, /added projector/);
+      const added = readFileSync(join(dir, 'projector.env'), 'utf8');
+      assert.match(added, /^WRENN_DATABASE_URL_PROJECTOR=postgres:\/\/wrenn_projector:/);
+      assert.notEqual(added, projector, 'a fresh password');
+      assert.equal(statSync(join(dir, 'projector.env')).mode & 0o777, 0o600);
+      assert.ok(readFileSync(join(dir, 'migrate.env'), 'utf8').includes(added.trim()), 'migrate creates the role it was given');
+      for (const file of ['postgres.env', 'gateway.env']) assert.equal(readFileSync(join(dir, file), 'utf8'), before[file], file);
     } finally {
       rmSync(dirname(dir), { recursive: true, force: true });
     }
