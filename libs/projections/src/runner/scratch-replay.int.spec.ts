@@ -81,6 +81,30 @@ describe('replay into a scratch schema, diffed against the live read models', ()
     assert.deepEqual(await scratchSchemas(), []);
   });
 
+  it('brings the copy to the live checkpoint when the projector moved past the rebuild', async () => {
+    const live = allProjections(log.env.naming)[0];
+    assert.equal(live.name, 'sandboxes');
+    let appended = 0;
+    // The rebuild's first chunk appends one more event and waits until the projector has it:
+    // the live checkpoint is then past where the rebuild read the log.
+    const racing = {
+      ...live,
+      async applyBatch(events: Parameters<NonNullable<typeof live.applyBatch>>[0], tx: Parameters<NonNullable<typeof live.applyBatch>>[1]) {
+        if (!appended) {
+          appended = await req('09:02:00.000', 'sb_late');
+          await eventually(async () => Number((await log.ds.query(`SELECT position FROM projection_checkpoints WHERE projection = 'sandboxes'`))[0].position) >= appended, 10_000, 'the projector to apply sb_late');
+        }
+        return live.applyBatch!(events, tx);
+      },
+    };
+    const report = await replayAndCheck(log.store, log.ds, [racing]);
+    const [outcome] = report.projections;
+    assert.ok(outcome.position < appended, 'the rebuild read the log before sb_late');
+    assert.equal(outcome.livePosition, appended);
+    assert.equal(report.differences, 0, JSON.stringify(report.tables));
+    assert.deepEqual(await scratchSchemas(), []);
+  });
+
   it('refuses to compare a projection the projector has not caught up with, and still drops the scratch schema', async () => {
     const lagging = { ...allProjections(log.env.naming)[0], name: 'sandboxes_never_run' };
     await assert.rejects(replayAndCheck(log.store, log.ds, [lagging], { catchUpTimeoutMs: 300 }), /behind the log.*projector running/);
