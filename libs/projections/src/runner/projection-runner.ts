@@ -188,6 +188,12 @@ export class ProjectionRunner {
         await this.consumeWhileLeader();
       } catch (error) {
         if (!this.running) break;
+        if (isNotFound(error)) {
+          // No stream yet (said once at start): not a failure, just early. Quietly poll.
+          this.log.debug({ projection: this.projection.name }, 'event stream not there yet');
+          await this.sleep(this.leaderRetryMs);
+          continue;
+        }
         this.log.warn({ err: error, projection: this.projection.name }, 'projection consumer failed; retrying');
         await this.sleep(this.nakDelayMs);
       }
