@@ -98,9 +98,9 @@ describe('audit, usage and live events on the running platform', () => {
     }, 10_000, 'the usage');
     assert.equal(usage.usage.memory_mib_ms, String(ran * 256));
 
-    // A replay rebuilds audit and usage from the log: the same bill, the same trail.
-    const replay = await p.cli('events', 'replay', '--json');
-    assert.equal(replay.code, 0, replay.stderr);
+    // A rebuild of audit and usage from the log: the same bill, the same trail.
+    const rebuild = await p.cli('events', 'rebuild', '--json');
+    assert.equal(rebuild.code, 0, rebuild.stderr);
     assert.deepEqual((await p.api('GET', `/v1/usage?${window}`)).body, usage);
     assert.deepEqual((await p.api('GET', `/v1/audit?resource_type=sandbox&resource_id=${id}`)).body.entries, audit);
   });
