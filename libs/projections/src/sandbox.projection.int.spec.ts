@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { applyBatch, RawEventMessage } from '@wrenn/eventlog';
 import { sandboxProjection } from './sandbox.projection';
 import { usageProjection } from './usage.projection';
-import { scriptedLog, ScriptedLog } from './test-support/scripted-log';
+import { scriptedLog, ScriptedLog } from '@wrenn/projections-test-support';
 
 /**
  * Set-wise application must be invisible: a run applied at once leaves exactly the rows (and
