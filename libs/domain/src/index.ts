@@ -3,7 +3,6 @@ export * from './sandbox/sandbox.events';
 export * from './sandbox/sandbox.state';
 export * from './sandbox/sandbox.commands';
 export * from './sandbox/sandbox.decider';
-export * from './testing/given-when-then';
 export * from './template/template.events';
 export * from './template/template.state';
 export * from './template/template.commands';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { CommandHandler } from '@wrenn/eventlog';
 import { sandboxDecider } from '@wrenn/domain';
 import { auditProjection } from './audit.projection';
-import { scriptedLog, ScriptedLog } from './test-support/scripted-log';
+import { scriptedLog, ScriptedLog } from '@wrenn/projections-test-support';
 
 describe('audit projection', () => {
   let log: ScriptedLog;

@@ -4,7 +4,7 @@ import { RawEventMessage } from '@wrenn/eventlog';
 import { applyBatch } from './runner/apply';
 import { sandboxProjection } from './sandbox.projection';
 import { usageProjection } from './usage.projection';
-import { scriptedLog, ScriptedLog } from './test-support/scripted-log';
+import { scriptedLog, ScriptedLog } from '@wrenn/projections-test-support';
 
 /**
  * Set-wise application must be invisible: a run applied at once leaves exactly the rows (and

@@ -9,7 +9,7 @@ import { TEMPLATE_PROJECTION } from './template.projection';
 import { priceUsage, UsagePrices } from './usage.pricing';
 import { usageProjection } from './usage.projection';
 import { readUsageTotals } from './usage.read';
-import { scriptedLog, ScriptedLog } from './test-support/scripted-log';
+import { scriptedLog, ScriptedLog } from '@wrenn/projections-test-support';
 
 const GiB = 1n << 30n;
 const MiB = 1n << 20n;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { basicAuth, collect, EnvdHarness, startEnvd } from './test-support/envd-harness';
+import { basicAuth, collect, EnvdHarness, startEnvd } from '@wrenn/envd-test-support';
 
 /** Connect clients acting as root that send `token` as X-Access-Token (or nothing). */
 function clientsWith(baseUrl: string, token: string | undefined) {

@@ -6,7 +6,7 @@ import { assertScope } from './auth/key-scope';
 import { createLogger, NestLoggerAdapter } from '@wrenn/logger';
 import { RunningService } from '@wrenn/service-kit';
 import { validationPipe } from './errors/validation';
-import { GatewayModule } from './gateway.module';
+import { AppModule } from './app.module';
 import { SWAGGER_UI_DIR, TEST_UI_DIR } from './docs/docs.paths';
 import { ApiKeyAuthenticator } from './auth/api-key.authenticator';
 import { attachExecStream } from './exec-stream/exec-stream.socket';
@@ -30,7 +30,7 @@ export function trustProxySetting(raw: string): boolean | number | string[] {
 
 export async function bootstrapGateway(options: { port?: number; host?: string } = {}): Promise<RunningGateway> {
   const config = loadConfig();
-  const app = await NestFactory.create<NestExpressApplication>(GatewayModule, {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule, {
     logger: new NestLoggerAdapter(createLogger('gateway')),
     bodyParser: false,
   });

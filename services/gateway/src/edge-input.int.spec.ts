@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { WebSocket } from 'ws';
 import { within } from '@wrenn/testing';
-import { GatewayHarness, startGateway } from './test-support/gateway-harness';
+import { GatewayHarness, startGateway } from '@wrenn/gateway-test-support';
 
 /** Sends a raw request and reads the status line and body, whatever the gateway answers. */
 function raw(url: string, method: string, path: string, headers: Record<string, string>, body = ''): Promise<{ status: number; body: any }> {

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually } from '@wrenn/testing';
 import { WebSocket } from 'ws';
-import { GatewayHarness, startGateway } from './test-support/gateway-harness';
+import { GatewayHarness, startGateway } from '@wrenn/gateway-test-support';
 
 async function call(h: GatewayHarness, method: string, path: string, headers: Record<string, string> = {}, body?: unknown) {
   const res = await fetch(`${h.gateway.url}${path}`, { method, headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });

@@ -1,4 +1,4 @@
-import { forwardRef, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
 import { ClientProxyFactory } from '@nestjs/microservices';
@@ -21,7 +21,6 @@ import { FilesController } from './controllers/files.controller';
 import { HealthController } from './controllers/health.controller';
 import { DataPlaneClients } from './data-plane/data-plane.clients';
 import { HostTokens } from './data-plane/host-tokens';
-import { E2bModule } from './e2b/e2b.module';
 import { SandboxDataService } from './services/sandbox-data.service';
 import { SandboxesController } from './controllers/sandboxes.controller';
 import { UsageController } from './controllers/usage.controller';
@@ -43,7 +42,7 @@ import { TemplateRepository } from './repositories/template.repository';
 import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
 
 @Module({
-  imports: [ServiceKitModule.forRoot({ service: 'gateway', database: true }), DataSourceCloser, PassportModule, forwardRef(() => E2bModule)],
+  imports: [ServiceKitModule.forRoot({ service: 'gateway', database: true }), DataSourceCloser, PassportModule],
   controllers: [
     HealthController,
     AuthController,

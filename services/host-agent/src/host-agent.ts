@@ -101,13 +101,3 @@ export class HostAgent implements RunningService {
     this.log.info({ hostId: this.config.host.id }, 'host agent stopped');
   }
 }
-
-export async function bootstrapHostAgent(): Promise<RunningService> {
-  // Loaded lazily: the module imports this file.
-  const { NestFactory } = await import('@nestjs/core');
-  const { HostAgentModule } = await import('./host-agent.module');
-  const { NestLoggerAdapter } = await import('@wrenn/logger');
-  const app = await NestFactory.createApplicationContext(HostAgentModule, { logger: new NestLoggerAdapter(createLogger('host-agent')) });
-  await app.init();
-  return { name: 'host-agent', close: () => app.close() };
-}

@@ -1,2 +1,3 @@
-export { HostAgent, bootstrapHostAgent } from './host-agent';
+export { HostAgent } from './host-agent';
+export { bootstrapHostAgent } from './bootstrap';
 export type { SandboxRuntime, RuntimeSandbox, RecoveryReport } from './runtime/sandbox-runtime';

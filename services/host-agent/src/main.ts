@@ -1,4 +1,4 @@
 import { runStandalone } from '@wrenn/service-kit';
-import { bootstrapHostAgent } from './host-agent';
+import { bootstrapHostAgent } from './bootstrap';
 
 runStandalone('host-agent', bootstrapHostAgent);

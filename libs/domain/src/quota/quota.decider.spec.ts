@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fold } from '../decider';
-import { specFor } from '../testing/given-when-then';
+import { specFor } from '@wrenn/domain-test-support';
 import { QuotaCommand } from './quota.commands';
 import { quotaDecider } from './quota.decider';
 import { QuotaEvent, QuotaEventType as T, QuotaLimits } from './quota.events';

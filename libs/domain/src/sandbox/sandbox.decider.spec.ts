@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '@wrenn/contracts';
-import { specFor } from '../testing/given-when-then';
+import { specFor } from '@wrenn/domain-test-support';
 import { fold } from '../decider';
 import { SandboxCommand, SandboxCommandType, SANDBOX_COMMAND_TYPES } from './sandbox.commands';
 import { ALLOWED_FROM, sandboxDecider } from './sandbox.decider';

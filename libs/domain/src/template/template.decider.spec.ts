@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '@wrenn/contracts';
 import { fold } from '../decider';
-import { specFor } from '../testing/given-when-then';
+import { specFor } from '@wrenn/domain-test-support';
 import { TemplateCommand, TemplateCommandType, TEMPLATE_COMMAND_TYPES } from './template.commands';
 import { TEMPLATE_ALLOWED_FROM, templateDecider } from './template.decider';
 import { TemplateEvent, TemplateEventType as T } from './template.events';

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually } from '@wrenn/testing';
 import { allProjections } from '../index';
-import { scriptedLog, ScriptedLog } from '../test-support/scripted-log';
+import { scriptedLog, ScriptedLog } from '@wrenn/projections-test-support';
 import { replayAndCheck } from './scratch-replay';
 
 /**

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { ReadableStream } from 'node:stream/web';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { basicAuth, EnvdHarness, startEnvd } from '../test-support/envd-harness';
+import { basicAuth, EnvdHarness, startEnvd } from '@wrenn/envd-test-support';
 
 const MiB = 1024 * 1024;
 /** The streamed file: far larger than the garbage Node lets pile up before it collects. */

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EnvdHarness, startEnvd } from '../test-support/envd-harness';
+import { EnvdHarness, startEnvd } from '@wrenn/envd-test-support';
 
 const { FileType, EventType } = filesystemPb;
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { realpathSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { basicAuth, collect, EnvdHarness, startEnvd } from '../test-support/envd-harness';
+import { basicAuth, collect, EnvdHarness, startEnvd } from '@wrenn/envd-test-support';
 
 const { Signal } = processPb;
 

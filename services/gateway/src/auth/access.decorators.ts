@@ -1,6 +1,6 @@
 import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 import { ErrorCode, WrennError } from '@wrenn/contracts';
-import type { Caller } from '../services/sandboxes.service';
+import type { Caller } from './caller';
 
 /**
  * How a route is reached. Every route needs an API key (`X-API-Key`) unless it says otherwise:

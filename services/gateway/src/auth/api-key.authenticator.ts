@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ErrorCode, WrennError } from '@wrenn/contracts';
 import type { IncomingHttpHeaders } from 'node:http';
 import { AuthClient } from '../services/auth.client';
-import type { Caller } from '../services/sandboxes.service';
+import type { Caller } from './caller';
 
 /**
  * Turns an `X-API-Key` header into the caller it stands for. Every request asks the auth service

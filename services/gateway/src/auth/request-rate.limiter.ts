@@ -4,7 +4,7 @@ import type { WrennConfig } from '@wrenn/config';
 import { SlidingWindows } from '@wrenn/db';
 import { CONFIG, DATA_SOURCE } from '@wrenn/service-kit';
 import { DataSource } from 'typeorm';
-import type { Caller } from '../services/sandboxes.service';
+import type { Caller } from './caller';
 
 const WINDOW_SEC = 60;
 

@@ -8,7 +8,7 @@ import { ErrorCode } from '@wrenn/contracts';
 import { parse } from 'yaml';
 import { Access, ACCESS_METADATA } from '../auth/access.decorators';
 import { EXEC_STREAM_ROUTE, PATH_RE } from '../exec-stream/exec-stream.socket';
-import { GatewayModule } from '../gateway.module';
+import { AppModule } from '../app.module';
 import { OPENAPI_FILE } from './docs.paths';
 
 interface Route {
@@ -28,12 +28,12 @@ function modules(root: ModuleRef, seen = new Set<unknown>()): Array<new (...args
 }
 
 /**
- * Every HTTP route Nest serves, from the controllers' metadata of the gateway and the modules it
- * imports (the E2B surface), as "METHOD /openapi/{path}"; a handler bound to several paths
- * counts once per path.
+ * Every HTTP route Nest serves, from the controllers' metadata of the application module and the
+ * modules it imports (the gateway's own API, the E2B surface), as "METHOD /openapi/{path}"; a
+ * handler bound to several paths counts once per path.
  */
 function nestRoutes(): Route[] {
-  const controllers = modules(GatewayModule).flatMap((m): Array<new (...args: never[]) => object> => Reflect.getMetadata(MODULE_METADATA.CONTROLLERS, m) ?? []);
+  const controllers = modules(AppModule).flatMap((m): Array<new (...args: never[]) => object> => Reflect.getMetadata(MODULE_METADATA.CONTROLLERS, m) ?? []);
   const routes: Route[] = [];
   for (const controller of controllers) {
     const base = String(Reflect.getMetadata(PATH_METADATA, controller) ?? '');

@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject } from '@nestjs/common';
 import { ErrorCode, WrennError } from '@wrenn/contracts';
-import { genericBody, newRequestId } from '../errors/error.filter';
+import { genericBody, newRequestId } from '../errors/generic-error';
 import type { Logger } from '@wrenn/logger';
 import { LOGGER } from '@wrenn/service-kit';
 import type { Response } from 'express';

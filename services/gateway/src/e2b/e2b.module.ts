@@ -1,4 +1,4 @@
-import { forwardRef, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { GatewayModule } from '../gateway.module';
 import { E2bSandboxesController } from './e2b-sandboxes.controller';
 import { E2bSandboxesService } from './e2b-sandboxes.service';
@@ -10,7 +10,7 @@ import { EnvdProxy } from './envd-proxy';
  * on Wrenn's own sandbox use cases (imported from the gateway).
  */
 @Module({
-  imports: [forwardRef(() => GatewayModule)],
+  imports: [GatewayModule],
   controllers: [E2bSandboxesController],
   providers: [EnvdAccessTokens, EnvdProxy, E2bSandboxesService],
   exports: [EnvdProxy],

@@ -6,7 +6,7 @@ import { CheckpointWaiter } from '@wrenn/eventlog';
 import { sendCommand } from '@wrenn/messaging';
 import { CONFIG } from '@wrenn/service-kit';
 import { ulid } from 'ulid';
-import type { Caller } from './sandboxes.service';
+import type { Caller } from '../auth/caller';
 
 /** The metadata of a new command: a fresh idempotency id, acting for the caller's team. */
 export function commandMeta(caller: Caller, correlationId: string): CommandMeta {

@@ -3,7 +3,6 @@ import { ClientProxy } from '@nestjs/microservices';
 import {
   BUILT_IN_TEMPLATES,
   CommandAccepted,
-  CommandMeta,
   CreateSandboxRequest,
   DestroySandboxRequest,
   ErrorCode,
@@ -21,7 +20,6 @@ import {
   normaliseNetworkPolicy,
   DEFAULT_NETWORK_POLICY,
   WrennError,
-  ApiKeyScope,
 } from '@wrenn/contracts';
 import { WrennConfig } from '@wrenn/config';
 import { SandboxRow } from '@wrenn/db';
@@ -35,16 +33,12 @@ import { ActivityRecorder } from '../activity/activity.recorder';
 import { commandMeta, ReadYourWrites } from './read-your-writes';
 import { SandboxRepository } from '../repositories/sandbox.repository';
 import { TemplateRepository } from '../repositories/template.repository';
+import type { Caller } from '../auth/caller';
 
 export const SCHEDULER_CLIENT = 'wrenn.scheduler-client';
 
-/** Who is calling: the team everything is scoped to, and the actor recorded on events. */
-export interface Caller {
-  teamId: string;
-  actor: CommandMeta['actor'];
-  /** An API key's scope (absent for user tokens). */
-  scope?: ApiKeyScope;
-}
+// The access guard owns the caller; re-exported for the controllers that take it with this service.
+export type { Caller };
 
 export function networkView(policy: NetworkPolicy | null): NetworkPolicyView {
   const p = policy ?? DEFAULT_NETWORK_POLICY;

@@ -1,4 +1,4 @@
-import type { DeviceFilter } from './cgroup.manager';
+import type { DeviceFilter } from './device-filter';
 import { DeviceRule, parseDeviceRule } from './device-rule';
 
 /** The part of the native addon (native/src/device-filter.cc) this filter calls. */

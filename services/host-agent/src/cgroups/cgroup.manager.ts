@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ErrorCode, WrennError } from '@wrenn/contracts';
 import { CleanupStack } from '../cleanup/cleanup-stack';
 import { BpfDeviceFilter } from './bpf-device-filter';
+import type { DeviceFilter } from './device-filter';
 import { CgroupVersion, detectCgroupVersion } from './cgroup-version';
 
 export interface CgroupLimits {
@@ -35,14 +36,7 @@ export interface SandboxCgroup {
   userProcsFiles: string[];
 }
 
-/**
- * Restricts the devices a cgroup v2 subtree may open. v2 has no devices.allow file: the kernel
- * asks a BPF_CGROUP_DEVICE program attached to the group instead.
- */
-export interface DeviceFilter {
-  /** Lets the processes of the group at `dir` (and its descendants) open only `rules` ("c 1:3 rwm", v1 syntax). */
-  attach(dir: string, rules: readonly string[]): Promise<void>;
-}
+export type { DeviceFilter };
 
 export interface CgroupManagerOptions {
   /** Parent group of this agent's sandboxes, e.g. "wrenn-ab12c". */

@@ -1,8 +1,7 @@
 import { Aggregate } from '@wrenn/contracts';
 import { createDataSource, migrate } from '@wrenn/db';
 import { CheckpointWaiter, EventMetadata, EventStore } from '@wrenn/eventlog';
-import { Projection } from '../projection';
-import { ProjectionRunner } from '../runner/projection-runner';
+import { Projection, ProjectionRunner } from '@wrenn/projections';
 import { createLogger } from '@wrenn/logger';
 import { createTestEnv, TestEnv } from '@wrenn/testing';
 import { DataSource } from 'typeorm';

@@ -5,7 +5,7 @@ import { CheckpointWaiter } from '@wrenn/eventlog';
 import { createLogger } from '@wrenn/logger';
 import { AUDIT_PROJECTION, auditProjection, ProjectionRunner, USAGE_PROJECTION, usageProjection } from '@wrenn/projections';
 import { DataSource } from 'typeorm';
-import { GatewayHarness, startGateway } from './test-support/gateway-harness';
+import { GatewayHarness, startGateway } from '@wrenn/gateway-test-support';
 
 const GiB = 2 ** 30;
 const at = (hhmm: string) => `2026-03-01T${hhmm}:00.000Z`;

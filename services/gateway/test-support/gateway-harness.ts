@@ -3,7 +3,7 @@ import { EventMetadata, EventStore } from '@wrenn/eventlog';
 import { RunningService } from '@wrenn/service-kit';
 import { createTestEnv, eventually, TestEnv } from '@wrenn/testing';
 import { request } from 'node:http';
-import { bootstrapGateway, RunningGateway } from '../bootstrap';
+import { bootstrapGateway, RunningGateway } from '@wrenn/gateway';
 
 /** The identity events a signup and a key creation leave in the log for the new team. */
 const IDENTITY_EVENTS = new Set(['user.signed_up', 'team.created', 'team.member_added', 'api_key.created']);

@@ -1,4 +1,4 @@
-import { Decider, fold } from '../decider';
+import { Decider, fold } from '@wrenn/domain';
 
 /**
  * given(events).when(command).then(events) / .thenThrows(code) — the spec style for deciders.

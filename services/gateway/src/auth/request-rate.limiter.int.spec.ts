@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootstrapGateway, RunningGateway } from './bootstrap';
-import { GatewayHarness, startGateway } from './test-support/gateway-harness';
+import { bootstrapGateway, RunningGateway } from '../bootstrap';
+import { GatewayHarness, startGateway } from '@wrenn/gateway-test-support';
 
 /**
  * The per-key and per-address request rate of every authenticated call, through the real gateway

@@ -37,7 +37,7 @@ export async function startEnvd(options: { user?: string; env?: Record<string, s
   const accessToken = options.accessToken === null ? undefined : (options.accessToken ?? randomBytes(32).toString('base64url'));
   const dir = mkdtempSync(join(tmpdir(), 'envd-test-'));
   const home = mkdtempSync(join(tmpdir(), 'envd-home-'));
-  const child = spawn(process.execPath, [join(__dirname, '..', 'main.js')], {
+  const child = spawn(process.execPath, [require.resolve('@wrenn/envd/dist/main.js')], {
     env: { ...withoutToken(process.env), ENVD_PORT: '0', ENVD_HOST: '127.0.0.1', HOME: home, ...(accessToken ? { ENVD_ACCESS_TOKEN: accessToken } : {}), ...options.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

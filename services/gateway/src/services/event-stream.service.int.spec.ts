@@ -1,8 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually } from '@wrenn/testing';
-import { startGateway, GatewayHarness } from './test-support/gateway-harness';
-import { SseClient } from './test-support/sse-client';
+import { GatewayHarness, SseClient, startGateway } from '@wrenn/gateway-test-support';
 
 const T = '2026-03-01T10:00:00.000Z';
 

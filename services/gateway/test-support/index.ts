@@ -1,0 +1,2 @@
+export * from './gateway-harness';
+export * from './sse-client';
