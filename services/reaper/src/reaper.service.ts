@@ -36,11 +36,6 @@ const SHUTDOWN_WAIT_MS = 10_000;
 
 export const SCHEDULER_CLIENT = 'wrenn.reaper.scheduler-client';
 
-function envMs(name: string, fallback: number): number {
-  const raw = Number(process.env[name]);
-  return Number.isFinite(raw) && raw > 0 ? raw : fallback;
-}
-
 /**
  * Keeps the projection and the hosts honest, every few seconds (all decisions in reconcile.ts):
  * - in-flight sweep: sandboxes whose create, pause, resume or destroy died with a scheduler or
@@ -61,11 +56,11 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
   private activity: Promise<KV> | undefined;
   /** Set on shutdown: the pass in flight finishes what it started and starts nothing new. */
   private stopping = false;
-  private readonly intervalMs = envMs('WRENN_REAPER_INTERVAL_MS', 5000);
+  private readonly intervalMs: number;
   private readonly limits: SweepLimits;
-  private readonly settleMs = envMs('WRENN_REAPER_SETTLE_MS', 10_000);
+  private readonly settleMs: number;
   /** After the reaper starts, how long hosts get to beat before their sandboxes can be lost. */
-  private readonly startupGraceMs = envMs('WRENN_REAPER_STARTUP_GRACE_MS', 15_000);
+  private readonly startupGraceMs: number;
   private readonly startedAt = Date.now();
 
   constructor(
@@ -77,8 +72,11 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(SCHEDULER_CLIENT) private readonly scheduler: ClientProxy,
   ) {
+    this.intervalMs = config.reaper.intervalMs;
+    this.settleMs = config.reaper.settleMs;
+    this.startupGraceMs = config.reaper.startupGraceMs;
     this.limits = {
-      pendingGraceMs: envMs('WRENN_REAPER_PENDING_GRACE_MS', 30_000),
+      pendingGraceMs: config.reaper.pendingGraceMs,
       createTimeoutMs: config.hostCreateTimeoutMs + 30_000,
       stopGraceMs: config.hostCommandTimeoutMs + 30_000,
     };
