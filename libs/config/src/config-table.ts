@@ -25,7 +25,7 @@ export function renderConfigTable(): string {
   rows.splice(
     Object.keys(VARIABLES).indexOf('DATABASE_URL') + 1,
     0,
-    `| \`${SERVICE_DATABASE_URL_PREFIX}<SERVICE>\` | none | a URL | every service | a service's own PostgreSQL role (e.g. \`${SERVICE_DATABASE_URL_PREFIX}SANDBOX_SCHEDULER\`); set, the service neither creates the database nor migrates |`,
+    `| \`${SERVICE_DATABASE_URL_PREFIX}<SERVICE>\` | none | a postgres:// URL | every service | a service's own PostgreSQL role (e.g. \`${SERVICE_DATABASE_URL_PREFIX}SANDBOX_SCHEDULER\`); set, the service neither creates the database nor migrates |`,
   );
   return ['| variable | default | expects | read by | what it sets |', '|---|---|---|---|---|', ...rows].join('\n');
 }

@@ -29,12 +29,13 @@ describe('loadConfig', () => {
       assert.ok(error instanceof ConfigError);
       assert.deepEqual(error.problems, [
         'WRENN_NATS_INSECURE must be 1, true, 0 or false, got "yes"',
-        'DATABASE_URL must be a URL, got "nope"',
+        'DATABASE_URL must be a postgres:// URL, got "nope"',
         'PORT must be a non-negative integer, got "-1"',
         'WRENN_REAPER_INTERVAL_MS must be a positive integer, got "0"',
       ]);
     }
-    assert.throws(() => loadConfig({ WRENN_DATABASE_URL_AUTH: 'not a url' }), /WRENN_DATABASE_URL_AUTH must be a URL/);
+    assert.throws(() => loadConfig({ WRENN_DATABASE_URL_AUTH: 'not a url' }), /WRENN_DATABASE_URL_AUTH must be a postgres:\/\/ URL/);
+    assert.equal(loadConfig({ DATABASE_URL: 'postgres://postgres@/wrenn' }).databaseUrl, 'postgres://postgres@/wrenn', 'the local socket form pg takes');
   });
 
   it('keeps every default, and takes an empty value as unset', () => {

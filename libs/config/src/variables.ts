@@ -72,8 +72,14 @@ function flag(readBy: Reader, doc: string): VariableSpec<boolean> {
   return spec({ schema: z.enum(['1', 'true', '0', 'false']).transform((v) => BOOLEAN[v]), expects: '1, true, 0 or false', fallback: false, readBy, doc });
 }
 
-function url(fallback: string, readBy: Reader, doc: string): VariableSpec<string> {
-  return spec({ schema: z.string().refine((v) => URL.canParse(v)), expects: 'a URL', fallback, readBy, doc });
+/**
+ * A PostgreSQL connection URL. Only the scheme is checked: pg also takes forms a WHATWG URL
+ * refuses, such as `postgres://postgres@/wrenn` (the local socket).
+ */
+const POSTGRES_URL = /^postgres(ql)?:\/\/\S*$/;
+const POSTGRES_EXPECTS = 'a postgres:// URL';
+function postgresUrl(fallback: string, readBy: Reader, doc: string): VariableSpec<string> {
+  return spec({ schema: z.string().regex(POSTGRES_URL), expects: POSTGRES_EXPECTS, fallback, readBy, doc });
 }
 
 function list(readBy: Reader, doc: string): VariableSpec<string[]> {
@@ -136,7 +142,7 @@ export const VARIABLES = {
   NATS_CREDS: optionalText('every service', 'one NATS creds file (a process running one service)', 'none', 'a file path'),
   WRENN_NATS_CREDS_DIR: optionalText('every service', 'a directory of `<identity>.creds`, one per service', 'none', 'a directory'),
   WRENN_NATS_INSECURE: flag('every service', 'connect to NATS without credentials (an explicit choice; with no creds and not this, a service refuses to start)'),
-  DATABASE_URL: url('postgres://postgres@127.0.0.1:5432/wrenn', 'every service', 'the administrative PostgreSQL role: owns the schema, runs the migrations'),
+  DATABASE_URL: postgresUrl('postgres://postgres@127.0.0.1:5432/wrenn', 'every service', 'the administrative PostgreSQL role: owns the schema, runs the migrations'),
   WRENN_NS: text('', 'every service', 'prefix of every NATS name (stream, subjects, buckets); empty in production', 'empty'),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', 'every service', 'pino log level'),
   WRENN_STREAM_REPLICAS: positive(1, 'every service', 'replicas of the event stream when it is created (a NATS cluster)'),
@@ -247,7 +253,7 @@ export const VARIABLES = {
   LANG: text('C.UTF-8', 'CLI', 'the locale `wrenn sandbox shell` gives the sandbox\'s shell'),
 
   // Tests
-  WRENN_TEST_PG: url('postgres://postgres@127.0.0.1:5432', 'tests', 'the PostgreSQL server test slices make their databases on'),
+  WRENN_TEST_PG: postgresUrl('postgres://postgres@127.0.0.1:5432', 'tests', 'the PostgreSQL server test slices make their databases on'),
   WRENN_FAKE_FC_FAULTS: optionalText('tests', 'the file the stand-in VMM shares its injected faults through', 'none', 'a file path'),
 } satisfies Record<string, VariableSpec<unknown>>;
 
@@ -306,7 +312,7 @@ export function serviceDatabaseUrls(env: NodeJS.ProcessEnv = process.env): Recor
   const problems: string[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(SERVICE_DATABASE_URL_PREFIX) || !value) continue;
-    if (!URL.canParse(value)) problems.push(`${name} must be a URL, got "${value}"`);
+    if (!POSTGRES_URL.test(value)) problems.push(`${name} must be ${POSTGRES_EXPECTS}, got "${value}"`);
     out[name.slice(SERVICE_DATABASE_URL_PREFIX.length).toLowerCase().replace(/_/g, '-')] = value;
   }
   if (problems.length) throw new ConfigError(problems);
