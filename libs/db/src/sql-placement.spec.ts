@@ -5,13 +5,13 @@ import { matchingLines, platformSources, REPO_ROOT } from '@wrenn/config';
 /**
  * Every SQL statement a service runs lives in a repository class (`*.repository.ts`), so what
  * each service asks of PostgreSQL is in one place per concern. Besides repositories, raw SQL is
- * allowed only in the database plumbing (migrations, the migration lock and database creation,
- * service roles and their grants) and in the event log's projections, which are their own
+ * allowed only in the migration plumbing (the migrations runner, the migration lock, creating and
+ * dropping a database) and in the event log's projections, which are their own
  * repository-like code (libs/eventlog, libs/projections). Tests are not scanned.
  */
 const ALLOWED = [
   /\.repository\.ts$/,
-  /^libs\/db\/src\/(migrations|data-source|roles)\.ts$/,
+  /^libs\/db\/src\/(migrations|data-source)\.ts$/,
   /^libs\/eventlog\/src\//,
   /^libs\/projections\/src\//,
 ];
