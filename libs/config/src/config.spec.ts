@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig, teamQuotaLimits } from './index';
+import { ConfigError, loadConfig, teamQuotaLimits, variable } from './index';
 
 describe('loadConfig', () => {
   it('refuses a JWT secret shorter than 32 bytes, naming the variable and the minimum', () => {
@@ -18,5 +18,39 @@ describe('loadConfig', () => {
 
   it('trusts no proxy unless told', () => {
     assert.equal(loadConfig({}).edge.trustProxy, '');
+  });
+
+  it('refuses a bad value at start, naming every bad variable and what it expects', () => {
+    assert.throws(() => loadConfig({ PORT: '80a' }), { message: 'PORT must be a non-negative integer, got "80a"' });
+    try {
+      loadConfig({ PORT: '-1', DATABASE_URL: 'nope', WRENN_NATS_INSECURE: 'yes', WRENN_REAPER_INTERVAL_MS: '0' });
+      assert.fail('a bad configuration started');
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.problems, [
+        'WRENN_NATS_INSECURE must be 1, true, 0 or false, got "yes"',
+        'DATABASE_URL must be a postgres:// URL, got "nope"',
+        'PORT must be a non-negative integer, got "-1"',
+        'WRENN_REAPER_INTERVAL_MS must be a positive integer, got "0"',
+      ]);
+    }
+    assert.throws(() => loadConfig({ WRENN_DATABASE_URL_AUTH: 'not a url' }), /WRENN_DATABASE_URL_AUTH must be a postgres:\/\/ URL/);
+    assert.equal(loadConfig({ DATABASE_URL: 'postgres://postgres@/wrenn' }).databaseUrl, 'postgres://postgres@/wrenn', 'the local socket form pg takes');
+  });
+
+  it('keeps every default, and takes an empty value as unset', () => {
+    const config = loadConfig({ PORT: '', WRENN_STATE_DIR: '/srv/w' });
+    assert.equal(config.port, 8080);
+    assert.equal(config.host.imageDir, '/srv/w/images');
+    assert.equal(config.host.envdProxyHost, '127.0.0.1');
+    assert.deepEqual([config.reaper.intervalMs, config.activityThrottleMs, config.host.warmPoolSize, config.host.sandboxIdBase], [5000, 1000, 2, undefined]);
+    assert.equal(loadConfig({ WRENN_DATA_PLANE_HOST: '10.0.0.5' }).host.envdProxyHost, '10.0.0.5', 'the envd proxy listens where the data plane does unless told');
+    assert.deepEqual(loadConfig({ WRENN_EGRESS_ALLOW: ' 10.1.0.0/16, mirror.example ,' }).host.egressAllow, ['10.1.0.0/16', 'mirror.example']);
+  });
+
+  it('reads one variable alone, validated the same way', () => {
+    assert.equal(variable('WRENN_STREAM_REPLICAS', {}), 1);
+    assert.equal(variable('WRENN_STREAM_REPLICAS', { WRENN_STREAM_REPLICAS: '3' }), 3);
+    assert.throws(() => variable('LOG_LEVEL', { LOG_LEVEL: 'loud' }), /LOG_LEVEL must be fatal, error, warn, info, debug, trace or silent, got "loud"/);
   });
 });

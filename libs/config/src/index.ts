@@ -1,10 +1,28 @@
 import type { QuotaFigures } from '@wrenn/contracts';
-import { hostname } from 'node:os';
+import { cpus, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { readEnvironment, serviceDatabaseUrls } from './variables';
+
+export {
+  childEnvironment,
+  ConfigError,
+  Environment,
+  JWT_SECRET_MIN_BYTES,
+  readEnvironment,
+  serviceDatabaseUrls,
+  SERVICE_DATABASE_URL_PREFIX,
+  variable,
+  VariableName,
+  VARIABLES,
+  VariableSpec,
+  VariableValue,
+} from './variables';
+export { CONFIG_TABLE_END, CONFIG_TABLE_START, renderConfigTable, withConfigTable } from './config-table';
 
 /**
- * All configuration comes from the environment, read once per process. Defaults are what a
- * fresh clone on one host needs: loopback NATS and PostgreSQL, port 8080, state under /var/lib/wrenn.
+ * All configuration comes from the environment, read once per process and validated as a whole
+ * (every variable, its schema and its default are in variables.ts). Defaults are what a fresh
+ * clone on one host needs: loopback NATS and PostgreSQL, port 8080, state under /var/lib/wrenn.
  */
 export interface WrennConfig {
   natsUrl: string;
@@ -27,6 +45,8 @@ export interface WrennConfig {
   /** True once databaseUrl is a service's own role: it neither creates the database nor migrates. */
   ownDatabaseRole: boolean;
   port: number;
+  /** The address the gateway's REST API listens on. */
+  bindHost: string;
   /** Prefix for every NATS name (see @wrenn/contracts naming); empty in production. */
   namespace: string;
   logLevel: string;
@@ -51,7 +71,21 @@ export interface WrennConfig {
     envdProxyPort: number;
     /** How long a booting agent waits for the control plane to create the event stream and hosts bucket. */
     controlPlaneWaitMs: number;
+    /** Network slots: the range they are carved from (unset = the network manager's own) and how many are kept ready. */
+    netCidr?: string;
+    netPoolSize: number;
+    /** The operator's egress allowlist: CIDRs or domain names every sandbox may reach, even in private ranges. */
+    egressAllow: string[];
+    /** Started base sandboxes kept ready (namespace runtime). */
+    warmPoolSize: number;
+    sandboxPidsMax: number;
+    sandboxDiskMb: number;
+    /** First user/group id of sandboxes' id ranges; unset = the runtime's own. */
+    sandboxIdBase?: number;
   };
+  reaper: ReaperConfig;
+  /** Least time between two activity writes of one sandbox (the gateway's TTL bookkeeping). */
+  activityThrottleMs: number;
   /**
    * Host tokens: what every data-plane and envd-proxy call carries (Ed25519, signed by the
    * gateway, checked by the agent). Keys are PEM or base64 DER; unset = the gateway generates one
@@ -91,6 +125,16 @@ export interface WrennConfig {
   sseHeartbeatMs: number;
   quotas: QuotaConfig;
   edge: EdgeLimitsConfig;
+}
+
+/** The reaper's pace and patience (WRENN_REAPER_*). */
+export interface ReaperConfig {
+  intervalMs: number;
+  /** How long a host-list difference must last before the reconciler acts on it. */
+  settleMs: number;
+  /** After the reaper starts, how long hosts get to beat before their sandboxes can be lost. */
+  startupGraceMs: number;
+  pendingGraceMs: number;
 }
 
 /** Per-team quotas, enforced by the scheduler's decisions (WRENN_QUOTA_*). */
@@ -136,26 +180,6 @@ export interface EdgeLimitsConfig {
   envdErrorBodyMax: number;
 }
 
-function parseOverrides(raw: string | undefined): Record<string, Partial<TeamQuotaLimits>> {
-  if (!raw) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new Error('WRENN_QUOTA_OVERRIDES must be JSON: {"<team id>": {"runningSandboxes": 50, …}}');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('WRENN_QUOTA_OVERRIDES must be a JSON object keyed by team id');
-  const keys = ['runningSandboxes', 'vcpus', 'memoryMb', 'pausedSandboxes', 'snapshotBytes', 'createsPerMinute'];
-  for (const [team, limits] of Object.entries(parsed as Record<string, unknown>)) {
-    for (const [key, value] of Object.entries(limits as Record<string, unknown>)) {
-      if (!keys.includes(key) || !Number.isInteger(value) || (value as number) < 0) {
-        throw new Error(`WRENN_QUOTA_OVERRIDES: ${team}.${key} must be one of ${keys.join(', ')} with a non-negative integer`);
-      }
-    }
-  }
-  return parsed as Record<string, Partial<TeamQuotaLimits>>;
-}
-
 /** The Firecracker runtime's host configuration (WRENN_FC_*). */
 export interface FirecrackerConfig {
   /** The `firecracker` binary; unset = looked up on PATH. */
@@ -168,19 +192,9 @@ export interface FirecrackerConfig {
   cowSizeMb: number;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
-  return value;
-}
-
 function defaultHostId(): string {
   return hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+/, '').slice(0, 63) || 'host';
 }
-
-const SERVICE_DATABASE_URL_PREFIX = 'WRENN_DATABASE_URL_';
 
 /** A service's view of the config: its own database role's URL when one is configured. */
 export function forService(config: WrennConfig, service: string): WrennConfig {
@@ -188,115 +202,110 @@ export function forService(config: WrennConfig, service: string): WrennConfig {
   return own ? { ...config, databaseUrl: own, ownDatabaseRole: true } : config;
 }
 
-/** The least key length HS256 is used with: 256 bits, the hash's own size (RFC 7518 §3.2). */
-export const JWT_SECRET_MIN_BYTES = 32;
-
-/** A configured JWT key shorter than 32 bytes stops the service before it serves anything. */
-function jwtSecretFrom(env: NodeJS.ProcessEnv): string | undefined {
-  const secret = env.WRENN_JWT_SECRET || undefined;
-  if (secret !== undefined && Buffer.byteLength(secret, 'utf8') < JWT_SECRET_MIN_BYTES) {
-    throw new Error(
-      `WRENN_JWT_SECRET is ${Buffer.byteLength(secret, 'utf8')} bytes; it must be at least ${JWT_SECRET_MIN_BYTES} bytes ` +
-        `(e.g. \`openssl rand -base64 48\`), or unset to have one generated and kept in PostgreSQL`,
-    );
-  }
-  return secret;
-}
-
+/** The platform's configuration; throws a ConfigError naming every bad variable and what it expects. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
-  const stateDir = env.WRENN_STATE_DIR ?? '/var/lib/wrenn';
-  const runtime = env.WRENN_RUNTIME ?? 'namespace';
-  if (runtime !== 'namespace' && runtime !== 'firecracker' && runtime !== 'auto') {
-    throw new Error(`WRENN_RUNTIME must be namespace, firecracker or auto, got "${runtime}"`);
-  }
-  const memTotalMb = Math.floor(require('node:os').totalmem() / 1024 / 1024);
+  const e = readEnvironment(env);
   return {
-    natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
-    natsCredsFile: env.NATS_CREDS || undefined,
-    natsCredsDir: env.WRENN_NATS_CREDS_DIR || undefined,
-    natsInsecure: env.WRENN_NATS_INSECURE === '1' || env.WRENN_NATS_INSECURE === 'true',
-    databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/wrenn',
-    serviceDatabaseUrls: Object.fromEntries(
-      Object.entries(env)
-        .filter(([name, value]) => name.startsWith(SERVICE_DATABASE_URL_PREFIX) && value)
-        .map(([name, value]) => [name.slice(SERVICE_DATABASE_URL_PREFIX.length).toLowerCase().replace(/_/g, '-'), value as string]),
-    ),
+    natsUrl: e.NATS_URL,
+    natsCredsFile: e.NATS_CREDS,
+    natsCredsDir: e.WRENN_NATS_CREDS_DIR,
+    natsInsecure: e.WRENN_NATS_INSECURE,
+    databaseUrl: e.DATABASE_URL,
+    serviceDatabaseUrls: serviceDatabaseUrls(env),
     ownDatabaseRole: false,
-    port: int(env, 'PORT', 8080),
-    namespace: env.WRENN_NS ?? '',
-    logLevel: env.LOG_LEVEL ?? 'info',
+    port: e.PORT,
+    bindHost: e.WRENN_BIND,
+    namespace: e.WRENN_NS,
+    logLevel: e.LOG_LEVEL,
     host: {
-      id: env.WRENN_HOST_ID ?? defaultHostId(),
-      runtime,
+      id: e.WRENN_HOST_ID ?? defaultHostId(),
+      runtime: e.WRENN_RUNTIME,
       firecracker: {
-        binary: env.WRENN_FC_BINARY || undefined,
-        kernel: env.WRENN_FC_KERNEL || undefined,
-        stableDir: env.WRENN_FC_STABLE_DIR ?? '/run/wrenn/fc-vm',
-        cowSizeMb: int(env, 'WRENN_FC_COW_SIZE_MB', 8192),
+        binary: e.WRENN_FC_BINARY,
+        kernel: e.WRENN_FC_KERNEL,
+        stableDir: e.WRENN_FC_STABLE_DIR,
+        cowSizeMb: e.WRENN_FC_COW_SIZE_MB,
       },
-      stateDir,
-      imageDir: env.WRENN_IMAGE_DIR ?? join(stateDir, 'images'),
+      stateDir: e.WRENN_STATE_DIR,
+      imageDir: e.WRENN_IMAGE_DIR ?? join(e.WRENN_STATE_DIR, 'images'),
       // vCPUs are quotas, not pinned cores: a host offers 16 per core by default (overcommit).
-      vcpus: int(env, 'WRENN_HOST_VCPUS', require('node:os').cpus().length * 16),
-      memoryMb: int(env, 'WRENN_HOST_MEMORY_MB', memTotalMb),
-      maxSandboxes: int(env, 'WRENN_HOST_MAX_SANDBOXES', 64),
-      heartbeatMs: int(env, 'WRENN_HEARTBEAT_MS', 2000),
-      leaseMs: int(env, 'WRENN_HOST_LEASE_MS', 6000),
-      dataPlaneHost: env.WRENN_DATA_PLANE_HOST ?? '127.0.0.1',
-      dataPlanePort: int(env, 'WRENN_DATA_PLANE_PORT', 0),
-      advertiseHost: env.WRENN_ADVERTISE_HOST ?? '127.0.0.1',
-      envdProxyHost: env.WRENN_ENVD_PROXY_HOST ?? env.WRENN_DATA_PLANE_HOST ?? '127.0.0.1',
-      envdProxyPort: int(env, 'WRENN_ENVD_PROXY_PORT', 0),
-      controlPlaneWaitMs: int(env, 'WRENN_CONTROL_PLANE_WAIT_MS', 300_000),
+      vcpus: e.WRENN_HOST_VCPUS ?? cpus().length * 16,
+      memoryMb: e.WRENN_HOST_MEMORY_MB ?? Math.floor(totalmem() / 1024 / 1024),
+      maxSandboxes: e.WRENN_HOST_MAX_SANDBOXES,
+      heartbeatMs: e.WRENN_HEARTBEAT_MS,
+      leaseMs: e.WRENN_HOST_LEASE_MS,
+      dataPlaneHost: e.WRENN_DATA_PLANE_HOST,
+      dataPlanePort: e.WRENN_DATA_PLANE_PORT,
+      advertiseHost: e.WRENN_ADVERTISE_HOST,
+      envdProxyHost: e.WRENN_ENVD_PROXY_HOST ?? e.WRENN_DATA_PLANE_HOST,
+      envdProxyPort: e.WRENN_ENVD_PROXY_PORT,
+      controlPlaneWaitMs: e.WRENN_CONTROL_PLANE_WAIT_MS,
+      netCidr: e.WRENN_NET_CIDR,
+      netPoolSize: e.WRENN_NET_POOL_SIZE,
+      egressAllow: e.WRENN_EGRESS_ALLOW,
+      warmPoolSize: e.WRENN_WARM_POOL_SIZE,
+      sandboxPidsMax: e.WRENN_SANDBOX_PIDS_MAX,
+      sandboxDiskMb: e.WRENN_SANDBOX_DISK_MB,
+      sandboxIdBase: e.WRENN_SANDBOX_ID_BASE,
     },
     dataPlaneAuth: {
-      signingKey: env.WRENN_DATA_PLANE_SIGNING_KEY || undefined,
-      verifyKey: env.WRENN_DATA_PLANE_VERIFY_KEY || undefined,
-      tokenTtlSec: Math.max(1, int(env, 'WRENN_DATA_PLANE_TOKEN_TTL_SEC', 60)),
-      clockSkewSec: int(env, 'WRENN_DATA_PLANE_CLOCK_SKEW_SEC', 30),
+      signingKey: e.WRENN_DATA_PLANE_SIGNING_KEY,
+      verifyKey: e.WRENN_DATA_PLANE_VERIFY_KEY,
+      tokenTtlSec: Math.max(1, e.WRENN_DATA_PLANE_TOKEN_TTL_SEC),
+      clockSkewSec: e.WRENN_DATA_PLANE_CLOCK_SKEW_SEC,
     },
-    secret: env.WRENN_SECRET ?? '',
-    readYourWritesTimeoutMs: int(env, 'WRENN_RYW_TIMEOUT_MS', 5000),
-    hostCreateTimeoutMs: int(env, 'WRENN_HOST_CREATE_TIMEOUT_MS', 60000),
-    hostCommandTimeoutMs: int(env, 'WRENN_HOST_COMMAND_TIMEOUT_MS', 30000),
+    secret: e.WRENN_SECRET,
+    readYourWritesTimeoutMs: e.WRENN_RYW_TIMEOUT_MS,
+    hostCreateTimeoutMs: e.WRENN_HOST_CREATE_TIMEOUT_MS,
+    hostCommandTimeoutMs: e.WRENN_HOST_COMMAND_TIMEOUT_MS,
     auth: {
-      jwtSecret: jwtSecretFrom(env),
-      jwtTtlSec: int(env, 'WRENN_JWT_TTL_SEC', 3600),
-      loginWindowSec: int(env, 'WRENN_LOGIN_WINDOW_SEC', 300),
-      loginMaxPerEmail: int(env, 'WRENN_LOGIN_MAX_PER_EMAIL', 10),
-      loginMaxPerAddress: int(env, 'WRENN_LOGIN_MAX_PER_ADDRESS', 100),
+      jwtSecret: e.WRENN_JWT_SECRET,
+      jwtTtlSec: e.WRENN_JWT_TTL_SEC,
+      loginWindowSec: e.WRENN_LOGIN_WINDOW_SEC,
+      loginMaxPerEmail: e.WRENN_LOGIN_MAX_PER_EMAIL,
+      loginMaxPerAddress: e.WRENN_LOGIN_MAX_PER_ADDRESS,
     },
     prices: {
       // $0.05 per vcpu-hour, $0.005 per GiB-hour of memory, $0.00015 per GiB-hour of snapshots (~$0.11 a GiB-month).
-      vcpuHourMicroUsd: int(env, 'WRENN_PRICE_VCPU_HOUR_MICROUSD', 50_000),
-      memoryGibHourMicroUsd: int(env, 'WRENN_PRICE_MEMORY_GIB_HOUR_MICROUSD', 5_000),
-      storageGibHourMicroUsd: int(env, 'WRENN_PRICE_STORAGE_GIB_HOUR_MICROUSD', 150),
+      vcpuHourMicroUsd: e.WRENN_PRICE_VCPU_HOUR_MICROUSD,
+      memoryGibHourMicroUsd: e.WRENN_PRICE_MEMORY_GIB_HOUR_MICROUSD,
+      storageGibHourMicroUsd: e.WRENN_PRICE_STORAGE_GIB_HOUR_MICROUSD,
     },
-    sseHeartbeatMs: Math.max(100, int(env, 'WRENN_SSE_HEARTBEAT_MS', 15_000)),
+    sseHeartbeatMs: Math.max(100, e.WRENN_SSE_HEARTBEAT_MS),
     quotas: {
       defaults: {
-        runningSandboxes: int(env, 'WRENN_QUOTA_RUNNING_SANDBOXES', 20),
-        vcpus: int(env, 'WRENN_QUOTA_VCPUS', 64),
-        memoryMb: int(env, 'WRENN_QUOTA_MEMORY_MB', 65_536),
-        pausedSandboxes: int(env, 'WRENN_QUOTA_PAUSED_SANDBOXES', 100),
-        snapshotBytes: int(env, 'WRENN_QUOTA_SNAPSHOT_BYTES', 100 * 1024 ** 3),
-        createsPerMinute: int(env, 'WRENN_QUOTA_CREATES_PER_MINUTE', 60),
+        runningSandboxes: e.WRENN_QUOTA_RUNNING_SANDBOXES,
+        vcpus: e.WRENN_QUOTA_VCPUS,
+        memoryMb: e.WRENN_QUOTA_MEMORY_MB,
+        pausedSandboxes: e.WRENN_QUOTA_PAUSED_SANDBOXES,
+        snapshotBytes: e.WRENN_QUOTA_SNAPSHOT_BYTES,
+        createsPerMinute: e.WRENN_QUOTA_CREATES_PER_MINUTE,
       },
-      overrides: parseOverrides(env.WRENN_QUOTA_OVERRIDES),
+      overrides: e.WRENN_QUOTA_OVERRIDES,
     },
+    reaper: {
+      intervalMs: e.WRENN_REAPER_INTERVAL_MS,
+      settleMs: e.WRENN_REAPER_SETTLE_MS,
+      startupGraceMs: e.WRENN_REAPER_STARTUP_GRACE_MS,
+      pendingGraceMs: e.WRENN_REAPER_PENDING_GRACE_MS,
+    },
+    activityThrottleMs: e.WRENN_ACTIVITY_THROTTLE_MS,
     edge: {
-      trustProxy: env.WRENN_TRUST_PROXY ?? '',
-      signupWindowSec: int(env, 'WRENN_SIGNUP_WINDOW_SEC', 3600),
-      signupMaxPerAddress: int(env, 'WRENN_SIGNUP_MAX_PER_ADDRESS', 20),
-      signupMaxPerEmail: int(env, 'WRENN_SIGNUP_MAX_PER_EMAIL', 5),
-      requestsPerMinutePerKey: int(env, 'WRENN_RATE_PER_KEY_PER_MIN', 1200),
-      requestsPerMinutePerAddress: int(env, 'WRENN_RATE_PER_ADDRESS_PER_MIN', 1200),
-      maxStreamsPerKey: int(env, 'WRENN_MAX_STREAMS_PER_KEY', 16),
-      execControlPerSec: int(env, 'WRENN_EXEC_CONTROL_PER_SEC', 100),
-      execControlQueueMax: int(env, 'WRENN_EXEC_CONTROL_QUEUE_MAX', 64),
-      listDirPageMax: int(env, 'WRENN_LIST_DIR_PAGE_MAX', 1000),
-      sseMaxReplay: int(env, 'WRENN_SSE_MAX_REPLAY', 10_000),
-      envdErrorBodyMax: int(env, 'WRENN_ENVD_ERROR_BODY_MAX', 64 * 1024),
+      trustProxy: e.WRENN_TRUST_PROXY,
+      signupWindowSec: e.WRENN_SIGNUP_WINDOW_SEC,
+      signupMaxPerAddress: e.WRENN_SIGNUP_MAX_PER_ADDRESS,
+      signupMaxPerEmail: e.WRENN_SIGNUP_MAX_PER_EMAIL,
+      requestsPerMinutePerKey: e.WRENN_RATE_PER_KEY_PER_MIN,
+      requestsPerMinutePerAddress: e.WRENN_RATE_PER_ADDRESS_PER_MIN,
+      maxStreamsPerKey: e.WRENN_MAX_STREAMS_PER_KEY,
+      execControlPerSec: e.WRENN_EXEC_CONTROL_PER_SEC,
+      execControlQueueMax: e.WRENN_EXEC_CONTROL_QUEUE_MAX,
+      listDirPageMax: e.WRENN_LIST_DIR_PAGE_MAX,
+      sseMaxReplay: e.WRENN_SSE_MAX_REPLAY,
+      envdErrorBodyMax: e.WRENN_ENVD_ERROR_BODY_MAX,
     },
   };
 }
+
+/** Scans of the platform's sources, shared by the tests that hold its rules (who reads the environment, where SQL lives). */
+export { matchingLines, platformSources, REPO_ROOT } from './source-scan';

@@ -49,7 +49,8 @@ export interface Naming {
 
 const NAMESPACE_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
-export function naming(namespace = process.env.WRENN_NS ?? ''): Naming {
+/** Every NATS name under `namespace` (WRENN_NS, read by @wrenn/config; empty in production). */
+export function naming(namespace: string): Naming {
   if (namespace !== '' && !NAMESPACE_RE.test(namespace)) {
     throw new Error(`invalid WRENN_NS "${namespace}": lower-case letters, digits, _ and - only`);
   }

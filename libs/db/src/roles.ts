@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { ServiceRoleRepository } from './repositories/service-role.repository';
 
 /**
  * PostgreSQL roles, one per service, each with only the grants its service needs. The schema is
@@ -94,38 +95,23 @@ const ROLE_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 export async function ensureServiceRoles(adminUrl: string, roles: ServiceRole[]): Promise<void> {
   const client = new Client({ connectionString: adminUrl, application_name: 'wrenn-roles' });
   await client.connect();
+  const db = new ServiceRoleRepository(client);
   try {
-    await client.query('BEGIN');
-    // Roles are shared by the whole cluster: serialise with other databases' setups.
-    await client.query('SELECT pg_advisory_xact_lock(7344222)');
-    const tables: string[] = (await client.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)).rows.map((r: { tablename: string }) => r.tablename);
-    const admin = (await client.query('SELECT current_user AS name')).rows[0].name as string;
-    for (const role of roles) {
-      if (!ROLE_RE.test(role.user)) throw new Error(`invalid role name "${role.user}"`);
-      const found = await client.query('SELECT rolsuper FROM pg_roles WHERE rolname = $1', [role.user]);
-      const exists = found.rowCount! > 0;
-      // A service URL that names the administrator (or any superuser) is a configuration mistake:
-      // demoting that role would lock the operator out.
-      if (role.user === admin || found.rows[0]?.rolsuper) throw new Error(`the ${role.service} role "${role.user}" is a superuser or the migrating role: give the service a role of its own`);
-      const attributes = 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS';
-      const statement = role.password
-        ? `SELECT format('${exists ? 'ALTER' : 'CREATE'} ROLE %I ${attributes} PASSWORD %L', $1::text, $2::text) AS sql`
-        : `SELECT format('${exists ? 'ALTER' : 'CREATE'} ROLE %I ${attributes}', $1::text) AS sql`;
-      const { rows } = await client.query(statement, role.password ? [role.user, role.password] : [role.user]);
-      await client.query(rows[0].sql);
-      const quoted = (await client.query('SELECT quote_ident($1) AS q', [role.user])).rows[0].q as string;
-      await client.query(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${quoted}`);
-      await client.query(`REVOKE CREATE ON SCHEMA public FROM ${quoted}`);
-      await client.query(`GRANT USAGE ON SCHEMA public TO ${quoted}`);
-      for (const [table, privileges] of Object.entries(SERVICE_GRANTS[role.service])) {
-        if (!tables.includes(table)) continue;
-        await client.query(`GRANT ${privileges.join(', ')} ON TABLE ${table} TO ${quoted}`);
+    await db.transaction(async () => {
+      await db.lockRoleSetup();
+      const tables = await db.publicTables();
+      const admin = await db.currentUser();
+      for (const role of roles) {
+        if (!ROLE_RE.test(role.user)) throw new Error(`invalid role name "${role.user}"`);
+        const found = await db.role(role.user);
+        // A service URL that names the administrator (or any superuser) is a configuration mistake:
+        // demoting that role would lock the operator out.
+        if (role.user === admin || found.superuser) throw new Error(`the ${role.service} role "${role.user}" is a superuser or the migrating role: give the service a role of its own`);
+        await db.upsertLoginRole(role.user, found.exists, role.password || undefined);
+        // Tables a later migration adds get their grants when this runs after it.
+        await db.setGrants(role.user, Object.fromEntries(Object.entries(SERVICE_GRANTS[role.service]).filter(([table]) => tables.includes(table))));
       }
-    }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    });
   } finally {
     await client.end();
   }
@@ -135,15 +121,13 @@ export async function ensureServiceRoles(adminUrl: string, roles: ServiceRole[])
 export async function dropServiceRoles(databaseUrl: string, users: string[]): Promise<void> {
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
+  const db = new ServiceRoleRepository(client);
   try {
     for (const user of users) {
       if (!ROLE_RE.test(user)) throw new Error(`invalid role name "${user}"`);
-      if ((await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [user])).rowCount === 0) continue;
-      await client.query(`DROP OWNED BY ${user}`);
-      await client.query(`DROP ROLE ${user}`).catch((error: { code?: string }) => {
-        // Still granted something in another database: leave it to that database's cleanup.
-        if (error.code !== '2BP01') throw error;
-      });
+      if (!(await db.role(user)).exists) continue;
+      // Still granted something in another database (false): left to that database's cleanup.
+      await db.drop(user);
     }
   } finally {
     await client.end();
@@ -157,7 +141,7 @@ export async function dropRolesWithPrefix(databaseUrl: string, prefix: string): 
   await client.connect();
   let users: string[];
   try {
-    users = (await client.query(`SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1)`, [`${prefix}_`])).rows.map((r: { rolname: string }) => r.rolname);
+    users = await new ServiceRoleRepository(client).usersWithPrefix(prefix);
   } finally {
     await client.end();
   }

@@ -1,3 +1,4 @@
+import { variable } from '@wrenn/config';
 import { Aggregate, Naming } from '@wrenn/contracts';
 import {
   DeliverPolicy,
@@ -69,7 +70,7 @@ export class EventStore {
       max_bytes: -1,
       discard: DiscardPolicy.New,
       duplicate_window: 2 * 60 * 1_000_000_000,
-      num_replicas: Number(process.env.WRENN_STREAM_REPLICAS ?? 1),
+      num_replicas: variable('WRENN_STREAM_REPLICAS'),
       // Direct gets carry the subject in the API subject, so NATS permissions can scope them:
       // a host agent reads only its own aggregate's version (see versionOfOwn).
       allow_direct: true,

@@ -1,3 +1,4 @@
+import { variable } from '@wrenn/config';
 import pino, { Logger } from 'pino';
 
 export type { Logger } from 'pino';
@@ -10,7 +11,7 @@ let root: Logger | undefined;
 
 export function rootLogger(): Logger {
   root ??= pino({
-    level: process.env.LOG_LEVEL ?? 'info',
+    level: variable('LOG_LEVEL'),
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },

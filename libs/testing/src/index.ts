@@ -1,3 +1,4 @@
+import { variable } from '@wrenn/config';
 import { naming, Naming } from '@wrenn/contracts';
 import { dropDatabase, dropRolesWithPrefix, ensureDatabase } from '@wrenn/db';
 import { freeLoopbackPort, hostIdentity, loadAuthority, prepareSecuredNats, RunningNatsServer, startNatsServer, writeCreds } from '@wrenn/nats-auth';
@@ -7,8 +8,8 @@ import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const TEST_NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-const PG_BASE = process.env.WRENN_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432';
+export const TEST_NATS_URL = variable('NATS_URL');
+const PG_BASE = variable('WRENN_TEST_PG');
 
 /**
  * An isolated slice of the real NATS server and PostgreSQL for one test file: its own WRENN_NS

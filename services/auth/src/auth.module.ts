@@ -4,6 +4,7 @@ import { AuthCommandsController } from './controllers/auth-commands.controller';
 import { OutboxRelay } from './outbox/outbox.relay';
 import { LoginRateLimiter } from './rate-limit/login-rate-limiter';
 import { ApiKeyRepository } from './repositories/api-key.repository';
+import { IdentityOutboxRepository } from './repositories/identity-outbox.repository';
 import { IdentityRepository } from './repositories/identity.repository';
 import { ApiKeysService } from './services/api-keys.service';
 import { IdentityService } from './services/identity.service';
@@ -13,6 +14,6 @@ import { JwtIssuer } from './tokens/jwt-issuer';
 @Module({
   imports: [ServiceKitModule.forRoot({ service: 'auth', database: true, eventStore: true }), DataSourceCloser],
   controllers: [StatusController, AuthCommandsController],
-  providers: [IdentityRepository, ApiKeyRepository, LoginRateLimiter, JwtIssuer, OutboxRelay, IdentityService, ApiKeysService],
+  providers: [IdentityRepository, ApiKeyRepository, IdentityOutboxRepository, LoginRateLimiter, JwtIssuer, OutboxRelay, IdentityService, ApiKeysService],
 })
 export class AuthModule {}

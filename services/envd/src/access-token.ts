@@ -3,8 +3,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** The header E2B's SDKs and the host agent send envd's access token in. */
 export const ACCESS_TOKEN_HEADER = 'x-access-token';
-/** Where the namespace runtime hands envd its token at start (see takeAccessTokenFromEnv). */
-export const ACCESS_TOKEN_ENV = 'ENVD_ACCESS_TOKEN';
 
 /** Stable reasons in a refusal's body, for clients to branch on. */
 export type RefusalReason = 'access_token_missing' | 'access_token_invalid' | 'access_token_not_set';
@@ -42,17 +40,6 @@ export class AccessToken {
     // timingSafeEqual needs equal lengths; the length of a random token is no secret.
     return b.length === this.token.length && timingSafeEqual(b, this.token) ? undefined : 'access_token_invalid';
   }
-}
-
-/**
- * Reads the start-time token and removes it from envd's environment, so nothing envd starts can
- * inherit it even if a future spawn passed process.env on. (/proc/<envd>/environ keeps the value
- * it was exec'd with, but only envd's own uid may read that file.)
- */
-export function takeAccessTokenFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const token = env[ACCESS_TOKEN_ENV] || undefined;
-  delete env[ACCESS_TOKEN_ENV];
-  return token;
 }
 
 const CONNECT_PATH = /^\/[a-z]+\.[A-Za-z]+\/[A-Za-z]+$/;

@@ -1,4 +1,5 @@
 import { AddressInfo } from 'node:net';
+import { envdConfig } from './envd-config';
 import { createEnvd } from './server';
 
 /**
@@ -6,9 +7,9 @@ import { createEnvd } from './server';
  * sandbox's addresses (ENVD_HOST narrows that) on E2B's port 49983 (ENVD_PORT; 0 picks a free
  * one). The line it prints once listening names the real port, for whoever started it.
  */
-const port = Number(process.env.ENVD_PORT ?? 49983);
+const { port, host } = envdConfig();
 const envd = createEnvd();
-envd.server.listen(port, process.env.ENVD_HOST ?? '0.0.0.0', () => {
+envd.server.listen(port, host, () => {
   const address = envd.server.address() as AddressInfo;
   process.stdout.write(`envd listening on ${address.address}:${address.port}\n`);
 });

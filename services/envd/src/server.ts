@@ -1,7 +1,8 @@
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { filesystemPb, processPb } from '@wrenn/proto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AccessToken, refuse, takeAccessTokenFromEnv } from './access-token';
+import { AccessToken, refuse } from './access-token';
+import { setDefaultUser, takeAccessTokenFromEnv } from './envd-config';
 import { downloadFile, uploadFile } from './files/files.handler';
 import { filesystemService } from './filesystem/filesystem.service';
 import { ProcessManager } from './process/process-manager';
@@ -66,7 +67,7 @@ export function createEnvd(options: { accessToken?: string } = {}): Envd {
       if (typeof body.accessToken === 'string' && body.accessToken) token.set(body.accessToken);
       else if (firstInit) return refuse(req, res, 'access_token_not_set');
       if (body.envVars && typeof body.envVars === 'object') Object.assign(state.envVars, body.envVars);
-      if (typeof body.defaultUser === 'string') process.env.ENVD_DEFAULT_USER = body.defaultUser;
+      if (typeof body.defaultUser === 'string') setDefaultUser(body.defaultUser);
       res.writeHead(204).end();
       return;
     }

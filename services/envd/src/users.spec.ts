@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { configuredDefaultUser, setDefaultUser } from './envd-config';
 import { basicAuthUser, defaultUserName, lookupUser, userFromHeaders } from './users';
 
 describe('sandbox users', () => {
@@ -29,17 +30,16 @@ describe('sandbox users', () => {
     assert.equal(basicAuthUser(undefined), undefined);
   });
 
-  it('defaults to E2B\'s `user` when the image has it, else root; ENVD_DEFAULT_USER wins', () => {
-    const saved = process.env.ENVD_DEFAULT_USER;
-    delete process.env.ENVD_DEFAULT_USER;
+  it('defaults to E2B\'s `user` when the image has it, else root; the one POST /init set wins', () => {
+    const saved = configuredDefaultUser();
+    setDefaultUser(undefined);
     try {
       assert.equal(defaultUserName(passwd('root:x:0:0::/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n')), 'user');
       assert.equal(defaultUserName(passwd('root:x:0:0::/root:/bin/sh\n')), 'root');
-      process.env.ENVD_DEFAULT_USER = 'someone';
+      setDefaultUser('someone');
       assert.equal(defaultUserName(passwd('root:x:0:0::/root:/bin/sh\n')), 'someone');
     } finally {
-      if (saved === undefined) delete process.env.ENVD_DEFAULT_USER;
-      else process.env.ENVD_DEFAULT_USER = saved;
+      setDefaultUser(saved);
     }
   });
 

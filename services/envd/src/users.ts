@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { configuredDefaultUser } from './envd-config';
 import { ConnectError, Code } from '@connectrpc/connect';
 
 export interface SandboxUser {
@@ -28,11 +29,11 @@ export function lookupUser(name: string, passwd = '/etc/passwd'): SandboxUser | 
 export const E2B_DEFAULT_USER = 'user';
 
 /**
- * The name of envd's default user: the one POST /init set (ENVD_DEFAULT_USER), else E2B's
+ * The name of envd's default user: the one POST /init set (or ENVD_DEFAULT_USER at start), else E2B's
  * `user` when the sandbox's image has it, else root (a bare Debian rootfs has no `user`).
  */
 export function defaultUserName(passwd = '/etc/passwd'): string {
-  const configured = process.env.ENVD_DEFAULT_USER;
+  const configured = configuredDefaultUser();
   if (configured) return configured;
   return lookupUser(E2B_DEFAULT_USER, passwd) ? E2B_DEFAULT_USER : 'root';
 }

@@ -1,5 +1,6 @@
 import { Client, createClient, Interceptor } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
+import { childEnvironment } from '@wrenn/config';
 import { filesystemPb, processPb } from '@wrenn/proto';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -38,7 +39,7 @@ export async function startEnvd(options: { user?: string; env?: Record<string, s
   const dir = mkdtempSync(join(tmpdir(), 'envd-test-'));
   const home = mkdtempSync(join(tmpdir(), 'envd-home-'));
   const child = spawn(process.execPath, [require.resolve('@wrenn/envd/dist/main.js')], {
-    env: { ...withoutToken(process.env), ENVD_PORT: '0', ENVD_HOST: '127.0.0.1', HOME: home, ...(accessToken ? { ENVD_ACCESS_TOKEN: accessToken } : {}), ...options.env },
+    env: { ...withoutToken(childEnvironment()), ENVD_PORT: '0', ENVD_HOST: '127.0.0.1', HOME: home, ...(accessToken ? { ENVD_ACCESS_TOKEN: accessToken } : {}), ...options.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {

@@ -45,7 +45,7 @@ export async function bootstrapGateway(options: { port?: number; host?: string }
   // themselves are routes of DocsController.
   app.useStaticAssets(SWAGGER_UI_DIR, { prefix: '/docs/', index: false, redirect: false });
   app.useStaticAssets(TEST_UI_DIR, { prefix: '/test/', index: false, redirect: false });
-  const host = options.host ?? process.env.WRENN_BIND ?? '0.0.0.0';
+  const host = options.host ?? config.bindHost;
   const apiKeys = app.get(ApiKeyAuthenticator);
   const slots = app.get(StreamSlots);
   const rate = app.get(RequestRateLimiter);

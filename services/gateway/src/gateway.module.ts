@@ -27,6 +27,7 @@ import { UsageController } from './controllers/usage.controller';
 import { QuotasController } from './controllers/quotas.controller';
 import { ErrorFilter } from './errors/error.filter';
 import { AuditRepository } from './repositories/audit.repository';
+import { DatabaseHealthRepository } from './repositories/database-health.repository';
 import { SandboxRepository } from './repositories/sandbox.repository';
 import { AUTH_CLIENT, AuthClient } from './services/auth.client';
 import { UsageRepository } from './repositories/usage.repository';
@@ -88,6 +89,7 @@ import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
     HostTokens,
     DataPlaneClients,
     AuditRepository,
+    DatabaseHealthRepository,
     AuditService,
     UsageRepository,
     UsageService,

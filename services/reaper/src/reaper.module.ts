@@ -5,6 +5,7 @@ import { natsClientOptions } from '@wrenn/messaging';
 import { serviceIdentity } from '@wrenn/nats-auth';
 import { CONFIG, DataSourceCloser, ServiceKitModule } from '@wrenn/service-kit';
 import { ReaperService, SCHEDULER_CLIENT } from './reaper.service';
+import { ReconcileRepository } from './repositories/reconcile.repository';
 
 @Module({
   imports: [ServiceKitModule.forRoot({ service: 'reaper', database: true, eventStore: true }), DataSourceCloser],
@@ -14,6 +15,7 @@ import { ReaperService, SCHEDULER_CLIENT } from './reaper.service';
       useFactory: (config: WrennConfig) => ClientProxyFactory.create(natsClientOptions(config, serviceIdentity('reaper'), 'wrenn-reaper')),
       inject: [CONFIG],
     },
+    ReconcileRepository,
     ReaperService,
   ],
 })

@@ -23,23 +23,18 @@ import { WrennConfig } from '@wrenn/config';
 import { EventStore } from '@wrenn/eventlog';
 import type { Logger } from '@wrenn/logger';
 import { kvLatest, request, sendCommand } from '@wrenn/messaging';
-import { CONFIG, DATA_SOURCE, EVENT_STORE, LOGGER, NAMING, NATS } from '@wrenn/service-kit';
+import { CONFIG, EVENT_STORE, LOGGER, NAMING, NATS } from '@wrenn/service-kit';
 import { KV, NatsConnection } from 'nats';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { decideInFlight, decideTtl, findAbandonedTemplates, findLost, findOrphans, findVanished, ProjectedSandbox, SweepLimits } from './reconcile';
+import { ReconciledSandbox, ReconcileRepository } from './repositories/reconcile.repository';
 
-type Row = ProjectedSandbox & { teamId: string };
+type Row = ReconciledSandbox;
 
 /** How long shutdown waits for a pass in flight (a pause takes well under a second). */
 const SHUTDOWN_WAIT_MS = 10_000;
 
 export const SCHEDULER_CLIENT = 'wrenn.reaper.scheduler-client';
-
-function envMs(name: string, fallback: number): number {
-  const raw = Number(process.env[name]);
-  return Number.isFinite(raw) && raw > 0 ? raw : fallback;
-}
 
 /**
  * Keeps the projection and the hosts honest, every few seconds (all decisions in reconcile.ts):
@@ -61,24 +56,27 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
   private activity: Promise<KV> | undefined;
   /** Set on shutdown: the pass in flight finishes what it started and starts nothing new. */
   private stopping = false;
-  private readonly intervalMs = envMs('WRENN_REAPER_INTERVAL_MS', 5000);
+  private readonly intervalMs: number;
   private readonly limits: SweepLimits;
-  private readonly settleMs = envMs('WRENN_REAPER_SETTLE_MS', 10_000);
+  private readonly settleMs: number;
   /** After the reaper starts, how long hosts get to beat before their sandboxes can be lost. */
-  private readonly startupGraceMs = envMs('WRENN_REAPER_STARTUP_GRACE_MS', 15_000);
+  private readonly startupGraceMs: number;
   private readonly startedAt = Date.now();
 
   constructor(
     @Inject(NATS) private readonly nc: NatsConnection,
     @Inject(NAMING) private readonly naming: Naming,
-    @Inject(DATA_SOURCE) private readonly ds: DataSource,
+    private readonly reads: ReconcileRepository,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(CONFIG) config: WrennConfig,
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(SCHEDULER_CLIENT) private readonly scheduler: ClientProxy,
   ) {
+    this.intervalMs = config.reaper.intervalMs;
+    this.settleMs = config.reaper.settleMs;
+    this.startupGraceMs = config.reaper.startupGraceMs;
     this.limits = {
-      pendingGraceMs: envMs('WRENN_REAPER_PENDING_GRACE_MS', 30_000),
+      pendingGraceMs: config.reaper.pendingGraceMs,
       createTimeoutMs: config.hostCreateTimeoutMs + 30_000,
       stopGraceMs: config.hostCommandTimeoutMs + 30_000,
     };
@@ -113,7 +111,7 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
   async tick(): Promise<void> {
     try {
       const hosts = await this.hosts();
-      const rows = await this.projected();
+      const rows = await this.reads.liveSandboxes();
       const phases = [
         () => this.sweepInFlight(rows, hosts),
         () => this.markLost(rows, hosts),
@@ -139,20 +137,6 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
     const out = new Map<string, HostHeartbeat>();
     for (const entry of await kvLatest(this.nc, this.naming.hostsBucket)) out.set(entry.key, entry.json<HostHeartbeat>());
     return out;
-  }
-
-  private async projected(): Promise<Map<string, Row>> {
-    const rows: Array<{ id: string; state: string; host_id: string | null; boot_id: string | null; team_id: string; idle_ms: string; timeout_sec: number }> =
-      await this.ds.query(
-        `SELECT id, state, host_id, boot_id, team_id, timeout_sec, (extract(epoch FROM (now() - updated_at)) * 1000)::bigint AS idle_ms
-         FROM sandboxes WHERE state <> 'stopped'`,
-      );
-    return new Map(
-      rows.map((r) => [
-        r.id,
-        { id: r.id, state: r.state, hostId: r.host_id, bootId: r.boot_id, teamId: r.team_id, idleMs: Number(r.idle_ms), timeoutSec: r.timeout_sec },
-      ]),
-    );
   }
 
   private subject(command: SchedulerCommand): string {
@@ -199,12 +183,10 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private async failAbandonedTemplates(): Promise<void> {
-    const rows: Array<{ id: string; team_id: string; state: string; idle_ms: string }> = await this.ds.query(
-      `SELECT id, team_id, state, (extract(epoch FROM (now() - updated_at)) * 1000)::bigint AS idle_ms FROM templates WHERE state = 'creating'`,
-    );
-    const abandoned = findAbandonedTemplates(rows.map((r) => ({ id: r.id, state: r.state, idleMs: Number(r.idle_ms) })), this.limits.createTimeoutMs);
+    const rows = await this.reads.creatingTemplates();
+    const abandoned = findAbandonedTemplates(rows, this.limits.createTimeoutMs);
     for (const id of abandoned) {
-      const teamId = rows.find((r) => r.id === id)!.team_id;
+      const teamId = rows.find((r) => r.id === id)!.teamId;
       const payload: FailTemplateRequest = { meta: { ...this.meta('template'), teamId }, templateId: id, reason: 'abandoned while being created' };
       await sendCommand(this.scheduler, this.naming.commandSubject(ServiceName.SnapshotCatalog, CatalogCommand.FailTemplate), payload, 30_000, 'snapshot catalog')
         .then(() => this.log.warn({ templateId: id }, 'failed an abandoned template'))
@@ -279,8 +261,7 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
       for (const id of findOrphans(list.sandboxIds, rows, this.settleMs, host.hostId, list.pausedIds ?? [])) {
         // Not in the read model may mean "not projected yet": only the log can say it never existed.
         if (!rows.has(id) && (await this.store.version(Aggregate.Sandbox, id)) !== 0) {
-          const stopped = await this.ds.query(`SELECT 1 FROM sandboxes WHERE id = $1 AND state = 'stopped'`, [id]);
-          if (stopped.length === 0) continue;
+          if (!(await this.reads.isStopped(id))) continue;
         }
         try {
           await request(this.nc, this.naming.hostSubject(host.hostId, HostOp.Destroy), { commandId: `reaper_orphan_${id}`, sandboxId: id }, 60_000);

@@ -1,5 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
+import { variable } from '@wrenn/config';
 import {
   ApiKeyInfo,
   AuthCommand,
@@ -25,7 +26,7 @@ import { ApiKeysService } from '../services/api-keys.service';
 import { IdentityService } from '../services/identity.service';
 
 // Patterns are resolved when the module loads: WRENN_NS must be set before the service boots.
-const subjects = naming();
+const subjects = naming(variable('WRENN_NS'));
 const subject = (command: AuthCommand) => subjects.commandSubject(ServiceName.Auth, command);
 
 /** Identity commands from the gateway; replies are Reply envelopes, never transport errors. */

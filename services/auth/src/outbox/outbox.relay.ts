@@ -1,23 +1,8 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Aggregate } from '@wrenn/contracts';
 import { ConcurrencyError, decodeActor, EventStore } from '@wrenn/eventlog';
 import type { Logger } from '@wrenn/logger';
-import { DATA_SOURCE, EVENT_STORE, LOGGER } from '@wrenn/service-kit';
-import { DataSource } from 'typeorm';
-
-interface OutboxRow {
-  id: string;
-  aggregate: Aggregate;
-  aggregate_id: string;
-  type: string;
-  data: Record<string, unknown>;
-  actor: string;
-  team_id: string;
-  correlation_id: string;
-}
-
-/** Any fixed number: one relay at a time publishes, so an aggregate's events keep their order. */
-const RELAY_LOCK = 7_344_301;
+import { EVENT_STORE, LOGGER } from '@wrenn/service-kit';
+import { IdentityOutboxRepository, OutboxRow } from '../repositories/identity-outbox.repository';
 
 /**
  * Publishes identity_outbox rows to the event log and deletes them once JetStream acknowledged.
@@ -30,7 +15,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private timer?: NodeJS.Timeout;
 
   constructor(
-    @Inject(DATA_SOURCE) private readonly ds: DataSource,
+    private readonly outbox: IdentityOutboxRepository,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
@@ -47,14 +32,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   /** Publishes whatever is pending; failures are logged and retried by the next tick. */
   async flush(): Promise<void> {
     try {
-      await this.ds.transaction(async (tx) => {
-        await tx.query('SELECT pg_advisory_xact_lock($1)', [RELAY_LOCK]);
-        const rows: OutboxRow[] = await tx.query('SELECT * FROM identity_outbox ORDER BY created_at, id LIMIT 500');
-        for (const row of rows) {
-          await this.publish(row);
-          await tx.query('DELETE FROM identity_outbox WHERE id = $1', [row.id]);
-        }
-      });
+      await this.outbox.drain((row) => this.publish(row));
     } catch (error) {
       this.log.warn({ err: error }, 'identity outbox relay failed; retrying on the next tick');
     }

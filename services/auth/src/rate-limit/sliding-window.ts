@@ -1,14 +1,14 @@
 import { ErrorCode, WrennError } from '@wrenn/contracts';
-import { SlidingWindows as Counters, WindowCheck } from '@wrenn/db';
+import { RateWindowRepository, WindowCheck } from '@wrenn/db';
 import { DataSource } from 'typeorm';
 
 export type { WindowCheck } from '@wrenn/db';
 
 /** The auth service's sliding windows (table `rate_windows`), answering 429 `rate_limited`. */
 export class SlidingWindows {
-  private readonly counters: Counters;
+  private readonly counters: RateWindowRepository;
   constructor(ds: DataSource) {
-    this.counters = new Counters(ds, 'rate_windows');
+    this.counters = new RateWindowRepository(ds, 'rate_windows');
   }
 
   /** Counts one hit in every bucket and throws 429 `rate_limited` (with retry_after_sec) when any is past its budget. */

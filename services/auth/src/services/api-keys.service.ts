@@ -18,9 +18,9 @@ import {
 } from '@wrenn/contracts';
 import { ulid } from 'ulid';
 import { generateApiKey, hashApiKey } from '../crypto/api-key';
-import { enqueueEvents } from '../outbox/identity-outbox';
 import { OutboxRelay } from '../outbox/outbox.relay';
 import { ApiKeyRepository } from '../repositories/api-key.repository';
+import { IdentityOutboxRepository } from '../repositories/identity-outbox.repository';
 import { IdentityRepository } from '../repositories/identity.repository';
 
 /**
@@ -33,6 +33,7 @@ export class ApiKeysService {
     private readonly keys: ApiKeyRepository,
     private readonly identities: IdentityRepository,
     private readonly relay: OutboxRelay,
+    private readonly outbox: IdentityOutboxRepository,
   ) {}
 
   private async requireMember(userId: string, teamId: string): Promise<void> {
@@ -51,7 +52,7 @@ export class ApiKeysService {
     const id = `key_${ulid().toLowerCase()}`;
     const info = await this.identities.transaction(async (tx) => {
       const row = await this.keys.insert(tx, { id, teamId: request.teamId, createdBy: request.userId, name: request.name, prefix, hash, scope, expiresAt });
-      await enqueueEvents(tx, [
+      await this.outbox.enqueue(tx, [
         {
           aggregate: Aggregate.Team,
           aggregateId: request.teamId,
@@ -79,7 +80,7 @@ export class ApiKeysService {
     if (!API_KEY_ID_RE.test(request.keyId)) throw notFound();
     await this.identities.transaction(async (tx) => {
       if (!(await this.keys.revoke(tx, request.teamId, request.keyId))) throw notFound();
-      await enqueueEvents(tx, [
+      await this.outbox.enqueue(tx, [
         {
           aggregate: Aggregate.Team,
           aggregateId: request.teamId,

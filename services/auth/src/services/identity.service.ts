@@ -13,9 +13,9 @@ import {
 } from '@wrenn/contracts';
 import { ulid } from 'ulid';
 import { decoyHash, hashPassword, verifyPassword } from '../crypto/password-hasher';
-import { enqueueEvents } from '../outbox/identity-outbox';
 import { OutboxRelay } from '../outbox/outbox.relay';
 import { LoginRateLimiter } from '../rate-limit/login-rate-limiter';
+import { IdentityOutboxRepository } from '../repositories/identity-outbox.repository';
 import { IdentityRepository } from '../repositories/identity.repository';
 import { JwtIssuer } from '../tokens/jwt-issuer';
 
@@ -32,6 +32,7 @@ export class IdentityService {
     private readonly limiter: LoginRateLimiter,
     private readonly issuer: JwtIssuer,
     private readonly relay: OutboxRelay,
+    private readonly outbox: IdentityOutboxRepository,
   ) {}
 
   /**
@@ -53,7 +54,7 @@ export class IdentityService {
       await this.identities.insertTeam(tx, { id: teamId, name });
       await this.identities.insertMembership(tx, { teamId, userId, role: 'owner' });
       const common = { actor, teamId, correlationId: request.correlationId };
-      await enqueueEvents(tx, [
+      await this.outbox.enqueue(tx, [
         { ...common, aggregate: Aggregate.User, aggregateId: userId, type: IdentityEvent.UserSignedUp, data: { userId, email, teamId } },
         { ...common, aggregate: Aggregate.Team, aggregateId: teamId, type: IdentityEvent.TeamCreated, data: { teamId, name, ownerId: userId } },
         { ...common, aggregate: Aggregate.Team, aggregateId: teamId, type: IdentityEvent.TeamMemberAdded, data: { teamId, userId, role: 'owner' } },

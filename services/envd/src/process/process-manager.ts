@@ -1,6 +1,7 @@
 import { ConnectError, Code } from '@connectrpc/connect';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { envdPath } from '../envd-config';
 import { SandboxUser } from '../users';
 
 export type ProcessOutput = { kind: 'stdout' | 'stderr' | 'pty'; data: Uint8Array };
@@ -158,7 +159,7 @@ export class ProcessManager {
     const user = options.user;
     const env: Record<string, string> = {
       // envd's own PATH (set by whoever started it), as E2B's envd passes it on.
-      PATH: process.env.PATH || DEFAULT_PATH,
+      PATH: envdPath() ?? DEFAULT_PATH,
       HOME: user.home,
       USER: user.name,
       LOGNAME: user.name,

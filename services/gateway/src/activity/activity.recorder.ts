@@ -1,17 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Naming } from '@wrenn/contracts';
+import type { WrennConfig } from '@wrenn/config';
 import type { Logger } from '@wrenn/logger';
-import { LOGGER, NAMING, NATS } from '@wrenn/service-kit';
+import { CONFIG, LOGGER, NAMING, NATS } from '@wrenn/service-kit';
 import { KV, NatsConnection } from 'nats';
 
 /** How far ahead an open exchange marks its sandbox in use, and how often it renews that. */
 const BUSY_LEASE_MS = 3000;
 const BUSY_RENEW_MS = 500;
-
-function throttleMs(): number {
-  const raw = Number(process.env.WRENN_ACTIVITY_THROTTLE_MS);
-  return Number.isFinite(raw) && raw >= 0 ? raw : 1000;
-}
 
 /**
  * Records that a sandbox was used through the API, in the activity KV bucket (sandbox id → unix
@@ -27,13 +23,16 @@ export class ActivityRecorder {
   /** Open exchanges per sandbox, and the lease they last wrote. */
   private readonly holds = new Map<string, number>();
   private readonly busyUntil = new Map<string, number>();
-  private readonly throttleMs = throttleMs();
+  private readonly throttleMs: number;
 
   constructor(
     @Inject(NATS) private readonly nc: NatsConnection,
     @Inject(NAMING) private readonly naming: Naming,
     @Inject(LOGGER) private readonly log: Logger,
-  ) {}
+    @Inject(CONFIG) config: WrennConfig,
+  ) {
+    this.throttleMs = config.activityThrottleMs;
+  }
 
   private bucket(): Promise<KV> {
     this.kv ??= this.nc.jetstream().views.kv(this.naming.activityBucket, { history: 1 });

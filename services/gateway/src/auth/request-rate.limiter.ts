@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { ErrorCode, WrennError } from '@wrenn/contracts';
 import type { WrennConfig } from '@wrenn/config';
-import { SlidingWindows } from '@wrenn/db';
+import { RateWindowRepository } from '@wrenn/db';
 import { CONFIG, DATA_SOURCE } from '@wrenn/service-kit';
 import { DataSource } from 'typeorm';
 import type { Caller } from './caller';
@@ -16,14 +16,14 @@ const WINDOW_SEC = 60;
  */
 @Injectable()
 export class RequestRateLimiter implements OnModuleDestroy {
-  private readonly windows: SlidingWindows;
+  private readonly windows: RateWindowRepository;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
     @Inject(DATA_SOURCE) ds: DataSource,
     @Inject(CONFIG) private readonly config: WrennConfig,
   ) {
-    this.windows = new SlidingWindows(ds, 'request_rate_windows');
+    this.windows = new RateWindowRepository(ds, 'request_rate_windows');
     // Buckets of keys and addresses that went quiet would otherwise stay forever.
     this.sweeper = setInterval(() => void this.windows.sweep().catch(() => undefined), 60_000);
     this.sweeper.unref();

@@ -1,11 +1,11 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { HostHeartbeat, isLive, Naming } from '@wrenn/contracts';
 import { kvLatest } from '@wrenn/messaging';
-import { DATA_SOURCE, NAMING, NATS } from '@wrenn/service-kit';
+import { NAMING, NATS } from '@wrenn/service-kit';
 import type { Response } from 'express';
 import { Public } from '../auth/access.decorators';
+import { DatabaseHealthRepository } from '../repositories/database-health.repository';
 import { NatsConnection } from 'nats';
-import { DataSource } from 'typeorm';
 
 interface Check {
   ok: boolean;
@@ -33,7 +33,7 @@ export class HealthController {
   constructor(
     @Inject(NATS) private readonly nc: NatsConnection,
     @Inject(NAMING) private readonly naming: Naming,
-    @Inject(DATA_SOURCE) private readonly ds: DataSource,
+    private readonly database: DatabaseHealthRepository,
   ) {}
 
   @Get('healthz')
@@ -52,7 +52,7 @@ export class HealthController {
   private async report(): Promise<{ ok: boolean; body: object }> {
     const [nats, postgres] = await Promise.all([
       timed(() => (this.nc.isClosed() ? Promise.reject(new Error('connection closed')) : this.nc.rtt())),
-      timed(() => this.ds.query('SELECT 1')),
+      timed(() => this.database.ping()),
     ]);
     const hosts = nats.ok ? await this.hosts().catch(() => []) : [];
     const now = Date.now();

@@ -1,4 +1,4 @@
-import { WrennConfig } from '@wrenn/config';
+import { childEnvironment, WrennConfig } from '@wrenn/config';
 import type { Logger } from '@wrenn/logger';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -31,11 +31,11 @@ export function createRuntimeAndNetwork(config: WrennConfig, log: Logger, probe:
   // A microVM's slot also holds its TAP: built with the slot, so pooled slots are ready at once.
   const network = new NetworkManager({
     agentKey,
-    cidr: process.env.WRENN_NET_CIDR,
-    poolSize: Number(process.env.WRENN_NET_POOL_SIZE ?? 4),
+    cidr: config.host.netCidr,
+    poolSize: config.host.netPoolSize,
     logger: log,
     prepareSlot: choice.kind === 'firecracker' ? addGuestTap : undefined,
-    operatorAllowOut: (process.env.WRENN_EGRESS_ALLOW ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    operatorAllowOut: config.host.egressAllow,
   });
   return { runtime: runtimeFor(choice, config, log, agentKey, network), network };
 }
@@ -49,10 +49,10 @@ function runtimeFor(choice: ReturnType<typeof selectRuntime>, config: WrennConfi
         logger: log,
         network,
         cgroups: new CgroupManager({ group: `wrenn-${agentKey}` }),
-        pidsMax: Number(process.env.WRENN_SANDBOX_PIDS_MAX ?? 1024),
-        diskMb: Number(process.env.WRENN_SANDBOX_DISK_MB ?? 4096),
-        ...(process.env.WRENN_SANDBOX_ID_BASE ? { idBase: Number(process.env.WRENN_SANDBOX_ID_BASE) } : {}),
-        warmPoolSize: Number(process.env.WRENN_WARM_POOL_SIZE ?? 2),
+        pidsMax: config.host.sandboxPidsMax,
+        diskMb: config.host.sandboxDiskMb,
+        ...(config.host.sandboxIdBase !== undefined ? { idBase: config.host.sandboxIdBase } : {}),
+        warmPoolSize: config.host.warmPoolSize,
         // The agent's own Node binary runs envd inside sandboxes (bound read-only).
         envd: { nodeBinary: process.execPath, bundleDir: ENVD_BUNDLE_DIR },
       });
@@ -66,7 +66,7 @@ function runtimeFor(choice: ReturnType<typeof selectRuntime>, config: WrennConfi
         rootfs: new DmSnapshotStore({ namePrefix: `wrenn-${agentKey}-` }),
         stableDir: config.host.firecracker.stableDir,
         cgroups: new CgroupManager({ group: `wrenn-${agentKey}` }),
-        ...(process.env.WRENN_SANDBOX_ID_BASE ? { idBase: Number(process.env.WRENN_SANDBOX_ID_BASE) } : {}),
+        ...(config.host.sandboxIdBase !== undefined ? { idBase: config.host.sandboxIdBase } : {}),
         cowSizeBytes: config.host.firecracker.cowSizeMb * 1024 * 1024,
         logger: log,
         // The guest carries its own copy of the agent's Node binary and envd bundle.
@@ -77,7 +77,7 @@ function runtimeFor(choice: ReturnType<typeof selectRuntime>, config: WrennConfi
 
 function runRecipe(recipe: string, target: string, env: Record<string, string>): Promise<void> {
   return new Promise((done, fail) => {
-    const child = spawn('bash', [recipe, target], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn('bash', [recipe, target], { stdio: ['ignore', 'ignore', 'pipe'], env: childEnvironment(env) });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
     child.on('error', fail);

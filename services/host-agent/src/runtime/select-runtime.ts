@@ -1,4 +1,4 @@
-import { FirecrackerConfig, WrennConfig } from '@wrenn/config';
+import { FirecrackerConfig, variable, WrennConfig } from '@wrenn/config';
 import { RuntimeKind } from '@wrenn/contracts';
 import { spawnSync } from 'node:child_process';
 import { closeSync, constants, existsSync, openSync, statSync } from 'node:fs';
@@ -70,7 +70,7 @@ export const realHostProbe: HostProbe = {
     return first || undefined;
   },
   which(name) {
-    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    for (const dir of variable('PATH').split(delimiter)) {
       if (dir && realHostProbe.isExecutable(join(dir, name))) return join(dir, name);
     }
     return undefined;

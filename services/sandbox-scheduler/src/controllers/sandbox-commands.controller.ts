@@ -1,5 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
+import { variable } from '@wrenn/config';
 import {
   CommandAccepted,
   CreateSandboxRequest,
@@ -26,7 +27,7 @@ import { HostClient } from '../hosts/host-client';
 import { SandboxLifecycleService } from '../services/sandbox-lifecycle.service';
 
 // Patterns are resolved when the module loads: WRENN_NS must be set before the service boots.
-const subjects = naming();
+const subjects = naming(variable('WRENN_NS'));
 const subject = (command: SchedulerCommand) => subjects.commandSubject(ServiceName.SandboxScheduler, command);
 
 /** Control-plane commands for sandboxes; replies are Reply envelopes, never transport errors. */

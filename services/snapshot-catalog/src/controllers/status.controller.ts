@@ -1,5 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
+import { variable } from '@wrenn/config';
 import { naming, ok, Reply, ServiceName } from '@wrenn/contracts';
 
 /**
@@ -10,7 +11,7 @@ import { naming, ok, Reply, ServiceName } from '@wrenn/contracts';
 export class StatusController {
   private readonly startedAt = new Date().toISOString();
 
-  @MessagePattern(naming().commandSubject(ServiceName.SnapshotCatalog, 'status'))
+  @MessagePattern(naming(variable('WRENN_NS')).commandSubject(ServiceName.SnapshotCatalog, 'status'))
   status(): Reply<{ service: string; startedAt: string }> {
     return ok({ service: ServiceName.SnapshotCatalog, startedAt: this.startedAt });
   }

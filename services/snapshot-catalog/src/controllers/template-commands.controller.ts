@@ -1,5 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
+import { variable } from '@wrenn/config';
 import {
   CatalogCommand,
   CreateTemplateRequest,
@@ -15,7 +16,7 @@ import {
 import { TemplateCatalogService } from '../services/template-catalog.service';
 
 // Patterns are resolved when the module loads: WRENN_NS must be set before the service boots.
-const subjects = naming();
+const subjects = naming(variable('WRENN_NS'));
 const subject = (command: CatalogCommand) => subjects.commandSubject(ServiceName.SnapshotCatalog, command);
 
 /** Template commands; replies are Reply envelopes, never transport errors. */

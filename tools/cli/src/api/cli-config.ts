@@ -2,6 +2,7 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { WrennClient } from '@wrenn/sdk';
+import { variable } from '@wrenn/config';
 
 /** What `wrenn login` keeps: the API's address and the credentials to use it. */
 export interface CliConfig {
@@ -14,7 +15,7 @@ export interface CliConfig {
 
 /** `$XDG_CONFIG_HOME/wrenn/config.json`, else `~/.config/wrenn/config.json`. */
 export function configPath(): string {
-  return join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'wrenn', 'config.json');
+  return join(variable('XDG_CONFIG_HOME') ?? join(homedir(), '.config'), 'wrenn', 'config.json');
 }
 
 export async function readCliConfig(): Promise<CliConfig | undefined> {
@@ -43,7 +44,7 @@ export async function writeCliConfig(config: CliConfig): Promise<string> {
 /** The client for API commands: `WRENN_API_URL` / `WRENN_API_KEY` / `WRENN_TOKEN` win over the saved login. */
 export async function apiClient(): Promise<WrennClient> {
   const saved = await readCliConfig();
-  const baseUrl = process.env.WRENN_API_URL || saved?.url;
+  const baseUrl = variable('WRENN_API_URL') ?? saved?.url;
   if (!baseUrl) throw new Error('not logged in: run `wrenn login --url <api url> --api-key <key>` (or set WRENN_API_URL and WRENN_API_KEY)');
-  return new WrennClient({ baseUrl, apiKey: process.env.WRENN_API_KEY || saved?.apiKey, token: process.env.WRENN_TOKEN || saved?.token });
+  return new WrennClient({ baseUrl, apiKey: variable('WRENN_API_KEY') ?? saved?.apiKey, token: variable('WRENN_TOKEN') ?? saved?.token });
 }

@@ -1,4 +1,4 @@
-import { loadConfig } from '@wrenn/config';
+import { loadConfig, serviceDatabaseUrls, variable } from '@wrenn/config';
 import { DATABASE_SERVICES, DatabaseService, freshServiceRoles, roleOfUrl, roleUrl, serviceDatabaseUrlVar, ServiceRole, setUpDatabase } from '@wrenn/db';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -9,8 +9,9 @@ export function rolesFile(stateDir: string): string {
 }
 
 /** The roles named by WRENN_DATABASE_URL_<SERVICE>, for each service that has one. */
-function configuredRoles(env: NodeJS.ProcessEnv): ServiceRole[] {
-  return DATABASE_SERVICES.filter((s) => env[serviceDatabaseUrlVar(s)]).map((s) => roleOfUrl(s, env[serviceDatabaseUrlVar(s)]!));
+function configuredRoles(): ServiceRole[] {
+  const urls = serviceDatabaseUrls();
+  return DATABASE_SERVICES.filter((s) => urls[s]).map((s) => roleOfUrl(s, urls[s]));
 }
 
 /**
@@ -21,7 +22,7 @@ function configuredRoles(env: NodeJS.ProcessEnv): ServiceRole[] {
  */
 export async function setUp(): Promise<void> {
   const config = loadConfig();
-  const roles = configuredRoles(process.env);
+  const roles = configuredRoles();
   const applied = await setUpDatabase(config.databaseUrl, roles);
   console.log(JSON.stringify({ applied, roles: roles.map((r) => ({ service: r.service, user: r.user })) }));
 }
@@ -34,9 +35,9 @@ export async function setUp(): Promise<void> {
  * process's environment, where its config finds it.
  */
 export async function ownRolesForStart(services: readonly string[]): Promise<void> {
-  if (process.env.WRENN_DB_ROLES === 'off') return;
+  if (variable('WRENN_DB_ROLES') === 'off') return;
   if (!services.some((s) => (DATABASE_SERVICES as readonly string[]).includes(s))) return;
-  if (configuredRoles(process.env).length > 0) return;
+  if (configuredRoles().length > 0) return;
   const config = loadConfig();
   const prefix = config.namespace ? `wrenn_${config.namespace.replace(/-/g, '_')}` : 'wrenn';
   const roles = await storedRoles(rolesFile(config.host.stateDir), prefix);

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { WrennClient } from '@wrenn/sdk';
 import { CliConfig, configPath, readCliConfig, writeCliConfig } from '../api/cli-config';
 import { printJson, withSpinner } from '../api/output';
+import { variable } from '@wrenn/config';
 
 export interface LoginOptions {
   url?: string;
@@ -18,7 +19,7 @@ export interface LoginOptions {
  * saves both it and the token. Nothing is saved unless the API accepted the credentials.
  */
 export async function login(options: LoginOptions): Promise<void> {
-  const url = options.url ?? process.env.WRENN_API_URL ?? (await readCliConfig())?.url;
+  const url = options.url ?? variable('WRENN_API_URL') ?? (await readCliConfig())?.url;
   if (!url) throw new Error('--url is required (the API address, e.g. http://127.0.0.1:8080)');
   const client = new WrennClient({ baseUrl: url });
   let config: CliConfig;
@@ -27,7 +28,7 @@ export async function login(options: LoginOptions): Promise<void> {
     await withSpinner(`checking the key with ${url}`, options.json, () => client.listSandboxes({ limit: 1 }));
     config = { url: client.baseUrl, apiKey: options.apiKey };
   } else if (options.email) {
-    const password = options.password ?? (options.passwordStdin ? await readStdin() : process.env.WRENN_PASSWORD ?? (await promptHidden('Password: ')));
+    const password = options.password ?? (options.passwordStdin ? await readStdin() : variable('WRENN_PASSWORD') ?? (await promptHidden('Password: ')));
     const session = await withSpinner(`logging in to ${url}`, options.json, () => client.login(options.email!, password));
     const key = await client.createApiKey(`cli@${hostname()}`.slice(0, 100));
     config = { url: client.baseUrl, apiKey: key.key, token: session.token, email: options.email, teamId: session.team_id };

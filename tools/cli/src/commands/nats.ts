@@ -1,12 +1,12 @@
 import { naming } from '@wrenn/contracts';
-import { loadConfig } from '@wrenn/config';
+import { loadConfig, variable } from '@wrenn/config';
 import { ensureAuthority, hostIdentity, identityName, issueCreds, loadAuthority, prepareSecuredNats, renderServerConfig, serviceIdentity, writeCreds } from '@wrenn/nats-auth';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The directory of the NATS trust chain: --dir, else WRENN_NATS_AUTH_DIR, else <state dir>/nats-auth. */
 export function authDir(dir?: string): string {
-  return dir ?? process.env.WRENN_NATS_AUTH_DIR ?? join(loadConfig().host.stateDir, 'nats-auth');
+  return dir ?? variable('WRENN_NATS_AUTH_DIR') ?? join(loadConfig().host.stateDir, 'nats-auth');
 }
 
 /**

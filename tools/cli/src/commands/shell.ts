@@ -1,4 +1,5 @@
 import { apiClient } from '../api/cli-config';
+import { variable } from '@wrenn/config';
 
 /**
  * An interactive terminal in a sandbox over the exec WebSocket: a PTY sized like ours, our
@@ -20,7 +21,7 @@ export async function shell(id: string, command: string[], options: { user?: str
     // A terminal that reports no size (0×0, e.g. under `script` without one) gets the classic 80×24.
     cols: tty ? stdout.columns || 80 : undefined,
     rows: tty ? stdout.rows || 24 : undefined,
-    env: { TERM: process.env.TERM || 'xterm-256color', LANG: process.env.LANG || 'C.UTF-8' },
+    env: { TERM: variable('TERM'), LANG: variable('LANG') },
     // A shell lives as long as its user wants it to.
     timeout_sec: 24 * 3600,
   });

@@ -4,6 +4,7 @@
  * (`fake-firecracker.calls.jsonl`); faults to inject are read from `fake-firecracker.faults.json`
  * in the same directory and from $WRENN_FAKE_FC_FAULTS (set by the wrapper script). It runs no VM.
  */
+import { variable } from '@wrenn/config';
 import { dirname, join } from 'node:path';
 import { FakeFirecrackerApi } from './fake-firecracker-api';
 
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
     socketPath,
     callLog: join(dir, 'fake-firecracker.calls.jsonl'),
     faultsFile: join(dir, 'fake-firecracker.faults.json'),
-    sharedFaultsFile: process.env.WRENN_FAKE_FC_FAULTS,
+    sharedFaultsFile: variable('WRENN_FAKE_FC_FAULTS'),
   });
   await api.listen();
   process.stdout.write(`fake firecracker serving ${socketPath} (id ${arg('--id') ?? '-'})\n`);

@@ -14,11 +14,11 @@ export interface WindowCheck {
 export type RateWindowTable = 'rate_windows' | 'request_rate_windows';
 
 /**
- * Sliding-window counters in PostgreSQL (the two-window approximation: the previous window's
+ * The only code that touches the sliding-window counters' tables: counters in PostgreSQL (the two-window approximation: the previous window's
  * count weighted by how much of it the slide still covers, plus the current one). One upsert per
  * bucket, so every replica counts together, and no burst at a window's edge gets twice the budget.
  */
-export class SlidingWindows {
+export class RateWindowRepository {
   constructor(
     private readonly ds: DataSource,
     private readonly table: RateWindowTable = 'rate_windows',
