@@ -91,6 +91,48 @@ export interface WrennConfig {
   sseHeartbeatMs: number;
   quotas: QuotaConfig;
   edge: EdgeLimitsConfig;
+  observability: ObservabilityConfig;
+}
+
+/** Prometheus metrics and OpenTelemetry traces (WRENN_METRICS_*, WRENN_OTLP_*). */
+export interface ObservabilityConfig {
+  /**
+   * The metrics listener of a process (GET /metrics): one per process, whatever number of
+   * services it runs. Loopback by default; port 0 picks a free one (logged).
+   */
+  metricsHost: string;
+  metricsPort: number;
+  /** False (WRENN_METRICS=off) starts no metrics listener; the gateway still answers /metrics. */
+  metricsEnabled: boolean;
+  /**
+   * OTLP/HTTP traces endpoint (e.g. http://127.0.0.1:4318/v1/traces). Unset = tracing off: no
+   * spans are made and nothing is sent.
+   */
+  otlpTracesEndpoint?: string;
+  /** Extra OTLP HTTP headers, `key=value` pairs separated by commas (WRENN_OTLP_HEADERS). */
+  otlpHeaders: Record<string, string>;
+  /** Fraction of new traces kept, 0..1 (WRENN_TRACE_SAMPLE_RATIO); a sampled parent is always followed. */
+  traceSampleRatio: number;
+  /** The traces' `service.name` (WRENN_TRACE_SERVICE_NAME, default `wrenn`); each span also names its service. */
+  traceServiceName: string;
+}
+
+function parseHeaderPairs(raw: string | undefined): Record<string, string> {
+  const pairs: Record<string, string> = {};
+  for (const part of (raw ?? '').split(',')) {
+    const at = part.indexOf('=');
+    if (at <= 0) continue;
+    pairs[part.slice(0, at).trim()] = part.slice(at + 1).trim();
+  }
+  return pairs;
+}
+
+function ratio(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > 1) throw new Error(`${name} must be a number between 0 and 1, got "${raw}"`);
+  return value;
 }
 
 /** Per-team quotas, enforced by the scheduler's decisions (WRENN_QUOTA_*). */
@@ -297,6 +339,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
       listDirPageMax: int(env, 'WRENN_LIST_DIR_PAGE_MAX', 1000),
       sseMaxReplay: int(env, 'WRENN_SSE_MAX_REPLAY', 10_000),
       envdErrorBodyMax: int(env, 'WRENN_ENVD_ERROR_BODY_MAX', 64 * 1024),
+    },
+    observability: {
+      metricsHost: env.WRENN_METRICS_HOST ?? '127.0.0.1',
+      metricsPort: int(env, 'WRENN_METRICS_PORT', 9464),
+      metricsEnabled: env.WRENN_METRICS !== 'off' && env.WRENN_METRICS !== '0',
+      otlpTracesEndpoint: env.WRENN_OTLP_TRACES_ENDPOINT || (env.WRENN_OTLP_ENDPOINT ? `${env.WRENN_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces` : undefined),
+      otlpHeaders: parseHeaderPairs(env.WRENN_OTLP_HEADERS),
+      traceSampleRatio: ratio(env, 'WRENN_TRACE_SAMPLE_RATIO', 1),
+      traceServiceName: env.WRENN_TRACE_SERVICE_NAME || 'wrenn',
     },
   };
 }

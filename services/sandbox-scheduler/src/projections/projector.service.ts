@@ -3,10 +3,13 @@ import { Naming } from '@wrenn/contracts';
 import { WrennConfig } from '@wrenn/config';
 import { ProjectionRunner } from '@wrenn/eventlog';
 import type { Logger } from '@wrenn/logger';
+import { projectionLag, sandboxesByState } from '@wrenn/observability';
 import { allProjections } from '@wrenn/projections';
 import { CONFIG, DATA_SOURCE, LOGGER, NAMING, NATS } from '@wrenn/service-kit';
 import { NatsConnection } from 'nats';
 import { DataSource } from 'typeorm';
+import { projectionLagProvider } from './projection-lag';
+import { sandboxCountsProvider } from './sandbox-counts';
 
 /**
  * Hosts the projection runners. Any number of scheduler replicas may run them: one runner per
@@ -15,6 +18,8 @@ import { DataSource } from 'typeorm';
 @Injectable()
 export class ProjectorService implements OnApplicationBootstrap, OnApplicationShutdown {
   private runners: ProjectionRunner[] = [];
+  /** Removes this projector's scrape-time providers (their data source closes with it). */
+  private unprovide: Array<() => void> = [];
 
   constructor(
     @Inject(NATS) private readonly nc: NatsConnection,
@@ -25,7 +30,12 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    this.runners = allProjections(this.naming).map(
+    const projections = allProjections(this.naming);
+    this.unprovide = [
+      projectionLag.provide(projectionLagProvider(this.nc, this.naming, this.ds, projections)),
+      sandboxesByState.provide(sandboxCountsProvider(this.ds)),
+    ];
+    this.runners = projections.map(
       (projection) => new ProjectionRunner(this.nc, this.naming, this.ds, this.config.databaseUrl, projection, this.log, {
         fetchExpiresMs: 500,
       }),
@@ -34,6 +44,7 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   async onApplicationShutdown(): Promise<void> {
+    for (const remove of this.unprovide.splice(0)) remove();
     await Promise.all(this.runners.map((r) => r.stop()));
   }
 }
