@@ -6,3 +6,4 @@ export * from './nats-reconnects';
 export * from './tracing';
 export * from './trace-headers';
 export * from './http-observer';
+export * from './prometheus-text';
