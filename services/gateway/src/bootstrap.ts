@@ -35,11 +35,11 @@ export async function bootstrapGateway(options: { port?: number; host?: string }
     logger: new NestLoggerAdapter(createLogger('gateway')),
     bodyParser: false,
   });
+  // First: latency of every request by route template, its trace span, and GET /metrics.
+  app.use(httpObserver('gateway'));
   // JSON bodies everywhere but file uploads, whose bodies stream through untouched whatever
   // their content type.
   app.useBodyParser('json', { limit: '1mb', type: (req: { url?: string; headers: Record<string, unknown> }) => !/\/files(\?|$)/.test(req.url ?? '') && String(req.headers['content-type'] ?? '').includes('json') });
-  // First: latency of every request by route template, its trace span, and GET /metrics.
-  app.use(httpObserver('gateway'));
   app.useGlobalPipes(validationPipe());
   // X-Forwarded-For is believed only from the proxies the operator names; by default none, so a
   // client cannot pick the address its rate limits are counted under.
