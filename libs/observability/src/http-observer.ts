@@ -26,7 +26,7 @@ export function httpObserver(service: string) {
   const tracer = tracerFor(service);
   return (req: ExpressRequest, res: ServerResponse, next: () => void): void => {
     if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/metrics') {
-      void serveMetrics(req, res);
+      void serveMetrics(res);
       return;
     }
     const method = req.method ?? 'GET';

@@ -1,4 +1,4 @@
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { metricsRegistry } from './metrics';
 
@@ -18,7 +18,7 @@ export interface MetricsListener {
 }
 
 /** Answers GET /metrics with the process registry in Prometheus text format; 404 otherwise. */
-export async function serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function serveMetrics(res: ServerResponse): Promise<void> {
   try {
     const body = await metricsRegistry.metrics();
     res.writeHead(200, { 'content-type': metricsRegistry.contentType, 'cache-control': 'no-store' });
@@ -27,7 +27,6 @@ export async function serveMetrics(req: IncomingMessage, res: ServerResponse): P
     res.writeHead(500, { 'content-type': 'text/plain' });
     res.end(`metrics collection failed: ${(error as Error).message}\n`);
   }
-  void req;
 }
 
 let shared: { server: Server; url: string | undefined; holders: number; ready: Promise<void> } | undefined;
@@ -45,7 +44,7 @@ export async function acquireMetricsListener(options: MetricsListenerOptions, on
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method === 'GET' && path === '/metrics') {
-        void serveMetrics(req, res);
+        void serveMetrics(res);
         return;
       }
       res.writeHead(404, { 'content-type': 'text/plain' });
