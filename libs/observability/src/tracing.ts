@@ -1,8 +1,10 @@
 import { Context, context, propagation, ROOT_CONTEXT, Span, SpanKind, SpanStatusCode, trace, Tracer } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, ParentBasedSampler, SpanProcessor, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+// Types only: the SDK (a few hundred ms to load) is required when tracing is turned on.
+import type * as OtlpHttp from '@opentelemetry/exporter-trace-otlp-http';
+import type * as Resources from '@opentelemetry/resources';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type * as TraceBase from '@opentelemetry/sdk-trace-base';
+import type * as TraceNode from '@opentelemetry/sdk-trace-node';
 
 export interface TracingOptions {
   /** `service.name` of the process: `wrenn` for several services in one process, else `wrenn-<service>`. */
@@ -15,7 +17,7 @@ export interface TracingOptions {
   spanProcessors?: SpanProcessor[];
 }
 
-let provider: NodeTracerProvider | undefined;
+let provider: TraceNode.NodeTracerProvider | undefined;
 
 /**
  * Installs the process's tracer provider (W3C trace context, async-local context) once: the
@@ -25,9 +27,15 @@ let provider: NodeTracerProvider | undefined;
  */
 export function initTracing(options: TracingOptions): boolean {
   if (provider) return true;
+  if (!options.otlpTracesEndpoint && !options.spanProcessors?.length) return false;
+  const { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } = require('@opentelemetry/sdk-trace-base') as typeof TraceBase;
+  const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node') as typeof TraceNode;
+  const { resourceFromAttributes } = require('@opentelemetry/resources') as typeof Resources;
   const processors = [...(options.spanProcessors ?? [])];
-  if (options.otlpTracesEndpoint) processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: options.otlpTracesEndpoint, headers: options.otlpHeaders ?? {} })));
-  if (processors.length === 0) return false;
+  if (options.otlpTracesEndpoint) {
+    const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as typeof OtlpHttp;
+    processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: options.otlpTracesEndpoint, headers: options.otlpHeaders ?? {} })));
+  }
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': options.serviceName }),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.sampleRatio ?? 1) }),
