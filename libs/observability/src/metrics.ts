@@ -66,8 +66,12 @@ export const natsReconnects = new Counter({
 /** Sandboxes by state, read from the sandboxes read model at scrape time. */
 export const sandboxesByState = new ProvidedGauge(Series.Sandboxes, 'Sandboxes by state in the sandboxes read model', ['state'] as const);
 
-/** Per projection: events of its subjects in the log past its checkpoint. */
-export const projectionLag = new ProvidedGauge(Series.ProjectionLag, "Events of a projection's subjects in the log that it has not applied yet", ['projection'] as const);
+/**
+ * Per projection: log sequences from its checkpoint to the newest event of its own subjects —
+ * 0 when caught up, and never above the events left to apply plus those of other subjects
+ * between them. Exact counts would need a consumer per projection per scrape.
+ */
+export const projectionLag = new ProvidedGauge(Series.ProjectionLag, "Log sequences between a projection's checkpoint and the newest event of its subjects (0 = caught up)", ['projection'] as const);
 
 export const hostNetworkSlots = new ProvidedGauge(Series.HostNetworkSlots, 'Network slots of a host agent: used by sandboxes, pooled (built, waiting), free (not used)', ['host', 'state'] as const);
 export const hostDiskBytes = new ProvidedGauge(Series.HostDiskBytes, "Bytes used and free on the file system of the host agent's state directory", ['host', 'state'] as const);

@@ -14,7 +14,7 @@ export const Series = {
   /** Host agent: its own part of a create / resume, by host and result. */
   HostCreateDuration: 'wrenn_host_sandbox_create_duration_seconds',
   HostResumeDuration: 'wrenn_host_sandbox_resume_duration_seconds',
-  /** Events of a projection's subjects in the log that its checkpoint has not reached yet. */
+  /** Log sequences from a projection's checkpoint to the newest event of its subjects (0 = caught up). */
   ProjectionLag: 'wrenn_projection_lag_events',
   /** Reconnects of each NATS connection of the process. */
   NatsReconnects: 'wrenn_nats_reconnects_total',
