@@ -72,7 +72,7 @@ describe('metrics and traces of the running platform', () => {
   };
   const host = (samples: PromSample[], name: string, state: string) => sampleValue(samples, name, { host: p.hostId, state });
 
-  it('the host agent reports the sandbox it runs, its slot, its create time, and the host disk and memory', async () => {
+  it('the host agent reports the sandbox it runs, its slot, its create and resume times, and the host disk and memory', async () => {
     const before = await scrape();
     assert.equal(host(before, Series.HostSandboxes, 'running'), 0);
     assert.equal(host(before, Series.HostNetworkSlots, 'used'), 0);
@@ -102,6 +102,21 @@ describe('metrics and traces of the running platform', () => {
     assert.equal(parentOf(parentOf(hostSpan)!), schedulerSpan);
     assert.equal(gatewaySpan.parentSpanId, undefined);
     assert.equal(gatewaySpan.service, 'wrenn');
+
+    // Paused: no process or slot on the host, the snapshot held; resumed: running again, timed.
+    const resumes = `${Series.SandboxResumeDuration}_count`;
+    const hostResumes = `${Series.HostResumeDuration}_count`;
+    const resumedBefore = [sampleValue(during, resumes, { result: 'ok' }) ?? 0, sampleValue(during, hostResumes, { host: p.hostId, result: 'ok' }) ?? 0];
+    assert.equal((await p.api('POST', `/v1/sandboxes/${created.body.id}/pause`)).status, 200);
+    const paused = await scrape();
+    assert.equal(host(paused, Series.HostSandboxes, 'running'), 0);
+    assert.equal(host(paused, Series.HostSandboxes, 'paused'), 1);
+    assert.equal(host(paused, Series.HostNetworkSlots, 'used'), 0);
+    assert.equal(sampleValue(paused, Series.Sandboxes, { state: 'paused' }), 1);
+    assert.equal((await p.api('POST', `/v1/sandboxes/${created.body.id}/resume`)).status, 200);
+    const resumed = await scrape();
+    assert.equal(host(resumed, Series.HostSandboxes, 'running'), 1);
+    assert.deepEqual([sampleValue(resumed, resumes, { result: 'ok' }), sampleValue(resumed, hostResumes, { host: p.hostId, result: 'ok' })], resumedBefore.map((n) => n + 1));
 
     assert.equal((await p.api('DELETE', `/v1/sandboxes/${created.body.id}`)).body.state, 'stopped');
     const gone = await scrape();
