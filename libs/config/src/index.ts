@@ -125,6 +125,40 @@ export interface WrennConfig {
   sseHeartbeatMs: number;
   quotas: QuotaConfig;
   edge: EdgeLimitsConfig;
+  observability: ObservabilityConfig;
+}
+
+/** Prometheus metrics and OpenTelemetry traces (WRENN_METRICS_*, WRENN_OTLP_*). */
+export interface ObservabilityConfig {
+  /**
+   * The metrics listener of a process (GET /metrics): one per process, whatever number of
+   * services it runs. Loopback by default; port 0 picks a free one (logged).
+   */
+  metricsHost: string;
+  metricsPort: number;
+  /** False (WRENN_METRICS=off) starts no metrics listener; the gateway still answers /metrics. */
+  metricsEnabled: boolean;
+  /**
+   * OTLP/HTTP traces endpoint (e.g. http://127.0.0.1:4318/v1/traces). Unset = tracing off: no
+   * spans are made and nothing is sent.
+   */
+  otlpTracesEndpoint?: string;
+  /** Extra OTLP HTTP headers, `key=value` pairs separated by commas (WRENN_OTLP_HEADERS). */
+  otlpHeaders: Record<string, string>;
+  /** Fraction of new traces kept, 0..1 (WRENN_TRACE_SAMPLE_RATIO); a sampled parent is always followed. */
+  traceSampleRatio: number;
+  /** The traces' `service.name` (WRENN_TRACE_SERVICE_NAME, default `wrenn`); each span also names its service. */
+  traceServiceName: string;
+}
+
+function parseHeaderPairs(raw: string): Record<string, string> {
+  const pairs: Record<string, string> = {};
+  for (const part of raw.split(',')) {
+    const at = part.indexOf('=');
+    if (at <= 0) continue;
+    pairs[part.slice(0, at).trim()] = part.slice(at + 1).trim();
+  }
+  return pairs;
 }
 
 /** The reaper's pace and patience (WRENN_REAPER_*). */
@@ -303,6 +337,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
       listDirPageMax: e.WRENN_LIST_DIR_PAGE_MAX,
       sseMaxReplay: e.WRENN_SSE_MAX_REPLAY,
       envdErrorBodyMax: e.WRENN_ENVD_ERROR_BODY_MAX,
+    },
+    observability: {
+      metricsHost: e.WRENN_METRICS_HOST,
+      metricsPort: e.WRENN_METRICS_PORT,
+      metricsEnabled: e.WRENN_METRICS !== 'off' && e.WRENN_METRICS !== '0',
+      otlpTracesEndpoint: e.WRENN_OTLP_TRACES_ENDPOINT || (e.WRENN_OTLP_ENDPOINT ? `${e.WRENN_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces` : undefined),
+      otlpHeaders: parseHeaderPairs(e.WRENN_OTLP_HEADERS),
+      traceSampleRatio: e.WRENN_TRACE_SAMPLE_RATIO,
+      traceServiceName: e.WRENN_TRACE_SERVICE_NAME,
     },
   };
 }

@@ -210,6 +210,22 @@ export const VARIABLES = {
   WRENN_REAPER_STARTUP_GRACE_MS: positive(15_000, 'reaper', 'after the reaper starts, how long hosts get to beat before their sandboxes can be lost'),
   WRENN_REAPER_PENDING_GRACE_MS: positive(30_000, 'reaper', 'how long a sandbox may stay pending before it is failed'),
 
+  // Metrics and traces
+  WRENN_METRICS: oneOf(['on', 'off', '1', '0'], 'on', 'every service', 'off (or 0) starts no metrics listener; the gateway still answers /metrics on its own port'),
+  WRENN_METRICS_HOST: text('127.0.0.1', 'every service', "address of the process's metrics listener (0.0.0.0 inside a container)"),
+  WRENN_METRICS_PORT: integer(9464, 'every service', "port of the process's metrics listener (0 = any free port); one per process on a machine"),
+  WRENN_OTLP_ENDPOINT: optionalText('every service', 'OTLP/HTTP collector base URL; traces go to `<url>/v1/traces`', 'unset: tracing off', 'an http(s) URL'),
+  WRENN_OTLP_TRACES_ENDPOINT: optionalText('every service', 'full OTLP/HTTP traces URL (overrides WRENN_OTLP_ENDPOINT)', 'unset', 'an http(s) URL'),
+  WRENN_OTLP_HEADERS: text('', 'every service', 'extra OTLP HTTP headers, `key=value` pairs separated by commas', 'empty'),
+  WRENN_TRACE_SAMPLE_RATIO: spec({
+    schema: z.string().transform(Number).pipe(z.number().min(0).max(1)),
+    expects: 'a number between 0 and 1',
+    fallback: 1,
+    readBy: 'every service',
+    doc: 'fraction of new traces kept; a sampled parent is always followed',
+  }),
+  WRENN_TRACE_SERVICE_NAME: text('wrenn', 'every service', "the traces' `service.name` (each span also names its service)"),
+
   // Host agent
   WRENN_HOST_ID: optionalText('host agent', 'this host\'s id', 'the hostname, lower-cased'),
   WRENN_RUNTIME: oneOf(['namespace', 'firecracker', 'auto'], 'namespace', 'host agent', '`auto` picks firecracker when its binary, kernel and /dev/kvm are usable'),

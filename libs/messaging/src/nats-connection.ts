@@ -1,6 +1,7 @@
 import { naming } from '@wrenn/contracts';
 import type { WrennConfig } from '@wrenn/config';
 import { natsAuthOptions, NatsIdentity } from '@wrenn/nats-auth';
+import { countReconnects } from '@wrenn/observability';
 import { connect, NatsConnection } from 'nats';
 
 export type NatsConnectionConfig = Pick<WrennConfig, 'natsUrl' | 'natsCredsFile' | 'natsCredsDir' | 'natsInsecure' | 'namespace'>;
@@ -15,11 +16,13 @@ export function natsConnectOptions(config: NatsConnectionConfig, identity: NatsI
 
 /** One NATS connection per service; reconnects forever (a broker restart must not kill services). */
 export async function connectNats(config: NatsConnectionConfig, identity: NatsIdentity, name: string): Promise<NatsConnection> {
-  return connect({
+  const nc = await connect({
     ...natsConnectOptions(config, identity),
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     waitOnFirstConnect: false,
   });
+  countReconnects(nc, name);
+  return nc;
 }

@@ -1,5 +1,6 @@
 import { ErrorCode, Reply, unwrap, WrennError } from '@wrenn/contracts';
-import { ClientProxy, NatsOptions, Transport } from '@nestjs/microservices';
+import { ClientProxy, NatsOptions, NatsRecordBuilder, Transport } from '@nestjs/microservices';
+import { inSpan, SpanKind, traceHeaders, tracerFor } from '@wrenn/observability';
 import { NatsIdentity } from '@wrenn/nats-auth';
 import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 import { NatsConnectionConfig, natsConnectOptions } from './nats-connection';
@@ -19,10 +20,19 @@ export function natsClientOptions(config: NatsConnectionConfig, identity: NatsId
   };
 }
 
-/** Sends a command through a Nest NATS client and unwraps the Reply envelope the server returns. */
+const messagingTracer = tracerFor('messaging');
+
+/**
+ * Sends a command through a Nest NATS client and unwraps the Reply envelope the server returns.
+ * The command goes in a client span whose trace context rides in the message's NATS headers.
+ */
 export async function sendCommand<T>(client: ClientProxy, pattern: string, payload: unknown, timeoutMs: number, what: string): Promise<T> {
   try {
-    const reply = await firstValueFrom(client.send<Reply<T>>(pattern, payload).pipe(timeout(timeoutMs)));
+    const reply = await inSpan(messagingTracer, pattern, { kind: SpanKind.CLIENT, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': pattern } }, async () => {
+      const headers = traceHeaders();
+      const message = headers ? new NatsRecordBuilder(payload).setHeaders(headers).build() : payload;
+      return firstValueFrom(client.send<Reply<T>>(pattern, message).pipe(timeout(timeoutMs)));
+    });
     return unwrap(reply);
   } catch (error) {
     if (error instanceof WrennError) throw error;

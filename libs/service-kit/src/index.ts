@@ -5,3 +5,5 @@ export * from './standalone';
 export * from './http-forward';
 export * from './host-token';
 export * from './host-token-keys';
+export * from './observability.lifecycle';
+export * from './rpc-tracing.interceptor';

@@ -1,4 +1,5 @@
 import { DynamicModule, Global, Inject, Module, OnApplicationShutdown, Provider } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { naming } from '@wrenn/contracts';
 import { forService, loadConfig, WrennConfig } from '@wrenn/config';
 import { createDataSource, ensureDatabase, migrate } from '@wrenn/db';
@@ -8,6 +9,8 @@ import { connectNats } from '@wrenn/messaging';
 import { serviceIdentity } from '@wrenn/nats-auth';
 import { NatsConnection } from 'nats';
 import { DataSource } from 'typeorm';
+import { ObservabilityLifecycle } from './observability.lifecycle';
+import { RpcTracingInterceptor } from './rpc-tracing.interceptor';
 import { CONFIG, DATA_SOURCE, EVENT_STORE, LOGGER, NAMING, NATS, SERVICE_NAME } from './tokens';
 
 export interface ServiceKitOptions {
@@ -75,7 +78,9 @@ export class ServiceKitModule implements OnApplicationShutdown {
         inject: [NATS, CONFIG],
       });
     }
-    return { module: ServiceKitModule, providers, exports: providers };
+    // Metrics listener and tracing for every service; command handlers continue the caller's trace.
+    const observability: Provider[] = [ObservabilityLifecycle, { provide: APP_INTERCEPTOR, useClass: RpcTracingInterceptor }];
+    return { module: ServiceKitModule, providers: [...providers, ...observability], exports: providers };
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -81,7 +81,8 @@ export async function createTestEnv(label: string, options: TestEnvOptions = {})
     databaseUrl,
     natsUrl,
     nc,
-    env: { WRENN_NS: namespace, DATABASE_URL: databaseUrl, NATS_URL: natsUrl, ...natsEnv },
+    // Metrics on any free port: suites (and platforms they start) never contend for the default one.
+    env: { WRENN_NS: namespace, DATABASE_URL: databaseUrl, NATS_URL: natsUrl, WRENN_METRICS_PORT: '0', ...natsEnv },
     natsCredsDir: secured?.credsDir,
     natsServer: secured?.server,
     async enrolHost(hostId: string) {

@@ -4,6 +4,7 @@ import { loadConfig } from '@wrenn/config';
 import { createLogger, NestLoggerAdapter } from '@wrenn/logger';
 import { natsServerOptions } from '@wrenn/messaging';
 import { serviceIdentity } from '@wrenn/nats-auth';
+import { countReconnectEvents } from '@wrenn/observability';
 import { RunningService } from '@wrenn/service-kit';
 import { AuthModule } from './auth.module';
 
@@ -13,6 +14,7 @@ export async function bootstrapAuth(): Promise<RunningService> {
     ...natsServerOptions(config, serviceIdentity('auth'), naming(config.namespace).queueGroup(ServiceName.Auth), 'wrenn-auth-rpc'),
     logger: new NestLoggerAdapter(createLogger('auth')),
   });
+  countReconnectEvents(app, 'wrenn-auth-rpc');
   await app.listen();
   return { name: ServiceName.Auth, close: () => app.close() };
 }

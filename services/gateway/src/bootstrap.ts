@@ -4,6 +4,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { loadConfig } from '@wrenn/config';
 import { assertScope } from './auth/key-scope';
 import { createLogger, NestLoggerAdapter } from '@wrenn/logger';
+import { httpObserver } from '@wrenn/observability';
 import { RunningService } from '@wrenn/service-kit';
 import { validationPipe } from './errors/validation';
 import { AppModule } from './app.module';
@@ -34,6 +35,8 @@ export async function bootstrapGateway(options: { port?: number; host?: string }
     logger: new NestLoggerAdapter(createLogger('gateway')),
     bodyParser: false,
   });
+  // First: latency of every request by route template, its trace span, and GET /metrics.
+  app.use(httpObserver('gateway'));
   // JSON bodies everywhere but file uploads, whose bodies stream through untouched whatever
   // their content type.
   app.useBodyParser('json', { limit: '1mb', type: (req: { url?: string; headers: Record<string, unknown> }) => !/\/files(\?|$)/.test(req.url ?? '') && String(req.headers['content-type'] ?? '').includes('json') });

@@ -4,6 +4,7 @@ import { PassportModule } from '@nestjs/passport';
 import { ClientProxyFactory } from '@nestjs/microservices';
 import { WrennConfig } from '@wrenn/config';
 import { natsClientOptions } from '@wrenn/messaging';
+import { countReconnectEvents, ReconnectEventSource } from '@wrenn/observability';
 import { serviceIdentity } from '@wrenn/nats-auth';
 
 const GATEWAY = serviceIdentity('gateway');
@@ -42,6 +43,12 @@ import { SnapshotsController } from './controllers/snapshots.controller';
 import { TemplateRepository } from './repositories/template.repository';
 import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
 
+/** Nest's NATS clients report reconnects as events: counted like every other connection's. */
+function withReconnectCount<C>(client: C, name: string): C {
+  countReconnectEvents(client as unknown as ReconnectEventSource, name);
+  return client;
+}
+
 @Module({
   imports: [ServiceKitModule.forRoot({ service: 'gateway', database: true }), DataSourceCloser, PassportModule],
   controllers: [
@@ -63,17 +70,17 @@ import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
     { provide: APP_GUARD, useClass: AccessGuard },
     {
       provide: SCHEDULER_CLIENT,
-      useFactory: (config: WrennConfig) => ClientProxyFactory.create(natsClientOptions(config, GATEWAY, 'wrenn-gateway')),
+      useFactory: (config: WrennConfig) => withReconnectCount(ClientProxyFactory.create(natsClientOptions(config, GATEWAY, 'wrenn-gateway')), 'wrenn-gateway'),
       inject: [CONFIG],
     },
     {
       provide: CATALOG_CLIENT,
-      useFactory: (config: WrennConfig) => ClientProxyFactory.create(natsClientOptions(config, GATEWAY, 'wrenn-gateway-catalog')),
+      useFactory: (config: WrennConfig) => withReconnectCount(ClientProxyFactory.create(natsClientOptions(config, GATEWAY, 'wrenn-gateway-catalog')), 'wrenn-gateway-catalog'),
       inject: [CONFIG],
     },
     {
       provide: AUTH_CLIENT,
-      useFactory: (config: WrennConfig) => ClientProxyFactory.create(natsClientOptions(config, GATEWAY, 'wrenn-gateway-auth')),
+      useFactory: (config: WrennConfig) => withReconnectCount(ClientProxyFactory.create(natsClientOptions(config, GATEWAY, 'wrenn-gateway-auth')), 'wrenn-gateway-auth'),
       inject: [CONFIG],
     },
     AuthClient,

@@ -4,13 +4,15 @@ import { EventStore } from '@wrenn/eventlog';
 import { createLogger, Logger } from '@wrenn/logger';
 import { connectNats } from '@wrenn/messaging';
 import { hostIdentity } from '@wrenn/nats-auth';
-import { HostTokenVerifier, RunningService, verifyKeySource } from '@wrenn/service-kit';
+import type { MetricsListener } from '@wrenn/observability';
+import { HostTokenVerifier, RunningService, startMetricsListener, startTracing, verifyKeySource } from '@wrenn/service-kit';
 import { randomUUID } from 'node:crypto';
 import { NatsConnection, Subscription } from 'nats';
 import { serveHostCommands } from './commands/host-commands';
 import { DataPlaneServer, startDataPlane } from './data-plane/data-plane.server';
 import { EnvdProxyServer, startEnvdProxy } from './envd-proxy/envd-proxy.server';
 import { Heartbeat } from './heartbeat/heartbeat';
+import { provideHostMetrics } from './metrics/host-metrics';
 import { createRuntimeAndNetwork } from './runtime/create-runtime';
 import { join } from 'node:path';
 import { SandboxOrchestrator } from './sandbox/sandbox-orchestrator';
@@ -29,6 +31,8 @@ export class HostAgent implements RunningService {
   private heartbeat: Heartbeat | undefined;
   private dataPlane!: DataPlaneServer;
   private envdProxy: EnvdProxyServer | undefined;
+  private metrics: MetricsListener | undefined;
+  private unprovideMetrics: (() => void) | undefined;
 
   private constructor(
     private readonly config: WrennConfig,
@@ -39,6 +43,7 @@ export class HostAgent implements RunningService {
 
   static async boot(config: WrennConfig = loadConfig()): Promise<HostAgent> {
     const log = createLogger('host-agent', { hostId: config.host.id });
+    startTracing(config);
     const nc = await connectNats(config, hostIdentity(config.host.id), `wrenn-host-agent-${config.host.id}`);
     try {
       const names = naming(config.namespace);
@@ -81,6 +86,9 @@ export class HostAgent implements RunningService {
         usage: () => orchestrator.usage(),
       }, log);
       await agent.heartbeat.start(config.host.controlPlaneWaitMs, config.natsInsecure && !config.natsCredsDir && !config.natsCredsFile);
+      // Last, when nothing can fail any more: a failed boot leaves no listener share behind.
+      agent.unprovideMetrics = provideHostMetrics({ hostId: config.host.id, stateDir: config.host.stateDir, usage: () => orchestrator.usage(), sandboxes: () => orchestrator.list(), network: () => network.describe() });
+      agent.metrics = await startMetricsListener(config, log, 'host-agent');
       return agent;
     } catch (error) {
       await nc.close().catch(() => undefined);
@@ -98,6 +106,8 @@ export class HostAgent implements RunningService {
     await this.envdProxy?.close();
     await this.orchestrator.shutdown().catch((error) => this.log.warn({ err: error }, 'runtime shutdown incomplete'));
     await this.nc.drain().catch(() => undefined);
+    this.unprovideMetrics?.();
+    await this.metrics?.release();
     this.log.info({ hostId: this.config.host.id }, 'host agent stopped');
   }
 }

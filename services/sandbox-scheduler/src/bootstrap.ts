@@ -4,6 +4,7 @@ import { loadConfig } from '@wrenn/config';
 import { createLogger, NestLoggerAdapter } from '@wrenn/logger';
 import { natsServerOptions } from '@wrenn/messaging';
 import { serviceIdentity } from '@wrenn/nats-auth';
+import { countReconnectEvents } from '@wrenn/observability';
 import { RunningService } from '@wrenn/service-kit';
 import { naming } from '@wrenn/contracts';
 import { SandboxSchedulerModule } from './sandbox-scheduler.module';
@@ -17,6 +18,7 @@ export async function bootstrapSandboxScheduler(): Promise<RunningService> {
       logger: new NestLoggerAdapter(createLogger('sandbox-scheduler')),
     },
   );
+  countReconnectEvents(app, 'wrenn-sandbox-scheduler-rpc');
   await app.listen();
   return { name: ServiceName.SandboxScheduler, close: () => app.close() };
 }

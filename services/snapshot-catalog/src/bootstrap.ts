@@ -4,6 +4,7 @@ import { loadConfig } from '@wrenn/config';
 import { createLogger, NestLoggerAdapter } from '@wrenn/logger';
 import { natsServerOptions } from '@wrenn/messaging';
 import { serviceIdentity } from '@wrenn/nats-auth';
+import { countReconnectEvents } from '@wrenn/observability';
 import { RunningService } from '@wrenn/service-kit';
 import { SnapshotCatalogModule } from './snapshot-catalog.module';
 
@@ -13,6 +14,7 @@ export async function bootstrapSnapshotCatalog(): Promise<RunningService> {
     ...natsServerOptions(config, serviceIdentity('snapshot-catalog'), naming(config.namespace).queueGroup(ServiceName.SnapshotCatalog), 'wrenn-snapshot-catalog-rpc'),
     logger: new NestLoggerAdapter(createLogger('snapshot-catalog')),
   });
+  countReconnectEvents(app, 'wrenn-snapshot-catalog-rpc');
   await app.listen();
   return { name: ServiceName.SnapshotCatalog, close: () => app.close() };
 }

@@ -263,8 +263,8 @@ export class NetworkManager {
     return { kept: [...inUse], removed };
   }
 
-  describe(): { pooled: number; inUse: number[] } {
-    return { pooled: this.pool.length, inUse: [...this.assigned.keys()].sort((a, b) => a - b) };
+  describe(): { pooled: number; inUse: number[]; capacity: number } {
+    return { pooled: this.pool.length, inUse: [...this.assigned.keys()].sort((a, b) => a - b), capacity: this.allocator.capacity };
   }
 
   /**

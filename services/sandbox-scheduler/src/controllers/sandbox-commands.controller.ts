@@ -23,6 +23,7 @@ import {
   SchedulerCommand,
   ServiceName,
 } from '@wrenn/contracts';
+import { sandboxCreateDuration, sandboxResumeDuration, timed } from '@wrenn/observability';
 import { HostClient } from '../hosts/host-client';
 import { SandboxLifecycleService } from '../services/sandbox-lifecycle.service';
 
@@ -46,7 +47,7 @@ export class SandboxCommandsController {
 
   @MessagePattern(subject(SchedulerCommand.Create))
   async create(@Payload() request: CreateSandboxRequest): Promise<Reply<CommandAccepted>> {
-    return this.lifecycle.create(request).then(ok, failed);
+    return timed(sandboxCreateDuration, {}, () => this.lifecycle.create(request)).then(ok, failed);
   }
 
   @MessagePattern(subject(SchedulerCommand.Destroy))
@@ -61,7 +62,7 @@ export class SandboxCommandsController {
 
   @MessagePattern(subject(SchedulerCommand.Resume))
   async resume(@Payload() request: ResumeSandboxRequest): Promise<Reply<CommandAccepted>> {
-    return this.lifecycle.resume(request).then(ok, failed);
+    return timed(sandboxResumeDuration, {}, () => this.lifecycle.resume(request)).then(ok, failed);
   }
 
   @MessagePattern(subject(SchedulerCommand.SetTimeout))

@@ -1,0 +1,29 @@
+/**
+ * Every series Wrenn defines, named once. The Grafana dashboard (deploy/grafana/wrenn.json) may
+ * only query these and prom-client's default process series; a unit test holds it to that.
+ */
+export const Series = {
+  /** Gateway: REST request latency by method, route template and status. */
+  HttpRequestDuration: 'wrenn_http_request_duration_seconds',
+  /** Sandboxes by state, counted in the sandboxes read model at scrape time. */
+  Sandboxes: 'wrenn_sandboxes',
+  /** Scheduler: a create from the command to running (or failed), by result. */
+  SandboxCreateDuration: 'wrenn_sandbox_create_duration_seconds',
+  /** Scheduler: a resume from the command to running (or failed), by result. */
+  SandboxResumeDuration: 'wrenn_sandbox_resume_duration_seconds',
+  /** Host agent: its own part of a create / resume, by host and result. */
+  HostCreateDuration: 'wrenn_host_sandbox_create_duration_seconds',
+  HostResumeDuration: 'wrenn_host_sandbox_resume_duration_seconds',
+  /** Log sequences from a projection's checkpoint to the newest event of its subjects (0 = caught up). */
+  ProjectionLag: 'wrenn_projection_lag_events',
+  /** Reconnects of each NATS connection of the process. */
+  NatsReconnects: 'wrenn_nats_reconnects_total',
+  /** Host agent resources, by host and state. */
+  HostNetworkSlots: 'wrenn_host_network_slots',
+  HostDiskBytes: 'wrenn_host_disk_bytes',
+  HostMemoryBytes: 'wrenn_host_memory_bytes',
+  HostSandboxes: 'wrenn_host_sandboxes',
+  /** A scrape-time collector that failed (its series are left out of that scrape). */
+  CollectFailures: 'wrenn_metric_collect_failures_total',
+} as const;
+export type SeriesName = (typeof Series)[keyof typeof Series];
