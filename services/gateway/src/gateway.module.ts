@@ -1,4 +1,4 @@
-import { forwardRef, Module } from '@nestjs/common';
+import { forwardRef, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
 import { ClientProxyFactory } from '@nestjs/microservices';
@@ -38,9 +38,9 @@ import { USAGE_CLOCK, UsageService } from './services/usage.service';
 import { ReadYourWrites } from './services/read-your-writes';
 import { SandboxesService, SCHEDULER_CLIENT } from './services/sandboxes.service';
 import { ActivityRecorder } from './activity/activity.recorder';
-import { SnapshotsController } from './controllers/snapshots.controller';
+import { DeprecatedSnapshotsController, markDeprecated, TemplatesController } from './controllers/templates.controller';
 import { TemplateRepository } from './repositories/template.repository';
-import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
+import { CATALOG_CLIENT, TemplatesService } from './services/templates.service';
 
 @Module({
   imports: [ServiceKitModule.forRoot({ service: 'gateway', database: true }), DataSourceCloser, PassportModule, forwardRef(() => E2bModule)],
@@ -49,7 +49,8 @@ import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
     AuthController,
     ApiKeysController,
     SandboxesController,
-    SnapshotsController,
+    TemplatesController,
+    DeprecatedSnapshotsController,
     FilesController,
     AuditController,
     UsageController,
@@ -84,7 +85,7 @@ import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
     ActivityRecorder,
     ReadYourWrites,
     SandboxesService,
-    SnapshotsService,
+    TemplatesService,
     SandboxDataService,
     HostTokens,
     DataPlaneClients,
@@ -99,4 +100,9 @@ import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
   ],
   exports: [SandboxesService, SandboxDataService, SandboxRepository, ActivityRecorder, HostTokens],
 })
-export class GatewayModule {}
+export class GatewayModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    // Before the guard and validation, so refusals (401, 400) carry the headers too.
+    consumer.apply(markDeprecated).forRoutes(DeprecatedSnapshotsController);
+  }
+}
