@@ -902,7 +902,13 @@ export interface components {
         Credentials: {
             /** Format: email */
             email: string;
-            /** @description At least 8 characters at signup. */
+            /** @description At least 8 characters. */
+            password: string;
+        };
+        LoginCredentials: {
+            /** Format: email */
+            email: string;
+            /** @description Any length at login: a wrong password is 401, not 400. */
             password: string;
         };
         SignupResult: {
@@ -934,7 +940,10 @@ export interface components {
             }[];
         };
         CreateApiKey: {
-            /** @default default */
+            /**
+             * @description No control characters.
+             * @default default
+             */
             name?: string;
             scope?: components["schemas"]["ApiKeyScope"];
             /**
@@ -970,7 +979,10 @@ export interface components {
         /** @enum {string} */
         SandboxState: "pending" | "starting" | "running" | "pausing" | "paused" | "resuming" | "stopping" | "stopped" | "failed" | "lost";
         CreateSandbox: {
-            /** @default base */
+            /**
+             * @description `base` or a template of the team (`GET /v1/templates`).
+             * @default base
+             */
             template?: string;
             /** @default 1 */
             vcpus?: number;
@@ -1025,6 +1037,7 @@ export interface components {
         };
         Exec: {
             cmd: string;
+            /** @default [] */
             args?: string[];
             env?: {
                 [key: string]: string;
@@ -1619,7 +1632,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Credentials"];
+                "application/json": components["schemas"]["LoginCredentials"];
             };
         };
         responses: {
@@ -1953,7 +1966,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["NetworkPolicy"];
             };
