@@ -153,8 +153,9 @@ template
   .action((id, opts) => history('template', id, Boolean(opts.json)).catch(fail()));
 
 // `snapshot create|ls|rm` were the template commands' names before a snapshot came to mean only
-// a paused sandbox's saved state; they stay for one release, warning on stderr (stdout, --json
-// included, is unchanged). `snapshot inspect` reads real snapshot files and stays.
+// a paused sandbox's saved state; they stay for one release, warning on stderr. With --json the
+// output, stderr's JSON error included, stays exactly as it was, so scripts that parse it go on
+// working. `snapshot inspect` reads real snapshot files and stays.
 const snapshot = program.command('snapshot').description('snapshot files on this host (create, ls and rm: deprecated names of the template commands)');
 for (const [usage, description, action] of templateCommands) {
   const verb = usage.split(' ')[0];
@@ -162,7 +163,8 @@ for (const [usage, description, action] of templateCommands) {
     .command(usage)
     .description(`deprecated: use \`wrenn template ${verb}\` (${description})`)
     .option('--json', 'JSON output')
-    .hook('preAction', () => {
+    .hook('preAction', (_snapshot, action) => {
+      if (action.opts().json) return;
       process.stderr.write(`wrenn: \`snapshot ${verb}\` is deprecated and goes away in the next release; use \`template ${verb}\`\n`);
     })
     .action(action);
