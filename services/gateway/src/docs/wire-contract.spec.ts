@@ -195,7 +195,8 @@ function wireProblems(route: ServedRoute): string[] {
   const { body, query } = handlerDtos(route);
   const problems: string[] = [];
 
-  const json = op.requestBody?.content?.['application/json'];
+  const requestBody = op.requestBody && deref(op.requestBody as NonNullable<Operation['requestBody']> & { $ref?: string });
+  const json = requestBody?.content?.['application/json'];
   if (body && !json) problems.push(`${route.key}: takes a JSON body (${body.name}) the document does not describe`);
   if (!body && json) problems.push(`${route.key}: the document describes a JSON body the handler does not read`);
   if (body && json) {
@@ -204,7 +205,7 @@ function wireProblems(route: ServedRoute): string[] {
     const documented = new Map(Object.entries(schema.properties ?? {}).map(([name, s]) => [name, { required: (schema.required ?? []).includes(name), schema: s }]));
     problems.push(...dtoProblems(`${route.key} body`, body, documented));
     const anyRequired = [...describeDto(body).values()].some((p) => p.required);
-    if (Boolean(op.requestBody?.required) !== anyRequired) problems.push(`${route.key}: requestBody.required is ${Boolean(op.requestBody?.required)}, but ${body.name} ${anyRequired ? 'has' : 'has no'} required field`);
+    if (Boolean(requestBody?.required) !== anyRequired) problems.push(`${route.key}: requestBody.required is ${Boolean(requestBody?.required)}, but ${body.name} ${anyRequired ? 'has' : 'has no'} required field`);
   }
 
   const queryParams = [...(item.parameters ?? []), ...(op.parameters ?? [])].map((p) => deref(p)).filter((p) => p.in === 'query');
