@@ -270,4 +270,15 @@ describe('the wire contract: openapi.yaml against the gateway and the SDK', () =
     }
     assert.deepEqual(deprecated.sort(), ['DELETE /v1/snapshots/{name}', 'GET /v1/snapshots', 'POST /v1/snapshots']);
   });
+
+  it('keeps the names apart: a sandbox\'s saved state is its snapshot_*, a template has no snapshot field, no path but the deprecated ones says snapshot', () => {
+    const schemas = doc.components.schemas;
+    assert.deepEqual(Object.keys(schemas.Sandbox.properties).filter((k) => k.includes('snapshot')), ['snapshot_ref', 'snapshot_size_bytes']);
+    assert.deepEqual(Object.keys(schemas.Template.properties).filter((k) => k.includes('snapshot')), []);
+    assert.deepEqual(Object.keys(schemas).filter((k) => /snapshot/i.test(k)), ['DeprecatedSnapshotList']);
+    for (const [path, item] of Object.entries<Record<string, Operation>>(doc.paths)) {
+      if (!path.includes('snapshot')) continue;
+      for (const op of Object.values(item)) if (op && typeof op === 'object' && 'responses' in op) assert.equal(op.deprecated, true, path);
+    }
+  });
 });
