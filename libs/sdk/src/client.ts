@@ -11,13 +11,13 @@ import { parseSse } from './sse';
 import type {
   NetworkPolicy,
   ApiKey, ApiKeyScope, AuditPage, AuditQuery, CreatedApiKey, CreateSandbox, DirEntry, DirPage, ExecRequest, ExecResult, FileTarget, Health,
-  ListSandboxes, LiveEvent, LoginResult, Me, Metrics, Quotas, Sandbox, SignupResult, Snapshot, Usage, Written,
+  HealthStatus, ListSandboxes, LiveEvent, LoginResult, Me, Metrics, Quotas, Sandbox, SignupResult, Template, Usage, UsageQuery, Written,
 } from './types';
 
 export interface WrennClientOptions {
   /** The gateway, e.g. `http://127.0.0.1:8080`. */
   baseUrl: string;
-  /** `wrn_…`: sandbox, file, snapshot, audit, usage and event calls. */
+  /** `wrn_…`: sandbox, file, template, audit, usage and event calls. */
   apiKey?: string;
   /** A bearer token from `login()`: account and API key calls. */
   token?: string;
@@ -49,9 +49,9 @@ export class WrennClient {
 
   // ── platform ────────────────────────────────────────────────────────────
   /** `{status: 'ok' | 'degraded'}`, public; answers whether the platform is healthy (200) or not (503). */
-  async health(): Promise<Health> {
+  async health(): Promise<HealthStatus> {
     const res = await this.send('GET', '/healthz', { auth: 'public', accept: [200, 503] });
-    return (await res.json()) as Health;
+    return (await res.json()) as HealthStatus;
   }
 
   /** The health report with its reasons (NATS, PostgreSQL, hosts); needs an API key. */
@@ -230,19 +230,36 @@ export class WrennClient {
     return { entries: page.entries ?? [], next_cursor: page.next_cursor ?? null };
   }
 
-  // ── snapshot templates ──────────────────────────────────────────────────
-  /** Freezes a running sandbox (which keeps running) into a named template. */
-  createSnapshot(sandboxId: string, name: string): Promise<Snapshot> {
-    return this.json('POST', '/v1/snapshots', { body: { sandbox_id: sandboxId, name } });
+  // ── templates ───────────────────────────────────────────────────────────
+  /** Freezes a running sandbox (which keeps running) into a named template new sandboxes can start from. */
+  createTemplate(sandboxId: string, name: string): Promise<Template> {
+    return this.json('POST', '/v1/templates', { body: { sandbox_id: sandboxId, name } });
   }
 
-  async listSnapshots(): Promise<Snapshot[]> {
-    return (await this.json<{ snapshots: Snapshot[] }>('GET', '/v1/snapshots')).snapshots;
+  async listTemplates(): Promise<Template[]> {
+    return (await this.json<{ templates: Template[] }>('GET', '/v1/templates')).templates;
   }
 
   /** Deletes the template; `template_in_use` (409, `details.sandbox_ids`) while a sandbox made from it is not stopped. */
-  deleteSnapshot(name: string): Promise<Snapshot> {
-    return this.json('DELETE', `/v1/snapshots/${seg(name)}`);
+  deleteTemplate(name: string): Promise<Template> {
+    return this.json('DELETE', `/v1/templates/${seg(name)}`);
+  }
+
+  // The old names, kept for one release. They call the new routes, so code written against them
+  // keeps working after the deprecated `/v1/snapshots` routes are gone.
+  /** @deprecated Use `createTemplate`. */
+  createSnapshot(sandboxId: string, name: string): Promise<Template> {
+    return this.createTemplate(sandboxId, name);
+  }
+
+  /** @deprecated Use `listTemplates`. */
+  listSnapshots(): Promise<Template[]> {
+    return this.listTemplates();
+  }
+
+  /** @deprecated Use `deleteTemplate`. */
+  deleteSnapshot(name: string): Promise<Template> {
+    return this.deleteTemplate(name);
   }
 
   // ── audit, usage, live events ───────────────────────────────────────────
@@ -250,7 +267,7 @@ export class WrennClient {
     return this.json('GET', '/v1/audit', { query: { ...query } });
   }
 
-  usage(query: { from?: string; to?: string } = {}): Promise<Usage> {
+  usage(query: UsageQuery = {}): Promise<Usage> {
     return this.json('GET', '/v1/usage', { query: { ...query } });
   }
 

@@ -18,12 +18,12 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
  */
 const E2B_COMPAT = /^\/e2b(\/|$)/;
 
-function documentedOperations(): Array<{ key: string; operationId?: string }> {
+function documentedOperations(): Array<{ key: string; operationId?: string; deprecated: boolean }> {
   const doc = parse(readFileSync(OPENAPI, 'utf8'));
-  const out: Array<{ key: string; operationId?: string }> = [];
-  for (const [path, item] of Object.entries<Record<string, { operationId?: string }>>(doc.paths)) {
+  const out: Array<{ key: string; operationId?: string; deprecated: boolean }> = [];
+  for (const [path, item] of Object.entries<Record<string, { operationId?: string; deprecated?: boolean }>>(doc.paths)) {
     if (E2B_COMPAT.test(path)) continue;
-    for (const method of METHODS) if (item[method]) out.push({ key: operationKey(method, path), operationId: item[method].operationId });
+    for (const method of METHODS) if (item[method]) out.push({ key: operationKey(method, path), operationId: item[method].operationId, deprecated: item[method].deprecated === true });
   }
   return out;
 }
@@ -31,11 +31,15 @@ function documentedOperations(): Array<{ key: string; operationId?: string }> {
 describe('the SDK against the OpenAPI document', () => {
   const sdkKeys = new Map(Object.entries(OPERATIONS).map(([id, op]) => [operationKey(op.method, op.path), id]));
 
-  it('has a method for every documented operation', () => {
+  // A deprecated operation has no method of its own: the SDK's old names call its successor.
+  it('has a method for every documented operation that is not deprecated, and none for a deprecated one', () => {
     const documented = documentedOperations();
     assert.ok(documented.length >= 20, `the document lists ${documented.length} operations`);
-    const missing = documented.filter((op) => !sdkKeys.has(op.key)).map((op) => `${op.key} (${op.operationId})`);
+    const missing = documented.filter((op) => !op.deprecated && !sdkKeys.has(op.key)).map((op) => `${op.key} (${op.operationId})`);
     assert.deepEqual(missing, [], `documented operations without an SDK method: ${missing.join(', ')}`);
+    const deprecated = documented.filter((op) => op.deprecated);
+    assert.deepEqual(deprecated.map((op) => op.operationId).sort(), ['createSnapshot', 'deleteSnapshot', 'listSnapshots']);
+    assert.deepEqual(deprecated.filter((op) => sdkKeys.has(op.key)).map((op) => op.key), []);
   });
 
   // Matched by method and path, not operationId: ids are the document's to choose.
@@ -75,7 +79,7 @@ describe('each SDK method sends its operation', () => {
           res.end('bytes');
         } else {
           res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(url.pathname === '/v1/auth/login' ? '{"token":"tok"}' : '{}');
+          res.end(url.pathname === '/v1/auth/login' ? '{"token":"tok"}' : url.pathname === '/v1/templates' && req.method === 'GET' ? '{"templates":[{"name":"tpl"}]}' : '{}');
         }
       });
     });
@@ -103,9 +107,19 @@ describe('each SDK method sends its operation', () => {
         assert.equal(outcome, undefined, String(outcome));
       }
       assert.equal(seen.length, 1, `one request, got ${seen.map((s) => `${s.method} ${s.path}`).join(', ')}`);
-      assert.equal(operationKey(seen[0].method, seen[0].path.replace(/sb_[0-9a-z]{26}|key_[0-9a-z]{26}|(?<=\/v1\/snapshots\/)tpl/g, '{x}')), operationKey(op.method, op.path));
+      assert.equal(operationKey(seen[0].method, seen[0].path.replace(/sb_[0-9a-z]{26}|key_[0-9a-z]{26}|(?<=\/v1\/templates\/)tpl/g, '{x}')), operationKey(op.method, op.path));
     });
   }
+
+  it('keeps the old snapshot names as deprecated aliases that call the template routes', async () => {
+    seen = [];
+    await client.createSnapshot('sb_0123456789abcdefghijklmnop', 'tpl');
+    const listed = await client.listSnapshots();
+    await client.deleteSnapshot('tpl');
+    assert.deepEqual(seen.map((s) => `${s.method} ${s.path}`), ['POST /v1/templates', 'GET /v1/templates', 'DELETE /v1/templates/tpl']);
+    assert.deepEqual(JSON.parse(seen[0].body.toString()), { sandbox_id: 'sb_0123456789abcdefghijklmnop', name: 'tpl' });
+    assert.deepEqual(listed, [{ name: 'tpl' }], 'the list is read from the templates key');
+  });
 
   it('sends the API key to sandbox calls and the bearer token to account calls, never both', async () => {
     seen = [];
@@ -141,7 +155,7 @@ describe('each SDK method sends its operation', () => {
     await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r));
     try {
       const c = new WrennClient({ baseUrl: `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`, apiKey: 'k' });
-      const error = await c.deleteSnapshot('tpl').then(() => undefined, (e: unknown) => e);
+      const error = await c.deleteTemplate('tpl').then(() => undefined, (e: unknown) => e);
       assert.ok(error instanceof WrennApiError);
       assert.equal(error.status, 409);
       assert.equal(error.code, 'template_in_use');

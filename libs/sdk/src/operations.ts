@@ -15,8 +15,9 @@ const SB = 'sb_0123456789abcdefghijklmnop';
 
 /**
  * Every operation of the REST API, keyed by its OpenAPI operationId. A test compares this with
- * the served OpenAPI document (each documented operation must be here) and checks that each
- * sample call sends exactly this method and path.
+ * the served OpenAPI document (each documented operation must be here, except the deprecated
+ * ones: their SDK methods call the operations that replace them) and checks that each sample
+ * call sends exactly this method and path.
  */
 export const OPERATIONS: Record<string, Operation> = {
   health: { method: 'GET', path: '/healthz', sdk: 'health', sample: (c) => c.health() },
@@ -46,9 +47,9 @@ export const OPERATIONS: Record<string, Operation> = {
   uploadMultipart: { method: 'POST', path: '/v1/sandboxes/{id}/files', sdk: 'uploadMultipart', sample: (c) => c.uploadMultipart(SB, { path: 'a.txt' }, 'hello') },
   download: { method: 'GET', path: '/v1/sandboxes/{id}/files', sdk: 'download', sample: (c) => c.readFile(SB, { path: 'a.txt' }) },
   listFiles: { method: 'GET', path: '/v1/sandboxes/{id}/files/list', sdk: 'listFiles', sample: (c) => c.listFiles(SB, { path: '/', depth: 2 }) },
-  createSnapshot: { method: 'POST', path: '/v1/snapshots', sdk: 'createSnapshot', sample: (c) => c.createSnapshot(SB, 'tpl') },
-  listSnapshots: { method: 'GET', path: '/v1/snapshots', sdk: 'listSnapshots', sample: (c) => c.listSnapshots() },
-  deleteSnapshot: { method: 'DELETE', path: '/v1/snapshots/{name}', sdk: 'deleteSnapshot', sample: (c) => c.deleteSnapshot('tpl') },
+  createTemplate: { method: 'POST', path: '/v1/templates', sdk: 'createTemplate', sample: (c) => c.createTemplate(SB, 'tpl') },
+  listTemplates: { method: 'GET', path: '/v1/templates', sdk: 'listTemplates', sample: (c) => c.listTemplates() },
+  deleteTemplate: { method: 'DELETE', path: '/v1/templates/{name}', sdk: 'deleteTemplate', sample: (c) => c.deleteTemplate('tpl') },
   audit: { method: 'GET', path: '/v1/audit', sdk: 'audit', sample: (c) => c.audit({ limit: 5 }) },
   usage: { method: 'GET', path: '/v1/usage', sdk: 'usage', sample: (c) => c.usage() },
   quotas: { method: 'GET', path: '/v1/quotas', sdk: 'quotas', sample: (c) => c.quotas() },

@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
 import { ClientProxyFactory } from '@nestjs/microservices';
@@ -39,9 +39,9 @@ import { USAGE_CLOCK, UsageService } from './services/usage.service';
 import { ReadYourWrites } from './services/read-your-writes';
 import { SandboxesService, SCHEDULER_CLIENT } from './services/sandboxes.service';
 import { ActivityRecorder } from './activity/activity.recorder';
-import { SnapshotsController } from './controllers/snapshots.controller';
+import { DeprecatedSnapshotsController, markDeprecated, TemplatesController } from './controllers/templates.controller';
 import { TemplateRepository } from './repositories/template.repository';
-import { CATALOG_CLIENT, SnapshotsService } from './services/snapshots.service';
+import { CATALOG_CLIENT, TemplatesService } from './services/templates.service';
 
 /** Nest's NATS clients report reconnects as events: counted like every other connection's. */
 function withReconnectCount<C>(client: C, name: string): C {
@@ -56,7 +56,8 @@ function withReconnectCount<C>(client: C, name: string): C {
     AuthController,
     ApiKeysController,
     SandboxesController,
-    SnapshotsController,
+    TemplatesController,
+    DeprecatedSnapshotsController,
     FilesController,
     AuditController,
     UsageController,
@@ -91,7 +92,7 @@ function withReconnectCount<C>(client: C, name: string): C {
     ActivityRecorder,
     ReadYourWrites,
     SandboxesService,
-    SnapshotsService,
+    TemplatesService,
     SandboxDataService,
     HostTokens,
     DataPlaneClients,
@@ -107,4 +108,9 @@ function withReconnectCount<C>(client: C, name: string): C {
   ],
   exports: [SandboxesService, SandboxDataService, SandboxRepository, ActivityRecorder, HostTokens],
 })
-export class GatewayModule {}
+export class GatewayModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    // Before the guard and validation, so refusals (401, 400) carry the headers too.
+    consumer.apply(markDeprecated).forRoutes(DeprecatedSnapshotsController);
+  }
+}

@@ -1,2 +1,3 @@
 export * from './gateway-harness';
 export * from './sse-client';
+export * from './served-routes';

@@ -17,7 +17,7 @@ interface Run {
 
 /**
  * The built `wrenn` CLI as a user runs it, against a live platform: login saves the address and
- * a key in a 0600 file under the user's config directory, then sandbox, snapshot and host
+ * a key in a 0600 file under the user's config directory, then sandbox, template and host
  * commands work from that file alone, print tables or (--json) JSON, and pass exit codes through.
  */
 describe('wrenn CLI', () => {
@@ -34,7 +34,7 @@ describe('wrenn CLI', () => {
       await sdk.destroySandbox(row.id).catch(() => undefined);
     }
     for (const row of await p.sql(`SELECT name FROM templates WHERE state = 'ready'`).catch(() => [])) {
-      await sdk.deleteSnapshot(row.name).catch(() => undefined);
+      await sdk.deleteTemplate(row.name).catch(() => undefined);
     }
     await p.stop();
     await rm(home, { recursive: true, force: true });
@@ -168,29 +168,34 @@ describe('wrenn CLI', () => {
     assert.ok((await json(['sandbox', 'ls', '--all'])).some((s: { id: string }) => s.id === created.id));
   });
 
-  it('creates, lists and removes snapshot templates, refusing to remove one in use', async () => {
+  it('creates, lists and removes templates, refusing to remove one in use; snapshot create|ls|rm still work, with a warning', async () => {
     const source = await sdk.createSandbox({ memory_mb: 128 });
     await sdk.exec(source.id, { cmd: 'sh', args: ['-c', 'echo seeded > /root/seed'] });
-    const made = await json(['snapshot', 'create', source.id, 'cli-tpl']);
+    const made = await json(['template', 'create', source.id, 'cli-tpl']);
     assert.equal(made.name, 'cli-tpl');
     assert.equal(made.state, 'ready');
-    const listed = await json(['snapshot', 'ls']);
+    const listed = await json(['template', 'ls']);
     assert.deepEqual(listed.map((t: { name: string }) => t.name), ['cli-tpl']);
-    assert.match((await wrenn(['snapshot', 'ls'])).stdout, /^cli-tpl\s+ready\s+sb_/m);
+    assert.match((await wrenn(['template', 'ls'])).stdout, /^cli-tpl\s+ready\s+sb_/m);
+    // The old name of the command, for one release.
+    const old = await wrenn(['snapshot', 'ls']);
+    assert.equal(old.code, 0);
+    assert.match(old.stdout, /^cli-tpl\s+ready\s+sb_/m);
+    assert.match(old.stderr, /`snapshot ls` is deprecated/);
 
     const child = await json(['sandbox', 'create', '--template', 'cli-tpl']);
     assert.equal(child.template, 'cli-tpl');
     assert.equal(await sdk.readFile(child.id, { path: '/root/seed' }), 'seeded\n');
-    const refused = await wrenn(['snapshot', 'rm', 'cli-tpl', '--json']);
+    const refused = await wrenn(['template', 'rm', 'cli-tpl', '--json']);
     assert.equal(refused.code, 1);
     const error = JSON.parse(refused.stderr).error;
     assert.equal(error.code, 'template_in_use');
     assert.equal(error.status, 409);
-    assert.equal((await sdk.listSnapshots()).length, 1, 'a refused delete changes nothing');
+    assert.equal((await sdk.listTemplates()).length, 1, 'a refused delete changes nothing');
 
     assert.equal((await wrenn(['sandbox', 'rm', child.id, source.id])).code, 0);
-    assert.deepEqual(await json(['snapshot', 'rm', 'cli-tpl']), { deleted: ['cli-tpl'] });
-    assert.deepEqual(await sdk.listSnapshots(), []);
+    assert.deepEqual(await json(['template', 'rm', 'cli-tpl']), { deleted: ['cli-tpl'] });
+    assert.deepEqual(await sdk.listTemplates(), []);
   });
 
   it('reports API errors with their code, and lists live hosts', async () => {

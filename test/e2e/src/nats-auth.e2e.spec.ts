@@ -21,7 +21,7 @@ describe('the platform on an authenticated NATS', () => {
     for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('stopped')`).catch(() => [])) {
       await p.api('DELETE', `/v1/sandboxes/${row.id}`).catch(() => undefined);
     }
-    await p.api('DELETE', '/v1/snapshots/natsauth-tpl').catch(() => undefined);
+    await p.api('DELETE', '/v1/templates/natsauth-tpl').catch(() => undefined);
     await p?.stop();
   });
 
@@ -47,10 +47,10 @@ describe('the platform on an authenticated NATS', () => {
     assert.equal((await p.api('POST', `/v1/sandboxes/${id}/resume`)).body.state, 'running');
     assert.equal((await p.api('GET', `/v1/sandboxes/${id}/files?path=/root/hi.txt`)).body, 'hello\n');
 
-    const template = await p.api('POST', '/v1/snapshots', { sandbox_id: id, name: 'natsauth-tpl' });
+    const template = await p.api('POST', '/v1/templates', { sandbox_id: id, name: 'natsauth-tpl' });
     assert.equal(template.status, 201, JSON.stringify(template.body));
     assert.equal(template.body.state, 'ready');
-    const deletedTemplate = await p.api('DELETE', '/v1/snapshots/natsauth-tpl');
+    const deletedTemplate = await p.api('DELETE', '/v1/templates/natsauth-tpl');
     assert.ok(deletedTemplate.status < 300, JSON.stringify(deletedTemplate.body));
 
     const destroyed = await p.api('DELETE', `/v1/sandboxes/${id}`);

@@ -12,7 +12,7 @@ import { Platform, startPlatform } from './platform';
 /**
  * The TypeScript SDK against a live platform: account calls with the token, sandbox calls with
  * the key, exec to completion and over the WebSocket (stdin, PTY, exit codes), files streamed
- * both ways, snapshots, audit, usage and live events, and errors that carry the API's code.
+ * both ways, audit, usage and live events, and errors that carry the API's code.
  */
 describe('TypeScript SDK', () => {
   let p: Platform;

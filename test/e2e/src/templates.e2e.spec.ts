@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { Platform, startPlatform } from './platform';
 
 /**
- * Snapshot templates through REST: a running sandbox frozen under a name; sandboxes from it start
+ * Templates through REST (`/v1/templates`, and `/v1/snapshots`, its deprecated name): a running sandbox frozen under a name; sandboxes from it start
  * with its files and its size, and do not see each other's writes; a template in use cannot be
  * deleted; names that could reach a path or fool a reader are refused and change nothing.
  */
-describe('snapshot templates', () => {
+describe('templates', () => {
   let p: Platform;
   before(async () => {
     p = await startPlatform('tpl');
@@ -17,7 +17,7 @@ describe('snapshot templates', () => {
       await p.api('DELETE', `/v1/sandboxes/${row.id}`).catch(() => undefined);
     }
     for (const row of await p.sql(`SELECT name FROM templates WHERE state = 'ready'`).catch(() => [])) {
-      await p.api('DELETE', `/v1/snapshots/${row.name}`).catch(() => undefined);
+      await p.api('DELETE', `/v1/templates/${row.name}`).catch(() => undefined);
     }
     await p.stop();
   });
@@ -29,7 +29,7 @@ describe('snapshot templates', () => {
     const seeded = await exec(source, 'mkdir -p /srv/app && echo from-template > /srv/app/seed.txt');
     assert.equal(seeded.exit_code, 0, JSON.stringify(seeded));
 
-    const made = await p.api('POST', '/v1/snapshots', { sandbox_id: source, name: 'e2e-app' });
+    const made = await p.api('POST', '/v1/templates', { sandbox_id: source, name: 'e2e-app' });
     assert.equal(made.status, 201, JSON.stringify(made.body));
     assert.equal(made.body.name, 'e2e-app');
     assert.equal(made.body.state, 'ready');
@@ -40,11 +40,11 @@ describe('snapshot templates', () => {
     // The source keeps running.
     assert.equal((await exec(source, 'cat /srv/app/seed.txt')).stdout, 'from-template\n');
 
-    const listed = await p.api('GET', '/v1/snapshots');
-    assert.deepEqual(listed.body.snapshots.map((s: { name: string }) => s.name), ['e2e-app']);
+    const listed = await p.api('GET', '/v1/templates');
+    assert.deepEqual(listed.body.templates.map((s: { name: string }) => s.name), ['e2e-app']);
 
-    assert.equal((await p.api('POST', '/v1/snapshots', { sandbox_id: source, name: 'e2e-app' })).body.error.code, 'template_exists');
-    const reserved = await p.api('POST', '/v1/snapshots', { sandbox_id: source, name: 'base' });
+    assert.equal((await p.api('POST', '/v1/templates', { sandbox_id: source, name: 'e2e-app' })).body.error.code, 'template_exists');
+    const reserved = await p.api('POST', '/v1/templates', { sandbox_id: source, name: 'base' });
     assert.equal(reserved.status, 409);
     assert.equal(reserved.body.error.code, 'template_exists');
 
@@ -72,7 +72,7 @@ describe('snapshot templates', () => {
     // In use while any sandbox from it is not stopped — a paused one too (it resumes on its files).
     assert.equal((await p.api('POST', `/v1/sandboxes/${a.body.id}/pause`)).body.state, 'paused');
     assert.equal((await p.api('DELETE', `/v1/sandboxes/${b.body.id}`)).body.state, 'stopped');
-    const inUse = await p.api('DELETE', '/v1/snapshots/e2e-app');
+    const inUse = await p.api('DELETE', '/v1/templates/e2e-app');
     assert.equal(inUse.status, 409);
     assert.equal(inUse.body.error.code, 'template_in_use');
     assert.deepEqual(inUse.body.error.details.sandbox_ids, [a.body.id]);
@@ -81,15 +81,15 @@ describe('snapshot templates', () => {
     assert.equal((await exec(a.body.id, 'cat /srv/app/seed.txt /srv/app/a.txt')).stdout, 'from-template\nonly-a\n');
     assert.equal((await p.api('DELETE', `/v1/sandboxes/${a.body.id}`)).body.state, 'stopped');
 
-    const deleted = await p.api('DELETE', '/v1/snapshots/e2e-app');
+    const deleted = await p.api('DELETE', '/v1/templates/e2e-app');
     assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
     assert.equal(deleted.body.state, 'deleted');
-    assert.deepEqual((await p.api('GET', '/v1/snapshots')).body.snapshots, []);
+    assert.deepEqual((await p.api('GET', '/v1/templates')).body.templates, []);
     assert.equal((await p.api('POST', '/v1/sandboxes', { template: 'e2e-app' })).body.error.code, 'template_not_found');
-    assert.equal((await p.api('DELETE', '/v1/snapshots/e2e-app')).body.error.code, 'template_not_found');
+    assert.equal((await p.api('DELETE', '/v1/templates/e2e-app')).body.error.code, 'template_not_found');
 
     // The name is free again.
-    const again = await p.api('POST', '/v1/snapshots', { sandbox_id: source, name: 'e2e-app' });
+    const again = await p.api('POST', '/v1/templates', { sandbox_id: source, name: 'e2e-app' });
     assert.equal(again.status, 201);
     assert.notEqual(again.body.id, made.body.id);
 
@@ -102,10 +102,10 @@ describe('snapshot templates', () => {
   it('refuses a template of a sandbox that is not running, or of another id', async () => {
     const id = (await p.api('POST', '/v1/sandboxes', { memory_mb: 128 })).body.id;
     assert.equal((await p.api('POST', `/v1/sandboxes/${id}/pause`)).body.state, 'paused');
-    const paused = await p.api('POST', '/v1/snapshots', { sandbox_id: id, name: 'from-paused' });
+    const paused = await p.api('POST', '/v1/templates', { sandbox_id: id, name: 'from-paused' });
     assert.equal(paused.status, 409);
     assert.equal(paused.body.error.code, 'invalid_state');
-    const unknown = await p.api('POST', '/v1/snapshots', { sandbox_id: 'sb_00000000000000000000000000', name: 'nobody' });
+    const unknown = await p.api('POST', '/v1/templates', { sandbox_id: 'sb_00000000000000000000000000', name: 'nobody' });
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.error.code, 'sandbox_not_found');
     await p.api('DELETE', `/v1/sandboxes/${id}`);
@@ -117,18 +117,18 @@ describe('snapshot templates', () => {
     const rowsBefore = await p.sql('SELECT count(*)::int AS n FROM templates');
     const logBefore = (await p.cli('events', 'tail', '-n', '1000', '--json')).stdout;
     for (const name of names) {
-      const res = await p.api('POST', '/v1/snapshots', { sandbox_id: id, name });
+      const res = await p.api('POST', '/v1/templates', { sandbox_id: id, name });
       assert.equal(res.status, 400, `POST ${JSON.stringify(name)}`);
       assert.equal(res.body.error.code, 'validation_failed');
       const asTemplate = await p.api('POST', '/v1/sandboxes', { template: name });
       assert.equal(asTemplate.status, 400, `create from ${JSON.stringify(name)}`);
       if (name !== '' && name !== '.' && name !== '..') {
-        const del = await p.api('DELETE', `/v1/snapshots/${encodeURIComponent(name)}`);
+        const del = await p.api('DELETE', `/v1/templates/${encodeURIComponent(name)}`);
         assert.equal(del.status, 400, `DELETE ${JSON.stringify(name)}`);
         assert.equal(del.body.error.code, 'validation_failed');
       }
     }
-    const missingName = await p.api('POST', '/v1/snapshots', { sandbox_id: id });
+    const missingName = await p.api('POST', '/v1/templates', { sandbox_id: id });
     assert.equal(missingName.status, 400);
     assert.deepEqual(await p.sql('SELECT count(*)::int AS n FROM templates'), rowsBefore);
     const logAfter = (await p.cli('events', 'tail', '-n', '1000', '--json')).stdout;
@@ -136,5 +136,34 @@ describe('snapshot templates', () => {
     assert.equal(templateEvents(logAfter), templateEvents(logBefore), 'no template event was written');
     assert.ok(!/\.\.|ｂ/.test(JSON.stringify(await p.sql('SELECT name FROM templates'))));
     await p.api('DELETE', `/v1/sandboxes/${id}`);
+  });
+
+  it('serves the deprecated /v1/snapshots routes for one release: the same calls, both list keys, Deprecation and Link on every answer', async () => {
+    const source = (await p.api('POST', '/v1/sandboxes', { memory_mb: 128 })).body.id;
+    const successor = '</v1/templates>; rel="successor-version"';
+    const made = await p.api('POST', '/v1/snapshots', { sandbox_id: source, name: 'old-name' });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.equal(made.body.name, 'old-name');
+    const listed = await p.api('GET', '/v1/snapshots');
+    // (The first test left its e2e-app behind.)
+    assert.ok(listed.body.snapshots.some((t: { name: string }) => t.name === 'old-name'), JSON.stringify(listed.body));
+    assert.deepEqual(listed.body.templates, listed.body.snapshots);
+    // The same template under the new name, and a sandbox starts from it.
+    assert.deepEqual((await p.api('GET', '/v1/templates')).body.templates, listed.body.templates);
+    const child = await p.api('POST', '/v1/sandboxes', { template: 'old-name' });
+    assert.equal(child.status, 201, JSON.stringify(child.body));
+    const inUse = await p.api('DELETE', '/v1/snapshots/old-name');
+    assert.equal(inUse.body.error.code, 'template_in_use');
+    await p.api('DELETE', `/v1/sandboxes/${child.body.id}`);
+    const deleted = await p.api('DELETE', '/v1/snapshots/old-name');
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+    assert.equal(deleted.body.state, 'deleted');
+    assert.ok(!(await p.api('GET', '/v1/snapshots')).body.snapshots.some((t: { name: string }) => t.name === 'old-name'));
+    for (const res of [made, listed, inUse, deleted]) {
+      assert.equal(res.headers.get('deprecation'), 'true');
+      assert.equal(res.headers.get('link'), successor);
+    }
+    assert.equal(child.headers.get('deprecation'), null);
+    await p.api('DELETE', `/v1/sandboxes/${source}`);
   });
 });

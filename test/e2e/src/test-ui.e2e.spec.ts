@@ -51,7 +51,7 @@ describe('the test UI', { timeout: 600_000 }, () => {
     // A test that failed half-way leaves its sandboxes and template: remove them with the page's own key.
     const auth = { apiKey: await uiKey().catch(() => '') };
     for (const id of [fromTemplateId, sandboxId].filter(Boolean)) await p.api('DELETE', `/v1/sandboxes/${id}`, undefined, { auth }).catch(() => undefined);
-    if (templateName) await p.api('DELETE', `/v1/snapshots/${templateName}`, undefined, { auth }).catch(() => undefined);
+    if (templateName) await p.api('DELETE', `/v1/templates/${templateName}`, undefined, { auth }).catch(() => undefined);
     await browser?.close().catch(() => undefined);
     if (profile) await rm(profile, { recursive: true, force: true });
     await p?.stop();
@@ -162,8 +162,8 @@ describe('the test UI', { timeout: 600_000 }, () => {
     templateName = '';
     assert.equal((await click('list-templates')).status, 200);
     assert.deepEqual(await templateNames(), []);
-    const listed = await p.api('GET', '/v1/snapshots', undefined, { auth: { apiKey: await uiKey() } });
-    assert.deepEqual(listed.body.snapshots, [], 'the API agrees with the page');
+    const listed = await p.api('GET', '/v1/templates', undefined, { auth: { apiKey: await uiKey() } });
+    assert.deepEqual(listed.body.templates, [], 'the API agrees with the page');
   });
 
   it('destroys the sandbox', async () => {

@@ -98,7 +98,7 @@ const sandbox = program.command('sandbox').description('sandboxes');
 sandbox
   .command('create')
   .description('create a sandbox and wait until it runs')
-  .option('-t, --template <name>', 'base or a snapshot template', 'base')
+  .option('-t, --template <name>', 'base or a template (wrenn template ls)', 'base')
   .option('--vcpus <n>', 'vCPUs', int)
   .option('--memory <mb>', 'memory in MB', int)
   .option('--timeout <sec>', 'pause after this many seconds of inactivity (0 = never)', int)
@@ -145,23 +145,40 @@ sandbox
   .option('--json', 'JSON lines')
   .action((id, opts) => history('sandbox', id, Boolean(opts.json)).catch(fail()));
 
-const snapshot = program.command('snapshot').description('snapshot templates, and snapshot files on this host');
-snapshot
-  .command('create <sandbox-id> <name>')
-  .description('freeze a running sandbox (which keeps running) into a named template')
-  .option('--json', 'JSON output')
-  .action((id, name, opts) => createTemplate(id, name, opts).catch(fail(opts.json)));
-snapshot
-  .command('ls')
-  .alias('list')
-  .description("the team's snapshot templates")
-  .option('--json', 'JSON output')
-  .action((opts) => listTemplates(opts).catch(fail(opts.json)));
-snapshot
-  .command('rm <names...>')
-  .description('delete snapshot templates (refused while a sandbox made from one is not stopped)')
-  .option('--json', 'JSON output')
-  .action((names, opts) => deleteTemplates(names, opts).catch(fail(opts.json)));
+const template = program.command('template').description('templates: what new sandboxes start from (base, or one frozen from a running sandbox)');
+const templateCommands = [
+  ['create <sandbox-id> <name>', 'freeze a running sandbox (which keeps running) into a named template', (id: string, name: string, opts: { json?: boolean }) => createTemplate(id, name, opts).catch(fail(opts.json))],
+  ['ls', "the team's templates", (opts: { json?: boolean }) => listTemplates(opts).catch(fail(opts.json))],
+  ['rm <names...>', 'delete templates (refused while a sandbox made from one is not stopped)', (names: string[], opts: { json?: boolean }) => deleteTemplates(names, opts).catch(fail(opts.json))],
+] as const;
+for (const [usage, description, action] of templateCommands) {
+  const command = template.command(usage).description(description).option('--json', 'JSON output').action(action);
+  if (usage === 'ls') command.alias('list');
+}
+template
+  .command('history <id>')
+  .description("a template's events, in order")
+  .option('--json', 'JSON lines')
+  .action((id, opts) => history('template', id, Boolean(opts.json)).catch(fail()));
+
+// `snapshot create|ls|rm` were the template commands' names before a snapshot came to mean only
+// a paused sandbox's saved state; they stay for one release, warning on stderr. With --json the
+// output, stderr's JSON error included, stays exactly as it was, so scripts that parse it go on
+// working. `snapshot inspect` reads real snapshot files and stays.
+const snapshot = program.command('snapshot').description('snapshot files on this host (create, ls and rm: deprecated names of the template commands)');
+for (const [usage, description, action] of templateCommands) {
+  const verb = usage.split(' ')[0];
+  const command = snapshot
+    .command(usage)
+    .description(`deprecated: use \`wrenn template ${verb}\` (${description})`)
+    .option('--json', 'JSON output')
+    .hook('preAction', (_snapshot, action) => {
+      if (action.opts().json) return;
+      process.stderr.write(`wrenn: \`snapshot ${verb}\` is deprecated and goes away in the next release; use \`template ${verb}\`\n`);
+    })
+    .action(action);
+  if (usage === 'ls') command.alias('list');
+}
 snapshot
   .command('inspect <file>')
   .description('print a snapshot header: memory size, holes, generations and the pages each holds')
@@ -215,13 +232,5 @@ nats
   .option('--tls-ca <file>', 'CA that clients\' certificates chain to')
   .option('--out <file>', 'write it here (0600) instead of printing')
   .action(async (opts) => (await natsCommands()).natsServerConfig(opts).catch(fail()));
-
-program
-  .command('template')
-  .description('snapshot templates')
-  .command('history <id>')
-  .description("a template's events, in order")
-  .option('--json', 'JSON lines')
-  .action((id, opts) => history('template', id, Boolean(opts.json)).catch(fail()));
 
 program.parseAsync(process.argv).catch(fail());

@@ -127,14 +127,14 @@ action('download', async () => {
 
 action('create-template', async () => {
   needSandbox();
-  const t = await call('POST', '/v1/snapshots', { json: { sandbox_id: state.sandboxId, name: $('template-name').value } });
+  const t = await call('POST', '/v1/templates', { json: { sandbox_id: state.sandboxId, name: $('template-name').value } });
   $('template-state').textContent = `${t.name}: ${describeTemplate(t)}`;
 });
 
 action('list-templates', async () => {
-  const r = await call('GET', '/v1/snapshots');
+  const r = await call('GET', '/v1/templates');
   $('template-list').replaceChildren(
-    ...r.snapshots.map((t) => {
+    ...r.templates.map((t) => {
       const li = document.createElement('li');
       li.dataset.name = t.name;
       li.textContent = `${t.name} — ${describeTemplate(t)}`;
@@ -144,6 +144,6 @@ action('list-templates', async () => {
 });
 
 action('delete-template', async () => {
-  const t = await call('DELETE', `/v1/snapshots/${encodeURIComponent($('template-name').value)}`);
+  const t = await call('DELETE', `/v1/templates/${encodeURIComponent($('template-name').value)}`);
   $('template-state').textContent = `${t.name}: ${t.state}`;
 });

@@ -5,6 +5,7 @@ import { CurrentCaller, UserAuth } from '../auth/access.decorators';
 import { ApiKeyView, CreateApiKeyDto, CreatedApiKeyView } from '../dtos/auth.dto';
 import { AuthClient } from '../services/auth.client';
 import type { Caller } from '../services/sandboxes.service';
+import type { JsonAnswer } from '../dtos/wire';
 
 function toView(k: ApiKeyInfo): ApiKeyView {
   return { id: k.id, name: k.name, prefix: k.prefix, team_id: k.teamId, created_by: k.createdBy, created_at: k.createdAt, scope: k.scope, expires_at: k.expiresAt };
@@ -27,12 +28,12 @@ export class ApiKeysController {
   }
 
   @Get()
-  async list(@CurrentCaller() caller: Caller): Promise<{ api_keys: ApiKeyView[] }> {
+  async list(@CurrentCaller() caller: Caller): Promise<JsonAnswer<'/v1/api-keys', 'get'>> {
     return { api_keys: (await this.auth.listApiKeys({ userId: caller.actor.id, teamId: caller.teamId })).map(toView) };
   }
 
   @Delete(':id')
-  async revoke(@CurrentCaller() caller: Caller, @Param('id') id: string, @Headers('x-correlation-id') correlationId?: string): Promise<{ id: string; revoked: true }> {
+  async revoke(@CurrentCaller() caller: Caller, @Param('id') id: string, @Headers('x-correlation-id') correlationId?: string): Promise<JsonAnswer<'/v1/api-keys/{id}', 'delete'>> {
     await this.auth.revokeApiKey({ userId: caller.actor.id, teamId: caller.teamId, keyId: id, correlationId: correlationId?.slice(0, 128) || randomUUID() });
     return { id, revoked: true };
   }

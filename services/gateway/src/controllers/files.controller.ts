@@ -3,10 +3,11 @@ import busboy from 'busboy';
 import { ErrorCode, WrennError } from '@wrenn/contracts';
 import type { Request, Response } from 'express';
 import { Readable } from 'node:stream';
-import { DirEntryView, FileQuery, ListQuery } from '../dtos/sandbox.dto';
+import { FileQuery, ListQuery } from '../dtos/sandbox.dto';
 import { SandboxDataService } from '../services/sandbox-data.service';
 import { CurrentCaller } from '../auth/access.decorators';
 import { Caller } from '../services/sandboxes.service';
+import type { JsonAnswer } from '../dtos/wire';
 
 /**
  * Writes chunks to the response honouring backpressure (a slow client slows the source). A client
@@ -93,13 +94,13 @@ export class FilesController {
 
   @Put()
   @HttpCode(200)
-  async putRaw(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: FileQuery, @Req() req: Request): Promise<{ path: string; size: number }> {
+  async putRaw(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: FileQuery, @Req() req: Request): Promise<JsonAnswer<'/v1/sandboxes/{id}/files', 'put'>> {
     return this.data.upload(caller, id, query.path, query.user, req);
   }
 
   @Post()
   @HttpCode(200)
-  async postMultipart(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: FileQuery, @Req() req: Request): Promise<{ path: string; size: number }> {
+  async postMultipart(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: FileQuery, @Req() req: Request): Promise<JsonAnswer<'/v1/sandboxes/{id}/files', 'post'>> {
     if (!req.headers['content-type']?.startsWith('multipart/form-data')) {
       throw new WrennError(ErrorCode.ValidationFailed, 'POST takes multipart/form-data; use PUT for a raw body');
     }
@@ -120,7 +121,7 @@ export class FilesController {
   }
 
   @Get('list')
-  async list(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: ListQuery): Promise<{ entries: DirEntryView[]; next_cursor: string | null }> {
+  async list(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: ListQuery): Promise<JsonAnswer<'/v1/sandboxes/{id}/files/list', 'get'>> {
     return this.data.list(caller, id, query);
   }
 }

@@ -5,22 +5,12 @@ import { sendCommand } from '@wrenn/messaging';
 import { NAMING } from '@wrenn/service-kit';
 import { randomUUID } from 'node:crypto';
 import { CurrentCaller } from '../auth/access.decorators';
+import type { components } from '../dtos/openapi.gen';
 import { commandMeta } from '../services/read-your-writes';
 import { Caller, SCHEDULER_CLIENT } from '../services/sandboxes.service';
 
-export interface QuotaFiguresView {
-  running_sandboxes: number;
-  vcpus: number;
-  memory_mb: number;
-  paused_sandboxes: number;
-  snapshot_bytes: number;
-  creates_per_minute: number;
-}
-
-export interface QuotasView {
-  limits: QuotaFiguresView;
-  usage: QuotaFiguresView;
-}
+export type QuotaFiguresView = components['schemas']['QuotaFigures'];
+export type QuotasView = components['schemas']['Quotas'];
 
 function view(f: QuotaFigures): QuotaFiguresView {
   return {

@@ -6,6 +6,7 @@ import { CreateSandboxDto, ExecDto, NetworkPolicyDto, SetTimeoutDto, ExecView, M
 import { SandboxDataService } from '../services/sandbox-data.service';
 import { CurrentCaller } from '../auth/access.decorators';
 import { Caller, networkPolicyFrom, SandboxesService } from '../services/sandboxes.service';
+import type { JsonAnswer } from '../dtos/wire';
 
 class ListQuery {
   @Omittable() @IntFromString() @IsInt() @Min(1) @Max(1000)
@@ -30,7 +31,7 @@ export class SandboxesController {
   }
 
   @Get()
-  async list(@CurrentCaller() caller: Caller, @Query() query: ListQuery): Promise<{ sandboxes: SandboxView[] }> {
+  async list(@CurrentCaller() caller: Caller, @Query() query: ListQuery): Promise<JsonAnswer<'/v1/sandboxes', 'get'>> {
     return { sandboxes: await this.sandboxes.list(caller, query) };
   }
 

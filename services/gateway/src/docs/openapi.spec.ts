@@ -2,56 +2,12 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { RequestMethod } from '@nestjs/common';
-import { METHOD_METADATA, MODULE_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { ErrorCode } from '@wrenn/contracts';
 import { parse } from 'yaml';
-import { Access, ACCESS_METADATA } from '../auth/access.decorators';
+import { Access } from '../auth/access.decorators';
 import { EXEC_STREAM_ROUTE, PATH_RE } from '../exec-stream/exec-stream.socket';
-import { AppModule } from '../app.module';
+import { servedRoutes } from '@wrenn/gateway-test-support';
 import { OPENAPI_FILE } from './docs.paths';
-
-interface Route {
-  key: string;
-  access: Access;
-}
-
-type ModuleRef = (new (...args: never[]) => object) | { forwardRef: () => ModuleRef } | { module: ModuleRef };
-
-/** The gateway's module and every module it imports (forward references followed), each once. */
-function modules(root: ModuleRef, seen = new Set<unknown>()): Array<new (...args: never[]) => object> {
-  const resolved = 'forwardRef' in root ? root.forwardRef() : 'module' in root ? root.module : root;
-  if (seen.has(resolved) || typeof resolved !== 'function') return [];
-  seen.add(resolved);
-  const imports: ModuleRef[] = Reflect.getMetadata(MODULE_METADATA.IMPORTS, resolved) ?? [];
-  return [resolved as new (...args: never[]) => object, ...imports.filter(Boolean).flatMap((m) => modules(m, seen))];
-}
-
-/**
- * Every HTTP route Nest serves, from the controllers' metadata of the application module and the
- * modules it imports (the gateway's own API, the E2B surface), as "METHOD /openapi/{path}"; a
- * handler bound to several paths counts once per path.
- */
-function nestRoutes(): Route[] {
-  const controllers = modules(AppModule).flatMap((m): Array<new (...args: never[]) => object> => Reflect.getMetadata(MODULE_METADATA.CONTROLLERS, m) ?? []);
-  const routes: Route[] = [];
-  for (const controller of controllers) {
-    const base = String(Reflect.getMetadata(PATH_METADATA, controller) ?? '');
-    for (const name of Object.getOwnPropertyNames(controller.prototype)) {
-      const handler = controller.prototype[name as keyof object] as unknown;
-      if (name === 'constructor' || typeof handler !== 'function') continue;
-      const paths: unknown = Reflect.getMetadata(PATH_METADATA, handler);
-      const method = Reflect.getMetadata(METHOD_METADATA, handler);
-      if (paths === undefined || method === undefined) continue;
-      const access = Reflect.getMetadata(ACCESS_METADATA, handler) ?? Reflect.getMetadata(ACCESS_METADATA, controller) ?? Access.ApiKey;
-      for (const path of Array.isArray(paths) ? paths : [paths]) {
-        const full = `/${[base, String(path)].map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean).join('/')}`.replace(/:([A-Za-z_]+)/g, '{$1}');
-        routes.push({ key: `${RequestMethod[method]} ${full}`, access });
-      }
-    }
-  }
-  return routes;
-}
 
 /** E2B's surface answers errors in E2B's shape; everything else in Wrenn's. */
 const E2B_TAG = 'E2B compatibility';
@@ -86,7 +42,7 @@ function* refsIn(node: unknown): Generator<string> {
 }
 
 describe('the OpenAPI document', () => {
-  const routes = nestRoutes();
+  const routes = servedRoutes();
   const ops = documented();
 
   it('declares OpenAPI 3.1 with API key and bearer security schemes and the error schema', () => {

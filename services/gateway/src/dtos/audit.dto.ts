@@ -1,4 +1,5 @@
 import { Type } from 'class-transformer';
+import type { components } from './openapi.gen';
 import { IsInt, IsISO8601, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 
 export class AuditQuery {
@@ -38,12 +39,6 @@ export interface EventEnvelopeView {
   occurred_at: string;
 }
 
-export interface AuditEntryView extends EventEnvelopeView {
-  event_id: string;
-}
-
-export interface AuditPageView {
-  entries: AuditEntryView[];
-  /** Pass as `cursor` for the next (older) page; null on the last page. */
-  next_cursor: string | null;
-}
+export type AuditEntryView = components['schemas']['AuditEntry'];
+/** `next_cursor`: pass as `cursor` for the next (older) page; null on the last page. */
+export type AuditPageView = components['schemas']['AuditPage'];

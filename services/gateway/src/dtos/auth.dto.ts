@@ -1,6 +1,7 @@
 import { Omittable } from '../errors/validation';
 import { IsEmail, IsIn, IsISO8601, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import type { ApiKeyScope } from '@wrenn/contracts';
+import type { components } from './openapi.gen';
 
 export class SignupDto {
   @IsString() @MaxLength(254) @IsEmail({}, { message: 'email must be an email address' })
@@ -31,42 +32,11 @@ export class CreateApiKeyDto {
   expires_at?: string;
 }
 
+// Answers: names for the types generated from the OpenAPI document.
 /** The same for a new email and a taken one (no enumeration); the ids come with the login. */
-export interface SignupView {
-  email: string;
-  status: 'accepted';
-  message: string;
-}
-
-export interface LoginView {
-  token: string;
-  token_type: 'Bearer';
-  expires_in: number;
-  user_id: string;
-  team_id: string;
-}
-
-export interface MeView {
-  user_id: string;
-  email: string;
-  created_at: string;
-  /** The team this token acts for. */
-  team_id: string;
-  teams: Array<{ team_id: string; name: string; role: string }>;
-}
-
-export interface ApiKeyView {
-  id: string;
-  name: string;
-  prefix: string;
-  team_id: string;
-  created_by: string;
-  created_at: string;
-  scope: ApiKeyScope;
-  expires_at: string | null;
-}
-
-export interface CreatedApiKeyView extends ApiKeyView {
-  /** Shown once: only its SHA-256 is kept. */
-  key: string;
-}
+export type SignupView = components['schemas']['SignupResult'];
+export type LoginView = components['schemas']['LoginResult'];
+export type MeView = components['schemas']['Me'];
+export type ApiKeyView = components['schemas']['ApiKey'];
+/** `key` is shown once: only its SHA-256 is kept. */
+export type CreatedApiKeyView = components['schemas']['CreatedApiKey'];

@@ -1,5 +1,6 @@
 import { TEMPLATE_NAME_RE } from '@wrenn/contracts';
 import { IntFromString, Omittable } from '../errors/validation';
+import type { components } from './openapi.gen';
 import { IsBoolean, IsArray, IsInt, IsString, Matches, Max, MaxLength, Min, ArrayMaxSize, MinLength, ValidateBy } from 'class-validator';
 
 /** Environment variable names a shell can set and read back; no "=" or NUL to smuggle. */
@@ -67,11 +68,7 @@ export class NetworkPolicyDto {
   allow_internet_access?: boolean;
 }
 
-export interface NetworkPolicyView {
-  allow_out: string[];
-  deny_out: string[];
-  allow_internet_access: boolean;
-}
+export type NetworkPolicyView = components['schemas']['Sandbox']['network'];
 
 export class SetTimeoutDto {
   /** Inactivity after which the sandbox is paused, from now on; 0 = never. */
@@ -121,53 +118,9 @@ export class ListQuery extends FileQuery {
   cursor?: string;
 }
 
-export interface DirEntryView {
-  name: string;
-  path: string;
-  type: string;
-  size: number;
-  mode: number;
-  modified_at: string;
-  symlink_target?: string;
-}
-
-export interface SandboxView {
-  id: string;
-  state: string;
-  template: string;
-  /** Set for sandboxes started from a snapshot template. */
-  template_id: string | null;
-  vcpus: number;
-  memory_mb: number;
-  timeout_sec: number;
-  /** The egress policy the host enforces. */
-  network: NetworkPolicyView;
-  host_id: string | null;
-  failure_reason: string | null;
-  /** While paused: the snapshot on its host and the disk it occupies. */
-  snapshot_ref: string | null;
-  snapshot_size_bytes: number | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface ExecView {
-  stdout: string;
-  stderr: string;
-  exit_code: number;
-  timed_out: boolean;
-  truncated: boolean;
-  duration_ms: number;
-}
-
-export interface MetricsView {
-  cpu_usage_usec: number;
-  memory_bytes: number;
-  memory_limit_bytes: number;
-  pids: number;
-  oom_kills: number;
-  /** Real disk use of the sandbox's own files (allocated blocks × 512). */
-  disk_bytes: number;
-  vcpus: number;
-  memory_mb: number;
-}
+// Answers: names for the types generated from the OpenAPI document, so the gateway cannot build
+// one the document does not describe (tsc refuses it).
+export type DirEntryView = components['schemas']['DirEntry'];
+export type SandboxView = components['schemas']['Sandbox'];
+export type ExecView = components['schemas']['ExecResult'];
+export type MetricsView = components['schemas']['Metrics'];

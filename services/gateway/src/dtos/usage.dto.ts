@@ -1,4 +1,5 @@
 import { IsISO8601, IsOptional } from 'class-validator';
+import type { components } from './openapi.gen';
 
 export class UsageQuery {
   /** Start of the window (inclusive); default the start of the current UTC month. */
@@ -10,30 +11,5 @@ export class UsageQuery {
   to?: string;
 }
 
-export interface UsageView {
-  team_id: string;
-  from: string;
-  to: string;
-  /** Exact integers as decimal strings (they outgrow JSON numbers), plus readable hours. */
-  usage: {
-    vcpu_ms: string;
-    memory_mib_ms: string;
-    storage_byte_ms: string;
-    vcpu_hours: string;
-    memory_gib_hours: string;
-    storage_gib_hours: string;
-  };
-  prices: {
-    currency: 'USD';
-    vcpu_hour_micro_usd: number;
-    memory_gib_hour_micro_usd: number;
-    storage_gib_hour_micro_usd: number;
-  };
-  cost: {
-    currency: 'USD';
-    compute_cents: number;
-    memory_cents: number;
-    storage_cents: number;
-    total_cents: number;
-  };
-}
+/** Exact integers as decimal strings (they outgrow JSON numbers), plus readable hours. */
+export type UsageView = components['schemas']['Usage'];

@@ -12,7 +12,7 @@ import { EnvdProxy } from './envd-proxy';
 
 const caller: Caller = { teamId: 'team_t', actor: { kind: 'anonymous', id: 'anonymous' } };
 
-function view(id: string, state: string, template = 'base'): SandboxView {
+function view(id: string, state: SandboxView['state'], template = 'base'): SandboxView {
   return { id, state, template, template_id: null, snapshot_ref: null, snapshot_size_bytes: null, vcpus: 1, memory_mb: 512, timeout_sec: 300, network: { allow_out: [], deny_out: [], allow_internet_access: true }, host_id: 'h', failure_reason: null, created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:00.000Z' };
 }
 
@@ -24,9 +24,9 @@ class FakeSandboxes {
   /** Every lifecycle call, in order, as "<op> <id>[ <arg>]". */
   readonly calls: string[] = [];
   /** What a resume leaves the sandbox in: running, unless a test scripts a failure. */
-  resumeTo = 'running';
+  resumeTo: SandboxView['state'] = 'running';
   /** Set to play another client's resume winning the race: ours is refused, theirs goes on. */
-  resumeRacedBy: string | null = null;
+  resumeRacedBy: SandboxView['state'] | null = null;
   /** Whether the row shows that other resume at once (false: the read model lags behind it). */
   raceShows = true;
   async create(_c: Caller, dto: CreateSandboxDto): Promise<SandboxView> {
@@ -45,7 +45,7 @@ class FakeSandboxes {
   }
   async pause(_c: Caller, id: string): Promise<SandboxView> {
     this.calls.push(`pause ${id}`);
-    const v = { ...(await this.get(caller, id)), state: 'paused' };
+    const v: SandboxView = { ...(await this.get(caller, id)), state: 'paused' };
     this.rows.set(id, v);
     return v;
   }
@@ -67,7 +67,7 @@ class FakeSandboxes {
   }
   async destroy(_c: Caller, id: string): Promise<SandboxView> {
     this.destroyed.push(id);
-    const v = { ...(await this.get(caller, id)), state: 'stopped' };
+    const v: SandboxView = { ...(await this.get(caller, id)), state: 'stopped' };
     this.rows.set(id, v);
     return v;
   }

@@ -60,7 +60,8 @@ export function networkPolicyFrom(input: { allow_out?: unknown; deny_out?: unkno
 export function toView(row: SandboxRow): SandboxView {
   return {
     id: row.id,
-    state: row.state,
+    // The read model keeps the state as text; the projection writes only the domain's states.
+    state: row.state as SandboxView['state'],
     template: row.template,
     template_id: row.templateId,
     vcpus: row.vcpus,

@@ -16,18 +16,19 @@ import { TemplateRow } from '@wrenn/db';
 import { TEMPLATE_PROJECTION } from '@wrenn/projections';
 import { CONFIG, NAMING } from '@wrenn/service-kit';
 import { randomUUID } from 'node:crypto';
-import { CreateSnapshotDto, SnapshotView, TEMPLATE_NAME_MESSAGE } from '../dtos/snapshot.dto';
+import { CreateTemplateDto, TemplateView, TEMPLATE_NAME_MESSAGE } from '../dtos/template.dto';
 import { commandMeta, ReadYourWrites } from './read-your-writes';
 import { TemplateRepository } from '../repositories/template.repository';
 import { Caller } from './sandboxes.service';
 
 export const CATALOG_CLIENT = 'wrenn.catalog-client';
 
-export function toSnapshotView(row: TemplateRow): SnapshotView {
+export function toTemplateView(row: TemplateRow): TemplateView {
   return {
     id: row.id,
     name: row.name,
-    state: row.state,
+    // The read model keeps the state as text; the projection writes only the domain's states.
+    state: row.state as TemplateView['state'],
     sandbox_id: row.sourceSandboxId,
     host_id: row.hostId,
     vcpus: row.vcpus,
@@ -37,9 +38,9 @@ export function toSnapshotView(row: TemplateRow): SnapshotView {
   };
 }
 
-/** Snapshot templates as the REST API sees them: commands to the snapshot catalog, reads from `templates`. */
+/** Templates as the REST API sees them: commands to the snapshot catalog, reads from `templates`. */
 @Injectable()
-export class SnapshotsService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class TemplatesService implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     @Inject(CATALOG_CLIENT) private readonly catalog: ClientProxy,
     @Inject(NAMING) private readonly naming: Naming,
@@ -65,24 +66,24 @@ export class SnapshotsService implements OnApplicationBootstrap, OnApplicationSh
     });
   }
 
-  async create(caller: Caller, dto: CreateSnapshotDto, correlationId: string = randomUUID()): Promise<SnapshotView> {
+  async create(caller: Caller, dto: CreateTemplateDto, correlationId: string = randomUUID()): Promise<TemplateView> {
     const payload: CreateTemplateRequest = { meta: commandMeta(caller, correlationId), sandboxId: dto.sandbox_id, name: dto.name };
     const accepted = await this.command(CatalogCommand.CreateTemplate, payload, this.config.hostCreateTimeoutMs + 10_000);
     const row = await this.templates.findById(caller.teamId, accepted.templateId);
     if (!row) throw new WrennError(ErrorCode.Internal, `template ${accepted.templateId} is missing from the read model`);
-    return toSnapshotView(row);
+    return toTemplateView(row);
   }
 
-  async list(caller: Caller): Promise<SnapshotView[]> {
-    return (await this.templates.listForTeam(caller.teamId)).map(toSnapshotView);
+  async list(caller: Caller): Promise<TemplateView[]> {
+    return (await this.templates.listForTeam(caller.teamId)).map(toTemplateView);
   }
 
-  async delete(caller: Caller, name: string, correlationId: string = randomUUID()): Promise<SnapshotView> {
+  async delete(caller: Caller, name: string, correlationId: string = randomUUID()): Promise<TemplateView> {
     if (!isTemplateName(name)) throw new WrennError(ErrorCode.ValidationFailed, TEMPLATE_NAME_MESSAGE, { fields: [{ field: 'name', problems: [TEMPLATE_NAME_MESSAGE] }] });
     const payload: DeleteTemplateRequest = { meta: commandMeta(caller, correlationId), name };
     const accepted = await this.command(CatalogCommand.DeleteTemplate, payload, this.config.hostCommandTimeoutMs + 10_000);
     const row = await this.templates.findById(caller.teamId, accepted.templateId);
     if (!row) throw new WrennError(ErrorCode.Internal, `template ${accepted.templateId} is missing from the read model`);
-    return toSnapshotView(row);
+    return toTemplateView(row);
   }
 }
