@@ -1,18 +1,15 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject } from '@nestjs/common';
-import { ErrorBody, ErrorCode, WrennError } from '@wrenn/contracts';
+import { ArgumentsHost, Catch, ExceptionFilter, Inject } from '@nestjs/common';
 import type { Logger } from '@wrenn/logger';
 import { LOGGER } from '@wrenn/service-kit';
 import type { Request, Response } from 'express';
-import { randomBytes } from 'node:crypto';
 import { E2bErrorFilter, isE2bPath } from '../e2b/e2b-error.filter';
-import { HTTP_STATUS } from './http-status';
+import { publicError } from './error-mapping';
 
 /**
  * Every error leaves the gateway as {"error": {"code", "message", "details"?}} with the status
- * from HTTP_STATUS. Framework errors (unknown route, malformed JSON) are folded into the same
- * shape; anything unexpected is a 500 `internal` whose details stay in the log. Under /e2b, errors
- * that never reach an E2B route (unknown paths, malformed JSON refused by the body parser) still
- * answer in E2B's shape, which is what E2B's SDKs read there.
+ * describeError gives it. Under /e2b, errors that never reach an E2B route (unknown paths,
+ * malformed JSON refused by the body parser) still answer in E2B's shape, which is what E2B's
+ * SDKs read there.
  */
 @Catch()
 export class ErrorFilter implements ExceptionFilter {
@@ -25,69 +22,7 @@ export class ErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     if (isE2bPath(host.switchToHttp().getRequest<Request>().path)) return this.e2b.catch(exception, host);
     const res = host.switchToHttp().getResponse<Response>();
-    const { status, body: full } = this.toBody(exception);
-    let body = full;
-    if (status >= 500) {
-      // What failed inside (a host's error text, a database message) stays in the log, under an
-      // id the caller can quote; the caller learns the code and that id.
-      const requestId = newRequestId();
-      this.log.error({ err: exception, code: full.code, requestId, message: full.message, details: full.details }, 'request failed');
-      body = genericBody(full, requestId);
-      if (!res.headersSent) res.setHeader('x-request-id', requestId);
-    }
-    if (res.headersSent) return;
-    const retryAfter = body.details?.retry_after_sec;
-    if (body.code === ErrorCode.RateLimited && typeof retryAfter === 'number') res.setHeader('retry-after', String(retryAfter));
-    res.status(status).json({ error: body });
-  }
-
-  private toBody(exception: unknown): { status: number; body: ErrorBody } {
-    if (exception instanceof WrennError) {
-      return { status: HTTP_STATUS[exception.code] ?? 500, body: exception.toBody() };
-    }
-    if (exception instanceof HttpException) {
-      const status = exception.getStatus();
-      if (status === 404) return { status, body: { code: ErrorCode.NotFound, message: 'no such route' } };
-      if (status === 401) return { status, body: { code: ErrorCode.Unauthorized, message: 'authentication is required' } };
-      if (status === 413) return { status, body: { code: ErrorCode.ValidationFailed, message: 'request body too large' } };
-      if (status >= 400 && status < 500) {
-        return { status: 400, body: { code: ErrorCode.ValidationFailed, message: exception.message } };
-      }
-    }
-    // body-parser's errors carry a status and a type (e.g. entity.parse.failed).
-    const e = exception as { status?: number; type?: string; message?: string };
-    if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
-      return { status: 400, body: { code: ErrorCode.ValidationFailed, message: e.type === 'entity.parse.failed' ? 'request body is not valid JSON' : e.message ?? 'bad request' } };
-    }
-    return { status: 500, body: { code: ErrorCode.Internal, message: 'internal error' } };
+    const { status, body } = publicError(exception, res, this.log, 'request failed');
+    if (!res.headersSent) res.status(status).json({ error: body });
   }
 }
-
-/** An id for one failed request, quoted in its answer and its log line. */
-export function newRequestId(): string {
-  return `req_${randomBytes(12).toString('hex')}`;
-}
-
-/** Server-side failures as callers see them: the code, a fixed message, the request id, and the sandbox concerned. */
-export function genericBody(full: ErrorBody, requestId: string): ErrorBody {
-  const sandboxId = full.details?.sandbox_id;
-  return {
-    code: full.code,
-    message: `${GENERIC_MESSAGES[full.code] ?? 'the request failed on the server'} (request ${requestId})`,
-    details: { request_id: requestId, ...(typeof sandboxId === 'string' ? { sandbox_id: sandboxId } : {}) },
-  };
-}
-
-const GENERIC_MESSAGES: Partial<Record<string, string>> = {
-  [ErrorCode.NoHostAvailable]: 'no live host can take this sandbox now',
-  [ErrorCode.HostUnavailable]: 'the host holding this sandbox is not available',
-  [ErrorCode.HostTimeout]: 'the host did not answer in time',
-  [ErrorCode.HostOperationFailed]: 'the host could not complete the operation',
-  [ErrorCode.ExecTimeout]: 'the command did not finish in time',
-  [ErrorCode.SandboxUnavailable]: 'the sandbox did not answer',
-  [ErrorCode.InsufficientStorage]: 'the sandbox is out of disk space',
-  [ErrorCode.ProjectionLag]: 'the change was accepted; reading it back timed out',
-  [ErrorCode.ServiceUnavailable]: 'a platform service is not available',
-  [ErrorCode.NotImplemented]: 'not supported here',
-  [ErrorCode.Internal]: 'internal error',
-};
