@@ -41,12 +41,17 @@ export interface CommandMeta {
   teamId: string;
 }
 
+/**
+ * The scheduler resolves the template (built-in image or the team's snapshot template) and the
+ * size: omitted vcpus/memoryMb mean the template's (or the built-in defaults); a snapshot
+ * template refuses any other size.
+ */
 export interface CreateSandboxRequest {
   meta: CommandMeta;
   sandboxId: string;
   template: string;
-  vcpus: number;
-  memoryMb: number;
+  vcpus?: number;
+  memoryMb?: number;
   /** Disk quota in MiB; absent = the host's default. */
   diskMb?: number;
   timeoutSec: number;

@@ -1,3 +1,5 @@
+import { ErrorCode, WrennError } from './errors';
+
 /** Sandbox ids: prefix + lower-case ULID, usable as a hostname and a directory name. */
 export const SANDBOX_ID_RE = /^sb_[0-9a-z]{26}$/;
 export const HOST_ID_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -11,6 +13,16 @@ export const TEMPLATE_ID_RE = /^tpl_[0-9a-z]{26}$/;
 
 export function isTemplateId(value: string): boolean {
   return TEMPLATE_ID_RE.test(value);
+}
+
+/** 400 validation_failed unless `value` is a sandbox id: the check before an id names a path, a cgroup or a netns. */
+export function requireSandboxId(value: unknown): asserts value is string {
+  if (typeof value !== 'string' || !isSandboxId(value)) throw new WrennError(ErrorCode.ValidationFailed, `"${String(value)}" is not a sandbox id`);
+}
+
+/** 400 validation_failed unless `value` is a template id (the host keys a template's files by it). */
+export function requireTemplateId(value: unknown): asserts value is string {
+  if (typeof value !== 'string' || !isTemplateId(value)) throw new WrennError(ErrorCode.ValidationFailed, `"${String(value)}" is not a template id`);
 }
 
 /**
