@@ -23,11 +23,12 @@ import {
   SandboxSpec,
   SetSandboxNetworkRequest,
   SetSandboxTimeoutRequest,
+  stepMetadata,
   WrennError,
 } from '@wrenn/contracts';
 import { WrennConfig } from '@wrenn/config';
 import { ExistingSandbox, SandboxCommand, SandboxEvent, sandboxDecider, SandboxState, SandboxStatus } from '@wrenn/domain';
-import { CommandHandler, EventMetadata, EventStore, HandleResult } from '@wrenn/eventlog';
+import { CommandHandler, EventStore, HandleResult } from '@wrenn/eventlog';
 import type { Logger } from '@wrenn/logger';
 import { HostClient } from '@wrenn/messaging';
 import { CONFIG, EVENT_STORE, LOGGER } from '@wrenn/service-kit';
@@ -75,12 +76,8 @@ export class SandboxLifecycleService {
     this.sandboxes = new CommandHandler(store, Aggregate.Sandbox, sandboxDecider);
   }
 
-  private step(meta: CommandMeta, name: string): EventMetadata {
-    return { correlationId: meta.correlationId, causationId: `${meta.commandId}:${name}`, actor: meta.actor, teamId: meta.teamId };
-  }
-
   private async decide(id: string, command: SandboxCommand, meta: CommandMeta, step: string): Promise<HandleResult<SandboxState>> {
-    const result = await this.sandboxes.handle(id, command, this.step(meta, step));
+    const result = await this.sandboxes.handle(id, command, stepMetadata(meta, step));
     if (!result.duplicate && result.events.length > 0) await this.followQuota(id, result, meta, step);
     return result;
   }

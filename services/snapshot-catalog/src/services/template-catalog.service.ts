@@ -11,6 +11,7 @@ import {
   HostOp,
   isSandboxId,
   isTemplateName,
+  stepMetadata,
   TemplateAccepted,
   TemplateCreatedOnHost,
   WrennError,
@@ -28,7 +29,7 @@ import {
   TemplateState,
   TemplateStatus,
 } from '@wrenn/domain';
-import { CommandHandler, EventMetadata, EventStore, HandleResult } from '@wrenn/eventlog';
+import { CommandHandler, EventStore, HandleResult } from '@wrenn/eventlog';
 import type { Logger } from '@wrenn/logger';
 import { HostClient, HostHeartbeats } from '@wrenn/messaging';
 import { CONFIG, EVENT_STORE, LOGGER } from '@wrenn/service-kit';
@@ -63,8 +64,7 @@ export class TemplateCatalogService {
   }
 
   private decide(id: string, command: TemplateCommand, meta: CommandMeta, step: string): Promise<HandleResult<TemplateState>> {
-    const eventMeta: EventMetadata = { correlationId: meta.correlationId, causationId: `${meta.commandId}:${step}`, actor: meta.actor, teamId: meta.teamId };
-    return this.templates.handle(id, command, eventMeta);
+    return this.templates.handle(id, command, stepMetadata(meta, step));
   }
 
   async create(req: CreateTemplateRequest): Promise<TemplateAccepted> {
