@@ -9,9 +9,9 @@ import {
   ExecOnHost,
   ExecResult,
   HostSandboxList,
-  isSandboxId,
-  isTemplateId,
   isTemplateName,
+  requireSandboxId,
+  requireTemplateId,
   PausedOnHost,
   PauseOnHost,
   ResumedOnHost,
@@ -343,17 +343,9 @@ function requirePolicy(network: unknown): NetworkPolicy {
   return result.policy;
 }
 
-function requireTemplateId(id: unknown): asserts id is string {
-  if (typeof id !== 'string' || !isTemplateId(id)) throw invalid(`"${String(id)}" is not a template id`);
-}
-
 /** The allowlist again, here where names come near the host (defense in depth). */
 function requireTemplateName(name: unknown): asserts name is string {
   if (!isTemplateName(name)) throw invalid(`template name "${String(name)}" is not allowed`);
-}
-
-function requireSandboxId(id: unknown): asserts id is string {
-  if (typeof id !== 'string' || !isSandboxId(id)) throw invalid(`"${String(id)}" is not a sandbox id`);
 }
 
 function positiveInt(value: unknown): value is number {
