@@ -13,10 +13,10 @@ import {
   isDefaultPolicy,
   isLive,
   MarkLostRequest,
-  normaliseNetworkPolicy,
   PausedOnHost,
   PauseSandboxRequest,
   requireLive,
+  requireNetworkPolicy,
   ResumedOnHost,
   ResumeSandboxRequest,
   samePolicy,
@@ -346,11 +346,7 @@ export class SandboxLifecycleService {
    */
   async setNetwork(req: SetSandboxNetworkRequest): Promise<CommandAccepted> {
     const before = await this.existing(req.sandboxId, req.meta.teamId);
-    const checked = normaliseNetworkPolicy(req.network ?? {});
-    if ('problems' in checked) {
-      throw new WrennError(ErrorCode.ValidationFailed, `bad network policy: ${Object.entries(checked.problems).map(([k, v]) => `${k} ${v}`).join('; ')}`, { fields: checked.problems });
-    }
-    const network = checked.policy;
+    const network = requireNetworkPolicy(req.network ?? {});
     if (before.status === SandboxStatus.Running && !samePolicy(network, before.network)) {
       const host = this.liveHost(before.hostId, 'runs the sandbox');
       try {
