@@ -32,6 +32,9 @@ export function requireTemplateId(value: unknown): asserts value is string {
  */
 export const TEMPLATE_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
+/** TEMPLATE_NAME_RE in words, for the refusals that name the rule. */
+export const TEMPLATE_NAME_RULE = '1-63 lower-case ASCII letters, digits, "_" or "-", starting with a letter or digit';
+
 /** Names the platform owns: built-in images. */
 export const BUILT_IN_TEMPLATES: readonly string[] = ['base'];
 

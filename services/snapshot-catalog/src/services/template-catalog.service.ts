@@ -12,6 +12,7 @@ import {
   isSandboxId,
   isTemplateName,
   stepMetadata,
+  TEMPLATE_NAME_RULE,
   TemplateAccepted,
   TemplateCreatedOnHost,
   WrennError,
@@ -70,7 +71,7 @@ export class TemplateCatalogService {
   async create(req: CreateTemplateRequest): Promise<TemplateAccepted> {
     // Checked at the API already; again here, since nothing but this service writes templates.
     if (!isTemplateName(req.name)) {
-      throw new WrennError(ErrorCode.ValidationFailed, 'name must be 1-63 lower-case letters, digits, "_" or "-", starting with a letter or digit');
+      throw new WrennError(ErrorCode.ValidationFailed, `name must be ${TEMPLATE_NAME_RULE}`);
     }
     if (BUILT_IN_TEMPLATES.includes(req.name)) throw new WrennError(ErrorCode.TemplateExists, `"${req.name}" is a built-in template`);
     const sandbox = isSandboxId(req.sandboxId) ? (await this.sandboxes.state(req.sandboxId)).state : { status: 'initial' as const };
