@@ -42,12 +42,26 @@ export interface CommandMeta {
   teamId: string;
 }
 
+/**
+ * The metadata of what one step of a command decides. Its causation id is "<commandId>:<step>",
+ * the idempotency key of the append: a retried command (same id) skips the steps already on the
+ * log instead of doing them twice.
+ */
+export function stepMetadata(meta: CommandMeta, step: string): { correlationId: string; causationId: string; actor: Actor; teamId: string } {
+  return { correlationId: meta.correlationId, causationId: `${meta.commandId}:${step}`, actor: meta.actor, teamId: meta.teamId };
+}
+
+/**
+ * The scheduler resolves the template (built-in image or the team's snapshot template) and the
+ * size: omitted vcpus/memoryMb mean the template's (or the built-in defaults); a snapshot
+ * template refuses any other size.
+ */
 export interface CreateSandboxRequest {
   meta: CommandMeta;
   sandboxId: string;
   template: string;
-  vcpus: number;
-  memoryMb: number;
+  vcpus?: number;
+  memoryMb?: number;
   /** Disk quota in MiB; absent = the host's default. */
   diskMb?: number;
   timeoutSec: number;

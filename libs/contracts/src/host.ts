@@ -1,4 +1,5 @@
 import type { NetworkPolicy } from './network-policy';
+import { ErrorCode, WrennError } from './errors';
 
 /**
  * The host-agent protocol: lifecycle commands on host.<hostId>.<op>, heartbeats in the hosts KV
@@ -172,4 +173,43 @@ export interface HostHeartbeat {
 
 export function isLive(beat: HostHeartbeat, now = Date.now()): boolean {
   return now - beat.at < beat.leaseMs;
+}
+
+/** The heartbeat when the host is live, or 503 host_unavailable: nothing is sent to a dead host. */
+export function requireLive(beat: HostHeartbeat | undefined, hostId: string | null, what = ''): HostHeartbeat {
+  if (!beat || !isLive(beat)) {
+    throw new WrennError(ErrorCode.HostUnavailable, `host ${hostId}${what ? ` that ${what}` : ''} is not live`, { host_id: hostId });
+  }
+  return beat;
+}
+
+/** Metrics of one sandbox, asked of the host that runs it. */
+export interface MetricsOnHost {
+  sandboxId: string;
+}
+
+/**
+ * Each host.<hostId>.<op> subject's request and reply, in one table: the agent serves it, and
+ * HostClient (in @wrenn/messaging) sends by it, so a change to either side fails to compile.
+ */
+export interface HostProtocol {
+  [HostOp.Create]: { request: CreateOnHost; reply: CreatedOnHost };
+  [HostOp.Destroy]: { request: DestroyOnHost; reply: { sandboxId?: string } };
+  [HostOp.List]: { request: Record<string, never>; reply: HostSandboxList };
+  [HostOp.Metrics]: { request: MetricsOnHost; reply: SandboxMetricsOnHost };
+  [HostOp.Pause]: { request: PauseOnHost; reply: PausedOnHost };
+  [HostOp.Resume]: { request: ResumeOnHost; reply: ResumedOnHost };
+  [HostOp.CreateTemplate]: { request: CreateTemplateOnHost; reply: TemplateCreatedOnHost };
+  [HostOp.DeleteTemplate]: { request: DeleteTemplateOnHost; reply: { templateId?: string } };
+  [HostOp.SetNetwork]: { request: SetNetworkOnHost; reply: { sandboxId?: string } };
+}
+export type HostRequest<Op extends HostOp> = HostProtocol[Op]['request'];
+export type HostReply<Op extends HostOp> = HostProtocol[Op]['reply'];
+
+/**
+ * The code a failed host operation answers with: the host's own when it named one, else
+ * host_operation_failed (an agent's unexpected `internal` is its failure, not the platform's).
+ */
+export function hostFailureCode(error: unknown): ErrorCode {
+  return error instanceof WrennError && error.code !== ErrorCode.Internal ? error.code : ErrorCode.HostOperationFailed;
 }

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { normaliseNetworkPolicy, parseEgressEntry } from './network-policy';
+import { ErrorCode, WrennError } from './errors';
+import { normaliseNetworkPolicy, parseEgressEntry, requireNetworkPolicy } from './network-policy';
 
 describe('egress policy entries', () => {
   it('reads addresses, CIDRs (host bits cleared) and domain names', () => {
@@ -21,5 +22,16 @@ describe('egress policy entries', () => {
   it('defaults: empty lists, internet on; duplicates dropped', () => {
     assert.deepEqual(normaliseNetworkPolicy({}), { policy: { allowOut: [], denyOut: [], allowInternetAccess: true } });
     assert.deepEqual(normaliseNetworkPolicy({ allowOut: ['1.1.1.1', '1.1.1.1/32'], allowInternetAccess: false }), { policy: { allowOut: ['1.1.1.1/32'], denyOut: [], allowInternetAccess: false } });
+  });
+
+  it('requireNetworkPolicy answers the normalised policy or one 400 naming every problem', () => {
+    assert.deepEqual(requireNetworkPolicy({ allowOut: ['8.8.8.8', '8.8.8.8'] }), { allowOut: ['8.8.8.8/32'], denyOut: [], allowInternetAccess: true });
+    assert.throws(
+      () => requireNetworkPolicy({ allowOut: ['10.0.0.0/99'], allowInternetAccess: 'yes' }),
+      (e: unknown) =>
+        e instanceof WrennError && e.code === ErrorCode.ValidationFailed && /^bad network policy: allowOut\[0\] .+; allowInternetAccess must be a boolean$/.test(e.message) &&
+        Object.keys(e.details?.fields as object).join() === 'allowOut[0],allowInternetAccess',
+    );
+    assert.throws(() => requireNetworkPolicy(null), (e: unknown) => e instanceof WrennError && e.message === 'bad network policy: allowOut must be an array of strings');
   });
 });

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { ErrorCode, WrennError } from './errors';
 
 /**
  * A sandbox's egress policy, as the user gives it. Entries are IPv4 addresses, IPv4 CIDRs, or
@@ -75,6 +76,19 @@ export function normaliseNetworkPolicy(input: { allowOut?: unknown; denyOut?: un
   if (internet !== undefined && internet !== null && typeof internet !== 'boolean') problems.allowInternetAccess = 'must be a boolean';
   if (Object.keys(problems).length) return { problems };
   return { policy: { allowOut, denyOut, allowInternetAccess: internet !== false } };
+}
+
+/**
+ * The policy checked and normalised, or 400 validation_failed naming every problem
+ * (details.fields: field → message): the one refusal the scheduler, the decider and the host
+ * agent give. Something that is not an object is refused as a missing allowOut.
+ */
+export function requireNetworkPolicy(input: unknown): NetworkPolicy {
+  const result = normaliseNetworkPolicy(typeof input === 'object' && input !== null ? input : { allowOut: 'missing' });
+  if ('problems' in result) {
+    throw new WrennError(ErrorCode.ValidationFailed, `bad network policy: ${Object.entries(result.problems).map(([k, v]) => `${k} ${v}`).join('; ')}`, { fields: result.problems });
+  }
+  return result.policy;
 }
 
 export function samePolicy(a: NetworkPolicy, b: NetworkPolicy): boolean {

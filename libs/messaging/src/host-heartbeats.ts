@@ -1,4 +1,4 @@
-import { HostHeartbeat } from '@wrenn/contracts';
+import { HostHeartbeat, requireLive } from '@wrenn/contracts';
 import { KV, NatsConnection } from 'nats';
 
 /**
@@ -19,5 +19,10 @@ export class HostHeartbeats {
     this.kv ??= this.nc.jetstream().views.kv(this.bucket, { history: 1 });
     const entry = await (await this.kv).get(hostId);
     return entry?.operation === 'PUT' ? entry.json<HostHeartbeat>() : undefined;
+  }
+
+  /** The host's heartbeat when it is live, or 503 host_unavailable. */
+  async requireLive(hostId: string): Promise<HostHeartbeat> {
+    return requireLive(await this.get(hostId), hostId);
   }
 }

@@ -22,7 +22,7 @@ import {
 import { WrennConfig } from '@wrenn/config';
 import { EventStore } from '@wrenn/eventlog';
 import type { Logger } from '@wrenn/logger';
-import { kvLatest, request, sendCommand } from '@wrenn/messaging';
+import { HostClient, kvLatest, sendCommand } from '@wrenn/messaging';
 import { CONFIG, EVENT_STORE, LOGGER, NAMING, NATS } from '@wrenn/service-kit';
 import { KV, NatsConnection } from 'nats';
 import { randomUUID } from 'node:crypto';
@@ -62,6 +62,7 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
   /** After the reaper starts, how long hosts get to beat before their sandboxes can be lost. */
   private readonly startupGraceMs: number;
   private readonly startedAt = Date.now();
+  private readonly hostClient: HostClient;
 
   constructor(
     @Inject(NATS) private readonly nc: NatsConnection,
@@ -80,6 +81,7 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
       createTimeoutMs: config.hostCreateTimeoutMs + 30_000,
       stopGraceMs: config.hostCommandTimeoutMs + 30_000,
     };
+    this.hostClient = new HostClient(nc, naming);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -235,7 +237,7 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
       if (!isLive(host, now)) continue;
       let list: HostSandboxList;
       try {
-        list = await request<HostSandboxList>(this.nc, this.naming.hostSubject(host.hostId, HostOp.List), {}, 10_000);
+        list = await this.hostClient.send(host.hostId, HostOp.List, {}, 10_000);
       } catch (error) {
         this.log.warn({ hostId: host.hostId, err: error }, 'could not list host sandboxes');
         continue;
@@ -254,7 +256,7 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
             this.log.warn({ hostId: host.hostId, sandboxId: row.id }, 'sandbox vanished from its host');
             // Its processes are gone but its slot, cgroups and files may not be: the host's
             // destroy releases whatever is left (and is a no-op when nothing is).
-            await request(this.nc, this.naming.hostSubject(host.hostId, HostOp.Destroy), { commandId: `reaper_vanished_${row.id}`, sandboxId: row.id }, 60_000);
+            await this.hostClient.send(host.hostId, HostOp.Destroy, { commandId: `reaper_vanished_${row.id}`, sandboxId: row.id }, 60_000);
           })
           .catch((error: unknown) => this.log.warn({ sandboxId: row.id, err: error }, 'could not settle a vanished sandbox'));
       }
@@ -264,7 +266,7 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
           if (!(await this.reads.isStopped(id))) continue;
         }
         try {
-          await request(this.nc, this.naming.hostSubject(host.hostId, HostOp.Destroy), { commandId: `reaper_orphan_${id}`, sandboxId: id }, 60_000);
+          await this.hostClient.send(host.hostId, HostOp.Destroy, { commandId: `reaper_orphan_${id}`, sandboxId: id }, 60_000);
           this.log.warn({ hostId: host.hostId, sandboxId: id }, 'destroyed orphan sandbox');
         } catch (error) {
           this.log.warn({ hostId: host.hostId, sandboxId: id, err: error }, 'could not destroy orphan');

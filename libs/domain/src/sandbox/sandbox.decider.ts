@@ -1,4 +1,4 @@
-import { ErrorCode, isDefaultPolicy, normaliseNetworkPolicy, NetworkPolicy, samePolicy, WrennError } from '@wrenn/contracts';
+import { ErrorCode, isDefaultPolicy, requireNetworkPolicy, samePolicy, WrennError } from '@wrenn/contracts';
 import { assertNever, Decider } from '../decider';
 import { SandboxCommand, SandboxCommandType } from './sandbox.commands';
 import { SandboxEvent, SandboxEventType } from './sandbox.events';
@@ -68,13 +68,6 @@ export const ALLOWED_FROM: Readonly<Record<SandboxCommandType, readonly From[]>>
   SetNetwork: [SandboxStatus.Running, SandboxStatus.Paused],
 };
 
-/** A policy as the log keeps it: checked and normalised, or 400 validation_failed naming every problem. */
-function validPolicy(network: NetworkPolicy): NetworkPolicy {
-  const result = normaliseNetworkPolicy(network);
-  if ('problems' in result) throw new WrennError(ErrorCode.ValidationFailed, `bad network policy: ${Object.entries(result.problems).map(([k, v]) => `${k} ${v}`).join('; ')}`, { fields: result.problems });
-  return result.policy;
-}
-
 function guard(command: SandboxCommand, state: SandboxState): void {
   const narrowed = command.type === SandboxCommandType.MarkFailed && command.onlyFrom !== undefined && state.status !== 'initial' && !command.onlyFrom.includes(state.status);
   if (!narrowed && ALLOWED_FROM[command.type].includes(state.status)) return;
@@ -114,7 +107,7 @@ function describe(type: SandboxCommandType): string {
 
 function decide(command: SandboxCommand, state: SandboxState): SandboxEvent[] {
   // A bad policy is refused before anything else is looked at: nothing of it is taken.
-  const network = command.type === SandboxCommandType.RequestSandbox && command.network ? validPolicy(command.network) : command.type === SandboxCommandType.SetNetwork ? validPolicy(command.network) : undefined;
+  const network = command.type === SandboxCommandType.RequestSandbox && command.network ? requireNetworkPolicy(command.network) : command.type === SandboxCommandType.SetNetwork ? requireNetworkPolicy(command.network) : undefined;
   guard(command, state);
   const current = state as ExistingSandbox; // every command but RequestSandbox needs an existing one
   switch (command.type) {

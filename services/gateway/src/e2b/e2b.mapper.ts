@@ -1,4 +1,4 @@
-import { ErrorCode, isTemplateName, WrennError } from '@wrenn/contracts';
+import { ErrorCode, isTemplateName, TEMPLATE_NAME_RULE, WrennError } from '@wrenn/contracts';
 import { MetricsView, SandboxView } from '../dtos/sandbox.dto';
 import { E2bListedSandbox, E2bListQuery, E2bNewSandboxDto, E2bSandbox, E2bSandboxDetail, E2bSandboxMetric, E2bState } from './e2b.dto';
 
@@ -19,7 +19,7 @@ export const E2B_DEFAULT_TIMEOUT_SEC = 300;
 export function templateFromE2b(templateID: string): string {
   const name = templateID.endsWith(':default') ? templateID.slice(0, -':default'.length) : templateID;
   if (!isTemplateName(name)) {
-    throw new WrennError(ErrorCode.ValidationFailed, `templateID "${templateID}" is not a Wrenn template name (1-63 lower-case letters, digits, "_" or "-")`, { field: 'templateID' });
+    throw new WrennError(ErrorCode.ValidationFailed, `templateID "${templateID}" is not a Wrenn template name (${TEMPLATE_NAME_RULE})`, { field: 'templateID' });
   }
   return name;
 }

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ArgumentsHost, NotFoundException } from '@nestjs/common';
+import { ArgumentsHost, NotFoundException, PayloadTooLargeException, UnauthorizedException } from '@nestjs/common';
 import { ErrorCode, WrennError } from '@wrenn/contracts';
 import { createLogger } from '@wrenn/logger';
 import { ErrorFilter } from './error.filter';
@@ -61,5 +61,22 @@ describe(ErrorFilter.name, () => {
     assert.equal(e2b.status, 502);
     assert.ok(!e2b.body.message.includes('ENOENT'));
     assert.match(e2b.body.message, /request req_/);
+  });
+
+  it('gives both surfaces the same status and code for every error code and framework error', () => {
+    const cases: unknown[] = [
+      ...Object.values(ErrorCode).map((c) => new WrennError(c, `a ${c}`)),
+      new NotFoundException(), new UnauthorizedException(), new PayloadTooLargeException(), malformedJson, new TypeError('boom'),
+    ];
+    for (const exception of cases) {
+      const wrenn = answer('/v1/sandboxes', exception);
+      const e2b = answer('/e2b/sandboxes', exception);
+      assert.equal(e2b.status, wrenn.status, String(exception));
+      assert.equal(e2b.body.code, wrenn.status, String(exception));
+      assert.equal(e2b.body.reason, wrenn.body.error.code, String(exception));
+    }
+    assert.equal(answer('/e2b/sandboxes', new UnauthorizedException()).status, 401);
+    assert.equal(answer('/e2b/sandboxes', new PayloadTooLargeException()).body.message, 'request body too large');
+    assert.equal(answer('/e2b/sandboxes', new WrennError(ErrorCode.RateLimited, 'slow down', { retry_after_sec: 3 })).headers['retry-after'], '3');
   });
 });

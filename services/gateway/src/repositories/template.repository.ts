@@ -12,10 +12,6 @@ export class TemplateRepository {
     this.repo = ds.getRepository(TemplateRow);
   }
 
-  findReady(teamId: string, name: string): Promise<TemplateRow | null> {
-    return this.repo.findOne({ where: { teamId, name, state: 'ready' } });
-  }
-
   findById(teamId: string, id: string): Promise<TemplateRow | null> {
     return this.repo.findOne({ where: { teamId, id } });
   }

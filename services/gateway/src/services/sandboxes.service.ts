@@ -1,7 +1,6 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ClientProxy } from '@nestjs/microservices';
 import {
-  BUILT_IN_TEMPLATES,
   CommandAccepted,
   CreateSandboxRequest,
   DestroySandboxRequest,
@@ -32,7 +31,6 @@ import { CreateSandboxDto, MetricsView, NetworkPolicyView, SandboxView } from '.
 import { ActivityRecorder } from '../activity/activity.recorder';
 import { commandMeta, ReadYourWrites } from './read-your-writes';
 import { SandboxRepository } from '../repositories/sandbox.repository';
-import { TemplateRepository } from '../repositories/template.repository';
 import type { Caller } from '../auth/caller';
 
 export const SCHEDULER_CLIENT = 'wrenn.scheduler-client';
@@ -89,7 +87,6 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(NAMING) private readonly naming: Naming,
     @Inject(CONFIG) private readonly config: WrennConfig,
     private readonly sandboxes: SandboxRepository,
-    private readonly templates: TemplateRepository,
     private readonly activity: ActivityRecorder,
     private readonly writes: ReadYourWrites,
   ) {}
@@ -115,41 +112,25 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
     });
   }
 
+  /**
+   * The scheduler resolves the template and its size (a snapshot template locks vcpus and
+   * memory; built-in images default to 1 vCPU and 512 MB) and answers 404/400 for them: the
+   * gateway only shapes the body into the command.
+   */
   async create(caller: Caller, dto: CreateSandboxDto, correlationId: string = randomUUID()): Promise<SandboxView> {
     const sandboxId = `sb_${ulid().toLowerCase()}`;
-    const network = networkPolicyFrom({ ...(dto.network ?? {}), allow_internet_access: dto.allow_internet_access });
-    const { vcpus, memoryMb } = await this.size(caller, dto);
     const payload: CreateSandboxRequest = {
       meta: commandMeta(caller, correlationId),
       sandboxId,
       template: dto.template,
-      vcpus,
-      memoryMb,
+      ...(dto.vcpus !== undefined ? { vcpus: dto.vcpus } : {}),
+      ...(dto.memory_mb !== undefined ? { memoryMb: dto.memory_mb } : {}),
       ...(dto.disk_mb !== undefined ? { diskMb: dto.disk_mb } : {}),
       timeoutSec: dto.timeout_sec,
-      network,
+      network: networkPolicyFrom({ ...(dto.network ?? {}), allow_internet_access: dto.allow_internet_access }),
     };
     await this.command(SchedulerCommand.Create, payload, this.config.hostCreateTimeoutMs + 10_000);
     return this.get(caller, sandboxId);
-  }
-
-  /**
-   * A snapshot template locks vcpus and memory to its own: omitted means the template's, a
-   * different value is 400 (a sandbox from a frozen state cannot be resized). Built-in images
-   * default to 1 vCPU and 512 MB.
-   */
-  private async size(caller: Caller, dto: CreateSandboxDto): Promise<{ vcpus: number; memoryMb: number }> {
-    if (BUILT_IN_TEMPLATES.includes(dto.template)) return { vcpus: dto.vcpus ?? 1, memoryMb: dto.memory_mb ?? 512 };
-    const template = await this.templates.findReady(caller.teamId, dto.template);
-    if (!template) throw new WrennError(ErrorCode.TemplateNotFound, `template "${dto.template}" not found`);
-    const mismatch = [
-      ...(dto.vcpus !== undefined && dto.vcpus !== template.vcpus ? [{ field: 'vcpus', problems: [`template "${template.name}" is locked to ${template.vcpus} vcpus`] }] : []),
-      ...(dto.memory_mb !== undefined && dto.memory_mb !== template.memoryMb ? [{ field: 'memory_mb', problems: [`template "${template.name}" is locked to ${template.memoryMb} MB`] }] : []),
-    ];
-    if (mismatch.length > 0) {
-      throw new WrennError(ErrorCode.ValidationFailed, mismatch.map((m) => m.problems[0]).join('; '), { fields: mismatch });
-    }
-    return { vcpus: template.vcpus, memoryMb: template.memoryMb };
   }
 
   async get(caller: Caller, id: string): Promise<SandboxView> {

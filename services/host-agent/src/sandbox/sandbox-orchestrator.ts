@@ -9,9 +9,9 @@ import {
   ExecOnHost,
   ExecResult,
   HostSandboxList,
-  isSandboxId,
-  isTemplateId,
   isTemplateName,
+  requireSandboxId,
+  requireTemplateId,
   PausedOnHost,
   PauseOnHost,
   ResumedOnHost,
@@ -23,6 +23,7 @@ import {
   isDefaultPolicy,
   NetworkPolicy,
   normaliseNetworkPolicy,
+  requireNetworkPolicy,
   SetNetworkOnHost,
 } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
@@ -132,7 +133,7 @@ export class SandboxOrchestrator {
   /** Replaces a running sandbox's egress policy, live. */
   async setNetwork(command: SetNetworkOnHost): Promise<{ sandboxId: string }> {
     requireSandboxId(command.sandboxId);
-    const policy = requirePolicy(command.network);
+    const policy = requireNetworkPolicy(command.network);
     return this.queue.run(command.sandboxId, async () => {
       if (!this.resources.has(command.sandboxId)) throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${command.sandboxId} is not running on this host`);
       await this.applyNetwork(command.sandboxId, policy);
@@ -333,27 +334,13 @@ function requireSpec(spec: SandboxSpec): void {
   if (typeof spec.template !== 'string' || !isTemplateName(spec.template)) throw invalid(`template name "${String(spec.template)}" is not allowed`);
   if (spec.templateId !== undefined) requireTemplateId(spec.templateId);
   if (!positiveInt(spec.vcpus) || !positiveInt(spec.memoryMb)) throw invalid('vcpus and memoryMb must be positive integers');
-  if (spec.network !== undefined) requirePolicy(spec.network);
+  if (spec.network !== undefined) requireNetworkPolicy(spec.network);
 }
 
 /** The policy checked again here, where it becomes firewall rules (defense in depth). */
-function requirePolicy(network: unknown): NetworkPolicy {
-  const result = normaliseNetworkPolicy(typeof network === 'object' && network !== null ? network : { allowOut: 'missing' });
-  if ('problems' in result) throw invalid(`bad network policy: ${Object.entries(result.problems).map(([k, v]) => `${k} ${v}`).join('; ')}`);
-  return result.policy;
-}
-
-function requireTemplateId(id: unknown): asserts id is string {
-  if (typeof id !== 'string' || !isTemplateId(id)) throw invalid(`"${String(id)}" is not a template id`);
-}
-
 /** The allowlist again, here where names come near the host (defense in depth). */
 function requireTemplateName(name: unknown): asserts name is string {
   if (!isTemplateName(name)) throw invalid(`template name "${String(name)}" is not allowed`);
-}
-
-function requireSandboxId(id: unknown): asserts id is string {
-  if (typeof id !== 'string' || !isSandboxId(id)) throw invalid(`"${String(id)}" is not a sandbox id`);
 }
 
 function positiveInt(value: unknown): value is number {

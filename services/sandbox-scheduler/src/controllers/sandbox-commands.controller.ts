@@ -24,7 +24,7 @@ import {
   ServiceName,
 } from '@wrenn/contracts';
 import { sandboxCreateDuration, sandboxResumeDuration, timed } from '@wrenn/observability';
-import { HostClient } from '../hosts/host-client';
+import { HostClient } from '@wrenn/messaging';
 import { SandboxLifecycleService } from '../services/sandbox-lifecycle.service';
 
 // Patterns are resolved when the module loads: WRENN_NS must be set before the service boots.
@@ -42,7 +42,7 @@ export class SandboxCommandsController {
   /** Asks the sandbox's host for its metrics: the gateway reaches hosts only through here. */
   @MessagePattern(subject(SchedulerCommand.Metrics))
   async metrics(@Payload() request: SandboxMetricsRequest): Promise<Reply<SandboxMetricsOnHost>> {
-    return this.hostClient.send<SandboxMetricsOnHost>(request.hostId, HostOp.Metrics, { sandboxId: request.sandboxId }, 10_000).then(ok, failed);
+    return this.hostClient.send(request.hostId, HostOp.Metrics, { sandboxId: request.sandboxId }, 10_000).then(ok, failed);
   }
 
   @MessagePattern(subject(SchedulerCommand.Create))

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Aggregate, CommandMeta, ErrorCode, QuotasResult, WrennError } from '@wrenn/contracts';
+import { Aggregate, CommandMeta, ErrorCode, QuotasResult, stepMetadata, WrennError } from '@wrenn/contracts';
 import { teamQuotaLimits, WrennConfig } from '@wrenn/config';
 import { QuotaCommand, quotaDecider, quotaDenial, QuotaEvent, QuotaState, quotaUsage, SandboxStatus } from '@wrenn/domain';
 import { CommandHandler, EventMetadata, EventStore } from '@wrenn/eventlog';
@@ -86,6 +86,6 @@ export class QuotaService {
   }
 
   private meta(meta: CommandMeta, step: string): EventMetadata {
-    return { correlationId: meta.correlationId, causationId: `${meta.commandId}:quota-${step}`, actor: meta.actor, teamId: meta.teamId };
+    return stepMetadata(meta, `quota-${step}`);
   }
 }

@@ -14,12 +14,11 @@ import { loadConfig } from '@wrenn/config';
 import { createDataSource, migrate } from '@wrenn/db';
 import { EventStore } from '@wrenn/eventlog';
 import { createLogger } from '@wrenn/logger';
-import { serve } from '@wrenn/messaging';
+import { HostClient, serve } from '@wrenn/messaging';
 import { createTestEnv, eventually, TestEnv } from '@wrenn/testing';
 import { KV, Subscription } from 'nats';
 import { ulid } from 'ulid';
 import { DataSource } from 'typeorm';
-import { HostClient } from '../hosts/host-client';
 import { HostDirectory } from '../hosts/host-directory';
 import { TemplateLookup } from '../templates/template-lookup';
 import { SandboxLifecycleService } from './sandbox-lifecycle.service';
@@ -220,6 +219,15 @@ describe(SandboxLifecycleService.name, () => {
     assert.equal((await types(id)).at(-1), 'sandbox.started');
   });
 
+  it('sizes a built-in image 1 vCPU and 512 MB when the create names no size', async () => {
+    const sandboxId = `sb_${ulid().toLowerCase()}`;
+    await service.create({ meta: meta(), sandboxId, template: 'base', timeoutSec: 0 });
+    const spec = received.find((r) => r.op === HostOp.Create && r.body.spec.sandboxId === sandboxId)!.body.spec;
+    assert.deepEqual([spec.vcpus, spec.memoryMb, spec.templateId], [1, 512, undefined]);
+    const { state } = await store.load(Aggregate.Sandbox, sandboxId).then(({ events }) => ({ state: events[0].data as { vcpus: number; memoryMb: number } }));
+    assert.deepEqual([state.vcpus, state.memoryMb], [1, 512]);
+  });
+
   it('starts a sandbox from a template on the template’s host, with its id in the spec, and refuses another size', async () => {
     const templateId = `tpl_${ulid().toLowerCase()}`;
     await ds.query(
@@ -233,10 +241,19 @@ describe(SandboxLifecycleService.name, () => {
     const { events } = await store.load(Aggregate.Sandbox, id);
     assert.equal((events[0].data as { templateId?: string }).templateId, templateId);
 
+    // Omitted, the size is the template's.
+    const sized = `sb_${ulid().toLowerCase()}`;
+    await service.create({ meta: meta(), sandboxId: sized, template: 'int-tpl', timeoutSec: 0 });
+    const sizedSpec = received.find((r) => r.op === HostOp.Create && r.body.spec.sandboxId === sized)!.body.spec;
+    assert.deepEqual([sizedSpec.vcpus, sizedSpec.memoryMb, sizedSpec.templateId], [2, 384, templateId]);
+
     const other = `sb_${ulid().toLowerCase()}`;
     await assert.rejects(
       service.create({ meta: meta(), sandboxId: other, template: 'int-tpl', vcpus: 1, memoryMb: 384, timeoutSec: 0 }),
-      (e: WrennError) => e.code === ErrorCode.ValidationFailed,
+      (e: WrennError) =>
+        e.code === ErrorCode.ValidationFailed &&
+        e.message === 'template "int-tpl" is locked to 2 vcpus' &&
+        JSON.stringify(e.details) === JSON.stringify({ fields: [{ field: 'vcpus', problems: ['template "int-tpl" is locked to 2 vcpus'] }] }),
     );
     assert.equal(await store.version(Aggregate.Sandbox, other), 0, 'nothing appended');
     await assert.rejects(

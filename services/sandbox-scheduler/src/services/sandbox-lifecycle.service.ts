@@ -4,44 +4,53 @@ import {
   CommandAccepted,
   CommandMeta,
   CreatedOnHost,
-  CreateOnHost,
   CreateSandboxRequest,
-  DestroyOnHost,
   DestroySandboxRequest,
   ErrorCode,
   FailSandboxRequest,
+  hostFailureCode,
   HostOp,
+  isDefaultPolicy,
   isLive,
   MarkLostRequest,
   PausedOnHost,
-  PauseOnHost,
   PauseSandboxRequest,
+  requireLive,
+  requireNetworkPolicy,
   ResumedOnHost,
-  ResumeOnHost,
   ResumeSandboxRequest,
-  SandboxSpec,
-  SetSandboxTimeoutRequest,
-  SetSandboxNetworkRequest,
-  SetNetworkOnHost,
-  isDefaultPolicy,
-  normaliseNetworkPolicy,
   samePolicy,
-  BUILT_IN_TEMPLATES,
+  SandboxSpec,
+  SetSandboxNetworkRequest,
+  SetSandboxTimeoutRequest,
+  stepMetadata,
   WrennError,
 } from '@wrenn/contracts';
 import { WrennConfig } from '@wrenn/config';
-import { SandboxCommand, SandboxEvent, sandboxDecider, SandboxState, SandboxStatus } from '@wrenn/domain';
-import { CommandHandler, EventMetadata, EventStore, HandleResult } from '@wrenn/eventlog';
+import { ExistingSandbox, SandboxCommand, SandboxEvent, sandboxDecider, SandboxState, SandboxStatus } from '@wrenn/domain';
+import { CommandHandler, EventStore, HandleResult } from '@wrenn/eventlog';
 import type { Logger } from '@wrenn/logger';
+import { HostClient } from '@wrenn/messaging';
 import { CONFIG, EVENT_STORE, LOGGER } from '@wrenn/service-kit';
-import { HostClient } from '../hosts/host-client';
 import { HostDirectory } from '../hosts/host-directory';
 import { TemplateLookup } from '../templates/template-lookup';
 import { QuotaService } from '../quotas/quota.service';
 
-/** The error a failed host operation answers with: the host's own code when it has one. */
-function hostFailure(error: unknown): ErrorCode {
-  return error instanceof WrennError && error.code !== ErrorCode.Internal ? error.code : ErrorCode.HostOperationFailed;
+/**
+ * What the host is asked to run, from the sandbox's decided state alone: a create and a resume
+ * send the same spec, and neither can send what the log does not hold.
+ */
+function hostSpec(state: ExistingSandbox): SandboxSpec {
+  return {
+    sandboxId: state.sandboxId,
+    teamId: state.teamId,
+    template: state.template,
+    vcpus: state.vcpus,
+    memoryMb: state.memoryMb,
+    ...(state.templateId ? { templateId: state.templateId } : {}),
+    ...(state.diskMb !== null ? { diskMb: state.diskMb } : {}),
+    ...(isDefaultPolicy(state.network) ? {} : { network: state.network }),
+  };
 }
 
 /**
@@ -67,12 +76,8 @@ export class SandboxLifecycleService {
     this.sandboxes = new CommandHandler(store, Aggregate.Sandbox, sandboxDecider);
   }
 
-  private step(meta: CommandMeta, name: string): EventMetadata {
-    return { correlationId: meta.correlationId, causationId: `${meta.commandId}:${name}`, actor: meta.actor, teamId: meta.teamId };
-  }
-
   private async decide(id: string, command: SandboxCommand, meta: CommandMeta, step: string): Promise<HandleResult<SandboxState>> {
-    const result = await this.sandboxes.handle(id, command, this.step(meta, step));
+    const result = await this.sandboxes.handle(id, command, stepMetadata(meta, step));
     if (!result.duplicate && result.events.length > 0) await this.followQuota(id, result, meta, step);
     return result;
   }
@@ -112,22 +117,11 @@ export class SandboxLifecycleService {
   async create(req: CreateSandboxRequest): Promise<CommandAccepted> {
     const log = this.log.child({ sandboxId: req.sandboxId, correlationId: req.meta.correlationId });
     const started = performance.now();
-    // A named template pins the size and the host: its files live on that host only.
-    let template: { id: string; hostId: string } | null = null;
-    if (!BUILT_IN_TEMPLATES.includes(req.template)) {
-      const found = await this.templates.readyForTeam(req.meta.teamId, req.template);
-      if (!found) throw new WrennError(ErrorCode.TemplateNotFound, `template "${req.template}" does not exist`);
-      if (found.vcpus !== req.vcpus || found.memoryMb !== req.memoryMb) {
-        throw new WrennError(ErrorCode.ValidationFailed, `template "${req.template}" has ${found.vcpus} vcpus and ${found.memoryMb} MB; sandboxes from it cannot change them`, {
-          vcpus: found.vcpus,
-          memory_mb: found.memoryMb,
-        });
-      }
-      template = { id: found.id, hostId: found.hostId };
-    }
+    // The size, and for a snapshot template the one host holding its files: decided here only.
+    const { vcpus, memoryMb, template } = await this.templates.sourceFor(req.meta.teamId, req);
     // The team's quota decides first (429 quota_exceeded, nothing else recorded for the sandbox).
     const limits = this.quotas.limits(req.meta.teamId);
-    await this.quotas.reserve({ type: 'ReserveCreate', sandboxId: req.sandboxId, vcpus: req.vcpus, memoryMb: req.memoryMb, at: Date.now(), limits }, req.meta, 'create', this.statusOf);
+    await this.quotas.reserve({ type: 'ReserveCreate', sandboxId: req.sandboxId, vcpus, memoryMb, at: Date.now(), limits }, req.meta, 'create', this.statusOf);
     const requested = await this.decide(
       req.sandboxId,
       {
@@ -135,8 +129,8 @@ export class SandboxLifecycleService {
         sandboxId: req.sandboxId,
         teamId: req.meta.teamId,
         template: req.template,
-        vcpus: req.vcpus,
-        memoryMb: req.memoryMb,
+        vcpus,
+        memoryMb,
         timeoutSec: req.timeoutSec,
         ...(template ? { templateId: template.id } : {}),
         ...(req.diskMb !== undefined ? { diskMb: req.diskMb } : {}),
@@ -152,7 +146,7 @@ export class SandboxLifecycleService {
     // A retry of a create that already got further has nothing left to do here.
     if (requested.state.status !== SandboxStatus.Pending) return { sandboxId: req.sandboxId, seq: requested.seq };
 
-    const host = this.hosts.place({ vcpus: req.vcpus, memoryMb: req.memoryMb, onlyHost: template?.hostId });
+    const host = this.hosts.place({ vcpus, memoryMb, onlyHost: template?.hostId });
     if (!host) {
       const reason = template ? `host ${template.hostId} holding the template is not live or full` : 'no host with free capacity';
       const failed = await this.decide(req.sandboxId, { type: 'MarkFailed', reason }, req.meta, 'fail');
@@ -165,20 +159,7 @@ export class SandboxLifecycleService {
 
     let created: CreatedOnHost;
     try {
-      const payload: CreateOnHost = {
-        commandId: req.meta.commandId,
-        spec: {
-          sandboxId: req.sandboxId,
-          teamId: req.meta.teamId,
-          template: req.template,
-          vcpus: req.vcpus,
-          memoryMb: req.memoryMb,
-          ...(template ? { templateId: template.id } : {}),
-          ...(requested.state.diskMb !== null ? { diskMb: requested.state.diskMb } : {}),
-          ...(isDefaultPolicy(requested.state.network) ? {} : { network: requested.state.network }),
-        },
-      };
-      created = await this.hostClient.send<CreatedOnHost>(host.hostId, HostOp.Create, payload, this.config.hostCreateTimeoutMs);
+      created = await this.hostClient.send(host.hostId, HostOp.Create, { commandId: req.meta.commandId, spec: hostSpec(requested.state) }, this.config.hostCreateTimeoutMs);
     } catch (error) {
       const reason = (error as Error).message;
       log.warn({ hostId: host.hostId, err: error }, 'create on host failed');
@@ -196,9 +177,9 @@ export class SandboxLifecycleService {
       // The agent rolls back its own partial work; a destroy covers a create that finished
       // after we stopped waiting. It is idempotent, so sending it blind is safe.
       void this.hostClient
-        .send(host.hostId, HostOp.Destroy, { commandId: req.meta.commandId, sandboxId: req.sandboxId } satisfies DestroyOnHost, this.config.hostCommandTimeoutMs)
+        .send(host.hostId, HostOp.Destroy, { commandId: req.meta.commandId, sandboxId: req.sandboxId }, this.config.hostCommandTimeoutMs)
         .catch(() => undefined);
-      throw new WrennError(hostFailure(error), `sandbox could not be started: ${reason}`, { sandbox_id: req.sandboxId, seq: failed.seq });
+      throw new WrennError(hostFailureCode(error), `sandbox could not be started: ${reason}`, { sandbox_id: req.sandboxId, seq: failed.seq });
     }
 
     try {
@@ -237,7 +218,7 @@ export class SandboxLifecycleService {
         await this.hostClient.send(
           hostId,
           HostOp.Destroy,
-          { commandId: req.meta.commandId, sandboxId: req.sandboxId } satisfies DestroyOnHost,
+          { commandId: req.meta.commandId, sandboxId: req.sandboxId },
           this.config.hostCommandTimeoutMs,
         );
       } catch (error) {
@@ -260,11 +241,7 @@ export class SandboxLifecycleService {
 
   /** The live heartbeat of a host, or 503 host_unavailable: nothing is decided for a dead host. */
   private liveHost(hostId: string | null, what: string) {
-    const beat = hostId ? this.hosts.get(hostId) : undefined;
-    if (!beat || !isLive(beat)) {
-      throw new WrennError(ErrorCode.HostUnavailable, `host ${hostId} that ${what} is not live`, { host_id: hostId });
-    }
-    return beat;
+    return requireLive(hostId ? this.hosts.get(hostId) : undefined, hostId, what);
   }
 
   /**
@@ -296,17 +273,12 @@ export class SandboxLifecycleService {
     const hostId = state.hostId!;
     let paused: PausedOnHost;
     try {
-      paused = await this.hostClient.send<PausedOnHost>(
-        hostId,
-        HostOp.Pause,
-        { commandId: req.meta.commandId, sandboxId: req.sandboxId } satisfies PauseOnHost,
-        this.config.hostCommandTimeoutMs,
-      );
+      paused = await this.hostClient.send(hostId, HostOp.Pause, { commandId: req.meta.commandId, sandboxId: req.sandboxId }, this.config.hostCommandTimeoutMs);
     } catch (error) {
       const reason = `pause on host ${hostId} failed: ${(error as Error).message}`;
       log.warn({ hostId, err: error }, 'pause on host failed');
       const failed = await this.decide(req.sandboxId, { type: 'MarkPauseFailed', reason }, req.meta, 'pause-failed');
-      throw new WrennError(hostFailure(error), reason, {
+      throw new WrennError(hostFailureCode(error), reason, {
         sandbox_id: req.sandboxId,
         seq: failed.seq,
         host_code: error instanceof WrennError ? error.code : null,
@@ -339,29 +311,14 @@ export class SandboxLifecycleService {
         throw error;
       });
     }
-    const spec: SandboxSpec = {
-      sandboxId: req.sandboxId,
-      teamId: state.teamId,
-      template: state.template,
-      vcpus: state.vcpus,
-      memoryMb: state.memoryMb,
-      ...(state.templateId ? { templateId: state.templateId } : {}),
-      ...(state.diskMb !== null ? { diskMb: state.diskMb } : {}),
-      ...(isDefaultPolicy(state.network) ? {} : { network: state.network }),
-    };
     let resumed: ResumedOnHost;
     try {
-      resumed = await this.hostClient.send<ResumedOnHost>(
-        host.hostId,
-        HostOp.Resume,
-        { commandId: req.meta.commandId, spec, snapshotRef: state.snapshotRef ?? '' } satisfies ResumeOnHost,
-        this.config.hostCreateTimeoutMs,
-      );
+      resumed = await this.hostClient.send(host.hostId, HostOp.Resume, { commandId: req.meta.commandId, spec: hostSpec(state), snapshotRef: state.snapshotRef ?? '' }, this.config.hostCreateTimeoutMs);
     } catch (error) {
       const reason = `resume on host ${host.hostId} failed: ${(error as Error).message}`;
       log.warn({ hostId: host.hostId, err: error }, 'resume on host failed');
       const failed = await this.decide(req.sandboxId, { type: 'MarkResumeFailed', reason }, req.meta, 'resume-failed');
-      throw new WrennError(hostFailure(error), reason, { sandbox_id: req.sandboxId, seq: failed.seq });
+      throw new WrennError(hostFailureCode(error), reason, { sandbox_id: req.sandboxId, seq: failed.seq });
     }
     const done = await this.decide(req.sandboxId, { type: 'MarkResumed', hostId: host.hostId }, req.meta, 'resumed');
     log.info({ hostId: host.hostId, hostMs: resumed.elapsedMs, totalMs: Math.round(performance.now() - started) }, 'sandbox resumed');
@@ -389,17 +346,13 @@ export class SandboxLifecycleService {
    */
   async setNetwork(req: SetSandboxNetworkRequest): Promise<CommandAccepted> {
     const before = await this.existing(req.sandboxId, req.meta.teamId);
-    const checked = normaliseNetworkPolicy(req.network ?? {});
-    if ('problems' in checked) {
-      throw new WrennError(ErrorCode.ValidationFailed, `bad network policy: ${Object.entries(checked.problems).map(([k, v]) => `${k} ${v}`).join('; ')}`, { fields: checked.problems });
-    }
-    const network = checked.policy;
+    const network = requireNetworkPolicy(req.network ?? {});
     if (before.status === SandboxStatus.Running && !samePolicy(network, before.network)) {
       const host = this.liveHost(before.hostId, 'runs the sandbox');
       try {
-        await this.hostClient.send(host.hostId, HostOp.SetNetwork, { commandId: req.meta.commandId, sandboxId: req.sandboxId, network } satisfies SetNetworkOnHost, this.config.hostCommandTimeoutMs);
+        await this.hostClient.send(host.hostId, HostOp.SetNetwork, { commandId: req.meta.commandId, sandboxId: req.sandboxId, network }, this.config.hostCommandTimeoutMs);
       } catch (error) {
-        throw new WrennError(hostFailure(error), `network policy change on host ${host.hostId} failed: ${(error as Error).message}`, { sandbox_id: req.sandboxId });
+        throw new WrennError(hostFailureCode(error), `network policy change on host ${host.hostId} failed: ${(error as Error).message}`, { sandbox_id: req.sandboxId });
       }
     }
     const result = await this.decide(req.sandboxId, { type: 'SetNetwork', network }, req.meta, 'network');

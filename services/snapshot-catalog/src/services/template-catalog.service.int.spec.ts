@@ -5,13 +5,12 @@ import { loadConfig } from '@wrenn/config';
 import { createDataSource, migrate } from '@wrenn/db';
 import { EventStore } from '@wrenn/eventlog';
 import { createLogger } from '@wrenn/logger';
-import { serve } from '@wrenn/messaging';
+import { HostClient, HostHeartbeats, serve } from '@wrenn/messaging';
 import { rebuildProjection, templateProjection } from '@wrenn/projections';
 import { createTestEnv, TestEnv } from '@wrenn/testing';
 import { Subscription } from 'nats';
 import { DataSource } from 'typeorm';
 import { ulid } from 'ulid';
-import { HostGateway } from '../hosts/host-gateway';
 import { CatalogReadsRepository } from '../repositories/catalog-reads.repository';
 import { TemplateNamesRepository } from '../repositories/template-names.repository';
 import { TemplateCatalogService } from './template-catalog.service';
@@ -61,7 +60,7 @@ describe(TemplateCatalogService.name, () => {
     await kv.put(HOST, JSON.stringify(beat));
     const config = { ...loadConfig({ ...process.env, ...env.env }), hostCommandTimeoutMs: 2000, hostCreateTimeoutMs: 2000 };
     catalog = new TemplateCatalogService(
-      store, config, log, new HostGateway(env.nc, env.naming), new TemplateNamesRepository(env.nc, env.naming), new CatalogReadsRepository(ds),
+      store, config, log, new HostClient(env.nc, env.naming), new HostHeartbeats(env.nc, env.naming.hostsBucket), new TemplateNamesRepository(env.nc, env.naming), new CatalogReadsRepository(ds),
     );
     subs.push(serve(env.nc, env.naming.hostSubject(HOST, HostOp.CreateTemplate), async (body: any) => {
       received.push({ op: HostOp.CreateTemplate, body });

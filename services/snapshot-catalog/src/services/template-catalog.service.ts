@@ -3,15 +3,16 @@ import {
   Aggregate,
   BUILT_IN_TEMPLATES,
   CommandMeta,
-  CreateTemplateOnHost,
   CreateTemplateRequest,
-  DeleteTemplateOnHost,
   DeleteTemplateRequest,
   ErrorCode,
   FailTemplateRequest,
+  hostFailureCode,
   HostOp,
   isSandboxId,
   isTemplateName,
+  stepMetadata,
+  TEMPLATE_NAME_RULE,
   TemplateAccepted,
   TemplateCreatedOnHost,
   WrennError,
@@ -29,11 +30,11 @@ import {
   TemplateState,
   TemplateStatus,
 } from '@wrenn/domain';
-import { CommandHandler, EventMetadata, EventStore, HandleResult } from '@wrenn/eventlog';
+import { CommandHandler, EventStore, HandleResult } from '@wrenn/eventlog';
 import type { Logger } from '@wrenn/logger';
+import { HostClient, HostHeartbeats } from '@wrenn/messaging';
 import { CONFIG, EVENT_STORE, LOGGER } from '@wrenn/service-kit';
 import { ulid } from 'ulid';
-import { HostGateway } from '../hosts/host-gateway';
 import { CatalogReadsRepository } from '../repositories/catalog-reads.repository';
 import { TemplateNamesRepository } from '../repositories/template-names.repository';
 
@@ -54,7 +55,8 @@ export class TemplateCatalogService {
     @Inject(EVENT_STORE) store: EventStore,
     @Inject(CONFIG) private readonly config: WrennConfig,
     @Inject(LOGGER) private readonly log: Logger,
-    private readonly hosts: HostGateway,
+    private readonly hosts: HostClient,
+    private readonly beats: HostHeartbeats,
     private readonly names: TemplateNamesRepository,
     private readonly reads: CatalogReadsRepository,
   ) {
@@ -63,14 +65,13 @@ export class TemplateCatalogService {
   }
 
   private decide(id: string, command: TemplateCommand, meta: CommandMeta, step: string): Promise<HandleResult<TemplateState>> {
-    const eventMeta: EventMetadata = { correlationId: meta.correlationId, causationId: `${meta.commandId}:${step}`, actor: meta.actor, teamId: meta.teamId };
-    return this.templates.handle(id, command, eventMeta);
+    return this.templates.handle(id, command, stepMetadata(meta, step));
   }
 
   async create(req: CreateTemplateRequest): Promise<TemplateAccepted> {
     // Checked at the API already; again here, since nothing but this service writes templates.
     if (!isTemplateName(req.name)) {
-      throw new WrennError(ErrorCode.ValidationFailed, 'name must be 1-63 lower-case letters, digits, "_" or "-", starting with a letter or digit');
+      throw new WrennError(ErrorCode.ValidationFailed, `name must be ${TEMPLATE_NAME_RULE}`);
     }
     if (BUILT_IN_TEMPLATES.includes(req.name)) throw new WrennError(ErrorCode.TemplateExists, `"${req.name}" is a built-in template`);
     const sandbox = isSandboxId(req.sandboxId) ? (await this.sandboxes.state(req.sandboxId)).state : { status: 'initial' as const };
@@ -81,7 +82,7 @@ export class TemplateCatalogService {
       throw new WrennError(ErrorCode.InvalidState, `sandbox ${req.sandboxId} is ${sandbox.status}; only a running sandbox can become a template`, { state: sandbox.status });
     }
     const hostId = sandbox.hostId;
-    await this.hosts.requireLive(hostId);
+    await this.beats.requireLive(hostId);
 
     const templateId = `tpl_${ulid().toLowerCase()}`;
     await this.reserve(req.meta.teamId, req.name, templateId);
@@ -100,12 +101,7 @@ export class TemplateCatalogService {
 
     let created: TemplateCreatedOnHost;
     try {
-      created = await this.hosts.send<TemplateCreatedOnHost>(
-        hostId,
-        HostOp.CreateTemplate,
-        { commandId: req.meta.commandId, sandboxId: req.sandboxId, templateId, templateName: req.name } satisfies CreateTemplateOnHost,
-        this.config.hostCreateTimeoutMs,
-      );
+      created = await this.hosts.send(hostId, HostOp.CreateTemplate, { commandId: req.meta.commandId, sandboxId: req.sandboxId, templateId, templateName: req.name }, this.config.hostCreateTimeoutMs);
     } catch (error) {
       const reason = `template on host ${hostId} failed: ${(error as Error).message}`;
       log.warn({ err: error }, 'template create on host failed');
@@ -113,10 +109,9 @@ export class TemplateCatalogService {
       await this.names.release(req.meta.teamId, req.name, templateId);
       // Whatever the host made before it failed goes; deleting a template that is not there is fine.
       void this.hosts
-        .send(hostId, HostOp.DeleteTemplate, { commandId: req.meta.commandId, templateId, templateName: req.name } satisfies DeleteTemplateOnHost, this.config.hostCommandTimeoutMs)
+        .send(hostId, HostOp.DeleteTemplate, { commandId: req.meta.commandId, templateId, templateName: req.name }, this.config.hostCommandTimeoutMs)
         .catch(() => undefined);
-      const code = error instanceof WrennError && error.code !== ErrorCode.Internal ? error.code : ErrorCode.HostOperationFailed;
-      throw new WrennError(code, reason, { template_id: templateId, seq: failed.seq });
+      throw new WrennError(hostFailureCode(error), reason, { template_id: templateId, seq: failed.seq });
     }
     const ready = await this.decide(templateId, { type: 'MarkTemplateCreated', sizeBytes: created.sizeBytes, elapsedMs: created.elapsedMs }, req.meta, 'created');
     log.info({ sizeBytes: created.sizeBytes, hostMs: created.elapsedMs }, 'template ready');
@@ -151,7 +146,7 @@ export class TemplateCatalogService {
     const failed = await this.decide(req.templateId, { type: 'MarkTemplateFailed', reason: req.reason }, req.meta, 'fail');
     await this.names.release(state.teamId, state.name, req.templateId);
     void this.hosts
-      .send(state.hostId, HostOp.DeleteTemplate, { commandId: req.meta.commandId, templateId: req.templateId, templateName: state.name } satisfies DeleteTemplateOnHost, this.config.hostCommandTimeoutMs)
+      .send(state.hostId, HostOp.DeleteTemplate, { commandId: req.meta.commandId, templateId: req.templateId, templateName: state.name }, this.config.hostCommandTimeoutMs)
       .catch(() => undefined);
     return { templateId: req.templateId, seq: failed.seq };
   }
@@ -172,13 +167,8 @@ export class TemplateCatalogService {
       throw new WrennError(ErrorCode.TemplateInUse, `template "${req.name}" is used by ${users.length} sandbox(es); destroy them first`, { sandbox_ids: users });
     }
     if (state.status === TemplateStatus.Ready) {
-      await this.hosts.requireLive(state.hostId);
-      await this.hosts.send(
-        state.hostId,
-        HostOp.DeleteTemplate,
-        { commandId: req.meta.commandId, templateId: row.id, templateName: state.name } satisfies DeleteTemplateOnHost,
-        this.config.hostCommandTimeoutMs,
-      );
+      await this.beats.requireLive(state.hostId);
+      await this.hosts.send(state.hostId, HostOp.DeleteTemplate, { commandId: req.meta.commandId, templateId: row.id, templateName: state.name }, this.config.hostCommandTimeoutMs);
     }
     const deleted = await this.decide(row.id, { type: 'DeleteTemplate' }, req.meta, 'delete');
     await this.names.release(req.meta.teamId, state.name, row.id);

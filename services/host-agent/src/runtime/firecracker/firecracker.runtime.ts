@@ -1,4 +1,4 @@
-import { ErrorCode, ENVD_PORT, isSandboxId, SandboxSpec, WrennError } from '@wrenn/contracts';
+import { ErrorCode, ENVD_PORT, isSandboxId, requireSandboxId, SandboxSpec, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { existsSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -172,7 +172,7 @@ export class FirecrackerRuntime implements SandboxRuntime {
   // ---------------------------------------------------------------- create
 
   async create(spec: SandboxSpec): Promise<RuntimeSandbox> {
-    assertId(spec.sandboxId);
+    requireSandboxId(spec.sandboxId);
     assertShape(spec);
     const dir = this.sandboxDir(spec.sandboxId);
     if (existsSync(dir)) throw new WrennError(ErrorCode.SandboxExists, `sandbox ${spec.sandboxId} already exists on this host`);
@@ -419,7 +419,7 @@ export class FirecrackerRuntime implements SandboxRuntime {
   }
 
   async resume(spec: SandboxSpec, snapshotRef: string): Promise<RuntimeSandbox> {
-    assertId(spec.sandboxId);
+    requireSandboxId(spec.sandboxId);
     const meta = this.sandboxes.get(spec.sandboxId) ?? (await this.readMeta(spec.sandboxId));
     if (!meta || meta.state !== 'paused' || !meta.snapshot) throw new WrennError(ErrorCode.InvalidState, `sandbox ${spec.sandboxId} has no paused snapshot on this host`);
     if (snapshotRef !== `${spec.sandboxId}/${meta.snapshot.buildId}`) {
@@ -519,7 +519,7 @@ export class FirecrackerRuntime implements SandboxRuntime {
   // ---------------------------------------------------------------- destroy and queries
 
   async destroy(sandboxId: string): Promise<void> {
-    assertId(sandboxId);
+    requireSandboxId(sandboxId);
     const dir = this.sandboxDir(sandboxId);
     const meta = this.sandboxes.get(sandboxId) ?? (await this.readMeta(sandboxId));
     const errors: Error[] = [];
@@ -753,7 +753,7 @@ export class FirecrackerRuntime implements SandboxRuntime {
   }
 
   private async running(sandboxId: string): Promise<VmMeta> {
-    assertId(sandboxId);
+    requireSandboxId(sandboxId);
     const meta = this.sandboxes.get(sandboxId);
     if (!meta) throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${sandboxId} is not on this host`);
     if (meta.state !== 'running' || !meta.vmm || !(await isVmmAlive(meta.vmm))) {
@@ -821,10 +821,6 @@ class StepTimer {
     this.steps[step] = Math.round((now - this.last) * 10) / 10;
     this.last = now;
   }
-}
-
-function assertId(id: string): void {
-  if (!isSandboxId(id)) throw new WrennError(ErrorCode.ValidationFailed, `"${id}" is not a sandbox id`);
 }
 
 /** Bytes allocated on disk by the files directly in `dir` (sparse files count what they hold). */

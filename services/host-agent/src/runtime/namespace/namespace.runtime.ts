@@ -1,4 +1,4 @@
-import { ErrorCode, ENVD_PORT, isSandboxId, isTemplateId, SandboxSpec, WrennError } from '@wrenn/contracts';
+import { ErrorCode, ENVD_PORT, isSandboxId, requireSandboxId, isTemplateId, SandboxSpec, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -198,7 +198,7 @@ export class NamespaceRuntime implements SandboxRuntime {
   }
 
   async create(spec: SandboxSpec): Promise<RuntimeSandbox> {
-    assertId(spec.sandboxId);
+    requireSandboxId(spec.sandboxId);
     if (existsSync(this.sandboxDir(spec.sandboxId)) || this.paused.has(spec.sandboxId)) {
       throw new WrennError(ErrorCode.SandboxExists, `sandbox ${spec.sandboxId} already exists on this host`);
     }
@@ -451,7 +451,7 @@ export class NamespaceRuntime implements SandboxRuntime {
 
   /** Destroys a sandbox, running or paused: processes, network, cgroups, files and snapshot. */
   async destroy(sandboxId: string): Promise<void> {
-    assertId(sandboxId);
+    requireSandboxId(sandboxId);
     const errors: Error[] = [];
     await this.destroyRunning(sandboxId).catch((error: Error) => errors.push(error));
     await this.snapshots
@@ -555,7 +555,7 @@ export class NamespaceRuntime implements SandboxRuntime {
    * snapshot from wherever they are. Running processes do not survive a pause; files do.
    */
   async pause(sandboxId: string): Promise<{ snapshotRef: string; sizeBytes: number }> {
-    assertId(sandboxId);
+    requireSandboxId(sandboxId);
     const done = this.paused.get(sandboxId);
     if (done) {
       // A retry: the snapshot is made; release whatever an earlier attempt could not.
@@ -634,7 +634,7 @@ export class NamespaceRuntime implements SandboxRuntime {
    * with. On failure the files go back into the snapshot, which stays as it was.
    */
   async resume(spec: SandboxSpec, snapshotRef: string): Promise<RuntimeSandbox> {
-    assertId(spec.sandboxId);
+    requireSandboxId(spec.sandboxId);
     const id = spec.sandboxId;
     if (snapshotRef !== snapshotRefFor(id)) throw new WrennError(ErrorCode.ValidationFailed, `"${snapshotRef}" is not the snapshot of ${id}`);
     const running = this.sandboxes.get(id);
@@ -679,7 +679,7 @@ export class NamespaceRuntime implements SandboxRuntime {
    * a template-derived sandbox keeps its parent's files.
    */
   async createTemplate(sandboxId: string, templateId: string, name?: string): Promise<{ sizeBytes: number }> {
-    assertId(sandboxId);
+    requireSandboxId(sandboxId);
     if (!isTemplateId(templateId)) throw new WrennError(ErrorCode.ValidationFailed, `"${templateId}" is not a template id`);
     const existing = this.templateMetas.get(templateId) ?? (await this.templates.read(templateId));
     if (existing) {
@@ -890,7 +890,7 @@ export class NamespaceRuntime implements SandboxRuntime {
   }
 
   private async live(sandboxId: string): Promise<SandboxMeta> {
-    assertId(sandboxId);
+    requireSandboxId(sandboxId);
     const meta = this.sandboxes.get(sandboxId);
     if (!meta || !(await isSameProcess(meta.initPid, meta.initStart))) {
       throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${sandboxId} is not running on this host`);
@@ -948,10 +948,6 @@ function setHostname(initPid: number, name: string): Promise<void> {
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`setting the hostname failed (${code})`))));
   });
-}
-
-function assertId(id: string): void {
-  if (!isSandboxId(id)) throw new WrennError(ErrorCode.ValidationFailed, `"${id}" is not a sandbox id`);
 }
 
 /** Lazily unmounts anything the host still has mounted below a sandbox dir (deepest first). */
