@@ -14,7 +14,7 @@ import { attachExecStream } from './exec-stream/exec-stream.socket';
 import { StreamSlots } from './services/stream-slots';
 import { RequestRateLimiter } from './auth/request-rate.limiter';
 import { SandboxDataService } from './services/sandbox-data.service';
-import { attachEnvdProxy, EnvdProxy } from './e2b/envd-proxy';
+import { attachSandboxTrafficForwarder, SandboxTrafficForwarder } from './e2b/sandbox-traffic.forwarder';
 
 export interface RunningGateway extends RunningService {
   url: string;
@@ -67,7 +67,7 @@ export async function bootstrapGateway(options: { port?: number; host?: string }
     controlQueueMax: config.edge.execControlQueueMax,
     slot: (caller) => slots.acquire(caller),
   });
-  attachEnvdProxy(app.getHttpServer(), app.get(EnvdProxy));
+  attachSandboxTrafficForwarder(app.getHttpServer(), app.get(SandboxTrafficForwarder));
   await app.listen(options.port ?? config.port, host);
   const address = app.getHttpServer().address() as { port: number };
   const shown = host === '0.0.0.0' ? '127.0.0.1' : host;

@@ -8,7 +8,7 @@ import { Caller, SandboxesService } from '../services/sandboxes.service';
 import { E2bListQuery, E2bNewSandboxDto } from './e2b.dto';
 import { E2bSandboxesService } from './e2b-sandboxes.service';
 import { EnvdAccessTokens } from './envd-access-tokens';
-import { EnvdProxy } from './envd-proxy';
+import { SandboxTrafficForwarder } from './sandbox-traffic.forwarder';
 
 const caller: Caller = { teamId: 'team_t', actor: { kind: 'anonymous', id: 'anonymous' } };
 
@@ -76,7 +76,7 @@ class FakeSandboxes {
 function setup(initEnv: (id: string, env: Record<string, string>) => Promise<void> = async () => undefined, resumeWait = { totalMs: 2000, pollMs: 10, lagMs: 500 }) {
   const sandboxes = new FakeSandboxes();
   const tokens = { tokenFor: (id: string) => `token-of-${id}` } as unknown as EnvdAccessTokens;
-  const envd = { initEnv } as unknown as EnvdProxy;
+  const envd = { initEnv } as unknown as SandboxTrafficForwarder;
   const sut = new E2bSandboxesService(sandboxes as unknown as SandboxesService, tokens, envd, createLogger('test'), resumeWait);
   return { sut, sandboxes };
 }

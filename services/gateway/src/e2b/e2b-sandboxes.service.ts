@@ -7,7 +7,7 @@ import { Caller, networkPolicyFrom, SandboxesService } from '../services/sandbox
 import { E2bConnectDto, E2bNetworkUpdateDto, E2bListedSandbox, E2bListQuery, E2bNewSandboxDto, E2bPauseDto, E2bSandbox, E2bSandboxDetail, E2bSandboxMetric, E2bState } from './e2b.dto';
 import { createFromE2b, networkFromE2b, e2bState, listFilterFromE2b, toE2bDetail, toE2bListed, toE2bMetric, toE2bSandbox } from './e2b.mapper';
 import { EnvdAccessTokens } from './envd-access-tokens';
-import { EnvdProxy } from './envd-proxy';
+import { SandboxTrafficForwarder } from './sandbox-traffic.forwarder';
 
 /** How a connect waits for a pause or resume already under way: each takes well under a second. */
 export interface ResumeWait {
@@ -29,7 +29,7 @@ export class E2bSandboxesService {
   constructor(
     private readonly sandboxes: SandboxesService,
     private readonly tokens: EnvdAccessTokens,
-    private readonly envd: EnvdProxy,
+    private readonly envd: SandboxTrafficForwarder,
     @Inject(LOGGER) private readonly log: Logger,
     @Optional() @Inject(E2B_RESUME_WAIT) private readonly resumeWait: ResumeWait = DEFAULT_RESUME_WAIT,
   ) {}

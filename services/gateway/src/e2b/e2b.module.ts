@@ -3,7 +3,7 @@ import { GatewayModule } from '../gateway.module';
 import { E2bSandboxesController } from './e2b-sandboxes.controller';
 import { E2bSandboxesService } from './e2b-sandboxes.service';
 import { EnvdAccessTokens } from './envd-access-tokens';
-import { EnvdProxy } from './envd-proxy';
+import { SandboxTrafficForwarder } from './sandbox-traffic.forwarder';
 
 /**
  * The E2B drop-in: E2B's REST surface under /e2b and the envd proxy behind E2B_SANDBOX_URL, both
@@ -12,7 +12,7 @@ import { EnvdProxy } from './envd-proxy';
 @Module({
   imports: [GatewayModule],
   controllers: [E2bSandboxesController],
-  providers: [EnvdAccessTokens, EnvdProxy, E2bSandboxesService],
-  exports: [EnvdProxy],
+  providers: [EnvdAccessTokens, SandboxTrafficForwarder, E2bSandboxesService],
+  exports: [SandboxTrafficForwarder],
 })
 export class E2bModule {}

@@ -29,10 +29,11 @@ interface Route {
  * The gateway's side of E2B_SANDBOX_URL: requests carrying E2b-Sandbox-Id are E2B SDK traffic for
  * a sandbox's envd. They are checked here (the sandbox's access token, the sandbox running) and
  * forwarded as raw bytes to the envd proxy of the sandbox's host agent, which reaches envd on the
- * sandbox's own address. No body is parsed or buffered on the way.
+ * sandbox's own address. No body is parsed or buffered on the way. (One proxy, one name: the
+ * host agent's hop is *the envd proxy*; this one only checks and forwards, so it is a forwarder.)
  */
 @Injectable()
-export class EnvdProxy implements OnApplicationShutdown {
+export class SandboxTrafficForwarder implements OnApplicationShutdown {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
   private readonly routes = new Map<string, Route>();
   private readonly beats: HostHeartbeats;
@@ -138,15 +139,15 @@ export class EnvdProxy implements OnApplicationShutdown {
 }
 
 /**
- * Puts the envd proxy in front of the REST API on the same HTTP server: requests with
+ * Puts the sandbox-traffic forwarder in front of the REST API on the same HTTP server: requests with
  * E2b-Sandbox-Id never reach Express (no body parser touches their streams), everything else
  * goes on as before. One port serves both E2B_API_URL (…/e2b) and E2B_SANDBOX_URL.
  */
-export function attachEnvdProxy(server: import('node:http').Server, proxy: EnvdProxy): void {
+export function attachSandboxTrafficForwarder(server: import('node:http').Server, forwarder: SandboxTrafficForwarder): void {
   const api = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (EnvdProxy.claims(req)) return proxy.handle(req, res);
+    if (SandboxTrafficForwarder.claims(req)) return forwarder.handle(req, res);
     for (const listener of api) listener.call(server, req, res);
   });
 }

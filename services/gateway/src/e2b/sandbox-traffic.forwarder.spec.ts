@@ -4,21 +4,21 @@ import { createServer, request } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { createLogger } from '@wrenn/logger';
 import { naming } from '@wrenn/contracts';
-import { EnvdProxy } from './envd-proxy';
+import { SandboxTrafficForwarder } from './sandbox-traffic.forwarder';
 
 const ID = 'sb_0123456789abcdefghijklmnop';
 
 /** A proxy whose sandbox lookup fails the way a database can, behind a valid token. */
-function proxyWithFailingLookup(): EnvdProxy {
+function proxyWithFailingLookup(): SandboxTrafficForwarder {
   const sandboxes = { findById: async () => { throw new Error('connection to 10.0.0.5:5432 (user wrenn_admin) terminated'); } };
   const tokens = { matches: () => true };
   const activity = { hold: () => () => undefined };
   const log = createLogger('test');
   log.level = 'silent';
-  return new EnvdProxy(sandboxes as never, tokens as never, {} as never, activity as never, {} as never, naming(''), log);
+  return new SandboxTrafficForwarder(sandboxes as never, tokens as never, {} as never, activity as never, {} as never, naming(''), log);
 }
 
-describe(EnvdProxy.name, () => {
+describe(SandboxTrafficForwarder.name, () => {
   it('answers an unexpected failure as 500 without the failure text', async () => {
     const proxy = proxyWithFailingLookup();
     const server = createServer((req, res) => proxy.handle(req, res)).listen(0, '127.0.0.1');
