@@ -52,7 +52,7 @@ export function stepMetadata(meta: CommandMeta, step: string): { correlationId: 
 }
 
 /**
- * The scheduler resolves the template (built-in image or the team's snapshot template) and the
+ * The scheduler resolves the template (built-in image or the team's frozen template) and the
  * size: omitted vcpus/memoryMb mean the template's (or the built-in defaults); a snapshot
  * template refuses any other size.
  */

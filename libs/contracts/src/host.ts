@@ -31,7 +31,7 @@ export interface SandboxSpec {
   vcpus: number;
   memoryMb: number;
   /**
-   * Set when the sandbox starts from a snapshot template (its files on this host are keyed by
+   * Set when the sandbox starts from a frozen template (its files on this host are keyed by
    * this id); absent for built-in images, named by `template`.
    */
   templateId?: string;

@@ -26,7 +26,7 @@ export function requireTemplateId(value: unknown): asserts value is string {
 }
 
 /**
- * Template (snapshot) names as users choose them. ASCII only, no dots or slashes, so a name can
+ * Template names as users choose them. ASCII only, no dots or slashes, so a name can
  * never traverse directories or hide behind look-alike unicode. The gateway checks it (400) and
  * the host agent checks it again before a name comes near a path.
  */

@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-/** Read model: one row per snapshot template, projected from evt.template.* (never written by commands). */
+/** Read model: one row per template, projected from evt.template.* (never written by commands). */
 @Entity({ name: 'templates' })
 export class TemplateRow {
   @PrimaryColumn({ type: 'text' }) id!: string;

@@ -31,7 +31,7 @@ export type SandboxCommand =
       vcpus: number;
       memoryMb: number;
       timeoutSec: number;
-      /** Set when the sandbox starts from a snapshot template. */
+      /** Set when the sandbox starts from a frozen template. */
       templateId?: string;
       /** Disk quota in MiB; absent = the host's default. */
       diskMb?: number;

@@ -30,7 +30,7 @@ export type SandboxEvent =
   | {
       type: typeof SandboxEventType.Requested;
       /**
-       * `templateId` is present only for sandboxes started from a snapshot template. Optional, so
+       * `templateId` is present only for sandboxes started from a frozen template. Optional, so
        * every v1 event written before templates existed still reads as a built-in image.
        * `network` is present only when the sandbox asked for an egress policy other than the
        * defaults (and absent from every event written before policies existed).

@@ -1,5 +1,5 @@
 /**
- * Template (snapshot template) events, all version 1. Past tense; a published schema never
+ * Template events, all version 1. Past tense; a published schema never
  * changes (a breaking change becomes a new version plus an upcaster).
  */
 export const TemplateEventType = {

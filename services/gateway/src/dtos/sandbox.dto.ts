@@ -27,11 +27,11 @@ export class CreateSandboxDto {
   @Matches(TEMPLATE_NAME_RE, { message: 'template must be 1-63 lower-case ASCII letters, digits, "_" or "-"' })
   template: string = 'base';
 
-  /** Omitted: 1 for built-in images, the template's for a snapshot template (which locks it). */
+  /** Omitted: 1 for built-in images, the template's for a frozen template (which locks it). */
   @Omittable() @IntFromString() @IsInt() @Min(1) @Max(16)
   vcpus?: number;
 
-  /** Omitted: 512 for built-in images, the template's for a snapshot template (which locks it). */
+  /** Omitted: 512 for built-in images, the template's for a frozen template (which locks it). */
   @Omittable() @IntFromString() @IsInt() @Min(64) @Max(65536)
   memory_mb?: number;
 

@@ -113,7 +113,7 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /**
-   * The scheduler resolves the template and its size (a snapshot template locks vcpus and
+   * The scheduler resolves the template and its size (a frozen template locks vcpus and
    * memory; built-in images default to 1 vCPU and 512 MB) and answers 404/400 for them: the
    * gateway only shapes the body into the command.
    */

@@ -117,7 +117,7 @@ export class SandboxLifecycleService {
   async create(req: CreateSandboxRequest): Promise<CommandAccepted> {
     const log = this.log.child({ sandboxId: req.sandboxId, correlationId: req.meta.correlationId });
     const started = performance.now();
-    // The size, and for a snapshot template the one host holding its files: decided here only.
+    // The size, and for a frozen template the one host holding its files: decided here only.
     const { vcpus, memoryMb, template } = await this.templates.sourceFor(req.meta.teamId, req);
     // The team's quota decides first (429 quota_exceeded, nothing else recorded for the sandbox).
     const limits = this.quotas.limits(req.meta.teamId);

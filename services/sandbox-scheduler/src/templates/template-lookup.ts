@@ -8,7 +8,7 @@ import { DataSource } from 'typeorm';
 export const DEFAULT_VCPUS = 1;
 export const DEFAULT_MEMORY_MB = 512;
 
-/** What a create starts from: its size, and for a snapshot template its id and the one host holding its files. */
+/** What a create starts from: its size, and for a frozen template its id and the one host holding its files. */
 export interface SandboxSource {
   vcpus: number;
   memoryMb: number;
@@ -17,7 +17,7 @@ export interface SandboxSource {
 
 /**
  * The scheduler's read of the templates read model, and the one place the size rule lives: a
- * snapshot template locks vcpus and memory to its own (omitted means the template's, another
+ * frozen template locks vcpus and memory to its own (omitted means the template's, another
  * value is 400: a frozen state cannot be resized); built-in images default to 1 vCPU, 512 MB.
  */
 @Injectable()
