@@ -4,8 +4,8 @@
  * REST API; nothing else is written by hand about the shapes on the wire:
  *
  * - the TypeScript types of every request and answer are generated from it by openapi-typescript
- *   into two committed copies, one for the SDK (`libs/sdk/src/openapi.gen.ts`, so the published
- *   package stands alone) and one for the gateway (`services/gateway/src/dtos/openapi.gen.ts`).
+ *   into one committed file in the SDK (`libs/sdk/src/openapi.gen.ts`, so the published package
+ *   stands alone), which the gateway imports as types (`OpenApiComponents`, `OpenApiPaths`).
  *   The SDK's types and the gateway's views are names for these, so an answer the gateway builds
  *   differently from the document fails the TypeScript build;
  * - the gateway's request DTOs stay class-validator classes (they are what validates), and the
@@ -16,7 +16,7 @@
  * E2B-style clients, other languages), reviewing a change to the API is reviewing a diff of it,
  * and the gateway's validation cannot be generated from TypeScript types anyway.
  *
- * `node scripts/generate-api-types.mjs` rewrites both files; `--check` only says whether they are
+ * `node scripts/generate-api-types.mjs` rewrites the file; `--check` only says whether they are
  * current (the drift test runs it).
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -27,7 +27,7 @@ import openapiTS, { astToString } from 'openapi-typescript';
 const GATEWAY = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const REPO = resolve(GATEWAY, '../..');
 const DOCUMENT = join(GATEWAY, 'openapi.yaml');
-const TARGETS = [join(REPO, 'libs/sdk/src/openapi.gen.ts'), join(GATEWAY, 'src/dtos/openapi.gen.ts')];
+const TARGETS = [join(REPO, 'libs/sdk/src/openapi.gen.ts')];
 
 const HEADER = `/**
  * Generated from services/gateway/openapi.yaml by services/gateway/scripts/generate-api-types.mjs

@@ -5,7 +5,7 @@ import { sendCommand } from '@wrenn/messaging';
 import { NAMING } from '@wrenn/service-kit';
 import { randomUUID } from 'node:crypto';
 import { CurrentCaller } from '../auth/access.decorators';
-import type { components } from '../dtos/openapi.gen';
+import type { OpenApiComponents as components } from '@wrenn/sdk';
 import { commandMeta } from '../services/read-your-writes';
 import { Caller, SCHEDULER_CLIENT } from '../services/sandboxes.service';
 

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import type { components } from './openapi.gen';
+import type { OpenApiComponents as components } from '@wrenn/sdk';
 import { IsInt, IsISO8601, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 
 export class AuditQuery {

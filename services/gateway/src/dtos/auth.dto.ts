@@ -1,7 +1,7 @@
 import { Omittable } from '../errors/validation';
 import { IsEmail, IsIn, IsISO8601, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import type { ApiKeyScope } from '@wrenn/contracts';
-import type { components } from './openapi.gen';
+import type { OpenApiComponents as components } from '@wrenn/sdk';
 
 export class SignupDto {
   @IsString() @MaxLength(254) @IsEmail({}, { message: 'email must be an email address' })

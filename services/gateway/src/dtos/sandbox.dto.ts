@@ -1,6 +1,6 @@
 import { TEMPLATE_NAME_RE } from '@wrenn/contracts';
 import { IntFromString, Omittable } from '../errors/validation';
-import type { components } from './openapi.gen';
+import type { OpenApiComponents as components } from '@wrenn/sdk';
 import { IsBoolean, IsArray, IsInt, IsString, Matches, Max, MaxLength, Min, ArrayMaxSize, MinLength, ValidateBy } from 'class-validator';
 
 /** Environment variable names a shell can set and read back; no "=" or NUL to smuggle. */

@@ -1,6 +1,6 @@
 import { IsString, Matches, MaxLength } from 'class-validator';
 import { TEMPLATE_NAME_RE } from '@wrenn/contracts';
-import type { components } from './openapi.gen';
+import type { OpenApiComponents as components } from '@wrenn/sdk';
 
 export const TEMPLATE_NAME_MESSAGE = 'name must be 1-63 lower-case ASCII letters, digits, "_" or "-", starting with a letter or digit';
 

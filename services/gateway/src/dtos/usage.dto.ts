@@ -1,5 +1,5 @@
 import { IsISO8601, IsOptional } from 'class-validator';
-import type { components } from './openapi.gen';
+import type { OpenApiComponents as components } from '@wrenn/sdk';
 
 export class UsageQuery {
   /** Start of the window (inclusive); default the start of the current UTC month. */

@@ -1,4 +1,4 @@
-import type { paths } from './openapi.gen';
+import type { OpenApiPaths as paths } from '@wrenn/sdk';
 
 /**
  * The JSON answer the document gives a route, e.g. `JsonAnswer<'/v1/sandboxes', 'get'>`: a
