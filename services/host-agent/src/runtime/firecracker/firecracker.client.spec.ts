@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bootArgs, guestInterface, machineConfig, rootDrive } from './boot-config';
+import { GUEST_NETWORK, guestIpBootArg } from '../../networking';
 import { FirecrackerApiError, FirecrackerClient } from './firecracker.client';
 import { FakeFirecrackerApi } from './testing/fake-firecracker-api';
 import { FIRECRACKER_SPEC_PATH, FirecrackerSpec, SPEC_MISSING } from './testing/firecracker-spec';
@@ -33,9 +34,9 @@ describe(FirecrackerSpec.name, { skip: SPEC_MISSING }, () => {
   it('accepts what the runtime builds for a VM', () => {
     for (const [method, path, body] of [
       ['PUT', '/machine-config', machineConfig({ vcpus: 2, memoryMb: 512 })],
-      ['PUT', '/boot-source', { kernel_image_path: '/k', boot_args: bootArgs({ sandboxId: 'sb_x' }, ['1.1.1.1']) }],
+      ['PUT', '/boot-source', { kernel_image_path: '/k', boot_args: bootArgs({ sandboxId: 'sb_x' }, ['1.1.1.1'], guestIpBootArg()) }],
       ['PUT', '/drives/rootfs', rootDrive('/run/wrenn/fc-vm')],
-      ['PUT', '/network-interfaces/eth0', guestInterface()],
+      ['PUT', '/network-interfaces/eth0', guestInterface(GUEST_NETWORK.tap, GUEST_NETWORK.guestMac)],
     ] as const) {
       const result = spec.check(method, path, body);
       assert.ok(!('error' in result), `${method} ${path}: ${JSON.stringify(result)}`);
@@ -77,7 +78,7 @@ describe(`${FirecrackerClient.name} against ${FakeFirecrackerApi.name}`, { skip:
     await client.putMachineConfig(machineConfig({ vcpus: 1, memoryMb: 128 }));
     await client.putBootSource({ kernel_image_path: '/k', boot_args: 'console=ttyS0' });
     await client.putDrive(rootDrive('/run/x'));
-    await client.putNetworkInterface(guestInterface());
+    await client.putNetworkInterface(guestInterface(GUEST_NETWORK.tap, GUEST_NETWORK.guestMac));
     await client.startInstance();
     assert.equal((await client.describe()).state, 'Running');
     assert.match((await refusal(client.startInstance())).faultMessage, /after starting/);

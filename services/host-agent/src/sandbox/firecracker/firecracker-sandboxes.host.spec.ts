@@ -11,14 +11,14 @@ import { addGuestTap, NetworkManager } from '../../networking';
 import { CommandRunner } from '../../rootfs/command-runner';
 import { DmSnapshotStore } from '../../rootfs/dm-snapshot.store';
 import { MAX_GENERATIONS, readHeaderFile, headerFileName } from '../../snapshot';
-import { FirecrackerClient } from './firecracker.client';
-import { FirecrackerRuntime } from './firecracker.runtime';
-import { MemorySnapshots } from './memory-snapshots';
-import { RecordedCall } from './testing/fake-firecracker-api';
-import { fakeFirecrackerRuntimeDirs, writeFakeFirecrackerBinary } from './testing/fake-firecracker-binary';
+import { FirecrackerClient } from '../../runtime/firecracker/firecracker.client';
+import { FirecrackerRuntime } from './firecracker-sandboxes';
+import { MemorySnapshots } from '../../runtime/firecracker/memory-snapshots';
+import { RecordedCall } from '../../runtime/firecracker/testing/fake-firecracker-api';
+import { fakeFirecrackerRuntimeDirs, writeFakeFirecrackerBinary } from '../../runtime/firecracker/testing/fake-firecracker-binary';
 import { CgroupManager } from '../../cgroups';
-import { FirecrackerSpec, SPEC_MISSING } from './testing/firecracker-spec';
-import { SlotTapNetworks } from './vm-network';
+import { FirecrackerSpec, SPEC_MISSING } from '../../runtime/firecracker/testing/firecracker-spec';
+import { SlotTapNetworks } from '../../networking/vm-networks';
 import { unusedSlotCidr } from '../../networking';
 
 /** Slot addresses no other network on this host uses (an operator's Wrenn, a killed run's leftovers). */

@@ -5,23 +5,24 @@ import { chmod, chown, lstat, mkdir, readdir, readFile, rename, rm, stat, writeF
 import { join } from 'node:path';
 import { ulid } from 'ulid';
 import { CgroupManager } from '../../cgroups';
-import { CleanupStack } from '../../cleanup/cleanup-stack';
-import { EnvdClient } from '../../envd-client/envd.client';
-import { initEnvdAccessToken, newEnvdAccessToken } from '../../envd-client/envd-token';
+import { EnvdSessionOpener } from '../../envd-client/envd-session';
+import { newEnvdAccessToken } from '../../envd-client/envd-token';
+import { GUEST_NETWORK, guestIpBootArg, SandboxNetwork, VmNetworks } from '../../networking';
+import { DmRoot, DmRootfsStore, DmSource } from '../../rootfs/dm-rootfs';
 import { DmRootfs, DmSnapshotStore } from '../../rootfs/dm-snapshot.store';
 import { headerFileName, memfileName, SnapshotHeader } from '../../snapshot';
 import type { PageServerProcessRef } from '../../uffd';
-import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../sandbox-runtime';
-import { assertShape, bootArgs, guestInterface, machineConfig, rootDrive } from './boot-config';
-import { SnapshotType } from './firecracker-api';
-import { FirecrackerClient } from './firecracker.client';
-import { MemoryServer, MemorySnapshots } from './memory-snapshots';
-import { VmNetworks } from './vm-network';
-import { startTime } from '../namespace/proc';
-import { IdRanges } from '../namespace/id-ranges';
-import { DEFAULT_ID_BASE } from '../namespace/sandbox-hardening';
-import { hostPathInJail, IN_JAIL, jailDirOf, vmmDeviceRules, VmmJailRequest, vmmInstanceId } from './vmm-jail';
-import { isVmmAlive, launchVmm, stopVmm, VmmProcess } from './vmm-process';
+import { SlotView } from '../../runtime/driver';
+import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../../runtime/sandbox-runtime';
+import { assertShape } from '../../runtime/firecracker/boot-config';
+import { SnapshotType } from '../../runtime/firecracker/firecracker-api';
+import { FirecrackerBooted, FirecrackerDriver, FirecrackerMemory } from '../../runtime/firecracker/firecracker.driver';
+import { MemorySnapshots } from '../../runtime/firecracker/memory-snapshots';
+import { IdRanges } from '../../ids/id-ranges';
+import { DEFAULT_ID_BASE } from '../../runtime/namespace/sandbox-hardening';
+import { hostPathInJail, IN_JAIL, VmmJailRequest } from '../../runtime/firecracker/vmm-jail';
+import { isVmmAlive, VmmProcess } from '../../runtime/firecracker/vmm-process';
+import { start, StartResources, StartState, StartStepName, teardown } from '../lifecycle';
 
 export interface FirecrackerRuntimeOptions {
   /** This runtime's files live under <stateDir>/firecracker. */
@@ -64,6 +65,8 @@ export interface FirecrackerRuntimeOptions {
   /** Builds a missing base image (default: none, prepare() then fails with what to do). */
   buildImage?: (template: string, target: string) => Promise<void>;
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Called before each step of a start (`start:<step>`); a throw fails the start there (failure injection). */
+  checkpoint?: (step: string) => void | Promise<void>;
 }
 
 /** A sandbox's record on disk (meta.json): present once its first start completed. */
@@ -111,15 +114,10 @@ interface TemplateMeta {
 
 const META = 'meta.json';
 const SNAPSHOT_DIR = 'snapshot';
-const UFFD_SOCKET = 'uffd.sock';
 const COW_FILE = 'rootfs.cow';
 const TEMPLATE_ROOTFS = 'rootfs.ext4';
 const TEMPLATE_META = 'template.json';
 const TEMPLATE_ID = /^[A-Za-z0-9_-]{1,128}$/;
-/** Memory a VMM uses beyond its guest's (its own heap, device emulation). */
-const VMM_OVERHEAD_MB = 64;
-/** Threads of a VMM beyond one per vCPU (VMM, API, and a few of its own). */
-const VMM_THREADS = 16;
 
 /**
  * Sandboxes as Firecracker microVMs. Each VM runs in its network slot's netns (TAP `tap0`), boots
@@ -131,16 +129,47 @@ const VMM_THREADS = 16;
 export class FirecrackerRuntime implements SandboxRuntime {
   readonly kind = 'firecracker' as const;
   private readonly sandboxes = new Map<string, VmMeta>();
-  private readonly servers = new Map<string, MemoryServer>();
   private readonly memory: MemorySnapshots;
   private readonly stableDir: string;
-
   private readonly idRanges: IdRanges;
+  private readonly driver: FirecrackerDriver;
+  /** The host resources a start takes, for the lifecycle (sandbox/lifecycle.ts); `record` is per start. */
+  private readonly lifecycle: Omit<FcResources, 'record'>;
 
   constructor(private readonly options: FirecrackerRuntimeOptions) {
     this.idRanges = new IdRanges(options.network.agentKey, options.idRangesDir, options.idBase ?? DEFAULT_ID_BASE);
     this.memory = options.memory ?? new MemorySnapshots();
     this.stableDir = options.stableDir ?? '/run/wrenn/fc-vm';
+    this.driver = new FirecrackerDriver({
+      binary: options.binary,
+      kernelPath: options.kernelPath,
+      stableDir: this.stableDir,
+      memory: this.memory,
+      vmmRuntimeDirs: options.vmmRuntimeDirs,
+      apiTimeoutMs: options.apiTimeoutMs,
+    });
+    const network = options.network;
+    this.lifecycle = {
+      slots: {
+        acquire: async () => ({
+          ...(await network.acquire()),
+          nameservers: network.nameservers(),
+          guest: { tap: GUEST_NETWORK.tap, mac: GUEST_NETWORK.guestMac, ipBootArg: guestIpBootArg() },
+        }),
+        release: (index) => network.release(index),
+      },
+      rootfs: new DmRootfsStore(options.rootfs),
+      cgroups: options.cgroups,
+      ids: this.idRanges,
+      driver: this.driver,
+      envd: new EnvdSessionOpener({
+        timeoutMs: options.envdTimeoutMs ?? 30_000,
+        pollMs: 10,
+        waitForEnvd: options.waitForEnvd,
+        initEnvd: options.initEnvd,
+        setIdentity: options.setIdentity,
+      }),
+    };
   }
 
   private get root(): string {
@@ -183,135 +212,60 @@ export class FirecrackerRuntime implements SandboxRuntime {
     const imagePath = template ? join(this.templateDir(template.templateId), TEMPLATE_ROOTFS) : this.imagePath(spec.template);
     if (!existsSync(imagePath)) throw new WrennError(ErrorCode.TemplateNotFound, `template "${spec.templateId ?? spec.template}" has no image on this host`);
 
-    const cleanup = new CleanupStack();
+    const state: FcState = {
+      spec,
+      name: spec.sandboxId,
+      dir,
+      source: { imagePath, cowPath: join(dir, COW_FILE), cowSizeBytes: this.options.cowSizeBytes ?? 8 * 1024 ** 3 },
+      // A VM from a template's memory: its envd still holds the template source's token (only
+      // that one lets the new one in) and its identity is the source's until set again.
+      memory: template ? this.templateMemory(template) : undefined,
+      envd: { token: newEnvdAccessToken(), current: template?.envdAccessToken, identity: !!template },
+    };
     const timer = new StepTimer();
-    try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      cleanup.push('sandbox dir', () => rm(dir, { recursive: true, force: true }));
-      const cowPath = join(dir, COW_FILE);
-      const net = await this.options.network.acquire();
-      cleanup.push('network', () => this.options.network.release(net.index));
-      timer.mark('network');
-      const rootfs = await this.options.rootfs.create(spec.sandboxId, imagePath, cowPath, this.options.cowSizeBytes ?? 8 * 1024 ** 3);
-      timer.mark('rootfs');
-      // The VM must be gone before its device is removed (pushed first, runs last).
-      cleanup.push('rootfs', () => this.options.rootfs.remove(rootfs, { removeCow: true }));
-      const meta: VmMeta = {
-        sandboxId: spec.sandboxId,
-        spec,
-        createdAt: new Date().toISOString(),
-        state: 'running',
-        imagePath,
-        cowPath,
-        network: { index: net.index, sandboxIp: net.sandboxIp },
-        rootfs,
-        diffable: false,
-        pageServed: false,
-        envdAccessToken: newEnvdAccessToken(),
-      };
-      if (template) {
-        const templateDir = this.templateDir(template.templateId);
-        await this.startFromSnapshot(meta, net.netnsPath, cleanup, templateDir, template.buildId, join(templateDir, `vmstate.${template.buildId}`), timer);
-      } else {
-        const { vmm, client } = await this.startVmm(meta, net.netnsPath, cleanup);
-        timer.mark('vmm');
-        await client.putMachineConfig(machineConfig(spec));
-        await client.putBootSource({ kernel_image_path: IN_JAIL.kernel, boot_args: bootArgs(spec, this.options.network.nameservers()) });
-        await client.putDrive(rootDrive(this.stableDir));
-        await client.putNetworkInterface(guestInterface());
-        await client.startInstance();
-        meta.vmm = vmm;
-        timer.mark('boot');
-      }
-      await this.waitForEnvd(net.sandboxIp);
-      // A booted envd takes the first token it is given; one from a template's memory still holds
-      // the template source's, and only that one lets the new token in.
-      await this.initEnvd(net.sandboxIp, meta.envdAccessToken!, template?.envdAccessToken);
-      timer.mark('envd');
-      if (template) {
-        await (this.options.setIdentity ?? setIdentityThroughEnvd)(`http://${net.sandboxIp}:${ENVD_PORT}`, spec.sandboxId, this.options.network.nameservers(), meta.envdAccessToken!);
-        timer.mark('identity');
-      }
+    let meta: VmMeta | undefined;
+    await start(state, { ...this.lifecycle, record: async (s) => {
+      meta = this.recordOf(s, { sandboxId: spec.sandboxId, spec, createdAt: new Date().toISOString(), state: 'running', imagePath, cowPath: state.source.cowPath, diffable: false, pageServed: false });
       await this.writeMeta(meta);
-      this.sandboxes.set(spec.sandboxId, meta);
-      this.options.logger?.info({ sandboxId: spec.sandboxId, templateId: spec.templateId, steps: timer.steps }, 'sandbox created');
-      return { sandboxId: spec.sandboxId, pid: meta.vmm!.pid, dir };
-    } catch (error) {
-      await this.stopServer(spec.sandboxId);
-      return cleanup.rollback(error);
-    }
+    } }, { checkpoint: (step) => this.startCheckpoint(step, timer) });
+    timer.begin(undefined);
+    this.sandboxes.set(spec.sandboxId, meta!);
+    this.options.logger?.info({ sandboxId: spec.sandboxId, templateId: spec.templateId, steps: timer.steps }, 'sandbox created');
+    return { sandboxId: spec.sandboxId, pid: meta!.vmm!.pid, dir };
   }
 
-  /**
-   * What the jail of `meta`'s VMM holds (see vmm-jail.ts): the rootfs and slot are ready, its
-   * cgroups made; `restore` for a VM loaded from a snapshot.
-   */
-  vmmRequest(meta: Pick<VmMeta, 'sandboxId' | 'network' | 'rootfs' | 'ids'>, netnsPath: string, cgroupProcs: string[], restore?: VmmJailRequest['restore']): VmmJailRequest {
+  private templateMemory(template: TemplateMeta): FirecrackerMemory {
+    const dir = this.templateDir(template.templateId);
+    return { dir, buildId: template.buildId, vmstate: join(dir, `vmstate.${template.buildId}`) };
+  }
+
+  /** The record of a started VM: what its start acquired, on top of what it keeps across pauses. */
+  private recordOf(s: FcState, base: VmMeta): VmMeta {
+    const booted = s.booted!;
+    const { removeCow: _removeCow, ...rootfs } = s.root!;
     return {
-      binary: this.options.binary,
-      sandboxId: meta.sandboxId,
-      sandboxDir: this.sandboxDir(meta.sandboxId),
-      // Its own id range, taken host-wide like a namespace sandbox's: no two live VMMs (or
-      // sandboxes of any runtime or agent on the machine) share an id.
-      hostId: meta.ids!.hostRoot,
-      cgroupProcs,
-      netnsPath,
-      kernelPath: this.options.kernelPath,
-      stableDir: this.stableDir,
-      rootfsDevice: meta.rootfs!.device,
-      restore,
-      runtimeDirs: this.options.vmmRuntimeDirs,
+      ...base,
+      state: 'running',
+      vmm: booted.vmm,
+      network: { index: s.slot!.index, sandboxIp: s.slot!.sandboxIp },
+      ids: s.ids,
+      rootfs,
+      pageServed: booted.pageServed,
+      pageServer: booted.pageServer,
+      memfileDir: booted.memfileDir,
+      envdAccessToken: s.envd.token,
     };
   }
 
-  /** Launches the VMM for `meta` (its rootfs and slot ready) in its cgroups and jail, and waits for its API. */
-  private async startVmm(meta: VmMeta, netnsPath: string, cleanup: CleanupStack, restore?: VmmJailRequest['restore']): Promise<{ vmm: VmMeta['vmm'] & {}; client: FirecrackerClient }> {
-    const cgroup = await this.options.cgroups.create(meta.sandboxId, {
-      vcpus: meta.spec.vcpus,
-      memoryMb: meta.spec.memoryMb + VMM_OVERHEAD_MB,
-      pidsMax: meta.spec.vcpus + VMM_THREADS,
-      allowDevices: vmmDeviceRules(meta.rootfs!.device),
-    });
-    cleanup.push('cgroup', () => this.options.cgroups.remove(meta.sandboxId));
-    if (!meta.ids) {
-      const ids = await this.idRanges.acquire(meta.sandboxId, meta.network!.index);
-      meta.ids = ids;
-      cleanup.push('id range', async () => {
-        await this.idRanges.release(ids.number);
-        meta.ids = undefined;
-      });
-    }
-    const vmm = await launchVmm(this.vmmRequest(meta, netnsPath, cgroup.procsFiles, restore));
-    cleanup.push('vmm', () => stopVmm(vmm));
-    const client = this.client(vmm.apiSocket);
-    await client.waitReady(10_000, () => isVmmAlive(vmm));
-    return { vmm: { pid: vmm.pid, startTime: vmm.startTime, apiSocket: vmm.apiSocket }, client };
+  /** The failure-injection hook before each start step, and the step's duration for the log. */
+  private async startCheckpoint(step: StartStepName, timer: StepTimer): Promise<void> {
+    timer.begin(step);
+    await this.options.checkpoint?.(`start:${step}`);
   }
 
-  /** Page server for the chain ending at `buildId` in `memfileDir`, a fresh VMM, and a Uffd load that resumes the VM. */
-  private async startFromSnapshot(meta: VmMeta, netnsPath: string, cleanup: CleanupStack, memfileDir: string, buildId: string, vmstate: string, timer: StepTimer): Promise<void> {
-    const socketPath = join(this.sandboxDir(meta.sandboxId), UFFD_SOCKET);
-    await rm(socketPath, { force: true });
-    const server = await this.memory.serve({ socketPath, memfileDir, buildId, logPath: join(this.sandboxDir(meta.sandboxId), 'page-server.log') });
-    this.servers.set(meta.sandboxId, server);
-    meta.pageServer = server.ref;
-    cleanup.push('page server', () => this.stopServer(meta.sandboxId));
-    timer.mark('page server');
-    const { vmm, client } = await this.startVmm(meta, netnsPath, cleanup, { vmstate, uffdSocket: socketPath });
-    timer.mark('vmm');
-    // Both are bound into the VMM's jail, at its own paths.
-    await client.loadSnapshot({
-      snapshot_path: IN_JAIL.vmstate,
-      mem_backend: { backend_type: 'Uffd', backend_path: IN_JAIL.uffdSocket },
-      track_dirty_pages: true,
-      resume_vm: true,
-      // A paused sandbox wakes with the current time, not the time it was paused at (x86 only).
-      ...(process.arch === 'x64' ? { clock_realtime: true } : {}),
-    });
-    timer.mark('load');
-    meta.vmm = vmm;
-    meta.pageServed = true;
-    meta.memfileDir = memfileDir;
+  /** What the jail of a sandbox's VMM holds (see vmm-jail.ts), for its checks. */
+  vmmRequest(meta: Pick<VmMeta, 'sandboxId' | 'network' | 'rootfs' | 'ids'>, netnsPath: string, cgroupProcs: string[], restore?: VmmJailRequest['restore']): VmmJailRequest {
+    return this.driver.jailRequest(meta.sandboxId, this.sandboxDir(meta.sandboxId), meta.ids!.hostRoot, meta.rootfs!.device, netnsPath, cgroupProcs, restore);
   }
 
   // ---------------------------------------------------------------- pause / resume
@@ -429,37 +383,29 @@ export class FirecrackerRuntime implements SandboxRuntime {
     await this.release(meta, { removeCow: false });
     const dir = this.sandboxDir(spec.sandboxId);
     const snapshotDir = join(dir, SNAPSHOT_DIR);
-    const attempt: VmMeta = { ...meta, state: 'running', vmm: undefined, network: undefined, rootfs: undefined };
-    const cleanup = new CleanupStack();
-    const timer = new StepTimer();
-    try {
-      const net = await this.options.network.acquire();
-      cleanup.push('network', () => this.options.network.release(net.index));
-      attempt.network = { index: net.index, sandboxIp: net.sandboxIp };
-      timer.mark('network');
-      const rootfs = await this.options.rootfs.restore(spec.sandboxId, meta.imagePath, meta.cowPath);
-      cleanup.push('rootfs', () => this.options.rootfs.remove(rootfs, { removeCow: false }));
-      attempt.rootfs = rootfs;
-      timer.mark('rootfs');
-      await this.startFromSnapshot(attempt, net.netnsPath, cleanup, snapshotDir, meta.snapshot.buildId, join(snapshotDir, `vmstate.${meta.snapshot.buildId}`), timer);
-      await this.waitForEnvd(net.sandboxIp);
+    const buildId = meta.snapshot.buildId;
+    // The paused record and every snapshot file stay untouched until the start completes: a
+    // failed resume leaves the same state for a retry.
+    const state: FcState = {
+      spec: meta.spec,
+      name: spec.sandboxId,
+      dir,
+      source: { imagePath: meta.imagePath, cowPath: meta.cowPath },
+      memory: { dir: snapshotDir, buildId, vmstate: join(snapshotDir, `vmstate.${buildId}`) },
       // The resumed envd still holds its token. One paused before envd had one gets one now.
-      if (!attempt.envdAccessToken) {
-        attempt.envdAccessToken = newEnvdAccessToken();
-        await this.initEnvd(net.sandboxIp, attempt.envdAccessToken, undefined);
-      }
-      timer.mark('envd');
+      envd: meta.envdAccessToken ? { token: meta.envdAccessToken, held: true } : { token: newEnvdAccessToken() },
+    };
+    const timer = new StepTimer();
+    let resumed: VmMeta | undefined;
+    await start(state, { ...this.lifecycle, record: async (s) => {
       // Loaded with dirty tracking from this snapshot on: the next pause can diff on it.
-      attempt.diffable = true;
-      await this.writeMeta(attempt);
-      this.sandboxes.set(spec.sandboxId, attempt);
-      this.options.logger?.info({ sandboxId: spec.sandboxId, buildId: meta.snapshot.buildId, steps: timer.steps }, 'sandbox resumed');
-      return { sandboxId: spec.sandboxId, pid: attempt.vmm!.pid, dir };
-    } catch (error) {
-      // The paused record and every snapshot file are untouched: a retry starts from the same state.
-      await this.stopServer(spec.sandboxId);
-      return cleanup.rollback(error);
-    }
+      resumed = { ...this.recordOf(s, meta), diffable: true };
+      await this.writeMeta(resumed);
+    } }, { checkpoint: (step) => this.startCheckpoint(step, timer) });
+    timer.begin(undefined);
+    this.sandboxes.set(spec.sandboxId, resumed!);
+    this.options.logger?.info({ sandboxId: spec.sandboxId, buildId, steps: timer.steps }, 'sandbox resumed');
+    return { sandboxId: spec.sandboxId, pid: resumed!.vmm!.pid, dir };
   }
 
   async listPaused(): Promise<string[]> {
@@ -538,73 +484,48 @@ export class FirecrackerRuntime implements SandboxRuntime {
   }
 
   /**
-   * Frees what a sandbox holds on the host, in order: the VMM (and with it the guest), its page
-   * server, its dm device (only once the VMM is gone), its slot. Every step is tried; what is
-   * freed is dropped from the record, so a retry only redoes what failed.
+   * Frees what a sandbox holds on the host: the unwinding of its start, rebuilt from its record
+   * (the VMM and its page server, then id range, cgroup, dm device and slot — those only once the
+   * VMM is gone). Every step is tried; what is freed is dropped from the record, so a retry only
+   * redoes what failed. `removeCow: false` (a pause) keeps the CoW file and the dir.
    */
   private async release(meta: VmMeta, options: { removeCow: boolean }): Promise<void> {
-    const errors: Error[] = [];
-    let vmmGone = true;
-    if (meta.vmm) {
-      try {
-        await stopVmm(meta.vmm);
-        meta.vmm = undefined;
-      } catch (error) {
-        vmmGone = false;
-        errors.push(error as Error);
-      }
-    }
-    // The page server exits by itself once its VM hangs up; stopping it is for the rare one that did not.
+    const state: FcState = {
+      spec: meta.spec,
+      name: meta.sandboxId,
+      dir: this.sandboxDir(meta.sandboxId),
+      source: { imagePath: meta.imagePath, cowPath: meta.cowPath },
+      envd: { token: '' },
+      // The dir is the paused sandbox's; a destroy removes it itself once all else is released.
+      dirCreated: false,
+      slot: meta.network ? ({ ...meta.network, nameservers: [] } as unknown as FcSlot) : undefined,
+      root: meta.rootfs ? { ...meta.rootfs, removeCow: options.removeCow } : undefined,
+      ids: meta.ids,
+      booted: meta.vmm ? { vmm: meta.vmm, pageServed: meta.pageServed, pageServer: meta.pageServer } : undefined,
+    };
+    let failure: unknown;
     try {
-      await this.stopServer(meta.sandboxId, meta.pageServer);
-      meta.pageServer = undefined;
+      // Nothing running without a VMM: a page server left behind is stopped all the same.
+      if (!state.booted) await this.driver.stopServer(meta.sandboxId, state.dir, meta.pageServer);
+      await teardown(state, { ...this.lifecycle, record: async () => undefined }).run();
     } catch (error) {
-      errors.push(error as Error);
+      failure = error;
     }
-    // With the VMM gone, the device and the slot are independent of each other.
-    const rootfs = async () => {
-      if (meta.rootfs && vmmGone) {
-        await this.options.rootfs.remove(meta.rootfs, options);
-        meta.rootfs = undefined;
-      } else if (!meta.rootfs && options.removeCow) {
-        await rm(meta.cowPath, { force: true });
-      }
-    };
-    const cgroup = async () => {
-      if (!vmmGone) return;
-      await this.options.cgroups.remove(meta.sandboxId);
-      if (meta.ids) {
-        await this.idRanges.release(meta.ids.number);
-        meta.ids = undefined;
-      }
-    };
-    const network = async () => {
-      if (meta.network && vmmGone) {
-        await this.options.network.release(meta.network.index);
-        meta.network = undefined;
-      }
-    };
-    for (const result of await Promise.allSettled([rootfs(), network(), cgroup()])) {
-      if (result.status === 'rejected') errors.push(result.reason as Error);
-    }
-    if (!options.removeCow) await this.writeMeta(meta).catch((error) => errors.push(error as Error));
-    if (errors.length) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
+    meta.vmm = state.booted?.vmm;
+    if (!state.booted) meta.pageServer = undefined;
+    meta.network = state.slot ? { index: state.slot.index, sandboxIp: state.slot.sandboxIp } : undefined;
+    meta.rootfs = state.root ? (({ removeCow: _r, ...rootfs }) => rootfs)(state.root) : undefined;
+    meta.ids = state.ids;
+    if (!meta.rootfs && options.removeCow) await rm(meta.cowPath, { force: true }).catch((error) => (failure ??= error));
+    const errors: unknown[] = failure ? ((failure as AggregateError).errors ?? [failure]) : [];
+    if (!options.removeCow) await this.writeMeta(meta).catch((error) => errors.push(error));
+    if (errors.length) throw new AggregateError(errors, errors.map((e) => (e as Error).message).join('; '));
   }
 
   /** A sandbox that never got its meta.json: whatever it may hold is found by name. */
   private async removeHalfMade(sandboxId: string): Promise<void> {
     const dir = this.sandboxDir(sandboxId);
-    // Its VMM names its instance id on the command line (a helper still jailing it, its jail dir),
-    // its page server its socket in its config.
-    const marks = [`\0--id\0${vmmInstanceId(sandboxId)}\0`, `\0${jailDirOf(dir)}\0`, JSON.stringify(join(dir, UFFD_SOCKET))];
-    for (const entry of await readdir('/proc').catch(() => [] as string[])) {
-      if (!/^\d+$/.test(entry)) continue;
-      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-      if (!marks.some((mark) => cmdline.includes(mark))) continue;
-      const started = await startTime(Number(entry));
-      if (started) await stopVmm({ pid: Number(entry), startTime: started });
-    }
-    await this.stopServer(sandboxId);
+    await this.driver.kill(undefined, dir);
     await this.options.cgroups.remove(sandboxId);
     // Its device, if it got one, is named after it; the CoW loop goes with the file's users.
     const device = this.options.rootfs.nameFor(sandboxId);
@@ -674,9 +595,8 @@ export class FirecrackerRuntime implements SandboxRuntime {
       if (!users.has(meta.imagePath)) users.set(meta.imagePath, 0);
       const alive = meta.state === 'running' && meta.vmm && (await isVmmAlive(meta.vmm));
       // A restored VM needs its page server: adopted together, or not at all.
-      const server = alive && meta.pageServed && meta.pageServer ? await this.memory.adopt(meta.pageServer) : null;
+      const server = alive && meta.pageServed && meta.pageServer ? await this.driver.adoptServer(name, meta.pageServer) : null;
       if (alive && (!meta.pageServed || server)) {
-        if (server) this.servers.set(name, server);
         // The previous agent may have died between a snapshot and its record: a Full is safe.
         meta.diffable = false;
         this.sandboxes.set(name, meta);
@@ -684,10 +604,10 @@ export class FirecrackerRuntime implements SandboxRuntime {
         if (meta.rootfs) users.set(meta.imagePath, (users.get(meta.imagePath) ?? 0) + 1);
         continue;
       }
-      if (meta.vmm) await stopVmm(meta.vmm).catch(() => undefined);
+      await this.driver.kill(meta.vmm ? { vmm: meta.vmm, pageServed: meta.pageServed, pageServer: meta.pageServer } : undefined, this.sandboxDir(name)).catch(() => undefined);
       meta.vmm = undefined;
       await this.options.cgroups.remove(name).catch(() => undefined);
-      await this.stopServer(name, meta.pageServer).catch(() => undefined);
+      await this.driver.stopServer(name, this.sandboxDir(name), meta.pageServer).catch(() => undefined);
       meta.pageServer = undefined;
       if (meta.snapshot && existsSync(join(this.sandboxDir(name), SNAPSHOT_DIR, `vmstate.${meta.snapshot.buildId}`))) {
         // Devices and slots are released below (by name / by the network recovery).
@@ -716,7 +636,7 @@ export class FirecrackerRuntime implements SandboxRuntime {
 
   /** Stops background work; VMs and their page servers (own processes) keep running. */
   async shutdown(): Promise<void> {
-    this.servers.clear();
+    this.driver.forgetServers();
     const empty = (await this.list()).length === 0;
     await this.options.network.stop({ removeHostRules: empty });
     if (empty) await this.options.cgroups.removeGroup();
@@ -724,32 +644,8 @@ export class FirecrackerRuntime implements SandboxRuntime {
 
   // ---------------------------------------------------------------- helpers
 
-  private client(apiSocket: string): FirecrackerClient {
-    return new FirecrackerClient(apiSocket, { timeoutMs: this.options.apiTimeoutMs ?? 60_000 });
-  }
-
-  private async waitForEnvd(sandboxIp: string): Promise<void> {
-    const url = `http://${sandboxIp}:${ENVD_PORT}`;
-    const timeout = this.options.envdTimeoutMs ?? 30_000;
-    if (this.options.waitForEnvd) return this.options.waitForEnvd(url, timeout);
-    const envd = new EnvdClient(url);
-    try {
-      await envd.waitHealthy(timeout, 10);
-    } finally {
-      envd.close();
-    }
-  }
-
-  private async initEnvd(sandboxIp: string, token: string, current: string | undefined): Promise<void> {
-    await (this.options.initEnvd ?? initEnvdAccessToken)(`http://${sandboxIp}:${ENVD_PORT}`, token, current);
-  }
-
-  /** Stops a sandbox's page server: the one this agent holds, else the recorded process if it still runs. */
-  private async stopServer(sandboxId: string, ref?: PageServerProcessRef): Promise<void> {
-    const server = this.servers.get(sandboxId) ?? (ref ? await this.memory.adopt(ref) : null);
-    this.servers.delete(sandboxId);
-    await server?.stop();
-    await rm(join(this.sandboxDir(sandboxId), UFFD_SOCKET), { force: true });
+  private client(apiSocket: string) {
+    return this.driver.client(apiSocket);
   }
 
   private async running(sandboxId: string): Promise<VmMeta> {
@@ -790,32 +686,17 @@ export class FirecrackerRuntime implements SandboxRuntime {
   }
 }
 
-/** What wrenn-init does at boot for hostname, hosts and resolv.conf, done again in a running guest. */
-export const IDENTITY_SCRIPT = String.raw`
-set -eu
-printf %s "$1" > /proc/sys/kernel/hostname
-printf '%s\n' "$1" > /etc/hostname
-printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n' "$1" > /etc/hosts
-shift
-: > /etc/resolv.conf
-for server in "$@"; do echo "nameserver $server" >> /etc/resolv.conf; done
-echo "options timeout:2 attempts:2" >> /etc/resolv.conf
-`;
-
-async function setIdentityThroughEnvd(envdUrl: string, sandboxId: string, nameservers: string[], accessToken: string): Promise<void> {
-  const envd = new EnvdClient(envdUrl, accessToken);
-  try {
-    const r = await envd.exec({ cmd: '/bin/sh', args: ['-c', IDENTITY_SCRIPT, 'wrenn-identity', sandboxId, ...nameservers], user: 'root' }, 10);
-    if (r.exitCode !== 0) throw new Error(`setting the sandbox identity failed (${r.exitCode}): ${r.stderr.trim()}`);
-  } finally {
-    envd.close();
-  }
-}
-
 /** Durations of an operation's steps, for the log (and the benchmark that reads it). */
 class StepTimer {
   readonly steps: Record<string, number> = {};
   private last = performance.now();
+  private current: string | undefined;
+  /** Ends the step under way (if any) and starts timing `step`. */
+  begin(step: string | undefined): void {
+    if (this.current) this.mark(this.current);
+    else this.last = performance.now();
+    this.current = step;
+  }
   mark(step: string): void {
     const now = performance.now();
     this.steps[step] = Math.round((now - this.last) * 10) / 10;
@@ -837,3 +718,6 @@ async function dirBytes(dir: string): Promise<number> {
   return total;
 }
 
+type FcSlot = SandboxNetwork & SlotView;
+type FcState = StartState<DmSource, DmRoot, FirecrackerBooted, FirecrackerMemory, FcSlot>;
+type FcResources = StartResources<DmSource, DmRoot, FirecrackerBooted, FirecrackerMemory, FcSlot>;

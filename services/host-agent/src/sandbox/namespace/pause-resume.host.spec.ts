@@ -9,8 +9,9 @@ import { ulid } from 'ulid';
 import { CgroupManager } from '../../cgroups';
 import { EnvdClient } from '../../envd-client/envd.client';
 import { NetworkManager } from '../../networking';
-import { LifecycleStep, NamespaceRuntime, NamespaceRuntimeOptions } from './namespace.runtime';
-import { isSameProcess } from './proc';
+import { LifecycleStep, NamespaceRuntime, NamespaceRuntimeOptions } from './namespace-sandboxes';
+import { isSameProcess } from '../../runtime/namespace/proc';
+import { START_STEPS } from '../lifecycle';
 import { unusedSlotCidr } from '../../networking';
 
 /** Slot addresses no other network on this host uses (an operator's Wrenn, a killed run's leftovers). */
@@ -271,7 +272,7 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     await sh(id, 'echo survives > /root/data');
     const { snapshotRef } = await runtime.pause(id);
     const slotsBefore = network.describe().inUse;
-    for (const step of ['start:files', 'start:network', 'start:cgroup', 'start:init'] as const) {
+    for (const step of START_STEPS.map((s) => `start:${s.name}` as LifecycleStep)) {
       failAt = step;
       await assert.rejects(runtime.resume(spec(id), snapshotRef), /injected failure/);
       failAt = undefined;
