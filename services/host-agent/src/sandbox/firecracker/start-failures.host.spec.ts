@@ -21,7 +21,8 @@ describeStartFailures(
   'firecracker driver (stand-in VMM): a failure at every start step leaks nothing (root, kernel)',
   async (failures) => {
     const agentKey = `j${Math.random().toString(36).slice(2, 6)}`;
-    const dir = await mkdtemp(join(tmpdir(), 'wrenn-fc-start-failures-'));
+    // Short: the VMM's API socket lives below it, and a Unix socket path has 107 bytes.
+    const dir = await mkdtemp(join(tmpdir(), 'wrenn-fcsf-'));
     const stateDir = join(dir, 'state');
     const imageDir = join(dir, 'images');
     await mkdir(join(imageDir, 'firecracker'), { recursive: true });
@@ -31,6 +32,8 @@ describeStartFailures(
     // Device nodes "made" by the recording runner live in the state dir: compared with its files.
     const mapper = join(stateDir, 'mapper');
     await mkdir(mapper, { recursive: true });
+    // Made on the first range taken: there from the start, so only the ranges in it are compared.
+    await mkdir(join(stateDir, 'id-ranges'), { recursive: true });
     const runner = new RecordingRunner(() => 0, () => mapper);
     const binary = await writeFakeFirecrackerBinary(join(dir, 'bin'));
     const slots = new NetworkManager({ agentKey, cidr: unusedSlotCidr(213), poolSize: 0, prepareSlot: addGuestTap });
@@ -59,6 +62,9 @@ describeStartFailures(
       agentKey,
       stateDir,
       spec: (sandboxId) => ({ sandboxId, teamId: 't', template: 'base', vcpus: 1, memoryMb: 256 }),
+      // The jail's mount-point skeleton (made by the helper at each launch, empty on the host) and
+      // the page server's log, in the paused VM's own dir.
+      scratchFiles: /^firecracker\/sandboxes\/sb_[a-z0-9]+\/(jail\/|page-server\.log$)/,
       close: async () => {
         for (const id of [...(await runtime.list()), ...(await runtime.listPaused())]) await runtime.destroy(id).catch(() => undefined);
         await runtime.shutdown();

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CgroupManager } from '../../cgroups';
 import { NetworkManager, unusedSlotCidr } from '../../networking';
@@ -9,7 +9,9 @@ const IMAGE_DIR = process.env.WRENN_IMAGE_DIR ?? '/var/lib/wrenn/images';
 
 describeStartFailures('namespace driver: a failure at every start step leaks nothing (root, kernel)', async (failures) => {
   const agentKey = `i${Math.random().toString(36).slice(2, 6)}`;
-  const stateDir = await mkdtemp('/tmp/wrenn-start-failures-');
+  const stateDir = await mkdtemp('/tmp/wrenn-nssf-');
+  // Made on the first range taken: there from the start, so only the ranges in it are compared.
+  await mkdir(join(stateDir, 'id-ranges'), { recursive: true });
   // No pool: a slot is built on acquire and torn down on release, so the host shows each.
   const network = new NetworkManager({ agentKey, cidr: unusedSlotCidr(211), poolSize: 0 });
   const cgroups = new CgroupManager({ group: `wrenn-${agentKey}` });

@@ -83,3 +83,14 @@ export function agentHostState(agentKey: string, stateDir: string): AgentHostSta
     files: walk(stateDir),
   };
 }
+
+/** What `after` holds that `before` did not (left) and what it lost (removed), by kind; empty when equal. */
+export function hostChanges(before: AgentHostState, after: AgentHostState): Record<string, { left?: string[]; removed?: string[] }> {
+  const changes: Record<string, { left?: string[]; removed?: string[] }> = {};
+  for (const kind of Object.keys(before) as Array<keyof AgentHostState>) {
+    const left = after[kind].filter((x) => !before[kind].includes(x));
+    const removed = before[kind].filter((x) => !after[kind].includes(x));
+    if (left.length || removed.length) changes[kind] = { ...(left.length ? { left } : {}), ...(removed.length ? { removed } : {}) };
+  }
+  return changes;
+}
