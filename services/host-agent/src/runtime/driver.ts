@@ -57,4 +57,10 @@ export interface SandboxDriver<Root, Booted, Memory = never> {
   /** Stops the sandbox's processes for good; gone already is success. Without `booted`, finds a half-started one's by its dir. */
   kill(booted: Booted | undefined, dir: string): Promise<void>;
   isAlive(booted: Booted): Promise<boolean>;
+  /**
+   * Stops the sandbox where it stands for a snapshot, and lets it go on (a microVM's vCPUs).
+   * Absent: the lifecycle freezes the sandbox's cgroup, which stops its processes just as well.
+   */
+  freeze?(booted: Booted): Promise<void>;
+  thaw?(booted: Booted): Promise<void>;
 }

@@ -1,14 +1,16 @@
 import { SandboxSpec } from '@wrenn/contracts';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, chown, lstat, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupLimits } from '../../cgroups';
+import { headerFileName, memfileName, SnapshotHeader } from '../../snapshot';
 import type { PageServerProcessRef } from '../../uffd';
 import type { BootRequest, SandboxDriver } from '../driver';
 import { startTime } from '../namespace/proc';
 import { bootArgs, guestInterface, machineConfig, rootDrive } from './boot-config';
 import { FirecrackerClient } from './firecracker.client';
 import { MemoryServer, MemorySnapshots } from './memory-snapshots';
-import { IN_JAIL, jailDirOf, vmmDeviceRules, VmmJailRequest, vmmInstanceId } from './vmm-jail';
+import { SnapshotType } from './firecracker-api';
+import { hostPathInJail, IN_JAIL, jailDirOf, vmmDeviceRules, VmmJailRequest, vmmInstanceId } from './vmm-jail';
 import { isVmmAlive, launchVmm, stopVmm, VmmProcess } from './vmm-process';
 
 /** A microVM's root drive: the block device the VMM's jail gets. */
@@ -151,6 +153,33 @@ export class FirecrackerDriver implements SandboxDriver<FirecrackerRoot, Firecra
     return isVmmAlive(booted.vmm);
   }
 
+  /** Pauses the vCPUs: the guest stands still, so its memory and its disk agree. */
+  freeze(booted: FirecrackerBooted): Promise<void> {
+    return this.client(booted.vmm.apiSocket).pause();
+  }
+
+  thaw(booted: FirecrackerBooted): Promise<void> {
+    return this.client(booted.vmm.apiSocket).resume();
+  }
+
+  /**
+   * Writes snapshot `buildId` of a frozen VM into `target`: its vmstate, its memory file and the
+   * header that makes the memory file a generation of `parent`'s chain (a new chain without one).
+   * All or nothing: on a failure no file of it is left, in `target` or in the jail.
+   */
+  async snapshotMemory(booted: FirecrackerBooted, dir: string, o: { target: string; buildId: string; type: SnapshotType; parent: SnapshotHeader | null; sizeBytes: number }): Promise<SnapshotHeader> {
+    const written = [`vmstate.${o.buildId}`, memfileName(o.buildId)];
+    try {
+      // The VMM writes into its jail's out dir; the files are checked and moved out of its reach.
+      await this.client(booted.vmm.apiSocket).createSnapshot({ snapshot_path: `${IN_JAIL.outDir}/${written[0]}`, mem_file_path: `${IN_JAIL.outDir}/${written[1]}`, snapshot_type: o.type });
+      await collectSnapshotFiles(hostPathInJail(dir, IN_JAIL.outDir), written, o.target);
+      return await this.options.memory.record(o.target, o.buildId, o.type, o.sizeBytes, o.parent);
+    } catch (error) {
+      await discardSnapshotFiles(dir, o.target, o.buildId);
+      throw error;
+    }
+  }
+
   /** Takes back a recorded page server after an agent restart; null when it is gone. */
   async adoptServer(sandboxId: string, ref: PageServerProcessRef): Promise<MemoryServer | null> {
     const server = await this.options.memory.adopt(ref);
@@ -180,6 +209,40 @@ export class FirecrackerDriver implements SandboxDriver<FirecrackerRoot, Firecra
       if (!marks.some((mark) => cmdline.includes(mark))) continue;
       const started = await startTime(Number(entry));
       if (started) await stopVmm({ pid: Number(entry), startTime: started });
+    }
+  }
+}
+
+/** Removes snapshot `buildId`'s files from `target` and from the jail of the VMM of `dir`. */
+export async function discardSnapshotFiles(dir: string, target: string, buildId: string): Promise<void> {
+  const names = [`vmstate.${buildId}`, memfileName(buildId), headerFileName(buildId)];
+  const outDir = hostPathInJail(dir, IN_JAIL.outDir);
+  await Promise.all([...names.map((f) => rm(join(target, f), { force: true })), ...names.map((f) => rm(join(outDir, f), { force: true }))]);
+}
+
+/**
+ * Moves snapshot files the VMM wrote into its jail's out dir to `target` (root's, out of its
+ * reach). The VMM is not trusted with host paths: only a regular file with one link is taken
+ * (never a symlink or a link to another file), checked again once it can no longer be swapped,
+ * and made root's: vmstate readable (the next VMM, under another id, loads it), memory not.
+ */
+async function collectSnapshotFiles(outDir: string, names: string[], target: string): Promise<void> {
+  const plainFile = async (path: string) => {
+    const s = await lstat(path);
+    if (!s.isFile() || s.nlink !== 1) throw new Error(`the VMM left ${path} as something other than a plain file`);
+  };
+  for (const name of names) {
+    const from = join(outDir, name);
+    const to = join(target, name);
+    await plainFile(from);
+    await rename(from, to);
+    try {
+      await plainFile(to);
+      await chown(to, 0, 0);
+      await chmod(to, name.startsWith('vmstate.') ? 0o644 : 0o600);
+    } catch (error) {
+      await rm(to, { force: true });
+      throw error;
     }
   }
 }

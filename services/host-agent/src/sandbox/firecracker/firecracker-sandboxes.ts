@@ -1,7 +1,7 @@
 import { ErrorCode, ENVD_PORT, isSandboxId, SandboxSpec, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { existsSync } from 'node:fs';
-import { chmod, chown, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ulid } from 'ulid';
 import { CgroupManager } from '../../cgroups';
@@ -16,12 +16,14 @@ import { SlotView } from '../../runtime/driver';
 import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../../runtime/sandbox-runtime';
 import { assertShape } from '../../runtime/firecracker/boot-config';
 import { SnapshotType } from '../../runtime/firecracker/firecracker-api';
-import { FirecrackerBooted, FirecrackerDriver, FirecrackerMemory } from '../../runtime/firecracker/firecracker.driver';
+import { discardSnapshotFiles, FirecrackerBooted, FirecrackerDriver, FirecrackerMemory } from '../../runtime/firecracker/firecracker.driver';
 import { MemorySnapshots } from '../../runtime/firecracker/memory-snapshots';
 import { IdRanges } from '../../ids/id-ranges';
 import { DEFAULT_ID_BASE } from '../../runtime/namespace/sandbox-hardening';
-import { hostPathInJail, IN_JAIL, VmmJailRequest } from '../../runtime/firecracker/vmm-jail';
+import { VmmJailRequest } from '../../runtime/firecracker/vmm-jail';
 import { isVmmAlive, VmmProcess } from '../../runtime/firecracker/vmm-process';
+import { requireSandboxId, requireTemplateId } from '../require-ids';
+import { PAUSE_ORDER, save, SavePart, SaveParts, SaveStepName, TEMPLATE_ORDER } from '../save';
 import { start, StartResources, StartState, StartStepName, teardown } from '../lifecycle';
 
 export interface FirecrackerRuntimeOptions {
@@ -117,7 +119,6 @@ const SNAPSHOT_DIR = 'snapshot';
 const COW_FILE = 'rootfs.cow';
 const TEMPLATE_ROOTFS = 'rootfs.ext4';
 const TEMPLATE_META = 'template.json';
-const TEMPLATE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /**
  * Sandboxes as Firecracker microVMs. Each VM runs in its network slot's netns (TAP `tap0`), boots
@@ -201,7 +202,7 @@ export class FirecrackerRuntime implements SandboxRuntime {
   // ---------------------------------------------------------------- create
 
   async create(spec: SandboxSpec): Promise<RuntimeSandbox> {
-    assertId(spec.sandboxId);
+    requireSandboxId(spec.sandboxId);
     assertShape(spec);
     const dir = this.sandboxDir(spec.sandboxId);
     if (existsSync(dir)) throw new WrennError(ErrorCode.SandboxExists, `sandbox ${spec.sandboxId} already exists on this host`);
@@ -273,107 +274,86 @@ export class FirecrackerRuntime implements SandboxRuntime {
   async pause(sandboxId: string): Promise<{ snapshotRef: string; sizeBytes: number }> {
     const meta = await this.running(sandboxId);
     const timer = new StepTimer();
-    const dir = this.sandboxDir(sandboxId);
-    const snapshotDir = join(dir, SNAPSHOT_DIR);
+    const snapshotDir = join(this.sandboxDir(sandboxId), SNAPSHOT_DIR);
     await mkdir(snapshotDir, { recursive: true });
     const parent = meta.snapshot && meta.diffable ? await this.memory.read(snapshotDir, meta.snapshot.buildId) : null;
     const type = this.memory.nextType(parent);
-    const { buildId, header } = await this.snapshot(meta, snapshotDir, type, parent, timer);
-
-    const previous = meta.snapshot;
-    const paused: VmMeta = { ...meta, state: 'paused', snapshot: { buildId, generations: header.generations.length }, diffable: false };
-    try {
-      await this.writeMeta(paused);
-    } catch (error) {
-      // Not recorded, so not paused: drop the new files and let the VM run on.
-      await this.abandonSnapshot(meta, snapshotDir, buildId, error);
-    }
-    // Recorded: from here the sandbox is paused, whatever else fails.
-    this.sandboxes.set(sandboxId, paused);
-    await this.release(paused, { removeCow: false }).catch((error) =>
-      this.options.logger?.warn({ sandboxId, err: error }, 'paused; some resources of the VM are still held and are retried on resume or destroy'),
-    );
-    timer.mark('release');
-    await this.pruneSnapshots(snapshotDir, header, previous?.buildId);
-    this.options.logger?.info({ sandboxId, type, buildId, generations: header.generations.length, steps: timer.steps }, 'sandbox paused');
-    return { snapshotRef: `${sandboxId}/${buildId}`, sizeBytes: await this.diskBytes(paused) };
-  }
-
-  /**
-   * Pauses the vCPUs and writes snapshot `buildId` (vmstate, memfile, header) into `snapshotDir`.
-   * If anything fails after the pause, the files are removed and the vCPUs resumed, so the VM
-   * stays usable; its dirty-page log is then unreliable and the next pause writes a Full.
-   */
-  private async snapshot(meta: VmMeta, snapshotDir: string, type: SnapshotType, parent: SnapshotHeader | null, timer = new StepTimer()): Promise<{ buildId: string; header: SnapshotHeader }> {
-    const client = this.client(meta.vmm!.apiSocket);
     const buildId = ulid().toLowerCase();
-    const written = [`vmstate.${buildId}`, memfileName(buildId)];
-    await client.pause();
-    timer.mark('vcpus paused');
-    try {
-      // The VMM writes into its jail's out dir; the files are checked and moved out of its reach.
-      await client.createSnapshot({ snapshot_path: `${IN_JAIL.outDir}/${written[0]}`, mem_file_path: `${IN_JAIL.outDir}/${written[1]}`, snapshot_type: type });
-      await this.collectSnapshotFiles(meta.sandboxId, written, snapshotDir);
-      timer.mark('snapshot');
-      const header = await this.memory.record(snapshotDir, buildId, type, meta.spec.memoryMb * 1024 * 1024, parent);
-      timer.mark('header');
-      return { buildId, header };
-    } catch (error) {
-      return this.abandonSnapshot(meta, snapshotDir, buildId, error);
-    }
+    const previous = meta.snapshot;
+    let header: SnapshotHeader | undefined;
+    let paused: VmMeta | undefined;
+    await save(
+      PAUSE_ORDER,
+      {
+        ...this.vcpuParts(meta),
+        'snapshot memory': this.memoryPart(meta, snapshotDir, buildId, type, parent, (h) => (header = h)),
+        // The disk is the CoW file, which the paused sandbox keeps as it is.
+        'snapshot disk': { run: async () => undefined },
+        record: {
+          run: async () => {
+            paused = { ...meta, state: 'paused', snapshot: { buildId, generations: header!.generations.length }, diffable: false };
+            await this.writeMeta(paused);
+            this.sandboxes.set(sandboxId, paused);
+          },
+        },
+        release: {
+          run: async () => {
+            await this.release(paused!, { removeCow: false }).catch((error) =>
+              this.options.logger?.warn({ sandboxId, err: error }, 'paused; some resources of the VM are still held and are retried on resume or destroy'),
+            );
+            await this.pruneSnapshots(snapshotDir, header!, previous?.buildId);
+          },
+        },
+      },
+      { checkpoint: (step) => this.saveCheckpoint('pause', step, timer) },
+    );
+    timer.begin(undefined);
+    this.options.logger?.info({ sandboxId, type, buildId, generations: header!.generations.length, steps: timer.steps }, 'sandbox paused');
+    return { snapshotRef: `${sandboxId}/${buildId}`, sizeBytes: await this.diskBytes(paused!) };
   }
 
   /**
-   * Undoes a snapshot that will not be used: removes its files and resumes the vCPUs, so the VM
-   * stays usable; its dirty-page log no longer matches its chain, so the next pause is a Full.
-   * Rethrows `cause`.
+   * Freeze and thaw of a save: the VM's vCPUs paused and resumed. A thaw after a snapshot (a
+   * failed pause, a template) leaves Firecracker's dirty-page log unrelated to the sandbox's
+   * chain, so the next pause writes a Full.
    */
-  private async abandonSnapshot(meta: VmMeta, snapshotDir: string, buildId: string, cause: unknown): Promise<never> {
-    const names = [`vmstate.${buildId}`, memfileName(buildId), headerFileName(buildId)];
-    const outDir = hostPathInJail(this.sandboxDir(meta.sandboxId), IN_JAIL.outDir);
-    await Promise.all([...names.map((f) => rm(join(snapshotDir, f), { force: true })), ...names.map((f) => rm(join(outDir, f), { force: true }))]);
-    try {
-      await this.client(meta.vmm!.apiSocket).resume();
-    } catch (resumeError) {
-      throw new AggregateError([cause, resumeError], `snapshot failed (${(cause as Error).message}) and the VM could not be resumed (${(resumeError as Error).message})`);
-    }
-    if (meta.diffable) {
-      meta.diffable = false;
-      await this.writeMeta(meta).catch(() => undefined);
-    }
-    throw cause;
-  }
-
-  /**
-   * Moves snapshot files the VMM wrote into its jail's out dir to `target` (root's, out of its
-   * reach). The VMM is not trusted with host paths: only a regular file with one link is taken
-   * (never a symlink or a link to another file), checked again once it can no longer be swapped,
-   * and made root's: vmstate readable (the next VMM, under another id, loads it), memory not.
-   */
-  private async collectSnapshotFiles(sandboxId: string, names: string[], target: string): Promise<void> {
-    const outDir = hostPathInJail(this.sandboxDir(sandboxId), IN_JAIL.outDir);
-    const plainFile = async (path: string) => {
-      const s = await lstat(path);
-      if (!s.isFile() || s.nlink !== 1) throw new Error(`the VMM left ${path} as something other than a plain file`);
+  private vcpuParts(meta: VmMeta): Pick<SaveParts, 'freeze' | 'thaw'> {
+    const booted = this.bootedOf(meta);
+    return {
+      freeze: { run: () => this.driver.freeze(booted) },
+      thaw: {
+        run: async () => {
+          await this.driver.thaw(booted);
+          if (meta.diffable) {
+            meta.diffable = false;
+            await this.writeMeta(meta).catch(() => undefined);
+          }
+        },
+      },
     };
-    for (const name of names) {
-      const from = join(outDir, name);
-      const to = join(target, name);
-      await plainFile(from);
-      await rename(from, to);
-      try {
-        await plainFile(to);
-        await chown(to, 0, 0);
-        await chmod(to, name.startsWith('vmstate.') ? 0o644 : 0o600);
-      } catch (error) {
-        await rm(to, { force: true });
-        throw error;
-      }
-    }
+  }
+
+  /** Snapshot `buildId` of the frozen VM's memory into `target`; undone by removing its files. */
+  private memoryPart(meta: VmMeta, target: string, buildId: string, type: SnapshotType, parent: SnapshotHeader | null, written: (header: SnapshotHeader) => void): SavePart {
+    const dir = this.sandboxDir(meta.sandboxId);
+    return {
+      run: async () => written(await this.driver.snapshotMemory(this.bootedOf(meta), dir, { target, buildId, type, parent, sizeBytes: meta.spec.memoryMb * 1024 * 1024 })),
+      undo: () => discardSnapshotFiles(dir, target, buildId),
+    };
+  }
+
+  private bootedOf(meta: VmMeta): FirecrackerBooted {
+    return { vmm: meta.vmm!, pageServed: meta.pageServed, pageServer: meta.pageServer, memfileDir: meta.memfileDir };
+  }
+
+  /** The failure-injection hook before each step of a save, and the step's duration for the log. */
+  private async saveCheckpoint(op: 'pause' | 'template', step: SaveStepName, timer: StepTimer): Promise<void> {
+    timer.begin(step);
+    await this.options.checkpoint?.(`${op}:${step}`);
   }
 
   async resume(spec: SandboxSpec, snapshotRef: string): Promise<RuntimeSandbox> {
-    assertId(spec.sandboxId);
+    requireSandboxId(spec.sandboxId);
     const meta = this.sandboxes.get(spec.sandboxId) ?? (await this.readMeta(spec.sandboxId));
     if (!meta || meta.state !== 'paused' || !meta.snapshot) throw new WrennError(ErrorCode.InvalidState, `sandbox ${spec.sandboxId} has no paused snapshot on this host`);
     if (snapshotRef !== `${spec.sandboxId}/${meta.snapshot.buildId}`) {
@@ -419,27 +399,31 @@ export class FirecrackerRuntime implements SandboxRuntime {
    * taken while the vCPUs are paused (so disk and memory agree), then the VM resumes.
    */
   async createTemplate(sandboxId: string, templateId: string): Promise<{ sizeBytes: number }> {
-    if (!TEMPLATE_ID.test(templateId)) throw new WrennError(ErrorCode.ValidationFailed, `"${templateId}" is not a template id`);
+    requireTemplateId(templateId);
     const meta = await this.running(sandboxId);
     const target = this.templateDir(templateId);
     if (existsSync(target)) throw new WrennError(ErrorCode.TemplateExists, `template ${templateId} already exists on this host`);
     const tmp = `${target}.tmp-${ulid().toLowerCase()}`;
     await mkdir(tmp, { recursive: true });
+    const buildId = ulid().toLowerCase();
     try {
-      const { buildId } = await this.snapshot(meta, tmp, 'Full', null);
-      const client = this.client(meta.vmm!.apiSocket);
-      try {
-        await this.options.rootfs.flatten(meta.rootfs!, join(tmp, TEMPLATE_ROOTFS));
-      } finally {
-        await client.resume();
-        // Firecracker restarted its dirty-page log at this snapshot, which is not the sandbox's.
-        meta.diffable = false;
-        await this.writeMeta(meta);
-      }
-      const t: TemplateMeta = { templateId, buildId, envdAccessToken: meta.envdAccessToken, vcpus: meta.spec.vcpus, memoryMb: meta.spec.memoryMb, createdAt: new Date().toISOString() };
-      // It names a live envd's token: root's alone.
-      await writeFile(join(tmp, TEMPLATE_META), JSON.stringify(t), { mode: 0o600 });
-      await rename(tmp, target);
+      await save(
+        TEMPLATE_ORDER,
+        {
+          ...this.vcpuParts(meta),
+          'snapshot memory': this.memoryPart(meta, tmp, buildId, 'Full', null, () => undefined),
+          'snapshot disk': { run: async () => void (await this.options.rootfs.flatten(meta.rootfs!, join(tmp, TEMPLATE_ROOTFS))) },
+          record: {
+            run: async () => {
+              const t: TemplateMeta = { templateId, buildId, envdAccessToken: meta.envdAccessToken, vcpus: meta.spec.vcpus, memoryMb: meta.spec.memoryMb, createdAt: new Date().toISOString() };
+              // It names a live envd's token: root's alone.
+              await writeFile(join(tmp, TEMPLATE_META), JSON.stringify(t), { mode: 0o600 });
+              await rename(tmp, target);
+            },
+          },
+        },
+        { checkpoint: (step) => this.saveCheckpoint('template', step, new StepTimer()) },
+      );
       return { sizeBytes: await dirBytes(target) };
     } catch (error) {
       await rm(tmp, { recursive: true, force: true });
@@ -448,13 +432,13 @@ export class FirecrackerRuntime implements SandboxRuntime {
   }
 
   async deleteTemplate(templateId: string): Promise<void> {
-    if (!TEMPLATE_ID.test(templateId)) throw new WrennError(ErrorCode.ValidationFailed, `"${templateId}" is not a template id`);
+    requireTemplateId(templateId);
     // Running sandboxes keep the files they opened (loop device, page server mappings).
     await rm(this.templateDir(templateId), { recursive: true, force: true });
   }
 
   private async readTemplate(templateId: string): Promise<TemplateMeta> {
-    if (!TEMPLATE_ID.test(templateId)) throw new WrennError(ErrorCode.ValidationFailed, `"${templateId}" is not a template id`);
+    requireTemplateId(templateId);
     try {
       return JSON.parse(await readFile(join(this.templateDir(templateId), TEMPLATE_META), 'utf8')) as TemplateMeta;
     } catch {
@@ -465,7 +449,7 @@ export class FirecrackerRuntime implements SandboxRuntime {
   // ---------------------------------------------------------------- destroy and queries
 
   async destroy(sandboxId: string): Promise<void> {
-    assertId(sandboxId);
+    requireSandboxId(sandboxId);
     const dir = this.sandboxDir(sandboxId);
     const meta = this.sandboxes.get(sandboxId) ?? (await this.readMeta(sandboxId));
     const errors: Error[] = [];
@@ -644,12 +628,8 @@ export class FirecrackerRuntime implements SandboxRuntime {
 
   // ---------------------------------------------------------------- helpers
 
-  private client(apiSocket: string) {
-    return this.driver.client(apiSocket);
-  }
-
   private async running(sandboxId: string): Promise<VmMeta> {
-    assertId(sandboxId);
+    requireSandboxId(sandboxId);
     const meta = this.sandboxes.get(sandboxId);
     if (!meta) throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${sandboxId} is not on this host`);
     if (meta.state !== 'running' || !meta.vmm || !(await isVmmAlive(meta.vmm))) {
@@ -704,9 +684,6 @@ class StepTimer {
   }
 }
 
-function assertId(id: string): void {
-  if (!isSandboxId(id)) throw new WrennError(ErrorCode.ValidationFailed, `"${id}" is not a sandbox id`);
-}
 
 /** Bytes allocated on disk by the files directly in `dir` (sparse files count what they hold). */
 async function dirBytes(dir: string): Promise<number> {
