@@ -1,4 +1,4 @@
-import { ErrorCode, ENVD_PORT, isSandboxId, isTemplateId, SandboxSpec, WrennError } from '@wrenn/contracts';
+import { ErrorCode, ENVD_PORT, isSandboxId, SandboxSpec, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,14 +12,15 @@ import { initEnvdAccessToken, newEnvdAccessToken } from '../../envd-client/envd-
 import { diskUsedBytes, imageAllocatedBytes, unmountDiskImage } from '../../rootfs/disk-image';
 import { DiskOverlayRootfs, DiskOverlaySource, writeIdentityFiles } from '../../rootfs/disk-overlay.rootfs';
 import { OverlayStore } from '../../rootfs/overlay.store';
-import { SnapshotMeta, SnapshotStore } from '../../rootfs/snapshot.store';
-import { TemplateMeta, TemplateStore } from '../../rootfs/template.store';
+import { SaveStore, SNAPSHOTS, SnapshotMeta, TEMPLATES, TemplateMeta } from '../../rootfs/saves.store';
 import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../../runtime/sandbox-runtime';
 import { snapshotRefFor } from '../../runtime/snapshot-ref';
 import { isSameProcess, signal, waitReaped } from '../../runtime/namespace/proc';
 import { IdRanges } from '../../ids/id-ranges';
 import { DEFAULT_ID_BASE, IDS_PER_SANDBOX, overlappingHostIds } from '../../runtime/namespace/sandbox-hardening';
 import { NamespaceBooted, NamespaceDriver, NamespaceRoot } from '../../runtime/namespace/namespace.driver';
+import { requireSandboxId, requireTemplateId } from '../require-ids';
+import { PAUSE_ORDER, save, SaveParts, SaveStepName, TEMPLATE_ORDER } from '../save';
 import { start, StartResources, StartState, StartStepName, teardown } from '../lifecycle';
 
 export interface NamespaceRuntimeOptions {
@@ -57,14 +58,7 @@ export interface NamespaceRuntimeOptions {
 }
 
 /** Steps of the lifecycle operations, in order, as the checkpoint hook sees them. */
-export type LifecycleStep =
-  | `start:${StartStepName}`
-  | 'pause:frozen'
-  | 'pause:snapshot-begun'
-  | 'pause:killed'
-  | 'pause:committed'
-  | 'template:frozen'
-  | 'template:copied';
+export type LifecycleStep = `start:${StartStepName}` | `pause:${SaveStepName}` | `template:${SaveStepName}`;
 
 /** What a sandbox leaves on disk; its presence marks the sandbox complete. */
 interface SandboxMeta {
@@ -110,8 +104,9 @@ export class NamespaceRuntime implements SandboxRuntime {
   private readonly warm: SandboxMeta[] = [];
   private warming: Promise<void> | undefined;
   private stopped = false;
-  private readonly snapshots: SnapshotStore;
-  private readonly templates: TemplateStore;
+  /** Paused sandboxes' files (snapshots) and templates' layers: one store, one instance per kind. */
+  private readonly snapshots: SaveStore<SnapshotMeta>;
+  private readonly templates: SaveStore<TemplateMeta>;
   /** Paused sandboxes: their snapshot's meta, by sandbox id. */
   private readonly paused = new Map<string, SnapshotMeta>();
   /** Creates and resumes in progress per template: a template in use must not be deleted under them. */
@@ -140,8 +135,8 @@ export class NamespaceRuntime implements SandboxRuntime {
       driver: this.driver,
       envd: options.envd ? new EnvdSessionOpener({ timeoutMs: options.envd.healthTimeoutMs ?? 10_000 }) : undefined,
     };
-    this.snapshots = new SnapshotStore(join(options.stateDir, 'snapshots'));
-    this.templates = new TemplateStore(join(options.stateDir, 'templates'));
+    this.snapshots = new SaveStore(join(options.stateDir, 'snapshots'), SNAPSHOTS);
+    this.templates = new SaveStore(join(options.stateDir, 'templates'), TEMPLATES);
   }
 
   private async checkpoint(step: LifecycleStep): Promise<void> {
@@ -212,7 +207,7 @@ export class NamespaceRuntime implements SandboxRuntime {
   }
 
   async create(spec: SandboxSpec): Promise<RuntimeSandbox> {
-    assertId(spec.sandboxId);
+    requireSandboxId(spec.sandboxId);
     if (existsSync(this.sandboxDir(spec.sandboxId)) || this.paused.has(spec.sandboxId)) {
       throw new WrennError(ErrorCode.SandboxExists, `sandbox ${spec.sandboxId} already exists on this host`);
     }
@@ -240,7 +235,7 @@ export class NamespaceRuntime implements SandboxRuntime {
       // The in-memory list, not the disk: a delete takes a template out of it before its files go.
       const template = this.templateMetas.get(templateId);
       if (!template) throw new WrennError(ErrorCode.TemplateNotFound, `template ${templateId} is not on this host`);
-      const meta = await this.build({ ...spec, templateId }, this.sandboxDir(spec.sandboxId), { lower: this.templates.stack(template) });
+      const meta = await this.build({ ...spec, templateId }, this.sandboxDir(spec.sandboxId), { lower: [this.templates.files(template.templateId), ...template.lower] });
       this.sandboxes.set(spec.sandboxId, meta);
       return { sandboxId: spec.sandboxId, pid: meta.initPid, dir: meta.dir };
     });
@@ -376,7 +371,7 @@ export class NamespaceRuntime implements SandboxRuntime {
 
   /** Destroys a sandbox, running or paused: processes, network, cgroups, files and snapshot. */
   async destroy(sandboxId: string): Promise<void> {
-    assertId(sandboxId);
+    requireSandboxId(sandboxId);
     const errors: Error[] = [];
     await this.destroyRunning(sandboxId).catch((error: Error) => errors.push(error));
     await this.snapshots
@@ -461,9 +456,10 @@ export class NamespaceRuntime implements SandboxRuntime {
   }
 
   /**
-   * Pause: freeze (the stop-the-world point) → snapshot begun (its meta, no files yet) → every
-   * process killed where it stood → the upper dir moved into the snapshot (a rename, no copy) →
-   * snapshot complete → network slot, cgroups and the sandbox dir released.
+   * Pause, in the lifecycle's order (sandbox/save.ts): freeze (the stop-the-world point) →
+   * snapshot memory (none is kept: the snapshot begins with its record only) → snapshot disk
+   * (every process killed where it stood, the disk unmounted and moved into the snapshot: a
+   * rename, no copy) → record (the snapshot complete) → release (slot, cgroups, sandbox dir).
    *
    * Before the kill, any failure thaws the sandbox and it carries on as if nothing happened.
    * From the kill on, the user's files are only ever moved: a failure leaves them in the sandbox
@@ -471,7 +467,7 @@ export class NamespaceRuntime implements SandboxRuntime {
    * snapshot from wherever they are. Running processes do not survive a pause; files do.
    */
   async pause(sandboxId: string): Promise<{ snapshotRef: string; sizeBytes: number }> {
-    assertId(sandboxId);
+    requireSandboxId(sandboxId);
     const done = this.paused.get(sandboxId);
     if (done) {
       // A retry: the snapshot is made; release whatever an earlier attempt could not.
@@ -481,51 +477,68 @@ export class NamespaceRuntime implements SandboxRuntime {
     const meta = this.sandboxes.get(sandboxId) ?? (await this.readMeta(sandboxId));
     if (meta && !(await isSameProcess(meta.initPid, meta.initStart)) && existsSync(this.snapshots.partialDir(sandboxId))) {
       // An earlier attempt got past its kill: finish it.
-      return this.finishPause(sandboxId, meta);
+      return this.savePause(sandboxId, meta, 'snapshot disk');
     }
-    const live = await this.live(sandboxId);
-    const cgroups = this.options.cgroups;
-    try {
-      await cgroups.freeze(sandboxId);
-      await this.checkpoint('pause:frozen');
-      await this.snapshots.begin({
-        sandboxId,
-        snapshotRef: snapshotRefFor(sandboxId),
-        spec: live.spec,
-        lower: live.lower ?? [live.imageDir],
-        templateId: live.spec.templateId,
-        sizeBytes: 0,
-        pausedAt: new Date().toISOString(),
-      });
-      await this.checkpoint('pause:snapshot-begun');
-    } catch (error) {
-      const undo: unknown[] = [];
-      await this.snapshots.abort(sandboxId).catch((e) => undo.push(e));
-      await cgroups.thaw(sandboxId).catch((e) => undo.push(e));
-      if (undo.length) throw new AggregateError([error, ...undo], `pause failed (${(error as Error).message}) and could not be undone`);
-      throw error;
-    }
-    return this.finishPause(sandboxId, live);
+    return this.savePause(sandboxId, await this.live(sandboxId));
   }
 
-  /** From the point of no return to a complete snapshot and every resource released. Re-runnable. */
-  private async finishPause(sandboxId: string, meta: SandboxMeta): Promise<{ snapshotRef: string; sizeBytes: number }> {
+  /** The pause's steps (from `from` on: the completion of one cut short after its kill). */
+  private async savePause(sandboxId: string, meta: SandboxMeta, from?: SaveStepName): Promise<{ snapshotRef: string; sizeBytes: number }> {
     const cgroups = this.options.cgroups;
-    // Frozen processes take the SIGKILL with them when thawed, before running another instruction.
-    // The supervisor (unshare, outside the pid namespace) is spared: it reaps the init and exits.
-    await cgroups.killAll(sandboxId, [meta.supervisorPid]);
-    // A retry may find the cgroup already gone with the processes: nothing left to thaw.
-    await cgroups.thaw(sandboxId).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
-    if (!(await waitReaped(meta.initPid, meta.initStart, 5000))) throw new Error(`pid ${meta.initPid} of ${sandboxId} survived SIGKILL`);
-    await this.checkpoint('pause:killed');
-    await this.unmountDisk(meta.dir);
-    const snapshot = await this.snapshots.commit(sandboxId, this.overlay.layout(meta.dir).image, imageAllocatedBytes);
-    this.paused.set(sandboxId, snapshot);
-    await this.checkpoint('pause:committed');
-    await this.releaseAfterPause(sandboxId, meta);
-    return { snapshotRef: snapshot.snapshotRef, sizeBytes: snapshot.sizeBytes };
+    let snapshot: SnapshotMeta | undefined;
+    await save(
+      PAUSE_ORDER,
+      {
+        ...this.freezerParts(sandboxId),
+        'snapshot memory': {
+          run: () =>
+            this.snapshots.begin(sandboxId, {
+              sandboxId,
+              snapshotRef: snapshotRefFor(sandboxId),
+              spec: meta.spec,
+              lower: meta.lower ?? [meta.imageDir],
+              templateId: meta.spec.templateId,
+              sizeBytes: 0,
+              pausedAt: new Date().toISOString(),
+            }),
+          undo: () => this.snapshots.abort(sandboxId),
+        },
+        'snapshot disk': {
+          final: true,
+          run: async () => {
+            // Frozen processes take the SIGKILL with them when thawed, before running another
+            // instruction. The supervisor (unshare, outside the pid namespace) is spared: it
+            // reaps the init and exits.
+            await cgroups.killAll(sandboxId, [meta.supervisorPid]);
+            // A retry may find the cgroup already gone with the processes: nothing left to thaw.
+            await cgroups.thaw(sandboxId).catch((error: NodeJS.ErrnoException) => {
+              if (error.code !== 'ENOENT') throw error;
+            });
+            if (!(await waitReaped(meta.initPid, meta.initStart, 5000))) throw new Error(`pid ${meta.initPid} of ${sandboxId} survived SIGKILL`);
+            if (this.snapshots.hasPartialFiles(sandboxId)) return;
+            await this.unmountDisk(meta.dir);
+            await this.snapshots.takeFiles(sandboxId, this.overlay.layout(meta.dir).image);
+          },
+        },
+        record: {
+          run: async () => {
+            snapshot = await this.snapshots.commit(sandboxId, undefined, imageAllocatedBytes);
+            this.paused.set(sandboxId, snapshot);
+          },
+        },
+        release: { run: () => this.releaseAfterPause(sandboxId, meta) },
+      },
+      { checkpoint: (step) => this.checkpoint(`pause:${step}`), from },
+    );
+    return { snapshotRef: snapshot!.snapshotRef, sizeBytes: snapshot!.sizeBytes };
+  }
+
+  /** Freeze and thaw of a save: the cgroup freezer stops every process of the sandbox where it stands. */
+  private freezerParts(sandboxId: string): Pick<SaveParts, 'freeze' | 'thaw'> {
+    return {
+      freeze: { run: () => this.options.cgroups.freeze(sandboxId) },
+      thaw: { run: () => this.options.cgroups.thaw(sandboxId) },
+    };
   }
 
   /** Network slot, cgroups, mounts and the sandbox dir of a sandbox whose snapshot is complete. */
@@ -536,7 +549,7 @@ export class NamespaceRuntime implements SandboxRuntime {
     const { image } = this.overlay.layout(dir);
     if (existsSync(image)) {
       await this.unmountDisk(dir);
-      await this.snapshots.restoreDisk(sandboxId, image);
+      await this.snapshots.restoreFiles(sandboxId, image);
     }
     this.sandboxes.delete(sandboxId);
     await this.teardown(sandboxId, dir, meta);
@@ -550,7 +563,7 @@ export class NamespaceRuntime implements SandboxRuntime {
    * with. On failure the files go back into the snapshot, which stays as it was.
    */
   async resume(spec: SandboxSpec, snapshotRef: string): Promise<RuntimeSandbox> {
-    assertId(spec.sandboxId);
+    requireSandboxId(spec.sandboxId);
     const id = spec.sandboxId;
     if (snapshotRef !== snapshotRefFor(id)) throw new WrennError(ErrorCode.ValidationFailed, `"${snapshotRef}" is not the snapshot of ${id}`);
     const running = this.sandboxes.get(id);
@@ -563,7 +576,7 @@ export class NamespaceRuntime implements SandboxRuntime {
     return this.usingTemplate(snapshot.templateId, async () => {
       const meta = await this.build({ ...spec, templateId: snapshot.templateId }, this.sandboxDir(id), {
         lower: snapshot.lower,
-        restoreDisk: this.snapshots.disk(id),
+        restoreDisk: this.snapshots.files(id),
       });
       this.sandboxes.set(id, meta);
       this.paused.delete(id);
@@ -595,8 +608,8 @@ export class NamespaceRuntime implements SandboxRuntime {
    * a template-derived sandbox keeps its parent's files.
    */
   async createTemplate(sandboxId: string, templateId: string, name?: string): Promise<{ sizeBytes: number }> {
-    assertId(sandboxId);
-    if (!isTemplateId(templateId)) throw new WrennError(ErrorCode.ValidationFailed, `"${templateId}" is not a template id`);
+    requireSandboxId(sandboxId);
+    requireTemplateId(templateId);
     const existing = this.templateMetas.get(templateId) ?? (await this.templates.read(templateId));
     if (existing) {
       if (existing.sourceSandboxId === sandboxId) return { sizeBytes: existing.sizeBytes }; // a retry
@@ -604,15 +617,6 @@ export class NamespaceRuntime implements SandboxRuntime {
     }
     if (this.paused.has(sandboxId)) throw new WrennError(ErrorCode.InvalidState, `sandbox ${sandboxId} is paused; templates are made from running sandboxes`);
     const meta = await this.live(sandboxId);
-    const cgroups = this.options.cgroups;
-    let partial: string;
-    try {
-      await cgroups.freeze(sandboxId);
-      await this.checkpoint('template:frozen');
-      partial = await this.templates.copyLayer(templateId, this.overlay.layout(meta.dir).upper);
-    } finally {
-      await cgroups.thaw(sandboxId);
-    }
     const template: TemplateMeta = {
       templateId,
       name,
@@ -622,22 +626,36 @@ export class NamespaceRuntime implements SandboxRuntime {
       sizeBytes: 0,
       createdAt: new Date().toISOString(),
     };
-    try {
-      await this.checkpoint('template:copied');
-      template.sizeBytes = await diskUsageBytes(join(partial, 'layer'));
-    } catch (error) {
-      await rm(partial, { recursive: true, force: true }).catch(() => undefined);
-      throw error;
-    }
-    await this.templates.commit(partial, template);
-    this.templateMetas.set(templateId, template);
-    return { sizeBytes: template.sizeBytes };
+    let saved: TemplateMeta | undefined;
+    await save(
+      TEMPLATE_ORDER,
+      {
+        ...this.freezerParts(sandboxId),
+        // A template keeps no memory: sandboxes from it start their programs afresh.
+        'snapshot memory': { run: async () => undefined },
+        'snapshot disk': {
+          run: async () => {
+            await this.templates.begin(templateId, template);
+            await this.templates.copyFiles(templateId, this.overlay.layout(meta.dir).upper);
+          },
+          undo: () => this.templates.abort(templateId),
+        },
+        record: {
+          run: async () => {
+            saved = await this.templates.commit(templateId, undefined, diskUsageBytes);
+            this.templateMetas.set(templateId, saved);
+          },
+        },
+      },
+      { checkpoint: (step) => this.checkpoint(`template:${step}`) },
+    );
+    return { sizeBytes: saved!.sizeBytes };
   }
 
   /** Removes a template's files unless a running or paused sandbox (or another template) stands on them. */
   async deleteTemplate(templateId: string): Promise<void> {
-    if (!isTemplateId(templateId)) throw new WrennError(ErrorCode.ValidationFailed, `"${templateId}" is not a template id`);
-    const layer = this.templates.layer(templateId);
+    requireTemplateId(templateId);
+    const layer = this.templates.files(templateId);
     const sandboxes = [...this.sandboxes.values()].filter((m) => m.lower?.includes(layer)).map((m) => m.sandboxId);
     const paused = [...this.paused.values()].filter((m) => m.lower.includes(layer)).map((m) => m.sandboxId);
     const templates = [...this.templateMetas.values()].filter((t) => t.lower.includes(layer)).map((t) => t.templateId);
@@ -677,8 +695,8 @@ export class NamespaceRuntime implements SandboxRuntime {
     }
     // Templates and snapshots before the dead are removed: a dead sandbox's dir may hold the
     // files of a pause or a resume that was cut short, and those are put back in their snapshot.
-    const templates = await this.templates.recover();
-    for (const t of templates.templates) this.templateMetas.set(t.templateId, t);
+    const templates = await this.templates.recoverCopies();
+    for (const t of templates.saves) this.templateMetas.set(t.templateId, t);
     if (templates.removed.length) this.options.logger?.warn({ removed: templates.removed }, 'removed half-made templates');
     for (const id of await this.recoverSnapshots()) {
       // Paused now: what is left of it goes with the dead (its slot once the network is recovered).
@@ -726,7 +744,8 @@ export class NamespaceRuntime implements SandboxRuntime {
    */
   private async recoverSnapshots(): Promise<string[]> {
     const pausedNow: string[] = [];
-    const { complete, partial } = await this.snapshots.scan();
+    const { complete, partial, deleting } = await this.snapshots.scan();
+    for (const id of deleting) await this.snapshots.finishRemoval(id);
     // A dead sandbox's disk image, unmounted (a mount outlives the agent, not the sandbox's use of it).
     const deadDisk = async (id: string) => {
       const meta = await this.readMeta(id);
@@ -775,7 +794,7 @@ export class NamespaceRuntime implements SandboxRuntime {
     for (const id of complete) {
       const meta = await this.snapshots.read(id);
       if (!meta) continue;
-      if (!existsSync(this.snapshots.disk(id))) {
+      if (!existsSync(this.snapshots.files(id))) {
         if (this.sandboxes.has(id)) {
           await this.snapshots.remove(id).catch(() => undefined); // its resume finished
           continue;
@@ -786,7 +805,7 @@ export class NamespaceRuntime implements SandboxRuntime {
           await this.snapshots.remove(id).catch(() => undefined);
           continue;
         }
-        await this.snapshots.restoreDisk(id, disk);
+        await this.snapshots.restoreFiles(id, disk);
       }
       if (this.sandboxes.has(id)) {
         this.options.logger?.warn({ sandboxId: id }, 'a running sandbox also has a snapshot; the snapshot is kept aside');
@@ -806,7 +825,7 @@ export class NamespaceRuntime implements SandboxRuntime {
   }
 
   private async live(sandboxId: string): Promise<SandboxMeta> {
-    assertId(sandboxId);
+    requireSandboxId(sandboxId);
     const meta = this.sandboxes.get(sandboxId);
     if (!meta || !(await isSameProcess(meta.initPid, meta.initStart))) {
       throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${sandboxId} is not running on this host`);
@@ -840,9 +859,6 @@ function setHostname(initPid: number, name: string): Promise<void> {
   });
 }
 
-function assertId(id: string): void {
-  if (!isSandboxId(id)) throw new WrennError(ErrorCode.ValidationFailed, `"${id}" is not a sandbox id`);
-}
 
 type NsSlot = SandboxNetwork & { nameservers: string[] };
 type NsRoot = NamespaceRoot & { image: string };
