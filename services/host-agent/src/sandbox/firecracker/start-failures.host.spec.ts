@@ -18,7 +18,7 @@ import { FirecrackerRuntime as FirecrackerSandboxes } from './firecracker-sandbo
  * envd's health is taken as given.
  */
 describeStartFailures(
-  'firecracker driver (stand-in VMM): a failure at every start step leaks nothing (root, kernel)',
+  'firecracker driver (stand-in VMM): a failure at every start (and undoable pause) step leaks nothing (root, kernel)',
   async (failures) => {
     const agentKey = `j${Math.random().toString(36).slice(2, 6)}`;
     // Short: the VMM's API socket lives below it, and a Unix socket path has 107 bytes.

@@ -7,7 +7,7 @@ import { NamespaceRuntime } from './namespace-sandboxes';
 
 const IMAGE_DIR = process.env.WRENN_IMAGE_DIR ?? '/var/lib/wrenn/images';
 
-describeStartFailures('namespace driver: a failure at every start step leaks nothing (root, kernel)', async (failures) => {
+describeStartFailures('namespace driver: a failure at every start (and undoable pause) step leaks nothing (root, kernel)', async (failures) => {
   const agentKey = `i${Math.random().toString(36).slice(2, 6)}`;
   const stateDir = await mkdtemp('/tmp/wrenn-nssf-');
   // Made on the first range taken: there from the start, so only the ranges in it are compared.
@@ -31,6 +31,8 @@ describeStartFailures('namespace driver: a failure at every start step leaks not
     agentKey,
     stateDir,
     spec: (sandboxId) => ({ sandboxId, teamId: 't', template: 'base', vcpus: 1, memoryMb: 128 }),
+    // Its processes are killed before its disk is moved into the snapshot.
+    finalPauseStep: 'snapshot disk',
     close: async () => {
       for (const id of [...(await runtime.list()), ...(await runtime.listPaused())]) await runtime.destroy(id).catch(() => undefined);
       await runtime.shutdown();
