@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PAUSE_ORDER, save, SaveParts, SaveStepName, TEMPLATE_ORDER } from './save';
+import type { SandboxDriver } from '../runtime/driver';
+import { freezeParts, PAUSE_ORDER, save, SaveParts, SaveStepName, TEMPLATE_ORDER } from './save';
 
 /** Parts that log what they do; `fail` makes that step's run throw, `final` marks steps that cannot be undone. */
 function recorder(o: { fail?: SaveStepName; final?: SaveStepName[] } = {}) {
@@ -50,6 +51,18 @@ describe('save (pause and snapshot-to-template)', () => {
     const { log, parts } = recorder({ fail: 'record' });
     await assert.rejects(save(TEMPLATE_ORDER, parts), /record failed/);
     assert.deepEqual(log, ['freeze', 'snapshot memory', 'snapshot disk', 'thaw', 'undo snapshot disk', 'undo snapshot memory']);
+  });
+
+  it("freezes through the driver when it can (a microVM's vCPUs), else through the sandbox's cgroup", async () => {
+    const log: string[] = [];
+    const cgroups = { freeze: async (n: string) => void log.push(`cgroup freeze ${n}`), thaw: async (n: string) => void log.push(`cgroup thaw ${n}`) };
+    const vm = { freeze: async (b: string) => void log.push(`vcpus paused ${b}`), thaw: async (b: string) => void log.push(`vcpus resumed ${b}`) };
+    const driver = (own: object) => own as unknown as SandboxDriver<unknown, string, unknown>;
+    for (const parts of [freezeParts(driver(vm), 'vm', cgroups, 'sb'), freezeParts(driver({}), 'ns', cgroups, 'sb')]) {
+      await parts.freeze.run();
+      await parts.thaw.run();
+    }
+    assert.deepEqual(log, ['vcpus paused vm', 'vcpus resumed vm', 'cgroup freeze sb', 'cgroup thaw sb']);
   });
 
   it('nothing is unwound once a final step has begun, nor once the save is recorded', async () => {

@@ -1,4 +1,5 @@
 import { CleanupStack } from '../cleanup/cleanup-stack';
+import type { SandboxDriver } from '../runtime/driver';
 
 /**
  * The order in which a running sandbox is saved, once for every runtime: paused (a snapshot, to
@@ -39,6 +40,25 @@ export interface SaveOptions {
   checkpoint?: (step: SaveStepName) => void | Promise<void>;
   /** Runs the order from this step on: the completion of a save cut short at a final step. */
   from?: SaveStepName;
+}
+
+/**
+ * Freeze and thaw of a save: the driver's own when it has them (a microVM's vCPUs: the VMM must
+ * keep answering to write the snapshot), else the sandbox's cgroup freezer, which stops every
+ * process of the sandbox where it stands.
+ */
+export function freezeParts<Booted>(
+  // Any root and memory: only freeze and thaw are used.
+  driver: SandboxDriver<any, Booted, any>,
+  booted: Booted,
+  cgroups: { freeze(name: string): Promise<void>; thaw(name: string): Promise<void> },
+  name: string,
+): Pick<SaveParts, 'freeze' | 'thaw'> {
+  if (driver.freeze && driver.thaw) {
+    const { freeze, thaw } = { freeze: driver.freeze.bind(driver), thaw: driver.thaw.bind(driver) };
+    return { freeze: { run: () => freeze(booted) }, thaw: { run: () => thaw(booted) } };
+  }
+  return { freeze: { run: () => cgroups.freeze(name) }, thaw: { run: () => cgroups.thaw(name) } };
 }
 
 /** Runs `order` with the runtime's parts; on a failure unwinds what may be unwound and rethrows. */

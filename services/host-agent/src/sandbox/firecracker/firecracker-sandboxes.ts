@@ -23,7 +23,7 @@ import { DEFAULT_ID_BASE } from '../../runtime/namespace/sandbox-hardening';
 import { VmmJailRequest } from '../../runtime/firecracker/vmm-jail';
 import { isVmmAlive, VmmProcess } from '../../runtime/firecracker/vmm-process';
 import { requireSandboxId, requireTemplateId } from '../require-ids';
-import { PAUSE_ORDER, save, SavePart, SaveParts, SaveStepName, TEMPLATE_ORDER } from '../save';
+import { freezeParts, PAUSE_ORDER, save, SavePart, SaveParts, SaveStepName, TEMPLATE_ORDER } from '../save';
 import { start, StartResources, StartState, StartStepName, teardown } from '../lifecycle';
 
 export interface FirecrackerRuntimeOptions {
@@ -318,12 +318,12 @@ export class FirecrackerRuntime implements SandboxRuntime {
    * chain, so the next pause writes a Full.
    */
   private vcpuParts(meta: VmMeta): Pick<SaveParts, 'freeze' | 'thaw'> {
-    const booted = this.bootedOf(meta);
+    const { freeze, thaw } = freezeParts(this.driver, this.bootedOf(meta), this.options.cgroups, meta.sandboxId);
     return {
-      freeze: { run: () => this.driver.freeze(booted) },
+      freeze,
       thaw: {
         run: async () => {
-          await this.driver.thaw(booted);
+          await thaw.run();
           if (meta.diffable) {
             meta.diffable = false;
             await this.writeMeta(meta).catch(() => undefined);

@@ -20,7 +20,7 @@ import { IdRanges } from '../../ids/id-ranges';
 import { DEFAULT_ID_BASE, IDS_PER_SANDBOX, overlappingHostIds } from '../../runtime/namespace/sandbox-hardening';
 import { NamespaceBooted, NamespaceDriver, NamespaceRoot } from '../../runtime/namespace/namespace.driver';
 import { requireSandboxId, requireTemplateId } from '../require-ids';
-import { PAUSE_ORDER, save, SaveParts, SaveStepName, TEMPLATE_ORDER } from '../save';
+import { freezeParts, PAUSE_ORDER, save, SaveParts, SaveStepName, TEMPLATE_ORDER } from '../save';
 import { start, StartResources, StartState, StartStepName, teardown } from '../lifecycle';
 
 export interface NamespaceRuntimeOptions {
@@ -489,7 +489,7 @@ export class NamespaceRuntime implements SandboxRuntime {
     await save(
       PAUSE_ORDER,
       {
-        ...this.freezerParts(sandboxId),
+        ...this.freezerParts(meta),
         'snapshot memory': {
           run: () =>
             this.snapshots.begin(sandboxId, {
@@ -533,12 +533,10 @@ export class NamespaceRuntime implements SandboxRuntime {
     return { snapshotRef: snapshot!.snapshotRef, sizeBytes: snapshot!.sizeBytes };
   }
 
-  /** Freeze and thaw of a save: the cgroup freezer stops every process of the sandbox where it stands. */
-  private freezerParts(sandboxId: string): Pick<SaveParts, 'freeze' | 'thaw'> {
-    return {
-      freeze: { run: () => this.options.cgroups.freeze(sandboxId) },
-      thaw: { run: () => this.options.cgroups.thaw(sandboxId) },
-    };
+  /** Freeze and thaw of a save (the driver has none of its own: the cgroup freezer). */
+  private freezerParts(meta: SandboxMeta): Pick<SaveParts, 'freeze' | 'thaw'> {
+    const booted = { initPid: meta.initPid, initStart: meta.initStart, supervisorPid: meta.supervisorPid };
+    return freezeParts(this.driver, booted, this.options.cgroups, meta.sandboxId);
   }
 
   /** Network slot, cgroups, mounts and the sandbox dir of a sandbox whose snapshot is complete. */
@@ -630,7 +628,7 @@ export class NamespaceRuntime implements SandboxRuntime {
     await save(
       TEMPLATE_ORDER,
       {
-        ...this.freezerParts(sandboxId),
+        ...this.freezerParts(meta),
         // A template keeps no memory: sandboxes from it start their programs afresh.
         'snapshot memory': { run: async () => undefined },
         'snapshot disk': {
