@@ -15,8 +15,8 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const dist = '../services/host-agent/dist';
-const { FirecrackerRuntime } = require(`${dist}/runtime/firecracker/firecracker.runtime.js`);
-const { SlotTapNetworks } = require(`${dist}/runtime/firecracker/vm-network.js`);
+const { FirecrackerRuntime } = require(`${dist}/sandbox/firecracker/firecracker-sandboxes.js`);
+const { SlotTapNetworks } = require(`${dist}/networking/index.js`);
 const { MemorySnapshots } = require(`${dist}/runtime/firecracker/memory-snapshots.js`);
 const { fakeFirecrackerRuntimeDirs, writeFakeFirecrackerBinary } = require(`${dist}/runtime/firecracker/testing/fake-firecracker-binary.js`);
 const { CgroupManager } = require(`${dist}/cgroups/index.js`);

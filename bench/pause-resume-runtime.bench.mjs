@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const dist = join(here, '../services/host-agent/dist');
-const { NamespaceRuntime } = require(join(dist, 'runtime/namespace/namespace.runtime.js'));
+const { NamespaceRuntime } = require(join(dist, 'sandbox/namespace/namespace-sandboxes.js'));
 const { NetworkManager } = require(join(dist, 'networking/index.js'));
 const { CgroupManager } = require(join(dist, 'cgroups/index.js'));
 const { EnvdClient } = require(join(dist, 'envd-client/envd.client.js'));

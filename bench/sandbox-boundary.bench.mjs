@@ -34,7 +34,11 @@ const pct = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, 
 async function measure(tree) {
   const require = createRequire(join(tree, 'package.json'));
   const dist = join(tree, 'services/host-agent/dist');
-  const { NamespaceRuntime } = require(join(dist, 'runtime/namespace/namespace.runtime.js'));
+  // The namespace runtime's entry point: the lifecycle's since the drivers were split off
+  // (sandbox/namespace), the runtime folder's before (a baseline tree keeps its own).
+  const entry = ['sandbox/namespace/namespace-sandboxes.js', 'runtime/namespace/namespace.runtime.js'].map((p) => join(dist, p)).find((p) => existsSync(p));
+  if (!entry) throw new Error(`no namespace runtime in ${dist}`);
+  const { NamespaceRuntime } = require(entry);
   const { NetworkManager } = require(join(dist, 'networking/index.js'));
   const { CgroupManager } = require(join(dist, 'cgroups/index.js'));
   const { EnvdClient } = require(join(dist, 'envd-client/envd.client.js'));

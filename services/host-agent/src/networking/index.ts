@@ -4,3 +4,4 @@ export * from './slot-allocator';
 export * from './dns';
 export * from './guest-tap';
 export * from './host-addresses';
+export * from './vm-networks';

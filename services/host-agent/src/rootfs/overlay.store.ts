@@ -1,5 +1,5 @@
-import { lstat, mkdir, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 
 export interface OverlayLayout {
   /** The sandbox's disk: a sparse ext4 image (see disk-image.ts). What pause and resume move. */
@@ -33,34 +33,5 @@ export class OverlayStore {
   async prepare(layout: OverlayLayout): Promise<void> {
     await mkdir(layout.merged, { recursive: true, mode: 0o700 });
     await mkdir(layout.stage, { recursive: true, mode: 0o700 });
-  }
-
-  /**
-   * Makes each path (relative to the root) a real directory, and each file path an empty regular
-   * file, in the upper dir — replacing whatever else the sandbox left there (a symlink, a file, a
-   * whiteout, a directory where a file goes). The overlay shows the upper's entry above anything
-   * in a lower layer, so these paths of the merged root then hold no symlink: a sandbox's start
-   * can mount on them without being led outside. Only for a sandbox that is not running.
-   */
-  async ensureMountPoints(upper: string, points: { dirs: string[]; files: string[] }): Promise<void> {
-    const dir = async (rel: string) => {
-      let path = upper;
-      for (const part of rel.split('/').filter(Boolean)) {
-        path = join(path, part);
-        const st = await lstat(path).catch(() => undefined);
-        if (st?.isDirectory()) continue;
-        if (st) await rm(path, { force: true });
-        await mkdir(path, { mode: 0o755 });
-      }
-    };
-    for (const rel of points.dirs) await dir(rel);
-    for (const rel of points.files) {
-      await dir(dirname(rel));
-      const path = join(upper, rel);
-      const st = await lstat(path).catch(() => undefined);
-      if (st?.isFile()) continue;
-      if (st) await rm(path, { force: true, recursive: true });
-      await writeFile(path, '', { flag: 'wx', mode: 0o644 });
-    }
   }
 }

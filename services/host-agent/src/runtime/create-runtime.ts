@@ -5,9 +5,9 @@ import { resolve } from 'node:path';
 import { CgroupManager } from '../cgroups';
 import { addGuestTap, agentKeyFor, NetworkManager } from '../networking';
 import { DmSnapshotStore } from '../rootfs/dm-snapshot.store';
-import { FirecrackerRuntime } from './firecracker/firecracker.runtime';
-import { SlotTapNetworks } from './firecracker/vm-network';
-import { NamespaceRuntime } from './namespace/namespace.runtime';
+import { FirecrackerRuntime } from '../sandbox/firecracker/firecracker-sandboxes';
+import { SlotTapNetworks } from '../networking';
+import { NamespaceRuntime } from '../sandbox/namespace/namespace-sandboxes';
 import { SandboxRuntime } from './sandbox-runtime';
 import { HostProbe, realHostProbe, selectRuntime } from './select-runtime';
 

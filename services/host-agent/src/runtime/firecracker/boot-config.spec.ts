@@ -1,14 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertShape, bootArgs, GUEST_INIT, guestInterface, machineConfig, rootDrive } from './boot-config';
+import { GUEST_NETWORK, guestIpBootArg } from '../../networking';
 
 describe('Firecracker boot configuration', () => {
   it('boots wrenn-init on the root drive with the fixed guest address and the sandbox facts', () => {
-    const args = bootArgs({ sandboxId: 'sb_01abc' }, ['10.0.0.53', '9.9.9.9']).split(' ');
+    const args = bootArgs({ sandboxId: 'sb_01abc' }, ['10.0.0.53', '9.9.9.9'], guestIpBootArg()).split(' ');
     for (const a of ['console=ttyS0', 'reboot=k', 'panic=1', 'pci=off', 'root=/dev/vda', 'rw', `init=${GUEST_INIT}`, 'ip=169.254.0.21::169.254.0.22:255.255.255.252::eth0:off', 'wrenn.hostname=sb_01abc', 'wrenn.dns=10.0.0.53,9.9.9.9']) {
       assert.ok(args.includes(a), a);
     }
-    assert.ok(!bootArgs({ sandboxId: 'sb_x' }, []).includes('wrenn.dns'), 'no empty nameserver list');
+    assert.ok(!bootArgs({ sandboxId: 'sb_x' }, [], guestIpBootArg()).includes('wrenn.dns'), 'no empty nameserver list');
   });
 
   it('tracks dirty pages so a re-pause can write a Diff', () => {
@@ -23,6 +24,6 @@ describe('Firecracker boot configuration', () => {
 
   it('names the root drive by the stable path and the NIC by the slot-independent TAP', () => {
     assert.equal(rootDrive('/run/wrenn/fc-vm').path_on_host, '/run/wrenn/fc-vm/rootfs.ext4');
-    assert.deepEqual(guestInterface(), { iface_id: 'eth0', host_dev_name: 'tap0', guest_mac: '06:00:a9:fe:00:15' });
+    assert.deepEqual(guestInterface(GUEST_NETWORK.tap, GUEST_NETWORK.guestMac), { iface_id: 'eth0', host_dev_name: 'tap0', guest_mac: '06:00:a9:fe:00:15' });
   });
 });

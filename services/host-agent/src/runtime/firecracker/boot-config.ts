@@ -1,5 +1,4 @@
 import { ErrorCode, SandboxSpec, WrennError } from '@wrenn/contracts';
-import { GUEST_NETWORK, guestIpBootArg } from '../../networking';
 import { Drive, MachineConfiguration, NetworkInterface } from './firecracker-api';
 import { ROOTFS_NAME } from './vmm-jail';
 
@@ -11,7 +10,7 @@ export const GUEST_INIT = '/usr/local/sbin/wrenn-init';
  * no PCI probing, the root drive, our init, the fixed guest address (see GUEST_NETWORK) and the
  * platform's facts for wrenn-init (`wrenn.*`).
  */
-export function bootArgs(spec: Pick<SandboxSpec, 'sandboxId'>, nameservers: string[]): string {
+export function bootArgs(spec: Pick<SandboxSpec, 'sandboxId'>, nameservers: string[], ipBootArg: string): string {
   const args = [
     'console=ttyS0',
     'reboot=k',
@@ -20,7 +19,7 @@ export function bootArgs(spec: Pick<SandboxSpec, 'sandboxId'>, nameservers: stri
     'root=/dev/vda',
     'rw',
     `init=${GUEST_INIT}`,
-    guestIpBootArg(),
+    ipBootArg,
     `wrenn.hostname=${spec.sandboxId}`,
   ];
   if (nameservers.length) args.push(`wrenn.dns=${nameservers.join(',')}`);
@@ -48,6 +47,7 @@ export function rootDrive(stableDir: string): Drive {
   return { drive_id: 'rootfs', path_on_host: `${stableDir}/${ROOTFS_NAME}`, is_root_device: true, is_read_only: false, cache_type: 'Unsafe', io_engine: 'Sync' };
 }
 
-export function guestInterface(): NetworkInterface {
-  return { iface_id: 'eth0', host_dev_name: GUEST_NETWORK.tap, guest_mac: GUEST_NETWORK.guestMac };
+/** The guest's eth0 on the slot's TAP (device and MAC as the slot was built with). */
+export function guestInterface(tap: string, mac: string): NetworkInterface {
+  return { iface_id: 'eth0', host_dev_name: tap, guest_mac: mac };
 }

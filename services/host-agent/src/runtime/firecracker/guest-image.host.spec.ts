@@ -6,7 +6,8 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bootArgs } from './boot-config';
-import { IDENTITY_SCRIPT } from './firecracker.runtime';
+import { guestIpBootArg } from '../../networking';
+import { IDENTITY_SCRIPT } from '../../envd-client/envd-session';
 import { REPO_ROOT } from './testing/firecracker-spec';
 
 const IMAGES = join(REPO_ROOT, 'images');
@@ -44,7 +45,7 @@ r=${root}
 `,
     );
     await chmod(join(root, 'opt/wrenn/bin/node'), 0o755);
-    await writeFile(join(dir, 'cmdline'), `${bootArgs({ sandboxId: 'sb_01test' }, ['10.255.255.53', '9.9.9.9'])}\n`);
+    await writeFile(join(dir, 'cmdline'), `${bootArgs({ sandboxId: 'sb_01test' }, ['10.255.255.53', '9.9.9.9'], guestIpBootArg())}\n`);
   });
   after(() => rm(dir, { recursive: true, force: true }));
 

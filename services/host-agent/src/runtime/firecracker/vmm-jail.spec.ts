@@ -1,25 +1,21 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { idRangeOf } from '../namespace/sandbox-hardening';
-import { FirecrackerRuntime } from './firecracker.runtime';
+import { FirecrackerDriver } from './firecracker.driver';
+import { MemorySnapshots } from './memory-snapshots';
 import { renderVmmJailPlan, vmmJailPlan, VmmJailRequest } from './vmm-jail';
-import type { VmNetworks } from './vm-network';
-import type { CgroupManager } from '../../cgroups';
-import type { DmSnapshotStore } from '../../rootfs/dm-snapshot.store';
 
-/** The runtime as the agent configures it; nothing here touches the host. */
-const runtime = new FirecrackerRuntime({
-  stateDir: '/var/lib/wrenn',
-  imageDir: '/var/lib/wrenn/images',
+/** The driver as the agent configures it; nothing here touches the host. */
+const driver = new FirecrackerDriver({
   binary: '/usr/local/bin/firecracker',
   kernelPath: '/var/lib/wrenn/vmlinux',
-  network: {} as VmNetworks,
-  rootfs: {} as DmSnapshotStore,
-  cgroups: {} as CgroupManager,
+  stableDir: '/run/wrenn/fc-vm',
+  memory: new MemorySnapshots(),
 });
 const SANDBOX = 'sb_01hzy7n2q8d3k4m5p6r7s8t9v0';
 const DIR = `/var/lib/wrenn/firecracker/sandboxes/${SANDBOX}`;
-const meta = { sandboxId: SANDBOX, network: { index: 5, sandboxIp: '169.254.0.21' }, ids: { number: 5, ...idRangeOf(5) }, rootfs: { device: `/dev/mapper/wrenn-k-${SANDBOX}` } as never };
+const DEVICE = `/dev/mapper/wrenn-k-${SANDBOX}`;
+const request = (restore?: VmmJailRequest['restore']) => driver.jailRequest(SANDBOX, DIR, idRangeOf(5).hostRoot, DEVICE, NETNS, CGROUPS, restore);
 const CGROUPS = [`/sys/fs/cgroup/memory/wrenn-k/${SANDBOX}/cgroup.procs`, `/sys/fs/cgroup/pids/wrenn-k/${SANDBOX}/cgroup.procs`];
 const NETNS = '/var/run/netns/wrenn-k-5';
 const everyDevice = () => true;
@@ -29,8 +25,8 @@ const planOf = (r: VmmJailRequest) => renderVmmJailPlan(vmmJailPlan(r, everyDevi
 const values = (lines: string[], key: string) => lines.filter((l) => l.startsWith(`${key}\t`)).map((l) => l.slice(key.length + 1));
 
 describe('the VMM jail plan the Firecracker runtime asks the helper for', () => {
-  const create = planOf(runtime.vmmRequest(meta, NETNS, CGROUPS));
-  const resume = planOf(runtime.vmmRequest(meta, NETNS, CGROUPS, { vmstate: `${DIR}/snapshot/vmstate.01j`, uffdSocket: `${DIR}/uffd.sock` }));
+  const create = planOf(request());
+  const resume = planOf(request({ vmstate: `${DIR}/snapshot/vmstate.01j`, uffdSocket: `${DIR}/uffd.sock` }));
 
   for (const [name, lines] of [['create', create], ['resume', resume]] as const) {
     it(`${name}: the VMM mode, as the slot's unprivileged id, never 0`, () => {
@@ -82,12 +78,12 @@ describe('the VMM jail plan the Firecracker runtime asks the helper for', () => 
   });
 
   it('leaves out device nodes the host does not have (an older kernel without /dev/userfaultfd)', () => {
-    const lines = renderVmmJailPlan(vmmJailPlan(runtime.vmmRequest(meta, NETNS, CGROUPS), (p) => p !== '/dev/userfaultfd')).split('\n');
+    const lines = renderVmmJailPlan(vmmJailPlan(request(), (p) => p !== '/dev/userfaultfd')).split('\n');
     assert.ok(!lines.some((l) => l.includes('userfaultfd')));
   });
 
   it('refuses host id 0, a path leaving the jail, and a value that would smuggle a line', () => {
-    const base = runtime.vmmRequest(meta, NETNS, CGROUPS);
+    const base = request();
     assert.throws(() => vmmJailPlan({ ...base, hostId: 0 }), /never runs as host id 0/);
     assert.throws(() => renderVmmJailPlan(vmmJailPlan({ ...base, stableDir: '/run/../etc' }, everyDevice)), /bad path inside the jail/);
     assert.throws(() => renderVmmJailPlan(vmmJailPlan({ ...base, netnsPath: '/x\nuid\t0' }, everyDevice)), /newline/);

@@ -4,7 +4,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IdRanges } from './id-ranges';
-import { DEFAULT_ID_BASE, IDS_PER_SANDBOX } from './sandbox-hardening';
+import { DEFAULT_ID_BASE, IDS_PER_SANDBOX } from '../runtime/namespace/sandbox-hardening';
 
 describe(IdRanges.name, () => {
   it('never hands the same range to two sandboxes, even of two agents sharing the machine', async () => {

@@ -4,9 +4,9 @@ import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OverlayStore } from './overlay.store';
+import { ensureMountPoints } from './mount-points';
 
-describe(OverlayStore.name, () => {
+describe('ensureMountPoints', () => {
   const dirs: string[] = [];
   after(async () => {
     for (const d of dirs) await rm(d, { recursive: true, force: true });
@@ -24,7 +24,7 @@ describe(OverlayStore.name, () => {
     await symlink(join(outside, 'precious'), join(upper, 'run/wrenn')); // /run/wrenn → a host file
     await mkdir(join(upper, 'proc/kept'), { recursive: true }); // a real dir stays as it is
 
-    await new OverlayStore().ensureMountPoints(upper, { dirs: ['proc', 'opt/wrenn/bin', 'run/wrenn/cgroup'], files: ['opt/wrenn/bin/node', 'run/wrenn/cgroup/1.procs'] });
+    await ensureMountPoints(upper, { dirs: ['proc', 'opt/wrenn/bin', 'run/wrenn/cgroup'], files: ['opt/wrenn/bin/node', 'run/wrenn/cgroup/1.procs'] });
 
     for (const dir of ['opt', 'opt/wrenn', 'opt/wrenn/bin', 'run/wrenn', 'run/wrenn/cgroup']) {
       assert.ok(lstatSync(join(upper, dir)).isDirectory(), `${dir} is a real directory`);
@@ -41,8 +41,8 @@ describe(OverlayStore.name, () => {
     const upper = join(root, 'upper');
     await mkdir(join(upper, 'opt/wrenn/bin/node/inside'), { recursive: true });
     const points = { dirs: ['opt/wrenn/bin'], files: ['opt/wrenn/bin/node'] };
-    await new OverlayStore().ensureMountPoints(upper, points);
-    await new OverlayStore().ensureMountPoints(upper, points);
+    await ensureMountPoints(upper, points);
+    await ensureMountPoints(upper, points);
     assert.ok(lstatSync(join(upper, 'opt/wrenn/bin/node')).isFile());
   });
 });

@@ -13,7 +13,7 @@ import { EnvdClient } from '../../envd-client/envd.client';
 import { EnvdProxyServer, startEnvdProxy } from '../../envd-proxy/envd-proxy.server';
 import { NetworkManager } from '../../networking';
 import { SandboxOrchestrator } from '../../sandbox/sandbox-orchestrator';
-import { NamespaceRuntime } from './namespace.runtime';
+import { NamespaceRuntime } from './namespace-sandboxes';
 import { unusedSlotCidr } from '../../networking';
 
 /** Slot addresses no other network on this host uses (an operator's Wrenn, a killed run's leftovers). */

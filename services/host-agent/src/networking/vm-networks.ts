@@ -1,4 +1,4 @@
-import { addGuestTap, NetworkManager, SandboxNetwork } from '../../networking';
+import { addGuestTap, NetworkManager, SandboxNetwork } from './index';
 
 /** The networks VMs get: a slot of the agent's pool with the guest TAP added. */
 export interface VmNetworks {

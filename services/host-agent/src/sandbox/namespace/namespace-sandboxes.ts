@@ -1,25 +1,27 @@
-import { ErrorCode, ENVD_PORT, isSandboxId, requireSandboxId, isTemplateId, SandboxSpec, WrennError } from '@wrenn/contracts';
+import { ErrorCode, ENVD_PORT, isSandboxId, SandboxSpec, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, readdir, readFile, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { chmod, mkdir, readdir, readFile, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { ulid } from 'ulid';
 import { CgroupManager, diskUsageBytes } from '../../cgroups';
-import { CleanupStack } from '../../cleanup/cleanup-stack';
-import { NetworkManager } from '../../networking';
-import { EnvdClient } from '../../envd-client/envd.client';
-import { createDiskImage, diskUsedBytes, imageAllocatedBytes, mountDiskImage, unmountDiskImage } from '../../rootfs/disk-image';
-import { envdTokenEnv, initEnvdAccessToken, newEnvdAccessToken } from '../../envd-client/envd-token';
+import { NetworkManager, SandboxNetwork } from '../../networking';
+import { EnvdSessionOpener } from '../../envd-client/envd-session';
+import { initEnvdAccessToken, newEnvdAccessToken } from '../../envd-client/envd-token';
+import { diskUsedBytes, imageAllocatedBytes, unmountDiskImage } from '../../rootfs/disk-image';
+import { DiskOverlayRootfs, DiskOverlaySource, writeIdentityFiles } from '../../rootfs/disk-overlay.rootfs';
 import { OverlayStore } from '../../rootfs/overlay.store';
-import { SnapshotMeta, SnapshotStore } from '../../rootfs/snapshot.store';
-import { TemplateMeta, TemplateStore } from '../../rootfs/template.store';
-import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../sandbox-runtime';
-import { snapshotRefFor } from '../snapshot-ref';
-import { childrenOf, isSameProcess, signal, startTime, waitGone, waitReaped } from './proc';
-import { IdRanges } from './id-ranges';
-import { DEFAULT_ID_BASE, IDS_PER_SANDBOX, overlappingHostIds } from './sandbox-hardening';
-import { launchSandbox } from './sandbox-launcher';
+import { SaveStore, SNAPSHOTS, SnapshotMeta, TEMPLATES, TemplateMeta } from '../../rootfs/saves.store';
+import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../../runtime/sandbox-runtime';
+import { snapshotRefFor } from '../../runtime/snapshot-ref';
+import { isSameProcess, signal, waitReaped } from '../../runtime/namespace/proc';
+import { IdRanges } from '../../ids/id-ranges';
+import { DEFAULT_ID_BASE, IDS_PER_SANDBOX, overlappingHostIds } from '../../runtime/namespace/sandbox-hardening';
+import { NamespaceBooted, NamespaceDriver, NamespaceRoot } from '../../runtime/namespace/namespace.driver';
+import { requireSandboxId, requireTemplateId } from '@wrenn/contracts';
+import { freezeParts, PAUSE_ORDER, save, SaveParts, SaveStepName, TEMPLATE_ORDER } from '../save';
+import { start, StartResources, StartState, StartStepName, teardown } from '../lifecycle';
 
 export interface NamespaceRuntimeOptions {
   /** Everything of this runtime lives under it: sandboxes/<id>/… */
@@ -56,17 +58,7 @@ export interface NamespaceRuntimeOptions {
 }
 
 /** Steps of the lifecycle operations, in order, as the checkpoint hook sees them. */
-export type LifecycleStep =
-  | 'pause:frozen'
-  | 'pause:snapshot-begun'
-  | 'pause:killed'
-  | 'pause:committed'
-  | 'start:files'
-  | 'start:network'
-  | 'start:cgroup'
-  | 'start:init'
-  | 'template:frozen'
-  | 'template:copied';
+export type LifecycleStep = `start:${StartStepName}` | `pause:${SaveStepName}` | `template:${SaveStepName}`;
 
 /** What a sandbox leaves on disk; its presence marks the sandbox complete. */
 interface SandboxMeta {
@@ -96,7 +88,6 @@ const WARM_SPEC = { template: 'base', vcpus: 1, memoryMb: 512 } as const;
 const META = 'meta.json';
 /** A sandbox's disk when neither its spec nor the host's config names one. */
 const DEFAULT_DISK_MB = 4096;
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const REPO_IMAGES = resolve(__dirname, '../../../../../images');
 
 /**
@@ -113,8 +104,9 @@ export class NamespaceRuntime implements SandboxRuntime {
   private readonly warm: SandboxMeta[] = [];
   private warming: Promise<void> | undefined;
   private stopped = false;
-  private readonly snapshots: SnapshotStore;
-  private readonly templates: TemplateStore;
+  /** Paused sandboxes' files (snapshots) and templates' layers: one store, one instance per kind. */
+  private readonly snapshots: SaveStore<SnapshotMeta>;
+  private readonly templates: SaveStore<TemplateMeta>;
   /** Paused sandboxes: their snapshot's meta, by sandbox id. */
   private readonly paused = new Map<string, SnapshotMeta>();
   /** Creates and resumes in progress per template: a template in use must not be deleted under them. */
@@ -123,11 +115,28 @@ export class NamespaceRuntime implements SandboxRuntime {
   private readonly templateMetas = new Map<string, TemplateMeta>();
 
   private readonly idRanges: IdRanges;
+  private readonly driver: NamespaceDriver;
+  private readonly rootfs = new DiskOverlayRootfs();
+  /** The host resources a start takes, for the lifecycle (sandbox/lifecycle.ts); `record` is per start. */
+  private readonly lifecycle: Omit<NsResources, 'record'>;
 
   constructor(private readonly options: NamespaceRuntimeOptions) {
     this.idRanges = new IdRanges(options.network.agentKey, options.idRangesDir, options.idBase ?? DEFAULT_ID_BASE);
-    this.snapshots = new SnapshotStore(join(options.stateDir, 'snapshots'));
-    this.templates = new TemplateStore(join(options.stateDir, 'templates'));
+    this.driver = new NamespaceDriver({ pidsMax: options.pidsMax, envd: options.envd });
+    const network = options.network;
+    this.lifecycle = {
+      slots: {
+        acquire: async () => ({ ...(await network.acquire()), nameservers: [] }),
+        release: (index) => network.release(index),
+      },
+      rootfs: this.rootfs,
+      cgroups: options.cgroups,
+      ids: this.idRanges,
+      driver: this.driver,
+      envd: options.envd ? new EnvdSessionOpener({ timeoutMs: options.envd.healthTimeoutMs ?? 10_000 }) : undefined,
+    };
+    this.snapshots = new SaveStore(join(options.stateDir, 'snapshots'), SNAPSHOTS);
+    this.templates = new SaveStore(join(options.stateDir, 'templates'), TEMPLATES);
   }
 
   private async checkpoint(step: LifecycleStep): Promise<void> {
@@ -226,7 +235,7 @@ export class NamespaceRuntime implements SandboxRuntime {
       // The in-memory list, not the disk: a delete takes a template out of it before its files go.
       const template = this.templateMetas.get(templateId);
       if (!template) throw new WrennError(ErrorCode.TemplateNotFound, `template ${templateId} is not on this host`);
-      const meta = await this.build({ ...spec, templateId }, this.sandboxDir(spec.sandboxId), { lower: this.templates.stack(template) });
+      const meta = await this.build({ ...spec, templateId }, this.sandboxDir(spec.sandboxId), { lower: [this.templates.files(template.templateId), ...template.lower] });
       this.sandboxes.set(spec.sandboxId, meta);
       return { sandboxId: spec.sandboxId, pid: meta.initPid, dir: meta.dir };
     });
@@ -257,7 +266,7 @@ export class NamespaceRuntime implements SandboxRuntime {
     try {
       await this.options.cgroups.update(id, { vcpus: spec.vcpus, memoryMb: spec.memoryMb, pidsMax: this.options.pidsMax ?? 1024 });
       await setHostname(warm.initPid, id);
-      await this.writeIdentityFiles(this.overlay.layout(warm.dir).upper, id);
+      await writeIdentityFiles(this.overlay.layout(warm.dir).upper, id, this.options.network.resolvConf());
       // A new envd token for the sandbox's life: the one it had while pooled was held before
       // anyone owned it, and is never the one it runs with. envd takes it only with the old one.
       let envdAccessToken = warm.envdAccessToken;
@@ -308,139 +317,50 @@ export class NamespaceRuntime implements SandboxRuntime {
   }
 
   /**
-   * Builds a sandbox under `dir`, all or nothing, and returns its (written) meta. `lower` is the
-   * overlay's read-only stack (top first, base image last). With `restoreDisk` (a resume) the
-   * sandbox's disk is that image, moved in — and moved back if the start fails; else a new one.
+   * Builds a sandbox under `dir`, all or nothing (the lifecycle's start), and returns its
+   * (written) meta. `lower` is the overlay's read-only stack (top first, base image last). With
+   * `restoreDisk` (a resume) the sandbox's disk is that image, moved in — and moved back if the
+   * start fails; else a new one.
    */
   private async build(spec: SandboxSpec, dir: string, options: { lower: string[]; restoreDisk?: string }): Promise<SandboxMeta> {
-    const image = options.lower[options.lower.length - 1];
-    if (!existsSync(join(image, 'etc/wrenn-image.json'))) {
-      throw new WrennError(ErrorCode.TemplateNotFound, `template "${spec.template}" has no image on this host`);
-    }
-    for (const layer of options.lower.slice(0, -1)) {
-      if (!existsSync(layer)) throw new WrennError(ErrorCode.TemplateNotFound, `template layer ${layer} is missing on this host`);
-    }
-    const cleanup = new CleanupStack();
-    try {
-      await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
-      await mkdir(dir, { mode: 0o700 });
-      const layout = this.overlay.layout(dir);
-      const restoreDisk = options.restoreDisk;
-      cleanup.push('sandbox dir', async () => {
-        // A resume's files go back to their snapshot first; if they cannot, the dir stays (with
-        // them in it) for recovery to put back: removing it would lose them.
-        if (restoreDisk && existsSync(layout.image) && !existsSync(restoreDisk)) await rename(layout.image, restoreDisk);
-        await rm(dir, { recursive: true, force: true });
-      });
-      if (restoreDisk) await rename(restoreDisk, layout.image);
-      else await createDiskImage(layout.image, spec.diskMb ?? this.options.diskMb ?? DEFAULT_DISK_MB);
-      await mountDiskImage(layout.image, layout.disk);
-      cleanup.push('disk', () => unmountDiskImage(layout.disk));
-      await this.overlay.prepare(layout);
-      await this.checkpoint('start:files');
-
-      // Network and cgroups do not depend on each other: acquired side by side, and whichever
-      // succeeded is released if the other failed.
-      const [netResult, cgroupResult] = await Promise.allSettled([
-        this.options.network.acquire(),
-        this.options.cgroups.create(spec.sandboxId, { vcpus: spec.vcpus, memoryMb: spec.memoryMb, pidsMax: this.options.pidsMax ?? 1024 }),
-      ]);
-      if (netResult.status === 'fulfilled') cleanup.push('network', () => this.options.network.release(netResult.value.index));
-      if (cgroupResult.status === 'fulfilled') cleanup.push('cgroup', () => this.options.cgroups.remove(spec.sandboxId));
-      if (netResult.status === 'rejected') throw netResult.reason;
-      if (cgroupResult.status === 'rejected') throw cgroupResult.reason;
-      const net = netResult.value;
-      const cgroup = cgroupResult.value;
-      const ids = await this.idRanges.acquire(spec.sandboxId, net.index);
-      cleanup.push('id range', () => this.idRanges.release(ids.number));
-      // The sandbox's root reaches its own root filesystem through this dir (0700: no one else
-      // does), and envd, as that root, moves the commands it starts into the limited groups.
-      await chown(dir, ids.hostRoot, ids.hostRoot);
-      await Promise.all(cgroup.userProcsFiles.map((file) => chown(file, ids.hostRoot, ids.hostRoot)));
-      await this.checkpoint('start:network');
-      await this.checkpoint('start:cgroup');
-      // A resumed sandbox keeps its own hosts, hostname and resolv.conf (it may have changed them).
-      if (!restoreDisk) await this.writeIdentityFiles(layout.upper, spec.sandboxId);
-      await this.overlay.ensureMountPoints(layout.upper, mountPoints(cgroup.userProcsFiles.length));
-
-      const envdAccessToken = newEnvdAccessToken();
-      const envd = this.options.envd;
-      const launched = launchSandbox({
-        ids,
-        cgroupProcs: cgroup.procsFiles,
-        netnsPath: net.netnsPath,
+    const state: NsState = {
+      spec,
+      name: spec.sandboxId,
+      dir,
+      source: {
         lower: options.lower,
-        disk: layout.disk,
-        merged: layout.merged,
-        stage: layout.stage,
-        hostname: spec.sandboxId,
-        binds: [
-          ...(envd
-            ? [
-                { source: envd.nodeBinary, target: 'opt/wrenn/bin/node', readonly: true },
-                { source: envd.bundleDir, target: 'opt/wrenn/envd', readonly: true },
-              ]
-            : []),
-          ...cgroup.userProcsFiles.map((file, i) => ({ source: file, target: `run/wrenn/cgroup/${i + 1}.procs`, readonly: false })),
-        ],
-        env: { PATH: DEFAULT_PATH, ENVD_PORT: String(ENVD_PORT), ...envdTokenEnv(envdAccessToken) },
-        argv: ['/usr/bin/tini', '-s', '--', ...(envd ? ['/opt/wrenn/bin/node', '/opt/wrenn/envd/envd.js'] : ['/bin/sleep', 'infinity'])],
-        consoleLog: join(dir, 'console.log'),
-      });
-      // Pushed before the wait: a start that times out still has its helper and init killed.
-      let started: { supervisorPid: number; initPid: number } | undefined;
-      cleanup.push('init', async () => {
-        const found = started ?? (await launched.catch(() => undefined));
-        if (!found) return this.killByDir(dir);
-        signal(found.initPid, 'SIGKILL');
-        signal(found.supervisorPid, 'SIGKILL');
-        await Promise.all([found.initPid, found.supervisorPid].map((p) => waitGone(p, 5000)));
-      });
-      started = await launched;
-      const supervisor = started.supervisorPid;
-      const initPid = started.initPid;
-      const initStart = await startTime(initPid);
-      if (!initStart) throw new Error('sandbox init exited during start');
-      await this.checkpoint('start:init');
-      if (this.options.envd) {
-        const envd = new EnvdClient(`http://${net.sandboxIp}:${ENVD_PORT}`);
-        try {
-          await envd.waitHealthy(this.options.envd.healthTimeoutMs ?? 10_000);
-        } finally {
-          envd.close();
-        }
-      }
-
-      const meta: SandboxMeta = {
+        restoreDisk: options.restoreDisk,
+        diskMb: spec.diskMb ?? this.options.diskMb ?? DEFAULT_DISK_MB,
+        // A resumed sandbox keeps its own hosts, hostname and resolv.conf (it may have changed them).
+        identity: options.restoreDisk ? undefined : { resolvConf: this.options.network.resolvConf() },
+      },
+      envd: { token: newEnvdAccessToken() },
+    };
+    let meta: SandboxMeta | undefined;
+    const record = async (s: NsState) => {
+      const net = s.slot!;
+      const booted = s.booted!;
+      meta = {
         sandboxId: spec.sandboxId,
         spec,
-        initPid,
-        initStart,
-        supervisorPid: supervisor,
+        initPid: booted.initPid,
+        initStart: booted.initStart,
+        supervisorPid: booted.supervisorPid,
         createdAt: new Date().toISOString(),
         network: { index: net.index, hostIp: net.hostIp, sandboxIp: net.sandboxIp },
-        imageDir: image,
+        imageDir: options.lower[options.lower.length - 1],
         dir,
         lower: options.lower,
-        ids,
-        envdAccessToken,
+        ids: s.ids,
+        envdAccessToken: s.envd.token,
       };
       // Written last and atomically: only a complete sandbox has a meta.json. It holds envd's
       // token: root's alone (so is the dir).
       await writeFile(join(dir, `${META}.tmp`), JSON.stringify(meta), { mode: 0o600 });
       await rename(join(dir, `${META}.tmp`), join(dir, META));
-      return meta;
-    } catch (error) {
-      return cleanup.rollback(error);
-    }
-  }
-
-  /** resolv.conf and hosts live in the sandbox's own layer: its to read and change. */
-  private async writeIdentityFiles(upper: string, sandboxId: string): Promise<void> {
-    await mkdir(join(upper, 'etc'), { recursive: true });
-    await writeFile(join(upper, 'etc/resolv.conf'), this.options.network.resolvConf());
-    await writeFile(join(upper, 'etc/hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${sandboxId}\n`);
-    await writeFile(join(upper, 'etc/hostname'), `${sandboxId}\n`);
+    };
+    await start(state, { ...this.lifecycle, record }, { checkpoint: (step) => this.checkpoint(`start:${step}` as LifecycleStep) });
+    return meta!;
   }
 
   /** Where the sandbox's envd listens (its own address on the slot), and the token it demands. */
@@ -475,39 +395,30 @@ export class NamespaceRuntime implements SandboxRuntime {
   }
 
   /**
-   * Kills, then releases cgroups, network and files; every step tried, errors collected.
-   * `scanLeftovers: false` skips the /proc scan for a half-made sandbox's processes, for callers
-   * that have already emptied its cgroup (which every process of a sandbox is born in).
+   * Kills, then releases id range, cgroups, rootfs, network and files: the unwinding of the
+   * sandbox's start, rebuilt from its meta (every step tried, errors collected). Without a meta
+   * (a half-made sandbox) its processes are found by its dir.
    */
-  private async teardown(cgroupName: string, dir: string, meta: SandboxMeta | undefined, options: { scanLeftovers?: boolean } = {}): Promise<void> {
-    const errors: Error[] = [];
-    const attempt = async (what: string, fn: () => Promise<unknown>) => {
-      try {
-        await fn();
-      } catch (error) {
-        errors.push(new Error(`${what}: ${(error as Error).message}`));
-      }
+  private async teardown(cgroupName: string, dir: string, meta: SandboxMeta | undefined): Promise<void> {
+    const layout = this.overlay.layout(dir);
+    const state: NsState = {
+      spec: meta?.spec ?? ({ sandboxId: cgroupName } as SandboxSpec),
+      name: cgroupName,
+      dir,
+      source: { lower: [], diskMb: 0 },
+      envd: { token: '' },
+      dirCreated: true,
+      slot: meta ? ({ ...meta.network, nameservers: [] } as unknown as NsSlot) : undefined,
+      root: { lower: [], disk: layout.disk, upper: layout.upper, merged: layout.merged, stage: layout.stage, image: layout.image },
+      ids: meta?.ids,
+      booted: meta ? { initPid: meta.initPid, initStart: meta.initStart, supervisorPid: meta.supervisorPid } : undefined,
     };
-    if (meta) {
-      // Killing PID 1 of a pid namespace kills every process in it.
-      await attempt('kill init', async () => {
-        if (await isSameProcess(meta.initPid, meta.initStart)) {
-          signal(meta.initPid, 'SIGKILL');
-          if (!(await waitGone(meta.initPid, 5000))) throw new Error(`pid ${meta.initPid} survived SIGKILL`);
-        }
-      });
+    try {
+      await teardown(state, { ...this.lifecycle, record: async () => undefined }).run();
+    } catch (error) {
+      const errors = (error as AggregateError).errors ?? [error];
+      throw new AggregateError(errors, `destroy of ${cgroupName} incomplete: ${errors.map((e: Error) => e.message).join('; ')}`);
     }
-    // A half-made sandbox has no meta: its unshare is found by the dir in its command line.
-    if (options.scanLeftovers !== false || !meta) await attempt('kill leftovers', () => this.killByDir(dir));
-    // Independent of each other: released side by side.
-    await Promise.all([
-      attempt('cgroup', () => this.options.cgroups.remove(cgroupName)),
-      meta ? attempt('network', () => this.options.network.release(meta.network.index)) : undefined,
-    ]);
-    await attempt('unmount', () => unmountUnder(dir));
-    if (meta?.ids) await attempt('id range', () => this.idRanges.release(meta.ids!.number));
-    await attempt('remove dir', () => rm(dir, { recursive: true, force: true }));
-    if (errors.length) throw new AggregateError(errors, `destroy of ${cgroupName} incomplete: ${errors.map((e) => e.message).join('; ')}`);
   }
 
   async list(): Promise<string[]> {
@@ -545,9 +456,10 @@ export class NamespaceRuntime implements SandboxRuntime {
   }
 
   /**
-   * Pause: freeze (the stop-the-world point) → snapshot begun (its meta, no files yet) → every
-   * process killed where it stood → the upper dir moved into the snapshot (a rename, no copy) →
-   * snapshot complete → network slot, cgroups and the sandbox dir released.
+   * Pause, in the lifecycle's order (sandbox/save.ts): freeze (the stop-the-world point) →
+   * snapshot memory (none is kept: the snapshot begins with its record only) → snapshot disk
+   * (every process killed where it stood, the disk unmounted and moved into the snapshot: a
+   * rename, no copy) → record (the snapshot complete) → release (slot, cgroups, sandbox dir).
    *
    * Before the kill, any failure thaws the sandbox and it carries on as if nothing happened.
    * From the kill on, the user's files are only ever moved: a failure leaves them in the sandbox
@@ -565,51 +477,66 @@ export class NamespaceRuntime implements SandboxRuntime {
     const meta = this.sandboxes.get(sandboxId) ?? (await this.readMeta(sandboxId));
     if (meta && !(await isSameProcess(meta.initPid, meta.initStart)) && existsSync(this.snapshots.partialDir(sandboxId))) {
       // An earlier attempt got past its kill: finish it.
-      return this.finishPause(sandboxId, meta);
+      return this.savePause(sandboxId, meta, 'snapshot disk');
     }
-    const live = await this.live(sandboxId);
-    const cgroups = this.options.cgroups;
-    try {
-      await cgroups.freeze(sandboxId);
-      await this.checkpoint('pause:frozen');
-      await this.snapshots.begin({
-        sandboxId,
-        snapshotRef: snapshotRefFor(sandboxId),
-        spec: live.spec,
-        lower: live.lower ?? [live.imageDir],
-        templateId: live.spec.templateId,
-        sizeBytes: 0,
-        pausedAt: new Date().toISOString(),
-      });
-      await this.checkpoint('pause:snapshot-begun');
-    } catch (error) {
-      const undo: unknown[] = [];
-      await this.snapshots.abort(sandboxId).catch((e) => undo.push(e));
-      await cgroups.thaw(sandboxId).catch((e) => undo.push(e));
-      if (undo.length) throw new AggregateError([error, ...undo], `pause failed (${(error as Error).message}) and could not be undone`);
-      throw error;
-    }
-    return this.finishPause(sandboxId, live);
+    return this.savePause(sandboxId, await this.live(sandboxId));
   }
 
-  /** From the point of no return to a complete snapshot and every resource released. Re-runnable. */
-  private async finishPause(sandboxId: string, meta: SandboxMeta): Promise<{ snapshotRef: string; sizeBytes: number }> {
+  /** The pause's steps (from `from` on: the completion of one cut short after its kill). */
+  private async savePause(sandboxId: string, meta: SandboxMeta, from?: SaveStepName): Promise<{ snapshotRef: string; sizeBytes: number }> {
     const cgroups = this.options.cgroups;
-    // Frozen processes take the SIGKILL with them when thawed, before running another instruction.
-    // The supervisor (unshare, outside the pid namespace) is spared: it reaps the init and exits.
-    await cgroups.killAll(sandboxId, [meta.supervisorPid]);
-    // A retry may find the cgroup already gone with the processes: nothing left to thaw.
-    await cgroups.thaw(sandboxId).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
-    if (!(await waitReaped(meta.initPid, meta.initStart, 5000))) throw new Error(`pid ${meta.initPid} of ${sandboxId} survived SIGKILL`);
-    await this.checkpoint('pause:killed');
-    await this.unmountDisk(meta.dir);
-    const snapshot = await this.snapshots.commit(sandboxId, this.overlay.layout(meta.dir).image, imageAllocatedBytes);
-    this.paused.set(sandboxId, snapshot);
-    await this.checkpoint('pause:committed');
-    await this.releaseAfterPause(sandboxId, meta);
-    return { snapshotRef: snapshot.snapshotRef, sizeBytes: snapshot.sizeBytes };
+    let snapshot: SnapshotMeta | undefined;
+    await save(
+      PAUSE_ORDER,
+      {
+        ...this.freezerParts(meta),
+        'snapshot memory': {
+          run: () =>
+            this.snapshots.begin(sandboxId, {
+              sandboxId,
+              snapshotRef: snapshotRefFor(sandboxId),
+              spec: meta.spec,
+              lower: meta.lower ?? [meta.imageDir],
+              templateId: meta.spec.templateId,
+              sizeBytes: 0,
+              pausedAt: new Date().toISOString(),
+            }),
+          undo: () => this.snapshots.abort(sandboxId),
+        },
+        'snapshot disk': {
+          final: true,
+          run: async () => {
+            // Frozen processes take the SIGKILL with them when thawed, before running another
+            // instruction. The supervisor (unshare, outside the pid namespace) is spared: it
+            // reaps the init and exits.
+            await cgroups.killAll(sandboxId, [meta.supervisorPid]);
+            // A retry may find the cgroup already gone with the processes: nothing left to thaw.
+            await cgroups.thaw(sandboxId).catch((error: NodeJS.ErrnoException) => {
+              if (error.code !== 'ENOENT') throw error;
+            });
+            if (!(await waitReaped(meta.initPid, meta.initStart, 5000))) throw new Error(`pid ${meta.initPid} of ${sandboxId} survived SIGKILL`);
+            if (this.snapshots.hasPartialFiles(sandboxId)) return;
+            await this.unmountDisk(meta.dir);
+            await this.snapshots.takeFiles(sandboxId, this.overlay.layout(meta.dir).image);
+          },
+        },
+        record: {
+          run: async () => {
+            snapshot = await this.snapshots.commit(sandboxId, undefined, imageAllocatedBytes);
+            this.paused.set(sandboxId, snapshot);
+          },
+        },
+        release: { run: () => this.releaseAfterPause(sandboxId, meta) },
+      },
+      { checkpoint: (step) => this.checkpoint(`pause:${step}`), from },
+    );
+    return { snapshotRef: snapshot!.snapshotRef, sizeBytes: snapshot!.sizeBytes };
+  }
+
+  /** Freeze and thaw of a save (the driver has none of its own: the cgroup freezer). */
+  private freezerParts(meta: SandboxMeta): Pick<SaveParts, 'freeze' | 'thaw'> {
+    const booted = { initPid: meta.initPid, initStart: meta.initStart, supervisorPid: meta.supervisorPid };
+    return freezeParts(this.driver, booted, this.options.cgroups, meta.sandboxId);
   }
 
   /** Network slot, cgroups, mounts and the sandbox dir of a sandbox whose snapshot is complete. */
@@ -620,10 +547,10 @@ export class NamespaceRuntime implements SandboxRuntime {
     const { image } = this.overlay.layout(dir);
     if (existsSync(image)) {
       await this.unmountDisk(dir);
-      await this.snapshots.restoreDisk(sandboxId, image);
+      await this.snapshots.restoreFiles(sandboxId, image);
     }
     this.sandboxes.delete(sandboxId);
-    await this.teardown(sandboxId, dir, meta, { scanLeftovers: false });
+    await this.teardown(sandboxId, dir, meta);
     // Only once everything is released: a retry finds the link and the meta to finish with.
     await rm(link, { force: true, recursive: true });
   }
@@ -647,7 +574,7 @@ export class NamespaceRuntime implements SandboxRuntime {
     return this.usingTemplate(snapshot.templateId, async () => {
       const meta = await this.build({ ...spec, templateId: snapshot.templateId }, this.sandboxDir(id), {
         lower: snapshot.lower,
-        restoreDisk: this.snapshots.disk(id),
+        restoreDisk: this.snapshots.files(id),
       });
       this.sandboxes.set(id, meta);
       this.paused.delete(id);
@@ -680,7 +607,7 @@ export class NamespaceRuntime implements SandboxRuntime {
    */
   async createTemplate(sandboxId: string, templateId: string, name?: string): Promise<{ sizeBytes: number }> {
     requireSandboxId(sandboxId);
-    if (!isTemplateId(templateId)) throw new WrennError(ErrorCode.ValidationFailed, `"${templateId}" is not a template id`);
+    requireTemplateId(templateId);
     const existing = this.templateMetas.get(templateId) ?? (await this.templates.read(templateId));
     if (existing) {
       if (existing.sourceSandboxId === sandboxId) return { sizeBytes: existing.sizeBytes }; // a retry
@@ -688,15 +615,6 @@ export class NamespaceRuntime implements SandboxRuntime {
     }
     if (this.paused.has(sandboxId)) throw new WrennError(ErrorCode.InvalidState, `sandbox ${sandboxId} is paused; templates are made from running sandboxes`);
     const meta = await this.live(sandboxId);
-    const cgroups = this.options.cgroups;
-    let partial: string;
-    try {
-      await cgroups.freeze(sandboxId);
-      await this.checkpoint('template:frozen');
-      partial = await this.templates.copyLayer(templateId, this.overlay.layout(meta.dir).upper);
-    } finally {
-      await cgroups.thaw(sandboxId);
-    }
     const template: TemplateMeta = {
       templateId,
       name,
@@ -706,22 +624,36 @@ export class NamespaceRuntime implements SandboxRuntime {
       sizeBytes: 0,
       createdAt: new Date().toISOString(),
     };
-    try {
-      await this.checkpoint('template:copied');
-      template.sizeBytes = await diskUsageBytes(join(partial, 'layer'));
-    } catch (error) {
-      await rm(partial, { recursive: true, force: true }).catch(() => undefined);
-      throw error;
-    }
-    await this.templates.commit(partial, template);
-    this.templateMetas.set(templateId, template);
-    return { sizeBytes: template.sizeBytes };
+    let saved: TemplateMeta | undefined;
+    await save(
+      TEMPLATE_ORDER,
+      {
+        ...this.freezerParts(meta),
+        // A template keeps no memory: sandboxes from it start their programs afresh.
+        'snapshot memory': { run: async () => undefined },
+        'snapshot disk': {
+          run: async () => {
+            await this.templates.begin(templateId, template);
+            await this.templates.copyFiles(templateId, this.overlay.layout(meta.dir).upper);
+          },
+          undo: () => this.templates.abort(templateId),
+        },
+        record: {
+          run: async () => {
+            saved = await this.templates.commit(templateId, undefined, diskUsageBytes);
+            this.templateMetas.set(templateId, saved);
+          },
+        },
+      },
+      { checkpoint: (step) => this.checkpoint(`template:${step}`) },
+    );
+    return { sizeBytes: saved!.sizeBytes };
   }
 
   /** Removes a template's files unless a running or paused sandbox (or another template) stands on them. */
   async deleteTemplate(templateId: string): Promise<void> {
-    if (!isTemplateId(templateId)) throw new WrennError(ErrorCode.ValidationFailed, `"${templateId}" is not a template id`);
-    const layer = this.templates.layer(templateId);
+    requireTemplateId(templateId);
+    const layer = this.templates.files(templateId);
     const sandboxes = [...this.sandboxes.values()].filter((m) => m.lower?.includes(layer)).map((m) => m.sandboxId);
     const paused = [...this.paused.values()].filter((m) => m.lower.includes(layer)).map((m) => m.sandboxId);
     const templates = [...this.templateMetas.values()].filter((t) => t.lower.includes(layer)).map((t) => t.templateId);
@@ -761,8 +693,8 @@ export class NamespaceRuntime implements SandboxRuntime {
     }
     // Templates and snapshots before the dead are removed: a dead sandbox's dir may hold the
     // files of a pause or a resume that was cut short, and those are put back in their snapshot.
-    const templates = await this.templates.recover();
-    for (const t of templates.templates) this.templateMetas.set(t.templateId, t);
+    const templates = await this.templates.recoverCopies();
+    for (const t of templates.saves) this.templateMetas.set(t.templateId, t);
     if (templates.removed.length) this.options.logger?.warn({ removed: templates.removed }, 'removed half-made templates');
     for (const id of await this.recoverSnapshots()) {
       // Paused now: what is left of it goes with the dead (its slot once the network is recovered).
@@ -810,7 +742,8 @@ export class NamespaceRuntime implements SandboxRuntime {
    */
   private async recoverSnapshots(): Promise<string[]> {
     const pausedNow: string[] = [];
-    const { complete, partial } = await this.snapshots.scan();
+    const { complete, partial, deleting } = await this.snapshots.scan();
+    for (const id of deleting) await this.snapshots.finishRemoval(id);
     // A dead sandbox's disk image, unmounted (a mount outlives the agent, not the sandbox's use of it).
     const deadDisk = async (id: string) => {
       const meta = await this.readMeta(id);
@@ -859,7 +792,7 @@ export class NamespaceRuntime implements SandboxRuntime {
     for (const id of complete) {
       const meta = await this.snapshots.read(id);
       if (!meta) continue;
-      if (!existsSync(this.snapshots.disk(id))) {
+      if (!existsSync(this.snapshots.files(id))) {
         if (this.sandboxes.has(id)) {
           await this.snapshots.remove(id).catch(() => undefined); // its resume finished
           continue;
@@ -870,7 +803,7 @@ export class NamespaceRuntime implements SandboxRuntime {
           await this.snapshots.remove(id).catch(() => undefined);
           continue;
         }
-        await this.snapshots.restoreDisk(id, disk);
+        await this.snapshots.restoreFiles(id, disk);
       }
       if (this.sandboxes.has(id)) {
         this.options.logger?.warn({ sandboxId: id }, 'a running sandbox also has a snapshot; the snapshot is kept aside');
@@ -913,32 +846,6 @@ export class NamespaceRuntime implements SandboxRuntime {
       }
     }
   }
-
-  private async killByDir(dir: string): Promise<void> {
-    for (const entry of await readdir('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-      // The sandbox helper's argv is its path and the sandbox's merged dir (see launchSandbox).
-      if (cmdline.endsWith(`/wrenn-sandbox\0${dir}/merged\0`)) {
-        const pid = Number(entry);
-        for (const child of await childrenOf(pid)) signal(child, 'SIGKILL');
-        signal(pid, 'SIGKILL');
-        await waitGone(pid, 5000);
-      }
-    }
-  }
-}
-
-/**
- * Every path the start mounts something on, relative to the root: directories, then files. The
- * agent makes each a real directory (or file) in the upper dir of a sandbox that is not running,
- * so a planted symlink can't break a start (the helper itself refuses to follow one).
- */
-export function mountPoints(userProcsFiles: number): { dirs: string[]; files: string[] } {
-  return {
-    dirs: ['proc', 'dev', 'sys', 'opt', 'opt/wrenn', 'opt/wrenn/bin', 'opt/wrenn/envd', 'run', 'run/wrenn', 'run/wrenn/cgroup'],
-    files: ['opt/wrenn/bin/node', ...Array.from({ length: userProcsFiles }, (_, i) => `run/wrenn/cgroup/${i + 1}.procs`)],
-  };
 }
 
 /** Sets the hostname inside a sandbox's UTS namespace (no tool that would refuse the "_" in ids). */
@@ -950,16 +857,8 @@ function setHostname(initPid: number, name: string): Promise<void> {
   });
 }
 
-/** Lazily unmounts anything the host still has mounted below a sandbox dir (deepest first). */
-async function unmountUnder(dir: string): Promise<void> {
-  const mounts = (await readFile('/proc/self/mounts', 'utf8'))
-    .split('\n')
-    .map((line) => line.split(' ')[1]?.replace(/\\040/g, ' '))
-    .filter((target): target is string => !!target && (target === dir || target.startsWith(`${dir}/`)))
-    .sort((a, b) => b.length - a.length);
-  for (const target of mounts) {
-    const r = spawnSync('umount', ['-l', target]);
-    if (r.status !== 0) throw new Error(`umount ${target}: ${r.stderr.toString().trim()}`);
-  }
-}
 
+type NsSlot = SandboxNetwork & { nameservers: string[] };
+type NsRoot = NamespaceRoot & { image: string };
+type NsState = StartState<DiskOverlaySource, NsRoot, NamespaceBooted, never, NsSlot>;
+type NsResources = StartResources<DiskOverlaySource, NsRoot, NamespaceBooted, never, NsSlot>;

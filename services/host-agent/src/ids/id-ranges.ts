@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_ID_BASE, IDS_PER_SANDBOX, idRangeOf } from './sandbox-hardening';
+import { DEFAULT_ID_BASE, IDS_PER_SANDBOX, idRangeOf } from '../runtime/namespace/sandbox-hardening';
 
 /** Ranges that fit between the base and 2^32 (49,152 from the default base). */
 function rangeCount(base: number): number {

@@ -9,8 +9,10 @@ import { ulid } from 'ulid';
 import { CgroupManager } from '../../cgroups';
 import { EnvdClient } from '../../envd-client/envd.client';
 import { NetworkManager } from '../../networking';
-import { LifecycleStep, NamespaceRuntime, NamespaceRuntimeOptions } from './namespace.runtime';
-import { isSameProcess } from './proc';
+import { LifecycleStep, NamespaceRuntime, NamespaceRuntimeOptions } from './namespace-sandboxes';
+import { isSameProcess } from '../../runtime/namespace/proc';
+import { START_STEPS } from '../lifecycle';
+import { PAUSE_ORDER } from '../save';
 import { unusedSlotCidr } from '../../networking';
 
 /** Slot addresses no other network on this host uses (an operator's Wrenn, a killed run's leftovers). */
@@ -223,7 +225,8 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
   it('a pause that fails after the freeze leaves the sandbox running and usable', async () => {
     const id = await create();
     await sh(id, 'echo before > /root/f');
-    for (const step of ['pause:frozen', 'pause:snapshot-begun'] as const) {
+    // Every step after the freeze up to the one that cannot be undone (the kill, with the disk).
+    for (const step of PAUSE_ORDER.slice(1, PAUSE_ORDER.indexOf('snapshot disk') + 1).map((s) => `pause:${s}` as LifecycleStep)) {
       failAt = step;
       await assert.rejects(runtime.pause(id), /injected failure/);
       failAt = undefined;
@@ -240,7 +243,7 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     const id = await create();
     await sh(id, 'echo precious > /root/data');
     const meta = metaOf(id);
-    failAt = 'pause:killed';
+    failAt = 'pause:record';
     await assert.rejects(runtime.pause(id), /injected failure/);
     failAt = undefined;
     assert.ok(!(await runtime.list()).includes(id), 'its processes are gone');
@@ -254,7 +257,7 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
   it('a pause cut short after the kill is listed as paused, so the reconciler does not take it for a crash and destroy its files', async () => {
     const id = await create();
     await sh(id, 'echo precious > /root/data');
-    failAt = 'pause:killed';
+    failAt = 'pause:record';
     await assert.rejects(runtime.pause(id), /injected failure/);
     failAt = undefined;
     assert.ok(!(await runtime.list()).includes(id), 'its processes are gone');
@@ -271,7 +274,7 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     await sh(id, 'echo survives > /root/data');
     const { snapshotRef } = await runtime.pause(id);
     const slotsBefore = network.describe().inUse;
-    for (const step of ['start:files', 'start:network', 'start:cgroup', 'start:init'] as const) {
+    for (const step of START_STEPS.map((s) => `start:${s.name}` as LifecycleStep)) {
       failAt = step;
       await assert.rejects(runtime.resume(spec(id), snapshotRef), /injected failure/);
       failAt = undefined;
@@ -305,7 +308,7 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     await runtime.pause(paused);
     const cut = await create();
     await sh(cut, 'echo cut > /root/c');
-    failAt = 'pause:killed';
+    failAt = 'pause:record';
     await assert.rejects(runtime.pause(cut), /injected failure/);
     failAt = undefined;
     // Leftovers of half-made work the restart must remove.
@@ -376,9 +379,11 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     const cut = await create();
     await sh(cut, 'echo only-copy > /root/c');
     const dir = metaOf(cut).dir as string;
-    failAt = 'pause:killed';
+    failAt = 'pause:record';
     await assert.rejects(runtime.pause(cut), /injected failure/);
     failAt = undefined;
+    // As if the agent had died between the kill and the move: the files are still in the sandbox dir.
+    await rename(join(stateDir, 'snapshots', `${cut}.partial`, 'disk.img'), join(dir, 'disk.img'));
     // The partial snapshot is unreadable: completing it fails, as on a disk error.
     await rm(join(stateDir, 'snapshots', `${cut}.partial`, 'meta.json'));
 

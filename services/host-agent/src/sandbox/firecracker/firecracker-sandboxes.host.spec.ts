@@ -7,18 +7,19 @@ import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ulid } from 'ulid';
+import { isZombieOrGone, signal } from '../../runtime/namespace/proc';
 import { addGuestTap, NetworkManager } from '../../networking';
-import { CommandRunner } from '../../rootfs/command-runner';
+import { RecordingRunner } from '../testing/recording-runner';
 import { DmSnapshotStore } from '../../rootfs/dm-snapshot.store';
 import { MAX_GENERATIONS, readHeaderFile, headerFileName } from '../../snapshot';
-import { FirecrackerClient } from './firecracker.client';
-import { FirecrackerRuntime } from './firecracker.runtime';
-import { MemorySnapshots } from './memory-snapshots';
-import { RecordedCall } from './testing/fake-firecracker-api';
-import { fakeFirecrackerRuntimeDirs, writeFakeFirecrackerBinary } from './testing/fake-firecracker-binary';
+import { FirecrackerClient } from '../../runtime/firecracker/firecracker.client';
+import { FirecrackerRuntime } from './firecracker-sandboxes';
+import { MemorySnapshots } from '../../runtime/firecracker/memory-snapshots';
+import { RecordedCall } from '../../runtime/firecracker/testing/fake-firecracker-api';
+import { fakeFirecrackerRuntimeDirs, writeFakeFirecrackerBinary } from '../../runtime/firecracker/testing/fake-firecracker-binary';
 import { CgroupManager } from '../../cgroups';
-import { FirecrackerSpec, SPEC_MISSING } from './testing/firecracker-spec';
-import { SlotTapNetworks } from './vm-network';
+import { FirecrackerSpec, SPEC_MISSING } from '../../runtime/firecracker/testing/firecracker-spec';
+import { SlotTapNetworks } from '../../networking/vm-networks';
 import { unusedSlotCidr } from '../../networking';
 
 /** Slot addresses no other network on this host uses (an operator's Wrenn, a killed run's leftovers). */
@@ -30,30 +31,6 @@ const SLOT_CIDR = unusedSlotCidr(233);
  * header code and userfaultfd page server, and device-mapper on a recording command runner
  * (this kernel has no device-mapper). No guest boots: envd's health is taken as given.
  */
-
-/**
- * Answers losetup/dmsetup like the tools would, records every call and how many VMMs ran then.
- * A device it "creates" is a file in `deviceDir` (the drive the VMM's jail gets), gone on remove.
- */
-class RecordingRunner implements CommandRunner {
-  readonly calls: Array<{ line: string; vmms: number }> = [];
-  private loop = 40;
-  constructor(private readonly vmms: () => number, private readonly deviceDir: () => string) {}
-  async run(file: string, args: string[]): Promise<string> {
-    const line = [file, ...args].join(' ');
-    this.calls.push({ line, vmms: this.vmms() });
-    if (file === 'dmsetup' && args[0] === 'create') await writeFile(join(this.deviceDir(), args[1]), 'root drive');
-    if (file === 'dmsetup' && args[0] === 'remove') await rm(join(this.deviceDir(), args[1]), { force: true });
-    if (file === 'losetup' && args[0] === '--find') return `/dev/loop${this.loop++}\n`;
-    if (file === 'losetup' && args[0] === '--list') return '{"loopdevices":[]}';
-    if (file === 'cp') {
-      // Stands in for the copy of the device: an image of the origin's size.
-      await writeFile(args[2], 'flattened root filesystem');
-      await truncate(args[2], 64 * 1024 * 1024);
-    }
-    return '';
-  }
-}
 
 const KEY = `f${randomBytes(2).toString('hex')}`;
 const spec = SPEC_MISSING ? (undefined as unknown as FirecrackerSpec) : new FirecrackerSpec();
@@ -394,7 +371,9 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
     const restoredServer = metaOf(spec2.sandboxId).pageServer.pid;
     // The page server of `id` dies with the agent (as an in-agent one would); spec2's survives.
     const dying = metaOf(id).pageServer.pid;
-    process.kill(dying, 'SIGKILL');
+    // Resumed a test ago, however long that took: a restored VM's page server serves while its VM runs.
+    assert.ok(!(await isZombieOrGone(dying)), "the page server of a running restored VM is alive");
+    signal(dying, 'SIGKILL');
     const deadline = Date.now() + 5000;
     while (existsSync(`/proc/${dying}/stat`) && !readFileSync(`/proc/${dying}/stat`, 'utf8').includes(') Z') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     assert.deepEqual(await runtime.list(), [id, booted, spec2.sandboxId].sort());
@@ -422,6 +401,10 @@ describe(`${FirecrackerRuntime.name} against a stand-in Firecracker (root, kerne
   });
 
   it('destroy: VMM first, then the device, the CoW file and the slot; nothing is left', async () => {
+    // Its page server has exited already (as one does when its VM hangs up): gone is stopped.
+    const server = (JSON.parse(readFileSync(join(sandboxDir(), 'meta.json'), 'utf8')) as { pageServer: { pid: number } }).pageServer.pid;
+    signal(server, 'SIGKILL');
+    for (const deadline = Date.now() + 5000; !(await isZombieOrGone(server)) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
     runner.calls.length = 0;
     await runtime.destroy(id);
     assert.deepEqual(vmmPids(), []);

@@ -9,8 +9,8 @@ import { SandboxSpec } from '@wrenn/contracts';
 import { CgroupManager } from '../../cgroups';
 import { NetworkManager } from '../../networking';
 import { EnvdClient } from '../../envd-client/envd.client';
-import { NamespaceRuntime, NamespaceRuntimeOptions } from './namespace.runtime';
-import { isSameProcess } from './proc';
+import { NamespaceRuntime, NamespaceRuntimeOptions } from './namespace-sandboxes';
+import { isSameProcess } from '../../runtime/namespace/proc';
 import { unusedSlotCidr } from '../../networking';
 
 /** Slot addresses no other network on this host uses (an operator's Wrenn, a killed run's leftovers). */

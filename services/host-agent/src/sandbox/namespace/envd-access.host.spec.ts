@@ -8,7 +8,7 @@ import { createLogger } from '@wrenn/logger';
 import { CgroupManager } from '../../cgroups';
 import { NetworkManager } from '../../networking';
 import { SandboxOrchestrator } from '../../sandbox/sandbox-orchestrator';
-import { NamespaceRuntime } from './namespace.runtime';
+import { NamespaceRuntime } from './namespace-sandboxes';
 import { unusedSlotCidr } from '../../networking';
 
 /** Slot addresses no other network on this host uses (an operator's Wrenn, a killed run's leftovers). */

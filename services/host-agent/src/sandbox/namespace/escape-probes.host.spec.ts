@@ -9,8 +9,8 @@ import { ulid } from 'ulid';
 import { CgroupManager } from '../../cgroups';
 import { EnvdClient } from '../../envd-client/envd.client';
 import { NetworkManager } from '../../networking';
-import { NamespaceRuntime } from './namespace.runtime';
-import { CAPABILITY_NUMBERS, SANDBOX_CAPABILITIES } from './sandbox-hardening';
+import { NamespaceRuntime } from './namespace-sandboxes';
+import { CAPABILITY_NUMBERS, SANDBOX_CAPABILITIES } from '../../runtime/namespace/sandbox-hardening';
 import { unusedSlotCidr } from '../../networking';
 
 /** Slot addresses no other network on this host uses (an operator's Wrenn, a killed run's leftovers). */
