@@ -1,4 +1,6 @@
-import { addGuestTap, NetworkManager, SandboxNetwork } from './index';
+import { addGuestTap } from './guest-tap';
+import { SandboxNetwork } from './network-slot';
+import { NetworkManager } from './network.manager';
 
 /** The networks VMs get: a slot of the agent's pool with the guest TAP added. */
 export interface VmNetworks {
