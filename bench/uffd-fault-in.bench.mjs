@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { DEFAULT_READAHEAD_PAGES, PageServer } = require('../services/host-agent/dist/uffd/index.js');
-const { loadTestGuest } = require('../services/host-agent/dist/uffd/testing/test-guest.js');
+const { loadTestGuest } = require('../services/host-agent/test-support/dist/test-guest.js');
 const { fullHeader, diffHeader, memfileName } = require('../services/host-agent/dist/snapshot/index.js');
 
 const MIB = Number(process.env.BENCH_UFFD_MIB ?? 256);

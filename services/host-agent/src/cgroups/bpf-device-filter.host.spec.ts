@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BpfDeviceFilter } from './bpf-device-filter';
 import { ALLOWED_DEVICES } from './cgroup.manager';
-import { loadDeviceFilterInspection } from './testing/device-filter-inspection';
-import { EPERM, probeInside, realDevice, waitFor, writeProbe } from './testing/device-probe';
+import { EPERM, loadDeviceFilterInspection, probeInside, realDevice, waitFor, writeProbe } from '@wrenn/host-agent-test-support';
 
 /**
  * The v2 device filter against this kernel. Our hosts are hybrid (v1 controllers, an empty v2

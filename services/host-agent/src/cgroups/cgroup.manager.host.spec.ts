@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { CgroupManager, SandboxCgroup } from './cgroup.manager';
 import { detectCgroupVersion } from './cgroup-version';
 import { diskUsageBytes } from './disk-usage';
-import { loadDeviceFilterInspection } from './testing/device-filter-inspection';
-import { EPERM, probeInside, realDevice, waitFor, writeProbe } from './testing/device-probe';
+import { EPERM, loadDeviceFilterInspection, probeInside, realDevice, waitFor, writeProbe } from '@wrenn/host-agent-test-support';
 import { FORK_BOMB } from '@wrenn/testing';
 
 const skip =

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ALLOWED_DEVICES } from './cgroup.manager';
 import { DeviceRule, parseDeviceRule } from './device-rule';
-import { DeviceAccess, decodeProgram, Insn, loadDeviceFilterInspection, runDeviceProgram, unreachable } from './testing/device-filter-inspection';
+import { decodeProgram, DeviceAccess, Insn, loadDeviceFilterInspection, runDeviceProgram, unreachable } from '@wrenn/host-agent-test-support';
 
 /**
  * The BPF_CGROUP_DEVICE program the native addon generates from allowlist rules, run here on an

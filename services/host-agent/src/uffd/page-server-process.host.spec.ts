@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diffHeader, encodeHeader, fullHeader, memfileName } from '../snapshot';
-import { loadTestGuest } from './testing/test-guest';
+import { loadTestGuest } from '@wrenn/host-agent-test-support';
 import { PageServerProcess } from './page-server-process';
 
 const PAGE = 4096;

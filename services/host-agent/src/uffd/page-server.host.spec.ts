@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SnapshotHeader, dataPages, diffHeader, fullHeader, memfileName, resolvePage } from '../snapshot';
 import { PageServer, PageServerStats } from './index';
-import { NativeUffdGuest, loadTestGuest } from './testing/test-guest';
+import { loadTestGuest, NativeUffdGuest } from '@wrenn/host-agent-test-support';
 
 const PAGE = 4096;
 const PAGES = 1024; // 4 MiB of guest memory

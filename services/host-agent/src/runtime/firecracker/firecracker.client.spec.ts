@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { bootArgs, guestInterface, machineConfig, rootDrive } from './boot-config';
 import { GUEST_NETWORK, guestIpBootArg } from '../../networking';
 import { FirecrackerApiError, FirecrackerClient } from './firecracker.client';
-import { FakeFirecrackerApi } from './testing/fake-firecracker-api';
-import { FIRECRACKER_SPEC_PATH, FirecrackerSpec, SPEC_MISSING } from './testing/firecracker-spec';
+import { FakeFirecrackerApi, FIRECRACKER_SPEC_PATH, FirecrackerSpec, SPEC_MISSING } from '@wrenn/host-agent-test-support';
 
 const spec = SPEC_MISSING ? (undefined as unknown as FirecrackerSpec) : new FirecrackerSpec();
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { bootArgs } from './boot-config';
 import { guestIpBootArg } from '../../networking';
 import { IDENTITY_SCRIPT } from '../../envd-client/envd-session';
-import { REPO_ROOT } from './testing/firecracker-spec';
+import { REPO_ROOT } from '@wrenn/host-agent-test-support';
 
 const IMAGES = join(REPO_ROOT, 'images');
 

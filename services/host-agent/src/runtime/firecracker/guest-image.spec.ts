@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GUEST_INIT } from './boot-config';
-import { REPO_ROOT } from './testing/firecracker-spec';
+import { REPO_ROOT } from '@wrenn/host-agent-test-support';
 
 const IMAGES = join(REPO_ROOT, 'images');
 

@@ -10,10 +10,9 @@ import { join } from 'node:path';
 import { CgroupManager } from '../../cgroups';
 import { idRangeOf } from '../namespace/sandbox-hardening';
 import { FirecrackerClient } from './firecracker.client';
-import { fakeFirecrackerRuntimeDirs, writeFakeFirecrackerBinary } from './testing/fake-firecracker-binary';
+import { fakeFirecrackerRuntimeDirs, SPEC_MISSING, writeFakeFirecrackerBinary } from '@wrenn/host-agent-test-support';
 import { jailDirOf, vmmDeviceRules, VmmJailRequest } from './vmm-jail';
 import { isVmmAlive, launchVmm, stopVmm, VmmProcess } from './vmm-process';
-import { SPEC_MISSING } from './testing/firecracker-spec';
 
 const TAG = randomBytes(2).toString('hex');
 const NETNS = `wrenn-vt${TAG}`;

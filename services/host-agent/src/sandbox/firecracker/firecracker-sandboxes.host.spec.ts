@@ -9,16 +9,13 @@ import { join } from 'node:path';
 import { ulid } from 'ulid';
 import { isZombieOrGone, signal } from '../../runtime/namespace/proc';
 import { addGuestTap, NetworkManager } from '../../networking';
-import { RecordingRunner } from '../testing/recording-runner';
+import { fakeFirecrackerRuntimeDirs, FirecrackerSpec, RecordedCall, RecordingRunner, SPEC_MISSING, writeFakeFirecrackerBinary } from '@wrenn/host-agent-test-support';
 import { DmSnapshotStore } from '../../rootfs/dm-snapshot.store';
 import { MAX_GENERATIONS, readHeaderFile, headerFileName } from '../../snapshot';
 import { FirecrackerClient } from '../../runtime/firecracker/firecracker.client';
 import { FirecrackerRuntime } from './firecracker-sandboxes';
 import { MemorySnapshots } from '../../runtime/firecracker/memory-snapshots';
-import { RecordedCall } from '../../runtime/firecracker/testing/fake-firecracker-api';
-import { fakeFirecrackerRuntimeDirs, writeFakeFirecrackerBinary } from '../../runtime/firecracker/testing/fake-firecracker-binary';
 import { CgroupManager } from '../../cgroups';
-import { FirecrackerSpec, SPEC_MISSING } from '../../runtime/firecracker/testing/firecracker-spec';
 import { SlotTapNetworks } from '../../networking/vm-networks';
 import { unusedSlotCidr } from '../../networking';
 

@@ -5,10 +5,7 @@ import { CgroupManager } from '../../cgroups';
 import { addGuestTap, NetworkManager, SlotTapNetworks, unusedSlotCidr } from '../../networking';
 import { DmSnapshotStore } from '../../rootfs/dm-snapshot.store';
 import { MemorySnapshots } from '../../runtime/firecracker/memory-snapshots';
-import { fakeFirecrackerRuntimeDirs, writeFakeFirecrackerBinary } from '../../runtime/firecracker/testing/fake-firecracker-binary';
-import { SPEC_MISSING } from '../../runtime/firecracker/testing/firecracker-spec';
-import { RecordingRunner } from '../testing/recording-runner';
-import { describeStartFailures } from '../testing/start-failures';
+import { describeStartFailures, fakeFirecrackerRuntimeDirs, RecordingRunner, SPEC_MISSING, writeFakeFirecrackerBinary } from '@wrenn/host-agent-test-support';
 import { FirecrackerRuntime as FirecrackerSandboxes } from './firecracker-sandboxes';
 
 /**

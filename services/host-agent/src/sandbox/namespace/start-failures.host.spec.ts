@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CgroupManager } from '../../cgroups';
 import { NetworkManager, unusedSlotCidr } from '../../networking';
-import { describeStartFailures } from '../testing/start-failures';
+import { describeStartFailures } from '@wrenn/host-agent-test-support';
 import { NamespaceRuntime } from './namespace-sandboxes';
 
 const IMAGE_DIR = process.env.WRENN_IMAGE_DIR ?? '/var/lib/wrenn/images';

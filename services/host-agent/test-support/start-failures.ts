@@ -2,9 +2,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SandboxSpec } from '@wrenn/contracts';
 import { ulid } from 'ulid';
-import type { SandboxRuntime } from '../../runtime/sandbox-runtime';
-import { START_STEPS } from '../lifecycle';
-import { PAUSE_ORDER, SaveStepName } from '../save';
+import type { SandboxRuntime } from '@wrenn/host-agent/dist/runtime/sandbox-runtime';
+import { START_STEPS } from '@wrenn/host-agent/dist/sandbox/lifecycle';
+import { PAUSE_ORDER, SaveStepName } from '@wrenn/host-agent/dist/sandbox/save';
 import { agentHostState, hostChanges } from './host-leaks';
 
 /** A runtime under test, made with a checkpoint hook that calls `failAt` before each start and pause step. */

@@ -3,8 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
 
-/** The repo root, from this file's place (src/ or dist/ of services/host-agent/…/testing). */
-export const REPO_ROOT = resolve(__dirname, '../../../../../..');
+/** The repo root, from where this file runs: services/host-agent/test-support/dist. */
+export const REPO_ROOT = resolve(__dirname, '../../../..');
 export const FIRECRACKER_SPEC_PATH = resolve(REPO_ROOT, '../shared/fixtures/firecracker/firecracker-v1.16.1.yaml');
 
 /**

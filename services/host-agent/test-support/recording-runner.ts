@@ -1,6 +1,6 @@
 import { rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CommandRunner } from '../../rootfs/command-runner';
+import { CommandRunner } from '@wrenn/host-agent/dist/rootfs/command-runner';
 
 /**
  * Answers losetup/dmsetup like the tools would, records every call and how many VMMs ran then.

@@ -1,6 +1,6 @@
 // Views of the device filter for tests only, from the test addon (native/src/test-device-filter.cc,
 // built by `node scripts/build-native.mjs --test-guest`, which npm test runs).
-import type { DeviceRule } from '../device-rule';
+import type { DeviceRule } from '@wrenn/host-agent/dist/cgroups/device-rule';
 
 export interface DeviceFilterInspection {
   /** The program attachDeviceFilter would load for `rules`: struct bpf_insn, 8 bytes each. */
