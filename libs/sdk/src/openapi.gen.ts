@@ -646,7 +646,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** E2B list (v1), running sandboxes only */
+        /**
+         * E2B list (v1), running sandboxes only
+         * @description The same filters as `GET /e2b/v2/sandboxes` but `state`, which is always `running` here (400 if sent).
+         */
         get: operations["e2bListRunningSandboxes"];
         put?: never;
         /** E2B create (older SDKs); same as `POST /e2b/v2/sandboxes` */
@@ -753,7 +756,7 @@ export interface paths {
         get?: never;
         /**
          * E2B network update; Wrenn's PUT /v1/sandboxes/{id}/network
-         * @description Replaces the whole egress configuration, live; omitted fields are cleared. `denyOut: ["0.0.0.0/0"]` is `allow_internet_access: false`. Transform `rules` and an `egressProxy` are refused (400).
+         * @description Replaces the whole egress configuration, live; omitted fields are cleared. `denyOut: ["0.0.0.0/0"]` is `allow_internet_access: false`. Transform `rules` and an `egressProxy` are refused (400). No body is `{}`: everything cleared.
          */
         put: operations["e2bUpdateNetwork"];
         post?: never;
@@ -1199,6 +1202,10 @@ export interface components {
             network?: {
                 allowOut?: string[];
                 denyOut?: string[];
+                /** @description Refused (400) unless empty. */
+                rules?: Record<string, never>;
+                /** @description Refused (400). */
+                egressProxy?: Record<string, never>;
             };
             /** @description Refused (400). */
             mcp?: unknown;
@@ -1441,8 +1448,14 @@ export interface components {
         E2bLimit: number;
         /** @description Accepted; every list is one page. */
         E2bNextToken: string;
-        /** @description Metadata is not stored, so a list filtered by it answers 400. */
+        /** @description URL-encoded `key=value` pairs. Metadata is not stored, so a list filtered by it answers 400. */
         E2bMetadata: string;
+        /** @description Only sandboxes started after this time. */
+        E2bStartedAfter: string;
+        /** @description Only sandboxes of this template (an E2B template id, as `templateID` at create). */
+        E2bTemplate: string;
+        /** @description By start time; newest first (`desc`) when left out. */
+        E2bOrder: "asc" | "desc";
         /** @description Carried on every event the call causes. */
         CorrelationId: string;
     };
@@ -2517,8 +2530,14 @@ export interface operations {
                 limit?: components["parameters"]["E2bLimit"];
                 /** @description Accepted; every list is one page. */
                 nextToken?: components["parameters"]["E2bNextToken"];
-                /** @description Metadata is not stored, so a list filtered by it answers 400. */
+                /** @description URL-encoded `key=value` pairs. Metadata is not stored, so a list filtered by it answers 400. */
                 metadata?: components["parameters"]["E2bMetadata"];
+                /** @description Only sandboxes started after this time. */
+                startedAfter?: components["parameters"]["E2bStartedAfter"];
+                /** @description Only sandboxes of this template (an E2B template id, as `templateID` at create). */
+                template?: components["parameters"]["E2bTemplate"];
+                /** @description By start time; newest first (`desc`) when left out. */
+                order?: components["parameters"]["E2bOrder"];
             };
             header?: never;
             path?: never;
@@ -2571,13 +2590,19 @@ export interface operations {
     e2bListSandboxes: {
         parameters: {
             query?: {
-                /** @description Comma-separated E2B states (`running`, `paused`); default both. */
+                /** @description Comma-separated E2B states (`running`, `paused`); default both. Another state is 400. */
                 state?: string;
                 limit?: components["parameters"]["E2bLimit"];
                 /** @description Accepted; every list is one page. */
                 nextToken?: components["parameters"]["E2bNextToken"];
-                /** @description Metadata is not stored, so a list filtered by it answers 400. */
+                /** @description URL-encoded `key=value` pairs. Metadata is not stored, so a list filtered by it answers 400. */
                 metadata?: components["parameters"]["E2bMetadata"];
+                /** @description Only sandboxes started after this time. */
+                startedAfter?: components["parameters"]["E2bStartedAfter"];
+                /** @description Only sandboxes of this template (an E2B template id, as `templateID` at create). */
+                template?: components["parameters"]["E2bTemplate"];
+                /** @description By start time; newest first (`desc`) when left out. */
+                order?: components["parameters"]["E2bOrder"];
             };
             header?: never;
             path?: never;
@@ -2683,9 +2708,9 @@ export interface operations {
     e2bSandboxMetrics: {
         parameters: {
             query?: {
-                /** @description Accepted, not used. */
+                /** @description Unix seconds; accepted, not used. */
                 start?: number;
-                /** @description Accepted, not used. */
+                /** @description Unix seconds; accepted, not used. */
                 end?: number;
             };
             header?: never;
@@ -2751,11 +2776,13 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     allow_internet_access?: boolean;
+                    /** @description Entries as in Wrenn's `allow_out`; a bad one is 400. */
                     allowOut?: string[];
+                    /** @description Entries as in Wrenn's `deny_out`; `0.0.0.0/0` is `allow_internet_access: false`. */
                     denyOut?: string[];
                     /** @description Refused (400) unless empty. */
                     rules?: {

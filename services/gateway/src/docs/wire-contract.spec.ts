@@ -5,10 +5,12 @@
  *
  * - the generated types (the SDK's types and the gateway's views are names for them) are what
  *   the document generates now;
- * - each /v1 route's request body and query DTO (class-validator metadata: every validated
- *   property, whether it is required, its type, enum, bounds, pattern and default) is what the
- *   document says of that route's request body and query parameters, and a route without a body
- *   DTO documents no JSON body.
+ * - each route's request body and query DTO (class-validator metadata: every validated property,
+ *   whether it is required, its type, enum, bounds, pattern and default) is what the document
+ *   says of that route's request body and query parameters, and a route without a body DTO
+ *   documents no JSON body. That holds for E2B's API under /e2b as for Wrenn's own under /v1: the
+ *   official `e2b` SDK is a client of the document like any other; where E2B's wire makes the
+ *   gateway check a promise outside the DTO, CHECKED_BEYOND_THE_DTO says which and why.
  *
  * That the document lists exactly the routes the controllers serve is `openapi.spec.ts`; that the
  * SDK has a method for each operation and sends it is libs/sdk's `operations.spec.ts`.
@@ -21,7 +23,7 @@ import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
-import { getMetadataStorage, IsInt, IsString, Max, MaxLength } from 'class-validator';
+import { Allow, getMetadataStorage, IsInt, IsObject, IsString, Max, MaxLength } from 'class-validator';
 import { parse } from 'yaml';
 import { servedRoutes, ServedRoute } from '@wrenn/gateway-test-support';
 import { OPENAPI_FILE } from './docs.paths';
@@ -76,6 +78,8 @@ function describeDto(dto: Class): Map<string, DtoProperty> {
     else if (m.name) p.constraints.push({ name: m.name, args: m.constraints ?? [], each: Boolean(m.each) });
     out.set(m.propertyName, p);
   }
+  // A property only whitelisted (@Allow) is taken as sent, absence included: optional, unchecked.
+  for (const p of out.values()) if (p.constraints.length === 0) p.required = false;
   return out;
 }
 
@@ -89,6 +93,7 @@ function constraintProblems(where: string, schema: Schema, c: DtoProperty['const
     case 'isInt': return expect('type', 'integer');
     case 'isBoolean': return expect('type', 'boolean');
     case 'isArray': return expect('type', 'array');
+    case 'isObject': return expect('type', 'object');
     case 'isEmail': return expect('format', 'email');
     case 'isIso8601': return expect('format', 'date-time');
     case 'isIn': return JSON.stringify([...(c.args[0] as string[])].sort()) === JSON.stringify([...((s.enum as string[]) ?? [])].sort()) ? [] : [`${where}: the DTO allows ${JSON.stringify(c.args[0])}, the document's enum is ${JSON.stringify(s.enum)}`];
@@ -112,6 +117,7 @@ const KEYWORD_RULES: Array<[keyword: string, holds: (value: unknown) => boolean,
   ['type', (v) => v === 'integer', 'isInt'],
   ['type', (v) => v === 'boolean', 'isBoolean'],
   ['type', (v) => v === 'array', 'isArray'],
+  ['type', (v) => v === 'object', ['isObject', 'isNetworkInput', 'isEnvMap']],
   ['enum', () => true, 'isIn'],
   ['minimum', () => true, 'min'],
   ['maximum', () => true, 'max'],
@@ -136,6 +142,14 @@ const CHECKED_BEYOND_THE_DTO = new Set([
   'PUT /v1/sandboxes/{id}/network body deny_out items',
   // `after` and Last-Event-ID are one rule, applied by the controller to whichever came.
   'GET /v1/events query after pattern',
+  // E2B's egress lists carry Wrenn's entries (CIDRs, hosts) and E2B's `allTraffic` sentinel:
+  // e2b.mapper turns the sentinel into allow_internet_access, then networkPolicyFrom checks each
+  // entry as on /v1 (a 400 naming it), which an `each` constraint would pre-empt with a vaguer one.
+  'PUT /e2b/sandboxes/{sandboxID}/network body allowOut items',
+  'PUT /e2b/sandboxes/{sandboxID}/network body denyOut items',
+  // E2B's SDK sends an egress proxy as an object; Wrenn has none, so e2b.mapper refuses the field
+  // whatever it holds, with that reason, instead of the DTO refusing only the wrong shapes.
+  'PUT /e2b/sandboxes/{sandboxID}/network body egressProxy type',
 ]);
 
 /** Promises of the document about one property that its DTO constraints do not keep. */
@@ -218,8 +232,10 @@ function wireProblems(route: ServedRoute): string[] {
   return problems;
 }
 
-/** Wrenn's own API; E2B's (under /e2b) follows E2B's document, not this contract's rules. */
+/** Wrenn's own API. */
 const V1 = (r: ServedRoute) => r.path.startsWith('/v1/');
+/** E2B's API, which the official `e2b` SDK drives (docs/e2b-compat.md). */
+const E2B = (r: ServedRoute) => r.path.startsWith('/e2b/');
 
 describe('the wire contract: openapi.yaml against the gateway and the SDK', () => {
   const routes = servedRoutes();
@@ -237,6 +253,39 @@ describe('the wire contract: openapi.yaml against the gateway and the SDK', () =
     assert.deepEqual(v1.flatMap(wireProblems), []);
   });
 
+  it('every /e2b route validates exactly the request body and query parameters the document describes', () => {
+    const e2b = routes.filter(E2B);
+    assert.ok(e2b.length >= 13, `found ${e2b.length} /e2b routes`);
+    assert.ok(e2b.filter((r) => handlerDtos(r).body).length >= 8, 'body DTOs are found');
+    assert.ok(e2b.filter((r) => handlerDtos(r).query).length >= 3, 'query DTOs are found');
+    assert.deepEqual(e2b.flatMap(wireProblems), []);
+  });
+
+  it('every exception names a promise the document makes', () => {
+    // A stale exception would hide a future disagreement at the same place.
+    const promised = new Set<string>();
+    for (const route of routes.filter((r) => V1(r) || E2B(r))) {
+      const found = operationOf(route);
+      if (!found) continue;
+      const body = found.op.requestBody && deref(found.op.requestBody as NonNullable<Operation['requestBody']> & { $ref?: string });
+      const schema = body?.content?.['application/json'] && flat(body.content['application/json'].schema);
+      const query = [...(found.item.parameters ?? []), ...(found.op.parameters ?? [])].map((p) => deref(p)).filter((p) => p.in === 'query');
+      const places: Array<[string, Schema]> = [
+        ...Object.entries(schema?.properties ?? {}).map(([n, s]) => [`${route.key} body ${n}`, flat(s)] as [string, Schema]),
+        ...query.map((p) => [`${route.key} query ${p.name}`, flat(p.schema ?? {})] as [string, Schema]),
+      ];
+      for (const [at, s] of places) {
+        promised.add(at);
+        for (const k of Object.keys(s)) promised.add(`${at} ${k}`);
+        if (s.items) {
+          promised.add(`${at} items`);
+          for (const k of Object.keys(flat(s.items))) promised.add(`${at} items ${k}`);
+        }
+      }
+    }
+    assert.deepEqual([...CHECKED_BEYOND_THE_DTO].filter((e) => !promised.has(e)), []);
+  });
+
   it('finds a disagreement when there is one', () => {
     // The comparison itself, on a DTO and a schema that differ in each way it looks at.
     class Sample {}
@@ -244,15 +293,24 @@ describe('the wire contract: openapi.yaml against the gateway and the SDK', () =
     Max(10)(Sample.prototype, 'count');
     IsString()(Sample.prototype, 'name');
     MaxLength(5)(Sample.prototype, 'name');
+    // E2B's style: a field only whitelisted is optional; an object-valued one says type object.
+    Allow()(Sample.prototype, 'passed');
+    IsObject()(Sample.prototype, 'map');
     const problems = dtoProblems('sample', Sample, new Map([
       ['count', { required: true, schema: { type: 'integer', maximum: 11 } }],
       ['name', { required: false, schema: { type: 'string', maxLength: 5 } }],
       ['extra', { required: false, schema: { type: 'string' } }],
+      ['passed', { required: true, schema: { type: 'object' } }],
+      ['map', { required: true, schema: { type: 'string' } }],
     ]));
     assert.deepEqual(problems, [
       'sample: extra is documented but Sample does not take it (the gateway refuses it)',
       'sample count: the DTO\'s max means maximum 10, the document says 11',
       'sample name: required in Sample, optional in the document',
+      'sample passed: optional in Sample, required in the document',
+      'sample passed: the document says type "object", the DTO does not check it (isObject or isNetworkInput or isEnvMap)',
+      'sample map: the DTO\'s isObject means type "object", the document says "string"',
+      'sample map: the document says type "string", the DTO does not check it (isString or isIso8601 or isEmail or isIn)',
     ]);
   });
 

@@ -3,7 +3,7 @@ import type { Response } from 'express';
 import { Caller } from '../services/sandboxes.service';
 import { CurrentCaller } from '../auth/access.decorators';
 import { E2bErrorFilter } from './e2b-error.filter';
-import { E2bConnectDto, E2bListedSandbox, E2bListQuery, E2bMetricsQuery, E2bNewSandboxDto, E2bPauseDto, E2bSandbox, E2bSandboxDetail, E2bSandboxMetric, E2bTimeoutDto, E2bNetworkUpdateDto } from './e2b.dto';
+import { E2bConnectDto, E2bListedSandbox, E2bListQuery, E2bMetricsQuery, E2bNewSandboxDto, E2bPauseDto, E2bRunningListQuery, E2bSandbox, E2bSandboxDetail, E2bSandboxMetric, E2bTimeoutDto, E2bNetworkUpdateDto } from './e2b.dto';
 import { E2bSandboxesService } from './e2b-sandboxes.service';
 
 function correlation(id?: string): string | undefined {
@@ -32,7 +32,7 @@ export class E2bSandboxesController {
 
   /** The v1 list: running sandboxes only. */
   @Get('sandboxes')
-  listRunning(@CurrentCaller() caller: Caller, @Query() query: E2bListQuery): Promise<E2bListedSandbox[]> {
+  listRunning(@CurrentCaller() caller: Caller, @Query() query: E2bRunningListQuery): Promise<E2bListedSandbox[]> {
     return this.e2b.list(caller, { ...query, state: 'running' });
   }
 

@@ -1,4 +1,4 @@
-import { Allow, IsBoolean, IsInt, IsObject, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { Allow, IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsObject, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { IntFromString, Omittable } from '../errors/validation';
 
 /**
@@ -7,7 +7,9 @@ import { IntFromString, Omittable } from '../errors/validation';
  * drop-in client is not refused for sending them; the ones that would change behaviour Wrenn does
  * not offer are refused by the mapper with a clear message. As on Wrenn's own API, an optional
  * field may be left out but not sent as null, and integers convert only from digit strings
- * (`Number()` would turn "", [] or true into valid timeouts).
+ * (`Number()` would turn "", [] or true into valid timeouts). Where E2B's document gives a field a
+ * type, the DTO checks it, so that openapi.yaml's `/e2b` part is what the gateway enforces (the
+ * drift test, src/docs/wire-contract.spec.ts).
  */
 
 /** E2B's longest sandbox life is 24 h; Wrenn accepts up to a week of inactivity. */
@@ -39,8 +41,11 @@ export class E2bNewSandboxDto {
   @Omittable() @IsBoolean()
   allow_internet_access?: boolean;
 
+  /** allowOut and denyOut become the egress policy; the mapper refuses rules and egressProxy. */
+  @Omittable() @IsObject()
+  network?: Record<string, unknown>;
+
   @Allow() autoResume?: unknown;
-  @Allow() network?: unknown;
   @Allow() mcp?: unknown;
   @Allow() iam?: unknown;
   @Allow() volumeMounts?: unknown;
@@ -51,9 +56,18 @@ export class E2bNetworkUpdateDto {
   @Omittable() @IsBoolean()
   allow_internet_access?: boolean;
 
-  @Allow() allowOut?: unknown;
-  @Allow() denyOut?: unknown;
-  @Allow() rules?: unknown;
+  /** Entries are checked by networkPolicyFrom, which names the bad one. */
+  @Omittable() @IsArray()
+  allowOut?: unknown[];
+
+  @Omittable() @IsArray()
+  denyOut?: unknown[];
+
+  /** The SDK sends `{}` when the caller gave no transform rules; the mapper refuses any other. */
+  @Omittable() @IsObject()
+  rules?: Record<string, unknown>;
+
+  /** Refused by the mapper whatever it holds. */
   @Allow() egressProxy?: unknown;
 }
 
@@ -81,26 +95,45 @@ export class E2bPauseDto {
   memory?: boolean;
 }
 
-export class E2bListQuery {
-  /** Comma-separated E2B states: running, paused. */
-  @Omittable() @IsString() @MaxLength(64)
-  state?: string;
-
+/** GET /sandboxes, E2B's v1 list: running sandboxes only, so it takes no state. */
+export class E2bRunningListQuery {
   @Omittable() @IntFromString() @IsInt() @Min(1) @Max(1000)
   limit?: number;
 
   @Omittable() @IsString() @MaxLength(256)
   nextToken?: string;
 
-  @Allow() metadata?: unknown;
-  @Allow() startedAfter?: unknown;
-  @Allow() template?: unknown;
-  @Allow() order?: unknown;
+  /** A URL-encoded `key=value&…` string (the SDK's encoding); refused by the mapper unless empty. */
+  @Omittable() @IsString() @MaxLength(1024)
+  metadata?: string;
+
+  /** RFC 3339; the SDK sends Date.toISOString(). */
+  @Omittable() @IsISO8601()
+  startedAfter?: string;
+
+  /** An E2B template id, mapped as templateID is. */
+  @Omittable() @IsString() @MaxLength(128)
+  template?: string;
+
+  /** By start time; newest first when left out. */
+  @Omittable() @IsIn(['asc', 'desc'])
+  order?: string;
 }
 
+/** GET /v2/sandboxes. */
+export class E2bListQuery extends E2bRunningListQuery {
+  /** Comma-separated E2B states: running, paused (the SDK's array, serialised form-style). */
+  @Omittable() @IsString() @MaxLength(64)
+  state?: string;
+}
+
+/** Unix seconds; accepted and not used (the answer is one current sample). */
 export class E2bMetricsQuery {
-  @Allow() start?: unknown;
-  @Allow() end?: unknown;
+  @Omittable() @IntFromString() @IsInt()
+  start?: number;
+
+  @Omittable() @IntFromString() @IsInt()
+  end?: number;
 }
 
 /** POST /sandboxes and /v2/sandboxes, and connect. */
