@@ -54,8 +54,12 @@ export interface SandboxDriver<Root, Booted, Memory = never> {
   /** The limits of the sandbox's cgroup (a VMM adds its own overhead and devices). */
   cgroupLimits(spec: SandboxSpec, root: Root): CgroupLimits;
   boot(request: BootRequest<Root, Memory>): Promise<Booted>;
-  /** Stops the sandbox's processes for good; gone already is success. Without `booted`, finds a half-started one's by its dir. */
-  kill(booted: Booted | undefined, dir: string): Promise<void>;
+  /**
+   * Stops the sandbox's processes for good; gone already is success. Without `booted`, finds a
+   * half-started one's by its dir. `scan: false` skips that search when the caller has already
+   * emptied the sandbox's cgroup, which every process of the sandbox is born in (a pause).
+   */
+  kill(booted: Booted | undefined, dir: string, options?: { scan?: boolean }): Promise<void>;
   isAlive(booted: Booted): Promise<boolean>;
   /**
    * Stops the sandbox where it stands for a snapshot, and lets it go on (a microVM's vCPUs).

@@ -62,6 +62,8 @@ export interface StartState<Source, Root, Booted, Memory, Slot extends SlotView>
   cgroup?: SandboxCgroup;
   ids?: IdsView;
   booted?: Booted;
+  /** A pause emptied the sandbox's cgroup before the teardown: no process is left to search for. */
+  cgroupEmptied?: boolean;
 }
 
 type AnyState = StartState<unknown, unknown, unknown, unknown, SlotView>;
@@ -139,7 +141,7 @@ export const START_STEPS: readonly Step[] = [
     },
     async undo(s, r) {
       // Unbooted too: a half-made sandbox's processes are found by its dir.
-      await r.driver.kill(s.booted, s.dir);
+      await r.driver.kill(s.booted, s.dir, { scan: !s.cgroupEmptied });
       s.booted = undefined;
     },
   },

@@ -399,7 +399,7 @@ export class NamespaceRuntime implements SandboxRuntime {
    * sandbox's start, rebuilt from its meta (every step tried, errors collected). Without a meta
    * (a half-made sandbox) its processes are found by its dir.
    */
-  private async teardown(cgroupName: string, dir: string, meta: SandboxMeta | undefined): Promise<void> {
+  private async teardown(cgroupName: string, dir: string, meta: SandboxMeta | undefined, options: { cgroupEmptied?: boolean } = {}): Promise<void> {
     const layout = this.overlay.layout(dir);
     const state: NsState = {
       spec: meta?.spec ?? ({ sandboxId: cgroupName } as SandboxSpec),
@@ -412,6 +412,7 @@ export class NamespaceRuntime implements SandboxRuntime {
       root: { lower: [], disk: layout.disk, upper: layout.upper, merged: layout.merged, stage: layout.stage, image: layout.image },
       ids: meta?.ids,
       booted: meta ? { initPid: meta.initPid, initStart: meta.initStart, supervisorPid: meta.supervisorPid } : undefined,
+      cgroupEmptied: options.cgroupEmptied,
     };
     try {
       await teardown(state, { ...this.lifecycle, record: async () => undefined }).run();
@@ -550,7 +551,8 @@ export class NamespaceRuntime implements SandboxRuntime {
       await this.snapshots.restoreFiles(sandboxId, image);
     }
     this.sandboxes.delete(sandboxId);
-    await this.teardown(sandboxId, dir, meta);
+    // The pause killed every process of its cgroup (and a retry finds them gone the same way).
+    await this.teardown(sandboxId, dir, meta, { cgroupEmptied: true });
     // Only once everything is released: a retry finds the link and the meta to finish with.
     await rm(link, { force: true, recursive: true });
   }
