@@ -1,3 +1,4 @@
+import { stopSignalHandler } from './stop-signal';
 import { bootstrapAuth } from '@wrenn/auth';
 import { bootstrapGateway } from '@wrenn/gateway';
 import { bootstrapHostAgent } from '@wrenn/host-agent';
@@ -38,10 +39,7 @@ export async function start(only?: string): Promise<void> {
   // Each service connects with its own PostgreSQL role (made here, before any service starts).
   await ownRolesForStart(names);
   const running: RunningService[] = [];
-  let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) process.exit(1);
-    stopping = true;
     log.info({ signal }, 'stopping');
     // The gateway stops taking requests first, then the reaper finishes its pass (a TTL pause
     // already on a host completes, which needs the scheduler and the host agent still up); the
@@ -56,8 +54,10 @@ export async function start(only?: string): Promise<void> {
     }
     process.exit(0);
   };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  // A signal twice in a row (process group + npm's wrapper) is one stop (stop-signal.ts).
+  const onSignal = stopSignalHandler(stop);
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
 
   // The host agent may spend a while building its base image on first start: let it run
   // alongside the control plane instead of in front of it.
