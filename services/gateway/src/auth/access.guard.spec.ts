@@ -8,7 +8,7 @@ import { ErrorCode, WrennError } from '@wrenn/contracts';
 import jwt from 'jsonwebtoken';
 import type { IncomingHttpHeaders } from 'node:http';
 import { DataSource } from 'typeorm';
-import type { Caller } from '../services/sandboxes.service';
+import type { Caller } from './caller';
 import { AuthenticatedRequest, Public, UserAuth } from './access.decorators';
 import { AccessGuard } from './access.guard';
 import { ApiKeyAuthenticator } from './api-key.authenticator';

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { CurrentCaller, UserAuth } from '../auth/access.decorators';
 import { ApiKeyView, CreateApiKeyDto, CreatedApiKeyView } from '../dtos/auth.dto';
 import { AuthClient } from '../services/auth.client';
-import type { Caller } from '../services/sandboxes.service';
+import type { Caller } from '../auth/caller';
 import type { JsonAnswer } from '../dtos/wire';
 
 function toView(k: ApiKeyInfo): ApiKeyView {

@@ -2,7 +2,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { AuditPageView, AuditQuery } from '../dtos/audit.dto';
 import { AuditService } from '../services/audit.service';
 import { CurrentCaller } from '../auth/access.decorators';
-import { Caller } from '../services/sandboxes.service';
+import type { Caller } from '../auth/caller';
 
 @Controller('v1/audit')
 export class AuditController {

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { CurrentCaller, Public, UserAuth } from '../auth/access.decorators';
 import { LoginDto, LoginView, MeView, SignupDto, SignupView } from '../dtos/auth.dto';
 import { AuthClient } from '../services/auth.client';
-import type { Caller } from '../services/sandboxes.service';
+import type { Caller } from '../auth/caller';
 
 /**
  * The client's address: the socket's peer, or — only when the operator named trusted proxies

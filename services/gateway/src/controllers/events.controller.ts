@@ -4,7 +4,7 @@ import { IsOptional, IsString } from 'class-validator';
 import type { Response } from 'express';
 import { EventStreamService } from '../services/event-stream.service';
 import { CurrentCaller } from '../auth/access.decorators';
-import { Caller } from '../services/sandboxes.service';
+import type { Caller } from '../auth/caller';
 
 class EventsQuery {
   /** Stream sequence of the last event seen; the stream starts after it. */

@@ -5,7 +5,7 @@ import { createServer, get, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Response } from 'express';
 import { FileQuery } from '../dtos/sandbox.dto';
-import type { Caller } from '../services/sandboxes.service';
+import type { Caller } from '../auth/caller';
 import type { SandboxDataService } from '../services/sandbox-data.service';
 import { FilesController } from './files.controller';
 

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { FileQuery, ListQuery } from '../dtos/sandbox.dto';
 import { SandboxDataService } from '../services/sandbox-data.service';
 import { CurrentCaller } from '../auth/access.decorators';
-import { Caller } from '../services/sandboxes.service';
+import type { Caller } from '../auth/caller';
 import type { JsonAnswer } from '../dtos/wire';
 
 /**

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { CurrentCaller } from '../auth/access.decorators';
 import type { OpenApiComponents as components } from '@wrenn/sdk';
 import { commandMeta } from '../services/read-your-writes';
-import { Caller, SCHEDULER_CLIENT } from '../services/sandboxes.service';
+import { SCHEDULER_CLIENT } from '../services/sandboxes.service';
+import type { Caller } from '../auth/caller';
 
 export type QuotaFiguresView = components['schemas']['QuotaFigures'];
 export type QuotasView = components['schemas']['Quotas'];

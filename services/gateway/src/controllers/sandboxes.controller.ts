@@ -5,7 +5,8 @@ import { SANDBOX_STATUSES } from '@wrenn/domain';
 import { CreateSandboxDto, ExecDto, NetworkPolicyDto, SetTimeoutDto, ExecView, MetricsView, SandboxView } from '../dtos/sandbox.dto';
 import { SandboxDataService } from '../services/sandbox-data.service';
 import { CurrentCaller } from '../auth/access.decorators';
-import { Caller, networkPolicyFrom, SandboxesService } from '../services/sandboxes.service';
+import { networkPolicyFrom, SandboxesService } from '../services/sandboxes.service';
+import type { Caller } from '../auth/caller';
 import type { JsonAnswer } from '../dtos/wire';
 
 class ListQuery {

@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { CreateTemplateDto, DeprecatedSnapshotListView, TemplateListView, TemplateView } from '../dtos/template.dto';
 import { TemplatesService } from '../services/templates.service';
 import { CurrentCaller } from '../auth/access.decorators';
-import { Caller } from '../services/sandboxes.service';
+import type { Caller } from '../auth/caller';
 
 /**
  * Templates of the caller's team (API key): what new sandboxes start from. Freeze a running

@@ -2,7 +2,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { UsageQuery, UsageView } from '../dtos/usage.dto';
 import { UsageService } from '../services/usage.service';
 import { CurrentCaller } from '../auth/access.decorators';
-import { Caller } from '../services/sandboxes.service';
+import type { Caller } from '../auth/caller';
 
 @Controller('v1/usage')
 export class UsageController {

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Query, Res, UseFilters } from '@nestjs/common';
 import type { Response } from 'express';
-import { Caller } from '../services/sandboxes.service';
+import type { Caller } from '../auth/caller';
 import { CurrentCaller } from '../auth/access.decorators';
 import { E2bErrorFilter } from './e2b-error.filter';
 import { E2bConnectDto, E2bListedSandbox, E2bListQuery, E2bMetricsQuery, E2bNewSandboxDto, E2bPauseDto, E2bRunningListQuery, E2bSandbox, E2bSandboxDetail, E2bSandboxMetric, E2bTimeoutDto, E2bNetworkUpdateDto } from './e2b.dto';

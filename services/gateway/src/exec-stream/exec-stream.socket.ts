@@ -5,7 +5,7 @@ import { Duplex } from 'node:stream';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
 import { fromConnect } from '../data-plane/data-plane.clients';
 import { HTTP_STATUS } from '../errors/http-status';
-import { Caller } from '../services/sandboxes.service';
+import type { Caller } from '../auth/caller';
 import { SandboxDataService, StreamExecInput, StreamExecStart } from '../services/sandbox-data.service';
 import { isEnvMap, USER_RE } from '../dtos/sandbox.dto';
 

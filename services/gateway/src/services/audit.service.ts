@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ErrorCode, WrennError } from '@wrenn/contracts';
 import { AuditEntryView, AuditPageView, AuditQuery } from '../dtos/audit.dto';
 import { AuditRepository, AuditRow } from '../repositories/audit.repository';
-import { Caller } from './sandboxes.service';
+import type { Caller } from '../auth/caller';
 
 function toView(row: AuditRow): AuditEntryView {
   return {

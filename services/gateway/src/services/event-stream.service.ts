@@ -7,7 +7,7 @@ import { CONFIG, LOGGER, NAMING, NATS } from '@wrenn/service-kit';
 import type { Response } from 'express';
 import { DeliverPolicy, NatsConnection } from 'nats';
 import { EventEnvelopeView } from '../dtos/audit.dto';
-import { Caller } from './sandboxes.service';
+import type { Caller } from '../auth/caller';
 import { StreamSlots } from './stream-slots';
 
 /** One event as the live stream sends it in `data:`. */

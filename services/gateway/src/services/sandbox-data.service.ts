@@ -7,7 +7,8 @@ import { ActivityRecorder } from '../activity/activity.recorder';
 import { DataPlaneClients, fromConnect } from '../data-plane/data-plane.clients';
 import { DirEntryView, ExecDto, ExecView } from '../dtos/sandbox.dto';
 import { decodeListCursor, encodeListCursor } from './list-cursor';
-import { Caller, SandboxesService } from './sandboxes.service';
+import { SandboxesService } from './sandboxes.service';
+import type { Caller } from '../auth/caller';
 
 const { StreamWriteFileRequestSchema, ExecStreamRequestSchema } = dataPlanePb;
 

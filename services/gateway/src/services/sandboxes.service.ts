@@ -36,7 +36,6 @@ import type { Caller } from '../auth/caller';
 export const SCHEDULER_CLIENT = 'wrenn.scheduler-client';
 
 // The access guard owns the caller; re-exported for the controllers that take it with this service.
-export type { Caller };
 
 export function networkView(policy: NetworkPolicy | null): NetworkPolicyView {
   const p = policy ?? DEFAULT_NETWORK_POLICY;

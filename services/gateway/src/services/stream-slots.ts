@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, WrennError } from '@wrenn/contracts';
 import type { WrennConfig } from '@wrenn/config';
 import { CONFIG } from '@wrenn/service-kit';
-import type { Caller } from './sandboxes.service';
+import type { Caller } from '../auth/caller';
 
 /**
  * The live streams a key (or user) holds open on this gateway: event streams (SSE) and exec

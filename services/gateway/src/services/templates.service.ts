@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { CreateTemplateDto, TemplateView, TEMPLATE_NAME_MESSAGE } from '../dtos/template.dto';
 import { commandMeta, ReadYourWrites } from './read-your-writes';
 import { TemplateRepository } from '../repositories/template.repository';
-import { Caller } from './sandboxes.service';
+import type { Caller } from '../auth/caller';
 
 export const CATALOG_CLIENT = 'wrenn.catalog-client';
 

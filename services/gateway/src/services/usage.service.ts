@@ -5,7 +5,7 @@ import { priceUsage, ratio, USAGE_UNITS } from '@wrenn/projections';
 import { CONFIG } from '@wrenn/service-kit';
 import { UsageQuery, UsageView } from '../dtos/usage.dto';
 import { UsageRepository } from '../repositories/usage.repository';
-import { Caller } from './sandboxes.service';
+import type { Caller } from '../auth/caller';
 
 /** Source of "now" for usage: the one place a clock enters billing (open intervals only). */
 export const USAGE_CLOCK = 'wrenn.usage-clock';
