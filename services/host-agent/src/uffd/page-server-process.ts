@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isSameProcess, signal, startTime, waitGone } from '../runtime/namespace/proc';
+import { isSameProcess, isZombieOrGone, signal, startTime, waitGone } from '../runtime/namespace/proc';
 import type { PageServerProcessConfig } from './page-server.main';
 import type { PageServerStats } from './page-server';
 
@@ -78,7 +78,9 @@ export class PageServerProcess {
   }
 
   async alive(): Promise<boolean> {
-    return isSameProcess(this.ref.pid, this.ref.startTime);
+    // A zombie keeps its start time until its parent reaps it, but serves nothing: stop() waits
+    // for exactly that state, so alive() must not call it alive.
+    return (await isSameProcess(this.ref.pid, this.ref.startTime)) && !(await isZombieOrGone(this.ref.pid));
   }
 
   /** The counters as of the last second (and final ones once it exited). */
