@@ -60,6 +60,10 @@ export interface WrennConfig {
     vcpus: number;
     memoryMb: number;
     maxSandboxes: number;
+    /** Admission (see @wrenn/contracts admit): kept free of real use, the overcommit of requested memory, a new sandbox's real use. */
+    memoryReserveMb: number;
+    memoryOvercommit: number;
+    sandboxStartMb: number;
     heartbeatMs: number;
     leaseMs: number;
     /** Data plane listener (Connect RPC for the gateway) and the address other hosts use for it. */
@@ -262,10 +266,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
       },
       stateDir: e.WRENN_STATE_DIR,
       imageDir: e.WRENN_IMAGE_DIR ?? join(e.WRENN_STATE_DIR, 'images'),
-      // vCPUs are quotas, not pinned cores: a host offers 16 per core by default (overcommit).
+      // vCPUs are weights, not pinned cores: reported (16 per core by default), never counted out.
       vcpus: e.WRENN_HOST_VCPUS ?? cpus().length * 16,
       memoryMb: e.WRENN_HOST_MEMORY_MB ?? Math.floor(totalmem() / 1024 / 1024),
       maxSandboxes: e.WRENN_HOST_MAX_SANDBOXES,
+      memoryReserveMb: e.WRENN_HOST_MEMORY_RESERVE_MB,
+      memoryOvercommit: e.WRENN_HOST_MEMORY_OVERCOMMIT,
+      sandboxStartMb: e.WRENN_HOST_SANDBOX_START_MB,
       heartbeatMs: e.WRENN_HEARTBEAT_MS,
       leaseMs: e.WRENN_HOST_LEASE_MS,
       dataPlaneHost: e.WRENN_DATA_PLANE_HOST,

@@ -24,6 +24,8 @@ export const ErrorCode = {
   SandboxExists: 'sandbox_exists',
   ConcurrencyConflict: 'concurrency_conflict',
   NoHostAvailable: 'no_host_available',
+  /** Every host that could take the sandbox is full; details.resource says of what (`memory`, `sandboxes`). */
+  HostFull: 'host_full',
   HostUnavailable: 'host_unavailable',
   HostTimeout: 'host_timeout',
   HostOperationFailed: 'host_operation_failed',

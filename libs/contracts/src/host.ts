@@ -148,9 +148,24 @@ export interface DeleteTemplateOnHost {
 }
 
 export interface HostCapacity {
+  /** vCPUs offered: informational, CPU is shared by weight (cgroup cpu.shares / cpu.weight), not counted out. */
   vcpus: number;
   memoryMb: number;
   maxSandboxes: number;
+}
+
+/** A host's memory as admission sees it, in MiB (see admission.ts). */
+export interface HostMemory {
+  /** The RAM admission works within: the machine's, or less when WRENN_HOST_MEMORY_MB says so. */
+  totalMb: number;
+  /** Really in use on the machine when the beat was taken (MemTotal − MemAvailable): sandboxes, the platform, everything. */
+  usedMb: number;
+  /** Never admitted into: headroom for the host itself and for sandboxes growing between two beats. */
+  reserveMb: number;
+  /** The requested memory (cgroup limits) of all sandboxes may add up to (total − reserve) × overcommit. */
+  overcommit: number;
+  /** Real memory a sandbox admitted since the last beat is counted at, until a beat shows it. */
+  perSandboxMb: number;
 }
 
 /** What a host agent writes to the hosts bucket under its id, every heartbeat interval. */
@@ -160,7 +175,10 @@ export interface HostHeartbeat {
   bootId: string;
   runtime: RuntimeKind;
   capacity: HostCapacity;
+  /** What its sandboxes asked for: their count, and the vCPUs and memory of their cgroup limits. */
   used: { sandboxes: number; vcpus: number; memoryMb: number };
+  /** What the machine really uses, and the rules admission applies to it; absent on older agents. */
+  memory?: HostMemory;
   /** Unix ms of this beat; a host is live while now - at < leaseMs. */
   at: number;
   leaseMs: number;

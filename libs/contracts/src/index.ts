@@ -1,6 +1,7 @@
 export * from './naming';
 export * from './errors';
 export * from './host';
+export * from './admission';
 export * from './commands';
 export * from './ids';
 export * from './identity';

@@ -856,7 +856,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "validation_failed" | "not_found" | "sandbox_not_found" | "template_not_found" | "template_exists" | "template_in_use" | "unauthorized" | "email_taken" | "rate_limited" | "quota_exceeded" | "forbidden" | "key_expired" | "too_many_streams" | "invalid_state" | "sandbox_exists" | "concurrency_conflict" | "no_host_available" | "host_unavailable" | "host_timeout" | "host_operation_failed" | "exec_timeout" | "file_not_found" | "permission_denied" | "sandbox_unavailable" | "insufficient_storage" | "projection_lag" | "service_unavailable" | "not_implemented" | "internal";
+                code: "validation_failed" | "not_found" | "sandbox_not_found" | "template_not_found" | "template_exists" | "template_in_use" | "unauthorized" | "email_taken" | "rate_limited" | "quota_exceeded" | "forbidden" | "key_expired" | "too_many_streams" | "invalid_state" | "sandbox_exists" | "concurrency_conflict" | "no_host_available" | "host_full" | "host_unavailable" | "host_timeout" | "host_operation_failed" | "exec_timeout" | "file_not_found" | "permission_denied" | "sandbox_unavailable" | "insufficient_storage" | "projection_lag" | "service_unavailable" | "not_implemented" | "internal";
                 message: string;
                 details?: {
                     [key: string]: unknown;
@@ -871,7 +871,7 @@ export interface components {
              * @description Wrenn's error code, for humans and logs.
              * @enum {string}
              */
-            reason?: "validation_failed" | "not_found" | "sandbox_not_found" | "template_not_found" | "template_exists" | "template_in_use" | "unauthorized" | "email_taken" | "rate_limited" | "quota_exceeded" | "forbidden" | "key_expired" | "too_many_streams" | "invalid_state" | "sandbox_exists" | "concurrency_conflict" | "no_host_available" | "host_unavailable" | "host_timeout" | "host_operation_failed" | "exec_timeout" | "file_not_found" | "permission_denied" | "sandbox_unavailable" | "insufficient_storage" | "projection_lag" | "service_unavailable" | "not_implemented" | "internal";
+            reason?: "validation_failed" | "not_found" | "sandbox_not_found" | "template_not_found" | "template_exists" | "template_in_use" | "unauthorized" | "email_taken" | "rate_limited" | "quota_exceeded" | "forbidden" | "key_expired" | "too_many_streams" | "invalid_state" | "sandbox_exists" | "concurrency_conflict" | "no_host_available" | "host_full" | "host_unavailable" | "host_timeout" | "host_operation_failed" | "exec_timeout" | "file_not_found" | "permission_denied" | "sandbox_unavailable" | "insufficient_storage" | "projection_lag" | "service_unavailable" | "not_implemented" | "internal";
         };
         HealthStatus: {
             /** @enum {unknown} */
@@ -1343,7 +1343,10 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description A service or host is not available (`no_host_available`, `service_unavailable`). */
+        /**
+         * @description A service or host is not available (`no_host_available`, `service_unavailable`), or every host
+         *     that could take the sandbox is full (`host_full`; `details.resource`: `memory` or `sandboxes`).
+         */
         Unavailable: {
             headers: {
                 [name: string]: unknown;
@@ -1415,7 +1418,7 @@ export interface components {
                 "application/json": components["schemas"]["E2bError"];
             };
         };
-        /** @description No host, the host failed, or it timed out (reason `no_host_available`, `host_operation_failed`, `host_timeout`, …). */
+        /** @description No host, every host full, the host failed, or it timed out (reason `no_host_available`, `host_full`, `host_operation_failed`, `host_timeout`, …). */
         E2bServerError: {
             headers: {
                 [name: string]: unknown;

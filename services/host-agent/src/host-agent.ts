@@ -11,6 +11,7 @@ import { NatsConnection, Subscription } from 'nats';
 import { serveHostCommands } from './commands/host-commands';
 import { DataPlaneServer, startDataPlane } from './data-plane/data-plane.server';
 import { EnvdProxyServer, startEnvdProxy } from './envd-proxy/envd-proxy.server';
+import { HostAdmission } from './admission/host-admission';
 import { Heartbeat } from './heartbeat/heartbeat';
 import { provideHostMetrics } from './metrics/host-metrics';
 import { createRuntimeAndNetwork } from './runtime/create-runtime';
@@ -68,7 +69,16 @@ export class HostAgent implements RunningService {
         version,
       );
 
-      agent.subscriptions = serveHostCommands(nc, names, config.host.id, orchestrator, log);
+      const capacity = { vcpus: config.host.vcpus, memoryMb: config.host.memoryMb, maxSandboxes: config.host.maxSandboxes };
+      const admission = new HostAdmission({
+        hostId: config.host.id,
+        capacity,
+        reserveMb: config.host.memoryReserveMb,
+        overcommit: config.host.memoryOvercommit,
+        perSandboxMb: config.host.sandboxStartMb,
+        usage: () => orchestrator.usage(),
+      });
+      agent.subscriptions = serveHostCommands(nc, names, config.host.id, orchestrator, log, admission);
       // Both listeners take only calls with a host token the gateway minted for this host.
       const tokens = new HostTokenVerifier(config.host.id, verifyKeySource(nc, names, config.dataPlaneAuth.verifyKey, log), config.dataPlaneAuth);
       agent.dataPlane = await startDataPlane(orchestrator, tokens, { host: config.host.dataPlaneHost, port: config.host.dataPlanePort, advertise: config.host.advertiseHost }, log);
@@ -77,13 +87,14 @@ export class HostAgent implements RunningService {
         hostId: config.host.id,
         bootId: agent.bootId,
         runtime: runtime.kind as RuntimeKind,
-        capacity: { vcpus: config.host.vcpus, memoryMb: config.host.memoryMb, maxSandboxes: config.host.maxSandboxes },
+        capacity,
         intervalMs: config.host.heartbeatMs,
         leaseMs: config.host.leaseMs,
         version: VERSION,
         dataPlaneUrl: agent.dataPlane.url,
         envdProxyUrl: agent.envdProxy.url,
         usage: () => orchestrator.usage(),
+        memory: () => admission.memory(),
       }, log);
       await agent.heartbeat.start(config.host.controlPlaneWaitMs, config.natsInsecure && !config.natsCredsDir && !config.natsCredsFile);
       // Last, when nothing can fail any more: a failed boot leaves no listener share behind.

@@ -211,7 +211,7 @@ describe('sandboxDecider', () => {
     const LEGAL = new Set([
       'initial/RequestSandbox',
       'pending/ScheduleSandbox', 'pending/MarkFailed', 'pending/RequestStop', 'pending/SetTimeout',
-      'starting/MarkStarted', 'starting/MarkFailed', 'starting/RequestStop', 'starting/MarkLost', 'starting/SetTimeout',
+      'starting/ScheduleSandbox', 'starting/MarkStarted', 'starting/MarkFailed', 'starting/RequestStop', 'starting/MarkLost', 'starting/SetTimeout',
       'running/MarkFailed', 'running/RequestPause', 'running/RequestStop', 'running/MarkLost', 'running/SetTimeout', 'running/SetNetwork',
       'pausing/MarkFailed', 'pausing/MarkPaused', 'pausing/MarkPauseFailed', 'pausing/MarkLost', 'pausing/SetTimeout',
       'paused/RequestResume', 'paused/RequestStop', 'paused/SetTimeout', 'paused/SetNetwork',

@@ -13,7 +13,9 @@ type From = SandboxState['status'];
  */
 export const ALLOWED_FROM: Readonly<Record<SandboxCommandType, readonly From[]>> = {
   RequestSandbox: ['initial'],
-  ScheduleSandbox: [SandboxStatus.Pending],
+  // Again from starting: the chosen host refused for want of room before doing anything, and
+  // the scheduler places the sandbox on the next one.
+  ScheduleSandbox: [SandboxStatus.Pending, SandboxStatus.Starting],
   MarkStarted: [SandboxStatus.Starting],
   // A start, pause, resume or stop that goes wrong beyond repair ends in failed.
   MarkFailed: [

@@ -56,18 +56,29 @@ export function newRequestId(): string {
   return `req_${randomBytes(12).toString('hex')}`;
 }
 
-/** Server-side failures as callers see them: the code, a fixed message, the request id, and the sandbox concerned. */
+/**
+ * Server-side failures as callers see them: the code, a fixed message, the request id, and the
+ * sandbox concerned; for host_full also what the hosts are full of, which is the caller's to act on.
+ */
 export function genericBody(full: ErrorBody, requestId: string): ErrorBody {
   const sandboxId = full.details?.sandbox_id;
+  const resource = full.code === ErrorCode.HostFull && (full.details?.resource === 'memory' || full.details?.resource === 'sandboxes') ? full.details.resource : undefined;
+  const message = resource ? FULL_MESSAGES[resource] : GENERIC_MESSAGES[full.code];
   return {
     code: full.code,
-    message: `${GENERIC_MESSAGES[full.code] ?? 'the request failed on the server'} (request ${requestId})`,
-    details: { request_id: requestId, ...(typeof sandboxId === 'string' ? { sandbox_id: sandboxId } : {}) },
+    message: `${message ?? 'the request failed on the server'} (request ${requestId})`,
+    details: { request_id: requestId, ...(typeof sandboxId === 'string' ? { sandbox_id: sandboxId } : {}), ...(resource ? { resource } : {}) },
   };
 }
 
+const FULL_MESSAGES: Record<'memory' | 'sandboxes', string> = {
+  memory: 'no host has the memory for this sandbox now: every host that could take it is full',
+  sandboxes: 'no host can run another sandbox now: every host that could take it runs its most',
+};
+
 const GENERIC_MESSAGES: Partial<Record<string, string>> = {
   [ErrorCode.NoHostAvailable]: 'no live host can take this sandbox now',
+  [ErrorCode.HostFull]: 'every host that could take this sandbox is full',
   [ErrorCode.HostUnavailable]: 'the host holding this sandbox is not available',
   [ErrorCode.HostTimeout]: 'the host did not answer in time',
   [ErrorCode.HostOperationFailed]: 'the host could not complete the operation',

@@ -63,6 +63,23 @@ describe(ErrorFilter.name, () => {
     assert.match(e2b.body.message, /request req_/);
   });
 
+  it('answers host_full with 503, saying what the hosts are full of but not which hosts or how much', () => {
+    const full = new WrennError(ErrorCode.HostFull, 'no host has room for this sandbox (every host is full: host h1 is out of memory: 23000 MiB really in use, 1024 MiB reserved, of 24576 MiB)', {
+      sandbox_id: 'sb_1', seq: 3, resource: 'memory', hosts: [{ host_id: 'h1', resource: 'memory' }],
+    });
+    const out = answer('/v1/sandboxes', full);
+    assert.equal(out.status, 503);
+    assert.equal(out.body.error.code, 'host_full');
+    assert.match(out.body.error.message, /^no host has the memory for this sandbox now/);
+    assert.deepEqual(Object.keys(out.body.error.details).sort(), ['request_id', 'resource', 'sandbox_id']);
+    assert.equal(out.body.error.details.resource, 'memory');
+    assert.ok(!JSON.stringify(out.body).includes('h1'), JSON.stringify(out.body));
+    const e2b = answer('/e2b/sandboxes', full);
+    assert.equal(e2b.status, 503);
+    assert.equal(e2b.body.reason, 'host_full');
+    assert.match(e2b.body.message, /memory/);
+  });
+
   it('gives both surfaces the same status and code for every error code and framework error', () => {
     const cases: unknown[] = [
       ...Object.values(ErrorCode).map((c) => new WrennError(c, `a ${c}`)),

@@ -19,6 +19,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   sandbox_exists: 409,
   concurrency_conflict: 409,
   no_host_available: 503,
+  host_full: 503,
   host_unavailable: 503,
   host_timeout: 504,
   host_operation_failed: 502,

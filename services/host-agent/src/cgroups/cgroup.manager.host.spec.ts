@@ -108,6 +108,14 @@ describe(`${CgroupManager.name} (root, cgroup v1)`, { skip }, () => {
     assert.ok(used / wall < 1.2, `used ${(used / wall).toFixed(2)} CPUs`);
   });
 
+  it('weights CPU by vCPUs (cpu.shares), on create and on update', async () => {
+    const cpuFile = (id: string) => readFile(join(realpathSync('/sys/fs/cgroup/cpu'), GROUP, id, 'cpu.shares'), 'utf8');
+    const { id } = await create({ vcpus: 3 });
+    assert.equal((await cpuFile(id)).trim(), String(3 * 1024));
+    await cgroups.update(id, { vcpus: 1, memoryMb: 256, pidsMax: 64 });
+    assert.equal((await cpuFile(id)).trim(), '1024');
+  });
+
   it('freezes and thaws every process of the sandbox', async () => {
     const { id, cg } = await create();
     const dir = await mkdtemp(join(tmpdir(), 'wrenn-freeze-'));

@@ -59,6 +59,19 @@ export class CgroupUnsupportedError extends WrennError {
 }
 
 const CPU_PERIOD_US = 100_000;
+
+/**
+ * CPU is shared by weight in proportion to a sandbox's vCPUs (the kernel's default weight is one
+ * vCPU's): idle sandboxes cost nothing, busy ones split the cores by what they asked for, and the
+ * vCPU quota stays a ceiling. Placement therefore never counts vCPUs against cores.
+ */
+export function cpuWeightV2(vcpus: number): number {
+  return Math.min(10_000, Math.max(1, Math.round(100 * vcpus)));
+}
+/** v1's cpu.shares: 1024 per vCPU, within the kernel's 2..262144. */
+export function cpuSharesV1(vcpus: number): number {
+  return Math.min(262_144, Math.max(2, Math.round(1024 * vcpus)));
+}
 /** Devices a sandbox may open (type major:minor): the null/zero/random family, tty and ptys. */
 export const ALLOWED_DEVICES: readonly string[] = ['c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:2 rwm', 'c 136:* rwm'];
 /** Tasks and memory envd keeps for itself above the sandbox's limits (its threads, its heap). */
@@ -72,7 +85,7 @@ const V1_CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids', 'freezer', 'devices'
 type V1Controller = (typeof V1_CONTROLLERS)[number];
 
 /**
- * Per-sandbox cgroups: CPU quota from vcpus, a memory limit (the OOM killer then picks inside the
+ * Per-sandbox cgroups: CPU weight and quota from vcpus, a memory limit (the OOM killer then picks inside the
  * sandbox, never the agent), a pids limit, a device allowlist and a freezer for
  * stop-the-world. cgroup v1 is what this kernel mounts. On a unified (v2) host the same layout is
  * sandbox/{envd,user}, and the device allowlist is a BPF program (`deviceFilter`, by default the
@@ -205,6 +218,7 @@ export class CgroupManager {
         (async () => {
           await writeFile(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
           await writeFile(join(cpu, 'cpu.cfs_quota_us'), String(limits.vcpus * CPU_PERIOD_US));
+          await writeFile(join(cpu, 'cpu.shares'), String(cpuSharesV1(limits.vcpus)));
         })(),
       devices &&
         (async () => {
@@ -252,7 +266,10 @@ export class CgroupManager {
       return;
     }
     const cpu = this.v1(sandboxId, 'cpu');
-    if (cpu) await writeFile(join(cpu, 'cpu.cfs_quota_us'), String(limits.vcpus * CPU_PERIOD_US));
+    if (cpu) {
+      await writeFile(join(cpu, 'cpu.cfs_quota_us'), String(limits.vcpus * CPU_PERIOD_US));
+      await writeFile(join(cpu, 'cpu.shares'), String(cpuSharesV1(limits.vcpus)));
+    }
     const memory = this.v1(sandboxId, 'memory');
     if (memory) {
       const limit = limits.memoryMb * 1024 * 1024;
@@ -286,6 +303,7 @@ export class CgroupManager {
     const { sandbox, user } = this.v2(id);
     const memory = limits.memoryMb * 1024 * 1024;
     await writeFile(join(sandbox, 'cpu.max'), `${limits.vcpus * CPU_PERIOD_US} ${CPU_PERIOD_US}`);
+    await writeFile(join(sandbox, 'cpu.weight'), String(cpuWeightV2(limits.vcpus)));
     for (const [dir, bytes, pids] of [
       [sandbox, memory + ENVD_MEMORY_RESERVE_MB * 1024 * 1024, limits.pidsMax + ENVD_PIDS_RESERVE],
       [user, memory, limits.pidsMax],

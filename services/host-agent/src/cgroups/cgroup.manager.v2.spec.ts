@@ -70,6 +70,8 @@ describe('CgroupManager on a cgroup v2 layout (what it writes)', () => {
     assert.deepEqual(cg, { procsFiles: [join(sandbox, 'envd', 'cgroup.procs')], userProcsFiles: [join(sandbox, 'user', 'cgroup.procs')] });
     for (const dir of [[], ['wrenn-t'], ['wrenn-t', ID]]) assert.equal(await read(...dir, 'cgroup.subtree_control'), '+cpu +memory +pids', dir.join('/'));
     assert.equal(await read('wrenn-t', ID, 'cpu.max'), '200000 100000');
+    // Shared by weight in proportion to the vCPUs (100 is one vCPU's, the kernel's default).
+    assert.equal(await read('wrenn-t', ID, 'cpu.weight'), '200');
     // The sandbox as a whole: the limits plus what envd keeps for itself.
     assert.equal(await read('wrenn-t', ID, 'memory.max'), String((256 + 128) * MiB));
     assert.equal(await read('wrenn-t', ID, 'pids.max'), String(64 + 64));

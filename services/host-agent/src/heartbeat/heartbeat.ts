@@ -1,4 +1,4 @@
-import { HostHeartbeat, Naming, RuntimeKind } from '@wrenn/contracts';
+import { HostHeartbeat, HostMemory, Naming, RuntimeKind } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { KV, NatsConnection } from 'nats';
 import { Usage } from '../sandbox/sandbox-orchestrator';
@@ -14,12 +14,14 @@ export interface HeartbeatOptions {
   dataPlaneUrl: string;
   envdProxyUrl?: string;
   usage: () => Usage;
+  /** What the machine really uses and the admission rules, read at each beat (see HostAdmission). */
+  memory?: () => HostMemory;
 }
 
 /**
- * Announces the host in the hosts KV bucket: who it is, which boot, capacity and use. The
- * scheduler places only on hosts whose last beat is younger than the lease; the reaper treats a
- * longer silence as a lost host.
+ * Announces the host in the hosts KV bucket: who it is, which boot, capacity, what its sandboxes
+ * asked for and what the machine really uses. The scheduler places only on hosts whose last beat
+ * is younger than the lease; the reaper treats a longer silence as a lost host.
  */
 export class Heartbeat {
   private timer: NodeJS.Timeout | undefined;
@@ -56,9 +58,22 @@ export class Heartbeat {
     return this.nc.jetstream().views.kv(this.naming.hostsBucket, { bindOnly: true });
   }
 
+  /** `at` is taken before the figures: the scheduler drops a booking once a beat taken after the create's answer arrives. */
   private snapshot(at: number): HostHeartbeat {
     const o = this.options;
-    return { hostId: o.hostId, bootId: o.bootId, runtime: o.runtime, capacity: o.capacity, used: o.usage(), at, leaseMs: o.leaseMs, version: o.version, dataPlaneUrl: o.dataPlaneUrl, ...(o.envdProxyUrl ? { envdProxyUrl: o.envdProxyUrl } : {}) };
+    return {
+      hostId: o.hostId,
+      bootId: o.bootId,
+      runtime: o.runtime,
+      capacity: o.capacity,
+      used: o.usage(),
+      ...(o.memory ? { memory: o.memory() } : {}),
+      at,
+      leaseMs: o.leaseMs,
+      version: o.version,
+      dataPlaneUrl: o.dataPlaneUrl,
+      ...(o.envdProxyUrl ? { envdProxyUrl: o.envdProxyUrl } : {}),
+    };
   }
 
   private async beat(at = Date.now()): Promise<void> {

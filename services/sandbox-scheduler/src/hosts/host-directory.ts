@@ -1,19 +1,56 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { HostHeartbeat, Naming } from '@wrenn/contracts';
+import { HostHeartbeat, Naming, PendingOnHost } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { LOGGER, NAMING, NATS } from '@wrenn/service-kit';
 import { KV, NatsConnection } from 'nats';
-import { chooseHost, PlacementRequest } from './placement';
+import { chooseHost, FullHost, PlacementRequest } from './placement';
+
+/**
+ * One sandbox admitted to a host, counted against that host until a heartbeat shows it: while
+ * the host creates it, and after, until a beat taken later than the create's answer arrives.
+ * Without this, a burst of creates would all pass the same stale check.
+ */
+export class Booking {
+  /** When the host answered the create (scheduler clock); undefined while it is under way. */
+  private doneAt: number | undefined;
+
+  constructor(
+    readonly hostId: string,
+    readonly memoryMb: number,
+    private readonly drop: (booking: Booking) => void,
+  ) {}
+
+  /** The host created it: the first beat taken after now includes it. */
+  settle(now = Date.now()): void {
+    this.doneAt ??= now;
+  }
+
+  /** The host did not create it (refused, failed): it no longer counts. */
+  release(): void {
+    this.drop(this);
+  }
+
+  /**
+   * Whether a beat taken at `at` (the host's clock) shows this sandbox. Comparing the two clocks
+   * is what liveness already does (now − at < lease); skew between them only moves the moment
+   * the booking gives way to the beat.
+   */
+  shownBy(at: number): boolean {
+    return this.doneAt !== undefined && this.doneAt <= at;
+  }
+}
+
+export type Placed = { host: HostHeartbeat; booking: Booking; full: FullHost[] } | { host: null; full: FullHost[] };
 
 /**
  * The scheduler's view of the fleet: a watch on the hosts KV bucket kept in memory (rebuilt on
- * every start from the bucket, so nothing is lost with the process), plus the resources it
- * placed since each host's last beat.
+ * every start from the bucket, so nothing is lost with the process), plus the sandboxes it
+ * admitted that each host's last beat does not show yet.
  */
 @Injectable()
 export class HostDirectory implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly hosts = new Map<string, HostHeartbeat>();
-  private readonly inFlight = new Map<string, { sandboxes: number; vcpus: number; memoryMb: number }>();
+  private readonly bookings = new Map<string, Set<Booking>>();
   private stopWatch: (() => void) | undefined;
   private kv: KV | undefined;
 
@@ -31,14 +68,11 @@ export class HostDirectory implements OnApplicationBootstrap, OnApplicationShutd
       for await (const entry of watch) {
         if (entry.operation !== 'PUT') {
           this.hosts.delete(entry.key);
+          this.bookings.delete(entry.key);
           continue;
         }
         try {
-          const beat = entry.json<HostHeartbeat>();
-          const previous = this.hosts.get(beat.hostId);
-          // A new beat reports everything placed before it; start counting afresh.
-          if (!previous || previous.at !== beat.at) this.inFlight.delete(beat.hostId);
-          this.hosts.set(beat.hostId, beat);
+          this.observe(entry.json<HostHeartbeat>());
         } catch (error) {
           this.log.warn({ err: error, key: entry.key }, 'unreadable heartbeat');
         }
@@ -50,6 +84,14 @@ export class HostDirectory implements OnApplicationBootstrap, OnApplicationShutd
     this.stopWatch?.();
   }
 
+  /** Takes a beat in: the bookings it shows stop counting, the rest keep counting on top of it. */
+  observe(beat: HostHeartbeat): void {
+    this.hosts.set(beat.hostId, beat);
+    const booked = this.bookings.get(beat.hostId);
+    if (!booked) return;
+    for (const booking of booked) if (booking.shownBy(beat.at)) booked.delete(booking);
+  }
+
   all(): HostHeartbeat[] {
     return [...this.hosts.values()];
   }
@@ -58,17 +100,30 @@ export class HostDirectory implements OnApplicationBootstrap, OnApplicationShutd
     return this.hosts.get(hostId);
   }
 
-  /** Chooses a host and books the request against it until its next heartbeat. */
-  place(request: PlacementRequest & { onlyHost?: string }): HostHeartbeat | null {
-    const candidates = request.onlyHost === undefined ? this.all() : this.all().filter((h) => h.hostId === request.onlyHost);
-    const host = chooseHost(candidates, request, Date.now(), this.inFlight);
-    if (!host) return null;
-    const booked = this.inFlight.get(host.hostId) ?? { sandboxes: 0, vcpus: 0, memoryMb: 0 };
-    this.inFlight.set(host.hostId, {
-      sandboxes: booked.sandboxes + 1,
-      vcpus: booked.vcpus + request.vcpus,
-      memoryMb: booked.memoryMb + request.memoryMb,
-    });
-    return host;
+  /** Admitted to each host and not shown by its last beat. */
+  pending(): Map<string, PendingOnHost> {
+    const out = new Map<string, PendingOnHost>();
+    for (const [hostId, booked] of this.bookings) {
+      let memoryMb = 0;
+      for (const b of booked) memoryMb += b.memoryMb;
+      if (booked.size) out.set(hostId, { sandboxes: booked.size, memoryMb });
+    }
+    return out;
+  }
+
+  /**
+   * Chooses a host and books the sandbox against it; the caller settles the booking when the host
+   * created it and releases it when not. `exclude`: hosts that already refused this sandbox.
+   */
+  place(request: PlacementRequest & { onlyHost?: string; exclude?: ReadonlySet<string> }, now = Date.now()): Placed {
+    const candidates = this.all().filter((h) => (request.onlyHost === undefined || h.hostId === request.onlyHost) && !request.exclude?.has(h.hostId));
+    const choice = chooseHost(candidates, request, now, this.pending());
+    if (!choice.host) return choice;
+    const hostId = choice.host.hostId;
+    const booking = new Booking(hostId, request.memoryMb, (b) => this.bookings.get(hostId)?.delete(b));
+    const booked = this.bookings.get(hostId) ?? new Set<Booking>();
+    booked.add(booking);
+    this.bookings.set(hostId, booked);
+    return { host: choice.host, booking, full: choice.full };
   }
 }

@@ -1,39 +1,44 @@
-import { HostHeartbeat, isLive, RuntimeKind } from '@wrenn/contracts';
+import { admit, FullResource, HostHeartbeat, isLive, NOTHING_PENDING, PendingOnHost, RuntimeKind } from '@wrenn/contracts';
 
 export interface PlacementRequest {
-  vcpus: number;
   memoryMb: number;
+  /** Recorded on the sandbox and turned into a CPU weight on the host; not counted against the host. */
+  vcpus?: number;
   runtime?: RuntimeKind;
 }
 
-/** Resources placed on a host since its last heartbeat, which the beat does not show yet. */
-export type InFlight = ReadonlyMap<string, { sandboxes: number; vcpus: number; memoryMb: number }>;
+/** Sandboxes admitted to a host that its last heartbeat does not show yet. */
+export type InFlight = ReadonlyMap<string, PendingOnHost>;
+
+/** A live host of the right runtime that had no room, and why. */
+export interface FullHost {
+  hostId: string;
+  resource: FullResource;
+  reason: string;
+}
+
+export type Choice = { host: HostHeartbeat; full: FullHost[] } | { host: null; full: FullHost[] };
 
 /**
- * Picks the live host with the most free memory that fits the request (spreading load), or null.
- * Pure: the caller passes the heartbeats, the clock and what it has placed but not yet seen.
+ * Picks the live host with the most real memory left that admits the request (spreading load);
+ * when none does, says which live hosts were full and of what. Pure: the caller passes the
+ * heartbeats, the clock and what it admitted that the beats do not show yet. A host whose beat is
+ * older than its lease is skipped, whatever it last said.
  */
-export function chooseHost(
-  hosts: readonly HostHeartbeat[],
-  request: PlacementRequest,
-  now: number,
-  inFlight: InFlight = new Map(),
-): HostHeartbeat | null {
-  let best: { host: HostHeartbeat; freeMemory: number } | null = null;
+export function chooseHost(hosts: readonly HostHeartbeat[], request: PlacementRequest, now: number, inFlight: InFlight = new Map()): Choice {
+  let best: { host: HostHeartbeat; freeMb: number } | null = null;
+  const full: FullHost[] = [];
   for (const host of hosts) {
     if (!isLive(host, now)) continue;
     if (request.runtime && host.runtime !== request.runtime) continue;
-    const pending = inFlight.get(host.hostId) ?? { sandboxes: 0, vcpus: 0, memoryMb: 0 };
-    const sandboxes = host.used.sandboxes + pending.sandboxes;
-    const vcpus = host.used.vcpus + pending.vcpus;
-    const memory = host.used.memoryMb + pending.memoryMb;
-    if (sandboxes + 1 > host.capacity.maxSandboxes) continue;
-    if (vcpus + request.vcpus > host.capacity.vcpus) continue;
-    if (memory + request.memoryMb > host.capacity.memoryMb) continue;
-    const freeMemory = host.capacity.memoryMb - memory - request.memoryMb;
-    if (!best || freeMemory > best.freeMemory || (freeMemory === best.freeMemory && host.hostId < best.host.hostId)) {
-      best = { host, freeMemory };
+    const verdict = admit(host, inFlight.get(host.hostId) ?? NOTHING_PENDING, request);
+    if (!verdict.admitted) {
+      full.push({ hostId: host.hostId, resource: verdict.resource, reason: verdict.reason });
+      continue;
+    }
+    if (!best || verdict.freeMb > best.freeMb || (verdict.freeMb === best.freeMb && host.hostId < best.host.hostId)) {
+      best = { host, freeMb: verdict.freeMb };
     }
   }
-  return best?.host ?? null;
+  return { host: best?.host ?? null, full };
 }

@@ -9,6 +9,7 @@ import {
   ErrorCode,
   FailSandboxRequest,
   hostFailureCode,
+  HostHeartbeat,
   HostOp,
   isDefaultPolicy,
   isLive,
@@ -33,6 +34,7 @@ import type { Logger } from '@wrenn/logger';
 import { HostClient } from '@wrenn/messaging';
 import { CONFIG, EVENT_STORE, LOGGER } from '@wrenn/service-kit';
 import { HostDirectory } from '../hosts/host-directory';
+import type { FullHost } from '../hosts/placement';
 import { TemplateLookup } from '../templates/template-lookup';
 import { QuotaService } from '../quotas/quota.service';
 
@@ -146,40 +148,41 @@ export class SandboxLifecycleService {
     // A retry of a create that already got further has nothing left to do here.
     if (requested.state.status !== SandboxStatus.Pending) return { sandboxId: req.sandboxId, seq: requested.seq };
 
-    const host = this.hosts.place({ vcpus, memoryMb, onlyHost: template?.hostId });
-    if (!host) {
-      const reason = template ? `host ${template.hostId} holding the template is not live or full` : 'no host with free capacity';
-      const failed = await this.decide(req.sandboxId, { type: 'MarkFailed', reason }, req.meta, 'fail');
-      throw new WrennError(ErrorCode.NoHostAvailable, template ? `the host holding template "${req.template}" is not live or has no capacity` : 'no live host has capacity for this sandbox', {
-        sandbox_id: req.sandboxId,
-        seq: failed.seq,
-      });
-    }
-    await this.decide(req.sandboxId, { type: 'ScheduleSandbox', hostId: host.hostId, bootId: host.bootId }, req.meta, 'schedule');
-
+    // Placement on the directory's view; a host whose fresh figures find it full when the create
+    // arrives refuses before doing anything (host_full), and the next host is tried.
+    const refused = new Map<string, FullHost>();
+    let host: HostHeartbeat;
     let created: CreatedOnHost;
-    try {
-      created = await this.hostClient.send(host.hostId, HostOp.Create, { commandId: req.meta.commandId, spec: hostSpec(requested.state) }, this.config.hostCreateTimeoutMs);
-    } catch (error) {
-      const reason = (error as Error).message;
-      log.warn({ hostId: host.hostId, err: error }, 'create on host failed');
-      // A destroy that landed meanwhile owns the outcome: failing the sandbox under it would
-      // turn the user's destroy into a 409 and leave the sandbox failed, not stopped.
-      const failed = await this.decide(
-        req.sandboxId,
-        { type: 'MarkFailed', reason: `create on host ${host.hostId} failed: ${reason}`, onlyFrom: [SandboxStatus.Starting] },
-        req.meta,
-        'fail',
-      ).catch(async (refused: unknown) => {
-        if (!(refused instanceof WrennError && refused.code === ErrorCode.InvalidState)) throw refused;
-        return { seq: (await this.sandboxes.state(req.sandboxId)).version };
-      });
-      // The agent rolls back its own partial work; a destroy covers a create that finished
-      // after we stopped waiting. It is idempotent, so sending it blind is safe.
-      void this.hostClient
-        .send(host.hostId, HostOp.Destroy, { commandId: req.meta.commandId, sandboxId: req.sandboxId }, this.config.hostCommandTimeoutMs)
-        .catch(() => undefined);
-      throw new WrennError(hostFailureCode(error), `sandbox could not be started: ${reason}`, { sandbox_id: req.sandboxId, seq: failed.seq });
+    for (;;) {
+      const placed = this.hosts.place({ vcpus, memoryMb, onlyHost: template?.hostId, exclude: new Set(refused.keys()) });
+      if (!placed.host) throw await this.unplaced(req, template?.hostId, [...refused.values(), ...placed.full]);
+      host = placed.host;
+      const booking = placed.booking;
+      // Each attempt is its own step, so a retried command skips the ones already on the log.
+      const attempt = refused.size === 0 ? '' : `-${refused.size + 1}`;
+      try {
+        await this.decide(req.sandboxId, { type: 'ScheduleSandbox', hostId: host.hostId, bootId: host.bootId }, req.meta, `schedule${attempt}`);
+      } catch (error) {
+        booking.release();
+        // Destroyed after a host refused it: the destroy owns the outcome now.
+        if (refused.size > 0 && error instanceof WrennError && error.code === ErrorCode.InvalidState) {
+          return { sandboxId: req.sandboxId, seq: (await this.sandboxes.state(req.sandboxId)).version };
+        }
+        throw error;
+      }
+      try {
+        created = await this.hostClient.send(host.hostId, HostOp.Create, { commandId: req.meta.commandId, spec: hostSpec(requested.state) }, this.config.hostCreateTimeoutMs);
+        booking.settle();
+        break;
+      } catch (error) {
+        booking.release();
+        if (error instanceof WrennError && error.code === ErrorCode.HostFull) {
+          log.info({ hostId: host.hostId, reason: error.message }, 'host full, trying the next');
+          refused.set(host.hostId, { hostId: host.hostId, resource: error.details?.resource === 'sandboxes' ? 'sandboxes' : 'memory', reason: error.message });
+          continue;
+        }
+        throw await this.createFailed(req, host.hostId, error);
+      }
     }
 
     try {
@@ -194,6 +197,60 @@ export class SandboxLifecycleService {
       }
       throw error;
     }
+  }
+
+  /**
+   * No host took the sandbox: it fails, and the caller learns why. When live hosts were there but
+   * full, 503 host_full says of what (details.resource); with none live, 503 no_host_available.
+   */
+  private async unplaced(req: CreateSandboxRequest, templateHost: string | undefined, full: FullHost[]): Promise<WrennError> {
+    // After a host refused, the sandbox is starting: a destroy that landed since is not failed under it.
+    const fail = (reason: string) =>
+      this.decide(req.sandboxId, { type: 'MarkFailed', reason, onlyFrom: [SandboxStatus.Pending, SandboxStatus.Starting] }, req.meta, 'fail').catch(async (refused: unknown) => {
+        if (!(refused instanceof WrennError && refused.code === ErrorCode.InvalidState)) throw refused;
+        return { seq: (await this.sandboxes.state(req.sandboxId)).version };
+      });
+    if (full.length === 0) {
+      const reason = templateHost ? `host ${templateHost} holding the template is not live` : 'no live host';
+      const failed = await fail(reason);
+      return new WrennError(ErrorCode.NoHostAvailable, templateHost ? `the host holding template "${req.template}" is not live` : 'no live host can take this sandbox', {
+        sandbox_id: req.sandboxId,
+        seq: failed.seq,
+      });
+    }
+    // Memory is the hard limit, so it is what the caller is told about when any host lacked it.
+    const resource = full.some((f) => f.resource === 'memory') ? 'memory' : 'sandboxes';
+    const reason = `every host is full: ${full.map((f) => f.reason).join('; ')}`;
+    const failed = await fail(reason);
+    return new WrennError(ErrorCode.HostFull, `${templateHost ? `the host holding template "${req.template}" is full` : 'no host has room for this sandbox'} (${reason})`, {
+      sandbox_id: req.sandboxId,
+      seq: failed.seq,
+      resource,
+      hosts: full.map((f) => ({ host_id: f.hostId, resource: f.resource })),
+    });
+  }
+
+  /** A create the host failed or did not answer: the sandbox fails, and the host is told to drop whatever it made. */
+  private async createFailed(req: CreateSandboxRequest, hostId: string, error: unknown): Promise<WrennError> {
+    const reason = (error as Error).message;
+    this.log.warn({ sandboxId: req.sandboxId, hostId, err: error }, 'create on host failed');
+    // A destroy that landed meanwhile owns the outcome: failing the sandbox under it would
+    // turn the user's destroy into a 409 and leave the sandbox failed, not stopped.
+    const failed = await this.decide(
+      req.sandboxId,
+      { type: 'MarkFailed', reason: `create on host ${hostId} failed: ${reason}`, onlyFrom: [SandboxStatus.Starting] },
+      req.meta,
+      'fail',
+    ).catch(async (refused: unknown) => {
+      if (!(refused instanceof WrennError && refused.code === ErrorCode.InvalidState)) throw refused;
+      return { seq: (await this.sandboxes.state(req.sandboxId)).version };
+    });
+    // The agent rolls back its own partial work; a destroy covers a create that finished
+    // after we stopped waiting. It is idempotent, so sending it blind is safe.
+    void this.hostClient
+      .send(hostId, HostOp.Destroy, { commandId: req.meta.commandId, sandboxId: req.sandboxId }, this.config.hostCommandTimeoutMs)
+      .catch(() => undefined);
+    return new WrennError(hostFailureCode(error), `sandbox could not be started: ${reason}`, { sandbox_id: req.sandboxId, seq: failed.seq });
   }
 
   async destroy(req: DestroySandboxRequest): Promise<CommandAccepted> {

@@ -17,14 +17,16 @@ export async function listHosts(options: { json?: boolean }): Promise<void> {
     const now = Date.now();
     if (options.json) return printJson(beats.map((b) => ({ ...b, live: isLive(b, now) })));
     printTable(
-      ['HOST', 'LIVE', 'RUNTIME', 'SANDBOXES', 'VCPUS', 'MEMORY MB', 'LAST BEAT', 'DATA PLANE'],
+      ['HOST', 'LIVE', 'RUNTIME', 'SANDBOXES', 'VCPUS', 'ASKED MB', 'REAL MB', 'LAST BEAT', 'DATA PLANE'],
       beats.map((b) => [
         b.hostId,
         isLive(b, now) ? 'yes' : 'no',
         b.runtime,
         `${b.used.sandboxes}/${b.capacity.maxSandboxes}`,
         `${b.used.vcpus}/${b.capacity.vcpus}`,
-        `${b.used.memoryMb}/${b.capacity.memoryMb}`,
+        // Asked (cgroup limits) against what the overcommit allows; really used against memory − reserve.
+        b.memory ? `${b.used.memoryMb}/${Math.floor((b.memory.totalMb - b.memory.reserveMb) * b.memory.overcommit)}` : `${b.used.memoryMb}/${b.capacity.memoryMb}`,
+        b.memory ? `${b.memory.usedMb}/${b.memory.totalMb - b.memory.reserveMb}` : '-',
         `${Math.max(0, Math.round((now - b.at) / 100) / 10)}s ago`,
         b.dataPlaneUrl,
       ]),
