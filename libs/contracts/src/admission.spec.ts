@@ -71,14 +71,31 @@ describe('admit', () => {
     assert.ok(!verdict.admitted && verdict.resource === 'sandboxes', JSON.stringify(verdict));
   });
 
-  it('reports the real memory left after the sandbox, for spreading', () => {
-    const verdict = admit(host({ usedMb: 10_000 }), { sandboxes: 1, memoryMb: 512 }, { memoryMb: 512 });
-    assert.deepEqual(verdict, { admitted: true, freeMb: 23_552 - 10_000 - 32 });
+  it('reports the headroom left after the sandbox, for spreading: the lesser of the overcommit left and real memory left × overcommit', () => {
+    // Real memory binds: (23,552 − 10,000 − 2 × 16) × 32 < 23,552 × 32 − 1,024.
+    assert.deepEqual(admit(host({ usedMb: 10_000 }), { sandboxes: 1, memoryMb: 512 }, { memoryMb: 512 }), { admitted: true, headroomMb: (23_552 - 10_032) * 32 });
+    // Requested memory binds.
+    assert.deepEqual(admit(host({ usedMb: 2048, overcommit: 1, requestedMb: 20_000 }), NOTHING_PENDING, { memoryMb: 512 }), { admitted: true, headroomMb: 23_552 - 20_512 });
+  });
+
+  it('holds requested memory to the configured share of the machine, real use to the whole machine', () => {
+    // Three agents on one 24 GiB machine, each offering 8 GiB: (8,192 − 1,024) × 2 = 14,336 MiB may be asked of each.
+    const share = (requestedMb: number, usedMb: number): HostReport => {
+      const h = host({ overcommit: 2, requestedMb, usedMb });
+      h.capacity.memoryMb = 8192;
+      return h;
+    };
+    assert.equal(admit(share(14_336 - 512, 2048), NOTHING_PENDING, { memoryMb: 512 }).admitted, true);
+    assert.equal(admit(share(14_336 - 511, 2048), NOTHING_PENDING, { memoryMb: 512 }).admitted, false);
+    // The machine's real use past 8 GiB (the other agents' sandboxes) is no reason to refuse...
+    assert.equal(admit(share(0, 12_000), NOTHING_PENDING, { memoryMb: 512 }).admitted, true);
+    // ...the machine's memory less the reserve is.
+    assert.equal(admit(share(0, 23_540), NOTHING_PENDING, { memoryMb: 512 }).admitted, false);
   });
 
   it('holds an older agent without memory figures to its requested memory', () => {
     const old: HostReport = { hostId: 'old', capacity: { vcpus: 1, memoryMb: 4096, maxSandboxes: 100 }, used: { sandboxes: 3, vcpus: 50, memoryMb: 3584 } };
-    assert.deepEqual(admit(old, NOTHING_PENDING, { memoryMb: 512 }), { admitted: true, freeMb: 0 });
+    assert.deepEqual(admit(old, NOTHING_PENDING, { memoryMb: 512 }), { admitted: true, headroomMb: 0 });
     assert.equal(admit(old, NOTHING_PENDING, { memoryMb: 513 }).admitted, false);
   });
 });

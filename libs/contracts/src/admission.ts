@@ -12,7 +12,15 @@ export const NOTHING_PENDING: PendingOnHost = Object.freeze({ sandboxes: 0, memo
 export type FullResource = 'memory' | 'sandboxes';
 
 export type Admission =
-  | { admitted: true; /** Real memory (MiB) left under total − reserve once this sandbox is in: the spreading key. */ freeMb: number }
+  | {
+      admitted: true;
+      /**
+       * Room left once this sandbox is in, in requested MiB: the lesser of what the overcommit
+       * still allows and the real memory left times the overcommit. The spreading key: agents
+       * sharing one machine see the same real figures, so their own requests tell them apart.
+       */
+      headroomMb: number;
+    }
   | { admitted: false; resource: FullResource; reason: string };
 
 /** The part of a heartbeat admission reads; the host agent builds the same from fresh figures. */
@@ -25,10 +33,11 @@ export type HostReport = Pick<HostHeartbeat, 'hostId' | 'capacity' | 'used' | 'm
  *
  * Memory is the hard limit, counted two ways:
  * - real use: what the machine really uses, plus `perSandboxMb` for each sandbox admitted but not
- *   yet in the figures and for this one, stays within total − reserve. Idle sandboxes use far less
- *   than their limit, so this is what lets a host hold many of them.
- * - requested memory (the cgroup limits) adds up to at most (total − reserve) × overcommit, which
- *   bounds how far the sandboxes together could outgrow the machine if they all woke up.
+ *   yet in the figures and for this one, stays within the machine's memory − reserve. Idle
+ *   sandboxes use far less than their limit, so this is what lets a host hold many of them.
+ * - requested memory (the cgroup limits) adds up to at most (offered − reserve) × overcommit, which
+ *   bounds how far the sandboxes together could outgrow the host if they all woke up. Offered is
+ *   `capacity.memoryMb`: the machine's memory, or the share of it an agent is configured with.
  * CPU is not counted: sandboxes share it by weight. The sandbox count is a configured cap.
  * A report without memory figures (an older agent) is held to its requested memory, unovercommitted.
  */
@@ -43,7 +52,7 @@ export function admit(host: HostReport, pending: PendingOnHost, request: { memor
     if (requested > host.capacity.memoryMb) {
       return { admitted: false, resource: 'memory', reason: `host ${host.hostId} is out of memory: sandboxes would ask ${requested} MiB of its ${host.capacity.memoryMb} MiB` };
     }
-    return { admitted: true, freeMb: host.capacity.memoryMb - requested };
+    return { admitted: true, headroomMb: host.capacity.memoryMb - requested };
   }
   const usable = m.totalMb - m.reserveMb;
   if (request.memoryMb > usable) {
@@ -57,13 +66,14 @@ export function admit(host: HostReport, pending: PendingOnHost, request: { memor
       reason: `host ${host.hostId} is out of memory: ${m.usedMb} MiB really in use${pending.sandboxes ? ` and ${pending.sandboxes} sandboxes starting` : ''}, ${m.reserveMb} MiB reserved, of ${m.totalMb} MiB`,
     };
   }
-  const committable = Math.floor(usable * m.overcommit);
+  const offered = Math.max(0, Math.min(host.capacity.memoryMb, m.totalMb) - m.reserveMb);
+  const committable = Math.floor(offered * m.overcommit);
   if (requested > committable) {
     return {
       admitted: false,
       resource: 'memory',
-      reason: `host ${host.hostId} is out of memory: sandboxes would ask ${requested} MiB, over the ${committable} MiB it commits (${usable} MiB × overcommit ${m.overcommit})`,
+      reason: `host ${host.hostId} is out of memory: sandboxes would ask ${requested} MiB, over the ${committable} MiB it commits (${offered} MiB × overcommit ${m.overcommit})`,
     };
   }
-  return { admitted: true, freeMb: usable - real };
+  return { admitted: true, headroomMb: Math.min(committable - requested, Math.floor((usable - real) * m.overcommit)) };
 }

@@ -156,13 +156,13 @@ export interface HostCapacity {
 
 /** A host's memory as admission sees it, in MiB (see admission.ts). */
 export interface HostMemory {
-  /** The RAM admission works within: the machine's, or less when WRENN_HOST_MEMORY_MB says so. */
+  /** The machine's RAM: real use is held within it less the reserve (agents sharing a machine share it). */
   totalMb: number;
   /** Really in use on the machine when the beat was taken (MemTotal − MemAvailable): sandboxes, the platform, everything. */
   usedMb: number;
   /** Never admitted into: headroom for the host itself and for sandboxes growing between two beats. */
   reserveMb: number;
-  /** The requested memory (cgroup limits) of all sandboxes may add up to (total − reserve) × overcommit. */
+  /** The requested memory (cgroup limits) of all sandboxes may add up to (capacity.memoryMb − reserve) × overcommit. */
   overcommit: number;
   /** Real memory a sandbox admitted since the last beat is counted at, until a beat shows it. */
   perSandboxMb: number;

@@ -32,8 +32,7 @@ export class HostAdmission {
   memory(): HostMemory {
     const machine = (this.rules.readMemory ?? readMachineMemory)();
     return {
-      // Never more than the machine has, whatever the configuration says.
-      totalMb: Math.min(this.rules.capacity.memoryMb, machine.totalMb),
+      totalMb: machine.totalMb,
       usedMb: machine.usedMb,
       reserveMb: this.rules.reserveMb,
       overcommit: this.rules.overcommit,

@@ -20,13 +20,13 @@ export interface FullHost {
 export type Choice = { host: HostHeartbeat; full: FullHost[] } | { host: null; full: FullHost[] };
 
 /**
- * Picks the live host with the most real memory left that admits the request (spreading load);
+ * Picks the live host with the most headroom that admits the request (spreading load, see admit);
  * when none does, says which live hosts were full and of what. Pure: the caller passes the
  * heartbeats, the clock and what it admitted that the beats do not show yet. A host whose beat is
  * older than its lease is skipped, whatever it last said.
  */
 export function chooseHost(hosts: readonly HostHeartbeat[], request: PlacementRequest, now: number, inFlight: InFlight = new Map()): Choice {
-  let best: { host: HostHeartbeat; freeMb: number } | null = null;
+  let best: { host: HostHeartbeat; headroomMb: number } | null = null;
   const full: FullHost[] = [];
   for (const host of hosts) {
     if (!isLive(host, now)) continue;
@@ -36,8 +36,8 @@ export function chooseHost(hosts: readonly HostHeartbeat[], request: PlacementRe
       full.push({ hostId: host.hostId, resource: verdict.resource, reason: verdict.reason });
       continue;
     }
-    if (!best || verdict.freeMb > best.freeMb || (verdict.freeMb === best.freeMb && host.hostId < best.host.hostId)) {
-      best = { host, freeMb: verdict.freeMb };
+    if (!best || verdict.headroomMb > best.headroomMb || (verdict.headroomMb === best.headroomMb && host.hostId < best.host.hostId)) {
+      best = { host, headroomMb: verdict.headroomMb };
     }
   }
   return { host: best?.host ?? null, full };
