@@ -16,6 +16,7 @@ describe(provideHostMetrics.name, () => {
       usage: () => ({ sandboxes: running.length, vcpus: 2, memoryMb: 768 }),
       sandboxes: async () => ({ sandboxIds: running, pausedIds: ['sb_c'] }),
       network: () => ({ pooled: 3, inUse: running.map((_, i) => i + 1), capacity: 100 }),
+      memoryReserveMb: 1024,
     });
     try {
       let samples = await scrape();
@@ -26,6 +27,7 @@ describe(provideHostMetrics.name, () => {
       assert.equal(at(Series.HostNetworkSlots, 'pooled'), 3);
       assert.equal(at(Series.HostNetworkSlots, 'free'), 95);
       assert.equal(at(Series.HostMemoryBytes, 'reserved'), 768 * 1024 * 1024);
+      assert.equal(at(Series.HostMemoryBytes, 'admission_reserve'), 1024 * 1024 * 1024);
       assert.equal(at(Series.HostMemoryBytes, 'used')! + at(Series.HostMemoryBytes, 'free')!, totalmem());
       const fs = await statfs(tmpdir());
       const total = fs.blocks * fs.bsize;

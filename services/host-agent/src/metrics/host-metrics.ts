@@ -12,6 +12,8 @@ export interface HostMetricsSources {
   usage: () => Usage;
   sandboxes: () => Promise<HostSandboxList>;
   network: () => { pooled: number; inUse: readonly number[]; capacity: number };
+  /** Memory admission never admits into (WRENN_HOST_MEMORY_RESERVE_MB), shown beside used and free. */
+  memoryReserveMb?: number;
 }
 
 const MIB = 1024 * 1024;
@@ -45,6 +47,7 @@ export function provideHostMetrics(sources: HostMetricsSources): () => void {
         { labels: { host, state: 'used' }, value: total - free },
         { labels: { host, state: 'free' }, value: free },
         { labels: { host, state: 'reserved' }, value: sources.usage().memoryMb * MIB },
+        ...(sources.memoryReserveMb === undefined ? [] : [{ labels: { host, state: 'admission_reserve' }, value: sources.memoryReserveMb * MIB }]),
       ];
     }),
     hostSandboxes.provide(async () => {
