@@ -54,6 +54,17 @@ describe(HostAdmission.name, () => {
     assert.equal(await gate.admitting({ memoryMb: 512 }, async () => 'made'), 'made');
   });
 
+  it('without the machine\'s figures, reports none and holds the host to its requested memory', async () => {
+    const gate = new HostAdmission({
+      hostId: 'h1', capacity: { vcpus: 2, memoryMb: 1024, maxSandboxes: 10 }, reserveMb: 0, overcommit: 32, perSandboxMb: 16,
+      usage: () => ({ sandboxes: 1, vcpus: 1, memoryMb: 512 }),
+      readMemory: () => { throw new Error('no /proc'); },
+    });
+    assert.equal(gate.memory(), undefined);
+    assert.equal(await gate.admitting({ memoryMb: 512 }, async () => 'made'), 'made');
+    await assert.rejects(gate.admitting({ memoryMb: 513 }, async () => 'made'), full('memory'));
+  });
+
   it('refuses past the sandbox cap with host_full (sandboxes)', async () => {
     await assert.rejects(admission({ totalMb: 24_576, usedMb: 2048 }, 10, { maxSandboxes: 10 }).admitting({ memoryMb: 1 }, async () => 'made'), full('sandboxes'));
   });

@@ -28,9 +28,17 @@ export class HostAdmission {
 
   constructor(private readonly rules: AdmissionRules) {}
 
-  /** Memory as the heartbeat reports it and admission reads it. */
-  memory(): HostMemory {
-    const machine = (this.rules.readMemory ?? readMachineMemory)();
+  /**
+   * Memory as the heartbeat reports it and admission reads it; undefined when the machine's figures
+   * cannot be read, and admission then holds the host to its requested memory, as for an older agent.
+   */
+  memory(): HostMemory | undefined {
+    let machine: MachineMemory;
+    try {
+      machine = (this.rules.readMemory ?? readMachineMemory)();
+    } catch {
+      return undefined;
+    }
     return {
       totalMb: machine.totalMb,
       usedMb: machine.usedMb,
@@ -42,7 +50,8 @@ export class HostAdmission {
 
   /** What the host reports now, with the creates under way added to its tally. */
   private report(): HostReport {
-    return { hostId: this.rules.hostId, capacity: this.rules.capacity, used: this.rules.usage(), memory: this.memory() };
+    const memory = this.memory();
+    return { hostId: this.rules.hostId, capacity: this.rules.capacity, used: this.rules.usage(), ...(memory ? { memory } : {}) };
   }
 
   /** Creates under way on this host (admitted, not yet in the orchestrator's tally). */

@@ -15,7 +15,7 @@ export interface HeartbeatOptions {
   envdProxyUrl?: string;
   usage: () => Usage;
   /** What the machine really uses and the admission rules, read at each beat (see HostAdmission). */
-  memory?: () => HostMemory;
+  memory?: () => HostMemory | undefined;
 }
 
 /**
@@ -67,13 +67,19 @@ export class Heartbeat {
       runtime: o.runtime,
       capacity: o.capacity,
       used: o.usage(),
-      ...(o.memory ? { memory: o.memory() } : {}),
+      ...this.memory(),
       at,
       leaseMs: o.leaseMs,
       version: o.version,
       dataPlaneUrl: o.dataPlaneUrl,
       ...(o.envdProxyUrl ? { envdProxyUrl: o.envdProxyUrl } : {}),
     };
+  }
+
+  /** The memory figures, or none: a host that cannot read them still beats (and is held to its requested memory). */
+  private memory(): { memory?: HostMemory } {
+    const memory = this.options.memory?.();
+    return memory ? { memory } : {};
   }
 
   private async beat(at = Date.now()): Promise<void> {
