@@ -54,9 +54,10 @@ describe('placement by memory', () => {
     assert.equal(refused.body.error.code, 'host_full');
     assert.equal(refused.body.error.details.resource, 'memory');
     assert.match(refused.body.error.message, /memory/);
-    const failed = (await p.api('GET', `/v1/sandboxes/${refused.body.error.details.sandbox_id}`)).body;
-    assert.equal(failed.state, 'failed');
-    assert.match(failed.failure_reason, /every host is full: host \S+ is out of memory/);
+    // The answer comes before the read model has the failure (an error does not wait for it).
+    const failedId = refused.body.error.details.sandbox_id;
+    await eventually(async () => (await p.api('GET', `/v1/sandboxes/${failedId}`)).body.state === 'failed', 10_000, 'the refused sandbox to read failed');
+    assert.match((await p.api('GET', `/v1/sandboxes/${failedId}`)).body.failure_reason, /every host is full: host \S+ is out of memory/);
     // E2B's surface says the same with its status.
     const e2b = await p.api('POST', '/e2b/sandboxes', { templateID: 'base' });
     assert.equal(e2b.status, 503, JSON.stringify(e2b.body));
