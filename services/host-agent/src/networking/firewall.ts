@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { isGone, run } from './run-command';
+import { CommandError, isGone, run } from './run-command';
 import { EgressElements, egressElements, ResolvedEgress } from './egress-rules';
 import { egressOfElements, egressSetElements, elementLines, elementsFromJson, elementsOf, renderTable, SANDBOX_SETS, SlotElements, SlotKey, slotElements, tableName } from './nft-ruleset';
 
@@ -45,7 +45,15 @@ export class Firewall {
   /** Idempotent host setup: forwarding on, the table, its sets and chains (sandboxes' elements kept). */
   async setup(): Promise<void> {
     await writeFile('/proc/sys/net/ipv4/ip_forward', '1');
-    await run('nft', ['-f', '-'], { input: renderTable({ agentKey: this.agentKey, vethPrefix: this.vethPrefix, resolvers: this.resolvers }) });
+    try {
+      await run('nft', ['-f', '-'], { input: renderTable({ agentKey: this.agentKey, vethPrefix: this.vethPrefix, resolvers: this.resolvers }) });
+    } catch (error) {
+      // No exit status: the program itself did not start (scripts/host-setup.mjs installs it).
+      if (error instanceof CommandError && error.exitCode === null && !error.stderr.trim()) {
+        throw new Error('the slot firewall needs `nft` (Debian package nftables), which could not be run', { cause: error });
+      }
+      throw error;
+    }
   }
 
   /** Adds a slot's elements, with the default egress policy, in one transaction. */

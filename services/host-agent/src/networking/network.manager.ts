@@ -9,7 +9,7 @@ import { isGone, run } from './run-command';
 import { SlotAllocator } from './slot-allocator';
 
 export interface NetworkManagerOptions {
-  /** Short key unique per host agent on this machine: [a-z0-9]{1,6}. Names every netns, veth and chain. */
+  /** Short key unique per host agent on this machine: [a-z0-9]{1,6}. Names every netns, veth and its nftables table. */
   agentKey: string;
   /** Address space of the slots; default derived from the key so agents on one machine differ. */
   cidr?: string;
@@ -66,7 +66,7 @@ export class NetworkManager {
   private stopped = false;
   private readonly resolv: string;
 
-  /** The agent's key: names its netns, veths, chains and (in the runtime) its id-range files. */
+  /** The agent's key: names its netns, veths, nftables table and (in the runtime) its id-range files. */
   get agentKey(): string {
     return this.options.agentKey;
   }
@@ -268,7 +268,7 @@ export class NetworkManager {
 
   /**
    * Stops refilling and tears down the pooled (unassigned) slots. Slots of live sandboxes stay:
-   * the sandboxes outlive the agent. With removeHostRules the agent's chains go too (only when
+   * the sandboxes outlive the agent. With removeHostRules the agent's nftables table goes too (only when
    * nothing of it is left).
    */
   async stop(options: { removeHostRules?: boolean } = {}): Promise<void> {
