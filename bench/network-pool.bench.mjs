@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// A sandbox's network slot (netns, veth pair, iptables rules) taken from the pre-built pool versus
+// A sandbox's network slot (netns, veth pair, firewall elements) taken from the pre-built pool versus
 // built on demand. Needs root. Bounded: BENCH_SLOTS acquires of each kind (default 20), on a
 // manager of its own (agent key and address range apart from any running agent); cleans up.
 import { randomBytes } from 'node:crypto';

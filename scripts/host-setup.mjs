@@ -20,7 +20,7 @@ const isRoot = process.getuid?.() === 0;
  * `for: 'test'` only by the suites named in `suites`.
  */
 export const HOST_PACKAGES = [
-  // Slots are netns + iptables, images start from debootstrap (the Firecracker guest image is
+  // Slots are netns + an nftables table, images start from debootstrap (the Firecracker guest image is
   // made from the base image), tini is the sandbox's PID 1, nsenter enters a sandbox.
   { pkg: 'debootstrap', bin: 'debootstrap', for: 'start', suites: 'host, e2e (base image)' },
   { pkg: 'tini', bin: 'tini', for: 'start', suites: 'host, e2e (sandbox PID 1)' },
@@ -28,7 +28,7 @@ export const HOST_PACKAGES = [
   // A sandbox's disk is an ext4 image (mkfs.ext4; debugfs reads one in tests).
   { pkg: 'e2fsprogs', bin: 'mkfs.ext4', for: 'start', suites: 'host, e2e (sandbox disks)' },
   { pkg: 'iproute2', bin: 'ip', for: 'start', suites: 'host, e2e (netns, veths)' },
-  { pkg: 'iptables', bin: 'iptables', for: 'start', suites: 'host, e2e (slot firewall)' },
+  { pkg: 'nftables', bin: 'nft', for: 'start', suites: 'host, e2e (slot firewall)' },
   // The sandbox helper's seccomp filter (native/sandbox, linked with libseccomp).
   { pkg: 'libseccomp-dev', file: '/usr/include/seccomp.h', for: 'start', suites: 'host, e2e (the sandbox helper)' },
   // The native addon (userfaultfd page server) is compiled by node-gyp.

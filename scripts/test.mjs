@@ -33,7 +33,7 @@ const filters = args.filter((a) => !order.includes(a));
 const layers = wanted.length ? wanted : order;
 
 // The host and end-to-end layers share the kernel with any other run on this machine (netns,
-// iptables chains, cgroups, loop devices, the host-clean baseline): a second `npm test` beside
+// nftables tables, cgroups, loop devices, the host-clean baseline): a second `npm test` beside
 // this one waits for it instead of failing on its state. Unit and integration runs need no lock.
 const KERNEL_LOCK = '/run/lock/wrenn-tests-kernel.lock';
 if (layers.some((l) => l === 'host' || l === 'e2e') && process.env.WRENN_TEST_KERNEL_LOCK !== 'held' && spawnSync('sh', ['-c', 'command -v flock'], { stdio: 'ignore' }).status === 0) {

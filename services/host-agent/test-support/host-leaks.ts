@@ -5,7 +5,8 @@ import { join } from 'node:path';
 /** What one agent (its key, its state dir) holds on the host, as comparable lists. */
 export interface AgentHostState {
   netns: string[];
-  iptables: string[];
+  /** The agent's nftables table, line by line (its sets' elements are the sandboxes' slots). */
+  firewall: string[];
   mounts: string[];
   loops: string[];
   cgroups: string[];
@@ -64,7 +65,7 @@ function processesOf(group: string, stateDir: string): string[] {
 }
 
 /**
- * The host as one agent sees it: network namespaces and iptables rules named by its key, mounts
+ * The host as one agent sees it: network namespaces and the nftables table named by its key, mounts
  * and loop devices of files under its state dir, its cgroups, its processes, and every file in
  * its state dir. Two snapshots around an operation that failed must be equal.
  */
@@ -72,7 +73,7 @@ export function agentHostState(agentKey: string, stateDir: string): AgentHostSta
   const group = `wrenn-${agentKey}`;
   return {
     netns: lines('ip', ['netns', 'list']).filter((l) => l.startsWith(`${group}-`)),
-    iptables: [...lines('iptables-save', []), ...lines('ip6tables-save', [])].filter((l) => l.includes(`WRENN-${agentKey}-`) && !l.startsWith('#')).sort(),
+    firewall: lines('nft', ['list', 'table', 'ip', `wrenn-${agentKey}`]).map((l) => l.trim()),
     mounts: readFileSync('/proc/self/mounts', 'utf8')
       .split('\n')
       .filter((l) => l.includes(stateDir))

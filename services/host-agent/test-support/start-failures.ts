@@ -37,7 +37,7 @@ export interface FailureSwitch {
 /**
  * One test body for every driver: a failure injected before each step of the start (the
  * lifecycle's own list, so a new step is covered without a change here), of a create and of a
- * resume, leaves the host exactly as it was before the attempt — no netns, iptables rule, mount,
+ * resume, leaves the host exactly as it was before the attempt — no netns, firewall element, mount,
  * loop device, cgroup, process or file more or less — and a resume's snapshot stays usable. The
  * same for a pause (the save's own order), up to where a failure is no longer unwound.
  */

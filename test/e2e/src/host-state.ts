@@ -11,8 +11,11 @@ import { join } from 'node:path';
 export interface HostState {
   netns: string[];
   links: string[];
-  /** `ipv4 nat: -A WRENN-…` lines of filter and nat, IPv4 and IPv6, that name a Wrenn chain. */
-  iptables: string[];
+  /**
+   * `nft: table ip wrenn-<key>` for an agent's nftables table, and `ipv4 nat: -A WRENN-…` lines of
+   * iptables filter and nat, IPv4 and IPv6, that name a Wrenn chain (what earlier versions made).
+   */
+  firewall: string[];
   /** `target fstype source` of mounts that name Wrenn. */
   mounts: string[];
   /** `/dev/loopN backing-file` of loop devices backed by a Wrenn or temporary file. */
@@ -104,10 +107,12 @@ function processes(runId?: string): string[] {
 
 /** A snapshot of the Wrenn-looking state of this host (root: some of it is unreadable otherwise). */
 export function snapshotHost(options: { runId?: string; cgroupBase?: string } = {}): HostState {
-  const iptables: string[] = [];
+  const firewall: string[] = lines('nft', ['list', 'tables'])
+    .filter((l) => /^table \S+ wrenn-[a-z0-9]{1,6}$/.test(l.trim()))
+    .map((l) => `nft: ${l.trim()}`);
   for (const [family, bin] of [['ipv4', 'iptables'], ['ipv6', 'ip6tables']]) {
     for (const table of ['filter', 'nat']) {
-      iptables.push(...lines(bin, ['-w', '-t', table, '-S']).filter((l) => WRENN.test(l)).map((l) => `${family} ${table}: ${l}`));
+      firewall.push(...lines(bin, ['-w', '-t', table, '-S']).filter((l) => WRENN.test(l)).map((l) => `${family} ${table}: ${l}`));
     }
   }
   const loops = list('/sys/block')
@@ -120,7 +125,7 @@ export function snapshotHost(options: { runId?: string; cgroupBase?: string } = 
     links: lines('ip', ['-o', 'link'])
       .map((l) => l.split(': ')[1]?.split('@')[0] ?? '')
       .filter((n) => VETH.test(n) || WRENN.test(n)),
-    iptables,
+    firewall,
     mounts: read('/proc/self/mounts')
       .split('\n')
       .filter((l) => WRENN.test(l))
@@ -136,7 +141,7 @@ export function snapshotHost(options: { runId?: string; cgroupBase?: string } = 
   };
 }
 
-export const EMPTY_STATE: HostState = { netns: [], links: [], iptables: [], mounts: [], loops: [], dm: [], cgroups: [], stateDirs: [], processes: [] };
+export const EMPTY_STATE: HostState = { netns: [], links: [], firewall: [], mounts: [], loops: [], dm: [], cgroups: [], stateDirs: [], processes: [] };
 
 /**
  * Agent keys (`wrenn-<key>-…`, `wh<key>-…`, `WRENN-<KEY>-…`, cgroup `wrenn-<key>`) of Wrenns that
@@ -147,7 +152,7 @@ export function agentKeys(state: HostState): Set<string> {
   const add = (m: RegExpMatchArray | null) => m && keys.add(m[1].toLowerCase());
   for (const n of [...state.netns, ...state.dm]) add(n.match(/^wrenn-([a-z0-9]{1,6})-/));
   for (const n of state.links) add(n.match(/^wh([a-z0-9]{1,6})-\d+$/));
-  for (const l of state.iptables) add(l.match(/WRENN-([A-Z0-9]{1,6})-/));
+  for (const l of state.firewall) add(l.match(/WRENN-([A-Z0-9]{1,6})-/) ?? l.match(/^nft: table \S+ wrenn-([a-z0-9]{1,6})$/));
   for (const c of state.cgroups) add(c.match(/(?:^|\/)wrenn-([a-z0-9]{1,6})(?:$|\/)/));
   return keys;
 }

@@ -142,14 +142,14 @@ describe('multi-host', () => {
     for (const s of [...survivors, fresh]) assert.equal((await sdk.destroySandbox(s.id)).state, 'stopped');
   });
 
-  it('leaves no network namespace, iptables chain or cgroup of any host behind once the agents stop', async () => {
+  it('leaves no network namespace, nftables table or cgroup of any host behind once the agents stop', async () => {
     for (const agent of agents) await agent.kill('SIGTERM');
     const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-    const chains = execFileSync('iptables-save', [], { encoding: 'utf8' });
+    const tables = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' });
     for (const agent of agents) {
       const key = agentKey(agent.hostId);
       assert.ok(!netns.includes(`wrenn-${key}-`), `${agent.hostId}: ${netns}`);
-      assert.ok(!chains.toUpperCase().includes(`WRENN-${key.toUpperCase()}-`), `${agent.hostId}'s iptables chains`);
+      assert.ok(!tables.includes(`table ip wrenn-${key}\n`), `${agent.hostId}'s nftables table`);
       for (const controller of readdirSync('/sys/fs/cgroup')) {
         assert.ok(!existsSync(join('/sys/fs/cgroup', controller, `wrenn-${key}`)), `${agent.hostId}'s ${controller} cgroup`);
       }

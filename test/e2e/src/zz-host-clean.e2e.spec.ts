@@ -21,7 +21,7 @@ describe(`host after the suite (${baselinePath ? 'against the baseline taken bef
   const cases: Array<[string, keyof HostState]> = [
     ['network namespaces', 'netns'],
     ['host links (veths, TAPs)', 'links'],
-    ['iptables and ip6tables rules (filter and nat)', 'iptables'],
+    ['firewall tables and rules (nftables; iptables filter and nat)', 'firewall'],
     ['mounts', 'mounts'],
     ['loop devices', 'loops'],
     ['device-mapper devices', 'dm'],

@@ -25,7 +25,7 @@ const sh = (cmd: string, args: string[]) => execFileSync(cmd, args).toString();
 const leftovers = () => ({
   netns: sh('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith(`wrenn-${KEY}-`) || n === LAB.ns),
   links: sh('ip', ['-o', 'link']).split('\n').map((l) => l.split(': ')[1]?.split('@')[0] ?? '').filter((n) => n.startsWith(`wh${KEY}-`) || n.startsWith(`wt${KEY}`)),
-  rules: ['filter', 'nat'].flatMap((t) => sh('iptables', ['-w', '-t', t, '-S']).split('\n').filter((l) => l.includes(`WRENN-${KEY.toUpperCase()}-`))),
+  rules: sh('nft', ['list', 'tables']).includes(`table ip wrenn-${KEY}\n`) ? sh('nft', ['list', 'table', 'ip', `wrenn-${KEY}`]).split('\n').filter(Boolean) : [],
 });
 
 /** TCP listeners on every address of a netns, each answering "ok" and closing. */

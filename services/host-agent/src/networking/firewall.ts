@@ -1,33 +1,27 @@
-import { isGone, run } from './run-command';
-import { egressRules, REFUSE, ResolvedEgress } from './egress-rules';
+import { writeFile } from 'node:fs/promises';
+import { CommandError, isGone, run } from './run-command';
+import { EgressElements, egressElements, ResolvedEgress } from './egress-rules';
+import { egressOfElements, egressSetElements, elementLines, elementsFromJson, elementsOf, renderTable, SANDBOX_SETS, SlotElements, SlotKey, slotElements, tableName } from './nft-ruleset';
 
-type Rule = [table: string, chain: string, rule: string[]];
+interface Slot extends SlotKey {
+  egress: EgressElements;
+}
 
+const isEmpty = (e: Partial<SlotElements>) => SANDBOX_SETS.every((s) => !e[s]?.length);
 
 /**
- * iptables rules of one agent, kept in chains of its own (hooked once into INPUT, FORWARD and
- * nat POSTROUTING) so they can be listed, re-created after a restart and removed without
- * touching anyone else's rules. All of it sits on the host side of the slot's veth, where
- * nothing inside the sandbox can change it.
+ * The agent's firewall: one nftables table (see nft-ruleset.ts for what it does), created once
+ * at start. A slot is a handful of set elements added or removed in one `nft -f` transaction,
+ * so building or tearing down a slot costs the same at 10 sandboxes as at 1,000, and every
+ * change is all-or-nothing: no packet sees half a slot or half a policy.
  *
- * Per slot:
- * - INPUT from the sandbox's veth: replies to connections the host began (the agent talking
- *   to envd), DNS to a resolver that is one of the host's own addresses; every other packet
- *   to any host address, on any port, is refused. The sandbox needs no host port: envd
- *   traffic flows host → sandbox;
- * - FORWARD: nothing to any sandbox's veth (of any agent); only the slot's own source address;
- *   then the slot's egress chain (WRENN-<key>-E<index>, see egress-rules.ts), replaced as one
- *   transaction when the sandbox's policy changes; towards the sandbox only replies;
- * - POSTROUTING: MASQUERADE egress that leaves through a non-sandbox interface.
- *
- * iptables rather than nftables: the rest of the agent's rules already are, iptables-restore
- * --noflush gives the same all-or-nothing per table, and on Debian 12 it drives nf_tables anyway.
+ * It remembers each slot's elements to remove exactly those; when the kernel disagrees (a
+ * removal refused because an element is already gone) it reads the table and removes what is
+ * there.
  */
 export class Firewall {
-  readonly inChain: string;
-  readonly fwdChain: string;
-  readonly natChain: string;
-  private readonly egressPrefix: string;
+  readonly table: string;
+  private readonly slots = new Map<number, Slot>();
   /**
    * The policy every slot is built with: the defaults (public internet yes, anything private
    * no), plus the operator's allowlist once the network manager has resolved it.
@@ -35,177 +29,131 @@ export class Firewall {
   defaultEgress: ResolvedEgress = { allowOut: [], denyOut: [], allowInternetAccess: true };
 
   constructor(
-    agentKey: string,
+    private readonly agentKey: string,
     /** Prefix shared by every sandbox-side host veth on this machine (all agents). */
     private readonly vethPrefix: string,
     /** The DNS resolvers sandboxes are given (their resolv.conf): open on port 53 only. */
     private readonly resolvers: readonly string[] = [],
   ) {
-    const key = agentKey.toUpperCase();
-    this.inChain = `WRENN-${key}-IN`;
-    this.fwdChain = `WRENN-${key}-FWD`;
-    this.natChain = `WRENN-${key}-NAT`;
-    this.egressPrefix = `WRENN-${key}-E`;
+    this.table = tableName(agentKey);
   }
 
-  /** The slot's own egress chain. */
-  egressChain(index: number): string {
-    return `${this.egressPrefix}${index}`;
+  private apply(lines: string[]): Promise<string> {
+    return run('nft', ['-f', '-'], { input: `${lines.join('\n')}\n` });
   }
 
-  private async ensureChain(table: string, chain: string, hook: string): Promise<void> {
-    await run('iptables', ['-w', '-t', table, '-N', chain]).catch((e) => {
-      if (!/exists/i.test(String(e.stderr))) throw e;
-    });
-    const hooked = await run('iptables', ['-w', '-t', table, '-C', hook, '-j', chain]).then(() => true, () => false);
-    if (!hooked) await run('iptables', ['-w', '-t', table, '-I', hook, '1', '-j', chain]);
-  }
-
-  /** Idempotent host setup: forwarding on, chains created and hooked. */
+  /** Idempotent host setup: forwarding on, the table, its sets and chains (sandboxes' elements kept). */
   async setup(): Promise<void> {
-    const { writeFile } = await import('node:fs/promises');
     await writeFile('/proc/sys/net/ipv4/ip_forward', '1');
-    await this.ensureChain('filter', this.inChain, 'INPUT');
-    await this.ensureChain('filter', this.fwdChain, 'FORWARD');
-    await this.ensureChain('nat', this.natChain, 'POSTROUTING');
+    try {
+      await run('nft', ['-f', '-'], { input: renderTable({ agentKey: this.agentKey, vethPrefix: this.vethPrefix, resolvers: this.resolvers }) });
+    } catch (error) {
+      // No exit status: the program itself did not start (scripts/host-setup.mjs installs it).
+      if (error instanceof CommandError && error.exitCode === null && !error.stderr.trim()) {
+        throw new Error('the slot firewall needs `nft` (Debian package nftables), which could not be run', { cause: error });
+      }
+      throw error;
+    }
   }
 
-  private slotRules(index: number, hostVeth: string, sandboxIp: string): Rule[] {
-    const others = `${this.vethPrefix}+`;
-    const dns = this.resolvers.flatMap((ip) => ['udp', 'tcp'].map((proto): Rule => ['filter', this.inChain, ['-i', hostVeth, '-d', ip, '-p', proto, '--dport', '53', '-j', 'ACCEPT']]));
-    return [
-      ['filter', this.inChain, ['-i', hostVeth, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT']],
-      ...dns,
-      ['filter', this.inChain, ['-i', hostVeth, ...REFUSE]],
-      ['filter', this.fwdChain, ['-i', hostVeth, '-o', others, ...REFUSE]],
-      ['filter', this.fwdChain, ['-i', hostVeth, '!', '-s', sandboxIp, '-j', 'DROP']],
-      ['filter', this.fwdChain, ['-i', hostVeth, '-j', this.egressChain(index)]],
-      ['filter', this.fwdChain, ['-o', hostVeth, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT']],
-      ['filter', this.fwdChain, ['-o', hostVeth, '-j', 'DROP']],
-      ['nat', this.natChain, ['-s', sandboxIp, '!', '-o', others, '-j', 'MASQUERADE']],
-    ];
-  }
-
-  /** The egress chain declared (created, or emptied if it exists) and filled, as restore lines. */
-  private egressLines(index: number, policy: ResolvedEgress): string[] {
-    const chain = this.egressChain(index);
-    return [`:${chain} - [0:0]`, ...egressRules(policy, this.resolvers).map((rule) => ['-A', chain, ...rule].join(' '))];
-  }
-
-  /** Adds a slot's rules, its egress chain with the default policy, in one transaction per table. */
+  /** Adds a slot's elements, with the default egress policy, in one transaction. */
   async addSlot(index: number, hostVeth: string, sandboxIp: string): Promise<void> {
-    await this.restore({ filter: this.egressLines(index, this.defaultEgress) }, '-A', this.slotRules(index, hostVeth, sandboxIp));
+    const egress = egressElements(this.defaultEgress);
+    await this.apply(elementLines(this.agentKey, 'add', slotElements({ hostVeth, sandboxIp }, egress)));
+    this.slots.set(index, { hostVeth, sandboxIp, egress });
   }
 
   /**
-   * Replaces the slot's egress chain in one transaction: no packet sees a half-applied policy.
-   * Packets of connections already open meet the new rules too.
+   * Replaces the slot's egress elements in one transaction: no packet sees a half-applied
+   * policy. Packets of connections already open meet the new policy too.
    */
   async setEgress(index: number, policy: ResolvedEgress): Promise<void> {
-    await this.restore({ filter: this.egressLines(index, policy) }, '-A', []);
+    const slot = this.slots.get(index);
+    if (!slot) throw new Error(`network slot ${index} has no firewall elements`);
+    const next = egressElements(policy);
+    const add = elementLines(this.agentKey, 'add', egressSetElements(slot.sandboxIp, next));
+    const replace = (old: Partial<SlotElements>) => this.apply([...elementLines(this.agentKey, 'delete', old), ...add]);
+    try {
+      await replace(egressSetElements(slot.sandboxIp, slot.egress));
+    } catch {
+      // What the kernel holds differs from what was added (removed by hand, a restart): replace that.
+      const held = elementsOf(await this.elements(), (k) => k.sandboxIp === slot.sandboxIp);
+      await replace({ deny_out: held.deny_out, allow_out: held.allow_out, no_internet: held.no_internet });
+    }
+    slot.egress = next;
   }
 
-  /** The egress chain's rules as iptables prints them (for tests and diagnostics). */
-  async egressOf(index: number): Promise<string[]> {
-    return (await run('iptables', ['-w', '-S', this.egressChain(index)])).split('\n').filter((l) => l.startsWith('-A '));
+  /** The slot's egress elements as the kernel holds them (for tests and diagnostics). */
+  async egressOf(index: number): Promise<EgressElements> {
+    const slot = this.slots.get(index);
+    if (!slot) throw new Error(`network slot ${index} has no firewall elements`);
+    return egressOfElements(elementsOf(await this.elements(), (k) => k.sandboxIp === slot.sandboxIp));
+  }
+
+  /** Every sandbox's elements in the table now. */
+  private async elements(): Promise<SlotElements> {
+    return elementsFromJson(await run('nft', ['-j', 'list', 'table', 'ip', this.table]));
   }
 
   /**
-   * Removes a slot's rules and its egress chain; tries each, returns every error (a missing
-   * rule is not one). One batch first; only when it is refused (some rule already gone) rule by rule.
+   * Removes a slot's elements; returns every error (an element or the table already gone is not
+   * one). One transaction with what was added; when it is refused, the elements the kernel still
+   * holds for the slot.
    */
   async removeSlot(index: number, hostVeth: string, sandboxIp: string): Promise<Error[]> {
-    const rules = this.slotRules(index, hostVeth, sandboxIp);
-    const chain = this.egressChain(index);
-    const batch = { filter: [`-F ${chain}`, `-X ${chain}`] };
-    if (await this.restore({}, '-D', rules, batch).then(() => true, () => false)) return [];
-    const errors: Error[] = [];
-    const attempt = (args: string[]) => run('iptables', ['-w', ...args]).catch((e) => {
-      if (!isGone(e)) errors.push(e);
-    });
-    for (const [table, ch, rule] of rules) await attempt(['-t', table, '-D', ch, ...rule]);
-    await attempt(['-F', chain]);
-    await attempt(['-X', chain]);
-    return errors;
+    const known = this.slots.get(index);
+    const egress = known?.hostVeth === hostVeth ? known.egress : egressElements(this.defaultEgress);
+    this.slots.delete(index);
+    try {
+      await this.apply(elementLines(this.agentKey, 'delete', slotElements({ hostVeth, sandboxIp }, egress)));
+      return [];
+    } catch {
+      try {
+        const held = elementsOf(await this.elements(), (k) => k.hostVeth === hostVeth || k.sandboxIp === sandboxIp);
+        if (!isEmpty(held)) await this.apply(elementLines(this.agentKey, 'delete', held));
+        return [];
+      } catch (error) {
+        return isGone(error) ? [] : [error as Error];
+      }
+    }
   }
 
   /**
-   * Applies rules with iptables-restore --noflush: each table's changes commit together or not
-   * at all. `before` lines come first (chain declarations), `after` lines last (chain removal).
+   * After a restart: the table set up (rules of this version), the elements of every sandbox not
+   * in `keep` removed in one transaction; kept slots hold on to their elements (their policy
+   * included) and get the default ones if they have none.
    */
-  private async restore(before: Record<string, string[]>, action: '-A' | '-D', rules: Rule[], after: Record<string, string[]> = {}): Promise<void> {
-    const tables = new Map<string, string[]>();
-    const add = (table: string, line: string) => {
-      if (!tables.has(table)) tables.set(table, []);
-      tables.get(table)!.push(line);
-    };
-    for (const [table, lines] of Object.entries(before)) for (const line of lines) add(table, line);
-    for (const [table, chain, rule] of rules) add(table, [action, chain, ...rule].join(' '));
-    for (const [table, lines] of Object.entries(after)) for (const line of lines) add(table, line);
-    const input = [...tables].map(([table, lines]) => `*${table}\n${lines.join('\n')}\nCOMMIT\n`).join('');
-    await run('iptables-restore', ['-w', '--noflush'], { input });
-  }
-
-  /** This agent's egress chains that exist now. */
-  private async egressChains(): Promise<string[]> {
-    const listing = await run('iptables', ['-w', '-S']);
-    return listing.split('\n').filter((l) => l.startsWith(`-N ${this.egressPrefix}`)).map((l) => l.slice(3).trim());
-  }
-
-  /** Empties the chains and removes every egress chain (recovery re-adds the rules of slots still in use). */
-  async flush(): Promise<void> {
-    for (const [table, chain] of [['filter', this.inChain], ['filter', this.fwdChain], ['nat', this.natChain]]) {
-      await run('iptables', ['-w', '-t', table, '-F', chain]).catch((e) => {
-        if (!isGone(e)) throw e;
-      });
-    }
-    for (const chain of await this.egressChains()) {
-      // A jump to it added since the flush above (a slot being built as we recover) keeps it
-      // busy: empty the forward chain again and retry, a few times.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await run('iptables', ['-w', '-F', chain]).catch((e) => {
-            if (!isGone(e)) throw e;
-          });
-          await run('iptables', ['-w', '-X', chain]).catch((e) => {
-            if (!isGone(e)) throw e;
-          });
-          break;
-        } catch (error) {
-          if (attempt >= 5 || !/busy/i.test(String((error as { stderr?: string }).stderr ?? error))) throw error;
-          await run('iptables', ['-w', '-F', this.fwdChain]).catch(() => undefined);
-        }
+  async reconcile(keep: Array<{ index: number } & SlotKey>): Promise<{ removed: number }> {
+    await this.setup();
+    const all = await this.elements();
+    const veths = new Set(keep.map((k) => k.hostVeth));
+    const ips = new Set(keep.map((k) => k.sandboxIp));
+    const stale = elementsOf(all, (k) => (k.hostVeth !== undefined ? !veths.has(k.hostVeth) : !ips.has(k.sandboxIp!)));
+    if (!isEmpty(stale)) await this.apply(elementLines(this.agentKey, 'delete', stale));
+    this.slots.clear();
+    for (const slot of keep) {
+      const held = elementsOf(all, (k) => k.hostVeth === slot.hostVeth || k.sandboxIp === slot.sandboxIp);
+      if (held.slots.length && held.slot_src.length) this.slots.set(slot.index, { hostVeth: slot.hostVeth, sandboxIp: slot.sandboxIp, egress: egressOfElements(held) });
+      else {
+        await this.removeSlot(slot.index, slot.hostVeth, slot.sandboxIp);
+        await this.addSlot(slot.index, slot.hostVeth, slot.sandboxIp);
       }
     }
+    return { removed: SANDBOX_SETS.reduce((n, s) => n + stale[s].length, 0) };
   }
 
-  /** Unhooks and deletes the agent's chains, egress chains included. */
+  /** Deletes the agent's table, and with it every slot's elements. */
   async teardown(): Promise<Error[]> {
-    const errors: Error[] = [];
-    const steps: Array<[string, string, string]> = [['filter', this.inChain, 'INPUT'], ['filter', this.fwdChain, 'FORWARD'], ['nat', this.natChain, 'POSTROUTING']];
-    for (const [table, chain, hook] of steps) {
-      const attempt = (args: string[]) => run('iptables', ['-w', '-t', table, ...args]).catch((e) => {
-        if (!isGone(e)) errors.push(e);
-      });
-      // A hook may have been inserted more than once by racing setups: remove them all.
-      while (await run('iptables', ['-w', '-t', table, '-C', hook, '-j', chain]).then(() => true, () => false)) {
-        await attempt(['-D', hook, '-j', chain]);
-      }
-      await attempt(['-F', chain]);
-      await attempt(['-X', chain]);
+    this.slots.clear();
+    try {
+      await run('nft', ['delete', 'table', 'ip', this.table]);
+      return [];
+    } catch (error) {
+      return isGone(error) ? [] : [error as Error];
     }
-    // Only unreferenced once the FORWARD chain above is gone.
-    for (const chain of await this.egressChains().catch(() => [])) {
-      for (const op of ['-F', '-X']) {
-        await run('iptables', ['-w', op, chain]).catch((e) => {
-          if (!isGone(e)) errors.push(e);
-        });
-      }
-    }
-    return errors;
   }
 
-  async chainsExist(): Promise<boolean> {
-    return run('iptables', ['-w', '-t', 'filter', '-S', this.inChain]).then(() => true, () => false);
+  async tableExists(): Promise<boolean> {
+    return run('nft', ['list', 'table', 'ip', this.table]).then(() => true, () => false);
   }
 }

@@ -32,14 +32,14 @@ describe('guest TAP in a network slot (root, kernel)', () => {
       assert.match(sh('ip', ['-n', net.netnsName, '-4', '-o', 'addr', 'show', GUEST_NETWORK.tap]), /inet 169\.254\.0\.22\/30/);
       assert.throws(() => execFileSync('ip', ['link', 'show', GUEST_NETWORK.tap], { stdio: 'pipe' }), 'not in the host netns');
       assert.equal(sh('ip', ['netns', 'exec', net.netnsName, 'cat', '/proc/sys/net/ipv4/ip_forward']).trim(), '1');
-      const nat = sh('ip', ['netns', 'exec', net.netnsName, 'iptables', '-w', '-t', 'nat', '-S']);
-      assert.match(nat, new RegExp(`-A PREROUTING -d ${net.sandboxIp.replace(/\./g, '\\.')}/32 -i eth0 -j DNAT --to-destination 169\\.254\\.0\\.21`));
-      assert.match(nat, new RegExp(`-A POSTROUTING -s 169\\.254\\.0\\.21/32 -o eth0 -j SNAT --to-source ${net.sandboxIp.replace(/\./g, '\\.')}`));
+      const nat = sh('ip', ['netns', 'exec', net.netnsName, 'nft', 'list', 'ruleset']);
+      assert.match(nat, new RegExp(`iifname "eth0" ip daddr ${net.sandboxIp.replace(/\./g, '\\.')} dnat to 169\\.254\\.0\\.21`));
+      assert.match(nat, new RegExp(`oifname "eth0" ip saddr 169\\.254\\.0\\.21 snat to ${net.sandboxIp.replace(/\./g, '\\.')}`));
       assert.equal(guestIpBootArg(), 'ip=169.254.0.21::169.254.0.22:255.255.255.252::eth0:off');
 
       assert.deepEqual(await removeGuestTap(net), []);
       assert.throws(() => execFileSync('ip', ['-n', net.netnsName, 'link', 'show', GUEST_NETWORK.tap], { stdio: 'pipe' }));
-      assert.doesNotMatch(sh('ip', ['netns', 'exec', net.netnsName, 'iptables', '-w', '-t', 'nat', '-S']), /169\.254/);
+      assert.doesNotMatch(sh('ip', ['netns', 'exec', net.netnsName, 'nft', 'list', 'ruleset']), /169\.254/);
       assert.deepEqual(await removeGuestTap(net), [], 'removing again is fine');
     } finally {
       await manager.release(net.index);
@@ -68,7 +68,7 @@ describe('guest TAP in a network slot (root, kernel)', () => {
     try {
       execFileSync('ip', ['-n', net.netnsName, 'link', 'add', GUEST_NETWORK.tap, 'type', 'veth', 'peer', 'name', 'blocker0']);
       await assert.rejects(addGuestTap(net));
-      assert.doesNotMatch(sh('ip', ['netns', 'exec', net.netnsName, 'iptables', '-w', '-t', 'nat', '-S']), /169\.254/);
+      assert.doesNotMatch(sh('ip', ['netns', 'exec', net.netnsName, 'nft', 'list', 'ruleset']), /169\.254/);
     } finally {
       await manager.release(net.index);
     }

@@ -27,19 +27,28 @@ export function guestIpBootArg(): string {
   return `ip=${g.guestIp}::${g.tapIp}:${g.netmask}::${g.guestDevice}:off`;
 }
 
-function natRules(net: SandboxNetwork): string[][] {
+/** The slot's own table inside its netns (the host's tables never see the guest address). */
+export const GUEST_NAT_TABLE = 'wrenn-guest';
+
+/** The translation between the guest address and the slot's sandbox address, as one `nft -f` transaction. */
+export function guestNatRuleset(net: Pick<SandboxNetwork, 'sandboxIp'>): string {
   const g = GUEST_NETWORK;
+  const t = `ip ${GUEST_NAT_TABLE}`;
   return [
-    ['-t', 'nat', 'PREROUTING', '-i', 'eth0', '-d', net.sandboxIp, '-j', 'DNAT', '--to-destination', g.guestIp],
-    ['-t', 'nat', 'POSTROUTING', '-o', 'eth0', '-s', g.guestIp, '-j', 'SNAT', '--to-source', net.sandboxIp],
-  ];
+    `add table ${t}`,
+    `add chain ${t} prerouting { type nat hook prerouting priority dstnat; policy accept; }`,
+    `add chain ${t} postrouting { type nat hook postrouting priority srcnat; policy accept; }`,
+    `add rule ${t} prerouting iifname "eth0" ip daddr ${net.sandboxIp} dnat to ${g.guestIp}`,
+    `add rule ${t} postrouting oifname "eth0" ip saddr ${g.guestIp} snat to ${net.sandboxIp}`,
+    '',
+  ].join('\n');
 }
 
 /**
  * Inside the slot's netns, in one process (each `ip netns exec` costs a fork + exec, and this
- * runs on every create and resume): the TAP, its address, forwarding, and the translation rules
- * loaded in one iptables-restore transaction. Arguments: $1 tap, $2 tap address/prefix, then the
- * rules file text on stdin.
+ * runs on every create and resume): the TAP, its address, forwarding, and the translation
+ * loaded in one nft transaction. Arguments: $1 tap, $2 tap address/prefix, then the ruleset
+ * text on stdin.
  */
 const GUEST_TAP_SCRIPT = String.raw`
 set -eu
@@ -47,7 +56,7 @@ ip tuntap add dev "$1" mode tap
 ip addr add "$2" dev "$1"
 ip link set "$1" up
 echo 1 > /proc/sys/net/ipv4/ip_forward
-iptables-restore -w --noflush
+nft -f -
 `;
 
 /**
@@ -56,9 +65,8 @@ iptables-restore -w --noflush
  */
 export async function addGuestTap(net: SandboxNetwork): Promise<void> {
   const g = GUEST_NETWORK;
-  const rules = ['*nat', ...natRules(net).map(([, , chain, ...rule]) => ['-A', chain, ...rule].join(' ')), 'COMMIT', ''].join('\n');
   try {
-    await run('ip', ['netns', 'exec', net.netnsName, 'sh', '-c', GUEST_TAP_SCRIPT, 'wrenn-guest-tap', g.tap, `${g.tapIp}/${g.prefixLen}`], { input: rules });
+    await run('ip', ['netns', 'exec', net.netnsName, 'sh', '-c', GUEST_TAP_SCRIPT, 'wrenn-guest-tap', g.tap, `${g.tapIp}/${g.prefixLen}`], { input: guestNatRuleset(net) });
   } catch (error) {
     await removeGuestTap(net).catch(() => undefined);
     throw error;
@@ -72,9 +80,7 @@ export async function removeGuestTap(net: SandboxNetwork): Promise<Error[]> {
     p.catch((e) => {
       if (!isGone(e)) errors.push(e as Error);
     });
-  for (const [flag, table, chain, ...rule] of natRules(net)) {
-    await attempt(run('ip', ['netns', 'exec', net.netnsName, 'iptables', '-w', flag, table, '-D', chain, ...rule]));
-  }
+  await attempt(run('ip', ['netns', 'exec', net.netnsName, 'nft', 'delete', 'table', 'ip', GUEST_NAT_TABLE]));
   await attempt(run('ip', ['-n', net.netnsName, 'link', 'del', GUEST_NETWORK.tap]));
   return errors;
 }

@@ -12,7 +12,8 @@ const KEY = `n${randomBytes(2).toString('hex')}`;
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args).toString();
 const netns = () => sh('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith(`wrenn-${KEY}-`));
 const links = () => sh('ip', ['-o', 'link']).split('\n').map((l) => l.split(': ')[1]?.split('@')[0] ?? '').filter((n) => n.startsWith(`wh${KEY}-`));
-const rules = () => ['filter', 'nat'].flatMap((t) => sh('iptables', ['-w', '-t', t, '-S']).split('\n').filter((l) => l.includes(`WRENN-${KEY.toUpperCase()}-`)));
+/** The agent's nftables table, line by line; none once it is gone. */
+const rules = () => (sh('nft', ['list', 'tables']).includes(`table ip wrenn-${KEY}\n`) ? sh('nft', ['list', 'table', 'ip', `wrenn-${KEY}`]).split('\n').filter(Boolean) : []);
 
 describe(`${NetworkManager.name} (root, kernel)`, () => {
   const manager = new NetworkManager({ agentKey: KEY, cidr: SLOT_CIDR, poolSize: 0 });

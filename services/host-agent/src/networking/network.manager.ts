@@ -3,13 +3,13 @@ import { lookup } from 'node:dns/promises';
 import { DEFAULT_NETWORK_POLICY, NetworkPolicy, parseEgressEntry } from '@wrenn/contracts';
 import { Firewall } from './firewall';
 import { readHostResolvConf, sandboxResolvConf, sandboxResolvers } from './dns';
-import { ResolvedEgress } from './egress-rules';
+import { EgressElements, ResolvedEgress } from './egress-rules';
 import { buildSlot, SandboxNetwork, slotNames, SlotNaming, teardownSlot } from './network-slot';
 import { isGone, run } from './run-command';
 import { SlotAllocator } from './slot-allocator';
 
 export interface NetworkManagerOptions {
-  /** Short key unique per host agent on this machine: [a-z0-9]{1,6}. Names every netns, veth and chain. */
+  /** Short key unique per host agent on this machine: [a-z0-9]{1,6}. Names every netns, veth and its nftables table. */
   agentKey: string;
   /** Address space of the slots; default derived from the key so agents on one machine differ. */
   cidr?: string;
@@ -66,7 +66,7 @@ export class NetworkManager {
   private stopped = false;
   private readonly resolv: string;
 
-  /** The agent's key: names its netns, veths, chains and (in the runtime) its id-range files. */
+  /** The agent's key: names its netns, veths, nftables table and (in the runtime) its id-range files. */
   get agentKey(): string {
     return this.options.agentKey;
   }
@@ -141,8 +141,8 @@ export class NetworkManager {
     return undefined;
   }
 
-  /** The slot's egress rules as iptables prints them. */
-  egressRules(index: number): Promise<string[]> {
+  /** The slot's egress policy as the kernel's sets hold it (CIDRs after resolution and merging). */
+  egressOf(index: number): Promise<EgressElements> {
     return this.firewall.egressOf(index);
   }
 
@@ -230,12 +230,10 @@ export class NetworkManager {
   }
 
   /**
-   * After an agent restart: keeps the slots of sandboxes that are still alive (their rules
-   * re-created), removes every other namespace, veth and rule this agent left.
+   * After an agent restart: keeps the slots of sandboxes that are still alive (their firewall
+   * elements kept, or added again), removes every other namespace, veth and element this agent left.
    */
   async recover(inUse: number[]): Promise<{ kept: number[]; removed: string[] }> {
-    await this.firewall.setup();
-    await this.firewall.flush();
     await this.refreshDefaultEgress();
     const removed: string[] = [];
     const keep = new Set(inUse);
@@ -253,13 +251,14 @@ export class NetworkManager {
       await run('ip', ['link', 'del', link]).catch((e) => { if (!isGone(e)) throw e; });
       removed.push(link);
     }
-    for (const index of inUse) {
-      const net = slotNames(this.naming, this.allocator.addresses(index));
-      this.allocator.markInUse(index);
-      this.assigned.set(index, net);
-      // With the default policy: the owner of the sandbox applies its own (applyPolicy) again.
-      await this.firewall.addSlot(net.index, net.hostVeth, net.sandboxIp);
+    const kept = inUse.map((index) => slotNames(this.naming, this.allocator.addresses(index)));
+    for (const net of kept) {
+      this.allocator.markInUse(net.index);
+      this.assigned.set(net.index, net);
     }
+    // Kept slots keep their elements (policy included; the owner applies its own again anyway),
+    // every other sandbox's go, in one transaction.
+    await this.firewall.reconcile(kept);
     return { kept: [...inUse], removed };
   }
 
@@ -269,7 +268,7 @@ export class NetworkManager {
 
   /**
    * Stops refilling and tears down the pooled (unassigned) slots. Slots of live sandboxes stay:
-   * the sandboxes outlive the agent. With removeHostRules the agent's chains go too (only when
+   * the sandboxes outlive the agent. With removeHostRules the agent's nftables table goes too (only when
    * nothing of it is left).
    */
   async stop(options: { removeHostRules?: boolean } = {}): Promise<void> {
