@@ -49,7 +49,7 @@ try {
     const t0 = performance.now();
     const res = await p.api('POST', '/v1/sandboxes', { memory_mb: MEMORY_MB, timeout_sec: 0 });
     const took = performance.now() - t0;
-    if (res.status !== 201) return { refused: { status: res.status, code: res.body?.code, message: res.body?.message } };
+    if (res.status !== 201) return { refused: { status: res.status, code: res.body?.error?.code, message: res.body?.error?.message } };
     ids.push(res.body.id);
     if (res.body.state && res.body.state !== 'running') states.add(`create → ${res.body.state}`);
     return { took };
@@ -120,8 +120,8 @@ try {
     Array.from({ length: DELETE_CONCURRENCY }, async () => {
       for (let id = queue.shift(); id; id = queue.shift()) {
         const res = await p.api('DELETE', `/v1/sandboxes/${id}`);
-        if (res.status >= 300 && res.status !== 404) failed.push(`${id}: ${res.status} ${res.body?.code ?? ''}`);
-        else if (res.body?.state && res.body.state !== 'deleted') states.add(`delete → ${res.body.state}`);
+        if (res.status >= 300 && res.status !== 404) failed.push(`${id}: ${res.status} ${res.body?.error?.code ?? ''}`);
+        else if (res.body?.state && !['stopped', 'deleted'].includes(res.body.state)) states.add(`delete → ${res.body.state}`);
       }
     }),
   );

@@ -37,7 +37,7 @@ async function measure(tree, label) {
   const p = await startBenchPlatform(tree, label, {});
   const out = { create: [], delete: [], exec: [], pause: [], resume: [], rates: {}, errors: {}, states: new Set() };
   const noteState = (what, body) => {
-    if (body?.state && !['running', 'deleted', 'paused'].includes(body.state)) out.states.add(`${what} → ${body.state}`);
+    if (body?.state && !['running', 'paused', 'stopped', 'deleted'].includes(body.state)) out.states.add(`${what} → ${body.state}`);
   };
   const timed = async (list, method, path, body, ...statuses) => {
     const t0 = performance.now();
@@ -77,7 +77,7 @@ async function measure(tree, label) {
           while (performance.now() < end && !stopRequested()) {
             const created = await p.api('POST', '/v1/sandboxes', BODY);
             if (created.status !== 201) {
-              const key = `create ${created.status} ${created.body?.code ?? ''}`.trim();
+              const key = `create ${created.status} ${created.body?.error?.code ?? ''}`.trim();
               out.errors[key] = (out.errors[key] ?? 0) + 1;
               await sleep(100);
               continue;
@@ -85,7 +85,7 @@ async function measure(tree, label) {
             noteState('create', created.body);
             const deleted = await p.api('DELETE', `/v1/sandboxes/${created.body.id}`);
             if (deleted.status !== 200 && deleted.status !== 202) {
-              const key = `delete ${deleted.status} ${deleted.body?.code ?? ''}`.trim();
+              const key = `delete ${deleted.status} ${deleted.body?.error?.code ?? ''}`.trim();
               out.errors[key] = (out.errors[key] ?? 0) + 1;
               continue;
             }
@@ -142,8 +142,9 @@ function parts(before, after, client, phase, method) {
   const http = d('wrenn_http_request_duration_seconds', (l) => l.method === method && l.route.startsWith('/v1/sandboxes'));
   const toScheduler = d('wrenn_command_duration_seconds', (l) => l.service === 'sandbox-scheduler');
   const readModel = d('wrenn_read_model_wait_seconds');
-  const appends = d('wrenn_event_append_duration_seconds');
-  const toHost = d('wrenn_command_duration_seconds', (l) => l.service === 'host-agent');
+  // Only this operation's own kind: the reaper lists the hosts' sandboxes meanwhile (host op `list`).
+  const appends = d('wrenn_event_append_duration_seconds', (l) => l.aggregate === 'sandbox');
+  const toHost = d('wrenn_command_duration_seconds', (l) => l.service === 'host-agent' && l.command === (phase === 'start' ? 'create' : 'destroy'));
   const host = phase === 'start' ? d('wrenn_host_sandbox_create_duration_seconds') : d('wrenn_host_sandbox_destroy_duration_seconds');
   const scheduler = phase === 'start' ? d('wrenn_sandbox_create_duration_seconds') : undefined;
   const steps = labelValues(after, 'wrenn_host_sandbox_step_duration_seconds', 'step').map((step) => [step, d('wrenn_host_sandbox_step_duration_seconds', (l) => l.phase === phase && l.step === step)]).filter(([, v]) => v.count > 0);
@@ -194,15 +195,16 @@ try {
 
   if (steps?.create.length) {
     for (const op of ['create', 'delete']) {
-      const runs = steps[op];
-      console.log(`\nwhere a ${op} spends its time (this tree, warm pool off, slot pool on; median of ${runs.length}, ms)`);
-      console.log(`| part | ms (median) | min | max |\n|---|---|---|---|`);
-      // By part name: a run may time a step another did not (a count in the name differs).
-      const names = [...new Set(runs.flatMap((r) => r.map(([name]) => name)))];
-      for (const name of names) {
-        const xs = runs.flatMap((r) => r.filter(([n]) => n === name).map(([, v]) => v));
-        console.log(`| ${'· '.repeat((name.length - name.trimStart().length) / 2)}${name.trim()} | ${ms(pct(xs, 50))} | ${ms(Math.min(...xs))} | ${ms(Math.max(...xs))} |`);
-      }
+      // The run with the median REST time, whole (its parts add up), beside each part's range over all runs.
+      const runs = steps[op].slice().sort((a, b) => a[0][1] - b[0][1]);
+      const median = runs[Math.floor(runs.length / 2)];
+      console.log(`\nwhere a ${op} spends its time (this tree, warm pool off, slot pool on; the median of ${runs.length} by REST time, ms)`);
+      console.log(`| part | ms | min | max |\n|---|---|---|---|`);
+      const range = (i) => runs.map((r) => r[i]?.[1]).filter((x) => x !== undefined);
+      median.forEach(([name, v], i) => {
+        const xs = range(i);
+        console.log(`| ${'· '.repeat((name.length - name.trimStart().length) / 2)}${name.trim()} | ${ms(v)} | ${ms(Math.min(...xs))} | ${ms(Math.max(...xs))} |`);
+      });
     }
   }
 } finally {
