@@ -42,8 +42,6 @@ try {
   await sleep(5000);
   const usedBefore = hostUsedBytes();
   const platformBefore = platformMemory(p);
-  const before = sandboxProcesses(p.stateDir);
-  const preexisting = new Set(before.keys());
 
   const createOne = async () => {
     const t0 = performance.now();
@@ -79,13 +77,12 @@ try {
     let rss = 0;
     let pss = 0;
     let pids = 0;
-    let others = 0;
     for (const [dir, m] of procs) {
       if (mine.has(dir)) {
         rss += m.rss;
         pss += m.pss;
         pids += m.pids.length;
-      } else if (!preexisting.has(dir)) others++;
+      }
     }
     const execs = [];
     for (let i = 0; i < EXECS && !stopRequested(); i++) {
@@ -96,7 +93,7 @@ try {
       execs.push(performance.now() - t0);
     }
     const platformNow = platformMemory(p);
-    rows.push({ n, creates, execs, usedPer: (usedNow - usedBefore) / n, rss: rss / n, pss: pss / n, pids: pids / n, platformRss: platformNow.rss, platformGrowth: platformNow.rss - platformBefore.rss, load: machine(), others });
+    rows.push({ n, creates, execs, usedPer: (usedNow - usedBefore) / n, rss: rss / n, pss: pss / n, pids: pids / n, platformRss: platformNow.rss, platformGrowth: platformNow.rss - platformBefore.rss, load: machine() });
     const r = rows.at(-1);
     console.log(
       `N=${n}: host used +${((usedNow - usedBefore) / MiB).toFixed(0)} MiB = ${(r.usedPer / MiB).toFixed(2)} MiB/sandbox; ` +
