@@ -1,5 +1,6 @@
 import { variable } from '@wrenn/config';
 import { Aggregate, Naming } from '@wrenn/contracts';
+import { eventAppendDuration, timedStep } from '@wrenn/observability';
 import {
   DeliverPolicy,
   DiscardPolicy,
@@ -100,13 +101,11 @@ export class EventStore {
    * Appends events to one aggregate, in order, each expecting the previous one's sequence.
    * Throws ConcurrencyError when the aggregate moved since `expectedVersion` was read.
    */
-  async append(
-    aggregate: Aggregate,
-    id: string,
-    events: NewEvent[],
-    meta: EventMetadata,
-    expectedVersion: number,
-  ): Promise<AppendResult> {
+  append(aggregate: Aggregate, id: string, events: NewEvent[], meta: EventMetadata, expectedVersion: number): Promise<AppendResult> {
+    return timedStep(eventAppendDuration, { aggregate }, () => this.appendEach(aggregate, id, events, meta, expectedVersion));
+  }
+
+  private async appendEach(aggregate: Aggregate, id: string, events: NewEvent[], meta: EventMetadata, expectedVersion: number): Promise<AppendResult> {
     const subject = this.subject(aggregate, id);
     const stored: StoredEvent[] = [];
     let version = expectedVersion;

@@ -1,4 +1,5 @@
 import { ErrorCode, HostOp, HostReply, HostRequest, Naming } from '@wrenn/contracts';
+import { commandDuration, timedStep } from '@wrenn/observability';
 import { NatsConnection } from 'nats';
 import { request } from './rpc';
 
@@ -20,9 +21,12 @@ export class HostClient {
   }
 
   send<Op extends HostOp>(hostId: string, op: Op, payload: HostRequest<Op>, timeoutMs: number): Promise<HostReply<Op>> {
-    return request<HostReply<Op>>(this.nc, this.naming.hostSubject(hostId, op), payload, timeoutMs, {
-      code: ErrorCode.HostUnavailable,
-      what: `host ${hostId}`,
-    });
+    // Timed per op, without the host id: the series' size stays that of the ops, whatever the fleet.
+    return timedStep(commandDuration, { service: 'host-agent', command: op }, () =>
+      request<HostReply<Op>>(this.nc, this.naming.hostSubject(hostId, op), payload, timeoutMs, {
+        code: ErrorCode.HostUnavailable,
+        what: `host ${hostId}`,
+      }),
+    );
   }
 }

@@ -16,6 +16,9 @@ const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 3
 /** Seconds; a warm-pool create is ~50 ms, a cold Firecracker resume can take seconds. */
 const LIFECYCLE_BUCKETS = [0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+/** Seconds; one step of a host operation or one hop of the control plane, from sub-millisecond up. */
+const STEP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+
 export const httpRequestDuration = new Histogram({
   name: Series.HttpRequestDuration,
   help: 'REST request latency in the gateway, by method, route template and status code',
@@ -56,6 +59,50 @@ export const hostResumeDuration = new Histogram({
   registers: [register],
 });
 
+export const hostDestroyDuration = new Histogram({
+  name: Series.HostDestroyDuration,
+  help: 'Host agent: seconds it spent destroying a sandbox, by host and result',
+  labelNames: ['host', 'result'] as const,
+  buckets: LIFECYCLE_BUCKETS,
+  registers: [register],
+});
+
+/**
+ * Sums and counts per step: a benchmark reads the difference across one operation to get that
+ * operation's breakdown (bench/throughput.bench.mjs), a dashboard the mean and quantiles.
+ */
+export const hostStepDuration = new Histogram({
+  name: Series.HostStepDuration,
+  help: 'Host agent: seconds of one step of a sandbox start, teardown or save, by phase, step and result',
+  labelNames: ['phase', 'step', 'result'] as const,
+  buckets: STEP_BUCKETS,
+  registers: [register],
+});
+
+export const commandDuration = new Histogram({
+  name: Series.CommandDuration,
+  help: 'Seconds from sending a command (gateway to a service, or to a host agent) to its answer, by service, command and result',
+  labelNames: ['service', 'command', 'result'] as const,
+  buckets: STEP_BUCKETS,
+  registers: [register],
+});
+
+export const eventAppendDuration = new Histogram({
+  name: Series.EventAppendDuration,
+  help: 'Seconds to append the events one decision produced to the log, by aggregate and result',
+  labelNames: ['aggregate', 'result'] as const,
+  buckets: STEP_BUCKETS,
+  registers: [register],
+});
+
+export const readModelWait = new Histogram({
+  name: Series.ReadModelWait,
+  help: "Gateway: seconds a command's answer waited for the read model to commit its last event, by projection and result",
+  labelNames: ['projection', 'result'] as const,
+  buckets: STEP_BUCKETS,
+  registers: [register],
+});
+
 export const natsReconnects = new Counter({
   name: Series.NatsReconnects,
   help: 'Reconnects of each NATS connection of this process (by connection name)',
@@ -87,6 +134,22 @@ export async function timed<T>(histogram: Histogram<'result'> | Histogram<'host'
     return value;
   } catch (error) {
     stop({ result: 'error' });
+    throw error;
+  }
+}
+
+/**
+ * Observes one piece of work's seconds on `histogram` under `labels` plus result ok or error,
+ * and passes its outcome on (a step, a hop: any histogram with a result label).
+ */
+export async function timedStep<T, L extends string>(histogram: Histogram<L | 'result'>, labels: Record<L, string>, work: () => Promise<T>): Promise<T> {
+  const stop = histogram.startTimer(labels as Partial<Record<L | 'result', string>>);
+  try {
+    const value = await work();
+    stop({ result: 'ok' } as Partial<Record<L | 'result', string>>);
+    return value;
+  } catch (error) {
+    stop({ result: 'error' } as Partial<Record<L | 'result', string>>);
     throw error;
   }
 }

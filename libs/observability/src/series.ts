@@ -14,6 +14,16 @@ export const Series = {
   /** Host agent: its own part of a create / resume, by host and result. */
   HostCreateDuration: 'wrenn_host_sandbox_create_duration_seconds',
   HostResumeDuration: 'wrenn_host_sandbox_resume_duration_seconds',
+  /** Host agent: its own part of a destroy, by host and result. */
+  HostDestroyDuration: 'wrenn_host_sandbox_destroy_duration_seconds',
+  /** Host agent: one step of a sandbox's start, teardown or save (sandbox/lifecycle.ts, save.ts), by phase, step and result. */
+  HostStepDuration: 'wrenn_host_sandbox_step_duration_seconds',
+  /** A command's round trip from its sender to the service that handles it and back, by service, command and result. */
+  CommandDuration: 'wrenn_command_duration_seconds',
+  /** Appending decided events to the log (one JetStream publish per event), by aggregate and result. */
+  EventAppendDuration: 'wrenn_event_append_duration_seconds',
+  /** Gateway: waiting for a read model to commit a command's last event before answering, by projection and result. */
+  ReadModelWait: 'wrenn_read_model_wait_seconds',
   /** Log sequences from a projection's checkpoint to the newest event of its subjects (0 = caught up). */
   ProjectionLag: 'wrenn_projection_lag_events',
   /** Reconnects of each NATS connection of the process. */

@@ -101,6 +101,12 @@ describe('metrics and traces across gateway, scheduler and host agent', () => {
     const end = await scrape(listener.url!);
     assert.equal(sampleValue(end, schedulerOk, { result: 'ok' }), (sampleValue(start, schedulerOk, { result: 'ok' }) ?? 0) + 1);
     assert.equal(sampleValue(end, hostOk, { host: HOST, result: 'ok' }), (sampleValue(start, hostOk, { host: HOST, result: 'ok' }) ?? 0) + 1);
+    // Where its time went: the command to the scheduler, its appends, the host command, the read model wait.
+    const moved = (name: string, labels: Record<string, string>) => (sampleValue(end, `${name}_count`, labels) ?? 0) - (sampleValue(start, `${name}_count`, labels) ?? 0);
+    assert.equal(moved(Series.CommandDuration, { service: 'sandbox-scheduler', command: 'create', result: 'ok' }), 1);
+    assert.equal(moved(Series.CommandDuration, { service: 'host-agent', command: 'create', result: 'ok' }), 1);
+    assert.equal(moved(Series.ReadModelWait, { projection: 'sandboxes', result: 'ok' }), 1);
+    assert.ok(moved(Series.EventAppendDuration, { aggregate: 'sandbox', result: 'ok' }) >= 2, 'requested and started are appended');
     // The gateway answered after the sandboxes projection committed: the count already moved.
     assert.equal(await running(), runningBefore + 1);
     // Caught up with the log, every projection's lag is 0 again.

@@ -4,6 +4,7 @@ import { CommandMeta, ErrorCode, WrennError } from '@wrenn/contracts';
 import { WrennConfig } from '@wrenn/config';
 import { CheckpointWaiter } from '@wrenn/eventlog';
 import { sendCommand } from '@wrenn/messaging';
+import { commandDuration, readModelWait, timedStep } from '@wrenn/observability';
 import { CONFIG } from '@wrenn/service-kit';
 import { ulid } from 'ulid';
 import type { Caller } from '../auth/caller';
@@ -41,8 +42,10 @@ export class ReadYourWrites implements OnApplicationBootstrap, OnApplicationShut
     options: { timeoutMs: number; service: string; projection: string },
   ): Promise<T> {
     try {
-      const accepted = await sendCommand<T>(client, subject, payload, options.timeoutMs, options.service);
-      await this.catchUp(options.projection, accepted.seq);
+      // Labels from the subject (`…cmd.<service>.<command>`): a few fixed values, never an id.
+      const [service, command] = subject.split('.').slice(-2);
+      const accepted = await timedStep(commandDuration, { service, command }, () => sendCommand<T>(client, subject, payload, options.timeoutMs, options.service));
+      await timedStep(readModelWait, { projection: options.projection }, () => this.catchUp(options.projection, accepted.seq));
       return accepted;
     } catch (error) {
       // A refused command may still have recorded its outcome (a failed create): show it too.

@@ -1,7 +1,7 @@
 import { HostOp, Naming } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { serve } from '@wrenn/messaging';
-import { hostCreateDuration, hostResumeDuration, timed } from '@wrenn/observability';
+import { hostCreateDuration, hostDestroyDuration, hostResumeDuration, timed } from '@wrenn/observability';
 import { NatsConnection, Subscription } from 'nats';
 import { SandboxOrchestrator } from '../sandbox/sandbox-orchestrator';
 import type { HostAdmission } from '../admission/host-admission';
@@ -18,7 +18,7 @@ export function serveHostCommands(nc: NatsConnection, naming: Naming, hostId: st
     serve<Req, Res>(nc, naming.hostSubject(hostId, op), handler, { onError, traceAs: 'host-agent' });
   return [
     on(HostOp.Create, (req: Parameters<SandboxOrchestrator['create']>[0]) => timed(hostCreateDuration, { host: hostId }, () => admitted(req.spec.memoryMb, () => orchestrator.create(req)))),
-    on(HostOp.Destroy, (req: Parameters<SandboxOrchestrator['destroy']>[0]) => orchestrator.destroy(req)),
+    on(HostOp.Destroy, (req: Parameters<SandboxOrchestrator['destroy']>[0]) => timed(hostDestroyDuration, { host: hostId }, () => orchestrator.destroy(req))),
     on(HostOp.List, () => orchestrator.list()),
     on(HostOp.Metrics, (req: { sandboxId: string }) => orchestrator.metrics(req)),
     on(HostOp.Pause, (req: Parameters<SandboxOrchestrator['pause']>[0]) => orchestrator.pause(req)),

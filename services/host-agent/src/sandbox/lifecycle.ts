@@ -8,6 +8,7 @@ import type { EnvdSessions } from '../envd-client/envd-session';
 import { envdTokenEnv } from '../envd-client/envd-token';
 import type { RootfsStore } from '../rootfs/rootfs-store';
 import type { IdsView, SandboxDriver, SlotView } from '../runtime/driver';
+import { timeStep } from './step-timings';
 
 /**
  * The order in which a sandbox is started (created, or resumed from a snapshot) and torn down,
@@ -193,9 +194,9 @@ export async function start<Source, Root, Booted, Memory, Slot extends SlotView>
   try {
     for (const step of START_STEPS) {
       await options.checkpoint?.(step.name);
-      await step.run(s, r);
+      await timeStep('start', step.name, () => step.run(s, r));
       const undo = step.undo;
-      if (undo) stack.push(step.name, () => undo(s, r));
+      if (undo) stack.push(step.name, () => timeStep('teardown', step.name, () => undo(s, r)));
     }
     return stack;
   } catch (error) {
@@ -218,7 +219,7 @@ export function teardown<Source, Root, Booted, Memory, Slot extends SlotView>(
   const r = resources as unknown as AnyResources;
   for (const step of START_STEPS) {
     const undo = step.undo;
-    if (undo && !options.skip?.includes(step.name)) stack.push(step.name, () => undo(s, r));
+    if (undo && !options.skip?.includes(step.name)) stack.push(step.name, () => timeStep('teardown', step.name, () => undo(s, r)));
   }
   return stack;
 }

@@ -1,5 +1,6 @@
 import { CleanupStack } from '../cleanup/cleanup-stack';
 import type { SandboxDriver } from '../runtime/driver';
+import { timeStep } from './step-timings';
 
 /**
  * The order in which a running sandbox is saved, once for every runtime: paused (a snapshot, to
@@ -73,7 +74,7 @@ export async function save(order: readonly SaveStepName[], parts: SaveParts, opt
       await options.checkpoint?.(name);
       // Nothing before a final step is undone once it begins (a fresh stack drops those undos).
       if (part.final) stack = new CleanupStack();
-      await part.run();
+      await timeStep('save', name, () => part.run());
       if (name === 'freeze') {
         frozen = true;
         stack.push(name, async () => {

@@ -1,0 +1,212 @@
+#!/usr/bin/env node
+// Throughput and latency through REST, on this tree and on a baseline commit side by side in one
+// run (the baseline is checked out into a temporary worktree and built there; kept for later
+// runs). For each tree, a whole platform started for it, with its defaults (warm pool, slot pool):
+//   - create / exec `true` / pause / resume / delete p50 and p99, one at a time;
+//   - create+delete pairs per second with 1, 4 and 16 concurrent clients (each: create, then
+//     delete, again), for --seconds each;
+// then, on this tree, where one create and one delete spend their time, per step, from the
+// platform's own series (REST handling, the command to the scheduler, event appends, the command
+// to the host agent, each step of the host's start and teardown, the wait for the read model):
+// each of --breakdown operations measured alone (series read before and after it), the median printed.
+//
+//   node bench/throughput.bench.mjs [--baseline a07fcfd] [--seconds 30] [--clients 1,4,16]
+//        [--creates 20] [--execs 100] [--cycles 10] [--breakdown 5] [--no-baseline]
+// Needs root and the base image. Team quotas are lifted (policy, not capacity). Ctrl-C stops
+// and deletes what it made.
+import { baselineTree, fmt, flags, histogramDelta, labelValues, machine, ms, pct, releaseAll, REPO, scrape, sleep, startBenchPlatform, stopRequested } from './support/platform-run.mjs';
+
+/** The commit before the density and speed work (issue 17). */
+const DEFAULT_BASELINE = 'a07fcfd';
+const f = flags();
+const SECONDS = Number(f.seconds ?? 30);
+const CLIENTS = (f.clients ?? '1,4,16').split(',').map(Number);
+const CREATES = Number(f.creates ?? 20);
+const EXECS = Number(f.execs ?? 100);
+const CYCLES = Number(f.cycles ?? 10);
+const BREAKDOWN = Number(f.breakdown ?? 5);
+const BODY = { memory_mb: 128, timeout_sec: 0 };
+
+const ok = (what, res, ...statuses) => {
+  if (!statuses.includes(res.status)) throw new Error(`${what} answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body;
+};
+
+/** One tree's numbers, on a platform of its own. */
+async function measure(tree, label) {
+  const p = await startBenchPlatform(tree, label, {});
+  const out = { create: [], delete: [], exec: [], pause: [], resume: [], rates: {}, errors: {}, states: new Set() };
+  const noteState = (what, body) => {
+    if (body?.state && !['running', 'paused', 'stopped', 'deleted'].includes(body.state)) out.states.add(`${what} → ${body.state}`);
+  };
+  const timed = async (list, method, path, body, ...statuses) => {
+    const t0 = performance.now();
+    const res = await p.api(method, path, body);
+    list.push(performance.now() - t0);
+    return ok(`${method} ${path}`, res, ...statuses);
+  };
+  try {
+    await sleep(3000); // the pools fill after boot
+    // One at a time, with a pause between creates so the pools refill as between users' requests.
+    const kept = [];
+    for (let i = 0; i < CREATES && !stopRequested(); i++) {
+      const created = await timed(out.create, 'POST', '/v1/sandboxes', BODY, 201);
+      noteState('create', created);
+      kept.push(created.id);
+      if (kept.length > 1) noteState('delete', await timed(out.delete, 'DELETE', `/v1/sandboxes/${kept.shift()}`, undefined, 200, 202));
+      await sleep(400);
+    }
+    const id = kept[0];
+    for (let i = 0; i < EXECS && id && !stopRequested(); i++) await timed(out.exec, 'POST', `/v1/sandboxes/${id}/exec`, { cmd: 'true' }, 200);
+    for (let i = 0; i < CYCLES && id && !stopRequested(); i++) {
+      await sleep(200);
+      await timed(out.pause, 'POST', `/v1/sandboxes/${id}/pause`, undefined, 200);
+      await sleep(200);
+      await timed(out.resume, 'POST', `/v1/sandboxes/${id}/resume`, undefined, 200);
+    }
+    for (const k of kept) await p.api('DELETE', `/v1/sandboxes/${k}`);
+
+    for (const clients of CLIENTS) {
+      if (stopRequested()) break;
+      await sleep(2000); // what the last phase left (refills, deletes finishing) settles
+      let pairs = 0;
+      const end = performance.now() + SECONDS * 1000;
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: clients }, async () => {
+          while (performance.now() < end && !stopRequested()) {
+            const created = await p.api('POST', '/v1/sandboxes', BODY);
+            if (created.status !== 201) {
+              const key = `create ${created.status} ${created.body?.error?.code ?? ''}`.trim();
+              out.errors[key] = (out.errors[key] ?? 0) + 1;
+              await sleep(100);
+              continue;
+            }
+            noteState('create', created.body);
+            const deleted = await p.api('DELETE', `/v1/sandboxes/${created.body.id}`);
+            if (deleted.status !== 200 && deleted.status !== 202) {
+              const key = `delete ${deleted.status} ${deleted.body?.error?.code ?? ''}`.trim();
+              out.errors[key] = (out.errors[key] ?? 0) + 1;
+              continue;
+            }
+            noteState('delete', deleted.body);
+            pairs++;
+          }
+        }),
+      );
+      out.rates[clients] = pairs / ((performance.now() - t0) / 1000);
+      console.log(`  ${label}: ${clients} client(s): ${out.rates[clients].toFixed(2)} create+delete/s (${pairs} in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${machine()})`);
+    }
+    out.load = machine();
+    return out;
+  } finally {
+    await p.release();
+  }
+}
+
+/**
+ * Where one create and one delete spend their time, from the platform's series: each operation
+ * alone on a platform without a warm pool (a warm pool's refill would run its own start steps
+ * inside the window), the series read before and after it.
+ */
+async function breakdown() {
+  const p = await startBenchPlatform(REPO, 'benchsteps', { WRENN_WARM_POOL_SIZE: '0' });
+  const rows = { create: [], delete: [] };
+  try {
+    await sleep(3000);
+    for (let i = 0; i < BREAKDOWN && !stopRequested(); i++) {
+      await sleep(500); // the slot pool refills (200 ms after a slot goes), as between users
+      let before = await scrape(p);
+      let t0 = performance.now();
+      const created = ok('create', await p.api('POST', '/v1/sandboxes', BODY), 201);
+      let client = performance.now() - t0;
+      await sleep(300); // the gateway observes its request when the answer is flushed
+      rows.create.push(parts(before, await scrape(p), client, 'start', 'POST'));
+      await sleep(500);
+      before = await scrape(p);
+      t0 = performance.now();
+      ok('delete', await p.api('DELETE', `/v1/sandboxes/${created.id}`), 200, 202);
+      client = performance.now() - t0;
+      await sleep(300);
+      rows.delete.push(parts(before, await scrape(p), client, 'teardown', 'DELETE'));
+    }
+  } finally {
+    await p.release();
+  }
+  return rows;
+}
+
+/** One operation's time per part, in ms: measured parts and what lies between them. */
+function parts(before, after, client, phase, method) {
+  const d = (name, match) => histogramDelta(before, after, name, match);
+  const http = d('wrenn_http_request_duration_seconds', (l) => l.method === method && l.route.startsWith('/v1/sandboxes'));
+  const toScheduler = d('wrenn_command_duration_seconds', (l) => l.service === 'sandbox-scheduler');
+  const readModel = d('wrenn_read_model_wait_seconds');
+  // Only this operation's own kind: the reaper lists the hosts' sandboxes meanwhile (host op `list`).
+  const appends = d('wrenn_event_append_duration_seconds', (l) => l.aggregate === 'sandbox');
+  const toHost = d('wrenn_command_duration_seconds', (l) => l.service === 'host-agent' && l.command === (phase === 'start' ? 'create' : 'destroy'));
+  const host = phase === 'start' ? d('wrenn_host_sandbox_create_duration_seconds') : d('wrenn_host_sandbox_destroy_duration_seconds');
+  const scheduler = phase === 'start' ? d('wrenn_sandbox_create_duration_seconds') : undefined;
+  const steps = labelValues(after, 'wrenn_host_sandbox_step_duration_seconds', 'step').map((step) => [step, d('wrenn_host_sandbox_step_duration_seconds', (l) => l.phase === phase && l.step === step)]).filter(([, v]) => v.count > 0);
+  const stepSum = steps.reduce((a, [, v]) => a + v.ms, 0);
+  const row = [
+    ['client: REST round trip', client],
+    ['  client ↔ gateway (HTTP, JSON, connection)', client - http.ms],
+    ['  gateway: REST handling', http.ms],
+    ['    gateway: auth, validation, answer', http.ms - toScheduler.ms - readModel.ms],
+    ['    command to the scheduler and its answer', toScheduler.ms],
+  ];
+  if (scheduler) row.push(['      NATS hop gateway ↔ scheduler', toScheduler.ms - scheduler.ms], ['      scheduler: decide, quota, place (not appends, not the host)', scheduler.ms - appends.ms - toHost.ms]);
+  else row.push(['      scheduler: decide, NATS hops (not appends, not the host)', toScheduler.ms - appends.ms - toHost.ms]);
+  row.push(
+    [`      event appends (${appends.count})`, appends.ms],
+    ['      command to the host agent and its answer', toHost.ms],
+    ['        NATS hop scheduler ↔ host agent', toHost.ms - host.ms],
+    ['        host agent: orchestrator (checks, egress policy, queue)', host.ms - stepSum],
+    ...steps.map(([step, v]) => [`        host ${phase}: ${step}${v.count > 1 ? ` (${v.count})` : ''}`, v.ms]),
+    ['    read model (projection) wait', readModel.ms],
+  );
+  return row;
+}
+
+const at = process.argv.indexOf('--baseline');
+const commit = at > 0 ? process.argv[at + 1] : DEFAULT_BASELINE;
+console.log(`throughput: ${SECONDS} s per client count (${CLIENTS.join(', ')}), ${CREATES} creates, ${EXECS} execs, ${CYCLES} pause/resume cycles; ${machine()} at start (a shared host: other work runs beside)`);
+try {
+  const base = f['no-baseline'] ? undefined : await measure(baselineTree(commit), 'baseline');
+  const now = await measure(REPO, 'this tree');
+  const steps = BREAKDOWN > 0 ? await breakdown() : undefined;
+
+  const col = (x) => ms(x).padStart(10);
+  console.log(`\n${base ? `baseline ${commit} (${base.load})` : 'no baseline'} vs this tree (${now.load}); ms`);
+  console.log(`${''.padEnd(28)}${'p50 before'.padStart(10)}${'after'.padStart(10)}${'p99 before'.padStart(12)}${'after'.padStart(10)}`);
+  for (const [name, key] of [['create', 'create'], ['exec true', 'exec'], ['pause', 'pause'], ['resume', 'resume'], ['delete', 'delete']]) {
+    console.log(`${name.padEnd(28)}${col(pct(base?.[key] ?? [], 50))}${col(pct(now[key], 50))}  ${col(pct(base?.[key] ?? [], 99))}${col(pct(now[key], 99))}`);
+  }
+  for (const clients of CLIENTS) {
+    const b = base?.rates[clients];
+    console.log(`${`create+delete/s, ${clients} client(s)`.padEnd(28)}${(b === undefined ? '—' : b.toFixed(2)).padStart(10)}${(now.rates[clients]?.toFixed(2) ?? '—').padStart(10)}`);
+  }
+  for (const [who, r] of [['baseline', base], ['this tree', now]]) {
+    if (r && Object.keys(r.errors).length) console.log(`${who}: refused during the throughput runs: ${Object.entries(r.errors).map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+    if (r?.states.size) console.log(`${who}: states seen in answers: ${[...r.states].join(', ')}`);
+  }
+  console.log(`\nfull: create ${fmt(now.create)}; exec ${fmt(now.exec)}; pause ${fmt(now.pause)}; resume ${fmt(now.resume)}; delete ${fmt(now.delete)}`);
+
+  if (steps?.create.length) {
+    for (const op of ['create', 'delete']) {
+      // The run with the median REST time, whole (its parts add up), beside each part's range over all runs.
+      const runs = steps[op].slice().sort((a, b) => a[0][1] - b[0][1]);
+      const median = runs[Math.floor(runs.length / 2)];
+      console.log(`\nwhere a ${op} spends its time (this tree, warm pool off, slot pool on; the median of ${runs.length} by REST time, ms)`);
+      console.log(`| part | ms | min | max |\n|---|---|---|---|`);
+      const range = (i) => runs.map((r) => r[i]?.[1]).filter((x) => x !== undefined);
+      median.forEach(([name, v], i) => {
+        const xs = range(i);
+        console.log(`| ${'· '.repeat((name.length - name.trimStart().length) / 2)}${name.trim()} | ${ms(v)} | ${ms(Math.min(...xs))} | ${ms(Math.max(...xs))} |`);
+      });
+    }
+  }
+} finally {
+  await releaseAll();
+}
