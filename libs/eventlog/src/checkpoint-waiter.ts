@@ -15,7 +15,12 @@ export const CHECKPOINT_CHANNEL = 'wrenn_checkpoints';
 export class CheckpointWaiter {
   private client: Client | undefined;
   private readonly positions = new Map<string, number>();
-  private readonly waiters = new Set<{ projection: string; seq: number; resolve: (reached: boolean) => void }>();
+  /**
+   * Waiters of each projection, least sequence first (a binary heap): a notification resolves
+   * the ones it reached and looks at no other, so its cost does not grow with how many creates
+   * are waiting at once.
+   */
+  private readonly waiters = new Map<string, WaitQueue>();
 
   constructor(private readonly databaseUrl: string) {}
 
@@ -28,7 +33,7 @@ export class CheckpointWaiter {
     });
     client.on('error', () => {
       // Reconnect lazily: waiters still finish through their deadline query.
-      this.client = undefined;
+      if (this.client === client) this.client = undefined;
     });
     await client.connect();
     await client.query(`LISTEN ${CHECKPOINT_CHANNEL}`);
@@ -36,45 +41,86 @@ export class CheckpointWaiter {
   }
 
   async stop(): Promise<void> {
-    for (const w of this.waiters) w.resolve(false);
+    for (const queue of this.waiters.values()) for (const w of queue.heap) w.settle(false);
     this.waiters.clear();
-    await this.client?.end().catch(() => undefined);
+    const client = this.client;
     this.client = undefined;
+    await client?.end().catch(() => undefined);
   }
 
   private advance(projection: string, position: number): void {
     if ((this.positions.get(projection) ?? 0) >= position) return;
     this.positions.set(projection, position);
-    for (const w of this.waiters) {
-      if (w.projection === projection && position >= w.seq) {
-        this.waiters.delete(w);
-        w.resolve(true);
-      }
+    const queue = this.waiters.get(projection);
+    if (!queue) return;
+    while (queue.heap.length > 0 && queue.heap[0].seq <= position) {
+      const waiter = popWaiter(queue.heap);
+      if (waiter.done) queue.timedOut--;
+      waiter.settle(true);
     }
+    if (queue.heap.length === 0) this.waiters.delete(projection);
   }
 
+  /**
+   * The projection's checkpoint as the table has it. On the LISTEN connection when there is one
+   * (a query there is one round trip; a connection of its own would cost PostgreSQL a new
+   * backend on every create that waits), else on a connection of its own.
+   */
   async position(projection: string): Promise<number> {
+    const listening = this.client;
+    if (listening) {
+      const { rows } = await listening.query('SELECT position FROM projection_checkpoints WHERE projection = $1', [projection]);
+      return this.record(projection, rows);
+    }
     const client = new Client({ connectionString: this.databaseUrl });
     await client.connect();
     try {
       const { rows } = await client.query('SELECT position FROM projection_checkpoints WHERE projection = $1', [projection]);
-      const position = rows.length ? Number(rows[0].position) : 0;
-      this.advance(projection, position);
-      return position;
+      return this.record(projection, rows);
     } finally {
       await client.end();
     }
+  }
+
+  private record(projection: string, rows: Array<{ position: string }>): number {
+    const position = rows.length ? Number(rows[0].position) : 0;
+    this.advance(projection, position);
+    return position;
   }
 
   /** True when the projection reached `seq` within `timeoutMs`. */
   async waitFor(projection: string, seq: number, timeoutMs: number): Promise<boolean> {
     if ((this.positions.get(projection) ?? 0) >= seq) return true;
     const reached = new Promise<boolean>((resolve) => {
-      const waiter = { projection, seq, resolve };
-      this.waiters.add(waiter);
-      setTimeout(() => {
-        if (this.waiters.delete(waiter)) resolve(false);
-      }, timeoutMs).unref();
+      let queue = this.waiters.get(projection);
+      if (!queue) this.waiters.set(projection, (queue = { heap: [], timedOut: 0 }));
+      const waits = queue;
+      // Every wait of a gateway has the same timeout, so Node keeps these timers in one list.
+      const timer = setTimeout(() => {
+        if (waiter.done) return;
+        waiter.settle(false);
+        waits.timedOut++;
+        // Timed-out waits leave the heap in bulk once they are most of it (a projector that is
+        // down for a while must not make the heap grow with every create meanwhile).
+        if (waits.heap.length > 64 && waits.timedOut * 2 > waits.heap.length) {
+          const live = waits.heap.filter((w) => !w.done);
+          waits.heap.length = 0;
+          waits.timedOut = 0;
+          for (const w of live) pushWaiter(waits.heap, w);
+        }
+      }, timeoutMs);
+      timer.unref();
+      const waiter: Waiter = {
+        seq,
+        done: false,
+        settle: (ok) => {
+          if (waiter.done) return;
+          waiter.done = true;
+          clearTimeout(timer);
+          resolve(ok);
+        },
+      };
+      pushWaiter(waits.heap, waiter);
     });
     if (!this.client) {
       // No listener (never started or connection lost): fall back to polling.
@@ -94,4 +140,48 @@ export class CheckpointWaiter {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+}
+
+interface WaitQueue {
+  heap: Waiter[];
+  /** Waits in the heap that already timed out. */
+  timedOut: number;
+}
+
+/** One wait. One that timed out stays in its heap until reached or swept (settling it again is a no-op). */
+interface Waiter {
+  seq: number;
+  done: boolean;
+  settle: (reached: boolean) => void;
+}
+
+function pushWaiter(heap: Waiter[], waiter: Waiter): void {
+  heap.push(waiter);
+  let i = heap.length - 1;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (heap[parent].seq <= heap[i].seq) break;
+    [heap[i], heap[parent]] = [heap[parent], heap[i]];
+    i = parent;
+  }
+}
+
+function popWaiter(heap: Waiter[]): Waiter {
+  const top = heap[0];
+  const last = heap.pop()!;
+  if (heap.length > 0) {
+    heap[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let min = i;
+      if (l < heap.length && heap[l].seq < heap[min].seq) min = l;
+      if (r < heap.length && heap[r].seq < heap[min].seq) min = r;
+      if (min === i) break;
+      [heap[i], heap[min]] = [heap[min], heap[i]];
+      i = min;
+    }
+  }
+  return top;
 }

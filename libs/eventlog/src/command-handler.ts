@@ -25,6 +25,17 @@ export interface Folded<S> {
   history: StoredEvent[];
 }
 
+/** A kept fold, with its events indexed by causation id (the idempotency key of handle()). */
+type Cached<S> = Folded<S> & { byCause: Map<string, StoredEvent[]> };
+
+function indexByCause(index: Map<string, StoredEvent[]>, events: readonly StoredEvent[]): void {
+  for (const event of events) {
+    const same = index.get(event.causationId);
+    if (same) same.push(event);
+    else index.set(event.causationId, [event]);
+  }
+}
+
 /** How many folded aggregates a handler keeps: enough for the sandboxes a host fleet runs. */
 const FOLDS_KEPT = 10_000;
 
@@ -45,7 +56,7 @@ export class CommandHandler<C, E extends { type: string; data: unknown; version?
   private readonly backoffMs: number;
   private readonly upcast: (event: StoredEvent) => E;
   /** Recently folded aggregates, least recently used first (see state()). */
-  private readonly folds = new Map<string, Folded<S>>();
+  private readonly folds = new Map<string, Cached<S>>();
 
   constructor(
     private readonly store: EventStore,
@@ -65,14 +76,20 @@ export class CommandHandler<C, E extends { type: string; data: unknown; version?
    * writer, another replica — reads the log again. Losing the cache loses nothing.
    */
   async state(id: string): Promise<Folded<S>> {
+    return this.cached(id);
+  }
+
+  private async cached(id: string): Promise<Cached<S>> {
     const cached = this.folds.get(id);
     if (cached && (await this.store.version(this.aggregate, id)) === cached.version) return cached;
     const { events, version } = await this.store.load(this.aggregate, id);
     const state = events.reduce((s, e) => this.decider.evolve(s, this.upcast(e)), this.decider.initialState());
-    return this.remember(id, { state, version, history: events });
+    const byCause = new Map<string, StoredEvent[]>();
+    indexByCause(byCause, events);
+    return this.remember(id, { state, version, history: events, byCause });
   }
 
-  private remember(id: string, folded: Folded<S>): Folded<S> {
+  private remember(id: string, folded: Cached<S>): Cached<S> {
     this.folds.delete(id);
     this.folds.set(id, folded);
     if (this.folds.size > FOLDS_KEPT) this.folds.delete(this.folds.keys().next().value as string);
@@ -85,8 +102,10 @@ export class CommandHandler<C, E extends { type: string; data: unknown; version?
    */
   async handle(id: string, command: C, meta: EventMetadata): Promise<HandleResult<S>> {
     for (let attempt = 1; ; attempt++) {
-      const { state, version, history } = await this.state(id);
-      const earlier = history.filter((e) => e.causationId === meta.causationId);
+      const { state, version, history, byCause } = await this.cached(id);
+      // By index, not a walk over the history: a long-lived aggregate (a team's quota, which
+      // gains events with every sandbox) must not make each command cost more than the last.
+      const earlier = [...(byCause.get(meta.causationId) ?? [])];
       if (earlier.length > 0) {
         return { state, seq: earlier[earlier.length - 1].seq, events: earlier, duplicate: true };
       }
@@ -95,7 +114,10 @@ export class CommandHandler<C, E extends { type: string; data: unknown; version?
       try {
         const appended = await this.store.append(this.aggregate, id, decided, meta, version);
         const next = decided.reduce((s, e) => this.decider.evolve(s, e), state);
-        this.remember(id, { state: next, version: appended.seq, history: [...history, ...appended.events] });
+        // The history grows in place (the fold it belongs to is replaced by this one anyway).
+        for (const event of appended.events) history.push(event);
+        indexByCause(byCause, appended.events);
+        this.remember(id, { state: next, version: appended.seq, history, byCause });
         return { state: next, seq: appended.seq, events: appended.events, duplicate: false };
       } catch (error) {
         if (!(error instanceof ConcurrencyError)) throw error;

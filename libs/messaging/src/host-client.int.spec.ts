@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode, HostHeartbeat, HostOp, PausedOnHost, WrennError } from '@wrenn/contracts';
-import { createTestEnv, TestEnv } from '@wrenn/testing';
+import { createTestEnv, eventually, TestEnv } from '@wrenn/testing';
 import { Subscription } from 'nats';
 import { HostClient } from './host-client';
 import { HostHeartbeats } from './host-heartbeats';
@@ -67,5 +67,53 @@ describe('HostHeartbeats.requireLive', () => {
     assert.equal((await beats.requireLive('host-live')).hostId, 'host-live');
     await assert.rejects(beats.requireLive('host-stale'), (e: unknown) => code(ErrorCode.HostUnavailable)(e) && (e as WrennError).details?.host_id === 'host-stale');
     await assert.rejects(beats.requireLive('host-unknown'), code(ErrorCode.HostUnavailable));
+  });
+});
+
+describe('HostHeartbeats with a watch', () => {
+  let env: TestEnv;
+  before(async () => {
+    env = await createTestEnv('hostbeatswatch');
+  });
+  after(async () => env.cleanup());
+
+  const beat = (hostId: string, dataPlaneUrl: string): HostHeartbeat => ({
+    hostId, bootId: 'b', runtime: 'namespace', capacity: { vcpus: 4, memoryMb: 4096, maxSandboxes: 10 },
+    used: { sandboxes: 0, vcpus: 0, memoryMb: 0 }, at: Date.now(), leaseMs: 10_000, version: 't', dataPlaneUrl,
+  });
+
+  it('answers from memory once the watch has a host, follows new beats and removals, and reads the bucket after close', async () => {
+    const kv = await env.nc.jetstream().views.kv(env.naming.hostsBucket, { history: 1 });
+    await kv.put('host-w', JSON.stringify(beat('host-w', 'http://127.0.0.1:1')));
+    const beats = new HostHeartbeats(env.nc, env.naming.hostsBucket, { watch: true });
+    // Count the bucket reads the instance makes for get().
+    let reads = 0;
+    const view = await (beats as unknown as { view(): Promise<{ get(key: string): Promise<unknown> }> }).view();
+    const realGet = view.get.bind(view);
+    view.get = (key: string) => ((reads += 1), realGet(key));
+    try {
+      assert.equal((await beats.get('host-w'))?.dataPlaneUrl, 'http://127.0.0.1:1');
+      await eventually(async () => {
+        reads = 0;
+        await beats.get('host-w');
+        return reads === 0;
+      }, 5000, 'reads served from the watch');
+      for (let i = 0; i < 20; i++) await beats.get('host-w');
+      assert.equal(reads, 0, 'no bucket read while the watch has the host');
+
+      await kv.put('host-w', JSON.stringify(beat('host-w', 'http://127.0.0.1:2')));
+      await eventually(async () => (await beats.get('host-w'))?.dataPlaneUrl === 'http://127.0.0.1:2', 5000, 'the new beat');
+      await kv.delete('host-w');
+      await eventually(async () => (await beats.get('host-w')) === undefined, 5000, 'the removal');
+      assert.equal(await beats.get('host-unknown'), undefined);
+
+      beats.close();
+      await kv.put('host-w', JSON.stringify(beat('host-w', 'http://127.0.0.1:3')));
+      reads = 0;
+      assert.equal((await beats.get('host-w'))?.dataPlaneUrl, 'http://127.0.0.1:3');
+      assert.equal(reads, 1, 'closed: read from the bucket');
+    } finally {
+      beats.close();
+    }
   });
 });

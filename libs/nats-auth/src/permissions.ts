@@ -165,8 +165,10 @@ export function permissionsFor(identity: NatsIdentity, names: Naming): Permissio
             ...commands(names, ServiceName.Auth, '*'),
             // Live events (SSE): ordered consumers on the log.
             ...streamReader(stream),
-            // Hosts (health, data-plane and envd-proxy addresses), API activity, the envd token key.
+            // Hosts (health, data-plane and envd-proxy addresses, watched so a data-plane call
+            // reads them from memory), API activity, the envd token key.
             ...kvRead(names.hostsBucket),
+            ...kvWatch(names.hostsBucket),
             ...kvRead(names.activityBucket),
             ...kvWrite(names.activityBucket),
             ...kvRead(names.secretsBucket),

@@ -7,3 +7,4 @@ export * from './host-token';
 export * from './host-token-keys';
 export * from './observability.lifecycle';
 export * from './rpc-tracing.interceptor';
+export * from './timer-queue';

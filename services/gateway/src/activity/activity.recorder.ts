@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Naming } from '@wrenn/contracts';
 import type { WrennConfig } from '@wrenn/config';
 import type { Logger } from '@wrenn/logger';
-import { CONFIG, LOGGER, NAMING, NATS } from '@wrenn/service-kit';
+import { CONFIG, LOGGER, NAMING, NATS, processTimers, TimerHandle } from '@wrenn/service-kit';
 import { KV, NatsConnection } from 'nats';
 
 /** How far ahead an open exchange marks its sandbox in use, and how often it renews that. */
@@ -23,6 +23,8 @@ export class ActivityRecorder {
   /** Open exchanges per sandbox, and the lease they last wrote. */
   private readonly holds = new Map<string, number>();
   private readonly busyUntil = new Map<string, number>();
+  /** One renewal for every held sandbox, on the process's timer queue: not a timer per exchange. */
+  private renewal: TimerHandle | undefined;
   private readonly throttleMs: number;
 
   constructor(
@@ -62,22 +64,20 @@ export class ActivityRecorder {
    * (renewed twice a second), so the TTL reaper never sees the sandbox idle while the exchange is
    * open — not even between renewals, nor with a 1 s timeout. A gateway that dies mid-call stops
    * renewing and the lease simply runs out. The returned release records the end as plain use.
+   * Renewals of all open exchanges share one deadline on the process's timer queue.
    */
   hold(sandboxId: string): () => void {
-    const renew = () => {
-      const until = Date.now() + BUSY_LEASE_MS;
-      this.busyUntil.set(sandboxId, Math.max(until, this.busyUntil.get(sandboxId) ?? 0));
-      void this.write(sandboxId, until);
-    };
-    this.holds.set(sandboxId, (this.holds.get(sandboxId) ?? 0) + 1);
-    renew();
-    const timer = setInterval(renew, BUSY_RENEW_MS);
-    timer.unref();
+    const open = this.holds.get(sandboxId) ?? 0;
+    this.holds.set(sandboxId, open + 1);
+    // The first exchange of a sandbox writes its lease at once; later ones ride on it, and one
+    // renewal pass keeps every held sandbox's lease ahead (one write per sandbox, however many
+    // exchanges it has open).
+    if (open === 0) this.renew(sandboxId, Date.now());
+    this.renewal ??= processTimers().schedule(BUSY_RENEW_MS, () => this.renewAll());
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      clearInterval(timer);
       const left = (this.holds.get(sandboxId) ?? 1) - 1;
       if (left > 0) {
         this.holds.set(sandboxId, left);
@@ -85,8 +85,26 @@ export class ActivityRecorder {
       }
       this.holds.delete(sandboxId);
       this.busyUntil.delete(sandboxId);
+      if (this.holds.size === 0) {
+        this.renewal?.cancel();
+        this.renewal = undefined;
+      }
       this.touch(sandboxId, true);
     };
+  }
+
+  private renew(sandboxId: string, now: number): void {
+    const until = now + BUSY_LEASE_MS;
+    this.busyUntil.set(sandboxId, Math.max(until, this.busyUntil.get(sandboxId) ?? 0));
+    void this.write(sandboxId, until);
+  }
+
+  private renewAll(): void {
+    this.renewal = undefined;
+    if (this.holds.size === 0) return;
+    const now = Date.now();
+    for (const sandboxId of this.holds.keys()) this.renew(sandboxId, now);
+    this.renewal = processTimers().schedule(BUSY_RENEW_MS, () => this.renewAll());
   }
 
   /** A plain touch never pulls back a lease this gateway holds for an open exchange. */

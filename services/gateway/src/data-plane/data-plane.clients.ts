@@ -54,7 +54,8 @@ export class DataPlaneClients implements OnApplicationShutdown {
     @Inject(NAMING) naming: Naming,
     private readonly tokens: HostTokens,
   ) {
-    this.beats = new HostHeartbeats(nc, naming.hostsBucket);
+    // Watched: a data-plane call finds its host's address in memory, not with a NATS read.
+    this.beats = new HostHeartbeats(nc, naming.hostsBucket, { watch: true });
   }
 
   private async url(hostId: string): Promise<string> {
@@ -94,6 +95,7 @@ export class DataPlaneClients implements OnApplicationShutdown {
   }
 
   onApplicationShutdown(): void {
+    this.beats.close();
     for (const { sessions } of this.transports.values()) sessions.abort();
     this.transports.clear();
   }

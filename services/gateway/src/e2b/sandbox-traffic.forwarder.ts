@@ -47,7 +47,7 @@ export class SandboxTrafficForwarder implements OnApplicationShutdown {
     @Inject(NAMING) naming: Naming,
     @Inject(LOGGER) private readonly log: Logger,
   ) {
-    this.beats = new HostHeartbeats(nc, naming.hostsBucket);
+    this.beats = new HostHeartbeats(nc, naming.hostsBucket, { watch: true });
   }
 
   /** Whether a request is for a sandbox's envd rather than the REST API. */
@@ -134,6 +134,7 @@ export class SandboxTrafficForwarder implements OnApplicationShutdown {
   }
 
   onApplicationShutdown(): void {
+    this.beats.close();
     this.agent.destroy();
   }
 }

@@ -3,7 +3,7 @@ import { Code, ConnectError, HandlerContext, ServiceImpl } from '@connectrpc/con
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
-import { HOST_TOKEN_HEADER, HostTokenError, HostTokenErrorCode, HostTokenVerifier } from '@wrenn/service-kit';
+import { HOST_TOKEN_HEADER, HostTokenError, HostTokenErrorCode, HostTokenVerifier, processTimers } from '@wrenn/service-kit';
 import { dataPlanePb, filesystemPb } from '@wrenn/proto';
 import { createServer, Http2Server, ServerHttp2Session } from 'node:http2';
 import { AddressInfo } from 'node:net';
@@ -110,12 +110,13 @@ export function dataPlaneService(orchestrator: SandboxOrchestrator, tokens: Host
       const abort = new AbortController();
       let pid: number | undefined;
       let timedOut = false;
+      // On the process's timer queue: a thousand open streams cost one Node timer.
       const timer = start.timeoutSec > 0
-        ? setTimeout(() => {
+        ? processTimers().schedule(start.timeoutSec * 1000, () => {
             timedOut = true;
             if (pid !== undefined) void envd.signal(pid, 'SIGKILL').catch(() => abort.abort());
             else abort.abort();
-          }, start.timeoutSec * 1000)
+          })
         : undefined;
       const pty = p.pty ? { cols: p.cols || 80, rows: p.rows || 24 } : undefined;
       // Client messages after start drive the running process; they arrive while we stream out.
@@ -150,7 +151,7 @@ export function dataPlaneService(orchestrator: SandboxOrchestrator, tokens: Host
         if (!timedOut) throw error;
         yield create(ExecStreamResponseSchema, { msg: { case: 'exit', value: { exitCode: 137, timedOut: true, error: '' } } });
       } finally {
-        if (timer) clearTimeout(timer);
+        timer?.cancel();
         void inbound;
       }
     },

@@ -37,4 +37,29 @@ describe(IdRanges.name, () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('steps over ranges another agent holds once, not on every acquire', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wrenn-idr-'));
+    try {
+      const other = new IdRanges('bbb', dir);
+      for (let i = 0; i < 300; i++) await other.acquire(`sb_o${i}`, i);
+      const ours = new IdRanges('aaa', dir);
+      // Count the exclusive creates: a search from each hint would try ~300 per acquire here.
+      let creates = 0;
+      const take = (ours as unknown as { take: (owner: string, n: number) => Promise<boolean> }).take.bind(ours);
+      (ours as unknown as { take: typeof take }).take = (owner, n) => ((creates += 1), take(owner, n));
+      const got = [];
+      for (let i = 0; i < 100; i++) got.push((await ours.acquire(`sb_${i}`, i)).number);
+      assert.equal(new Set(got).size, 100);
+      assert.ok(got.every((n) => n >= 300), 'none of the other agent\'s ranges');
+      assert.ok(creates <= 100 * 2 + 300, `${creates} exclusive creates for 100 acquires`);
+      // A free hint is taken at once, in one create.
+      creates = 0;
+      await other.release(5);
+      assert.equal((await ours.acquire('sb_hint', 5)).number, 5);
+      assert.equal(creates, 1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -137,8 +137,10 @@ export class NetworkManager {
 
   /** The slot in use whose sandbox has this address (the address envd is reached at). */
   slotOf(sandboxIp: string): SandboxNetwork | undefined {
-    for (const net of this.assigned.values()) if (net.sandboxIp === sandboxIp) return net;
-    return undefined;
+    // The address names its slot (see SlotAllocator): no walk over the slots in use.
+    const index = this.allocator.indexOfSandboxIp(sandboxIp);
+    const net = index === undefined ? undefined : this.assigned.get(index);
+    return net?.sandboxIp === sandboxIp ? net : undefined;
   }
 
   /** The slot's egress policy as the kernel's sets hold it (CIDRs after resolution and merging). */
