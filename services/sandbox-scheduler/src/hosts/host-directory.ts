@@ -50,7 +50,8 @@ export type Placed = { host: HostHeartbeat; booking: Booking; full: FullHost[] }
 @Injectable()
 export class HostDirectory implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly hosts = new Map<string, HostHeartbeat>();
-  private readonly bookings = new Map<string, Set<Booking>>();
+  /** Per host: its open bookings and their running totals (a placement reads the totals, never walks the bookings). */
+  private readonly bookings = new Map<string, { open: Set<Booking>; sandboxes: number; memoryMb: number }>();
   private stopWatch: (() => void) | undefined;
   private kv: KV | undefined;
 
@@ -89,7 +90,22 @@ export class HostDirectory implements OnApplicationBootstrap, OnApplicationShutd
     this.hosts.set(beat.hostId, beat);
     const booked = this.bookings.get(beat.hostId);
     if (!booked) return;
-    for (const booking of booked) if (booking.shownBy(beat.at)) booked.delete(booking);
+    for (const booking of booked.open) if (booking.shownBy(beat.at)) this.unbook(booking);
+  }
+
+  private book(booking: Booking): void {
+    const booked = this.bookings.get(booking.hostId) ?? { open: new Set<Booking>(), sandboxes: 0, memoryMb: 0 };
+    booked.open.add(booking);
+    booked.sandboxes += 1;
+    booked.memoryMb += booking.memoryMb;
+    this.bookings.set(booking.hostId, booked);
+  }
+
+  private unbook(booking: Booking): void {
+    const booked = this.bookings.get(booking.hostId);
+    if (!booked?.open.delete(booking)) return;
+    booked.sandboxes -= 1;
+    booked.memoryMb -= booking.memoryMb;
   }
 
   all(): HostHeartbeat[] {
@@ -103,11 +119,7 @@ export class HostDirectory implements OnApplicationBootstrap, OnApplicationShutd
   /** Admitted to each host and not shown by its last beat. */
   pending(): Map<string, PendingOnHost> {
     const out = new Map<string, PendingOnHost>();
-    for (const [hostId, booked] of this.bookings) {
-      let memoryMb = 0;
-      for (const b of booked) memoryMb += b.memoryMb;
-      if (booked.size) out.set(hostId, { sandboxes: booked.size, memoryMb });
-    }
+    for (const [hostId, { sandboxes, memoryMb }] of this.bookings) if (sandboxes > 0) out.set(hostId, { sandboxes, memoryMb });
     return out;
   }
 
@@ -119,11 +131,8 @@ export class HostDirectory implements OnApplicationBootstrap, OnApplicationShutd
     const candidates = this.all().filter((h) => (request.onlyHost === undefined || h.hostId === request.onlyHost) && !request.exclude?.has(h.hostId));
     const choice = chooseHost(candidates, request, now, this.pending());
     if (!choice.host) return choice;
-    const hostId = choice.host.hostId;
-    const booking = new Booking(hostId, request.memoryMb, (b) => this.bookings.get(hostId)?.delete(b));
-    const booked = this.bookings.get(hostId) ?? new Set<Booking>();
-    booked.add(booking);
-    this.bookings.set(hostId, booked);
+    const booking = new Booking(choice.host.hostId, request.memoryMb, (b) => this.unbook(b));
+    this.book(booking);
     return { host: choice.host, booking, full: choice.full };
   }
 }
