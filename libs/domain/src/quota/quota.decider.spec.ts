@@ -100,4 +100,40 @@ describe('quotaDecider', () => {
       { type: 'Release', sandboxId: 'old', reason: 'stopped' },
     ] as QuotaCommand[]) spec([]).when(command).then([]);
   });
+
+  it('keeps its totals equal to a recount of the holdings through any run of commands, without touching earlier states', () => {
+    let seed = 11;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const wide: QuotaLimits = { runningSandboxes: 40, vcpus: 80, memoryMb: 40_000, pausedSandboxes: 20, snapshotBytes: 5_000, createsPerMinute: 1_000 };
+    const recount = (state: ReturnType<typeof quotaDecider.initialState>) => {
+      const t = { runningSandboxes: 0, vcpus: 0, memoryMb: 0, pausedSandboxes: 0, snapshotBytes: 0 };
+      for (const [, h] of state.sandboxes) {
+        if (h.status !== 'paused') (t.runningSandboxes += 1), (t.vcpus += h.vcpus), (t.memoryMb += h.memoryMb);
+        if (h.status !== 'running') t.pausedSandboxes += 1;
+        if (h.status === 'paused') t.snapshotBytes += h.snapshotBytes;
+      }
+      return t;
+    };
+    let state = quotaDecider.initialState();
+    const seen: Array<{ state: typeof state; usage: ReturnType<typeof quotaUsage> }> = [];
+    for (let step = 0; step < 3000; step++) {
+      const id = `sb_${Math.floor(random() * 60)}`;
+      const at = 1_000 + step * 100;
+      const pick = random();
+      const command: QuotaCommand =
+        pick < 0.3 ? { type: 'ReserveCreate', sandboxId: id, vcpus: 1 + Math.floor(random() * 3), memoryMb: 256, at, limits: wide }
+        : pick < 0.45 ? { type: 'ReservePause', sandboxId: id, at, limits: wide }
+        : pick < 0.6 ? { type: 'SettlePause', sandboxId: id, snapshotBytes: Math.floor(random() * 400) }
+        : pick < 0.7 ? { type: 'UndoPause', sandboxId: id }
+        : pick < 0.8 ? { type: 'ReserveResume', sandboxId: id, vcpus: 2, memoryMb: 512, at, limits: wide }
+        : pick < 0.85 ? { type: 'UndoResume', sandboxId: id }
+        : { type: 'Release', sandboxId: id, reason: 'stopped' };
+      for (const event of quotaDecider.decide(command, state)) state = quotaDecider.evolve(state, event);
+      const { createsPerMinute: _c, ...totals } = quotaUsage(state, at);
+      assert.deepEqual(totals, recount(state), `step ${step}`);
+      if (step % 500 === 0) seen.push({ state, usage: quotaUsage(state, at) });
+    }
+    // Evolve made new states: every one kept along the way still says what it said.
+    for (const { state: old, usage } of seen) assert.deepEqual({ ...quotaUsage(old, 0), createsPerMinute: usage.createsPerMinute }, usage);
+  });
 });

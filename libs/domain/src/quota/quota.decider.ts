@@ -35,7 +35,7 @@ function runningChecks(state: QuotaState, at: number, limits: QuotaLimits, vcpus
  * released) decide nothing: quotas follow the sandbox lifecycle, they never block it.
  */
 function decide(command: QuotaCommand, state: QuotaState): QuotaEvent[] {
-  const held = state.sandboxes[command.sandboxId];
+  const held = state.sandboxes.get(command.sandboxId);
   switch (command.type) {
     case 'ReserveCreate': {
       if (held) return []; // already reserved: a retried create

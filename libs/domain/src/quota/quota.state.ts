@@ -1,4 +1,5 @@
 import type { QuotaFigures } from '@wrenn/contracts';
+import { Map as ImmutableMap } from 'immutable';
 import { assertNever } from '../decider';
 import { QuotaEvent, QuotaEventType } from './quota.events';
 
@@ -13,52 +14,66 @@ export interface QuotaHolding {
   at: number;
 }
 
+/**
+ * A team's holdings and what they add up to. The holdings are a persistent map (immutable.js:
+ * a new version shares all but the changed path with the old, O(log32 n)) and the totals are
+ * kept as events arrive, so deciding on a team with a thousand live sandboxes costs what it
+ * costs with ten; a plain object copied on every event cost ~1.8 ms a command at 1,000 live.
+ */
 export interface QuotaState {
-  sandboxes: Readonly<Record<string, QuotaHolding>>;
+  sandboxes: ImmutableMap<string, QuotaHolding>;
   /** Epoch ms of the creates accepted in the minute before the last decision, oldest first. */
   recentCreates: readonly number[];
+  /** The holdings summed (quotaUsage without createsPerMinute). */
+  totals: Readonly<Omit<QuotaUsage, 'createsPerMinute'>>;
 }
 
 export const CREATE_WINDOW_MS = 60_000;
 
+const NO_TOTALS: QuotaState['totals'] = { runningSandboxes: 0, vcpus: 0, memoryMb: 0, pausedSandboxes: 0, snapshotBytes: 0 };
+
 export function initialQuotaState(): QuotaState {
-  return { sandboxes: {}, recentCreates: [] };
+  return { sandboxes: ImmutableMap(), recentCreates: [], totals: NO_TOTALS };
 }
 
 /** What a team uses now, as GET /v1/quotas reports it. */
 export type QuotaUsage = QuotaFigures;
 
 export function quotaUsage(state: QuotaState, now: number): QuotaUsage {
-  const usage: QuotaUsage = { runningSandboxes: 0, vcpus: 0, memoryMb: 0, pausedSandboxes: 0, snapshotBytes: 0, createsPerMinute: 0 };
-  for (const held of Object.values(state.sandboxes)) {
+  return { ...state.totals, createsPerMinute: state.recentCreates.filter((t) => t > now - CREATE_WINDOW_MS).length };
+}
+
+/** The totals with one holding replaced (`before` out, `after` in; either may be absent). */
+function retotal(totals: QuotaState['totals'], before: QuotaHolding | undefined, after: QuotaHolding | undefined): QuotaState['totals'] {
+  const t = { ...totals };
+  for (const [held, sign] of [[before, -1], [after, 1]] as const) {
+    if (!held) continue;
     if (held.status !== 'paused') {
-      usage.runningSandboxes += 1;
-      usage.vcpus += held.vcpus;
-      usage.memoryMb += held.memoryMb;
+      t.runningSandboxes += sign;
+      t.vcpus += sign * held.vcpus;
+      t.memoryMb += sign * held.memoryMb;
     }
-    if (held.status !== 'running') usage.pausedSandboxes += 1;
-    if (held.status === 'paused') usage.snapshotBytes += held.snapshotBytes;
+    if (held.status !== 'running') t.pausedSandboxes += sign;
+    if (held.status === 'paused') t.snapshotBytes += sign * held.snapshotBytes;
   }
-  usage.createsPerMinute = state.recentCreates.filter((t) => t > now - CREATE_WINDOW_MS).length;
-  return usage;
+  return t;
 }
 
 function withHolding(state: QuotaState, sandboxId: string, change: (held: QuotaHolding) => QuotaHolding): QuotaState {
-  const held = state.sandboxes[sandboxId];
+  const held = state.sandboxes.get(sandboxId);
   if (!held) return state; // a holding the log never reserved (made before quotas existed) weighs nothing
-  return { ...state, sandboxes: { ...state.sandboxes, [sandboxId]: change(held) } };
+  const next = change(held);
+  return { ...state, sandboxes: state.sandboxes.set(sandboxId, next), totals: retotal(state.totals, held, next) };
 }
 
 export function evolveQuota(state: QuotaState, event: QuotaEvent): QuotaState {
   switch (event.type) {
     case QuotaEventType.Reserved: {
       const d = event.data;
-      const before = state.sandboxes[d.sandboxId];
+      const before = state.sandboxes.get(d.sandboxId);
       const recentCreates = d.operation === 'create' ? [...state.recentCreates.filter((t) => t > d.at - CREATE_WINDOW_MS), d.at] : state.recentCreates;
-      return {
-        recentCreates,
-        sandboxes: { ...state.sandboxes, [d.sandboxId]: { vcpus: d.vcpus, memoryMb: d.memoryMb, status: 'running', snapshotBytes: before?.snapshotBytes ?? 0, at: d.at } },
-      };
+      const held: QuotaHolding = { vcpus: d.vcpus, memoryMb: d.memoryMb, status: 'running', snapshotBytes: before?.snapshotBytes ?? 0, at: d.at };
+      return { recentCreates, sandboxes: state.sandboxes.set(d.sandboxId, held), totals: retotal(state.totals, before, held) };
     }
     case QuotaEventType.Denied:
       return state;
@@ -71,9 +86,9 @@ export function evolveQuota(state: QuotaState, event: QuotaEvent): QuotaState {
     case QuotaEventType.ResumeUndone:
       return withHolding(state, event.data.sandboxId, (h) => ({ ...h, status: 'paused' }));
     case QuotaEventType.Released: {
-      if (!state.sandboxes[event.data.sandboxId]) return state;
-      const { [event.data.sandboxId]: _gone, ...rest } = state.sandboxes;
-      return { ...state, sandboxes: rest };
+      const held = state.sandboxes.get(event.data.sandboxId);
+      if (!held) return state;
+      return { ...state, sandboxes: state.sandboxes.delete(event.data.sandboxId), totals: retotal(state.totals, held, undefined) };
     }
     default:
       return assertNever(event);

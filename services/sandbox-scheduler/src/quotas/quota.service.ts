@@ -76,7 +76,7 @@ export class QuotaService {
 
   private async releaseStale(state: QuotaState, meta: CommandMeta, statusOf: SandboxStatusReader): Promise<void> {
     const now = Date.now();
-    for (const [sandboxId, held] of Object.entries(state.sandboxes)) {
+    for (const [sandboxId, held] of state.sandboxes) {
       const status = await statusOf(sandboxId);
       const stale = ENDED.includes(status) || (status === 'initial' && now - held.at > ORPHAN_AFTER_MS);
       if (!stale) continue;
