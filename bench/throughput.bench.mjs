@@ -174,8 +174,12 @@ const commit = at > 0 ? process.argv[at + 1] : DEFAULT_BASELINE;
 console.log(`throughput: ${SECONDS} s per client count (${CLIENTS.join(', ')}), ${CREATES} creates, ${EXECS} execs, ${CYCLES} pause/resume cycles; ${machine()} at start (a shared host: other work runs beside)`);
 try {
   const base = f['no-baseline'] ? undefined : await measure(baselineTree(commit), 'baseline');
+  // Interrupted: no new platform is started (what ran was released by its measure()).
+  if (stopRequested()) process.exit(130);
   const now = await measure(REPO, 'this tree');
+  if (stopRequested()) process.exit(130);
   const steps = BREAKDOWN > 0 ? await breakdown() : undefined;
+  if (stopRequested()) process.exit(130);
 
   const col = (x) => ms(x).padStart(10);
   console.log(`\n${base ? `baseline ${commit} (${base.load})` : 'no baseline'} vs this tree (${now.load}); ms`);
