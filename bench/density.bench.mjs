@@ -143,6 +143,10 @@ try {
     console.log(`| ${r.n} | ${(r.usedPer / MiB).toFixed(2)} | ${(r.rss / MiB).toFixed(2)} | ${(r.pss / MiB).toFixed(2)} | ${r.pids.toFixed(1)} | ${(r.platformRss / MiB).toFixed(0)} | ${ms(pct(r.creates, 50))} / ${ms(pct(r.creates, 99))} | ${ms(pct(r.execs, 50))} / ${ms(pct(r.execs, 99))} |`);
   }
   console.log(`delete all: ${(answered / 1000).toFixed(2)} s answered, ${(gone / 1000).toFixed(2)} s until no process left; ${machine()} at the end`);
+} catch (error) {
+  // Interrupted: a call cut off by the platform's own stop is no failure of the run.
+  if (!stopRequested()) throw error;
+  process.exitCode = 130;
 } finally {
   // What is still live (a failure or Ctrl-C midway) goes with the platform: release() destroys
   // every sandbox its host agent holds.

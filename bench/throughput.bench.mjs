@@ -34,7 +34,7 @@ const ok = (what, res, ...statuses) => {
 
 /** One tree's numbers, on a platform of its own. */
 async function measure(tree, label) {
-  const p = await startBenchPlatform(tree, label, {});
+  const p = await startBenchPlatform(tree, label === 'baseline' ? 'benchbase' : 'benchthis', {});
   const out = { create: [], delete: [], exec: [], pause: [], resume: [], rates: {}, errors: {}, states: new Set() };
   const noteState = (what, body) => {
     if (body?.state && !['running', 'paused', 'stopped', 'deleted'].includes(body.state)) out.states.add(`${what} → ${body.state}`);
@@ -211,6 +211,10 @@ try {
       });
     }
   }
+} catch (error) {
+  // Interrupted: a call cut off by the platform's own stop is no failure of the run.
+  if (!stopRequested()) throw error;
+  process.exitCode = 130;
 } finally {
   await releaseAll();
 }
