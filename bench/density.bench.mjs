@@ -108,6 +108,10 @@ try {
     console.log(`stopped at ${ids.length} sandboxes, by ${stopped.reason}${code}`);
   }
 
+  // Interrupted: no timed delete (the platform may be stopping with the same Ctrl-C); release()
+  // below destroys everything its host agent holds.
+  if (stopRequested()) process.exit(await releaseAll().then(() => 130));
+
   // Delete all: the time until every DELETE answered, and until none of their processes is left.
   const dirs = new Set(ids.map((id) => sandboxDir(p.stateDir, id)));
   const t0 = performance.now();
@@ -116,7 +120,7 @@ try {
   await Promise.all(
     Array.from({ length: DELETE_CONCURRENCY }, async () => {
       for (let id = queue.shift(); id; id = queue.shift()) {
-        const res = await p.api('DELETE', `/v1/sandboxes/${id}`);
+        const res = await p.api('DELETE', `/v1/sandboxes/${id}`).catch((error) => ({ status: 599, body: { error: { code: error.cause?.code ?? error.message } } }));
         if (res.status >= 300 && res.status !== 404) failed.push(`${id}: ${res.status} ${res.body?.error?.code ?? ''}`);
         else if (res.body?.state && !['stopped', 'deleted'].includes(res.body.state)) states.add(`delete → ${res.body.state}`);
       }
@@ -139,6 +143,10 @@ try {
     console.log(`| ${r.n} | ${(r.usedPer / MiB).toFixed(2)} | ${(r.rss / MiB).toFixed(2)} | ${(r.pss / MiB).toFixed(2)} | ${r.pids.toFixed(1)} | ${(r.platformRss / MiB).toFixed(0)} | ${ms(pct(r.creates, 50))} / ${ms(pct(r.creates, 99))} | ${ms(pct(r.execs, 50))} / ${ms(pct(r.execs, 99))} |`);
   }
   console.log(`delete all: ${(answered / 1000).toFixed(2)} s answered, ${(gone / 1000).toFixed(2)} s until no process left; ${machine()} at the end`);
+} catch (error) {
+  // Interrupted: a call cut off by the platform's own stop is no failure of the run.
+  if (!stopRequested()) throw error;
+  process.exitCode = 130;
 } finally {
   // What is still live (a failure or Ctrl-C midway) goes with the platform: release() destroys
   // every sandbox its host agent holds.

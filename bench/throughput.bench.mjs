@@ -34,7 +34,7 @@ const ok = (what, res, ...statuses) => {
 
 /** One tree's numbers, on a platform of its own. */
 async function measure(tree, label) {
-  const p = await startBenchPlatform(tree, label, {});
+  const p = await startBenchPlatform(tree, label === 'baseline' ? 'benchbase' : 'benchthis', {});
   const out = { create: [], delete: [], exec: [], pause: [], resume: [], rates: {}, errors: {}, states: new Set() };
   const noteState = (what, body) => {
     if (body?.state && !['running', 'paused', 'stopped', 'deleted'].includes(body.state)) out.states.add(`${what} → ${body.state}`);
@@ -174,8 +174,12 @@ const commit = at > 0 ? process.argv[at + 1] : DEFAULT_BASELINE;
 console.log(`throughput: ${SECONDS} s per client count (${CLIENTS.join(', ')}), ${CREATES} creates, ${EXECS} execs, ${CYCLES} pause/resume cycles; ${machine()} at start (a shared host: other work runs beside)`);
 try {
   const base = f['no-baseline'] ? undefined : await measure(baselineTree(commit), 'baseline');
+  // Interrupted: no new platform is started (what ran was released by its measure()).
+  if (stopRequested()) process.exit(130);
   const now = await measure(REPO, 'this tree');
+  if (stopRequested()) process.exit(130);
   const steps = BREAKDOWN > 0 ? await breakdown() : undefined;
+  if (stopRequested()) process.exit(130);
 
   const col = (x) => ms(x).padStart(10);
   console.log(`\n${base ? `baseline ${commit} (${base.load})` : 'no baseline'} vs this tree (${now.load}); ms`);
@@ -207,6 +211,10 @@ try {
       });
     }
   }
+} catch (error) {
+  // Interrupted: a call cut off by the platform's own stop is no failure of the run.
+  if (!stopRequested()) throw error;
+  process.exitCode = 130;
 } finally {
   await releaseAll();
 }

@@ -98,6 +98,10 @@ export async function startBenchPlatform(tree, label, env) {
   p.release = async () => {
     if (!running.delete(p)) return;
     const dead = () => p.process.exitCode !== null || p.process.signalCode !== null;
+    // A Ctrl-C at a terminal reached the platform too: let its orderly stop finish before
+    // asking whether it is still there (asked mid-stop, it answers nothing and exits after).
+    // A signal sent to this process alone leaves it running: then the wait ends at the bound.
+    for (const deadline = Date.now() + 20_000; interrupted && !dead() && Date.now() < deadline; ) await sleep(200);
     if (dead()) {
       console.error('the platform stopped; starting it again on its state to destroy its sandboxes');
       await p.restart().catch((error) => console.error(`could not restart the platform: ${error.message}`));
