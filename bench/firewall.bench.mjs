@@ -123,6 +123,14 @@ async function measure(subject, key) {
 const results = {};
 const dir = mkdtempSync(join(tmpdir(), 'wrenn-fwbench-'));
 try {
+  const key = `n${randomBytes(2).toString('hex')}`;
+  const subject = nftSubject(key);
+  try {
+    results.nftables = await measure(subject, key);
+  } finally {
+    const errors = await subject.fw.teardown();
+    if (errors.length) console.error('nftables teardown:', errors.map((e) => e.message).join('; '));
+  }
   if (has('iptables')) {
     const key = `i${randomBytes(2).toString('hex')}`;
     const subject = iptablesSubject(baselineFirewall(dir), key);
@@ -133,14 +141,6 @@ try {
       if (errors.length) console.error('iptables teardown:', errors.map((e) => e.message).join('; '));
     }
   } else console.log(`iptables is not installed: no baseline column (install it to compare with ${BASELINE})`);
-  const key = `n${randomBytes(2).toString('hex')}`;
-  const subject = nftSubject(key);
-  try {
-    results.nftables = await measure(subject, key);
-  } finally {
-    const errors = await subject.fw.teardown();
-    if (errors.length) console.error('nftables teardown:', errors.map((e) => e.message).join('; '));
-  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -76,46 +76,52 @@ describe('the agent firewall as an nftables table (root, kernel)', () => {
     assert.deepEqual(elements(), NONE);
   });
 
-  it('adds and removes a slot as fast with 1,000 slots in the table as with 10, and 1,000 come and go in bounded time', async () => {
-    const sample = async (from: number) => {
-      const adds: number[] = [];
-      const removes: number[] = [];
-      for (let i = from; i < from + 15; i++) {
-        const s = slot(i);
-        let t = performance.now();
-        await firewall.addSlot(s.index, s.hostVeth, s.sandboxIp);
-        adds.push(performance.now() - t);
-        t = performance.now();
-        assert.deepEqual(await firewall.removeSlot(s.index, s.hostVeth, s.sandboxIp), []);
-        removes.push(performance.now() - t);
+  it('adds and removes a slot as fast with 1,000 slots in the table as with 10; 1,000 come and go in bounded time, leaving nothing', async () => {
+    // A second agent's table with 10 slots, measured in turns with this one's 1,000: both see the
+    // same load of this shared machine, so the comparison holds when the load changes.
+    const smallKey = `g${randomBytes(2).toString('hex')}`;
+    const small = new Firewall(smallKey, 'wh', ['10.255.255.53']);
+    const smallSlot = (i: number) => ({ ...slot(i), hostVeth: `wh${smallKey}-${i}` });
+    try {
+      await small.setup();
+      for (let i = 0; i < 10; i++) await small.addSlot(i, smallSlot(i).hostVeth, smallSlot(i).sandboxIp);
+      // The 1,000 come in one transaction (as kept slots do when the agent recovers after a restart).
+      let t = performance.now();
+      await firewall.addSlots(Array.from({ length: 1000 }, (_, i) => slot(100 + i)));
+      const filled = performance.now() - t;
+      assert.equal(elements().slots, 1000);
+      const times = { small: { add: [] as number[], remove: [] as number[] }, big: { add: [] as number[], remove: [] as number[] } };
+      const once = async (fw: Firewall, s: { index: number; hostVeth: string; sandboxIp: string }, into: { add: number[]; remove: number[] }) => {
+        let t0 = performance.now();
+        await fw.addSlot(s.index, s.hostVeth, s.sandboxIp);
+        into.add.push(performance.now() - t0);
+        t0 = performance.now();
+        assert.deepEqual(await fw.removeSlot(s.index, s.hostVeth, s.sandboxIp), []);
+        into.remove.push(performance.now() - t0);
+      };
+      for (let i = 5000; i < 5015; i++) {
+        await once(small, smallSlot(i), times.small);
+        await once(firewall, slot(i), times.big);
       }
-      return { add: median(adds), remove: median(removes) };
-    };
-    /**
-     * `op` for every slot of [from, to), one after the other: side by side is no faster, the
-     * kernel commits one transaction at a time and a concurrent one makes `nft` fetch its cache again.
-     */
-    const each = async (from: number, to: number, op: (i: number) => Promise<void>) => {
-      for (let i = from; i < to; i++) await op(i);
-    };
-    const fill = (from: number, to: number) => each(from, to, (i) => firewall.addSlot(i, slot(i).hostVeth, slot(i).sandboxIp));
-    const started = performance.now();
-    await fill(100, 110);
-    const at10 = await sample(5000);
-    await fill(110, 1100);
-    const filled = performance.now() - started;
-    assert.equal(elements().slots, 1000);
-    const at1000 = await sample(5000);
-    let t = performance.now();
-    await each(100, 1100, async (i) => assert.deepEqual(await firewall.removeSlot(i, slot(i).hostVeth, slot(i).sandboxIp), []));
-    const emptied = performance.now() - t;
-    assert.deepEqual(elements(), NONE, 'nothing left of the 1,000');
-    // Generous for a busy 2-core machine: each is one `nft` process (a few ms); per-slot rules
-    // would grow with the table (iptables: ~10x from 10 to 1,000, see bench/firewall.bench.mjs).
-    const note = `at 10: add ${at10.add.toFixed(1)} ms, remove ${at10.remove.toFixed(1)} ms; at 1,000: add ${at1000.add.toFixed(1)} ms, remove ${at1000.remove.toFixed(1)} ms; 1,000 added in ${filled.toFixed(0)} ms, removed in ${emptied.toFixed(0)} ms`;
-    assert.ok(at1000.add <= 2 * at10.add + 15, `add: ${note}`);
-    assert.ok(at1000.remove <= 2 * at10.remove + 15, `remove: ${note}`);
-    assert.ok(filled < 120_000 && emptied < 120_000, note);
-    console.log(`# ${note}`);
+      // A restart that keeps 10 of them removes the other 990 in one transaction; the 10 go one by one.
+      t = performance.now();
+      const kept = Array.from({ length: 10 }, (_, i) => slot(100 + i * 100));
+      assert.equal((await new Firewall(KEY, 'wh', ['10.255.255.53']).reconcile(kept)).removed, 990 * 2);
+      const emptied = performance.now() - t;
+      assert.deepEqual(elements(), { ...NONE, slots: 10, slot_src: 10 });
+      for (const s of kept) assert.deepEqual(await firewall.removeSlot(s.index, s.hostVeth, s.sandboxIp), []);
+      assert.deepEqual(elements(), NONE, 'nothing left of the 1,000');
+      const [a10, r10, a1000, r1000] = [times.small.add, times.small.remove, times.big.add, times.big.remove].map(median);
+      const note = `p50 at 10: add ${a10.toFixed(1)} ms, remove ${r10.toFixed(1)} ms; at 1,000: add ${a1000.toFixed(1)} ms, remove ${r1000.toFixed(1)} ms; 1,000 added in one transaction in ${filled.toFixed(0)} ms, 990 removed by a restart in ${emptied.toFixed(0)} ms`;
+      console.log(`# ${note}`);
+      // Each is one `nft` process (tens of ms on a busy 2-core machine) whatever the table holds;
+      // per-slot iptables rules grew ~2x (add) and ~6x (remove) from 10 to 1,000 (bench/firewall.bench.mjs).
+      assert.ok(a1000 <= 1.5 * a10 + 10, `add: ${note}`);
+      assert.ok(r1000 <= 1.5 * r10 + 10, `remove: ${note}`);
+      assert.ok(filled < 10_000 && emptied < 10_000, note);
+    } finally {
+      assert.deepEqual(await small.teardown(), []);
+      assert.ok(!sh('nft', ['list', 'tables']).includes(`table ip wrenn-${smallKey}\n`));
+    }
   });
 });

@@ -58,9 +58,15 @@ export class Firewall {
 
   /** Adds a slot's elements, with the default egress policy, in one transaction. */
   async addSlot(index: number, hostVeth: string, sandboxIp: string): Promise<void> {
+    await this.addSlots([{ index, hostVeth, sandboxIp }]);
+  }
+
+  /** Adds the elements of several slots, each with the default egress policy, in one transaction. */
+  async addSlots(slots: Array<{ index: number } & SlotKey>): Promise<void> {
+    if (!slots.length) return;
     const egress = egressElements(this.defaultEgress);
-    await this.apply(elementLines(this.agentKey, 'add', slotElements({ hostVeth, sandboxIp }, egress)));
-    this.slots.set(index, { hostVeth, sandboxIp, egress });
+    await this.apply(slots.flatMap((s) => elementLines(this.agentKey, 'add', slotElements(s, egress))));
+    for (const s of slots) this.slots.set(s.index, { hostVeth: s.hostVeth, sandboxIp: s.sandboxIp, egress });
   }
 
   /**
@@ -121,24 +127,23 @@ export class Firewall {
   /**
    * After a restart: the table set up (rules of this version), the elements of every sandbox not
    * in `keep` removed in one transaction; kept slots hold on to their elements (their policy
-   * included) and get the default ones if they have none.
+   * included), and those that lost theirs get the default ones, all in a second transaction.
    */
   async reconcile(keep: Array<{ index: number } & SlotKey>): Promise<{ removed: number }> {
     await this.setup();
     const all = await this.elements();
-    const veths = new Set(keep.map((k) => k.hostVeth));
-    const ips = new Set(keep.map((k) => k.sandboxIp));
+    const intact = keep.filter((k) => all.slots.includes(`"${k.hostVeth}"`) && all.slot_src.includes(`"${k.hostVeth}" . ${k.sandboxIp}`));
+    const veths = new Set(intact.map((k) => k.hostVeth));
+    const ips = new Set(intact.map((k) => k.sandboxIp));
+    // Anything not of an intact kept slot goes, a kept slot's half-present elements included.
     const stale = elementsOf(all, (k) => (k.hostVeth !== undefined ? !veths.has(k.hostVeth) : !ips.has(k.sandboxIp!)));
     if (!isEmpty(stale)) await this.apply(elementLines(this.agentKey, 'delete', stale));
     this.slots.clear();
-    for (const slot of keep) {
+    for (const slot of intact) {
       const held = elementsOf(all, (k) => k.hostVeth === slot.hostVeth || k.sandboxIp === slot.sandboxIp);
-      if (held.slots.length && held.slot_src.length) this.slots.set(slot.index, { hostVeth: slot.hostVeth, sandboxIp: slot.sandboxIp, egress: egressOfElements(held) });
-      else {
-        await this.removeSlot(slot.index, slot.hostVeth, slot.sandboxIp);
-        await this.addSlot(slot.index, slot.hostVeth, slot.sandboxIp);
-      }
+      this.slots.set(slot.index, { hostVeth: slot.hostVeth, sandboxIp: slot.sandboxIp, egress: egressOfElements(held) });
     }
+    await this.addSlots(keep.filter((k) => !veths.has(k.hostVeth)));
     return { removed: SANDBOX_SETS.reduce((n, s) => n + stale[s].length, 0) };
   }
 
