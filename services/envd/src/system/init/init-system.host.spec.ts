@@ -363,6 +363,28 @@ describe('InitSystem: a namespace sandbox whose init is the agent (root, kernel)
     assert.deepEqual(await q.exited, { code: 4, signal: null });
   });
 
+  it('answers an entry and runs `true` in a few milliseconds (bench)', async () => {
+    const p50 = async (n: number, call: () => Promise<unknown>) => {
+      const times: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const start = process.hrtime.bigint();
+        await call();
+        times.push(Number(process.hrtime.bigint() - start) / 1e6);
+      }
+      return times.sort((a, b) => a - b)[Math.floor(n / 2)];
+    };
+    const entry = await p50(50, () => system.entry('/etc/passwd', USER));
+    const exec = await p50(50, async () => {
+      const p = await system.spawn({ argv: ['true'], env: { PATH: '/usr/bin:/bin' }, cwd: '/', user: USER, stdin: false });
+      p.stdout.resume();
+      p.stderr!.resume();
+      await p.exited;
+    });
+    console.log(`[bench] init agent p50 over 50 calls: entry ${entry.toFixed(2)} ms, spawn+exit of true ${exec.toFixed(2)} ms`);
+    // Loose bounds: a busy 2-core machine must not make this flaky; the printed figures are the measure.
+    assert.ok(entry < 100 && exec < 200, `entry ${entry} ms, exec ${exec} ms`);
+  });
+
   it('stays under 1 MiB after serving all of the above', () => {
     const { rss, pss } = initMemory(launched.initPid);
     console.log(`[bench] init agent after use: RSS ${rss} kB, PSS ${pss} kB`);
