@@ -309,6 +309,15 @@ describe('InitSystem: a namespace sandbox whose init is the agent (root, kernel)
     assert.equal((await sh('echo alive')).stdout, 'alive\n');
   });
 
+  it('serves many requests at once, large ones queued while the socket is full', async () => {
+    const entries = await Promise.all(Array.from({ length: 100 }, () => system.entry('/etc/passwd', USER)));
+    assert.ok(entries.every((e) => e.type === 'file' && e.size === entries[0].size));
+    // Requests near the 128 KiB bound fill the socket's buffer: the rest wait their turn.
+    const big = { BIG: 'x'.repeat(120 * 1024) };
+    const runs = await Promise.all(Array.from({ length: 6 }, () => run(['/bin/sh', '-c', 'echo ${#BIG}'], { env: big })));
+    assert.deepEqual(runs.map((r) => r.stdout), Array(6).fill(`${120 * 1024}\n`));
+  });
+
   it('refuses malformed requests with an errno, and keeps serving', async () => {
     const channel = new InitChannel(socket);
     try {
