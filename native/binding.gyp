@@ -33,7 +33,8 @@
         "src/handshake.cc",
         "src/page-server.cc",
         "src/sparse-extents.cc",
-        "src/device-filter.cc"
+        "src/device-filter.cc",
+        "src/seqpacket-channel.cc"
       ]
     },
     {
@@ -62,6 +63,26 @@
       ],
       "libraries": [
         "-lseccomp"
+      ]
+    },
+    {
+      "# PID 1 in agent mode": "static: no loader, no libseccomp resident in every sandbox",
+      "target_name": "wrenn-init-agent",
+      "type": "executable",
+      "sources": [
+        "sandbox/init-agent.c",
+        "sandbox/init-agent-main.c"
+      ],
+      "cflags": [
+        "-std=gnu11",
+        "-Os",
+        "-Wall",
+        "-Wextra",
+        "-Werror=implicit-function-declaration"
+      ],
+      "ldflags": [
+        "-static",
+        "-s"
       ]
     }
   ]

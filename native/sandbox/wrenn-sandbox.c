@@ -10,7 +10,9 @@
 //                the parent of the sandbox (unprivileged on the host) and exits with its status.
 //   init       — root of the sandbox's user namespace: hostname, /proc with its masks and
 //                read-only knobs, /dev, /sys, the platform's binds, pivot_root, then the process
-//                hardening (capabilities, no_new_privs, seccomp, fds) and exec.
+//                hardening (capabilities, no_new_privs, seccomp, fds) and exec: of the plan's
+//                program, or, with "agent<TAB><host socket path>" in the plan, of the init agent
+//                that serves the host over that socket (init-agent.h).
 //
 // Every step is named; a failure reports "error <step>: <errno text>" on fd 3 and exits 1.
 // Success is fd 3 reaching end-of-file (it is close-on-exec) after one "pid <host pid>" line.
@@ -37,6 +39,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,6 +82,7 @@ struct plan {
   int nenv;
   char *argv[MAX_ITEMS + 1];
   int nargv;
+  char *agent; // host path of the init's socket: the init serves it instead of exec'ing argv
 };
 
 static const char *step = "plan";
@@ -140,6 +145,7 @@ static void parse(struct plan *p, char *text) {
     else if (!strcmp(key, "log")) p->log = value;
     else if (!strcmp(key, "env")) ADD(p->env, p->nenv);
     else if (!strcmp(key, "arg")) ADD(p->argv, p->nargv);
+    else if (!strcmp(key, "agent")) p->agent = value;
     else if (!strcmp(key, "cap")) {
       int cap = atoi(value);
       if (cap < 0 || cap > CAP_LAST_CAP) fail("capability %s out of range", value);
@@ -152,8 +158,8 @@ static void parse(struct plan *p, char *text) {
       p->binds[p->nbinds++] = (struct bind){value, target, key[1] == 'o'};
     } else fail("unknown key %s", key);
   }
-  if (!p->uid_map || !p->gid_map || !p->merged || !p->disk || !p->stage || !p->nlowers || !p->nargv)
-    fail("the plan needs uidmap, gidmap, lower, disk, merged, stage and arg");
+  if (!p->uid_map || !p->gid_map || !p->merged || !p->disk || !p->stage || !p->nlowers || (!p->nargv && !p->agent))
+    fail("the plan needs uidmap, gidmap, lower, disk, merged, stage and arg (or agent)");
   unsigned long inside, count;
   if (sscanf(p->uid_map, "%lu %lu %lu", &inside, &p->root_uid, &count) != 3 || inside != 0)
     fail("uidmap must map 0: %s", p->uid_map);
@@ -499,7 +505,39 @@ static scmp_filter_ctx build_seccomp(const char *path) {
   return ctx;
 }
 
-static void run_init(struct plan *p) {
+// ---- agent mode (see init-agent.h) ------------------------------------------------------------
+
+// Host root, host filesystem: binds and listens on `path` (0600, replacing a stale socket).
+static int agent_listen(const char *path) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof addr.sun_path) fail("%s: path too long for a socket", path);
+  strcpy(addr.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  check(fd, "socket");
+  if (unlink(path) < 0 && errno != ENOENT) fail("remove %s: %s", path, strerror(errno));
+  mode_t old = umask(0177);
+  int r = bind(fd, (struct sockaddr *)&addr, sizeof addr);
+  umask(old);
+  check(r, "bind");
+  check(chmod(path, 0600), "chmod");
+  check(listen(fd, 64), "listen");
+  return fd;
+}
+
+// The agent program beside this helper, opened now (host filesystem) for the init to exec later.
+static int open_agent_program(void) {
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 32);
+  if (n < 0) fail("readlink /proc/self/exe: %s", strerror(errno));
+  self[n] = 0;
+  char *slash = strrchr(self, '/');
+  strcpy(slash + 1, "wrenn-init-agent");
+  int fd = open(self, O_PATH | O_CLOEXEC);
+  if (fd < 0) fail("%s: %s", self, strerror(errno));
+  return fd;
+}
+
+static void run_init(struct plan *p, int agent_fd, int agent_program) {
   step = "hostname";
   if (p->hostname) check(sethostname(p->hostname, strlen(p->hostname)), "sethostname");
   // The filter is built from the host's profile file now and loaded last, just before the exec.
@@ -531,6 +569,17 @@ static void run_init(struct plan *p) {
   step = "fds";
   // Nothing but stdio survives the exec (fd 3, the status pipe, is close-on-exec already).
   check((int)syscall(SYS_close_range, 4, ~0U, CLOSE_RANGE_CLOEXEC), "close_range");
+  if (agent_fd >= 0) {
+    // PID 1 becomes the agent: the listening socket is the one fd it keeps.
+    step = "exec agent";
+    check(fcntl(agent_fd, F_SETFD, 0), "keep the socket");
+    char fd_text[16];
+    snprintf(fd_text, sizeof fd_text, "%d", agent_fd);
+    char *agent_argv[] = {"wrenn-init", fd_text, NULL};
+    char *agent_env[] = {NULL};
+    syscall(SYS_execveat, agent_program, "", agent_argv, agent_env, AT_EMPTY_PATH);
+    fail("%s", strerror(errno));
+  }
   step = "exec";
   p->argv[p->nargv] = NULL;
   p->env[p->nenv] = NULL;
@@ -552,6 +601,14 @@ int main(void) {
   step = "fds";
   // The agent may hold sockets and pipes the sandbox must never see.
   check((int)syscall(SYS_close_range, STATUS_FD + 1, ~0U, 0), "close_range");
+  int agent_fd = -1, agent_program = -1;
+  if (p.agent) {
+    // Bound as host root on the host's filesystem (the sandbox's state dir); the listening fd
+    // goes through the namespaces and pivot_root with the init, never to the sandbox's processes.
+    step = "agent socket";
+    agent_program = open_agent_program();
+    agent_fd = agent_listen(p.agent);
+  }
   step = "cgroups";
   char pid[32];
   snprintf(pid, sizeof pid, "%d", getpid());
@@ -594,8 +651,12 @@ int main(void) {
   pid_t init = fork();
   check(init, "fork");
   if (init == 0) {
-    run_init(&p);
+    run_init(&p, agent_fd, agent_program);
     return 1;
+  }
+  if (agent_fd >= 0) {
+    close(agent_fd);
+    close(agent_program);
   }
   dprintf(STATUS_FD, "pid %d\n", init);
   close(STATUS_FD);
