@@ -5,6 +5,7 @@ import { filesystemPb, processPb } from '@wrenn/proto';
 import { request as httpRequest, IncomingMessage, Agent } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ENVD_HOST_SANDBOX_HEADER } from '../envd-host/envd-host';
 import { ENVD_ACCESS_TOKEN_HEADER } from './envd-token';
 import { BoundedText, DEFAULT_ENVD_ERROR_BODY_MAX, readBounded } from './bounded-body';
 
@@ -33,7 +34,7 @@ export function exitCodeOf(end: { exitCode: number; exited: boolean; status: str
 export class EnvdClient {
   private readonly process: Client<typeof processPb.Process>;
   private readonly filesystem: Client<typeof filesystemPb.Filesystem>;
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly agent: Agent;
 
   constructor(
     readonly baseUrl: string,
@@ -41,7 +42,13 @@ export class EnvdClient {
     readonly accessToken?: string,
     /** The most of an envd answer read into memory for an error or a small reply (WRENN_ENVD_ERROR_BODY_MAX). */
     readonly bodyMax = DEFAULT_ENVD_ERROR_BODY_MAX,
+    /**
+     * The host's own envd (namespace sandboxes): requests go through `agent` (to the envd host's
+     * socket) and name the sandbox; `baseUrl` then only fills the request line.
+     */
+    private readonly host?: { agent: Agent; sandboxId: string },
   ) {
+    this.agent = host?.agent ?? new Agent({ keepAlive: true, maxSockets: 64 });
     const transport = createConnectTransport({ baseUrl, httpVersion: '1.1', nodeOptions: { agent: this.agent } });
     this.process = createClient(processPb.Process, transport);
     this.filesystem = createClient(filesystemPb.Filesystem, transport);
@@ -55,6 +62,7 @@ export class EnvdClient {
     const h: Record<string, string> = {};
     if (user) h.authorization = `Basic ${Buffer.from(`${user}:`).toString('base64')}`;
     if (this.accessToken) h[ENVD_ACCESS_TOKEN_HEADER] = this.accessToken;
+    if (this.host) h[ENVD_HOST_SANDBOX_HEADER] = this.host.sandboxId;
     return h;
   }
 

@@ -13,7 +13,9 @@ import { diskUsedBytes, imageAllocatedBytes, unmountDiskImage } from '../../root
 import { DiskOverlayRootfs, DiskOverlaySource, writeIdentityFiles } from '../../rootfs/disk-overlay.rootfs';
 import { OverlayStore } from '../../rootfs/overlay.store';
 import { SaveStore, SNAPSHOTS, SnapshotMeta, TEMPLATES, TemplateMeta } from '../../rootfs/saves.store';
-import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../../runtime/sandbox-runtime';
+import { RecoveryReport, RuntimeSandbox, SandboxEndpoint, SandboxMetrics, SandboxRuntime } from '../../runtime/sandbox-runtime';
+import type { SandboxSystem } from '@wrenn/envd';
+import { EnvdHost } from '../../envd-host/envd-host';
 import { snapshotRefFor } from '../../runtime/snapshot-ref';
 import { isSameProcess, signal, waitReaped } from '../../runtime/namespace/proc';
 import { IdRanges } from '../../ids/id-ranges';
@@ -51,10 +53,24 @@ export interface NamespaceRuntimeOptions {
   /** Node binary and envd bundle dir bound read-only into every sandbox; envd then runs as its init's child. */
   envd?: { nodeBinary: string; bundleDir: string; healthTimeoutMs?: number };
   /**
+   * envd served by the host agent for every sandbox (instead of `envd`): the way into a
+   * sandbox (its init's socket), the socket the agent's own clients reach it on, and how long
+   * an instance with nothing running stays built.
+   */
+  envdHost?: { system: (sandbox: EnvdHostTarget) => SandboxSystem; socketPath: string; idleMs?: number };
+  /**
    * Called before each named step of pause, resume and template creation; a throw there fails
    * the operation at that step. Lets the host tests prove every rollback path on a real kernel.
    */
   checkpoint?: (step: LifecycleStep) => void | Promise<void>;
+}
+
+/** What the host's envd needs to reach into one sandbox. */
+export interface EnvdHostTarget {
+  sandboxId: string;
+  /** The sandbox's directory (its init's socket is there). */
+  dir: string;
+  initPid: number;
 }
 
 /** Steps of the lifecycle operations, in order, as the checkpoint hook sees them. */
@@ -119,6 +135,8 @@ export class NamespaceRuntime implements SandboxRuntime {
   private readonly rootfs = new DiskOverlayRootfs();
   /** The host resources a start takes, for the lifecycle (sandbox/lifecycle.ts); `record` is per start. */
   private readonly lifecycle: Omit<NsResources, 'record'>;
+  /** envd for every sandbox here, in this process (when configured so). */
+  readonly envdHost: EnvdHost | undefined;
 
   constructor(private readonly options: NamespaceRuntimeOptions) {
     this.idRanges = new IdRanges(options.network.agentKey, options.idRangesDir, options.idBase ?? DEFAULT_ID_BASE);
@@ -133,8 +151,20 @@ export class NamespaceRuntime implements SandboxRuntime {
       cgroups: options.cgroups,
       ids: this.idRanges,
       driver: this.driver,
-      envd: options.envd ? new EnvdSessionOpener({ timeoutMs: options.envd.healthTimeoutMs ?? 10_000 }) : undefined,
+      // The host's own envd needs no session: it is handed the token directly once the sandbox is recorded.
+      envd: options.envd && !options.envdHost ? new EnvdSessionOpener({ timeoutMs: options.envd.healthTimeoutMs ?? 10_000 }) : undefined,
     };
+    const host = options.envdHost;
+    this.envdHost = host
+      ? new EnvdHost({
+          idleMs: host.idleMs,
+          // After an agent restart a sandbox's entry is rebuilt from its record.
+          locate: async (id) => {
+            const meta = await this.live(id);
+            return { accessToken: meta.envdAccessToken, openSystem: () => host.system(envdTarget(meta)) };
+          },
+        })
+      : undefined;
     this.snapshots = new SaveStore(join(options.stateDir, 'snapshots'), SNAPSHOTS);
     this.templates = new SaveStore(join(options.stateDir, 'templates'), TEMPLATES);
   }
@@ -170,7 +200,8 @@ export class NamespaceRuntime implements SandboxRuntime {
   }
 
   prepare(): Promise<void> {
-    this.prepared ??= this.buildBaseImage().catch((error) => {
+    this.prepared ??= this.buildBaseImage()
+      .then(() => this.envdHost?.listen(this.options.envdHost!.socketPath)).catch((error) => {
       this.prepared = undefined;
       throw error;
     });
@@ -270,7 +301,10 @@ export class NamespaceRuntime implements SandboxRuntime {
       // A new envd token for the sandbox's life: the one it had while pooled was held before
       // anyone owned it, and is never the one it runs with. envd takes it only with the old one.
       let envdAccessToken = warm.envdAccessToken;
-      if (this.options.envd && warm.envdAccessToken) {
+      if (this.envdHost) {
+        envdAccessToken = newEnvdAccessToken();
+        await this.envdHost.forget(warm.sandboxId);
+      } else if (this.options.envd && warm.envdAccessToken) {
         envdAccessToken = newEnvdAccessToken();
         await initEnvdAccessToken(`http://${warm.network.sandboxIp}:${ENVD_PORT}`, envdAccessToken, warm.envdAccessToken, 5_000);
       }
@@ -279,6 +313,7 @@ export class NamespaceRuntime implements SandboxRuntime {
       await rename(join(warm.dir, `${META}.tmp`), join(warm.dir, META));
       await symlink(warm.dir, this.sandboxDir(id));
       this.sandboxes.set(id, meta);
+      this.openEnvd(meta);
       return { sandboxId: id, pid: meta.initPid, dir: meta.dir };
     } catch (error) {
       await this.options.cgroups.rename(id, warm.sandboxId).catch(() => undefined);
@@ -313,6 +348,7 @@ export class NamespaceRuntime implements SandboxRuntime {
   }
 
   private async destroyWarm(meta: SandboxMeta): Promise<void> {
+    await this.envdHost?.forget(meta.sandboxId);
     await this.teardown(meta.sandboxId, meta.dir, meta);
   }
 
@@ -360,13 +396,21 @@ export class NamespaceRuntime implements SandboxRuntime {
       await rename(join(dir, `${META}.tmp`), join(dir, META));
     };
     await start(state, { ...this.lifecycle, record }, { checkpoint: (step) => this.checkpoint(`start:${step}` as LifecycleStep) });
+    this.openEnvd(meta!);
     return meta!;
   }
 
-  /** Where the sandbox's envd listens (its own address on the slot), and the token it demands. */
-  async endpoint(sandboxId: string): Promise<{ envdUrl: string; accessToken?: string }> {
+  /** The sandbox's address on its slot, and its envd: the host's own, or one listening at that address. */
+  async endpoint(sandboxId: string): Promise<SandboxEndpoint> {
     const meta = await this.live(sandboxId);
-    return { envdUrl: `http://${meta.network.sandboxIp}:${ENVD_PORT}`, accessToken: meta.envdAccessToken };
+    return { envdUrl: `http://${meta.network.sandboxIp}:${ENVD_PORT}`, accessToken: meta.envdAccessToken, envdHost: this.envdHost };
+  }
+
+  /** The host's envd takes the sandbox's token directly: no health poll, no POST /init. */
+  private openEnvd(meta: SandboxMeta): void {
+    const host = this.options.envdHost;
+    if (!this.envdHost || !host) return;
+    this.envdHost.open(meta.sandboxId, { accessToken: meta.envdAccessToken, openSystem: () => host.system(envdTarget(meta)) });
   }
 
   /** Destroys a sandbox, running or paused: processes, network, cgroups, files and snapshot. */
@@ -386,6 +430,8 @@ export class NamespaceRuntime implements SandboxRuntime {
     const link = this.sandboxDir(sandboxId);
     const meta = this.sandboxes.get(sandboxId) ?? (await this.readMeta(sandboxId));
     const dir = meta?.dir ?? (await realpath(link).catch(() => link));
+    // Its processes, streams and watchers end here, before the sandbox under them goes.
+    await this.envdHost?.forget(sandboxId);
     try {
       await this.teardown(sandboxId, dir, meta);
     } finally {
@@ -451,6 +497,7 @@ export class NamespaceRuntime implements SandboxRuntime {
     for (const warm of this.warm.splice(0)) {
       await this.destroyWarm(warm).catch((error) => this.options.logger?.warn({ err: error, sandboxId: warm.sandboxId }, 'warm sandbox not removed'));
     }
+    await this.envdHost?.close();
     const empty = (await this.list()).length === 0;
     await this.options.network.stop({ removeHostRules: empty });
     if (empty) await this.options.cgroups.removeGroup();
@@ -480,7 +527,10 @@ export class NamespaceRuntime implements SandboxRuntime {
       // An earlier attempt got past its kill: finish it.
       return this.savePause(sandboxId, meta, 'snapshot disk');
     }
-    return this.savePause(sandboxId, await this.live(sandboxId));
+    const live = await this.live(sandboxId);
+    // Running processes do not survive a pause: neither does what envd held of them.
+    await this.envdHost?.forget(sandboxId);
+    return this.savePause(sandboxId, live);
   }
 
   /** The pause's steps (from `from` on: the completion of one cut short after its kill). */
@@ -859,6 +909,10 @@ function setHostname(initPid: number, name: string): Promise<void> {
   });
 }
 
+
+function envdTarget(meta: SandboxMeta): EnvdHostTarget {
+  return { sandboxId: meta.sandboxId, dir: meta.dir, initPid: meta.initPid };
+}
 
 type NsSlot = SandboxNetwork & { nameservers: string[] };
 type NsRoot = NamespaceRoot & { image: string };
