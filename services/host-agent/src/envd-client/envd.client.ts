@@ -210,6 +210,14 @@ export class EnvdClient {
   }
 }
 
+/**
+ * A client of a sandbox's envd wherever it answers: the host agent's own envd (namespace
+ * sandboxes, on the envd host's socket) or one listening at the sandbox's address.
+ */
+export function envdClientFor(sandboxId: string, endpoint: { envdUrl: string; accessToken?: string; envdHost?: { agent(): Agent } }, bodyMax?: number): EnvdClient {
+  return new EnvdClient(endpoint.envdUrl, endpoint.accessToken, bodyMax, endpoint.envdHost ? { agent: endpoint.envdHost.agent(), sandboxId } : undefined);
+}
+
 /** envd's file errors as Connect codes (its HTTP status says which). */
 function fileError(status: number, body: BoundedText, path: string): ConnectError {
   let message = body.text;

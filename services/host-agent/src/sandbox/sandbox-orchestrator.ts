@@ -29,7 +29,7 @@ import {
 import type { Logger } from '@wrenn/logger';
 import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EnvdClient } from '../envd-client/envd.client';
+import { EnvdClient, envdClientFor } from '../envd-client/envd.client';
 import type { EnvdRoute } from '../envd-proxy/envd-proxy.server';
 import { RecoveryReport, SandboxMetrics, SandboxRuntime } from '../runtime/sandbox-runtime';
 import { snapshotRefFor } from '../runtime/snapshot-ref';
@@ -302,8 +302,7 @@ export class SandboxOrchestrator {
     if (!this.resources.has(sandboxId)) throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${sandboxId} is not on this host`);
     let client = this.envdClients.get(sandboxId);
     if (!client) {
-      const { envdUrl, accessToken, envdHost } = await this.runtime.endpoint(sandboxId);
-      client = new EnvdClient(envdUrl, accessToken, this.options.envdErrorBodyMax, envdHost ? { agent: envdHost.agent(), sandboxId } : undefined);
+      client = envdClientFor(sandboxId, await this.runtime.endpoint(sandboxId), this.options.envdErrorBodyMax);
       this.envdClients.set(sandboxId, client);
     }
     return client;

@@ -9,7 +9,7 @@ import { generateHostTokenKeys, HostTokenVerifier } from '@wrenn/service-kit';
 import { ulid } from 'ulid';
 import { CgroupManager } from '../../cgroups';
 import { DataPlaneServer, startDataPlane } from '../../data-plane/data-plane.server';
-import { EnvdClient } from '../../envd-client/envd.client';
+import { EnvdClient, envdClientFor } from '../../envd-client/envd.client';
 import { EnvdProxyServer, startEnvdProxy } from '../../envd-proxy/envd-proxy.server';
 import { NetworkManager } from '../../networking';
 import { SandboxOrchestrator } from '../../sandbox/sandbox-orchestrator';
@@ -125,8 +125,7 @@ describe('a sandbox cannot reach the control plane on any host address (root, ke
 
     for (const t of targets) assert.ok(await connectsFromHost(t.address, t.port), `the host itself cannot reach the ${t.what} at ${t.address}:${t.port}`);
 
-    const { envdUrl, accessToken } = await runtime.endpoint(sandboxId);
-    const envd = new EnvdClient(envdUrl, accessToken);
+    const envd = envdClientFor(sandboxId, await runtime.endpoint(sandboxId));
     clients.push(envd);
     const r = await envd.exec({ cmd: '/opt/wrenn/bin/node', args: ['-e', PROBE, JSON.stringify(targets.map((t) => [t.address, t.port]))], user: 'root' }, 60);
     assert.equal(r.exitCode, 0, r.stderr);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { SandboxSpec } from '@wrenn/contracts';
 import { ulid } from 'ulid';
 import { CgroupManager } from '../../cgroups';
-import { EnvdClient } from '../../envd-client/envd.client';
+import { EnvdClient, envdClientFor } from '../../envd-client/envd.client';
 import { NetworkManager } from '../../networking';
 import { NamespaceRuntime } from './namespace-sandboxes';
 import { CAPABILITY_NUMBERS, SANDBOX_CAPABILITIES } from '../../runtime/namespace/sandbox-hardening';
@@ -43,8 +43,7 @@ describe('escape probes: root inside a namespace sandbox (root, kernel)', { time
   let id: string;
 
   const sh = async (sandboxId: string, script: string, user = 'root') => {
-    const { envdUrl, accessToken } = await runtime.endpoint(sandboxId);
-    const client = new EnvdClient(envdUrl, accessToken);
+    const client = envdClientFor(sandboxId, await runtime.endpoint(sandboxId));
     clients.push(client);
     return client.exec({ cmd: '/bin/sh', args: ['-c', script], user }, 30);
   };
@@ -88,6 +87,25 @@ describe('escape probes: root inside a namespace sandbox (root, kernel)', { time
       assert.ok(outside >= 65_536, `host id ${outside} is not a host user's`);
       assert.equal(count, 65_536, 'one 16-bit range, not the identity map of everything');
     }
+  });
+
+  it("a process envd starts (the REST exec path) is fenced like the sandbox: seccomp, no_new_privs, the sandbox's uid map, its limited cgroup", async () => {
+    const r = await sh(id, 'cat /proc/self/status; echo ---; cat /proc/self/uid_map; echo ---; cat /proc/self/cgroup', 'user');
+    const [status, uidMap, cgroupText] = r.stdout.split('---\n');
+    const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1];
+    assert.equal(field('Seccomp'), '2', 'a seccomp filter is on');
+    assert.equal(field('NoNewPrivs'), '1');
+    assert.equal(field('Uid'), '1000', 'the requested user');
+    const meta = JSON.parse(readFileSync(join(stateDir, 'sandboxes', id, 'meta.json'), 'utf8')) as { ids: { hostRoot: number; count: number } };
+    assert.deepEqual(uidMap.trim().split(/\s+/).map(Number), [0, meta.ids.hostRoot, meta.ids.count], "the sandbox's own id range");
+    // The limits hold for what the user runs: memory and pids are the sandbox's `user` group (v1),
+    // or its user leaf (v2), never the group envd or the init sit in.
+    const groups = cgroupText.trim().split('\n').map((l) => l.split(':'));
+    // (A v1 host may also mount an empty v2 hierarchy, whose "0::/" line limits nothing.)
+    const v1 = groups.filter(([, controllers]) => /(^|,)(memory|pids)(,|$)/.test(controllers));
+    const limited = v1.length ? v1 : groups.filter(([hierarchy]) => hierarchy === '0');
+    assert.ok(limited.length > 0, cgroupText);
+    for (const [, controllers, path] of limited) assert.match(path, /\/user$/, `${controllers || 'v2'}: ${path}`);
   });
 
   it('cannot change kernel settings: core_pattern, randomize_va_space, sysrq, /sys', async () => {
