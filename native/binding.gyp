@@ -33,7 +33,8 @@
         "src/handshake.cc",
         "src/page-server.cc",
         "src/sparse-extents.cc",
-        "src/device-filter.cc"
+        "src/device-filter.cc",
+        "src/seqpacket-channel.cc"
       ]
     },
     {
@@ -51,7 +52,8 @@
       "target_name": "wrenn-sandbox",
       "type": "executable",
       "sources": [
-        "sandbox/wrenn-sandbox.c"
+        "sandbox/wrenn-sandbox.c",
+        "sandbox/init-agent.c"
       ],
       "cflags": [
         "-std=gnu11",

@@ -40,6 +40,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "init-agent.h"
+
 #define MAX_ITEMS 64
 #define STATUS_FD 3
 
@@ -78,6 +80,7 @@ struct plan {
   int nenv;
   char *argv[MAX_ITEMS + 1];
   int nargv;
+  char *agent; // host path of the init's socket: the init serves it instead of exec'ing argv
 };
 
 static const char *step = "plan";
@@ -140,6 +143,7 @@ static void parse(struct plan *p, char *text) {
     else if (!strcmp(key, "log")) p->log = value;
     else if (!strcmp(key, "env")) ADD(p->env, p->nenv);
     else if (!strcmp(key, "arg")) ADD(p->argv, p->nargv);
+    else if (!strcmp(key, "agent")) p->agent = value;
     else if (!strcmp(key, "cap")) {
       int cap = atoi(value);
       if (cap < 0 || cap > CAP_LAST_CAP) fail("capability %s out of range", value);
@@ -152,8 +156,8 @@ static void parse(struct plan *p, char *text) {
       p->binds[p->nbinds++] = (struct bind){value, target, key[1] == 'o'};
     } else fail("unknown key %s", key);
   }
-  if (!p->uid_map || !p->gid_map || !p->merged || !p->disk || !p->stage || !p->nlowers || !p->nargv)
-    fail("the plan needs uidmap, gidmap, lower, disk, merged, stage and arg");
+  if (!p->uid_map || !p->gid_map || !p->merged || !p->disk || !p->stage || !p->nlowers || (!p->nargv && !p->agent))
+    fail("the plan needs uidmap, gidmap, lower, disk, merged, stage and arg (or agent)");
   unsigned long inside, count;
   if (sscanf(p->uid_map, "%lu %lu %lu", &inside, &p->root_uid, &count) != 3 || inside != 0)
     fail("uidmap must map 0: %s", p->uid_map);
@@ -499,7 +503,7 @@ static scmp_filter_ctx build_seccomp(const char *path) {
   return ctx;
 }
 
-static void run_init(struct plan *p) {
+static void run_init(struct plan *p, int agent_fd) {
   step = "hostname";
   if (p->hostname) check(sethostname(p->hostname, strlen(p->hostname)), "sethostname");
   // The filter is built from the host's profile file now and loaded last, just before the exec.
@@ -531,6 +535,11 @@ static void run_init(struct plan *p) {
   step = "fds";
   // Nothing but stdio survives the exec (fd 3, the status pipe, is close-on-exec already).
   check((int)syscall(SYS_close_range, 4, ~0U, CLOSE_RANGE_CLOEXEC), "close_range");
+  if (agent_fd >= 0) {
+    // No program: PID 1 serves the host's socket. The status pipe closing is the "started".
+    close(STATUS_FD);
+    agent_run(agent_fd);
+  }
   step = "exec";
   p->argv[p->nargv] = NULL;
   p->env[p->nenv] = NULL;
@@ -552,6 +561,14 @@ int main(void) {
   step = "fds";
   // The agent may hold sockets and pipes the sandbox must never see.
   check((int)syscall(SYS_close_range, STATUS_FD + 1, ~0U, 0), "close_range");
+  int agent_fd = -1;
+  if (p.agent) {
+    // Bound as host root on the host's filesystem (the sandbox's state dir); the listening fd
+    // goes through the namespaces and pivot_root with the init, never to the sandbox's processes.
+    step = "agent socket";
+    agent_fd = agent_listen(p.agent);
+    check(agent_fd, p.agent);
+  }
   step = "cgroups";
   char pid[32];
   snprintf(pid, sizeof pid, "%d", getpid());
@@ -594,9 +611,10 @@ int main(void) {
   pid_t init = fork();
   check(init, "fork");
   if (init == 0) {
-    run_init(&p);
+    run_init(&p, agent_fd);
     return 1;
   }
+  if (agent_fd >= 0) close(agent_fd);
   dprintf(STATUS_FD, "pid %d\n", init);
   close(STATUS_FD);
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);

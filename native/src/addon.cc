@@ -5,6 +5,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   wrenn::InitSparseExtents(env, exports);
   wrenn::InitHandshake(env, exports);
   wrenn::InitDeviceFilter(env, exports);
+  wrenn::InitSeqpacketChannel(env, exports);
   return exports;
 }
 

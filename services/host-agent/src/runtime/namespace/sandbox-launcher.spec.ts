@@ -35,4 +35,13 @@ describe('renderPlan', () => {
     assert.throws(() => renderPlan(plan({ env: { X: 'a\tb' } })), /tab/);
     assert.throws(() => renderPlan(plan({ argv: ['/bin/sh', 'a\0b'] })), /NUL/);
   });
+
+  it('names the init agent socket only when asked, and refuses a path bind() cannot take', () => {
+    assert.ok(!renderPlan(plan()).includes('agent\t'));
+    const lines = renderPlan(plan({ argv: [], agentSocket: '/var/lib/wrenn/sandboxes/sb_1/init.sock' })).trim().split('\n');
+    assert.ok(lines.includes('agent\t/var/lib/wrenn/sandboxes/sb_1/init.sock'));
+    assert.ok(!lines.some((l) => l.startsWith('arg\t')));
+    assert.throws(() => renderPlan(plan({ agentSocket: `/${'x'.repeat(107)}` })), /107 bytes/);
+    assert.throws(() => renderPlan(plan({ agentSocket: 'relative.sock' })), /absolute/);
+  });
 });

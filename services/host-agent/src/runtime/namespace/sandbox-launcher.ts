@@ -25,6 +25,11 @@ export interface SandboxPlan {
   /** Environment and command line of the sandbox's first program (paths inside the sandbox). */
   env: Record<string, string>;
   argv: string[];
+  /**
+   * Host path of the init's socket (in the sandbox's state dir). With it, the init runs no
+   * program: PID 1 serves this socket (native/sandbox/init-agent.h), and `argv` may be empty.
+   */
+  agentSocket?: string;
   /** The helper's own output before the sandbox has its log (a host file only the agent reads). */
   consoleLog: string;
 }
@@ -70,6 +75,11 @@ export function renderPlan(plan: SandboxPlan): string {
   add('log', '/var/log/wrenn-init.log');
   for (const [k, v] of Object.entries(plan.env)) add('env', `${k}=${v}`);
   for (const a of plan.argv) add('arg', a);
+  if (plan.agentSocket !== undefined) {
+    // sockaddr_un holds 108 bytes with its NUL: a longer path can't be bound.
+    if (!plan.agentSocket.startsWith('/') || Buffer.byteLength(plan.agentSocket) > 107) throw new Error(`agent socket path must be absolute and at most 107 bytes: ${plan.agentSocket}`);
+    add('agent', plan.agentSocket);
+  }
   return `${lines.join('\n')}\n`;
 }
 
