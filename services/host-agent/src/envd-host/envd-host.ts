@@ -1,5 +1,5 @@
 import { createEnvdInstance, EnvdInstance, EnvdState, newEnvdState, SandboxSystem } from '@wrenn/envd';
-import { chmod, rm } from 'node:fs/promises';
+import { chmod, rm, stat } from 'node:fs/promises';
 import { Agent, createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createConnection, Socket } from 'node:net';
 
@@ -47,6 +47,8 @@ export class EnvdHost {
   private readonly sweeper: NodeJS.Timeout;
   private server: Server | undefined;
   private socketPath: string | undefined;
+  /** The inode of the socket this host bound: a later agent on the same path may have replaced it. */
+  private socketIno: number | undefined;
 
   constructor(private readonly options: EnvdHostOptions) {
     this.idleMs = options.idleMs ?? 30_000;
@@ -156,6 +158,7 @@ export class EnvdHost {
       server.listen(socketPath, () => resolve());
     });
     await chmod(socketPath, 0o600);
+    this.socketIno = (await stat(socketPath)).ino;
     this.server = server;
     this.socketPath = socketPath;
   }
@@ -180,6 +183,7 @@ export class EnvdHost {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
-    if (this.socketPath) await rm(this.socketPath, { force: true });
+    const path = this.socketPath;
+    if (path && (await stat(path).catch(() => undefined))?.ino === this.socketIno) await rm(path, { force: true });
   }
 }

@@ -62,7 +62,7 @@ describe('escape probes: root inside a namespace sandbox (root, kernel)', { time
       imageDir: IMAGE_DIR,
       network,
       cgroups,
-      envd: { nodeBinary: process.execPath, bundleDir: join(__dirname, '../../../../envd/bundle') },
+      envdHost: {},
     });
     await runtime.prepare();
     await runtime.recover();

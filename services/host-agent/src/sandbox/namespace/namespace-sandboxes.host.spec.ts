@@ -28,7 +28,7 @@ function newRuntime(stateDir: string, extra: Partial<NamespaceRuntimeOptions> = 
     imageDir: IMAGE_DIR,
     network,
     cgroups: new CgroupManager({ group: `wrenn-${agent.key}` }),
-    envd: { nodeBinary: process.execPath, bundleDir: join(__dirname, '../../../../envd/bundle') },
+    envdHost: {},
     ...extra,
   });
 }

@@ -15,12 +15,14 @@ import { OverlayStore } from '../../rootfs/overlay.store';
 import { SaveStore, SNAPSHOTS, SnapshotMeta, TEMPLATES, TemplateMeta } from '../../rootfs/saves.store';
 import { RecoveryReport, RuntimeSandbox, SandboxEndpoint, SandboxMetrics, SandboxRuntime } from '../../runtime/sandbox-runtime';
 import type { SandboxSystem } from '@wrenn/envd';
+// Not through envd's index: that is also the in-guest bundle's, which must not load the native addon.
+import { InitSystem } from '@wrenn/envd/dist/system/init/init-system';
 import { EnvdHost } from '../../envd-host/envd-host';
 import { snapshotRefFor } from '../../runtime/snapshot-ref';
 import { isSameProcess, signal, waitReaped } from '../../runtime/namespace/proc';
 import { IdRanges } from '../../ids/id-ranges';
 import { DEFAULT_ID_BASE, IDS_PER_SANDBOX, overlappingHostIds } from '../../runtime/namespace/sandbox-hardening';
-import { NamespaceBooted, NamespaceDriver, NamespaceRoot } from '../../runtime/namespace/namespace.driver';
+import { initSocketPath, NamespaceBooted, NamespaceDriver, NamespaceRoot } from '../../runtime/namespace/namespace.driver';
 import { requireSandboxId, requireTemplateId } from '@wrenn/contracts';
 import { freezeParts, PAUSE_ORDER, save, SaveParts, SaveStepName, TEMPLATE_ORDER } from '../save';
 import { start, StartResources, StartState, StartStepName, teardown } from '../lifecycle';
@@ -57,7 +59,13 @@ export interface NamespaceRuntimeOptions {
    * sandbox (its init's socket), the socket the agent's own clients reach it on, and how long
    * an instance with nothing running stays built.
    */
-  envdHost?: { system: (sandbox: EnvdHostTarget) => SandboxSystem; socketPath: string; idleMs?: number };
+  envdHost?: {
+    /** The way into a sandbox (default: its init's socket, InitSystem). */
+    system?: (sandbox: EnvdHostTarget) => SandboxSystem;
+    /** Where the agent's own clients reach the host's envd (default: envd.sock in the state dir). */
+    socketPath?: string;
+    idleMs?: number;
+  };
   /**
    * Called before each named step of pause, resume and template creation; a throw there fails
    * the operation at that step. Lets the host tests prove every rollback path on a real kernel.
@@ -137,10 +145,11 @@ export class NamespaceRuntime implements SandboxRuntime {
   private readonly lifecycle: Omit<NsResources, 'record'>;
   /** envd for every sandbox here, in this process (when configured so). */
   readonly envdHost: EnvdHost | undefined;
+  private readonly systemOf: (sandbox: EnvdHostTarget) => SandboxSystem;
 
   constructor(private readonly options: NamespaceRuntimeOptions) {
     this.idRanges = new IdRanges(options.network.agentKey, options.idRangesDir, options.idBase ?? DEFAULT_ID_BASE);
-    this.driver = new NamespaceDriver({ pidsMax: options.pidsMax, envd: options.envd });
+    this.driver = new NamespaceDriver({ pidsMax: options.pidsMax, envd: options.envd, initAgent: !!options.envdHost });
     const network = options.network;
     this.lifecycle = {
       slots: {
@@ -155,13 +164,14 @@ export class NamespaceRuntime implements SandboxRuntime {
       envd: options.envd && !options.envdHost ? new EnvdSessionOpener({ timeoutMs: options.envd.healthTimeoutMs ?? 10_000 }) : undefined,
     };
     const host = options.envdHost;
+    this.systemOf = host?.system ?? ((sandbox) => new InitSystem(initSocketPath(sandbox.dir)));
     this.envdHost = host
       ? new EnvdHost({
           idleMs: host.idleMs,
           // After an agent restart a sandbox's entry is rebuilt from its record.
           locate: async (id) => {
             const meta = await this.live(id);
-            return { accessToken: meta.envdAccessToken, openSystem: () => host.system(envdTarget(meta)) };
+            return { accessToken: meta.envdAccessToken, openSystem: () => this.systemOf(envdTarget(meta)) };
           },
         })
       : undefined;
@@ -201,7 +211,7 @@ export class NamespaceRuntime implements SandboxRuntime {
 
   prepare(): Promise<void> {
     this.prepared ??= this.buildBaseImage()
-      .then(() => this.envdHost?.listen(this.options.envdHost!.socketPath)).catch((error) => {
+      .then(() => this.envdHost?.listen(this.options.envdHost?.socketPath ?? join(this.options.stateDir, 'envd.sock'))).catch((error) => {
       this.prepared = undefined;
       throw error;
     });
@@ -408,9 +418,7 @@ export class NamespaceRuntime implements SandboxRuntime {
 
   /** The host's envd takes the sandbox's token directly: no health poll, no POST /init. */
   private openEnvd(meta: SandboxMeta): void {
-    const host = this.options.envdHost;
-    if (!this.envdHost || !host) return;
-    this.envdHost.open(meta.sandboxId, { accessToken: meta.envdAccessToken, openSystem: () => host.system(envdTarget(meta)) });
+    this.envdHost?.open(meta.sandboxId, { accessToken: meta.envdAccessToken, openSystem: () => this.systemOf(envdTarget(meta)) });
   }
 
   /** Destroys a sandbox, running or paused: processes, network, cgroups, files and snapshot. */

@@ -33,7 +33,7 @@ function newRuntime(stateDir: string, extra: Partial<NamespaceRuntimeOptions> = 
     imageDir: IMAGE_DIR,
     network,
     cgroups: new CgroupManager({ group: GROUP }),
-    envd: { nodeBinary: process.execPath, bundleDir: join(__dirname, '../../../../envd/bundle') },
+    envdHost: {},
     checkpoint: (step) => {
       if (step === failAt) throw new Error(`injected failure at ${step}`);
     },
