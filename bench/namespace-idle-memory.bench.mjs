@@ -7,7 +7,7 @@
 //
 //   node --expose-gc bench/namespace-idle-memory.bench.mjs [--envd sandbox|host] [N]
 // --envd sandbox: a Node envd inside every sandbox (the way before); host: one envd in this
-// process, reaching into each sandbox through its init (the default when the tree has it).
+// process, reaching into each sandbox through its init (the default).
 // Needs root and the base image. N defaults to 20 (BENCH_SANDBOXES).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -29,14 +29,7 @@ const { ulid } = require('ulid');
 
 const args = process.argv.slice(2);
 const modeAt = args.indexOf('--envd');
-const hostEnvdOptions = (() => {
-  try {
-    return require(join(dist, 'runtime/namespace/envd-host-options.js')).envdHostOptions;
-  } catch {
-    return undefined;
-  }
-})();
-const mode = modeAt >= 0 ? args[modeAt + 1] : hostEnvdOptions ? 'host' : 'sandbox';
+const mode = modeAt >= 0 ? args[modeAt + 1] : 'host';
 const N = Number(args.filter((a, i) => i !== modeAt && i !== modeAt + 1)[0] ?? process.env.BENCH_SANDBOXES ?? 20);
 const MiB = 1024 * 1024;
 
@@ -94,7 +87,7 @@ const runtime = new NamespaceRuntime({
   network,
   cgroups,
   ...(mode === 'host'
-    ? hostEnvdOptions(stateDir)
+    ? { envdHost: {} }
     : { envd: { nodeBinary: process.execPath, bundleDir: join(repo, 'services/envd/bundle') } }),
 });
 const orchestrator = new SandboxOrchestrator(runtime, quietLogger());

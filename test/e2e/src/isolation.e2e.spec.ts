@@ -53,7 +53,8 @@ describe('sandbox isolation', () => {
   });
 
   it('cannot reach another sandbox', async () => {
-    await sh(b, 'nohup /opt/wrenn/bin/node -e "require(\'net\').createServer(s => s.end(\'hi\')).listen(7000)" >/dev/null 2>&1 &');
+    // perl-base is in every Debian image (a sandbox has no Node of its own).
+    await sh(b, `nohup perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalPort => 7000, Listen => 5, ReuseAddr => 1) or die; while (my $c = $s->accept) { print $c "hi"; close $c }' >/dev/null 2>&1 &`);
     const ipB = (await sh(b, "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1")).stdout.trim();
     assert.match(ipB, /^\d+\.\d+\.\d+\.\d+$/);
     // B's server is up (B can reach itself, once it listens: tried for up to 10 s) …
@@ -119,7 +120,7 @@ describe('sandbox isolation', () => {
   });
 
   it('OOM-kills a memory hog inside the sandbox while the platform keeps running', async () => {
-    const r = await sh(a, '/opt/wrenn/bin/node -e "const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1))"; echo "exit=$?"', 60);
+    const r = await sh(a, `perl -e 'my @a; push @a, "x" x (1 << 20) while 1'; echo "exit=$?"`, 60);
     assert.match(r.stdout, /exit=137/);
     assert.equal((await p.api('GET', '/healthz')).status, 200);
     assert.equal((await sh(a, 'echo after oom')).stdout, 'after oom\n');

@@ -104,6 +104,11 @@ interface SandboxMeta {
   ids?: { number: number; hostRoot: number; count: number };
   /** The token envd demands on every request (absent for a sandbox started before envd had one). */
   envdAccessToken?: string;
+  /**
+   * Its init serves the host's envd (agent mode). Absent: a Node envd runs inside it (a sandbox
+   * started before the host's envd, adopted by this agent), reached at its address as before.
+   */
+  initAgent?: boolean;
 }
 
 /** Shape every warm sandbox is started with; a claim rewrites the limits to the request's. */
@@ -171,6 +176,7 @@ export class NamespaceRuntime implements SandboxRuntime {
           // After an agent restart a sandbox's entry is rebuilt from its record.
           locate: async (id) => {
             const meta = await this.live(id);
+            if (!meta.initAgent) throw new Error(`sandbox ${id} runs its own envd`);
             return { accessToken: meta.envdAccessToken, openSystem: () => this.systemOf(envdTarget(meta)) };
           },
         })
@@ -309,11 +315,12 @@ export class NamespaceRuntime implements SandboxRuntime {
       await setHostname(warm.initPid, id);
       await writeIdentityFiles(this.overlay.layout(warm.dir).upper, id, this.options.network.resolvConf());
       // A new envd token for the sandbox's life: the one it had while pooled was held before
-      // anyone owned it, and is never the one it runs with. envd takes it only with the old one.
+      // anyone owned it, and is never the one it runs with. The host's envd is handed it once
+      // the meta is written (openEnvd); an envd inside takes it only with the old one.
       let envdAccessToken = warm.envdAccessToken;
-      if (this.envdHost) {
+      if (warm.initAgent) {
         envdAccessToken = newEnvdAccessToken();
-        await this.envdHost.forget(warm.sandboxId);
+        await this.envdHost?.forget(warm.sandboxId);
       } else if (this.options.envd && warm.envdAccessToken) {
         envdAccessToken = newEnvdAccessToken();
         await initEnvdAccessToken(`http://${warm.network.sandboxIp}:${ENVD_PORT}`, envdAccessToken, warm.envdAccessToken, 5_000);
@@ -399,6 +406,7 @@ export class NamespaceRuntime implements SandboxRuntime {
         lower: options.lower,
         ids: s.ids,
         envdAccessToken: s.envd.token,
+        initAgent: this.envdHost ? true : undefined,
       };
       // Written last and atomically: only a complete sandbox has a meta.json. It holds envd's
       // token: root's alone (so is the dir).
@@ -413,12 +421,12 @@ export class NamespaceRuntime implements SandboxRuntime {
   /** The sandbox's address on its slot, and its envd: the host's own, or one listening at that address. */
   async endpoint(sandboxId: string): Promise<SandboxEndpoint> {
     const meta = await this.live(sandboxId);
-    return { envdUrl: `http://${meta.network.sandboxIp}:${ENVD_PORT}`, accessToken: meta.envdAccessToken, envdHost: this.envdHost };
+    return { envdUrl: `http://${meta.network.sandboxIp}:${ENVD_PORT}`, accessToken: meta.envdAccessToken, envdHost: meta.initAgent ? this.envdHost : undefined };
   }
 
   /** The host's envd takes the sandbox's token directly: no health poll, no POST /init. */
   private openEnvd(meta: SandboxMeta): void {
-    this.envdHost?.open(meta.sandboxId, { accessToken: meta.envdAccessToken, openSystem: () => this.systemOf(envdTarget(meta)) });
+    if (meta.initAgent) this.envdHost?.open(meta.sandboxId, { accessToken: meta.envdAccessToken, openSystem: () => this.systemOf(envdTarget(meta)) });
   }
 
   /** Destroys a sandbox, running or paused: processes, network, cgroups, files and snapshot. */
