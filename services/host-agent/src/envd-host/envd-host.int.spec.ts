@@ -55,6 +55,7 @@ describe('the envd host: one envd in the agent for every sandbox (LocalSystem as
     socketPath = join(dir, 'envd.sock');
     host = new EnvdHost({
       idleMs: 60_000,
+      socketPath,
       // B is found only by lookup (as after an agent restart); anything else is not on this host.
       locate: async (id) => {
         located++;
@@ -64,7 +65,7 @@ describe('the envd host: one envd in the agent for every sandbox (LocalSystem as
     });
     const track = (s: LocalSystem) => (systems.push(s), s);
     host.open(A, { accessToken: tokens[A], openSystem: () => track(new LocalSystem()) });
-    await host.listen(socketPath);
+    await host.listen();
   });
   after(async () => {
     for (const c of clients) c.close();

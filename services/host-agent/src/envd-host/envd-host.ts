@@ -21,6 +21,8 @@ export interface EnvdHostOptions {
   idleMs?: number;
   /** PATH of the processes started in sandboxes. */
   path?: string;
+  /** The Unix socket the agent's own clients reach it on (see listen). */
+  socketPath: string;
 }
 
 interface Entry {
@@ -46,7 +48,7 @@ export class EnvdHost {
   private readonly idleMs: number;
   private readonly sweeper: NodeJS.Timeout;
   private server: Server | undefined;
-  private socketPath: string | undefined;
+  private listening: Promise<void> | undefined;
   /** The inode of the socket this host bound: a later agent on the same path may have replaced it. */
   private socketIno: number | undefined;
 
@@ -141,7 +143,15 @@ export class EnvdHost {
    * Serves every sandbox's envd on a Unix socket only root can open (the host agent's own
    * clients: exec, files), the sandbox named by E2b-Sandbox-Id; 502 when it is not here.
    */
-  async listen(socketPath: string): Promise<void> {
+  listen(): Promise<void> {
+    this.listening ??= this.bind(this.options.socketPath).catch((error) => {
+      this.listening = undefined;
+      throw error;
+    });
+    return this.listening;
+  }
+
+  private async bind(socketPath: string): Promise<void> {
     await rm(socketPath, { force: true });
     const server = createServer((req, res) => {
       const sandboxId = String(req.headers[ENVD_HOST_SANDBOX_HEADER] ?? '');
@@ -157,16 +167,18 @@ export class EnvdHost {
       server.once('error', reject);
       server.listen(socketPath, () => resolve());
     });
+    // The socket alone keeps no process alive: the agent's own servers do (a runtime a test never
+    // shuts down must not hang it).
+    server.unref();
+    server.on('connection', (socket) => socket.unref());
     await chmod(socketPath, 0o600);
     this.socketIno = (await stat(socketPath)).ino;
     this.server = server;
-    this.socketPath = socketPath;
   }
 
   /** An HTTP agent whose connections go to this host's socket (for EnvdClient). */
   agent(): Agent {
-    const path = this.socketPath;
-    if (!path) throw new Error('the envd host is not listening');
+    const path = this.options.socketPath;
     const agent = new Agent({ keepAlive: true, maxSockets: 64 });
     (agent as unknown as { createConnection: () => Socket }).createConnection = () => createConnection(path);
     return agent;
@@ -183,7 +195,7 @@ export class EnvdHost {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
-    const path = this.socketPath;
-    if (path && (await stat(path).catch(() => undefined))?.ino === this.socketIno) await rm(path, { force: true });
+    const path = this.options.socketPath;
+    if (server && (await stat(path).catch(() => undefined))?.ino === this.socketIno) await rm(path, { force: true });
   }
 }

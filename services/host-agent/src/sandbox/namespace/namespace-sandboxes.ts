@@ -173,6 +173,7 @@ export class NamespaceRuntime implements SandboxRuntime {
     this.envdHost = host
       ? new EnvdHost({
           idleMs: host.idleMs,
+          socketPath: host.socketPath ?? join(options.stateDir, 'envd.sock'),
           // After an agent restart a sandbox's entry is rebuilt from its record.
           locate: async (id) => {
             const meta = await this.live(id);
@@ -217,7 +218,7 @@ export class NamespaceRuntime implements SandboxRuntime {
 
   prepare(): Promise<void> {
     this.prepared ??= this.buildBaseImage()
-      .then(() => this.envdHost?.listen(this.options.envdHost?.socketPath ?? join(this.options.stateDir, 'envd.sock'))).catch((error) => {
+      .then(() => this.envdHost?.listen()).catch((error) => {
       this.prepared = undefined;
       throw error;
     });
@@ -735,6 +736,8 @@ export class NamespaceRuntime implements SandboxRuntime {
 
   async recover(): Promise<RecoveryReport> {
     await mkdir(this.sandboxesDir, { recursive: true });
+    // Adopted sandboxes are served at once (prepare listens too; this is the same socket, once).
+    await this.envdHost?.listen();
     const report: RecoveryReport = { adopted: [], removed: [] };
     const dead: string[] = [];
     for (const name of (await readdir(this.sandboxesDir)).sort()) {
