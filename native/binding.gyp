@@ -52,8 +52,7 @@
       "target_name": "wrenn-sandbox",
       "type": "executable",
       "sources": [
-        "sandbox/wrenn-sandbox.c",
-        "sandbox/init-agent.c"
+        "sandbox/wrenn-sandbox.c"
       ],
       "cflags": [
         "-std=gnu11",
@@ -64,6 +63,26 @@
       ],
       "libraries": [
         "-lseccomp"
+      ]
+    },
+    {
+      "# PID 1 in agent mode": "static: no loader, no libseccomp resident in every sandbox",
+      "target_name": "wrenn-init-agent",
+      "type": "executable",
+      "sources": [
+        "sandbox/init-agent.c",
+        "sandbox/init-agent-main.c"
+      ],
+      "cflags": [
+        "-std=gnu11",
+        "-Os",
+        "-Wall",
+        "-Wextra",
+        "-Werror=implicit-function-declaration"
+      ],
+      "ldflags": [
+        "-static",
+        "-s"
       ]
     }
   ]

@@ -21,10 +21,11 @@ import { aptInstall } from './host-setup.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = join(root, 'native');
-// The product is the addon and the sandbox helper (native/sandbox); the test build is the guest stand-in.
+// The product is the addon, the sandbox helper and its init agent (native/sandbox); the test build is the guest stand-in.
 const testGuest = process.argv.includes('--test-guest');
-const targets = testGuest ? ['wrenn_test_guest'] : ['wrenn_native', 'wrenn-sandbox'];
-const outputs = targets.map((t) => join(dir, 'build', 'Release', t === 'wrenn-sandbox' ? t : `${t}.node`));
+const targets = testGuest ? ['wrenn_test_guest'] : ['wrenn_native', 'wrenn-sandbox', 'wrenn-init-agent'];
+// Addons are name.node; the two programs (the sandbox helper and its init agent) have dashes.
+const outputs = targets.map((t) => join(dir, 'build', 'Release', t.includes('-') ? t : `${t}.node`));
 const force = process.argv.includes('--force');
 
 if (process.platform !== 'linux') {

@@ -19,7 +19,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -31,6 +30,7 @@
 #define MAX_ARGS 4096
 #define MAX_GROUPS 64
 #define MAX_CHILDREN 1024
+#define MAX_CONNS 8
 #define CHUNK 32768
 #define USER_CGROUPS "/run/wrenn/cgroup"
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -120,7 +120,8 @@ static void become(char **args) {
   int n = 0;
   if (parse_u32(args[0], &uid) < 0 || parse_u32(args[1], &gid) < 0) fail_with(EINVAL, "user");
   char list[1024];
-  snprintf(list, sizeof list, "%s", args[2]);
+  if (strlen(args[2]) >= sizeof list) fail_with(EINVAL, "groups");
+  strcpy(list, args[2]);
   char *save = NULL;
   for (char *part = strtok_r(list, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
     if (n >= MAX_GROUPS || parse_u32(part, &g) < 0) fail_with(EINVAL, "groups");
@@ -306,6 +307,16 @@ static void add_watch(int ino, const char *path, int recursive) {
   closedir(dir);
 }
 
+// Children inherit the init's lowered OOM score; what lives on (a command, a watcher) gets an
+// ordinary one, so the OOM killer picks a runaway there, never the init. Root only: before become().
+static void ordinary_oom_score(void) {
+  int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    (void)!write(fd, "0", 1);
+    close(fd);
+  }
+}
+
 static void op_watch(const char *path, int recursive) {
   struct stat st;
   if (stat(path, &st) < 0) fail_with(errno, "stat");
@@ -395,7 +406,7 @@ static void op_spawn(char **args, int nargs) {
   const char *cwd = args[3], *pty = args[4];
   int want_stdin = !strcmp(args[5], "1");
   unsigned long argc;
-  if (parse_u32(args[6], &argc) < 0 || argc < 1 || 7 + (int)argc > nargs) fail_with(EINVAL, "argv");
+  if (parse_u32(args[6], &argc) < 0 || argc < 1 || argc > (unsigned long)(nargs - 7)) fail_with(EINVAL, "argv");
   int nenv = nargs - 7 - (int)argc;
   // NULL-terminated copies for execve.
   static char *envp[MAX_ARGS + 1];
@@ -409,11 +420,7 @@ static void op_spawn(char **args, int nargs) {
   // (the init's is lowered so the OOM killer picks a runaway command, not the init).
   if (setsid() < 0) fail_with(errno, "setsid");
   join_cgroups();
-  int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-  if (oom >= 0) {
-    (void)!write(oom, "0", 1);
-    close(oom);
-  }
+  ordinary_oom_score();
   become(args);
   if (chdir(cwd) < 0) fail_with(errno, "cwd");
   char found[4096];
@@ -478,6 +485,7 @@ static void __attribute__((noreturn)) serve(uint32_t op, char **args, int nargs)
     op_spawn(args, nargs);
   }
   need_absolute(args[3]);
+  if (op == AGENT_WATCH) ordinary_oom_score();
   become(args);
   switch (op) {
     case AGENT_ENTRY: op_entry(args[3]); break;
@@ -497,32 +505,20 @@ static void __attribute__((noreturn)) serve(uint32_t op, char **args, int nargs)
 
 // ---- the init -----------------------------------------------------------------------------------
 
-int agent_listen(const char *path) {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  if (strlen(path) >= sizeof addr.sun_path) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
-  strcpy(addr.sun_path, path);
-  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  (void)unlink(path);
-  mode_t old = umask(0177);
-  int r = bind(fd, (struct sockaddr *)&addr, sizeof addr);
-  umask(old);
-  if (r < 0 || chmod(path, 0600) < 0 || listen(fd, 16) < 0) {
-    int e = errno;
-    close(fd);
-    errno = e;
-    return -1;
-  }
-  return fd;
-}
+// The host's connections: a few at once (an agent and its restarted self overlap, several
+// clients may share a sandbox); past that the oldest is closed. `newest` takes the ends of
+// children whose own connection has gone.
+static struct {
+  int fd;
+  unsigned long accepted;
+} conns[MAX_CONNS];
+static int newest = -1;
 
 static struct {
   pid_t pid;
   uint32_t id;
   int spawned;
+  int conn; // the connection that asked (-1 once it closed)
 } children[MAX_CHILDREN];
 
 static int remember(pid_t pid, uint32_t id, int spawned) {
@@ -531,9 +527,27 @@ static int remember(pid_t pid, uint32_t id, int spawned) {
     children[i].pid = pid;
     children[i].id = id;
     children[i].spawned = spawned;
+    children[i].conn = conn;
     return 0;
   }
   return -1;
+}
+
+static void drop_conn(int slot) {
+  int fd = conns[slot].fd;
+  close(fd);
+  conns[slot].fd = -1;
+  for (int i = 0; i < MAX_CHILDREN; i++)
+    if (children[i].pid && children[i].conn == fd) children[i].conn = -1;
+  if (newest == fd) {
+    newest = -1;
+    unsigned long latest = 0;
+    for (int k = 0; k < MAX_CONNS; k++)
+      if (conns[k].fd >= 0 && conns[k].accepted >= latest) {
+        latest = conns[k].accepted;
+        newest = conns[k].fd;
+      }
+  }
 }
 
 static void reap(void) {
@@ -544,20 +558,21 @@ static void reap(void) {
     for (int i = 0; i < MAX_CHILDREN; i++) {
       if (children[i].pid != pid) continue;
       children[i].pid = 0;
-      if (conn >= 0) send_reply(conn, children[i].id, AGENT_EXIT, status, NULL, 0, NULL, 0);
+      int to = children[i].conn >= 0 ? children[i].conn : newest;
+      if (to >= 0) send_reply(to, children[i].id, AGENT_EXIT, status, NULL, 0, NULL, 0);
       break;
     }
   }
 }
 
-static void handle(int listen_fd, int sigfd) {
+static void handle(int listen_fd, int sigfd, int slot) {
   static char buf[AGENT_MAX_REQUEST + 1];
   static char *args[MAX_ARGS + 1];
+  conn = conns[slot].fd;
   ssize_t n = recv(conn, buf, AGENT_MAX_REQUEST, MSG_TRUNC | MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n <= 0) {
-    close(conn);
-    conn = -1;
+    drop_conn(slot);
     return;
   }
   if (n < 8) return;
@@ -602,6 +617,9 @@ static void handle(int listen_fd, int sigfd) {
   if (child == 0) {
     close(listen_fd);
     close(sigfd);
+    // Only the asking connection: a long-lived child (a watcher) must not hold the others open.
+    for (int k = 0; k < MAX_CONNS; k++)
+      if (conns[k].fd >= 0 && conns[k].fd != conn) close(conns[k].fd);
     request_id = h.id;
     serve(op, args, nargs);
   }
@@ -622,22 +640,35 @@ void agent_run(int listen_fd) {
   sigprocmask(SIG_BLOCK, &mask, NULL);
   int sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sigfd < 0) _exit(1);
+  for (int k = 0; k < MAX_CONNS; k++) conns[k].fd = -1;
+  unsigned long accepted = 0;
   for (;;) {
-    struct pollfd fds[3] = {{sigfd, POLLIN, 0}, {listen_fd, POLLIN, 0}, {conn, POLLIN, 0}};
-    if (poll(fds, conn >= 0 ? 3 : 2, -1) < 0) continue;
+    struct pollfd fds[2 + MAX_CONNS] = {{sigfd, POLLIN, 0}, {listen_fd, POLLIN, 0}};
+    for (int k = 0; k < MAX_CONNS; k++) fds[2 + k] = (struct pollfd){conns[k].fd, POLLIN, 0};
+    if (poll(fds, 2 + MAX_CONNS, -1) < 0) continue;
     if (fds[0].revents) {
       struct signalfd_siginfo info;
       while (read(sigfd, &info, sizeof info) > 0) {}
       reap();
     }
+    for (int k = 0; k < MAX_CONNS; k++)
+      if (conns[k].fd >= 0 && conns[k].fd == fds[2 + k].fd && fds[2 + k].revents) handle(listen_fd, sigfd, k);
     if (fds[1].revents & POLLIN) {
       int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
       if (fd >= 0) {
-        // One host at a time: a new connection is the host's, after its restart or an idle close.
-        if (conn >= 0) close(conn);
-        conn = fd;
+        int slot = 0;
+        for (int k = 0; k < MAX_CONNS; k++) {
+          if (conns[k].fd < 0) {
+            slot = k;
+            break;
+          }
+          if (conns[k].accepted < conns[slot].accepted) slot = k;
+        }
+        if (conns[slot].fd >= 0) drop_conn(slot);
+        conns[slot].fd = fd;
+        conns[slot].accepted = ++accepted;
+        newest = fd;
       }
     }
-    if (conn >= 0 && fds[2].revents) handle(listen_fd, sigfd);
   }
 }

@@ -1,16 +1,20 @@
 // The sandbox's init as the host's agent inside it (plan key "agent<TAB><host socket path>").
 //
-// Instead of exec'ing a program, PID 1 of the sandbox serves requests from the host over a
-// SOCK_SEQPACKET Unix socket the supervisor bound on the host (mode 0600, host root only) before
-// it entered the sandbox's user namespace. Every operation that touches a path or starts a
+// Instead of the sandbox's own first program, PID 1 exec's wrenn-init-agent (a small static
+// program opened on the host before pivot_root; init-agent-main.c) once the hardening is done:
+// it serves requests from the host over a SOCK_SEQPACKET Unix socket the supervisor bound on the
+// host (mode 0600, host root only) before it entered the sandbox's user namespace. It marks
+// itself non-dumpable, so nothing in the sandbox can ptrace it or follow its fds. Every operation that touches a path or starts a
 // program runs in a child forked for it, which takes the requested user's groups, gid and uid
 // first: the kernel checks permissions and resolves every path inside the sandbox's own mount
 // namespace. The init itself never blocks on the sandbox's files; it only accepts, forks, reaps
 // and reports.
 //
 // ---- wire format (host byte order: both ends are on the same machine) ----------------------
-// One message per packet; one connection at a time (a new one replaces the old: the host
-// reconnects after its own restart, or after it closed an idle channel).
+// One message per packet. Up to 8 connections at once (a ninth closes the oldest): the host
+// reconnects after its own restart or an idle close, and the old and new may overlap. A child's
+// end goes to the connection that asked for it or, once that one has closed, to the newest; with
+// none open it is not kept.
 //
 // Request (at most AGENT_MAX_REQUEST bytes):
 //   u32 id | u32 op | args: a sequence of NUL-terminated strings
@@ -54,10 +58,6 @@ enum agent_op {
 };
 
 enum agent_reply_kind { AGENT_OK = 0, AGENT_ERR = 1, AGENT_MORE = 2, AGENT_EXIT = 3 };
-
-// Host root, host filesystem: binds and listens on `path` (0600, replacing a stale socket).
-// Answers the listening fd (close-on-exec) or -1 with errno set.
-int agent_listen(const char *path);
 
 // PID 1, fully hardened: serves the socket until killed. Never returns.
 void agent_run(int listen_fd) __attribute__((noreturn));

@@ -10,7 +10,9 @@
 //                the parent of the sandbox (unprivileged on the host) and exits with its status.
 //   init       — root of the sandbox's user namespace: hostname, /proc with its masks and
 //                read-only knobs, /dev, /sys, the platform's binds, pivot_root, then the process
-//                hardening (capabilities, no_new_privs, seccomp, fds) and exec.
+//                hardening (capabilities, no_new_privs, seccomp, fds) and exec: of the plan's
+//                program, or, with "agent<TAB><host socket path>" in the plan, of the init agent
+//                that serves the host over that socket (init-agent.h).
 //
 // Every step is named; a failure reports "error <step>: <errno text>" on fd 3 and exits 1.
 // Success is fd 3 reaching end-of-file (it is close-on-exec) after one "pid <host pid>" line.
@@ -37,10 +39,10 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include "init-agent.h"
 
 #define MAX_ITEMS 64
 #define STATUS_FD 3
@@ -503,7 +505,39 @@ static scmp_filter_ctx build_seccomp(const char *path) {
   return ctx;
 }
 
-static void run_init(struct plan *p, int agent_fd) {
+// ---- agent mode (see init-agent.h) ------------------------------------------------------------
+
+// Host root, host filesystem: binds and listens on `path` (0600, replacing a stale socket).
+static int agent_listen(const char *path) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof addr.sun_path) fail("%s: path too long for a socket", path);
+  strcpy(addr.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  check(fd, "socket");
+  if (unlink(path) < 0 && errno != ENOENT) fail("remove %s: %s", path, strerror(errno));
+  mode_t old = umask(0177);
+  int r = bind(fd, (struct sockaddr *)&addr, sizeof addr);
+  umask(old);
+  check(r, "bind");
+  check(chmod(path, 0600), "chmod");
+  check(listen(fd, 64), "listen");
+  return fd;
+}
+
+// The agent program beside this helper, opened now (host filesystem) for the init to exec later.
+static int open_agent_program(void) {
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 32);
+  if (n < 0) fail("readlink /proc/self/exe: %s", strerror(errno));
+  self[n] = 0;
+  char *slash = strrchr(self, '/');
+  strcpy(slash + 1, "wrenn-init-agent");
+  int fd = open(self, O_PATH | O_CLOEXEC);
+  if (fd < 0) fail("%s: %s", self, strerror(errno));
+  return fd;
+}
+
+static void run_init(struct plan *p, int agent_fd, int agent_program) {
   step = "hostname";
   if (p->hostname) check(sethostname(p->hostname, strlen(p->hostname)), "sethostname");
   // The filter is built from the host's profile file now and loaded last, just before the exec.
@@ -536,9 +570,15 @@ static void run_init(struct plan *p, int agent_fd) {
   // Nothing but stdio survives the exec (fd 3, the status pipe, is close-on-exec already).
   check((int)syscall(SYS_close_range, 4, ~0U, CLOSE_RANGE_CLOEXEC), "close_range");
   if (agent_fd >= 0) {
-    // No program: PID 1 serves the host's socket. The status pipe closing is the "started".
-    close(STATUS_FD);
-    agent_run(agent_fd);
+    // PID 1 becomes the agent: the listening socket is the one fd it keeps.
+    step = "exec agent";
+    check(fcntl(agent_fd, F_SETFD, 0), "keep the socket");
+    char fd_text[16];
+    snprintf(fd_text, sizeof fd_text, "%d", agent_fd);
+    char *agent_argv[] = {"wrenn-init", fd_text, NULL};
+    char *agent_env[] = {NULL};
+    syscall(SYS_execveat, agent_program, "", agent_argv, agent_env, AT_EMPTY_PATH);
+    fail("%s", strerror(errno));
   }
   step = "exec";
   p->argv[p->nargv] = NULL;
@@ -561,13 +601,13 @@ int main(void) {
   step = "fds";
   // The agent may hold sockets and pipes the sandbox must never see.
   check((int)syscall(SYS_close_range, STATUS_FD + 1, ~0U, 0), "close_range");
-  int agent_fd = -1;
+  int agent_fd = -1, agent_program = -1;
   if (p.agent) {
     // Bound as host root on the host's filesystem (the sandbox's state dir); the listening fd
     // goes through the namespaces and pivot_root with the init, never to the sandbox's processes.
     step = "agent socket";
+    agent_program = open_agent_program();
     agent_fd = agent_listen(p.agent);
-    check(agent_fd, p.agent);
   }
   step = "cgroups";
   char pid[32];
@@ -611,10 +651,13 @@ int main(void) {
   pid_t init = fork();
   check(init, "fork");
   if (init == 0) {
-    run_init(&p, agent_fd);
+    run_init(&p, agent_fd, agent_program);
     return 1;
   }
-  if (agent_fd >= 0) close(agent_fd);
+  if (agent_fd >= 0) {
+    close(agent_fd);
+    close(agent_program);
+  }
   dprintf(STATUS_FD, "pid %d\n", init);
   close(STATUS_FD);
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);

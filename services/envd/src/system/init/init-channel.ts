@@ -133,7 +133,8 @@ export class InitChannel {
         (reason) => this.onLost(channel, reason),
       );
     } catch (error) {
-      throw asSystemError(error);
+      // No socket, or no init behind it: the sandbox is not running (never a file's ENOENT).
+      throw new SystemError('ECONNREFUSED', `the sandbox's init is not reachable at ${this.socketPath}: ${(error as Error).message}`);
     }
     this.channel = channel;
     return channel;

@@ -10,6 +10,8 @@ import { signal, waitGone } from '@wrenn/host-agent/dist/runtime/namespace/proc'
 import { DEFAULT_ID_BASE, IDS_PER_SANDBOX } from '@wrenn/host-agent/dist/runtime/namespace/sandbox-hardening';
 import { launchSandbox, LaunchedSandbox } from '@wrenn/host-agent/dist/runtime/namespace/sandbox-launcher';
 import { SystemError, SystemProcess, SystemUser, SystemWatchEvent } from '../sandbox-system';
+import { channelAddon, InitChannel } from './init-channel';
+import { decodeReply, encodeRequest, errnoName, ReplyKind } from './init-protocol';
 import { InitSystem } from './init-system';
 
 /**
@@ -32,6 +34,12 @@ function baseImage(): string {
     execFileSync('bash', [recipe, image], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
   return image;
+}
+
+/** Resident memory of a process, kB: all its pages, and its proportional share of those it shares. */
+function initMemory(pid: number): { rss: number; pss: number } {
+  const field = (text: string, name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1]);
+  return { rss: field(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS'), pss: field(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'), 'Pss') };
 }
 
 function collect(stream: Readable | undefined): Promise<string> {
@@ -120,11 +128,9 @@ describe('InitSystem: a namespace sandbox whose init is the agent (root, kernel)
   it('binds its socket on the host for host root alone, and the init costs under 1 MiB', () => {
     const st = execFileSync('stat', ['-c', '%a %u %F', socket]).toString().trim();
     assert.equal(st, '600 0 socket');
-    const status = readFileSync(`/proc/${launched.initPid}/status`, 'utf8');
-    const rss = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]);
-    console.log(`[bench] init agent idle RSS: ${rss} kB (pid ${launched.initPid})`);
-    // The dynamic helper carries glibc and libseccomp into PID 1; the target is under 1 MiB.
-    assert.ok(rss > 0 && rss < 2048, `init RSS ${rss} kB`);
+    const { rss, pss } = initMemory(launched.initPid);
+    console.log(`[bench] init agent idle: RSS ${rss} kB, PSS ${pss} kB (pid ${launched.initPid})`);
+    assert.ok(rss > 0 && rss < 1024, `init RSS ${rss} kB`);
   });
 
   it('spawns with pipes: argv, exit codes, stdin, env, cwd', async () => {
@@ -265,12 +271,12 @@ describe('InitSystem: a namespace sandbox whose init is the agent (root, kernel)
   });
 
   it("keeps the sandbox's boundary for what it spawns: seccomp, no_new_privs, uid map, limited cgroup", async () => {
-    const r = await sh('grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status; cat /proc/self/uid_map; cat /proc/self/oom_score_adj; sleep 2');
+    const r = await sh('grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status; cat /proc/self/uid_map; for f in /proc/$$/fd/*; do readlink $f; done | grep -c socket; cat /proc/self/oom_score_adj');
     const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
     assert.ok(lines.includes('NoNewPrivs: 1'), r.stdout);
     assert.ok(lines.includes('Seccomp: 2'), r.stdout);
     assert.ok(lines.includes(`0 ${hostRoot} ${IDS_PER_SANDBOX}`), r.stdout);
-    assert.equal(lines.at(-1), '0', 'an ordinary OOM score');
+    assert.deepEqual(lines.slice(-2), ['0', '0'], 'no socket among its fds; an ordinary OOM score');
     // From the host: a spawned process's host pid is in the sandbox's limited (user) groups.
     const p = await system.spawn({ argv: ['sleep', '5'], env: { PATH: '/usr/bin:/bin' }, cwd: '/', user: USER, stdin: false });
     try {
@@ -288,7 +294,9 @@ describe('InitSystem: a namespace sandbox whose init is the agent (root, kernel)
   it('is out of reach of the sandbox: no ptrace of PID 1, no view of its fds, no path to its socket', async () => {
     const r = await sh(
       [
-        'ls /proc/1/fd >/dev/null 2>&1 && echo fds-visible || echo fds-hidden',
+        // PID 1 is not dumpable: its fds may be listed (it is the sandbox's root's) but not followed.
+        'for f in $(ls /proc/1/fd 2>/dev/null); do readlink /proc/1/fd/$f >/dev/null 2>&1 && echo "fd-$f-followed"; done',
+        'head -c1 /proc/1/environ >/dev/null 2>&1 && echo environ-read; echo fds-hidden',
         // ptrace(PTRACE_ATTACH = 16, 1): perl-base is in every Debian image.
         `perl -e '$r = syscall(${process.arch === 'arm64' ? 117 : 101}, 16, 1, 0, 0); print $r == -1 ? "ptrace-refused\\n" : "ptrace-ok\\n"'`,
         `test -e ${socket} && echo socket-visible || echo socket-hidden`,
@@ -301,6 +309,43 @@ describe('InitSystem: a namespace sandbox whose init is the agent (root, kernel)
     assert.equal((await sh('echo alive')).stdout, 'alive\n');
   });
 
+  it('refuses malformed requests with an errno, and keeps serving', async () => {
+    const channel = new InitChannel(socket);
+    try {
+      const refused = (op: Parameters<InitChannel['request']>[0], args: string[]) => assert.rejects(channel.request(op, args), (e: SystemError) => e.code === 'EINVAL', `${op} ${JSON.stringify(args)}`);
+      await refused('spawn', ['0', '0', '', '/', '', '0', '4294967295', '/bin/true']);
+      await refused('spawn', ['0', '0', '', '/', '', '0', '0']);
+      await refused('entry', ['0', '0', '']);
+      await refused('entry', ['x', '0', '', '/']);
+      await refused('entry', ['0', '0', '1,,x', '/']);
+      await refused('entry', ['0', '0', '', 'relative']);
+      await refused('signal', ['1', '9']);
+      await assert.rejects(channel.request('signal', ['2', '9']), (e: SystemError) => e.code === 'ESRCH', 'only what it spawned');
+      const { SeqpacketChannel } = channelAddon();
+      const answers: Buffer[] = [];
+      const raw = new SeqpacketChannel(socket, (data) => answers.push(data), () => undefined);
+      raw.send(encodeRequest(77, 99, ['a']));
+      raw.send(Buffer.from([1, 2, 3]));
+      // Its worker's end (AGENT_EXIT) may follow: only answers count here.
+      const replies = () => answers.map((a) => decodeReply(a)).filter((r) => r && r.kind !== ReplyKind.exit);
+      for (let i = 0; i < 50 && !replies().length; i++) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 100));
+      raw.close();
+      assert.equal(replies().length, 1, 'one answer, to the request with a header');
+      assert.equal(replies()[0]!.id, 77);
+      assert.equal(errnoName(replies()[0]!.value), 'ENOSYS');
+    } finally {
+      channel.close();
+    }
+    assert.equal((await sh('echo still')).stdout, 'still\n');
+  });
+
+  it('fails a call on a sandbox whose init is gone with ECONNREFUSED, not a file error', async () => {
+    const gone = new InitSystem(join(dir, 'no-such.sock'));
+    systems.push(gone);
+    await assert.rejects(gone.entry('/etc/passwd', ROOT), (e: SystemError) => e.code === 'ECONNREFUSED');
+  });
+
   it('reaps orphans and serves a new connection (an idle close, a restarted host)', async () => {
     await sh('sleep 0.1 & exit 0');
     await new Promise((r) => setTimeout(r, 400)); // past the idle close (200 ms)
@@ -308,8 +353,19 @@ describe('InitSystem: a namespace sandbox whose init is the agent (root, kernel)
     assert.equal(zombies.stdout.trim(), '0');
     const restarted = new InitSystem(socket);
     systems.push(restarted);
-    const p = await restarted.spawn({ argv: ['echo', 'again'], env: { PATH: '/usr/bin:/bin' }, cwd: '/', user: ROOT, stdin: false });
+    // The old and the new connection overlap: both are served, each process's end reaches its own.
+    const [p, q] = await Promise.all([
+      restarted.spawn({ argv: ['sh', '-c', 'sleep 0.3; echo again'], env: { PATH: '/usr/bin:/bin' }, cwd: '/', user: ROOT, stdin: false }),
+      system.spawn({ argv: ['sh', '-c', 'sleep 0.3; exit 4'], env: { PATH: '/usr/bin:/bin' }, cwd: '/', user: ROOT, stdin: false }),
+    ]);
     assert.equal(await collect(p.stdout), 'again\n');
     assert.deepEqual(await p.exited, { code: 0, signal: null });
+    assert.deepEqual(await q.exited, { code: 4, signal: null });
+  });
+
+  it('stays under 1 MiB after serving all of the above', () => {
+    const { rss, pss } = initMemory(launched.initPid);
+    console.log(`[bench] init agent after use: RSS ${rss} kB, PSS ${pss} kB`);
+    assert.ok(rss > 0 && rss < 1024, `init RSS ${rss} kB`);
   });
 });
