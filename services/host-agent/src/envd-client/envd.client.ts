@@ -48,6 +48,7 @@ export class EnvdClient {
      */
     private readonly host?: { agent: Agent; sandboxId: string },
   ) {
+    // The host's agent is shared by every sandbox's client (one pool of connections to one socket).
     this.agent = host?.agent ?? new Agent({ keepAlive: true, maxSockets: 64 });
     const transport = createConnectTransport({ baseUrl, httpVersion: '1.1', nodeOptions: { agent: this.agent } });
     this.process = createClient(processPb.Process, transport);
@@ -55,7 +56,7 @@ export class EnvdClient {
   }
 
   close(): void {
-    this.agent.destroy();
+    if (!this.host) this.agent.destroy();
   }
 
   private headers(user?: string): Record<string, string> {

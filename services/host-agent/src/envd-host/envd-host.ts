@@ -49,6 +49,7 @@ export class EnvdHost {
   private readonly sweeper: NodeJS.Timeout;
   private server: Server | undefined;
   private listening: Promise<void> | undefined;
+  private sharedAgent: Agent | undefined;
   /** The inode of the socket this host bound: a later agent on the same path may have replaced it. */
   private socketIno: number | undefined;
 
@@ -176,17 +177,25 @@ export class EnvdHost {
     this.server = server;
   }
 
-  /** An HTTP agent whose connections go to this host's socket (for EnvdClient). */
+  /**
+   * The HTTP agent whose connections go to this host's socket, shared by the agent's clients of
+   * every sandbox: a few kept-alive connections for the host, not one pool per sandbox.
+   */
   agent(): Agent {
-    const path = this.options.socketPath;
-    const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-    (agent as unknown as { createConnection: () => Socket }).createConnection = () => createConnection(path);
-    return agent;
+    if (!this.sharedAgent) {
+      const path = this.options.socketPath;
+      const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 16 });
+      (agent as unknown as { createConnection: () => Socket }).createConnection = () => createConnection(path);
+      this.sharedAgent = agent;
+    }
+    return this.sharedAgent;
   }
 
   /** Ends every instance (their processes with them) and the socket; the entries go too. */
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    this.sharedAgent?.destroy();
+    this.sharedAgent = undefined;
     await Promise.all([...this.entries.values()].map((e) => this.closeLive(e)));
     this.entries.clear();
     const server = this.server;
