@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -565,8 +566,12 @@ static void reap(void) {
   }
 }
 
+// What of the request buffer stays resident after a request; a larger one's pages are given
+// back once its child has its copy, so one big spawn does not grow every sandbox's PID 1 for good.
+#define KEEP_RESIDENT 8192
+
 static void handle(int listen_fd, int sigfd, int slot) {
-  static char buf[AGENT_MAX_REQUEST + 1];
+  static char buf[AGENT_MAX_REQUEST + 1] __attribute__((aligned(4096)));
   static char *args[MAX_ARGS + 1];
   conn = conns[slot].fd;
   ssize_t n = recv(conn, buf, AGENT_MAX_REQUEST, MSG_TRUNC | MSG_DONTWAIT);
@@ -623,6 +628,7 @@ static void handle(int listen_fd, int sigfd, int slot) {
     request_id = h.id;
     serve(op, args, nargs);
   }
+  if (n > KEEP_RESIDENT) madvise(buf + KEEP_RESIDENT, (size_t)n - KEEP_RESIDENT, MADV_DONTNEED);
   if (remember(child, h.id, op == AGENT_SPAWN) < 0) {
     // More children than the table holds: this one is stopped and reported failed.
     kill(child, SIGKILL);

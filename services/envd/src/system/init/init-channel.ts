@@ -66,6 +66,8 @@ export class InitChannel {
   private readonly pending = new Map<number, Pending>();
   private readonly exits = new Map<number, ExitListener>();
   private idleTimer: NodeJS.Timeout | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly outbox: Array<{ id: number; packet: Buffer }> = [];
   private closed = false;
 
   constructor(
@@ -100,12 +102,38 @@ export class InitChannel {
       };
       this.pending.set(id, pending);
       clearTimeout(this.idleTimer);
+      this.outbox.push({ id, packet });
+      this.flush();
+    });
+  }
+
+  /**
+   * Sends what waits, in order. A full socket buffer (EAGAIN: the init is behind) is retried
+   * shortly, the requests' own timeouts still running; any other failure fails the request.
+   */
+  private flush(): void {
+    while (this.outbox.length) {
+      const { id, packet } = this.outbox[0];
+      if (!this.pending.has(id)) {
+        this.outbox.shift(); // timed out while it waited
+        continue;
+      }
       try {
         this.connect().send(packet);
       } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
+          this.flushTimer ??= setTimeout(() => {
+            this.flushTimer = undefined;
+            this.flush();
+          }, 2);
+          return;
+        }
+        this.outbox.shift();
         this.settle(id, asSystemError(error));
+        continue;
       }
-    });
+      this.outbox.shift();
+    }
   }
 
   /** The ends of processes still awaited are answered as killed; nothing more is sent. */
@@ -208,6 +236,9 @@ export class InitChannel {
 
   private disconnect(error?: Error): void {
     clearTimeout(this.idleTimer);
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.outbox.length = 0;
     this.channel?.close();
     this.channel = undefined;
     if (error) for (const id of [...this.pending.keys()]) this.settle(id, error);
