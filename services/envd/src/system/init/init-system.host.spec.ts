@@ -24,7 +24,7 @@ const KEY = `ia${Math.random().toString(36).slice(2, 6)}`;
 const ROOT: SystemUser = { name: 'root', uid: 0, gid: 0, groups: [], home: '/root', shell: '/bin/sh' };
 const USER: SystemUser = { name: 'user', uid: 1000, gid: 1000, groups: [1000], home: '/home/user', shell: '/bin/bash' };
 
-/** The base image the namespace runtime uses, built as it builds it when missing. */
+/** The base image the namespace runtime uses, built as it builds it when missing (debootstrap: minutes, once per host). */
 function baseImage(): string {
   const recipe = join(REPO, 'images/base/build.sh');
   const version = /^RECIPE_VERSION=(\d+)/m.exec(readFileSync(recipe, 'utf8'))?.[1] ?? '0';
@@ -53,7 +53,7 @@ function collect(stream: Readable | undefined): Promise<string> {
   });
 }
 
-describe('InitSystem: a namespace sandbox whose init is the agent (root, kernel)', { timeout: 300_000 }, () => {
+describe('InitSystem: a namespace sandbox whose init is the agent (root, kernel)', { timeout: 540_000 }, () => {
   let dir: string;
   let socket: string;
   let netns: string;
