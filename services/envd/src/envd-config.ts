@@ -2,11 +2,12 @@
  * envd's configuration: the only module in envd that reads the environment. envd is bundled into
  * one file that runs inside every sandbox without the platform's libraries, so it does not use
  * @wrenn/config; its few variables are parsed here, and a bad one stops envd at start with a
- * message naming it.
+ * message naming it. (envd instances the host agent runs take all of this from their factory's
+ * options instead.)
  *
  * - ENVD_PORT: the port (default 49983, E2B's, the same as @wrenn/contracts' ENVD_PORT; 0 picks a free one);
  * - ENVD_HOST: the address (default all of the sandbox's);
- * - ENVD_ACCESS_TOKEN: the token the namespace runtime hands envd at start (taken once, then removed);
+ * - ENVD_ACCESS_TOKEN: the token handed to envd at start (taken once, then removed);
  * - ENVD_DEFAULT_USER: the user commands run as when a request names none (POST /init changes it);
  * - PATH: passed on to the processes envd starts.
  */
@@ -32,7 +33,7 @@ export function envdPath(env: NodeJS.ProcessEnv = process.env): string | undefin
   return env.PATH || undefined;
 }
 
-/** Where the namespace runtime hands envd its token at start (see takeAccessTokenFromEnv). */
+/** Where a token is handed to envd at start (see takeAccessTokenFromEnv). */
 export const ACCESS_TOKEN_ENV = 'ENVD_ACCESS_TOKEN';
 
 /**
@@ -46,13 +47,7 @@ export function takeAccessTokenFromEnv(env: NodeJS.ProcessEnv = process.env): st
   return token;
 }
 
-/** The default user: from ENVD_DEFAULT_USER at start, then whatever POST /init last set. */
-let defaultUser: string | undefined = process.env.ENVD_DEFAULT_USER || undefined;
-
-export function configuredDefaultUser(): string | undefined {
-  return defaultUser;
-}
-
-export function setDefaultUser(name: string | undefined): void {
-  defaultUser = name || undefined;
+/** The start-time default user (ENVD_DEFAULT_USER), if any. */
+export function envdDefaultUser(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.ENVD_DEFAULT_USER || undefined;
 }

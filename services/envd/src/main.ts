@@ -1,14 +1,14 @@
 import { AddressInfo } from 'node:net';
-import { envdConfig } from './envd-config';
+import { envdConfig, envdDefaultUser, envdPath, takeAccessTokenFromEnv } from './envd-config';
 import { createEnvd } from './server';
 
 /**
- * envd: the daemon inside every sandbox, the child of its PID 1 (tini). Listens on all of the
+ * envd inside a sandbox (a Firecracker guest, as the child of its init): listens on all of the
  * sandbox's addresses (ENVD_HOST narrows that) on E2B's port 49983 (ENVD_PORT; 0 picks a free
  * one). The line it prints once listening names the real port, for whoever started it.
  */
 const { port, host } = envdConfig();
-const envd = createEnvd();
+const envd = createEnvd({ accessToken: takeAccessTokenFromEnv(), defaultUser: envdDefaultUser(), path: envdPath() });
 envd.server.listen(port, host, () => {
   const address = envd.server.address() as AddressInfo;
   process.stdout.write(`envd listening on ${address.address}:${address.port}\n`);

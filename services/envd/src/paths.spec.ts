@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { resolvePath } from './paths';
 import { SandboxUser } from './users';
 
-const user: SandboxUser = { name: 'user', uid: 1000, gid: 1000, home: '/home/user', shell: '/bin/bash' };
+const user: SandboxUser = { name: 'user', uid: 1000, gid: 1000, groups: [], home: '/home/user', shell: '/bin/bash' };
 
 describe('resolvePath (E2B envd path rules)', () => {
   it('takes the empty path as the home, and relative paths from the home', () => {

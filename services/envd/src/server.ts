@@ -2,21 +2,51 @@ import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { filesystemPb, processPb } from '@wrenn/proto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AccessToken, refuse } from './access-token';
-import { setDefaultUser, takeAccessTokenFromEnv } from './envd-config';
 import { downloadFile, uploadFile } from './files/files.handler';
 import { filesystemService } from './filesystem/filesystem.service';
-import { ProcessManager } from './process/process-manager';
+import { DEFAULT_PATH, ProcessManager } from './process/process-manager';
 import { processService } from './process/process.service';
+import { LocalSystem } from './system/local-system';
+import type { SandboxSystem } from './system/sandbox-system';
+import { Users } from './users';
 
-export interface Envd {
-  server: Server;
+export { AccessToken } from './access-token';
+export { LocalSystem } from './system/local-system';
+export type * from './system/sandbox-system';
+export { SystemError } from './system/sandbox-system';
+
+/**
+ * What one sandbox's envd remembers between requests, apart from its running processes: the
+ * access token, the default user and the env vars POST /init set. Small and plain, so a host
+ * that serves many sandboxes keeps it for each of them while it drops idle instances.
+ */
+export interface EnvdState {
+  token: AccessToken;
+  envVars: Record<string, string>;
+  defaultUser?: string;
+}
+
+export function newEnvdState(options: { accessToken?: string; defaultUser?: string } = {}): EnvdState {
+  return { token: new AccessToken(options.accessToken), envVars: {}, defaultUser: options.defaultUser };
+}
+
+/** One sandbox's envd as a request handler, with no HTTP server of its own. */
+export interface EnvdInstance {
+  /** Answers one request of E2B's envd protocol (never rejects: failures are answered). */
+  handle(req: IncomingMessage, res: ServerResponse): void;
   processes: ProcessManager;
+  /** Running processes, open watchers or requests in flight: dropping it now would lose something. */
+  readonly busy: boolean;
+  /** Kills its processes and closes its watchers. */
   close(): Promise<void>;
 }
 
-/** Settings a host may push after start (E2B's POST /init): env vars, defaults. */
-interface InitState {
-  envVars: Record<string, string>;
+export interface EnvdInstanceOptions {
+  /** How envd reaches the sandbox: LocalSystem inside it, InitSystem from the host. */
+  system: SandboxSystem;
+  state: EnvdState;
+  /** PATH of the processes it starts (default: the usual Debian PATH). */
+  path?: string;
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -29,45 +59,46 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 }
 
 /**
- * envd's HTTP/1.1 server (E2B's SDKs speak Connect over plain fetch): the Connect services
- * process.Process and filesystem.Filesystem, plus /health, /files, /init and /envs.
+ * envd's protocol for one sandbox (E2B's SDKs speak Connect over plain fetch): the Connect
+ * services process.Process and filesystem.Filesystem, plus /health, /files, /init and /envs.
  *
- * Every request but GET /health must carry the access token (X-Access-Token): envd runs as root
- * and starts processes as any user, so without it any process in the sandbox could become root
- * through it. /health stays open because it says nothing but "envd is up" (204, no body), which
- * anyone inside can learn by connecting to the port anyway, and the host polls it before it may
- * hand a VM's envd its token. The token comes from `options.accessToken`, else from the
- * environment at start (ENVD_ACCESS_TOKEN, then removed from it), else from the first
- * POST /init that carries one; a later /init needs the current token to change it.
+ * Every request but GET /health must carry the access token (X-Access-Token): envd starts
+ * processes as any user, so without it any process in the sandbox could become root through it.
+ * /health stays open because it says nothing but "envd is up" (204, no body). Until a token is
+ * set only the first POST /init, which must bring one, passes; a later /init needs the current
+ * token to change it.
  */
-export function createEnvd(options: { accessToken?: string } = {}): Envd {
-  const processes = new ProcessManager();
-  const state: InitState = { envVars: {} };
-  const token = new AccessToken(options.accessToken ?? takeAccessTokenFromEnv());
+export function createEnvdInstance(options: EnvdInstanceOptions): EnvdInstance {
+  const { system, state } = options;
+  const users = new Users(system, state);
+  const processes = new ProcessManager(system, options.path ?? DEFAULT_PATH);
+  const filesystem = filesystemService(system, users);
+  const files = { system, users };
+  let inFlight = 0;
   const connect = connectNodeAdapter({
     routes: (router) => {
-      router.service(processPb.Process, processService(processes, () => state.envVars));
-      router.service(filesystemPb.Filesystem, filesystemService());
+      router.service(processPb.Process, processService(processes, users, () => state.envVars));
+      router.service(filesystemPb.Filesystem, filesystem.impl);
     },
   });
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+  const route = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://envd');
     if (url.pathname === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
       res.writeHead(204).end();
       return;
     }
     // The host's first /init of a VM's envd brings the token; nothing else passes before it.
-    const firstInit = !token.isSet && url.pathname === '/init' && req.method === 'POST';
-    const refusal = firstInit ? undefined : token.check(req);
+    const firstInit = !state.token.isSet && url.pathname === '/init' && req.method === 'POST';
+    const refusal = firstInit ? undefined : state.token.check(req);
     if (refusal) return refuse(req, res, refusal);
-    if (url.pathname === '/files' && req.method === 'GET') return downloadFile(req, res, url);
-    if (url.pathname === '/files' && (req.method === 'POST' || req.method === 'PUT')) return uploadFile(req, res, url);
+    if (url.pathname === '/files' && req.method === 'GET') return downloadFile(files, req, res, url);
+    if (url.pathname === '/files' && (req.method === 'POST' || req.method === 'PUT')) return uploadFile(files, req, res, url);
     if (url.pathname === '/init' && req.method === 'POST') {
       const body = await readJson(req);
-      if (typeof body.accessToken === 'string' && body.accessToken) token.set(body.accessToken);
+      if (typeof body.accessToken === 'string' && body.accessToken) state.token.set(body.accessToken);
       else if (firstInit) return refuse(req, res, 'access_token_not_set');
       if (body.envVars && typeof body.envVars === 'object') Object.assign(state.envVars, body.envVars);
-      if (typeof body.defaultUser === 'string') setDefaultUser(body.defaultUser);
+      if (typeof body.defaultUser === 'string') state.defaultUser = body.defaultUser || undefined;
       res.writeHead(204).end();
       return;
     }
@@ -77,21 +108,51 @@ export function createEnvd(options: { accessToken?: string } = {}): Envd {
     }
     connect(req, res);
   };
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error) => {
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 500, message: String(error?.message ?? error) }));
-    });
-  });
+  return {
+    processes,
+    get busy() {
+      return inFlight > 0 || processes.size > 0 || filesystem.watching > 0;
+    },
+    handle(req, res) {
+      inFlight++;
+      res.once('close', () => inFlight--);
+      route(req, res).catch((error) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 500, message: String(error?.message ?? error) }));
+        else res.destroy();
+      });
+    },
+    async close() {
+      processes.killAll();
+      await filesystem.close();
+    },
+  };
+}
+
+export interface Envd {
+  server: Server;
+  processes: ProcessManager;
+  close(): Promise<void>;
+}
+
+/**
+ * envd with its own HTTP/1.1 server, as it runs inside a sandbox (a Firecracker guest): one
+ * instance on LocalSystem. The token comes from `options.accessToken`, else from the first
+ * POST /init that carries one.
+ */
+export function createEnvd(options: { accessToken?: string; defaultUser?: string; path?: string; system?: SandboxSystem } = {}): Envd {
+  const system = options.system ?? new LocalSystem();
+  const instance = createEnvdInstance({ system, state: newEnvdState(options), path: options.path });
+  const server = createServer((req, res) => instance.handle(req, res));
   // Streams (process output, watchers) may stay open for hours.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
   return {
     server,
-    processes,
+    processes: instance.processes,
     close: () =>
       new Promise<void>((resolve) => {
-        processes.killAll();
+        void instance.close().then(() => system.close());
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -82,7 +82,7 @@ export class HostAgent implements RunningService {
       // Both listeners take only calls with a host token the gateway minted for this host.
       const tokens = new HostTokenVerifier(config.host.id, verifyKeySource(nc, names, config.dataPlaneAuth.verifyKey, log), config.dataPlaneAuth);
       agent.dataPlane = await startDataPlane(orchestrator, tokens, { host: config.host.dataPlaneHost, port: config.host.dataPlanePort, advertise: config.host.advertiseHost }, log);
-      agent.envdProxy = await startEnvdProxy(async (id) => await orchestrator.envd(id), tokens, { host: config.host.envdProxyHost, port: config.host.envdProxyPort, advertise: config.host.advertiseHost }, log);
+      agent.envdProxy = await startEnvdProxy((id) => orchestrator.envdRoute(id), tokens, { host: config.host.envdProxyHost, port: config.host.envdProxyPort, advertise: config.host.advertiseHost }, log);
       agent.heartbeat = new Heartbeat(nc, names, {
         hostId: config.host.id,
         bootId: agent.bootId,

@@ -1,16 +1,20 @@
 import busboy from 'busboy';
-import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { chown, lstat, rename, rm, stat } from 'node:fs/promises';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { basename, dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { ConnectError } from '@connectrpc/connect';
-import { makeDirs } from '../filesystem/filesystem.service';
+import { isDirectoryEntry } from '../filesystem/entry-info';
 import { resolvePath } from '../paths';
-import { SandboxUser, userFromHeaders } from '../users';
+import type { SandboxSystem } from '../system/sandbox-system';
+import { SandboxUser, Users } from '../users';
+
+/** The sandbox a /files request acts on. */
+export interface FilesContext {
+  system: SandboxSystem;
+  users: Users;
+}
 
 /** E2B's envd error shape: {code, message} with the HTTP status as code. */
 function fail(res: ServerResponse, status: number, message: string): void {
@@ -21,8 +25,8 @@ function fail(res: ServerResponse, status: number, message: string): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ code: status, message }));
 }
 
-function userFor(req: IncomingMessage, url: URL): SandboxUser {
-  return userFromHeaders(req.headers as Record<string, string>, url.searchParams.get('username') ?? undefined);
+function userFor(ctx: FilesContext, req: IncomingMessage, url: URL): Promise<SandboxUser> {
+  return ctx.users.fromHeaders(req.headers as Record<string, string>, url.searchParams.get('username') ?? undefined);
 }
 
 /**
@@ -30,15 +34,14 @@ function userFor(req: IncomingMessage, url: URL): SandboxUser {
  * at the end: a reader never sees half a file, and a failed upload leaves none. Streams all the
  * way (the file is never held in memory).
  */
-async function writeAtomically(source: Readable, path: string, user: SandboxUser): Promise<void> {
-  await makeDirs(dirname(path), user);
-  const temp = `${dirname(path)}/.${basename(path)}.wrenn-upload-${process.pid}-${randomBytes(6).toString('hex')}`;
+async function writeAtomically(ctx: FilesContext, source: Readable, path: string, user: SandboxUser): Promise<void> {
+  await ctx.system.mkdirs(dirname(path), user);
+  const target = await ctx.system.openWrite(path, user, 0o644);
   try {
-    await pipeline(source, createWriteStream(temp, { mode: 0o644 }));
-    await chown(temp, user.uid, user.gid);
-    await rename(temp, path);
+    await pipeline(source, target.stream);
+    await target.commit();
   } catch (error) {
-    await rm(temp, { force: true });
+    await target.abort().catch(() => undefined);
     throw error;
   }
 }
@@ -55,10 +58,10 @@ function statusFor(error: unknown): number {
  * GET /files: streams a file out (pipeline keeps to the client's pace, so a large file never
  * sits in memory). 404 when missing, 400 for a directory, as E2B's envd answers.
  */
-export async function downloadFile(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+export async function downloadFile(ctx: FilesContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   let user: SandboxUser;
   try {
-    user = userFor(req, url);
+    user = await userFor(ctx, req, url);
   } catch (error) {
     return fail(res, 401, (error as Error).message);
   }
@@ -69,18 +72,17 @@ export async function downloadFile(req: IncomingMessage, res: ServerResponse, ur
     return fail(res, 400, (error as Error).message);
   }
   try {
-    const st = await stat(path);
-    if (st.isDirectory()) return fail(res, 400, `path '${path}' is a directory`);
-    const file = createReadStream(path);
-    // Open before answering 200, so an unreadable file still gets a proper error.
-    await new Promise<void>((resolve, reject) => file.once('open', () => resolve()).once('error', reject));
+    const entry = await ctx.system.entry(path, user);
+    if (isDirectoryEntry(entry)) return fail(res, 400, `path '${path}' is a directory`);
+    // Opened before answering 200, so an unreadable file still gets a proper error.
+    const { stream, size } = await ctx.system.openRead(path, user);
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
-      'content-length': String(st.size),
+      'content-length': String(size),
       'content-disposition': `attachment; filename="${encodeURIComponent(basename(path))}"`,
-      'last-modified': st.mtime.toUTCString(),
+      'last-modified': new Date(entry.mtimeMs).toUTCString(),
     });
-    await pipeline(file, res);
+    await pipeline(stream, res);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') fail(res, 404, `path '${path}' does not exist`);
@@ -113,7 +115,7 @@ function requestBody(req: IncomingMessage): Readable {
  * (the SDK's multi-file write), so busboy must keep the directories. Parts are written one after
  * another as the body streams in; nothing is held in memory.
  */
-async function multipartUpload(req: IncomingMessage, user: SandboxUser, pathParam: string | null): Promise<WriteInfo[]> {
+async function multipartUpload(ctx: FilesContext, req: IncomingMessage, user: SandboxUser, pathParam: string | null): Promise<WriteInfo[]> {
   const parser = busboy({ headers: req.headers, preservePath: true, limits: { fieldSize: 1 << 20 } });
   const written: WriteInfo[] = [];
   const targets = new Set<string>();
@@ -139,7 +141,7 @@ async function multipartUpload(req: IncomingMessage, user: SandboxUser, pathPara
     }
     targets.add(target);
     writes.push(
-      writeAtomically(stream, target, user).then(
+      writeAtomically(ctx, stream, target, user).then(
         () => void written.push({ name: basename(target), path: target, type: 'file' }),
         (error) => {
           failure ??= error;
@@ -159,10 +161,10 @@ async function multipartUpload(req: IncomingMessage, user: SandboxUser, pathPara
  * `path`. Answers 200 with [{name, path, type: "file"}] like E2B's envd; errors are
  * {code, message} with the HTTP status as code.
  */
-export async function uploadFile(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+export async function uploadFile(ctx: FilesContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   let user: SandboxUser;
   try {
-    user = userFor(req, url);
+    user = await userFor(ctx, req, url);
   } catch (error) {
     return fail(res, 401, (error as Error).message);
   }
@@ -173,10 +175,10 @@ export async function uploadFile(req: IncomingMessage, res: ServerResponse, url:
     if (mediaType === 'application/octet-stream') {
       if (!pathParam) throw new UploadError(400, 'path query parameter is required for raw body upload');
       const target = resolvePath(pathParam, user);
-      await writeAtomically(requestBody(req), target, user);
+      await writeAtomically(ctx, requestBody(req), target, user);
       written = [{ name: basename(target), path: target, type: 'file' }];
     } else if (mediaType.startsWith('multipart/')) {
-      written = await multipartUpload(req, user, pathParam);
+      written = await multipartUpload(ctx, req, user, pathParam);
     } else {
       throw new UploadError(400, `unsupported content type: ${mediaType || '(none)'}, expected multipart/form-data or application/octet-stream`);
     }
@@ -188,8 +190,4 @@ export async function uploadFile(req: IncomingMessage, res: ServerResponse, url:
     // The client may still be sending: don't leave it writing into a closed exchange.
     req.resume();
   }
-}
-
-export async function isDirectory(path: string): Promise<boolean> {
-  return (await lstat(path).catch(() => undefined))?.isDirectory() ?? false;
 }

@@ -1,16 +1,15 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { filesystemPb } from '@wrenn/proto';
-import { Stats } from 'node:fs';
-import { lstat, readlink, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { groupName, userName } from './owners';
+import type { SandboxSystem, SystemEntry, SystemUser } from '../system/sandbox-system';
+import type { Users } from '../users';
 
 const { EntryInfoSchema, FileType } = filesystemPb;
 
-function typeOf(st: Stats): filesystemPb.FileType {
-  if (st.isSymbolicLink()) return FileType.SYMLINK;
-  if (st.isDirectory()) return FileType.DIRECTORY;
+function typeOf(entry: SystemEntry): filesystemPb.FileType {
+  if (entry.type === 'symlink') return FileType.SYMLINK;
+  if (entry.type === 'directory') return FileType.DIRECTORY;
   return FileType.FILE;
 }
 
@@ -22,21 +21,25 @@ export function permissionString(mode: number, type: filesystemPb.FileType): str
   return out;
 }
 
-export async function entryInfo(path: string): Promise<filesystemPb.EntryInfo> {
-  const l = await lstat(path);
-  const type = typeOf(l);
-  // A symlink reports what it points at (size, mode) plus its target, like E2B's envd.
-  const st = type === FileType.SYMLINK ? await stat(path).catch(() => l) : l;
+/** Whether an entry is a directory or a symlink to one (what a path "is" when followed). */
+export function isDirectoryEntry(entry: SystemEntry): boolean {
+  return entry.type === 'directory' || (entry.type === 'symlink' && !!entry.targetIsDirectory);
+}
+
+/** E2B's EntryInfo of `path`: a symlink reports what it points at (size, mode) plus its target, like E2B's envd. */
+export async function entryInfo(system: SandboxSystem, users: Users, path: string, user: SystemUser): Promise<filesystemPb.EntryInfo> {
+  const [entry, names] = await Promise.all([system.entry(path, user), users.ownerNames()]);
+  const type = typeOf(entry);
   return create(EntryInfoSchema, {
     name: basename(path) || '/',
     type,
     path,
-    size: BigInt(st.size),
-    mode: st.mode & 0o7777,
-    permissions: permissionString(st.mode, type),
-    owner: userName(st.uid),
-    group: groupName(st.gid),
-    modifiedTime: timestampFromDate(st.mtime),
-    symlinkTarget: type === FileType.SYMLINK ? await readlink(path) : undefined,
+    size: BigInt(entry.size),
+    mode: entry.mode & 0o7777,
+    permissions: permissionString(entry.mode, type),
+    owner: names.user(entry.uid),
+    group: names.group(entry.gid),
+    modifiedTime: timestampFromDate(new Date(entry.mtimeMs)),
+    symlinkTarget: type === FileType.SYMLINK ? entry.symlinkTarget : undefined,
   });
 }

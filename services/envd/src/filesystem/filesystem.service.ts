@@ -2,17 +2,16 @@ import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { filesystemPb } from '@wrenn/proto';
 import { randomUUID } from 'node:crypto';
-import { chown, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { AsyncQueue } from '../async-queue';
 import { resolvePath } from '../paths';
-import { SandboxUser, userFromHeaders } from '../users';
-import { entryInfo } from './entry-info';
-import { DirWatcher } from './watcher';
+import type { SandboxSystem, SystemWatch, SystemWatchEvent } from '../system/sandbox-system';
+import { SandboxUser, Users } from '../users';
+import { entryInfo, isDirectoryEntry } from './entry-info';
 
-const { Filesystem, WatchDirResponseSchema } = filesystemPb;
+const { EventType, Filesystem, FilesystemEventSchema, WatchDirResponseSchema } = filesystemPb;
 
-/** Node's errno → the Connect code E2B's SDK turns into its typed errors. */
+/** The errno of a failure (Node's or a SandboxSystem's) → the Connect code E2B's SDK turns into its typed errors. */
 export function fsError(error: unknown, path: string): ConnectError {
   const code = (error as NodeJS.ErrnoException).code;
   switch (code) {
@@ -25,86 +24,111 @@ export function fsError(error: unknown, path: string): ConnectError {
   }
 }
 
-/** Creates missing directories and gives the new ones to the acting user. */
-export async function makeDirs(path: string, user: SandboxUser): Promise<void> {
-  const missing: string[] = [];
-  for (let dir = path; ; dir = dirname(dir)) {
-    try {
-      await lstat(dir);
-      break;
-    } catch {
-      missing.push(dir);
-      if (dir === '/') break;
-    }
-  }
-  await mkdir(path, { recursive: true });
-  for (const dir of missing) await chown(dir, user.uid, user.gid).catch(() => undefined);
+const EVENT_TYPES: Record<SystemWatchEvent['kind'], filesystemPb.EventType> = {
+  create: EventType.CREATE,
+  write: EventType.WRITE,
+  remove: EventType.REMOVE,
+  rename: EventType.RENAME,
+  chmod: EventType.CHMOD,
+};
+
+/** A filesystem service and what it holds open (watchers, which keep an envd instance busy). */
+export interface FilesystemService {
+  impl: ServiceImpl<typeof Filesystem>;
+  /** Watchers open now (streams and polled ones). */
+  readonly watching: number;
+  /** Closes every watcher. */
+  close(): Promise<void>;
 }
 
-async function list(dir: string, depth: number, out: filesystemPb.EntryInfo[]): Promise<void> {
-  for (const name of (await readdir(dir)).sort()) {
-    const info = await entryInfo(join(dir, name)).catch(() => undefined);
-    if (!info) continue;
-    out.push(info);
-    if (depth > 1 && info.type === filesystemPb.FileType.DIRECTORY) await list(join(dir, name), depth - 1, out);
-  }
-}
-
-export function filesystemService(): ServiceImpl<typeof Filesystem> {
-  const watchers = new Map<string, { watcher: DirWatcher; events: filesystemPb.FilesystemEvent[] }>();
-  const withUser = <T>(ctx: HandlerContext, path: string, fn: (p: string, u: SandboxUser) => Promise<T>) => {
-    const user = userFromHeaders(ctx.requestHeader);
+export function filesystemService(system: SandboxSystem, users: Users): FilesystemService {
+  const watchers = new Map<string, { watch: SystemWatch; events: filesystemPb.FilesystemEvent[] }>();
+  let streams = 0;
+  const open = new Set<SystemWatch>();
+  const info = (path: string, user: SandboxUser) => entryInfo(system, users, path, user);
+  const withUser = async <T>(ctx: HandlerContext, path: string, fn: (p: string, u: SandboxUser) => Promise<T>) => {
+    const user = await users.fromHeaders(ctx.requestHeader);
     const resolved = resolvePath(path, user);
     return fn(resolved, user).catch((error) => {
       throw fsError(error, resolved);
     });
   };
-  return {
-    stat: (req, ctx) => withUser(ctx, req.path, async (p) => ({ entry: await entryInfo(p) })),
+  const isDirectory = async (path: string, user: SandboxUser) => isDirectoryEntry(await system.entry(path, user));
+  const list = async (dir: string, depth: number, user: SandboxUser, out: filesystemPb.EntryInfo[]): Promise<void> => {
+    const names = (await system.readdir(dir, user)).sort();
+    const infos = await Promise.all(names.map((name) => info(join(dir, name), user).catch(() => undefined)));
+    for (const [i, entry] of infos.entries()) {
+      if (!entry) continue;
+      out.push(entry);
+      if (depth > 1 && entry.type === filesystemPb.FileType.DIRECTORY) await list(join(dir, names[i]), depth - 1, user, out);
+    }
+  };
+  /** Starts a watch whose events become E2B's FilesystemEvents (names relative to the watched root). */
+  const startWatch = async (root: string, recursive: boolean, includeEntry: boolean, user: SandboxUser, onEvent: (e: filesystemPb.FilesystemEvent) => void) => {
+    let closed = false;
+    const watch = await system.watch(root, recursive, user, (event) => {
+      void (async () => {
+        const type = EVENT_TYPES[event.kind];
+        const entry = includeEntry && type !== EventType.REMOVE ? await info(event.path, user).catch(() => undefined) : undefined;
+        if (!closed) onEvent(create(FilesystemEventSchema, { name: relative(root, event.path), type, entry }));
+      })();
+    });
+    open.add(watch);
+    return {
+      close: async () => {
+        closed = true;
+        open.delete(watch);
+        await watch.close();
+      },
+    };
+  };
+  const impl: ServiceImpl<typeof Filesystem> = {
+    stat: (req, ctx) => withUser(ctx, req.path, async (p, user) => ({ entry: await info(p, user) })),
 
     makeDir: (req, ctx) =>
       withUser(ctx, req.path, async (p, user) => {
-        const existing = await stat(p).catch(() => undefined);
-        if (existing?.isDirectory()) throw new ConnectError(`directory already exists: ${p}`, Code.AlreadyExists);
+        const existing = await system.entry(p, user).catch(() => undefined);
+        if (existing && isDirectoryEntry(existing)) throw new ConnectError(`directory already exists: ${p}`, Code.AlreadyExists);
         if (existing) throw new ConnectError(`path already exists but it is not a directory: ${p}`, Code.InvalidArgument);
-        await makeDirs(p, user);
-        return { entry: await entryInfo(p) };
+        await system.mkdirs(p, user);
+        return { entry: await info(p, user) };
       }),
 
     move: (req, ctx) =>
       withUser(ctx, req.source, async (source, user) => {
         const destination = resolvePath(req.destination, user);
-        await makeDirs(dirname(destination), user);
-        await rename(source, destination);
-        return { entry: await entryInfo(destination) };
+        await system.mkdirs(dirname(destination), user);
+        await system.rename(source, destination, user);
+        return { entry: await info(destination, user) };
       }),
 
     listDir: (req, ctx) =>
-      withUser(ctx, req.path, async (p) => {
+      withUser(ctx, req.path, async (p, user) => {
         const entries: filesystemPb.EntryInfo[] = [];
         // The listed directory itself may be a symlink (followed); entries below are not.
-        if (!(await stat(p)).isDirectory()) throw new ConnectError(`path is not a directory: ${p}`, Code.InvalidArgument);
-        await list(p, Math.max(1, req.depth || 1), entries);
+        if (!(await isDirectory(p, user))) throw new ConnectError(`path is not a directory: ${p}`, Code.InvalidArgument);
+        await list(p, Math.max(1, req.depth || 1), user, entries);
         return { entries };
       }),
 
     // Like `rm -rf` (and E2B's envd): removing what is not there succeeds.
     remove: (req, ctx) =>
-      withUser(ctx, req.path, async (p) => {
-        await rm(p, { recursive: true, force: true });
+      withUser(ctx, req.path, async (p, user) => {
+        await system.remove(p, user);
         return {};
       }),
 
     async *watchDir(req, ctx) {
-      const user = userFromHeaders(ctx.requestHeader);
+      const user = await users.fromHeaders(ctx.requestHeader);
       const root = resolvePath(req.path, user);
-      if (!(await stat(root).catch((e) => { throw fsError(e, root); })).isDirectory()) {
+      if (!(await isDirectory(root, user).catch((e) => { throw fsError(e, root); }))) {
         throw new ConnectError(`${root}: not a directory`, Code.InvalidArgument);
       }
       const queue = new AsyncQueue<filesystemPb.WatchDirResponse>();
-      const watcher = new DirWatcher(root, req.recursive, req.includeEntry, (event) =>
+      const watch = await startWatch(root, req.recursive, req.includeEntry, user, (event) =>
         queue.push(create(WatchDirResponseSchema, { event: { case: 'filesystem', value: event } })),
-      );
+      ).catch((e) => { throw fsError(e, root); });
+      streams++;
       const interval = Number(ctx.requestHeader.get('keepalive-ping-interval'));
       const timer = interval > 0 ? setInterval(() => queue.push(create(WatchDirResponseSchema, { event: { case: 'keepalive', value: {} } })), interval * 1000) : undefined;
       ctx.signal.addEventListener('abort', () => queue.close());
@@ -112,18 +136,19 @@ export function filesystemService(): ServiceImpl<typeof Filesystem> {
         yield create(WatchDirResponseSchema, { event: { case: 'start', value: {} } });
         yield* queue;
       } finally {
+        streams--;
         if (timer) clearInterval(timer);
-        watcher.close();
+        await watch.close();
       }
     },
 
     createWatcher: (req, ctx) =>
-      withUser(ctx, req.path, async (root) => {
-        if (!(await stat(root)).isDirectory()) throw new ConnectError(`${root}: not a directory`, Code.InvalidArgument);
+      withUser(ctx, req.path, async (root, user) => {
+        if (!(await isDirectory(root, user))) throw new ConnectError(`${root}: not a directory`, Code.InvalidArgument);
         const id = randomUUID();
-        const state = { events: [] as filesystemPb.FilesystemEvent[], watcher: undefined as unknown as DirWatcher };
-        state.watcher = new DirWatcher(root, req.recursive, req.includeEntry, (event) => state.events.push(event));
-        watchers.set(id, state);
+        const events: filesystemPb.FilesystemEvent[] = [];
+        const watch = await startWatch(root, req.recursive, req.includeEntry, user, (event) => events.push(event));
+        watchers.set(id, { watch, events });
         return { watcherId: id };
       }),
 
@@ -136,9 +161,19 @@ export function filesystemService(): ServiceImpl<typeof Filesystem> {
     async removeWatcher(req) {
       const state = watchers.get(req.watcherId);
       if (!state) throw new ConnectError(`watcher ${req.watcherId} not found`, Code.NotFound);
-      state.watcher.close();
+      await state.watch.close();
       watchers.delete(req.watcherId);
       return {};
+    },
+  };
+  return {
+    impl,
+    get watching() {
+      return streams + watchers.size;
+    },
+    close: async () => {
+      await Promise.all([...open].map((w) => w.close().catch(() => undefined)));
+      watchers.clear();
     },
   };
 }

@@ -3,7 +3,7 @@ import { Code, ConnectError, HandlerContext, ServiceImpl } from '@connectrpc/con
 import { processPb } from '@wrenn/proto';
 import { AsyncQueue } from '../async-queue';
 import { resolvePath } from '../paths';
-import { userFromHeaders } from '../users';
+import { Users } from '../users';
 import { ManagedProcess, ProcessManager, ProcessNotice } from './process-manager';
 
 const { Process, ProcessEventSchema, Signal } = processPb;
@@ -47,7 +47,7 @@ async function* events(proc: ManagedProcess, ctx: HandlerContext): AsyncGenerato
   }
 }
 
-export function processService(manager: ProcessManager, extraEnv: () => Record<string, string> = () => ({})): ServiceImpl<typeof Process> {
+export function processService(manager: ProcessManager, users: Users, extraEnv: () => Record<string, string> = () => ({})): ServiceImpl<typeof Process> {
   return {
     async list() {
       return {
@@ -62,8 +62,8 @@ export function processService(manager: ProcessManager, extraEnv: () => Record<s
     async *start(req, ctx) {
       const config = req.process;
       if (!config?.cmd) throw new ConnectError('process.cmd is required', Code.InvalidArgument);
-      const user = userFromHeaders(ctx.requestHeader);
-      const proc = manager.start({
+      const user = await users.fromHeaders(ctx.requestHeader);
+      const proc = await manager.start({
         cmd: config.cmd,
         args: config.args,
         envs: { ...extraEnv(), ...config.envs },

@@ -5,6 +5,7 @@ import { filesystemPb, processPb } from '@wrenn/proto';
 import { request as httpRequest, IncomingMessage, Agent } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ENVD_HOST_SANDBOX_HEADER } from '../envd-host/envd-host';
 import { ENVD_ACCESS_TOKEN_HEADER } from './envd-token';
 import { BoundedText, DEFAULT_ENVD_ERROR_BODY_MAX, readBounded } from './bounded-body';
 
@@ -33,7 +34,7 @@ export function exitCodeOf(end: { exitCode: number; exited: boolean; status: str
 export class EnvdClient {
   private readonly process: Client<typeof processPb.Process>;
   private readonly filesystem: Client<typeof filesystemPb.Filesystem>;
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly agent: Agent;
 
   constructor(
     readonly baseUrl: string,
@@ -41,20 +42,28 @@ export class EnvdClient {
     readonly accessToken?: string,
     /** The most of an envd answer read into memory for an error or a small reply (WRENN_ENVD_ERROR_BODY_MAX). */
     readonly bodyMax = DEFAULT_ENVD_ERROR_BODY_MAX,
+    /**
+     * The host's own envd (namespace sandboxes): requests go through `agent` (to the envd host's
+     * socket) and name the sandbox; `baseUrl` then only fills the request line.
+     */
+    private readonly host?: { agent: Agent; sandboxId: string },
   ) {
+    // The host's agent is shared by every sandbox's client (one pool of connections to one socket).
+    this.agent = host?.agent ?? new Agent({ keepAlive: true, maxSockets: 64 });
     const transport = createConnectTransport({ baseUrl, httpVersion: '1.1', nodeOptions: { agent: this.agent } });
     this.process = createClient(processPb.Process, transport);
     this.filesystem = createClient(filesystemPb.Filesystem, transport);
   }
 
   close(): void {
-    this.agent.destroy();
+    if (!this.host) this.agent.destroy();
   }
 
   private headers(user?: string): Record<string, string> {
     const h: Record<string, string> = {};
     if (user) h.authorization = `Basic ${Buffer.from(`${user}:`).toString('base64')}`;
     if (this.accessToken) h[ENVD_ACCESS_TOKEN_HEADER] = this.accessToken;
+    if (this.host) h[ENVD_HOST_SANDBOX_HEADER] = this.host.sandboxId;
     return h;
   }
 
@@ -200,6 +209,14 @@ export class EnvdClient {
   async listDir(path: string, depth: number, user?: string): Promise<filesystemPb.EntryInfo[]> {
     return (await this.filesystem.listDir({ path, depth }, { headers: this.headers(user) })).entries;
   }
+}
+
+/**
+ * A client of a sandbox's envd wherever it answers: the host agent's own envd (namespace
+ * sandboxes, on the envd host's socket) or one listening at the sandbox's address.
+ */
+export function envdClientFor(sandboxId: string, endpoint: { envdUrl: string; accessToken?: string; envdHost?: { agent(): Agent } }, bodyMax?: number): EnvdClient {
+  return new EnvdClient(endpoint.envdUrl, endpoint.accessToken, bodyMax, endpoint.envdHost ? { agent: endpoint.envdHost.agent(), sandboxId } : undefined);
 }
 
 /** envd's file errors as Connect codes (its HTTP status says which). */

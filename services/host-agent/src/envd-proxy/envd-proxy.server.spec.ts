@@ -8,6 +8,8 @@ import { EnvdProxyServer, startEnvdProxy } from './envd-proxy.server';
 
 const HERE = 'sb_01jz0000000000000000000001';
 const ELSEWHERE = 'sb_01jz0000000000000000000002';
+/** A sandbox whose envd the agent serves itself (the namespace runtime): answered in process. */
+const IN_PROCESS = 'sb_01jz0000000000000000000003';
 /** The token this sandbox's envd demands; only the agent holds it. */
 const ENVD_TOKEN = 'the-envd-token-of-this-sandbox-only-the-agent-holds';
 const HOST = 'host-a';
@@ -34,6 +36,18 @@ describe('envd proxy (host agent)', () => {
     await new Promise<void>((resolve) => envd.listen(0, '127.0.0.1', resolve));
     const envdUrl = `http://127.0.0.1:${(envd.address() as AddressInfo).port}`;
     const locate = async (id: string) => {
+      if (id === IN_PROCESS) {
+        return {
+          baseUrl: 'http://10.0.0.2:49983', // nothing listens there: the handler answers
+          accessToken: ENVD_TOKEN,
+          handle: async (req: IncomingMessage, res: import('node:http').ServerResponse) => {
+            seen = req;
+            let body = '';
+            for await (const c of req) body += c;
+            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ path: req.url, method: req.method, body, inProcess: true }));
+          },
+        };
+      }
       if (id !== HERE) throw new Error(`sandbox ${id} is not on this host`);
       return { baseUrl: envdUrl, accessToken: ENVD_TOKEN };
     };
@@ -67,6 +81,16 @@ describe('envd proxy (host agent)', () => {
       assert.equal(res.status, 200);
       assert.equal((seen as IncomingMessage | undefined)?.headers['x-access-token'], ENVD_TOKEN, `caller sent ${sent}`);
     }
+  });
+
+  it('hands a sandbox whose envd the agent serves to the in-process handler, tokens swapped the same way', async () => {
+    const before = received;
+    const res = await fetch(`${proxy.url}/process.Process/List`, { method: 'POST', headers: await call(IN_PROCESS, { 'content-type': 'application/json', 'X-Access-Token': 'the-sdk-token' }), body: '{"a":1}' });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { path: '/process.Process/List', method: 'POST', body: '{"a":1}', inProcess: true });
+    assert.equal(seen?.headers['x-access-token'], ENVD_TOKEN);
+    assert.equal(seen?.headers[HOST_TOKEN_HEADER], undefined, 'the host token stops at the agent');
+    assert.equal(received, before, 'no HTTP hop to a sandbox address');
   });
 
   it('answers 502 for a sandbox that is not on this host, as E2B\'s proxy does', async () => {

@@ -9,10 +9,17 @@ import { ENVD_ACCESS_TOKEN_HEADER } from '../envd-client/envd-token';
 export const SANDBOX_ID_HEADER = 'e2b-sandbox-id';
 
 /**
- * Finds a sandbox's envd on this host: its base URL and the access token it demands; rejects
- * when the sandbox is not here.
+ * A sandbox's envd on this host: its base URL and the access token it demands, or, when the host
+ * serves that envd itself, the handler that answers in process.
  */
-export type EnvdLocator = (sandboxId: string) => Promise<{ baseUrl: string; accessToken?: string }>;
+export interface EnvdRoute {
+  baseUrl: string;
+  accessToken?: string;
+  handle?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+}
+
+/** Finds a sandbox's envd on this host; rejects when the sandbox is not here. */
+export type EnvdLocator = (sandboxId: string) => Promise<EnvdRoute>;
 
 export interface EnvdProxyServer {
   url: string;
@@ -42,12 +49,19 @@ export async function startEnvdProxy(locate: EnvdLocator, tokens: HostTokenVerif
       log.warn({ sandboxId, reason: error.code }, 'envd proxy call refused');
       return answerError(res, 401, error.message, { reason: error.code });
     }
-    let envd: { baseUrl: string; accessToken?: string };
+    let envd: EnvdRoute;
     try {
       envd = await locate(sandboxId);
     } catch {
       // E2B's proxy answers 502 for a sandbox that is gone; the SDKs read it as "not running".
       return answerError(res, 502, `sandbox ${sandboxId} is not running on this host`, { sandboxId });
+    }
+    if (envd.handle) {
+      // The host's own envd: the same request object, its tokens swapped as on the way out.
+      delete req.headers[HOST_TOKEN_HEADER];
+      delete req.headers[ENVD_ACCESS_TOKEN_HEADER];
+      if (envd.accessToken) req.headers[ENVD_ACCESS_TOKEN_HEADER] = envd.accessToken;
+      return envd.handle(req, res).catch(() => answerError(res, 502, `sandbox ${sandboxId} is not running on this host`, { sandboxId }));
     }
     const headers = forwardableHeaders(req.headers, [ENVD_ACCESS_TOKEN_HEADER, HOST_TOKEN_HEADER]);
     if (envd.accessToken) headers[ENVD_ACCESS_TOKEN_HEADER] = envd.accessToken;

@@ -53,8 +53,9 @@ function runtimeFor(choice: ReturnType<typeof selectRuntime>, config: WrennConfi
         diskMb: config.host.sandboxDiskMb,
         ...(config.host.sandboxIdBase !== undefined ? { idBase: config.host.sandboxIdBase } : {}),
         warmPoolSize: config.host.warmPoolSize,
-        // The agent's own Node binary runs envd inside sandboxes (bound read-only).
-        envd: { nodeBinary: process.execPath, bundleDir: ENVD_BUNDLE_DIR },
+        // One envd in this process for every sandbox, reaching into each through its init: the
+        // sandboxes run no Node of their own.
+        envdHost: {},
       });
     case 'firecracker':
       return new FirecrackerRuntime({

@@ -1,3 +1,4 @@
+import type { EnvdHost } from '../envd-host/envd-host';
 import { RuntimeKind, SandboxMetricsOnHost, SandboxSpec } from '@wrenn/contracts';
 
 /** What a runtime reports about one sandbox it holds. */
@@ -35,6 +36,15 @@ export interface RecoveryReport {
  * - create(spec) with spec.templateId starts from that template's files on this host.
  * - recover() runs once at agent start, before any command is accepted.
  */
+/** Where a sandbox is reached: its address, and how its envd answers. */
+export interface SandboxEndpoint {
+  /** The sandbox's address on its slot, as an envd URL (E2B's port); the egress policy goes by its host. */
+  envdUrl: string;
+  accessToken?: string;
+  /** Set when this host serves the sandbox's envd itself (namespace sandboxes): nothing listens at `envdUrl` then. */
+  envdHost?: EnvdHost;
+}
+
 export interface SandboxRuntime {
   readonly kind: RuntimeKind;
   /** Makes the runtime ready (base image built or verified). Idempotent; may take long the first time. */
@@ -44,7 +54,7 @@ export interface SandboxRuntime {
    * Where the sandbox's envd answers, and the access token it demands on every request (absent
    * only for a sandbox started before envd had one); processes and files go through it.
    */
-  endpoint(sandboxId: string): Promise<{ envdUrl: string; accessToken?: string }>;
+  endpoint(sandboxId: string): Promise<SandboxEndpoint>;
   destroy(sandboxId: string): Promise<void>;
   list(): Promise<string[]>;
   /** The vcpus/memory a sandbox was created with (from its recorded spec), for capacity reporting. */

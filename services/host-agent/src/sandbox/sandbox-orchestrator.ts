@@ -29,7 +29,8 @@ import {
 import type { Logger } from '@wrenn/logger';
 import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EnvdClient } from '../envd-client/envd.client';
+import { EnvdClient, envdClientFor } from '../envd-client/envd.client';
+import type { EnvdRoute } from '../envd-proxy/envd-proxy.server';
 import { RecoveryReport, SandboxMetrics, SandboxRuntime } from '../runtime/sandbox-runtime';
 import { snapshotRefFor } from '../runtime/snapshot-ref';
 import { KeyedQueue } from './keyed-queue';
@@ -301,11 +302,21 @@ export class SandboxOrchestrator {
     if (!this.resources.has(sandboxId)) throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${sandboxId} is not on this host`);
     let client = this.envdClients.get(sandboxId);
     if (!client) {
-      const { envdUrl, accessToken } = await this.runtime.endpoint(sandboxId);
-      client = new EnvdClient(envdUrl, accessToken, this.options.envdErrorBodyMax);
+      client = envdClientFor(sandboxId, await this.runtime.endpoint(sandboxId), this.options.envdErrorBodyMax);
       this.envdClients.set(sandboxId, client);
     }
     return client;
+  }
+
+  /**
+   * How the envd proxy reaches a sandbox's envd: its URL and token, or, for a sandbox whose envd
+   * this host serves itself, the in-process handler (no HTTP hop).
+   */
+  async envdRoute(sandboxId: string): Promise<EnvdRoute> {
+    requireSandboxId(sandboxId);
+    if (!this.resources.has(sandboxId)) throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${sandboxId} is not on this host`);
+    const { envdUrl, accessToken, envdHost } = await this.runtime.endpoint(sandboxId);
+    return { baseUrl: envdUrl, accessToken, handle: envdHost ? (req, res) => envdHost.handle(sandboxId, req, res) : undefined };
   }
 
   async metrics(request: { sandboxId: string }): Promise<SandboxMetrics> {

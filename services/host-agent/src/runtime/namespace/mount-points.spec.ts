@@ -4,7 +4,17 @@ import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureMountPoints } from './mount-points';
+import { ensureMountPoints, mountPoints } from './mount-points';
+
+describe('mountPoints', () => {
+  it('has the Node binary and envd bundle points only for envd inside the sandbox', () => {
+    const inside = mountPoints(2);
+    assert.ok(inside.files.includes('opt/wrenn/bin/node') && inside.dirs.includes('opt/wrenn/envd'));
+    const host = mountPoints(2, { envd: false });
+    assert.deepEqual(host.files, ['run/wrenn/cgroup/1.procs', 'run/wrenn/cgroup/2.procs']);
+    assert.ok(!host.dirs.some((d) => d.startsWith('opt')), host.dirs.join(' '));
+  });
+});
 
 describe('ensureMountPoints', () => {
   const dirs: string[] = [];

@@ -6,10 +6,12 @@ import { dirname, join } from 'node:path';
  * agent makes each a real directory (or file) in the upper dir of a sandbox that is not running,
  * so a planted symlink can't break a start (the helper itself refuses to follow one).
  */
-export function mountPoints(userProcsFiles: number): { dirs: string[]; files: string[] } {
+export function mountPoints(userProcsFiles: number, options: { envd?: boolean } = {}): { dirs: string[]; files: string[] } {
+  // envd inside the sandbox needs the Node binary and its bundle bound in; the host's envd none.
+  const envd = options.envd ?? true;
   return {
-    dirs: ['proc', 'dev', 'sys', 'opt', 'opt/wrenn', 'opt/wrenn/bin', 'opt/wrenn/envd', 'run', 'run/wrenn', 'run/wrenn/cgroup'],
-    files: ['opt/wrenn/bin/node', ...Array.from({ length: userProcsFiles }, (_, i) => `run/wrenn/cgroup/${i + 1}.procs`)],
+    dirs: ['proc', 'dev', 'sys', ...(envd ? ['opt', 'opt/wrenn', 'opt/wrenn/bin', 'opt/wrenn/envd'] : []), 'run', 'run/wrenn', 'run/wrenn/cgroup'],
+    files: [...(envd ? ['opt/wrenn/bin/node'] : []), ...Array.from({ length: userProcsFiles }, (_, i) => `run/wrenn/cgroup/${i + 1}.procs`)],
   };
 }
 

@@ -30,6 +30,16 @@ export interface NamespaceDriverOptions {
   pidsMax?: number;
   /** Node binary and envd bundle dir bound read-only into every sandbox; envd then runs as its init's child. */
   envd?: { nodeBinary: string; bundleDir: string };
+  /**
+   * The init serves the host's envd on a socket in the sandbox's dir (initSocketPath) instead of
+   * running a program: no Node, no envd bundle, no tini in the sandbox.
+   */
+  initAgent?: boolean;
+}
+
+/** Where a sandbox's init serves the host (agent mode): host root's alone, in the sandbox's 0700 dir. */
+export function initSocketPath(dir: string): string {
+  return join(dir, 'init.sock');
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -59,8 +69,9 @@ export class NamespaceDriver implements SandboxDriver<NamespaceRoot, NamespaceBo
     // does), and envd, as that root, moves the commands it starts into the limited groups.
     await chown(dir, ids.hostRoot, ids.hostRoot);
     await Promise.all(cgroup.userProcsFiles.map((file) => chown(file, ids.hostRoot, ids.hostRoot)));
-    await ensureMountPoints(root.upper, mountPoints(cgroup.userProcsFiles.length));
-    const envd = this.options.envd;
+    const agent = this.options.initAgent === true;
+    await ensureMountPoints(root.upper, mountPoints(cgroup.userProcsFiles.length, { envd: !agent && !!this.options.envd }));
+    const envd = agent ? undefined : this.options.envd;
     const launched = launchSandbox({
       ids,
       cgroupProcs: cgroup.procsFiles,
@@ -79,8 +90,10 @@ export class NamespaceDriver implements SandboxDriver<NamespaceRoot, NamespaceBo
           : []),
         ...cgroup.userProcsFiles.map((file, i) => ({ source: file, target: `run/wrenn/cgroup/${i + 1}.procs`, readonly: false })),
       ],
-      env: { PATH: DEFAULT_PATH, ENVD_PORT: String(ENVD_PORT), ...request.env },
-      argv: ['/usr/bin/tini', '-s', '--', ...(envd ? ['/opt/wrenn/bin/node', '/opt/wrenn/envd/envd.js'] : ['/bin/sleep', 'infinity'])],
+      // In agent mode the init execs nothing: no environment to give, and no token in it.
+      env: agent ? {} : { PATH: DEFAULT_PATH, ENVD_PORT: String(ENVD_PORT), ...request.env },
+      argv: agent ? [] : ['/usr/bin/tini', '-s', '--', ...(envd ? ['/opt/wrenn/bin/node', '/opt/wrenn/envd/envd.js'] : ['/bin/sleep', 'infinity'])],
+      agentSocket: agent ? initSocketPath(dir) : undefined,
       consoleLog: join(dir, 'console.log'),
     });
     let started: { supervisorPid: number; initPid: number } | undefined;

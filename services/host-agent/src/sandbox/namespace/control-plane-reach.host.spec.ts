@@ -3,13 +3,12 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, Server, Socket } from 'node:net';
-import { join } from 'node:path';
 import { createLogger } from '@wrenn/logger';
 import { generateHostTokenKeys, HostTokenVerifier } from '@wrenn/service-kit';
 import { ulid } from 'ulid';
 import { CgroupManager } from '../../cgroups';
 import { DataPlaneServer, startDataPlane } from '../../data-plane/data-plane.server';
-import { EnvdClient } from '../../envd-client/envd.client';
+import { EnvdClient, envdClientFor } from '../../envd-client/envd.client';
 import { EnvdProxyServer, startEnvdProxy } from '../../envd-proxy/envd-proxy.server';
 import { NetworkManager } from '../../networking';
 import { SandboxOrchestrator } from '../../sandbox/sandbox-orchestrator';
@@ -31,11 +30,12 @@ const KEY = `r${Math.random().toString(36).slice(2, 6)}`;
 const NATS_PORT = 4222;
 const POSTGRES_PORT = 5432;
 
-/** Prints, for each [host, port], "open" when a TCP connection was made, else why not (1.5 s each, in parallel). */
-const PROBE = `const net=require('net');const t=JSON.parse(process.argv[1]);
-Promise.all(t.map(([h,p])=>new Promise(r=>{const s=net.connect({host:h,port:p});const done=v=>{s.destroy();r(v)};
-s.setTimeout(1500,()=>done('timeout'));s.on('connect',()=>done('open'));s.on('error',e=>done(e.code))})))
-.then(v=>console.log(JSON.stringify(v)));`;
+/**
+ * Prints, for each "host port" argument, "open" when a TCP connection was made, else "closed"
+ * (1.5 s each, in parallel; bash's /dev/tcp, so the sandbox needs nothing but its shell).
+ */
+const PROBE = `i=0; for t in "$@"; do i=$((i+1)); ( if timeout 1.5 bash -c 'exec 3<>"/dev/tcp/\${0% *}/\${0#* }"' "$t" 2>/dev/null; then echo open; else echo closed; fi > /tmp/probe.$i ) & done; wait
+i=0; for t in "$@"; do i=$((i+1)); cat /tmp/probe.$i; done`;
 
 function hostAddresses(): string[] {
   return execFileSync('ip', ['-4', '-o', 'addr', 'show'])
@@ -81,7 +81,7 @@ describe('a sandbox cannot reach the control plane on any host address (root, ke
   before(async () => {
     stateDir = await mkdtemp('/tmp/wrenn-reach-');
     network = new NetworkManager({ agentKey: KEY, cidr: SLOT_CIDR, poolSize: 0 });
-    runtime = new NamespaceRuntime({ stateDir, imageDir: IMAGE_DIR, network, cgroups, envd: { nodeBinary: process.execPath, bundleDir: join(__dirname, '../../../../envd/bundle') } });
+    runtime = new NamespaceRuntime({ stateDir, imageDir: IMAGE_DIR, network, cgroups, envdHost: {} });
     await runtime.prepare();
     await runtime.recover();
     await runtime.create({ sandboxId, teamId: 't', template: 'base', vcpus: 1, memoryMb: 256 });
@@ -91,7 +91,7 @@ describe('a sandbox cannot reach the control plane on any host address (root, ke
     const tokens = new HostTokenVerifier('reach-test', async () => generateHostTokenKeys().publicKey);
     const orchestrator = new SandboxOrchestrator(runtime, log);
     dataPlane = await startDataPlane(orchestrator, tokens, { host: '0.0.0.0', port: 0, advertise: '127.0.0.1' }, log);
-    envdProxy = await startEnvdProxy(async (id) => await orchestrator.envd(id), tokens, { host: '0.0.0.0', port: 0, advertise: '127.0.0.1' }, log);
+    envdProxy = await startEnvdProxy((id) => orchestrator.envdRoute(id), tokens, { host: '0.0.0.0', port: 0, advertise: '127.0.0.1' }, log);
     // NATS and PostgreSQL as a deployment that listens on the host's addresses would have them.
     addresses = hostAddresses();
     for (const address of addresses) {
@@ -125,12 +125,11 @@ describe('a sandbox cannot reach the control plane on any host address (root, ke
 
     for (const t of targets) assert.ok(await connectsFromHost(t.address, t.port), `the host itself cannot reach the ${t.what} at ${t.address}:${t.port}`);
 
-    const { envdUrl, accessToken } = await runtime.endpoint(sandboxId);
-    const envd = new EnvdClient(envdUrl, accessToken);
+    const envd = envdClientFor(sandboxId, await runtime.endpoint(sandboxId));
     clients.push(envd);
-    const r = await envd.exec({ cmd: '/opt/wrenn/bin/node', args: ['-e', PROBE, JSON.stringify(targets.map((t) => [t.address, t.port]))], user: 'root' }, 60);
+    const r = await envd.exec({ cmd: 'bash', args: ['-c', PROBE, 'probe', ...targets.map((t) => `${t.address} ${t.port}`)], user: 'root' }, 60);
     assert.equal(r.exitCode, 0, r.stderr);
-    const outcomes: string[] = JSON.parse(r.stdout);
+    const outcomes = r.stdout.trim().split('\n');
     assert.equal(outcomes.length, targets.length);
     const opened = targets.filter((_, i) => outcomes[i] === 'open').map((t) => `${t.what} at ${t.address}:${t.port}`);
     assert.deepEqual(opened, [], 'reachable from inside the sandbox');

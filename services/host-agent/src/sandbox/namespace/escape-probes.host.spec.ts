@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { SandboxSpec } from '@wrenn/contracts';
 import { ulid } from 'ulid';
 import { CgroupManager } from '../../cgroups';
-import { EnvdClient } from '../../envd-client/envd.client';
+import { EnvdClient, envdClientFor } from '../../envd-client/envd.client';
 import { NetworkManager } from '../../networking';
 import { NamespaceRuntime } from './namespace-sandboxes';
 import { CAPABILITY_NUMBERS, SANDBOX_CAPABILITIES } from '../../runtime/namespace/sandbox-hardening';
@@ -43,8 +43,7 @@ describe('escape probes: root inside a namespace sandbox (root, kernel)', { time
   let id: string;
 
   const sh = async (sandboxId: string, script: string, user = 'root') => {
-    const { envdUrl, accessToken } = await runtime.endpoint(sandboxId);
-    const client = new EnvdClient(envdUrl, accessToken);
+    const client = envdClientFor(sandboxId, await runtime.endpoint(sandboxId));
     clients.push(client);
     return client.exec({ cmd: '/bin/sh', args: ['-c', script], user }, 30);
   };
@@ -63,7 +62,7 @@ describe('escape probes: root inside a namespace sandbox (root, kernel)', { time
       imageDir: IMAGE_DIR,
       network,
       cgroups,
-      envd: { nodeBinary: process.execPath, bundleDir: join(__dirname, '../../../../envd/bundle') },
+      envdHost: {},
     });
     await runtime.prepare();
     await runtime.recover();
@@ -88,6 +87,25 @@ describe('escape probes: root inside a namespace sandbox (root, kernel)', { time
       assert.ok(outside >= 65_536, `host id ${outside} is not a host user's`);
       assert.equal(count, 65_536, 'one 16-bit range, not the identity map of everything');
     }
+  });
+
+  it("a process envd starts (the REST exec path) is fenced like the sandbox: seccomp, no_new_privs, the sandbox's uid map, its limited cgroup", async () => {
+    const r = await sh(id, 'cat /proc/self/status; echo ---; cat /proc/self/uid_map; echo ---; cat /proc/self/cgroup', 'user');
+    const [status, uidMap, cgroupText] = r.stdout.split('---\n');
+    const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1];
+    assert.equal(field('Seccomp'), '2', 'a seccomp filter is on');
+    assert.equal(field('NoNewPrivs'), '1');
+    assert.equal(field('Uid'), '1000', 'the requested user');
+    const meta = JSON.parse(readFileSync(join(stateDir, 'sandboxes', id, 'meta.json'), 'utf8')) as { ids: { hostRoot: number; count: number } };
+    assert.deepEqual(uidMap.trim().split(/\s+/).map(Number), [0, meta.ids.hostRoot, meta.ids.count], "the sandbox's own id range");
+    // The limits hold for what the user runs: memory and pids are the sandbox's `user` group (v1),
+    // or its user leaf (v2), never the group envd or the init sit in.
+    const groups = cgroupText.trim().split('\n').map((l) => l.split(':'));
+    // (A v1 host may also mount an empty v2 hierarchy, whose "0::/" line limits nothing.)
+    const v1 = groups.filter(([, controllers]) => /(^|,)(memory|pids)(,|$)/.test(controllers));
+    const limited = v1.length ? v1 : groups.filter(([hierarchy]) => hierarchy === '0');
+    assert.ok(limited.length > 0, cgroupText);
+    for (const [, controllers, path] of limited) assert.match(path, /\/user$/, `${controllers || 'v2'}: ${path}`);
   });
 
   it('cannot change kernel settings: core_pattern, randomize_va_space, sysrq, /sys', async () => {
@@ -143,17 +161,17 @@ describe('escape probes: root inside a namespace sandbox (root, kernel)', { time
       'echo x > /dev/null && echo null-ok',
       'cat /proc/keys | wc -c',
       'ls /sys/firmware | wc -l',
-      'ls /proc/1/fd | tr "\\n" " "; echo',
-      'readlink /proc/1/fd/1',
+      'for f in $(ls /proc/1/fd 2>/dev/null); do readlink /proc/1/fd/$f >/dev/null 2>&1 && echo "fd-$f-followed"; done; echo fds-hidden',
     ].join('; '));
-    const [devs, urandom, nullOk, keys, firmware, fds, log] = r.stdout.trim().split('\n');
+    const [devs, urandom, nullOk, keys, firmware, fds] = r.stdout.trim().split('\n');
     assert.deepEqual(devs.trim().split(' ').sort(), ['fd', 'full', 'null', 'ptmx', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'tty', 'urandom', 'zero']);
     assert.equal(urandom.trim(), '8');
     assert.equal(nullOk, 'null-ok');
     assert.equal(keys.trim(), '0', '/proc/keys masked');
     assert.equal(firmware.trim(), '0', '/sys/firmware masked');
-    assert.deepEqual(fds.trim().split(' '), ['0', '1', '2'], 'PID 1 holds nothing of the host');
-    assert.equal(log, '/var/log/wrenn-init.log');
+    // PID 1 holds the socket the host's envd speaks to it on: nothing in the sandbox may follow its
+    // descriptors (it is not dumpable: they may be listed, being the sandbox root's, not opened).
+    assert.equal(fds, 'fds-hidden', "the init's descriptors are open to the sandbox");
   });
 
   it('gives a setuid binary no privilege, inside or from the host', async () => {
@@ -178,24 +196,23 @@ describe('escape probes: root inside a namespace sandbox (root, kernel)', { time
     }
   });
 
-  it('never returns a host file through a symlink the sandbox planted, in an error or otherwise', async () => {
+  it('never writes or returns a host file through a symlink the sandbox planted across a restart', async () => {
     const secretDir = await mkdtemp('/tmp/wrenn-probe-secret-');
     const secret = join(secretDir, 'host-secret');
     const marker = `HOST-SECRET-${ulid()}`;
     await writeFile(secret, `${marker}\n`.repeat(10));
     try {
       const victim = await create();
-      // The init's log and the start's tools made into symlinks to the host file, and the start
-      // made to fail (no init program), so the resume's error is built.
-      const r = await sh(victim, `rm -f /var/log/wrenn-init.log; ln -s ${secret} /var/log/wrenn-init.log; ln -sf ${secret} /etc/hostname; rm /usr/bin/tini; echo planted`);
+      // The init's log, the hostname file and a mount point made into symlinks to the host file:
+      // the resume's start opens and mounts on each of them.
+      const r = await sh(victim, `rm -f /var/log/wrenn-init.log; ln -s ${secret} /var/log/wrenn-init.log; ln -sf ${secret} /etc/hostname; rm -rf /run/wrenn/cgroup; ln -s ${secretDir} /run/wrenn/cgroup; echo planted`);
       assert.equal(r.stdout, 'planted\n');
       const { snapshotRef } = await runtime.pause(victim);
-      const error = await runtime.resume(spec({ sandboxId: victim }), snapshotRef).then(
-        () => assert.fail('the resume should fail without an init program'),
-        (e: Error) => e,
-      );
-      assert.doesNotMatch(`${error.message} ${error.stack}`, new RegExp(marker), 'the error holds nothing of the host file');
-      assert.match(error.message, /exec|tini/i, 'it names the failing step instead');
+      await runtime.resume(spec({ sandboxId: victim }), snapshotRef);
+      assert.equal(readFileSync(secret, 'utf8'), `${marker}\n`.repeat(10), 'the host file is untouched');
+      const inside = await sh(victim, 'cat /var/log/wrenn-init.log /etc/hostname /run/wrenn/cgroup/* 2>&1; echo done');
+      assert.doesNotMatch(inside.stdout, new RegExp(marker), 'the sandbox read the host file');
+      assert.match(inside.stdout, /done\n$/);
     } finally {
       await rm(secretDir, { recursive: true, force: true });
     }

@@ -8,7 +8,7 @@ import { Code } from '@connectrpc/connect';
 import { SandboxSpec } from '@wrenn/contracts';
 import { CgroupManager } from '../../cgroups';
 import { NetworkManager } from '../../networking';
-import { EnvdClient } from '../../envd-client/envd.client';
+import { EnvdClient, envdClientFor } from '../../envd-client/envd.client';
 import { NamespaceRuntime, NamespaceRuntimeOptions } from './namespace-sandboxes';
 import { isSameProcess } from '../../runtime/namespace/proc';
 import { unusedSlotCidr } from '../../networking';
@@ -28,7 +28,7 @@ function newRuntime(stateDir: string, extra: Partial<NamespaceRuntimeOptions> = 
     imageDir: IMAGE_DIR,
     network,
     cgroups: new CgroupManager({ group: `wrenn-${agent.key}` }),
-    envd: { nodeBinary: process.execPath, bundleDir: join(__dirname, '../../../../envd/bundle') },
+    envdHost: {},
     ...extra,
   });
 }
@@ -48,8 +48,7 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
   };
   const clients: EnvdClient[] = [];
   const envdOf = async (rt: NamespaceRuntime, id: string) => {
-    const { envdUrl, accessToken } = await rt.endpoint(id);
-    const client = new EnvdClient(envdUrl, accessToken);
+    const client = envdClientFor(id, await rt.endpoint(id));
     clients.push(client);
     return client;
   };
@@ -182,10 +181,11 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
       const envd = await envdOf(warmRuntime, id);
       assert.equal((await envd.exec({ cmd: 'hostname', args: [] }, 5)).stdout.trim(), id);
       // The claim rotated envd's token: the pooled one is refused, the claimed one is the meta's.
-      const { envdUrl, accessToken } = await warmRuntime.endpoint(id);
+      const endpoint = await warmRuntime.endpoint(id);
+      const { accessToken } = endpoint;
       assert.notEqual(accessToken, pooledToken);
       assert.equal(JSON.parse(await readFile(join(warmDir, 'warm', warmKey, 'meta.json'), 'utf8')).envdAccessToken, accessToken);
-      const pooled = new EnvdClient(envdUrl, pooledToken);
+      const pooled = envdClientFor(id, { ...endpoint, accessToken: pooledToken });
       clients.push(pooled);
       await assert.rejects(pooled.exec({ cmd: 'true', args: [] }, 5), (error: Error & { code?: number }) => error.code === Code.Unauthenticated);
       assert.equal((await envd.exec({ cmd: 'cat', args: ['/etc/hostname'] }, 5)).stdout.trim(), id);

@@ -13,12 +13,16 @@ import { diskUsedBytes, imageAllocatedBytes, unmountDiskImage } from '../../root
 import { DiskOverlayRootfs, DiskOverlaySource, writeIdentityFiles } from '../../rootfs/disk-overlay.rootfs';
 import { OverlayStore } from '../../rootfs/overlay.store';
 import { SaveStore, SNAPSHOTS, SnapshotMeta, TEMPLATES, TemplateMeta } from '../../rootfs/saves.store';
-import { RecoveryReport, RuntimeSandbox, SandboxMetrics, SandboxRuntime } from '../../runtime/sandbox-runtime';
+import { RecoveryReport, RuntimeSandbox, SandboxEndpoint, SandboxMetrics, SandboxRuntime } from '../../runtime/sandbox-runtime';
+import type { SandboxSystem } from '@wrenn/envd';
+// Not through envd's index: that is also the in-guest bundle's, which must not load the native addon.
+import { InitSystem } from '@wrenn/envd/dist/system/init/init-system';
+import { EnvdHost } from '../../envd-host/envd-host';
 import { snapshotRefFor } from '../../runtime/snapshot-ref';
 import { isSameProcess, signal, waitReaped } from '../../runtime/namespace/proc';
 import { IdRanges } from '../../ids/id-ranges';
 import { DEFAULT_ID_BASE, IDS_PER_SANDBOX, overlappingHostIds } from '../../runtime/namespace/sandbox-hardening';
-import { NamespaceBooted, NamespaceDriver, NamespaceRoot } from '../../runtime/namespace/namespace.driver';
+import { initSocketPath, NamespaceBooted, NamespaceDriver, NamespaceRoot } from '../../runtime/namespace/namespace.driver';
 import { requireSandboxId, requireTemplateId } from '@wrenn/contracts';
 import { freezeParts, PAUSE_ORDER, save, SaveParts, SaveStepName, TEMPLATE_ORDER } from '../save';
 import { start, StartResources, StartState, StartStepName, teardown } from '../lifecycle';
@@ -51,10 +55,30 @@ export interface NamespaceRuntimeOptions {
   /** Node binary and envd bundle dir bound read-only into every sandbox; envd then runs as its init's child. */
   envd?: { nodeBinary: string; bundleDir: string; healthTimeoutMs?: number };
   /**
+   * envd served by the host agent for every sandbox (instead of `envd`): the way into a
+   * sandbox (its init's socket), the socket the agent's own clients reach it on, and how long
+   * an instance with nothing running stays built.
+   */
+  envdHost?: {
+    /** The way into a sandbox (default: its init's socket, InitSystem). */
+    system?: (sandbox: EnvdHostTarget) => SandboxSystem;
+    /** Where the agent's own clients reach the host's envd (default: envd.sock in the state dir). */
+    socketPath?: string;
+    idleMs?: number;
+  };
+  /**
    * Called before each named step of pause, resume and template creation; a throw there fails
    * the operation at that step. Lets the host tests prove every rollback path on a real kernel.
    */
   checkpoint?: (step: LifecycleStep) => void | Promise<void>;
+}
+
+/** What the host's envd needs to reach into one sandbox. */
+export interface EnvdHostTarget {
+  sandboxId: string;
+  /** The sandbox's directory (its init's socket is there). */
+  dir: string;
+  initPid: number;
 }
 
 /** Steps of the lifecycle operations, in order, as the checkpoint hook sees them. */
@@ -80,6 +104,11 @@ interface SandboxMeta {
   ids?: { number: number; hostRoot: number; count: number };
   /** The token envd demands on every request (absent for a sandbox started before envd had one). */
   envdAccessToken?: string;
+  /**
+   * Its init serves the host's envd (agent mode). Absent: a Node envd runs inside it (a sandbox
+   * started before the host's envd, adopted by this agent), reached at its address as before.
+   */
+  initAgent?: boolean;
 }
 
 /** Shape every warm sandbox is started with; a claim rewrites the limits to the request's. */
@@ -119,10 +148,13 @@ export class NamespaceRuntime implements SandboxRuntime {
   private readonly rootfs = new DiskOverlayRootfs();
   /** The host resources a start takes, for the lifecycle (sandbox/lifecycle.ts); `record` is per start. */
   private readonly lifecycle: Omit<NsResources, 'record'>;
+  /** envd for every sandbox here, in this process (when configured so). */
+  readonly envdHost: EnvdHost | undefined;
+  private readonly systemOf: (sandbox: EnvdHostTarget) => SandboxSystem;
 
   constructor(private readonly options: NamespaceRuntimeOptions) {
     this.idRanges = new IdRanges(options.network.agentKey, options.idRangesDir, options.idBase ?? DEFAULT_ID_BASE);
-    this.driver = new NamespaceDriver({ pidsMax: options.pidsMax, envd: options.envd });
+    this.driver = new NamespaceDriver({ pidsMax: options.pidsMax, envd: options.envd, initAgent: !!options.envdHost });
     const network = options.network;
     this.lifecycle = {
       slots: {
@@ -133,8 +165,23 @@ export class NamespaceRuntime implements SandboxRuntime {
       cgroups: options.cgroups,
       ids: this.idRanges,
       driver: this.driver,
-      envd: options.envd ? new EnvdSessionOpener({ timeoutMs: options.envd.healthTimeoutMs ?? 10_000 }) : undefined,
+      // The host's own envd needs no session: it is handed the token directly once the sandbox is recorded.
+      envd: options.envd && !options.envdHost ? new EnvdSessionOpener({ timeoutMs: options.envd.healthTimeoutMs ?? 10_000 }) : undefined,
     };
+    const host = options.envdHost;
+    this.systemOf = host?.system ?? ((sandbox) => new InitSystem(initSocketPath(sandbox.dir)));
+    this.envdHost = host
+      ? new EnvdHost({
+          idleMs: host.idleMs,
+          socketPath: host.socketPath ?? join(options.stateDir, 'envd.sock'),
+          // After an agent restart a sandbox's entry is rebuilt from its record.
+          locate: async (id) => {
+            const meta = await this.live(id);
+            if (!meta.initAgent) throw new Error(`sandbox ${id} runs its own envd`);
+            return { accessToken: meta.envdAccessToken, openSystem: () => this.systemOf(envdTarget(meta)) };
+          },
+        })
+      : undefined;
     this.snapshots = new SaveStore(join(options.stateDir, 'snapshots'), SNAPSHOTS);
     this.templates = new SaveStore(join(options.stateDir, 'templates'), TEMPLATES);
   }
@@ -170,7 +217,8 @@ export class NamespaceRuntime implements SandboxRuntime {
   }
 
   prepare(): Promise<void> {
-    this.prepared ??= this.buildBaseImage().catch((error) => {
+    this.prepared ??= this.buildBaseImage()
+      .then(() => this.envdHost?.listen()).catch((error) => {
       this.prepared = undefined;
       throw error;
     });
@@ -268,9 +316,13 @@ export class NamespaceRuntime implements SandboxRuntime {
       await setHostname(warm.initPid, id);
       await writeIdentityFiles(this.overlay.layout(warm.dir).upper, id, this.options.network.resolvConf());
       // A new envd token for the sandbox's life: the one it had while pooled was held before
-      // anyone owned it, and is never the one it runs with. envd takes it only with the old one.
+      // anyone owned it, and is never the one it runs with. The host's envd is handed it once
+      // the meta is written (openEnvd); an envd inside takes it only with the old one.
       let envdAccessToken = warm.envdAccessToken;
-      if (this.options.envd && warm.envdAccessToken) {
+      if (warm.initAgent) {
+        envdAccessToken = newEnvdAccessToken();
+        await this.envdHost?.forget(warm.sandboxId);
+      } else if (this.options.envd && warm.envdAccessToken) {
         envdAccessToken = newEnvdAccessToken();
         await initEnvdAccessToken(`http://${warm.network.sandboxIp}:${ENVD_PORT}`, envdAccessToken, warm.envdAccessToken, 5_000);
       }
@@ -279,6 +331,7 @@ export class NamespaceRuntime implements SandboxRuntime {
       await rename(join(warm.dir, `${META}.tmp`), join(warm.dir, META));
       await symlink(warm.dir, this.sandboxDir(id));
       this.sandboxes.set(id, meta);
+      this.openEnvd(meta);
       return { sandboxId: id, pid: meta.initPid, dir: meta.dir };
     } catch (error) {
       await this.options.cgroups.rename(id, warm.sandboxId).catch(() => undefined);
@@ -313,6 +366,7 @@ export class NamespaceRuntime implements SandboxRuntime {
   }
 
   private async destroyWarm(meta: SandboxMeta): Promise<void> {
+    await this.envdHost?.forget(meta.sandboxId);
     await this.teardown(meta.sandboxId, meta.dir, meta);
   }
 
@@ -353,6 +407,7 @@ export class NamespaceRuntime implements SandboxRuntime {
         lower: options.lower,
         ids: s.ids,
         envdAccessToken: s.envd.token,
+        initAgent: this.envdHost ? true : undefined,
       };
       // Written last and atomically: only a complete sandbox has a meta.json. It holds envd's
       // token: root's alone (so is the dir).
@@ -360,13 +415,19 @@ export class NamespaceRuntime implements SandboxRuntime {
       await rename(join(dir, `${META}.tmp`), join(dir, META));
     };
     await start(state, { ...this.lifecycle, record }, { checkpoint: (step) => this.checkpoint(`start:${step}` as LifecycleStep) });
+    this.openEnvd(meta!);
     return meta!;
   }
 
-  /** Where the sandbox's envd listens (its own address on the slot), and the token it demands. */
-  async endpoint(sandboxId: string): Promise<{ envdUrl: string; accessToken?: string }> {
+  /** The sandbox's address on its slot, and its envd: the host's own, or one listening at that address. */
+  async endpoint(sandboxId: string): Promise<SandboxEndpoint> {
     const meta = await this.live(sandboxId);
-    return { envdUrl: `http://${meta.network.sandboxIp}:${ENVD_PORT}`, accessToken: meta.envdAccessToken };
+    return { envdUrl: `http://${meta.network.sandboxIp}:${ENVD_PORT}`, accessToken: meta.envdAccessToken, envdHost: meta.initAgent ? this.envdHost : undefined };
+  }
+
+  /** The host's envd takes the sandbox's token directly: no health poll, no POST /init. */
+  private openEnvd(meta: SandboxMeta): void {
+    if (meta.initAgent) this.envdHost?.open(meta.sandboxId, { accessToken: meta.envdAccessToken, openSystem: () => this.systemOf(envdTarget(meta)) });
   }
 
   /** Destroys a sandbox, running or paused: processes, network, cgroups, files and snapshot. */
@@ -386,6 +447,8 @@ export class NamespaceRuntime implements SandboxRuntime {
     const link = this.sandboxDir(sandboxId);
     const meta = this.sandboxes.get(sandboxId) ?? (await this.readMeta(sandboxId));
     const dir = meta?.dir ?? (await realpath(link).catch(() => link));
+    // Its processes, streams and watchers end here, before the sandbox under them goes.
+    await this.envdHost?.forget(sandboxId);
     try {
       await this.teardown(sandboxId, dir, meta);
     } finally {
@@ -451,6 +514,7 @@ export class NamespaceRuntime implements SandboxRuntime {
     for (const warm of this.warm.splice(0)) {
       await this.destroyWarm(warm).catch((error) => this.options.logger?.warn({ err: error, sandboxId: warm.sandboxId }, 'warm sandbox not removed'));
     }
+    await this.envdHost?.close();
     const empty = (await this.list()).length === 0;
     await this.options.network.stop({ removeHostRules: empty });
     if (empty) await this.options.cgroups.removeGroup();
@@ -480,7 +544,10 @@ export class NamespaceRuntime implements SandboxRuntime {
       // An earlier attempt got past its kill: finish it.
       return this.savePause(sandboxId, meta, 'snapshot disk');
     }
-    return this.savePause(sandboxId, await this.live(sandboxId));
+    const live = await this.live(sandboxId);
+    // Running processes do not survive a pause: neither does what envd held of them.
+    await this.envdHost?.forget(sandboxId);
+    return this.savePause(sandboxId, live);
   }
 
   /** The pause's steps (from `from` on: the completion of one cut short after its kill). */
@@ -669,6 +736,8 @@ export class NamespaceRuntime implements SandboxRuntime {
 
   async recover(): Promise<RecoveryReport> {
     await mkdir(this.sandboxesDir, { recursive: true });
+    // Adopted sandboxes are served at once (prepare listens too; this is the same socket, once).
+    await this.envdHost?.listen();
     const report: RecoveryReport = { adopted: [], removed: [] };
     const dead: string[] = [];
     for (const name of (await readdir(this.sandboxesDir)).sort()) {
@@ -859,6 +928,10 @@ function setHostname(initPid: number, name: string): Promise<void> {
   });
 }
 
+
+function envdTarget(meta: SandboxMeta): EnvdHostTarget {
+  return { sandboxId: meta.sandboxId, dir: meta.dir, initPid: meta.initPid };
+}
 
 type NsSlot = SandboxNetwork & { nameservers: string[] };
 type NsRoot = NamespaceRoot & { image: string };

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { SandboxSpec } from '@wrenn/contracts';
 import { ulid } from 'ulid';
 import { CgroupManager } from '../../cgroups';
-import { EnvdClient } from '../../envd-client/envd.client';
+import { EnvdClient, envdClientFor } from '../../envd-client/envd.client';
 import { NetworkManager } from '../../networking';
 import { LifecycleStep, NamespaceRuntime, NamespaceRuntimeOptions } from './namespace-sandboxes';
 import { isSameProcess } from '../../runtime/namespace/proc';
@@ -33,7 +33,7 @@ function newRuntime(stateDir: string, extra: Partial<NamespaceRuntimeOptions> = 
     imageDir: IMAGE_DIR,
     network,
     cgroups: new CgroupManager({ group: GROUP }),
-    envd: { nodeBinary: process.execPath, bundleDir: join(__dirname, '../../../../envd/bundle') },
+    envdHost: {},
     checkpoint: (step) => {
       if (step === failAt) throw new Error(`injected failure at ${step}`);
     },
@@ -68,8 +68,7 @@ describe(`${NamespaceRuntime.name}: pause, resume and templates (root, kernel)`,
     return id;
   };
   const sh = async (id: string, script: string, rt = runtime) => {
-    const { envdUrl, accessToken } = await rt.endpoint(id);
-    const client = new EnvdClient(envdUrl, accessToken);
+    const client = envdClientFor(id, await rt.endpoint(id));
     clients.push(client);
     return client.exec({ cmd: 'sh', args: ['-c', script], user: 'root' }, 10);
   };

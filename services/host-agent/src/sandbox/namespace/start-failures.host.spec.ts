@@ -21,7 +21,7 @@ describeStartFailures('namespace driver: a failure at every start (and undoable 
     network,
     cgroups,
     idRangesDir: join(stateDir, 'id-ranges'),
-    envd: { nodeBinary: process.execPath, bundleDir: join(__dirname, '../../../../envd/bundle') },
+    envdHost: {},
     checkpoint: (step) => failures.hook(step),
   });
   await runtime.prepare();
