@@ -103,7 +103,15 @@ action('resume-sandbox', async () => {
 });
 
 action('destroy-sandbox', async () => {
-  showSandbox(await call('DELETE', `/v1/sandboxes/${needSandbox()}`));
+  const id = needSandbox();
+  let sandbox = await call('DELETE', `/v1/sandboxes/${id}`);
+  showSandbox(sandbox);
+  // The delete answers `deleting`; the host finishes it in the background.
+  for (let i = 0; sandbox.state === 'deleting' && i < 150; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    sandbox = await call('GET', `/v1/sandboxes/${id}`);
+    showSandbox(sandbox);
+  }
 });
 
 action('run', async () => {
