@@ -82,6 +82,8 @@ export interface WrennConfig {
     warmPool: { perTemplateMax: number; max: number; demandPerMin: number; startingMax: number; startIntervalMs: number };
     sandboxPidsMax: number;
     sandboxDiskMb: number;
+    /** Blank sandbox disks made ahead (namespace runtime). */
+    diskPoolSize: number;
     /** First user/group id of sandboxes' id ranges; unset = the runtime's own. */
     sandboxIdBase?: number;
   };
@@ -289,6 +291,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
       },
       sandboxPidsMax: e.WRENN_SANDBOX_PIDS_MAX,
       sandboxDiskMb: e.WRENN_SANDBOX_DISK_MB,
+      diskPoolSize: e.WRENN_DISK_POOL_SIZE,
       sandboxIdBase: e.WRENN_SANDBOX_ID_BASE,
     },
     dataPlaneAuth: {

@@ -255,6 +255,7 @@ export const VARIABLES = {
   WRENN_WARM_POOL_START_INTERVAL_MS: integer(100, 'host agent', 'least time between two warm starts being begun'),
   WRENN_SANDBOX_PIDS_MAX: integer(1024, 'host agent', 'processes per sandbox (namespace runtime)'),
   WRENN_SANDBOX_DISK_MB: integer(4096, 'host agent', 'disk per sandbox in MiB (namespace runtime)'),
+  WRENN_DISK_POOL_SIZE: integer(4, 'host agent', 'blank sandbox disks of the default size made ahead (namespace runtime; 0 = made at each create)'),
   WRENN_SANDBOX_ID_BASE: optionalInteger('host agent', 'first user/group id of sandboxes\' id ranges (several agents on one machine)', 'the runtime\'s own'),
   WRENN_FC_BINARY: optionalText('host agent', 'the `firecracker` binary', 'looked up on `PATH`', 'a file path'),
   WRENN_FC_KERNEL: optionalText('host agent', 'the guest kernel (uncompressed vmlinux); required for the Firecracker runtime', 'none', 'a file path'),

@@ -53,6 +53,8 @@ function runtimeFor(choice: ReturnType<typeof selectRuntime>, config: WrennConfi
         diskMb: config.host.sandboxDiskMb,
         ...(config.host.sandboxIdBase !== undefined ? { idBase: config.host.sandboxIdBase } : {}),
         warmPoolSize: config.host.warmPoolSize,
+        warmPool: config.host.warmPool,
+        diskPoolSize: config.host.diskPoolSize,
         // The agent's own Node binary runs envd inside sandboxes (bound read-only).
         envd: { nodeBinary: process.execPath, bundleDir: ENVD_BUNDLE_DIR },
       });
