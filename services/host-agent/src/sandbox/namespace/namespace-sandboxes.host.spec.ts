@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile, readFile, mkdir, readdir } from 'node:fs/promis
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { Code } from '@connectrpc/connect';
 import { SandboxSpec } from '@wrenn/contracts';
 import { CgroupManager } from '../../cgroups';
@@ -349,6 +350,70 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
       assert.deepEqual(await readdir(join(poolDir, 'disk-pool')).catch(() => []), [], 'pooled disks removed on shutdown');
       assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(poolDir), 'nothing mounted');
       await rm(poolDir, { recursive: true, force: true });
+    }
+  });
+
+  it('an agent killed in the middle of a delete leaves nothing once the next agent has recovered and the delete is redelivered', { timeout: 300_000 }, async () => {
+    const dir = await mkdtemp('/tmp/wrenn-thost-killdel-');
+    const slotOctet = Number(SLOT_CIDR.split('.')[1]);
+    const agent = { key: `${KEY}k`, cidr: unusedSlotCidr(slotOctet + 4, new Set([slotOctet, slotOctet + 1, slotOctet + 2, slotOctet + 3])) };
+    const id = newId();
+    // The first agent, in a process of its own so that it can die mid-delete (SIGKILL, as a crash).
+    const script = join(dir, 'agent.js');
+    await writeFile(
+      script,
+      `const { NamespaceRuntime } = require(${JSON.stringify(join(__dirname, 'namespace-sandboxes.js'))});
+const { NetworkManager } = require(${JSON.stringify(join(__dirname, '../../networking'))});
+const { CgroupManager } = require(${JSON.stringify(join(__dirname, '../../cgroups'))});
+(async () => {
+  const network = new NetworkManager({ agentKey: ${JSON.stringify(agent.key)}, cidr: ${JSON.stringify(agent.cidr)}, poolSize: 1 });
+  const rt = new NamespaceRuntime({ stateDir: ${JSON.stringify(dir)}, imageDir: ${JSON.stringify(IMAGE_DIR)}, network, cgroups: new CgroupManager({ group: 'wrenn-${agent.key}' }),
+    envd: { nodeBinary: process.execPath, bundleDir: ${JSON.stringify(join(__dirname, '../../../../envd/bundle'))} } });
+  await rt.prepare();
+  await rt.recover();
+  const made = await rt.create(${JSON.stringify(spec(id))});
+  console.log(JSON.stringify(made));
+  process.stdin.once('data', () => rt.destroy(${JSON.stringify(id)}));
+})().catch((e) => { console.error(e); process.exit(1); });
+`,
+    );
+    const child = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let restarted: NamespaceRuntime | undefined;
+    try {
+      const made = await new Promise<{ pid: number }>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]));
+        });
+        child.on('exit', (code) => reject(new Error(`the first agent exited (${code})`)));
+      });
+      const meta = JSON.parse(readFileSync(join(dir, 'sandboxes', id, 'meta.json'), 'utf8'));
+      assert.equal(made.pid, meta.initPid);
+      child.stdin.write('delete\n');
+      // The delete's first step is the kill of the sandbox's processes: the agent dies right after.
+      const deadline = Date.now() + 20_000;
+      while ((await isSameProcess(meta.initPid, meta.initStart)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      assert.ok(existsSync(join(dir, 'sandboxes', id)), 'the delete was cut short (the check below can fail)');
+
+      restarted = newRuntime(dir, {}, agent);
+      const report = await restarted.recover();
+      assert.ok(!report.adopted.includes(id), 'not adopted: its processes are gone');
+      // The delete, redelivered: the same command again, and it succeeds.
+      await restarted.destroy(id);
+      assert.ok(!existsSync(join(dir, 'sandboxes', id)), 'no dir');
+      assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(dir), 'no mount');
+      assert.ok(!(await new CgroupManager({ group: `wrenn-${agent.key}` }).list()).includes(id), 'no cgroup');
+      assert.deepEqual(managers.at(-1)!.describe().inUse, [], 'no slot in use');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await restarted?.destroy(id).catch(() => undefined);
+      await restarted?.shutdown().catch(() => undefined);
+      await managers.at(-1)?.stop({ removeHostRules: true }).catch(() => undefined);
+      await new CgroupManager({ group: `wrenn-${agent.key}` }).removeGroup().catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
