@@ -51,7 +51,7 @@ export interface NamespaceRuntimeOptions {
   idRangesDir?: string;
   /**
    * Sandboxes of the base template kept started ahead (envd up) whatever the demand, so a create
-   * only has to give one its identity and limits.
+   * only has to give one its identity and limits. 0 turns the warm pool off, demand included.
    */
   warmPoolSize?: number;
   /**
@@ -169,6 +169,8 @@ export class NamespaceRuntime implements SandboxRuntime {
         floor: floor > 0 ? { [warmKey({ template: 'base' })]: floor } : {},
         // Without bounds of its own, the pool keeps the base floor and nothing more.
         ...(options.warmPool ?? { perTemplateMax: floor, max: floor, demandPerMin: 0, startingMax: 1, startIntervalMs: 0 }),
+        // A size of 0 turns the pool off, demand included.
+        ...(floor === 0 ? { max: 0 } : {}),
       },
       start: (key) => this.startWarm(key),
       destroy: (warm) => this.destroyWarm(warm),
