@@ -284,7 +284,11 @@ export class SandboxLifecycleService implements OnModuleDestroy {
         return;
       }
     }
-    await this.decide(req.sandboxId, { type: 'MarkStopped' }, req.meta, 'stopped');
+    await this.decide(req.sandboxId, { type: 'MarkStopped' }, req.meta, 'stopped').catch(async (error: unknown) => {
+      // Another delete of the same sandbox (a re-drive racing this one) finished it first.
+      if (error instanceof WrennError && error.code === ErrorCode.InvalidState && (await this.statusOf(req.sandboxId)) === SandboxStatus.Deleted) return;
+      throw error;
+    });
     log.info({ hostId, totalMs: Math.round(performance.now() - started) }, 'sandbox deleted');
   }
 
