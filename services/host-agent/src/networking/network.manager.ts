@@ -6,6 +6,7 @@ import { readHostResolvConf, sandboxResolvConf, sandboxResolvers } from './dns';
 import { ResolvedEgress } from './egress-rules';
 import { buildSlot, SandboxNetwork, slotNames, SlotNaming, teardownSlot } from './network-slot';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { CommandError, isGone, run } from './run-command';
 import { SlotAllocator } from './slot-allocator';
 
@@ -217,7 +218,16 @@ export class NetworkManager {
 
   /** A ready network for a new sandbox: from the pool when it has one, else built now. */
   async acquire(): Promise<SandboxNetwork> {
-    const net = this.pool.shift() ?? (await this.build());
+    let pooled = this.pool.shift();
+    // A pooled slot whose netns went under us (removed by hand, or by a second agent wrongly
+    // given this one's key) is forgotten rather than handed out broken.
+    while (pooled && !existsSync(pooled.netnsPath)) {
+      this.options.logger?.warn({ index: pooled.index }, 'pooled network slot lost its netns; dropped');
+      await teardownSlot(pooled, this.firewall);
+      this.allocator.release(pooled.index);
+      pooled = this.pool.shift();
+    }
+    const net = pooled ?? (await this.build());
     this.assigned.set(net.index, net);
     this.scheduleRefill();
     return net;
