@@ -280,7 +280,7 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
       const source = newId();
       created.push(source);
       await pooled.create(spec(source));
-      assert.equal((await (await envdOf(pooled, source)).exec({ cmd: 'sh', args: ['-c', 'echo from-template > /root/marker'] }, 5)).exitCode, 0);
+      assert.equal((await (await envdOf(pooled, source)).exec({ cmd: 'sh', args: ['-c', 'echo from-template > /root/marker'], user: 'root' }, 5)).exitCode, 0);
       await pooled.createTemplate(source, tpl, 'warm-tpl');
       await pooled.destroy(source);
       const first = newId();
@@ -293,7 +293,7 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
       await pooled.create({ ...spec(second), templateId: tpl });
       assert.ok(realpathSync(join(poolDir, 'sandboxes', second)).startsWith(join(poolDir, 'warm')), 'the next one claims a warm sandbox of the template');
       const envd = await envdOf(pooled, second);
-      assert.equal((await envd.exec({ cmd: 'cat', args: ['/root/marker'] }, 5)).stdout, 'from-template\n');
+      assert.equal((await envd.exec({ cmd: 'cat', args: ['/root/marker'], user: 'root' }, 5)).stdout, 'from-template\n');
       assert.equal((await envd.exec({ cmd: 'hostname', args: [] }, 5)).stdout.trim(), second);
       // Deleting the template takes its warm sandboxes with it (they stand on its layer).
       await pooled.destroy(first);
@@ -338,7 +338,7 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
       await disks.create(spec(first));
       const firstImage = join(realpathSync(join(poolDir, 'sandboxes', first)), 'disk.img');
       assert.equal(statSync(firstImage).ino, firstPooled, 'the create took the pooled disk');
-      const wrote = await (await envdOf(disks, first)).exec({ cmd: 'sh', args: ['-c', `for i in $(seq 2000); do echo ${secret}; done > /root/secret && sync && wc -l < /root/secret`] }, 20);
+      const wrote = await (await envdOf(disks, first)).exec({ cmd: 'sh', args: ['-c', `for i in $(seq 2000); do echo ${secret}; done > /root/secret && sync && wc -l < /root/secret`], user: 'root' }, 20);
       assert.equal(wrote.stdout.trim(), '2000', wrote.stderr);
       assert.ok(readFileSync(firstImage).includes(secret), 'the secret is on the first disk (the check below can fail)');
       await disks.destroy(first);
@@ -353,7 +353,7 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
       assert.equal(statSync(secondImage).ino, secondPooled, 'the create took the pooled disk');
       assert.ok(!readFileSync(secondImage).includes(secret), 'no byte of the first tenant on the second disk');
       const envd = await envdOf(disks, second);
-      assert.equal((await envd.exec({ cmd: 'ls', args: ['/root'] }, 5)).stdout.includes('secret'), false);
+      assert.equal((await envd.exec({ cmd: 'ls', args: ['/root'], user: 'root' }, 5)).stdout.includes('secret'), false);
       assert.equal((await envd.exec({ cmd: 'hostname', args: [] }, 5)).stdout.trim(), second);
       await disks.destroy(second);
     } finally {
