@@ -300,9 +300,19 @@ export class NamespaceRuntime implements SandboxRuntime {
    */
   private async claim(pooled: WarmSandbox, spec: SandboxSpec): Promise<RuntimeSandbox> {
     const warm = pooled.meta;
+    // What each step took (ms), for the benches and host specs that break a claim down.
+    const steps: Record<string, number> = {};
+    let mark = performance.now();
+    const lap = (step: string) => {
+      const now = performance.now();
+      steps[step] = now - mark;
+      mark = now;
+    };
     if (!(await isSameProcess(warm.initPid, warm.initStart))) throw new Error('the warm sandbox died');
+    lap('alive');
     const id = spec.sandboxId;
     await this.options.cgroups.rename(warm.sandboxId, id);
+    lap('cgroup rename');
     try {
       // Independent of one another: done side by side. What does not depend on the id was done at
       // warm-up: the hostname's process, resolv.conf and etc/ (written by the warm start).
@@ -311,6 +321,7 @@ export class NamespaceRuntime implements SandboxRuntime {
         pooled.hostname.set(id),
         writeNameFiles(this.overlay.layout(warm.dir).upper, id),
       ]);
+      lap('limits, hostname, name files');
       // A new envd token for the sandbox's life: the one it had while pooled was held before
       // anyone owned it, and is never the one it runs with. envd takes it only with the old one.
       let envdAccessToken = warm.envdAccessToken;
@@ -318,18 +329,24 @@ export class NamespaceRuntime implements SandboxRuntime {
         envdAccessToken = newEnvdAccessToken();
         await initEnvdAccessToken(`http://${warm.network.sandboxIp}:${ENVD_PORT}`, envdAccessToken, warm.envdAccessToken, 5_000);
       }
+      lap('envd token');
       const meta: SandboxMeta = { ...warm, sandboxId: id, spec, createdAt: new Date().toISOString(), envdAccessToken };
       await writeFile(join(warm.dir, `${META}.tmp`), JSON.stringify(meta), { mode: 0o600 });
       await rename(join(warm.dir, `${META}.tmp`), join(warm.dir, META));
       // Only after the meta names the sandbox: recover() adopts what the link leads to.
       await symlink(warm.dir, this.sandboxDir(id));
+      lap('record');
       this.sandboxes.set(id, meta);
+      this.lastClaimSteps = steps;
       return { sandboxId: id, pid: meta.initPid, dir: meta.dir };
     } catch (error) {
       await this.options.cgroups.rename(id, warm.sandboxId).catch(() => undefined);
       throw error;
     }
   }
+
+  /** The steps of the last warm claim and what each took (ms). */
+  lastClaimSteps: Record<string, number> | undefined;
 
   /** Warm sandboxes started and not yet claimed (of one pool key, or all). */
   get warmReady(): number {
