@@ -29,6 +29,8 @@ export const HOST_PACKAGES = [
   { pkg: 'e2fsprogs', bin: 'mkfs.ext4', for: 'start', suites: 'host, e2e (sandbox disks)' },
   { pkg: 'iproute2', bin: 'ip', for: 'start', suites: 'host, e2e (netns, veths)' },
   { pkg: 'nftables', bin: 'nft', for: 'start', suites: 'host, e2e (slot firewall)' },
+  // A recycled network slot's connections are flushed from the kernel's tracking table.
+  { pkg: 'conntrack', bin: 'conntrack', for: 'start', suites: 'host, e2e (network slot recycling)' },
   // The sandbox helper's seccomp filter (native/sandbox, linked with libseccomp).
   { pkg: 'libseccomp-dev', file: '/usr/include/seccomp.h', for: 'start', suites: 'host, e2e (the sandbox helper)' },
   // The native addon (userfaultfd page server) is compiled by node-gyp.

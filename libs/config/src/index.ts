@@ -80,10 +80,14 @@ export interface WrennConfig {
     netPoolSize: number;
     /** The operator's egress allowlist: CIDRs or domain names every sandbox may reach, even in private ranges. */
     egressAllow: string[];
-    /** Started base sandboxes kept ready (namespace runtime). */
+    /** Started base sandboxes kept ready whatever the demand (namespace runtime). */
     warmPoolSize: number;
+    /** The warm pool's bounds and refill pace (namespace runtime). */
+    warmPool: { perTemplateMax: number; max: number; demandPerMin: number; startingMax: number; startIntervalMs: number };
     sandboxPidsMax: number;
     sandboxDiskMb: number;
+    /** Blank sandbox disks made ahead (namespace runtime). */
+    diskPoolSize: number;
     /** First user/group id of sandboxes' id ranges; unset = the runtime's own. */
     sandboxIdBase?: number;
   };
@@ -285,8 +289,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
       netPoolSize: e.WRENN_NET_POOL_SIZE,
       egressAllow: e.WRENN_EGRESS_ALLOW,
       warmPoolSize: e.WRENN_WARM_POOL_SIZE,
+      warmPool: {
+        perTemplateMax: e.WRENN_WARM_POOL_PER_TEMPLATE_MAX,
+        max: e.WRENN_WARM_POOL_MAX,
+        demandPerMin: e.WRENN_WARM_POOL_DEMAND_PER_MIN,
+        startingMax: e.WRENN_WARM_POOL_STARTING_MAX,
+        startIntervalMs: e.WRENN_WARM_POOL_START_INTERVAL_MS,
+      },
       sandboxPidsMax: e.WRENN_SANDBOX_PIDS_MAX,
       sandboxDiskMb: e.WRENN_SANDBOX_DISK_MB,
+      diskPoolSize: e.WRENN_DISK_POOL_SIZE,
       sandboxIdBase: e.WRENN_SANDBOX_ID_BASE,
     },
     dataPlaneAuth: {

@@ -21,6 +21,8 @@ export const ErrorCode = {
   /** Too many open streams (SSE, exec) for one API key. */
   TooManyStreams: 'too_many_streams',
   InvalidState: 'invalid_state',
+  /** The sandbox is being deleted: no data-plane call reaches it any more (409). */
+  SandboxDeleting: 'sandbox_deleting',
   SandboxExists: 'sandbox_exists',
   ConcurrencyConflict: 'concurrency_conflict',
   NoHostAvailable: 'no_host_available',

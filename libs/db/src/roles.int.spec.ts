@@ -95,7 +95,7 @@ describe('service roles (real PostgreSQL)', () => {
     const key = await as.gateway!.query(`SELECT value FROM platform_secrets WHERE name = 'jwt_hs256'`);
     assert.ok(key.rows[0]?.value.length >= 32, 'the migrations generated the JWT key');
     await allowed('gateway', 'LISTEN wrenn_projection_checkpoint');
-    await refused('gateway', `UPDATE sandboxes SET state = 'stopped' WHERE true`);
+    await refused('gateway', `UPDATE sandboxes SET state = 'deleted' WHERE true`);
     await refused('gateway', 'DELETE FROM templates WHERE true');
     await refused('gateway', 'INSERT INTO sandboxes SELECT * FROM sandboxes');
     await refused('gateway', 'TRUNCATE sandboxes');
@@ -141,9 +141,9 @@ describe('service roles (real PostgreSQL)', () => {
 
   it('the snapshot catalog and the reaper read what they decide on, and write nothing', async () => {
     for (const service of ['snapshot-catalog', 'reaper'] as const) {
-      await allowed(service, `SELECT id FROM sandboxes WHERE state <> 'stopped'`);
+      await allowed(service, `SELECT id FROM sandboxes WHERE state <> 'deleted'`);
       await allowed(service, 'SELECT id FROM templates');
-      await refused(service, `UPDATE sandboxes SET state = 'stopped' WHERE true`);
+      await refused(service, `UPDATE sandboxes SET state = 'deleted' WHERE true`);
       await refused(service, 'SELECT * FROM api_keys');
     }
   });

@@ -72,7 +72,7 @@ describe('sandbox and usage projections, one event at a time vs a whole run', ()
     assert.equal(a.updated_at.toISOString(), '2026-03-01T10:00:11.000Z');
     assert.equal(a.timeout_sec, 600, 'the timeout changed while paused is kept');
     const c = oneByOne.sandboxes.find((r: { id: string }) => r.id === 'sb_c');
-    assert.equal(c.state, 'stopping', 'a policy change never moves the state');
+    assert.equal(c.state, 'deleting', 'a policy change never moves the state');
     assert.deepEqual(c.network, { allowOut: ['10.0.0.0/8'], denyOut: [], allowInternetAccess: false });
     assert.equal(a.network, null, 'the defaults are kept as null');
     // A new timeout changes the timeout and the row's last change, never the state.

@@ -20,8 +20,8 @@ function stateAfter(event: SandboxEvent): string | null {
     case T.ResumeRequested: return SandboxStatus.Resuming;
     case T.Resumed: return SandboxStatus.Running;
     case T.ResumeFailed: return SandboxStatus.Paused;
-    case T.StopRequested: return SandboxStatus.Stopping;
-    case T.Stopped: return SandboxStatus.Stopped;
+    case T.StopRequested: return SandboxStatus.Deleting;
+    case T.Stopped: return SandboxStatus.Deleted;
     case T.Lost: return SandboxStatus.Lost;
     case T.TimeoutChanged: return null;
     case T.NetworkChanged: return null;

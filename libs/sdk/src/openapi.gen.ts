@@ -221,7 +221,10 @@ export interface paths {
         get: operations["getSandbox"];
         put?: never;
         post?: never;
-        /** Destroy a sandbox; answers the stopped sandbox */
+        /**
+         * Delete a sandbox; answers as soon as the delete is accepted
+         * @description The sandbox is `deleting` from the answer on (recorded as `sandbox.stop_requested`): its host tears it down in the background and it becomes `deleted` (`sandbox.stopped`) when the host has finished. Exec, files and other data-plane calls on a deleting sandbox answer 409 `sandbox_deleting`. A delete of a sandbox already deleting answers it again, changing nothing; of one already deleted, 409 `invalid_state`.
+         */
         delete: operations["destroySandbox"];
         options?: never;
         head?: never;
@@ -328,7 +331,7 @@ export interface paths {
         put?: never;
         /**
          * Change the inactivity timeout of a sandbox
-         * @description From now on the sandbox is paused after `timeout_sec` seconds without use (0 = never). The call counts as use, so the new timeout runs from now. Recorded as `sandbox.timeout_changed`; the same value again records nothing. A paused sandbox keeps the new timeout for after its resume; a stopping, stopped, failed or lost one answers 409 `invalid_state`. E2B's `setTimeout` (under `/e2b`) maps onto it.
+         * @description From now on the sandbox is paused after `timeout_sec` seconds without use (0 = never). The call counts as use, so the new timeout runs from now. Recorded as `sandbox.timeout_changed`; the same value again records nothing. A paused sandbox keeps the new timeout for after its resume; a deleting, deleted, failed or lost one answers 409 `invalid_state`. E2B's `setTimeout` (under `/e2b`) maps onto it.
          */
         post: operations["setSandboxTimeout"];
         delete?: never;
@@ -496,7 +499,7 @@ export interface paths {
         /**
          * Delete a template and its files on its host
          * @description Refused with 409 `template_in_use` (details `sandbox_ids`) while any sandbox made from it is
-         *     not stopped — paused ones included, since they resume on its files.
+         *     not deleted — paused ones included, since they resume on its files.
          */
         delete: operations["deleteTemplate"];
         options?: never;
@@ -695,7 +698,7 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** E2B sandbox info; 404 once stopped or failed */
+        /** E2B sandbox info; 404 once deleting, deleted or failed */
         get: operations["e2bGetSandbox"];
         put?: never;
         post?: never;
@@ -856,7 +859,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "validation_failed" | "not_found" | "sandbox_not_found" | "template_not_found" | "template_exists" | "template_in_use" | "unauthorized" | "email_taken" | "rate_limited" | "quota_exceeded" | "forbidden" | "key_expired" | "too_many_streams" | "invalid_state" | "sandbox_exists" | "concurrency_conflict" | "no_host_available" | "host_full" | "host_unavailable" | "host_timeout" | "host_operation_failed" | "exec_timeout" | "file_not_found" | "permission_denied" | "sandbox_unavailable" | "insufficient_storage" | "projection_lag" | "service_unavailable" | "not_implemented" | "internal";
+                code: "validation_failed" | "not_found" | "sandbox_not_found" | "template_not_found" | "template_exists" | "template_in_use" | "unauthorized" | "email_taken" | "rate_limited" | "quota_exceeded" | "forbidden" | "key_expired" | "too_many_streams" | "invalid_state" | "sandbox_deleting" | "sandbox_exists" | "concurrency_conflict" | "no_host_available" | "host_full" | "host_unavailable" | "host_timeout" | "host_operation_failed" | "exec_timeout" | "file_not_found" | "permission_denied" | "sandbox_unavailable" | "insufficient_storage" | "projection_lag" | "service_unavailable" | "not_implemented" | "internal";
                 message: string;
                 details?: {
                     [key: string]: unknown;
@@ -871,7 +874,7 @@ export interface components {
              * @description Wrenn's error code, for humans and logs.
              * @enum {string}
              */
-            reason?: "validation_failed" | "not_found" | "sandbox_not_found" | "template_not_found" | "template_exists" | "template_in_use" | "unauthorized" | "email_taken" | "rate_limited" | "quota_exceeded" | "forbidden" | "key_expired" | "too_many_streams" | "invalid_state" | "sandbox_exists" | "concurrency_conflict" | "no_host_available" | "host_full" | "host_unavailable" | "host_timeout" | "host_operation_failed" | "exec_timeout" | "file_not_found" | "permission_denied" | "sandbox_unavailable" | "insufficient_storage" | "projection_lag" | "service_unavailable" | "not_implemented" | "internal";
+            reason?: "validation_failed" | "not_found" | "sandbox_not_found" | "template_not_found" | "template_exists" | "template_in_use" | "unauthorized" | "email_taken" | "rate_limited" | "quota_exceeded" | "forbidden" | "key_expired" | "too_many_streams" | "invalid_state" | "sandbox_deleting" | "sandbox_exists" | "concurrency_conflict" | "no_host_available" | "host_full" | "host_unavailable" | "host_timeout" | "host_operation_failed" | "exec_timeout" | "file_not_found" | "permission_denied" | "sandbox_unavailable" | "insufficient_storage" | "projection_lag" | "service_unavailable" | "not_implemented" | "internal";
         };
         HealthStatus: {
             /** @enum {unknown} */
@@ -980,7 +983,7 @@ export interface components {
             key: string;
         };
         /** @enum {string} */
-        SandboxState: "pending" | "starting" | "running" | "pausing" | "paused" | "resuming" | "stopping" | "stopped" | "failed" | "lost";
+        SandboxState: "pending" | "starting" | "running" | "pausing" | "paused" | "resuming" | "deleting" | "deleted" | "failed" | "lost";
         CreateSandbox: {
             /**
              * @description `base` or a template of the team (`GET /v1/templates`).
@@ -1301,7 +1304,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The state does not allow it (`invalid_state`, `email_taken`, `concurrency_conflict`, …). */
+        /** @description The state does not allow it (`invalid_state`, `sandbox_deleting`, `email_taken`, `concurrency_conflict`, …). */
         Conflict: {
             headers: {
                 [name: string]: unknown;
@@ -1867,7 +1870,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The stopped sandbox. */
+            /** @description The sandbox, `deleting` (or `deleted` when its host had nothing left to do). */
             200: {
                 headers: {
                     [name: string]: unknown;

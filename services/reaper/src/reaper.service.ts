@@ -263,7 +263,7 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
       for (const id of findOrphans(list.sandboxIds, rows, this.settleMs, host.hostId, list.pausedIds ?? [])) {
         // Not in the read model may mean "not projected yet": only the log can say it never existed.
         if (!rows.has(id) && (await this.store.version(Aggregate.Sandbox, id)) !== 0) {
-          if (!(await this.reads.isStopped(id))) continue;
+          if (!(await this.reads.isDeleted(id))) continue;
         }
         try {
           await this.hostClient.send(host.hostId, HostOp.Destroy, { commandId: `reaper_orphan_${id}`, sandboxId: id }, 60_000);

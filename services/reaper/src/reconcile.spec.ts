@@ -29,14 +29,14 @@ describe('decideInFlight', () => {
     assert.equal(decideInFlight(sb({ state: 'pending', hostId: null, bootId: null, idleMs: 31_000 }), undefined, NOW, LIMITS).kind, 'fail');
   });
   it('re-drives a destroy left mid-way once the grace has passed on a live host', () => {
-    assert.equal(decideInFlight(sb({ state: 'stopping', idleMs: 61_000 }), beat('b2'), NOW, LIMITS).kind, 'redrive-destroy');
-    assert.equal(decideInFlight(sb({ state: 'stopping', idleMs: 61_000 }), beat('b1'), NOW, LIMITS).kind, 'redrive-destroy');
-    assert.equal(decideInFlight(sb({ state: 'stopping' }), beat('b1'), NOW, LIMITS).kind, 'wait');
+    assert.equal(decideInFlight(sb({ state: 'deleting', idleMs: 61_000 }), beat('b2'), NOW, LIMITS).kind, 'redrive-destroy');
+    assert.equal(decideInFlight(sb({ state: 'deleting', idleMs: 61_000 }), beat('b1'), NOW, LIMITS).kind, 'redrive-destroy');
+    assert.equal(decideInFlight(sb({ state: 'deleting' }), beat('b1'), NOW, LIMITS).kind, 'wait');
   });
   it('does not re-drive a destroy under way just because the agent restarted since the sandbox started', () => {
     // The row's boot id is the create's: a destroy records none, so a boot id that differs says
     // nothing about the destroy, which a second one would race (one of them answering 409).
-    assert.equal(decideInFlight(sb({ state: 'stopping', idleMs: 200 }), beat('b2'), NOW, LIMITS).kind, 'wait');
+    assert.equal(decideInFlight(sb({ state: 'deleting', idleMs: 200 }), beat('b2'), NOW, LIMITS).kind, 'wait');
   });
   it('finishes a pause left mid-way once the grace has passed on a live host', () => {
     assert.equal(decideInFlight(sb({ state: 'pausing' }), beat('b1'), NOW, LIMITS).kind, 'wait');
@@ -70,7 +70,7 @@ describe('findOrphans with pause snapshots', () => {
   const rows = new Map<string, ProjectedSandbox>([
     ['sb_paused', sb({ id: 'sb_paused', state: 'paused', idleMs: 60_000 })],
     ['sb_run', sb({ id: 'sb_run', state: 'running', idleMs: 60_000 })],
-    ['sb_stopped', sb({ id: 'sb_stopped', state: 'stopped', idleMs: 60_000 })],
+    ['sb_stopped', sb({ id: 'sb_stopped', state: 'deleted', idleMs: 60_000 })],
     ['sb_lost', sb({ id: 'sb_lost', state: 'lost', idleMs: 60_000 })],
   ]);
   it('keeps snapshots of paused sandboxes, and of a running one whose pause answer was lost', () => {
@@ -158,7 +158,7 @@ describe('decideTtl', () => {
     assert.equal(decideTtl(running({ idleMs: 3_000 }), NOW - 600_000, NOW).kind, 'wait');
   });
   it('only pauses running sandboxes', () => {
-    for (const state of ['paused', 'pausing', 'starting', 'stopped', 'failed']) {
+    for (const state of ['paused', 'pausing', 'starting', 'deleted', 'failed']) {
       assert.equal(decideTtl(running({ state }), undefined, NOW).kind, 'wait', state);
     }
   });

@@ -52,7 +52,7 @@ export function decideInFlight(sandbox: ProjectedSandbox, host: HostHeartbeat | 
       }
       return { kind: 'wait', sandboxId: id };
     }
-    case 'stopping':
+    case 'deleting':
     case 'pausing':
     case 'resuming':
       // Only worth re-driving when a live agent can take the work again (each host operation is
@@ -63,7 +63,7 @@ export function decideInFlight(sandbox: ProjectedSandbox, host: HostHeartbeat | 
         // The row's boot id is the create's or the resume's: for a pause or a destroy a newer
         // boot says nothing about whether that operation is still under way.
         if (sandbox.state !== 'resuming' && sandbox.idleMs <= limits.stopGraceMs) return { kind: 'wait', sandboxId: id };
-        return { kind: sandbox.state === 'stopping' ? 'redrive-destroy' : sandbox.state === 'pausing' ? 'redrive-pause' : 'redrive-resume', sandboxId: id };
+        return { kind: sandbox.state === 'deleting' ? 'redrive-destroy' : sandbox.state === 'pausing' ? 'redrive-pause' : 'redrive-resume', sandboxId: id };
       }
       return { kind: 'wait', sandboxId: id };
     default:
@@ -76,13 +76,13 @@ export function decideInFlight(sandbox: ProjectedSandbox, host: HostHeartbeat | 
  * host still running a sandbox the log calls paused never has it destroyed: destroy would delete
  * the snapshot too, and a resume then has nothing to come back to.
  */
-const HELD_STATES = new Set(['pending', 'starting', 'running', 'pausing', 'paused', 'resuming', 'stopping']);
+const HELD_STATES = new Set(['pending', 'starting', 'running', 'pausing', 'paused', 'resuming', 'deleting']);
 /**
  * States in which a host legitimately keeps a sandbox's pause snapshot. `running` is among them:
  * a pause whose answer was lost (timeout) leaves the row running while the host holds the
  * snapshot; that is recognised as paused, never destroyed.
  */
-const SNAPSHOT_STATES = new Set(['running', 'pausing', 'paused', 'resuming', 'stopping']);
+const SNAPSHOT_STATES = new Set(['running', 'pausing', 'paused', 'resuming', 'deleting']);
 
 function unwanted(id: string, projected: ReadonlyMap<string, ProjectedSandbox>, settleMs: number, hostId: string, held: Set<string>): boolean {
   const row = projected.get(id);
@@ -142,7 +142,7 @@ export function findVanished(
 }
 
 /** States whose host work is live: when the host's heartbeat stops, these are lost. */
-const LOSABLE_STATES = new Set(['starting', 'running', 'pausing', 'resuming', 'stopping']);
+const LOSABLE_STATES = new Set(['starting', 'running', 'pausing', 'resuming', 'deleting']);
 
 /**
  * Sandboxes on hosts whose heartbeat stopped for longer than their lease (or that vanished from

@@ -109,7 +109,7 @@ describe('bad input to every documented endpoint', { timeout: 600_000 }, () => {
     // input create one, and sandboxes outlive the platform's stop.
     const { body } = await p.api('GET', '/v1/sandboxes?limit=1000').catch(() => ({ body: { sandboxes: [] } }));
     for (const sb of body?.sandboxes ?? []) {
-      if (sb.state !== 'stopped' && sb.state !== 'failed') await p.api('DELETE', `/v1/sandboxes/${sb.id}`).catch(() => undefined);
+      if (sb.state !== 'deleted' && sb.state !== 'failed') await p.api('DELETE', `/v1/sandboxes/${sb.id}`).catch(() => undefined);
     }
     await p?.stop();
   });

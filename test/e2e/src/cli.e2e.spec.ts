@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WrennClient } from '@wrenn/sdk';
+import { eventually } from '@wrenn/testing';
 import { Platform, REPO, startPlatform } from './platform';
 
 const CLI = join(REPO, 'tools/cli/dist/main.js');
@@ -30,7 +31,7 @@ describe('wrenn CLI', () => {
     sdk = new WrennClient({ baseUrl: p.url, apiKey: p.owner.apiKey });
   });
   after(async () => {
-    for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('stopped')`).catch(() => [])) {
+    for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('deleted')`).catch(() => [])) {
       await sdk.destroySandbox(row.id).catch(() => undefined);
     }
     for (const row of await p.sql(`SELECT name FROM templates WHERE state = 'ready'`).catch(() => [])) {
@@ -162,8 +163,8 @@ describe('wrenn CLI', () => {
     assert.equal(await sdk.readFile(created.id, { path: '/root/answer' }), '42\n', 'files survive pause and resume');
 
     const removed = await json(['sandbox', 'rm', created.id]);
-    assert.equal(removed.state, 'stopped');
-    assert.equal((await sdk.getSandbox(created.id)).state, 'stopped');
+    assert.ok(['deleting', 'deleted'].includes(removed.state), removed.state);
+    await eventually(async () => (await sdk.getSandbox(created.id)).state === 'deleted', 30_000, 'the sandbox to be deleted');
     assert.ok(!(await json(['sandbox', 'ls'])).some((s: { id: string }) => s.id === created.id), 'plain ls hides stopped sandboxes');
     assert.ok((await json(['sandbox', 'ls', '--all'])).some((s: { id: string }) => s.id === created.id));
   });

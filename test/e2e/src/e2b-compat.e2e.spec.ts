@@ -36,7 +36,7 @@ describe('E2B SDK drop-in', () => {
     // Leave nothing running or paused even when a test failed halfway.
     const { body } = await p.api('GET', '/v1/sandboxes').catch(() => ({ body: { sandboxes: [] } }));
     for (const sb of body?.sandboxes ?? []) {
-      if (!['stopped', 'failed'].includes(sb.state)) await p.api('DELETE', `/v1/sandboxes/${sb.id}`).catch(() => undefined);
+      if (!['deleted', 'failed'].includes(sb.state)) await p.api('DELETE', `/v1/sandboxes/${sb.id}`).catch(() => undefined);
     }
     await p.stop();
   });
@@ -444,8 +444,11 @@ describe('E2B SDK drop-in', () => {
     assert.equal(await sbx.isRunning(), false);
     await assert.rejects(sbx.getInfo(), NotFoundError);
     assert.equal(await Sandbox.kill(sbx.sandboxId), false, 'a second kill finds nothing');
-    const row = await p.api('GET', `/v1/sandboxes/${sbx.sandboxId}`);
-    assert.equal(row.body.state, 'stopped');
+    const row = await eventually(async () => {
+      const got = await p.api('GET', `/v1/sandboxes/${sbx.sandboxId}`);
+      return got.body.state === 'deleted' ? got : undefined;
+    }, 30_000, 'the killed sandbox to be deleted');
+    assert.equal(row.body.state, 'deleted');
     const store = await EventStore.create(p.env.nc, p.env.naming);
     const { events } = await store.load('sandbox', sbx.sandboxId);
     assert.deepEqual(events.slice(-2).map((e) => e.type), ['sandbox.stop_requested', 'sandbox.stopped']);

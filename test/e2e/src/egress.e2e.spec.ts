@@ -33,7 +33,7 @@ describe('egress policy through REST', () => {
     p = await startPlatform('egress');
   });
   after(async () => {
-    for (const row of await p?.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('stopped')`).catch(() => []) ?? []) {
+    for (const row of await p?.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('deleted')`).catch(() => []) ?? []) {
       await p.api('DELETE', `/v1/sandboxes/${row.id}`).catch(() => undefined);
     }
     await p?.stop();

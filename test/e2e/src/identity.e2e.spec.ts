@@ -159,9 +159,9 @@ describe('identity', { timeout: 600_000 }, () => {
   });
 
   it("destroys the sandbox with the team's key", async () => {
-    const res = await p.api('DELETE', `/v1/sandboxes/${sandboxId}`, undefined, { auth: { apiKey: alice.apiKey } });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    assert.equal(res.body.state, 'stopped');
+    const res = await p.deleteSandbox(sandboxId, { auth: { apiKey: alice.apiKey } });
+    assert.equal(res.accepted.status, 200, JSON.stringify(res.accepted.body));
+    assert.equal(res.state, 'deleted');
     const store = await EventStore.create(p.env.nc, p.env.naming);
     const { events } = await store.load('sandbox', sandboxId);
     // Every step is recorded as done by alice's key, for alice's team.

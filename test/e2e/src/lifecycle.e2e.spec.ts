@@ -15,7 +15,7 @@ describe('pause and resume', () => {
     p = await startPlatform('life', { WRENN_WARM_POOL_SIZE: '0', WRENN_NET_POOL_SIZE: '0' });
   });
   after(async () => {
-    for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('stopped')`).catch(() => [])) {
+    for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('deleted')`).catch(() => [])) {
       await p.api('DELETE', `/v1/sandboxes/${row.id}`).catch(() => undefined);
     }
     await p.stop();
@@ -72,15 +72,15 @@ describe('pause and resume', () => {
     assert.equal((await p.api('POST', `/v1/sandboxes/${id}/pause`)).body.state, 'paused');
     assert.equal((await p.api('POST', `/v1/sandboxes/${id}/resume`)).body.state, 'running');
     assert.equal((await exec(id, 'cat /root/note.txt')).stdout, 'kept\n');
-    assert.equal((await p.api('DELETE', `/v1/sandboxes/${id}`)).body.state, 'stopped');
+    assert.equal((await p.deleteSandbox(id)).state, 'deleted');
   });
 
   it('destroys a paused sandbox on its host, snapshot included', async () => {
     const id = (await p.api('POST', '/v1/sandboxes', { memory_mb: 128 })).body.id;
     assert.equal((await p.api('POST', `/v1/sandboxes/${id}/pause`)).body.state, 'paused');
-    const stopped = await p.api('DELETE', `/v1/sandboxes/${id}`);
-    assert.equal(stopped.status, 200);
-    assert.equal(stopped.body.state, 'stopped');
+    const deleted = await p.deleteSandbox(id);
+    assert.equal(deleted.accepted.status, 200);
+    assert.equal(deleted.state, 'deleted');
     await eventually(() => !traces(p.stateDir, p.hostId, id, { initPid: 0, network: { index: -1 } }).snapshotDir, 5000, 'the snapshot to go');
   });
 

@@ -23,7 +23,7 @@ describe('lost host', () => {
   });
   after(async () => {
     if ((await fetch(`${p.url}/healthz`).catch(() => undefined))?.status !== 200) await agent.start().catch(() => undefined);
-    for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('stopped')`).catch(() => [])) {
+    for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('deleted')`).catch(() => [])) {
       await p.api('DELETE', `/v1/sandboxes/${row.id}`).catch(() => undefined);
     }
     // Lost sandboxes are destroyed on the host by the reaper, not by DELETE: stop the agent only
@@ -69,8 +69,8 @@ describe('lost host', () => {
     );
     assert.deepEqual(readdirSync(join(p.stateDir, 'sandboxes')), []);
     for (const id of running) {
-      const destroyed = await p.api('DELETE', `/v1/sandboxes/${id}`);
-      assert.equal(destroyed.body.state, 'stopped');
+      const destroyed = await p.deleteSandbox(id);
+      assert.equal(destroyed.state, 'deleted');
     }
     const resumed = await p.api('POST', `/v1/sandboxes/${paused}/resume`);
     assert.equal(resumed.status, 200, JSON.stringify(resumed.body));

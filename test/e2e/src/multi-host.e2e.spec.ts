@@ -63,7 +63,7 @@ describe('multi-host', () => {
     // outlived it), every sandbox is destroyed through the API, and only then do the agents stop.
     for (const agent of agents) if (!agent.running) await agent.start().catch(() => undefined);
     const destroyAll = async () => {
-      for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('stopped')`).catch(() => [])) {
+      for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('deleted')`).catch(() => [])) {
         await sdk.destroySandbox(row.id).catch(() => undefined);
       }
     };
@@ -137,9 +137,9 @@ describe('multi-host', () => {
     // The reaper may still be settling a lost sandbox as the destroy lands (it can fail the
     // destroy's stop); a destroy is allowed again from failed, so retry until it is stopped.
     for (const s of doomed) {
-      await eventually(async () => (await sdk.destroySandbox(s.id).catch(() => undefined))?.state === 'stopped', 15_000, `${s.id} to be destroyed`);
+      await eventually(async () => (await sdk.destroySandbox(s.id).catch(() => undefined)) && (await sdk.getSandbox(s.id)).state === 'deleted', 15_000, `${s.id} to be destroyed`);
     }
-    for (const s of [...survivors, fresh]) assert.equal((await sdk.destroySandbox(s.id)).state, 'stopped');
+    for (const s of [...survivors, fresh]) assert.equal((await p.deleteSandbox(s.id)).state, 'deleted');
   });
 
   it('leaves no network namespace, nftables table or cgroup of any host behind once the agents stop', async () => {

@@ -18,7 +18,7 @@ describe('the platform on an authenticated NATS', () => {
     p = await startPlatform('natsauth', { WRENN_WARM_POOL_SIZE: '0', WRENN_NET_POOL_SIZE: '0' }, { natsAuth: true });
   });
   after(async () => {
-    for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('stopped')`).catch(() => [])) {
+    for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('deleted')`).catch(() => [])) {
       await p.api('DELETE', `/v1/sandboxes/${row.id}`).catch(() => undefined);
     }
     await p.api('DELETE', '/v1/templates/natsauth-tpl').catch(() => undefined);
@@ -53,8 +53,8 @@ describe('the platform on an authenticated NATS', () => {
     const deletedTemplate = await p.api('DELETE', '/v1/templates/natsauth-tpl');
     assert.ok(deletedTemplate.status < 300, JSON.stringify(deletedTemplate.body));
 
-    const destroyed = await p.api('DELETE', `/v1/sandboxes/${id}`);
-    assert.equal(destroyed.body.state, 'stopped', JSON.stringify(destroyed.body));
+    const destroyed = await p.deleteSandbox(id);
+    assert.equal(destroyed.state, 'deleted', JSON.stringify(destroyed));
 
     // The operator's CLI reads the log and the hosts with the admin creds.
     const history = await p.cli('sandbox', 'history', id, '--json');

@@ -118,7 +118,7 @@ describe('metrics and traces of the running platform', () => {
     assert.equal(host(resumed, Series.HostSandboxes, 'running'), 1);
     assert.deepEqual([sampleValue(resumed, resumes, { result: 'ok' }), sampleValue(resumed, hostResumes, { host: p.hostId, result: 'ok' })], resumedBefore.map((n) => n + 1));
 
-    assert.equal((await p.api('DELETE', `/v1/sandboxes/${created.body.id}`)).body.state, 'stopped');
+    assert.equal((await p.deleteSandbox(created.body.id)).state, 'deleted');
     const gone = await scrape();
     assert.equal(host(gone, Series.HostSandboxes, 'running'), 0);
     assert.equal(host(gone, Series.HostNetworkSlots, 'used'), 0);

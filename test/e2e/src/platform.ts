@@ -46,6 +46,11 @@ export interface Platform {
   authHeaders(auth?: Auth): Record<string, string>;
   api<T = any>(method: string, path: string, body?: unknown, options?: { auth?: Auth; headers?: Record<string, string> }): Promise<{ status: number; body: T; headers: Headers }>;
   sql<T = any>(query: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * DELETE of a sandbox, checked (200, `deleting` or already `deleted`), then waits until its host
+   * has finished and it is `deleted`: answers that final view and the DELETE's own answer.
+   */
+  deleteSandbox(id: string, options?: { auth?: Auth }): Promise<{ state: string; accepted: { status: number; body: any } } & Record<string, any>>;
   /** Destroys every sandbox, snapshot and template the host agent holds (teardown of a failed test). */
   releaseHost(): Promise<void>;
   cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
@@ -223,6 +228,17 @@ export async function startPlatform(label: string, extraEnv: Record<string, stri
       const login = expect('login', await platform.api('POST', '/v1/auth/login', { email, password }, { auth: 'none' }), 200);
       const key = expect('api key', await platform.api('POST', '/v1/api-keys', { name: label }, { auth: { token: login.token } }), 201);
       return { email, password, userId: login.user_id, teamId: login.team_id, token: login.token, apiKey: key.key, keyId: key.id };
+    },
+    async deleteSandbox(id, options = {}) {
+      const accepted = await platform.api('DELETE', `/v1/sandboxes/${id}`, undefined, options);
+      if (accepted.status !== 200 || !['deleting', 'deleted'].includes(accepted.body?.state)) {
+        throw new Error(`DELETE of ${id} answered ${accepted.status}: ${JSON.stringify(accepted.body)}`);
+      }
+      const final = await eventually(async () => {
+        const got = await platform.api('GET', `/v1/sandboxes/${id}`, undefined, options);
+        return got.body?.state === 'deleted' ? got.body : undefined;
+      }, 60_000, `${id} to be deleted`);
+      return { ...final, accepted };
     },
     async sql(query, params = []) {
       if (!pg) {

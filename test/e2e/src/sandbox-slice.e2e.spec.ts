@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventStore } from '@wrenn/eventlog';
+import { eventually } from '@wrenn/testing';
 import { Platform, startPlatform } from './platform';
 
 describe('REST slice: create → exec → delete', () => {
@@ -98,13 +99,14 @@ describe('REST slice: create → exec → delete', () => {
     assert.equal(tpl.body.error.code, 'template_not_found');
   });
 
-  it('deletes the sandbox: stopped, and gone from the host', async () => {
+  it('deletes the sandbox: answered deleting at once, then deleted, and gone from the host', async () => {
     const dir = join(p.stateDir, 'sandboxes', id);
     assert.ok(existsSync(dir));
-    const res = await p.api('DELETE', `/v1/sandboxes/${id}`);
-    assert.equal(res.status, 200);
-    assert.equal(res.body.state, 'stopped');
-    assert.equal((await p.api('GET', `/v1/sandboxes/${id}`)).body.state, 'stopped');
+    const res = await p.deleteSandbox(id);
+    assert.equal(res.accepted.status, 200);
+    assert.equal(res.accepted.body.state, 'deleting', 'the delete answers before the host has finished');
+    assert.equal(res.state, 'deleted');
+    assert.equal((await p.api('GET', `/v1/sandboxes/${id}`)).body.state, 'deleted');
     assert.ok(!existsSync(dir), 'sandbox directory removed');
     assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(id), 'no mount left');
   });
@@ -131,6 +133,38 @@ describe('REST slice: create → exec → delete', () => {
     const seqs = events.map((e) => e.seq);
     assert.deepEqual([...seqs].sort((a, b) => a - b), seqs);
     assert.ok(events.every((e) => e.correlationId && e.teamId === p.owner.teamId && e.actor.kind === 'api_key' && e.actor.id === p.owner.keyId));
+  });
+
+  it('a sandbox being deleted refuses exec and files with 409 sandbox_deleting, and a delete of it again finishes it', async () => {
+    const created = await p.api('POST', '/v1/sandboxes', { template: 'base', memory_mb: 128, timeout_sec: 0 });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const sid = created.body.id;
+    // A delete whose host half never ran (its scheduler stopped right after recording it).
+    const store = await EventStore.create(p.env.nc, p.env.naming);
+    const { version } = await store.load('sandbox', sid);
+    await store.append('sandbox', sid, [{ type: 'sandbox.stop_requested', data: {} }], { correlationId: `e2e-${sid}`, causationId: `e2e-${sid}:stop`, actor: { kind: 'system', id: 'e2e' }, teamId: p.owner.teamId }, version);
+    const deleting = await eventually(async () => {
+      const got = await p.api('GET', `/v1/sandboxes/${sid}`);
+      return got.body.state === 'deleting' ? got : undefined;
+    }, 10_000, 'the read model to show deleting');
+    assert.equal(deleting.status, 200);
+    const listed = await p.api('GET', '/v1/sandboxes?state=deleting');
+    assert.ok(listed.body.sandboxes.some((s: { id: string }) => s.id === sid), 'listed as deleting');
+    const exec = await p.api('POST', `/v1/sandboxes/${sid}/exec`, { cmd: 'true' });
+    assert.equal(exec.status, 409);
+    assert.equal(exec.body.error.code, 'sandbox_deleting');
+    const file = await p.api('GET', `/v1/sandboxes/${sid}/files?path=/etc/hostname`);
+    assert.equal(file.status, 409);
+    assert.equal(file.body.error.code, 'sandbox_deleting');
+    assert.ok(existsSync(join(p.stateDir, 'sandboxes', sid)), 'still on its host');
+    // The delete again: the same delete, answered deleting, finished on the host this time.
+    const done = await p.deleteSandbox(sid);
+    assert.equal(done.accepted.body.state, 'deleting');
+    assert.equal(done.state, 'deleted');
+    assert.ok(!existsSync(join(p.stateDir, 'sandboxes', sid)), 'gone from its host');
+    const types = (await store.load('sandbox', sid)).events.map((e) => e.type);
+    assert.deepEqual(types.filter((t) => t === 'sandbox.stop_requested').length, 1, 'no second stop_requested');
+    assert.equal(types.at(-1), 'sandbox.stopped');
   });
 
   it('rebuilds the read model from the log identical to the live one', async () => {

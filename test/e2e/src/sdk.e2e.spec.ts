@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { LiveEvent, WrennApiError, WrennClient } from '@wrenn/sdk';
-import { within } from '@wrenn/testing';
+import { eventually, within } from '@wrenn/testing';
 import { Platform, startPlatform } from './platform';
 
 /**
@@ -25,7 +25,7 @@ describe('TypeScript SDK', () => {
     sdk = new WrennClient({ baseUrl: p.url });
   });
   after(async () => {
-    for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('stopped')`).catch(() => [])) {
+    for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('deleted')`).catch(() => [])) {
       await p.api('DELETE', `/v1/sandboxes/${row.id}`).catch(() => undefined);
     }
     await p.stop();
@@ -156,6 +156,7 @@ describe('TypeScript SDK', () => {
     assert.ok(bad instanceof WrennApiError);
     assert.equal(bad.status, 400);
     assert.equal(bad.code, 'validation_failed');
-    assert.equal((await sdk.destroySandbox(id)).state, 'stopped');
+    assert.ok(['deleting', 'deleted'].includes((await sdk.destroySandbox(id)).state));
+    await eventually(async () => (await sdk.getSandbox(id)).state === 'deleted', 30_000, 'the sandbox to be deleted');
   });
 });

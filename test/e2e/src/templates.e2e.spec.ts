@@ -13,7 +13,7 @@ describe('templates', () => {
     p = await startPlatform('tpl');
   });
   after(async () => {
-    for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('stopped')`).catch(() => [])) {
+    for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('deleted')`).catch(() => [])) {
       await p.api('DELETE', `/v1/sandboxes/${row.id}`).catch(() => undefined);
     }
     for (const row of await p.sql(`SELECT name FROM templates WHERE state = 'ready'`).catch(() => [])) {
@@ -71,7 +71,7 @@ describe('templates', () => {
 
     // In use while any sandbox from it is not stopped — a paused one too (it resumes on its files).
     assert.equal((await p.api('POST', `/v1/sandboxes/${a.body.id}/pause`)).body.state, 'paused');
-    assert.equal((await p.api('DELETE', `/v1/sandboxes/${b.body.id}`)).body.state, 'stopped');
+    assert.equal((await p.deleteSandbox(b.body.id)).state, 'deleted');
     const inUse = await p.api('DELETE', '/v1/templates/e2e-app');
     assert.equal(inUse.status, 409);
     assert.equal(inUse.body.error.code, 'template_in_use');
@@ -79,7 +79,7 @@ describe('templates', () => {
     // A sandbox from a template resumes on the template's layer: its own write and the seed are there.
     assert.equal((await p.api('POST', `/v1/sandboxes/${a.body.id}/resume`)).body.state, 'running');
     assert.equal((await exec(a.body.id, 'cat /srv/app/seed.txt /srv/app/a.txt')).stdout, 'from-template\nonly-a\n');
-    assert.equal((await p.api('DELETE', `/v1/sandboxes/${a.body.id}`)).body.state, 'stopped');
+    assert.equal((await p.deleteSandbox(a.body.id)).state, 'deleted');
 
     const deleted = await p.api('DELETE', '/v1/templates/e2e-app');
     assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
@@ -154,7 +154,7 @@ describe('templates', () => {
     assert.equal(child.status, 201, JSON.stringify(child.body));
     const inUse = await p.api('DELETE', '/v1/snapshots/old-name');
     assert.equal(inUse.body.error.code, 'template_in_use');
-    await p.api('DELETE', `/v1/sandboxes/${child.body.id}`);
+    await p.deleteSandbox(child.body.id);
     const deleted = await p.api('DELETE', '/v1/snapshots/old-name');
     assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
     assert.equal(deleted.body.state, 'deleted');

@@ -154,7 +154,7 @@ describe('the test UI', { timeout: 600_000 }, () => {
 
     const destroyed = await click('destroy-sandbox');
     assert.equal(destroyed.status, 200, destroyed.log);
-    assert.equal(await text('sandbox-state'), 'stopped');
+    assert.equal(await text('sandbox-state'), 'deleted');
     fromTemplateId = '';
     const deleted = await click('delete-template');
     assert.equal(deleted.status, 200, deleted.log);
@@ -174,7 +174,7 @@ describe('the test UI', { timeout: 600_000 }, () => {
     assert.equal(await text('sandbox-state'), 'running');
     const destroyed = await click('destroy-sandbox');
     assert.equal(destroyed.status, 200, destroyed.log);
-    assert.equal(await text('sandbox-state'), 'stopped');
+    assert.equal(await text('sandbox-state'), 'deleted');
     sandboxId = '';
   });
 

@@ -17,7 +17,7 @@ describe('TTL auto-pause', () => {
     p = await startPlatform('ttl', { WRENN_ACTIVITY_THROTTLE_MS: '200' });
   });
   after(async () => {
-    for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('stopped')`).catch(() => [])) {
+    for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('deleted')`).catch(() => [])) {
       await p.api('DELETE', `/v1/sandboxes/${row.id}`).catch(() => undefined);
     }
     await p.stop();
@@ -130,7 +130,7 @@ describe('TTL auto-pause', () => {
     const id = created.body.id;
     const { initPid } = readMeta(p.stateDir, id);
     process.kill(initPid, 'SIGKILL');
-    await eventually(async () => ['stopped', 'failed'].includes(await state(id)), 15_000, 'the dead sandbox to be settled');
+    await eventually(async () => ['deleted', 'failed'].includes(await state(id)), 15_000, 'the dead sandbox to be settled');
     const events = (await types(id)).map((e) => e.type);
     t.diagnostic(events.join(' → '));
     assert.ok(!events.includes('sandbox.auto_paused') && !events.includes('sandbox.paused'), events.join(' '));
@@ -148,7 +148,7 @@ describe('TTL auto-pause', () => {
     }, 15_000, 'the vanished sandbox to be failed');
     assert.match(failed.failure_reason, /no longer running on host/);
     await eventually(() => !existsSync(join(p.stateDir, 'sandboxes', id)), 15_000, 'its remains to be removed from the host');
-    assert.equal((await p.api('DELETE', `/v1/sandboxes/${id}`)).body.state, 'stopped');
+    assert.equal((await p.deleteSandbox(id)).state, 'deleted');
   });
 
   it('completes a TTL pause already under way when the platform is stopped', async () => {

@@ -31,8 +31,8 @@ const HISTORIES: Record<string, SandboxEvent[]> = {
   [SandboxStatus.Pausing]: [requested, scheduled, started, pauseRequested],
   [SandboxStatus.Paused]: [requested, scheduled, started, pauseRequested, paused],
   [SandboxStatus.Resuming]: [requested, scheduled, started, pauseRequested, paused, resumeRequested],
-  [SandboxStatus.Stopping]: [requested, scheduled, started, stopRequested],
-  [SandboxStatus.Stopped]: [requested, scheduled, started, stopRequested, { type: T.Stopped, data: {} }],
+  [SandboxStatus.Deleting]: [requested, scheduled, started, stopRequested],
+  [SandboxStatus.Deleted]: [requested, scheduled, started, stopRequested, { type: T.Stopped, data: {} }],
   [SandboxStatus.Failed]: [requested, scheduled, { type: T.Failed, data: { reason: 'boom', during: 'starting' } }],
   [SandboxStatus.Lost]: [requested, scheduled, started, { type: T.Lost, data: { hostId: 'h1', reason: 'heartbeat expired' } }],
 };
@@ -126,9 +126,9 @@ describe('sandboxDecider', () => {
         .when(SAMPLE_COMMANDS.RequestResume)
         .then([{ type: T.ResumeRequested, data: { hostId: 'h1', bootId: 'b1' } }]);
     });
-    it('destroys through stopping to stopped', () => {
+    it('deletes through deleting to deleted', () => {
       spec(HISTORIES.running).when(SAMPLE_COMMANDS.RequestStop).then([stopRequested]);
-      spec(HISTORIES.stopping).when(SAMPLE_COMMANDS.MarkStopped).then([{ type: T.Stopped, data: {} }]);
+      spec(HISTORIES.deleting).when(SAMPLE_COMMANDS.MarkStopped).then([{ type: T.Stopped, data: {} }]);
     });
     it('lets failed and lost sandboxes be destroyed to clean up', () => {
       spec(HISTORIES.failed).when(SAMPLE_COMMANDS.RequestStop).then([stopRequested]);
@@ -160,7 +160,7 @@ describe('sandboxDecider', () => {
       spec(changed).when(SAMPLE_COMMANDS.MarkPaused).then([{ type: T.AutoPaused, data: { snapshotRef: 'snap_1', sizeBytes: 4096 } }]);
     });
     it('refuses a timeout change once the sandbox is being destroyed or has ended', () => {
-      for (const ended of [HISTORIES.stopping, HISTORIES.stopped, HISTORIES.failed, HISTORIES.lost]) {
+      for (const ended of [HISTORIES.deleting, HISTORIES.deleted, HISTORIES.failed, HISTORIES.lost]) {
         spec(ended).when(SAMPLE_COMMANDS.SetTimeout).thenThrows(ErrorCode.InvalidState);
       }
     });
@@ -199,10 +199,10 @@ describe('sandboxDecider', () => {
     it('treats any command on a sandbox that does not exist as not found', () => {
       spec([]).when(SAMPLE_COMMANDS.RequestPause).thenThrows(ErrorCode.SandboxNotFound);
     });
-    it('rejects pausing a stopped sandbox with invalid_state naming the state', () => {
+    it('rejects pausing a deleted sandbox with invalid_state naming the state', () => {
       assert.throws(
-        () => sandboxDecider.decide(SAMPLE_COMMANDS.RequestPause, fold(sandboxDecider, HISTORIES.stopped)),
-        (error: { code: string; details: { state: string } }) => error.code === ErrorCode.InvalidState && error.details.state === 'stopped',
+        () => sandboxDecider.decide(SAMPLE_COMMANDS.RequestPause, fold(sandboxDecider, HISTORIES.deleted)),
+        (error: { code: string; details: { state: string } }) => error.code === ErrorCode.InvalidState && error.details.state === 'deleted',
       );
     });
 
@@ -216,7 +216,7 @@ describe('sandboxDecider', () => {
       'pausing/MarkFailed', 'pausing/MarkPaused', 'pausing/MarkPauseFailed', 'pausing/MarkLost', 'pausing/SetTimeout',
       'paused/RequestResume', 'paused/RequestStop', 'paused/SetTimeout', 'paused/SetNetwork',
       'resuming/MarkFailed', 'resuming/MarkResumed', 'resuming/MarkResumeFailed', 'resuming/MarkLost', 'resuming/SetTimeout',
-      'stopping/MarkFailed', 'stopping/MarkStopped', 'stopping/MarkLost',
+      'deleting/MarkFailed', 'deleting/MarkStopped', 'deleting/MarkLost',
       'failed/RequestStop',
       'lost/RequestStop',
     ]);

@@ -24,7 +24,7 @@ export const ALLOWED_FROM: Readonly<Record<SandboxCommandType, readonly From[]>>
     SandboxStatus.Running,
     SandboxStatus.Pausing,
     SandboxStatus.Resuming,
-    SandboxStatus.Stopping,
+    SandboxStatus.Deleting,
   ],
   RequestPause: [SandboxStatus.Running],
   MarkPaused: [SandboxStatus.Pausing],
@@ -42,7 +42,7 @@ export const ALLOWED_FROM: Readonly<Record<SandboxCommandType, readonly From[]>>
     SandboxStatus.Failed,
     SandboxStatus.Lost,
   ],
-  MarkStopped: [SandboxStatus.Stopping],
+  MarkStopped: [SandboxStatus.Deleting],
   // Only states whose host work is live can lose their host; a paused sandbox's snapshot is
   // handled by the lifecycle (issue: lost hosts), not by this command.
   MarkLost: [
@@ -50,7 +50,7 @@ export const ALLOWED_FROM: Readonly<Record<SandboxCommandType, readonly From[]>>
     SandboxStatus.Running,
     SandboxStatus.Pausing,
     SandboxStatus.Resuming,
-    SandboxStatus.Stopping,
+    SandboxStatus.Deleting,
   ],
   // The timeout is the inactivity after which a running sandbox is paused: data only, no host
   // work, so it may change whenever the sandbox can still run again — a paused one keeps it for

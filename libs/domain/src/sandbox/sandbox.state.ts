@@ -9,8 +9,8 @@ export const SandboxStatus = {
   Pausing: 'pausing',
   Paused: 'paused',
   Resuming: 'resuming',
-  Stopping: 'stopping',
-  Stopped: 'stopped',
+  Deleting: 'deleting',
+  Deleted: 'deleted',
   Failed: 'failed',
   Lost: 'lost',
 } as const;
@@ -92,9 +92,9 @@ export function evolveSandbox(state: SandboxState, event: SandboxEvent): Sandbox
     case SandboxEventType.ResumeFailed:
       return { ...state, status: SandboxStatus.Paused };
     case SandboxEventType.StopRequested:
-      return { ...state, status: SandboxStatus.Stopping };
+      return { ...state, status: SandboxStatus.Deleting };
     case SandboxEventType.Stopped:
-      return { ...state, status: SandboxStatus.Stopped };
+      return { ...state, status: SandboxStatus.Deleted };
     case SandboxEventType.Lost:
       return { ...state, status: SandboxStatus.Lost, failureReason: event.data.reason };
     case SandboxEventType.TimeoutChanged:

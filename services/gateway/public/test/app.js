@@ -10,8 +10,11 @@ function show(status, body) {
   $('log').textContent = typeof body === 'string' ? body : JSON.stringify(body, null, 2);
 }
 
-/** One API call; `auth` is 'key', 'bearer' or 'none'. Errors are shown, and thrown to stop the action. */
-async function call(method, path, { auth = 'key', json, body, headers = {} } = {}) {
+/**
+ * One API call; `auth` is 'key', 'bearer' or 'none'. Errors are shown, and thrown to stop the
+ * action; a `quiet` call shows nothing else (the action shows its outcome itself).
+ */
+async function call(method, path, { auth = 'key', json, body, headers = {}, quiet = false } = {}) {
   const h = { ...headers };
   if (auth === 'key' && state.apiKey) h['x-api-key'] = state.apiKey;
   if (auth === 'bearer' && state.token) h.authorization = `Bearer ${state.token}`;
@@ -19,7 +22,7 @@ async function call(method, path, { auth = 'key', json, body, headers = {} } = {
   const res = await fetch(path, { method, headers: h, body: json !== undefined ? JSON.stringify(json) : body });
   const type = res.headers.get('content-type') || '';
   const data = type.includes('json') ? await res.json() : await res.text();
-  show(res.status, data);
+  if (!quiet || !res.ok) show(res.status, data);
   if (!res.ok) throw new Error(data && data.error ? `${data.error.code}: ${data.error.message}` : `HTTP ${res.status}`);
   return data;
 }
@@ -103,7 +106,16 @@ action('resume-sandbox', async () => {
 });
 
 action('destroy-sandbox', async () => {
-  showSandbox(await call('DELETE', `/v1/sandboxes/${needSandbox()}`));
+  const id = needSandbox();
+  // The delete answers `deleting` and the host finishes it in the background: the page shows
+  // the outcome once the sandbox is deleted (or, after 30 s, whatever it is then).
+  let sandbox = await call('DELETE', `/v1/sandboxes/${id}`, { quiet: true });
+  for (let i = 0; sandbox.state === 'deleting' && i < 150; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    sandbox = await call('GET', `/v1/sandboxes/${id}`, { quiet: true });
+  }
+  show(200, sandbox);
+  showSandbox(sandbox);
 });
 
 action('run', async () => {

@@ -68,7 +68,7 @@ class FakeSandboxes {
   }
   async destroy(_c: Caller, id: string): Promise<SandboxView> {
     this.destroyed.push(id);
-    const v: SandboxView = { ...(await this.get(caller, id)), state: 'stopped' };
+    const v: SandboxView = { ...(await this.get(caller, id)), state: 'deleted' };
     this.rows.set(id, v);
     return v;
   }
@@ -117,7 +117,7 @@ describe(E2bSandboxesService.name, () => {
 
   it('treats stopped sandboxes as gone: 404 on get and kill, no second destroy', async () => {
     const { sut, sandboxes } = setup();
-    sandboxes.rows.set('sb_01jz0000000000000000000099', view('sb_01jz0000000000000000000099', 'stopped'));
+    sandboxes.rows.set('sb_01jz0000000000000000000099', view('sb_01jz0000000000000000000099', 'deleted'));
     await assert.rejects(sut.get(caller, 'sb_01jz0000000000000000000099'), code(ErrorCode.SandboxNotFound));
     await assert.rejects(sut.kill(caller, 'sb_01jz0000000000000000000099'), code(ErrorCode.SandboxNotFound));
     assert.deepEqual(sandboxes.destroyed, []);
@@ -256,7 +256,7 @@ describe(E2bSandboxesService.name, () => {
     await sut.setTimeout(caller, id, 60);
     assert.equal(sandboxes.rows.get(id)!.timeout_sec, 60);
     const gone = 'sb_01jz0000000000000000000098';
-    sandboxes.rows.set(gone, view(gone, 'stopped'));
+    sandboxes.rows.set(gone, view(gone, 'deleted'));
     await assert.rejects(sut.setTimeout(caller, gone, 60), code(ErrorCode.SandboxNotFound));
     await assert.rejects(sut.pause(caller, gone, {}), code(ErrorCode.SandboxNotFound));
     await assert.rejects(sut.connect(caller, gone, {}), code(ErrorCode.SandboxNotFound));

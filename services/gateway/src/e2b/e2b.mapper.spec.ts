@@ -78,7 +78,7 @@ describe('E2B mapper', () => {
     assert.equal(e2bState('resuming'), 'running');
     assert.equal(e2bState('pausing'), 'paused');
     assert.equal(e2bState('paused'), 'paused');
-    for (const s of ['pending', 'starting', 'stopping', 'stopped', 'failed', 'lost']) assert.equal(e2bState(s), null, s);
+    for (const s of ['pending', 'starting', 'deleting', 'deleted', 'failed', 'lost']) assert.equal(e2bState(s), null, s);
   });
 
   it('lists with E2B\'s fields; endAt is the last change plus the timeout', () => {

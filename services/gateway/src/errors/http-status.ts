@@ -16,6 +16,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   key_expired: 401,
   too_many_streams: 429,
   invalid_state: 409,
+  sandbox_deleting: 409,
   sandbox_exists: 409,
   concurrency_conflict: 409,
   no_host_available: 503,

@@ -196,6 +196,11 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
     return (await this.sandboxes.listForTeam(caller.teamId, options)).map(toView);
   }
 
+  /**
+   * Answers the sandbox `deleting` as soon as the scheduler has accepted the delete (its host
+   * finishes it in the background; the sandbox is then `deleted`), or `deleted` when no host had
+   * anything left to do.
+   */
   async destroy(caller: Caller, id: string, correlationId: string = randomUUID()): Promise<SandboxView> {
     await this.row(caller, id);
     const payload: DestroySandboxRequest = { meta: commandMeta(caller, correlationId), sandboxId: id };
@@ -208,7 +213,7 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
     const row = await this.row(caller, id);
     this.activity.touch(id);
     if (row.state !== 'running' || !row.hostId) {
-      throw new WrennError(ErrorCode.InvalidState, `no metrics for a sandbox that is ${row.state}`, { state: row.state });
+      throw notRunning(row.state, `no metrics for a sandbox that is ${row.state}`);
     }
     // Through the scheduler: the gateway's NATS creds may not publish host commands.
     const m = await sendCommand<SandboxMetricsOnHost>(this.scheduler, this.subject(SchedulerCommand.Metrics), { sandboxId: id, hostId: row.hostId } satisfies SandboxMetricsRequest, 12_000, 'the sandbox scheduler');
@@ -228,9 +233,12 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
   async requireRunning(caller: Caller, id: string): Promise<SandboxRow & { hostId: string }> {
     const row = await this.row(caller, id);
     this.activity.touch(id);
-    if (row.state !== 'running' || !row.hostId) {
-      throw new WrennError(ErrorCode.InvalidState, `sandbox ${id} is ${row.state}, not running`, { state: row.state });
-    }
+    if (row.state !== 'running' || !row.hostId) throw notRunning(row.state, `sandbox ${id} is ${row.state}, not running`);
     return row as SandboxRow & { hostId: string };
   }
+}
+
+/** 409 for a call that needs a running sandbox: `sandbox_deleting` once a delete is under way. */
+function notRunning(state: string, message: string): WrennError {
+  return new WrennError(state === 'deleting' ? ErrorCode.SandboxDeleting : ErrorCode.InvalidState, message, { state });
 }

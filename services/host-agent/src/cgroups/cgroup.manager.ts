@@ -256,7 +256,8 @@ export class CgroupManager {
 
   /** Gives a sandbox's cgroups another name (a pre-started sandbox taking on its real id). */
   async rename(from: string, to: string): Promise<void> {
-    for (const dir of this.dirs(from).values()) await rename(dir, join(dir, '..', to));
+    // One directory per v1 controller, independent of one another: renamed side by side.
+    await Promise.all([...this.dirs(from).values()].map((dir) => rename(dir, join(dir, '..', to))));
   }
 
   /** Changes a live sandbox's limits (the same files create wrote). */

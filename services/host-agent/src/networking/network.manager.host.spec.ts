@@ -2,6 +2,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { NetworkManager } from './network.manager';
 import { unusedSlotCidr } from './host-addresses';
 
@@ -79,6 +80,45 @@ describe(`${NetworkManager.name} (root, kernel)`, () => {
     } finally {
       if (taken !== undefined) await pooled.release(taken);
       await pooled.stop();
+    }
+  });
+
+  it('recycles a released slot for the next sandbox, with nothing of the old tenant left on it', async () => {
+    const recycling = new NetworkManager({ agentKey: KEY, cidr: SLOT_CIDR, poolSize: 1, refillDelayMs: 600_000 });
+    const tracked = (ip: string) => ['-s', '-d'].map((dir) => execFileSync('conntrack', ['-L', dir, ip], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()).join('');
+    let taken: number | undefined;
+    try {
+      await recycling.start();
+      const deadline = Date.now() + 30_000;
+      while (recycling.describe().pooled < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const net = await recycling.acquire();
+      taken = net.index;
+      const fresh = rules();
+      // The old tenant: a policy of its own and a connection the kernel tracks.
+      await recycling.applyPolicy(net.index, { allowOut: [], denyOut: ['8.8.8.8/32'], allowInternetAccess: false });
+      assert.notDeepEqual(rules(), fresh);
+      // The host reaching into the slot, as the agent reaches envd: tracked in the host's table.
+      await new Promise<void>((done) => {
+        const socket = createSocket('udp4');
+        socket.send('x', 9, net.sandboxIp, () => socket.close(() => done()));
+      });
+      assert.notEqual(tracked(net.sandboxIp), '', 'the old tenant has a tracked connection (the check below can fail)');
+
+      await recycling.release(net.index, { recycle: true });
+      taken = undefined;
+      assert.deepEqual(recycling.describe(), { pooled: 1, inUse: [], capacity: recycling.describe().capacity }, 'pooled, not torn down');
+      assert.ok(netns().includes(net.netnsName));
+      assert.equal(tracked(net.sandboxIp), '', 'no tracked connection of the old tenant');
+      assert.deepEqual(rules(), fresh, 'the slot has the rules of a new one');
+      assert.equal(sh('ip', ['-n', net.netnsName, 'neigh', 'show']).trim(), '');
+
+      const again = await recycling.acquire();
+      taken = again.index;
+      assert.equal(again.index, net.index, 'the next sandbox gets the recycled slot');
+      assert.match(sh('ip', ['-n', again.netnsName, 'route']), new RegExp(`default via ${again.hostIp.replace(/\./g, '\\.')}`));
+    } finally {
+      if (taken !== undefined) await recycling.release(taken);
+      await recycling.stop();
     }
   });
 });

@@ -5,7 +5,9 @@ import { Firewall } from './firewall';
 import { readHostResolvConf, sandboxResolvConf, sandboxResolvers } from './dns';
 import { EgressElements, ResolvedEgress } from './egress-rules';
 import { buildSlot, SandboxNetwork, slotNames, SlotNaming, teardownSlot } from './network-slot';
-import { isGone, run } from './run-command';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { CommandError, isGone, run } from './run-command';
 import { SlotAllocator } from './slot-allocator';
 
 export interface NetworkManagerOptions {
@@ -37,6 +39,13 @@ export interface NetworkManagerOptions {
    * failure tears the slot down. Deleting the netns must remove what it adds.
    */
   prepareSlot?: (net: SandboxNetwork) => Promise<void>;
+}
+
+let conntrackFound: boolean | undefined;
+/** Whether the conntrack tool is here (a slot is only recycled when its connections can be flushed). */
+function hasConntrack(): boolean {
+  conntrackFound ??= spawnSync('conntrack', ['--version'], { stdio: 'ignore' }).status === 0;
+  return conntrackFound;
 }
 
 /** Key for an agent on this machine, from something stable (its host id). */
@@ -211,20 +220,69 @@ export class NetworkManager {
 
   /** A ready network for a new sandbox: from the pool when it has one, else built now. */
   async acquire(): Promise<SandboxNetwork> {
-    const net = this.pool.shift() ?? (await this.build());
+    let pooled = this.pool.shift();
+    // A pooled slot whose netns went under us (removed by hand, or by a second agent wrongly
+    // given this one's key) is forgotten rather than handed out broken.
+    while (pooled && !existsSync(pooled.netnsPath)) {
+      this.options.logger?.warn({ index: pooled.index }, 'pooled network slot lost its netns; dropped');
+      await teardownSlot(pooled, this.firewall);
+      this.allocator.release(pooled.index);
+      pooled = this.pool.shift();
+    }
+    const net = pooled ?? (await this.build());
     this.assigned.set(net.index, net);
     this.scheduleRefill();
     return net;
   }
 
-  /** Gives a sandbox's network back: torn down (never reused), errors collected. Idempotent. */
-  async release(index: number): Promise<void> {
-    const net = this.assigned.get(index) ?? slotNames(this.naming, this.allocator.addresses(index));
+  /**
+   * Gives a sandbox's network back, errors collected; idempotent. With `recycle` (the caller
+   * killed every process of the sandbox) and room in the pool, the slot is cleaned and pooled for
+   * the next sandbox instead of torn down and rebuilt (cleanSlot); when cleaning fails, or the
+   * host has no conntrack to flush with, it is torn down as without.
+   */
+  async release(index: number, options: { recycle?: boolean } = {}): Promise<void> {
+    const assigned = this.assigned.get(index);
+    if (options.recycle && assigned && !this.stopped && this.pool.length < this.poolSize && hasConntrack()) {
+      try {
+        await this.cleanSlot(assigned);
+        this.assigned.delete(index);
+        // Behind the pool's fresh slots: the last to be handed out again.
+        this.pool.push(assigned);
+        return;
+      } catch (error) {
+        this.options.logger?.warn({ err: error, index }, 'network slot not recycled; tearing it down');
+      }
+    }
+    const net = assigned ?? slotNames(this.naming, this.allocator.addresses(index));
     const errors = await teardownSlot(net, this.firewall);
     this.assigned.delete(index);
     this.allocator.release(index);
     this.scheduleRefill();
     if (errors.length) throw new AggregateError(errors, `network slot ${index}: ${errors.map((e) => e.message).join('; ')}`);
+  }
+
+  /**
+   * Makes a used slot as good as new for another tenant: no process in its netns, its egress
+   * chain back to the defaults, every conntrack entry of its address flushed (host side: NAT and
+   * ESTABLISHED state of the old connections, which would otherwise let replies to them in) and
+   * its netns's own table, neighbour entries of both ends gone. Addresses, routes and the veth are
+   * the host's and were never the sandbox's to change (its user namespace has no CAP_NET_ADMIN
+   * over a netns the host owns).
+   */
+  private async cleanSlot(net: SandboxNetwork): Promise<void> {
+    const pids = (await run('ip', ['netns', 'pids', net.netnsName])).trim();
+    if (pids) throw new Error(`processes left in ${net.netnsName}: ${pids.split('\n').join(' ')}`);
+    await this.firewall.setEgress(net.index, this.firewall.defaultEgress);
+    const none = (error: unknown) => {
+      // conntrack -D answers exit 1 when it found nothing to delete.
+      if (!(error instanceof CommandError && /0 flow entries/.test(error.stderr))) throw error;
+    };
+    await run('conntrack', ['-D', '-s', net.sandboxIp]).catch(none);
+    await run('conntrack', ['-D', '-d', net.sandboxIp]).catch(none);
+    await run('ip', ['netns', 'exec', net.netnsName, 'conntrack', '-F']);
+    await run('ip', ['-n', net.netnsName, 'neigh', 'flush', 'all']);
+    await run('ip', ['neigh', 'flush', 'dev', net.hostVeth]);
   }
 
   network(index: number): SandboxNetwork {

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { NamespaceRoot } from '../runtime/namespace/namespace.driver';
 import { createDiskImage, mountDiskImage, unmountDiskImage } from './disk-image';
+import type { DiskPool } from './disk-pool';
 import { OverlayStore } from './overlay.store';
 import { RootfsStore } from './rootfs-store';
 
@@ -27,6 +28,9 @@ export interface DiskOverlaySource {
 export class DiskOverlayRootfs implements RootfsStore<DiskOverlaySource, NamespaceRoot & { image: string }> {
   private readonly overlay = new OverlayStore();
 
+  /** `disks`: blank images made ahead (a new sandbox's disk is taken from it when one is ready). */
+  constructor(private readonly disks?: DiskPool) {}
+
   async make(spec: SandboxSpec, dir: string, source: DiskOverlaySource): Promise<NamespaceRoot & { image: string }> {
     const base = source.lower[source.lower.length - 1];
     if (!existsSync(join(base, 'etc/wrenn-image.json'))) {
@@ -37,7 +41,7 @@ export class DiskOverlayRootfs implements RootfsStore<DiskOverlaySource, Namespa
     }
     const layout = this.overlay.layout(dir);
     if (source.restoreDisk) await rename(source.restoreDisk, layout.image);
-    else await createDiskImage(layout.image, source.diskMb);
+    else if (!(await this.disks?.takeInto(layout.image, source.diskMb))) await createDiskImage(layout.image, source.diskMb);
     await mountDiskImage(layout.image, layout.disk);
     try {
       await this.overlay.prepare(layout);
@@ -52,6 +56,7 @@ export class DiskOverlayRootfs implements RootfsStore<DiskOverlaySource, Namespa
   /** Lazily: a dead sandbox's mount namespace may let go of its disk a little after its last process. */
   async release(root: { disk: string }): Promise<void> {
     await this.unmountUnder(dirname(root.disk));
+    this.disks?.released();
   }
 
   async discardDir(dir: string, source: DiskOverlaySource): Promise<void> {
@@ -77,7 +82,13 @@ export class DiskOverlayRootfs implements RootfsStore<DiskOverlaySource, Namespa
 /** resolv.conf and hosts live in the sandbox's own layer: its to read and change. */
 export async function writeIdentityFiles(upper: string, sandboxId: string, resolvConf: string): Promise<void> {
   await mkdir(join(upper, 'etc'), { recursive: true });
-  await writeFile(join(upper, 'etc/resolv.conf'), resolvConf);
-  await writeFile(join(upper, 'etc/hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${sandboxId}\n`);
-  await writeFile(join(upper, 'etc/hostname'), `${sandboxId}\n`);
+  await Promise.all([writeFile(join(upper, 'etc/resolv.conf'), resolvConf), writeNameFiles(upper, sandboxId)]);
+}
+
+/** The files that name the sandbox (hosts, hostname), in an upper that has etc/: a warm sandbox's claim. */
+export async function writeNameFiles(upper: string, sandboxId: string): Promise<void> {
+  await Promise.all([
+    writeFile(join(upper, 'etc/hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${sandboxId}\n`),
+    writeFile(join(upper, 'etc/hostname'), `${sandboxId}\n`),
+  ]);
 }

@@ -53,6 +53,8 @@ function runtimeFor(choice: ReturnType<typeof selectRuntime>, config: WrennConfi
         diskMb: config.host.sandboxDiskMb,
         ...(config.host.sandboxIdBase !== undefined ? { idBase: config.host.sandboxIdBase } : {}),
         warmPoolSize: config.host.warmPoolSize,
+        warmPool: config.host.warmPool,
+        diskPoolSize: config.host.diskPoolSize,
         // One envd in this process for every sandbox, reaching into each through its init: the
         // sandboxes run no Node of their own.
         envdHost: {},

@@ -35,7 +35,7 @@ describe(ReconcileRepository.name, () => {
     repo = new ReconcileRepository(ds);
     await sandbox('sb_running', 'running', 90);
     await sandbox('sb_pending', 'pending', 0, null);
-    await sandbox('sb_stopped', 'stopped', 10);
+    await sandbox('sb_stopped', 'deleted', 10);
     await template('tpl_creating', 'creating', 120);
     await template('tpl_ready', 'ready', 120);
   });
@@ -65,8 +65,8 @@ describe(ReconcileRepository.name, () => {
   });
 
   it('tells a stopped sandbox from a live or unknown one', async () => {
-    assert.equal(await repo.isStopped('sb_stopped'), true);
-    assert.equal(await repo.isStopped('sb_running'), false);
-    assert.equal(await repo.isStopped('sb_never'), false);
+    assert.equal(await repo.isDeleted('sb_stopped'), true);
+    assert.equal(await repo.isDeleted('sb_running'), false);
+    assert.equal(await repo.isDeleted('sb_never'), false);
   });
 });

@@ -26,7 +26,7 @@ export class ReconcileRepository {
     const rows: Array<{ id: string; state: string; host_id: string | null; boot_id: string | null; team_id: string; idle_ms: string; timeout_sec: number }> =
       await this.ds.query(
         `SELECT id, state, host_id, boot_id, team_id, timeout_sec, (extract(epoch FROM (now() - updated_at)) * 1000)::bigint AS idle_ms
-         FROM sandboxes WHERE state <> 'stopped'`,
+         FROM sandboxes WHERE state <> 'deleted'`,
       );
     return new Map(
       rows.map((r) => [
@@ -45,8 +45,8 @@ export class ReconcileRepository {
   }
 
   /** Whether the read model holds the sandbox as stopped. */
-  async isStopped(sandboxId: string): Promise<boolean> {
-    const rows: unknown[] = await this.ds.query(`SELECT 1 FROM sandboxes WHERE id = $1 AND state = 'stopped'`, [sandboxId]);
+  async isDeleted(sandboxId: string): Promise<boolean> {
+    const rows: unknown[] = await this.ds.query(`SELECT 1 FROM sandboxes WHERE id = $1 AND state = 'deleted'`, [sandboxId]);
     return rows.length > 0;
   }
 }

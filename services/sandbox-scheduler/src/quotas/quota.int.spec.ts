@@ -103,6 +103,7 @@ describe('team quotas in the scheduler', () => {
     assert.equal((await store.load(Aggregate.Sandbox, refused)).events.length, 0);
     // A destroy gives the place back.
     await a.destroy({ meta: meta('team_a'), sandboxId: ids[0] });
+    await a.settleDeletes();
     await create(a, 'team_a');
     assert.deepEqual((await a.quotaFigures('team_a')).usage.runningSandboxes, 3);
   });
@@ -127,6 +128,7 @@ describe('team quotas in the scheduler', () => {
     await create(a, 'team_p');
     await assert.rejects(a.resume({ meta: meta('team_p'), sandboxId: one }), quotaError('running_sandboxes', 3, 3));
     await a.destroy({ meta: meta('team_p'), sandboxId: two });
+    await a.settleDeletes();
     await a.resume({ meta: meta('team_p'), sandboxId: one });
     assert.deepEqual((await a.quotaFigures('team_p')).usage.pausedSandboxes, 0);
   });

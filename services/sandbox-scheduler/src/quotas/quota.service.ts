@@ -10,7 +10,7 @@ import { CONFIG, EVENT_STORE, LOGGER } from '@wrenn/service-kit';
 export type SandboxStatusReader = (sandboxId: string) => Promise<SandboxStatus | 'initial'>;
 
 /** Sandbox states that hold no host resources and never will again. */
-const ENDED: readonly string[] = [SandboxStatus.Stopped, SandboxStatus.Failed, SandboxStatus.Lost];
+const ENDED: readonly string[] = [SandboxStatus.Deleted, SandboxStatus.Failed, SandboxStatus.Lost];
 
 /** A reservation whose sandbox never reached the log this long after is a crash's leftover. */
 const ORPHAN_AFTER_MS = 120_000;

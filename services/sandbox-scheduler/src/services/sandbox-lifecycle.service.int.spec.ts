@@ -190,6 +190,7 @@ describe(SandboxLifecycleService.name, () => {
     await assert.rejects(create);
     createFailed();
     await destroy;
+    await service.settleDeletes();
     const events = await types(sandboxId);
     assert.equal(events.at(-1), 'sandbox.stopped');
     assert.ok(!events.includes('sandbox.failed'), 'the destroy owns the outcome');
@@ -297,6 +298,7 @@ describe(SandboxLifecycleService.name, () => {
     const before = await types(id);
     await assert.rejects(service.setTimeout({ meta: { ...meta(), teamId: 'team_2' }, sandboxId: id, timeoutSec: 5 }), (e: WrennError) => e.code === ErrorCode.SandboxNotFound);
     await service.destroy({ meta: meta(), sandboxId: id });
+    await service.settleDeletes();
     await assert.rejects(service.setTimeout({ meta: meta(), sandboxId: id, timeoutSec: 5 }), (e: WrennError) => e.code === ErrorCode.InvalidState);
     assert.deepEqual((await types(id)).slice(0, before.length), before);
     assert.equal((await types(id)).at(-1), 'sandbox.stopped', 'refused changes append nothing');
@@ -319,6 +321,7 @@ describe(SandboxLifecycleService.name, () => {
       await assert.rejects(service.fail(id, 'no longer running on host h-int', meta()), (e: WrennError) => e.code === ErrorCode.InvalidState);
       release();
       await work;
+      await service.settleDeletes();
       const last = (await types(id)).at(-1);
       assert.equal(last, op === HostOp.Pause ? 'sandbox.paused' : 'sandbox.stopped');
       assert.ok(!(await types(id)).includes('sandbox.failed'), `the ${op} is not turned into a failure`);
@@ -327,6 +330,54 @@ describe(SandboxLifecycleService.name, () => {
     const id = await running();
     await service.fail(id, 'no longer running on host h-int', meta());
     assert.equal((await types(id)).at(-1), 'sandbox.failed');
+  });
+
+  it('answers a delete once the sandbox is deleting; the host finishes it in the background and it ends deleted', async () => {
+    const id = await running();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const normal = answer[HostOp.Destroy]!;
+    answer[HostOp.Destroy] = async (body) => {
+      await held;
+      return normal(body);
+    };
+    try {
+      const accepted = await service.destroy({ meta: meta(), sandboxId: id });
+      assert.equal((await types(id)).at(-1), 'sandbox.stop_requested', 'answered before the host finished');
+      assert.equal(accepted.seq, (await store.load(Aggregate.Sandbox, id)).events.at(-1)!.seq);
+      await eventually(() => received.some((r) => r.op === HostOp.Destroy && r.body.sandboxId === id), 5000, 'the destroy on the host');
+      // The same delete again: answered, nothing new on the log, no second destroy on the host.
+      const again = await service.destroy({ meta: meta(), sandboxId: id });
+      assert.equal(again.seq, accepted.seq);
+      assert.equal(received.filter((r) => r.op === HostOp.Destroy && r.body.sandboxId === id).length, 1);
+      release();
+      await service.settleDeletes();
+      const events = await types(id);
+      assert.equal(events.at(-1), 'sandbox.stopped');
+      assert.equal(events.filter((t) => t === 'sandbox.stop_requested').length, 1);
+    } finally {
+      answer[HostOp.Destroy] = normal;
+    }
+  });
+
+  it('asks again a host agent that did not take the destroy (restarting), and the sandbox still ends deleted', async () => {
+    const id = await running();
+    const normal = answer[HostOp.Destroy]!;
+    let refusals = 2;
+    answer[HostOp.Destroy] = async (body) => {
+      if (refusals-- > 0) throw new WrennError(ErrorCode.HostUnavailable, 'agent restarting');
+      return normal(body);
+    };
+    try {
+      await service.destroy({ meta: meta(), sandboxId: id });
+      await service.settleDeletes();
+      assert.equal(received.filter((r) => r.op === HostOp.Destroy && r.body.sandboxId === id).length, 3);
+      const events = await types(id);
+      assert.equal(events.at(-1), 'sandbox.stopped');
+      assert.ok(!events.includes('sandbox.failed'));
+    } finally {
+      answer[HostOp.Destroy] = normal;
+    }
   });
 
   it('marks a sandbox lost with its host and reason', async () => {

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import {
   Aggregate,
   CommandAccepted,
@@ -55,6 +55,11 @@ function hostSpec(state: ExistingSandbox): SandboxSpec {
   };
 }
 
+/** Waits between asks of a host that did not take a destroy (an agent restarting). */
+const DELETE_RETRIES = [500, 1_000, 2_000, 4_000, 8_000];
+/** The most a stopping scheduler waits for the deletes it is finishing. */
+const SHUTDOWN_DELETE_WAIT_MS = 15_000;
+
 /**
  * Drives the Sandbox aggregate through a lifecycle: every step is a decided event, every piece of
  * host work a host.<id>.<op> command whose outcome becomes the next event.
@@ -63,7 +68,7 @@ function hostSpec(state: ExistingSandbox): SandboxSpec {
  * steps already on the log instead of doing them twice.
  */
 @Injectable()
-export class SandboxLifecycleService {
+export class SandboxLifecycleService implements OnModuleDestroy {
   private readonly sandboxes: CommandHandler<SandboxCommand, SandboxEvent, SandboxState>;
 
   constructor(
@@ -235,7 +240,7 @@ export class SandboxLifecycleService {
     const reason = (error as Error).message;
     this.log.warn({ sandboxId: req.sandboxId, hostId, err: error }, 'create on host failed');
     // A destroy that landed meanwhile owns the outcome: failing the sandbox under it would
-    // turn the user's destroy into a 409 and leave the sandbox failed, not stopped.
+    // turn the user's destroy into a 409 and leave the sandbox failed, not deleted.
     const failed = await this.decide(
       req.sandboxId,
       { type: 'MarkFailed', reason: `create on host ${hostId} failed: ${reason}`, onlyFrom: [SandboxStatus.Starting] },
@@ -253,39 +258,95 @@ export class SandboxLifecycleService {
     return new WrennError(hostFailureCode(error), `sandbox could not be started: ${reason}`, { sandbox_id: req.sandboxId, seq: failed.seq });
   }
 
+  /**
+   * Delete answers once the sandbox is `deleting` (sandbox.stop_requested on the log); its host
+   * tears it down in the background and the sandbox becomes `deleted` when the host has finished.
+   * A delete of a sandbox already deleting is the same delete: it answers again and, if this
+   * scheduler is not already finishing it (a restart, or the reaper's re-drive), finishes it.
+   */
   async destroy(req: DestroySandboxRequest): Promise<CommandAccepted> {
-    const { state } = await this.sandboxes.state(req.sandboxId);
+    const { state, version } = await this.sandboxes.state(req.sandboxId);
     if (state.status === 'initial' || state.teamId !== req.meta.teamId) {
       throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${req.sandboxId} not found`);
     }
-    // Only the request decides; a re-driven destroy of a sandbox already stopping continues.
-    if (state.status !== SandboxStatus.Stopping) {
-      await this.decide(req.sandboxId, { type: 'RequestStop' }, req.meta, 'stop');
+    let seq = version;
+    if (state.status !== SandboxStatus.Deleting) {
+      seq = (await this.decide(req.sandboxId, { type: 'RequestStop' }, req.meta, 'stop')).seq;
     }
     // A lost host is gone and a pending sandbox never reached one: nothing to tear down there.
-    // Nor on a host that is down now: it would not answer, and the destroy would end `failed`
-    // (a paused or failed sandbox never becomes lost, so no destroy of it could ever finish).
+    // Nor on a host that is down now: it would not answer, and the delete would end `failed`
+    // (a paused or failed sandbox never becomes lost, so no delete of it could ever finish).
     // What it still holds there, snapshot included, the reconciler destroys when it returns,
-    // since the log then calls it stopped.
+    // since the log then calls it deleted.
     const beat = state.hostId ? this.hosts.get(state.hostId) : undefined;
     const reachable = beat !== undefined && isLive(beat);
     const hostId = state.status === SandboxStatus.Lost || state.status === SandboxStatus.Pending || !reachable ? null : state.hostId;
-    if (hostId !== null) {
+    if (hostId === null) {
+      const deleted = await this.decide(req.sandboxId, { type: 'MarkStopped' }, req.meta, 'stopped');
+      return { sandboxId: req.sandboxId, seq: deleted.seq };
+    }
+    if (!this.deletes.has(req.sandboxId)) {
+      const finishing = this.finishDelete(req, hostId)
+        .catch((error: unknown) => this.log.error({ sandboxId: req.sandboxId, hostId, err: error }, 'delete not finished; the reaper re-drives it'))
+        .finally(() => this.deletes.delete(req.sandboxId));
+      this.deletes.set(req.sandboxId, finishing);
+    }
+    return { sandboxId: req.sandboxId, seq };
+  }
+
+  /** Deletes being finished by this scheduler, by sandbox: one host destroy at a time each. */
+  private readonly deletes = new Map<string, Promise<void>>();
+
+  /** Resolves when every delete this scheduler is finishing has settled (tests, shutdown). */
+  async settleDeletes(): Promise<void> {
+    while (this.deletes.size > 0) await Promise.allSettled([...this.deletes.values()]);
+  }
+
+  /**
+   * A stopping scheduler lets the deletes it accepted finish (a bounded wait): one cut short
+   * stays `deleting` on the log and the reaper re-drives it, but a platform stopped right after
+   * a delete should not leave that sandbox on its host until the next start.
+   */
+  async onModuleDestroy(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((r) => (timer = setTimeout(r, SHUTDOWN_DELETE_WAIT_MS)));
+    await Promise.race([this.settleDeletes(), limit]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * The host half of a delete. The host's destroy is idempotent, so an agent that restarted
+   * mid-delete (no answer, or none in time) is asked again once it is back; while it stays away
+   * the sandbox stays `deleting`, which the reaper re-drives. A host that ran the destroy and
+   * failed it ends the sandbox `failed`, as a synchronous delete did.
+   */
+  private async finishDelete(req: DestroySandboxRequest, hostId: string): Promise<void> {
+    const log = this.log.child({ sandboxId: req.sandboxId, correlationId: req.meta.correlationId });
+    const started = performance.now();
+    for (let attempt = 0; ; attempt++) {
       try {
-        await this.hostClient.send(
-          hostId,
-          HostOp.Destroy,
-          { commandId: req.meta.commandId, sandboxId: req.sandboxId },
-          this.config.hostCommandTimeoutMs,
-        );
+        await this.hostClient.send(hostId, HostOp.Destroy, { commandId: req.meta.commandId, sandboxId: req.sandboxId }, this.config.hostCommandTimeoutMs);
+        break;
       } catch (error) {
+        const away = error instanceof WrennError && (error.code === ErrorCode.HostUnavailable || error.code === ErrorCode.HostTimeout);
+        if (away && attempt < DELETE_RETRIES.length) {
+          log.warn({ hostId, attempt, err: error }, 'host did not take the destroy; asking again');
+          await new Promise((r) => setTimeout(r, DELETE_RETRIES[attempt]));
+          continue;
+        }
+        if (away) throw error;
         const reason = `destroy on host ${hostId} failed: ${(error as Error).message}`;
-        const failed = await this.decide(req.sandboxId, { type: 'MarkFailed', reason }, req.meta, 'fail');
-        throw new WrennError(ErrorCode.HostOperationFailed, reason, { sandbox_id: req.sandboxId, seq: failed.seq });
+        await this.decide(req.sandboxId, { type: 'MarkFailed', reason, onlyFrom: [SandboxStatus.Deleting] }, req.meta, 'fail');
+        log.warn({ hostId, err: error }, 'delete failed on its host');
+        return;
       }
     }
-    const stopped = await this.decide(req.sandboxId, { type: 'MarkStopped' }, req.meta, 'stopped');
-    return { sandboxId: req.sandboxId, seq: stopped.seq };
+    await this.decide(req.sandboxId, { type: 'MarkStopped' }, req.meta, 'stopped').catch(async (error: unknown) => {
+      // Another delete of the same sandbox (a re-drive racing this one) finished it first.
+      if (error instanceof WrennError && error.code === ErrorCode.InvalidState && (await this.statusOf(req.sandboxId)) === SandboxStatus.Deleted) return;
+      throw error;
+    });
+    log.info({ hostId, totalMs: Math.round(performance.now() - started) }, 'sandbox deleted');
   }
 
   private async existing(sandboxId: string, teamId: string): Promise<Exclude<SandboxState, { status: 'initial' }>> {

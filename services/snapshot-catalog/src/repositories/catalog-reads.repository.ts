@@ -16,7 +16,7 @@ export class CatalogReadsRepository {
   /** Sandboxes started from the template that are not stopped (paused ones included). */
   async sandboxesUsing(templateId: string): Promise<string[]> {
     const rows: Array<{ id: string }> = await this.ds.query(
-      `SELECT id FROM sandboxes WHERE template_id = $1 AND state <> 'stopped' ORDER BY id LIMIT 20`,
+      `SELECT id FROM sandboxes WHERE template_id = $1 AND state <> 'deleted' ORDER BY id LIMIT 20`,
       [templateId],
     );
     return rows.map((r) => r.id);

@@ -147,7 +147,7 @@ describe(TemplateCatalogService.name, () => {
     );
     await assert.rejects(catalog.delete({ meta: meta(), name: 'shared' }), (e: WrennError) => e.code === ErrorCode.TemplateInUse && (e.details?.sandbox_ids as string[])[0] === user);
     await assert.rejects(catalog.delete({ meta: { ...meta(), teamId: 'team_2' }, name: 'shared' }), (e: WrennError) => e.code === ErrorCode.TemplateNotFound);
-    await ds.query(`UPDATE sandboxes SET state = 'stopped' WHERE id = $1`, [user]);
+    await ds.query(`UPDATE sandboxes SET state = 'deleted' WHERE id = $1`, [user]);
     await catalog.delete({ meta: meta(), name: 'shared' });
     assert.equal(received.filter((r) => r.op === HostOp.DeleteTemplate).at(-1)?.body.templateId, templateId);
     assert.equal((await store.load(Aggregate.Template, templateId)).events.at(-1)!.type, 'template.deleted');

@@ -25,8 +25,8 @@ export async function createSandbox(options: Json & { template?: string; vcpus?:
 export async function listSandboxes(options: Json & { state?: string; limit?: number; all?: boolean }): Promise<void> {
   const client = await apiClient();
   let sandboxes = await client.listSandboxes({ state: options.state as SandboxState | undefined, limit: options.limit });
-  // Stopped sandboxes stay in the read model; a plain `ls` shows what still exists.
-  if (!options.all && !options.state) sandboxes = sandboxes.filter((s) => s.state !== 'stopped');
+  // Deleted sandboxes stay in the read model; a plain `ls` shows what still exists.
+  if (!options.all && !options.state) sandboxes = sandboxes.filter((s) => s.state !== 'deleted');
   if (options.json) return printJson(sandboxes);
   printTable(['ID', 'STATE', 'TEMPLATE', 'VCPUS', 'MEMORY', 'HOST', 'CREATED'], sandboxes.map(row), 'no sandboxes');
 }

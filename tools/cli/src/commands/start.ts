@@ -42,9 +42,10 @@ export async function start(only?: string): Promise<void> {
   const stop = async (signal: string) => {
     log.info({ signal }, 'stopping');
     // The gateway stops taking requests first, then the reaper finishes its pass (a TTL pause
-    // already on a host completes, which needs the scheduler and the host agent still up); the
-    // rest go in reverse order of start.
-    const first = ['gateway', 'reaper'];
+    // already on a host completes, which needs the scheduler and the host agent still up), then
+    // the scheduler finishes the deletes it accepted (their host work needs the host agent, their
+    // last event the projector); the rest go in reverse order of start.
+    const first = ['gateway', 'reaper', 'sandbox-scheduler'];
     const order = [...first.flatMap((name) => running.filter((s) => s.name === name)), ...running.filter((s) => !first.includes(s.name)).reverse()];
     for (const service of order) {
       const started = Date.now();

@@ -1,9 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, readFile, mkdir, readdir } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { Code } from '@connectrpc/connect';
 import { SandboxSpec } from '@wrenn/contracts';
 import { CgroupManager } from '../../cgroups';
@@ -214,6 +216,222 @@ describe(`${NamespaceRuntime.name} (root, kernel)`, { timeout: 240_000 }, () => 
       assert.deepEqual(await readdir(join(warmDir, 'warm')).catch(() => []), [], 'unclaimed warm sandboxes removed on shutdown');
       assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(warmDir), 'and their disks unmounted');
       await rm(warmDir, { recursive: true, force: true });
+    }
+  });
+
+  it('claims warm sandboxes of any template far cheaper than a cold start (p50 over 50 claims, per step)', { timeout: 600_000 }, async (t) => {
+    const poolDir = await mkdtemp('/tmp/wrenn-thost-pool-');
+    const slotOctet = Number(SLOT_CIDR.split('.')[1]);
+    const pooled = newRuntime(
+      poolDir,
+      { warmPoolSize: 2, warmPool: { perTemplateMax: 2, max: 4, demandPerMin: 1, startingMax: 1, startIntervalMs: 0 } },
+      { key: `${KEY}p`, cidr: unusedSlotCidr(slotOctet + 2, new Set([slotOctet, slotOctet + 1])) },
+    );
+    const created: string[] = [];
+    const tpl = `tpl_${newId().slice(3).padEnd(26, '0').slice(0, 26)}`;
+    const waitFor = async (what: string, check: () => boolean) => {
+      const deadline = Date.now() + 60_000;
+      while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(check(), what);
+    };
+    await pooled.prepare();
+    await pooled.recover();
+    try {
+      const claims: number[] = [];
+      const steps: Record<string, number>[] = [];
+      for (let i = 0; i < 50; i++) {
+        // The pool settled (full, no warm start in flight): the claim's own cost is measured.
+        await waitFor('the base pool full within 60 s', () => pooled.warmReadyFor({ template: 'base' }) === 2);
+        await new Promise((r) => setTimeout(r, 50));
+        const id = newId();
+        created.push(id);
+        const started = performance.now();
+        await pooled.create(spec(id));
+        claims.push(performance.now() - started);
+        steps.push(pooled.lastClaimSteps!);
+        assert.ok(realpathSync(join(poolDir, 'sandboxes', id)).startsWith(join(poolDir, 'warm')), `claim ${i} took a warm sandbox`);
+        if (i === 0) assert.equal((await (await envdOf(pooled, id)).exec({ cmd: 'hostname', args: [] }, 5)).stdout.trim(), id);
+        await pooled.destroy(id);
+      }
+      const sorted = [...claims].sort((a, b) => a - b);
+      const p50 = sorted[Math.floor(sorted.length / 2)];
+      const p90 = sorted[Math.floor(sorted.length * 0.9)];
+      const claimLine = `warm claim (host agent, namespace runtime): p50 ${p50.toFixed(2)} ms, p90 ${p90.toFixed(2)} ms, max ${sorted.at(-1)!.toFixed(2)} ms over ${claims.length} claims`;
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      const stepLine = `warm claim steps p50: ${Object.keys(steps[0]).map((k) => `${k} ${median(steps.map((s) => s[k])).toFixed(2)} ms`).join(', ')}`;
+      t.diagnostic(claimLine);
+      t.diagnostic(stepLine);
+      console.log(claimLine);
+      console.log(stepLine);
+      // The same step cold, on this machine now: a create with no warm sandbox to take (another
+      // disk size than the pool's).
+      const cold: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const id = newId();
+        created.push(id);
+        const started = performance.now();
+        await pooled.create({ ...spec(id), diskMb: 1024 });
+        cold.push(performance.now() - started);
+        assert.ok(!realpathSync(join(poolDir, 'sandboxes', id)).startsWith(join(poolDir, 'warm')), 'started cold');
+        await pooled.destroy(id);
+      }
+      const coldP50 = [...cold].sort((a, b) => a - b)[2];
+      const line = `${claimLine}; cold create p50 ${coldP50.toFixed(1)} ms over ${cold.length}`;
+      t.diagnostic(line);
+      console.log(line);
+      // A time bound would fail on a loaded machine; the claim being far cheaper than a start does not.
+      assert.ok(p50 * 3 < coldP50, line);
+
+      // A template's creates make warm sandboxes of that template; a create claims one with its files.
+      const source = newId();
+      created.push(source);
+      await pooled.create(spec(source));
+      assert.equal((await (await envdOf(pooled, source)).exec({ cmd: 'sh', args: ['-c', 'echo from-template > /root/marker'], user: 'root' }, 5)).exitCode, 0);
+      await pooled.createTemplate(source, tpl, 'warm-tpl');
+      await pooled.destroy(source);
+      const first = newId();
+      created.push(first);
+      await pooled.create({ ...spec(first), templateId: tpl });
+      assert.ok(!realpathSync(join(poolDir, 'sandboxes', first)).startsWith(join(poolDir, 'warm')), 'the first create of a template starts cold');
+      await waitFor('a warm sandbox of the template within 60 s', () => pooled.warmReadyFor({ template: 'base', templateId: tpl }) > 0);
+      const second = newId();
+      created.push(second);
+      await pooled.create({ ...spec(second), templateId: tpl });
+      assert.ok(realpathSync(join(poolDir, 'sandboxes', second)).startsWith(join(poolDir, 'warm')), 'the next one claims a warm sandbox of the template');
+      const envd = await envdOf(pooled, second);
+      assert.equal((await envd.exec({ cmd: 'cat', args: ['/root/marker'], user: 'root' }, 5)).stdout, 'from-template\n');
+      assert.equal((await envd.exec({ cmd: 'hostname', args: [] }, 5)).stdout.trim(), second);
+      // Deleting the template takes its warm sandboxes with it (they stand on its layer).
+      await pooled.destroy(first);
+      await pooled.destroy(second);
+      await pooled.deleteTemplate(tpl);
+      assert.equal(pooled.warmReadyFor({ template: 'base', templateId: tpl }), 0);
+      assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(tpl), 'nothing of the template mounted');
+    } finally {
+      for (const c of created) await pooled.destroy(c).catch(() => undefined);
+      await pooled.deleteTemplate(tpl).catch(() => undefined);
+      await pooled.shutdown();
+      assert.deepEqual(await readdir(join(poolDir, 'warm')).catch(() => []), [], 'unclaimed warm sandboxes removed on shutdown');
+      assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(poolDir), 'and their disks unmounted');
+      await rm(poolDir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives a new sandbox a disk made ahead, on which nothing of a deleted sandbox survives', { timeout: 300_000 }, async () => {
+    const poolDir = await mkdtemp('/tmp/wrenn-thost-disks-');
+    const slotOctet = Number(SLOT_CIDR.split('.')[1]);
+    const disks = newRuntime(poolDir, { diskPoolSize: 1, diskMb: 64 }, { key: `${KEY}d`, cidr: unusedSlotCidr(slotOctet + 3, new Set([slotOctet, slotOctet + 1, slotOctet + 2])) });
+    const created: string[] = [];
+    const waitFor = async (what: string, check: () => boolean) => {
+      const deadline = Date.now() + 60_000;
+      while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(check(), what);
+    };
+    // A pattern no image holds by chance, written by the first tenant.
+    const secret = `tenant-secret-${randomBytes(12).toString('hex')}`;
+    await disks.prepare();
+    await disks.recover();
+    try {
+      // Which image the pool holds now (by inode): the create must be given that one.
+      const pooledInode = () => {
+        const [name] = readdirSync(join(poolDir, 'disk-pool'));
+        return statSync(join(poolDir, 'disk-pool', name)).ino;
+      };
+      await waitFor('a disk made ahead', () => disks.disksReady === 1);
+      const firstPooled = pooledInode();
+      const first = newId();
+      created.push(first);
+      await disks.create(spec(first));
+      const firstImage = join(realpathSync(join(poolDir, 'sandboxes', first)), 'disk.img');
+      assert.equal(statSync(firstImage).ino, firstPooled, 'the create took the pooled disk');
+      const wrote = await (await envdOf(disks, first)).exec({ cmd: 'sh', args: ['-c', `for i in $(seq 2000); do echo ${secret}; done > /root/secret && sync && wc -l < /root/secret`], user: 'root' }, 20);
+      assert.equal(wrote.stdout.trim(), '2000', wrote.stderr);
+      assert.ok(readFileSync(firstImage).includes(secret), 'the secret is on the first disk (the check below can fail)');
+      await disks.destroy(first);
+      assert.ok(!existsSync(firstImage), 'the deleted disk is gone, never handed on');
+
+      await waitFor('a new disk made ahead after the delete', () => disks.disksReady === 1);
+      const secondPooled = pooledInode();
+      const second = newId();
+      created.push(second);
+      await disks.create(spec(second));
+      const secondImage = join(realpathSync(join(poolDir, 'sandboxes', second)), 'disk.img');
+      assert.equal(statSync(secondImage).ino, secondPooled, 'the create took the pooled disk');
+      assert.ok(!readFileSync(secondImage).includes(secret), 'no byte of the first tenant on the second disk');
+      const envd = await envdOf(disks, second);
+      assert.equal((await envd.exec({ cmd: 'ls', args: ['/root'], user: 'root' }, 5)).stdout.includes('secret'), false);
+      assert.equal((await envd.exec({ cmd: 'hostname', args: [] }, 5)).stdout.trim(), second);
+      await disks.destroy(second);
+    } finally {
+      for (const c of created) await disks.destroy(c).catch(() => undefined);
+      await disks.shutdown();
+      assert.deepEqual(await readdir(join(poolDir, 'disk-pool')).catch(() => []), [], 'pooled disks removed on shutdown');
+      assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(poolDir), 'nothing mounted');
+      await rm(poolDir, { recursive: true, force: true });
+    }
+  });
+
+  it('an agent killed in the middle of a delete leaves nothing once the next agent has recovered and the delete is redelivered', { timeout: 300_000 }, async () => {
+    const dir = await mkdtemp('/tmp/wrenn-thost-killdel-');
+    const slotOctet = Number(SLOT_CIDR.split('.')[1]);
+    const agent = { key: `${KEY}k`, cidr: unusedSlotCidr(slotOctet + 4, new Set([slotOctet, slotOctet + 1, slotOctet + 2, slotOctet + 3])) };
+    const id = newId();
+    // The first agent, in a process of its own so that it can die mid-delete (SIGKILL, as a crash).
+    const script = join(dir, 'agent.js');
+    await writeFile(
+      script,
+      `const { NamespaceRuntime } = require(${JSON.stringify(join(__dirname, 'namespace-sandboxes.js'))});
+const { NetworkManager } = require(${JSON.stringify(join(__dirname, '../../networking'))});
+const { CgroupManager } = require(${JSON.stringify(join(__dirname, '../../cgroups'))});
+(async () => {
+  const network = new NetworkManager({ agentKey: ${JSON.stringify(agent.key)}, cidr: ${JSON.stringify(agent.cidr)}, poolSize: 1 });
+  const rt = new NamespaceRuntime({ stateDir: ${JSON.stringify(dir)}, imageDir: ${JSON.stringify(IMAGE_DIR)}, network, cgroups: new CgroupManager({ group: 'wrenn-${agent.key}' }),
+    envd: { nodeBinary: process.execPath, bundleDir: ${JSON.stringify(join(__dirname, '../../../../envd/bundle'))} } });
+  await rt.prepare();
+  await rt.recover();
+  const made = await rt.create(${JSON.stringify(spec(id))});
+  console.log(JSON.stringify(made));
+  process.stdin.once('data', () => rt.destroy(${JSON.stringify(id)}));
+})().catch((e) => { console.error(e); process.exit(1); });
+`,
+    );
+    const child = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let restarted: NamespaceRuntime | undefined;
+    try {
+      const made = await new Promise<{ pid: number }>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]));
+        });
+        child.on('exit', (code) => reject(new Error(`the first agent exited (${code})`)));
+      });
+      const meta = JSON.parse(readFileSync(join(dir, 'sandboxes', id, 'meta.json'), 'utf8'));
+      assert.equal(made.pid, meta.initPid);
+      child.stdin.write('delete\n');
+      // The delete's first step is the kill of the sandbox's processes: the agent dies right after.
+      const deadline = Date.now() + 20_000;
+      while ((await isSameProcess(meta.initPid, meta.initStart)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      assert.ok(existsSync(join(dir, 'sandboxes', id)), 'the delete was cut short (the check below can fail)');
+
+      restarted = newRuntime(dir, {}, agent);
+      const report = await restarted.recover();
+      assert.ok(!report.adopted.includes(id), 'not adopted: its processes are gone');
+      // The delete, redelivered: the same command again, and it succeeds.
+      await restarted.destroy(id);
+      assert.ok(!existsSync(join(dir, 'sandboxes', id)), 'no dir');
+      assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(dir), 'no mount');
+      assert.ok(!(await new CgroupManager({ group: `wrenn-${agent.key}` }).list()).includes(id), 'no cgroup');
+      assert.deepEqual(managers.at(-1)!.describe().inUse, [], 'no slot in use');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await restarted?.destroy(id).catch(() => undefined);
+      await restarted?.shutdown().catch(() => undefined);
+      await managers.at(-1)?.stop({ removeHostRules: true }).catch(() => undefined);
+      await new CgroupManager({ group: `wrenn-${agent.key}` }).removeGroup().catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

@@ -10,8 +10,9 @@ import { NetworkManager, SandboxNetwork } from '../../networking';
 import { EnvdSessionOpener } from '../../envd-client/envd-session';
 import { initEnvdAccessToken, newEnvdAccessToken } from '../../envd-client/envd-token';
 import { diskUsedBytes, imageAllocatedBytes, unmountDiskImage } from '../../rootfs/disk-image';
-import { DiskOverlayRootfs, DiskOverlaySource, writeIdentityFiles } from '../../rootfs/disk-overlay.rootfs';
+import { DiskOverlayRootfs, DiskOverlaySource, writeNameFiles } from '../../rootfs/disk-overlay.rootfs';
 import { OverlayStore } from '../../rootfs/overlay.store';
+import { DiskPool } from '../../rootfs/disk-pool';
 import { SaveStore, SNAPSHOTS, SnapshotMeta, TEMPLATES, TemplateMeta } from '../../rootfs/saves.store';
 import { RecoveryReport, RuntimeSandbox, SandboxEndpoint, SandboxMetrics, SandboxRuntime } from '../../runtime/sandbox-runtime';
 import type { SandboxSystem } from '@wrenn/envd';
@@ -26,6 +27,9 @@ import { initSocketPath, NamespaceBooted, NamespaceDriver, NamespaceRoot } from 
 import { requireSandboxId, requireTemplateId } from '@wrenn/contracts';
 import { freezeParts, PAUSE_ORDER, save, SaveParts, SaveStepName, TEMPLATE_ORDER } from '../save';
 import { start, StartResources, StartState, StartStepName, teardown } from '../lifecycle';
+import { WarmPool } from '../warm/warm-pool';
+import { WarmPlanConfig } from '../warm/warm-plan';
+import { PendingHostname, prepareHostname } from '../../runtime/namespace/hostname-setter';
 
 export interface NamespaceRuntimeOptions {
   /** Everything of this runtime lives under it: sandboxes/<id>/… */
@@ -43,15 +47,22 @@ export interface NamespaceRuntimeOptions {
   pidsMax?: number;
   /** Disk of a sandbox whose spec names none, in MiB (default 4096). */
   diskMb?: number;
+  /** Blank disks of that size made ahead (rootfs/disk-pool.ts); 0 or absent: made at each create. */
+  diskPoolSize?: number;
   /** First host id of the sandboxes' user-namespace ranges (65,536 ids a sandbox; default 2^30). */
   idBase?: number;
   /** Where the host's id ranges are recorded (shared by every agent of the machine). */
   idRangesDir?: string;
   /**
-   * Sandboxes of the base template kept started ahead (envd up), so a create only has to give
-   * one its identity and limits. 0 turns the warm pool off.
+   * Sandboxes of the base template kept started ahead (envd up) whatever the demand, so a create
+   * only has to give one its identity and limits. 0 turns the warm pool off, demand included.
    */
   warmPoolSize?: number;
+  /**
+   * Bounds and pace of the warm pool (per template, grown by recent demand; see
+   * sandbox/warm/warm-plan.ts). Without it (or with max 0 and no warmPoolSize) there is none.
+   */
+  warmPool?: Omit<WarmPlanConfig, 'floor'>;
   /** Node binary and envd bundle dir bound read-only into every sandbox; envd then runs as its init's child. */
   envd?: { nodeBinary: string; bundleDir: string; healthTimeoutMs?: number };
   /**
@@ -112,7 +123,18 @@ interface SandboxMeta {
 }
 
 /** Shape every warm sandbox is started with; a claim rewrites the limits to the request's. */
-const WARM_SPEC = { template: 'base', vcpus: 1, memoryMb: 512 } as const;
+const WARM_SPEC = { vcpus: 1, memoryMb: 512 } as const;
+
+/** A started sandbox waiting in the pool, with what its claim needs made ahead. */
+interface WarmSandbox {
+  meta: SandboxMeta;
+  hostname: PendingHostname;
+}
+
+/** The warm pool's key of a create: its frozen template, or its built-in image. */
+function warmKey(spec: Pick<SandboxSpec, 'template' | 'templateId'>): string {
+  return spec.templateId ? `template:${spec.templateId}` : `image:${spec.template}`;
+}
 
 const META = 'meta.json';
 /** A sandbox's disk when neither its spec nor the host's config names one. */
@@ -130,9 +152,7 @@ export class NamespaceRuntime implements SandboxRuntime {
   private readonly sandboxes = new Map<string, SandboxMeta>();
   private readonly overlay = new OverlayStore();
   private prepared: Promise<void> | undefined;
-  private readonly warm: SandboxMeta[] = [];
-  private warming: Promise<void> | undefined;
-  private stopped = false;
+  private readonly pool: WarmPool<WarmSandbox>;
   /** Paused sandboxes' files (snapshots) and templates' layers: one store, one instance per kind. */
   private readonly snapshots: SaveStore<SnapshotMeta>;
   private readonly templates: SaveStore<TemplateMeta>;
@@ -145,7 +165,8 @@ export class NamespaceRuntime implements SandboxRuntime {
 
   private readonly idRanges: IdRanges;
   private readonly driver: NamespaceDriver;
-  private readonly rootfs = new DiskOverlayRootfs();
+  private readonly rootfs: DiskOverlayRootfs;
+  private readonly diskPool: DiskPool | undefined;
   /** The host resources a start takes, for the lifecycle (sandbox/lifecycle.ts); `record` is per start. */
   private readonly lifecycle: Omit<NsResources, 'record'>;
   /** envd for every sandbox here, in this process (when configured so). */
@@ -155,11 +176,16 @@ export class NamespaceRuntime implements SandboxRuntime {
   constructor(private readonly options: NamespaceRuntimeOptions) {
     this.idRanges = new IdRanges(options.network.agentKey, options.idRangesDir, options.idBase ?? DEFAULT_ID_BASE);
     this.driver = new NamespaceDriver({ pidsMax: options.pidsMax, envd: options.envd, initAgent: !!options.envdHost });
+    this.diskPool = options.diskPoolSize
+      ? new DiskPool({ dir: join(options.stateDir, 'disk-pool'), sizeMb: options.diskMb ?? DEFAULT_DISK_MB, size: options.diskPoolSize, logger: options.logger })
+      : undefined;
+    this.rootfs = new DiskOverlayRootfs(this.diskPool);
     const network = options.network;
     this.lifecycle = {
       slots: {
         acquire: async () => ({ ...(await network.acquire()), nameservers: [] }),
-        release: (index) => network.release(index),
+        // Released only once the sandbox's processes are killed (lifecycle.ts): clean to reuse.
+        release: (index) => network.release(index, { recycle: true }),
       },
       rootfs: this.rootfs,
       cgroups: options.cgroups,
@@ -184,6 +210,19 @@ export class NamespaceRuntime implements SandboxRuntime {
       : undefined;
     this.snapshots = new SaveStore(join(options.stateDir, 'snapshots'), SNAPSHOTS);
     this.templates = new SaveStore(join(options.stateDir, 'templates'), TEMPLATES);
+    const floor = options.warmPoolSize ?? 0;
+    this.pool = new WarmPool<WarmSandbox>({
+      plan: {
+        floor: floor > 0 ? { [warmKey({ template: 'base' })]: floor } : {},
+        // Without bounds of its own, the pool keeps the base floor and nothing more.
+        ...(options.warmPool ?? { perTemplateMax: floor, max: floor, demandPerMin: 0, startingMax: 1, startIntervalMs: 0 }),
+        // A size of 0 turns the pool off, demand included.
+        ...(floor === 0 ? { max: 0 } : {}),
+      },
+      start: (key) => this.startWarm(key),
+      destroy: (warm) => this.destroyWarm(warm),
+      logger: options.logger,
+    });
   }
 
   private async checkpoint(step: LifecycleStep): Promise<void> {
@@ -259,12 +298,11 @@ export class NamespaceRuntime implements SandboxRuntime {
     if (existsSync(this.sandboxDir(spec.sandboxId)) || this.paused.has(spec.sandboxId)) {
       throw new WrennError(ErrorCode.SandboxExists, `sandbox ${spec.sandboxId} already exists on this host`);
     }
-    if (spec.templateId) return this.createFromTemplate(spec, spec.templateId);
     // Warm sandboxes have the default disk: a create that asks for another size starts cold.
     const defaultDisk = spec.diskMb === undefined || spec.diskMb === (this.options.diskMb ?? DEFAULT_DISK_MB);
-    const warm = spec.template === WARM_SPEC.template && defaultDisk ? this.warm.shift() : undefined;
+    const key = warmKey(spec);
+    const warm = defaultDisk ? this.pool.take(key) : (this.pool.noteDemand(key), undefined);
     if (warm) {
-      this.refillWarm();
       try {
         return await this.claim(warm, spec);
       } catch (error) {
@@ -272,6 +310,7 @@ export class NamespaceRuntime implements SandboxRuntime {
         await this.destroyWarm(warm).catch(() => undefined);
       }
     }
+    if (spec.templateId) return this.createFromTemplate(spec, spec.templateId);
     const meta = await this.build(spec, this.sandboxDir(spec.sandboxId), { lower: [this.imagePath(spec.template)] });
     this.sandboxes.set(spec.sandboxId, meta);
     return { sandboxId: spec.sandboxId, pid: meta.initPid, dir: meta.dir };
@@ -307,14 +346,30 @@ export class NamespaceRuntime implements SandboxRuntime {
    * identity files, a new envd token, meta rewritten, and sandboxes/<id> pointing at its directory (renaming the
    * directory itself would break its overlay, which holds its path).
    */
-  private async claim(warm: SandboxMeta, spec: SandboxSpec): Promise<RuntimeSandbox> {
+  private async claim(pooled: WarmSandbox, spec: SandboxSpec): Promise<RuntimeSandbox> {
+    const warm = pooled.meta;
+    // What each step took (ms), for the benches and host specs that break a claim down.
+    const steps: Record<string, number> = {};
+    let mark = performance.now();
+    const lap = (step: string) => {
+      const now = performance.now();
+      steps[step] = now - mark;
+      mark = now;
+    };
     if (!(await isSameProcess(warm.initPid, warm.initStart))) throw new Error('the warm sandbox died');
+    lap('alive');
     const id = spec.sandboxId;
     await this.options.cgroups.rename(warm.sandboxId, id);
+    lap('cgroup rename');
     try {
-      await this.options.cgroups.update(id, { vcpus: spec.vcpus, memoryMb: spec.memoryMb, pidsMax: this.options.pidsMax ?? 1024 });
-      await setHostname(warm.initPid, id);
-      await writeIdentityFiles(this.overlay.layout(warm.dir).upper, id, this.options.network.resolvConf());
+      // Independent of one another: done side by side. What does not depend on the id was done at
+      // warm-up: the hostname's process, resolv.conf and etc/ (written by the warm start).
+      await Promise.all([
+        this.options.cgroups.update(id, { vcpus: spec.vcpus, memoryMb: spec.memoryMb, pidsMax: this.options.pidsMax ?? 1024 }),
+        pooled.hostname.set(id),
+        writeNameFiles(this.overlay.layout(warm.dir).upper, id),
+      ]);
+      lap('limits, hostname, name files');
       // A new envd token for the sandbox's life: the one it had while pooled was held before
       // anyone owned it, and is never the one it runs with. The host's envd is handed it once
       // the meta is written (openEnvd); an envd inside takes it only with the old one.
@@ -326,12 +381,16 @@ export class NamespaceRuntime implements SandboxRuntime {
         envdAccessToken = newEnvdAccessToken();
         await initEnvdAccessToken(`http://${warm.network.sandboxIp}:${ENVD_PORT}`, envdAccessToken, warm.envdAccessToken, 5_000);
       }
+      lap('envd token');
       const meta: SandboxMeta = { ...warm, sandboxId: id, spec, createdAt: new Date().toISOString(), envdAccessToken };
       await writeFile(join(warm.dir, `${META}.tmp`), JSON.stringify(meta), { mode: 0o600 });
       await rename(join(warm.dir, `${META}.tmp`), join(warm.dir, META));
+      // Only after the meta names the sandbox: recover() adopts what the link leads to.
       await symlink(warm.dir, this.sandboxDir(id));
+      lap('record');
       this.sandboxes.set(id, meta);
       this.openEnvd(meta);
+      this.lastClaimSteps = steps;
       return { sandboxId: id, pid: meta.initPid, dir: meta.dir };
     } catch (error) {
       await this.options.cgroups.rename(id, warm.sandboxId).catch(() => undefined);
@@ -339,35 +398,49 @@ export class NamespaceRuntime implements SandboxRuntime {
     }
   }
 
-  /** Warm sandboxes started and not yet claimed: what a create of the base template would take. */
+  /** The steps of the last warm claim and what each took (ms). */
+  lastClaimSteps: Record<string, number> | undefined;
+
+  /** Warm sandboxes started and not yet claimed (of one pool key, or all). */
   get warmReady(): number {
-    return this.warm.length;
+    return this.pool.readyCount();
   }
 
-  /** Keeps `warmPoolSize` base sandboxes started, one at a time, in the background. */
-  private refillWarm(): void {
-    const target = this.options.warmPoolSize ?? 0;
-    if (this.warming || this.stopped || target === 0) return;
-    this.warming = (async () => {
-      while (!this.stopped && this.warm.length < target) {
-        const key = `sb_${ulid().toLowerCase()}`;
-        try {
-          const meta = await this.build({ sandboxId: key, teamId: 'warm', ...WARM_SPEC }, join(this.warmDir, key), { lower: [this.imagePath(WARM_SPEC.template)] });
-          if (this.stopped) await this.destroyWarm(meta);
-          else this.warm.push(meta);
-        } catch (error) {
-          this.options.logger?.warn({ err: error }, 'could not start a warm sandbox');
-          break;
-        }
-      }
-    })().finally(() => {
-      this.warming = undefined;
-    });
+  /** Blank disks made ahead and not yet taken. */
+  get disksReady(): number {
+    return this.diskPool?.readyCount ?? 0;
   }
 
-  private async destroyWarm(meta: SandboxMeta): Promise<void> {
-    await this.envdHost?.forget(meta.sandboxId);
-    await this.teardown(meta.sandboxId, meta.dir, meta);
+  warmReadyFor(spec: Pick<SandboxSpec, 'template' | 'templateId'>): number {
+    return this.pool.readyCount(warmKey(spec));
+  }
+
+  /**
+   * One warm sandbox for a pool key: a built-in image's, or a frozen template's (its layer over
+   * the layers it was made on). Its hostname's process is made now, so a claim need not spawn.
+   */
+  private async startWarm(key: string): Promise<WarmSandbox> {
+    const name = `sb_${ulid().toLowerCase()}`;
+    const [kind, id] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
+    let lower: string[];
+    let spec: SandboxSpec;
+    if (kind === 'template') {
+      const template = this.templateMetas.get(id);
+      if (!template) throw new WrennError(ErrorCode.TemplateNotFound, `template ${id} is not on this host`);
+      lower = [this.templates.files(template.templateId), ...template.lower];
+      spec = { sandboxId: name, teamId: 'warm', template: 'base', templateId: id, ...WARM_SPEC };
+    } else {
+      lower = [this.imagePath(id)];
+      spec = { sandboxId: name, teamId: 'warm', template: id, ...WARM_SPEC };
+    }
+    const meta = await this.build(spec, join(this.warmDir, name), { lower });
+    return { meta, hostname: prepareHostname(meta.initPid) };
+  }
+
+  private async destroyWarm(warm: WarmSandbox): Promise<void> {
+    warm.hostname.cancel();
+    await this.envdHost?.forget(warm.meta.sandboxId);
+    await this.teardown(warm.meta.sandboxId, warm.meta.dir, warm.meta);
   }
 
   /**
@@ -509,11 +582,8 @@ export class NamespaceRuntime implements SandboxRuntime {
    * firewall chains and cgroup group go too, so a stopped agent leaves the host as it found it.
    */
   async shutdown(): Promise<void> {
-    this.stopped = true;
-    await this.warming;
-    for (const warm of this.warm.splice(0)) {
-      await this.destroyWarm(warm).catch((error) => this.options.logger?.warn({ err: error, sandboxId: warm.sandboxId }, 'warm sandbox not removed'));
-    }
+    await this.pool.stop();
+    await this.diskPool?.stop();
     await this.envdHost?.close();
     const empty = (await this.list()).length === 0;
     await this.options.network.stop({ removeHostRules: empty });
@@ -731,6 +801,8 @@ export class NamespaceRuntime implements SandboxRuntime {
       throw new WrennError(ErrorCode.TemplateInUse, `template ${templateId} is in use on this host`, { sandboxes, paused, templates, starting });
     }
     this.templateMetas.delete(templateId);
+    // Warm sandboxes of the template stand on its layer: they go first.
+    await this.pool.drop(warmKey({ template: 'base', templateId }));
     await this.templates.remove(templateId);
   }
 
@@ -796,9 +868,9 @@ export class NamespaceRuntime implements SandboxRuntime {
     // Id ranges of this agent's dead sandboxes (a crash skipped their teardown) are free again.
     await this.idRanges.releaseAllBut([...this.sandboxes.values()].flatMap((m) => (m.ids ? [m.ids.number] : [])));
     // Only now, with leftovers gone, start pre-building slots and warm sandboxes.
-    this.stopped = false;
     await this.options.network.start();
-    this.refillWarm();
+    await this.diskPool?.start();
+    this.pool.start();
     return report;
   }
 
@@ -918,16 +990,6 @@ export class NamespaceRuntime implements SandboxRuntime {
     }
   }
 }
-
-/** Sets the hostname inside a sandbox's UTS namespace (no tool that would refuse the "_" in ids). */
-function setHostname(initPid: number, name: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('nsenter', ['--target', String(initPid), '--uts', '--', '/bin/sh', '-c', 'printf %s "$1" > /proc/sys/kernel/hostname', 'sh', name], { stdio: 'ignore' });
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`setting the hostname failed (${code})`))));
-  });
-}
-
 
 function envdTarget(meta: SandboxMeta): EnvdHostTarget {
   return { sandboxId: meta.sandboxId, dir: meta.dir, initPid: meta.initPid };
