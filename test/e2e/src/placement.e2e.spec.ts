@@ -23,7 +23,7 @@ describe('placement by memory', () => {
     });
   });
   after(async () => {
-    for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('stopped')`).catch(() => [])) {
+    for (const row of await p.sql(`SELECT id FROM sandboxes WHERE state NOT IN ('deleted')`).catch(() => [])) {
       await p.api('DELETE', `/v1/sandboxes/${row.id}`).catch(() => undefined);
     }
     await p.stop();
