@@ -8,7 +8,8 @@
 //   - the platform's own processes' RSS (they grow with the sandboxes they track);
 //   - create p50/p99 of the creates that reached that level, exec `true` p50/p99 on sandboxes
 //     picked at random among the live ones;
-// and then the time to delete them all (API answers, and until no process of theirs is left).
+// and then the time to delete them all (API answers, until no process of theirs is left, and
+// until every one reads `deleted`: its host has torn it down).
 // A create the host refuses ends the climb: it prints where it stopped and the code it got.
 //
 //   node bench/density.bench.mjs [--n 100,500,1000] [--minutes 30] [--execs 50]
@@ -116,6 +117,7 @@ try {
   const dirs = new Set(ids.map((id) => sandboxDir(p.stateDir, id)));
   const t0 = performance.now();
   const queue = ids.splice(0);
+  const deleting = [...queue];
   const failed = [];
   await Promise.all(
     Array.from({ length: DELETE_CONCURRENCY }, async () => {
@@ -134,7 +136,21 @@ try {
     await sleep(100);
   }
   const gone = performance.now() - t0;
-  console.log(`delete all ${dirs.size} (${DELETE_CONCURRENCY} at once): every DELETE answered after ${(answered / 1000).toFixed(2)} s, no process of theirs left after ${(gone / 1000).toFixed(2)} s${left ? ` (${left} still had processes)` : ''}${failed.length ? `; ${failed.length} failed: ${failed.slice(0, 3).join('; ')}` : ''}`);
+  // Delete answers once accepted; the host tears down (netns, disk, cgroup) after: the sandboxes
+  // are gone once every one reads `deleted`.
+  const pending = new Set(deleting);
+  while (pending.size && performance.now() - t0 < 900_000 && !stopRequested()) {
+    for (const id of [...pending]) {
+      const res = await p.api('GET', `/v1/sandboxes/${id}`).catch(() => undefined);
+      if (res && (res.status === 404 || ['deleted', 'failed', 'lost'].includes(res.body?.state))) {
+        pending.delete(id);
+        if (res.body?.state && res.body.state !== 'deleted') states.add(`ended ${res.body.state} after delete`);
+      }
+    }
+    if (pending.size) await sleep(500);
+  }
+  const finished = performance.now() - t0;
+  console.log(`delete all ${dirs.size} (${DELETE_CONCURRENCY} at once): every DELETE answered after ${(answered / 1000).toFixed(2)} s, no process of theirs left after ${(gone / 1000).toFixed(2)} s${left ? ` (${left} still had processes)` : ''}, every one \`deleted\` (host finished) after ${(finished / 1000).toFixed(2)} s${pending.size ? ` (${pending.size} not yet)` : ''}${failed.length ? `; ${failed.length} failed: ${failed.slice(0, 3).join('; ')}` : ''}`);
   if (states.size) console.log(`states other than running/deleted seen in answers: ${[...states].join(', ')}`);
 
   console.log('\n| N | host used / sandbox (MiB) | RSS / sandbox (MiB) | PSS / sandbox (MiB) | processes / sandbox | platform RSS (MiB) | create p50 / p99 (ms) | exec `true` p50 / p99 (ms) |');
@@ -142,7 +158,7 @@ try {
   for (const r of rows) {
     console.log(`| ${r.n} | ${(r.usedPer / MiB).toFixed(2)} | ${(r.rss / MiB).toFixed(2)} | ${(r.pss / MiB).toFixed(2)} | ${r.pids.toFixed(1)} | ${(r.platformRss / MiB).toFixed(0)} | ${ms(pct(r.creates, 50))} / ${ms(pct(r.creates, 99))} | ${ms(pct(r.execs, 50))} / ${ms(pct(r.execs, 99))} |`);
   }
-  console.log(`delete all: ${(answered / 1000).toFixed(2)} s answered, ${(gone / 1000).toFixed(2)} s until no process left; ${machine()} at the end`);
+  console.log(`delete all: ${(answered / 1000).toFixed(2)} s answered, ${(gone / 1000).toFixed(2)} s until no process left, ${(finished / 1000).toFixed(2)} s until all deleted; ${machine()} at the end`);
 } catch (error) {
   // Interrupted: a call cut off by the platform's own stop is no failure of the run.
   if (!stopRequested()) throw error;

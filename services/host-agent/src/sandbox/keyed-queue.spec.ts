@@ -30,4 +30,15 @@ describe(KeyedQueue.name, () => {
     await delay(1);
     assert.equal(q.size, 0);
   });
+  it('idle() waits for every queued task, including one queued behind a running one', async () => {
+    const q = new KeyedQueue();
+    const done: string[] = [];
+    void q.run('a', async () => { await delay(20); done.push('a1'); });
+    void q.run('a', async () => { await delay(5); done.push('a2'); });
+    void q.run('b', async () => { throw new Error('a failed task still ends'); }).catch(() => undefined);
+    await q.idle();
+    assert.deepEqual(done, ['a1', 'a2']);
+    assert.equal(q.size, 0);
+    await q.idle(); // nothing queued: answers at once
+  });
 });

@@ -33,9 +33,14 @@ import { EnvdClient, envdClientFor } from '../envd-client/envd.client';
 import type { EnvdRoute } from '../envd-proxy/envd-proxy.server';
 import { RecoveryReport, SandboxMetrics, SandboxRuntime } from '../runtime/sandbox-runtime';
 import { snapshotRefFor } from '../runtime/snapshot-ref';
+import { ConcurrencyLimit } from './concurrency-limit';
 import { KeyedQueue } from './keyed-queue';
 
 const MAX_EXEC_TIMEOUT_SEC = 3600;
+/** How long a stopping agent waits for the commands it already took (see shutdown). */
+const SHUTDOWN_DRAIN_MS = 60_000;
+/** Teardowns running at once on a host (see ConcurrencyLimit: a burst of deletes must not starve the agent). */
+const TEARDOWN_CONCURRENCY = 4;
 
 /** Where sandboxes' egress policies are enforced (the network manager of their slots). */
 export interface SandboxEgress {
@@ -64,6 +69,7 @@ export interface Usage {
  */
 export class SandboxOrchestrator {
   private readonly queue = new KeyedQueue();
+  private readonly teardowns = new ConcurrencyLimit(TEARDOWN_CONCURRENCY);
   private readonly resources = new Map<string, { vcpus: number; memoryMb: number }>();
   private readonly envdClients = new Map<string, EnvdClient>();
 
@@ -183,7 +189,7 @@ export class SandboxOrchestrator {
     requireSandboxId(command.sandboxId);
     return this.queue.run(command.sandboxId, async () => {
       const started = performance.now();
-      await this.runtime.destroy(command.sandboxId);
+      await this.teardowns.run(() => this.runtime.destroy(command.sandboxId));
       const file = this.policyFile(command.sandboxId);
       if (file) await rm(file, { force: true });
       this.resources.delete(command.sandboxId);
@@ -324,7 +330,14 @@ export class SandboxOrchestrator {
     return this.runtime.metrics(request.sandboxId);
   }
 
-  shutdown(): Promise<void> {
+  /**
+   * Lets the commands already taken finish first (a delete answered to its caller is torn down
+   * here, not cut off halfway and left for the next start), up to `drainMs`, then stops the runtime.
+   */
+  async shutdown(drainMs = SHUTDOWN_DRAIN_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.queue.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)))]);
+    clearTimeout(timer);
     return this.runtime.shutdown();
   }
 
