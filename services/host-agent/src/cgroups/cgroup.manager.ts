@@ -386,8 +386,10 @@ export class CgroupManager {
       const dir = this.v1(sandboxId, 'freezer');
       if (!dir) throw new Error('the freezer controller is not mounted');
       const want = frozen ? 'FROZEN' : 'THAWED';
-      await writeFile(join(dir, 'freezer.state'), want);
+      // v1 freezes once per write: a task caught mid-fork leaves the group FREEZING until FROZEN
+      // is written again, so the write is repeated until the state holds (as runc does).
       while (Date.now() < deadline) {
+        await writeFile(join(dir, 'freezer.state'), want);
         if ((await readFile(join(dir, 'freezer.state'), 'utf8')).trim() === want) return;
         await sleep(2);
       }

@@ -106,7 +106,7 @@ describe(`${NetworkManager.name} (root, kernel)`, () => {
 
       await recycling.release(net.index, { recycle: true });
       taken = undefined;
-      assert.deepEqual(recycling.describe(), { pooled: 1, inUse: [], capacity: recycling.describe().capacity }, 'pooled, not torn down');
+      assert.deepEqual(recycling.describe(), { pooled: 1, pooledIndexes: [net.index], inUse: [], capacity: recycling.describe().capacity }, 'pooled, not torn down');
       assert.ok(netns().includes(net.netnsName));
       assert.equal(tracked(net.sandboxIp), '', 'no tracked connection of the old tenant');
       assert.deepEqual(rules(), fresh, 'the slot has the rules of a new one');

@@ -322,8 +322,13 @@ export class NetworkManager {
     return { kept: [...inUse], removed };
   }
 
-  describe(): { pooled: number; inUse: number[]; capacity: number } {
-    return { pooled: this.pool.length, inUse: [...this.assigned.keys()].sort((a, b) => a - b), capacity: this.allocator.capacity };
+  describe(): { pooled: number; pooledIndexes: number[]; inUse: number[]; capacity: number } {
+    return {
+      pooled: this.pool.length,
+      pooledIndexes: this.pool.map((net) => net.index).sort((a, b) => a - b),
+      inUse: [...this.assigned.keys()].sort((a, b) => a - b),
+      capacity: this.allocator.capacity,
+    };
   }
 
   /**

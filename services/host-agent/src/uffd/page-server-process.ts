@@ -74,7 +74,9 @@ export class PageServerProcess {
 
   /** The process recorded in `ref`, if it still runs (same pid and start time); else null. */
   static async adopt(ref: PageServerProcessRef): Promise<PageServerProcess | null> {
-    return (await isSameProcess(ref.pid, ref.startTime)) ? new PageServerProcess(ref) : null;
+    // Alive as alive() means it: an exited server not yet reaped (a zombie) is not adopted.
+    const found = new PageServerProcess(ref);
+    return (await found.alive()) ? found : null;
   }
 
   async alive(): Promise<boolean> {
