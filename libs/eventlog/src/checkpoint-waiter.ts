@@ -1,3 +1,4 @@
+import { Heap } from 'heap-js';
 import { Client } from 'pg';
 
 /**
@@ -41,7 +42,7 @@ export class CheckpointWaiter {
   }
 
   async stop(): Promise<void> {
-    for (const queue of this.waiters.values()) for (const w of queue.heap) w.settle(false);
+    for (const queue of this.waiters.values()) for (const w of queue.heap.toArray()) w.settle(false);
     this.waiters.clear();
     const client = this.client;
     this.client = undefined;
@@ -53,8 +54,8 @@ export class CheckpointWaiter {
     this.positions.set(projection, position);
     const queue = this.waiters.get(projection);
     if (!queue) return;
-    while (queue.heap.length > 0 && queue.heap[0].seq <= position) {
-      const waiter = popWaiter(queue.heap);
+    while (queue.heap.length > 0 && queue.heap.peek()!.seq <= position) {
+      const waiter = queue.heap.pop()!;
       if (waiter.done) queue.timedOut--;
       waiter.settle(true);
     }
@@ -93,7 +94,7 @@ export class CheckpointWaiter {
     if ((this.positions.get(projection) ?? 0) >= seq) return true;
     const reached = new Promise<boolean>((resolve) => {
       let queue = this.waiters.get(projection);
-      if (!queue) this.waiters.set(projection, (queue = { heap: [], timedOut: 0 }));
+      if (!queue) this.waiters.set(projection, (queue = { heap: new Heap<Waiter>((a, b) => a.seq - b.seq), timedOut: 0 }));
       const waits = queue;
       // Every wait of a gateway has the same timeout, so Node keeps these timers in one list.
       const timer = setTimeout(() => {
@@ -103,10 +104,8 @@ export class CheckpointWaiter {
         // Timed-out waits leave the heap in bulk once they are most of it (a projector that is
         // down for a while must not make the heap grow with every create meanwhile).
         if (waits.heap.length > 64 && waits.timedOut * 2 > waits.heap.length) {
-          const live = waits.heap.filter((w) => !w.done);
-          waits.heap.length = 0;
+          waits.heap.init(waits.heap.toArray().filter((w) => !w.done));
           waits.timedOut = 0;
-          for (const w of live) pushWaiter(waits.heap, w);
         }
       }, timeoutMs);
       timer.unref();
@@ -120,7 +119,7 @@ export class CheckpointWaiter {
           resolve(ok);
         },
       };
-      pushWaiter(waits.heap, waiter);
+      waits.heap.push(waiter);
     });
     if (!this.client) {
       // No listener (never started or connection lost): fall back to polling.
@@ -143,7 +142,7 @@ export class CheckpointWaiter {
 }
 
 interface WaitQueue {
-  heap: Waiter[];
+  heap: Heap<Waiter>;
   /** Waits in the heap that already timed out. */
   timedOut: number;
 }
@@ -153,35 +152,4 @@ interface Waiter {
   seq: number;
   done: boolean;
   settle: (reached: boolean) => void;
-}
-
-function pushWaiter(heap: Waiter[], waiter: Waiter): void {
-  heap.push(waiter);
-  let i = heap.length - 1;
-  while (i > 0) {
-    const parent = (i - 1) >> 1;
-    if (heap[parent].seq <= heap[i].seq) break;
-    [heap[i], heap[parent]] = [heap[parent], heap[i]];
-    i = parent;
-  }
-}
-
-function popWaiter(heap: Waiter[]): Waiter {
-  const top = heap[0];
-  const last = heap.pop()!;
-  if (heap.length > 0) {
-    heap[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let min = i;
-      if (l < heap.length && heap[l].seq < heap[min].seq) min = l;
-      if (r < heap.length && heap[r].seq < heap[min].seq) min = r;
-      if (min === i) break;
-      [heap[i], heap[min]] = [heap[min], heap[i]];
-      i = min;
-    }
-  }
-  return top;
 }

@@ -1,3 +1,4 @@
+import { Heap } from 'heap-js';
 export interface TimerHandle {
   /** Stops the callback from running; a no-op once it ran or was cancelled. */
   cancel(): void;
@@ -30,7 +31,7 @@ export interface TimerQueueOptions {
  * keep a process alive on their own, as with an unref'd setTimeout.
  */
 export class TimerQueue {
-  private readonly heap: Entry[] = [];
+  private readonly heap = new Heap<Entry>((a, b) => a.due - b.due || a.order - b.order);
   private cancelled = 0;
   private order = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -57,7 +58,7 @@ export class TimerQueue {
   /** Runs `fn` once, `delayMs` from now (clamped to ≥ 0). */
   schedule(delayMs: number, fn: () => void): TimerHandle {
     const entry: Entry = { due: this.now() + Math.max(0, delayMs), order: this.order++, fn, queued: true };
-    this.push(entry);
+    this.heap.push(entry);
     this.arm();
     return {
       cancel: () => {
@@ -73,18 +74,18 @@ export class TimerQueue {
 
   /** Drops every deadline and the timer (a process shutting down). */
   clear(): void {
-    for (const entry of this.heap) {
+    for (const entry of this.heap.toArray()) {
       entry.fn = undefined;
       entry.queued = false;
     }
-    this.heap.length = 0;
+    this.heap.clear();
     this.cancelled = 0;
     this.disarm();
   }
 
   private arm(): void {
     this.dropCancelledTop();
-    const next = this.heap[0];
+    const next = this.heap.peek();
     if (!next) return this.disarm();
     if (this.timer && this.armedFor <= next.due) return;
     this.disarm();
@@ -105,8 +106,8 @@ export class TimerQueue {
     const now = this.now();
     // Only what was due when this run began: a callback that schedules at 0 ms runs on the next turn.
     const due: Entry[] = [];
-    while (this.heap.length > 0 && this.heap[0].due <= now) {
-      const entry = this.pop()!;
+    while (this.heap.length > 0 && this.heap.peek()!.due <= now) {
+      const entry = this.heap.pop()!;
       entry.queued = false;
       if (entry.fn) due.push(entry);
       else this.cancelled--;
@@ -125,54 +126,15 @@ export class TimerQueue {
   }
 
   private dropCancelledTop(): void {
-    while (this.heap.length > 0 && !this.heap[0].fn) {
-      this.pop()!.queued = false;
+    while (this.heap.length > 0 && !this.heap.peek()!.fn) {
+      this.heap.pop()!.queued = false;
       this.cancelled--;
     }
   }
 
   private compact(): void {
-    const live = this.heap.filter((e) => e.fn);
-    this.heap.length = 0;
+    this.heap.init(this.heap.toArray().filter((e) => e.fn));
     this.cancelled = 0;
-    for (const entry of live) this.push(entry);
-  }
-
-  private static before(a: Entry, b: Entry): boolean {
-    return a.due < b.due || (a.due === b.due && a.order < b.order);
-  }
-
-  private push(entry: Entry): void {
-    const heap = this.heap;
-    heap.push(entry);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!TimerQueue.before(heap[i], heap[parent])) break;
-      [heap[i], heap[parent]] = [heap[parent], heap[i]];
-      i = parent;
-    }
-  }
-
-  private pop(): Entry | undefined {
-    const heap = this.heap;
-    const top = heap[0];
-    const last = heap.pop();
-    if (heap.length > 0 && last) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let min = i;
-        if (l < heap.length && TimerQueue.before(heap[l], heap[min])) min = l;
-        if (r < heap.length && TimerQueue.before(heap[r], heap[min])) min = r;
-        if (min === i) break;
-        [heap[i], heap[min]] = [heap[min], heap[i]];
-        i = min;
-      }
-    }
-    return top;
   }
 }
 
