@@ -208,6 +208,10 @@ export interface EdgeLimitsConfig {
   /** Requests per minute per API key and per client address for everything else (0 = off). */
   requestsPerMinutePerKey: number;
   requestsPerMinutePerAddress: number;
+  /** How often each gateway adds its counted calls to the shared windows (ms). */
+  rateFlushMs: number;
+  /** How long a gateway trusts a verified API key before asking again (ms; 0 = every call asks). */
+  apiKeyCacheTtlMs: number;
   /** Open live-event (SSE) and exec streams per API key, each. */
   maxStreamsPerKey: number;
   /** Control messages (resize, signal, …) an exec stream may send per second before it is closed. */
@@ -350,6 +354,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WrennConfig {
       signupMaxPerEmail: e.WRENN_SIGNUP_MAX_PER_EMAIL,
       requestsPerMinutePerKey: e.WRENN_RATE_PER_KEY_PER_MIN,
       requestsPerMinutePerAddress: e.WRENN_RATE_PER_ADDRESS_PER_MIN,
+      rateFlushMs: Math.max(10, e.WRENN_RATE_FLUSH_MS),
+      apiKeyCacheTtlMs: e.WRENN_API_KEY_CACHE_TTL_MS,
       maxStreamsPerKey: e.WRENN_MAX_STREAMS_PER_KEY,
       execControlPerSec: e.WRENN_EXEC_CONTROL_PER_SEC,
       execControlQueueMax: e.WRENN_EXEC_CONTROL_QUEUE_MAX,

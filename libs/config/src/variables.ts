@@ -158,6 +158,8 @@ export const VARIABLES = {
   WRENN_SSE_MAX_REPLAY: integer(10_000, 'gateway', 'the furthest back (in events) a live-events stream starts'),
   WRENN_RATE_PER_KEY_PER_MIN: integer(1200, 'gateway', 'requests per minute per API key (0 = off)'),
   WRENN_RATE_PER_ADDRESS_PER_MIN: integer(1200, 'gateway', 'requests per minute per client address (0 = off)'),
+  WRENN_RATE_FLUSH_MS: integer(250, 'gateway', 'how often a gateway adds its request counts to the shared windows in PostgreSQL (at least 10); replicas may together pass a budget by the calls they take in one interval'),
+  WRENN_API_KEY_CACHE_TTL_MS: integer(10_000, 'gateway', 'how long a gateway trusts a verified API key without asking the auth service (0 = no cache); revocations evict at once through NATS'),
   WRENN_MAX_STREAMS_PER_KEY: integer(16, 'gateway', 'open live-event and exec streams per API key, each'),
   WRENN_EXEC_CONTROL_PER_SEC: integer(100, 'gateway', 'control messages per second an exec stream may send before it is closed'),
   WRENN_EXEC_CONTROL_QUEUE_MAX: integer(64, 'gateway', 'control messages waiting before an exec stream is closed as flooding'),

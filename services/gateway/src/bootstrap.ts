@@ -19,6 +19,8 @@ import { attachSandboxTrafficForwarder, SandboxTrafficForwarder } from './e2b/sa
 export interface RunningGateway extends RunningService {
   url: string;
   port: number;
+  /** The Nest application, for tests that reach one of its providers (`app.get(X)`). */
+  app: NestExpressApplication;
 }
 
 /** WRENN_TRUST_PROXY as Express takes it: '' → false, a number → that many hops, else the list. */
@@ -71,5 +73,5 @@ export async function bootstrapGateway(options: { port?: number; host?: string }
   await app.listen(options.port ?? config.port, host);
   const address = app.getHttpServer().address() as { port: number };
   const shown = host === '0.0.0.0' ? '127.0.0.1' : host;
-  return { name: 'gateway', port: address.port, url: `http://${shown}:${address.port}`, close: () => app.close() };
+  return { name: 'gateway', port: address.port, url: `http://${shown}:${address.port}`, app, close: () => app.close() };
 }
