@@ -119,6 +119,21 @@ export interface VerifiedApiKey {
   keyId: string;
   teamId: string;
   scope: ApiKeyScope;
+  /**
+   * Milliseconds until the key expires, by PostgreSQL's clock at verification; absent when it
+   * never does. A relative time, so a verdict cached elsewhere ends with the key whatever that
+   * machine's clock says.
+   */
+  expiresInMs?: number;
+}
+
+/**
+ * Published by the auth service on Naming.apiKeyInvalidations after a change to keys commits:
+ * every cached verdict for these keys, or for any key of these teams, must be dropped.
+ */
+export interface ApiKeyInvalidation {
+  keyIds?: string[];
+  teamIds?: string[];
 }
 
 /** Claims of user tokens: `sub` is the user id, `team` the team the token acts for. */

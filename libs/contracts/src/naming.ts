@@ -45,6 +45,11 @@ export interface Naming {
   /** Queue group a service's replicas share, so each command is handled once. */
   queueGroup(service: string): string;
   consumerName(projection: string): string;
+  /**
+   * Where the auth service announces API keys that stopped being valid as they were (revoked,
+   * and whatever else changes a key), so every gateway drops its cached verdict at once.
+   */
+  readonly apiKeyInvalidations: string;
 }
 
 const NAMESPACE_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -80,6 +85,7 @@ export function naming(namespace: string): Naming {
     commandSubject: (service, command) => `${p}cmd.${service}.${command}`,
     queueGroup: (service) => `${p}${service}`,
     consumerName: (projection) => `proj_${projection}${suffix}`,
+    apiKeyInvalidations: `${p}auth.api-keys.invalidated`,
   };
 }
 

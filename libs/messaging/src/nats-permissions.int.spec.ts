@@ -168,4 +168,22 @@ describe('NATS identities and their permissions', () => {
     const gateway = await as(serviceIdentity('gateway'));
     await refusedSubscribe(gateway, env.naming.commandSubject('auth', '*'));
   });
+
+  it('lets only the auth service announce API key invalidations, and only gateways hear them', async () => {
+    const subject = env.naming.apiKeyInvalidations;
+    const gateway = await as(serviceIdentity('gateway'));
+    const heard = new Promise<string>((resolve) => {
+      gateway.subscribe(subject, { callback: (err, msg) => resolve(err ? err.message : new TextDecoder().decode(msg.data)) });
+    });
+    await gateway.flush();
+    const auth = await as(serviceIdentity('auth'));
+    auth.publish(subject, encoder.encode('{"keyIds":["key_x"]}'));
+    await auth.flush();
+    assert.equal(await within(heard, 5000, 'the invalidation at the gateway'), '{"keyIds":["key_x"]}');
+    // Anyone else could make gateways drop verdicts (or, subscribed, learn which keys die).
+    for (const service of ['gateway', 'sandbox-scheduler', 'reaper', 'snapshot-catalog', 'projector', 'admin']) await refusedPublish(await as(serviceIdentity(service)), subject);
+    await refusedPublish(await as(hostIdentity('host-a')), subject);
+    await refusedSubscribe(await as(hostIdentity('host-a')), subject);
+    await refusedSubscribe(await as(serviceIdentity('reaper')), subject);
+  });
 });

@@ -178,11 +178,20 @@ export function permissionsFor(identity: NatsIdentity, names: Naming): Permissio
             ...kvWrite(names.publicKeysBucket, DATA_PLANE_VERIFY_KEY_ENTRY),
           ]),
         },
-        sub: { allow: [inbox] },
+        // Its inbox, and the auth service's word that a cached API key verdict is stale.
+        sub: { allow: [inbox, names.apiKeyInvalidations] },
       };
     case ServiceName.Auth:
       return {
-        pub: { allow: uniq([...common, ...streamOwner(stream), ...eventAppend(names, [Aggregate.User, Aggregate.Team])]) },
+        pub: {
+          allow: uniq([
+            ...common,
+            ...streamOwner(stream),
+            ...eventAppend(names, [Aggregate.User, Aggregate.Team]),
+            // Tells the gateways which cached API key verdicts a revocation made stale; only auth may.
+            names.apiKeyInvalidations,
+          ]),
+        },
         sub: { allow: [...commands(names, ServiceName.Auth, '*'), inbox] },
         resp: responder,
       };

@@ -6,6 +6,7 @@ import { LoginRateLimiter } from './rate-limit/login-rate-limiter';
 import { ApiKeyRepository } from './repositories/api-key.repository';
 import { IdentityOutboxRepository } from './repositories/identity-outbox.repository';
 import { IdentityRepository } from './repositories/identity.repository';
+import { ApiKeyInvalidations } from './services/api-key-invalidations';
 import { ApiKeysService } from './services/api-keys.service';
 import { IdentityService } from './services/identity.service';
 import { StatusController } from './status.controller';
@@ -14,6 +15,6 @@ import { JwtIssuer } from './tokens/jwt-issuer';
 @Module({
   imports: [ServiceKitModule.forRoot({ service: 'auth', database: true, eventStore: true }), DataSourceCloser],
   controllers: [StatusController, AuthCommandsController],
-  providers: [IdentityRepository, ApiKeyRepository, IdentityOutboxRepository, LoginRateLimiter, JwtIssuer, OutboxRelay, IdentityService, ApiKeysService],
+  providers: [IdentityRepository, ApiKeyRepository, IdentityOutboxRepository, LoginRateLimiter, JwtIssuer, OutboxRelay, IdentityService, ApiKeyInvalidations, ApiKeysService],
 })
 export class AuthModule {}

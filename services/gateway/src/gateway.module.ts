@@ -12,6 +12,8 @@ import { CONFIG, DataSourceCloser, ServiceKitModule } from '@wrenn/service-kit';
 import { AccessGuard } from './auth/access.guard';
 import { RequestRateLimiter } from './auth/request-rate.limiter';
 import { ApiKeyAuthenticator } from './auth/api-key.authenticator';
+import { ApiKeyCache } from './auth/api-key.cache';
+import { ApiKeyInvalidationsListener } from './auth/api-key-invalidations.listener';
 import { JwtStrategy } from './auth/jwt.strategy';
 import { ApiKeysController } from './controllers/api-keys.controller';
 import { AuthController } from './controllers/auth.controller';
@@ -85,6 +87,8 @@ function withReconnectCount<C>(client: C, name: string): C {
       inject: [CONFIG],
     },
     AuthClient,
+    { provide: ApiKeyCache, useFactory: (config: WrennConfig) => new ApiKeyCache(config.edge.apiKeyCacheTtlMs), inject: [CONFIG] },
+    ApiKeyInvalidationsListener,
     ApiKeyAuthenticator,
     JwtStrategy,
     SandboxRepository,

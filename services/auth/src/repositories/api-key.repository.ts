@@ -49,12 +49,18 @@ export class ApiKeyRepository {
     return returned.length === 1;
   }
 
-  /** The unrevoked key with this hash; `expired` is judged by PostgreSQL's clock, the same for every replica. */
-  async findActiveByHash(hash: string): Promise<{ keyId: string; teamId: string; scope: ApiKeyScope; expired: boolean } | null> {
+  /**
+   * The unrevoked key with this hash; `expired` and `expiresInMs` (null: never) are judged by
+   * PostgreSQL's clock, the same for every replica.
+   */
+  async findActiveByHash(hash: string): Promise<{ keyId: string; teamId: string; scope: ApiKeyScope; expired: boolean; expiresInMs: number | null } | null> {
     const rows = await this.ds.query(
-      'SELECT id, team_id, scope, (expires_at IS NOT NULL AND expires_at <= now()) AS expired FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
+      `SELECT id, team_id, scope, (expires_at IS NOT NULL AND expires_at <= now()) AS expired,
+              floor(extract(epoch FROM expires_at - now()) * 1000)::bigint AS expires_in_ms
+       FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
       [hash],
     );
-    return rows[0] ? { keyId: rows[0].id, teamId: rows[0].team_id, scope: rows[0].scope, expired: rows[0].expired } : null;
+    const r = rows[0];
+    return r ? { keyId: r.id, teamId: r.team_id, scope: r.scope, expired: r.expired, expiresInMs: r.expires_in_ms === null ? null : Number(r.expires_in_ms) } : null;
   }
 }

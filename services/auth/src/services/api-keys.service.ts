@@ -19,13 +19,15 @@ import {
 import { ulid } from 'ulid';
 import { generateApiKey, hashApiKey } from '../crypto/api-key';
 import { OutboxRelay } from '../outbox/outbox.relay';
+import { ApiKeyInvalidations } from './api-key-invalidations';
 import { ApiKeyRepository } from '../repositories/api-key.repository';
 import { IdentityOutboxRepository } from '../repositories/identity-outbox.repository';
 import { IdentityRepository } from '../repositories/identity.repository';
 
 /**
- * API keys of a team. Verification reads PostgreSQL on every call — no cache — so a revoked key
- * is refused from the very next request, on every gateway replica.
+ * API keys of a team. Verification reads PostgreSQL on every call; gateways cache its verdicts
+ * briefly, so every change that makes a key invalid (today: revocation) is announced through
+ * ApiKeyInvalidations before it is answered.
  */
 @Injectable()
 export class ApiKeysService {
@@ -34,6 +36,7 @@ export class ApiKeysService {
     private readonly identities: IdentityRepository,
     private readonly relay: OutboxRelay,
     private readonly outbox: IdentityOutboxRepository,
+    private readonly invalidations: ApiKeyInvalidations,
   ) {}
 
   private async requireMember(userId: string, teamId: string): Promise<void> {
@@ -92,6 +95,7 @@ export class ApiKeysService {
         },
       ]);
     });
+    await this.invalidations.publish({ keyIds: [request.keyId] });
     await this.relay.flush();
     return { id: request.keyId };
   }
@@ -100,6 +104,6 @@ export class ApiKeysService {
     const found = typeof request.key === 'string' && API_KEY_RE.test(request.key) ? await this.keys.findActiveByHash(hashApiKey(request.key)) : null;
     if (!found) throw new WrennError(ErrorCode.Unauthorized, 'the API key is not valid');
     if (found.expired) throw new WrennError(ErrorCode.KeyExpired, 'the API key has expired');
-    return { keyId: found.keyId, teamId: found.teamId, scope: found.scope };
+    return { keyId: found.keyId, teamId: found.teamId, scope: found.scope, ...(found.expiresInMs === null ? {} : { expiresInMs: found.expiresInMs }) };
   }
 }

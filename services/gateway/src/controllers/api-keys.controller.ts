@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post } from '@
 import { ApiKeyInfo } from '@wrenn/contracts';
 import { randomUUID } from 'node:crypto';
 import { CurrentCaller, UserAuth } from '../auth/access.decorators';
+import { ApiKeyAuthenticator } from '../auth/api-key.authenticator';
 import { ApiKeyView, CreateApiKeyDto, CreatedApiKeyView } from '../dtos/auth.dto';
 import { AuthClient } from '../services/auth.client';
 import type { Caller } from '../auth/caller';
@@ -15,7 +16,10 @@ function toView(k: ApiKeyInfo): ApiKeyView {
 @Controller('v1/api-keys')
 @UserAuth()
 export class ApiKeysController {
-  constructor(private readonly auth: AuthClient) {}
+  constructor(
+    private readonly auth: AuthClient,
+    private readonly apiKeys: ApiKeyAuthenticator,
+  ) {}
 
   @Post()
   @HttpCode(201)
@@ -35,6 +39,9 @@ export class ApiKeysController {
   @Delete(':id')
   async revoke(@CurrentCaller() caller: Caller, @Param('id') id: string, @Headers('x-correlation-id') correlationId?: string): Promise<JsonAnswer<'/v1/api-keys/{id}', 'delete'>> {
     await this.auth.revokeApiKey({ userId: caller.actor.id, teamId: caller.teamId, keyId: id, correlationId: correlationId?.slice(0, 128) || randomUUID() });
+    // Every gateway evicts on the auth service's broadcast; this one does not wait for it, so a
+    // call through it right after this answer is refused whatever NATS delivers when.
+    this.apiKeys.forget(id);
     return { id, revoked: true };
   }
 }
