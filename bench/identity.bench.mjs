@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Identity costs on this machine, through the REST API of a whole platform started for the run:
 //   signup and login (scrypt N=2^15, r=8, p=1 per password), an API-key-authenticated read
-//   (GET /v1/sandboxes: key verified by the auth service over NATS on every call, no cache),
+//   (GET /v1/sandboxes: key verified by the auth service over NATS once, then cached in the gateway),
 //   a refused unknown key, and a bearer-token read (GET /v1/api-keys, JWT checked in the gateway).
 // Bounded: BENCH_LOGINS signups + logins (default 20), BENCH_READS reads of each kind (default 500).
 import { startPlatform } from '@wrenn/e2e';
