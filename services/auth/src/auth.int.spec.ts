@@ -125,7 +125,14 @@ describe('auth service', { timeout: 120_000 }, () => {
     const other = await account('other@example.test', 'a long password', 'c4');
     await rejects(send(AuthCommand.RevokeApiKey, { userId: other.userId, teamId: other.teamId, keyId: key.id, correlationId: 'c5' }), ErrorCode.NotFound);
     await rejects(send(AuthCommand.CreateApiKey, { userId: other.userId, teamId: owner.teamId, name: 'sneaky', correlationId: 'c6' }), ErrorCode.Unauthorized);
+    // Gateways cache verdicts: the revocation is announced to them before it is answered.
+    const announced: string[] = [];
+    const listening = env.nc.subscribe(env.naming.apiKeyInvalidations, { callback: (_err, msg) => announced.push(new TextDecoder().decode(msg.data)) });
+    await env.nc.flush();
     await send(AuthCommand.RevokeApiKey, { userId: owner.userId, teamId: owner.teamId, keyId: key.id, correlationId: 'c7' });
+    await env.nc.flush();
+    listening.unsubscribe();
+    assert.deepEqual(announced.map((m) => JSON.parse(m)), [{ keyIds: [key.id] }]);
     await rejects(send(AuthCommand.VerifyApiKey, { key: key.key }), ErrorCode.Unauthorized);
     const ofTeam = (await events()).filter((e) => e.subject === env.naming.eventSubject('team', owner.teamId)).map((e) => [e.type, e.correlationId]);
     assert.deepEqual(ofTeam, [
