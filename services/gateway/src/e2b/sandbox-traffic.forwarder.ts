@@ -86,7 +86,7 @@ export class SandboxTrafficForwarder implements OnApplicationShutdown {
     // The SDK's token stays here: envd inside the sandbox has no use for the platform's token. The
     // agent gets a host token for this sandbox instead (whatever the caller sent under that name is dropped).
     const headers = forwardableHeaders(req.headers, [ACCESS_TOKEN_HEADER, HOST_TOKEN_HEADER]);
-    headers[HOST_TOKEN_HEADER] = await this.hostTokens.mint(route.hostId, sandboxId);
+    headers[HOST_TOKEN_HEADER] = await this.hostTokens.token(route.hostId, sandboxId);
     forward(req, res, { baseUrl: route.url, headers, agent: this.agent }, (error) => {
       this.routes.delete(sandboxId);
       answerError(res, 502, `the sandbox's host did not answer: ${error.message}`, { sandboxId });
@@ -118,7 +118,7 @@ export class SandboxTrafficForwarder implements OnApplicationShutdown {
     if (!route) throw new WrennError(ErrorCode.InvalidState, `sandbox ${sandboxId} is not running`);
     const body = JSON.stringify({ envVars });
     const target = new URL('/init', route.url);
-    const hostToken = await this.hostTokens.mint(route.hostId, sandboxId);
+    const hostToken = await this.hostTokens.token(route.hostId, sandboxId);
     const status = await new Promise<number>((resolve, reject) => {
       const req = request(target, { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), [SANDBOX_ID_HEADER]: sandboxId, [HOST_TOKEN_HEADER]: hostToken }, timeout: 10_000 }, (res) => {
         res.resume();
