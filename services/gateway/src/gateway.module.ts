@@ -38,6 +38,7 @@ import { StreamSlots } from './services/stream-slots';
 import { USAGE_CLOCK, UsageService } from './services/usage.service';
 import { ReadYourWrites } from './services/read-your-writes';
 import { SandboxesService, SCHEDULER_CLIENT } from './services/sandboxes.service';
+import { RunningSandboxesCache } from './services/running-sandboxes.cache';
 import { ActivityRecorder } from './activity/activity.recorder';
 import { DeprecatedSnapshotsController, markDeprecated, TemplatesController } from './controllers/templates.controller';
 import { TemplateRepository } from './repositories/template.repository';
@@ -92,6 +93,7 @@ function withReconnectCount<C>(client: C, name: string): C {
     ActivityRecorder,
     ReadYourWrites,
     SandboxesService,
+    RunningSandboxesCache,
     TemplatesService,
     SandboxDataService,
     HostTokens,
