@@ -142,11 +142,11 @@ describe(RunningSandboxesCache.name, () => {
     assert.equal((await service.requireRunning(team, id)).cached, true);
     // Delete the subscription's consumer on the server: the client recreates it and says so.
     const jsm = await log_.env.nc.jetstreamManager();
-    const durable = new Set<string>();
-    for await (const info of jsm.consumers.list(log_.env.naming.stream)) if (!info.config.durable_name) durable.add(info.name);
-    assert.ok(durable.size >= 1, 'the ordered consumer exists');
+    const ephemeral = new Set<string>();
+    for await (const info of jsm.consumers.list(log_.env.naming.stream)) if (!info.config.durable_name) ephemeral.add(info.name);
+    assert.ok(ephemeral.size >= 1, 'the ordered consumer exists');
     await behindTheLogsBack(id, 'host-after-gap');
-    for (const name of durable) await jsm.consumers.delete(log_.env.naming.stream, name);
+    for (const name of ephemeral) await jsm.consumers.delete(log_.env.naming.stream, name);
     assert.equal(await eventually(async () => ((await service.requireRunning(team, id)).hostId === 'host-after-gap' ? true : undefined), 15_000, 'the memory dropped'), true);
     // Events flow again: rows are kept again.
     const other = await running();
