@@ -108,7 +108,7 @@ function withReconnectCount<C>(client: C, name: string): C {
     StreamSlots,
     RequestRateLimiter,
   ],
-  exports: [SandboxesService, SandboxDataService, SandboxRepository, ActivityRecorder, HostTokens],
+  exports: [SandboxesService, SandboxDataService, SandboxRepository, ActivityRecorder, HostTokens, RunningSandboxesCache],
 })
 export class GatewayModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
