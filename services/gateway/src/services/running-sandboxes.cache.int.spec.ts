@@ -6,6 +6,8 @@ import { createLogger } from '@wrenn/logger';
 import { sandboxProjection } from '@wrenn/projections';
 import { scriptedLog, ScriptedLog } from '@wrenn/projections-test-support';
 import { eventually } from '@wrenn/testing';
+import { connect } from 'nats';
+import { createServer, connect as tcpConnect, Socket } from 'node:net';
 import { ulid } from 'ulid';
 import { ActivityRecorder } from '../activity/activity.recorder';
 import { SandboxRepository } from '../repositories/sandbox.repository';
@@ -151,5 +153,43 @@ describe(RunningSandboxesCache.name, () => {
     // Events flow again: rows are kept again.
     const other = await running();
     await eventually(async () => (await service.requireRunning(team, other), (await service.requireRunning(team, other)).cached || undefined), 15_000, 'rows kept again');
+  });
+
+  it('forgets everything when its connection to NATS drops, and keeps again once it follows anew', async () => {
+    // Its own connection, through a relay the test can cut.
+    const upstream = new URL(log_.env.natsUrl.split(',')[0].replace(/^nats:/, 'http:'));
+    const sockets = new Set<Socket>();
+    const relay = createServer((client) => {
+      const server = tcpConnect(Number(upstream.port || 4222), upstream.hostname);
+      for (const sock of [client, server]) {
+        sockets.add(sock);
+        sock.on('close', () => sockets.delete(sock));
+        sock.on('error', () => undefined);
+      }
+      client.pipe(server).pipe(client);
+      client.on('close', () => server.destroy());
+      server.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const nc = await connect({ servers: `127.0.0.1:${(relay.address() as { port: number }).port}`, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
+    const cut = new RunningSandboxesCache(nc, log_.env.naming, log);
+    cut.onApplicationBootstrap();
+    const activity = new ActivityRecorder(log_.env.nc, log_.env.naming, log, { activityThrottleMs: 1000 } as WrennConfig);
+    const through = new SandboxesService(undefined as never, log_.env.naming, {} as WrennConfig, new SandboxRepository(log_.ds), activity, undefined as never, cut);
+    try {
+      await eventually(() => (cut as unknown as { live: boolean }).live, 10_000, 'the subscription');
+      const id = await running();
+      await through.requireRunning(team, id);
+      assert.equal((await through.requireRunning(team, id)).cached, true);
+      await behindTheLogsBack(id, 'host-after-cut');
+      for (const sock of sockets) sock.destroy();
+      assert.equal(await eventually(async () => ((await through.requireRunning(team, id)).hostId === 'host-after-cut' ? true : undefined), 5000, 'the memory dropped, well before it would expire'), true);
+      await eventually(async () => (await through.requireRunning(team, id)).cached || undefined, 15_000, 'kept again once it follows anew');
+    } finally {
+      cut.onApplicationShutdown();
+      await nc.close();
+      for (const sock of sockets) sock.destroy();
+      await new Promise((resolve) => relay.close(resolve));
+    }
   });
 });

@@ -157,11 +157,17 @@ export class RunningSandboxesCache implements OnApplicationBootstrap, OnApplicat
     }
   }
 
-  /** A lost connection may lose events: forget all until it is back. */
+  /**
+   * A lost connection may lose events: forget all while it is down, and follow anew once it is
+   * back (from then on, with nothing kept from before).
+   */
   private async watchConnection(): Promise<void> {
     for await (const status of this.nc.status()) {
       if (status.type === Events.Disconnect || status.type === DebugEvents.StaleConnection) this.interrupted();
-      else if (status.type === Events.Reconnect) this.interrupted();
+      else if (status.type === Events.Reconnect) {
+        this.interrupted();
+        this.messages?.stop();
+      }
     }
   }
 }
