@@ -16,6 +16,8 @@ import { SandboxesService } from './sandboxes.service';
 import type { Caller } from '../auth/caller';
 
 const log = createLogger('test');
+/** Kept sandboxes expire after 10 s whatever happens: a drop must show well before that. */
+const WELL_BEFORE_EXPIRY = 5000;
 log.level = 'silent';
 
 /**
@@ -85,7 +87,7 @@ describe(RunningSandboxesCache.name, () => {
     await service.requireRunning(team, id);
     await event(id, 'pause_requested', { reason: 'user' });
     // The event, not this gateway, dropped it: the read model's pausing comes back.
-    assert.equal(await eventually(async () => refusal(id).catch(() => undefined)), 'invalid_state');
+    assert.equal(await eventually(async () => refusal(id).catch(() => undefined), WELL_BEFORE_EXPIRY), 'invalid_state');
     await event(id, 'paused', { snapshotRef: 'snap', sizeBytes: 1 });
     assert.equal(await refusal(id), 'invalid_state');
   });
@@ -94,7 +96,7 @@ describe(RunningSandboxesCache.name, () => {
     const id = await running();
     await service.requireRunning(team, id);
     await event(id, 'stop_requested');
-    assert.equal(await eventually(async () => refusal(id).catch(() => undefined)), 'sandbox_deleting');
+    assert.equal(await eventually(async () => refusal(id).catch(() => undefined), WELL_BEFORE_EXPIRY), 'sandbox_deleting');
     assert.equal(await refusal(`sb_${ulid().toLowerCase()}`), 'sandbox_not_found');
   });
 
@@ -108,7 +110,7 @@ describe(RunningSandboxesCache.name, () => {
     assert.deepEqual(await eventually(async () => {
       const now = await service.requireRunning(team, id).catch(() => undefined);
       return now?.hostId === 'host-2' ? now : undefined;
-    }), { teamId: 'team_a', hostId: 'host-2', cached: false });
+    }, WELL_BEFORE_EXPIRY), { teamId: 'team_a', hostId: 'host-2', cached: false });
     assert.equal((await service.requireRunning(team, id)).cached, true);
   });
 
@@ -117,7 +119,7 @@ describe(RunningSandboxesCache.name, () => {
     await service.requireRunning(team, id);
     await behindTheLogsBack(id, 'host-moved');
     await event(id, 'timeout_changed', { timeoutSec: 600 });
-    assert.equal(await eventually(async () => ((await service.requireRunning(team, id)).hostId === 'host-moved' ? true : undefined)), true);
+    assert.equal(await eventually(async () => ((await service.requireRunning(team, id)).hostId === 'host-moved' ? true : undefined), WELL_BEFORE_EXPIRY), true);
   });
 
   it('does not keep a row older than an event it has seen for the sandbox (a lagging read model)', async () => {
@@ -149,7 +151,7 @@ describe(RunningSandboxesCache.name, () => {
     assert.ok(ephemeral.size >= 1, 'the ordered consumer exists');
     await behindTheLogsBack(id, 'host-after-gap');
     for (const name of ephemeral) await jsm.consumers.delete(log_.env.naming.stream, name);
-    assert.equal(await eventually(async () => ((await service.requireRunning(team, id)).hostId === 'host-after-gap' ? true : undefined), 15_000, 'the memory dropped'), true);
+    assert.equal(await eventually(async () => ((await service.requireRunning(team, id)).hostId === 'host-after-gap' ? true : undefined), WELL_BEFORE_EXPIRY, 'the memory dropped'), true);
     // Events flow again: rows are kept again.
     const other = await running();
     await eventually(async () => (await service.requireRunning(team, other), (await service.requireRunning(team, other)).cached || undefined), 15_000, 'rows kept again');
@@ -183,7 +185,7 @@ describe(RunningSandboxesCache.name, () => {
       assert.equal((await through.requireRunning(team, id)).cached, true);
       await behindTheLogsBack(id, 'host-after-cut');
       for (const sock of sockets) sock.destroy();
-      assert.equal(await eventually(async () => ((await through.requireRunning(team, id)).hostId === 'host-after-cut' ? true : undefined), 5000, 'the memory dropped, well before it would expire'), true);
+      assert.equal(await eventually(async () => ((await through.requireRunning(team, id)).hostId === 'host-after-cut' ? true : undefined), WELL_BEFORE_EXPIRY, 'the memory dropped'), true);
       await eventually(async () => (await through.requireRunning(team, id)).cached || undefined, 15_000, 'kept again once it follows anew');
     } finally {
       cut.onApplicationShutdown();
