@@ -163,7 +163,8 @@ export function permissionsFor(identity: NatsIdentity, names: Naming): Permissio
             ...commands(names, ServiceName.SandboxScheduler, '*'),
             ...commands(names, ServiceName.SnapshotCatalog, '*'),
             ...commands(names, ServiceName.Auth, '*'),
-            // Live events (SSE): ordered consumers on the log.
+            // Live events (SSE) and the follower of sandbox events that keeps running sandboxes
+            // in memory: ordered consumers on the log.
             ...streamReader(stream),
             // Hosts (health, data-plane and envd-proxy addresses, watched so a data-plane call
             // reads them from memory), API activity, the envd token key.

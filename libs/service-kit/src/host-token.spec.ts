@@ -58,6 +58,46 @@ describe(HostTokenVerifier.name, () => {
     assert.equal(await refusal(verifier.verify(token, SANDBOX, now + 95_000)), HostTokenErrorCode.Expired);
   });
 
+  it('refuses a token it already accepted once the token is past its expiry, with the same skew as a first check', async () => {
+    const now = Date.now();
+    const token = await signer.mint('host-a', SANDBOX, now);
+    const verifier = verifierFor('host-a');
+    await verifier.verify(token, SANDBOX, now);
+    await verifier.verify(token, SANDBOX, now + 30_000);
+    await verifier.verify(token, SANDBOX, now + 85_000);
+    assert.equal(await refusal(verifier.verify(token, SANDBOX, now + 95_000)), HostTokenErrorCode.Expired);
+    assert.equal(await refusal(verifier.verify(token, SANDBOX, now + 96_000)), HostTokenErrorCode.Expired);
+  });
+
+  it('refuses a token it already accepted when the call names another sandbox', async () => {
+    const token = await signer.mint('host-a', SANDBOX);
+    const verifier = verifierFor('host-a');
+    await verifier.verify(token, SANDBOX);
+    assert.equal(await refusal(verifier.verify(token, OTHER_SANDBOX)), HostTokenErrorCode.WrongSandbox);
+    await verifier.verify(token, SANDBOX);
+  });
+
+  it('refuses a token it already accepted once its key is no longer the one this host checks with', async () => {
+    let key: ReturnType<typeof generateHostTokenKeys>['publicKey'] | null = gateway.publicKey;
+    const verifier = new HostTokenVerifier('host-a', async () => key);
+    const token = await signer.mint('host-a', SANDBOX);
+    await verifier.verify(token, SANDBOX);
+    key = generateHostTokenKeys().publicKey;
+    assert.equal(await refusal(verifier.verify(token, SANDBOX)), HostTokenErrorCode.Invalid);
+    key = null;
+    assert.equal(await refusal(verifier.verify(token, SANDBOX)), HostTokenErrorCode.NoKey);
+    key = gateway.publicKey;
+    await verifier.verify(token, SANDBOX);
+  });
+
+  it('refuses a token it already accepted when asked at a time before its issue time less the skew', async () => {
+    const now = Date.now();
+    const token = await signer.mint('host-a', SANDBOX, now);
+    const verifier = verifierFor('host-a');
+    await verifier.verify(token, SANDBOX, now);
+    await assert.rejects(verifier.verify(token, SANDBOX, now - 40_000));
+  });
+
   it('accepts a token from a gateway whose clock runs up to the skew ahead, not further', async () => {
     const now = Date.now();
     const verifier = verifierFor('host-a');

@@ -1,4 +1,5 @@
 import { calculateJwkThumbprint, decodeProtectedHeader, errors as joseErrors, exportJWK, jwtVerify, SignJWT } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { createPublicKey, generateKeyPairSync, KeyObject, randomUUID } from 'node:crypto';
 
 /**
@@ -95,8 +96,34 @@ export class HostTokenSigner {
 /** Where an agent gets the public key for a key id; null when it has none. */
 export type VerifyKeySource = (kid: string | undefined) => Promise<KeyObject | null>;
 
+/** How many verified tokens an agent remembers: about one per (sandbox, gateway replica) in use. */
+const VERIFIED_TOKENS_MAX = 10_000;
+
+/** A token whose signature and claims were checked, and the window in which that check holds. */
+interface VerifiedToken {
+  kid: string | undefined;
+  key: KeyObject;
+  sandboxId: string;
+  /** Unix ms: the issue time less the skew (a cached check never accepts earlier than jose would). */
+  validFrom: number;
+  /** Unix ms: the earlier of its expiry and issue time + lifetime, without the skew allowance. */
+  validUntil: number;
+}
+
 /** An agent's side: checks that a token was minted by the gateway for this host and this sandbox. */
 export class HostTokenVerifier {
+  /**
+   * Tokens already verified, so a token the gateway reuses (it does, for half its lifetime) costs
+   * one Ed25519 check, not one per call. Safe because a hit grants exactly what the full check
+   * granted and nothing longer: only tokens that passed every check are kept, keyed by their
+   * whole text (a changed byte is another key); a hit still checks the sandbox the call names,
+   * that the key it was verified with is still this host's key for its kid, and that now lies
+   * inside the token's own validity (expiry and issue time + lifetime, with no skew allowance
+   * on the far end). Outside that window the token goes through jose again, which refuses it or
+   * applies the skew exactly as before. Every refusal is computed afresh; refusals are not cached.
+   */
+  private readonly verified = new LRUCache<string, VerifiedToken>({ max: VERIFIED_TOKENS_MAX });
+
   constructor(
     private readonly hostId: string,
     private readonly keys: VerifyKeySource,
@@ -106,6 +133,15 @@ export class HostTokenVerifier {
   /** Resolves when `token` allows a call to `sandboxId` on this host; rejects with HostTokenError otherwise. */
   async verify(token: string | undefined | null, sandboxId: string, now = Date.now()): Promise<void> {
     if (!token) throw new HostTokenError(HostTokenErrorCode.Missing, `no ${HOST_TOKEN_HEADER}`);
+    const known = this.verified.get(token);
+    if (known && now >= known.validFrom && now < known.validUntil) {
+      const key = await this.keys(known.kid);
+      if (key && key.equals(known.key)) {
+        if (known.sandboxId !== sandboxId) throw new HostTokenError(HostTokenErrorCode.WrongSandbox, 'host token is for another sandbox');
+        return;
+      }
+    }
+    if (known) this.verified.delete(token);
     let kid: string | undefined;
     try {
       kid = decodeProtectedHeader(token).kid;
@@ -132,5 +168,14 @@ export class HostTokenVerifier {
     const audience = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     if (audience.length !== 1 || audience[0] !== audienceOf(this.hostId)) throw new HostTokenError(HostTokenErrorCode.WrongHost, 'host token is for another host');
     if (claims.sub !== sandboxId) throw new HostTokenError(HostTokenErrorCode.WrongSandbox, 'host token is for another sandbox');
+    // requiredClaims made exp and iat present; jose checked they are numbers.
+    const iat = claims.iat!;
+    this.verified.set(token, {
+      kid,
+      key,
+      sandboxId,
+      validFrom: (iat - this.timing.clockSkewSec) * 1000,
+      validUntil: Math.min(claims.exp!, iat + this.timing.tokenTtlSec) * 1000,
+    });
   }
 }

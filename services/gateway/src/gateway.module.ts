@@ -40,6 +40,7 @@ import { StreamSlots } from './services/stream-slots';
 import { USAGE_CLOCK, UsageService } from './services/usage.service';
 import { ReadYourWrites } from './services/read-your-writes';
 import { SandboxesService, SCHEDULER_CLIENT } from './services/sandboxes.service';
+import { RunningSandboxesCache } from './services/running-sandboxes.cache';
 import { ActivityRecorder } from './activity/activity.recorder';
 import { DeprecatedSnapshotsController, markDeprecated, TemplatesController } from './controllers/templates.controller';
 import { TemplateRepository } from './repositories/template.repository';
@@ -96,6 +97,7 @@ function withReconnectCount<C>(client: C, name: string): C {
     ActivityRecorder,
     ReadYourWrites,
     SandboxesService,
+    RunningSandboxesCache,
     TemplatesService,
     SandboxDataService,
     HostTokens,
@@ -110,7 +112,7 @@ function withReconnectCount<C>(client: C, name: string): C {
     StreamSlots,
     RequestRateLimiter,
   ],
-  exports: [SandboxesService, SandboxDataService, SandboxRepository, ActivityRecorder, HostTokens],
+  exports: [SandboxesService, SandboxDataService, SandboxRepository, ActivityRecorder, HostTokens, RunningSandboxesCache],
 })
 export class GatewayModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

@@ -84,6 +84,29 @@ describe('pause and resume', () => {
     await eventually(() => !traces(p.stateDir, p.hostId, id, { initPid: 0, network: { index: -1 } }).snapshotDir, 5000, 'the snapshot to go');
   });
 
+  it("answers data-plane calls of a sandbox the gateway has in memory as the read model would: another team's key 404, a deleted sandbox 409 or 404", async () => {
+    const id = (await p.api('POST', '/v1/sandboxes', { memory_mb: 128 })).body.id;
+    // Two calls: the second is answered with the sandbox's host from memory.
+    assert.equal((await exec(id, 'true')).exit_code, 0);
+    assert.equal((await exec(id, 'true')).exit_code, 0);
+    const stranger = await p.signUp();
+    for (const [method, path, body] of [['POST', `/v1/sandboxes/${id}/exec`, { cmd: 'true' }], ['GET', `/v1/sandboxes/${id}/files?path=/etc/hostname`, undefined], ['GET', `/v1/sandboxes/${id}/files/list?path=/`, undefined]] as const) {
+      const refused = await p.api(method, path, body, { auth: { apiKey: stranger.apiKey } });
+      assert.equal(refused.status, 404, `${method} ${path}: ${JSON.stringify(refused.body)}`);
+      assert.equal(refused.body.error.code, 'sandbox_not_found');
+    }
+    assert.equal((await exec(id, 'true')).exit_code, 0, 'the owner still reaches it');
+    const accepted = await p.api('DELETE', `/v1/sandboxes/${id}`);
+    assert.equal(accepted.status, 200);
+    const after = await p.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'true' });
+    assert.equal(after.status, 409, JSON.stringify(after.body));
+    assert.ok(['sandbox_deleting', 'invalid_state'].includes(after.body.error.code), after.body.error.code);
+    await eventually(async () => (await p.api('GET', `/v1/sandboxes/${id}`)).body.state === 'deleted', 30_000, 'the sandbox deleted');
+    const gone = await p.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'true' });
+    assert.equal(gone.status, 409);
+    assert.equal(gone.body.error.code, 'invalid_state');
+  });
+
   it('answers 404 for pause, resume and ping of a sandbox that does not exist', async () => {
     for (const action of ['pause', 'resume', 'ping']) {
       const res = await p.api('POST', `/v1/sandboxes/sb_00000000000000000000000000/${action}`);

@@ -20,9 +20,11 @@ const BUSY_RENEW_MS = 500;
 export class ActivityRecorder {
   private kv: Promise<KV> | undefined;
   private readonly lastWrite = new Map<string, number>();
-  /** Open exchanges per sandbox, and the lease they last wrote. */
+  /** Open exchanges per sandbox, and the lease on record for each (until its end is written). */
   private readonly holds = new Map<string, number>();
   private readonly busyUntil = new Map<string, number>();
+  /** Sandboxes whose last open exchange ended since the last renewal pass: their end is written then. */
+  private readonly ended = new Set<string>();
   /** One renewal for every held sandbox, on the process's timer queue: not a timer per exchange. */
   private renewal: TimerHandle | undefined;
   private readonly throttleMs: number;
@@ -63,17 +65,22 @@ export class ActivityRecorder {
    * as long as it lasts. Instead of "used at" it records "in use until" a lease a little ahead
    * (renewed twice a second), so the TTL reaper never sees the sandbox idle while the exchange is
    * open — not even between renewals, nor with a 1 s timeout. A gateway that dies mid-call stops
-   * renewing and the lease simply runs out. The returned release records the end as plain use.
-   * Renewals of all open exchanges share one deadline on the process's timer queue.
+   * renewing and the lease simply runs out. The end is recorded as plain use at the next renewal
+   * pass, not at once: a run of short calls (exec after exec) rides on one lease and costs a few
+   * writes a second, not two per call. Renewals and ends of all sandboxes share one deadline on
+   * the process's timer queue.
    */
   hold(sandboxId: string): () => void {
     const open = this.holds.get(sandboxId) ?? 0;
     this.holds.set(sandboxId, open + 1);
-    // The first exchange of a sandbox writes its lease at once; later ones ride on it, and one
-    // renewal pass keeps every held sandbox's lease ahead (one write per sandbox, however many
-    // exchanges it has open).
-    if (open === 0) this.renew(sandboxId, Date.now());
-    this.renewal ??= processTimers().schedule(BUSY_RENEW_MS, () => this.renewAll());
+    if (open === 0) {
+      // Still in use: an end not yet written is not written. The lease on record is renewed at
+      // once only when it would not last until the next renewal pass with a margin.
+      this.ended.delete(sandboxId);
+      const now = Date.now();
+      if ((this.busyUntil.get(sandboxId) ?? 0) < now + BUSY_LEASE_MS - BUSY_RENEW_MS) this.renew(sandboxId, now);
+    }
+    this.schedule();
     let released = false;
     return () => {
       if (released) return;
@@ -84,13 +91,13 @@ export class ActivityRecorder {
         return;
       }
       this.holds.delete(sandboxId);
-      this.busyUntil.delete(sandboxId);
-      if (this.holds.size === 0) {
-        this.renewal?.cancel();
-        this.renewal = undefined;
-      }
-      this.touch(sandboxId, true);
+      this.ended.add(sandboxId);
+      this.schedule();
     };
+  }
+
+  private schedule(): void {
+    this.renewal ??= processTimers().schedule(BUSY_RENEW_MS, () => this.renewAll());
   }
 
   private renew(sandboxId: string, now: number): void {
@@ -99,22 +106,33 @@ export class ActivityRecorder {
     void this.write(sandboxId, until);
   }
 
+  /** One pass: every held sandbox's lease moves ahead, every sandbox whose exchanges ended records the end. */
   private renewAll(): void {
     this.renewal = undefined;
-    if (this.holds.size === 0) return;
     const now = Date.now();
     for (const sandboxId of this.holds.keys()) this.renew(sandboxId, now);
-    this.renewal = processTimers().schedule(BUSY_RENEW_MS, () => this.renewAll());
+    for (const sandboxId of this.ended) {
+      this.busyUntil.delete(sandboxId);
+      this.touch(sandboxId, true);
+    }
+    this.ended.clear();
+    if (this.holds.size > 0) this.schedule();
   }
 
-  /** A plain touch never pulls back a lease this gateway holds for an open exchange. */
+  /**
+   * A plain touch never pulls back a lease on record (an open exchange's, or one whose end is
+   * still to be written, which a new exchange may ride on).
+   */
   private notBefore(sandboxId: string, now: number): number {
-    return this.holds.has(sandboxId) ? Math.max(now, this.busyUntil.get(sandboxId) ?? now) : now;
+    return Math.max(now, this.busyUntil.get(sandboxId) ?? now);
   }
 
   /** A destroyed sandbox's key goes, so the bucket holds only sandboxes that can still pause. */
   async forget(sandboxId: string): Promise<void> {
     this.lastWrite.delete(sandboxId);
+    // An end still to be written would put the key back after the purge.
+    this.ended.delete(sandboxId);
+    if (!this.holds.has(sandboxId)) this.busyUntil.delete(sandboxId);
     try {
       await (await this.bucket()).purge(sandboxId);
     } catch (error) {

@@ -42,7 +42,7 @@ export function fromConnect(error: unknown): WrennError {
 /**
  * Clients of the host agents' data planes, one HTTP/2 session per agent, found through the
  * agents' heartbeats (which carry their data-plane URL). Each client addresses one sandbox: every
- * call it makes carries a host token freshly minted for that host and sandbox.
+ * call it makes carries a host token for that host and sandbox (reused while young, see HostTokens).
  */
 @Injectable()
 export class DataPlaneClients implements OnApplicationShutdown {
@@ -74,7 +74,7 @@ export class DataPlaneClients implements OnApplicationShutdown {
       entry = { transport: createConnectTransport({ baseUrl: url, httpVersion: '2', sessionManager: sessions, interceptors: [this.withHostToken()] }), sessions };
       this.transports.set(url, entry);
     }
-    // The call's address rides in its context values, so the one shared transport mints per call.
+    // The call's address rides in its context values, so the one shared transport finds the token per call.
     const transport = entry.transport;
     const address = { hostId, sandboxId };
     const scoped: Transport = {
@@ -84,13 +84,19 @@ export class DataPlaneClients implements OnApplicationShutdown {
     return createClient(dataPlanePb.DataPlane, scoped);
   }
 
-  /** Puts a host token minted for the call's address (see forSandbox) on every call. */
+  /** Puts a host token for the call's address (see forSandbox) on every call. */
   private withHostToken(): Interceptor {
     return (next) => async (req) => {
       const address = req.contextValues.get(CALL_ADDRESS);
       if (!address) throw new WrennError(ErrorCode.Internal, 'a data-plane call must address a sandbox');
-      req.header.set(HOST_TOKEN_HEADER, await this.tokens.mint(address.hostId, address.sandboxId));
-      return next(req);
+      req.header.set(HOST_TOKEN_HEADER, await this.tokens.token(address.hostId, address.sandboxId));
+      try {
+        return await next(req);
+      } catch (error) {
+        // A refused token is not offered again: the next call carries a new one.
+        if (error instanceof ConnectError && error.metadata.get(HOST_TOKEN_REFUSED_HEADER)) this.tokens.forget(address.hostId, address.sandboxId);
+        throw error;
+      }
     };
   }
 

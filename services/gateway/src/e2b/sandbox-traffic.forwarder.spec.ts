@@ -13,9 +13,10 @@ function proxyWithFailingLookup(): SandboxTrafficForwarder {
   const sandboxes = { findById: async () => { throw new Error('connection to 10.0.0.5:5432 (user wrenn_admin) terminated'); } };
   const tokens = { matches: () => true };
   const activity = { hold: () => () => undefined };
+  const running = { get: () => undefined, remember: () => undefined, forget: () => undefined };
   const log = createLogger('test');
   log.level = 'silent';
-  return new SandboxTrafficForwarder(sandboxes as never, tokens as never, {} as never, activity as never, {} as never, naming(''), log);
+  return new SandboxTrafficForwarder(sandboxes as never, tokens as never, {} as never, activity as never, running as never, {} as never, naming(''), log);
 }
 
 describe(SandboxTrafficForwarder.name, () => {

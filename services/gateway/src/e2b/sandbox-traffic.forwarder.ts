@@ -9,6 +9,7 @@ import { Agent, IncomingMessage, request, ServerResponse } from 'node:http';
 import { ActivityRecorder } from '../activity/activity.recorder';
 import { HostTokens } from '../data-plane/host-tokens';
 import { SandboxRepository } from '../repositories/sandbox.repository';
+import { RunningSandboxesCache } from '../services/running-sandboxes.cache';
 import { EnvdAccessTokens } from './envd-access-tokens';
 
 export const SANDBOX_ID_HEADER = 'e2b-sandbox-id';
@@ -16,13 +17,9 @@ export const SANDBOX_PORT_HEADER = 'e2b-sandbox-port';
 export const ACCESS_TOKEN_HEADER = 'x-access-token';
 /** The only port inside a sandbox reachable this way: envd's, as E2B's SDKs address it. */
 
-/** How long a sandbox → host route is reused; a sandbox stays on its host while it runs. */
-const ROUTE_TTL_MS = 2000;
-
 interface Route {
   url: string;
   hostId: string;
-  until: number;
 }
 
 /**
@@ -35,7 +32,6 @@ interface Route {
 @Injectable()
 export class SandboxTrafficForwarder implements OnApplicationShutdown {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
-  private readonly routes = new Map<string, Route>();
   private readonly beats: HostHeartbeats;
 
   constructor(
@@ -43,6 +39,7 @@ export class SandboxTrafficForwarder implements OnApplicationShutdown {
     private readonly tokens: EnvdAccessTokens,
     private readonly hostTokens: HostTokens,
     private readonly activity: ActivityRecorder,
+    private readonly runningSandboxes: RunningSandboxesCache,
     @Inject(NATS) nc: NatsConnection,
     @Inject(NAMING) naming: Naming,
     @Inject(LOGGER) private readonly log: Logger,
@@ -86,27 +83,29 @@ export class SandboxTrafficForwarder implements OnApplicationShutdown {
     // The SDK's token stays here: envd inside the sandbox has no use for the platform's token. The
     // agent gets a host token for this sandbox instead (whatever the caller sent under that name is dropped).
     const headers = forwardableHeaders(req.headers, [ACCESS_TOKEN_HEADER, HOST_TOKEN_HEADER]);
-    headers[HOST_TOKEN_HEADER] = await this.hostTokens.mint(route.hostId, sandboxId);
+    headers[HOST_TOKEN_HEADER] = await this.hostTokens.token(route.hostId, sandboxId);
     forward(req, res, { baseUrl: route.url, headers, agent: this.agent }, (error) => {
-      this.routes.delete(sandboxId);
+      this.runningSandboxes.forget(sandboxId);
       answerError(res, 502, `the sandbox's host did not answer: ${error.message}`, { sandboxId });
     });
   }
 
-  /** The host running the sandbox and its envd proxy URL, or null when it is not running. */
+  /**
+   * The host running the sandbox and its envd proxy URL, or null when it is not running. The host
+   * comes from the running sandboxes in memory (kept by the sandbox events) when it is there; the
+   * caller's access token, checked before, is what proves access, so no team is compared here.
+   */
   private async hostProxyRoute(sandboxId: string): Promise<Route | null> {
-    const cached = this.routes.get(sandboxId);
-    if (cached && cached.until > Date.now()) return cached;
-    const row = await this.sandboxes.findById(sandboxId);
-    if (!row || row.state !== 'running' || !row.hostId) {
-      this.routes.delete(sandboxId);
-      return null;
+    let hostId = this.runningSandboxes.get(sandboxId)?.hostId;
+    if (!hostId) {
+      const row = await this.sandboxes.findById(sandboxId);
+      if (!row || row.state !== 'running' || !row.hostId) return null;
+      this.runningSandboxes.remember(sandboxId, row);
+      hostId = row.hostId;
     }
-    const beat = await this.beats.get(row.hostId);
-    if (!beat?.envdProxyUrl) throw new WrennError(ErrorCode.HostUnavailable, `host ${row.hostId} offers no envd proxy`);
-    const route = { url: beat.envdProxyUrl, hostId: row.hostId, until: Date.now() + ROUTE_TTL_MS };
-    this.routes.set(sandboxId, route);
-    return route;
+    const beat = await this.beats.get(hostId);
+    if (!beat?.envdProxyUrl) throw new WrennError(ErrorCode.HostUnavailable, `host ${hostId} offers no envd proxy`);
+    return { url: beat.envdProxyUrl, hostId };
   }
 
   /**
@@ -118,7 +117,7 @@ export class SandboxTrafficForwarder implements OnApplicationShutdown {
     if (!route) throw new WrennError(ErrorCode.InvalidState, `sandbox ${sandboxId} is not running`);
     const body = JSON.stringify({ envVars });
     const target = new URL('/init', route.url);
-    const hostToken = await this.hostTokens.mint(route.hostId, sandboxId);
+    const hostToken = await this.hostTokens.token(route.hostId, sandboxId);
     const status = await new Promise<number>((resolve, reject) => {
       const req = request(target, { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), [SANDBOX_ID_HEADER]: sandboxId, [HOST_TOKEN_HEADER]: hostToken }, timeout: 10_000 }, (res) => {
         res.resume();

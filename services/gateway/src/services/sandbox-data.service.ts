@@ -4,7 +4,8 @@ import { WrennConfig } from '@wrenn/config';
 import { CONFIG } from '@wrenn/service-kit';
 import { dataPlanePb } from '@wrenn/proto';
 import { ActivityRecorder } from '../activity/activity.recorder';
-import { DataPlaneClients, fromConnect } from '../data-plane/data-plane.clients';
+import { DataPlaneClient, DataPlaneClients, fromConnect } from '../data-plane/data-plane.clients';
+import { ErrorCode } from '@wrenn/contracts';
 import { DirEntryView, ExecDto, ExecView } from '../dtos/sandbox.dto';
 import { decodeListCursor, encodeListCursor } from './list-cursor';
 import { SandboxesService } from './sandboxes.service';
@@ -72,36 +73,67 @@ export class SandboxDataService {
     })();
   }
 
-  private async client(caller: Caller, id: string) {
-    const row = await this.sandboxes.requireRunning(caller, id);
-    return this.dataPlanes.forSandbox(row.hostId, id);
+  private async client(caller: Caller, id: string, fresh = false) {
+    const placement = await this.sandboxes.requireRunning(caller, id, fresh);
+    return { client: await this.dataPlanes.forSandbox(placement.hostId, id), cached: placement.cached };
   }
 
-  async exec(caller: Caller, id: string, dto: ExecDto): Promise<ExecView> {
-    const client = await this.client(caller, id);
+  /**
+   * Runs a call on the sandbox's host. When the host came from memory and answers that it does
+   * not have the sandbox (it was paused, deleted or moved, and the event is still on its way),
+   * the sandbox is read again from the read model and, if it still runs, the call goes once more
+   * to the host the read names; otherwise the caller gets what the read says (409, 404), as it
+   * would have without the memory. `call` must be safe to repeat after a `sandbox_not_found`:
+   * the host refused it before doing anything.
+   */
+  private async onHost<T>(caller: Caller, id: string, call: (client: DataPlaneClient) => Promise<T>): Promise<T> {
+    const { client, cached } = await this.client(caller, id);
     try {
-      const res = await this.whileBusy(id, () =>
-        client.exec(
-          { sandboxId: id, timeoutSec: dto.timeout_sec, process: { cmd: dto.cmd, args: dto.args, env: dto.env ?? {}, cwd: dto.cwd ?? '', user: dto.user ?? '' } },
-          { timeoutMs: dto.timeout_sec * 1000 + 10_000 },
-        ),
-      );
-      return {
-        stdout: Buffer.from(res.stdout).toString('utf8'),
-        stderr: Buffer.from(res.stderr).toString('utf8'),
-        exit_code: res.exitCode,
-        timed_out: res.timedOut,
-        truncated: res.truncated,
-        duration_ms: res.durationMs,
-      };
+      return await call(client);
+    } catch (error) {
+      const mapped = fromConnect(error);
+      if (!cached || mapped.code !== ErrorCode.SandboxNotFound) throw mapped;
+    }
+    const again = await this.client(caller, id, true);
+    try {
+      return await call(again.client);
     } catch (error) {
       throw fromConnect(error);
     }
   }
 
+  /**
+   * For calls that cannot be repeated (their input is a stream): a `sandbox_not_found` from a
+   * host that came from memory drops it and answers what the read model says instead.
+   */
+  private async explain(caller: Caller, id: string, cached: boolean, error: unknown): Promise<never> {
+    const mapped = fromConnect(error);
+    if (cached && mapped.code === ErrorCode.SandboxNotFound) await this.sandboxes.requireRunning(caller, id, true);
+    throw mapped;
+  }
+
+  async exec(caller: Caller, id: string, dto: ExecDto): Promise<ExecView> {
+    const res = await this.onHost(caller, id, (client) =>
+      this.whileBusy(id, () =>
+        client.exec(
+          { sandboxId: id, timeoutSec: dto.timeout_sec, process: { cmd: dto.cmd, args: dto.args, env: dto.env ?? {}, cwd: dto.cwd ?? '', user: dto.user ?? '' } },
+          { timeoutMs: dto.timeout_sec * 1000 + 10_000 },
+        ),
+      ),
+    );
+    return {
+      stdout: Buffer.from(res.stdout).toString('utf8'),
+      stderr: Buffer.from(res.stderr).toString('utf8'),
+      exit_code: res.exitCode,
+      timed_out: res.timedOut,
+      truncated: res.truncated,
+      duration_ms: res.durationMs,
+    };
+  }
+
   /** Streams `body` into a file in the sandbox. */
   async upload(caller: Caller, id: string, path: string, user: string | undefined, body: AsyncIterable<Uint8Array>): Promise<{ path: string; size: number }> {
-    const client = await this.client(caller, id);
+    const { client, cached } = await this.client(caller, id);
     async function* messages() {
       yield create(StreamWriteFileRequestSchema, { msg: { case: 'header', value: { sandboxId: id, path, user: user ?? '' } } });
       for await (const chunk of body) yield create(StreamWriteFileRequestSchema, { msg: { case: 'chunk', value: chunk } });
@@ -110,7 +142,7 @@ export class SandboxDataService {
       const res = await this.whileBusy(id, () => client.streamWriteFile(messages(), { timeoutMs: 0 }));
       return { path: res.path, size: Number(res.size) };
     } catch (error) {
-      throw fromConnect(error);
+      return this.explain(caller, id, cached, error);
     }
   }
 
@@ -119,14 +151,11 @@ export class SandboxDataService {
    * file is an error before any response byte is sent.
    */
   async download(caller: Caller, id: string, path: string, user: string | undefined): Promise<AsyncIterable<Uint8Array>> {
-    const client = await this.client(caller, id);
-    const iterator = client.streamReadFile({ sandboxId: id, path, user: user ?? '' }, { timeoutMs: 0 })[Symbol.asyncIterator]();
-    let first: IteratorResult<dataPlanePb.FileChunk>;
-    try {
-      first = await iterator.next();
-    } catch (error) {
-      throw fromConnect(error);
-    }
+    let iterator!: AsyncIterator<dataPlanePb.FileChunk>;
+    const first = await this.onHost(caller, id, (client) => {
+      iterator = client.streamReadFile({ sandboxId: id, path, user: user ?? '' }, { timeoutMs: 0 })[Symbol.asyncIterator]();
+      return iterator.next();
+    });
     return this.keepAlive(id, (async function* () {
       try {
         if (first.done) return;
@@ -149,22 +178,17 @@ export class SandboxDataService {
     const max = this.config.edge.listDirPageMax;
     const limit = Math.min(query.limit ?? max, max);
     const after = query.cursor ? decodeListCursor(query.cursor, query.path, query.depth) : '';
-    const client = await this.client(caller, id);
-    try {
-      const res = await client.listDir({ sandboxId: id, path: query.path, depth: query.depth, user: query.user ?? '', limit, after });
-      const entries = res.entries.map((e) => ({
-        name: e.name,
-        path: e.path,
-        type: e.type,
-        size: Number(e.size),
-        mode: e.mode,
-        modified_at: e.modifiedAt,
-        ...(e.symlinkTarget ? { symlink_target: e.symlinkTarget } : {}),
-      }));
-      return { entries, next_cursor: res.nextAfter ? encodeListCursor(query.path, query.depth, res.nextAfter) : null };
-    } catch (error) {
-      throw fromConnect(error);
-    }
+    const res = await this.onHost(caller, id, (client) => client.listDir({ sandboxId: id, path: query.path, depth: query.depth, user: query.user ?? '', limit, after }));
+    const entries = res.entries.map((e) => ({
+      name: e.name,
+      path: e.path,
+      type: e.type,
+      size: Number(e.size),
+      mode: e.mode,
+      modified_at: e.modifiedAt,
+      ...(e.symlinkTarget ? { symlink_target: e.symlinkTarget } : {}),
+    }));
+    return { entries, next_cursor: res.nextAfter ? encodeListCursor(query.path, query.depth, res.nextAfter) : null };
   }
 
   /**
@@ -172,7 +196,7 @@ export class SandboxDataService {
    * yields what the command prints and finally its exit.
    */
   async execStream(caller: Caller, id: string, start: StreamExecStart, input: AsyncIterable<StreamExecInput>, signal: AbortSignal): Promise<AsyncIterable<dataPlanePb.ExecStreamResponse>> {
-    const client = await this.client(caller, id);
+    const { client, cached } = await this.client(caller, id);
     async function* requests() {
       yield create(ExecStreamRequestSchema, {
         msg: {
@@ -191,6 +215,15 @@ export class SandboxDataService {
         else yield create(ExecStreamRequestSchema, { msg: { case: 'closeStdin', value: true } });
       }
     }
-    return this.keepAlive(id, client.execStream(requests(), { signal, timeoutMs: 0 }));
+    const responses = client.execStream(requests(), { signal, timeoutMs: 0 });
+    const explain = (error: unknown) => this.explain(caller, id, cached, error);
+    return this.keepAlive(id, (async function* () {
+      try {
+        yield* responses;
+      } catch (error) {
+        if (cached && fromConnect(error).code === ErrorCode.SandboxNotFound) await explain(error);
+        throw error;
+      }
+    })());
   }
 }

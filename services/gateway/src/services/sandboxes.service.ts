@@ -31,6 +31,7 @@ import { CreateSandboxDto, MetricsView, NetworkPolicyView, SandboxView } from '.
 import { ActivityRecorder } from '../activity/activity.recorder';
 import { commandMeta, ReadYourWrites } from './read-your-writes';
 import { SandboxRepository } from '../repositories/sandbox.repository';
+import { RunningSandbox, RunningSandboxesCache } from './running-sandboxes.cache';
 import type { Caller } from '../auth/caller';
 
 export const SCHEDULER_CLIENT = 'wrenn.scheduler-client';
@@ -88,6 +89,7 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
     private readonly sandboxes: SandboxRepository,
     private readonly activity: ActivityRecorder,
     private readonly writes: ReadYourWrites,
+    private readonly runningSandboxes: RunningSandboxesCache,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -141,6 +143,7 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
   async pause(caller: Caller, id: string, correlationId: string = randomUUID()): Promise<SandboxView> {
     await this.row(caller, id);
     const payload: PauseSandboxRequest = { meta: commandMeta(caller, correlationId), sandboxId: id, reason: 'user' };
+    this.runningSandboxes.forget(id);
     await this.command(SchedulerCommand.Pause, payload, this.config.hostCommandTimeoutMs + 10_000);
     return this.get(caller, id);
   }
@@ -149,6 +152,7 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
   async resume(caller: Caller, id: string, correlationId: string = randomUUID()): Promise<SandboxView> {
     await this.row(caller, id);
     const payload: ResumeSandboxRequest = { meta: commandMeta(caller, correlationId), sandboxId: id };
+    this.runningSandboxes.forget(id);
     await this.command(SchedulerCommand.Resume, payload, this.config.hostCreateTimeoutMs + 10_000);
     await this.activity.touchNow(id);
     return this.get(caller, id);
@@ -204,6 +208,7 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
   async destroy(caller: Caller, id: string, correlationId: string = randomUUID()): Promise<SandboxView> {
     await this.row(caller, id);
     const payload: DestroySandboxRequest = { meta: commandMeta(caller, correlationId), sandboxId: id };
+    this.runningSandboxes.forget(id);
     await this.command(SchedulerCommand.Destroy, payload, this.config.hostCommandTimeoutMs + 10_000);
     await this.activity.forget(id);
     return toView(await this.row(caller, id));
@@ -229,12 +234,25 @@ export class SandboxesService implements OnApplicationBootstrap, OnApplicationSh
     };
   }
 
-  /** The sandbox's row when it is running (data-plane calls need a live sandbox and its host). */
-  async requireRunning(caller: Caller, id: string): Promise<SandboxRow & { hostId: string }> {
+  /**
+   * Where the sandbox runs, for a data-plane call (which needs a live sandbox and its host): from
+   * memory in the steady state (see RunningSandboxesCache), else from the read model. The team
+   * check is the same either way: another team's sandbox is not found. `fresh` skips the memory,
+   * for a call whose host said it does not have the sandbox.
+   */
+  async requireRunning(caller: Caller, id: string, fresh = false): Promise<RunningSandbox & { cached: boolean }> {
+    const known = fresh || !isSandboxId(id) ? undefined : this.runningSandboxes.get(id);
+    if (known) {
+      if (known.teamId !== caller.teamId) throw new WrennError(ErrorCode.SandboxNotFound, `sandbox ${id} not found`);
+      this.activity.touch(id);
+      return { ...known, cached: true };
+    }
+    if (fresh) this.runningSandboxes.forget(id);
     const row = await this.row(caller, id);
     this.activity.touch(id);
     if (row.state !== 'running' || !row.hostId) throw notRunning(row.state, `sandbox ${id} is ${row.state}, not running`);
-    return row as SandboxRow & { hostId: string };
+    this.runningSandboxes.remember(id, row);
+    return { teamId: row.teamId, hostId: row.hostId, cached: false };
   }
 }
 
