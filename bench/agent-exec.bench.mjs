@@ -1,0 +1,205 @@
+#!/usr/bin/env node
+// Where an exec of `true` spends its time inside the host agent, layer by layer, against one
+// running namespace sandbox (its envd served by the agent, its work done by the sandbox's init):
+//
+//   init agent      InitSystem.spawn alone: the request on the init's socket, the init's fork,
+//                   the child's setup (cgroups, user, pipes) and exec, the exit, the pipes closing
+//   envd core       the envd instance's ProcessManager (no RPC): the above plus the end's bookkeeping
+//   envd Connect    envd's process service through an in-memory Connect transport (what the agent
+//                   calls for the sandboxes whose envd it serves)
+//   envd socket     the same service over HTTP/1.1 on the agent's own envd socket (the hop the
+//                   agent used to make; the envd proxy's and a guest's envd path still look like it)
+//   orchestrator    SandboxOrchestrator.exec (validation, lookup, then one of the two above)
+//   round trip      a DataPlane.Exec without a host token, refused before any work: HTTP/2 and
+//                   Connect alone, both ends
+//   data plane      a DataPlane.Exec over h2c on loopback with a host token minted per call, as the
+//                   gateway sends it (client side: includes minting, about the gateway's share)
+//
+// plus the host token alone (mint, verify). The layers take turns in each round so they see the
+// same load. Prints p50/p99 per layer side by side.
+//
+//   node bench/agent-exec.bench.mjs
+// BENCH_TREE=<another built checkout> measures that tree's code instead (a before/after).
+// BENCH_ONLY=<regex> runs only the layers whose names match.
+// Needs root and the base image. BENCH_EXECS rounds (default 300) after BENCH_WARMUP (default 30).
+import { createRequire } from 'node:module';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { once } from 'node:events';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = process.env.BENCH_TREE ?? join(here, '..');
+const require = createRequire(join(repo, 'services/host-agent/package.json'));
+const dist = join(repo, 'services/host-agent/dist');
+const envdDist = join(repo, 'services/envd/dist');
+const EXECS = Number(process.env.BENCH_EXECS ?? 300);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 30);
+
+const { NamespaceRuntime } = require(join(dist, 'sandbox/namespace/namespace-sandboxes.js'));
+const { NetworkManager, unusedSlotCidr } = require(join(dist, 'networking/index.js'));
+const { CgroupManager } = require(join(dist, 'cgroups/index.js'));
+const { SandboxOrchestrator } = require(join(dist, 'sandbox/sandbox-orchestrator.js'));
+const { EnvdClient } = require(join(dist, 'envd-client/envd.client.js'));
+const { startDataPlane } = require(join(dist, 'data-plane/data-plane.server.js'));
+const { initSocketPath } = require(join(dist, 'runtime/namespace/namespace.driver.js'));
+const { InitSystem } = require(join(envdDist, 'system/init/init-system.js'));
+const { ProcessManager } = require(join(envdDist, 'process/process-manager.js'));
+const { processService } = require(join(envdDist, 'process/process.service.js'));
+const { Users } = require(join(envdDist, 'users.js'));
+const { newEnvdState } = require(join(envdDist, 'server.js'));
+const { createLogger } = require('@wrenn/logger');
+const { HostTokenSigner, HostTokenVerifier, generateHostTokenKeys, HOST_TOKEN_HEADER } = require('@wrenn/service-kit');
+const { processPb, dataPlanePb } = require('@wrenn/proto');
+const { createClient, createRouterTransport } = require('@connectrpc/connect');
+const { createConnectTransport, Http2SessionManager } = require('@connectrpc/connect-node');
+const { ulid } = require('ulid');
+
+const pct = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+
+const KEY = `b${Math.random().toString(36).slice(2, 6)}`;
+const stateDir = await mkdtemp('/tmp/wrenn-bench-agent-exec-');
+const network = new NetworkManager({ agentKey: KEY, cidr: unusedSlotCidr(231), poolSize: 0 });
+const cgroups = new CgroupManager({ group: `wrenn-${KEY}` });
+const runtime = new NamespaceRuntime({ stateDir, imageDir: process.env.WRENN_IMAGE_DIR ?? '/var/lib/wrenn/images', network, cgroups, envdHost: {} });
+const log = createLogger('agent-exec-bench');
+const orchestrator = new SandboxOrchestrator(runtime, log);
+const sandboxId = `sb_${ulid().toLowerCase()}`;
+const cleanups = [];
+
+try {
+  await orchestrator.start();
+  await orchestrator.create({ commandId: ulid(), spec: { sandboxId, teamId: 'bench', template: 'base', vcpus: 1, memoryMb: 256 } });
+  const socket = initSocketPath(join(stateDir, 'sandboxes', sandboxId));
+  const ROOT = { name: 'root', uid: 0, gid: 0, groups: [], home: '/root', shell: '/bin/sh' };
+  const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+  // The init agent alone, on a connection of its own.
+  const init = new InitSystem(socket);
+  cleanups.push(() => init.close());
+  const initSpawn = async (marks) => {
+    const t0 = performance.now();
+    const proc = await init.spawn({ argv: ['true'], env: { PATH }, cwd: '/root', user: ROOT, stdin: false });
+    marks.answered = performance.now() - t0;
+    const closed = [proc.stdout, proc.stderr].map((s) => (s.readableEnded || s.destroyed ? undefined : once(s, 'close')));
+    proc.stdout.resume();
+    proc.stderr.resume();
+    const end = await proc.exited;
+    marks.exited = performance.now() - t0;
+    await Promise.all(closed);
+    if (end.code !== 0) throw new Error(`true ended ${JSON.stringify(end)}`);
+  };
+
+  // envd's core and its Connect service, in process, on a second connection.
+  const system = new InitSystem(socket);
+  cleanups.push(() => system.close());
+  const state = newEnvdState();
+  const users = new Users(system, state);
+  const processes = new ProcessManager(system);
+  const user = await users.lookup('root');
+  const envdCore = async () => {
+    const proc = await processes.start({ cmd: 'true', args: [], envs: {}, stdin: false, user });
+    await new Promise((resolve) => proc.subscribe((n) => n.kind === 'end' && resolve()));
+  };
+  const inMemory = createClient(processPb.Process, createRouterTransport((router) => router.service(processPb.Process, processService(processes, users))));
+  const drain = async (client, headers) => {
+    let exit;
+    for await (const res of client.start({ process: { cmd: 'true', args: [], envs: {} }, stdin: false }, { headers })) if (res.event?.event?.case === 'end') exit = res.event.event.value;
+    if (!exit?.exited || exit.exitCode !== 0) throw new Error(`true ended ${JSON.stringify(exit)}`);
+  };
+  const basicRoot = { authorization: `Basic ${Buffer.from('root:').toString('base64')}` };
+  const envdConnect = () => drain(inMemory, basicRoot);
+
+  // The agent's envd socket (HTTP/1.1, kept-alive connections).
+  const endpoint = await runtime.endpoint(sandboxId);
+  const overSocket = new EnvdClient(endpoint.envdUrl, endpoint.accessToken, undefined, { agent: endpoint.envdHost.agent(), sandboxId });
+  const envdSocket = async () => {
+    const r = await overSocket.exec({ cmd: 'true', args: [], user: 'root' }, 10);
+    if (r.exitCode !== 0) throw new Error(JSON.stringify(r));
+  };
+
+  const viaOrchestrator = async () => {
+    const r = await orchestrator.exec({ sandboxId, cmd: 'true', args: [], user: 'root', timeoutSec: 10 });
+    if (r.exitCode !== 0) throw new Error(JSON.stringify(r));
+  };
+
+  // The data plane, as the gateway reaches it: one HTTP/2 session, a token minted per call.
+  const hostId = 'bench-host';
+  const { privateKey, publicKey } = generateHostTokenKeys();
+  const signer = new HostTokenSigner(privateKey);
+  const verifier = new HostTokenVerifier(hostId, async () => publicKey);
+  const dataPlane = await startDataPlane(orchestrator, verifier, { host: '127.0.0.1', port: 0, advertise: '127.0.0.1' }, log);
+  cleanups.push(() => dataPlane.close());
+  const sessions = new Http2SessionManager(dataPlane.url, { pingIntervalMs: 15_000, idleConnectionTimeoutMs: 60_000 });
+  cleanups.push(() => sessions.abort());
+  const withToken = (next) => async (req) => {
+    req.header.set(HOST_TOKEN_HEADER, await signer.mint(hostId, sandboxId));
+    return next(req);
+  };
+  const plane = createClient(dataPlanePb.DataPlane, createConnectTransport({ baseUrl: dataPlane.url, httpVersion: '2', sessionManager: sessions, interceptors: [withToken] }));
+  const viaDataPlane = async () => {
+    const r = await plane.exec({ sandboxId, process: { cmd: 'true', args: [], env: {}, user: 'root' }, timeoutSec: 10 });
+    if (r.exitCode !== 0) throw new Error(JSON.stringify(r));
+  };
+
+  // The bare HTTP/2 + Connect round trip: a call without a token is refused before any work.
+  const bare = createClient(dataPlanePb.DataPlane, createConnectTransport({ baseUrl: dataPlane.url, httpVersion: '2', sessionManager: sessions }));
+  const refused = async () => {
+    const outcome = await bare.exec({ sandboxId, process: { cmd: 'true', args: [], env: {}, user: 'root' }, timeoutSec: 10 }).then(
+      () => 'answered',
+      (error) => error.code,
+    );
+    if (outcome !== 16) throw new Error(`a call without a host token was not refused as unauthenticated: ${outcome}`);
+  };
+
+  const token = await signer.mint(hostId, sandboxId);
+  const mint = () => signer.mint(hostId, sandboxId);
+  const verify = () => verifier.verify(token, sandboxId);
+
+  const layers = [
+    ['host token: mint (gateway side)', mint],
+    ['host token: verify (agent side)', verify],
+    ['init agent: spawn answered', undefined],
+    ['init agent: exit reported', undefined],
+    ['init agent: exit + pipes closed', initSpawn],
+    ['envd core (ProcessManager)', envdCore],
+    ['envd Connect, in memory', envdConnect],
+    ['envd over the agent socket', envdSocket],
+    ['SandboxOrchestrator.exec', viaOrchestrator],
+    ['data plane round trip (refused)', refused],
+    ['data plane (h2c + host token)', viaDataPlane],
+  ];
+  const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
+  if (only) for (const layer of layers) if (!only.test(layer[0]) && !(layer[1] === initSpawn && layers.some(([n, r]) => !r && only.test(n)))) layer[1] = undefined;
+  const times = new Map(layers.map(([name]) => [name, []]));
+  for (let i = 0; i < WARMUP + EXECS; i++) {
+    for (const [name, run] of layers) {
+      if (!run) continue;
+      const marks = {};
+      const t0 = performance.now();
+      await run(marks);
+      const took = performance.now() - t0;
+      if (i < WARMUP) continue;
+      times.get(name).push(took);
+      if (run === initSpawn) {
+        times.get('init agent: spawn answered').push(marks.answered);
+        times.get('init agent: exit reported').push(marks.exited);
+      }
+    }
+  }
+  const { loadavg } = await import('node:os');
+  console.log(`exec of \`true\` inside the host agent, ${EXECS} rounds (load ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+  console.log(`${'layer'.padEnd(36)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}`);
+  for (const [name] of layers) {
+    const xs = times.get(name);
+    if (!xs.length) continue;
+    console.log(`${name.padEnd(36)} ${pct(xs, 50).toFixed(3).padStart(8)} ${pct(xs, 99).toFixed(3).padStart(8)}`);
+  }
+} finally {
+  for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+  await orchestrator.destroy({ commandId: ulid(), sandboxId }).catch(() => undefined);
+  await orchestrator.shutdown().catch(() => undefined);
+  await network.stop({ removeHostRules: true }).catch(() => undefined);
+  await cgroups.removeGroup().catch(() => undefined);
+  await rm(stateDir, { recursive: true, force: true });
+}
