@@ -1,4 +1,4 @@
-import { Client, Code, ConnectError, createClient } from '@connectrpc/connect';
+import { Client, Code, ConnectError, createClient, Transport } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { ExecResult } from '@wrenn/contracts';
 import { filesystemPb, processPb } from '@wrenn/proto';
@@ -29,7 +29,9 @@ export function exitCodeOf(end: { exitCode: number; exited: boolean; status: str
 
 /**
  * The host agent's client of one sandbox's envd: Connect RPC for processes and the filesystem,
- * plain HTTP for file contents (streamed both ways, never buffered whole).
+ * plain HTTP for file contents (streamed both ways, never buffered whole). For an envd this host
+ * serves itself the RPCs go to it in process (the envd host's transport); file contents still go
+ * over the host's envd socket, where envd's /files handler streams them as HTTP.
  */
 export class EnvdClient {
   private readonly process: Client<typeof processPb.Process>;
@@ -43,14 +45,15 @@ export class EnvdClient {
     /** The most of an envd answer read into memory for an error or a small reply (WRENN_ENVD_ERROR_BODY_MAX). */
     readonly bodyMax = DEFAULT_ENVD_ERROR_BODY_MAX,
     /**
-     * The host's own envd (namespace sandboxes): requests go through `agent` (to the envd host's
-     * socket) and name the sandbox; `baseUrl` then only fills the request line.
+     * The host's own envd (namespace sandboxes): RPCs go through `transport` (in process) and
+     * file contents through `agent` (to the envd host's socket), naming the sandbox; `baseUrl`
+     * then only fills the request line.
      */
-    private readonly host?: { agent: Agent; sandboxId: string },
+    private readonly host?: { agent: Agent; sandboxId: string; transport?: Transport },
   ) {
     // The host's agent is shared by every sandbox's client (one pool of connections to one socket).
     this.agent = host?.agent ?? new Agent({ keepAlive: true, maxSockets: 64 });
-    const transport = createConnectTransport({ baseUrl, httpVersion: '1.1', nodeOptions: { agent: this.agent } });
+    const transport = host?.transport ?? createConnectTransport({ baseUrl, httpVersion: '1.1', nodeOptions: { agent: this.agent } });
     this.process = createClient(processPb.Process, transport);
     this.filesystem = createClient(filesystemPb.Filesystem, transport);
   }
@@ -215,8 +218,13 @@ export class EnvdClient {
  * A client of a sandbox's envd wherever it answers: the host agent's own envd (namespace
  * sandboxes, on the envd host's socket) or one listening at the sandbox's address.
  */
-export function envdClientFor(sandboxId: string, endpoint: { envdUrl: string; accessToken?: string; envdHost?: { agent(): Agent } }, bodyMax?: number): EnvdClient {
-  return new EnvdClient(endpoint.envdUrl, endpoint.accessToken, bodyMax, endpoint.envdHost ? { agent: endpoint.envdHost.agent(), sandboxId } : undefined);
+export function envdClientFor(
+  sandboxId: string,
+  endpoint: { envdUrl: string; accessToken?: string; envdHost?: { agent(): Agent; transport(sandboxId: string): Transport } },
+  bodyMax?: number,
+): EnvdClient {
+  const host = endpoint.envdHost;
+  return new EnvdClient(endpoint.envdUrl, endpoint.accessToken, bodyMax, host ? { agent: host.agent(), sandboxId, transport: host.transport(sandboxId) } : undefined);
 }
 
 /** envd's file errors as Connect codes (its HTTP status says which). */

@@ -1,3 +1,4 @@
+import { Code, ConnectError, Transport } from '@connectrpc/connect';
 import { createEnvdInstance, EnvdInstance, EnvdState, newEnvdState, SandboxSystem } from '@wrenn/envd';
 import { chmod, rm, stat } from 'node:fs/promises';
 import { Agent, createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -114,15 +115,50 @@ export class EnvdHost {
    * sandbox is not on this host.
    */
   async handle(sandboxId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { entry, live } = await this.live(sandboxId);
+    res.once('close', () => (entry.lastUsed = Date.now()));
+    live.envd.handle(req, res);
+  }
+
+  /**
+   * A sandbox's envd Connect services (process, filesystem) for the agent's own calls, in
+   * process: no HTTP request on the agent's socket, no parsing on either side of it. Each call
+   * finds the sandbox's instance (built again if it was dropped while idle); a call for a sandbox
+   * not on this host fails as the socket's 502 would, with nothing done.
+   */
+  transport(sandboxId: string): Transport {
+    const instance = async () => {
+      const { entry, live } = await this.live(sandboxId).catch(() => {
+        // As the socket answers it (502), in the client's terms.
+        throw new ConnectError(`sandbox ${sandboxId} is not running on this host`, Code.Unavailable);
+      });
+      return { transport: live.envd.transport, used: () => (entry.lastUsed = Date.now()) };
+    };
+    return {
+      unary: async (...args) => {
+        const { transport, used } = await instance();
+        try {
+          return await transport.unary(...args);
+        } finally {
+          used();
+        }
+      },
+      stream: async (...args) => {
+        const { transport, used } = await instance();
+        used();
+        return transport.stream(...args);
+      },
+    };
+  }
+
+  private async live(sandboxId: string): Promise<{ entry: Entry; live: NonNullable<Entry['live']> }> {
     const entry = await this.entry(sandboxId);
     entry.lastUsed = Date.now();
     if (!entry.live) {
       const system = entry.openSystem();
       entry.live = { system, envd: createEnvdInstance({ system, state: entry.state, path: this.options.path }) };
     }
-    const live = entry.live;
-    res.once('close', () => (entry.lastUsed = Date.now()));
-    live.envd.handle(req, res);
+    return { entry, live: entry.live };
   }
 
   /** Drops the instances that ran nothing for `idleMs`; their sandboxes keep their entries. */
