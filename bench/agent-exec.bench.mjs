@@ -5,18 +5,21 @@
 //   init agent      InitSystem.spawn alone: the request on the init's socket, the init's fork,
 //                   the child's setup (cgroups, user, pipes) and exec, the exit, the pipes closing
 //   envd core       the envd instance's ProcessManager (no RPC): the above plus the end's bookkeeping
-//   envd Connect    envd's process service through an in-memory Connect transport (what the agent
-//                   calls for the sandboxes whose envd it serves)
+//   envd handler    envd's process.Process/Start handler called directly (what the agent's exec
+//                   calls for the sandboxes whose envd it serves): the above plus resolving the user
+//   envd Connect    the same through an in-memory Connect transport (the agent's other envd calls)
 //   envd socket     the same service over HTTP/1.1 on the agent's own envd socket (the hop the
 //                   agent used to make; the envd proxy's and a guest's envd path still look like it)
 //   orchestrator    SandboxOrchestrator.exec (validation, lookup, then one of the two above)
 //   round trip      a DataPlane.Exec without a host token, refused before any work: HTTP/2 and
 //                   Connect alone, both ends
+//   agent side      the data plane's handler from a request's arrival to the end of its answer
+//                   (host token check, Connect, the orchestrator, the init): the agent's share
 //   data plane      a DataPlane.Exec over h2c on loopback with a host token minted per call, as the
 //                   gateway sends it (client side: includes minting, about the gateway's share)
 //
 // plus the host token alone (mint, verify). The layers take turns in each round so they see the
-// same load. Prints p50/p99 per layer side by side.
+// same load. Prints p10/p50/p99 per layer side by side.
 //
 //   node bench/agent-exec.bench.mjs
 // BENCH_TREE=<another built checkout> measures that tree's code instead (a before/after).
@@ -41,7 +44,7 @@ const { NetworkManager, unusedSlotCidr } = require(join(dist, 'networking/index.
 const { CgroupManager } = require(join(dist, 'cgroups/index.js'));
 const { SandboxOrchestrator } = require(join(dist, 'sandbox/sandbox-orchestrator.js'));
 const { EnvdClient } = require(join(dist, 'envd-client/envd.client.js'));
-const { startDataPlane } = require(join(dist, 'data-plane/data-plane.server.js'));
+const { dataPlaneService } = require(join(dist, 'data-plane/data-plane.server.js'));
 const { initSocketPath } = require(join(dist, 'runtime/namespace/namespace.driver.js'));
 const { InitSystem } = require(join(envdDist, 'system/init/init-system.js'));
 const { ProcessManager } = require(join(envdDist, 'process/process-manager.js'));
@@ -51,8 +54,10 @@ const { newEnvdState } = require(join(envdDist, 'server.js'));
 const { createLogger } = require('@wrenn/logger');
 const { HostTokenSigner, HostTokenVerifier, generateHostTokenKeys, HOST_TOKEN_HEADER } = require('@wrenn/service-kit');
 const { processPb, dataPlanePb } = require('@wrenn/proto');
-const { createClient, createRouterTransport } = require('@connectrpc/connect');
-const { createConnectTransport, Http2SessionManager } = require('@connectrpc/connect-node');
+const { createClient, createHandlerContext, createRouterTransport } = require('@connectrpc/connect');
+const { create } = require('@bufbuild/protobuf');
+const { connectNodeAdapter, createConnectTransport, Http2SessionManager } = require('@connectrpc/connect-node');
+const { createServer } = require('node:http2');
 const { ulid } = require('ulid');
 
 const pct = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
@@ -109,6 +114,14 @@ try {
   };
   const basicRoot = { authorization: `Basic ${Buffer.from('root:').toString('base64')}` };
   const envdConnect = () => drain(inMemory, basicRoot);
+  // The Start handler itself, no Connect between (what the agent calls for its own exec).
+  const startImpl = processService(processes, users);
+  const envdHandler = async () => {
+    const ctx = createHandlerContext({ service: processPb.Process, method: processPb.Process.method.start, protocolName: 'in-process', requestMethod: 'POST', url: '/', requestHeader: basicRoot });
+    let exit;
+    for await (const res of startImpl.start(create(processPb.StartRequestSchema, { process: { cmd: 'true', args: [], envs: {} }, stdin: false }), ctx)) if (res.event?.event?.case === 'end') exit = res.event.event.value;
+    if (!exit?.exited || exit.exitCode !== 0) throw new Error(`true ended ${JSON.stringify(exit)}`);
+  };
 
   // The agent's envd socket (HTTP/1.1, kept-alive connections).
   const endpoint = await runtime.endpoint(sandboxId);
@@ -128,8 +141,18 @@ try {
   const { privateKey, publicKey } = generateHostTokenKeys();
   const signer = new HostTokenSigner(privateKey);
   const verifier = new HostTokenVerifier(hostId, async () => publicKey);
-  const dataPlane = await startDataPlane(orchestrator, verifier, { host: '127.0.0.1', port: 0, advertise: '127.0.0.1' }, log);
-  cleanups.push(() => dataPlane.close());
+  // The agent's data plane as startDataPlane serves it (its service on Connect's Node adapter over
+  // h2c), timed from the request's arrival to the end of its answer: the agent's own share.
+  const handler = connectNodeAdapter({ routes: (router) => router.service(dataPlanePb.DataPlane, dataPlaneService(orchestrator, verifier)) });
+  const agentSide = [];
+  const server = createServer((req, res) => {
+    const t0 = performance.now();
+    res.once('finish', () => agentSide.push(performance.now() - t0));
+    handler(req, res);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const dataPlane = { url: `http://127.0.0.1:${server.address().port}` };
+  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
   const sessions = new Http2SessionManager(dataPlane.url, { pingIntervalMs: 15_000, idleConnectionTimeoutMs: 60_000 });
   cleanups.push(() => sessions.abort());
   const withToken = (next) => async (req) => {
@@ -137,9 +160,11 @@ try {
     return next(req);
   };
   const plane = createClient(dataPlanePb.DataPlane, createConnectTransport({ baseUrl: dataPlane.url, httpVersion: '2', sessionManager: sessions, interceptors: [withToken] }));
-  const viaDataPlane = async () => {
+  const viaDataPlane = async (marks) => {
+    agentSide.length = 0;
     const r = await plane.exec({ sandboxId, process: { cmd: 'true', args: [], env: {}, user: 'root' }, timeoutSec: 10 });
     if (r.exitCode !== 0) throw new Error(JSON.stringify(r));
+    marks.agentSide = agentSide[0];
   };
 
   // The bare HTTP/2 + Connect round trip: a call without a token is refused before any work.
@@ -163,14 +188,19 @@ try {
     ['init agent: exit reported', undefined],
     ['init agent: exit + pipes closed', initSpawn],
     ['envd core (ProcessManager)', envdCore],
+    ['envd Start handler, direct', envdHandler],
     ['envd Connect, in memory', envdConnect],
     ['envd over the agent socket', envdSocket],
     ['SandboxOrchestrator.exec', viaOrchestrator],
     ['data plane round trip (refused)', refused],
+    ['data plane, agent side', undefined],
     ['data plane (h2c + host token)', viaDataPlane],
   ];
   const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
-  if (only) for (const layer of layers) if (!only.test(layer[0]) && !(layer[1] === initSpawn && layers.some(([n, r]) => !r && only.test(n)))) layer[1] = undefined;
+  // A layer without a run of its own is filled by another's marks: that run goes too.
+  const feeder = (name) => (name.startsWith('init agent') ? initSpawn : name === 'data plane, agent side' ? viaDataPlane : undefined);
+  const feeds = (run) => layers.some(([n, r]) => !r && only.test(n) && feeder(n) === run);
+  if (only) for (const layer of layers) if (!only.test(layer[0]) && !(layer[1] && feeds(layer[1]))) layer[1] = undefined;
   const times = new Map(layers.map(([name]) => [name, []]));
   for (let i = 0; i < WARMUP + EXECS; i++) {
     for (const [name, run] of layers) {
@@ -181,6 +211,7 @@ try {
       const took = performance.now() - t0;
       if (i < WARMUP) continue;
       times.get(name).push(took);
+      if (run === viaDataPlane && marks.agentSide !== undefined) times.get('data plane, agent side').push(marks.agentSide);
       if (run === initSpawn) {
         times.get('init agent: spawn answered').push(marks.answered);
         times.get('init agent: exit reported').push(marks.exited);
@@ -189,11 +220,12 @@ try {
   }
   const { loadavg } = await import('node:os');
   console.log(`exec of \`true\` inside the host agent, ${EXECS} rounds (load ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
-  console.log(`${'layer'.padEnd(36)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}`);
+  // p10 is near what a quiet machine shows; p50 and p99 carry the load of the moment.
+  console.log(`${'layer'.padEnd(36)} ${'p10 ms'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}`);
   for (const [name] of layers) {
     const xs = times.get(name);
     if (!xs.length) continue;
-    console.log(`${name.padEnd(36)} ${pct(xs, 50).toFixed(3).padStart(8)} ${pct(xs, 99).toFixed(3).padStart(8)}`);
+    console.log(`${name.padEnd(36)} ${pct(xs, 10).toFixed(3).padStart(8)} ${pct(xs, 50).toFixed(3).padStart(8)} ${pct(xs, 99).toFixed(3).padStart(8)}`);
   }
 } finally {
   for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);

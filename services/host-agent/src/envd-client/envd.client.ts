@@ -1,3 +1,4 @@
+import { create } from '@bufbuild/protobuf';
 import { Client, Code, ConnectError, createClient, Transport } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { ExecResult } from '@wrenn/contracts';
@@ -5,7 +6,7 @@ import { filesystemPb, processPb } from '@wrenn/proto';
 import { request as httpRequest, IncomingMessage, Agent } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ENVD_HOST_SANDBOX_HEADER } from '../envd-host/envd-host';
+import { EnvdHost, ENVD_HOST_SANDBOX_HEADER } from '../envd-host/envd-host';
 import { ENVD_ACCESS_TOKEN_HEADER } from './envd-token';
 import { BoundedText, DEFAULT_ENVD_ERROR_BODY_MAX, readBounded } from './bounded-body';
 
@@ -18,6 +19,9 @@ export interface ProcessSpec {
 }
 
 export type EnvdEvent = processPb.ProcessEvent['event'];
+
+/** A process start handed straight to envd's handler (EnvdHost.startProcess for one sandbox). */
+export type DirectStart = (request: processPb.StartRequest, header: Headers, signal?: AbortSignal) => AsyncIterable<processPb.StartResponse>;
 
 /** Exit code as a shell reports it: 128 + signal for a killed process. */
 export function exitCodeOf(end: { exitCode: number; exited: boolean; status: string }): number {
@@ -45,11 +49,12 @@ export class EnvdClient {
     /** The most of an envd answer read into memory for an error or a small reply (WRENN_ENVD_ERROR_BODY_MAX). */
     readonly bodyMax = DEFAULT_ENVD_ERROR_BODY_MAX,
     /**
-     * The host's own envd (namespace sandboxes): RPCs go through `transport` (in process) and
-     * file contents through `agent` (to the envd host's socket), naming the sandbox; `baseUrl`
-     * then only fills the request line.
+     * The host's own envd (namespace sandboxes): process starts go to `startProcess` (envd's
+     * handler, called directly), other RPCs through `transport` (in process) and file contents
+     * through `agent` (to the envd host's socket), naming the sandbox; `baseUrl` then only fills
+     * the request line.
      */
-    private readonly host?: { agent: Agent; sandboxId: string; transport?: Transport },
+    private readonly host?: { agent: Agent; sandboxId: string; transport?: Transport; startProcess?: DirectStart },
   ) {
     // The host's agent is shared by every sandbox's client (one pool of connections to one socket).
     this.agent = host?.agent ?? new Agent({ keepAlive: true, maxSockets: 64 });
@@ -96,14 +101,14 @@ export class EnvdClient {
 
   /** Starts a process; yields its events (start, output, end). Aborting the signal ends the stream only. */
   start(spec: ProcessSpec, options: { stdin?: boolean; pty?: { cols: number; rows: number }; signal?: AbortSignal }): AsyncIterable<processPb.StartResponse> {
-    return this.process.start(
-      {
-        process: { cmd: spec.cmd, args: spec.args, envs: spec.env ?? {}, cwd: spec.cwd },
-        stdin: options.stdin ?? false,
-        pty: options.pty ? { size: options.pty } : undefined,
-      },
-      { signal: options.signal, headers: this.headers(spec.user), timeoutMs: 0 },
-    );
+    const request = {
+      process: { cmd: spec.cmd, args: spec.args, envs: spec.env ?? {}, cwd: spec.cwd },
+      stdin: options.stdin ?? false,
+      pty: options.pty ? { size: options.pty } : undefined,
+    };
+    const direct = this.host?.startProcess;
+    if (direct) return direct(create(processPb.StartRequestSchema, request), new Headers(this.headers(spec.user)), options.signal);
+    return this.process.start(request, { signal: options.signal, headers: this.headers(spec.user), timeoutMs: 0 });
   }
 
   async sendInput(pid: number, data: Uint8Array, pty = false): Promise<void> {
@@ -220,11 +225,16 @@ export class EnvdClient {
  */
 export function envdClientFor(
   sandboxId: string,
-  endpoint: { envdUrl: string; accessToken?: string; envdHost?: { agent(): Agent; transport(sandboxId: string): Transport } },
+  endpoint: { envdUrl: string; accessToken?: string; envdHost?: Pick<EnvdHost, 'agent' | 'transport' | 'startProcess'> },
   bodyMax?: number,
 ): EnvdClient {
   const host = endpoint.envdHost;
-  return new EnvdClient(endpoint.envdUrl, endpoint.accessToken, bodyMax, host ? { agent: host.agent(), sandboxId, transport: host.transport(sandboxId) } : undefined);
+  return new EnvdClient(
+    endpoint.envdUrl,
+    endpoint.accessToken,
+    bodyMax,
+    host ? { agent: host.agent(), sandboxId, transport: host.transport(sandboxId), startProcess: (request, header, signal) => host.startProcess(sandboxId, request, header, signal) } : undefined,
+  );
 }
 
 /** envd's file errors as Connect codes (its HTTP status says which). */

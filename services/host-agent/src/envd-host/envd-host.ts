@@ -1,4 +1,5 @@
 import { Code, ConnectError, Transport } from '@connectrpc/connect';
+import { processPb } from '@wrenn/proto';
 import { createEnvdInstance, EnvdInstance, EnvdState, newEnvdState, SandboxSystem } from '@wrenn/envd';
 import { chmod, rm, stat } from 'node:fs/promises';
 import { Agent, createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -149,6 +150,24 @@ export class EnvdHost {
         return transport.stream(...args);
       },
     };
+  }
+
+  /**
+   * process.Process/Start of a sandbox's envd called directly (EnvdInstance.startProcess): the
+   * agent's exec path, with neither HTTP nor Connect between it and envd's handler.
+   */
+  startProcess(sandboxId: string, request: processPb.StartRequest, header: Headers, signal?: AbortSignal): AsyncIterable<processPb.StartResponse> {
+    const live = () => this.live(sandboxId);
+    return (async function* () {
+      const { entry, live: instance } = await live().catch(() => {
+        throw new ConnectError(`sandbox ${sandboxId} is not running on this host`, Code.Unavailable);
+      });
+      try {
+        yield* instance.envd.startProcess(request, header, signal);
+      } finally {
+        entry.lastUsed = Date.now();
+      }
+    })();
   }
 
   private async live(sandboxId: string): Promise<{ entry: Entry; live: NonNullable<Entry['live']> }> {
