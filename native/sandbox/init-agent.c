@@ -462,10 +462,10 @@ static void op_spawn(char **args, int nargs) {
     host[nhost++] = out[0];
     host[nhost++] = err[0];
   }
-  // The command gets default signal handling and an empty mask, as from any shell.
+  // The command gets default signal handling (the init's own, set once in agent_run) and an
+  // empty mask (the init blocks SIGCHLD for its signalfd), as from any shell.
   sigset_t none;
   sigemptyset(&none);
-  for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
   sigprocmask(SIG_SETMASK, &none, NULL);
   if (send_reply(conn, request_id, AGENT_OK, getpid(), NULL, 0, host, nhost) < 0) _exit(127);
   for (int i = 0; i < nhost; i++) close(host[i]);
@@ -664,6 +664,9 @@ void agent_run(int listen_fd) {
   // Nothing in the sandbox may ptrace PID 1 or open its fds through /proc.
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   umask(022);
+  // Every disposition the default, once: what the init forks inherits it, and a spawned command
+  // needs no reset of its own (ignored signals would survive its exec).
+  for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);

@@ -188,6 +188,11 @@ describe('InitSystem: a namespace sandbox whose init is the agent (root, kernel)
     assert.match(accounts.group, /^user:x:1000:/m);
   });
 
+  it('starts commands with no signal ignored or blocked, as a shell would', async () => {
+    const status = await sh("grep -E '^Sig(Blk|Ign):' /proc/self/status");
+    assert.equal(status.stdout, 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n', status.stderr);
+  });
+
   it("runs a command for a user resolved from an earlier read only while the account files are still that read's", async () => {
     // Old enough not to be racy: the image's files, untouched since the sandbox started.
     const { stamp } = await system.readAccountFiles();
