@@ -21,58 +21,65 @@
 // plus the host token alone (mint, verify). The layers take turns in each round so they see the
 // same load. Prints p10/p50/p99 per layer side by side.
 //
-//   node bench/agent-exec.bench.mjs
-// BENCH_TREE=<another built checkout> measures that tree's code instead (a before/after).
+//   node bench/agent-exec.bench.mjs [--baseline <another built checkout>]
+// With --baseline both trees run in this one process, each its own sandbox and its own code, and
+// their rounds alternate: a before/after under the same load, printed side by side.
 // BENCH_ONLY=<regex> runs only the layers whose names match.
 // Needs root and the base image. BENCH_EXECS rounds (default 300) after BENCH_WARMUP (default 30).
 import { createRequire } from 'node:module';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadavg } from 'node:os';
 import { once } from 'node:events';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repo = process.env.BENCH_TREE ?? join(here, '..');
-const require = createRequire(join(repo, 'services/host-agent/package.json'));
-const dist = join(repo, 'services/host-agent/dist');
-const envdDist = join(repo, 'services/envd/dist');
 const EXECS = Number(process.env.BENCH_EXECS ?? 300);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 30);
-
-const { NamespaceRuntime } = require(join(dist, 'sandbox/namespace/namespace-sandboxes.js'));
-const { NetworkManager, unusedSlotCidr } = require(join(dist, 'networking/index.js'));
-const { CgroupManager } = require(join(dist, 'cgroups/index.js'));
-const { SandboxOrchestrator } = require(join(dist, 'sandbox/sandbox-orchestrator.js'));
-const { EnvdClient } = require(join(dist, 'envd-client/envd.client.js'));
-const { dataPlaneService } = require(join(dist, 'data-plane/data-plane.server.js'));
-const { initSocketPath } = require(join(dist, 'runtime/namespace/namespace.driver.js'));
-const { InitSystem } = require(join(envdDist, 'system/init/init-system.js'));
-const { ProcessManager } = require(join(envdDist, 'process/process-manager.js'));
-const { processService } = require(join(envdDist, 'process/process.service.js'));
-const { Users } = require(join(envdDist, 'users.js'));
-const { newEnvdState } = require(join(envdDist, 'server.js'));
-const { createLogger } = require('@wrenn/logger');
-const { HostTokenSigner, HostTokenVerifier, generateHostTokenKeys, HOST_TOKEN_HEADER } = require('@wrenn/service-kit');
-const { processPb, dataPlanePb } = require('@wrenn/proto');
-const { createClient, createHandlerContext, createRouterTransport } = require('@connectrpc/connect');
-const { create } = require('@bufbuild/protobuf');
-const { connectNodeAdapter, createConnectTransport, Http2SessionManager } = require('@connectrpc/connect-node');
-const { createServer } = require('node:http2');
-const { ulid } = require('ulid');
-
 const pct = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
-const KEY = `b${Math.random().toString(36).slice(2, 6)}`;
-const stateDir = await mkdtemp('/tmp/wrenn-bench-agent-exec-');
-const network = new NetworkManager({ agentKey: KEY, cidr: unusedSlotCidr(231), poolSize: 0 });
-const cgroups = new CgroupManager({ group: `wrenn-${KEY}` });
-const runtime = new NamespaceRuntime({ stateDir, imageDir: process.env.WRENN_IMAGE_DIR ?? '/var/lib/wrenn/images', network, cgroups, envdHost: {} });
-const log = createLogger('agent-exec-bench');
-const orchestrator = new SandboxOrchestrator(runtime, log);
-const sandboxId = `sb_${ulid().toLowerCase()}`;
-const cleanups = [];
+/** One tree's layers against a sandbox of its own, with that tree's code; `cleanups` undoes it. */
+async function setUp(repo, slot, cleanups) {
+  const require = createRequire(join(repo, 'services/host-agent/package.json'));
+  const dist = join(repo, 'services/host-agent/dist');
+  const envdDist = join(repo, 'services/envd/dist');
 
-try {
+  const { NamespaceRuntime } = require(join(dist, 'sandbox/namespace/namespace-sandboxes.js'));
+  const { NetworkManager, unusedSlotCidr } = require(join(dist, 'networking/index.js'));
+  const { CgroupManager } = require(join(dist, 'cgroups/index.js'));
+  const { SandboxOrchestrator } = require(join(dist, 'sandbox/sandbox-orchestrator.js'));
+  const { EnvdClient } = require(join(dist, 'envd-client/envd.client.js'));
+  const { dataPlaneService } = require(join(dist, 'data-plane/data-plane.server.js'));
+  const { initSocketPath } = require(join(dist, 'runtime/namespace/namespace.driver.js'));
+  const { InitSystem } = require(join(envdDist, 'system/init/init-system.js'));
+  const { ProcessManager } = require(join(envdDist, 'process/process-manager.js'));
+  const { processService } = require(join(envdDist, 'process/process.service.js'));
+  const { Users } = require(join(envdDist, 'users.js'));
+  const { newEnvdState } = require(join(envdDist, 'server.js'));
+  const { createLogger } = require('@wrenn/logger');
+  const { HostTokenSigner, HostTokenVerifier, generateHostTokenKeys, HOST_TOKEN_HEADER } = require('@wrenn/service-kit');
+  const { processPb, dataPlanePb } = require('@wrenn/proto');
+  const { createClient, createHandlerContext, createRouterTransport } = require('@connectrpc/connect');
+  const { create } = require('@bufbuild/protobuf');
+  const { connectNodeAdapter, createConnectTransport, Http2SessionManager } = require('@connectrpc/connect-node');
+  const { createServer } = require('node:http2');
+  const { ulid } = require('ulid');
+
+  const KEY = `b${Math.random().toString(36).slice(2, 6)}`;
+  const stateDir = await mkdtemp('/tmp/wrenn-bench-agent-exec-');
+  const network = new NetworkManager({ agentKey: KEY, cidr: unusedSlotCidr(231 + slot), poolSize: 0 });
+  const cgroups = new CgroupManager({ group: `wrenn-${KEY}` });
+  const runtime = new NamespaceRuntime({ stateDir, imageDir: process.env.WRENN_IMAGE_DIR ?? '/var/lib/wrenn/images', network, cgroups, envdHost: {} });
+  const log = createLogger('agent-exec-bench');
+  const orchestrator = new SandboxOrchestrator(runtime, log);
+  const sandboxId = `sb_${ulid().toLowerCase()}`;
+  cleanups.push(async () => {
+    await orchestrator.destroy({ commandId: ulid(), sandboxId }).catch(() => undefined);
+    await orchestrator.shutdown().catch(() => undefined);
+    await network.stop({ removeHostRules: true }).catch(() => undefined);
+    await cgroups.removeGroup().catch(() => undefined);
+    await rm(stateDir, { recursive: true, force: true });
+  });
   await orchestrator.start();
   await orchestrator.create({ commandId: ulid(), spec: { sandboxId, teamId: 'bench', template: 'base', vcpus: 1, memoryMb: 256 } });
   const socket = initSocketPath(join(stateDir, 'sandboxes', sandboxId));
@@ -196,42 +203,50 @@ try {
     ['data plane, agent side', undefined],
     ['data plane (h2c + host token)', viaDataPlane],
   ];
-  const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
-  // A layer without a run of its own is filled by another's marks: that run goes too.
   const feeder = (name) => (name.startsWith('init agent') ? initSpawn : name === 'data plane, agent side' ? viaDataPlane : undefined);
-  const feeds = (run) => layers.some(([n, r]) => !r && only.test(n) && feeder(n) === run);
-  if (only) for (const layer of layers) if (!only.test(layer[0]) && !(layer[1] && feeds(layer[1]))) layer[1] = undefined;
-  const times = new Map(layers.map(([name]) => [name, []]));
+  return { layers, feeder, initSpawn, viaDataPlane };
+}
+
+const baselineAt = process.argv.indexOf('--baseline');
+const trees = [{ label: 'this tree', repo: join(here, '..') }];
+if (baselineAt > 0) trees.unshift({ label: 'baseline', repo: resolve(process.argv[baselineAt + 1]) });
+const cleanups = [];
+try {
+  for (const [slot, tree] of trees.entries()) Object.assign(tree, await setUp(tree.repo, slot, cleanups));
+  const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
+  for (const tree of trees) {
+    // A layer without a run of its own is filled by another's marks: that run goes too.
+    const feeds = (run) => tree.layers.some(([n, r]) => !r && only.test(n) && tree.feeder(n) === run);
+    if (only) for (const layer of tree.layers) if (!only.test(layer[0]) && !(layer[1] && feeds(layer[1]))) layer[1] = undefined;
+    tree.times = new Map(tree.layers.map(([name]) => [name, []]));
+  }
   for (let i = 0; i < WARMUP + EXECS; i++) {
-    for (const [name, run] of layers) {
-      if (!run) continue;
-      const marks = {};
-      const t0 = performance.now();
-      await run(marks);
-      const took = performance.now() - t0;
-      if (i < WARMUP) continue;
-      times.get(name).push(took);
-      if (run === viaDataPlane && marks.agentSide !== undefined) times.get('data plane, agent side').push(marks.agentSide);
-      if (run === initSpawn) {
-        times.get('init agent: spawn answered').push(marks.answered);
-        times.get('init agent: exit reported').push(marks.exited);
+    for (const tree of trees) {
+      for (const [name, run] of tree.layers) {
+        if (!run) continue;
+        const marks = {};
+        const t0 = performance.now();
+        await run(marks);
+        const took = performance.now() - t0;
+        if (i < WARMUP) continue;
+        tree.times.get(name).push(took);
+        if (run === tree.viaDataPlane && marks.agentSide !== undefined) tree.times.get('data plane, agent side').push(marks.agentSide);
+        if (run === tree.initSpawn) {
+          tree.times.get('init agent: spawn answered').push(marks.answered);
+          tree.times.get('init agent: exit reported').push(marks.exited);
+        }
       }
     }
   }
-  const { loadavg } = await import('node:os');
   console.log(`exec of \`true\` inside the host agent, ${EXECS} rounds (load ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
   // p10 is near what a quiet machine shows; p50 and p99 carry the load of the moment.
-  console.log(`${'layer'.padEnd(36)} ${'p10 ms'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}`);
-  for (const [name] of layers) {
-    const xs = times.get(name);
-    if (!xs.length) continue;
-    console.log(`${name.padEnd(36)} ${pct(xs, 10).toFixed(3).padStart(8)} ${pct(xs, 50).toFixed(3).padStart(8)} ${pct(xs, 99).toFixed(3).padStart(8)}`);
+  const cols = (xs) => (xs.length ? [10, 50, 99].map((p) => pct(xs, p).toFixed(3).padStart(8)).join(' ') : '       -        -        -');
+  console.log(`${''.padEnd(36)} ${trees.map((t) => t.label.padEnd(26)).join(' ')}`);
+  console.log(`${'layer'.padEnd(36)} ${trees.map(() => `${'p10 ms'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}`).join(' ')}`);
+  for (const [name] of trees[trees.length - 1].layers) {
+    if (trees.every((t) => !t.times.get(name)?.length)) continue;
+    console.log(`${name.padEnd(36)} ${trees.map((t) => cols(t.times.get(name) ?? [])).join(' ')}`);
   }
 } finally {
   for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
-  await orchestrator.destroy({ commandId: ulid(), sandboxId }).catch(() => undefined);
-  await orchestrator.shutdown().catch(() => undefined);
-  await network.stop({ removeHostRules: true }).catch(() => undefined);
-  await cgroups.removeGroup().catch(() => undefined);
-  await rm(stateDir, { recursive: true, force: true });
 }
