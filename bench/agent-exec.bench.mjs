@@ -17,6 +17,7 @@
 //                   (host token check, Connect, the orchestrator, the init): the agent's share
 //   data plane      a DataPlane.Exec over h2c on loopback with a host token minted per call, as the
 //                   gateway sends it (client side: includes minting, about the gateway's share)
+//   1 MiB           the same for a command that prints 1 MiB (the answer's encoding on the agent)
 //
 // plus the host token alone (mint, verify). The layers take turns in each round so they see the
 // same load. Prints p10/p50/p99 per layer side by side.
@@ -49,7 +50,7 @@ async function setUp(repo, slot, cleanups) {
   const { CgroupManager } = require(join(dist, 'cgroups/index.js'));
   const { SandboxOrchestrator } = require(join(dist, 'sandbox/sandbox-orchestrator.js'));
   const { EnvdClient } = require(join(dist, 'envd-client/envd.client.js'));
-  const { dataPlaneService } = require(join(dist, 'data-plane/data-plane.server.js'));
+  const { dataPlaneHandler, dataPlaneService } = require(join(dist, 'data-plane/data-plane.server.js'));
   const { initSocketPath } = require(join(dist, 'runtime/namespace/namespace.driver.js'));
   const { InitSystem } = require(join(envdDist, 'system/init/init-system.js'));
   const { ProcessManager } = require(join(envdDist, 'process/process-manager.js'));
@@ -150,7 +151,9 @@ async function setUp(repo, slot, cleanups) {
   const verifier = new HostTokenVerifier(hostId, async () => publicKey);
   // The agent's data plane as startDataPlane serves it (its service on Connect's Node adapter over
   // h2c), timed from the request's arrival to the end of its answer: the agent's own share.
-  const handler = connectNodeAdapter({ routes: (router) => router.service(dataPlanePb.DataPlane, dataPlaneService(orchestrator, verifier)) });
+  const handler = dataPlaneHandler
+    ? dataPlaneHandler(orchestrator, verifier)
+    : connectNodeAdapter({ routes: (router) => router.service(dataPlanePb.DataPlane, dataPlaneService(orchestrator, verifier)) });
   const agentSide = [];
   const server = createServer((req, res) => {
     const t0 = performance.now();
@@ -172,6 +175,12 @@ async function setUp(repo, slot, cleanups) {
     const r = await plane.exec({ sandboxId, process: { cmd: 'true', args: [], env: {}, user: 'root' }, timeoutSec: 10 });
     if (r.exitCode !== 0) throw new Error(JSON.stringify(r));
     marks.agentSide = agentSide[0];
+  };
+
+  // A command with a large answer: 1 MiB of base64 text on stdout, through the whole data plane.
+  const bigOutput = async () => {
+    const r = await plane.exec({ sandboxId, process: { cmd: '/bin/sh', args: ['-c', 'head -c 786432 /dev/urandom | base64 -w0'], env: {}, user: 'root' }, timeoutSec: 10 });
+    if (r.exitCode !== 0 || r.stdout.length !== 1 << 20) throw new Error(`${r.exitCode}: ${r.stdout.length} bytes`);
   };
 
   // The bare HTTP/2 + Connect round trip: a call without a token is refused before any work.
@@ -202,6 +211,7 @@ async function setUp(repo, slot, cleanups) {
     ['data plane round trip (refused)', refused],
     ['data plane, agent side', undefined],
     ['data plane (h2c + host token)', viaDataPlane],
+    ['data plane, 1 MiB of stdout', bigOutput],
   ];
   const feeder = (name) => (name.startsWith('init agent') ? initSpawn : name === 'data plane, agent side' ? viaDataPlane : undefined);
   return { layers, feeder, initSpawn, viaDataPlane };
