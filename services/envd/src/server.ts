@@ -3,7 +3,7 @@ import { Code, ConnectError, ConnectRouter, createHandlerContext, createRouterTr
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { filesystemPb, processPb } from '@wrenn/proto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { ACCESS_TOKEN_HEADER, AccessToken, refuse } from './access-token';
+import { ACCESS_TOKEN_HEADER, AccessToken, RefusalReason, refuse } from './access-token';
 import { downloadFile, uploadFile } from './files/files.handler';
 import { filesystemService } from './filesystem/filesystem.service';
 import { DEFAULT_PATH, ProcessManager } from './process/process-manager';
@@ -137,7 +137,7 @@ export function createEnvdInstance(options: EnvdInstanceOptions): EnvdInstance {
     startProcess(request, header, signal) {
       return (async function* () {
         const refusal = state.token.checkValue(header.get(ACCESS_TOKEN_HEADER));
-        if (refusal) throw new ConnectError(refusal === 'access_token_not_set' ? 'envd has no access token yet' : 'missing or invalid X-Access-Token', Code.Unauthenticated);
+        if (refusal) throw refusedCall(refusal);
         const ctx = createHandlerContext({
           service: processPb.Process,
           method: processPb.Process.method.start,
@@ -180,6 +180,11 @@ export function createEnvdInstance(options: EnvdInstanceOptions): EnvdInstance {
   };
 }
 
+/** A refused call in a Connect client's terms: what it reads from the socket's 401. */
+function refusedCall(reason: RefusalReason): ConnectError {
+  return new ConnectError(reason === 'access_token_not_set' ? 'envd has no access token yet' : 'missing or invalid X-Access-Token', Code.Unauthenticated);
+}
+
 /**
  * The access token check of `handle` for calls that come without HTTP: a call that lacks the
  * current token is refused before any handler runs, as Unauthenticated (what a Connect client
@@ -188,7 +193,7 @@ export function createEnvdInstance(options: EnvdInstanceOptions): EnvdInstance {
 function demandToken(token: AccessToken): Interceptor {
   return (next) => async (req) => {
     const refusal = token.checkValue(req.header.get(ACCESS_TOKEN_HEADER));
-    if (refusal) throw new ConnectError(refusal === 'access_token_not_set' ? 'envd has no access token yet' : 'missing or invalid X-Access-Token', Code.Unauthenticated);
+    if (refusal) throw refusedCall(refusal);
     return next(req);
   };
 }
