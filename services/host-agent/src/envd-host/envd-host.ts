@@ -129,10 +129,7 @@ export class EnvdHost {
    */
   transport(sandboxId: string): Transport {
     const instance = async () => {
-      const { entry, live } = await this.live(sandboxId).catch(() => {
-        // As the socket answers it (502), in the client's terms.
-        throw new ConnectError(`sandbox ${sandboxId} is not running on this host`, Code.Unavailable);
-      });
+      const { entry, live } = await this.reachable(sandboxId);
       return { transport: live.envd.transport, used: () => (entry.lastUsed = Date.now()) };
     };
     return {
@@ -157,17 +154,22 @@ export class EnvdHost {
    * agent's exec path, with neither HTTP nor Connect between it and envd's handler.
    */
   startProcess(sandboxId: string, request: processPb.StartRequest, header: Headers, signal?: AbortSignal): AsyncIterable<processPb.StartResponse> {
-    const live = () => this.live(sandboxId);
+    const reachable = () => this.reachable(sandboxId);
     return (async function* () {
-      const { entry, live: instance } = await live().catch(() => {
-        throw new ConnectError(`sandbox ${sandboxId} is not running on this host`, Code.Unavailable);
-      });
+      const { entry, live: instance } = await reachable();
       try {
         yield* instance.envd.startProcess(request, header, signal);
       } finally {
         entry.lastUsed = Date.now();
       }
     })();
+  }
+
+  /** As live, for in-process callers: a sandbox not here fails as the socket's 502 would, in a Connect client's terms. */
+  private reachable(sandboxId: string): Promise<{ entry: Entry; live: NonNullable<Entry['live']> }> {
+    return this.live(sandboxId).catch(() => {
+      throw new ConnectError(`sandbox ${sandboxId} is not running on this host`, Code.Unavailable);
+    });
   }
 
   private async live(sandboxId: string): Promise<{ entry: Entry; live: NonNullable<Entry['live']> }> {
@@ -196,8 +198,9 @@ export class EnvdHost {
   }
 
   /**
-   * Serves every sandbox's envd on a Unix socket only root can open (the host agent's own
-   * clients: exec, files), the sandbox named by E2b-Sandbox-Id; 502 when it is not here.
+   * Serves every sandbox's envd on a Unix socket only root can open (the host agent's own file
+   * transfers: envd's /files is plain HTTP; its RPCs go through transport and startProcess), the
+   * sandbox named by E2b-Sandbox-Id; 502 when it is not here.
    */
   listen(): Promise<void> {
     this.listening ??= this.bind(this.options.socketPath).catch((error) => {
