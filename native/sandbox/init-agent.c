@@ -462,10 +462,10 @@ static void op_spawn(char **args, int nargs) {
     host[nhost++] = out[0];
     host[nhost++] = err[0];
   }
-  // The command gets default signal handling and an empty mask, as from any shell.
+  // The command gets default signal handling (the init's own, set once in agent_run) and an
+  // empty mask (the init blocks SIGCHLD for its signalfd), as from any shell.
   sigset_t none;
   sigemptyset(&none);
-  for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
   sigprocmask(SIG_SETMASK, &none, NULL);
   if (send_reply(conn, request_id, AGENT_OK, getpid(), NULL, 0, host, nhost) < 0) _exit(127);
   for (int i = 0; i < nhost; i++) close(host[i]);
@@ -475,12 +475,36 @@ static void op_spawn(char **args, int nargs) {
   _exit(errno == ENOENT ? 127 : 126);
 }
 
+// The account files' identity, as the host computes it from the fds it read them through.
+static void accounts_stamp(char *out, size_t size) {
+  static const char *files[] = {"/etc/passwd", "/etc/group"};
+  size_t at = 0;
+  out[0] = 0;
+  for (int i = 0; i < 2; i++) {
+    struct stat st;
+    if (stat(files[i], &st) < 0) fail_with(ESTALE, "account files");
+    int n = snprintf(out + at, size - at, "%llu:%llu:%lld:%lld:%lld|", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino, (long long)st.st_size,
+                     (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec);
+    if (n < 0 || (size_t)n >= size - at) fail_with(ESTALE, "account files");
+    at += (size_t)n;
+  }
+}
+
 // ---- the child of one request ------------------------------------------------------------------
 
 static void __attribute__((noreturn)) serve(uint32_t op, char **args, int nargs) {
-  static const int arity[] = {[AGENT_ENTRY] = 4, [AGENT_READDIR] = 4, [AGENT_MKDIRS] = 4, [AGENT_RENAME] = 5, [AGENT_REMOVE] = 4, [AGENT_OPEN_READ] = 4, [AGENT_OPEN_WRITE] = 5, [AGENT_WATCH] = 5, [AGENT_SPAWN] = 7};
+  static const int arity[] = {[AGENT_ENTRY] = 4, [AGENT_READDIR] = 4, [AGENT_MKDIRS] = 4, [AGENT_RENAME] = 5, [AGENT_REMOVE] = 4, [AGENT_OPEN_READ] = 4, [AGENT_OPEN_WRITE] = 5, [AGENT_WATCH] = 5, [AGENT_SPAWN] = 7, [AGENT_SPAWN_IF] = 8};
   if (op >= sizeof arity / sizeof *arity || !arity[op]) fail_with(ENOSYS, "unknown operation");
-  if (nargs < arity[op] || (op != AGENT_SPAWN && nargs != arity[op])) fail_with(EINVAL, "arguments");
+  if (nargs < arity[op] || (op != AGENT_SPAWN && op != AGENT_SPAWN_IF && nargs != arity[op])) fail_with(EINVAL, "arguments");
+  if (op == AGENT_SPAWN_IF) {
+    // Before anything else, as root: the user the host resolved must come from the files as they are now.
+    char stamp[256];
+    accounts_stamp(stamp, sizeof stamp);
+    if (strcmp(stamp, args[0])) fail_with(ESTALE, "account files changed");
+    args++;
+    nargs--;
+    op = AGENT_SPAWN;
+  }
   if (op == AGENT_SPAWN) {
     need_absolute(args[3]);
     op_spawn(args, nargs);
@@ -629,7 +653,7 @@ static void handle(int listen_fd, int sigfd, int slot) {
     serve(op, args, nargs);
   }
   if (n > KEEP_RESIDENT) madvise(buf + KEEP_RESIDENT, (size_t)n - KEEP_RESIDENT, MADV_DONTNEED);
-  if (remember(child, h.id, op == AGENT_SPAWN) < 0) {
+  if (remember(child, h.id, op == AGENT_SPAWN || op == AGENT_SPAWN_IF) < 0) {
     // More children than the table holds: this one is stopped and reported failed.
     kill(child, SIGKILL);
     send_reply(conn, h.id, AGENT_ERR, EAGAIN, "too many processes", 18, NULL, 0);
@@ -640,6 +664,9 @@ void agent_run(int listen_fd) {
   // Nothing in the sandbox may ptrace PID 1 or open its fds through /proc.
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   umask(022);
+  // Every disposition the default, once: what the init forks inherits it, and a spawned command
+  // needs no reset of its own (ignored signals would survive its exec).
+  for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);

@@ -40,6 +40,11 @@
 //                    → value: pid (in the sandbox); fds: [stdin write end,] stdout, stderr read
 //                    ends, or the PTY's master alone. Its end comes later as AGENT_EXIT.
 //   AGENT_SIGNAL     pid signo → to the process group of a process this init spawned
+//   AGENT_SPAWN_IF   stamp, then AGENT_SPAWN's args → as AGENT_SPAWN, but first (as the init's
+//                    root) the child compares /etc/passwd and /etc/group with `stamp`
+//                    ("dev:ino:size:mtime_ns:ctime_ns|" for each, as stat(2) reports them) and
+//                    fails with ESTALE if either differs: the host may resolve a user from its
+//                    copy of the account files and have the child check that copy is current.
 #pragma once
 
 #define AGENT_MAX_REQUEST (128 * 1024)
@@ -55,6 +60,7 @@ enum agent_op {
   AGENT_WATCH = 8,
   AGENT_SPAWN = 9,
   AGENT_SIGNAL = 10,
+  AGENT_SPAWN_IF = 11,
 };
 
 enum agent_reply_kind { AGENT_OK = 0, AGENT_ERR = 1, AGENT_MORE = 2, AGENT_EXIT = 3 };

@@ -33,8 +33,12 @@ export class AccessToken {
 
   /** Why `req` may not pass, or undefined when it carries the token (compared in constant time). */
   check(req: IncomingMessage): RefusalReason | undefined {
+    return this.checkValue(req.headers[ACCESS_TOKEN_HEADER]);
+  }
+
+  /** As check, for the header's value alone (a Connect call's headers). */
+  checkValue(given: string | string[] | null | undefined): RefusalReason | undefined {
     if (!this.token) return 'access_token_not_set';
-    const given = req.headers[ACCESS_TOKEN_HEADER];
     if (typeof given !== 'string' || given === '') return 'access_token_missing';
     const b = Buffer.from(given);
     // timingSafeEqual needs equal lengths; the length of a random token is no secret.

@@ -1,7 +1,9 @@
+import { create } from '@bufbuild/protobuf';
+import { Code, ConnectError, ConnectRouter, createHandlerContext, createRouterTransport, Interceptor, Transport } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { filesystemPb, processPb } from '@wrenn/proto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AccessToken, refuse } from './access-token';
+import { ACCESS_TOKEN_HEADER, AccessToken, RefusalReason, refuse } from './access-token';
 import { downloadFile, uploadFile } from './files/files.handler';
 import { filesystemService } from './filesystem/filesystem.service';
 import { DEFAULT_PATH, ProcessManager } from './process/process-manager';
@@ -34,6 +36,19 @@ export function newEnvdState(options: { accessToken?: string; defaultUser?: stri
 export interface EnvdInstance {
   /** Answers one request of E2B's envd protocol (never rejects: failures are answered). */
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * The Connect services (process, filesystem) for a caller in this same process: no HTTP and no
+   * socket, the same handlers and the same access token check as `handle`. File contents
+   * (/files) are plain HTTP and stay with `handle`.
+   */
+  readonly transport: Transport;
+  /**
+   * process.Process/Start with no Connect in between, for a caller in this same process: the
+   * service's own handler, under the same token check, its events as Start streams them (an
+   * abort before the end fails as Canceled, as a Connect stream does). What a host's exec takes:
+   * the in-memory transport's framing and stream plumbing cost about a millisecond per call.
+   */
+  startProcess(request: processPb.StartRequest, header: Headers, signal?: AbortSignal): AsyncIterable<processPb.StartResponse>;
   processes: ProcessManager;
   /** Running processes, open watchers or requests in flight: dropping it now would lose something. */
   readonly busy: boolean;
@@ -75,12 +90,14 @@ export function createEnvdInstance(options: EnvdInstanceOptions): EnvdInstance {
   const filesystem = filesystemService(system, users);
   const files = { system, users };
   let inFlight = 0;
-  const connect = connectNodeAdapter({
-    routes: (router) => {
-      router.service(processPb.Process, processService(processes, users, () => state.envVars));
-      router.service(filesystemPb.Filesystem, filesystem.impl);
-    },
-  });
+  const processImpl = processService(processes, users, () => state.envVars);
+  const routes = (router: ConnectRouter) => {
+    router.service(processPb.Process, processImpl);
+    router.service(filesystemPb.Filesystem, filesystem.impl);
+  };
+  const connect = connectNodeAdapter({ routes });
+  // Built on first use: envd in a guest, reached over HTTP only, never needs it.
+  let transport: Transport | undefined;
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://envd');
     if (url.pathname === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
@@ -110,6 +127,41 @@ export function createEnvdInstance(options: EnvdInstanceOptions): EnvdInstance {
   };
   return {
     processes,
+    get transport() {
+      transport ??= countedTransport(createRouterTransport(routes, { router: { interceptors: [demandToken(state.token)] } }), {
+        begin: () => inFlight++,
+        end: () => inFlight--,
+      });
+      return transport;
+    },
+    startProcess(request, header, signal) {
+      return (async function* () {
+        const refusal = state.token.checkValue(header.get(ACCESS_TOKEN_HEADER));
+        if (refusal) throw refusedCall(refusal);
+        const ctx = createHandlerContext({
+          service: processPb.Process,
+          method: processPb.Process.method.start,
+          protocolName: 'in-process',
+          requestMethod: 'POST',
+          url: '/process.Process/Start',
+          requestHeader: header,
+          requestSignal: signal,
+        });
+        let ended = false;
+        inFlight++;
+        try {
+          for await (const message of processImpl.start(request, ctx)) {
+            const response = create(processPb.StartResponseSchema, message);
+            if (response.event?.event.case === 'end') ended = true;
+            yield response;
+          }
+          if (signal?.aborted && !ended) throw new ConnectError('the call was aborted', Code.Canceled);
+        } finally {
+          inFlight--;
+          ctx.abort();
+        }
+      })();
+    },
     get busy() {
       return inFlight > 0 || processes.size > 0 || filesystem.watching > 0;
     },
@@ -124,6 +176,75 @@ export function createEnvdInstance(options: EnvdInstanceOptions): EnvdInstance {
     async close() {
       processes.killAll();
       await filesystem.close();
+    },
+  };
+}
+
+/** A refused call in a Connect client's terms: what it reads from the socket's 401. */
+function refusedCall(reason: RefusalReason): ConnectError {
+  return new ConnectError(reason === 'access_token_not_set' ? 'envd has no access token yet' : 'missing or invalid X-Access-Token', Code.Unauthenticated);
+}
+
+/**
+ * The access token check of `handle` for calls that come without HTTP: a call that lacks the
+ * current token is refused before any handler runs, as Unauthenticated (what a Connect client
+ * reads from the socket's 401).
+ */
+function demandToken(token: AccessToken): Interceptor {
+  return (next) => async (req) => {
+    const refusal = token.checkValue(req.header.get(ACCESS_TOKEN_HEADER));
+    if (refusal) throw refusedCall(refusal);
+    return next(req);
+  };
+}
+
+/**
+ * A transport that counts its calls in flight (a stream's until its last message is read or the
+ * reader stops), so an instance with a call running is never taken for idle.
+ */
+function countedTransport(inner: Transport, count: { begin(): void; end(): void }): Transport {
+  return {
+    async unary(...args) {
+      count.begin();
+      try {
+        return await inner.unary(...args);
+      } finally {
+        count.end();
+      }
+    },
+    async stream(...args) {
+      count.begin();
+      let response;
+      try {
+        response = await inner.stream(...args);
+      } catch (error) {
+        count.end();
+        throw error;
+      }
+      // Ends once: at the last message, a failure, or the reader stopping (even before its first read).
+      let open = true;
+      const finish = () => {
+        if (open) count.end();
+        open = false;
+      };
+      const messages = response.message[Symbol.asyncIterator]();
+      const counted: AsyncIterator<unknown> = {
+        next: async () => {
+          try {
+            const next = await messages.next();
+            if (next.done) finish();
+            return next;
+          } catch (error) {
+            finish();
+            throw error;
+          }
+        },
+        return: async (value?: unknown) => {
+          finish();
+          return messages.return ? messages.return(value) : { done: true, value };
+        },
+      };
+      return { ...response, message: { [Symbol.asyncIterator]: () => counted } } as typeof response;
     },
   };
 }

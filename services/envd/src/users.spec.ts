@@ -54,4 +54,24 @@ describe('sandbox users', () => {
     assert.equal(names.user(4242), '4242');
     assert.equal(names.group(10), 'wheel');
   });
+
+  it('reuses a stamped read of the account files for process starts only, and reads again after forget or without a stamp', async () => {
+    const root = 'root:x:0:0::/root:/bin/sh\n';
+    let reads = 0;
+    let stamp: string | undefined = 's1';
+    const system = { readAccountFiles: async () => (reads++, { passwd: root, group: '', stamp }) } as unknown as LocalSystem;
+    const users = new Users(system, {});
+    const asRoot = { authorization: `Basic ${Buffer.from('root:').toString('base64')}` };
+    assert.equal((await users.forSpawn(asRoot)).accountsStamp, 's1');
+    assert.equal((await users.forSpawn(asRoot)).uid, 0);
+    assert.equal(reads, 1, 'the second start read the files again');
+    // Other requests never take the kept read, nor a stamp.
+    assert.equal((await users.fromHeaders(asRoot)).accountsStamp, undefined);
+    assert.equal(reads, 2);
+    users.forget();
+    stamp = undefined;
+    assert.equal((await users.forSpawn(asRoot)).accountsStamp, undefined);
+    await users.forSpawn(asRoot);
+    assert.equal(reads, 4, 'a read without a stamp was reused');
+  });
 });

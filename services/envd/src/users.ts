@@ -1,5 +1,5 @@
 import { ConnectError, Code } from '@connectrpc/connect';
-import type { SandboxSystem, SystemUser } from './system/sandbox-system';
+import type { AccountFiles, SandboxSystem, SystemUser } from './system/sandbox-system';
 
 /** A user of the sandbox as envd acts as it (the sandbox's /etc/passwd, groups from /etc/group). */
 export type SandboxUser = SystemUser;
@@ -52,6 +52,8 @@ function idNames(text: string): Map<number, string> {
  */
 export class Users {
   private names: { at: number; names: Promise<AccountNames> } | undefined;
+  /** The last stamped read of the account files (see forSpawn); only spawns use it. */
+  private stamped: Promise<AccountFiles> | undefined;
 
   constructor(
     private readonly system: SandboxSystem,
@@ -59,7 +61,7 @@ export class Users {
     private readonly defaults: { defaultUser?: string },
   ) {}
 
-  private async accounts(): Promise<{ passwd: string; group: string }> {
+  private async accounts(): Promise<AccountFiles> {
     return this.system.readAccountFiles().catch(() => ({ passwd: '', group: '' }));
   }
 
@@ -83,8 +85,32 @@ export class Users {
    * E2B's envd, whose SDK turns that code into its AuthenticationError.
    */
   async fromHeaders(headers: Headers | Record<string, string | string[] | undefined>, explicit?: string): Promise<SandboxUser> {
+    return this.resolve(headers, explicit, await this.accounts());
+  }
+
+  /**
+   * As fromHeaders, for a process start only: the user may come from an earlier read of the
+   * account files, and then carries that read's stamp. This is safe because the spawn carrying
+   * the stamp is refused (ESTALE) by the sandbox's init unless both files are still the ones read,
+   * checked by the child that is about to exec; the caller then calls `forget` and resolves again.
+   * A read without a stamp (files changed in the last moments, or an init that cannot check) is
+   * never reused.
+   */
+  async forSpawn(headers: Headers | Record<string, string | string[] | undefined>): Promise<SandboxUser> {
+    const read = (this.stamped ??= this.accounts());
+    const files = await read;
+    if (!files.stamp && this.stamped === read) this.stamped = undefined;
+    const user = this.resolve(headers, undefined, files);
+    return files.stamp ? { ...user, accountsStamp: files.stamp } : user;
+  }
+
+  /** The account files changed since the stamped read (a spawn was refused with ESTALE). */
+  forget(): void {
+    this.stamped = undefined;
+  }
+
+  private resolve(headers: Headers | Record<string, string | string[] | undefined>, explicit: string | undefined, { passwd, group }: AccountFiles): SandboxUser {
     const auth = headers instanceof Headers ? headers.get('authorization') : (headers['authorization'] as string | undefined);
-    const { passwd, group } = await this.accounts();
     const name = explicit || basicAuthUser(auth) || this.defaults.defaultUser || (parseUser(E2B_DEFAULT_USER, passwd) ? E2B_DEFAULT_USER : 'root');
     const user = parseUser(name, passwd, group);
     if (!user) throw new ConnectError(`invalid username: '${name}'`, Code.Unauthenticated);

@@ -139,7 +139,8 @@ export class ProcessManager {
     try {
       proc = await this.system.spawn({ argv: [options.cmd, ...options.args], env, cwd, user, stdin: options.stdin, pty: options.pty });
     } catch (error) {
-      if (!(error instanceof SystemError)) throw error;
+      // ESTALE: the user's account stamp no longer holds; the caller resolves it again.
+      if (!(error instanceof SystemError) || error.code === 'ESTALE') throw error;
       // Asked only once the start failed: the common case costs no extra call into the sandbox.
       const dir = await this.system.entry(cwd, user).catch(() => undefined);
       if (!dir || !(dir.type === 'directory' || dir.targetIsDirectory)) throw new ConnectError(`cwd '${cwd}' does not exist`, Code.InvalidArgument);

@@ -3,6 +3,7 @@ import { Code, ConnectError, HandlerContext, ServiceImpl } from '@connectrpc/con
 import { processPb } from '@wrenn/proto';
 import { AsyncQueue } from '../async-queue';
 import { resolvePath } from '../paths';
+import { SystemError } from '../system/sandbox-system';
 import { Users } from '../users';
 import { ManagedProcess, ProcessManager, ProcessNotice } from './process-manager';
 
@@ -62,17 +63,28 @@ export function processService(manager: ProcessManager, users: Users, extraEnv: 
     async *start(req, ctx) {
       const config = req.process;
       if (!config?.cmd) throw new ConnectError('process.cmd is required', Code.InvalidArgument);
-      const user = await users.fromHeaders(ctx.requestHeader);
-      const proc = await manager.start({
-        cmd: config.cmd,
-        args: config.args,
-        envs: { ...extraEnv(), ...config.envs },
-        cwd: config.cwd ? resolvePath(config.cwd, user) : undefined,
-        tag: req.tag,
-        stdin: req.stdin ?? true,
-        pty: req.pty ? { cols: req.pty.size?.cols ?? 80, rows: req.pty.size?.rows ?? 24 } : undefined,
-        user,
-      });
+      const start = async () => {
+        const user = await users.forSpawn(ctx.requestHeader);
+        return manager.start({
+          cmd: config.cmd,
+          args: config.args,
+          envs: { ...extraEnv(), ...config.envs },
+          cwd: config.cwd ? resolvePath(config.cwd, user) : undefined,
+          tag: req.tag,
+          stdin: req.stdin ?? true,
+          pty: req.pty ? { cols: req.pty.size?.cols ?? 80, rows: req.pty.size?.rows ?? 24 } : undefined,
+          user,
+        });
+      };
+      let proc: ManagedProcess;
+      try {
+        proc = await start();
+      } catch (error) {
+        // The account files changed since the user was resolved: resolved again from them, once.
+        if (!(error instanceof SystemError && error.code === 'ESTALE')) throw error;
+        users.forget();
+        proc = await start();
+      }
       for await (const event of events(proc, ctx)) yield { event };
     },
 

@@ -4,7 +4,7 @@ import { createReadStream, createWriteStream, existsSync, FSWatcher, readdirSync
 import { chown, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import type { SandboxSystem, SpawnRequest, SystemEntry, SystemEntryType, SystemProcess, SystemUser, SystemWatch, SystemWatchEvent } from './sandbox-system';
+import type { AccountFiles, SandboxSystem, SpawnRequest, SystemEntry, SystemEntryType, SystemProcess, SystemUser, SystemWatch, SystemWatchEvent } from './sandbox-system';
 import { SystemError } from './sandbox-system';
 
 /** Bound in by the host agent: writing a pid to the files here moves it into the sandbox's limited groups. */
@@ -47,7 +47,7 @@ export class LocalSystem implements SandboxSystem {
 
   constructor(private readonly files: { passwd: string; group: string } = { passwd: '/etc/passwd', group: '/etc/group' }) {}
 
-  async readAccountFiles(): Promise<{ passwd: string; group: string }> {
+  async readAccountFiles(): Promise<AccountFiles> {
     const [passwd, group] = await Promise.all([readFile(this.files.passwd, 'utf8').catch(() => ''), readFile(this.files.group, 'utf8').catch(() => '')]);
     return { passwd, group };
   }

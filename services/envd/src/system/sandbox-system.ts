@@ -17,7 +17,7 @@ import type { Readable, Writable } from 'node:stream';
  */
 export interface SandboxSystem {
   /** The sandbox's own /etc/passwd and /etc/group, read as root (users may be added at run time). */
-  readAccountFiles(): Promise<{ passwd: string; group: string }>;
+  readAccountFiles(): Promise<AccountFiles>;
 
   /** lstat, plus for a symlink what it points at (stat of the target, when it resolves) and its target text. */
   entry(path: string, user: SystemUser): Promise<SystemEntry>;
@@ -47,6 +47,17 @@ export interface SandboxSystem {
   close(): Promise<void>;
 }
 
+/** The sandbox's /etc/passwd and /etc/group as read at one moment. */
+export interface AccountFiles {
+  passwd: string;
+  group: string;
+  /**
+   * The two files' identity when they were read (see InitSystem), given only when a spawn can
+   * check it still holds: a user resolved from these texts may then be reused until it does not.
+   */
+  stamp?: string;
+}
+
 export interface SystemUser {
   name: string;
   uid: number;
@@ -55,6 +66,8 @@ export interface SystemUser {
   groups: number[];
   home: string;
   shell: string;
+  /** The account files' stamp this user was resolved from (AccountFiles.stamp), if any. */
+  accountsStamp?: string;
 }
 
 export type SystemEntryType = 'file' | 'directory' | 'symlink' | 'other';

@@ -31,7 +31,10 @@ function recordingOrchestrator() {
       used.push(`upload ${path} ${size}`);
       return { path, size };
     },
-    download: async () => ({ size: 5, stream: Readable.from([Buffer.from('hello')]) }),
+    download: async (path: string) => {
+      const data = path === '/big' ? Buffer.alloc(256 * 1024, 'a') : Buffer.from('hello');
+      return { size: data.length, stream: Readable.from([data]) };
+    },
   };
   const orchestrator = {
     exec: async (request: { sandboxId: string; cmd: string }) => {
@@ -112,6 +115,29 @@ describe('data plane (host agent): every call needs a host token', () => {
     assert.deepEqual(listing.entries.map((e) => e.name), ['hello.txt']);
     await calls(token).streamWriteFile();
     assert.ok(used.includes(`upload /tmp/y 4`), used.join(', '));
+  });
+
+  it('sends a large answer as it is, to a client that would take it gzipped (no CPU spent compressing)', async () => {
+    const token = await gateway.mint(HOST, HERE);
+    let encoding: string | null = 'not seen';
+    const gzipTaking = createClient(
+      dataPlanePb.DataPlane,
+      createConnectTransport({
+        baseUrl: server.url,
+        httpVersion: '2',
+        sessionManager: sessions,
+        interceptors: [
+          (next) => async (req) => {
+            const res = await next(req);
+            encoding = res.header.get('content-encoding');
+            return res;
+          },
+        ],
+      }),
+    );
+    const read = await gzipTaking.readFile({ sandboxId: HERE, path: '/big' }, { headers: headersWith(token) });
+    assert.equal(read.data.length, 256 * 1024);
+    assert.equal(encoding, null);
   });
 
   it('refuses every method without a token, and does nothing', async () => {

@@ -254,12 +254,21 @@ export interface DataPlaneServer {
 }
 
 /**
+ * The data plane's request handler: Connect's binary protocol on Node's HTTP/2. Nothing is
+ * compressed either way: the gateway is on the hosts' own network, where gzip of a large answer
+ * (a command's megabyte of output, a file of up to 64 MiB) costs the agent far more CPU and time
+ * than sending it as it is.
+ */
+export function dataPlaneHandler(orchestrator: SandboxOrchestrator, tokens: HostTokenVerifier): ReturnType<typeof connectNodeAdapter> {
+  return connectNodeAdapter({ routes: (router) => router.service(DataPlane, dataPlaneService(orchestrator, tokens)), acceptCompression: [] });
+}
+
+/**
  * Serves the data plane on HTTP/2 cleartext (h2c) on the configured address only; the URL goes
  * into the heartbeat.
  */
 export async function startDataPlane(orchestrator: SandboxOrchestrator, tokens: HostTokenVerifier, options: { host: string; port: number; advertise: string }, log: Logger): Promise<DataPlaneServer> {
-  const handler = connectNodeAdapter({ routes: (router) => router.service(DataPlane, dataPlaneService(orchestrator, tokens)) });
-  const server: Http2Server = createServer(handler);
+  const server: Http2Server = createServer(dataPlaneHandler(orchestrator, tokens));
   server.on('sessionError', (error) => log.debug({ err: error }, 'data plane session error'));
   // Clients keep HTTP/2 sessions open (and ping them); close() must end them or it never returns.
   const sessions = new Set<ServerHttp2Session>();

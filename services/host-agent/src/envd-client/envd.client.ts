@@ -1,11 +1,12 @@
-import { Client, Code, ConnectError, createClient } from '@connectrpc/connect';
+import { create } from '@bufbuild/protobuf';
+import { Client, Code, ConnectError, createClient, Transport } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { ExecResult } from '@wrenn/contracts';
 import { filesystemPb, processPb } from '@wrenn/proto';
 import { request as httpRequest, IncomingMessage, Agent } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ENVD_HOST_SANDBOX_HEADER } from '../envd-host/envd-host';
+import { EnvdHost, ENVD_HOST_SANDBOX_HEADER } from '../envd-host/envd-host';
 import { ENVD_ACCESS_TOKEN_HEADER } from './envd-token';
 import { BoundedText, DEFAULT_ENVD_ERROR_BODY_MAX, readBounded } from './bounded-body';
 
@@ -19,6 +20,9 @@ export interface ProcessSpec {
 
 export type EnvdEvent = processPb.ProcessEvent['event'];
 
+/** A process start handed straight to envd's handler (EnvdHost.startProcess for one sandbox). */
+export type DirectStart = (request: processPb.StartRequest, header: Headers, signal?: AbortSignal) => AsyncIterable<processPb.StartResponse>;
+
 /** Exit code as a shell reports it: 128 + signal for a killed process. */
 export function exitCodeOf(end: { exitCode: number; exited: boolean; status: string }): number {
   if (end.exited) return end.exitCode;
@@ -29,7 +33,9 @@ export function exitCodeOf(end: { exitCode: number; exited: boolean; status: str
 
 /**
  * The host agent's client of one sandbox's envd: Connect RPC for processes and the filesystem,
- * plain HTTP for file contents (streamed both ways, never buffered whole).
+ * plain HTTP for file contents (streamed both ways, never buffered whole). For an envd this host
+ * serves itself the RPCs go to it in process (the envd host's transport); file contents still go
+ * over the host's envd socket, where envd's /files handler streams them as HTTP.
  */
 export class EnvdClient {
   private readonly process: Client<typeof processPb.Process>;
@@ -43,14 +49,16 @@ export class EnvdClient {
     /** The most of an envd answer read into memory for an error or a small reply (WRENN_ENVD_ERROR_BODY_MAX). */
     readonly bodyMax = DEFAULT_ENVD_ERROR_BODY_MAX,
     /**
-     * The host's own envd (namespace sandboxes): requests go through `agent` (to the envd host's
-     * socket) and name the sandbox; `baseUrl` then only fills the request line.
+     * The host's own envd (namespace sandboxes): process starts go to `startProcess` (envd's
+     * handler, called directly), other RPCs through `transport` (in process) and file contents
+     * through `agent` (to the envd host's socket), naming the sandbox; `baseUrl` then only fills
+     * the request line.
      */
-    private readonly host?: { agent: Agent; sandboxId: string },
+    private readonly host?: { agent: Agent; sandboxId: string; transport?: Transport; startProcess?: DirectStart },
   ) {
     // The host's agent is shared by every sandbox's client (one pool of connections to one socket).
     this.agent = host?.agent ?? new Agent({ keepAlive: true, maxSockets: 64 });
-    const transport = createConnectTransport({ baseUrl, httpVersion: '1.1', nodeOptions: { agent: this.agent } });
+    const transport = host?.transport ?? createConnectTransport({ baseUrl, httpVersion: '1.1', nodeOptions: { agent: this.agent } });
     this.process = createClient(processPb.Process, transport);
     this.filesystem = createClient(filesystemPb.Filesystem, transport);
   }
@@ -93,14 +101,14 @@ export class EnvdClient {
 
   /** Starts a process; yields its events (start, output, end). Aborting the signal ends the stream only. */
   start(spec: ProcessSpec, options: { stdin?: boolean; pty?: { cols: number; rows: number }; signal?: AbortSignal }): AsyncIterable<processPb.StartResponse> {
-    return this.process.start(
-      {
-        process: { cmd: spec.cmd, args: spec.args, envs: spec.env ?? {}, cwd: spec.cwd },
-        stdin: options.stdin ?? false,
-        pty: options.pty ? { size: options.pty } : undefined,
-      },
-      { signal: options.signal, headers: this.headers(spec.user), timeoutMs: 0 },
-    );
+    const request = {
+      process: { cmd: spec.cmd, args: spec.args, envs: spec.env ?? {}, cwd: spec.cwd },
+      stdin: options.stdin ?? false,
+      pty: options.pty ? { size: options.pty } : undefined,
+    };
+    const direct = this.host?.startProcess;
+    if (direct) return direct(create(processPb.StartRequestSchema, request), new Headers(this.headers(spec.user)), options.signal);
+    return this.process.start(request, { signal: options.signal, headers: this.headers(spec.user), timeoutMs: 0 });
   }
 
   async sendInput(pid: number, data: Uint8Array, pty = false): Promise<void> {
@@ -215,8 +223,18 @@ export class EnvdClient {
  * A client of a sandbox's envd wherever it answers: the host agent's own envd (namespace
  * sandboxes, on the envd host's socket) or one listening at the sandbox's address.
  */
-export function envdClientFor(sandboxId: string, endpoint: { envdUrl: string; accessToken?: string; envdHost?: { agent(): Agent } }, bodyMax?: number): EnvdClient {
-  return new EnvdClient(endpoint.envdUrl, endpoint.accessToken, bodyMax, endpoint.envdHost ? { agent: endpoint.envdHost.agent(), sandboxId } : undefined);
+export function envdClientFor(
+  sandboxId: string,
+  endpoint: { envdUrl: string; accessToken?: string; envdHost?: Pick<EnvdHost, 'agent' | 'transport' | 'startProcess'> },
+  bodyMax?: number,
+): EnvdClient {
+  const host = endpoint.envdHost;
+  return new EnvdClient(
+    endpoint.envdUrl,
+    endpoint.accessToken,
+    bodyMax,
+    host ? { agent: host.agent(), sandboxId, transport: host.transport(sandboxId), startProcess: (request, header, signal) => host.startProcess(sandboxId, request, header, signal) } : undefined,
+  );
 }
 
 /** envd's file errors as Connect codes (its HTTP status says which). */

@@ -128,4 +128,49 @@ describe('the envd host: one envd in the agent for every sandbox (LocalSystem as
     const gone = await onSocket(socketPath, A, '/envs', { headers: { 'x-access-token': tokens[A] } });
     assert.equal(gone.status, 502, 'a forgotten sandbox is not served (locate does not know it)');
   });
+
+  it("serves the agent's own calls in process, with no socket, under the same token check", async () => {
+    // A host that never listens: whatever answers below came through no socket.
+    const quiet = new EnvdHost({ socketPath: join(dir, 'never.sock'), locate: async () => Promise.reject(new Error('not here')) });
+    try {
+      quiet.open(A, { accessToken: tokens[A], openSystem: () => new LocalSystem() });
+      const inProcess = (sandboxId: string, token: string) => {
+        const c = new EnvdClient('http://envd-host', token, undefined, {
+          agent: quiet.agent(),
+          sandboxId,
+          transport: quiet.transport(sandboxId),
+          startProcess: (request, header, signal) => quiet.startProcess(sandboxId, request, header, signal),
+        });
+        clients.push(c);
+        return c;
+      };
+      const r = await inProcess(A, tokens[A]).exec({ cmd: '/bin/sh', args: ['-c', 'echo in; echo err >&2; exit 3'], user: 'root' }, 10);
+      assert.deepEqual([r.stdout, r.stderr, r.exitCode], ['in\n', 'err\n', 3]);
+      assert.deepEqual((await inProcess(A, tokens[A]).listDir(dir, 1)).map((e) => e.name).includes('envd.sock'), true);
+      const refused = (e: unknown) => e instanceof ConnectError && e.code === Code.Unauthenticated;
+      await assert.rejects(inProcess(A, tokens[B]).exec({ cmd: 'true', args: [], user: 'root' }, 10), refused);
+      await assert.rejects(inProcess(A, '').listDir(dir, 1), refused);
+      await assert.rejects(inProcess(GONE, tokens[A]).exec({ cmd: 'true', args: [], user: 'root' }, 10), (e: unknown) => e instanceof ConnectError && e.code === Code.Unavailable);
+      await assert.rejects(inProcess(GONE, tokens[A]).listDir(dir, 1), (e: unknown) => e instanceof ConnectError && e.code === Code.Unavailable);
+      // A command past its time is killed and reported so, as over the socket.
+      const late = await inProcess(A, tokens[A]).exec({ cmd: 'sleep', args: ['30'], user: 'root' }, 1);
+      assert.deepEqual([late.timedOut, late.exitCode], [true, 137]);
+      // A process running through the in-process path keeps its instance from the idle sweep.
+      const abort = new AbortController();
+      const stream = inProcess(A, tokens[A]).start({ cmd: 'sleep', args: ['300'], user: 'root' }, { signal: abort.signal })[Symbol.asyncIterator]();
+      const first = await stream.next();
+      const pid = (first.value!.event!.event.value as { pid: number }).pid;
+      assert.equal(await quiet.sweep(Date.now() + 120_000), 0, 'the instance running a process was dropped');
+      abort.abort();
+      // The stream fails as a Connect stream does when its caller aborts; the process stays.
+      await assert.rejects(stream.next(), (e: unknown) => e instanceof ConnectError && e.code === Code.Canceled);
+      assert.ok(alive(pid));
+      await quiet.forget(A);
+      const deadline = Date.now() + 5000;
+      while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(alive(pid), false);
+    } finally {
+      await quiet.close();
+    }
+  });
 });

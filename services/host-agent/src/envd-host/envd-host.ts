@@ -1,3 +1,5 @@
+import { Code, ConnectError, Transport } from '@connectrpc/connect';
+import { processPb } from '@wrenn/proto';
 import { createEnvdInstance, EnvdInstance, EnvdState, newEnvdState, SandboxSystem } from '@wrenn/envd';
 import { chmod, rm, stat } from 'node:fs/promises';
 import { Agent, createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -114,15 +116,70 @@ export class EnvdHost {
    * sandbox is not on this host.
    */
   async handle(sandboxId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { entry, live } = await this.live(sandboxId);
+    res.once('close', () => (entry.lastUsed = Date.now()));
+    live.envd.handle(req, res);
+  }
+
+  /**
+   * A sandbox's envd Connect services (process, filesystem) for the agent's own calls, in
+   * process: no HTTP request on the agent's socket, no parsing on either side of it. Each call
+   * finds the sandbox's instance (built again if it was dropped while idle); a call for a sandbox
+   * not on this host fails as the socket's 502 would, with nothing done.
+   */
+  transport(sandboxId: string): Transport {
+    const instance = async () => {
+      const { entry, live } = await this.reachable(sandboxId);
+      return { transport: live.envd.transport, used: () => (entry.lastUsed = Date.now()) };
+    };
+    return {
+      unary: async (...args) => {
+        const { transport, used } = await instance();
+        try {
+          return await transport.unary(...args);
+        } finally {
+          used();
+        }
+      },
+      stream: async (...args) => {
+        const { transport, used } = await instance();
+        used();
+        return transport.stream(...args);
+      },
+    };
+  }
+
+  /**
+   * process.Process/Start of a sandbox's envd called directly (EnvdInstance.startProcess): the
+   * agent's exec path, with neither HTTP nor Connect between it and envd's handler.
+   */
+  startProcess(sandboxId: string, request: processPb.StartRequest, header: Headers, signal?: AbortSignal): AsyncIterable<processPb.StartResponse> {
+    const reachable = () => this.reachable(sandboxId);
+    return (async function* () {
+      const { entry, live: instance } = await reachable();
+      try {
+        yield* instance.envd.startProcess(request, header, signal);
+      } finally {
+        entry.lastUsed = Date.now();
+      }
+    })();
+  }
+
+  /** As live, for in-process callers: a sandbox not here fails as the socket's 502 would, in a Connect client's terms. */
+  private reachable(sandboxId: string): Promise<{ entry: Entry; live: NonNullable<Entry['live']> }> {
+    return this.live(sandboxId).catch(() => {
+      throw new ConnectError(`sandbox ${sandboxId} is not running on this host`, Code.Unavailable);
+    });
+  }
+
+  private async live(sandboxId: string): Promise<{ entry: Entry; live: NonNullable<Entry['live']> }> {
     const entry = await this.entry(sandboxId);
     entry.lastUsed = Date.now();
     if (!entry.live) {
       const system = entry.openSystem();
       entry.live = { system, envd: createEnvdInstance({ system, state: entry.state, path: this.options.path }) };
     }
-    const live = entry.live;
-    res.once('close', () => (entry.lastUsed = Date.now()));
-    live.envd.handle(req, res);
+    return { entry, live: entry.live };
   }
 
   /** Drops the instances that ran nothing for `idleMs`; their sandboxes keep their entries. */
@@ -141,8 +198,9 @@ export class EnvdHost {
   }
 
   /**
-   * Serves every sandbox's envd on a Unix socket only root can open (the host agent's own
-   * clients: exec, files), the sandbox named by E2b-Sandbox-Id; 502 when it is not here.
+   * Serves every sandbox's envd on a Unix socket only root can open (the host agent's own file
+   * transfers: envd's /files is plain HTTP; its RPCs go through transport and startProcess), the
+   * sandbox named by E2b-Sandbox-Id; 502 when it is not here.
    */
   listen(): Promise<void> {
     this.listening ??= this.bind(this.options.socketPath).catch((error) => {

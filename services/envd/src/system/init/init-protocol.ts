@@ -19,6 +19,7 @@ export const InitOp = {
   watch: 8,
   spawn: 9,
   signal: 10,
+  spawnIf: 11,
 } as const;
 export type InitOpName = keyof typeof InitOp;
 

@@ -188,6 +188,29 @@ describe('InitSystem: a namespace sandbox whose init is the agent (root, kernel)
     assert.match(accounts.group, /^user:x:1000:/m);
   });
 
+  it('starts commands with no signal ignored or blocked, as a shell would', async () => {
+    const status = await sh("grep -E '^Sig(Blk|Ign):' /proc/self/status");
+    assert.equal(status.stdout, 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n', status.stderr);
+  });
+
+  it("runs a command for a user resolved from an earlier read only while the account files are still that read's", async () => {
+    // Old enough not to be racy: the image's files, untouched since the sandbox started.
+    const { stamp } = await system.readAccountFiles();
+    assert.ok(stamp, 'unchanged account files are stamped');
+    const cached = { ...USER, accountsStamp: stamp };
+    assert.equal((await run(['id', '-u'], { user: cached })).stdout, '1000\n');
+    // Rewritten in place: same inode, same size, only the times move.
+    const rewrite = await sh('cp /etc/passwd /tmp/passwd && cat /tmp/passwd > /etc/passwd && echo ok');
+    assert.equal(rewrite.stdout, 'ok\n', rewrite.stderr);
+    await assert.rejects(run(['touch', '/tmp/ran-with-a-stale-user'], { user: cached }), (e: SystemError) => e.code === 'ESTALE');
+    assert.equal((await sh('test -e /tmp/ran-with-a-stale-user && echo ran || echo not')).stdout, 'not\n', 'the refused command ran');
+    // Just written: no stamp until the files have been still for a moment.
+    assert.equal((await system.readAccountFiles()).stamp, undefined);
+    // A stamp the host never read is refused too; no stamp at all is the plain spawn.
+    await assert.rejects(run(['true'], { user: { ...USER, accountsStamp: stamp.replace(/:\d+\|/, ':1|') } }), (e: SystemError) => e.code === 'ESTALE');
+    assert.equal((await run(['id', '-u'], { user: USER })).stdout, '1000\n');
+  });
+
   it('resolves symlinks inside the sandbox: a link to a host path never reaches the host', async () => {
     const secretDir = mkdtempSync('/tmp/wrenn-init-secret-');
     const secret = join(secretDir, 'shadow');

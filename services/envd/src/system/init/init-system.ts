@@ -1,4 +1,4 @@
-import { closeSync, createReadStream, createWriteStream, fstatSync, readSync, Stats } from 'node:fs';
+import { BigIntStats, closeSync, createReadStream, createWriteStream, fstatSync, readSync, Stats } from 'node:fs';
 import { Socket } from 'node:net';
 import { posix } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -6,6 +6,7 @@ import { finished } from 'node:stream/promises';
 import { ReadStream } from 'node:tty';
 import { constants } from 'node:os';
 import {
+  AccountFiles,
   SandboxSystem,
   SpawnRequest,
   SystemEntry,
@@ -23,6 +24,12 @@ const ROOT: SystemUser = { name: 'root', uid: 0, gid: 0, groups: [], home: '/roo
 /** /etc/passwd or /etc/group larger than this is not an account file. */
 const MAX_ACCOUNT_FILE = 4 * 1024 * 1024;
 
+/**
+ * Account files changed less than this long before they were read are not stamped: a write in the
+ * same tick of the kernel's coarse clock could leave size and times as they were ("racy git").
+ */
+const RACY_MS = 2000;
+
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -39,14 +46,23 @@ export class InitSystem implements SandboxSystem {
   private readonly channel: InitChannel;
   private readonly processes = new Set<number>();
   private readonly watches = new Set<SystemWatch>();
+  /** False once the init answered spawnIf as unknown: its users are then read for every spawn. */
+  private spawnIfKnown: boolean | undefined;
 
   constructor(socketPath: string, options: InitChannelOptions = {}) {
     this.channel = new InitChannel(socketPath, options);
   }
 
-  async readAccountFiles(): Promise<{ passwd: string; group: string }> {
+  /**
+   * Both files, through the init as root, with their stamp: the identity (device, inode, size,
+   * modification and change times) of the very files read, taken from the fds they came through.
+   * A spawn that carries it (spawnIf) is refused with ESTALE by the init unless both files still
+   * have that identity, so a user resolved from this copy is never used once they changed.
+   */
+  async readAccountFiles(): Promise<AccountFiles> {
     const [passwd, group] = await Promise.all(['/etc/passwd', '/etc/group'].map((file) => this.readSmall(file, ROOT)));
-    return { passwd, group };
+    const stamp = this.spawnIfKnown === false ? undefined : accountsStamp([passwd.stat, group.stat]);
+    return { passwd: passwd.text, group: group.text, stamp };
   }
 
   async entry(path: string, user: SystemUser): Promise<SystemEntry> {
@@ -190,7 +206,19 @@ export class InitSystem implements SandboxSystem {
       ...request.argv,
       ...Object.entries(request.env).map(([k, v]) => `${k}=${v}`),
     ];
-    const reply = await this.channel.request('spawn', args, onExit);
+    // With the user's stamp the init checks the account files are still the ones it was resolved from.
+    const stamp = request.user.accountsStamp;
+    let reply;
+    try {
+      reply = stamp ? await this.channel.request('spawnIf', [stamp, ...args], onExit) : await this.channel.request('spawn', args, onExit);
+    } catch (error) {
+      // An init from before spawnIf (a sandbox started by an older agent): no stamps for it.
+      if (stamp && error instanceof SystemError && error.code === 'ENOSYS') {
+        this.spawnIfKnown = false;
+        throw new SystemError('ESTALE', 'this init checks no account stamps');
+      }
+      throw error;
+    }
     pid = reply.value;
     const want = pty ? 1 : request.stdin ? 3 : 2;
     const types = reply.fds.map((fd) => fstatOf(fd));
@@ -261,9 +289,10 @@ export class InitSystem implements SandboxSystem {
     return { fd: reply.fds[0], strings: reply.strings };
   }
 
-  private async readSmall(path: string, user: SystemUser): Promise<string> {
+  private async readSmall(path: string, user: SystemUser): Promise<{ text: string; stat: BigIntStats }> {
     const { fd } = await this.oneFd('openRead', [...userArgs(user), path], (s) => s.isFile());
     try {
+      const stat = fstatSync(fd, { bigint: true });
       const chunks: Buffer[] = [];
       let total = 0;
       for (;;) {
@@ -274,11 +303,18 @@ export class InitSystem implements SandboxSystem {
         if (total > MAX_ACCOUNT_FILE) throw new SystemError('EFBIG', `${path} is larger than an account file may be`, path);
         chunks.push(chunk.subarray(0, n));
       }
-      return Buffer.concat(chunks).toString('utf8');
+      return { text: Buffer.concat(chunks).toString('utf8'), stat };
     } finally {
       closeSync(fd);
     }
   }
+}
+
+/** The files' identity as the init's accounts_stamp() writes it; undefined while either is racy (see RACY_MS). */
+export function accountsStamp(stats: BigIntStats[], now = Date.now()): string | undefined {
+  const racySince = BigInt(now - RACY_MS) * 1_000_000n;
+  if (stats.some((s) => s.mtimeNs > racySince || s.ctimeNs > racySince)) return undefined;
+  return stats.map((s) => `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}|`).join('');
 }
 
 function userArgs(user: SystemUser): string[] {

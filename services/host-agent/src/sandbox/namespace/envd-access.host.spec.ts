@@ -61,6 +61,20 @@ describe("a namespace sandbox's envd is the host's: nothing in the sandbox can r
     assert.deepEqual([(await exec('root', 'id', ['-u'])).stdout, (await exec('user', 'id', ['-u'])).stdout], ['0\n', '1000\n']);
   });
 
+  it("runs a command as the user's account is now: a change made by the command before is seen at once", async () => {
+    const idOfUser = async () => (await exec('user', 'id', ['-u'])).stdout;
+    assert.equal(await idOfUser(), '1000\n');
+    // In place (same inode, same size): only the file's times tell the change.
+    const edit = (from: string, to: string) => exec('root', '/bin/sh', ['-c', `sed 's/^user:x:${from}:/user:x:${to}:/' /etc/passwd > /tmp/passwd && cat /tmp/passwd > /etc/passwd`]);
+    try {
+      assert.equal((await edit('1000', '1234')).exitCode, 0);
+      assert.equal(await idOfUser(), '1234\n', 'the command ran as the user read before the change');
+    } finally {
+      await edit('1234', '1000');
+    }
+    assert.equal(await idOfUser(), '1000\n');
+  });
+
   it('needs no Node: nothing bound at /opt/wrenn, no node process, PID 1 is the init alone', async () => {
     assert.equal(await exists('/opt/wrenn/bin/node'), false, 'a Node binary is in the sandbox');
     const mounts = (await exec('root', 'cat', ['/proc/self/mountinfo'])).stdout;
