@@ -6,6 +6,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   wrenn::InitHandshake(env, exports);
   wrenn::InitDeviceFilter(env, exports);
   wrenn::InitSeqpacketChannel(env, exports);
+  wrenn::InitDiskMount(env, exports);
   return exports;
 }
 

@@ -35,6 +35,7 @@ void InitSparseExtents(Napi::Env env, Napi::Object exports);
 void InitHandshake(Napi::Env env, Napi::Object exports);
 void InitDeviceFilter(Napi::Env env, Napi::Object exports);
 void InitSeqpacketChannel(Napi::Env env, Napi::Object exports);
+void InitDiskMount(Napi::Env env, Napi::Object exports);
 // Test addon only.
 void InitDeviceFilterInspection(Napi::Env env, Napi::Object exports);
 

@@ -17,6 +17,21 @@ const exec = promisify(execFile);
  */
 export const DISK_MOUNT_OPTIONS = 'loop,nosuid,nodev,discard,noatime';
 
+/** The part of the native addon (native/src/disk-mount.cc) that mounts and detaches disks. */
+interface DiskMountAddon {
+  /** A free loop device on `image` (autoclear), then mount(2) of its ext4 on `target`. */
+  mountDiskImage(image: string, target: string, flags: number, data: string): Promise<void>;
+  /** umount2(MNT_DETACH) on a worker thread: rejects with `code` (EINVAL: not a mount point). */
+  detachMount(target: string): Promise<void>;
+  MS_NOSUID: number;
+  MS_NODEV: number;
+  MS_NOATIME: number;
+}
+
+let addon: DiskMountAddon | undefined;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const native = (): DiskMountAddon => (addon ??= require('@wrenn/native') as DiskMountAddon);
+
 /** Makes a blank image of `sizeMb` with upper/ and work/ in it (canonical ids: 0 is the sandbox's root). */
 export async function createDiskImage(image: string, sizeMb: number): Promise<void> {
   if (!Number.isInteger(sizeMb) || sizeMb < 16) throw new Error(`disk size ${sizeMb} MiB is too small`);
@@ -40,10 +55,26 @@ export async function createDiskImage(image: string, sizeMb: number): Promise<vo
   }
 }
 
-/** Mounts an image on `dir` (made if missing). */
+/**
+ * Mounts an image on `dir` (made if missing) with DISK_MOUNT_OPTIONS, by syscalls (the native
+ * addon) rather than mount(8): a process start less on every create.
+ */
 export async function mountDiskImage(image: string, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await exec('mount', ['-t', 'ext4', '-o', DISK_MOUNT_OPTIONS, image, dir]);
+  const n = native();
+  await n.mountDiskImage(image, dir, n.MS_NOSUID | n.MS_NODEV | n.MS_NOATIME, 'discard');
+}
+
+/**
+ * Detaches the mount on `target` now (MNT_DETACH: the filesystem goes, and its loop device with
+ * it, once nothing uses it any more); not a mount point (any more) is success.
+ */
+export async function detachMount(target: string): Promise<void> {
+  try {
+    await native().detachMount(target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EINVAL' && (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
 }
 
 /** Unmounts a sandbox's disk; not mounted is success. The loop device goes with it (autoclear). */
