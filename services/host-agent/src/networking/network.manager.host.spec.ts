@@ -1,6 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { NetworkManager } from './network.manager';
@@ -118,6 +118,26 @@ describe(`${NetworkManager.name} (root, kernel)`, () => {
       assert.match(sh('ip', ['-n', again.netnsName, 'route']), new RegExp(`default via ${again.hostIp.replace(/\./g, '\\.')}`));
     } finally {
       if (taken !== undefined) await recycling.release(taken);
+      await recycling.stop();
+    }
+  });
+
+  it('tears a released slot down instead of pooling it when a process is still in its netns', async () => {
+    const recycling = new NetworkManager({ agentKey: KEY, cidr: SLOT_CIDR, poolSize: 1, refillDelayMs: 600_000 });
+    let left: ReturnType<typeof spawn> | undefined;
+    try {
+      await recycling.start();
+      const deadline = Date.now() + 30_000;
+      while (recycling.describe().pooled < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const net = await recycling.acquire();
+      // A process the kill missed: the next tenant must never share the netns with it.
+      left = spawn('ip', ['netns', 'exec', net.netnsName, 'sleep', '60'], { stdio: 'ignore' });
+      while (!sh('ip', ['netns', 'pids', net.netnsName]).trim() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await recycling.release(net.index, { recycle: true });
+      assert.equal(recycling.describe().pooled, 0, 'not pooled');
+      assert.ok(!netns().includes(net.netnsName), 'torn down');
+    } finally {
+      left?.kill('SIGKILL');
       await recycling.stop();
     }
   });

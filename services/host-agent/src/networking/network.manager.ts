@@ -271,18 +271,28 @@ export class NetworkManager {
    * over a netns the host owns).
    */
   private async cleanSlot(net: SandboxNetwork): Promise<void> {
-    const pids = (await run('ip', ['netns', 'pids', net.netnsName])).trim();
-    if (pids) throw new Error(`processes left in ${net.netnsName}: ${pids.split('\n').join(' ')}`);
-    await this.firewall.setEgress(net.index, this.firewall.defaultEgress);
     const none = (error: unknown) => {
       // conntrack -D answers exit 1 when it found nothing to delete.
       if (!(error instanceof CommandError && /0 flow entries/.test(error.stderr))) throw error;
     };
-    await run('conntrack', ['-D', '-s', net.sandboxIp]).catch(none);
-    await run('conntrack', ['-D', '-d', net.sandboxIp]).catch(none);
-    await run('ip', ['netns', 'exec', net.netnsName, 'conntrack', '-F']);
-    await run('ip', ['-n', net.netnsName, 'neigh', 'flush', 'all']);
-    await run('ip', ['neigh', 'flush', 'dev', net.hostVeth]);
+    // Independent of one another, so side by side (each is a program of its own, and this runs
+    // on every delete). Should a process be found in the netns after all, the slot is torn down
+    // rather than pooled, so what the others did by then does not matter.
+    const results = await Promise.allSettled([
+      // One `ip` for the host's part: the processes in the netns (none may be left), then the
+      // neighbour entries of the host's end.
+      run('ip', ['-batch', '-'], { input: `netns pids ${net.netnsName}\nneigh flush dev ${net.hostVeth}\n` }).then((pids) => {
+        if (pids.trim()) throw new Error(`processes left in ${net.netnsName}: ${pids.trim().split('\n').join(' ')}`);
+      }),
+      this.firewall.resetEgress(net.index),
+      run('conntrack', ['-D', '-s', net.sandboxIp]).catch(none),
+      run('conntrack', ['-D', '-d', net.sandboxIp]).catch(none),
+      // nsenter joins the netns only (ip netns exec also makes a mount namespace and remounts /sys).
+      run('nsenter', [`--net=${net.netnsPath}`, 'conntrack', '-F']),
+      run('ip', ['-n', net.netnsName, 'neigh', 'flush', 'all']),
+    ]);
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+    if (errors.length) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
   }
 
   network(index: number): SandboxNetwork {
