@@ -98,6 +98,17 @@ const settle = async () => {
   await sleep(300);
 };
 
+/** CPU milliseconds of this process and of its children it has reaped (the helper and the sandbox's init, at their teardown). */
+const cpuMs = () => {
+  const own = process.cpuUsage();
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // cutime and cstime: fields 16 and 17 overall, in clock ticks (100 a second here).
+  const children = (Number(fields[13]) + Number(fields[14])) * 10;
+  return (own.user + own.system) / 1000 + children;
+};
+let cpuAtStart = 0;
+let cpuPerPair = 0;
 const created = [];
 const wall = { create: [], destroy: [] };
 const loadBefore = load();
@@ -107,7 +118,10 @@ try {
   await settle();
   for (let i = -1; i < N; i++) {
     // The first cycle warms the page cache and the code paths; it is not counted.
-    if (i === 0) durations.clear();
+    if (i === 0) {
+      durations.clear();
+      cpuAtStart = cpuMs();
+    }
     const sandboxId = `sb_${ulid().toLowerCase()}`;
     phase = i < 0 ? 'warmup' : 'start';
     let t = performance.now();
@@ -122,6 +136,7 @@ try {
     phase = i < 0 ? 'warmup' : 'refill';
     await settle();
   }
+  cpuPerPair = (cpuMs() - cpuAtStart) / N;
 } finally {
   phase = 'cleanup';
   for (const sandboxId of created) await runtime.destroy(sandboxId).catch((e) => console.error(`destroy ${sandboxId}: ${e.message}`));
@@ -142,6 +157,7 @@ for (const stepPhase of ['start', 'teardown']) {
   const total = stepPhase === 'start' ? wall.create : wall.destroy;
   console.log(`  ${`whole ${stepPhase === 'start' ? 'create' : 'destroy'}`.padEnd(22)}${ms(pct(total, 50)).padStart(8)}${ms(pct(total, 90)).padStart(8)}`);
 }
+console.log(`CPU per sandbox (create + destroy + the pools' refills), this process and its children: ${cpuPerPair.toFixed(1)} ms`);
 console.log('child processes the agent started, per sandbox:');
 for (const p of ['start', 'teardown', 'refill']) {
   const rows = [...children].filter(([k]) => k.startsWith(`${p}\t`)).map(([k, n]) => `${k.split('\t')[1]} ×${(n / N).toFixed(1).replace(/\.0$/, '')}`);
