@@ -185,9 +185,11 @@ Napi::Value DetachMount(const Napi::CallbackInfo& info) {
 void InitDiskMount(Napi::Env env, Napi::Object exports) {
   exports.Set("mountDiskImage", Napi::Function::New(env, MountDiskImage, "mountDiskImage"));
   exports.Set("detachMount", Napi::Function::New(env, DetachMount, "detachMount"));
-  exports.Set("MS_NOSUID", Napi::Number::New(env, MS_NOSUID));
-  exports.Set("MS_NODEV", Napi::Number::New(env, MS_NODEV));
-  exports.Set("MS_NOATIME", Napi::Number::New(env, MS_NOATIME));
+  Napi::Object flags = Napi::Object::New(env);
+  flags.Set("nosuid", Napi::Number::New(env, MS_NOSUID));
+  flags.Set("nodev", Napi::Number::New(env, MS_NODEV));
+  flags.Set("noatime", Napi::Number::New(env, MS_NOATIME));
+  exports.Set("mountFlags", flags);
 }
 
 }  // namespace wrenn

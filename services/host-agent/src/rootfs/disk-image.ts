@@ -23,9 +23,8 @@ interface DiskMountAddon {
   mountDiskImage(image: string, target: string, flags: number, data: string): Promise<void>;
   /** umount2(MNT_DETACH) on a worker thread: rejects with `code` (EINVAL: not a mount point). */
   detachMount(target: string): Promise<void>;
-  MS_NOSUID: number;
-  MS_NODEV: number;
-  MS_NOATIME: number;
+  /** mount(2)'s flags (MS_*) by option name. */
+  mountFlags: { nosuid: number; nodev: number; noatime: number };
 }
 
 let addon: DiskMountAddon | undefined;
@@ -62,7 +61,7 @@ export async function createDiskImage(image: string, sizeMb: number): Promise<vo
 export async function mountDiskImage(image: string, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const n = native();
-  await n.mountDiskImage(image, dir, n.MS_NOSUID | n.MS_NODEV | n.MS_NOATIME, 'discard');
+  await n.mountDiskImage(image, dir, n.mountFlags.nosuid | n.mountFlags.nodev | n.mountFlags.noatime, 'discard');
 }
 
 /**
