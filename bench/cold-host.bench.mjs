@@ -8,8 +8,10 @@
 // Then the floor under the steps: what this kernel charges for each piece of a start done alone
 // by a minimal C program (bench/support/kernel-floor.c; cc needed).
 //
-//   node bench/cold-host.bench.mjs [N] [--tree DIR]   (N defaults to 20, BENCH_SANDBOXES)
+//   node bench/cold-host.bench.mjs [N] [--tree DIR] [--rate SECONDS]   (N: 20, BENCH_SANDBOXES)
 // --tree: measure the build of another checkout (a commit before, built), for a before/after.
+// --rate: then 4 clients create and destroy cold sandboxes in a loop for that long, and the
+// pairs per second the host layer sustains (and the CPU per pair) are printed.
 // Needs root and the base image (built on the first run). Prints `uptime`'s load before and after:
 // compare runs only at a like load.
 import childProcess, { execFileSync } from 'node:child_process';
@@ -23,6 +25,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
 const treeAt = argv.indexOf('--tree');
 const repo = treeAt >= 0 ? argv.splice(treeAt, 2)[1] : join(here, '..');
+const rateAt = argv.indexOf('--rate');
+const RATE_S = rateAt >= 0 ? Number(argv.splice(rateAt, 2)[1]) : 0;
+const CLIENTS = 4;
 const require = createRequire(join(repo, 'package.json'));
 const dist = join(repo, 'services/host-agent/dist');
 const N = Number(argv[0] ?? process.env.BENCH_SANDBOXES ?? 20);
@@ -33,7 +38,7 @@ const children = new Map();
 const countChild = (file) => {
   const program = String(file).split('/').pop();
   // Blank disks are the disk pool's work, whenever its refill timer fires.
-  const key = `${program === 'mkfs.ext4' ? 'refill' : phase}\t${program}`;
+  const key = `${program === 'mkfs.ext4' && phase !== 'rate' ? 'refill' : phase}\t${program}`;
   children.set(key, (children.get(key) ?? 0) + 1);
 };
 // Every asynchronous child (spawn, execFile, exec) goes through ChildProcess#spawn; the
@@ -56,6 +61,8 @@ const timeStep = steps.timeStep;
 steps.timeStep = (stepPhase, step, work) => {
   const started = performance.now();
   const done = () => {
+    // The step table is of sandboxes started one at a time, not of the --rate run.
+    if (phase === 'rate') return;
     const key = `${stepPhase}\t${step}`;
     if (!durations.has(key)) durations.set(key, []);
     durations.get(key).push(performance.now() - started);
@@ -109,7 +116,8 @@ const cpuMs = () => {
 };
 let cpuAtStart = 0;
 let cpuPerPair = 0;
-const created = [];
+let rate;
+const created = new Set();
 const wall = { create: [], destroy: [] };
 const loadBefore = load();
 try {
@@ -126,17 +134,37 @@ try {
     phase = i < 0 ? 'warmup' : 'start';
     let t = performance.now();
     await runtime.create({ sandboxId, teamId: 'bench', template: 'base', vcpus: 1, memoryMb: 128 });
-    created.push(sandboxId);
+    created.add(sandboxId);
     if (i >= 0) wall.create.push(performance.now() - t);
     phase = i < 0 ? 'warmup' : 'teardown';
     t = performance.now();
     await runtime.destroy(sandboxId);
-    created.pop();
+    created.delete(sandboxId);
     if (i >= 0) wall.destroy.push(performance.now() - t);
     phase = i < 0 ? 'warmup' : 'refill';
     await settle();
   }
   cpuPerPair = (cpuMs() - cpuAtStart) / N;
+  if (RATE_S > 0) {
+    phase = 'rate';
+    const cpuBefore = cpuMs();
+    const started = performance.now();
+    const until = started + RATE_S * 1000;
+    let pairs = 0;
+    const client = async () => {
+      while (performance.now() < until) {
+        const sandboxId = `sb_${ulid().toLowerCase()}`;
+        await runtime.create({ sandboxId, teamId: 'bench', template: 'base', vcpus: 1, memoryMb: 128 });
+        created.add(sandboxId);
+        await runtime.destroy(sandboxId);
+        created.delete(sandboxId);
+        pairs++;
+      }
+    };
+    await Promise.all(Array.from({ length: CLIENTS }, client));
+    const seconds = (performance.now() - started) / 1000;
+    rate = { pairs, perSecond: pairs / seconds, cpu: (cpuMs() - cpuBefore) / pairs, load: load() };
+  }
 } finally {
   phase = 'cleanup';
   for (const sandboxId of created) await runtime.destroy(sandboxId).catch((e) => console.error(`destroy ${sandboxId}: ${e.message}`));
@@ -158,6 +186,7 @@ for (const stepPhase of ['start', 'teardown']) {
   console.log(`  ${`whole ${stepPhase === 'start' ? 'create' : 'destroy'}`.padEnd(22)}${ms(pct(total, 50)).padStart(8)}${ms(pct(total, 90)).padStart(8)}`);
 }
 console.log(`CPU per sandbox (create + destroy + the pools' refills), this process and its children: ${cpuPerPair.toFixed(1)} ms`);
+if (rate) console.log(`${CLIENTS} clients creating and destroying cold sandboxes for ${RATE_S} s: ${rate.pairs} pairs, ${rate.perSecond.toFixed(2)} a second, CPU ${rate.cpu.toFixed(1)} ms a pair (load ${rate.load})`);
 console.log('child processes the agent started, per sandbox:');
 for (const p of ['start', 'teardown', 'refill']) {
   const rows = [...children].filter(([k]) => k.startsWith(`${p}\t`)).map(([k, n]) => `${k.split('\t')[1]} ×${(n / N).toFixed(1).replace(/\.0$/, '')}`);
