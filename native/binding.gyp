@@ -35,7 +35,8 @@
         "src/sparse-extents.cc",
         "src/device-filter.cc",
         "src/seqpacket-channel.cc",
-        "src/disk-mount.cc"
+        "src/disk-mount.cc",
+        "src/conntrack.cc"
       ]
     },
     {

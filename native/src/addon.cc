@@ -7,6 +7,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   wrenn::InitDeviceFilter(env, exports);
   wrenn::InitSeqpacketChannel(env, exports);
   wrenn::InitDiskMount(env, exports);
+  wrenn::InitConntrack(env, exports);
   return exports;
 }
 

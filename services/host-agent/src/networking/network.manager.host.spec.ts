@@ -97,18 +97,24 @@ describe(`${NetworkManager.name} (root, kernel)`, () => {
       // The old tenant: a policy of its own and a connection the kernel tracks.
       await recycling.applyPolicy(net.index, { allowOut: [], denyOut: ['8.8.8.8/32'], allowInternetAccess: false });
       assert.notDeepEqual(rules(), fresh);
+      // A table of the netns's own that tracks connections (none does unless a rule there asks):
+      // what arrives in the netns is then tracked there too.
+      execFileSync('ip', ['netns', 'exec', net.netnsName, 'nft', '-f', '-'], { input: 'table ip probe {\n chain in {\n  type filter hook input priority 0;\n  ct state new accept\n }\n}\n' });
+      const trackedInside = () => execFileSync('ip', ['netns', 'exec', net.netnsName, 'conntrack', '-L'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
       // The host reaching into the slot, as the agent reaches envd: tracked in the host's table.
       await new Promise<void>((done) => {
         const socket = createSocket('udp4');
         socket.send('x', 9, net.sandboxIp, () => socket.close(() => done()));
       });
       assert.notEqual(tracked(net.sandboxIp), '', 'the old tenant has a tracked connection (the check below can fail)');
+      assert.notEqual(trackedInside(), '', 'and one in its netns (the check below can fail)');
 
       await recycling.release(net.index, { recycle: true });
       taken = undefined;
       assert.deepEqual(recycling.describe(), { pooled: 1, pooledIndexes: [net.index], inUse: [], capacity: recycling.describe().capacity }, 'pooled, not torn down');
       assert.ok(netns().includes(net.netnsName));
       assert.equal(tracked(net.sandboxIp), '', 'no tracked connection of the old tenant');
+      assert.equal(trackedInside(), '', 'none in the netns either');
       assert.deepEqual(rules(), fresh, 'the slot has the rules of a new one');
       assert.equal(sh('ip', ['-n', net.netnsName, 'neigh', 'show']).trim(), '');
 

@@ -5,9 +5,9 @@ import { Firewall } from './firewall';
 import { readHostResolvConf, sandboxResolvConf, sandboxResolvers } from './dns';
 import { EgressElements, ResolvedEgress } from './egress-rules';
 import { buildSlot, SandboxNetwork, slotNames, SlotNaming, teardownSlot } from './network-slot';
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { CommandError, isGone, run } from './run-command';
+import { isGone, run } from './run-command';
+import { flushFlowsIn, forgetFlows } from './conntrack';
 import { SlotAllocator } from './slot-allocator';
 
 export interface NetworkManagerOptions {
@@ -39,13 +39,6 @@ export interface NetworkManagerOptions {
    * failure tears the slot down. Deleting the netns must remove what it adds.
    */
   prepareSlot?: (net: SandboxNetwork) => Promise<void>;
-}
-
-let conntrackFound: boolean | undefined;
-/** Whether the conntrack tool is here (a slot is only recycled when its connections can be flushed). */
-function hasConntrack(): boolean {
-  conntrackFound ??= spawnSync('conntrack', ['--version'], { stdio: 'ignore' }).status === 0;
-  return conntrackFound;
 }
 
 /** Key for an agent on this machine, from something stable (its host id). */
@@ -238,12 +231,13 @@ export class NetworkManager {
   /**
    * Gives a sandbox's network back, errors collected; idempotent. With `recycle` (the caller
    * killed every process of the sandbox) and room in the pool, the slot is cleaned and pooled for
-   * the next sandbox instead of torn down and rebuilt (cleanSlot); when cleaning fails, or the
-   * host has no conntrack to flush with, it is torn down as without.
+   * the next sandbox instead of torn down and rebuilt (cleanSlot); when cleaning fails (a host
+   * whose kernel cannot flush its connections over netlink among others), it is torn down as
+   * without.
    */
   async release(index: number, options: { recycle?: boolean } = {}): Promise<void> {
     const assigned = this.assigned.get(index);
-    if (options.recycle && assigned && !this.stopped && this.pool.length < this.poolSize && hasConntrack()) {
+    if (options.recycle && assigned && !this.stopped && this.pool.length < this.poolSize) {
       try {
         await this.cleanSlot(assigned);
         this.assigned.delete(index);
@@ -271,13 +265,9 @@ export class NetworkManager {
    * over a netns the host owns).
    */
   private async cleanSlot(net: SandboxNetwork): Promise<void> {
-    const none = (error: unknown) => {
-      // conntrack -D answers exit 1 when it found nothing to delete.
-      if (!(error instanceof CommandError && /0 flow entries/.test(error.stderr))) throw error;
-    };
-    // Independent of one another, so side by side (each is a program of its own, and this runs
-    // on every delete). Should a process be found in the netns after all, the slot is torn down
-    // rather than pooled, so what the others did by then does not matter.
+    // Independent of one another, so side by side (this runs on every delete). Should a process
+    // be found in the netns after all, the slot is torn down rather than pooled, so what the
+    // others did by then does not matter.
     const results = await Promise.allSettled([
       // One `ip` for the host's part: the processes in the netns (none may be left), then the
       // neighbour entries of the host's end.
@@ -285,10 +275,9 @@ export class NetworkManager {
         if (pids.trim()) throw new Error(`processes left in ${net.netnsName}: ${pids.trim().split('\n').join(' ')}`);
       }),
       this.firewall.resetEgress(net.index),
-      run('conntrack', ['-D', '-s', net.sandboxIp]).catch(none),
-      run('conntrack', ['-D', '-d', net.sandboxIp]).catch(none),
-      // nsenter joins the netns only (ip netns exec also makes a mount namespace and remounts /sys).
-      run('nsenter', [`--net=${net.netnsPath}`, 'conntrack', '-F']),
+      // Tracked connections of the old tenant, the host's and the netns's own, over netlink.
+      forgetFlows(net.sandboxIp),
+      flushFlowsIn(net.netnsPath),
       run('ip', ['-n', net.netnsName, 'neigh', 'flush', 'all']),
     ]);
     const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
