@@ -36,7 +36,8 @@
         "src/device-filter.cc",
         "src/seqpacket-channel.cc",
         "src/disk-mount.cc",
-        "src/conntrack.cc"
+        "src/conntrack.cc",
+        "src/netns.cc"
       ]
     },
     {

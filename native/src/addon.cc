@@ -8,6 +8,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   wrenn::InitSeqpacketChannel(env, exports);
   wrenn::InitDiskMount(env, exports);
   wrenn::InitConntrack(env, exports);
+  wrenn::InitNetns(env, exports);
   return exports;
 }
 

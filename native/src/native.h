@@ -37,6 +37,7 @@ void InitDeviceFilter(Napi::Env env, Napi::Object exports);
 void InitSeqpacketChannel(Napi::Env env, Napi::Object exports);
 void InitDiskMount(Napi::Env env, Napi::Object exports);
 void InitConntrack(Napi::Env env, Napi::Object exports);
+void InitNetns(Napi::Env env, Napi::Object exports);
 // Test addon only.
 void InitDeviceFilterInspection(Napi::Env env, Napi::Object exports);
 

@@ -117,6 +117,7 @@ describe(`${NetworkManager.name} (root, kernel)`, () => {
       assert.equal(trackedInside(), '', 'none in the netns either');
       assert.deepEqual(rules(), fresh, 'the slot has the rules of a new one');
       assert.equal(sh('ip', ['-n', net.netnsName, 'neigh', 'show']).trim(), '');
+      assert.equal(sh('ip', ['neigh', 'show', 'dev', net.hostVeth]).trim(), '', "nor on the host's end");
 
       const again = await recycling.acquire();
       taken = again.index;

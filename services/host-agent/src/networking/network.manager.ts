@@ -7,7 +7,7 @@ import { EgressElements, ResolvedEgress } from './egress-rules';
 import { buildSlot, SandboxNetwork, slotNames, SlotNaming, teardownSlot } from './network-slot';
 import { existsSync } from 'node:fs';
 import { isGone, run } from './run-command';
-import { flushFlowsIn, forgetFlows } from './conntrack';
+import { flushFlowsIn, flushHostNeighbours, flushNeighboursIn, forgetFlows, processesIn } from './slot-cleaning';
 import { SlotAllocator } from './slot-allocator';
 
 export interface NetworkManagerOptions {
@@ -265,20 +265,20 @@ export class NetworkManager {
    * over a netns the host owns).
    */
   private async cleanSlot(net: SandboxNetwork): Promise<void> {
-    // Independent of one another, so side by side (this runs on every delete). Should a process
-    // be found in the netns after all, the slot is torn down rather than pooled, so what the
-    // others did by then does not matter.
+    // Independent of one another, so side by side (this runs on every delete), and without a
+    // program (slot-cleaning.ts). Should a process be found in the netns after all, the slot is
+    // torn down rather than pooled, so what the others did by then does not matter.
     const results = await Promise.allSettled([
-      // One `ip` for the host's part: the processes in the netns (none may be left), then the
-      // neighbour entries of the host's end.
-      run('ip', ['-batch', '-'], { input: `netns pids ${net.netnsName}\nneigh flush dev ${net.hostVeth}\n` }).then((pids) => {
-        if (pids.trim()) throw new Error(`processes left in ${net.netnsName}: ${pids.trim().split('\n').join(' ')}`);
+      processesIn(net.netnsPath).then((pids) => {
+        if (pids.length) throw new Error(`processes left in ${net.netnsName}: ${pids.join(' ')}`);
       }),
       this.firewall.resetEgress(net.index),
-      // Tracked connections of the old tenant, the host's and the netns's own, over netlink.
+      // Tracked connections of the old tenant, the host's and the netns's own.
       forgetFlows(net.sandboxIp),
       flushFlowsIn(net.netnsPath),
-      run('ip', ['-n', net.netnsName, 'neigh', 'flush', 'all']),
+      // What the two ends learnt of each other's neighbours.
+      flushHostNeighbours(net.hostVeth),
+      flushNeighboursIn(net.netnsPath),
     ]);
     const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
     if (errors.length) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
