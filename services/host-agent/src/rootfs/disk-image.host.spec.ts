@@ -2,9 +2,9 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createDiskImage, detachMount, isMountPoint, mountDiskImage, unmountDiskImage } from './disk-image';
+import { copyBlankImage, createDiskImage, detachMount, isMountPoint, mountDiskImage, unmountDiskImage } from './disk-image';
 
 /** The mount of `dir` as /proc/self/mountinfo has it: source, type and options. */
 function mountOf(dir: string): { source: string; type: string; options: string[] } | undefined {
@@ -63,6 +63,27 @@ describe('sandbox disk images (root, kernel)', () => {
     assert.equal(await loopsLeft(image), '');
     await detachMount(join(dir, 'disk'));
     await detachMount(join(dir, 'missing'));
+  });
+
+  it('a copy of a blank image is that blank disk, byte for byte and as sparse, and its own file', async () => {
+    const dir = await mkdtemp('/tmp/wrenn-tdisk-');
+    dirs.push(dir);
+    const [blank, copy] = [join(dir, 'blank.img'), join(dir, 'copy.img')];
+    await createDiskImage(blank, 64);
+    const before = await readFile(blank);
+    await copyBlankImage(blank, copy);
+    assert.ok((await readFile(copy)).equals(before), 'the same bytes');
+    const [b, c] = [await stat(blank), await stat(copy)];
+    assert.equal(c.size, b.size);
+    assert.ok(c.blocks <= b.blocks + 64, `as sparse (${c.blocks} blocks against ${b.blocks})`);
+    assert.equal(c.mode & 0o777, 0o600, "root's alone");
+    // A sandbox's writes on the copy stay on the copy.
+    await mountDiskImage(copy, join(dir, 'disk'));
+    assert.deepEqual((await readdir(join(dir, 'disk'))).filter((n) => n !== 'lost+found').sort(), ['upper', 'work']);
+    await writeFile(join(dir, 'disk/upper/file'), 'tenant');
+    await unmountDiskImage(join(dir, 'disk'));
+    assert.ok((await readFile(blank)).equals(before), 'the blank image is untouched');
+    await assert.rejects(copyBlankImage(blank, copy), /EEXIST/, 'never over an existing image');
   });
 
   it('a mount that fails frees the loop device it took', async () => {

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, stat, statfs, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, rm, stat, statfs, truncate, writeFile } from 'node:fs/promises';
+import { dataExtents } from '../snapshot/sparse-pages';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -51,6 +52,38 @@ export async function createDiskImage(image: string, sizeMb: number): Promise<vo
   } catch (error) {
     await rm(image, { force: true });
     throw error;
+  }
+}
+
+/**
+ * A copy of a blank image made by createDiskImage, sparse as the original (only its data extents
+ * are written, a few MiB of a 4 GiB disk): the same bytes mkfs would write again, without
+ * running it. `blank` must never have been mounted (nothing of any sandbox is on it).
+ */
+export async function copyBlankImage(blank: string, image: string): Promise<void> {
+  const { size } = await stat(blank);
+  const from = await open(blank, 'r');
+  // Never over an existing file: only ever a new image.
+  const to = await open(image, 'wx', 0o600).catch(async (error) => {
+    await from.close();
+    throw error;
+  });
+  try {
+    const buffer = Buffer.allocUnsafe(1024 * 1024);
+    for (const { start, end } of dataExtents(blank)) {
+      for (let at = start; at < end; ) {
+        const { bytesRead } = await from.read(buffer, 0, Math.min(buffer.length, end - at), at);
+        if (bytesRead === 0) break;
+        await to.write(buffer, 0, bytesRead, at);
+        at += bytesRead;
+      }
+    }
+    await to.truncate(size);
+  } catch (error) {
+    await rm(image, { force: true });
+    throw error;
+  } finally {
+    await Promise.all([from.close(), to.close()]);
   }
 }
 
