@@ -34,7 +34,10 @@
         "src/page-server.cc",
         "src/sparse-extents.cc",
         "src/device-filter.cc",
-        "src/seqpacket-channel.cc"
+        "src/seqpacket-channel.cc",
+        "src/disk-mount.cc",
+        "src/conntrack.cc",
+        "src/netns.cc"
       ]
     },
     {

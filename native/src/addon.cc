@@ -6,6 +6,9 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   wrenn::InitHandshake(env, exports);
   wrenn::InitDeviceFilter(env, exports);
   wrenn::InitSeqpacketChannel(env, exports);
+  wrenn::InitDiskMount(env, exports);
+  wrenn::InitConntrack(env, exports);
+  wrenn::InitNetns(env, exports);
   return exports;
 }
 

@@ -35,6 +35,9 @@ void InitSparseExtents(Napi::Env env, Napi::Object exports);
 void InitHandshake(Napi::Env env, Napi::Object exports);
 void InitDeviceFilter(Napi::Env env, Napi::Object exports);
 void InitSeqpacketChannel(Napi::Env env, Napi::Object exports);
+void InitDiskMount(Napi::Env env, Napi::Object exports);
+void InitConntrack(Napi::Env env, Napi::Object exports);
+void InitNetns(Napi::Env env, Napi::Object exports);
 // Test addon only.
 void InitDeviceFilterInspection(Napi::Env env, Napi::Object exports);
 

@@ -7,6 +7,7 @@ interface Slot extends SlotKey {
   egress: EgressElements;
 }
 
+const sameElements = (a: EgressElements, b: EgressElements) => JSON.stringify(a) === JSON.stringify(b);
 const isEmpty = (e: Partial<SlotElements>) => SANDBOX_SETS.every((s) => !e[s]?.length);
 
 /**
@@ -87,6 +88,18 @@ export class Firewall {
       await replace({ deny_out: held.deny_out, allow_out: held.allow_out, no_internet: held.no_internet });
     }
     slot.egress = next;
+  }
+
+  /**
+   * Puts the slot's egress back to the default policy (a slot recycled for another sandbox). A
+   * slot that never left it (a sandbox with the default policy, most of them) costs no nft run:
+   * the table is the agent's alone (no sandbox has CAP_NET_ADMIN in the host's namespace), so
+   * what the agent last put in it for the slot is what the kernel holds.
+   */
+  async resetEgress(index: number): Promise<void> {
+    const slot = this.slots.get(index);
+    if (slot && sameElements(slot.egress, egressElements(this.defaultEgress))) return;
+    await this.setEgress(index, this.defaultEgress);
   }
 
   /** The slot's egress elements as the kernel holds them (for tests and diagnostics). */

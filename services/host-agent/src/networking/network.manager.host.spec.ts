@@ -1,6 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { NetworkManager } from './network.manager';
@@ -97,20 +97,27 @@ describe(`${NetworkManager.name} (root, kernel)`, () => {
       // The old tenant: a policy of its own and a connection the kernel tracks.
       await recycling.applyPolicy(net.index, { allowOut: [], denyOut: ['8.8.8.8/32'], allowInternetAccess: false });
       assert.notDeepEqual(rules(), fresh);
+      // A table of the netns's own that tracks connections (none does unless a rule there asks):
+      // what arrives in the netns is then tracked there too.
+      execFileSync('ip', ['netns', 'exec', net.netnsName, 'nft', '-f', '-'], { input: 'table ip probe {\n chain in {\n  type filter hook input priority 0;\n  ct state new accept\n }\n}\n' });
+      const trackedInside = () => execFileSync('ip', ['netns', 'exec', net.netnsName, 'conntrack', '-L'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
       // The host reaching into the slot, as the agent reaches envd: tracked in the host's table.
       await new Promise<void>((done) => {
         const socket = createSocket('udp4');
         socket.send('x', 9, net.sandboxIp, () => socket.close(() => done()));
       });
       assert.notEqual(tracked(net.sandboxIp), '', 'the old tenant has a tracked connection (the check below can fail)');
+      assert.notEqual(trackedInside(), '', 'and one in its netns (the check below can fail)');
 
       await recycling.release(net.index, { recycle: true });
       taken = undefined;
       assert.deepEqual(recycling.describe(), { pooled: 1, pooledIndexes: [net.index], inUse: [], capacity: recycling.describe().capacity }, 'pooled, not torn down');
       assert.ok(netns().includes(net.netnsName));
       assert.equal(tracked(net.sandboxIp), '', 'no tracked connection of the old tenant');
+      assert.equal(trackedInside(), '', 'none in the netns either');
       assert.deepEqual(rules(), fresh, 'the slot has the rules of a new one');
       assert.equal(sh('ip', ['-n', net.netnsName, 'neigh', 'show']).trim(), '');
+      assert.equal(sh('ip', ['neigh', 'show', 'dev', net.hostVeth]).trim(), '', "nor on the host's end");
 
       const again = await recycling.acquire();
       taken = again.index;
@@ -118,6 +125,26 @@ describe(`${NetworkManager.name} (root, kernel)`, () => {
       assert.match(sh('ip', ['-n', again.netnsName, 'route']), new RegExp(`default via ${again.hostIp.replace(/\./g, '\\.')}`));
     } finally {
       if (taken !== undefined) await recycling.release(taken);
+      await recycling.stop();
+    }
+  });
+
+  it('tears a released slot down instead of pooling it when a process is still in its netns', async () => {
+    const recycling = new NetworkManager({ agentKey: KEY, cidr: SLOT_CIDR, poolSize: 1, refillDelayMs: 600_000 });
+    let left: ReturnType<typeof spawn> | undefined;
+    try {
+      await recycling.start();
+      const deadline = Date.now() + 30_000;
+      while (recycling.describe().pooled < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const net = await recycling.acquire();
+      // A process the kill missed: the next tenant must never share the netns with it.
+      left = spawn('ip', ['netns', 'exec', net.netnsName, 'sleep', '60'], { stdio: 'ignore' });
+      while (!sh('ip', ['netns', 'pids', net.netnsName]).trim() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await recycling.release(net.index, { recycle: true });
+      assert.equal(recycling.describe().pooled, 0, 'not pooled');
+      assert.ok(!netns().includes(net.netnsName), 'torn down');
+    } finally {
+      left?.kill('SIGKILL');
       await recycling.stop();
     }
   });

@@ -5,9 +5,9 @@ import { Firewall } from './firewall';
 import { readHostResolvConf, sandboxResolvConf, sandboxResolvers } from './dns';
 import { EgressElements, ResolvedEgress } from './egress-rules';
 import { buildSlot, SandboxNetwork, slotNames, SlotNaming, teardownSlot } from './network-slot';
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { CommandError, isGone, run } from './run-command';
+import { isGone, run } from './run-command';
+import { flushFlowsIn, flushHostNeighbours, flushNeighboursIn, forgetFlows, processesIn } from './slot-cleaning';
 import { SlotAllocator } from './slot-allocator';
 
 export interface NetworkManagerOptions {
@@ -39,13 +39,6 @@ export interface NetworkManagerOptions {
    * failure tears the slot down. Deleting the netns must remove what it adds.
    */
   prepareSlot?: (net: SandboxNetwork) => Promise<void>;
-}
-
-let conntrackFound: boolean | undefined;
-/** Whether the conntrack tool is here (a slot is only recycled when its connections can be flushed). */
-function hasConntrack(): boolean {
-  conntrackFound ??= spawnSync('conntrack', ['--version'], { stdio: 'ignore' }).status === 0;
-  return conntrackFound;
 }
 
 /** Key for an agent on this machine, from something stable (its host id). */
@@ -238,12 +231,13 @@ export class NetworkManager {
   /**
    * Gives a sandbox's network back, errors collected; idempotent. With `recycle` (the caller
    * killed every process of the sandbox) and room in the pool, the slot is cleaned and pooled for
-   * the next sandbox instead of torn down and rebuilt (cleanSlot); when cleaning fails, or the
-   * host has no conntrack to flush with, it is torn down as without.
+   * the next sandbox instead of torn down and rebuilt (cleanSlot); when cleaning fails (a host
+   * whose kernel cannot flush its connections over netlink among others), it is torn down as
+   * without.
    */
   async release(index: number, options: { recycle?: boolean } = {}): Promise<void> {
     const assigned = this.assigned.get(index);
-    if (options.recycle && assigned && !this.stopped && this.pool.length < this.poolSize && hasConntrack()) {
+    if (options.recycle && assigned && !this.stopped && this.pool.length < this.poolSize) {
       try {
         await this.cleanSlot(assigned);
         this.assigned.delete(index);
@@ -271,18 +265,23 @@ export class NetworkManager {
    * over a netns the host owns).
    */
   private async cleanSlot(net: SandboxNetwork): Promise<void> {
-    const pids = (await run('ip', ['netns', 'pids', net.netnsName])).trim();
-    if (pids) throw new Error(`processes left in ${net.netnsName}: ${pids.split('\n').join(' ')}`);
-    await this.firewall.setEgress(net.index, this.firewall.defaultEgress);
-    const none = (error: unknown) => {
-      // conntrack -D answers exit 1 when it found nothing to delete.
-      if (!(error instanceof CommandError && /0 flow entries/.test(error.stderr))) throw error;
-    };
-    await run('conntrack', ['-D', '-s', net.sandboxIp]).catch(none);
-    await run('conntrack', ['-D', '-d', net.sandboxIp]).catch(none);
-    await run('ip', ['netns', 'exec', net.netnsName, 'conntrack', '-F']);
-    await run('ip', ['-n', net.netnsName, 'neigh', 'flush', 'all']);
-    await run('ip', ['neigh', 'flush', 'dev', net.hostVeth]);
+    // Independent of one another, so side by side (this runs on every delete), and without a
+    // program (slot-cleaning.ts). Should a process be found in the netns after all, the slot is
+    // torn down rather than pooled, so what the others did by then does not matter.
+    const results = await Promise.allSettled([
+      processesIn(net.netnsPath).then((pids) => {
+        if (pids.length) throw new Error(`processes left in ${net.netnsName}: ${pids.join(' ')}`);
+      }),
+      this.firewall.resetEgress(net.index),
+      // Tracked connections of the old tenant, the host's and the netns's own.
+      forgetFlows(net.sandboxIp),
+      flushFlowsIn(net.netnsPath),
+      // What the two ends learnt of each other's neighbours.
+      flushHostNeighbours(net.hostVeth),
+      flushNeighboursIn(net.netnsPath),
+    ]);
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+    if (errors.length) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
   }
 
   network(index: number): SandboxNetwork {

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, stat, statfs, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, rm, stat, statfs, truncate, writeFile } from 'node:fs/promises';
+import { dataExtents } from '../snapshot/sparse-pages';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -16,6 +17,20 @@ const exec = promisify(execFile);
  * Pause moves the image file (a rename), resume mounts it again, a template copies its upper.
  */
 export const DISK_MOUNT_OPTIONS = 'loop,nosuid,nodev,discard,noatime';
+
+/** The part of the native addon (native/src/disk-mount.cc) that mounts and detaches disks. */
+interface DiskMountAddon {
+  /** A free loop device on `image` (autoclear), then mount(2) of its ext4 on `target`. */
+  mountDiskImage(image: string, target: string, flags: number, data: string): Promise<void>;
+  /** umount2(MNT_DETACH) on a worker thread: rejects with `code` (EINVAL: not a mount point). */
+  detachMount(target: string): Promise<void>;
+  /** mount(2)'s flags (MS_*) by option name. */
+  mountFlags: { nosuid: number; nodev: number; noatime: number };
+}
+
+let addon: DiskMountAddon | undefined;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const native = (): DiskMountAddon => (addon ??= require('@wrenn/native') as DiskMountAddon);
 
 /** Makes a blank image of `sizeMb` with upper/ and work/ in it (canonical ids: 0 is the sandbox's root). */
 export async function createDiskImage(image: string, sizeMb: number): Promise<void> {
@@ -40,10 +55,58 @@ export async function createDiskImage(image: string, sizeMb: number): Promise<vo
   }
 }
 
-/** Mounts an image on `dir` (made if missing). */
+/**
+ * A copy of a blank image made by createDiskImage, sparse as the original (only its data extents
+ * are written, a few MiB of a 4 GiB disk): the same bytes mkfs would write again, without
+ * running it. `blank` must never have been mounted (nothing of any sandbox is on it).
+ */
+export async function copyBlankImage(blank: string, image: string): Promise<void> {
+  const { size } = await stat(blank);
+  const from = await open(blank, 'r');
+  // Never over an existing file: only ever a new image.
+  const to = await open(image, 'wx', 0o600).catch(async (error) => {
+    await from.close();
+    throw error;
+  });
+  try {
+    const buffer = Buffer.allocUnsafe(1024 * 1024);
+    for (const { start, end } of dataExtents(blank)) {
+      for (let at = start; at < end; ) {
+        const { bytesRead } = await from.read(buffer, 0, Math.min(buffer.length, end - at), at);
+        if (bytesRead === 0) break;
+        await to.write(buffer, 0, bytesRead, at);
+        at += bytesRead;
+      }
+    }
+    await to.truncate(size);
+  } catch (error) {
+    await rm(image, { force: true });
+    throw error;
+  } finally {
+    await Promise.all([from.close(), to.close()]);
+  }
+}
+
+/**
+ * Mounts an image on `dir` (made if missing) with DISK_MOUNT_OPTIONS, by syscalls (the native
+ * addon) rather than mount(8): a process start less on every create.
+ */
 export async function mountDiskImage(image: string, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await exec('mount', ['-t', 'ext4', '-o', DISK_MOUNT_OPTIONS, image, dir]);
+  const n = native();
+  await n.mountDiskImage(image, dir, n.mountFlags.nosuid | n.mountFlags.nodev | n.mountFlags.noatime, 'discard');
+}
+
+/**
+ * Detaches the mount on `target` now (MNT_DETACH: the filesystem goes, and its loop device with
+ * it, once nothing uses it any more); not a mount point (any more) is success.
+ */
+export async function detachMount(target: string): Promise<void> {
+  try {
+    await native().detachMount(target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EINVAL' && (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
 }
 
 /** Unmounts a sandbox's disk; not mounted is success. The loop device goes with it (autoclear). */

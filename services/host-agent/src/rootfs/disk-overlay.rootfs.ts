@@ -2,9 +2,8 @@ import { ErrorCode, SandboxSpec, WrennError } from '@wrenn/contracts';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import type { NamespaceRoot } from '../runtime/namespace/namespace.driver';
-import { createDiskImage, mountDiskImage, unmountDiskImage } from './disk-image';
+import { createDiskImage, detachMount, mountDiskImage, unmountDiskImage } from './disk-image';
 import type { DiskPool } from './disk-pool';
 import { OverlayStore } from './overlay.store';
 import { RootfsStore } from './rootfs-store';
@@ -72,10 +71,8 @@ export class DiskOverlayRootfs implements RootfsStore<DiskOverlaySource, Namespa
       .map((line) => line.split(' ')[1]?.replace(/\\040/g, ' '))
       .filter((target): target is string => !!target && (target === dir || target.startsWith(`${dir}/`)))
       .sort((a, b) => b.length - a.length);
-    for (const target of mounts) {
-      const r = spawnSync('umount', ['-l', target]);
-      if (r.status !== 0) throw new Error(`umount ${target}: ${r.stderr.toString().trim()}`);
-    }
+    // umount2(MNT_DETACH) itself: no umount(8) to start, and nothing that blocks the agent.
+    for (const target of mounts) await detachMount(target);
   }
 }
 

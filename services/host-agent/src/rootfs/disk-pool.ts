@@ -1,7 +1,7 @@
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ulid } from 'ulid';
-import { createDiskImage } from './disk-image';
+import { copyBlankImage, createDiskImage } from './disk-image';
 
 export interface DiskPoolOptions {
   /** Where blank images wait (on the same filesystem as the sandboxes' dirs: a take is a rename). */
@@ -22,6 +22,10 @@ export interface DiskPoolOptions {
  * later file to read), and the delete's refill makes a new blank one here in the background.
  * Images are root's alone (0600) in a root-only dir; leftovers of an earlier agent are not
  * trusted and removed at start.
+ *
+ * mkfs runs once per agent start: every pooled disk is a sparse copy of that first blank image
+ * (copyBlankImage), which is never mounted nor handed out, so every copy holds exactly the bytes
+ * a fresh mkfs would (and nothing of any sandbox); it lives beside the pool (`<dir>.blank`).
  */
 export class DiskPool {
   private readonly ready: string[] = [];
@@ -29,13 +33,33 @@ export class DiskPool {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
 
+  /** The blank image every pooled disk is copied from, made by the first refill. */
+  private blank: Promise<string> | undefined;
+
   constructor(private readonly options: DiskPoolOptions) {}
+
+  private get blankPath(): string {
+    return `${this.options.dir}.blank`;
+  }
 
   async start(): Promise<void> {
     await rm(this.options.dir, { recursive: true, force: true });
+    await rm(this.blankPath, { force: true });
     await mkdir(this.options.dir, { recursive: true, mode: 0o700 });
     this.running = true;
     this.refill();
+  }
+
+  /** A new blank disk at `image`: a copy of the blank one, made first if need be. */
+  private async makeBlank(image: string): Promise<void> {
+    this.blank ??= createDiskImage(this.blankPath, this.options.sizeMb).then(
+      () => this.blankPath,
+      (error) => {
+        this.blank = undefined;
+        throw error;
+      },
+    );
+    await copyBlankImage(await this.blank, image);
   }
 
   /** Moves a blank image of `sizeMb` to `target`; false when none is ready (the caller makes one). */
@@ -79,7 +103,7 @@ export class DiskPool {
       while (this.running && this.ready.length < this.options.size) {
         const image = join(this.options.dir, `${ulid().toLowerCase()}.img`);
         try {
-          await createDiskImage(image, this.options.sizeMb);
+          await this.makeBlank(image);
         } catch (error) {
           this.options.logger?.warn({ err: error }, 'could not make a pooled disk');
           return;
@@ -100,5 +124,7 @@ export class DiskPool {
     await this.refilling;
     this.ready.splice(0);
     for (const name of await readdir(this.options.dir).catch(() => [] as string[])) await rm(join(this.options.dir, name), { force: true, recursive: true });
+    this.blank = undefined;
+    await rm(this.blankPath, { force: true });
   }
 }

@@ -57,7 +57,8 @@ export interface SandboxDriver<Root, Booted, Memory = never> {
   /**
    * Stops the sandbox's processes for good; gone already is success. Without `booted`, finds a
    * half-started one's by its dir. `scan: false` skips that search when the caller has already
-   * emptied the sandbox's cgroup, which every process of the sandbox is born in (a pause).
+   * emptied the sandbox's cgroup, which every process of the sandbox is born in (a pause); a
+   * booted sandbox's are found from what `booted` records, without a search.
    */
   kill(booted: Booted | undefined, dir: string, options?: { scan?: boolean }): Promise<void>;
   isAlive(booted: Booted): Promise<boolean>;

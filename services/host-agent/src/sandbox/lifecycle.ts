@@ -205,9 +205,17 @@ export async function start<Source, Root, Booted, Memory, Slot extends SlotView>
 }
 
 /**
+ * Released side by side by a teardown, once the kill has succeeded: none of them waits on
+ * another (each undo still checks the kill left nothing running). The dir goes after all of
+ * them (the disk is mounted under it); the kill before all of them.
+ */
+const RELEASED_TOGETHER: ReadonlySet<string> = new Set(['network slot', 'rootfs', 'cgroup', 'id range']);
+
+/**
  * The teardown of a started sandbox as the stack its start would have left, rebuilt from what
  * its record holds (after an agent restart, or for a sandbox whose start this agent did not
- * run). Running it destroys the sandbox: processes, id range, cgroup, root, slot, dir.
+ * run). Running it destroys the sandbox: processes, then id range, cgroup, root and slot side by
+ * side (RELEASED_TOGETHER), then the dir.
  */
 export function teardown<Source, Root, Booted, Memory, Slot extends SlotView>(
   state: StartState<Source, Root, Booted, Memory, Slot>,
@@ -217,9 +225,20 @@ export function teardown<Source, Root, Booted, Memory, Slot extends SlotView>(
   const stack = new CleanupStack();
   const s = state as AnyState;
   const r = resources as unknown as AnyResources;
-  for (const step of START_STEPS) {
-    const undo = step.undo;
-    if (undo && !options.skip?.includes(step.name)) stack.push(step.name, () => timeStep('teardown', step.name, () => undo(s, r)));
+  const timed = (step: Step) => () => timeStep('teardown', step.name, () => step.undo!(s, r));
+  const steps = START_STEPS.filter((step) => step.undo && !options.skip?.includes(step.name));
+  const together = steps.filter((step) => RELEASED_TOGETHER.has(step.name));
+  for (const step of steps) {
+    if (!RELEASED_TOGETHER.has(step.name)) stack.push(step.name, timed(step));
+    else if (step === together[0]) stack.push(together.map((t) => t.name).join(', '), () => releaseTogether(together.map((t) => ({ name: t.name, undo: timed(t) }))));
   }
   return stack;
+}
+
+/** Runs every undo at once and waits for all of them; throws one error naming each that failed. */
+async function releaseTogether(undos: Array<{ name: string; undo: () => Promise<void> }>): Promise<void> {
+  const results = await Promise.allSettled(undos.map((u) => u.undo()));
+  const errors = results.flatMap((result, i) => (result.status === 'rejected' ? [new Error(`${undos[i].name}: ${(result.reason as Error)?.message ?? result.reason}`, { cause: result.reason })] : []));
+  if (errors.length === 1) throw errors[0];
+  if (errors.length) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
 }

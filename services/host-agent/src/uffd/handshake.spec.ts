@@ -37,7 +37,7 @@ describe('userfaultfd handshake', () => {
 });
 
 describe('the production addon', () => {
-  it('carries the page server, the init channel and helpers but not the test guest or the device filter views (a separate, test-only addon)', () => {
-    assert.deepEqual(Object.keys(loadNative()).sort(), ['SeqpacketChannel', 'UffdServer', 'attachDeviceFilter', 'dataExtents', 'parseHandshake', 'setWindowSize']);
+  it("carries the page server, the init channel, the disk mounts, the slots' cleaning and helpers but not the test guest or the device filter views (a separate, test-only addon)", () => {
+    assert.deepEqual(Object.keys(loadNative()).sort(), ['SeqpacketChannel', 'UffdServer', 'attachDeviceFilter', 'dataExtents', 'detachMount', 'flushFlowsIn', 'flushNeighbours', 'forgetFlows', 'mountDiskImage', 'mountFlags', 'parseHandshake', 'processesIn', 'setWindowSize']);
   });
 });

@@ -110,15 +110,19 @@ export class NamespaceDriver implements SandboxDriver<NamespaceRoot, NamespaceBo
     }
   }
 
-  /** Killing PID 1 of a pid namespace kills every process in it; a half-made one's helper is found by its dir. */
+  /**
+   * Killing PID 1 of a pid namespace kills every process in it; its helper, outside, reaps it and
+   * exits. A booted sandbox's helper is then checked by its recorded pid (no /proc walk: that
+   * costs tens of milliseconds on a busy host, on every teardown); a half-made one's (no
+   * `booted`) is found by its dir, unless the caller has emptied the sandbox's cgroup already.
+   */
   async kill(booted: NamespaceBooted | undefined, dir: string, options: { scan?: boolean } = {}): Promise<void> {
     if (booted && (await isSameProcess(booted.initPid, booted.initStart))) {
       signal(booted.initPid, 'SIGKILL');
       if (!(await waitGone(booted.initPid, 5000))) throw new Error(`pid ${booted.initPid} survived SIGKILL`);
     }
-    // The /proc scan costs tens of milliseconds on a busy host: skipped only when asked to, and
-    // never for a half-made sandbox (no `booted`), whose helper only its dir can find.
-    if (options.scan !== false || !booted) await killByDir(dir);
+    if (booted) await killHelper(booted.supervisorPid, dir);
+    else if (options.scan !== false) await killByDir(dir);
   }
 
   isAlive(booted: NamespaceBooted): Promise<boolean> {
@@ -135,13 +139,19 @@ export class NamespaceDriver implements SandboxDriver<NamespaceRoot, NamespaceBo
 /** The sandbox helper's argv is its path and the sandbox's merged dir (see launchSandbox). */
 async function killByDir(dir: string): Promise<void> {
   for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.endsWith(`/wrenn-sandbox\0${dir}/merged\0`)) {
-      const pid = Number(entry);
-      for (const child of await childrenOf(pid)) signal(child, 'SIGKILL');
-      signal(pid, 'SIGKILL');
-      await waitGone(pid, 5000);
-    }
+    if (/^\d+$/.test(entry)) await killHelper(Number(entry), dir);
   }
+}
+
+/**
+ * Kills `pid` and its children if it is the helper of the sandbox at `dir` (its command line
+ * says so: a recorded pid may have been reused by another process since), and waits until it
+ * is gone.
+ */
+async function killHelper(pid: number, dir: string): Promise<void> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.endsWith(`/wrenn-sandbox\0${dir}/merged\0`)) return;
+  for (const child of await childrenOf(pid)) signal(child, 'SIGKILL');
+  signal(pid, 'SIGKILL');
+  if (!(await waitGone(pid, 5000))) throw new Error(`sandbox helper ${pid} survived SIGKILL`);
 }
