@@ -95,6 +95,7 @@ export class HostAgent implements RunningService {
         envdProxyUrl: agent.envdProxy.url,
         usage: () => orchestrator.usage(),
         memory: () => admission.memory(),
+        warm: () => orchestrator.warmCounts(),
       }, log);
       await agent.heartbeat.start(config.host.controlPlaneWaitMs, config.natsInsecure && !config.natsCredsDir && !config.natsCredsFile);
       // Last, when nothing can fail any more: a failed boot leaves no listener share behind.

@@ -16,6 +16,8 @@ export interface HeartbeatOptions {
   usage: () => Usage;
   /** What the machine really uses and the admission rules, read at each beat (see HostAdmission). */
   memory?: () => HostMemory | undefined;
+  /** Ready warm sandboxes by pool key, read at each beat; absent (or undefined) without a pool. */
+  warm?: () => Record<string, number> | undefined;
 }
 
 /**
@@ -73,6 +75,7 @@ export class Heartbeat {
       version: o.version,
       dataPlaneUrl: o.dataPlaneUrl,
       ...(o.envdProxyUrl ? { envdProxyUrl: o.envdProxyUrl } : {}),
+      ...this.warm(),
     };
   }
 
@@ -80,6 +83,11 @@ export class Heartbeat {
   private memory(): { memory?: HostMemory } {
     const memory = this.options.memory?.();
     return memory ? { memory } : {};
+  }
+
+  private warm(): { warm?: Record<string, number> } {
+    const warm = this.options.warm?.();
+    return warm ? { warm } : {};
   }
 
   private async beat(at = Date.now()): Promise<void> {

@@ -61,6 +61,15 @@ export class WarmPool<T> {
     return item;
   }
 
+  /**
+   * Takes a ready warm sandbox of the key for a claim, which counts as demand only when it gets
+   * one: a claim refused for an empty pool is followed by a cold create, which counts it then.
+   */
+  claim(key: string): T | undefined {
+    if (!this.ready.get(key)?.length) return undefined;
+    return this.take(key);
+  }
+
   /** A create that could not use the pool (another disk size): demand all the same. */
   noteDemand(key: string): void {
     this.demand.record(key, this.now());
@@ -83,6 +92,13 @@ export class WarmPool<T> {
     let n = 0;
     for (const list of this.ready.values()) n += list.length;
     return n;
+  }
+
+  /** Ready warm sandboxes by key (keys with none left out), as the heartbeat reports them. */
+  readyByKey(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [key, list] of this.ready) if (list.length > 0) out[key] = list.length;
+    return out;
   }
 
   /** Every ready warm sandbox (recovery and tests look at them). */
