@@ -59,7 +59,10 @@ export interface CreatedOnHost {
  * Idempotent like create: a retried claim of a sandbox the host already runs answers it claimed.
  */
 export type ClaimOnHost = CreateOnHost;
-export type ClaimedOnHost = { claimed: true; sandboxId: string; elapsedMs: number } | { claimed: false; reason: string };
+export type ClaimedOnHost =
+  /** warmLeft: warm sandboxes of the same pool key still ready after this one (the scheduler's view until the next beat). */
+  | { claimed: true; sandboxId: string; elapsedMs: number; warmLeft?: number }
+  | { claimed: false; reason: string };
 
 /**
  * The warm pool a create draws from: one per frozen template, one per built-in image. The host

@@ -27,6 +27,7 @@ import {
   normaliseNetworkPolicy,
   requireNetworkPolicy,
   SetNetworkOnHost,
+  warmPoolKey,
 } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
@@ -201,7 +202,7 @@ export class SandboxOrchestrator {
       await this.started(spec);
       const elapsedMs = Math.round(performance.now() - started);
       this.log.info({ sandboxId: spec.sandboxId, elapsedMs }, 'sandbox claimed from the warm pool');
-      return { claimed: true, sandboxId: spec.sandboxId, elapsedMs };
+      return { claimed: true, sandboxId: spec.sandboxId, elapsedMs, warmLeft: this.runtime.warmCounts?.()[warmPoolKey(spec)] ?? 0 };
     });
   }
 
@@ -252,6 +253,7 @@ export class SandboxOrchestrator {
       try {
         const { snapshotRef, sizeBytes } = await this.runtime.pause(id);
         this.resources.delete(id);
+        this.startedAt.delete(id);
         const elapsedMs = Math.round(performance.now() - started);
         this.log.info({ sandboxId: id, snapshotRef, sizeBytes, elapsedMs }, 'sandbox paused');
         return { sandboxId: id, snapshotRef, sizeBytes, elapsedMs };
