@@ -57,6 +57,8 @@ export interface SandboxRuntime {
   claimWarm?(spec: SandboxSpec): Promise<RuntimeSandbox | undefined>;
   /** Ready warm sandboxes by pool key (warmPoolKey), for the heartbeat; absent without a pool. */
   warmCounts?(): Record<string, number>;
+  /** Set by the agent: called when a warm sandbox becomes ready. */
+  onWarmReady?: (() => void) | undefined;
   /**
    * Where the sandbox's envd answers, and the access token it demands on every request (absent
    * only for a sandbox started before envd had one); processes and files go through it.

@@ -206,6 +206,11 @@ export class SandboxOrchestrator {
     });
   }
 
+  /** Calls `listener` whenever a warm sandbox becomes ready (nothing on a runtime without a pool). */
+  onWarmReady(listener: () => void): void {
+    this.runtime.onWarmReady = listener;
+  }
+
   /** Ready warm sandboxes by pool key (none on a runtime without a pool). */
   warmCounts(): Record<string, number> | undefined {
     return this.runtime.warmCounts?.();

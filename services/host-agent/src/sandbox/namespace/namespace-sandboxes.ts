@@ -219,6 +219,7 @@ export class NamespaceRuntime implements SandboxRuntime {
         ...(floor === 0 ? { max: 0 } : {}),
       },
       start: (key) => this.startWarm(key),
+      onReady: () => this.onWarmReady?.(),
       destroy: (warm) => this.destroyWarm(warm),
       logger: options.logger,
     });
@@ -328,6 +329,9 @@ export class NamespaceRuntime implements SandboxRuntime {
       throw error;
     }
   }
+
+  /** Called when a warm sandbox becomes ready (set by the agent: its heartbeat then beats soon). */
+  onWarmReady: (() => void) | undefined;
 
   /** Ready warm sandboxes by pool key, for the heartbeat. */
   warmCounts(): Record<string, number> {

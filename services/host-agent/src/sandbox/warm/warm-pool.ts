@@ -13,6 +13,8 @@ export interface WarmPoolOptions<T> {
    * fills the thread pool, which would otherwise slow the very claim that took the sandbox.
    */
   refillDelayMs?: number;
+  /** Told each time a warm sandbox becomes ready (the heartbeat reports it at once, not at the next beat). */
+  onReady?: (key: string) => void;
 }
 
 /** A key whose warm start failed is left alone this long (its template may be broken or gone). */
@@ -144,7 +146,10 @@ export class WarmPool<T> {
       try {
         const item = await this.options.start(key);
         if (!this.running || this.dropped.has(key)) await this.options.destroy(item, key).catch(() => undefined);
-        else this.ready.set(key, [...(this.ready.get(key) ?? []), item]);
+        else {
+          this.ready.set(key, [...(this.ready.get(key) ?? []), item]);
+          this.options.onReady?.(key);
+        }
       } catch (error) {
         this.failedAt.set(key, this.now());
         this.options.logger?.warn({ err: error, key }, 'could not start a warm sandbox');
