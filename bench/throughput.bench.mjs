@@ -12,7 +12,7 @@
 // a cold create (no warm pool), a delete, and a warm create (a claim from a pool of one).
 //
 //   node bench/throughput.bench.mjs [--baseline a07fcfd] [--seconds 30] [--clients 1,4,16]
-//        [--creates 20] [--execs 100] [--cycles 10] [--breakdown 5] [--no-baseline] [--breakdown-only]
+//        [--creates 20] [--execs 100] [--cycles 10] [--breakdown 5] [--no-baseline] [--breakdown-only] [--warm-before <built tree>]
 // Needs root and the base image. Team quotas are lifted (policy, not capacity). Ctrl-C stops
 // and deletes what it made.
 import { baselineTree, fmt, flags, histogramDelta, labelValues, machine, ms, pct, releaseAll, REPO, scrape, sleep, startBenchPlatform, stopRequested } from './support/platform-run.mjs';
@@ -111,8 +111,8 @@ async function measure(tree, label) {
  * pool's refill would run its own start steps inside the window). Warm: on one with a pool of
  * one, each create a claim (one host command, one event); the pool refilled before each.
  */
-async function breakdown(warm) {
-  const p = await startBenchPlatform(REPO, warm ? 'benchwarm' : 'benchsteps', { WRENN_WARM_POOL_SIZE: warm ? '1' : '0' });
+async function breakdown(warm, tree = REPO) {
+  const p = await startBenchPlatform(tree, warm ? 'benchwarm' : 'benchsteps', { WRENN_WARM_POOL_SIZE: warm ? '1' : '0' });
   const rows = { create: [], delete: [] };
   try {
     await sleep(3000);
@@ -123,11 +123,15 @@ async function breakdown(warm) {
       let t0 = performance.now();
       const created = ok('create', await p.api('POST', '/v1/sandboxes', BODY), 201);
       let client = performance.now() - t0;
-      await sleep(300); // the gateway observes its request when the answer is flushed
+      // The gateway observes its request when the answer is flushed; a warm pool's refill begins
+      // 200 ms after the take, and its start steps are not the create's.
+      await sleep(warm ? 100 : 300);
       const after = await scrape(p);
-      if (warm && histogramDelta(before, after, 'wrenn_command_duration_seconds', (l) => l.service === 'host-agent' && l.command === 'create').count > 0) {
-        console.log(`  warm breakdown: create ${i} went cold (no warm sandbox ready): left out`);
-      } else rows.create.push(parts(before, after, client, 'start', 'POST', warm));
+      const ran = (op) => histogramDelta(before, after, 'wrenn_command_duration_seconds', (l) => l.service === 'host-agent' && l.command === op).count > 0;
+      if (warm && ran('claim')) rows.create.push(parts(before, after, client, 'start', 'POST', { hostOp: 'claim', stepPhase: 'claim' }));
+      else if (warm && tree === REPO) console.log(`  warm breakdown: create ${i} went cold (no warm sandbox ready): left out`);
+      // A tree from before the claim: its warm create is a host create that takes from the pool inside (no step series of its own).
+      else rows.create.push(parts(before, after, client, 'start', 'POST', warm ? { hostOp: 'create', stepPhase: 'claim' } : {}));
       await sleep(500);
       before = await scrape(p);
       t0 = performance.now();
@@ -143,7 +147,7 @@ async function breakdown(warm) {
 }
 
 /** One operation's time per part, in ms: measured parts and what lies between them. */
-function parts(before, after, client, phase, method, warm = false) {
+function parts(before, after, client, phase, method, { hostOp = phase === 'start' ? 'create' : 'destroy', stepPhase = phase } = {}) {
   const d = (name, match) => histogramDelta(before, after, name, match);
   const http = d('wrenn_http_request_duration_seconds', (l) => l.method === method && l.route.startsWith('/v1/sandboxes'));
   const toScheduler = d('wrenn_command_duration_seconds', (l) => l.service === 'sandbox-scheduler');
@@ -151,12 +155,10 @@ function parts(before, after, client, phase, method, warm = false) {
   // Only this operation's own kind: the reaper lists the hosts' sandboxes meanwhile (host op `list`).
   const appends = d('wrenn_event_append_duration_seconds', (l) => l.aggregate === 'sandbox');
   const quotaAppends = d('wrenn_event_append_duration_seconds', (l) => l.aggregate === 'quota');
-  const hostOp = phase === 'start' ? (warm ? 'claim' : 'create') : 'destroy';
   const toHost = d('wrenn_command_duration_seconds', (l) => l.service === 'host-agent' && l.command === hostOp);
-  const host = phase === 'start' ? d(warm ? 'wrenn_host_sandbox_claim_duration_seconds' : 'wrenn_host_sandbox_create_duration_seconds') : d('wrenn_host_sandbox_destroy_duration_seconds');
+  const host = d(`wrenn_host_sandbox_${hostOp}_duration_seconds`);
   const scheduler = phase === 'start' ? d('wrenn_sandbox_create_duration_seconds') : undefined;
   // A warm create's host steps are its claim's (phase `claim`); the pool's refill, a start, is not the create's.
-  const stepPhase = warm ? 'claim' : phase;
   const steps = labelValues(after, 'wrenn_host_sandbox_step_duration_seconds', 'step').map((step) => [step, d('wrenn_host_sandbox_step_duration_seconds', (l) => l.phase === stepPhase && l.step === step)]).filter(([, v]) => v.count > 0);
   const stepSum = steps.reduce((a, [, v]) => a + v.ms, 0);
   const row = [
@@ -198,6 +200,9 @@ try {
   if (stopRequested()) process.exit(130);
   const warmSteps = BREAKDOWN > 0 ? await breakdown(true) : undefined;
   if (stopRequested()) process.exit(130);
+  // --warm-before <tree>: the same warm breakdown on another built tree (one from before the claim).
+  const warmBefore = BREAKDOWN > 0 && f['warm-before'] ? await breakdown(true, f['warm-before']) : undefined;
+  if (stopRequested()) process.exit(130);
 
   const col = (x) => ms(x).padStart(10);
   if (now) {
@@ -233,6 +238,7 @@ try {
     table(steps.create, 'where a cold create spends its time (warm pool off, slot pool on)');
     table(steps.delete, 'where a delete spends its time (warm pool off, slot pool on)');
   }
+  if (warmBefore?.create.length) table(warmBefore.create, `where a warm create spends its time on ${f['warm-before']} (host create taking from a warm pool of 1)`);
   if (warmSteps?.create.length) table(warmSteps.create, 'where a warm create spends its time (a claim: one host command, one sandbox event; warm pool of 1, refilled before each)');
 } catch (error) {
   // Interrupted: a call cut off by the platform's own stop is no failure of the run.
