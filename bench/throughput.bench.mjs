@@ -12,7 +12,7 @@
 // a cold create (no warm pool), a delete, and a warm create (a claim from a pool of one).
 //
 //   node bench/throughput.bench.mjs [--baseline a07fcfd] [--seconds 30] [--clients 1,4,16]
-//        [--creates 20] [--execs 100] [--cycles 10] [--breakdown 5] [--no-baseline] [--breakdown-only] [--warm-before <built tree>]
+//        [--creates 20] [--execs 100] [--cycles 10] [--breakdown 5] [--no-baseline] [--breakdown-only [--warm-only]] [--warm-before <built tree>]
 // Needs root and the base image. Team quotas are lifted (policy, not capacity). Ctrl-C stops
 // and deletes what it made.
 import { baselineTree, fmt, flags, histogramDelta, labelValues, machine, ms, pct, releaseAll, REPO, scrape, sleep, startBenchPlatform, stopRequested } from './support/platform-run.mjs';
@@ -196,7 +196,7 @@ try {
   if (stopRequested()) process.exit(130);
   const now = only ? undefined : await measure(REPO, 'this tree');
   if (stopRequested()) process.exit(130);
-  const steps = BREAKDOWN > 0 ? await breakdown(false) : undefined;
+  const steps = BREAKDOWN > 0 && !f['warm-only'] ? await breakdown(false) : undefined;
   if (stopRequested()) process.exit(130);
   const warmSteps = BREAKDOWN > 0 ? await breakdown(true) : undefined;
   if (stopRequested()) process.exit(130);

@@ -243,11 +243,12 @@ export class CgroupManager {
     return [memory, pids].filter((d): d is string => !!d).map((d) => join(d, USER_GROUP, 'cgroup.procs'));
   }
 
-  private async writeMemoryLimit(dir: string, bytes: number): Promise<void> {
+  private async writeMemoryLimit(dir: string, bytes: number, known?: number): Promise<void> {
     const memsw = join(dir, 'memory.memsw.limit_in_bytes');
     // Swap would let a sandbox outgrow its limit on hosts that have it. The kernel wants
-    // limit ≤ memsw at every moment: raise memsw first, lower it last.
-    const current = Number((await readFile(join(dir, 'memory.limit_in_bytes'), 'utf8').catch(() => '0')).trim());
+    // limit ≤ memsw at every moment: raise memsw first, lower it last. `known`: the limit the
+    // caller set before (a warm sandbox's), which spares reading it back.
+    const current = known ?? Number((await readFile(join(dir, 'memory.limit_in_bytes'), 'utf8').catch(() => '0')).trim());
     const hasMemsw = existsSync(memsw);
     if (hasMemsw && bytes > current) await writeFile(memsw, String(bytes));
     await writeFile(join(dir, 'memory.limit_in_bytes'), String(bytes));
@@ -284,8 +285,9 @@ export class CgroupManager {
       memory &&
         (async () => {
           const limit = limits.memoryMb * 1024 * 1024;
-          await this.writeMemoryLimit(memory, limit + ENVD_MEMORY_RESERVE_MB * 1024 * 1024);
-          await this.writeMemoryLimit(join(memory, USER_GROUP), limit);
+          const was = previous && previous.memoryMb * 1024 * 1024;
+          await this.writeMemoryLimit(memory, limit + ENVD_MEMORY_RESERVE_MB * 1024 * 1024, was && was + ENVD_MEMORY_RESERVE_MB * 1024 * 1024);
+          await this.writeMemoryLimit(join(memory, USER_GROUP), limit, was);
         })(),
       pids &&
         (async () => {
