@@ -85,8 +85,8 @@ export class SandboxLifecycleService implements OnModuleDestroy {
     this.sandboxes = new CommandHandler(store, Aggregate.Sandbox, sandboxDecider);
   }
 
-  private async decide(id: string, command: SandboxCommand, meta: CommandMeta, step: string): Promise<HandleResult<SandboxState>> {
-    const result = await this.sandboxes.handle(id, command, stepMetadata(meta, step));
+  private async decide(id: string, command: SandboxCommand, meta: CommandMeta, step: string, options: { justRead?: boolean } = {}): Promise<HandleResult<SandboxState>> {
+    const result = await this.sandboxes.handle(id, command, stepMetadata(meta, step), options);
     if (!result.duplicate && result.events.length > 0) await this.followQuota(id, result, meta, step);
     return result;
   }
@@ -274,7 +274,9 @@ export class SandboxLifecycleService implements OnModuleDestroy {
     booking.settle();
     if (reply.warmLeft !== undefined) this.hosts.noteWarm(host.hostId, warmKey, reply.warmLeft);
     try {
-      const recorded = await this.decide(req.sandboxId, { ...command, elapsedMs: reply.elapsedMs } as SandboxCommand, req.meta, 'claimed');
+      // On the fold read before the claim (RecordClaim always decides an event, and its append
+      // names the version that fold had): one read of the log fewer.
+      const recorded = await this.decide(req.sandboxId, { ...command, elapsedMs: reply.elapsedMs } as SandboxCommand, req.meta, 'claimed', { justRead: true });
       log.info({ hostMs: reply.elapsedMs, totalMs: Math.round(performance.now() - started) }, 'sandbox running (warm claim)');
       return { sandboxId: req.sandboxId, seq: recorded.seq };
     } catch (error) {
