@@ -20,7 +20,7 @@ import type { SandboxSystem } from '@wrenn/envd';
 import { InitSystem } from '@wrenn/envd/dist/system/init/init-system';
 import { EnvdHost } from '../../envd-host/envd-host';
 import { snapshotRefFor } from '../../runtime/snapshot-ref';
-import { isSameProcess, signal, waitReaped } from '../../runtime/namespace/proc';
+import { isSameProcess, isSameProcessNow, signal, waitReaped } from '../../runtime/namespace/proc';
 import { IdRanges } from '../../ids/id-ranges';
 import { DEFAULT_ID_BASE, IDS_PER_SANDBOX, overlappingHostIds } from '../../runtime/namespace/sandbox-hardening';
 import { initSocketPath, NamespaceBooted, NamespaceDriver, NamespaceRoot } from '../../runtime/namespace/namespace.driver';
@@ -384,7 +384,7 @@ export class NamespaceRuntime implements SandboxRuntime {
     const warm = pooled.meta;
     // Each step on the host's step series (phase `claim`), beside the cold start's steps.
     const step = <T>(name: string, work: () => Promise<T>) => timeStep('claim', name, work);
-    if (!(await step('alive', () => isSameProcess(warm.initPid, warm.initStart)))) throw new Error('the warm sandbox died');
+    if (!(await step('alive', async () => isSameProcessNow(warm.initPid, warm.initStart)))) throw new Error('the warm sandbox died');
     const id = spec.sandboxId;
     await step('cgroup rename', () => this.options.cgroups.rename(warm.sandboxId, id));
     try {
