@@ -388,17 +388,6 @@ export class NamespaceRuntime implements SandboxRuntime {
     const id = spec.sandboxId;
     await step('cgroup rename', () => this.options.cgroups.rename(warm.sandboxId, id));
     try {
-      // Independent of one another: done side by side. What does not depend on the id was done at
-      // warm-up: the hostname's process, resolv.conf and etc/ (written by the warm start). Only
-      // the limits that differ from the warm sandbox's are written.
-      const pidsMax = this.options.pidsMax ?? 1024;
-      await step('limits, hostname, name files', () =>
-        Promise.all([
-          this.options.cgroups.update(id, { vcpus: spec.vcpus, memoryMb: spec.memoryMb, pidsMax }, { vcpus: warm.spec.vcpus, memoryMb: warm.spec.memoryMb, pidsMax }),
-          pooled.hostname.set(id),
-          writeNameFiles(this.overlay.layout(warm.dir).upper, id),
-        ]),
-      );
       // A new envd token for the sandbox's life: the one it had while pooled was held before
       // anyone owned it, and is never the one it runs with. The host's envd is handed it once
       // the meta is written (openEnvd); an envd inside takes it only with the old one.
@@ -415,12 +404,25 @@ export class NamespaceRuntime implements SandboxRuntime {
         return warm.envdAccessToken;
       });
       const meta: SandboxMeta = { ...warm, sandboxId: id, spec, createdAt: new Date().toISOString(), envdAccessToken };
-      await step('record', async () => {
-        await writeFile(join(warm.dir, `${META}.tmp`), JSON.stringify(meta), { mode: 0o600 });
-        await rename(join(warm.dir, `${META}.tmp`), join(warm.dir, META));
-        // Only after the meta names the sandbox: recover() adopts what the link leads to.
-        await symlink(warm.dir, this.sandboxDir(id));
-      });
+      // Independent of one another: done side by side. What does not depend on the id was done at
+      // warm-up: the hostname's process, resolv.conf and etc/ (written by the warm start). Only
+      // the limits that differ from the warm sandbox's are written. The meta naming the sandbox
+      // goes with them: until the link below, recover() treats the directory as an unclaimed
+      // warm sandbox (removed), whatever its meta says.
+      const pidsMax = this.options.pidsMax ?? 1024;
+      await step('limits, hostname, name files, meta', () =>
+        Promise.all([
+          this.options.cgroups.update(id, { vcpus: spec.vcpus, memoryMb: spec.memoryMb, pidsMax }, { vcpus: warm.spec.vcpus, memoryMb: warm.spec.memoryMb, pidsMax }),
+          pooled.hostname.set(id),
+          writeNameFiles(this.overlay.layout(warm.dir).upper, id),
+          (async () => {
+            await writeFile(join(warm.dir, `${META}.tmp`), JSON.stringify(meta), { mode: 0o600 });
+            await rename(join(warm.dir, `${META}.tmp`), join(warm.dir, META));
+          })(),
+        ]),
+      );
+      // Only after the meta names the sandbox: recover() adopts what the link leads to.
+      await step('link', () => symlink(warm.dir, this.sandboxDir(id)));
       this.sandboxes.set(id, meta);
       this.openEnvd(meta);
       return { sandboxId: id, pid: meta.initPid, dir: meta.dir };
