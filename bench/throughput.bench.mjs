@@ -8,10 +8,11 @@
 // then, on this tree, where one create and one delete spend their time, per step, from the
 // platform's own series (REST handling, the command to the scheduler, event appends, the command
 // to the host agent, each step of the host's start and teardown, the wait for the read model):
-// each of --breakdown operations measured alone (series read before and after it), the median printed.
+// each of --breakdown operations measured alone (series read before and after it), the median printed;
+// a cold create (no warm pool), a delete, and a warm create (a claim from a pool of one).
 //
 //   node bench/throughput.bench.mjs [--baseline a07fcfd] [--seconds 30] [--clients 1,4,16]
-//        [--creates 20] [--execs 100] [--cycles 10] [--breakdown 5] [--no-baseline]
+//        [--creates 20] [--execs 100] [--cycles 10] [--breakdown 5] [--no-baseline] [--breakdown-only [--warm-only]] [--warm-before <built tree>]
 // Needs root and the base image. Team quotas are lifted (policy, not capacity). Ctrl-C stops
 // and deletes what it made.
 import { baselineTree, fmt, flags, histogramDelta, labelValues, machine, ms, pct, releaseAll, REPO, scrape, sleep, startBenchPlatform, stopRequested } from './support/platform-run.mjs';
@@ -106,22 +107,31 @@ async function measure(tree, label) {
 
 /**
  * Where one create and one delete spend their time, from the platform's series: each operation
- * alone on a platform without a warm pool (a warm pool's refill would run its own start steps
- * inside the window), the series read before and after it.
+ * alone, the series read before and after it. Cold: on a platform without a warm pool (a warm
+ * pool's refill would run its own start steps inside the window). Warm: on one with a pool of
+ * one, each create a claim (one host command, one event); the pool refilled before each.
  */
-async function breakdown() {
-  const p = await startBenchPlatform(REPO, 'benchsteps', { WRENN_WARM_POOL_SIZE: '0' });
+async function breakdown(warm, tree = REPO) {
+  const p = await startBenchPlatform(tree, warm ? 'benchwarm' : 'benchsteps', { WRENN_WARM_POOL_SIZE: warm ? '1' : '0' });
   const rows = { create: [], delete: [] };
   try {
     await sleep(3000);
     for (let i = 0; i < BREAKDOWN && !stopRequested(); i++) {
-      await sleep(500); // the slot pool refills (200 ms after a slot goes), as between users
+      // The slot pool refills (200 ms after a slot goes), and the warm pool (a start, ~0.1–0.3 s), as between users.
+      await sleep(warm ? 1500 : 500);
       let before = await scrape(p);
       let t0 = performance.now();
       const created = ok('create', await p.api('POST', '/v1/sandboxes', BODY), 201);
       let client = performance.now() - t0;
-      await sleep(300); // the gateway observes its request when the answer is flushed
-      rows.create.push(parts(before, await scrape(p), client, 'start', 'POST'));
+      // The gateway observes its request when the answer is flushed; a warm pool's refill begins
+      // 200 ms after the take, and its start steps are not the create's.
+      await sleep(warm ? 100 : 300);
+      const after = await scrape(p);
+      const ran = (op) => histogramDelta(before, after, 'wrenn_command_duration_seconds', (l) => l.service === 'host-agent' && l.command === op).count > 0;
+      if (warm && ran('claim')) rows.create.push(parts(before, after, client, 'start', 'POST', { hostOp: 'claim', stepPhase: 'claim' }));
+      else if (warm && tree === REPO) console.log(`  warm breakdown: create ${i} went cold (no warm sandbox ready): left out`);
+      // A tree from before the claim: its warm create is a host create that takes from the pool inside (no step series of its own).
+      else rows.create.push(parts(before, after, client, 'start', 'POST', warm ? { hostOp: 'create', stepPhase: 'claim' } : {}));
       await sleep(500);
       before = await scrape(p);
       t0 = performance.now();
@@ -137,17 +147,19 @@ async function breakdown() {
 }
 
 /** One operation's time per part, in ms: measured parts and what lies between them. */
-function parts(before, after, client, phase, method) {
+function parts(before, after, client, phase, method, { hostOp = phase === 'start' ? 'create' : 'destroy', stepPhase = phase } = {}) {
   const d = (name, match) => histogramDelta(before, after, name, match);
   const http = d('wrenn_http_request_duration_seconds', (l) => l.method === method && l.route.startsWith('/v1/sandboxes'));
   const toScheduler = d('wrenn_command_duration_seconds', (l) => l.service === 'sandbox-scheduler');
   const readModel = d('wrenn_read_model_wait_seconds');
   // Only this operation's own kind: the reaper lists the hosts' sandboxes meanwhile (host op `list`).
   const appends = d('wrenn_event_append_duration_seconds', (l) => l.aggregate === 'sandbox');
-  const toHost = d('wrenn_command_duration_seconds', (l) => l.service === 'host-agent' && l.command === (phase === 'start' ? 'create' : 'destroy'));
-  const host = phase === 'start' ? d('wrenn_host_sandbox_create_duration_seconds') : d('wrenn_host_sandbox_destroy_duration_seconds');
+  const quotaAppends = d('wrenn_event_append_duration_seconds', (l) => l.aggregate === 'quota');
+  const toHost = d('wrenn_command_duration_seconds', (l) => l.service === 'host-agent' && l.command === hostOp);
+  const host = d(`wrenn_host_sandbox_${hostOp}_duration_seconds`);
   const scheduler = phase === 'start' ? d('wrenn_sandbox_create_duration_seconds') : undefined;
-  const steps = labelValues(after, 'wrenn_host_sandbox_step_duration_seconds', 'step').map((step) => [step, d('wrenn_host_sandbox_step_duration_seconds', (l) => l.phase === phase && l.step === step)]).filter(([, v]) => v.count > 0);
+  // A warm create's host steps are its claim's (phase `claim`); the pool's refill, a start, is not the create's.
+  const steps = labelValues(after, 'wrenn_host_sandbox_step_duration_seconds', 'step').map((step) => [step, d('wrenn_host_sandbox_step_duration_seconds', (l) => l.phase === stepPhase && l.step === step)]).filter(([, v]) => v.count > 0);
   const stepSum = steps.reduce((a, [, v]) => a + v.ms, 0);
   const row = [
     ['client: REST round trip', client],
@@ -156,14 +168,19 @@ function parts(before, after, client, phase, method) {
     ['    gateway: auth, validation, answer', http.ms - toScheduler.ms - readModel.ms],
     ['    command to the scheduler and its answer', toScheduler.ms],
   ];
-  if (scheduler) row.push(['      NATS hop gateway ↔ scheduler', toScheduler.ms - scheduler.ms], ['      scheduler: decide, quota, place (not appends, not the host)', scheduler.ms - appends.ms - toHost.ms]);
-  else row.push(['      scheduler: decide, NATS hops (not appends, not the host)', toScheduler.ms - appends.ms - toHost.ms]);
+  if (scheduler) {
+    row.push(
+      ['      NATS hop gateway ↔ scheduler', toScheduler.ms - scheduler.ms],
+      ['      scheduler: template, quota and log reads, place (not appends, not the host)', scheduler.ms - appends.ms - quotaAppends.ms - toHost.ms],
+      [`      quota appends (${quotaAppends.count})`, quotaAppends.ms],
+    );
+  } else row.push(['      scheduler: decide, NATS hops (not appends, not the host)', toScheduler.ms - appends.ms - toHost.ms]);
   row.push(
-    [`      event appends (${appends.count})`, appends.ms],
-    ['      command to the host agent and its answer', toHost.ms],
+    [`      sandbox event appends (${appends.count})`, appends.ms],
+    [`      command to the host agent (${hostOp}) and its answer`, toHost.ms],
     ['        NATS hop scheduler ↔ host agent', toHost.ms - host.ms],
-    ['        host agent: orchestrator (checks, egress policy, queue)', host.ms - stepSum],
-    ...steps.map(([step, v]) => [`        host ${phase}: ${step}${v.count > 1 ? ` (${v.count})` : ''}`, v.ms]),
+    ['        host agent: orchestrator (checks, admission, egress policy, queue)', host.ms - stepSum],
+    ...steps.map(([step, v]) => [`        host ${stepPhase}: ${step}${v.count > 1 ? ` (${v.count})` : ''}`, v.ms]),
     ['    read model (projection) wait', readModel.ms],
   );
   return row;
@@ -173,15 +190,22 @@ const at = process.argv.indexOf('--baseline');
 const commit = at > 0 ? process.argv[at + 1] : DEFAULT_BASELINE;
 console.log(`throughput: ${SECONDS} s per client count (${CLIENTS.join(', ')}), ${CREATES} creates, ${EXECS} execs, ${CYCLES} pause/resume cycles; ${machine()} at start (a shared host: other work runs beside)`);
 try {
-  const base = f['no-baseline'] ? undefined : await measure(baselineTree(commit), 'baseline');
+  const only = f['breakdown-only'] !== undefined;
+  const base = f['no-baseline'] || only ? undefined : await measure(baselineTree(commit), 'baseline');
   // Interrupted: no new platform is started (what ran was released by its measure()).
   if (stopRequested()) process.exit(130);
-  const now = await measure(REPO, 'this tree');
+  const now = only ? undefined : await measure(REPO, 'this tree');
   if (stopRequested()) process.exit(130);
-  const steps = BREAKDOWN > 0 ? await breakdown() : undefined;
+  const steps = BREAKDOWN > 0 && !f['warm-only'] ? await breakdown(false) : undefined;
+  if (stopRequested()) process.exit(130);
+  const warmSteps = BREAKDOWN > 0 ? await breakdown(true) : undefined;
+  if (stopRequested()) process.exit(130);
+  // --warm-before <tree>: the same warm breakdown on another built tree (one from before the claim).
+  const warmBefore = BREAKDOWN > 0 && f['warm-before'] ? await breakdown(true, f['warm-before']) : undefined;
   if (stopRequested()) process.exit(130);
 
   const col = (x) => ms(x).padStart(10);
+  if (now) {
   console.log(`\n${base ? `baseline ${commit} (${base.load})` : 'no baseline'} vs this tree (${now.load}); ms`);
   console.log(`${''.padEnd(28)}${'p50 before'.padStart(10)}${'after'.padStart(10)}${'p99 before'.padStart(12)}${'after'.padStart(10)}`);
   for (const [name, key] of [['create', 'create'], ['exec true', 'exec'], ['pause', 'pause'], ['resume', 'resume'], ['delete', 'delete']]) {
@@ -196,21 +220,26 @@ try {
     if (r?.states.size) console.log(`${who}: states seen in answers: ${[...r.states].join(', ')}`);
   }
   console.log(`\nfull: create ${fmt(now.create)}; exec ${fmt(now.exec)}; pause ${fmt(now.pause)}; resume ${fmt(now.resume)}; delete ${fmt(now.delete)}`);
-
-  if (steps?.create.length) {
-    for (const op of ['create', 'delete']) {
-      // The run with the median REST time, whole (its parts add up), beside each part's range over all runs.
-      const runs = steps[op].slice().sort((a, b) => a[0][1] - b[0][1]);
-      const median = runs[Math.floor(runs.length / 2)];
-      console.log(`\nwhere a ${op} spends its time (this tree, warm pool off, slot pool on; the median of ${runs.length} by REST time, ms)`);
-      console.log(`| part | ms | min | max |\n|---|---|---|---|`);
-      const range = (i) => runs.map((r) => r[i]?.[1]).filter((x) => x !== undefined);
-      median.forEach(([name, v], i) => {
-        const xs = range(i);
-        console.log(`| ${'· '.repeat((name.length - name.trimStart().length) / 2)}${name.trim()} | ${ms(v)} | ${ms(Math.min(...xs))} | ${ms(Math.max(...xs))} |`);
-      });
-    }
   }
+
+  const table = (runsOf, title) => {
+    // The run with the median REST time, whole (its parts add up), beside each part's range over all runs.
+    const runs = runsOf.slice().sort((a, b) => a[0][1] - b[0][1]);
+    const median = runs[Math.floor(runs.length / 2)];
+    console.log(`\n${title} (this tree; the median of ${runs.length} by REST time, ms)`);
+    console.log(`| part | ms | min | max |\n|---|---|---|---|`);
+    const range = (i) => runs.map((r) => r[i]?.[1]).filter((x) => x !== undefined);
+    median.forEach(([name, v], i) => {
+      const xs = range(i);
+      console.log(`| ${'· '.repeat((name.length - name.trimStart().length) / 2)}${name.trim()} | ${ms(v)} | ${ms(Math.min(...xs))} | ${ms(Math.max(...xs))} |`);
+    });
+  };
+  if (steps?.create.length) {
+    table(steps.create, 'where a cold create spends its time (warm pool off, slot pool on)');
+    table(steps.delete, 'where a delete spends its time (warm pool off, slot pool on)');
+  }
+  if (warmBefore?.create.length) table(warmBefore.create, `where a warm create spends its time on ${f['warm-before']} (host create taking from a warm pool of 1)`);
+  if (warmSteps?.create.length) table(warmSteps.create, 'where a warm create spends its time (a claim: one host command, one sandbox event; warm pool of 1, refilled before each)');
 } catch (error) {
   // Interrupted: a call cut off by the platform's own stop is no failure of the run.
   if (!stopRequested()) throw error;

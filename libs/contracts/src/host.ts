@@ -7,6 +7,7 @@ import { ErrorCode, WrennError } from './errors';
  */
 export const HostOp = {
   Create: 'create',
+  Claim: 'claim',
   Destroy: 'destroy',
   List: 'list',
   Metrics: 'metrics',
@@ -51,6 +52,26 @@ export interface CreatedOnHost {
   elapsedMs: number;
 }
 
+/**
+ * Claim: a create served from the host's warm pool only. Where create would start the sandbox
+ * cold when no warm one is ready, claim answers `claimed: false` having done nothing, so the
+ * scheduler can record the whole create as one event and fall back to the cold path otherwise.
+ * Idempotent like create: a retried claim of a sandbox the host already runs answers it claimed.
+ */
+export type ClaimOnHost = CreateOnHost;
+export type ClaimedOnHost =
+  /** warmLeft: warm sandboxes of the same pool key still ready after this one (the scheduler's view until the next beat). */
+  | { claimed: true; sandboxId: string; elapsedMs: number; warmLeft?: number }
+  | { claimed: false; reason: string };
+
+/**
+ * The warm pool a create draws from: one per frozen template, one per built-in image. The host
+ * keys its pool by it and its heartbeat counts ready warm sandboxes under it.
+ */
+export function warmPoolKey(spec: Pick<SandboxSpec, 'template' | 'templateId'>): string {
+  return spec.templateId ? `template:${spec.templateId}` : `image:${spec.template}`;
+}
+
 export interface DestroyOnHost {
   commandId: string;
   sandboxId: string;
@@ -93,6 +114,12 @@ export interface HostSandboxList {
   sandboxIds: string[];
   /** Paused sandboxes whose snapshot this host holds (no processes, no network). */
   pausedIds?: string[];
+  /**
+   * When this agent created or claimed each sandbox it made (Unix ms, host clock); absent for
+   * ones it adopted. A warm claim is on the host a moment before its event is on the log, so the
+   * reconciler leaves a young sandbox the log does not know yet alone (see reaper findOrphans).
+   */
+  startedAt?: Record<string, number>;
 }
 
 /** Pause: snapshot the sandbox and free every host resource it held. */
@@ -187,6 +214,12 @@ export interface HostHeartbeat {
   dataPlaneUrl: string;
   /** Where the gateway forwards raw HTTP for a sandbox's envd (E2B SDK traffic); absent on older agents. */
   envdProxyUrl?: string;
+  /**
+   * Warm sandboxes ready to be claimed, by pool key (warmPoolKey); absent on a host without a
+   * pool. The scheduler tries a one-event claim only where this (less what it claimed since the
+   * beat) says one is ready; the host still refuses when its pool turns out empty.
+   */
+  warm?: Record<string, number>;
 }
 
 export function isLive(beat: HostHeartbeat, now = Date.now()): boolean {
@@ -212,6 +245,7 @@ export interface MetricsOnHost {
  */
 export interface HostProtocol {
   [HostOp.Create]: { request: CreateOnHost; reply: CreatedOnHost };
+  [HostOp.Claim]: { request: ClaimOnHost; reply: ClaimedOnHost };
   [HostOp.Destroy]: { request: DestroyOnHost; reply: { sandboxId?: string } };
   [HostOp.List]: { request: Record<string, never>; reply: HostSandboxList };
   [HostOp.Metrics]: { request: MetricsOnHost; reply: SandboxMetricsOnHost };

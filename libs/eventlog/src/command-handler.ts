@@ -99,10 +99,16 @@ export class CommandHandler<C, E extends { type: string; data: unknown; version?
   /**
    * @param meta.causationId doubles as the idempotency key: when the aggregate already holds an
    * event caused by it, the command is not decided again and the earlier outcome is returned.
+   * @param options.justRead the caller has just read the aggregate through state(): its first
+   * attempt decides on that fold without asking the log for its version again. Safe because the
+   * append names the version decided on: had the log moved meanwhile, the append is refused and
+   * the next attempt reads the log. Only for commands that always decide an event (a command the
+   * stale fold would refuse or find nothing to do for never reaches the append that would tell).
    */
-  async handle(id: string, command: C, meta: EventMetadata): Promise<HandleResult<S>> {
+  async handle(id: string, command: C, meta: EventMetadata, options: { justRead?: boolean } = {}): Promise<HandleResult<S>> {
     for (let attempt = 1; ; attempt++) {
-      const { state, version, history, byCause } = await this.cached(id);
+      const kept = attempt === 1 && options.justRead ? this.folds.get(id) : undefined;
+      const { state, version, history, byCause } = kept ?? (await this.cached(id));
       // By index, not a walk over the history: a long-lived aggregate (a team's quota, which
       // gains events with every sandbox) must not make each command cost more than the last.
       const earlier = [...(byCause.get(meta.causationId) ?? [])];

@@ -128,6 +128,30 @@ describe(EventStore.name, () => {
       assert.deepEqual((await other.state('counter5')).history.map((e) => e.causationId), ['a', 'b', 'c']);
     });
 
+    it('decides on a fold it was told was just read without reading the version again, and on the truth when the log moved meanwhile', async () => {
+      const mine = new CommandHandler(store, 'team', counter);
+      const other = new CommandHandler(store, 'team', counter);
+      await mine.handle('counter6', { by: 1 }, { ...META, causationId: 'a' });
+      await mine.state('counter6');
+      let versionReads = 0;
+      const counting = Object.create(store) as EventStore;
+      counting.version = async (...args) => {
+        versionReads++;
+        return store.version(...args);
+      };
+      (mine as unknown as { store: EventStore }).store = counting;
+      const next = await mine.handle('counter6', { by: 2 }, { ...META, causationId: 'b' }, { justRead: true });
+      assert.equal(next.state, 3);
+      assert.equal(versionReads, 0, 'no second read of the version');
+      // Another writer moves the log past the fold: the append on the old version is refused and
+      // the command decided again on what the log holds.
+      await mine.state('counter6');
+      await other.handle('counter6', { by: 10 }, { ...META, causationId: 'c' });
+      const after = await mine.handle('counter6', { by: 4 }, { ...META, causationId: 'd' }, { justRead: true });
+      assert.equal(after.state, 17);
+      assert.deepEqual((await other.state('counter6')).history.map((e) => e.causationId), ['a', 'b', 'c', 'd']);
+    });
+
     it('passes decider errors through and appends nothing', async () => {
       const handler = new CommandHandler(store, 'team', counter);
       await assert.rejects(handler.handle('counter3', { by: 1000 }, META), /too big/);

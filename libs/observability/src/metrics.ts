@@ -43,6 +43,14 @@ export const sandboxResumeDuration = new Histogram({
   registers: [register],
 });
 
+export const hostClaimDuration = new Histogram({
+  name: Series.HostClaimDuration,
+  help: 'Host agent: seconds it spent on a warm claim (refusals included), by host and result',
+  labelNames: ['host', 'result'] as const,
+  buckets: LIFECYCLE_BUCKETS,
+  registers: [register],
+});
+
 export const hostCreateDuration = new Histogram({
   name: Series.HostCreateDuration,
   help: 'Host agent: seconds it spent creating a sandbox, by host and result',

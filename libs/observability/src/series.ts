@@ -13,6 +13,7 @@ export const Series = {
   SandboxResumeDuration: 'wrenn_sandbox_resume_duration_seconds',
   /** Host agent: its own part of a create / resume, by host and result. */
   HostCreateDuration: 'wrenn_host_sandbox_create_duration_seconds',
+  HostClaimDuration: 'wrenn_host_sandbox_claim_duration_seconds',
   HostResumeDuration: 'wrenn_host_sandbox_resume_duration_seconds',
   /** Host agent: its own part of a destroy, by host and result. */
   HostDestroyDuration: 'wrenn_host_sandbox_destroy_duration_seconds',

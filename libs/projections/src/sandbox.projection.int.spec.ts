@@ -86,4 +86,50 @@ describe('sandbox and usage projections, one event at a time vs a whole run', ()
       [['sb_a', 'compute', 5000], ['sb_a', 'storage', 2000], ['sb_a', 'compute', 2000]],
     );
   });
+
+  it('gives a warm claim (one event) the row and the usage the cold path\'s three events give, one at a time or as a run', async () => {
+    const claimLog = await scriptedLog('claimed');
+    try {
+      const request = (id: string) => ({ sandboxId: id, teamId: 'team_a', template: 'base', vcpus: 2, memoryMb: 256, timeoutSec: 60, network: { allowOut: [], denyOut: ['10.0.0.0/8'], allowInternetAccess: true } });
+      const sb = (t: string, id: string, type: string, data: object = {}) => claimLog.append(`2026-03-01T${t}Z`, 'sandbox', id, `sandbox.${type}`, data);
+      await sb('10:00:00.000', 'sb_cold', 'requested', request('sb_cold'));
+      await sb('10:00:00.000', 'sb_cold', 'scheduled', { hostId: 'h1', bootId: 'b1' });
+      await sb('10:00:00.000', 'sb_cold', 'started', { hostId: 'h1', elapsedMs: 90 });
+      await sb('10:00:00.000', 'sb_warm', 'claimed', { ...request('sb_warm'), hostId: 'h1', bootId: 'b1', elapsedMs: 3 });
+      await sb('10:00:05.000', 'sb_warm', 'stop_requested');
+      await sb('10:00:05.000', 'sb_cold', 'stop_requested');
+      await sb('10:00:06.000', 'sb_warm', 'claimed', { ...request('sb_warm'), hostId: 'h1', bootId: 'b1', elapsedMs: 3 }); // a second beginning: parked
+      const claimRaws: RawEventMessage[] = [];
+      await claimLog.store.readRaw({ fromSeq: 1 }, (raw) => void claimRaws.push(raw));
+      const projections = [sandboxProjection(claimLog.env.naming), usageProjection(claimLog.env.naming)];
+      const rows = async () => ({
+        sandboxes: await claimLog.ds.query('SELECT * FROM sandboxes ORDER BY id'),
+        intervals: await claimLog.ds.query('SELECT * FROM usage_intervals ORDER BY sandbox_id, start_seq, kind'),
+        dead: await claimLog.ds.query('SELECT projection, stream_seq FROM dead_letters ORDER BY projection, stream_seq'),
+      });
+      const clear = () => claimLog.ds.query('TRUNCATE sandboxes, usage_sandboxes, usage_intervals, dead_letters, projection_checkpoints');
+      await clear();
+      for (const raw of claimRaws) for (const p of projections) await claimLog.ds.transaction((tx) => applyBatch(tx, p, claimLog.env.naming, [raw]));
+      const oneByOne = await rows();
+      await clear();
+      for (const p of projections) await claimLog.ds.transaction((tx) => applyBatch(tx, p, claimLog.env.naming, claimRaws));
+      assert.deepEqual(await rows(), oneByOne, 'a replay rebuilds the same rows');
+
+      // Everything but the id and the log position is the same for both sandboxes.
+      const [cold, warm] = ['sb_cold', 'sb_warm'].map((id) => {
+        const { id: _id, version: _version, ...rest } = oneByOne.sandboxes.find((r: { id: string }) => r.id === id);
+        return rest;
+      });
+      assert.deepEqual(warm, cold);
+      assert.deepEqual([warm.state, warm.host_id, warm.boot_id], ['deleting', 'h1', 'b1']);
+      // Each ran (and is billed) 10:00:00 → 10:00:05.
+      assert.deepEqual(
+        oneByOne.intervals.map((i: { sandbox_id: string; kind: string; start_ms: string; end_ms: string; vcpus: number; memory_mb: number }) => [i.sandbox_id, i.kind, Number(i.end_ms) - Number(i.start_ms), i.vcpus, i.memory_mb]),
+        [['sb_cold', 'compute', 5000, 2, 256], ['sb_warm', 'compute', 5000, 2, 256]],
+      );
+      assert.deepEqual(oneByOne.dead.map((d: { stream_seq: string }) => Number(d.stream_seq)), [7, 7], 'the second beginning is parked by both read models');
+    } finally {
+      await claimLog.close();
+    }
+  });
 });

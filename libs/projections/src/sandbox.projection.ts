@@ -10,6 +10,7 @@ export const SANDBOX_PROJECTION = 'sandboxes';
 function stateAfter(event: SandboxEvent): string | null {
   switch (event.type) {
     case T.Requested: return SandboxStatus.Pending;
+    case T.Claimed: return SandboxStatus.Running;
     case T.Scheduled: return SandboxStatus.Starting;
     case T.Started: return SandboxStatus.Running;
     case T.Failed: return SandboxStatus.Failed;
@@ -27,6 +28,9 @@ function stateAfter(event: SandboxEvent): string | null {
     case T.NetworkChanged: return null;
   }
 }
+
+/** The events that begin a sandbox's row: its request, or a warm claim (request, placement and start in one). */
+const BEGINS: ReadonlySet<string> = new Set([T.Requested, T.Claimed]);
 
 /** The columns an event can change after the row exists. */
 interface MutableRow {
@@ -92,7 +96,7 @@ async function applySandboxEvents(events: StoredEvent[], tx: EntityManager): Pro
   const seen = new Set<string>();
   for (const stored of events) {
     const id = stored.aggregateId;
-    if (!seen.has(id) && stored.type !== T.Requested) needed.add(id);
+    if (!seen.has(id) && !BEGINS.has(stored.type)) needed.add(id);
     seen.add(id);
   }
   if (needed.size > 0) {
@@ -112,11 +116,14 @@ async function applySandboxEvents(events: StoredEvent[], tx: EntityManager): Pro
   for (const stored of events) {
     const event = toSandboxEvent(stored);
     const id = stored.aggregateId;
-    if (event.type === T.Requested) {
+    if (event.type === T.Requested || event.type === T.Claimed) {
       if (created.has(id) || changed.has(id)) throw new Error(`sandbox ${id} is already in the read model`);
+      // A warm claim's row is born running on its host: the row the cold path's three events leave.
+      const claimed = event.type === T.Claimed ? event.data : undefined;
       created.set(id, {
         teamId: event.data.teamId, template: event.data.template, vcpus: event.data.vcpus, memoryMb: event.data.memoryMb,
-        timeoutSec: event.data.timeoutSec, network: event.data.network ?? null, templateId: event.data.templateId ?? null, state: SandboxStatus.Pending, hostId: null, bootId: null,
+        timeoutSec: event.data.timeoutSec, network: event.data.network ?? null, templateId: event.data.templateId ?? null, state: stateAfter(event)!,
+        hostId: claimed?.hostId ?? null, bootId: claimed?.bootId ?? null,
         failureReason: null, snapshotRef: null, snapshotSizeBytes: null, version: stored.seq, createdAt: stored.occurredAt, updatedAt: stored.occurredAt,
       });
       continue;

@@ -21,7 +21,9 @@ export const USAGE_PROJECTION = 'usage';
  * and an end before its start (clocks of two services) is clamped to the start. Every rule is
  * per event in stream order, so batching and replay cannot change the totals.
  */
-const OPENS_COMPUTE: ReadonlySet<string> = new Set([T.Started, T.Resumed]);
+const OPENS_COMPUTE: ReadonlySet<string> = new Set([T.Started, T.Claimed, T.Resumed]);
+/** The events that give a sandbox its sizing: its request, or a warm claim (which also starts it). */
+const BEGINS: ReadonlySet<string> = new Set([T.Requested, T.Claimed]);
 const CLOSES_COMPUTE: ReadonlySet<string> = new Set([T.Paused, T.AutoPaused, T.StopRequested, T.Stopped, T.Failed, T.Lost]);
 const OPENS_STORAGE: ReadonlySet<string> = new Set([T.Paused, T.AutoPaused]);
 const CLOSES_STORAGE: ReadonlySet<string> = new Set([T.Resumed, T.Stopped]);
@@ -74,7 +76,7 @@ async function applyUsageEvents(events: StoredEvent[], tx: EntityManager): Promi
   const needed = new Set<string>();
   const seen = new Set<string>();
   for (const e of events) {
-    if (!seen.has(e.aggregateId) && e.type !== T.Requested) needed.add(e.aggregateId);
+    if (!seen.has(e.aggregateId) && !BEGINS.has(e.type)) needed.add(e.aggregateId);
     seen.add(e.aggregateId);
   }
   if (needed.size > 0) {
@@ -117,7 +119,7 @@ async function applyUsageEvents(events: StoredEvent[], tx: EntityManager): Promi
   for (const stored of events) {
     if (stored.version !== 1) throw new Error(`${stored.type} v${stored.version} is not understood by this projection`);
     const id = stored.aggregateId;
-    if (stored.type === T.Requested) {
+    if (BEGINS.has(stored.type)) {
       if (sizing.has(id)) throw new Error(`sandbox ${id} is already in the usage model`);
       const data = stored.data as { teamId: string; vcpus: number; memoryMb: number };
       if (!Number.isSafeInteger(data.vcpus) || !Number.isSafeInteger(data.memoryMb) || typeof data.teamId !== 'string') {
@@ -126,6 +128,8 @@ async function applyUsageEvents(events: StoredEvent[], tx: EntityManager): Promi
       const size = { teamId: data.teamId, vcpus: data.vcpus, memoryMb: data.memoryMb };
       sizing.set(id, size);
       createdSizing.set(id, size);
+      // A warm claim is also the start: its compute runs from this event, as from sandbox.started.
+      if (OPENS_COMPUTE.has(stored.type)) openInterval(stored, 'compute', size, eventMs(stored), 0);
       continue;
     }
     const size = sizing.get(id);

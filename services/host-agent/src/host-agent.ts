@@ -95,8 +95,11 @@ export class HostAgent implements RunningService {
         envdProxyUrl: agent.envdProxy.url,
         usage: () => orchestrator.usage(),
         memory: () => admission.memory(),
+        warm: () => orchestrator.warmCounts(),
       }, log);
       await agent.heartbeat.start(config.host.controlPlaneWaitMs, config.natsInsecure && !config.natsCredsDir && !config.natsCredsFile);
+      const heartbeat = agent.heartbeat;
+      orchestrator.onWarmReady(() => heartbeat.soon());
       // Last, when nothing can fail any more: a failed boot leaves no listener share behind.
       agent.unprovideMetrics = provideHostMetrics({ hostId: config.host.id, stateDir: config.host.stateDir, usage: () => orchestrator.usage(), sandboxes: () => orchestrator.list(), network: () => network.describe(), memoryReserveMb: config.host.memoryReserveMb });
       agent.metrics = await startMetricsListener(config, log, 'host-agent');

@@ -260,7 +260,7 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
           })
           .catch((error: unknown) => this.log.warn({ sandboxId: row.id, err: error }, 'could not settle a vanished sandbox'));
       }
-      for (const id of findOrphans(list.sandboxIds, rows, this.settleMs, host.hostId, list.pausedIds ?? [])) {
+      for (const id of findOrphans(list.sandboxIds, rows, this.settleMs, host.hostId, list.pausedIds ?? [], list.startedAt ?? {}, Date.now())) {
         // Not in the read model may mean "not projected yet": only the log can say it never existed.
         if (!rows.has(id) && (await this.store.version(Aggregate.Sandbox, id)) !== 0) {
           if (!(await this.reads.isDeleted(id))) continue;

@@ -64,6 +64,13 @@ describe('findOrphans', () => {
     const orphans = findOrphans(['sb_run', 'sb_failed', 'sb_unknown', 'sb_fresh_failed', 'sb_elsewhere'], rows, 5000, 'h1');
     assert.deepEqual(orphans.sort(), ['sb_elsewhere', 'sb_failed', 'sb_unknown']);
   });
+  it('leaves a sandbox its host made within the settle time alone though the log does not know it yet (a warm claim before its event), and destroys it once older', () => {
+    const startedAt = { sb_claimed: NOW - 1000, sb_abandoned: NOW - 6000 };
+    const orphans = findOrphans(['sb_run', 'sb_claimed', 'sb_abandoned', 'sb_unknown'], rows, 5000, 'h1', [], startedAt, NOW);
+    assert.deepEqual(orphans.sort(), ['sb_abandoned', 'sb_unknown']);
+    // The same sandbox, a sweep later: the scheduler that claimed it died before recording it.
+    assert.deepEqual(findOrphans(['sb_claimed'], rows, 5000, 'h1', [], startedAt, NOW + 4000), ['sb_claimed']);
+  });
 });
 
 describe('findOrphans with pause snapshots', () => {

@@ -84,9 +84,12 @@ const HELD_STATES = new Set(['pending', 'starting', 'running', 'pausing', 'pause
  */
 const SNAPSHOT_STATES = new Set(['running', 'pausing', 'paused', 'resuming', 'deleting']);
 
-function unwanted(id: string, projected: ReadonlyMap<string, ProjectedSandbox>, settleMs: number, hostId: string, held: Set<string>): boolean {
+function unwanted(id: string, projected: ReadonlyMap<string, ProjectedSandbox>, settleMs: number, hostId: string, held: Set<string>, youngOnHost: (id: string) => boolean): boolean {
   const row = projected.get(id);
-  if (!row) return true;
+  // A warm claim runs on its host a moment before its one event is on the log (and longer if the
+  // scheduler died in between): a sandbox the host made within settleMs is not judged yet. One
+  // the log never comes to know is destroyed by a later sweep, once it is older.
+  if (!row) return !youngOnHost(id);
   if (row.idleMs < settleMs) return false;
   return !held.has(row.state) || row.hostId !== hostId;
 }
@@ -104,9 +107,12 @@ export function findOrphans(
   settleMs: number,
   hostId: string,
   pausedOnHost: readonly string[] = [],
+  startedAt: Readonly<Record<string, number>> = {},
+  now = Date.now(),
 ): string[] {
-  const running = onHost.filter((id) => unwanted(id, projected, settleMs, hostId, HELD_STATES));
-  const snapshots = pausedOnHost.filter((id) => !onHost.includes(id) && unwanted(id, projected, settleMs, hostId, SNAPSHOT_STATES));
+  const young = (id: string) => startedAt[id] !== undefined && now - startedAt[id] < settleMs;
+  const running = onHost.filter((id) => unwanted(id, projected, settleMs, hostId, HELD_STATES, young));
+  const snapshots = pausedOnHost.filter((id) => !onHost.includes(id) && unwanted(id, projected, settleMs, hostId, SNAPSHOT_STATES, () => false));
   return [...running, ...snapshots];
 }
 

@@ -6,6 +6,7 @@ import { AuthenticationError, CommandExitError, FileType, NotFoundError, Sandbox
 import { EventStore } from '@wrenn/eventlog';
 import { eventually } from '@wrenn/testing';
 import { Identity, Platform, startPlatform } from './platform';
+import { asCold, says } from './lifecycle-events';
 
 /** What the SDK reads to find a platform: nothing else is changed in the user's code. */
 function pointSdkAt(url: string, apiKey: string): void {
@@ -61,7 +62,7 @@ describe('E2B SDK drop-in', () => {
     assert.equal(row.host_id, p.hostId);
     const store = await EventStore.create(p.env.nc, p.env.naming);
     const { events } = await store.load('sandbox', sbx.sandboxId);
-    assert.deepEqual(events.map((e) => e.type), ['sandbox.requested', 'sandbox.scheduled', 'sandbox.started']);
+    assert.deepEqual(asCold(events.map((e) => e.type)), ['sandbox.requested', 'sandbox.scheduled', 'sandbox.started']);
   });
 
   it('refuses a wrong API key with the SDK\'s authentication error, creating nothing', async () => {
@@ -91,7 +92,7 @@ describe('E2B SDK drop-in', () => {
     assert.equal(row.body.timeout_sec, 300);
     const store = await EventStore.create(p.env.nc, p.env.naming);
     const { events } = await store.load('sandbox', sbx.sandboxId);
-    assert.deepEqual(events.map((e) => e.type), ['sandbox.requested', 'sandbox.scheduled', 'sandbox.started']);
+    assert.deepEqual(asCold(events.map((e) => e.type)), ['sandbox.requested', 'sandbox.scheduled', 'sandbox.started']);
   });
 
   it('runs commands: stdout, stderr and a zero exit code', async () => {
@@ -467,7 +468,7 @@ describe('E2B SDK drop-in', () => {
     assert.deepEqual((await p.api('GET', path, undefined, { auth: { apiKey: stranger.apiKey } })).body.entries, []);
 
     // Billed for the time it ran: at least started → pause_requested, and the snapshot's storage.
-    const at = (type: string) => Date.parse(events.find((e) => e.type === type)!.occurredAt);
+    const at = (type: string) => Date.parse(events.find((e) => says(e.type, type))!.occurredAt);
     const ran = at('sandbox.pause_requested') - at('sandbox.started');
     const window = `from=${new Date(at('sandbox.requested') - 60_000).toISOString()}&to=${new Date(Date.now() + 60_000).toISOString()}`;
     const usage = await eventually(async () => {

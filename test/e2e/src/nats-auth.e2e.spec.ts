@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { connect, NatsError } from 'nats';
 import { Platform, startPlatform } from './platform';
+import { asCold } from './lifecycle-events';
 
 /**
  * The platform as `npm start` runs it by default: its own nats-server with auth on, every service
@@ -59,7 +60,7 @@ describe('the platform on an authenticated NATS', () => {
     // The operator's CLI reads the log and the hosts with the admin creds.
     const history = await p.cli('sandbox', 'history', id, '--json');
     assert.equal(history.code, 0, history.stderr);
-    const types = history.stdout.trim().split('\n').map((l) => JSON.parse(l).type);
+    const types = asCold(history.stdout.trim().split('\n').map((l) => JSON.parse(l).type));
     assert.ok(types.includes('sandbox.started') && types.includes('sandbox.stopped'), types.join(','));
     const hosts = await p.cli('host', 'ls');
     assert.equal(hosts.code, 0, hosts.stderr);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { EventStore } from '@wrenn/eventlog';
 import { eventually } from '@wrenn/testing';
 import { Platform, startPlatform } from './platform';
+import { asCold } from './lifecycle-events';
 
 describe('REST slice: create → exec → delete', () => {
   let p: Platform;
@@ -123,7 +124,7 @@ describe('REST slice: create → exec → delete', () => {
   it('recorded the lifecycle on the log, in order', async () => {
     const store = await EventStore.create(p.env.nc, p.env.naming);
     const { events } = await store.load('sandbox', id);
-    assert.deepEqual(events.map((e) => e.type), [
+    assert.deepEqual(asCold(events.map((e) => e.type)), [
       'sandbox.requested',
       'sandbox.scheduled',
       'sandbox.started',
@@ -194,6 +195,8 @@ describe('REST slice: create → exec → delete', () => {
     assert.equal(tail.code, 0, tail.stderr);
     assert.match(tail.stdout, /sandbox\.stopped\s+sandbox\/sb_/);
     const history = await p.cli('sandbox', 'history', id);
-    assert.equal(history.stdout.trim().split('\n').length, 5);
+    const { events } = await (await EventStore.create(p.env.nc, p.env.naming)).load('sandbox', id);
+    assert.equal(history.stdout.trim().split('\n').length, events.length, 'a line per event of the sandbox');
+    assert.equal(asCold(events.map((e) => e.type)).length, 5);
   });
 });

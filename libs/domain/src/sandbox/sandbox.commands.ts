@@ -5,6 +5,7 @@ import type { SandboxStatus } from './sandbox.state';
 /** Commands are imperative. Facts the decider needs from the world (host choice) ride inside. */
 export const SandboxCommandType = {
   RequestSandbox: 'RequestSandbox',
+  RecordClaim: 'RecordClaim',
   ScheduleSandbox: 'ScheduleSandbox',
   MarkStarted: 'MarkStarted',
   MarkFailed: 'MarkFailed',
@@ -22,22 +23,29 @@ export const SandboxCommandType = {
 } as const;
 export type SandboxCommandType = (typeof SandboxCommandType)[keyof typeof SandboxCommandType];
 
+/** What a create asks for (RequestSandbox's fields, and RecordClaim's beside where it runs). */
+export interface SandboxRequest {
+  sandboxId: string;
+  teamId: string;
+  template: string;
+  vcpus: number;
+  memoryMb: number;
+  timeoutSec: number;
+  /** Set when the sandbox starts from a frozen template. */
+  templateId?: string;
+  /** Disk quota in MiB; absent = the host's default. */
+  diskMb?: number;
+  /** Egress policy; absent = the defaults. */
+  network?: NetworkPolicy;
+}
+
 export type SandboxCommand =
-  | {
-      type: typeof SandboxCommandType.RequestSandbox;
-      sandboxId: string;
-      teamId: string;
-      template: string;
-      vcpus: number;
-      memoryMb: number;
-      timeoutSec: number;
-      /** Set when the sandbox starts from a frozen template. */
-      templateId?: string;
-      /** Disk quota in MiB; absent = the host's default. */
-      diskMb?: number;
-      /** Egress policy; absent = the defaults. */
-      network?: NetworkPolicy;
-    }
+  | ({ type: typeof SandboxCommandType.RequestSandbox } & SandboxRequest)
+  /**
+   * A host already gave the sandbox a warm one of its pool: the request, its placement and its
+   * start are recorded at once, as one event.
+   */
+  | ({ type: typeof SandboxCommandType.RecordClaim; hostId: string; bootId: string; elapsedMs: number } & SandboxRequest)
   | { type: typeof SandboxCommandType.ScheduleSandbox; hostId: string; bootId: string }
   | { type: typeof SandboxCommandType.MarkStarted; hostId: string; elapsedMs: number }
   | {

@@ -39,6 +39,7 @@ const HISTORIES: Record<string, SandboxEvent[]> = {
 
 const SAMPLE_COMMANDS: Record<SandboxCommandType, SandboxCommand> = {
   RequestSandbox: { type: 'RequestSandbox', sandboxId: 'sb_1', teamId: 'team_1', template: 'base', vcpus: 1, memoryMb: 512, timeoutSec: 0 },
+  RecordClaim: { type: 'RecordClaim', sandboxId: 'sb_1', teamId: 'team_1', template: 'base', vcpus: 1, memoryMb: 512, timeoutSec: 0, hostId: 'h1', bootId: 'b1', elapsedMs: 3 },
   ScheduleSandbox: { type: 'ScheduleSandbox', hostId: 'h1', bootId: 'b1' },
   MarkStarted: { type: 'MarkStarted', hostId: 'h1', elapsedMs: 5 },
   MarkFailed: { type: 'MarkFailed', reason: 'boom' },
@@ -65,6 +66,19 @@ describe('sandboxDecider', () => {
     });
     it('marks a starting sandbox running', () => {
       spec([requested, scheduled]).when(SAMPLE_COMMANDS.MarkStarted).then([{ type: T.Started, data: { hostId: 'h1', elapsedMs: 5 } }]);
+    });
+    it('records a warm claim as one event that leaves the sandbox running where the host claimed it', () => {
+      const claimed: SandboxEvent = { type: T.Claimed, data: { ...requested.data, hostId: 'h1', bootId: 'b1', elapsedMs: 3 } };
+      spec([]).when(SAMPLE_COMMANDS.RecordClaim).then([claimed]);
+      // The same state the cold path's three events reach (but for how it got there).
+      assert.deepEqual(fold(sandboxDecider, [claimed]), fold(sandboxDecider, [requested, scheduled, started]));
+    });
+    it('keeps what a warm claim asked for, and refuses a bad policy before anything is recorded', () => {
+      const network = { allowOut: ['10.1.0.0/16'], denyOut: ['0.0.0.0/0'], allowInternetAccess: true };
+      const state = fold(sandboxDecider, sandboxDecider.decide({ ...SAMPLE_COMMANDS.RecordClaim, templateId: 'tpl_1', diskMb: 2048, network } as SandboxCommand, { status: 'initial' }));
+      assert.ok(state.status === 'running');
+      assert.deepEqual([state.templateId, state.diskMb, state.network, state.bootId], ['tpl_1', 2048, network, 'b1']);
+      spec([]).when({ ...SAMPLE_COMMANDS.RecordClaim, network: { allowOut: ['10.0.0.0/33'], denyOut: [], allowInternetAccess: true } } as SandboxCommand).thenThrows(ErrorCode.ValidationFailed);
     });
     it('records where a start failed', () => {
       spec([requested, scheduled])
@@ -195,6 +209,7 @@ describe('sandboxDecider', () => {
   describe('illegal transitions', () => {
     it('rejects a second create of the same id', () => {
       spec(HISTORIES.running).when(SAMPLE_COMMANDS.RequestSandbox).thenThrows(ErrorCode.SandboxExists);
+      spec(HISTORIES.pending).when(SAMPLE_COMMANDS.RecordClaim).thenThrows(ErrorCode.SandboxExists);
     });
     it('treats any command on a sandbox that does not exist as not found', () => {
       spec([]).when(SAMPLE_COMMANDS.RequestPause).thenThrows(ErrorCode.SandboxNotFound);
@@ -209,7 +224,7 @@ describe('sandboxDecider', () => {
     // Walk the whole matrix: every state against every command. The expected outcome is
     // written out here independently of ALLOWED_FROM, so a change to the table shows up.
     const LEGAL = new Set([
-      'initial/RequestSandbox',
+      'initial/RequestSandbox', 'initial/RecordClaim',
       'pending/ScheduleSandbox', 'pending/MarkFailed', 'pending/RequestStop', 'pending/SetTimeout',
       'starting/ScheduleSandbox', 'starting/MarkStarted', 'starting/MarkFailed', 'starting/RequestStop', 'starting/MarkLost', 'starting/SetTimeout',
       'running/MarkFailed', 'running/RequestPause', 'running/RequestStop', 'running/MarkLost', 'running/SetTimeout', 'running/SetNetwork',

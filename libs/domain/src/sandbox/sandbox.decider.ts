@@ -1,7 +1,7 @@
-import { ErrorCode, isDefaultPolicy, requireNetworkPolicy, samePolicy, WrennError } from '@wrenn/contracts';
+import { ErrorCode, isDefaultPolicy, NetworkPolicy, requireNetworkPolicy, samePolicy, WrennError } from '@wrenn/contracts';
 import { assertNever, Decider } from '../decider';
 import { SandboxCommand, SandboxCommandType } from './sandbox.commands';
-import { SandboxEvent, SandboxEventType } from './sandbox.events';
+import { SandboxEvent, SandboxEventType, SandboxRequestedData } from './sandbox.events';
 import { evolveSandbox, ExistingSandbox, initialSandboxState, SandboxState, SandboxStatus } from './sandbox.state';
 
 type From = SandboxState['status'];
@@ -13,6 +13,8 @@ type From = SandboxState['status'];
  */
 export const ALLOWED_FROM: Readonly<Record<SandboxCommandType, readonly From[]>> = {
   RequestSandbox: ['initial'],
+  // A warm claim is a whole create in one event, so it too begins a sandbox or nothing.
+  RecordClaim: ['initial'],
   // Again from starting: the chosen host refused for want of room before doing anything, and
   // the scheduler places the sandbox on the next one.
   ScheduleSandbox: [SandboxStatus.Pending, SandboxStatus.Starting],
@@ -76,7 +78,7 @@ function guard(command: SandboxCommand, state: SandboxState): void {
   if (state.status === 'initial') {
     throw new WrennError(ErrorCode.SandboxNotFound, `sandbox does not exist`, { command: command.type });
   }
-  if (command.type === SandboxCommandType.RequestSandbox) {
+  if (command.type === SandboxCommandType.RequestSandbox || command.type === SandboxCommandType.RecordClaim) {
     throw new WrennError(ErrorCode.SandboxExists, `sandbox ${state.sandboxId} already exists`);
   }
   throw new WrennError(
@@ -89,6 +91,7 @@ function guard(command: SandboxCommand, state: SandboxState): void {
 function describe(type: SandboxCommandType): string {
   switch (type) {
     case 'RequestSandbox': return 'create';
+    case 'RecordClaim': return 'record the warm claim of';
     case 'ScheduleSandbox': return 'schedule';
     case 'MarkStarted': return 'mark started';
     case 'MarkFailed': return 'fail';
@@ -107,29 +110,32 @@ function describe(type: SandboxCommandType): string {
   }
 }
 
+/** What a create asked for, as its first event records it (optional fields only when set). */
+function requestedData(command: Extract<SandboxCommand, { type: 'RequestSandbox' | 'RecordClaim' }>, network: NetworkPolicy | undefined): SandboxRequestedData {
+  return {
+    sandboxId: command.sandboxId,
+    teamId: command.teamId,
+    template: command.template,
+    vcpus: command.vcpus,
+    memoryMb: command.memoryMb,
+    timeoutSec: command.timeoutSec,
+    ...(command.templateId ? { templateId: command.templateId } : {}),
+    ...(command.diskMb !== undefined ? { diskMb: command.diskMb } : {}),
+    ...(network && !isDefaultPolicy(network) ? { network } : {}),
+  };
+}
+
 function decide(command: SandboxCommand, state: SandboxState): SandboxEvent[] {
   // A bad policy is refused before anything else is looked at: nothing of it is taken.
-  const network = command.type === SandboxCommandType.RequestSandbox && command.network ? requireNetworkPolicy(command.network) : command.type === SandboxCommandType.SetNetwork ? requireNetworkPolicy(command.network) : undefined;
+  const creating = command.type === SandboxCommandType.RequestSandbox || command.type === SandboxCommandType.RecordClaim;
+  const network = creating && command.network ? requireNetworkPolicy(command.network) : command.type === SandboxCommandType.SetNetwork ? requireNetworkPolicy(command.network) : undefined;
   guard(command, state);
   const current = state as ExistingSandbox; // every command but RequestSandbox needs an existing one
   switch (command.type) {
     case SandboxCommandType.RequestSandbox:
-      return [
-        {
-          type: SandboxEventType.Requested,
-          data: {
-            sandboxId: command.sandboxId,
-            teamId: command.teamId,
-            template: command.template,
-            vcpus: command.vcpus,
-            memoryMb: command.memoryMb,
-            timeoutSec: command.timeoutSec,
-            ...(command.templateId ? { templateId: command.templateId } : {}),
-            ...(command.diskMb !== undefined ? { diskMb: command.diskMb } : {}),
-            ...(network && !isDefaultPolicy(network) ? { network } : {}),
-          },
-        },
-      ];
+      return [{ type: SandboxEventType.Requested, data: requestedData(command, network) }];
+    case SandboxCommandType.RecordClaim:
+      return [{ type: SandboxEventType.Claimed, data: { ...requestedData(command, network), hostId: command.hostId, bootId: command.bootId, elapsedMs: command.elapsedMs } }];
     case SandboxCommandType.ScheduleSandbox:
       return [{ type: SandboxEventType.Scheduled, data: { hostId: command.hostId, bootId: command.bootId } }];
     case SandboxCommandType.MarkStarted:

@@ -8,6 +8,7 @@ export const SandboxEventType = {
   Requested: 'sandbox.requested',
   Scheduled: 'sandbox.scheduled',
   Started: 'sandbox.started',
+  Claimed: 'sandbox.claimed',
   Failed: 'sandbox.failed',
   PauseRequested: 'sandbox.pause_requested',
   Paused: 'sandbox.paused',
@@ -26,6 +27,19 @@ export type SandboxEventType = (typeof SandboxEventType)[keyof typeof SandboxEve
 
 export type PauseReason = 'user' | 'ttl';
 
+/** What a create asks for, as sandbox.requested (and sandbox.claimed) record it. */
+export interface SandboxRequestedData {
+  sandboxId: string;
+  teamId: string;
+  template: string;
+  vcpus: number;
+  memoryMb: number;
+  timeoutSec: number;
+  templateId?: string;
+  diskMb?: number;
+  network?: NetworkPolicy;
+}
+
 export type SandboxEvent =
   | {
       type: typeof SandboxEventType.Requested;
@@ -35,8 +49,14 @@ export type SandboxEvent =
        * `network` is present only when the sandbox asked for an egress policy other than the
        * defaults (and absent from every event written before policies existed).
        */
-      data: { sandboxId: string; teamId: string; template: string; vcpus: number; memoryMb: number; timeoutSec: number; templateId?: string; diskMb?: number; network?: NetworkPolicy };
+      data: SandboxRequestedData;
     }
+  /**
+   * A create a host served from its warm pool, in one event: requested, placed and running at
+   * once (what sandbox.requested, sandbox.scheduled and sandbox.started say one by one on the
+   * cold path). The request's fields are sandbox.requested's, with the same optional ones.
+   */
+  | { type: typeof SandboxEventType.Claimed; data: SandboxRequestedData & { hostId: string; bootId: string; elapsedMs: number } }
   | { type: typeof SandboxEventType.Scheduled; data: { hostId: string; bootId: string } }
   | { type: typeof SandboxEventType.Started; data: { hostId: string; elapsedMs: number } }
   | { type: typeof SandboxEventType.Failed; data: { reason: string; during: string } }

@@ -49,9 +49,10 @@ export function initialSandboxState(): SandboxState {
 }
 
 export function evolveSandbox(state: SandboxState, event: SandboxEvent): SandboxState {
-  if (event.type === SandboxEventType.Requested) {
+  if (event.type === SandboxEventType.Requested || event.type === SandboxEventType.Claimed) {
+    const claimed = event.type === SandboxEventType.Claimed ? event.data : undefined;
     return {
-      status: SandboxStatus.Pending,
+      status: claimed ? SandboxStatus.Running : SandboxStatus.Pending,
       sandboxId: event.data.sandboxId,
       teamId: event.data.teamId,
       template: event.data.template,
@@ -61,8 +62,8 @@ export function evolveSandbox(state: SandboxState, event: SandboxEvent): Sandbox
       timeoutSec: event.data.timeoutSec,
       network: event.data.network ?? DEFAULT_NETWORK_POLICY,
       templateId: event.data.templateId ?? null,
-      hostId: null,
-      bootId: null,
+      hostId: claimed?.hostId ?? null,
+      bootId: claimed?.bootId ?? null,
       snapshotRef: null,
       pauseReason: null,
       failureReason: null,

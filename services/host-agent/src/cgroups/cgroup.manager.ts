@@ -243,11 +243,12 @@ export class CgroupManager {
     return [memory, pids].filter((d): d is string => !!d).map((d) => join(d, USER_GROUP, 'cgroup.procs'));
   }
 
-  private async writeMemoryLimit(dir: string, bytes: number): Promise<void> {
+  private async writeMemoryLimit(dir: string, bytes: number, known?: number): Promise<void> {
     const memsw = join(dir, 'memory.memsw.limit_in_bytes');
     // Swap would let a sandbox outgrow its limit on hosts that have it. The kernel wants
-    // limit ≤ memsw at every moment: raise memsw first, lower it last.
-    const current = Number((await readFile(join(dir, 'memory.limit_in_bytes'), 'utf8').catch(() => '0')).trim());
+    // limit ≤ memsw at every moment: raise memsw first, lower it last. `known`: the limit the
+    // caller set before (a warm sandbox's), which spares reading it back.
+    const current = known ?? Number((await readFile(join(dir, 'memory.limit_in_bytes'), 'utf8').catch(() => '0')).trim());
     const hasMemsw = existsSync(memsw);
     if (hasMemsw && bytes > current) await writeFile(memsw, String(bytes));
     await writeFile(join(dir, 'memory.limit_in_bytes'), String(bytes));
@@ -260,28 +261,40 @@ export class CgroupManager {
     await Promise.all([...this.dirs(from).values()].map((dir) => rename(dir, join(dir, '..', to))));
   }
 
-  /** Changes a live sandbox's limits (the same files create wrote). */
-  async update(sandboxId: string, limits: CgroupLimits): Promise<void> {
+  /**
+   * Changes a live sandbox's limits (the same files create wrote). With `previous` (the limits it
+   * has now, as a warm sandbox's claim knows them) only what differs is written: each write is a
+   * syscall round on the claim's path. The v1 controllers are independent of one another and
+   * written side by side; within one, the order create uses is kept.
+   */
+  async update(sandboxId: string, limits: CgroupLimits, previous?: CgroupLimits): Promise<void> {
     if (this.version === 'v2') {
       await this.limitV2(sandboxId, limits);
       return;
     }
-    const cpu = this.v1(sandboxId, 'cpu');
-    if (cpu) {
-      await writeFile(join(cpu, 'cpu.cfs_quota_us'), String(limits.vcpus * CPU_PERIOD_US));
-      await writeFile(join(cpu, 'cpu.shares'), String(cpuSharesV1(limits.vcpus)));
-    }
-    const memory = this.v1(sandboxId, 'memory');
-    if (memory) {
-      const limit = limits.memoryMb * 1024 * 1024;
-      await this.writeMemoryLimit(memory, limit + ENVD_MEMORY_RESERVE_MB * 1024 * 1024);
-      await this.writeMemoryLimit(join(memory, USER_GROUP), limit);
-    }
-    const pids = this.v1(sandboxId, 'pids');
-    if (pids) {
-      await writeFile(join(pids, 'pids.max'), String(limits.pidsMax + ENVD_PIDS_RESERVE));
-      await writeFile(join(pids, USER_GROUP, 'pids.max'), String(limits.pidsMax));
-    }
+    const changed = (key: keyof CgroupLimits) => previous === undefined || previous[key] !== limits[key];
+    const cpu = changed('vcpus') ? this.v1(sandboxId, 'cpu') : undefined;
+    const memory = changed('memoryMb') ? this.v1(sandboxId, 'memory') : undefined;
+    const pids = changed('pidsMax') ? this.v1(sandboxId, 'pids') : undefined;
+    await Promise.all([
+      cpu &&
+        (async () => {
+          await writeFile(join(cpu, 'cpu.cfs_quota_us'), String(limits.vcpus * CPU_PERIOD_US));
+          await writeFile(join(cpu, 'cpu.shares'), String(cpuSharesV1(limits.vcpus)));
+        })(),
+      memory &&
+        (async () => {
+          const limit = limits.memoryMb * 1024 * 1024;
+          const was = previous && previous.memoryMb * 1024 * 1024;
+          await this.writeMemoryLimit(memory, limit + ENVD_MEMORY_RESERVE_MB * 1024 * 1024, was && was + ENVD_MEMORY_RESERVE_MB * 1024 * 1024);
+          await this.writeMemoryLimit(join(memory, USER_GROUP), limit, was);
+        })(),
+      pids &&
+        (async () => {
+          await writeFile(join(pids, 'pids.max'), String(limits.pidsMax + ENVD_PIDS_RESERVE));
+          await writeFile(join(pids, USER_GROUP, 'pids.max'), String(limits.pidsMax));
+        })(),
+    ]);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { HostOp, Naming } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { serve } from '@wrenn/messaging';
-import { hostCreateDuration, hostDestroyDuration, hostResumeDuration, timed } from '@wrenn/observability';
+import { hostClaimDuration, hostCreateDuration, hostDestroyDuration, hostResumeDuration, timed } from '@wrenn/observability';
 import { NatsConnection, Subscription } from 'nats';
 import { SandboxOrchestrator } from '../sandbox/sandbox-orchestrator';
 import type { HostAdmission } from '../admission/host-admission';
@@ -18,6 +18,8 @@ export function serveHostCommands(nc: NatsConnection, naming: Naming, hostId: st
     serve<Req, Res>(nc, naming.hostSubject(hostId, op), handler, { onError, traceAs: 'host-agent' });
   return [
     on(HostOp.Create, (req: Parameters<SandboxOrchestrator['create']>[0]) => timed(hostCreateDuration, { host: hostId }, () => admitted(req.spec.memoryMb, () => orchestrator.create(req)))),
+    // A claim is admitted like a create: it gives a sandbox the limits it asked for.
+    on(HostOp.Claim, (req: Parameters<SandboxOrchestrator['claim']>[0]) => timed(hostClaimDuration, { host: hostId }, () => admitted(req.spec.memoryMb, () => orchestrator.claim(req)))),
     on(HostOp.Destroy, (req: Parameters<SandboxOrchestrator['destroy']>[0]) => timed(hostDestroyDuration, { host: hostId }, () => orchestrator.destroy(req))),
     on(HostOp.List, () => orchestrator.list()),
     on(HostOp.Metrics, (req: { sandboxId: string }) => orchestrator.metrics(req)),

@@ -3,6 +3,9 @@ import type { Logger } from '@wrenn/logger';
 import { KV, NatsConnection } from 'nats';
 import { Usage } from '../sandbox/sandbox-orchestrator';
 
+/** Extra beats (see soon()) come at most this often: a pool filling several at once is one beat. */
+const SOON_MS = 20;
+
 export interface HeartbeatOptions {
   hostId: string;
   bootId: string;
@@ -16,6 +19,8 @@ export interface HeartbeatOptions {
   usage: () => Usage;
   /** What the machine really uses and the admission rules, read at each beat (see HostAdmission). */
   memory?: () => HostMemory | undefined;
+  /** Ready warm sandboxes by pool key, read at each beat; absent (or undefined) without a pool. */
+  warm?: () => Record<string, number> | undefined;
 }
 
 /**
@@ -25,6 +30,7 @@ export interface HeartbeatOptions {
  */
 export class Heartbeat {
   private timer: NodeJS.Timeout | undefined;
+  private soonTimer: NodeJS.Timeout | undefined;
   private kv: KV | undefined;
 
   constructor(
@@ -73,6 +79,7 @@ export class Heartbeat {
       version: o.version,
       dataPlaneUrl: o.dataPlaneUrl,
       ...(o.envdProxyUrl ? { envdProxyUrl: o.envdProxyUrl } : {}),
+      ...this.warm(),
     };
   }
 
@@ -80,6 +87,11 @@ export class Heartbeat {
   private memory(): { memory?: HostMemory } {
     const memory = this.options.memory?.();
     return memory ? { memory } : {};
+  }
+
+  private warm(): { warm?: Record<string, number> } {
+    const warm = this.options.warm?.();
+    return warm ? { warm } : {};
   }
 
   private async beat(at = Date.now()): Promise<void> {
@@ -90,10 +102,25 @@ export class Heartbeat {
     }
   }
 
+  /**
+   * An extra beat shortly (at most one per SOON_MS): a warm sandbox that became ready is worth a
+   * one-event claim only once the scheduler knows of it, and the next regular beat may be seconds off.
+   */
+  soon(): void {
+    if (this.soonTimer || !this.timer) return;
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = undefined;
+      if (this.timer) void this.beat();
+    }, SOON_MS);
+    this.soonTimer.unref();
+  }
+
   /** Stops beating; `withdraw` publishes an already-expired beat so nothing is placed here meanwhile. */
   async stop(withdraw: boolean): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.soonTimer) clearTimeout(this.soonTimer);
+    this.soonTimer = undefined;
     if (withdraw && this.kv) await this.beat(0);
   }
 }

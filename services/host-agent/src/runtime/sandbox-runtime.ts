@@ -51,6 +51,15 @@ export interface SandboxRuntime {
   prepare(): Promise<void>;
   create(spec: SandboxSpec): Promise<RuntimeSandbox>;
   /**
+   * A create served from a pool of sandboxes started ahead only: undefined, having done nothing,
+   * when none fits. Absent on a runtime without a warm pool (every claim is then refused).
+   */
+  claimWarm?(spec: SandboxSpec): Promise<RuntimeSandbox | undefined>;
+  /** Ready warm sandboxes by pool key (warmPoolKey), for the heartbeat; absent without a pool. */
+  warmCounts?(): Record<string, number>;
+  /** Set by the agent: called when a warm sandbox becomes ready. */
+  onWarmReady?: (() => void) | undefined;
+  /**
    * Where the sandbox's envd answers, and the access token it demands on every request (absent
    * only for a sandbox started before envd had one); processes and files go through it.
    */

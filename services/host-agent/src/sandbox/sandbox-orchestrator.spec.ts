@@ -164,6 +164,46 @@ describe(SandboxOrchestrator.name, () => {
     assert.deepEqual(runtime.calls, []);
   });
 
+  it('claims only from the warm pool: refuses having done nothing when none is ready, and a retried claim takes no second one', async () => {
+    const runtime = new (class extends FakeRuntime {
+      ready = 1;
+      async claimWarm(s: SandboxSpec): Promise<RuntimeSandbox | undefined> {
+        this.calls.push(`claim:${s.sandboxId}`);
+        if (this.ready === 0) return undefined;
+        this.ready -= 1;
+        this.live.set(s.sandboxId, s);
+        return { sandboxId: s.sandboxId, pid: 1, dir: '/x' };
+      }
+      warmCounts() {
+        return { 'image:base': this.ready };
+      }
+    })();
+    const o = new SandboxOrchestrator(runtime, log);
+    const before = Date.now();
+    const claimed = await o.claim({ commandId: 'c', spec: spec() });
+    assert.deepEqual({ ...claimed, elapsedMs: 0 }, { claimed: true, sandboxId: ID, elapsedMs: 0, warmLeft: 0 });
+    assert.deepEqual(o.usage(), { sandboxes: 1, vcpus: 2, memoryMb: 256 });
+    const again = await o.claim({ commandId: 'c', spec: spec() });
+    assert.deepEqual(again, { claimed: true, sandboxId: ID, elapsedMs: 0 });
+    assert.deepEqual(runtime.calls, [`claim:${ID}`], 'the retry took nothing');
+    // The list says when it was made: the reconciler's grace before the log knows it.
+    const { startedAt } = await o.list();
+    assert.ok(startedAt![ID] >= before && startedAt![ID] <= Date.now());
+    const other = 'sb_1123456789abcdefghijklmnop';
+    assert.deepEqual(await o.claim({ commandId: 'd', spec: { ...spec(), sandboxId: other } }), { claimed: false, reason: 'no warm sandbox of this template is ready' });
+    assert.deepEqual(o.usage(), { sandboxes: 1, vcpus: 2, memoryMb: 256 }, 'a refusal holds nothing');
+    assert.ok(!runtime.calls.includes(`create:${other}`), 'and starts nothing cold');
+    await o.destroy({ commandId: 'x', sandboxId: ID });
+    assert.deepEqual((await o.list()).startedAt, {});
+  });
+
+  it('refuses every claim on a runtime without a warm pool', async () => {
+    const runtime = new FakeRuntime();
+    const o = new SandboxOrchestrator(runtime, log);
+    assert.equal((await o.claim({ commandId: 'c', spec: spec() })).claimed, false);
+    assert.deepEqual(runtime.calls, []);
+  });
+
   it('a paused sandbox counts for nothing, is listed as paused, and a retried pause answers the same snapshot', async () => {
     const runtime = new FakeRuntime();
     const o = new SandboxOrchestrator(runtime, log);
@@ -172,7 +212,7 @@ describe(SandboxOrchestrator.name, () => {
     const first = await o.pause({ commandId: 'p', sandboxId: ID });
     assert.equal(first.snapshotRef, `snap_${ID}`);
     assert.deepEqual(o.usage(), { sandboxes: 0, vcpus: 0, memoryMb: 0 });
-    assert.deepEqual(await o.list(), { sandboxIds: [], pausedIds: [ID] });
+    assert.deepEqual(await o.list(), { sandboxIds: [], pausedIds: [ID], startedAt: {} });
     await assert.rejects(() => o.exec({ sandboxId: ID, cmd: 'true', args: [], timeoutSec: 1 }), (e: { code?: string }) => e.code === 'sandbox_not_found');
     const again = await o.pause({ commandId: 'p', sandboxId: ID });
     assert.equal(again.snapshotRef, first.snapshotRef);
@@ -180,7 +220,7 @@ describe(SandboxOrchestrator.name, () => {
 
     await o.resume({ commandId: 'r', spec: spec(), snapshotRef: first.snapshotRef });
     assert.deepEqual(o.usage(), { sandboxes: 1, vcpus: 2, memoryMb: 256 });
-    assert.deepEqual(await o.list(), { sandboxIds: [ID], pausedIds: [] });
+    assert.deepEqual(await o.list(), { sandboxIds: [ID], pausedIds: [], startedAt: {} });
     const callsBefore = runtime.calls.length;
     const retried = await o.resume({ commandId: 'r', spec: spec(), snapshotRef: first.snapshotRef });
     assert.equal(retried.elapsedMs, 0);

@@ -1,5 +1,7 @@
 import {
   BUILT_IN_TEMPLATES,
+  ClaimedOnHost,
+  ClaimOnHost,
   CreatedOnHost,
   CreateOnHost,
   CreateTemplateOnHost,
@@ -25,6 +27,7 @@ import {
   normaliseNetworkPolicy,
   requireNetworkPolicy,
   SetNetworkOnHost,
+  warmPoolKey,
 } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
@@ -71,6 +74,8 @@ export class SandboxOrchestrator {
   private readonly queue = new KeyedQueue();
   private readonly teardowns = new ConcurrencyLimit(TEARDOWN_CONCURRENCY);
   private readonly resources = new Map<string, { vcpus: number; memoryMb: number }>();
+  /** When this agent created or claimed each sandbox (Unix ms): the reconciler's grace for one the log does not show yet. */
+  private readonly startedAt = new Map<string, number>();
   private readonly envdClients = new Map<string, EnvdClient>();
 
   constructor(
@@ -172,17 +177,55 @@ export class SandboxOrchestrator {
       if (this.resources.has(spec.sandboxId)) return { sandboxId: spec.sandboxId, elapsedMs: 0 };
       const started = performance.now();
       await this.runtime.create(spec);
-      try {
-        await this.startNetwork(spec);
-      } catch (error) {
-        await this.runtime.destroy(spec.sandboxId).catch((e) => this.log.error({ sandboxId: spec.sandboxId, err: e }, 'could not remove a sandbox whose egress policy failed'));
-        throw error;
-      }
-      this.resources.set(spec.sandboxId, { vcpus: spec.vcpus, memoryMb: spec.memoryMb });
+      await this.started(spec);
       const elapsedMs = Math.round(performance.now() - started);
       this.log.info({ sandboxId: spec.sandboxId, elapsedMs }, 'sandbox created');
       return { sandboxId: spec.sandboxId, elapsedMs };
     });
+  }
+
+  /**
+   * A create from the warm pool only, or a refusal (`claimed: false`) having done nothing. Queued
+   * with the sandbox's own operations like a create, so a destroy sent after it lands after it.
+   * Idempotent: a retried claim (or one after a create) of a sandbox this host runs answers it
+   * claimed, and never takes a second warm sandbox.
+   */
+  async claim(command: ClaimOnHost): Promise<ClaimedOnHost> {
+    const spec = command.spec;
+    requireSpec(spec);
+    return this.queue.run(spec.sandboxId, async () => {
+      if (this.resources.has(spec.sandboxId)) return { claimed: true, sandboxId: spec.sandboxId, elapsedMs: 0 };
+      if (!this.runtime.claimWarm) return { claimed: false, reason: 'this host keeps no warm pool' };
+      const started = performance.now();
+      const made = await this.runtime.claimWarm(spec);
+      if (!made) return { claimed: false, reason: 'no warm sandbox of this template is ready' };
+      await this.started(spec);
+      const elapsedMs = Math.round(performance.now() - started);
+      this.log.info({ sandboxId: spec.sandboxId, elapsedMs }, 'sandbox claimed from the warm pool');
+      return { claimed: true, sandboxId: spec.sandboxId, elapsedMs, warmLeft: this.runtime.warmCounts?.()[warmPoolKey(spec)] ?? 0 };
+    });
+  }
+
+  /** Calls `listener` whenever a warm sandbox becomes ready (nothing on a runtime without a pool). */
+  onWarmReady(listener: () => void): void {
+    this.runtime.onWarmReady = listener;
+  }
+
+  /** Ready warm sandboxes by pool key (none on a runtime without a pool). */
+  warmCounts(): Record<string, number> | undefined {
+    return this.runtime.warmCounts?.();
+  }
+
+  /** A sandbox the runtime just made: its egress policy (undone with it on failure), then the tally. */
+  private async started(spec: SandboxSpec): Promise<void> {
+    try {
+      await this.startNetwork(spec);
+    } catch (error) {
+      await this.runtime.destroy(spec.sandboxId).catch((e) => this.log.error({ sandboxId: spec.sandboxId, err: e }, 'could not remove a sandbox whose egress policy failed'));
+      throw error;
+    }
+    this.resources.set(spec.sandboxId, { vcpus: spec.vcpus, memoryMb: spec.memoryMb });
+    this.startedAt.set(spec.sandboxId, Date.now());
   }
 
   async destroy(command: DestroyOnHost): Promise<{ sandboxId: string }> {
@@ -193,6 +236,7 @@ export class SandboxOrchestrator {
       const file = this.policyFile(command.sandboxId);
       if (file) await rm(file, { force: true });
       this.resources.delete(command.sandboxId);
+      this.startedAt.delete(command.sandboxId);
       this.dropEnvd(command.sandboxId);
       this.log.info({ sandboxId: command.sandboxId, elapsedMs: Math.round(performance.now() - started) }, 'sandbox destroyed');
       return { sandboxId: command.sandboxId };
@@ -214,6 +258,7 @@ export class SandboxOrchestrator {
       try {
         const { snapshotRef, sizeBytes } = await this.runtime.pause(id);
         this.resources.delete(id);
+        this.startedAt.delete(id);
         const elapsedMs = Math.round(performance.now() - started);
         this.log.info({ sandboxId: id, snapshotRef, sizeBytes, elapsedMs }, 'sandbox paused');
         return { sandboxId: id, snapshotRef, sizeBytes, elapsedMs };
@@ -343,7 +388,12 @@ export class SandboxOrchestrator {
 
   async list(): Promise<HostSandboxList> {
     const [sandboxIds, pausedIds] = await Promise.all([this.runtime.list(), this.runtime.listPaused()]);
-    return { sandboxIds, pausedIds };
+    const startedAt: Record<string, number> = {};
+    for (const id of sandboxIds) {
+      const at = this.startedAt.get(id);
+      if (at !== undefined) startedAt[id] = at;
+    }
+    return { sandboxIds, pausedIds, startedAt };
   }
 
   private dropEnvd(sandboxId: string): void {

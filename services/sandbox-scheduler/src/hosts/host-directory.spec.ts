@@ -27,6 +27,27 @@ function directory(): HostDirectory {
 }
 
 describe(HostDirectory.name, () => {
+  it('aims warm claims only at hosts that report one of the template ready, no more of them than reported, until a beat or a claim answer says otherwise', () => {
+    const hosts = directory();
+    hosts.observe({ ...beat('a', T0, 100), warm: { 'image:base': 2, 'template:tpl_x': 1 } });
+    hosts.observe(beat('b', T0, 500)); // more room, no pool
+    const aim = () => hosts.placeWarm({ memoryMb: 128, warmKey: 'image:base' }, T0 + 10).host?.hostId;
+    assert.deepEqual([aim(), aim(), aim()], ['a', 'a', undefined], 'two reported, two claims; the cold path then places on any host');
+    assert.equal(hosts.place({ memoryMb: 128 }, T0 + 10).host?.hostId, 'b');
+    // The claim's answer says one is left; a refusal says none.
+    hosts.noteWarm('a', 'image:base', 1);
+    assert.equal(aim(), 'a');
+    hosts.noteWarm('a', 'image:base', 0);
+    assert.equal(aim(), undefined);
+    // A frozen template's pool is its own; the next beat replaces what was noted.
+    assert.equal(hosts.placeWarm({ memoryMb: 128, warmKey: 'template:tpl_x', onlyHost: 'b' }, T0 + 10).host, null);
+    hosts.observe({ ...beat('a', T0 + 500, 100), warm: { 'image:base': 1 } });
+    assert.equal(aim(), 'a');
+    // A host with a warm sandbox but no room for the create is not aimed at.
+    hosts.observe({ ...beat('a', T0 + 1000, 0), warm: { 'image:base': 1 } });
+    assert.equal(hosts.placeWarm({ memoryMb: 128, warmKey: 'image:base' }, T0 + 1010).host, null);
+  });
+
   it('admits a burst only as far as the host has room: each placement counts against the next', () => {
     const hosts = directory();
     hosts.observe(beat('a', T0, 5));

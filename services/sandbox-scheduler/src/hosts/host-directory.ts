@@ -52,6 +52,13 @@ export class HostDirectory implements OnApplicationBootstrap, OnApplicationShutd
   private readonly hosts = new Map<string, HostHeartbeat>();
   /** Per host: its open bookings and their running totals (a placement reads the totals, never walks the bookings). */
   private readonly bookings = new Map<string, { open: Set<Booking>; sandboxes: number; memoryMb: number }>();
+  /**
+   * Per host, its ready warm sandboxes by pool key as last seen: each beat replaces them, each
+   * claim sent takes one off at once (so concurrent creates do not all aim at the one warm
+   * sandbox), and a claim's answer says what is left. A stale view costs one refused claim,
+   * never a wrong one: the host decides.
+   */
+  private readonly warm = new Map<string, Map<string, number>>();
   private stopWatch: (() => void) | undefined;
   private kv: KV | undefined;
 
@@ -70,6 +77,7 @@ export class HostDirectory implements OnApplicationBootstrap, OnApplicationShutd
         if (entry.operation !== 'PUT') {
           this.hosts.delete(entry.key);
           this.bookings.delete(entry.key);
+          this.warm.delete(entry.key);
           continue;
         }
         try {
@@ -88,6 +96,7 @@ export class HostDirectory implements OnApplicationBootstrap, OnApplicationShutd
   /** Takes a beat in: the bookings it shows stop counting, the rest keep counting on top of it. */
   observe(beat: HostHeartbeat): void {
     this.hosts.set(beat.hostId, beat);
+    this.warm.set(beat.hostId, new Map(Object.entries(beat.warm ?? {})));
     const booked = this.bookings.get(beat.hostId);
     if (!booked) return;
     for (const booking of booked.open) if (booking.shownBy(beat.at)) this.unbook(booking);
@@ -124,11 +133,35 @@ export class HostDirectory implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   /**
+   * Like place(), among the hosts that have a warm sandbox of `warmKey` ready: the one with the
+   * most headroom, its warm count taken down by one. `host: null` when none has (or none of those
+   * has room): the create then takes the cold path, which places it as ever.
+   */
+  placeWarm(request: PlacementRequest & { warmKey: string; onlyHost?: string }, now = Date.now()): Placed {
+    const candidates = this.all().filter((h) => (request.onlyHost === undefined || h.hostId === request.onlyHost) && (this.warm.get(h.hostId)?.get(request.warmKey) ?? 0) > 0);
+    if (candidates.length === 0) return { host: null, full: [] };
+    const placed = this.bookOn(candidates, request, now);
+    if (placed.host) this.noteWarm(placed.host.hostId, request.warmKey, (this.warm.get(placed.host.hostId)?.get(request.warmKey) ?? 1) - 1);
+    return placed;
+  }
+
+  /** What a host's claim answer said is left of a pool (0 after a refusal), until its next beat. */
+  noteWarm(hostId: string, warmKey: string, ready: number): void {
+    const pools = this.warm.get(hostId) ?? new Map<string, number>();
+    pools.set(warmKey, Math.max(0, ready));
+    this.warm.set(hostId, pools);
+  }
+
+  /**
    * Chooses a host and books the sandbox against it; the caller settles the booking when the host
    * created it and releases it when not. `exclude`: hosts that already refused this sandbox.
    */
   place(request: PlacementRequest & { onlyHost?: string; exclude?: ReadonlySet<string> }, now = Date.now()): Placed {
     const candidates = this.all().filter((h) => (request.onlyHost === undefined || h.hostId === request.onlyHost) && !request.exclude?.has(h.hostId));
+    return this.bookOn(candidates, request, now);
+  }
+
+  private bookOn(candidates: HostHeartbeat[], request: PlacementRequest, now: number): Placed {
     const choice = chooseHost(candidates, request, now, this.pending());
     if (!choice.host) return choice;
     const booking = new Booking(choice.host.hostId, request.memoryMb, (b) => this.unbook(b));

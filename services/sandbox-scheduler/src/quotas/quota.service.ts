@@ -52,7 +52,10 @@ export class QuotaService {
     const teamId = meta.teamId;
     const { state } = await this.handler.state(teamId);
     if (quotaDenial(quotaDecider.decide(command, state))) await this.releaseStale(state, meta, statusOf);
-    const result = await this.handler.handle(teamId, command, this.meta(meta, step));
+    // A create's reservation decides an event whatever the fold says of a sandbox nobody else
+    // knows yet, so the fold just read is decided on without reading the version again (the
+    // append still refuses it if the team's quota moved meanwhile).
+    const result = await this.handler.handle(teamId, command, this.meta(meta, step), { justRead: command.type === 'ReserveCreate' });
     const denial = quotaDenial(result.events.map((e) => ({ type: e.type, data: e.data })));
     if (!denial) return;
     this.log.info({ teamId, correlationId: meta.correlationId, ...denial }, 'quota exceeded');

@@ -387,4 +387,100 @@ describe(SandboxLifecycleService.name, () => {
     assert.equal(events.at(-1)!.type, 'sandbox.lost');
     assert.deepEqual(events.at(-1)!.data, { hostId: HOST, reason: 'heartbeat expired' });
   });
+
+  describe('a create served from a warm pool', () => {
+    const warmBeat = (ready: number) => ({ ...beat(), warm: { 'image:base': ready } });
+    const withWarm = async (ready: number) => {
+      const fresh = warmBeat(ready);
+      await kv.put(HOST, JSON.stringify(fresh));
+      await eventually(() => hosts.get(HOST)!.at === fresh.at, 5000, 'the beat with the warm pool');
+    };
+    const claimAnswer = async (body: { spec: { sandboxId: string } }) => ({ claimed: true, sandboxId: body.spec.sandboxId, elapsedMs: 2, warmLeft: 1 });
+    const quotaEvents = async () => (await store.load(Aggregate.Quota, 'team_1')).events;
+    const newId = () => `sb_${ulid().toLowerCase()}`;
+    const create = (sandboxId: string, m = meta(), over: { diskMb?: number } = {}) => service.create({ meta: m, sandboxId, template: 'base', vcpus: 1, memoryMb: 256, timeoutSec: 0, ...over });
+
+    it('is one host command and one event, leaving the sandbox running on the claiming host', async () => {
+      await withWarm(2);
+      answer[HostOp.Claim] = claimAnswer;
+      const id = newId();
+      const accepted = await create(id);
+      assert.deepEqual(received.map((r) => r.op), [HostOp.Claim]);
+      assert.deepEqual(received[0].body.spec, { sandboxId: id, teamId: 'team_1', template: 'base', vcpus: 1, memoryMb: 256 });
+      const { events } = await store.load(Aggregate.Sandbox, id);
+      assert.deepEqual(events.map((e) => e.type), ['sandbox.claimed']);
+      assert.equal(accepted.seq, events[0].seq);
+      assert.deepEqual(events[0].data, { sandboxId: id, teamId: 'team_1', template: 'base', vcpus: 1, memoryMb: 256, timeoutSec: 0, hostId: HOST, bootId: 'boot-1', elapsedMs: 2 });
+      // It is a running sandbox like any: it pauses and deletes as one.
+      await service.pause({ meta: meta(), sandboxId: id, reason: 'user' });
+      assert.equal((await types(id)).at(-1), 'sandbox.paused');
+    });
+
+    it('answers a retried create with the event it recorded and claims nothing twice', async () => {
+      await withWarm(2);
+      answer[HostOp.Claim] = claimAnswer;
+      const id = newId();
+      const m = meta();
+      const first = await create(id, m);
+      const again = await create(id, m);
+      assert.equal(again.seq, first.seq);
+      assert.equal(received.filter((r) => r.op === HostOp.Claim).length, 1);
+      assert.deepEqual(await types(id), ['sandbox.claimed']);
+    });
+
+    it('falls back to the cold path when the host refuses (its pool was empty), and aims no claim there again until a beat says so', async () => {
+      await withWarm(2);
+      answer[HostOp.Claim] = async () => ({ claimed: false, reason: 'no warm sandbox of this template is ready' });
+      const id = newId();
+      await create(id);
+      assert.deepEqual(received.map((r) => r.op), [HostOp.Claim, HostOp.Create]);
+      assert.deepEqual(await types(id), ['sandbox.requested', 'sandbox.scheduled', 'sandbox.started']);
+      received.length = 0;
+      await create(newId());
+      assert.deepEqual(received.map((r) => r.op), [HostOp.Create], 'the refusal is remembered');
+    });
+
+    it('counts the claims it sent against the beat: no more claims than warm sandboxes reported', async () => {
+      await withWarm(1);
+      answer[HostOp.Claim] = async (body) => ({ claimed: true, sandboxId: body.spec.sandboxId, elapsedMs: 2 });
+      await create(newId());
+      await create(newId());
+      assert.deepEqual(received.map((r) => r.op), [HostOp.Claim, HostOp.Create]);
+    });
+
+    it('starts cold a create that asks for another disk size than the pool has', async () => {
+      await withWarm(2);
+      answer[HostOp.Claim] = claimAnswer;
+      await create(newId(), meta(), { diskMb: 1024 });
+      assert.deepEqual(received.map((r) => r.op), [HostOp.Create]);
+    });
+
+    it('leaves nothing on the log when the claim fails, tells the host to destroy what it may hold, and gives the reservation back', async () => {
+      await withWarm(2);
+      answer[HostOp.Claim] = async () => {
+        throw new Error('cgroup rename failed');
+      };
+      const id = newId();
+      await assert.rejects(create(id), (e: WrennError) => e.code === ErrorCode.HostOperationFailed && e.details?.sandbox_id === id);
+      assert.equal((await store.load(Aggregate.Sandbox, id)).events.length, 0);
+      assert.deepEqual(received.map((r) => [r.op, r.body.sandboxId ?? r.body.spec?.sandboxId]), [[HostOp.Claim, id], [HostOp.Destroy, id]]);
+      const released = (await quotaEvents()).filter((e) => (e.data as { sandboxId?: string }).sandboxId === id).map((e) => e.type);
+      assert.deepEqual(released, ['quota.reserved', 'quota.released']);
+    });
+
+    it('destroys the claimed sandbox and gives the reservation back when its event cannot be recorded', async () => {
+      await withWarm(2);
+      const id = newId();
+      // Another writer begins the same sandbox while the host claims: the append is refused.
+      answer[HostOp.Claim] = async (body) => {
+        await store.append(Aggregate.Sandbox, id, [{ type: 'sandbox.requested', data: { sandboxId: id, teamId: 'team_1', template: 'base', vcpus: 1, memoryMb: 256, timeoutSec: 0 } }], { correlationId: 'x', causationId: 'x', actor: { kind: 'system', id: 'test' }, teamId: 'team_1' }, 0);
+        return claimAnswer(body);
+      };
+      await assert.rejects(create(id), (e: WrennError) => e.code === ErrorCode.SandboxExists);
+      assert.deepEqual(await types(id), ['sandbox.requested'], 'no claim recorded');
+      assert.ok(received.some((r) => r.op === HostOp.Destroy && r.body.sandboxId === id), 'the host told to destroy it');
+      const released = (await quotaEvents()).filter((e) => (e.data as { sandboxId?: string }).sandboxId === id).map((e) => e.type);
+      assert.deepEqual(released, ['quota.reserved', 'quota.released']);
+    });
+  });
 });

@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import {
   Aggregate,
+  ClaimedOnHost,
   CommandAccepted,
   CommandMeta,
   CreatedOnHost,
@@ -25,10 +26,11 @@ import {
   SetSandboxNetworkRequest,
   SetSandboxTimeoutRequest,
   stepMetadata,
+  warmPoolKey,
   WrennError,
 } from '@wrenn/contracts';
 import { WrennConfig } from '@wrenn/config';
-import { ExistingSandbox, SandboxCommand, SandboxEvent, sandboxDecider, SandboxState, SandboxStatus } from '@wrenn/domain';
+import { ExistingSandbox, SandboxCommand, SandboxEvent, sandboxDecider, SandboxRequest, SandboxState, SandboxStatus } from '@wrenn/domain';
 import { CommandHandler, EventStore, HandleResult } from '@wrenn/eventlog';
 import type { Logger } from '@wrenn/logger';
 import { HostClient } from '@wrenn/messaging';
@@ -83,8 +85,8 @@ export class SandboxLifecycleService implements OnModuleDestroy {
     this.sandboxes = new CommandHandler(store, Aggregate.Sandbox, sandboxDecider);
   }
 
-  private async decide(id: string, command: SandboxCommand, meta: CommandMeta, step: string): Promise<HandleResult<SandboxState>> {
-    const result = await this.sandboxes.handle(id, command, stepMetadata(meta, step));
+  private async decide(id: string, command: SandboxCommand, meta: CommandMeta, step: string, options: { justRead?: boolean } = {}): Promise<HandleResult<SandboxState>> {
+    const result = await this.sandboxes.handle(id, command, stepMetadata(meta, step), options);
     if (!result.duplicate && result.events.length > 0) await this.followQuota(id, result, meta, step);
     return result;
   }
@@ -129,23 +131,20 @@ export class SandboxLifecycleService implements OnModuleDestroy {
     // The team's quota decides first (429 quota_exceeded, nothing else recorded for the sandbox).
     const limits = this.quotas.limits(req.meta.teamId);
     await this.quotas.reserve({ type: 'ReserveCreate', sandboxId: req.sandboxId, vcpus, memoryMb, at: Date.now(), limits }, req.meta, 'create', this.statusOf);
-    const requested = await this.decide(
-      req.sandboxId,
-      {
-        type: 'RequestSandbox',
-        sandboxId: req.sandboxId,
-        teamId: req.meta.teamId,
-        template: req.template,
-        vcpus,
-        memoryMb,
-        timeoutSec: req.timeoutSec,
-        ...(template ? { templateId: template.id } : {}),
-        ...(req.diskMb !== undefined ? { diskMb: req.diskMb } : {}),
-        ...(req.network ? { network: req.network } : {}),
-      },
-      req.meta,
-      'request',
-    ).catch(async (error: unknown) => {
+    const request: SandboxRequest = {
+      sandboxId: req.sandboxId,
+      teamId: req.meta.teamId,
+      template: req.template,
+      vcpus,
+      memoryMb,
+      timeoutSec: req.timeoutSec,
+      ...(template ? { templateId: template.id } : {}),
+      ...(req.diskMb !== undefined ? { diskMb: req.diskMb } : {}),
+      ...(req.network ? { network: req.network } : {}),
+    };
+    const warm = await this.claimWarm(req, request, template?.hostId, started);
+    if (warm) return warm;
+    const requested = await this.decide(req.sandboxId, { type: 'RequestSandbox', ...request }, req.meta, 'request').catch(async (error: unknown) => {
       // Refused by the sandbox's own decider (a bad policy, an id taken): give the reservation back.
       await this.quotas.follow({ type: 'Release', sandboxId: req.sandboxId, reason: 'create refused' }, req.meta, 'create-refused');
       throw error;
@@ -202,6 +201,102 @@ export class SandboxLifecycleService implements OnModuleDestroy {
       }
       throw error;
     }
+  }
+
+  /**
+   * The warm path: a create that a host serves from its warm pool costs ONE host command (claim)
+   * and ONE sandbox event (sandbox.claimed: requested, placed and running at once), besides the
+   * quota's reservation made before either. Undefined when it does not apply (another disk size,
+   * no host reporting a warm sandbox of the template ready) or the host refused: then the cold
+   * path runs as ever, and nothing of this attempt is on the log.
+   *
+   * What can go wrong, and what becomes of it:
+   * - A retry of a create (same command id) that got further finds the sandbox on the log: one
+   *   this path recorded answers again (its event, found by causation id); one the cold path
+   *   began is left to the cold path, whose steps are idempotent.
+   * - The host refuses (its pool turned out empty — the beat was stale — or it has no room now):
+   *   it did nothing, and the cold path places the sandbox as ever.
+   * - The claim fails or goes unanswered (timeout, an agent restarting): the host may hold the
+   *   sandbox. It is told to destroy it (idempotent, and queued behind the claim on the host), the
+   *   reservation is given back, and the caller gets the host's error. Nothing is on the log.
+   * - The append fails (the log unreachable, refused): the same — destroyed on the host,
+   *   reservation given back, the error returned.
+   * - The scheduler dies after the claim and before the append: the host holds a sandbox the
+   *   log never learns of. The reaper's reconcile leaves it alone while it is younger than the
+   *   settle time (the host's list says when it made each) and then destroys it as an orphan, the
+   *   log not knowing it; the quota releases a holding whose sandbox the log never knew as stale.
+   * - A destroy cannot race the claim: until the append the id is on no log (a delete answers
+   *   404) and no caller has been given it; after the append it is a running sandbox like any.
+   */
+  private async claimWarm(req: CreateSandboxRequest, request: SandboxRequest, onlyHost: string | undefined, started: number): Promise<CommandAccepted | undefined> {
+    // Warm sandboxes have the host's default disk: another size never finds one.
+    if (request.diskMb !== undefined) return undefined;
+    const warmKey = warmPoolKey(request);
+    const placed = this.hosts.placeWarm({ vcpus: request.vcpus, memoryMb: request.memoryMb, warmKey, onlyHost });
+    if (!placed.host) return undefined;
+    const { host, booking } = placed;
+    const { state, history } = await this.sandboxes.state(req.sandboxId).catch((error: unknown) => {
+      booking.release();
+      throw error;
+    });
+    if (state.status !== 'initial') {
+      booking.release();
+      const causationId = stepMetadata(req.meta, 'claimed').causationId;
+      const recorded = history.find((e) => e.causationId === causationId);
+      return recorded ? { sandboxId: req.sandboxId, seq: recorded.seq } : undefined;
+    }
+    const command: SandboxCommand = { type: 'RecordClaim', ...request, hostId: host.hostId, bootId: host.bootId, elapsedMs: 0 };
+    let claimedState: ExistingSandbox;
+    try {
+      // Decided ahead on the empty state (pure, nothing written): a request the decider refuses
+      // (a bad policy) is refused by the cold path's RequestSandbox, before any host work.
+      claimedState = sandboxDecider.decide(command, state).reduce(sandboxDecider.evolve, state) as ExistingSandbox;
+    } catch {
+      booking.release();
+      return undefined;
+    }
+    const log = this.log.child({ sandboxId: req.sandboxId, correlationId: req.meta.correlationId, hostId: host.hostId });
+    let reply: ClaimedOnHost;
+    try {
+      reply = await this.hostClient.send(host.hostId, HostOp.Claim, { commandId: req.meta.commandId, spec: hostSpec(claimedState) }, this.config.hostCreateTimeoutMs);
+    } catch (error) {
+      booking.release();
+      // No room on fresh figures: nothing was made, and the cold path looks at every host.
+      if (error instanceof WrennError && error.code === ErrorCode.HostFull) return undefined;
+      throw await this.claimFailed(req, host.hostId, error, true);
+    }
+    if (!reply.claimed) {
+      booking.release();
+      this.hosts.noteWarm(host.hostId, warmKey, 0);
+      log.debug({ reason: reply.reason }, 'warm claim refused; starting it cold');
+      return undefined;
+    }
+    booking.settle();
+    if (reply.warmLeft !== undefined) this.hosts.noteWarm(host.hostId, warmKey, reply.warmLeft);
+    try {
+      // On the fold read before the claim (RecordClaim always decides an event, and its append
+      // names the version that fold had): one read of the log fewer.
+      const recorded = await this.decide(req.sandboxId, { ...command, elapsedMs: reply.elapsedMs } as SandboxCommand, req.meta, 'claimed', { justRead: true });
+      log.info({ hostMs: reply.elapsedMs, totalMs: Math.round(performance.now() - started) }, 'sandbox running (warm claim)');
+      return { sandboxId: req.sandboxId, seq: recorded.seq };
+    } catch (error) {
+      throw await this.claimFailed(req, host.hostId, error, false);
+    }
+  }
+
+  /**
+   * A warm claim that failed, or whose event could not be recorded: the host is told to drop
+   * what it may hold (idempotent, behind the claim in the sandbox's queue there) and the
+   * reservation is given back. Nothing of the sandbox is on the log.
+   */
+  private async claimFailed(req: CreateSandboxRequest, hostId: string, error: unknown, onHost: boolean): Promise<unknown> {
+    this.log.warn({ sandboxId: req.sandboxId, hostId, err: error }, onHost ? 'warm claim on host failed' : 'warm claim not recorded');
+    await this.hostClient
+      .send(hostId, HostOp.Destroy, { commandId: req.meta.commandId, sandboxId: req.sandboxId }, this.config.hostCommandTimeoutMs)
+      .catch((e: unknown) => this.log.warn({ sandboxId: req.sandboxId, hostId, err: e }, 'claimed sandbox not destroyed; the reconciler removes it as an orphan'));
+    await this.quotas.follow({ type: 'Release', sandboxId: req.sandboxId, reason: 'warm claim failed' }, req.meta, 'claim-failed');
+    if (!onHost) return error;
+    return new WrennError(hostFailureCode(error), `sandbox could not be started: ${(error as Error).message}`, { sandbox_id: req.sandboxId });
   }
 
   /**

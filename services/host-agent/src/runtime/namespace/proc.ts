@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile, readlink } from 'node:fs/promises';
 
 /**
@@ -7,12 +8,27 @@ import { readFile, readlink } from 'node:fs/promises';
  */
 export async function startTime(pid: number): Promise<string | null> {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19] ?? null; // field 22 overall = index 19 after pid, comm and state's offset
+    return startField(await readFile(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return null;
+  }
+}
+
+function startField(stat: string): string | null {
+  // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return rest[19] ?? null; // field 22 overall = index 19 after pid, comm and state's offset
+}
+
+/**
+ * isSameProcess without the thread pool: a /proc read never waits on a disk, and on a claim's
+ * path it must not queue behind the pool's file work (a teardown's, a refill's) either.
+ */
+export function isSameProcessNow(pid: number, expectedStart: string): boolean {
+  try {
+    return startField(readFileSync(`/proc/${pid}/stat`, 'utf8')) === expectedStart;
+  } catch {
+    return false;
   }
 }
 

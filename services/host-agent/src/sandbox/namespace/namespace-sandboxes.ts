@@ -1,4 +1,4 @@
-import { ErrorCode, ENVD_PORT, isSandboxId, SandboxSpec, WrennError } from '@wrenn/contracts';
+import { ErrorCode, ENVD_PORT, isSandboxId, SandboxSpec, warmPoolKey, WrennError } from '@wrenn/contracts';
 import type { Logger } from '@wrenn/logger';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ import type { SandboxSystem } from '@wrenn/envd';
 import { InitSystem } from '@wrenn/envd/dist/system/init/init-system';
 import { EnvdHost } from '../../envd-host/envd-host';
 import { snapshotRefFor } from '../../runtime/snapshot-ref';
-import { isSameProcess, signal, waitReaped } from '../../runtime/namespace/proc';
+import { isSameProcess, isSameProcessNow, signal, waitReaped } from '../../runtime/namespace/proc';
 import { IdRanges } from '../../ids/id-ranges';
 import { DEFAULT_ID_BASE, IDS_PER_SANDBOX, overlappingHostIds } from '../../runtime/namespace/sandbox-hardening';
 import { initSocketPath, NamespaceBooted, NamespaceDriver, NamespaceRoot } from '../../runtime/namespace/namespace.driver';
@@ -29,6 +29,7 @@ import { freezeParts, PAUSE_ORDER, save, SaveParts, SaveStepName, TEMPLATE_ORDER
 import { start, StartResources, StartState, StartStepName, teardown } from '../lifecycle';
 import { WarmPool } from '../warm/warm-pool';
 import { WarmPlanConfig } from '../warm/warm-plan';
+import { timeStep } from '../step-timings';
 import { PendingHostname, prepareHostname } from '../../runtime/namespace/hostname-setter';
 
 export interface NamespaceRuntimeOptions {
@@ -131,10 +132,8 @@ interface WarmSandbox {
   hostname: PendingHostname;
 }
 
-/** The warm pool's key of a create: its frozen template, or its built-in image. */
-function warmKey(spec: Pick<SandboxSpec, 'template' | 'templateId'>): string {
-  return spec.templateId ? `template:${spec.templateId}` : `image:${spec.template}`;
-}
+/** The warm pool's key of a create: its frozen template, or its built-in image (the heartbeat counts by it too). */
+const warmKey = warmPoolKey;
 
 const META = 'meta.json';
 /** A sandbox's disk when neither its spec nor the host's config names one. */
@@ -220,6 +219,7 @@ export class NamespaceRuntime implements SandboxRuntime {
         ...(floor === 0 ? { max: 0 } : {}),
       },
       start: (key) => this.startWarm(key),
+      onReady: () => this.onWarmReady?.(),
       destroy: (warm) => this.destroyWarm(warm),
       logger: options.logger,
     });
@@ -294,14 +294,9 @@ export class NamespaceRuntime implements SandboxRuntime {
   }
 
   async create(spec: SandboxSpec): Promise<RuntimeSandbox> {
-    requireSandboxId(spec.sandboxId);
-    if (existsSync(this.sandboxDir(spec.sandboxId)) || this.paused.has(spec.sandboxId)) {
-      throw new WrennError(ErrorCode.SandboxExists, `sandbox ${spec.sandboxId} already exists on this host`);
-    }
-    // Warm sandboxes have the default disk: a create that asks for another size starts cold.
-    const defaultDisk = spec.diskMb === undefined || spec.diskMb === (this.options.diskMb ?? DEFAULT_DISK_MB);
+    this.requireNew(spec);
     const key = warmKey(spec);
-    const warm = defaultDisk ? this.pool.take(key) : (this.pool.noteDemand(key), undefined);
+    const warm = this.warmDisk(spec) ? this.pool.take(key) : (this.pool.noteDemand(key), undefined);
     if (warm) {
       try {
         return await this.claim(warm, spec);
@@ -314,6 +309,45 @@ export class NamespaceRuntime implements SandboxRuntime {
     const meta = await this.build(spec, this.sandboxDir(spec.sandboxId), { lower: [this.imagePath(spec.template)] });
     this.sandboxes.set(spec.sandboxId, meta);
     return { sandboxId: spec.sandboxId, pid: meta.initPid, dir: meta.dir };
+  }
+
+  /**
+   * A create served from the warm pool only: undefined, having done nothing, when no warm
+   * sandbox of its template is ready (or it asks for another disk size than the pool's), so the
+   * caller can start it cold through create() instead. A warm sandbox whose claim fails is
+   * destroyed and the claim fails: nothing of it stays.
+   */
+  async claimWarm(spec: SandboxSpec): Promise<RuntimeSandbox | undefined> {
+    this.requireNew(spec);
+    if (!this.warmDisk(spec)) return undefined;
+    const warm = this.pool.claim(warmKey(spec));
+    if (!warm) return undefined;
+    try {
+      return await this.claim(warm, spec);
+    } catch (error) {
+      await this.destroyWarm(warm).catch((e: unknown) => this.options.logger?.warn({ err: e, sandboxId: spec.sandboxId }, 'warm sandbox whose claim failed not removed'));
+      throw error;
+    }
+  }
+
+  /** Called when a warm sandbox becomes ready (set by the agent: its heartbeat then beats soon). */
+  onWarmReady: (() => void) | undefined;
+
+  /** Ready warm sandboxes by pool key, for the heartbeat. */
+  warmCounts(): Record<string, number> {
+    return this.pool.readyByKey();
+  }
+
+  private requireNew(spec: SandboxSpec): void {
+    requireSandboxId(spec.sandboxId);
+    if (existsSync(this.sandboxDir(spec.sandboxId)) || this.paused.has(spec.sandboxId)) {
+      throw new WrennError(ErrorCode.SandboxExists, `sandbox ${spec.sandboxId} already exists on this host`);
+    }
+  }
+
+  /** Warm sandboxes have the default disk: a create that asks for another size starts cold. */
+  private warmDisk(spec: SandboxSpec): boolean {
+    return spec.diskMb === undefined || spec.diskMb === (this.options.diskMb ?? DEFAULT_DISK_MB);
   }
 
   /** A sandbox whose root is the template's layer over the layers the template was made on, and a fresh upper. */
@@ -348,58 +382,55 @@ export class NamespaceRuntime implements SandboxRuntime {
    */
   private async claim(pooled: WarmSandbox, spec: SandboxSpec): Promise<RuntimeSandbox> {
     const warm = pooled.meta;
-    // What each step took (ms), for the benches and host specs that break a claim down.
-    const steps: Record<string, number> = {};
-    let mark = performance.now();
-    const lap = (step: string) => {
-      const now = performance.now();
-      steps[step] = now - mark;
-      mark = now;
-    };
-    if (!(await isSameProcess(warm.initPid, warm.initStart))) throw new Error('the warm sandbox died');
-    lap('alive');
+    // Each step on the host's step series (phase `claim`), beside the cold start's steps.
+    const step = <T>(name: string, work: () => Promise<T>) => timeStep('claim', name, work);
+    if (!(await step('alive', async () => isSameProcessNow(warm.initPid, warm.initStart)))) throw new Error('the warm sandbox died');
     const id = spec.sandboxId;
-    await this.options.cgroups.rename(warm.sandboxId, id);
-    lap('cgroup rename');
+    await step('cgroup rename', () => this.options.cgroups.rename(warm.sandboxId, id));
     try {
-      // Independent of one another: done side by side. What does not depend on the id was done at
-      // warm-up: the hostname's process, resolv.conf and etc/ (written by the warm start).
-      await Promise.all([
-        this.options.cgroups.update(id, { vcpus: spec.vcpus, memoryMb: spec.memoryMb, pidsMax: this.options.pidsMax ?? 1024 }),
-        pooled.hostname.set(id),
-        writeNameFiles(this.overlay.layout(warm.dir).upper, id),
-      ]);
-      lap('limits, hostname, name files');
       // A new envd token for the sandbox's life: the one it had while pooled was held before
       // anyone owned it, and is never the one it runs with. The host's envd is handed it once
       // the meta is written (openEnvd); an envd inside takes it only with the old one.
-      let envdAccessToken = warm.envdAccessToken;
-      if (warm.initAgent) {
-        envdAccessToken = newEnvdAccessToken();
-        await this.envdHost?.forget(warm.sandboxId);
-      } else if (this.options.envd && warm.envdAccessToken) {
-        envdAccessToken = newEnvdAccessToken();
-        await initEnvdAccessToken(`http://${warm.network.sandboxIp}:${ENVD_PORT}`, envdAccessToken, warm.envdAccessToken, 5_000);
-      }
-      lap('envd token');
+      const envdAccessToken = await step('envd token', async () => {
+        if (warm.initAgent) {
+          await this.envdHost?.forget(warm.sandboxId);
+          return newEnvdAccessToken();
+        }
+        if (this.options.envd && warm.envdAccessToken) {
+          const token = newEnvdAccessToken();
+          await initEnvdAccessToken(`http://${warm.network.sandboxIp}:${ENVD_PORT}`, token, warm.envdAccessToken, 5_000);
+          return token;
+        }
+        return warm.envdAccessToken;
+      });
       const meta: SandboxMeta = { ...warm, sandboxId: id, spec, createdAt: new Date().toISOString(), envdAccessToken };
-      await writeFile(join(warm.dir, `${META}.tmp`), JSON.stringify(meta), { mode: 0o600 });
-      await rename(join(warm.dir, `${META}.tmp`), join(warm.dir, META));
+      // Independent of one another: done side by side. What does not depend on the id was done at
+      // warm-up: the hostname's process, resolv.conf and etc/ (written by the warm start). Only
+      // the limits that differ from the warm sandbox's are written. The meta naming the sandbox
+      // goes with them: until the link below, recover() treats the directory as an unclaimed
+      // warm sandbox (removed), whatever its meta says.
+      const pidsMax = this.options.pidsMax ?? 1024;
+      await step('limits, hostname, name files, meta', () =>
+        Promise.all([
+          this.options.cgroups.update(id, { vcpus: spec.vcpus, memoryMb: spec.memoryMb, pidsMax }, { vcpus: warm.spec.vcpus, memoryMb: warm.spec.memoryMb, pidsMax }),
+          pooled.hostname.set(id),
+          writeNameFiles(this.overlay.layout(warm.dir).upper, id),
+          (async () => {
+            await writeFile(join(warm.dir, `${META}.tmp`), JSON.stringify(meta), { mode: 0o600 });
+            await rename(join(warm.dir, `${META}.tmp`), join(warm.dir, META));
+          })(),
+        ]),
+      );
       // Only after the meta names the sandbox: recover() adopts what the link leads to.
-      await symlink(warm.dir, this.sandboxDir(id));
-      lap('record');
+      await step('link', () => symlink(warm.dir, this.sandboxDir(id)));
       this.sandboxes.set(id, meta);
       this.openEnvd(meta);
-      this.lastClaimSteps = steps;
       return { sandboxId: id, pid: meta.initPid, dir: meta.dir };
     } catch (error) {
       await this.options.cgroups.rename(id, warm.sandboxId).catch(() => undefined);
       throw error;
     }
   }
-
-  /** The steps of the last warm claim and what each took (ms). */
-  lastClaimSteps: Record<string, number> | undefined;
 
   /** Warm sandboxes started and not yet claimed (of one pool key, or all). */
   get warmReady(): number {

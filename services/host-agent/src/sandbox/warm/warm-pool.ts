@@ -13,6 +13,8 @@ export interface WarmPoolOptions<T> {
    * fills the thread pool, which would otherwise slow the very claim that took the sandbox.
    */
   refillDelayMs?: number;
+  /** Told each time a warm sandbox becomes ready (the heartbeat reports it at once, not at the next beat). */
+  onReady?: (key: string) => void;
 }
 
 /** A key whose warm start failed is left alone this long (its template may be broken or gone). */
@@ -61,6 +63,15 @@ export class WarmPool<T> {
     return item;
   }
 
+  /**
+   * Takes a ready warm sandbox of the key for a claim, which counts as demand only when it gets
+   * one: a claim refused for an empty pool is followed by a cold create, which counts it then.
+   */
+  claim(key: string): T | undefined {
+    if (!this.ready.get(key)?.length) return undefined;
+    return this.take(key);
+  }
+
   /** A create that could not use the pool (another disk size): demand all the same. */
   noteDemand(key: string): void {
     this.demand.record(key, this.now());
@@ -83,6 +94,13 @@ export class WarmPool<T> {
     let n = 0;
     for (const list of this.ready.values()) n += list.length;
     return n;
+  }
+
+  /** Ready warm sandboxes by key (keys with none left out), as the heartbeat reports them. */
+  readyByKey(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [key, list] of this.ready) if (list.length > 0) out[key] = list.length;
+    return out;
   }
 
   /** Every ready warm sandbox (recovery and tests look at them). */
@@ -128,7 +146,10 @@ export class WarmPool<T> {
       try {
         const item = await this.options.start(key);
         if (!this.running || this.dropped.has(key)) await this.options.destroy(item, key).catch(() => undefined);
-        else this.ready.set(key, [...(this.ready.get(key) ?? []), item]);
+        else {
+          this.ready.set(key, [...(this.ready.get(key) ?? []), item]);
+          this.options.onReady?.(key);
+        }
       } catch (error) {
         this.failedAt.set(key, this.now());
         this.options.logger?.warn({ err: error, key }, 'could not start a warm sandbox');
