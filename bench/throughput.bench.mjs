@@ -15,7 +15,7 @@
 //        [--creates 20] [--execs 100] [--cycles 10] [--breakdown 5] [--no-baseline] [--breakdown-only [--warm-only]] [--warm-before <built tree>]
 // Needs root and the base image. Team quotas are lifted (policy, not capacity). Ctrl-C stops
 // and deletes what it made.
-import { baselineTree, fmt, flags, histogramDelta, labelValues, machine, ms, pct, releaseAll, REPO, scrape, sleep, startBenchPlatform, stopRequested } from './support/platform-run.mjs';
+import { baselineTree, fmt, flags, histogramDelta, labelValues, machine, machineCores, machineCpuMs, ms, pct, releaseAll, REPO, scrape, sleep, startBenchPlatform, stopRequested } from './support/platform-run.mjs';
 
 /** The commit before the density and speed work (issue 17). */
 const DEFAULT_BASELINE = 'a07fcfd';
@@ -33,10 +33,27 @@ const ok = (what, res, ...statuses) => {
   return res.body;
 };
 
+/** Warm claims the host made so far (NaN on a tree without claims). */
+async function claimCount(p) {
+  const samples = await scrape(p).catch(() => []);
+  const found = samples.filter((s) => s.name === 'wrenn_host_sandbox_claim_duration_seconds_count');
+  return found.length ? found.reduce((a, s) => a + s.value, 0) : NaN;
+}
+
+/** Waits (at most two minutes) until no sandbox is left `deleting`; whether that happened. */
+async function teardownsDrained(p) {
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline && !stopRequested(); ) {
+    const [row] = await p.sql("select count(*)::int as n from sandboxes where state in ('deleting', 'stopping')").catch(() => [{ n: 0 }]);
+    if (!row || row.n === 0) return true;
+    await sleep(250);
+  }
+  return false;
+}
+
 /** One tree's numbers, on a platform of its own. */
 async function measure(tree, label) {
   const p = await startBenchPlatform(tree, label === 'baseline' ? 'benchbase' : 'benchthis', {});
-  const out = { create: [], delete: [], exec: [], pause: [], resume: [], rates: {}, errors: {}, states: new Set() };
+  const out = { create: [], delete: [], exec: [], pause: [], resume: [], rates: {}, cpu: {}, errors: {}, states: new Set() };
   const noteState = (what, body) => {
     if (body?.state && !['running', 'paused', 'stopped', 'deleted'].includes(body.state)) out.states.add(`${what} → ${body.state}`);
   };
@@ -71,6 +88,8 @@ async function measure(tree, label) {
       if (stopRequested()) break;
       await sleep(2000); // what the last phase left (refills, deletes finishing) settles
       let pairs = 0;
+      const claimsBefore = await claimCount(p);
+      const cpu0 = machineCpuMs();
       const end = performance.now() + SECONDS * 1000;
       const t0 = performance.now();
       await Promise.all(
@@ -96,7 +115,18 @@ async function measure(tree, label) {
         }),
       );
       out.rates[clients] = pairs / ((performance.now() - t0) / 1000);
-      console.log(`  ${label}: ${clients} client(s): ${out.rates[clients].toFixed(2)} create+delete/s (${pairs} in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${machine()})`);
+      const load = machine();
+      // A delete answers before its host tears down: the pairs' whole cost includes the teardowns
+      // still running after the window, so the machine's CPU is counted until none is left.
+      const drained = await teardownsDrained(p);
+      const cpuPerPair = (machineCpuMs() - cpu0) / Math.max(1, pairs);
+      const claims = (await claimCount(p)) - claimsBefore;
+      out.cpu[clients] = { cpuPerPair, ceiling: (machineCores() * 1000) / cpuPerPair, claims: Number.isFinite(claims) ? claims : undefined };
+      console.log(
+        `  ${label}: ${clients} client(s): ${out.rates[clients].toFixed(2)} create+delete/s (${pairs} in ${((performance.now() - t0) / 1000).toFixed(1)} s; ` +
+          `${Number.isFinite(claims) ? `${claims} warm claims; ` : ''}machine CPU ${cpuPerPair.toFixed(0)} ms per pair${drained ? '' : ' (teardowns not drained)'}, ` +
+          `so at most ${out.cpu[clients].ceiling.toFixed(1)} pairs/s on ${machineCores()} cores; ${load})`,
+      );
     }
     out.load = machine();
     return out;
@@ -214,6 +244,13 @@ try {
   for (const clients of CLIENTS) {
     const b = base?.rates[clients];
     console.log(`${`create+delete/s, ${clients} client(s)`.padEnd(28)}${(b === undefined ? '—' : b.toFixed(2)).padStart(10)}${(now.rates[clients]?.toFixed(2) ?? '—').padStart(10)}`);
+  }
+  // What one pair costs the whole machine (platform, NATS, PostgreSQL, the kernel's share of each
+  // sandbox's start and teardown), and the rate that cost allows on this many cores.
+  for (const clients of CLIENTS) {
+    const [b, n] = [base?.cpu[clients], now.cpu[clients]];
+    const cell = (c) => (c ? `${c.cpuPerPair.toFixed(0)} ms (≤ ${c.ceiling.toFixed(1)}/s)` : '—');
+    console.log(`${`CPU per pair, ${clients} client(s)`.padEnd(28)}${cell(b).padStart(22)}${cell(n).padStart(22)}`);
   }
   for (const [who, r] of [['baseline', base], ['this tree', now]]) {
     if (r && Object.keys(r.errors).length) console.log(`${who}: refused during the throughput runs: ${Object.entries(r.errors).map(([k, v]) => `${k} ×${v}`).join(', ')}`);

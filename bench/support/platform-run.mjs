@@ -33,6 +33,17 @@ export function machine() {
 }
 const cpus = () => readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length;
 
+/**
+ * The machine's CPU time so far (every core, every process, kernel included), in ms: busy
+ * jiffies from /proc/stat. The difference across a phase is what that phase cost the machine.
+ */
+export function machineCpuMs() {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const [user, nice, system, , , irq, softirq, steal] = fields.map(Number);
+  return ((user + nice + system + irq + softirq + steal) * 1000) / 100; // USER_HZ is 100 on Linux
+}
+export const machineCores = cpus;
+
 /** Team quotas are policy, not capacity: a bench lifts them so it measures the host. */
 export const UNLIMITED_QUOTAS = {
   WRENN_QUOTA_RUNNING_SANDBOXES: '100000',
