@@ -1,11 +1,10 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NamespaceDriver } from './namespace.driver';
-import { isZombieOrGone, startTime } from './proc';
+import { childrenOf, isZombieOrGone, signal, startTime } from './proc';
 
 /**
  * The kill of a booted sandbox finds its helper by the pid its record holds, not by a walk of
@@ -14,19 +13,27 @@ import { isZombieOrGone, startTime } from './proc';
  */
 describe(`${NamespaceDriver.name} kill`, () => {
   const started: ChildProcess[] = [];
+  const groups: number[] = [];
   const dirs: string[] = [];
   after(async () => {
+    // A fake helper's whole group: killing its shell alone would orphan its `sleep`, which
+    // outlives the file (the helper a kill left alone is never ended by the driver).
+    for (const pgid of groups) signal(-pgid, 'SIGKILL');
     for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
 
-  /** A process whose command line is a sandbox helper's for `dir` (…/wrenn-sandbox <dir>/merged), with a child. */
+  /**
+   * A process whose command line is a sandbox helper's for `dir` (…/wrenn-sandbox <dir>/merged),
+   * with a child; in a process group of its own so that the cleanup ends both. Returned once the
+   * child exists (a loaded host may take long to fork it) or the shell has ended.
+   */
   const fakeHelper = async (dir: string) => {
     const script = join(dir, 'wrenn-sandbox');
     await writeFile(script, 'sleep 60 &\nwait\n');
-    const child = spawn('sh', [script, `${dir}/merged`], { stdio: 'ignore' });
-    started.push(child);
-    await new Promise((r) => setTimeout(r, 100));
+    const child = spawn('sh', [script, `${dir}/merged`], { stdio: 'ignore', detached: true });
+    groups.push(child.pid!);
+    while (child.exitCode === null && (await childrenOf(child.pid!)).length === 0) await new Promise((r) => setTimeout(r, 5));
     return child;
   };
   const booted = async (supervisorPid: number) => {
@@ -38,7 +45,7 @@ describe(`${NamespaceDriver.name} kill`, () => {
     const dir = await mkdtemp('/tmp/wrenn-tdriver-');
     dirs.push(dir);
     const helper = await fakeHelper(dir);
-    const children = readFileSync(`/proc/${helper.pid}/task/${helper.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    const children = await childrenOf(helper.pid!);
     assert.equal(children.length, 1);
     await new NamespaceDriver().kill(await booted(helper.pid!), dir);
     assert.ok(await isZombieOrGone(helper.pid!), 'the helper is gone');
