@@ -116,7 +116,8 @@ export interface HostSandboxList {
   pausedIds?: string[];
   /**
    * When this agent created or claimed each sandbox it made (Unix ms, host clock); absent for
-   * ones it adopted. A warm claim is on the host a moment before its event is on the log, so the
+   * ones it adopted. One still being made (its egress policy not yet applied, say) is given the
+   * time of the list. A warm claim is on the host a moment before its event is on the log, so the
    * reconciler leaves a young sandbox the log does not know yet alone (see reaper findOrphans).
    */
   startedAt?: Record<string, number>;

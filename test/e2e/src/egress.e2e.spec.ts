@@ -43,8 +43,8 @@ describe('egress policy through REST', () => {
   });
 
   /** "ok" when the lab host answered the sandbox, else what went wrong. */
-  const probe = async (id: string) => {
-    const res = await p.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'timeout', args: ['3', 'bash', '-c', `cat < /dev/tcp/${PRIVATE}/${PORT}`] });
+  const probe = async (id: string, platform = p) => {
+    const res = await platform.api('POST', `/v1/sandboxes/${id}/exec`, { cmd: 'timeout', args: ['3', 'bash', '-c', `cat < /dev/tcp/${PRIVATE}/${PORT}`] });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     return res.body.stdout === 'ok' ? 'ok' : `exit ${res.body.exit_code}: ${res.body.stderr.trim()}`;
   };
@@ -91,5 +91,25 @@ describe('egress policy through REST', () => {
     assert.equal(await probe(id), 'ok');
     assert.equal((await p.api('PUT', `/e2b/sandboxes/${id}/network`, { allowOut: [] })).status, 204);
     assert.notEqual(await probe(id), 'ok');
+  });
+
+  it('answers a warm create with its policy only once the sandbox is there for good: exec works at once, every time, the reconciler sweeping meanwhile', async (t) => {
+    // A claim is on its host a moment before its event is on the log, and its policy is applied
+    // in that moment: a sweep that found it then judged it an orphan and destroyed it just as the
+    // create answered 201 (the exec after it: 404 sandbox_not_found). A sweep every 25 ms lands in
+    // that moment in one create of a few.
+    const q = await startPlatform('egress-sweep', { WRENN_REAPER_INTERVAL_MS: '25' });
+    t.after(async () => {
+      await q.releaseHost().catch(() => undefined);
+      await q.stop();
+    });
+    for (let i = 0; i < 25; i++) {
+      const created = await q.api('POST', '/v1/sandboxes', { memory_mb: 128, network: { allow_out: [`${PRIVATE}/32`] }, allow_internet_access: false });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const id = created.body.id;
+      assert.equal(await probe(id, q), 'ok', `create ${i}: the sandbox answered runs with its policy`);
+      await q.deleteSandbox(id);
+    }
+    assert.doesNotMatch(q.output(), /destroyed orphan sandbox/);
   });
 });

@@ -197,6 +197,37 @@ describe(SandboxOrchestrator.name, () => {
     assert.deepEqual((await o.list()).startedAt, {});
   });
 
+  it('lists a claimed sandbox as just made while its egress policy is still being applied, so the reconciler does not destroy it as an orphan', async () => {
+    // The runtime lists the sandbox the moment its claim is done; its policy comes after, and its
+    // one event is appended only once the claim answers. A list without its time in between made
+    // the reaper destroy it as an orphan as its create answered 201 (exec then found no sandbox).
+    const runtime = new (class extends FakeRuntime {
+      async claimWarm(s: SandboxSpec): Promise<RuntimeSandbox | undefined> {
+        this.live.set(s.sandboxId, s);
+        return { sandboxId: s.sandboxId, pid: 1, dir: '/x' };
+      }
+    })();
+    let applying!: () => void;
+    const applied = new Promise<void>((resolve) => (applying = resolve));
+    let release!: () => void;
+    const egress = {
+      applyAt: async () => {
+        applying();
+        await new Promise<void>((resolve) => (release = resolve));
+      },
+    };
+    const o = new SandboxOrchestrator(runtime, log, { egress });
+    const before = Date.now();
+    const claim = o.claim({ commandId: 'c', spec: spec({ network: { allowOut: ['10.9.0.2/32'], denyOut: [], allowInternetAccess: false } }) });
+    await applied;
+    const during = await o.list();
+    assert.deepEqual(during.sandboxIds, [ID]);
+    assert.ok(during.startedAt![ID] >= before, 'listed as made now while its policy is applied');
+    release();
+    assert.equal((await claim).claimed, true);
+    assert.ok((await o.list()).startedAt![ID] >= before);
+  });
+
   it('refuses every claim on a runtime without a warm pool', async () => {
     const runtime = new FakeRuntime();
     const o = new SandboxOrchestrator(runtime, log);

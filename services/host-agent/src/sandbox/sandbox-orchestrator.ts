@@ -76,6 +76,13 @@ export class SandboxOrchestrator {
   private readonly resources = new Map<string, { vcpus: number; memoryMb: number }>();
   /** When this agent created or claimed each sandbox (Unix ms): the reconciler's grace for one the log does not show yet. */
   private readonly startedAt = new Map<string, number>();
+  /**
+   * Sandboxes being made here right now (create, claim, resume). The runtime lists one as soon as
+   * it exists, before its egress policy is applied and its tally entry is set: until the operation
+   * ends it is listed as made this instant, so the reconciler never judges a claim still under way
+   * (no log event yet) an orphan and destroys it as its create answers.
+   */
+  private readonly making = new Set<string>();
   private readonly envdClients = new Map<string, EnvdClient>();
 
   constructor(
@@ -176,8 +183,10 @@ export class SandboxOrchestrator {
       // A retried create (same sandbox, e.g. after the scheduler restarted) finds it made.
       if (this.resources.has(spec.sandboxId)) return { sandboxId: spec.sandboxId, elapsedMs: 0 };
       const started = performance.now();
-      await this.runtime.create(spec);
-      await this.started(spec);
+      await this.whileMaking(spec.sandboxId, async () => {
+        await this.runtime.create(spec);
+        await this.started(spec);
+      });
       const elapsedMs = Math.round(performance.now() - started);
       this.log.info({ sandboxId: spec.sandboxId, elapsedMs }, 'sandbox created');
       return { sandboxId: spec.sandboxId, elapsedMs };
@@ -197,9 +206,13 @@ export class SandboxOrchestrator {
       if (this.resources.has(spec.sandboxId)) return { claimed: true, sandboxId: spec.sandboxId, elapsedMs: 0 };
       if (!this.runtime.claimWarm) return { claimed: false, reason: 'this host keeps no warm pool' };
       const started = performance.now();
-      const made = await this.runtime.claimWarm(spec);
+      const claimWarm = this.runtime.claimWarm.bind(this.runtime);
+      const made = await this.whileMaking(spec.sandboxId, async () => {
+        const sandbox = await claimWarm(spec);
+        if (sandbox) await this.started(spec);
+        return sandbox;
+      });
       if (!made) return { claimed: false, reason: 'no warm sandbox of this template is ready' };
-      await this.started(spec);
       const elapsedMs = Math.round(performance.now() - started);
       this.log.info({ sandboxId: spec.sandboxId, elapsedMs }, 'sandbox claimed from the warm pool');
       return { claimed: true, sandboxId: spec.sandboxId, elapsedMs, warmLeft: this.runtime.warmCounts?.()[warmPoolKey(spec)] ?? 0 };
@@ -214,6 +227,16 @@ export class SandboxOrchestrator {
   /** Ready warm sandboxes by pool key (none on a runtime without a pool). */
   warmCounts(): Record<string, number> | undefined {
     return this.runtime.warmCounts?.();
+  }
+
+  /** `work` making a sandbox here, the host's list meanwhile calling it made this instant (see `making`). */
+  private async whileMaking<T>(sandboxId: string, work: () => Promise<T>): Promise<T> {
+    this.making.add(sandboxId);
+    try {
+      return await work();
+    } finally {
+      this.making.delete(sandboxId);
+    }
   }
 
   /** A sandbox the runtime just made: its egress policy (undone with it on failure), then the tally. */
@@ -280,14 +303,16 @@ export class SandboxOrchestrator {
     return this.queue.run(spec.sandboxId, async () => {
       if (this.resources.has(spec.sandboxId)) return { sandboxId: spec.sandboxId, elapsedMs: 0 };
       const started = performance.now();
-      await this.runtime.resume(spec, command.snapshotRef);
-      try {
-        await this.startNetwork(spec);
-      } catch (error) {
-        // Back to paused: the snapshot stays for a retry.
-        await this.runtime.pause(spec.sandboxId).catch((e) => this.log.error({ sandboxId: spec.sandboxId, err: e }, 'could not pause again a sandbox whose egress policy failed'));
-        throw error;
-      }
+      await this.whileMaking(spec.sandboxId, async () => {
+        await this.runtime.resume(spec, command.snapshotRef);
+        try {
+          await this.startNetwork(spec);
+        } catch (error) {
+          // Back to paused: the snapshot stays for a retry.
+          await this.runtime.pause(spec.sandboxId).catch((e) => this.log.error({ sandboxId: spec.sandboxId, err: e }, 'could not pause again a sandbox whose egress policy failed'));
+          throw error;
+        }
+      });
       // The resumed sandbox has a new address: no client of before may be reused.
       this.dropEnvd(spec.sandboxId);
       this.resources.set(spec.sandboxId, { vcpus: spec.vcpus, memoryMb: spec.memoryMb });
@@ -389,8 +414,9 @@ export class SandboxOrchestrator {
   async list(): Promise<HostSandboxList> {
     const [sandboxIds, pausedIds] = await Promise.all([this.runtime.list(), this.runtime.listPaused()]);
     const startedAt: Record<string, number> = {};
+    const now = Date.now();
     for (const id of sandboxIds) {
-      const at = this.startedAt.get(id);
+      const at = this.making.has(id) ? now : this.startedAt.get(id);
       if (at !== undefined) startedAt[id] = at;
     }
     return { sandboxIds, pausedIds, startedAt };
