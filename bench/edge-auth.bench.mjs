@@ -4,7 +4,7 @@
 // API key (key verification + rate limiting + the read). Calls alternate between the platforms
 // one by one, so every variant is measured under the same load on a shared machine.
 //
-//   node bench/edge-auth.bench.mjs [--baseline-dir /work/main | --baseline <commit>] [--calls 300] [--warmup 30]
+//   node bench/edge-auth.bench.mjs [--baseline-dir <built checkout> | --baseline <commit>] [--calls 300] [--warmup 30]
 //
 // Variants: the baseline tree (when given), this tree with the API key cache off
 // (WRENN_API_KEY_CACHE_TTL_MS=0: the auth service asked on every call, rate counts batched), and
