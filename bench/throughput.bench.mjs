@@ -15,7 +15,7 @@
 //        [--creates 20] [--execs 100] [--cycles 10] [--breakdown 5] [--no-baseline] [--breakdown-only [--warm-only]] [--warm-before <built tree>]
 // Needs root and the base image. Team quotas are lifted (policy, not capacity). Ctrl-C stops
 // and deletes what it made.
-import { baselineTree, fmt, flags, histogramDelta, labelValues, machine, machineCores, machineCpuMs, ms, pct, releaseAll, REPO, scrape, sleep, startBenchPlatform, stopRequested } from './support/platform-run.mjs';
+import { baselineTree, fmt, flags, histogramDelta, labelValues, machine, machineCores, machineCpuMs, ms, processCpuMs, pct, releaseAll, REPO, scrape, sleep, startBenchPlatform, stopRequested } from './support/platform-run.mjs';
 
 /** The commit before the density and speed work (issue 17). */
 const DEFAULT_BASELINE = 'a07fcfd';
@@ -90,6 +90,7 @@ async function measure(tree, label) {
       let pairs = 0;
       const claimsBefore = await claimCount(p);
       const cpu0 = machineCpuMs();
+      const platformCpu0 = processCpuMs(p.process.pid);
       const end = performance.now() + SECONDS * 1000;
       const t0 = performance.now();
       await Promise.all(
@@ -120,11 +121,14 @@ async function measure(tree, label) {
       // still running after the window, so the machine's CPU is counted until none is left.
       const drained = await teardownsDrained(p);
       const cpuPerPair = (machineCpuMs() - cpu0) / Math.max(1, pairs);
+      // The platform's own share (its services, the agent, reaped helpers): the rest of the
+      // machine's is NATS, PostgreSQL, the kernel's own threads, and any other work on the host.
+      const platformPerPair = (processCpuMs(p.process.pid) - platformCpu0) / Math.max(1, pairs);
       const claims = (await claimCount(p)) - claimsBefore;
-      out.cpu[clients] = { cpuPerPair, ceiling: (machineCores() * 1000) / cpuPerPair, claims: Number.isFinite(claims) ? claims : undefined };
+      out.cpu[clients] = { cpuPerPair, platformPerPair, ceiling: (machineCores() * 1000) / cpuPerPair, claims: Number.isFinite(claims) ? claims : undefined };
       console.log(
         `  ${label}: ${clients} client(s): ${out.rates[clients].toFixed(2)} create+delete/s (${pairs} in ${((performance.now() - t0) / 1000).toFixed(1)} s; ` +
-          `${Number.isFinite(claims) ? `${claims} warm claims; ` : ''}machine CPU ${cpuPerPair.toFixed(0)} ms per pair${drained ? '' : ' (teardowns not drained)'}, ` +
+          `${Number.isFinite(claims) ? `${claims} warm claims; ` : ''}machine CPU ${cpuPerPair.toFixed(0)} ms per pair (the platform process ${platformPerPair.toFixed(0)})${drained ? '' : ' (teardowns not drained)'}, ` +
           `so at most ${out.cpu[clients].ceiling.toFixed(1)} pairs/s on ${machineCores()} cores; ${load})`,
       );
     }
@@ -249,8 +253,8 @@ try {
   // sandbox's start and teardown), and the rate that cost allows on this many cores.
   for (const clients of CLIENTS) {
     const [b, n] = [base?.cpu[clients], now.cpu[clients]];
-    const cell = (c) => (c ? `${c.cpuPerPair.toFixed(0)} ms (≤ ${c.ceiling.toFixed(1)}/s)` : '—');
-    console.log(`${`CPU per pair, ${clients} client(s)`.padEnd(28)}${cell(b).padStart(22)}${cell(n).padStart(22)}`);
+    const cell = (c) => (c ? `${c.cpuPerPair.toFixed(0)} ms (≤ ${c.ceiling.toFixed(1)}/s; platform ${c.platformPerPair.toFixed(0)})` : '—');
+    console.log(`${`CPU per pair, ${clients} client(s)`.padEnd(28)}${cell(b).padStart(40)}${cell(n).padStart(40)}`);
   }
   for (const [who, r] of [['baseline', base], ['this tree', now]]) {
     if (r && Object.keys(r.errors).length) console.log(`${who}: refused during the throughput runs: ${Object.entries(r.errors).map(([k, v]) => `${k} ×${v}`).join(', ')}`);

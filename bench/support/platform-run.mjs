@@ -44,6 +44,21 @@ export function machineCpuMs() {
 }
 export const machineCores = cpus;
 
+/**
+ * CPU time (ms) of one process and of its children it has reaped (the platform: every service,
+ * the host agent, and the sandboxes' helpers and programs once they ended); NaN when it is gone.
+ */
+export function processCpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    // utime, stime, cutime, cstime: fields 14–17 overall, 11–14 after pid, comm and state.
+    return ((f[11] + f[12] + f[13] + f[14]) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Team quotas are policy, not capacity: a bench lifts them so it measures the host. */
 export const UNLIMITED_QUOTAS = {
   WRENN_QUOTA_RUNNING_SANDBOXES: '100000',
