@@ -1,9 +1,15 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { DEFAULT_CLAIM_DIR } from './slot-range-claim';
 
-/** Second octets of the 10.x.0.0/16 networks that hold an address on this host now. */
-export function usedTenSlash16s(): Set<number> {
+/**
+ * Second octets of the 10.x.0.0/16 networks that hold an address on this host now, or that an
+ * agent has claimed for its slots (SlotRangeClaim; it may have built none yet).
+ */
+export function usedTenSlash16s(claimDir = DEFAULT_CLAIM_DIR): Set<number> {
   const listing = execFileSync('ip', ['-4', '-o', 'addr'], { encoding: 'utf8' });
-  return new Set([...listing.matchAll(/inet 10\.(\d+)\./g)].map((m) => Number(m[1])));
+  const claimed = existsSync(claimDir) ? readdirSync(claimDir).join('\n') : '';
+  return new Set([...`${listing}\n${claimed}`.matchAll(/(?:inet |^)10\.(\d+)\./gm)].map((m) => Number(m[1])));
 }
 
 /**

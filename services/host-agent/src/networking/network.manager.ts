@@ -9,12 +9,19 @@ import { existsSync } from 'node:fs';
 import { isGone, run } from './run-command';
 import { flushFlowsIn, flushHostNeighbours, flushNeighboursIn, forgetFlows, processesIn } from './slot-cleaning';
 import { SlotAllocator } from './slot-allocator';
+import { SlotRangeClaim } from './slot-range-claim';
+import { tableName } from './nft-ruleset';
 
 export interface NetworkManagerOptions {
   /** Short key unique per host agent on this machine: [a-z0-9]{1,6}. Names every netns, veth and its nftables table. */
   agentKey: string;
-  /** Address space of the slots; default derived from the key so agents on one machine differ. */
+  /**
+   * Address space of the slots, claimed machine-wide at start (a range another agent on this
+   * machine holds is refused). Default: a /16 derived from the key, or the next free one.
+   */
   cidr?: string;
+  /** Where agents on this machine claim their ranges (default /run/wrenn/net-ranges). */
+  claimDir?: string;
   /** Slots kept built ahead of demand. */
   poolSize?: number;
   /**
@@ -48,8 +55,19 @@ export function agentKeyFor(hostId: string): string {
 
 /** 10.<128..247>.0.0/16 picked by the key: distinct agents on one machine rarely collide. */
 export function defaultCidrFor(agentKey: string): string {
-  return `10.${128 + (parseInt(agentKey.slice(0, 4), 16) % 120)}.0.0/16`;
+  return defaultCidrsFor(agentKey)[0];
 }
+
+/**
+ * Every 10.<128..247>.0.0/16, the key's own first: when another agent on the machine holds that
+ * one (1 in 120 pairs of keys), the next free one is claimed instead (SlotRangeClaim).
+ */
+export function defaultCidrsFor(agentKey: string): string[] {
+  const first = parseInt(agentKey.slice(0, 4), 16) % 120;
+  return Array.from({ length: 120 }, (_, i) => `10.${128 + ((first + i) % 120)}.0.0/16`);
+}
+
+const MAX_SLOTS = 4096;
 
 /**
  * Per-sandbox networks for one host agent: allocates slots, keeps a pool of pre-built ones so a
@@ -57,7 +75,9 @@ export function defaultCidrFor(agentKey: string): string {
  * restart by naming convention.
  */
 export class NetworkManager {
-  private readonly allocator: SlotAllocator;
+  private allocatorOrUndefined: SlotAllocator | undefined;
+  private claiming: Promise<void> | undefined;
+  private readonly rangeClaim: SlotRangeClaim;
   private readonly firewall: Firewall;
   private readonly naming: SlotNaming;
   private readonly poolSize: number;
@@ -68,6 +88,30 @@ export class NetworkManager {
   private stopped = false;
   private readonly resolv: string;
 
+  /** The slots' addresses, known once the range is claimed (recover or start). */
+  private get allocator(): SlotAllocator {
+    if (!this.allocatorOrUndefined) throw new Error('network slots are not ready: their address range is claimed at start');
+    return this.allocatorOrUndefined;
+  }
+
+  /** The range of the slots' addresses, claimed on this machine (see SlotRangeClaim); once. */
+  private claimRange(): Promise<void> {
+    this.claiming ??= (async () => {
+      const cidr = await this.rangeClaim.claim(this.options.cidr ? [this.options.cidr] : defaultCidrsFor(this.options.agentKey));
+      this.allocatorOrUndefined = new SlotAllocator(cidr, MAX_SLOTS);
+      this.options.logger?.info({ cidr }, 'network slots: address range claimed');
+    })().catch((error) => {
+      this.claiming = undefined;
+      throw error;
+    });
+    return this.claiming;
+  }
+
+  /** The slots' address range (once claimed). */
+  get cidr(): string | undefined {
+    return this.allocatorOrUndefined?.cidr;
+  }
+
   /** The agent's key: names its netns, veths, nftables table and (in the runtime) its id-range files. */
   get agentKey(): string {
     return this.options.agentKey;
@@ -75,10 +119,18 @@ export class NetworkManager {
 
   constructor(private readonly options: NetworkManagerOptions) {
     if (!/^[a-z0-9]{1,6}$/.test(options.agentKey)) throw new Error(`agent key "${options.agentKey}" must be 1-6 of [a-z0-9]`);
-    this.allocator = new SlotAllocator(options.cidr ?? defaultCidrFor(options.agentKey), 4096);
     // Host-side veths of every agent share the "wh" prefix so the firewall can tell sandbox
     // interfaces from the rest; names stay within IFNAMSIZ (15).
     this.naming = { netnsPrefix: `wrenn-${options.agentKey}-`, vethPrefix: `wh${options.agentKey}-` };
+    // A bad range is refused now rather than at start.
+    if (options.cidr) new SlotAllocator(options.cidr, MAX_SLOTS);
+    this.rangeClaim = new SlotRangeClaim({
+      agentKey: options.agentKey,
+      vethPrefix: this.naming.vethPrefix,
+      vethPrefixOf: (key) => `wh${key}-`,
+      tableOf: tableName,
+      dir: options.claimDir,
+    });
     const hostResolv = options.hostResolvConf ?? readHostResolvConf();
     this.firewall = new Firewall(options.agentKey, 'wh', sandboxResolvers(hostResolv, options.dnsFallback));
     this.poolSize = options.poolSize ?? 4;
@@ -155,6 +207,7 @@ export class NetworkManager {
   }
 
   async start(): Promise<void> {
+    await this.claimRange();
     await this.firewall.setup();
     await this.refreshDefaultEgress();
     this.refill();
@@ -166,6 +219,7 @@ export class NetworkManager {
   }
 
   private async build(): Promise<SandboxNetwork> {
+    await this.claimRange();
     const net = slotNames(this.naming, this.allocator.allocate());
     try {
       await buildSlot(net, this.firewall);
@@ -293,6 +347,7 @@ export class NetworkManager {
    * elements kept, or added again), removes every other namespace, veth and element this agent left.
    */
   async recover(inUse: number[]): Promise<{ kept: number[]; removed: string[] }> {
+    await this.claimRange();
     await this.refreshDefaultEgress();
     const removed: string[] = [];
     const keep = new Set(inUse);
@@ -326,7 +381,7 @@ export class NetworkManager {
       pooled: this.pool.length,
       pooledIndexes: this.pool.map((net) => net.index).sort((a, b) => a - b),
       inUse: [...this.assigned.keys()].sort((a, b) => a - b),
-      capacity: this.allocator.capacity,
+      capacity: this.allocatorOrUndefined?.capacity ?? MAX_SLOTS,
     };
   }
 
@@ -345,7 +400,12 @@ export class NetworkManager {
       errors.push(...(await teardownSlot(net, this.firewall)));
       this.allocator.release(net.index);
     }
-    if (options.removeHostRules) errors.push(...(await this.firewall.teardown()));
+    if (options.removeHostRules) {
+      const tableErrors = await this.firewall.teardown();
+      errors.push(...tableErrors);
+      // Nothing of the agent's is left on its addresses: another agent may have them.
+      if (!tableErrors.length && !this.assigned.size) await this.rangeClaim.release();
+    }
     if (errors.length) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
   }
 }

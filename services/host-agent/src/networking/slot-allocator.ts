@@ -42,7 +42,7 @@ export class SlotAllocator {
   /** Every index below it was handed out or marked in use at least once. */
   private fresh = 1;
 
-  constructor(cidr: string, maxSlots?: number) {
+  constructor(readonly cidr: string, maxSlots?: number) {
     const [ip, bits] = cidr.split('/');
     const prefix = Number(bits);
     if (!Number.isInteger(prefix) || prefix < 8 || prefix > 28) throw new Error(`CIDR "${cidr}" must have a prefix between /8 and /28`);
