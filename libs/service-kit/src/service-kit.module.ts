@@ -19,6 +19,12 @@ export interface ServiceKitOptions {
   database?: boolean;
   /** Connect the event store (and make sure the stream exists). */
   eventStore?: boolean;
+  /**
+   * The service answers NATS commands (default true): its handlers then continue the caller's
+   * trace. An HTTP-only service says false, and its requests skip Nest's interceptor chain (an
+   * rxjs pipeline and async-context bindings per request), which would only pass them through.
+   */
+  commandHandlers?: boolean;
 }
 
 /**
@@ -79,7 +85,8 @@ export class ServiceKitModule implements OnApplicationShutdown {
       });
     }
     // Metrics listener and tracing for every service; command handlers continue the caller's trace.
-    const observability: Provider[] = [ObservabilityLifecycle, { provide: APP_INTERCEPTOR, useClass: RpcTracingInterceptor }];
+    const observability: Provider[] = [ObservabilityLifecycle];
+    if (options.commandHandlers !== false) observability.push({ provide: APP_INTERCEPTOR, useClass: RpcTracingInterceptor });
     return { module: ServiceKitModule, providers: [...providers, ...observability], exports: providers };
   }
 

@@ -53,7 +53,7 @@ function withReconnectCount<C>(client: C, name: string): C {
 }
 
 @Module({
-  imports: [ServiceKitModule.forRoot({ service: 'gateway', database: true }), DataSourceCloser, PassportModule],
+  imports: [ServiceKitModule.forRoot({ service: 'gateway', database: true, commandHandlers: false }), DataSourceCloser, PassportModule],
   controllers: [
     HealthController,
     AuthController,
